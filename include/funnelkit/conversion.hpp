@@ -1,0 +1,82 @@
+// funnelkit: stage reach and conversion rates, overall and per segment.
+//
+// Definitions (see the README's metric reference):
+// - An entity *reached* ladder stage k when it has a record of stage k. With
+//   skipped_stages::implied (the default, as in forward-only CRM lifecycles) reaching stage k
+//   also counts as reaching every earlier ladder stage; with skipped_stages::not_implied only
+//   recorded stages count, so a step rate may exceed 1 when entities skip stages.
+// - Recycled entities (moved back to an earlier stage) count once per stage: reach is a set.
+// - Off-ladder outcomes (lost, disqualified) reach nothing by themselves.
+// - An entity's segment is the segment code of its earliest record; among records tied at the
+//   earliest time, the smallest code. The answer therefore does not depend on row order.
+// - step rate of stage k = reached(k) / reached(k-1) (undefined for the first stage);
+//   cumulative rate of stage k = reached(k) / reached(0). Undefined when the denominator is 0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "funnelkit/columns.hpp"
+#include "funnelkit/config.hpp"
+#include "funnelkit/model.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+enum class skipped_stages : std::uint8_t { implied = 0, not_implied = 1 };
+
+struct conversion_options {
+    skipped_stages skipped = skipped_stages::implied;
+};
+
+/// Mergeable aggregate state: per segment, how many entities it holds and how many reached
+/// each ladder stage. Merge adds counts element-wise, which is exact, associative and
+/// commutative when the merged parts hold disjoint sets of entities (partition by entity).
+class conversion_counts {
+public:
+    /// Segment argument meaning "all entities".
+    static constexpr std::int32_t overall = -1;
+
+    conversion_counts() = default;
+    conversion_counts(std::size_t n_stages, std::size_t n_segments);
+
+    /// Adds one entity with the set of ladder positions it reached (bit k = stage k) and its
+    /// segment (>= 0, or `overall` when there are no segments).
+    void add_entity(std::uint64_t reached_mask, std::int32_t segment = overall);
+    void merge(const conversion_counts& other);
+    conversion_counts& operator+=(const conversion_counts& other) { merge(other); return *this; }
+    void reset();
+
+    std::size_t n_stages() const noexcept { return n_stages_; }
+    std::size_t n_segments() const noexcept { return n_segments_; }
+
+    std::int64_t entities(std::int32_t segment = overall) const;
+    std::int64_t reached(std::size_t rank, std::int32_t segment = overall) const;
+    /// reached(rank) / reached(rank - 1); nullopt for rank 0 or a zero denominator.
+    std::optional<double> step_rate(std::size_t rank, std::int32_t segment = overall) const;
+    /// reached(rank) / reached(0); nullopt for a zero denominator.
+    std::optional<double> cumulative_rate(std::size_t rank, std::int32_t segment = overall) const;
+
+    std::vector<std::byte> serialize() const;
+    static conversion_counts deserialize(const void* data, std::size_t size);
+
+    friend bool operator==(const conversion_counts&, const conversion_counts&) = default;
+
+private:
+    std::size_t row(std::int32_t segment) const;
+    void grow_segments(std::size_t n_segments);
+
+    std::size_t n_stages_ = 0;
+    std::size_t n_segments_ = 0;
+    // Row r holds segment r - 1 (row 0 is overall); each row has 1 + n_stages counters:
+    // the number of entities, then reached(0..n_stages-1).
+    std::vector<std::int64_t> counts_ = std::vector<std::int64_t>(1, 0);
+};
+
+/// One pass over the records: per entity the set of ladder stages reached and its segment,
+/// then counts. Validates the records first (throws funnelkit::invalid_argument).
+conversion_counts compute_conversion(const stage_model& model, const stage_records& records,
+                                     const conversion_options& options = {});
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,76 @@
+// funnelkit: a deterministic synthetic CRM data set, the sample data of the demo, the tests and
+// the benchmarks.
+//
+// Leads arrive uniformly over a period from six sources, each with its own campaigns,
+// conversion probabilities, speed and deal size, and walk the b2b() stage model: Lead -> MQL ->
+// SAL -> SQL -> Opportunity -> Customer, with disqualification (with a reason), recycling from
+// SAL or SQL back to Lead, referral leads that skip straight to SQL, lost deals (with a reason)
+// and log-normal delays between moves. Moves that would happen after the end of the period are
+// not emitted, so entities still open at the end are right-censored, as in a real CRM export.
+//
+// Every lead draws from its own random stream, keyed by (seed, lead id): the output does not
+// depend on how generation is split, so generating ids [0, a) and [a, n) and concatenating
+// gives exactly the rows of generating [0, n). Memory is the output columns only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "funnelkit/columns.hpp"
+#include "funnelkit/config.hpp"
+#include "funnelkit/model.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+struct sample_options {
+    /// Number of leads (entities) to generate, with ids first_lead .. first_lead + leads - 1.
+    std::int64_t leads = 10'000;
+    std::int64_t first_lead = 0;
+    std::uint64_t seed = 42;
+    /// Start of the period, seconds since the Unix epoch (default 2024-01-01T00:00:00Z).
+    std::int64_t start = 1'704'067'200;
+    /// Length of the period in days; leads arrive uniformly over it and the data ends with it.
+    std::int64_t days = 365;
+    /// Number of sales reps; each lead is assigned one at random.
+    std::int32_t reps = 12;
+};
+
+/// Owning columns of generated stage-change records, rows ordered by (entity, time).
+/// Codes: `stage` indexes sample_model(); `source`, `campaign` and `reason` index
+/// sample_sources(), sample_campaigns() and sample_reasons(); `reason` is -1 where the move
+/// has no reason; `amount` is the deal value on Opportunity, Customer and Lost rows and 0
+/// elsewhere; times are seconds since the Unix epoch.
+struct sample_data {
+    std::vector<std::int64_t> entity;
+    std::vector<std::int64_t> time;
+    std::vector<std::int32_t> stage;
+    std::vector<std::int32_t> source;
+    std::vector<std::int32_t> campaign;
+    std::vector<std::int32_t> rep;
+    std::vector<std::int32_t> reason;
+    std::vector<double> amount;
+    /// End of the observation period (exclusive): every time is below it.
+    std::int64_t end = 0;
+
+    std::size_t size() const noexcept { return entity.size(); }
+    /// A view with `source` as the segment column and `amount` attached.
+    stage_records records() const noexcept { return {entity, time, stage, source, amount}; }
+};
+
+/// The stage model of the sample data: stage_model::b2b().
+stage_model sample_model();
+const std::vector<std::string>& sample_sources();
+const std::vector<std::string>& sample_campaigns();
+/// Source code of each campaign code.
+const std::vector<std::int32_t>& sample_campaign_sources();
+const std::vector<std::string>& sample_reasons();
+
+/// Generates the sample; throws funnelkit::invalid_argument on negative counts or days, or
+/// reps < 1.
+sample_data generate_sample(const sample_options& options = {});
+/// Appends the sample's rows to `out` (for chunked generation into existing columns).
+void generate_sample(const sample_options& options, sample_data& out);
+
+FUNNELKIT_END_NAMESPACE

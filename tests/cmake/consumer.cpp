@@ -1,0 +1,17 @@
+// A consumer of the funnelkit package: computes conversion on the sample data set and checks
+// invariants that hold for any seed. Exit code 0 on success.
+#include <funnelkit/funnelkit.hpp>
+
+#include <cstdio>
+
+int main() {
+    const auto model = funnelkit::sample_model();
+    const auto data = funnelkit::generate_sample({.leads = 2000, .seed = 7});
+    const auto counts = funnelkit::compute_conversion(model, data.records());
+    const bool ok = counts.entities() == 2000 && counts.reached(0) == 2000 &&
+                    counts.reached(5) > 0 && counts.reached(5) < counts.reached(4);
+    std::printf("funnelkit %s: %lld leads, %lld customers: %s\n", funnelkit::version,
+                static_cast<long long>(counts.reached(0)), static_cast<long long>(counts.reached(5)),
+                ok ? "ok" : "WRONG");
+    return ok ? 0 : 1;
+}
