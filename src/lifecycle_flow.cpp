@@ -62,21 +62,35 @@ void flow_counts::add_exit(std::size_t rank, outcome o, std::int32_t segment, st
     }
 }
 
+flow_counts flow_counts::reshaped(std::size_t n_segments, std::size_t n_reasons) const {
+    flow_counts out(n_codes_, n_ranks_, n_segments, n_reasons);
+    out.transitions_ = transitions_;
+    for (std::int32_t g = overall; g < static_cast<std::int32_t>(n_segments_); ++g)
+        for (std::size_t r = 0; r < n_ranks_; ++r) {
+            for (std::size_t o = 0; o < 4; ++o) out.exits_[out.exit_index(r, o, g)] = exits_[exit_index(r, o, g)];
+            for (std::int32_t why = 0; why < static_cast<std::int32_t>(n_reasons_); ++why)
+                out.reasons_[out.reason_index(r, why, g)] = reasons_[reason_index(r, why, g)];
+        }
+    return out;
+}
+
 void flow_counts::merge(const flow_counts& o) {
     if (o.transitions_.empty() && o.exits_.empty()) return;
     if (transitions_.empty() && exits_.empty()) {
         *this = o;
         return;
     }
-    if (o.n_codes_ != n_codes_ || o.n_ranks_ != n_ranks_ || o.n_segments_ != n_segments_ || o.n_reasons_ != n_reasons_)
-        throw invalid_argument("flow_counts::merge: shapes differ (codes, ranks, segments, reasons: " +
-                               std::to_string(n_codes_) + ", " + std::to_string(n_ranks_) + ", " +
-                               std::to_string(n_segments_) + ", " + std::to_string(n_reasons_) + " vs " +
-                               std::to_string(o.n_codes_) + ", " + std::to_string(o.n_ranks_) + ", " +
-                               std::to_string(o.n_segments_) + ", " + std::to_string(o.n_reasons_) + ")");
-    for (std::size_t i = 0; i < transitions_.size(); ++i) transitions_[i] += o.transitions_[i];
-    for (std::size_t i = 0; i < exits_.size(); ++i) exits_[i] += o.exits_[i];
-    for (std::size_t i = 0; i < reasons_.size(); ++i) reasons_[i] += o.reasons_[i];
+    if (o.n_codes_ != n_codes_ || o.n_ranks_ != n_ranks_)
+        throw invalid_argument("flow_counts::merge: stage models differ (codes, ladder stages: " +
+                               std::to_string(n_codes_) + ", " + std::to_string(n_ranks_) + " vs " +
+                               std::to_string(o.n_codes_) + ", " + std::to_string(o.n_ranks_) + ")");
+    // A part may have seen fewer segments or reason codes than another: grow to the larger shape.
+    const std::size_t segs = std::max(n_segments_, o.n_segments_), whys = std::max(n_reasons_, o.n_reasons_);
+    if (segs != n_segments_ || whys != n_reasons_) *this = reshaped(segs, whys);
+    const flow_counts& b = (o.n_segments_ == segs && o.n_reasons_ == whys) ? o : o.reshaped(segs, whys);
+    for (std::size_t i = 0; i < transitions_.size(); ++i) transitions_[i] += b.transitions_[i];
+    for (std::size_t i = 0; i < exits_.size(); ++i) exits_[i] += b.exits_[i];
+    for (std::size_t i = 0; i < reasons_.size(); ++i) reasons_[i] += b.reasons_[i];
 }
 
 void flow_counts::reset() {
@@ -188,25 +202,6 @@ conversion_times time_to_convert(const stage_histories& h, std::size_t from, std
     return out;
 }
 
-std::optional<double> quantile_linear(std::vector<std::int64_t>& values, double q) {
-    if (!(q >= 0.0 && q <= 1.0)) detail::throw_option("q", detail::to_text(q), "must be in [0, 1]");
-    const std::size_t n = values.size();
-    if (n == 0) return std::nullopt;
-    // The same floating-point steps as numpy's "linear" method, so results agree bit for bit.
-    const double nd = static_cast<double>(n);
-    double virtual_index = (nd - 1.0) * q;
-    virtual_index = std::clamp(virtual_index, 0.0, nd - 1.0);
-    const double lo_d = std::floor(virtual_index);
-    const auto lo = static_cast<std::size_t>(lo_d);
-    const double gamma = virtual_index - lo_d;
-    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(lo), values.end());
-    const double a = static_cast<double>(values[lo]);
-    double b = a;
-    if (lo + 1 < n) b = static_cast<double>(*std::min_element(values.begin() + static_cast<std::ptrdiff_t>(lo) + 1, values.end()));
-    const double diff = b - a;
-    return gamma >= 0.5 ? b - diff * (1.0 - gamma) : a + diff * gamma;
-}
-
 aging_list stuck_entities(const stage_histories& h, const aging_options& o) {
     const stage_model& m = h.model();
     const std::size_t k = h.n_stages();
@@ -223,12 +218,12 @@ aging_list stuck_entities(const stage_histories& h, const aging_options& o) {
     }
     if (std::find(need_percentile.begin(), need_percentile.end(), true) != need_percentile.end()) {
         const stage_visits v = time_in_stage(h);
-        std::vector<std::vector<std::int64_t>> done(k);
+        std::vector<duration_summary> done(k);
         for (std::size_t j = 0; j < v.stage.size(); ++j)
-            if (v.completed[j]) done[static_cast<std::size_t>(m.rank(v.stage[j]))].push_back(v.duration[j]);
+            if (v.completed[j]) done[static_cast<std::size_t>(m.rank(v.stage[j]))].add(static_cast<double>(v.duration[j]));
         for (std::size_t r = 0; r < k; ++r)
             if (need_percentile[r])
-                if (auto q = quantile_linear(done[r], o.percentile / 100.0)) limit[r] = *q;
+                if (auto q = done[r].quantile(o.percentile / 100.0)) limit[r] = *q;
     }
     struct row {
         std::int64_t entity, entered, age;
@@ -257,6 +252,110 @@ aging_list stuck_entities(const stage_histories& h, const aging_options& o) {
         out.limit.push_back(x.limit);
     }
     return out;
+}
+
+FUNNELKIT_END_NAMESPACE
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace {
+constexpr char summary_magic[] = "FKLS";
+constexpr std::uint16_t summary_format = 1;
+}  // namespace
+
+const duration_summary& lifecycle_summary::time_in_stage(std::size_t rank, std::int32_t segment) const {
+    if (rank >= n_stages_) detail::throw_option("rank", std::to_string(rank), "is not a ladder position of this summary");
+    if (segment < overall || (segment >= 0 && static_cast<std::size_t>(segment) >= n_segments_))
+        detail::throw_option("segment", std::to_string(segment), "is not a segment of this summary");
+    return durations_[static_cast<std::size_t>(segment + 1) * n_stages_ + rank];
+}
+
+void lifecycle_summary::grow_segments(std::size_t n_segments) {
+    if (n_segments <= n_segments_) return;
+    durations_.resize((n_segments + 1) * n_stages_);
+    n_segments_ = n_segments;
+}
+
+void lifecycle_summary::merge(const lifecycle_summary& o) {
+    if (o.n_stages_ == 0) return;
+    if (n_stages_ == 0) {
+        *this = o;
+        return;
+    }
+    if (o.n_stages_ != n_stages_)
+        throw invalid_argument("lifecycle_summary::merge: ladder lengths differ (" + std::to_string(n_stages_) + " vs " +
+                               std::to_string(o.n_stages_) + ")");
+    conversion_.merge(o.conversion_);
+    flow_.merge(o.flow_);
+    grow_segments(o.n_segments_);
+    for (std::size_t i = 0; i < o.durations_.size(); ++i) durations_[i].merge(o.durations_[i]);
+}
+
+void lifecycle_summary::reset() {
+    conversion_.reset();
+    flow_.reset();
+    for (auto& d : durations_) d.reset();
+}
+
+std::vector<std::byte> lifecycle_summary::serialize() const {
+    detail::byte_writer w(summary_magic, summary_format);
+    w.put(static_cast<std::uint64_t>(n_stages_));
+    w.put(static_cast<std::uint64_t>(n_segments_));
+    w.put_blob(conversion_.serialize());
+    w.put_blob(flow_.serialize());
+    w.put(static_cast<std::uint64_t>(durations_.size()));
+    for (const auto& d : durations_) w.put_blob(d.serialize());
+    return std::move(w).finish();
+}
+
+lifecycle_summary lifecycle_summary::deserialize(const void* data, std::size_t size) {
+    detail::byte_reader r(data, size, summary_magic, "lifecycle_summary");
+    if (r.version() != summary_format)
+        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    lifecycle_summary s;
+    s.n_stages_ = static_cast<std::size_t>(r.get<std::uint64_t>());
+    s.n_segments_ = static_cast<std::size_t>(r.get<std::uint64_t>());
+    if (s.n_stages_ > stage_model::max_ladder) r.fail("implausible ladder length");
+    auto [cp, cn] = r.get_blob();
+    s.conversion_ = conversion_counts::deserialize(cp, cn);
+    auto [fp, fn] = r.get_blob();
+    s.flow_ = flow_counts::deserialize(fp, fn);
+    const auto count = r.get<std::uint64_t>();
+    if (count != (s.n_segments_ + 1) * s.n_stages_) r.fail("duration summary count does not match the shape");
+    s.durations_.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i) {
+        auto [dp, dn] = r.get_blob();
+        s.durations_.push_back(duration_summary::deserialize(dp, dn));
+    }
+    r.finish();
+    if (s.conversion_.n_stages() != s.n_stages_ || s.conversion_.n_segments() != s.n_segments_ ||
+        s.flow_.n_ranks() != s.n_stages_)
+        r.fail("parts disagree on the shape");
+    return s;
+}
+
+lifecycle_summary summarize(const stage_histories& h, const reach_options& options) {
+    lifecycle_summary s;
+    s.n_stages_ = h.n_stages();
+    s.n_segments_ = h.n_segments();
+    s.conversion_ = reach(h, {}, options);
+    s.flow_ = compute_flow(h);
+    s.durations_.resize((s.n_segments_ + 1) * s.n_stages_);
+    const stage_model& m = h.model();
+    const auto off = h.offsets();
+    const auto times = h.event_times();
+    const auto stages = h.event_stages();
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const std::int32_t seg = h.segments()[i];
+        for (std::size_t e = off[i]; e + 1 < off[i + 1]; ++e) {
+            if (m.is_terminal(stages[e])) continue;
+            const auto rank = static_cast<std::size_t>(m.rank(stages[e]));
+            const auto d = static_cast<double>(times[e + 1] - times[e]);
+            s.durations_[rank].add(d);
+            if (seg >= 0) s.durations_[static_cast<std::size_t>(seg + 1) * s.n_stages_ + rank].add(d);
+        }
+    }
+    return s;
 }
 
 FUNNELKIT_END_NAMESPACE

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "funnelkit/accumulators.hpp"
 #include "funnelkit/columns.hpp"
 #include "funnelkit/config.hpp"
 #include "funnelkit/conversion.hpp"
@@ -159,8 +160,9 @@ cohort_assignment assign_cohorts(const stage_histories& h, const cohort_options&
 /// Mergeable counts of how entities move: the transition matrix over stage codes (from the
 /// record before to the record after, backward moves included), exits (per ladder rank of
 /// exit_rank() and per segment: how many are open, won, lost or disqualified), and the reasons
-/// of lost and disqualified exits per rank and segment. Merge adds counts (exact for disjoint
-/// entity sets); serialisable with the magic "FKFL".
+/// of lost and disqualified exits per rank and segment. Merge adds counts (exact, associative
+/// and commutative for disjoint entity sets), first growing either side to the larger number
+/// of segments and reasons; the stage models must agree. Serialisable with the magic "FKFL".
 class flow_counts {
 public:
     /// Outcome columns of exits().
@@ -190,6 +192,7 @@ public:
     friend bool operator==(const flow_counts&, const flow_counts&) = default;
 
 private:
+    flow_counts reshaped(std::size_t n_segments, std::size_t n_reasons) const;
     std::size_t exit_index(std::size_t rank, std::size_t o, std::int32_t segment) const;
     std::size_t reason_index(std::size_t rank, std::int32_t reason, std::int32_t segment) const;
     std::size_t n_codes_ = 0, n_ranks_ = 0, n_segments_ = 0, n_reasons_ = 0;
@@ -225,10 +228,6 @@ struct conversion_times {
 };
 conversion_times time_to_convert(const stage_histories& h, std::size_t from, std::size_t to);
 
-/// Exact quantile of a sample with linear interpolation between order statistics (numpy's
-/// default, "type 7"): q in [0, 1]. Reorders `values`. Undefined (nullopt) for an empty sample.
-std::optional<double> quantile_linear(std::vector<std::int64_t>& values, double q);
-
 // ---- aging ------------------------------------------------------------------------------------
 
 struct aging_options {
@@ -251,5 +250,45 @@ struct aging_list {
     std::size_t size() const noexcept { return entity.size(); }
 };
 aging_list stuck_entities(const stage_histories& h, const aging_options& options = {});
+
+// ---- the mergeable summary --------------------------------------------------------------------
+
+/// The mergeable aggregate behind the lifecycle report: reach counts (conversion), flow counts
+/// (transitions, exits, reasons) and summaries of completed visits of each ladder step stage
+/// (time in stage), overall and per segment. Merge combines the three parts (growing to the
+/// larger number of segments and reasons); computing on disjoint entity sets and merging
+/// equals computing on all of them. Serialised with the magic "FKLS", format version 1, as
+/// the nested blobs of its parts.
+class lifecycle_summary {
+public:
+    static constexpr std::int32_t overall = -1;
+    lifecycle_summary() = default;
+
+    const conversion_counts& conversion() const noexcept { return conversion_; }
+    const flow_counts& flow() const noexcept { return flow_; }
+    std::size_t n_stages() const noexcept { return n_stages_; }
+    std::size_t n_segments() const noexcept { return n_segments_; }
+    /// Completed visits of ladder stage `rank` (durations in the records' time unit).
+    const duration_summary& time_in_stage(std::size_t rank, std::int32_t segment = overall) const;
+
+    void merge(const lifecycle_summary& other);
+    lifecycle_summary& operator+=(const lifecycle_summary& other) { merge(other); return *this; }
+    void reset();
+    std::vector<std::byte> serialize() const;
+    static lifecycle_summary deserialize(const void* data, std::size_t size);
+    friend bool operator==(const lifecycle_summary&, const lifecycle_summary&) = default;
+
+    friend lifecycle_summary summarize(const stage_histories& h, const reach_options& options);
+
+private:
+    void grow_segments(std::size_t n_segments);
+    conversion_counts conversion_;
+    flow_counts flow_;
+    std::size_t n_stages_ = 0;
+    std::size_t n_segments_ = 0;
+    std::vector<duration_summary> durations_;  // (n_segments + 1) x n_stages, overall first
+};
+
+lifecycle_summary summarize(const stage_histories& h, const reach_options& options = {});
 
 FUNNELKIT_END_NAMESPACE

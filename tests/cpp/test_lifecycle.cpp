@@ -153,15 +153,24 @@ TEST(Lifecycle, FlowMergeOfPartsEqualsWhole) {
     const auto whole = generate_sample({.leads = 3000, .seed = 2});
     const auto a = generate_sample({.leads = 1000, .seed = 2});
     const auto b = generate_sample({.leads = 2000, .first_lead = 1000, .seed = 2});
-    // Parts may see fewer segments or reasons: build them with the whole's shape by merging
-    // into a state of that shape.
     const auto fw = compute_flow(build_histories(model, whole.records()));
     auto fa = compute_flow(build_histories(model, a.records()));
     const auto fb = compute_flow(build_histories(model, b.records()));
-    if (fa.n_segments() == fb.n_segments() && fa.n_reasons() == fb.n_reasons()) {
-        fa.merge(fb);
-        EXPECT_EQ(fa, fw);
-    }
+    flow_counts ba = fb;
+    ba.merge(fa);
+    fa.merge(fb);
+    EXPECT_EQ(fa, fw);
+    EXPECT_EQ(ba, fw);
+    // Parts that saw fewer segments or reasons grow on merge.
+    const auto r = example();
+    auto small = compute_flow(build_histories(model, r.view()));
+    ASSERT_EQ(small.n_segments(), 2u);
+    auto grown = small;
+    grown.merge(fw);
+    EXPECT_EQ(grown.n_segments(), fw.n_segments());
+    EXPECT_EQ(grown.n_reasons(), fw.n_reasons());
+    EXPECT_EQ(grown.exits(4, flow_counts::won, 0), fw.exits(4, flow_counts::won, 0) + small.exits(4, flow_counts::won, 0));
+    EXPECT_EQ(grown.reasons(1, 2), fw.reasons(1, 2) + 1);
     flow_counts other(3, 2, 1, 1);
     EXPECT_THROW(fa.merge(other), invalid_argument);
 }
@@ -190,20 +199,6 @@ TEST(Lifecycle, TimeInStageAndTimeToConvert) {
     EXPECT_EQ(w.outcome, (std::vector<std::uint8_t>{1, 2}));  // won; lost first (competing)
     EXPECT_THROW((void)time_to_convert(h, 3, 3), invalid_argument);
     EXPECT_THROW((void)time_to_convert(h, 0, 6), invalid_argument);
-}
-
-TEST(Lifecycle, QuantileMatchesNumpyLinear) {
-    auto q = [](std::vector<std::int64_t> v, double p) { return *quantile_linear(v, p); };
-    // Values from numpy.quantile(..., method="linear").
-    EXPECT_EQ(q({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0.9), 9.1);
-    EXPECT_EQ(q({3, 1, 2}, 0.5), 2.0);
-    EXPECT_EQ(q({10, 20}, 0.25), 12.5);
-    EXPECT_EQ(q({5}, 0.9), 5.0);
-    EXPECT_EQ(q({1, 2, 3, 4, 5, 6, 7}, 0.9), 6.4);
-    EXPECT_EQ(q({0, 7, 100, 3}, 0.333), 2.9970000000000003);
-    std::vector<std::int64_t> none;
-    EXPECT_FALSE(quantile_linear(none, 0.5).has_value());
-    EXPECT_THROW((void)quantile_linear(none, 1.5), invalid_argument);
 }
 
 TEST(Lifecycle, CalendarPeriods) {
@@ -288,4 +283,34 @@ TEST(Lifecycle, BadInput) {
     EXPECT_EQ(empty.size(), 0u);
     EXPECT_EQ(reach(empty).entities(), 0);
     EXPECT_EQ(stuck_entities(empty).size(), 0u);
+}
+
+TEST(Lifecycle, SummaryMergeOfPartsEqualsWholeAndRoundTrips) {
+    const auto model = sample_model();
+    const auto whole = generate_sample({.leads = 3000, .seed = 12});
+    const auto a = generate_sample({.leads = 1300, .seed = 12});
+    const auto b = generate_sample({.leads = 1700, .first_lead = 1300, .seed = 12});
+    // One as_of for all parts, so censoring is the same.
+    const history_options ho{.as_of = whole.end};
+    const auto sw = summarize(build_histories(model, whole.records(), ho));
+    auto sa = summarize(build_histories(model, a.records(), ho));
+    const auto sb = summarize(build_histories(model, b.records(), ho));
+    auto sba = sb;
+    sba += sa;
+    sa += sb;
+    EXPECT_EQ(sa, sw);
+    EXPECT_EQ(sba, sw);
+    EXPECT_EQ(sw.conversion(), compute_conversion(model, whole.records()));
+    // Time in stage: overall MQL count equals the completed MQL visits.
+    const auto v = time_in_stage(build_histories(model, whole.records(), ho));
+    std::int64_t mql_done = 0;
+    for (std::size_t j = 0; j < v.stage.size(); ++j) mql_done += (v.stage[j] == 1 && v.completed[j]) ? 1 : 0;
+    EXPECT_EQ(sw.time_in_stage(1).count(), mql_done);
+    const auto blob = sw.serialize();
+    EXPECT_EQ(lifecycle_summary::deserialize(blob.data(), blob.size()), sw);
+    for (std::size_t cut = 0; cut < blob.size(); cut += 97)
+        EXPECT_THROW((void)lifecycle_summary::deserialize(blob.data(), cut), invalid_argument);
+    lifecycle_summary empty;
+    empty.merge(sw);
+    EXPECT_EQ(empty, sw);
 }
