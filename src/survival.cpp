@@ -20,14 +20,18 @@ void check_durations(std::span<const double> duration) {
     }
 }
 
-// Row order sorted by duration; stable so that equal durations keep input order (the result
-// does not depend on it, but determinism is cheap).
-std::vector<std::uint32_t> order_by_duration(std::span<const double> duration) {
-    std::vector<std::uint32_t> order(duration.size());
-    std::iota(order.begin(), order.end(), std::uint32_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::uint32_t a, std::uint32_t b) { return duration[a] < duration[b]; });
-    return order;
+// (duration, flag) pairs sorted by duration. Sorting the pairs themselves (not an index into
+// the input) keeps the sort cache-friendly; the order among equal durations does not matter
+// because ties are processed together.
+struct timed {
+    double t;
+    std::int32_t flag;
+};
+std::vector<timed> sorted_pairs(std::span<const double> duration, auto&& flag_of) {
+    std::vector<timed> v(duration.size());
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = {duration[i], static_cast<std::int32_t>(flag_of(i))};
+    std::sort(v.begin(), v.end(), [](const timed& a, const timed& b) { return a.t < b.t; });
+    return v;
 }
 
 void check_size(std::size_t n) {
@@ -75,16 +79,16 @@ kaplan_meier_result kaplan_meier(std::span<const double> duration, std::span<con
 
     kaplan_meier_result r;
     r.level = options.level;
-    const auto order = order_by_duration(duration);
-    const std::size_t n = order.size();
+    const auto rows = sorted_pairs(duration, [&](std::size_t i) { return observed.empty() ? 1 : observed[i]; });
+    const std::size_t n = rows.size();
     const double z = -normal_quantile((1.0 - options.level) / 2.0);
     std::int64_t remaining = static_cast<std::int64_t>(n);
     double s = 1.0, greenwood = 0.0;
     for (std::size_t i = 0; i < n;) {
-        const double t = duration[order[i]];
+        const double t = rows[i].t;
         std::int64_t d = 0, c = 0;
-        for (; i < n && duration[order[i]] == t; ++i) {
-            if (observed.empty() || observed[order[i]] != 0) ++d; else ++c;
+        for (; i < n && rows[i].t == t; ++i) {
+            if (rows[i].flag != 0) ++d; else ++c;
         }
         const auto nd = static_cast<double>(remaining), dd = static_cast<double>(d);
         if (d > 0) {
@@ -146,18 +150,18 @@ cumulative_incidence_result aalen_johansen(std::span<const double> duration, std
     cumulative_incidence_result r;
     r.n_outcomes = k_max;
     const auto K = static_cast<std::size_t>(k_max);
-    const auto order = order_by_duration(duration);
-    const std::size_t n = order.size();
+    const auto rows = sorted_pairs(duration, [&](std::size_t i) { return outcome[i]; });
+    const std::size_t n = rows.size();
     std::vector<std::int64_t> d(K);
     std::vector<double> f(K, 0.0);
     std::int64_t remaining = static_cast<std::int64_t>(n);
     double s = 1.0;
     for (std::size_t i = 0; i < n;) {
-        const double t = duration[order[i]];
+        const double t = rows[i].t;
         std::fill(d.begin(), d.end(), 0);
         std::int64_t c = 0, d_all = 0;
-        for (; i < n && duration[order[i]] == t; ++i) {
-            const std::int32_t o = outcome[order[i]];
+        for (; i < n && rows[i].t == t; ++i) {
+            const std::int32_t o = rows[i].flag;
             if (o == 0) {
                 ++c;
             } else {
