@@ -12,8 +12,25 @@ from . import _core
 __version__: str = _core.__version__
 
 from .conversion import ConversionTable, conversion  # noqa: E402
+from .lifecycle import Lifecycle, LifecycleSummary, lifecycle  # noqa: E402
 from .model import Stage, StageModel  # noqa: E402
 from .sample import sample_crm, sample_crm_arrays, sample_labels, sample_model  # noqa: E402
+from . import stats  # noqa: E402
+from .stats import (  # noqa: E402
+    CumulativeIncidence,
+    DurationSummary,
+    KaplanMeier,
+    aalen_johansen,
+    adjust_p_values,
+    chi2_test,
+    compare_to_baseline,
+    describe_durations,
+    kaplan_meier,
+    probability_b_beats_a,
+    rate_interval,
+    rate_intervals,
+    two_proportion_ztest,
+)
 
 __all__ = [
     "__version__",
@@ -21,8 +38,25 @@ __all__ = [
     "StageModel",
     "ConversionTable",
     "conversion",
+    "Lifecycle",
+    "LifecycleSummary",
+    "lifecycle",
     "sample_crm",
     "sample_crm_arrays",
     "sample_labels",
     "sample_model",
+    "stats",
+    "CumulativeIncidence",
+    "DurationSummary",
+    "KaplanMeier",
+    "aalen_johansen",
+    "adjust_p_values",
+    "chi2_test",
+    "compare_to_baseline",
+    "describe_durations",
+    "kaplan_meier",
+    "probability_b_beats_a",
+    "rate_interval",
+    "rate_intervals",
+    "two_proportion_ztest",
 ]
