@@ -8,6 +8,7 @@ import pandas as pd
 
 from . import __version__
 from .conversion import conversion
+from .lifecycle import lifecycle
 from .sample import sample_crm, sample_model
 
 
@@ -37,17 +38,37 @@ def funnel_report(leads: int = 20_000, *, seed: int = 42) -> str:
     for a, b in model.handoffs:
         out.append(f"  handoff: {a} -> {b} ({model.owners[model.ladder.index(a)]} to {model.owners[model.ladder.index(b)]})")
     out.append("")
-    by_source = conversion(df, model=model, segment="source")
-    out.append("Conversion by source (cumulative rate from Lead)")
-    header = f"  {'source':<12} {'leads':>7}" + "".join(f" {s:>12}" for s in by_source.stages[1:])
-    out.append(header)
-    rows: list[tuple[float, str]] = []
-    for src in by_source.segments:
-        line = f"  {src:<12} {by_source.entities(src):>7,}" + "".join(
-            f" {_pct(by_source.cumulative_rate(s, src)):>12}" for s in by_source.stages[1:]
-        )
-        rows.append((by_source.cumulative_rate(by_source.stages[-1], src) or 0.0, line))
-    out.extend(line for _, line in sorted(rows, reverse=True))
+    lc = lifecycle(df, model=model, segment="source", reason="reason", as_of=end)
+    by = lc.conversion(by="segment")
+    won = by[by["stage"] == model.won].sort_values("cumulative_rate", ascending=False)
+    out.append("Lead -> Customer by source (95% Wilson interval; open leads are not counted as lost)")
+    out.append(f"  {'source':<12} {'leads':>7} {'customers':>10} {'rate':>7}  {'interval':<17}")
+    for _, r in won.iterrows():
+        out.append(f"  {r['source']:<12} {r['entities']:>7,} {r['reached']:>10,} {_pct(r['cumulative_rate']):>7}"
+                   f"  [{100 * r['cum_lower']:4.1f}%, {100 * r['cum_upper']:4.1f}%]")
+    out.append("")
+    tis = lc.time_in_stage()
+    out.append("Time in stage, days (completed visits; KM median counts open visits as censored)")
+    out.append(f"  {'stage':<12} {'visits':>7} {'open':>6} {'median':>7} {'p90':>7} {'KM median':>10}")
+    for _, r in tis.iterrows():
+        out.append(f"  {r['stage']:<12} {r['visits']:>7,} {r['open']:>6,} {r['median']:>7.1f} {r['p90']:>7.1f}"
+                   f" {r['km_median']:>10.1f}")
+    ttc = lc.time_to_convert("Opportunity", model.won)
+    r = ttc.iloc[0]
+    out.append(f"  Opportunity -> {model.won}: median {r['median']:.1f} days for won deals; "
+               f"P(won) {100 * r['p_convert']:.1f}%, P(lost) {100 * r['p_closed_otherwise']:.1f}% (Aalen-Johansen)")
+    out.append("")
+    reasons = lc.reasons()
+    top = reasons.sort_values("count", ascending=False).head(4)
+    out.append("Why leads leave: top lost and disqualification reasons (stage, reason, count)")
+    for _, r in top.iterrows():
+        out.append(f"  {r['stage']:<12} {r['reason']:<22} {r['count']:>6,}")
+    out.append("")
+    stuck = lc.stuck(percentile=90)
+    out.append(f"Stuck: {len(stuck):,} open leads have been in their stage longer than the stage's p90; the worst:")
+    out.append(f"  {'entity':>8} {'stage':<12} {'days in stage':>14} {'p90 limit':>10}")
+    for _, r in stuck.head(5).iterrows():
+        out.append(f"  {r['entity']:>8} {r['stage']:<12} {r['age_days']:>14.1f} {r['limit_days']:>10.1f}")
     return "\n".join(out)
 
 
