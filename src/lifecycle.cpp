@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
 #include <string>
 
+#include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -23,19 +25,6 @@ inline std::uint32_t tie_key(const stage_model& m, std::int32_t code) noexcept {
     const std::int32_t r = m.rank(code);
     return r >= 0 ? static_cast<std::uint32_t>(r) : 64u + static_cast<std::uint32_t>(code);
 }
-
-struct sort_key {
-    std::int64_t entity;
-    std::int64_t time;
-    std::uint64_t tie_row;  // tie key in the top 24 bits, row in the low 40
-    friend bool operator<(const sort_key& a, const sort_key& b) noexcept {
-        if (a.entity != b.entity) return a.entity < b.entity;
-        if (a.time != b.time) return a.time < b.time;
-        return a.tie_row < b.tie_row;
-    }
-};
-constexpr std::uint64_t row_bits = 40;
-constexpr std::uint64_t row_mask = (std::uint64_t{1} << row_bits) - 1;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
     std::int64_t q = a / b;
@@ -89,7 +78,7 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
                                 const history_options& options) {
     const std::int32_t n_segments = records.validate(model);
     const std::size_t n = records.size();
-    if (n > row_mask) throw invalid_argument("build_histories: more than 2^40 records");
+    if (n >= (std::size_t{1} << 32) * 4) throw invalid_argument("build_histories: more than 2^34 records");
     const auto* ent = records.entity.data();
     const auto* tim = records.time.data();
     const auto* stg = records.stage.data();
@@ -127,16 +116,71 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
             in_order = tie_key(model, stg[i]) >= tie_key(model, stg[i - 1]);
         }
     }
-    std::vector<sort_key> keys;
+    // Out of order: group rows by entity with a hash map and a counting sort (O(n)), order
+    // the distinct entities by id (m log m), then sort each entity's few rows by (time, tie,
+    // row). Much cheaper than sorting all n rows by a composite key.
+    std::vector<std::uint64_t> order;  // rows in history order
     if (!in_order) {
-        keys.resize(n);
-        for (std::size_t i = 0; i < n; ++i)
-            keys[i] = {ent[i], tim[i], (std::uint64_t{tie_key(model, stg[i])} << row_bits) | i};
-        std::sort(keys.begin(), keys.end());
+        detail::entity_index index(n / 2);
+        std::vector<std::uint32_t> dense(n);
+        std::vector<std::uint32_t> count;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint32_t d = index.insert(ent[i]);
+            dense[i] = d;
+            if (d == count.size()) count.push_back(0);
+            ++count[d];
+        }
+        const std::size_t m = count.size();
+        std::vector<std::uint32_t> by_id(m);
+        {
+            std::vector<std::int64_t> first_id(m);
+            for (std::size_t i = 0; i < n; ++i) first_id[dense[i]] = ent[i];
+            std::iota(by_id.begin(), by_id.end(), 0u);
+            std::sort(by_id.begin(), by_id.end(), [&](std::uint32_t a, std::uint32_t b) { return first_id[a] < first_id[b]; });
+        }
+        std::vector<std::uint64_t> start(m + 1, 0);  // by dense id: where its rows go
+        {
+            std::uint64_t at = 0;
+            for (std::uint32_t d : by_id) {
+                start[d] = at;
+                at += count[d];
+            }
+        }
+        order.resize(n);
+        for (std::size_t i = 0; i < n; ++i) order[start[dense[i]]++] = i;
+        std::vector<std::uint32_t>().swap(dense);
+        // start[d] now points one past the end of entity d's rows.
+        for (std::uint32_t d : by_id) {
+            auto* b = order.data() + (start[d] - count[d]);
+            auto* e = order.data() + start[d];
+            if (e - b > 1)
+                std::sort(b, e, [&](std::uint64_t x, std::uint64_t y) {
+                    if (tim[x] != tim[y]) return tim[x] < tim[y];
+                    const auto tx = tie_key(model, stg[x]), ty = tie_key(model, stg[y]);
+                    return tx != ty ? tx < ty : x < y;
+                });
+        }
     }
-    auto row_at = [&](std::size_t j) -> std::size_t {
-        return in_order ? j : static_cast<std::size_t>(keys[j].tie_row & row_mask);
-    };
+    // Gather every column into history order with tight, independent loads (the CPU overlaps
+    // their cache misses), so the pass below reads memory sequentially.
+    std::vector<std::int64_t> ent_s, tim_s;
+    std::vector<std::int32_t> stg_s, seg_s, rsn_s;
+    const std::int32_t* seg_p = has_seg ? records.segment.data() : nullptr;
+    const std::int32_t* rsn_p = has_reason ? records.reason.data() : nullptr;
+    if (!in_order) {
+        auto gather = [&](auto& out, const auto* col) {
+            out.resize(n);
+            for (std::size_t j = 0; j < n; ++j) out[j] = col[order[j]];
+            return out.data();
+        };
+        ent = gather(ent_s, ent);
+        tim = gather(tim_s, tim);
+        stg = gather(stg_s, stg);
+        if (has_seg) seg_p = gather(seg_s, seg_p);
+        if (has_reason) rsn_p = gather(rsn_s, rsn_p);
+        std::vector<std::uint64_t>().swap(order);
+    }
+    auto row_at = [](std::size_t j) noexcept { return j; };
 
     const std::size_t k = model.ladder().size();
     h.time_.reserve(n);
@@ -147,7 +191,7 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
         const std::size_t first = row_at(j);
         const std::int64_t id = ent[first];
         const std::int64_t t0 = tim[first];
-        std::int32_t seg = has_seg ? records.segment[first] : -1;
+        std::int32_t seg = has_seg ? seg_p[first] : -1;
         std::uint64_t recorded = 0;
         std::int32_t recycles = 0, last_rank = -1, exit_rank = -1;
         const std::size_t entry_base = h.entry_.size();
@@ -159,13 +203,13 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
             if (ent[r] != id) break;
             const std::int64_t t = tim[r];
             const std::int32_t s = stg[r];
-            if (has_seg && t == t0) seg = std::min(seg, records.segment[r]);
+            if (has_seg && t == t0) seg = std::min(seg, seg_p[r]);
             if (t == prev_time && s == prev_stage) continue;  // exact duplicate
             prev_time = t;
             prev_stage = s;
             h.time_.push_back(t);
             h.stage_.push_back(s);
-            h.reason_.push_back(has_reason ? records.reason[r] : -1);
+            h.reason_.push_back(has_reason ? rsn_p[r] : -1);
             const std::int32_t rank = model.rank(s);
             if (rank >= 0) {
                 auto& e = h.entry_[entry_base + static_cast<std::size_t>(rank)];

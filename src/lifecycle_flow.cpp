@@ -341,20 +341,23 @@ lifecycle_summary summarize(const stage_histories& h, const reach_options& optio
     s.conversion_ = reach(h, {}, options);
     s.flow_ = compute_flow(h);
     s.durations_.resize((s.n_segments_ + 1) * s.n_stages_);
+    // Completed visits per (segment, stage) cell, then one batch per cell.
     const stage_model& m = h.model();
     const auto off = h.offsets();
     const auto times = h.event_times();
     const auto stages = h.event_stages();
+    std::vector<std::vector<double>> cells(s.durations_.size());
     for (std::size_t i = 0; i < h.size(); ++i) {
         const std::int32_t seg = h.segments()[i];
         for (std::size_t e = off[i]; e + 1 < off[i + 1]; ++e) {
             if (m.is_terminal(stages[e])) continue;
             const auto rank = static_cast<std::size_t>(m.rank(stages[e]));
             const auto d = static_cast<double>(times[e + 1] - times[e]);
-            s.durations_[rank].add(d);
-            if (seg >= 0) s.durations_[static_cast<std::size_t>(seg + 1) * s.n_stages_ + rank].add(d);
+            cells[rank].push_back(d);
+            if (seg >= 0) cells[static_cast<std::size_t>(seg + 1) * s.n_stages_ + rank].push_back(d);
         }
     }
+    for (std::size_t c = 0; c < cells.size(); ++c) s.durations_[c].fill(cells[c]);
     return s;
 }
 
