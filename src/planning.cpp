@@ -364,7 +364,7 @@ lead_plan plan_leads(const lag_model& m, std::span<const double> targets, std::s
             mo.reason = "the leads already planned or in flight give more wins than the target";
         } else {
             mo.status = month_status::too_close;
-            mo.reason = "no lead from month 0 on can close by month " + std::to_string(t) + ": the first lag with a positive share is " +
+            mo.reason = "too close to now: no lead from month 0 on can close by month " + std::to_string(t) + ": the first lag with a positive share is " +
                         std::to_string(d) + " months; short by " + num(-mo.gap);
             plan.feasible = false;
         }
