@@ -97,16 +97,11 @@ response_sla_result evaluate_response(const sla_commitment& c, const response_re
         if (rec.created[i] == missing_time) detail::throw_at_row("created", i, "missing", "(every item needs a start time)");
 
     // k-th touch time per item, counting touches up to as_of only.
-    std::vector<std::int64_t> kth(n, missing_time);
-    if (!use_touches) {
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::int64_t t = rec.first_touch[i];
-            if (t == missing_time) continue;
-            if (t < rec.created[i])
-                detail::throw_at_row("first_touch", i, std::to_string(t), "is before the item's creation " + std::to_string(rec.created[i]));
-            if (t <= as_of) kth[i] = t;
-        }
-    } else {
+    // With touch records, the k-th touch time per item is gathered first; with the first_touch
+    // column it is read in the main loop (no extra pass, no extra memory).
+    std::vector<std::int64_t> kth;
+    if (use_touches) {
+        kth.assign(n, missing_time);
         const std::size_t T = touches.size();
         std::vector<std::uint32_t> count(n + 1, 0);
         for (std::size_t j = 0; j < T; ++j) {
@@ -150,12 +145,20 @@ response_sla_result evaluate_response(const sla_commitment& c, const response_re
             created > std::numeric_limits<std::int64_t>::max() - c.limit ? std::numeric_limits<std::int64_t>::max() : created + c.limit;
         sla_status s;
         std::int64_t over = 0;
-        bool touched = kth[i] != missing_time;
+        std::int64_t touch_at = missing_time;
+        if (use_touches) {
+            touch_at = kth[i];
+        } else if (const std::int64_t t = rec.first_touch[i]; t != missing_time) {
+            if (t < created)
+                detail::throw_at_row("first_touch", i, std::to_string(t), "is before the item's creation " + std::to_string(created));
+            if (t <= as_of) touch_at = t;
+        }
+        const bool touched = touch_at != missing_time;
         if (created > as_of) {
             s = sla_status::not_started;
         } else if (touched) {
-            s = kth[i] <= deadline ? sla_status::met : sla_status::breached;
-            over = kth[i] - deadline;
+            s = touch_at <= deadline ? sla_status::met : sla_status::breached;
+            over = touch_at - deadline;
         } else if (as_of > deadline) {
             s = sla_status::breached;
             over = as_of - deadline;
