@@ -93,8 +93,8 @@ struct opportunity_table {
 /// lost = any stage of kind lost), amount = the amount of the closing record (or of the
 /// opportunity record while open), sql_time = first entry into `sql_stage` (missing_time when
 /// none or the name is empty), first_touch = the entity's earliest record, segment = the
-/// segment of the earliest record (-1 rows are not produced: records without a segment column
-/// give an empty segment column). Validates the records first.
+/// segment code of the earliest record (smallest code among ties; the segment column stays
+/// empty when the records have none). Rows come in entity order. Validates the records first.
 opportunity_table opportunities_from_stages(const stage_model& model, const stage_records& records,
                                             std::string_view opportunity_stage = "Opportunity",
                                             std::string_view sql_stage = "SQL");
@@ -161,7 +161,9 @@ struct velocity_result {
 
 /// Velocity per period and per segment. `periods` must be sorted by start and must not
 /// overlap. Results come period by period, overall (segment -1) first, then segments 0, 1, ...
-/// One pass over the records (plus one per period with a bootstrap).
+/// One pass over the records, with a binary search of the periods per time; a bootstrap adds
+/// one pass per (period, segment) cell to collect its deals, then `bootstrap` resamples of
+/// them (each cell draws from its own stream of detail::rng keyed by the seed and the cell).
 std::vector<velocity_result> compute_velocity(const opportunity_records& records,
                                               std::span<const period> periods,
                                               const velocity_options& options = {});

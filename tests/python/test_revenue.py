@@ -335,3 +335,19 @@ def test_sla_volume_matches_pandas():
     assert (br["status"] == "breached").all()
     assert "Ed" in set(br["rep"])  # a rep with nothing delivered is a breach, not absent
     assert res.explain()["metric"].startswith("volume SLA")
+
+
+def test_sla_volume_by_month_frequency():
+    t = pd.to_datetime(["2024-01-03", "2024-01-20", "2024-02-02", "2024-03-15"])
+    df = pd.DataFrame({"time": t, "rep": ["a", "b", "a", "a"]})
+    res = rv.sla_volume(df, time="time", rep="rep", target=1, periods="M", as_of="2024-03-16")
+    out = res.to_pandas()
+    assert list(out["period_start"].dt.month.unique()) == [1, 2, 3]
+    assert list(out["status"]) == ["met", "met", "met", "breached", "met", "breached",
+                                   "pending", "pending", "pending"]
+
+
+def test_revenue_report_demo():
+    text = rv.revenue_report(5_000, seed=1)
+    assert "Sales velocity by source" in text
+    assert "Webinar" in text and "Plan for" in text and "ResponseSLA(compliance" in text

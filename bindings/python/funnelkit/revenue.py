@@ -45,6 +45,7 @@ __all__ = [
     "ResponseSLA",
     "sla_volume",
     "VolumeSLA",
+    "revenue_report",
 ]
 
 OVERALL = "(all)"
@@ -849,7 +850,9 @@ def sla_volume(
     tm = _times(_frames.column(data, time), time, optional=False)
     codes, labels = _frames.category_codes(_frames.column(data, rep), rep, categories=reps)
     if isinstance(periods, str):
-        starts, ends = _period_edges(periods, int(tm.min(initial=0)), int(tm.max(initial=-1)))
+        if len(tm) == 0:
+            raise ValueError("option 'periods': no events to derive periods from; pass edges")
+        starts, ends = _period_edges(periods, int(tm.min()), int(tm.max()))
     else:
         starts, ends = _period_edges(periods, 0, 0)
     n_reps = len(labels)
@@ -857,3 +860,46 @@ def sla_volume(
         raise ValueError("option 'reps': no reps to evaluate")
     raw = _core.evaluate_volume(name, team_name, float(target), tm, codes, starts, ends, _seconds(as_of, "as_of"), n_reps)
     return VolumeSLA(raw, list(labels), rep)
+
+
+# -- demo ----------------------------------------------------------------------------------------
+def revenue_report(leads: int = 20_000, *, seed: int = 42, goal: float = 1_000_000.0) -> str:
+    """Text report on the sample CRM data: sales velocity by source over the year, the reverse
+    funnel for a stated monthly revenue goal with the sample's measured stage rates, and the
+    status of two SLAs (MQL follow-up within 24 hours; 100 leads per rep per month)."""
+    from .conversion import conversion
+    from .sample import sample_crm
+
+    crm = sample_crm(leads, seed=seed)
+    start = crm["time"].min().normalize()
+    end = start + np.timedelta64(365, "D")
+    opps = opportunities_from_stages(crm)
+    vel = velocity(opps, periods=[start, end], segment="source").to_pandas()
+    lines = [f"Sales velocity by source, {str(start)[:10]} .. {str(end)[:10]} (revenue per day, N created in period)"]
+    for _, r in vel.iterrows():
+        v = f"{r['velocity']:>12,.0f}" if np.isfinite(r["velocity"]) else f"{'undefined':>12} ({r['reason']})"
+        lines.append(f"  {r['source']:<12} N {r['n']:>6,}  D {r['deal_value']:>9,.0f}  W {r['win_rate']:>6.1%}"
+                     f"  L {r['cycle_length']:>6.1f} d  V {v}")
+    table = conversion(crm)
+    steps = steps_from_conversion(table)
+    deal = float(vel["deal_value"].iloc[0])
+    reps = int(crm["rep"].nunique())
+    plan = plan_reverse_funnel(goal=goal, deal_value=deal, steps=steps, reps=reps, goal_per_period=True,
+                               won_name="Customer")
+    lines.append("")
+    lines.append(f"Plan for {goal:,.0f} a month at {deal:,.0f} per deal with the measured stage rates, {reps} reps")
+    for _, r in plan.to_pandas().iterrows():
+        lines.append(f"  {r['stage']:<12} {r['volume']:>10,.0f} a month  {r['per_rep_per_period']:>8,.0f} per rep")
+    mql = crm[crm["stage"] == "MQL"]
+    nxt = crm.groupby("entity")["time"].shift(-1).loc[mql.index]
+    items = {"created": mql["time"].to_numpy(), "first_touch": nxt.to_numpy(),
+                        "rep": mql["rep"].astype(str).to_numpy()}
+    sla = sla_response(items, created="created", first_touch="first_touch", limit="24h", as_of=end, rep="rep",
+                       name="MQL follow-up within 24 hours")
+    lines.append("")
+    lines.append(f"SLA {sla!r}")
+    leads_rows = crm[crm["stage"] == "Lead"].drop_duplicates("entity")
+    vol = sla_volume({"time": leads_rows["time"].to_numpy(), "rep": leads_rows["rep"].astype(str).to_numpy()},
+                     time="time", rep="rep", target=100, periods="M", as_of=end, name="100 leads per rep per month")
+    lines.append(f"SLA 100 leads per rep per month: {vol!r}")
+    return "\n".join(lines)
