@@ -200,7 +200,10 @@ std::vector<lag_distribution> estimate_lags(const lag_records& rec, const lag_op
         auto add = [&](std::size_t row) {
             out[row].leads += 1;
             if (rec.won[i] == missing_time) return;
-            const std::int64_t k = (rec.won[i] - rec.created[i]) / o.period;
+            // won >= created; the difference is taken in double so extreme times cannot overflow.
+            const double lag = std::floor((static_cast<double>(rec.won[i]) - static_cast<double>(rec.created[i])) /
+                                          static_cast<double>(o.period));
+            const std::int64_t k = lag > static_cast<double>(o.max_lag) ? std::int64_t{o.max_lag} + 1 : static_cast<std::int64_t>(lag);
             if (k > o.max_lag) {
                 out[row].beyond += 1;
                 return;

@@ -19,6 +19,13 @@ std::string num(double v) {
     return buf;
 }
 
+// a - b, saturated to the int64 range (times far apart must not overflow).
+std::int64_t sat_sub(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+    return r;
+}
+
 struct group_acc {
     std::int64_t met = 0, breached = 0, pending = 0, not_started = 0, untouched = 0;
     double over_sum = 0.0;
@@ -158,10 +165,10 @@ response_sla_result evaluate_response(const sla_commitment& c, const response_re
             s = sla_status::not_started;
         } else if (touched) {
             s = touch_at <= deadline ? sla_status::met : sla_status::breached;
-            over = touch_at - deadline;
+            over = sat_sub(touch_at, deadline);
         } else if (as_of > deadline) {
             s = sla_status::breached;
-            over = as_of - deadline;
+            over = sat_sub(as_of, deadline);
         } else {
             s = sla_status::pending;
         }

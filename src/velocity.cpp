@@ -334,7 +334,8 @@ std::vector<velocity_result> compute_velocity(const opportunity_records& rec, st
         const double a = rec.amount[i];
         const std::int64_t s = start_col[i];
         const bool in_cycle = won || o.cycle_over == cycle_deals::closed;
-        const double d = static_cast<double>(rec.closed[i] - s) / o.time_unit;
+        // In double: a far-past start time must not overflow the integer difference.
+        const double d = (static_cast<double>(rec.closed[i]) - static_cast<double>(s)) / o.time_unit;
         auto add = [&](cell& k) {
             if (won) { k.won += 1; k.won_amount += a; } else { k.lost += 1; k.lost_amount += a; }
             if (!in_cycle) return;
@@ -408,7 +409,7 @@ std::vector<velocity_result> compute_velocity(const opportunity_records& rec, st
                     u.closed_kind = rec.outcome[i];
                     if (rec.outcome[i] == 1 || o.cycle_over == cycle_deals::closed) {
                         if (start_col[i] == missing_time) u.cycle_missing = true;
-                        else u.cycle = static_cast<double>(rec.closed[i] - start_col[i]) / o.time_unit;
+                        else u.cycle = (static_cast<double>(rec.closed[i]) - static_cast<double>(start_col[i])) / o.time_unit;
                     }
                 }
                 units.push_back(u);

@@ -5,6 +5,7 @@
 #include <funnelkit/synthetic.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <vector>
@@ -237,4 +238,16 @@ TEST(Sla, SampleMqlFollowUp) {
     EXPECT_GT(*all.compliance, 0.1);
     EXPECT_LT(*all.compliance, 0.95);
     EXPECT_EQ(res.groups.size(), 1u + 12 + 6);
+}
+
+TEST(Sla, ExtremeTimesSaturate) {
+    const std::int64_t lo = std::numeric_limits<std::int64_t>::min() + 1;
+    const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+    std::vector<std::int64_t> created{lo, lo};
+    std::vector<std::int64_t> touch{hi - 1, missing_time};
+    const auto res = evaluate_response(follow_up_24h(), {created, touch}, hi);
+    EXPECT_EQ(res.status[0], sla_status::breached);
+    EXPECT_EQ(res.status[1], sla_status::breached);
+    EXPECT_EQ(res.breaches[0].over, hi);  // saturated
+    EXPECT_GT(res.groups[0].max_over, 0);
 }

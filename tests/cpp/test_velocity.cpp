@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -380,4 +381,17 @@ TEST(Velocity, FromSampleStageRecords) {
     int defined = 0;
     for (const auto& r : v) defined += r.defined();
     EXPECT_GT(defined, 40);
+}
+
+TEST(Velocity, ExtremeTimesDoNotOverflow) {
+    opps o;
+    const std::int64_t far_past = std::numeric_limits<std::int64_t>::min() + 1;
+    o.add(0, std::numeric_limits<std::int64_t>::max() - 1, 1, 100, 0, far_past, far_past);
+    const period p[] = {{std::numeric_limits<std::int64_t>::max() - 10, std::numeric_limits<std::int64_t>::max()}};
+    velocity_options vo;
+    vo.cycle_from = cycle_start::sql;
+    const auto r = compute_velocity(o.view(), p, vo)[0];
+    ASSERT_TRUE(r.cycle_length.has_value());
+    EXPECT_TRUE(std::isfinite(*r.cycle_length));
+    EXPECT_GT(*r.cycle_length, 1e14);
 }
