@@ -9,6 +9,7 @@ import pandas as pd
 from . import __version__
 from .conversion import conversion
 from .lifecycle import lifecycle
+from .revenue import revenue_report
 from .sample import sample_crm, sample_model
 
 
@@ -86,4 +87,6 @@ def main(argv: Any = None) -> int:
         print(__version__)
         return 0
     print(funnel_report(args.leads, seed=args.seed))
+    print()
+    print(revenue_report(args.leads, seed=args.seed))
     return 0
