@@ -28,9 +28,13 @@ def test_readme_cpp_example_is_examples_quickstart():
     assert example in _blocks("cpp")
 
 
-def test_demo_report_runs():
-    from funnelkit.report import funnel_report
+def test_demo_report_runs(capsys):
+    from funnelkit.report import main
 
-    text = funnel_report(3000, seed=1)
-    assert "Conversion by source" in text and "handoff: MQL -> SAL" in text
-    assert text.count("%") > 30
+    assert main(["demo", "--leads", "3000", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    for section in ("Funnel, all sources", "handoff: MQL -> SAL", "Lead -> Customer by source",
+                    "Time in stage", "Why leads leave", "Stuck:", "Sales velocity by source", "Plan for",
+                    "SLA"):
+        assert section in text, section
+    assert "3,000 leads" in text
