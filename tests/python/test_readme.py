@@ -21,6 +21,13 @@ def test_readme_python_example_is_examples_quickstart(capsys):
     assert "Referral" in out
 
 
+def test_every_readme_python_block_runs_in_order(capsys):
+    namespace: dict = {"__name__": "__readme__"}
+    for block in _blocks("python"):
+        exec(compile(block, "README.md", "exec"), namespace)
+    capsys.readouterr()
+
+
 def test_readme_cpp_example_is_examples_quickstart():
     # The C++ example is built and run by ctest; its output is compared with Python's in
     # test_conversion.py::test_cpp_example_gives_the_same_numbers.
