@@ -1,6 +1,7 @@
 #include "funnelkit/suppression.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <map>
@@ -58,9 +59,23 @@ inline std::uint64_t lower8(std::uint64_t x) noexcept {
     return x | (upper >> 2);
 }
 
-inline std::uint64_t load8(const char* p, std::size_t n) noexcept {
+inline std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    return x;
+}
+
+// The r < 8 bytes at p (the tail of a string of `size` bytes starting at p - (size - r)),
+// zero-padded. Strings of 8 bytes or more load the last full word and shift the bytes already
+// consumed out, so no call to a variable-length copy is needed.
+inline std::uint64_t load_tail(const char* p, std::size_t r, std::size_t size) noexcept {
+    if (size >= 8) {
+        const std::uint64_t x = load8(p + r - 8);
+        if constexpr (std::endian::native == std::endian::little) return x >> (8 * (8 - r));
+        else return x << (8 * (8 - r));
+    }
     std::uint64_t x = 0;
-    std::memcpy(&x, p, n);  // little- or big-endian alike: hashing and comparison use the same load
+    std::memcpy(&x, p, r);
     return x;
 }
 
@@ -68,8 +83,8 @@ inline std::uint64_t load8(const char* p, std::size_t n) noexcept {
 std::uint64_t key_hash(std::string_view s) noexcept {
     std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ s.size();
     std::size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) h = (h ^ lower8(load8(s.data() + i, 8))) * 0xff51afd7ed558ccdULL, h ^= h >> 32;
-    if (i < s.size()) h = (h ^ lower8(load8(s.data() + i, s.size() - i))) * 0xc4ceb9fe1a85ec53ULL;
+    for (; i + 8 <= s.size(); i += 8) h = (h ^ lower8(load8(s.data() + i))) * 0xff51afd7ed558ccdULL, h ^= h >> 32;
+    if (i < s.size()) h = (h ^ lower8(load_tail(s.data() + i, s.size() - i, s.size()))) * 0xc4ceb9fe1a85ec53ULL;
     return detail::mix64(h);
 }
 
@@ -78,8 +93,9 @@ bool equal_lower(std::string_view raw, std::string_view stored) noexcept {
     if (raw.size() != stored.size()) return false;
     std::size_t i = 0;
     for (; i + 8 <= raw.size(); i += 8)
-        if (lower8(load8(raw.data() + i, 8)) != load8(stored.data() + i, 8)) return false;
-    if (i < raw.size() && lower8(load8(raw.data() + i, raw.size() - i)) != load8(stored.data() + i, raw.size() - i))
+        if (lower8(load8(raw.data() + i)) != load8(stored.data() + i)) return false;
+    const std::size_t r = raw.size() - i;
+    if (r > 0 && lower8(load_tail(raw.data() + i, r, raw.size())) != load_tail(stored.data() + i, r, raw.size()))
         return false;
     return true;
 }
@@ -137,21 +153,24 @@ struct key_table {
     std::vector<char> chars;
     std::vector<std::size_t> offs{0};
     std::vector<std::uint64_t> masks;
+    // 8-byte slots (the high half of the hash as a tag) keep the table small in cache.
     struct slot {
-        std::uint64_t hash;
+        std::uint32_t tag;
         std::uint32_t index;  // key index + 1; 0: empty
     };
+    std::vector<std::uint64_t> hashes;  // full hash per key, for rehashing
     std::vector<slot> slots = std::vector<slot>(16, slot{0, 0});
 
     std::string_view key(std::size_t i) const noexcept { return {chars.data() + offs[i], offs[i + 1] - offs[i]}; }
     std::size_t size() const noexcept { return masks.size(); }
+    void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&slots[h & (slots.size() - 1)]); }
 
     // Index of the normalised raw range, or -1.
     std::int64_t find(std::string_view trimmed, std::uint64_t h) const noexcept {
         for (std::size_t p = h & (slots.size() - 1);; p = (p + 1) & (slots.size() - 1)) {
             const slot& s = slots[p];
             if (s.index == 0) return -1;
-            if (s.hash == h && equal_lower(trimmed, key(s.index - 1))) return s.index - 1;
+            if (s.tag == static_cast<std::uint32_t>(h >> 32) && equal_lower(trimmed, key(s.index - 1))) return s.index - 1;
         }
     }
     void add(std::string_view trimmed, std::uint64_t mask) {
@@ -166,18 +185,19 @@ struct key_table {
         chars.insert(chars.end(), low.begin(), low.end());
         offs.push_back(chars.size());
         masks.push_back(mask);
+        hashes.push_back(h);
         place(h, static_cast<std::uint32_t>(masks.size()));
     }
     void place(std::uint64_t h, std::uint32_t index) {
         std::size_t p = h & (slots.size() - 1);
         while (slots[p].index != 0) p = (p + 1) & (slots.size() - 1);
-        slots[p] = {h, index};
+        slots[p] = {static_cast<std::uint32_t>(h >> 32), index};
     }
     void grow() {
         std::vector<slot> old = std::move(slots);
         slots.assign(old.size() * 2, slot{0, 0});
         for (const slot& s : old)
-            if (s.index) place(s.hash, s.index);
+            if (s.index) place(hashes[s.index - 1], s.index);
     }
 };
 
@@ -329,11 +349,23 @@ suppression_check suppression_list::check(std::span<const std::int64_t> ids, std
         const string_column& col = keys[j].values;
         const key_transform tf = keys[j].transform;
         const std::uint32_t bit = 1u << (j + 1);
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::string_view k = trim_for(col[i], tf);
-            if (k.empty()) continue;
-            const std::int64_t at = t->find(k, key_hash(k));
-            if (at >= 0) out.reasons[i] |= t->masks[static_cast<std::size_t>(at)], out.matched_by[i] |= bit;
+        // Blocks: hash and prefetch a block of keys first, then probe, so the cache misses
+        // of the table overlap instead of queueing behind each hash.
+        constexpr std::size_t block = 32;
+        std::array<std::string_view, block> view;
+        std::array<std::uint64_t, block> hash;
+        for (std::size_t b0 = 0; b0 < n; b0 += block) {
+            const std::size_t b1 = std::min(n, b0 + block);
+            for (std::size_t i = b0; i < b1; ++i) {
+                view[i - b0] = trim_for(col[i], tf);
+                hash[i - b0] = key_hash(view[i - b0]);
+                t->prefetch(hash[i - b0]);
+            }
+            for (std::size_t i = b0; i < b1; ++i) {
+                if (view[i - b0].empty()) continue;
+                const std::int64_t at = t->find(view[i - b0], hash[i - b0]);
+                if (at >= 0) out.reasons[i] |= t->masks[static_cast<std::size_t>(at)], out.matched_by[i] |= bit;
+            }
         }
     }
     for (std::size_t i = 0; i < n; ++i) {
