@@ -4,6 +4,7 @@
 #include "funnelkit/columns.hpp"
 #include "funnelkit/config.hpp"
 #include "funnelkit/conversion.hpp"
+#include "funnelkit/lifecycle.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/model.hpp"
 #include "funnelkit/serialize.hpp"

@@ -55,8 +55,8 @@ struct sample_data {
     std::int64_t end = 0;
 
     std::size_t size() const noexcept { return entity.size(); }
-    /// A view with `source` as the segment column and `amount` attached.
-    stage_records records() const noexcept { return {entity, time, stage, source, amount}; }
+    /// A view with `source` as the segment column, `amount` and `reason` attached.
+    stage_records records() const noexcept { return {entity, time, stage, source, amount, reason}; }
 };
 
 /// The stage model of the sample data: stage_model::b2b().
