@@ -92,7 +92,9 @@ def _flags(arr: Any, name: str) -> np.ndarray:
             bad = ~np.isin(v, (0, 1))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"column '{name}', row {row}: value {v[row]!r} must be 0 or 1")
+        x = _frames._plain(v[row])
+        shown = repr(x) if isinstance(x, str) else x
+        raise ValueError(f"column '{name}', row {row}: value {shown} must be 0 or 1")
     return v.astype(np.uint8)
 
 
