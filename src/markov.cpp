@@ -89,8 +89,43 @@ fitted_chain fit(const path_set& paths, int order) {
 
 // P(convert from the start) over the states with keep[i] != 0; transitions into dropped
 // states are absorbed as non-conversion.
-double p_convert(const fitted_chain& ch, const std::vector<char>& keep) {
+// Fixed point x = Q x + r from x = 0 over the kept states (Jacobi sweeps over an edge list).
+// The iterates increase to the solution and the error shrinks like the increments do, so
+// once the increment ratio rho settles, the remaining error is at most delta * rho / (1 - rho).
+bool iterate(const fitted_chain& ch, const std::vector<char>& keep, std::vector<double>& x) {
     const std::size_t n = ch.keys.size();
+    x.assign(n, 0.0);
+    std::vector<double> next(n);
+    double prev_delta = 0.0;
+    for (int it = 0; it < 10'000; ++it) {
+        for (std::size_t i = 0; i < n; ++i) next[i] = keep[i] ? ch.to_conversion[i] : 0.0;
+        for (std::size_t e = 0; e < ch.prob.size(); ++e)
+            if (keep[ch.from[e]] && keep[ch.to[e]]) next[ch.from[e]] += ch.prob[e] * x[ch.to[e]];
+        double delta = 0.0;
+        for (std::size_t i = 0; i < n; ++i) delta = std::max(delta, std::abs(next[i] - x[i]));
+        x.swap(next);
+        if (delta == 0.0) return true;
+        if (it > 2 && prev_delta > 0.0) {
+            const double rho = delta / prev_delta;
+            if (rho < 0.999 && delta * rho / (1.0 - rho) < 1e-13) return true;
+        }
+        prev_delta = delta;
+    }
+    return false;
+}
+
+double p_convert(const fitted_chain& ch, const std::vector<char>& keep, markov_solver solver) {
+    const std::size_t n = ch.keys.size();
+    if (solver == markov_solver::automatic) solver = n > 500 ? markov_solver::iterative : markov_solver::direct;
+    if (solver == markov_solver::iterative) {
+        std::vector<double> x;
+        if (iterate(ch, keep, x)) {
+            double p = 0.0;
+            for (const auto& [j, pr] : ch.start)
+                if (keep[j]) p += pr * std::clamp(x[j], 0.0, 1.0);
+            return std::clamp(p, 0.0, 1.0);
+        }
+    }
     std::vector<int> sub(n, -1);
     int m = 0;
     for (std::size_t i = 0; i < n; ++i)
@@ -123,7 +158,7 @@ double p_convert(const fitted_chain& ch, const std::vector<char>& keep) {
 
 }  // namespace
 
-markov_removal markov_removal_effects(const path_set& paths, int order) {
+markov_removal markov_removal_effects(const path_set& paths, int order, markov_solver solver) {
     if (order < 1 || order > 3)
         detail::throw_option("markov_order", std::to_string(order), "must be 1, 2 or 3");
     if (paths.n_channels() >= static_cast<std::int32_t>(field_mask))
@@ -137,7 +172,7 @@ markov_removal markov_removal_effects(const path_set& paths, int order) {
     const fitted_chain ch = fit(paths, order);
     out.n_states = ch.keys.size();
     std::vector<char> keep(ch.keys.size(), 1);
-    out.p_convert = p_convert(ch, keep);
+    out.p_convert = p_convert(ch, keep, solver);
     std::vector<char> present(nc, 0);
     for (std::uint64_t k : ch.keys)
         for (std::uint64_t key = k; key; key >>= field_bits) present[(key & field_mask) - 1] = 1;
@@ -147,7 +182,7 @@ markov_removal markov_removal_effects(const path_set& paths, int order) {
             continue;
         }
         for (std::size_t i = 0; i < ch.keys.size(); ++i) keep[i] = holds(ch.keys[i], c + 1) ? 0 : 1;
-        const double pw = std::min(p_convert(ch, keep), out.p_convert);
+        const double pw = std::min(p_convert(ch, keep, solver), out.p_convert);
         out.p_convert_without[c] = pw;
         out.removal_effect[c] = std::clamp(1.0 - pw / out.p_convert, 0.0, 1.0);
     }

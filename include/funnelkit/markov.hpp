@@ -42,10 +42,19 @@ struct markov_removal {
     std::vector<double> removal_effect;
 };
 
+/// How the absorption probabilities are solved. `direct`: sparse LU of I - Q (exact up to
+/// rounding). `iterative`: the fixed point x = Q x + r iterated from 0 (absorption
+/// probabilities increase monotonically to the solution) until the remaining error is below
+/// 1e-13, falling back to `direct` when that does not happen within 10,000 steps; much faster
+/// for large order-2/3 chains, whose LU fills in. `automatic`: direct up to 500 states,
+/// iterative above.
+enum class markov_solver : std::uint8_t { automatic = 0, direct = 1, iterative = 2 };
+
 /// Removal effects of an order-`order` chain (1 to 3) fitted to `paths`. Throws
 /// funnelkit::invalid_argument for an order outside 1..3 or channel codes too large to pack
 /// three to a state (>= 2^21 - 1).
-markov_removal markov_removal_effects(const path_set& paths, int order);
+markov_removal markov_removal_effects(const path_set& paths, int order,
+                                      markov_solver solver = markov_solver::automatic);
 
 struct absorbing_chain_solution {
     std::size_t n_transient = 0, n_absorbing = 0;

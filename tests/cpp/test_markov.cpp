@@ -45,6 +45,10 @@ TEST(Markov, RemovalEffectsHandWorked) {
     EXPECT_NEAR(m.p_convert_without[2], 0.375, 1e-12);
     EXPECT_NEAR(m.removal_effect[0], 2.0 / 3.0, 1e-12);
     EXPECT_NEAR(m.removal_effect[1], 0.5, 1e-12);
+    const auto it = markov_removal_effects(c.set(), 1, markov_solver::iterative);
+    EXPECT_NEAR(it.p_convert, 0.75, 1e-12);
+    EXPECT_NEAR(it.p_convert_without[0], 0.25, 1e-12);
+    EXPECT_NEAR(it.removal_effect[2], 0.5, 1e-12);
     // The same chain through the dense absorbing-chain solver: states A, B, C; outcomes conv, null.
     const double t = 1.0 / 3.0;
     const std::vector<double> q{0, t, t, 0, 0, 0.5, t, 0, 0};
@@ -91,12 +95,17 @@ TEST(Markov, ManyChannelsStaysInRangeAndSingleChannelTakesAll) {
         c.add(p, chs, g() % 4 == 0);
     }
     for (int order = 1; order <= 3; ++order) {
-        const auto m = markov_removal_effects(c.set(), order);
+        const auto m = markov_removal_effects(c.set(), order, markov_solver::direct);
         EXPECT_GT(m.p_convert, 0.1);
         for (double x : m.removal_effect) {
             EXPECT_GE(x, 0.0);
             EXPECT_LE(x, 1.0);
         }
+        // The fixed-point solver agrees with the sparse LU.
+        const auto it = markov_removal_effects(c.set(), order, markov_solver::iterative);
+        EXPECT_NEAR(it.p_convert, m.p_convert, 1e-12);
+        for (std::size_t k = 0; k < m.removal_effect.size(); ++k)
+            EXPECT_NEAR(it.p_convert_without[k], m.p_convert_without[k], 1e-12) << order << " " << k;
     }
     cols one;
     one.add(1, {4, 4}, true);
