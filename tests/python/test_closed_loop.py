@@ -439,3 +439,16 @@ def test_campaign_report_bad_input(sample_df):
         cl.campaign_report(sample_df, model=funnelkit.sample_model(), cost={"Webinar": -5.0})
     with pytest.raises(ValueError, match="mql_stage"):
         cl.campaign_report(sample_df, model=funnelkit.sample_model(), mql_stage="Lost")
+
+
+def test_polars_and_dict_inputs_give_the_same_answers(sample_df):
+    import polars as pl
+
+    a = cl.campaign_report(sample_df, model=funnelkit.sample_model(), segment="campaign").to_pandas()
+    b = cl.campaign_report(pl.from_pandas(sample_df), model=funnelkit.sample_model(), segment="campaign").to_pandas()
+    pd.testing.assert_frame_equal(a, b)
+    touches, outcomes = random_paths(11, 60, 4, 4)
+    r1 = cl.attribute(touches, outcomes, model="markov", markov_order=2)
+    r2 = cl.attribute({k: touches[k].to_numpy() for k in ("path", "time", "channel")},
+                      pl.from_pandas(outcomes), model="markov", markov_order=2)
+    np.testing.assert_allclose(r1.value, r2.value, rtol=1e-12)
