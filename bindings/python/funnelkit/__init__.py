@@ -14,8 +14,22 @@ __version__: str = _core.__version__
 from .conversion import ConversionTable, conversion  # noqa: E402
 from .lifecycle import Lifecycle, LifecycleSummary, lifecycle  # noqa: E402
 from .model import Stage, StageModel  # noqa: E402
-from .sample import sample_crm, sample_crm_arrays, sample_labels, sample_model  # noqa: E402
-from . import revenue, stats  # noqa: E402
+from .sample import sample_crm, sample_crm_arrays, sample_labels, sample_model, sample_touches  # noqa: E402
+from . import closed_loop, revenue, stats  # noqa: E402
+from .closed_loop import (  # noqa: E402
+    AttributionResult,
+    AuditResult,
+    CampaignReport,
+    SuppressionCheck,
+    SuppressionList,
+    attribute,
+    campaign_report,
+    compare_attribution,
+    normalise_key,
+    qualification_audit,
+    roc_auc,
+    solve_absorbing_chain,
+)
 from .revenue import (  # noqa: E402
     CapacityResult,
     FunnelPlan,
@@ -69,8 +83,22 @@ __all__ = [
     "sample_crm_arrays",
     "sample_labels",
     "sample_model",
+    "sample_touches",
     "stats",
     "revenue",
+    "closed_loop",
+    "AttributionResult",
+    "AuditResult",
+    "CampaignReport",
+    "SuppressionCheck",
+    "SuppressionList",
+    "attribute",
+    "campaign_report",
+    "compare_attribution",
+    "normalise_key",
+    "qualification_audit",
+    "roc_auc",
+    "solve_absorbing_chain",
     "CapacityResult",
     "FunnelPlan",
     "LagModel",

@@ -73,6 +73,40 @@ def funnel_report(leads: int = 20_000, *, seed: int = 42) -> str:
     return "\n".join(out)
 
 
+# Illustrative yearly spend per source for the demo's cost metrics.
+DEMO_COSTS = {"Webinar": 120_000, "Paid Search": 250_000, "Organic": 60_000, "Referral": 30_000,
+              "Trade Show": 180_000, "Outbound": 200_000}
+
+
+def closed_loop_report(leads: int = 20_000, *, seed: int = 42) -> str:
+    """Campaign table by source with costs, and revenue attribution of the sample's touches."""
+    from .closed_loop import campaign_report, compare_attribution
+    from .sample import sample_touches
+
+    df = sample_crm(leads, seed=seed)
+    out: list[str] = []
+    rep = campaign_report(df, segment="source", cost=DEMO_COSTS).to_pandas()
+    out.append("Closed loop by source (illustrative yearly costs; z-test of each source against the rest, Holm)")
+    out.append(f"  {'source':<12} {'leads':>7} {'MQLs':>6} {'won':>5} {'revenue':>12} {'cost/lead':>9} {'CAC':>8}"
+               f" {'ROI':>7} {'p adj.':>8}")
+    for _, r in rep.iterrows():
+        out.append(f"  {str(r['source']):<12} {r['leads']:>7,} {r['mqls']:>6,} {r['won']:>5,} {r['revenue']:>12,.0f}"
+                   f" {r['cost_per_lead']:>9,.1f} {r['cac']:>8,.0f} {r['roi']:>7.1f} {r['p_holm']:>8.2g}")
+    out.append("")
+    touches, outcomes = sample_touches(leads, seed=seed)
+    attr = compare_attribution(touches, outcomes, milestone="milestone",
+                               models=("first_touch", "last_touch", "linear", "w_shaped", "markov", "shapley"))
+    table = attr
+    total = float(outcomes["value"].sum())
+    out.append(f"Revenue attribution of {len(touches):,} touches to {int(outcomes['converted'].sum()):,} won deals "
+               f"(share of {total:,.0f}; Markov: removal effect, Shapley: exact)")
+    models = [c for c in table.columns if c != "channel"]
+    out.append(f"  {'channel':<12}" + "".join(f" {m:>12}" for m in models))
+    for _, r in table.iterrows():
+        out.append(f"  {str(r['channel']):<12}" + "".join(f" {100 * r[m] / total:>11.1f}%" for m in models))
+    return "\n".join(out)
+
+
 def main(argv: Any = None) -> int:
     import argparse
 
@@ -89,4 +123,6 @@ def main(argv: Any = None) -> int:
     print(funnel_report(args.leads, seed=args.seed))
     print()
     print(revenue_report(args.leads, seed=args.seed))
+    print()
+    print(closed_loop_report(args.leads, seed=args.seed))
     return 0
