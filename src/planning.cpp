@@ -13,11 +13,7 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace {
 
-std::string num(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.10g", v);
-    return buf;
-}
+std::string num(double v) { return detail::to_display(v); }
 
 void check_nonneg(std::string_view what, double v) {
     if (!(std::isfinite(v) && v >= 0)) detail::throw_option(what, detail::to_text(v), "must be finite and >= 0");

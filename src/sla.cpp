@@ -13,11 +13,7 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace {
 
-std::string num(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.10g", v);
-    return buf;
-}
+std::string num(double v) { return detail::to_display(v); }
 
 // a - b, saturated to the int64 range (times far apart must not overflow).
 std::int64_t sat_sub(std::int64_t a, std::int64_t b) noexcept {
@@ -232,14 +228,7 @@ volume_sla_result evaluate_volume(const sla_commitment& c, const volume_records&
     if (reps < 1) detail::throw_option("reps", std::to_string(reps), "must be >= 1");
     const std::size_t n = rec.size();
     if (rec.rep.size() != n) detail::throw_length("rep", rec.rep.size(), "time", n);
-    for (std::size_t p = 0; p < periods.size(); ++p) {
-        if (periods[p].end <= periods[p].start)
-            detail::throw_at_row("periods", p, std::to_string(periods[p].start) + ".." + std::to_string(periods[p].end),
-                                 "is empty (end must be after start)");
-        if (p > 0 && periods[p].start < periods[p - 1].end)
-            detail::throw_at_row("periods", p, std::to_string(periods[p].start),
-                                 "starts before the previous period ends (periods must be sorted and not overlap)");
-    }
+    validate_periods(periods);
     const std::size_t R = static_cast<std::size_t>(reps) + 1;
     const std::size_t P = periods.size();
     std::vector<std::int64_t> delivered(P * R, 0);

@@ -46,11 +46,7 @@ void json_object(std::string& out, const std::vector<std::pair<std::string, std:
     out.push_back('}');
 }
 
-std::string num(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.10g", v);
-    return buf;
-}
+std::string num(double v) { return detail::to_display(v); }
 std::string num(const std::optional<double>& v) { return v ? num(*v) : std::string("undefined"); }
 
 std::string_view name(count_basis b) { return b == count_basis::created_in_period ? "created_in_period" : "open_at_start"; }
@@ -262,10 +258,7 @@ opportunity_table opportunities_from_stages(const stage_model& model, const stag
     return t;
 }
 
-std::vector<velocity_result> compute_velocity(const opportunity_records& rec, std::span<const period> periods,
-                                              const velocity_options& o) {
-    check_options(o);
-    const std::int32_t n_seg = rec.validate();
+void validate_periods(std::span<const period> periods) {
     for (std::size_t p = 0; p < periods.size(); ++p) {
         if (periods[p].end <= periods[p].start)
             detail::throw_at_row("periods", p, std::to_string(periods[p].start) + ".." + std::to_string(periods[p].end),
@@ -274,6 +267,13 @@ std::vector<velocity_result> compute_velocity(const opportunity_records& rec, st
             detail::throw_at_row("periods", p, std::to_string(periods[p].start),
                                  "starts before the previous period ends (periods must be sorted and not overlap)");
     }
+}
+
+std::vector<velocity_result> compute_velocity(const opportunity_records& rec, std::span<const period> periods,
+                                              const velocity_options& o) {
+    check_options(o);
+    const std::int32_t n_seg = rec.validate();
+    validate_periods(periods);
     std::span<const std::int64_t> start_col = rec.created;
     if (o.cycle_from == cycle_start::sql) {
         if (rec.sql_time.empty()) detail::throw_option("cycle_from", "sql", "needs the sql_time column");

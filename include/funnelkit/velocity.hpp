@@ -127,6 +127,10 @@ struct period {
     std::int64_t end = 0;
 };
 
+/// Throws funnelkit::invalid_argument (column 'periods') unless every period is non-empty and
+/// the periods are sorted and do not overlap.
+void validate_periods(std::span<const period> periods);
+
 enum class velocity_status : std::uint8_t {
     ok = 0,
     no_won_deals = 1,     // D undefined
