@@ -10,6 +10,7 @@
 
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/window_funnel_kernel.hpp"
+#include "funnelkit/detail/window_funnel_table.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -204,11 +205,12 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
     }
 }
 
-// Slot layout of the per-entity state in the streaming kernel (int64 words):
-// [0] group time, [1] group steps S, [2] repeated steps D, [3] flags (bits 0-7 level, bit 8
-// done, bit 9 a no-step event in the group), then first[steps], then last[steps] when used.
+// State words of an entity in the streaming kernel: [0] group time, [1] group steps S,
+// [2] repeated steps D, [3] flags (bits 0-7 level, bit 8 done, bit 9 a no-step event in the
+// group), then first[steps], then last[steps] when strict_increase needs them.
 constexpr std::int64_t flag_done = 1 << 8;
 constexpr std::int64_t flag_other = 1 << 9;
+constexpr std::size_t lookahead = 16;
 
 inline unsigned partition_of(std::int64_t e, unsigned parts) {
     return static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * parts) >> 32);
@@ -223,30 +225,26 @@ inline void flush_slot(const Machine& mc, std::int64_t* s, unsigned steps) {
     s[3] = static_cast<std::int64_t>(level) | (done ? flag_done : 0);
 }
 
-// Time-ordered rows: one pass, per-entity state found through a hash table. Only the
-// entities of partition `part` (of `parts`) are processed.
+std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 32 + 16, std::size_t{1} << 18); }
+
+// Time-ordered rows: one pass, the state of each entity kept inline in a hash table whose
+// slots are prefetched `lookahead` rows ahead. Only the entities of partition `part` (of
+// `parts`) are processed.
 template <class Machine, bool StrictIncrease>
 void run_time(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
-    const std::size_t stride = 4 + j.steps * (StrictIncrease ? 2u : 1u);
-    detail::entity_index index(std::min<std::size_t>(j.n / 16, std::size_t{1} << 20));
-    std::vector<std::int64_t> slots;
-    std::vector<std::int64_t> ids;
+    detail::state_table table(4 + j.steps * (StrictIncrease ? 2u : 1u), expected_entities(j.n));
     std::int64_t prev = std::numeric_limits<std::int64_t>::min();
     for (std::size_t i = 0; i < j.n; ++i) {
+        if (i + lookahead < j.n) table.prefetch(j.ent[i + lookahead]);
         const std::int64_t t = j.tim[i];
         if (j.check_order && t < prev) [[unlikely]] broken_promise("time", i, t, prev, "time");
         prev = t;
         const std::int64_t e = j.ent[i];
         if (parts > 1 && partition_of(e, parts) != part) continue;
         const std::uint64_t m = row_mask(j, i);
-        const std::size_t k = index.insert(e);
-        if (k * stride == slots.size()) {
-            slots.resize(slots.size() + stride);
-            std::int64_t* s = slots.data() + k * stride;
-            s[0] = t;
-            if (j.per_entity) ids.push_back(e);
-        }
-        std::int64_t* s = slots.data() + k * stride;
+        bool fresh;
+        std::int64_t* s = table.find_or_insert(e, fresh);
+        if (fresh) s[0] = t;
         if (s[3] & flag_done) continue;
         if (s[0] != t) {
             flush_slot(mc, s, j.steps);
@@ -259,46 +257,52 @@ void run_time(const job& j, const Machine& mc, unsigned part, unsigned parts, pa
         s[1] |= static_cast<std::int64_t>(m);
         if (m == 0) s[3] |= flag_other;
     }
-    const std::size_t entities = index.size();
-    for (std::size_t k = 0; k < entities; ++k) {
-        std::int64_t* s = slots.data() + k * stride;
+    table.for_each([&](std::int64_t e, std::int64_t* s) {
         flush_slot(mc, s, j.steps);
         const auto level = static_cast<unsigned>(s[3] & 0xff);
         out.counts.add(level);
         if (j.per_entity) {
-            out.entity.push_back(ids[k]);
+            out.entity.push_back(e);
             out.level.push_back(static_cast<std::uint8_t>(level));
         }
-    }
+    });
 }
 
 // Unsorted rows: count rows per entity, scatter row numbers into entity groups (4 bytes per
-// row), then per entity gather its events, sort them by time and run the step machine.
+// row), then per entity gather its events, sort them by time and run the step machine. Table
+// slots and gathered rows are prefetched ahead.
 template <class Machine>
 void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
     if (j.n > std::numeric_limits<std::uint32_t>::max())
         detail::throw_option("order", "unsorted", "supports at most 2^32-1 rows: sort by time or (entity, time) first");
-    detail::entity_index index(std::min<std::size_t>(j.n / 16, std::size_t{1} << 20));
-    std::vector<std::uint32_t> count;
+    detail::state_table table(1, expected_entities(j.n));
+    bool fresh;
     for (std::size_t i = 0; i < j.n; ++i) {
+        if (i + lookahead < j.n) table.prefetch(j.ent[i + lookahead]);
         const std::int64_t e = j.ent[i];
         if (parts > 1 && partition_of(e, parts) != part) continue;
         (void)row_mask(j, i);
-        const std::size_t k = index.insert(e);
-        if (k == count.size()) count.push_back(0);
-        ++count[k];
+        ++table.find_or_insert(e, fresh)[0];
     }
-    const std::size_t entities = count.size();
-    std::vector<std::uint32_t> pos(entities + 1, 0);
-    for (std::size_t k = 0; k < entities; ++k) pos[k + 1] = pos[k] + count[k];
-    std::vector<std::uint32_t>().swap(count);
-    std::vector<std::uint32_t> rows(pos[entities]);
+    // Word 0 becomes the entity's write cursor; ends[] lists the group ends in table order.
+    std::vector<std::uint32_t> ends;
+    ends.reserve(table.size());
+    std::int64_t acc = 0;
+    table.for_each([&](std::int64_t, std::int64_t* s) {
+        const std::int64_t c = s[0];
+        s[0] = acc;
+        acc += c;
+        ends.push_back(static_cast<std::uint32_t>(acc));
+    });
+    std::vector<std::uint32_t> rows(static_cast<std::size_t>(acc));
     for (std::size_t i = 0; i < j.n; ++i) {
+        if (i + lookahead < j.n) table.prefetch(j.ent[i + lookahead]);
         const std::int64_t e = j.ent[i];
         if (parts > 1 && partition_of(e, parts) != part) continue;
-        rows[pos[index.insert(e)]++] = static_cast<std::uint32_t>(i);
+        std::int64_t* s = table.find_or_insert(e, fresh);
+        rows[static_cast<std::size_t>(s[0]++)] = static_cast<std::uint32_t>(i);
     }
-    // pos[k] is now the end of entity k's rows and pos[k-1] (or 0) its start.
+    table = detail::state_table(1, 0);
     struct ev {
         std::int64_t t;
         std::uint64_t m;
@@ -306,12 +310,19 @@ void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts
     std::vector<ev> buf;
     std::int64_t first[64];
     std::int64_t last[64];
-    std::uint32_t start = 0;
-    for (std::size_t k = 0; k < entities; ++k) {
-        const std::uint32_t stop = pos[k];
+    const std::size_t total = rows.size();
+    std::size_t r = 0;
+    for (const std::uint32_t stop : ends) {
+        const std::uint32_t start = static_cast<std::uint32_t>(r);
         buf.clear();
         bool sorted = true;
-        for (std::uint32_t r = start; r < stop; ++r) {
+        for (; r < stop; ++r) {
+            if (r + lookahead < total) {
+                const std::uint32_t ahead = rows[r + lookahead];
+                __builtin_prefetch(j.tim + ahead);
+                if (j.code) __builtin_prefetch(j.code + ahead);
+                else __builtin_prefetch(j.mask + ahead);
+            }
             const std::uint32_t row = rows[r];
             const std::int64_t t = j.tim[row];
             if (!buf.empty() && t < buf.back().t) sorted = false;
@@ -341,7 +352,6 @@ void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts
             out.entity.push_back(j.ent[rows[start]]);
             out.level.push_back(static_cast<std::uint8_t>(level));
         }
-        start = stop;
     }
 }
 
