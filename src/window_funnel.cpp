@@ -210,7 +210,7 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
 // group), then first[steps], then last[steps] when strict_increase needs them.
 constexpr std::int64_t flag_done = 1 << 8;
 constexpr std::int64_t flag_other = 1 << 9;
-constexpr std::size_t lookahead = 16;
+constexpr std::size_t lookahead = 32;
 
 inline unsigned partition_of(std::int64_t e, unsigned parts) {
     return static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * parts) >> 32);
@@ -225,7 +225,7 @@ inline void flush_slot(const Machine& mc, std::int64_t* s, unsigned steps) {
     s[3] = static_cast<std::int64_t>(level) | (done ? flag_done : 0);
 }
 
-std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 32 + 16, std::size_t{1} << 18); }
+std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 256 + 16, std::size_t{1} << 16); }
 
 // Time-ordered rows: one pass, the state of each entity kept inline in a hash table whose
 // slots are prefetched `lookahead` rows ahead. Only the entities of partition `part` (of
