@@ -1,0 +1,281 @@
+"""Column access and checks shared by every public function.
+
+Input tables may be a pandas or Polars DataFrame, a PyArrow Table or RecordBatch, a DuckDB
+relation, anything else that exports the Arrow PyCapsule stream interface, or a plain mapping of
+column name to array-like. Columns come out as one-dimensional numpy arrays of exactly the
+dtype the compiled core expects, and every conversion that could lose information raises
+``TypeError`` or ``ValueError`` naming the column, the row and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_table",
+    "column",
+    "entity_codes",
+    "timestamps",
+    "int32_codes",
+    "stage_codes",
+    "category_codes",
+    "amounts",
+    "n_rows",
+]
+
+
+def as_table(data: Any) -> Any:
+    """Normalises the input once: returns an object whose columns :func:`column` can read.
+    DuckDB relations and Arrow streams are materialised as PyArrow tables here."""
+    if isinstance(data, Mapping):
+        return data
+    mod = type(data).__module__
+    if mod.startswith("pandas") or mod.startswith("polars"):
+        return data
+    if mod.startswith("pyarrow"):
+        return data
+    if mod.startswith("duckdb"):
+        if hasattr(data, "to_arrow_table"):
+            return data.to_arrow_table()
+        out = data.arrow()
+        return out.read_all() if hasattr(out, "read_all") else out
+    if hasattr(data, "__arrow_c_stream__"):
+        import pyarrow as pa
+
+        return pa.table(data)
+    raise TypeError(
+        "expected a pandas or Polars DataFrame, a PyArrow table, a DuckDB relation or a mapping of "
+        f"column name to array, got {type(data).__name__}"
+    )
+
+
+def column(data: Any, name: str) -> np.ndarray:
+    """The named column as a one-dimensional numpy array (object dtype for strings)."""
+    table = as_table(data)
+    mod = type(table).__module__
+    try:
+        if mod.startswith("pyarrow"):
+            col = table.column(name)
+        else:
+            col = table[name]
+    except (KeyError, IndexError, ValueError) as exc:  # missing column
+        raise ValueError(f"column '{name}' is not in the input") from exc
+    except Exception as exc:  # polars raises its own ColumnNotFoundError
+        if type(exc).__name__ == "ColumnNotFoundError":
+            raise ValueError(f"column '{name}' is not in the input") from exc
+        raise
+    cmod = type(col).__module__
+    if cmod.startswith("pandas"):
+        if isinstance(col.dtype, _pandas_categorical()):
+            return col  # kept as a Categorical series: category_codes() reads its codes
+        if getattr(col.dtype, "tz", None) is not None:
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        if col.hasnans and col.dtype.kind in "iub" or str(col.dtype) in ("Int64", "Int32", "boolean"):
+            col = col.astype("float64")
+        arr = col.to_numpy()
+    elif cmod.startswith("polars"):
+        if str(col.dtype).startswith("Categorical") or str(col.dtype).startswith("Enum"):
+            col = col.cast(str)
+        arr = col.to_numpy()
+    elif cmod.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        arr = col.to_numpy(zero_copy_only=False)
+    else:
+        arr = np.asarray(col)
+    if arr.ndim != 1:
+        raise ValueError(f"column '{name}' must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _pandas_categorical() -> type:
+    import pandas as pd
+
+    return pd.CategoricalDtype
+
+
+def n_rows(arr: Any) -> int:
+    return len(arr)
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def entity_codes(arr: Any, name: str = "entity") -> np.ndarray:
+    """Entity ids as int64. Integer ids pass through; any other ids (strings, UUIDs) are
+    replaced by dense codes in order of first appearance, which identifies the same entities."""
+    arr = _values(arr)
+    if arr.dtype.kind in "iu":
+        if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+            row = _first_bad(arr > np.iinfo(np.int64).max)
+            raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int64")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            row = _first_bad(bad)
+            raise TypeError(f"column '{name}', row {row}: value {_plain(arr[row])!r} is not an integer id")
+        return arr.astype(np.int64)
+    _check_no_missing(arr, name)
+    codes, _ = _factorize(arr)
+    return codes.astype(np.int64)
+
+
+def timestamps(arr: Any, name: str = "time") -> np.ndarray:
+    """Timestamps as int64. Integer columns pass through in their own unit; datetime64 columns
+    become integers in their own unit (e.g. nanoseconds for datetime64[ns]); time-zone aware
+    pandas columns are converted to UTC first. Floats, strings and missing values are rejected."""
+    arr = _values(arr)
+    if arr.dtype.kind in "iu":
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.dtype.kind == "M":
+        nat = np.isnat(arr)
+        if nat.any():
+            raise ValueError(f"column '{name}', row {_first_bad(nat)}: value NaT is a missing timestamp")
+        return arr.view(np.int64)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        row = _first_bad(bad) if bad.any() else 0
+        value = _plain(arr[row]) if arr.size else "?"
+        raise TypeError(
+            f"column '{name}', row {row}: value {value!r} is not an integer timestamp; timestamps must be "
+            f"integers or datetimes, got dtype {arr.dtype}"
+        )
+    raise TypeError(f"column '{name}': timestamps must be integers or datetimes, got dtype {arr.dtype}")
+
+
+def int32_codes(arr: Any, name: str) -> np.ndarray:
+    """Integer codes as int32, with range and integrality checks."""
+    arr = _values(arr)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            row = _first_bad(bad)
+            raise TypeError(f"column '{name}', row {row}: value {_plain(arr[row])!r} is not an integer code")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"column '{name}': expected integer codes, got dtype {arr.dtype}")
+    info = np.iinfo(np.int32)
+    if arr.size:
+        bad = (arr < info.min) | (arr > info.max)
+        if bad.any():
+            row = _first_bad(bad)
+            raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int32")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarray:
+    """Stage codes from stage names (strings or categoricals) or integer codes. Unknown names
+    raise ValueError naming the row and the value; integer codes are range-checked by the core."""
+    if _is_pandas_categorical(arr):
+        cats = [str(c) for c in arr.cat.categories]
+        lookup = {n: i for i, n in enumerate(names)}
+        for c in cats:
+            if c not in lookup:
+                row = int(np.flatnonzero((arr == c).to_numpy())[0]) if (arr == c).any() else None
+                if row is not None:
+                    raise ValueError(f"column '{name}', row {row}: value '{c}' is not a stage of the model")
+        mapping = np.array([lookup.get(c, -1) for c in cats], dtype=np.int32)
+        codes = arr.cat.codes.to_numpy()
+        if (codes < 0).any():
+            raise ValueError(f"column '{name}', row {_first_bad(codes < 0)}: missing stage")
+        return mapping[codes]
+    arr = _values(arr)
+    if arr.dtype.kind in "iuf":
+        return int32_codes(arr, name)
+    _check_no_missing(arr, name)
+    uniques, inverse = np.unique(arr.astype(str), return_inverse=True)
+    lookup = {n: i for i, n in enumerate(names)}
+    mapping = np.empty(len(uniques), dtype=np.int32)
+    for j, u in enumerate(uniques):
+        if u not in lookup:
+            row = _first_bad(inverse == j)
+            raise ValueError(
+                f"column '{name}', row {row}: value '{u}' is not a stage of the model "
+                f"(stages: {', '.join(names)})"
+            )
+        mapping[j] = lookup[u]
+    return mapping[inverse.reshape(-1)]
+
+
+def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None) -> tuple[np.ndarray, list[Any]]:
+    """Dense int32 codes and their labels for any column (strings, categoricals, integers).
+    Labels are the sorted distinct values present, for every input format (a categorical's
+    declared categories and order are not used), unless ``categories`` fixes them; values
+    outside ``categories`` raise ValueError."""
+    if _is_pandas_categorical(arr) and categories is None:
+        # Same labels as for plain values: the sorted values present, whatever the declared
+        # categories (and their order) are, so every input format gives the same table.
+        codes = arr.cat.codes.to_numpy()
+        if (codes < 0).any():
+            raise ValueError(f"column '{name}', row {_first_bad(codes < 0)}: missing value")
+        present = np.unique(codes)
+        cats = np.asarray(arr.cat.categories, dtype=object)[present]
+        order = sorted(range(len(cats)), key=lambda i: cats[i])
+        remap = np.full(len(arr.cat.categories), -1, dtype=np.int32)
+        remap[present[order]] = np.arange(len(order), dtype=np.int32)
+        return remap[codes], [_plain(cats[i]) for i in order]
+    arr = _values(arr)
+    _check_no_missing(arr, name)
+    if categories is not None:
+        cats = list(categories)
+        lookup = {c: i for i, c in enumerate(cats)}
+        uniques, inverse = np.unique(arr, return_inverse=True)
+        mapping = np.empty(len(uniques), dtype=np.int32)
+        for j, u in enumerate(uniques):
+            key = _plain(u)
+            if key not in lookup:
+                row = _first_bad(inverse == j)
+                raise ValueError(f"column '{name}', row {row}: value {key!r} is not among the given categories")
+            mapping[j] = lookup[key]
+        return mapping[inverse.reshape(-1)], cats
+    codes, uniques = _factorize(arr, sort=True)
+    return codes.astype(np.int32), [_plain(u) for u in uniques]
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars to Python scalars, for labels."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def amounts(arr: Any, name: str = "amount") -> np.ndarray:
+    """Amounts as float64; NaN, inf and negatives are rejected by the core with the row."""
+    arr = _values(arr)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"column '{name}': expected numeric amounts, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _is_pandas_categorical(arr: Any) -> bool:
+    return type(arr).__module__.startswith("pandas") and isinstance(getattr(arr, "dtype", None), _pandas_categorical())
+
+
+def _values(arr: Any) -> np.ndarray:
+    if _is_pandas_categorical(arr):
+        return np.asarray(arr.astype(object))
+    return np.asarray(arr)
+
+
+def _check_no_missing(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "O":
+        for i, v in enumerate(arr):
+            if v is None or (isinstance(v, float) and v != v):
+                raise ValueError(f"column '{name}', row {i}: missing value")
+
+
+def _factorize(arr: np.ndarray, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import pandas as pd
+
+        codes, uniques = pd.factorize(arr, sort=sort)
+        return codes, np.asarray(uniques)
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        uniques, inverse = np.unique(arr, return_inverse=True)
+        return inverse, uniques

@@ -1,0 +1,71 @@
+// Shared helpers of the Python bindings: module registration, numpy <-> span conversion.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "funnelkit/error.hpp"
+
+namespace funnelkit::python {
+
+namespace py = pybind11;
+
+using binder = void (*)(py::module_&);
+
+/// Each bind_*.cpp registers its binder at static-initialisation time; the module init
+/// function calls them in (order, name) order. Lower orders bind types others refer to.
+struct registration {
+    registration(const char* name, int order, binder fn);
+};
+
+template <class T>
+using array = py::array_t<T, py::array::c_style>;
+
+/// A read-only span over a 1-d contiguous numpy array; names the column in errors.
+template <class T>
+std::span<const T> column(const array<T>& a, const char* name) {
+    if (a.ndim() != 1)
+        throw funnelkit::invalid_argument("column '" + std::string(name) + "' must be one-dimensional, got " +
+                                          std::to_string(a.ndim()) + " dimensions");
+    return {a.data(), static_cast<std::size_t>(a.shape(0))};
+}
+
+/// Same, for an optional column passed as None.
+template <class T>
+std::span<const T> optional_column(const std::optional<array<T>>& a, const char* name) {
+    return a ? column(*a, name) : std::span<const T>{};
+}
+
+/// Hands a vector's memory to numpy without copying.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+    auto* owner = new std::vector<T>(std::move(v));
+    py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>({static_cast<py::ssize_t>(owner->size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                          owner->data(), free_when_done);
+}
+
+/// Bytes of a serialised state as a Python bytes object, and back.
+inline py::bytes to_bytes(const std::vector<std::byte>& blob) {
+    return py::bytes(reinterpret_cast<const char*>(blob.data()), blob.size());
+}
+inline std::string_view bytes_view(const py::bytes& b) {
+    char* data = nullptr;
+    py::ssize_t size = 0;
+    if (PYBIND11_BYTES_AS_STRING_AND_SIZE(b.ptr(), &data, &size) != 0) throw py::error_already_set();
+    return {data, static_cast<std::size_t>(size)};
+}
+
+}  // namespace funnelkit::python
+
+#define FUNNELKIT_PYTHON_BINDING(name, order)                                                   \
+    static void funnelkit_bind_##name(::funnelkit::python::py::module_& m);                     \
+    static const ::funnelkit::python::registration funnelkit_registration_##name{#name, order,  \
+                                                                                 &funnelkit_bind_##name}; \
+    static void funnelkit_bind_##name(::funnelkit::python::py::module_& m)
