@@ -1,0 +1,79 @@
+// Bindings of the event-stream funnel: window_funnel and its mergeable level counts.
+#include <pybind11/operators.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "bindings.hpp"
+#include "funnelkit/window_funnel.hpp"
+
+namespace funnelkit::python {
+namespace {
+
+input_order parse_order(const std::string& s) {
+    if (s == "detect") return input_order::detect;
+    if (s == "entity_time") return input_order::entity_time;
+    if (s == "time") return input_order::time;
+    if (s == "unsorted") return input_order::unsorted;
+    throw funnelkit::invalid_argument("option 'order': value '" + s +
+                                      "' is not one of 'detect', 'entity_time', 'time', 'unsorted'");
+}
+
+window_funnel_counts counts_from_bytes(const py::bytes& b) {
+    const auto v = bytes_view(b);
+    return window_funnel_counts::deserialize(v.data(), v.size());
+}
+
+}  // namespace
+}  // namespace funnelkit::python
+
+FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
+    using namespace funnelkit;
+    using namespace funnelkit::python;
+
+    py::class_<window_funnel_counts>(m, "WindowFunnelCounts")
+        .def(py::init<>())
+        .def(py::init<std::size_t>(), py::arg("steps"))
+        .def_property_readonly("steps", &window_funnel_counts::steps)
+        .def_property_readonly("entities", &window_funnel_counts::entities)
+        .def("at_level", &window_funnel_counts::at_level, py::arg("level"))
+        .def("reached", &window_funnel_counts::reached, py::arg("level"))
+        .def("reached_counts", [](const window_funnel_counts& c) { return to_numpy(c.reached_counts()); })
+        .def("add", &window_funnel_counts::add, py::arg("level"), py::arg("count") = 1)
+        .def("merge", [](window_funnel_counts& a, const window_funnel_counts& b) { a.merge(b); }, py::arg("other"))
+        .def("reset", &window_funnel_counts::reset)
+        .def(py::self == py::self)
+        .def("serialize", [](const window_funnel_counts& c) { return to_bytes(c.serialize()); })
+        .def_static("deserialize", &counts_from_bytes, py::arg("data"))
+        .def(py::pickle([](const window_funnel_counts& c) { return to_bytes(c.serialize()); }, &counts_from_bytes));
+
+    m.def(
+        "window_funnel",
+        [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
+           const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
+           std::int64_t window, std::size_t steps, bool strict_deduplication, bool strict_order, bool strict_increase,
+           bool allow_reentry, const std::string& order, unsigned threads, bool per_entity) {
+            event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
+                             optional_column(step_mask, "step_mask")};
+            window_funnel_options o;
+            o.window = window;
+            o.steps = steps;
+            o.strict_deduplication = strict_deduplication;
+            o.strict_order = strict_order;
+            o.strict_increase = strict_increase;
+            o.allow_reentry = allow_reentry;
+            o.order = parse_order(order);
+            o.threads = threads;
+            o.per_entity = per_entity;
+            window_funnel_result r;
+            {
+                py::gil_scoped_release release;
+                r = funnelkit::window_funnel(ev, o);
+            }
+            return py::make_tuple(std::move(r.counts), to_numpy(std::move(r.entity)), to_numpy(std::move(r.level)));
+        },
+        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("window"), py::arg("steps"),
+        py::arg("strict_deduplication"), py::arg("strict_order"), py::arg("strict_increase"), py::arg("allow_reentry"),
+        py::arg("order"), py::arg("threads"), py::arg("per_entity"));
+}
