@@ -47,6 +47,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -138,5 +139,96 @@ window_funnel_result window_funnel(const event_columns& events, const window_fun
 
 /// The order that input_order::detect picks for these columns (entity_time, time or unsorted).
 input_order detect_order(std::span<const std::int64_t> entity, std::span<const std::int64_t> time);
+
+// ---------------------------------------------------------------------------------------------
+// Beyond windowFunnel: funnel analysis with exclusions, property holding, unordered funnels,
+// every-conversion counting, breakdown, trend, time to convert and open entrants.
+//
+// Rules (the default mode's rules above, plus):
+//   - Step indices here are 0-based. Event codes / mask bits at or above `steps` name other
+//     events, usable as exclusion events.
+//   - exclusions: {event, after, before}: a chain that has done step `after` but not yet step
+//     `before` dies when `event` occurs (an exclusion tied in time with a step counts as before
+//     it). The entity keeps the highest level it reached before; other chains (started after
+//     the exclusion event, or past step `before`) are unaffected. Exact: the longest chain that
+//     contains no exclusion event inside a guarded segment.
+//   - hold_property (a property column, e.g. deal id): every step of a chain has the same
+//     property value; the entity's level is the best over its property values.
+//   - count_conversions: after a chain completes every step, the funnel starts afresh with the
+//     next step-1 event; `conversions` counts completed funnels over all entities.
+//   - unordered: the level is the largest number of distinct steps occurring within one span
+//     of `window` (any order). Exclusions and count_conversions do not apply to it.
+//   - time to convert to step k (k >= 1): for the first moment the entity completes step k, the
+//     time since the start of the shortest chain completing it; summarised over entities
+//     (count, mean, median, p90, min, max, histogram). Ordered funnels only.
+//   - open entrants: an entity below the last step with a live chain whose window is still open
+//     at `data_end` (data_end - start <= window; unordered: a step event that recent) could
+//     still convert: it is counted in `open`, not in `closed`, so drop-off rates
+//     over `closed` do not count it as lost. data_end defaults to the largest timestamp + 1.
+//   - breakdown: the entity's segment is the segment code of its first event (first_touch), of
+//     its last event (last_touch), or of its first event matching `attribution_step` (step);
+//     events tied in time: the smallest code. Entities without such an event are counted in
+//     `unattributed`. Segment counts cover closed and open entities alike.
+//   - trend: entities grouped by the period of their first step-1 event,
+//     floor((t - period_origin) / period); entities that never did step 1 are left out.
+
+/// An exclusion: `event` (a step code or mask bit >= steps) between steps `after` and `before`.
+struct funnel_exclusion {
+    unsigned event = 0;
+    unsigned after = 0;
+    unsigned before = 1;
+};
+
+enum class attribution : std::uint8_t { first_touch = 0, last_touch = 1, step = 2 };
+
+struct funnel_analysis_options {
+    std::int64_t window = 0;
+    std::size_t steps = 0;
+    bool unordered = false;
+    bool count_conversions = false;
+    std::vector<funnel_exclusion> exclusions{};
+    attribution attribute = attribution::first_touch;
+    std::size_t attribution_step = 0;
+    /// Trend period length in timestamp units (0 = no trend) and its origin.
+    std::int64_t period = 0;
+    std::int64_t period_origin = 0;
+    /// End of the data (exclusive) for open entrants; default: largest timestamp + 1.
+    std::optional<std::int64_t> data_end{};
+    /// Upper edges of the time-to-convert histogram bins (ascending); default: ten equal bins
+    /// over [0, window]. A last bin catches longer durations.
+    std::vector<std::int64_t> histogram_edges{};
+};
+
+/// Optional per-event columns of funnel_analysis (leave empty when absent).
+struct event_attributes {
+    std::span<const std::int32_t> segment{};   ///< segment code >= 0 (source, campaign...)
+    std::span<const std::int64_t> property{};  ///< property held constant across a chain
+};
+
+struct duration_summary {
+    std::int64_t count = 0;
+    double mean = 0, median = 0, p90 = 0;  ///< linear interpolation between order statistics
+    std::int64_t min = 0, max = 0;
+    std::vector<std::int64_t> histogram{};  ///< histogram_edges.size() + 1 bins
+};
+
+struct funnel_analysis {
+    window_funnel_counts closed;  ///< entities whose outcome is final
+    window_funnel_counts open;    ///< entrants whose window is still open at data_end
+    std::vector<window_funnel_counts> by_segment{};  ///< index = segment code
+    window_funnel_counts unattributed;
+    std::vector<std::int64_t> period_start{};  ///< start time of each trend period present
+    std::vector<window_funnel_counts> by_period{};
+    std::int64_t conversions = 0;
+    std::vector<std::int64_t> histogram_edges{};
+    /// time_to_step[k]: time from step 1 to step k+1 (index 0: always empty).
+    std::vector<duration_summary> time_to_step{};
+    std::int64_t data_end = 0;
+};
+
+/// Funnel analysis over an event stream in any row order (single-threaded; sorts a row
+/// permutation, 8 bytes per event). Throws funnelkit::invalid_argument on bad options or input.
+funnel_analysis analyze_funnel(const event_columns& events, const event_attributes& attributes,
+                               const funnel_analysis_options& options);
 
 FUNNELKIT_END_NAMESPACE

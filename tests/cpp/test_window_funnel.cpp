@@ -429,3 +429,208 @@ TEST(WindowFunnel, MergeOfPartitionsEqualsWhole) {
     for (auto& p : part) merged.merge(window_funnel(p.view(), o).counts);
     EXPECT_EQ(merged, whole);
 }
+
+// ---------------------------------------------------------------------------------------------
+// analyze_funnel
+
+namespace {
+
+window_funnel_counts merged(const funnel_analysis& a) {
+    window_funnel_counts c = a.closed;
+    c.merge(a.open);
+    return c;
+}
+
+// Brute force for exclusions: the longest prefix chain over the (time, step)-ordered
+// occurrences in the window that no exclusion event killed.
+unsigned brute_exclusion(const std::vector<std::pair<std::int64_t, std::uint64_t>>& ev, std::int64_t window,
+                         unsigned n, const std::vector<funnel_exclusion>& ex) {
+    std::vector<std::pair<std::int64_t, unsigned>> occ;  // (time, step) of the step occurrences
+    for (auto [t, m] : ev)
+        for (unsigned k = 0; k < n; ++k)
+            if ((m >> k) & 1u) occ.emplace_back(t, k);
+    std::sort(occ.begin(), occ.end());
+    unsigned best = 0;
+    std::vector<std::int64_t> chain;
+    // A prefix of length L dies when an exclusion event falls after its `after` step and at or
+    // before (ties count as before) its `before` step, or its last step while still short of it.
+    auto killed = [&]() {
+        for (const auto& x : ex) {
+            if (x.after + 1 > chain.size()) continue;
+            const std::size_t upto = std::min<std::size_t>(x.before, chain.size() - 1);
+            if (upto == x.after) continue;
+            for (auto [t, m] : ev)
+                if (((m >> x.event) & 1u) && chain[x.after] < t && t <= chain[upto]) return true;
+        }
+        return false;
+    };
+    auto dfs = [&](auto&& self, std::size_t from) -> void {
+        if (killed()) return;
+        best = std::max(best, static_cast<unsigned>(chain.size()));
+        if (chain.size() == n) return;
+        for (std::size_t p = from; p < occ.size(); ++p) {
+            if (occ[p].second != chain.size()) continue;
+            if (!chain.empty() && occ[p].first - chain[0] > window) continue;
+            chain.push_back(occ[p].first);
+            self(self, p + 1);
+            chain.pop_back();
+        }
+    };
+    dfs(dfs, 0);
+    return best;
+}
+
+}  // namespace
+
+TEST(FunnelAnalysis, PlainEqualsWindowFunnel) {
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        auto e = random_events(seed + 40, 800, 12, 4, 60, seed % 2 ? 0.3 : 0.0);
+        funnel_analysis_options o{.window = 10, .steps = 4};
+        const auto a = analyze_funnel(e.view(), {}, o);
+        EXPECT_EQ(merged(a), window_funnel(e.view(), opts(10, 4)).counts);
+        EXPECT_EQ(a.conversions, a.closed.at_level(4) + a.open.at_level(4));
+    }
+}
+
+TEST(FunnelAnalysis, ExclusionsAgainstBruteForce) {
+    // Steps 0..2, event 5 excludes between steps 0 and 2, event 6 between steps 1 and 2.
+    const std::vector<funnel_exclusion> ex{{.event = 5, .after = 0, .before = 2}, {.event = 6, .after = 1, .before = 2}};
+    detail::rng r(3);
+    events e;
+    for (std::int64_t id = 0; id < 1500; ++id) {
+        const auto cnt = 1 + r.below(9);
+        for (std::uint64_t i = 0; i < cnt; ++i) {
+            const auto u = r.below(6);
+            const std::uint64_t m = u < 3 ? (std::uint64_t{1} << u) : u == 3 ? (std::uint64_t{1} << 5) : u == 4 ? (std::uint64_t{1} << 6) : 0;
+            e.add(id, static_cast<std::int64_t>(r.below(20)), m);
+        }
+    }
+    funnel_analysis_options o{.window = 8, .steps = 3, .exclusions = ex};
+    const auto a = analyze_funnel(e.view(), {}, o);
+    std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> by;
+    for (std::size_t i = 0; i < e.size(); ++i) by[e.entity[i]].emplace_back(e.time[i], e.mask[i]);
+    window_funnel_counts want(3);
+    for (auto& [id, ev] : by) {
+        const unsigned lvl = brute_exclusion(ev, 8, 3, ex);
+        want.add(lvl);
+        events single;
+        for (auto [t, m] : ev) single.add(id, t, m);
+        ASSERT_EQ(merged(analyze_funnel(single.view(), {}, o)).at_level(lvl), 1) << "entity " << id;
+    }
+    EXPECT_EQ(merged(a).reached_counts(), want.reached_counts());
+    // Hand-worked: A(0) B(1) X6(2) B(3) C(4): the chain through B(1) dies, B(3) C(4) survives.
+    events h = one({{0, 1}, {1, 2}, {2, std::uint64_t{1} << 6}, {3, 2}, {4, 4}});
+    EXPECT_EQ(analyze_funnel(h.view(), {}, o).closed.at_level(3), 1);
+    events h2 = one({{0, 1}, {1, 2}, {3, std::uint64_t{1} << 5}, {4, 4}});
+    EXPECT_EQ(analyze_funnel(h2.view(), {}, o).closed.at_level(2), 1);
+}
+
+TEST(FunnelAnalysis, HoldPropertyEqualsPerPropertyFunnel) {
+    auto e = random_events(77, 600, 15, 3, 40, 0.0);
+    detail::rng r(5);
+    std::vector<std::int64_t> prop(e.size());
+    for (auto& p : prop) p = static_cast<std::int64_t>(r.below(3));
+    const auto a = analyze_funnel(e.view(), {.property = prop}, {.window = 12, .steps = 3});
+    // Reference: window_funnel on (entity, property) pairs, then the best per entity.
+    events pe = e;
+    for (std::size_t i = 0; i < pe.size(); ++i) pe.entity[i] = e.entity[i] * 4 + prop[i];
+    auto o = opts(12, 3);
+    o.per_entity = true;
+    const auto pr = window_funnel(pe.view(), o);
+    std::map<std::int64_t, unsigned> best;
+    for (std::size_t i = 0; i < pr.entity.size(); ++i) {
+        auto& b = best[pr.entity[i] / 4];
+        b = std::max<unsigned>(b, pr.level[i]);
+    }
+    window_funnel_counts want(3);
+    for (auto [id, l] : best) want.add(l);
+    EXPECT_EQ(merged(a), want);
+    EXPECT_NE(merged(a), merged(analyze_funnel(e.view(), {}, {.window = 12, .steps = 3})));
+}
+
+TEST(FunnelAnalysis, UnorderedAgainstBruteForce) {
+    auto e = random_events(8, 1000, 10, 4, 50, 0.2);
+    const auto a = analyze_funnel(e.view(), {}, {.window = 7, .steps = 4, .unordered = true});
+    std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> by;
+    for (std::size_t i = 0; i < e.size(); ++i) by[e.entity[i]].emplace_back(e.time[i], e.mask[i]);
+    window_funnel_counts want(4);
+    for (auto& [id, ev] : by) {
+        unsigned best = 0;
+        for (auto [t0, m0] : ev) {
+            std::uint64_t seen = 0;
+            for (auto [t, m] : ev)
+                if (t >= t0 && t - t0 <= 7) seen |= m;
+            best = std::max(best, static_cast<unsigned>(std::popcount(seen & 15u)));
+        }
+        want.add(best);
+    }
+    EXPECT_EQ(merged(a), want);
+    // C before A before B counts fully when unordered, not when ordered.
+    events h = one({{0, 4}, {1, 1}, {2, 2}});
+    EXPECT_EQ(analyze_funnel(h.view(), {}, {.window = 5, .steps = 3, .unordered = true}).closed.at_level(3), 1);
+    EXPECT_EQ(analyze_funnel(h.view(), {}, {.window = 5, .steps = 3}).open.at_level(2), 1);
+}
+
+TEST(FunnelAnalysis, CountConversionsOpenTrendSegmentsDurations) {
+    // Entity 1: A B C A B C -> 2 conversions; entity 2: A A B B C C -> 1; entity 3: A at 95,
+    // B at 98 (window 10, data ends at 100) -> open at level 2; entity 4: A at 0 only -> closed 1.
+    events e;
+    for (auto [t, s] : std::vector<std::pair<int, int>>{{0, 0}, {1, 1}, {2, 2}, {10, 0}, {12, 1}, {16, 2}}) e.add(1, t, 1u << s);
+    for (auto [t, s] : std::vector<std::pair<int, int>>{{20, 0}, {21, 0}, {22, 1}, {23, 1}, {24, 2}, {25, 2}}) e.add(2, t, 1u << s);
+    e.add(3, 95, 1);
+    e.add(3, 98, 2);
+    e.add(4, 0, 1);
+    std::vector<std::int32_t> seg{0, 1, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 1, 1, 0};
+    funnel_analysis_options o{.window = 10, .steps = 3, .count_conversions = true, .period = 50, .data_end = 100};
+    const auto a = analyze_funnel(e.view(), {.segment = seg}, o);
+    EXPECT_EQ(a.conversions, 3);
+    EXPECT_EQ(a.closed.reached_counts(), (std::vector<std::int64_t>{3, 3, 2, 2}));
+    EXPECT_EQ(a.open.reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 0}));
+    // First touch: entity 1 -> 0, entity 2 -> 2, entity 3 -> 1, entity 4 -> 0 (its only event).
+    ASSERT_EQ(a.by_segment.size(), 3u);
+    EXPECT_EQ(a.by_segment[0].reached_counts(), (std::vector<std::int64_t>{2, 2, 1, 1}));
+    EXPECT_EQ(a.by_segment[1].reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 0}));
+    EXPECT_EQ(a.by_segment[2].reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 1}));
+    // Last touch: entity 1 -> 1 (t=16), entity 2 -> 0, entity 3 -> 1, entity 4 -> 0.
+    o.attribute = attribution::last_touch;
+    const auto last = analyze_funnel(e.view(), {.segment = seg}, o);
+    EXPECT_EQ(last.by_segment[1].entities(), 2);
+    EXPECT_EQ(last.by_segment[0].entities(), 2);
+    // Trend by entry period of 50: entities 1, 2, 4 enter in period 0, entity 3 in period 1.
+    ASSERT_EQ(a.period_start, (std::vector<std::int64_t>{0, 50}));
+    EXPECT_EQ(a.by_period[0].entities(), 3);
+    EXPECT_EQ(a.by_period[1].entities(), 1);
+    // Time to convert (first completion, shortest chain): step 2: 1 (e1), 1 (e2: A21 -> B22),
+    // 3 (e3); step 3: 2 (e1), 3 (e2: A21 -> C24).
+    const auto& d2 = a.time_to_step[1];
+    EXPECT_EQ(d2.count, 3);
+    EXPECT_DOUBLE_EQ(d2.mean, 5.0 / 3.0);
+    EXPECT_DOUBLE_EQ(d2.median, 1.0);
+    EXPECT_EQ(d2.max, 3);
+    const auto& d3 = a.time_to_step[2];
+    EXPECT_EQ(d3.count, 2);
+    EXPECT_DOUBLE_EQ(d3.median, 2.5);
+    EXPECT_DOUBLE_EQ(d3.p90, 2.9);
+    // Default edges: ten bins of width 1 over [0, 10] plus an overflow bin.
+    ASSERT_EQ(d3.histogram.size(), 11u);
+    EXPECT_EQ(d3.histogram[1], 1);  // (1, 2]
+    EXPECT_EQ(d3.histogram[2], 1);  // (2, 3]
+    // Without count_conversions, conversions counts entities at the last step.
+    o.count_conversions = false;
+    EXPECT_EQ(analyze_funnel(e.view(), {}, o).conversions, 2);
+}
+
+TEST(FunnelAnalysis, BadOptions) {
+    events e = one({{0, 1}});
+    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = -1, .steps = 2}), funnelkit::invalid_argument);
+    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = 1, .steps = 2, .exclusions = {{.event = 1, .after = 0, .before = 1}}}),
+                 funnelkit::invalid_argument);
+    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = 1, .steps = 2, .exclusions = {{.event = 5, .after = 1, .before = 1}}}),
+                 funnelkit::invalid_argument);
+    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = 1, .steps = 2, .unordered = true, .count_conversions = true}),
+                 funnelkit::invalid_argument);
+    std::vector<std::int32_t> seg{-1};
+    EXPECT_THROW(analyze_funnel(e.view(), {.segment = seg}, {.window = 1, .steps = 2}), funnelkit::invalid_argument);
+    funnel_analysis_options o{.window = 1, .steps = 2, .attribute = attribution::step, .attribution_step = 2};
+    EXPECT_THROW(analyze_funnel(e.view(), {}, o), funnelkit::invalid_argument);
+}
