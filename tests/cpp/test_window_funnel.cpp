@@ -634,3 +634,26 @@ TEST(FunnelAnalysis, BadOptions) {
     funnel_analysis_options o{.window = 1, .steps = 2, .attribute = attribution::step, .attribution_step = 2};
     EXPECT_THROW(analyze_funnel(e.view(), {}, o), funnelkit::invalid_argument);
 }
+
+// Large enough for the unsorted kernel's rounds (over 2^17 events) and for two threads.
+TEST(WindowFunnel, LargeUnsortedRoundsMatchSorted) {
+    auto e = random_events(123, 40'000, 14, 4, 200, 0.1);
+    ASSERT_GT(e.size(), std::size_t{1} << 17);
+    auto o = opts(30, 4);
+    o.per_entity = true;
+    o.order = input_order::unsorted;
+    const auto shuffled = window_funnel(e.view(), o);
+    events s = e;
+    s.permute(order_by(e, true, 5));
+    o.order = input_order::entity_time;
+    const auto sorted = window_funnel(s.view(), o);
+    EXPECT_EQ(shuffled.counts, sorted.counts);
+    EXPECT_EQ(shuffled.level, sorted.level);
+    EXPECT_EQ(shuffled.entity, sorted.entity);
+    o.order = input_order::unsorted;
+    o.threads = 2;
+    EXPECT_EQ(window_funnel(e.view(), o).level, sorted.level);
+    const auto want = reference(e, 30, 4, {});
+    std::size_t i = 0;
+    for (auto [id, lvl] : want) ASSERT_EQ(sorted.level[i++], lvl) << id;
+}

@@ -176,3 +176,50 @@ def test_bad_input():
         a.merge(window_funnel(d, window=1, steps=3))
     with pytest.raises(ValueError):
         WindowFunnel.from_bytes(b"XXXX")
+
+
+def test_funnel_analysis_features():
+    from funnelkit.events import funnel_analysis
+
+    df = pd.DataFrame({
+        "user": ["u1"] * 6 + ["u2"] * 5 + ["u3"] * 2,
+        "ts": [0, 1, 2, 10, 12, 16, 0, 1, 2, 3, 4, 95, 98],
+        "event": ["view", "signup", "buy", "view", "signup", "buy",
+                  "view", "signup", "refund", "signup", "buy", "view", "signup"],
+        "src": ["ads", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "ads", "ads"],
+        "deal": [1, 1, 1, 2, 2, 2, 7, 7, 7, 8, 7, 3, 3],
+    })
+    steps = ["view", "signup", "buy"]
+    r = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                        count_conversions=True, segment="src", period=50)
+    assert r.conversions == 3
+    assert r.closed.reached == [2, 2, 2, 2]
+    assert r.open.reached == [1, 1, 1, 0]
+    assert r.by_segment["ads"].reached == [2, 2, 2, 1]
+    assert r.by_segment["seo"].reached == [1, 1, 1, 1]
+    assert sorted(r.trend) == [0, 50]
+    ttc = r.time_to_convert()
+    assert ttc["count"].tolist() == [3, 2]
+    assert ttc["median"].tolist() == [1.0, 3.0]
+    # A refund between signup and buy does not exclude u2: signup at 3 restarts that segment.
+    # A refund between view and buy does (u2 keeps level 2). A held deal id splits u2's events.
+    r2 = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                         exclusions=[("refund", "signup", "buy")])
+    assert r2.closed.reached == [2, 2, 2, 2]
+    r2 = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                         exclusions=[("refund", "view", "buy")])
+    assert r2.closed.reached == [2, 2, 2, 1]
+    r3 = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                         hold="deal")
+    assert r3.closed.reached == [2, 2, 2, 2]
+    r4 = funnel_analysis(df[df["user"] == "u2"], window=10, steps=steps, entity="user", time="ts", step="event",
+                         hold="deal", data_end=100)
+    assert r4.closed.reached == [1, 1, 1, 1]  # deal 7: view 0, signup 1, buy 4
+    un = funnel_analysis(pd.DataFrame({"entity": [1, 1, 1], "time": [0, 1, 2], "step": [2, 0, 1]}),
+                         window=5, steps=3, unordered=True)
+    assert un.closed.reached == [1, 1, 1, 1]
+    assert "conversions" in repr(r)
+    assert len(r.to_pandas()) == 3
+    with pytest.raises(ValueError, match="option 'attribution'"):
+        funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", segment="src",
+                        attribution="middle")

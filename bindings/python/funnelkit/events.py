@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _core, _frames
 
-__all__ = ["WindowFunnel", "window_funnel"]
+__all__ = ["FunnelAnalysis", "WindowFunnel", "funnel_analysis", "window_funnel"]
 
 _ORDERS = ("detect", "entity_time", "time", "unsorted")
 
@@ -260,3 +260,195 @@ def window_funnel(
                 msg = msg.replace(f"column '{generic}'", f"column '{actual}'")
         raise ValueError(msg) from None
     return WindowFunnel(counts, names, ids if per_entity else None, levels if per_entity else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond windowFunnel
+
+
+class FunnelAnalysis:
+    """Result of :func:`funnel_analysis`.
+
+    ``closed`` counts entities whose outcome is final; ``open`` the entrants whose window was
+    still open at ``data_end`` (they could still convert, so they are not drop-offs). Both are
+    :class:`WindowFunnel` level counts. ``by_segment`` maps segment labels to level counts,
+    ``trend`` maps entry-period starts to level counts, ``time_to_convert()`` summarises the
+    time from step 1 to each later step, ``conversions`` counts completed funnels.
+    """
+
+    def __init__(self, raw: dict, step_names: list[str], segment_labels: list[Any] | None):
+        self.step_names = step_names
+        self.closed = WindowFunnel(raw["closed"], step_names)
+        self.open = WindowFunnel(raw["open"], step_names)
+        self.by_segment = ({lab: WindowFunnel(c, step_names) for lab, c in zip(segment_labels, raw["by_segment"])}
+                           if segment_labels is not None else {})
+        if segment_labels is not None:
+            for lab in segment_labels[len(raw["by_segment"]):]:
+                self.by_segment[lab] = WindowFunnel(_core.WindowFunnelCounts(len(step_names)), step_names)
+        self.unattributed = WindowFunnel(raw["unattributed"], step_names)
+        self.trend = {int(p): WindowFunnel(c, step_names) for p, c in zip(raw["period_start"], raw["by_period"])}
+        self.conversions = int(raw["conversions"])
+        self.histogram_edges = list(raw["histogram_edges"])
+        self.data_end = int(raw["data_end"])
+        self._durations = raw["time_to_step"]
+
+    def to_pandas(self) -> Any:
+        """One row per step: reached among closed entities, open entrants at that level or
+        above, and step / cumulative rates over closed entities only."""
+        import pandas as pd
+
+        df = self.closed.to_pandas()
+        df.insert(3, "open", self.open.reached[1:])
+        return df
+
+    def time_to_convert(self) -> Any:
+        """A pandas DataFrame: per step after the first, count, mean, median, p90, min, max of
+        the time from step 1 (in time-column units), and the histogram counts."""
+        import pandas as pd
+
+        rows = []
+        for k, d in enumerate(self._durations[1:], start=1):
+            rows.append({"step": self.step_names[k], "count": d["count"], "mean": d["mean"] if d["count"] else np.nan,
+                         "median": d["median"] if d["count"] else np.nan, "p90": d["p90"] if d["count"] else np.nan,
+                         "min": d["min"] if d["count"] else np.nan, "max": d["max"] if d["count"] else np.nan,
+                         "histogram": list(d["histogram"])})
+        return pd.DataFrame(rows)
+
+    def segments_to_pandas(self) -> Any:
+        """Long table: segment, step, reached, cumulative_rate."""
+        import pandas as pd
+
+        parts = []
+        for lab, wf in self.by_segment.items():
+            t = wf.to_pandas()
+            t.insert(0, "segment", lab)
+            parts.append(t)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def trend_to_pandas(self) -> Any:
+        """Long table: period_start, step, reached, cumulative_rate."""
+        import pandas as pd
+
+        parts = []
+        for p, wf in self.trend.items():
+            t = wf.to_pandas()
+            t.insert(0, "period_start", p)
+            parts.append(t)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def __repr__(self) -> str:
+        return (f"FunnelAnalysis({self.closed.entities:,} closed + {self.open.entities:,} open entities, "
+                f"{len(self.step_names)} steps, {self.conversions:,} conversions)\n"
+                + "\n".join(repr(self.closed).splitlines()[1:]))
+
+
+def funnel_analysis(
+    data: Any,
+    *,
+    window: int,
+    steps: Sequence[Any] | int,
+    entity: str = "entity",
+    time: str = "time",
+    step: str = "step",
+    exclusions: Sequence[tuple[Any, Any, Any]] = (),
+    unordered: bool = False,
+    count_conversions: bool = False,
+    hold: str | None = None,
+    segment: str | None = None,
+    attribution: str = "first_touch",
+    attribution_step: Any = None,
+    period: int = 0,
+    period_origin: int = 0,
+    data_end: int | None = None,
+    histogram_edges: Sequence[int] = (),
+) -> FunnelAnalysis:
+    """Funnel analysis beyond ``windowFunnel`` (rules in ``include/funnelkit/window_funnel.hpp``).
+
+    Parameters
+    ----------
+    window:
+        Conversion window in time-column units, ``>= 0``, inclusive.
+    steps:
+        Step names in funnel order (values of the ``step`` column), or a number of steps (then
+        ``step`` holds codes ``0..steps-1``, ``-1`` for none, and codes above for other events).
+    exclusions:
+        ``(event, after, before)`` triples: ``event`` (a value of the step column that is not a
+        step, or an integer code >= steps) occurring after step ``after`` and before step
+        ``before`` (names or 0-based indices) kills the chain.
+    unordered:
+        Steps may occur in any order within the window.
+    count_conversions:
+        Count every completed funnel (``result.conversions``), restarting after each.
+    hold:
+        Column whose value must be the same on every step of a chain (e.g. a deal id).
+    segment, attribution, attribution_step:
+        Break the counts down by this column, attributing each entity to the segment of its
+        first event (``"first_touch"``), last event (``"last_touch"``) or first event of step
+        ``attribution_step`` (``"step"``).
+    period, period_origin:
+        Trend by entry period: entities grouped by ``floor((t1 - period_origin) / period)``
+        of their first step-1 time ``t1`` (``period`` in time-column units; 0 = no trend).
+    data_end:
+        Exclusive end of the data for open entrants (default: the largest timestamp + 1).
+    histogram_edges:
+        Upper bin edges of the time-to-convert histograms (default: ten bins over the window).
+    """
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+        n_steps = int(steps)
+        names = [f"step {k + 1}" for k in range(max(n_steps, 0))]
+        lookup = None
+    else:
+        names = [str(x) for x in steps]
+        n_steps = len(names)
+        lookup = {str(x): k for k, x in enumerate(steps)}
+    if n_steps < 1 or n_steps > 64:
+        raise ValueError(f"option 'steps': value {n_steps} must be between 1 and 64")
+
+    def step_index(v: Any, what: str) -> int:
+        if lookup is not None and str(v) in lookup:
+            return lookup[str(v)]
+        if isinstance(v, (int, np.integer)) and 0 <= int(v) < n_steps:
+            return int(v)
+        raise ValueError(f"option '{what}': value {v!r} is not a step")
+
+    excl: list[tuple[int, int, int]] = []
+    extra: dict[str, int] = {}
+    for ev_name, after, before in exclusions:
+        if lookup is not None and not isinstance(ev_name, (int, np.integer)):
+            code = extra.setdefault(str(ev_name), n_steps + len(extra))
+        else:
+            code = int(ev_name)
+        excl.append((code, step_index(after, "exclusions.after"), step_index(before, "exclusions.before")))
+
+    data = _frames.as_table(data)
+    ent = _frames.entity_codes(_frames.column(data, entity), entity)
+    tim = _frames.timestamps(_frames.column(data, time), time)
+    raw = _frames.column(data, step)
+    if lookup is None:
+        code_arr = _frames.int32_codes(raw, step)
+    else:
+        values = np.asarray(raw.astype(object) if hasattr(raw, "cat") else raw, dtype=object)
+        full = {**lookup, **extra}
+        uniques, inverse = np.unique(values.astype(str), return_inverse=True)
+        mapping = np.array([full.get(u, -1) for u in uniques], dtype=np.int32)
+        code_arr = mapping[inverse.reshape(-1)] if len(values) else np.empty(0, dtype=np.int32)
+    seg = prop = None
+    labels = None
+    if segment is not None:
+        seg, labels = _frames.category_codes(_frames.column(data, segment), segment)
+    if hold is not None:
+        prop = _frames.entity_codes(_frames.column(data, hold), hold)
+    att_step = 0 if attribution_step is None else step_index(attribution_step, "attribution_step")
+    try:
+        res = _core.analyze_funnel(ent, tim, code_arr, None, seg, prop, int(window), n_steps, bool(unordered),
+                                   bool(count_conversions), excl, attribution, att_step, int(period),
+                                   int(period_origin), None if data_end is None else int(data_end),
+                                   [int(x) for x in histogram_edges])
+    except ValueError as exc:
+        msg = str(exc)
+        for generic, actual in (("entity", entity), ("time", time), ("step", step), ("segment", segment),
+                                ("property", hold)):
+            if actual and actual != generic:
+                msg = msg.replace(f"column '{generic}'", f"column '{actual}'")
+        raise ValueError(msg) from None
+    return FunnelAnalysis(res, names, labels)

@@ -4,6 +4,8 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "bindings.hpp"
 #include "funnelkit/window_funnel.hpp"
@@ -76,4 +78,68 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
         py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("window"), py::arg("steps"),
         py::arg("strict_deduplication"), py::arg("strict_order"), py::arg("strict_increase"), py::arg("allow_reentry"),
         py::arg("order"), py::arg("threads"), py::arg("per_entity"));
+
+    m.def(
+        "analyze_funnel",
+        [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
+           const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
+           const std::optional<array<std::int32_t>>& segment, const std::optional<array<std::int64_t>>& property,
+           std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
+           const std::vector<std::tuple<unsigned, unsigned, unsigned>>& exclusions, const std::string& attribute,
+           std::size_t attribution_step, std::int64_t period, std::int64_t period_origin,
+           std::optional<std::int64_t> data_end, const std::vector<std::int64_t>& histogram_edges) {
+            event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
+                             optional_column(step_mask, "step_mask")};
+            event_attributes at{optional_column(segment, "segment"), optional_column(property, "property")};
+            funnel_analysis_options o;
+            o.window = window;
+            o.steps = steps;
+            o.unordered = unordered;
+            o.count_conversions = count_conversions;
+            for (auto [e, a, b] : exclusions) o.exclusions.push_back({e, a, b});
+            if (attribute == "first_touch") o.attribute = attribution::first_touch;
+            else if (attribute == "last_touch") o.attribute = attribution::last_touch;
+            else if (attribute == "step") o.attribute = attribution::step;
+            else
+                throw funnelkit::invalid_argument("option 'attribution': value '" + attribute +
+                                                  "' is not one of 'first_touch', 'last_touch', 'step'");
+            o.attribution_step = attribution_step;
+            o.period = period;
+            o.period_origin = period_origin;
+            o.data_end = data_end;
+            o.histogram_edges = histogram_edges;
+            funnel_analysis r;
+            {
+                py::gil_scoped_release release;
+                r = analyze_funnel(ev, at, o);
+            }
+            py::dict d;
+            d["closed"] = r.closed;
+            d["open"] = r.open;
+            d["by_segment"] = r.by_segment;
+            d["unattributed"] = r.unattributed;
+            d["period_start"] = r.period_start;
+            d["by_period"] = r.by_period;
+            d["conversions"] = r.conversions;
+            d["histogram_edges"] = r.histogram_edges;
+            d["data_end"] = r.data_end;
+            py::list durations;
+            for (const auto& s : r.time_to_step) {
+                py::dict x;
+                x["count"] = s.count;
+                x["mean"] = s.mean;
+                x["median"] = s.median;
+                x["p90"] = s.p90;
+                x["min"] = s.min;
+                x["max"] = s.max;
+                x["histogram"] = s.histogram;
+                durations.append(x);
+            }
+            d["time_to_step"] = durations;
+            return d;
+        },
+        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("segment"),
+        py::arg("property"), py::arg("window"), py::arg("steps"), py::arg("unordered"), py::arg("count_conversions"),
+        py::arg("exclusions"), py::arg("attribution"), py::arg("attribution_step"), py::arg("period"),
+        py::arg("period_origin"), py::arg("data_end"), py::arg("histogram_edges"));
 }
