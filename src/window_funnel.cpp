@@ -205,9 +205,10 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
     }
 }
 
-// State words of an entity in the streaming kernel: [0] group time, [1] group steps S,
-// [2] repeated steps D, [3] flags (bits 0-7 level, bit 8 done, bit 9 a no-step event in the
-// group), then first[steps], then last[steps] when strict_increase needs them.
+// State words of an entity in the streaming kernel: [0] group time, [1] group steps S, [2]
+// flags (bits 0-7 level, bit 8 done, bit 9 a no-step event in the group), [3] repeated steps D
+// (only with strict_deduplication), then first[steps], then last[steps] with strict_increase.
+// With 4 steps and the default mode a slot (key + 7 words) is one cache line.
 constexpr std::int64_t flag_done = 1 << 8;
 constexpr std::int64_t flag_other = 1 << 9;
 constexpr std::size_t lookahead = 32;
@@ -216,13 +217,23 @@ inline unsigned partition_of(std::int64_t e, unsigned parts) {
     return static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * parts) >> 32);
 }
 
-template <class Machine>
+template <bool Dedup>
+struct slot_layout {
+    static constexpr std::size_t header = Dedup ? 4 : 3;
+    static std::uint64_t repeated(const std::int64_t* s) noexcept {
+        if constexpr (Dedup) return static_cast<std::uint64_t>(s[3]);
+        else return 0;
+    }
+};
+
+template <class Machine, bool Dedup>
 inline void flush_slot(const Machine& mc, std::int64_t* s, unsigned steps) {
-    if (s[3] & flag_done) return;
-    unsigned level = static_cast<unsigned>(s[3] & 0xff);
-    const bool done = mc.apply(s[0], static_cast<std::uint64_t>(s[1]), static_cast<std::uint64_t>(s[2]),
-                               (s[3] & flag_other) != 0, level, s + 4, s + 4 + steps);
-    s[3] = static_cast<std::int64_t>(level) | (done ? flag_done : 0);
+    if (s[2] & flag_done) return;
+    unsigned level = static_cast<unsigned>(s[2] & 0xff);
+    constexpr std::size_t h = slot_layout<Dedup>::header;
+    const bool done = mc.apply(s[0], static_cast<std::uint64_t>(s[1]), slot_layout<Dedup>::repeated(s),
+                               (s[2] & flag_other) != 0, level, s + h, s + h + steps);
+    s[2] = static_cast<std::int64_t>(level) | (done ? flag_done : 0);
 }
 
 std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 256 + 16, std::size_t{1} << 16); }
@@ -230,9 +241,9 @@ std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 
 // Time-ordered rows: one pass, the state of each entity kept inline in a hash table whose
 // slots are prefetched `lookahead` rows ahead. Only the entities of partition `part` (of
 // `parts`) are processed.
-template <class Machine, bool StrictIncrease>
+template <class Machine, bool StrictIncrease, bool Dedup>
 void run_time(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
-    detail::state_table table(4 + j.steps * (StrictIncrease ? 2u : 1u), expected_entities(j.n));
+    detail::state_table table(slot_layout<Dedup>::header + j.steps * (StrictIncrease ? 2u : 1u), expected_entities(j.n));
     std::int64_t prev = std::numeric_limits<std::int64_t>::min();
     for (std::size_t i = 0; i < j.n; ++i) {
         if (i + lookahead < j.n) table.prefetch(j.ent[i + lookahead]);
@@ -245,21 +256,22 @@ void run_time(const job& j, const Machine& mc, unsigned part, unsigned parts, pa
         bool fresh;
         std::int64_t* s = table.find_or_insert(e, fresh);
         if (fresh) s[0] = t;
-        if (s[3] & flag_done) continue;
+        if (s[2] & flag_done) continue;
         if (s[0] != t) {
-            flush_slot(mc, s, j.steps);
+            flush_slot<Machine, Dedup>(mc, s, j.steps);
             s[0] = t;
-            s[1] = s[2] = 0;
-            s[3] &= ~flag_other;
-            if (s[3] & flag_done) continue;
+            s[1] = 0;
+            if constexpr (Dedup) s[3] = 0;
+            s[2] &= ~flag_other;
+            if (s[2] & flag_done) continue;
         }
-        s[2] |= s[1] & static_cast<std::int64_t>(m);
+        if constexpr (Dedup) s[3] |= s[1] & static_cast<std::int64_t>(m);
         s[1] |= static_cast<std::int64_t>(m);
-        if (m == 0) s[3] |= flag_other;
+        if (m == 0) s[2] |= flag_other;
     }
     table.for_each([&](std::int64_t e, std::int64_t* s) {
-        flush_slot(mc, s, j.steps);
-        const auto level = static_cast<unsigned>(s[3] & 0xff);
+        flush_slot<Machine, Dedup>(mc, s, j.steps);
+        const auto level = static_cast<unsigned>(s[2] & 0xff);
         out.counts.add(level);
         if (j.per_entity) {
             out.entity.push_back(e);
@@ -387,7 +399,7 @@ void run_threads(unsigned threads, std::vector<partial>& parts, F&& body) {
         if (e) std::rethrow_exception(e);
 }
 
-template <class Machine, bool StrictIncrease>
+template <class Machine, bool StrictIncrease, bool Dedup>
 void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned threads, std::vector<partial>& parts) {
     if (order == input_order::entity_time) {
         // Split the rows into `threads` ranges at entity boundaries.
@@ -402,7 +414,7 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         }
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
     } else if (order == input_order::time) {
-        run_threads(threads, parts, [&](unsigned t, partial& p) { run_time<Machine, StrictIncrease>(j, mc, t, threads, p); });
+        run_threads(threads, parts, [&](unsigned t, partial& p) { run_time<Machine, StrictIncrease, Dedup>(j, mc, t, threads, p); });
     } else {
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_unsorted(j, mc, t, threads, p); });
     }
@@ -412,7 +424,7 @@ template <bool StrictOrder, bool StrictIncrease, bool Dedup>
 void dispatch(const job& j, const window_funnel_options& o, input_order order, unsigned threads, std::vector<partial>& parts) {
     const detail::funnel_machine<StrictOrder, StrictIncrease, Dedup> mc{static_cast<std::uint64_t>(o.window), j.steps,
                                                                          o.allow_reentry};
-    dispatch_order<decltype(mc), StrictIncrease>(j, mc, order, threads, parts);
+    dispatch_order<decltype(mc), StrictIncrease, Dedup>(j, mc, order, threads, parts);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // funnelkit internals: an open-addressing table from entity id to a fixed-size block of int64
 // state words stored inline in the slot, so finding an entity's state costs one cache miss,
-// and that miss can be prefetched some rows ahead. Linear probing, load factor at most 1/2.
+// and that miss can be prefetched some rows ahead. Linear probing, load factor at most 1/2,
+// occupancy in a bitmap (small enough to stay in cache).
 #pragma once
 
 #include <algorithm>
@@ -17,37 +18,36 @@ namespace detail {
 
 class state_table {
 public:
-    /// Each slot holds the key, an occupied word and `state_words` words of state (zeroed
-    /// when the key is inserted).
-    state_table(std::size_t state_words, std::size_t expected)
-        : stride_(state_words + 2) {
+    /// Each slot holds the key and `state_words` words of state (zeroed when the key is
+    /// inserted); occupancy lives in a separate bitmap. Slots of 8 words fill one cache line.
+    state_table(std::size_t state_words, std::size_t expected) : stride_(state_words + 1) {
         rehash(std::bit_ceil(std::max<std::size_t>(16, expected * 2)));
     }
 
     void prefetch(std::int64_t key) const noexcept {
-        const std::int64_t* p = words_.data() + (home(key) * stride_);
+        const std::int64_t* p = base_ + home(key) * stride_;
         __builtin_prefetch(p);
-        __builtin_prefetch(p + 8);
+        if (stride_ > 8) __builtin_prefetch(p + 8);
     }
 
     /// State words of `key`, inserting zeroed state when new (then `fresh` is set).
     std::int64_t* find_or_insert(std::int64_t key, bool& fresh) {
         for (std::size_t pos = home(key);; pos = (pos + 1) & mask_) {
-            std::int64_t* s = words_.data() + pos * stride_;
-            if (s[1] == 0) {
+            std::int64_t* s = base_ + pos * stride_;
+            if (!used(pos)) {
                 if ((size_ + 1) * 2 > capacity_) {
                     rehash(capacity_ * 2);
                     return find_or_insert(key, fresh);
                 }
                 s[0] = key;
-                s[1] = 1;
+                used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
                 ++size_;
                 fresh = true;
-                return s + 2;
+                return s + 1;
             }
             if (s[0] == key) {
                 fresh = false;
-                return s + 2;
+                return s + 1;
             }
         }
     }
@@ -57,34 +57,43 @@ public:
     /// Calls f(key, state) for every entity, in table order.
     template <class F>
     void for_each(F&& f) {
-        for (std::size_t pos = 0; pos < capacity_; ++pos) {
-            std::int64_t* s = words_.data() + pos * stride_;
-            if (s[1] != 0) f(s[0], s + 2);
-        }
+        for (std::size_t pos = 0; pos < capacity_; ++pos)
+            if (used(pos)) f(base_[pos * stride_], base_ + pos * stride_ + 1);
     }
 
 private:
+    bool used(std::size_t pos) const noexcept { return (used_[pos >> 6] >> (pos & 63)) & 1u; }
+
     std::size_t home(std::int64_t key) const noexcept {
         return static_cast<std::size_t>(mix64(static_cast<std::uint64_t>(key))) & mask_;
     }
 
     void rehash(std::size_t capacity) {
         std::vector<std::int64_t> old = std::move(words_);
+        std::vector<std::uint64_t> old_used = std::move(used_);
+        const std::int64_t* old_base = base_;
         const std::size_t old_capacity = capacity_;
-        words_.assign(capacity * stride_, 0);
+        // 8 spare words so the first slot can start on a 64-byte boundary.
+        words_.assign(capacity * stride_ + 8, 0);
+        const auto addr = reinterpret_cast<std::uintptr_t>(words_.data());
+        base_ = words_.data() + ((64 - addr % 64) % 64) / sizeof(std::int64_t);
+        used_.assign((capacity + 63) / 64, 0);
         capacity_ = capacity;
         mask_ = capacity - 1;
         for (std::size_t p = 0; p < old_capacity; ++p) {
-            const std::int64_t* s = old.data() + p * stride_;
-            if (s[1] == 0) continue;
+            if (!((old_used[p >> 6] >> (p & 63)) & 1u)) continue;
+            const std::int64_t* s = old_base + p * stride_;
             std::size_t pos = home(s[0]);
-            while (words_[pos * stride_ + 1] != 0) pos = (pos + 1) & mask_;
-            for (std::size_t w = 0; w < stride_; ++w) words_[pos * stride_ + w] = s[w];
+            while (used(pos)) pos = (pos + 1) & mask_;
+            used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
+            for (std::size_t w = 0; w < stride_; ++w) base_[pos * stride_ + w] = s[w];
         }
     }
 
     std::size_t stride_;
     std::vector<std::int64_t> words_;
+    std::int64_t* base_ = nullptr;
+    std::vector<std::uint64_t> used_;
     std::size_t capacity_ = 0;
     std::size_t mask_ = 0;
     std::size_t size_ = 0;
