@@ -423,7 +423,7 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
 template <bool StrictOrder, bool StrictIncrease, bool Dedup>
 void dispatch(const job& j, const window_funnel_options& o, input_order order, unsigned threads, std::vector<partial>& parts) {
     const detail::funnel_machine<StrictOrder, StrictIncrease, Dedup> mc{static_cast<std::uint64_t>(o.window), j.steps,
-                                                                         o.allow_reentry};
+                                                                         o.allow_reentry, o.exact_increase};
     dispatch_order<decltype(mc), StrictIncrease, Dedup>(j, mc, order, threads, parts);
 }
 
@@ -448,6 +448,9 @@ window_funnel_result window_funnel(const event_columns& events, const window_fun
     if (o.allow_reentry && !o.strict_order)
         detail::throw_option("allow_reentry", "true", "requires strict_order");
     if (o.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
+    if (o.exact_increase && (!o.strict_increase || o.strict_deduplication || o.strict_order))
+        detail::throw_option("exact_increase", "true",
+                             "requires strict_increase without strict_deduplication or strict_order");
     if (o.order != input_order::detect && o.order != input_order::entity_time && o.order != input_order::time &&
         o.order != input_order::unsorted)
         detail::throw_option("order", std::to_string(static_cast<int>(o.order)), "is not an input order");

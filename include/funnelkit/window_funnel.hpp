@@ -34,6 +34,17 @@
 //   - strict_increase: step k > 1 extends a chain only when its time is strictly later than
 //     the chain's previous step (ties never advance).
 //
+// Where ClickHouse is demonstrably wrong. strict_increase keeps one chain per level and
+// overwrites it with the newest one, so an older chain that could still advance is lost:
+// with a one-hour window, steps 1@0s, 2@10s, 1@3000s, 2@3100s, 3@3100s give level 2 although
+// 1@0s -> 2@10s -> 3@3100s is a valid strictly increasing chain. exact_increase (funnelkit's
+// correction, off by default for compatibility) gives the exact answer: the longest chain of
+// strictly increasing times within the window (level 3 here). It applies with
+// strict_increase alone (not with strict_deduplication or strict_order). In the default mode
+// ClickHouse's single chain per level is exact: the latest start is always the best one to
+// extend. Its other surprise, one event matching steps 1 and 2 completing both, is part of
+// its definition and kept; strict_increase (or exact_increase) rules it out.
+//
 // Input order: by (entity, time) (rows of an entity together, entities in ascending id order,
 // time ascending within an entity), by time only (event-log order), or unsorted. The answer
 // never depends on the row order of the input (ties included). The caller may promise an
@@ -83,6 +94,8 @@ struct window_funnel_options {
     bool strict_order = false;
     bool strict_increase = false;
     bool allow_reentry = false;
+    /// Exact strict_increase (see above); needs strict_increase, not with the other modes.
+    bool exact_increase = false;
     input_order order = input_order::detect;
     /// Worker threads, >= 1 (1 = run on the calling thread).
     unsigned threads = 1;

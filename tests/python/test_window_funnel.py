@@ -223,3 +223,17 @@ def test_funnel_analysis_features():
     with pytest.raises(ValueError, match="option 'attribution'"):
         funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", segment="src",
                         attribution="middle")
+
+
+def test_exact_increase_corrects_clickhouse():
+    df = pd.DataFrame({"entity": [1] * 5, "time": [0, 10, 3000, 3100, 3100],
+                       "mask": np.array([1, 2, 1, 2, 4], dtype=np.uint64)})
+    compat = window_funnel(df, window=3600, steps=3, step=None, step_mask="mask", strict_increase=True)
+    exact = window_funnel(df, window=3600, steps=3, step=None, step_mask="mask", strict_increase=True,
+                          exact_increase=True)
+    assert compat.reached == [1, 1, 1, 0]
+    assert exact.reached == [1, 1, 1, 1]
+    if pytest.importorskip("chdb"):
+        assert chdb_levels(df, 3600, 3, ("strict_increase",)).tolist() == [2]
+    with pytest.raises(ValueError, match="exact_increase"):
+        window_funnel(df, window=3600, steps=3, step=None, step_mask="mask", exact_increase=True)

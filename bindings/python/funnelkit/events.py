@@ -167,6 +167,7 @@ def window_funnel(
     strict_order: bool = False,
     strict_increase: bool = False,
     allow_reentry: bool = False,
+    exact_increase: bool = False,
     order: str = "detect",
     threads: int = 1,
     per_entity: bool = False,
@@ -193,6 +194,11 @@ def window_funnel(
         step k (an event may match several steps).
     strict_deduplication, strict_order, strict_increase, allow_reentry:
         ClickHouse's modes (see the module documentation).
+    exact_increase:
+        With ``strict_increase`` alone: the exact longest chain of strictly increasing times.
+        ClickHouse keeps one chain per level and can lose an older chain that would still
+        advance (e.g. steps 1@0, 2@10, 1@3000, 2@3100, 3@3100 with a 3600 window: ClickHouse
+        says 2, the exact answer is 3). Off by default for compatibility.
     order:
         ``"detect"`` (scan the input once), or a promise that is checked during the pass:
         ``"entity_time"`` (sorted by entity, then time), ``"time"`` (event-log order) or
@@ -252,7 +258,8 @@ def window_funnel(
     try:
         counts, ids, levels = _core.window_funnel(
             ent, tim, code, mask, int(window), n_steps, bool(strict_deduplication), bool(strict_order),
-            bool(strict_increase), bool(allow_reentry), order, int(threads), bool(per_entity))
+            bool(strict_increase), bool(allow_reentry), order, int(threads), bool(per_entity),
+            bool(exact_increase))
     except ValueError as exc:
         msg = str(exc)
         for generic, actual in (("entity", entity), ("time", time), ("step", step), ("step_mask", step_mask)):

@@ -55,7 +55,7 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
         [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
            const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
            std::int64_t window, std::size_t steps, bool strict_deduplication, bool strict_order, bool strict_increase,
-           bool allow_reentry, const std::string& order, unsigned threads, bool per_entity) {
+           bool allow_reentry, const std::string& order, unsigned threads, bool per_entity, bool exact_increase) {
             event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
                              optional_column(step_mask, "step_mask")};
             window_funnel_options o;
@@ -68,6 +68,7 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             o.order = parse_order(order);
             o.threads = threads;
             o.per_entity = per_entity;
+            o.exact_increase = exact_increase;
             window_funnel_result r;
             {
                 py::gil_scoped_release release;
@@ -77,7 +78,7 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
         },
         py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("window"), py::arg("steps"),
         py::arg("strict_deduplication"), py::arg("strict_order"), py::arg("strict_increase"), py::arg("allow_reentry"),
-        py::arg("order"), py::arg("threads"), py::arg("per_entity"));
+        py::arg("order"), py::arg("threads"), py::arg("per_entity"), py::arg("exact_increase") = false);
 
     m.def(
         "analyze_funnel",

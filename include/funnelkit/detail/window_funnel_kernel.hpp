@@ -26,6 +26,10 @@ struct funnel_machine {
     std::uint64_t window;
     unsigned steps;
     bool reentry;
+    /// funnelkit's exact strict_increase (window_funnel_options::exact_increase): the group's
+    /// steps are applied from the highest down, each reading the state from before the group,
+    /// so every chain takes at most one step per timestamp and none is overwritten.
+    bool exact_increase = false;
 
     /// Applies one group at time `ts`; returns true when the entity's level is final.
     bool apply(std::int64_t ts, std::uint64_t s, std::uint64_t d, bool other, unsigned& level,
@@ -37,6 +41,25 @@ struct funnel_machine {
         }
         if constexpr (!Dedup) (void)d;
         if constexpr (!StrictIncrease) (void)last;
+        if constexpr (StrictIncrease && !Dedup && !StrictOrder) {
+            if (exact_increase) {
+                while (s) {
+                    const unsigned k = 63u - static_cast<unsigned>(std::countl_zero(s));
+                    s &= ~(std::uint64_t{1} << k);
+                    if (k == 0) {
+                        first[0] = ts;
+                        if (level == 0) level = 1;
+                    } else if (level >= k &&
+                               static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(first[k - 1]) <= window &&
+                               (level == k || first[k - 1] > first[k])) {
+                        // Latest start wins; every chain in the state ended before ts.
+                        first[k] = first[k - 1];
+                        if (level < k + 1) level = k + 1;
+                    }
+                }
+                return level == steps;
+            }
+        }
         while (s) {
             const unsigned k = static_cast<unsigned>(std::countr_zero(s));
             s &= s - 1;
