@@ -9,7 +9,8 @@ entities; each entity's events come in sessions of about ten within half an hour
 
 Every engine runs in its own subprocess (so its peak resident memory is its own; "loaded MB" is
 its resident memory once the interpreter is up and the input columns are loaded), loads the
-same columns, runs the query `--runs` times and reports the median wall time and the level
+same columns, runs the query `--runs` times and reports the median wall time (and the median
+CPU time of the process, steadier on a shared machine) and the level
 counts [n0, n1, ..., nN] (n_k = entities whose level is at least k). Before any timing is
 reported the script checks that every engine returned the same level counts.
 
@@ -215,17 +216,20 @@ def worker(args: argparse.Namespace) -> None:
     loaded_mb = _proc_status_mb("VmRSS")
     q = RUNNERS[args.worker](d, args.steps, args.window, args.threads, args.order)
     del d
-    times, levels = [], None
+    times, cpu, levels = [], [], None
     for _ in range(args.runs):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         levels = q()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     # VmHWM, not getrusage's ru_maxrss: on Linux the latter keeps the peak of the forked parent
     # image across exec, which would charge the workload generator to every engine.
     rss_mb = _proc_status_mb("VmHWM")
     if rss_mb != rss_mb:
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"median_s": statistics.median(times), "times_s": times, "peak_rss_mb": round(rss_mb, 1),
+    print(json.dumps({"median_s": statistics.median(times), "times_s": times,
+                      "median_cpu_s": statistics.median(cpu), "peak_rss_mb": round(rss_mb, 1),
                       "loaded_rss_mb": round(loaded_mb, 1), "levels": levels}))
 
 
@@ -301,11 +305,12 @@ def main() -> None:
     fk = results.get("funnelkit")
     print(f"\n{args.events:,} events, {args.entities:,} entities, {args.steps} steps, window {args.window} s, "
           f"order {args.order}, {args.threads} thread(s); input {input_mb:.0f} MB; median of {args.runs} runs")
-    print(f"{'engine':<10} {'median s':>10} {'M events/s':>11} {'peak RSS MB':>12} {'loaded MB':>10} "
+    print(f"{'engine':<10} {'median s':>10} {'CPU s':>8} {'M events/s':>11} {'peak RSS MB':>12} {'loaded MB':>10} "
           f"{'vs funnelkit':>13}  levels")
     for e, r in results.items():
         ratio = f"{r['median_s'] / fk['median_s']:.1f}x" if fk else "-"
-        print(f"{e:<10} {r['median_s']:>10.3f} {args.events / r['median_s'] / 1e6:>11.1f} {r['peak_rss_mb']:>12.0f} "
+        print(f"{e:<10} {r['median_s']:>10.3f} {r.get('median_cpu_s', float('nan')):>8.3f} "
+              f"{args.events / r['median_s'] / 1e6:>11.1f} {r['peak_rss_mb']:>12.0f} "
               f"{r['loaded_rss_mb']:>10.0f} {ratio:>13}  {r['levels']}")
     print("all engines agree" if agree else "ENGINES DISAGREE")
     if args.json:

@@ -8,7 +8,12 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "funnelkit/config.hpp"
 #include "funnelkit/detail/entity_index.hpp"
@@ -69,14 +74,23 @@ private:
     }
 
     void rehash(std::size_t capacity) {
-        std::vector<std::int64_t> old = std::move(words_);
+        std::unique_ptr<std::int64_t[]> old = std::move(words_);
         std::vector<std::uint64_t> old_used = std::move(used_);
         const std::int64_t* old_base = base_;
         const std::size_t old_capacity = capacity_;
-        // 8 spare words so the first slot can start on a 64-byte boundary.
-        words_.assign(capacity * stride_ + 8, 0);
-        const auto addr = reinterpret_cast<std::uintptr_t>(words_.data());
-        base_ = words_.data() + ((64 - addr % 64) % 64) / sizeof(std::int64_t);
+        // 8 spare words so the first slot can start on a 64-byte boundary. Large tables ask for
+        // transparent huge pages before the first touch: random slot accesses then hit the TLB.
+        const std::size_t words = capacity * stride_ + 8;
+        words_.reset(new std::int64_t[words]);
+        const auto addr = reinterpret_cast<std::uintptr_t>(words_.get());
+#ifdef __linux__
+        constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
+        const std::uintptr_t lo = (addr + huge - 1) & ~(huge - 1);
+        const std::uintptr_t hi = (addr + words * sizeof(std::int64_t)) & ~(huge - 1);
+        if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+#endif
+        std::fill(words_.get(), words_.get() + words, std::int64_t{0});
+        base_ = words_.get() + ((64 - addr % 64) % 64) / sizeof(std::int64_t);
         used_.assign((capacity + 63) / 64, 0);
         capacity_ = capacity;
         mask_ = capacity - 1;
@@ -91,7 +105,7 @@ private:
     }
 
     std::size_t stride_;
-    std::vector<std::int64_t> words_;
+    std::unique_ptr<std::int64_t[]> words_;
     std::int64_t* base_ = nullptr;
     std::vector<std::uint64_t> used_;
     std::size_t capacity_ = 0;
