@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -302,7 +303,10 @@ void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts
         std::uint64_t m;
     };
     std::vector<tagged> a;
-    std::vector<ev> grouped;
+    // Events grouped by entity: written in random order, so on huge pages when large.
+    const std::size_t cap = mine / rounds + mine / (rounds * 8) + 16;
+    std::unique_ptr<ev[]> grouped;
+    std::size_t grouped_cap = 0;
     std::vector<std::uint32_t> start;
     std::vector<std::int64_t> ids;
     std::int64_t first[64];
@@ -311,7 +315,7 @@ void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts
         const unsigned target = part * rounds + q;
         detail::state_table table(1, expected_entities(j.n / total));
         a.clear();
-        a.reserve(mine / rounds + mine / (rounds * 8) + 16);
+        a.reserve(cap);
         ids.clear();
         bool fresh;
         for (std::size_t i = 0; i < j.n; ++i) {
@@ -335,14 +339,18 @@ void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts
         });
         table = detail::state_table(1, 0);
         for (std::size_t k = 0; k < entities; ++k) start[k + 1] += start[k];
-        grouped.resize(a.size());
+        if (a.size() > grouped_cap) {
+            grouped_cap = std::max(a.size(), cap);
+            grouped.reset(new ev[grouped_cap]);
+            detail::advise_huge_pages(grouped.get(), grouped_cap * sizeof(ev));
+        }
         {
             std::vector<std::uint32_t> cursor(start.begin(), start.end() - 1);
             for (const tagged& x : a) grouped[cursor[x.k]++] = {x.t, x.m};
         }
         for (std::size_t k = 0; k < entities; ++k) {
-            ev* b = grouped.data() + start[k];
-            ev* e = grouped.data() + start[k + 1];
+            ev* b = grouped.get() + start[k];
+            ev* e = grouped.get() + start[k + 1];
             bool sorted = true;
             for (ev* p = b + 1; p < e; ++p)
                 if (p->t < p[-1].t) {

@@ -21,6 +21,18 @@
 FUNNELKIT_BEGIN_NAMESPACE
 namespace detail {
 
+/// Asks for transparent huge pages on the whole 2 MiB pages inside [p, p + bytes), before the
+/// first touch; a no-op elsewhere than Linux.
+inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#ifdef __linux__
+    constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
+    const auto addr = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t lo = (addr + huge - 1) & ~(huge - 1);
+    const std::uintptr_t hi = (addr + bytes) & ~(huge - 1);
+    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+#endif
+}
+
 class state_table {
 public:
     /// Each slot holds the key and `state_words` words of state (zeroed when the key is
@@ -83,12 +95,7 @@ private:
         const std::size_t words = capacity * stride_ + 8;
         words_.reset(new std::int64_t[words]);
         const auto addr = reinterpret_cast<std::uintptr_t>(words_.get());
-#ifdef __linux__
-        constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
-        const std::uintptr_t lo = (addr + huge - 1) & ~(huge - 1);
-        const std::uintptr_t hi = (addr + words * sizeof(std::int64_t)) & ~(huge - 1);
-        if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-#endif
+        advise_huge_pages(words_.get(), words * sizeof(std::int64_t));
         std::fill(words_.get(), words_.get() + words, std::int64_t{0});
         base_ = words_.get() + ((64 - addr % 64) % 64) / sizeof(std::int64_t);
         used_.assign((capacity + 63) / 64, 0);
