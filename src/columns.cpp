@@ -13,6 +13,7 @@ std::int32_t stage_records::validate(const stage_model& model) const {
     if (stage.size() != n) detail::throw_length("stage", stage.size(), "entity", n);
     if (!segment.empty() && segment.size() != n) detail::throw_length("segment", segment.size(), "entity", n);
     if (!amount.empty() && amount.size() != n) detail::throw_length("amount", amount.size(), "entity", n);
+    if (!reason.empty() && reason.size() != n) detail::throw_length("reason", reason.size(), "entity", n);
 
     const auto n_stages = static_cast<std::int32_t>(model.size());
     for (std::size_t i = 0; i < n; ++i) {
@@ -33,6 +34,9 @@ std::int32_t stage_records::validate(const stage_model& model) const {
         if (!(a >= 0.0) || std::isinf(a)) [[unlikely]]
             detail::throw_at_row("amount", i, detail::to_text(a), "is not a finite amount >= 0");
     }
+    for (std::size_t i = 0; i < reason.size(); ++i)
+        if (reason[i] < -1) [[unlikely]]
+            detail::throw_at_row("reason", i, std::to_string(reason[i]), "is not a reason code (>= 0, or -1 for none)");
     return segment.empty() ? 0 : max_segment + 1;
 }
 

@@ -36,5 +36,11 @@ std::string to_text(double v) {
     return buf;
 }
 
+std::string to_display(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    return buf;
+}
+
 }  // namespace detail
 FUNNELKIT_END_NAMESPACE

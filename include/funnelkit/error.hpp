@@ -34,6 +34,8 @@ namespace detail {
                                std::string_view reference, std::size_t reference_rows);
 
 std::string to_text(double v);
+/// Ten significant digits: numbers shown to people in explanations.
+std::string to_display(double v);
 inline std::string to_text(std::int64_t v) { return std::to_string(v); }
 inline std::string to_text(std::int32_t v) { return std::to_string(v); }
 inline std::string to_text(std::uint64_t v) { return std::to_string(v); }

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "funnelkit/config.hpp"
@@ -52,6 +53,12 @@ public:
     void put(std::string_view s) {
         put(static_cast<std::uint64_t>(s.size()));
         for (char c : s) out_.push_back(static_cast<std::byte>(c));
+    }
+
+    /// A nested blob (e.g. another state's serialize()), length-prefixed.
+    void put_blob(const std::vector<std::byte>& blob) {
+        put(static_cast<std::uint64_t>(blob.size()));
+        out_.insert(out_.end(), blob.begin(), blob.end());
     }
 
     std::vector<std::byte> finish() && { return std::move(out_); }
@@ -104,6 +111,15 @@ public:
         std::string s(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(n));
         pos_ += static_cast<std::size_t>(n);
         return s;
+    }
+
+    /// A nested blob written by put_blob: returns (pointer, size) into the input.
+    std::pair<const void*, std::size_t> get_blob() {
+        const auto n = get<std::uint64_t>();
+        if (n > size_ - pos_) fail("nested blob length " + std::to_string(n) + " exceeds the blob");
+        const void* p = p_ + pos_;
+        pos_ += static_cast<std::size_t>(n);
+        return {p, static_cast<std::size_t>(n)};
     }
 
     /// Throws unless every byte was consumed.

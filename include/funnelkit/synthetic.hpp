@@ -55,8 +55,8 @@ struct sample_data {
     std::int64_t end = 0;
 
     std::size_t size() const noexcept { return entity.size(); }
-    /// A view with `source` as the segment column and `amount` attached.
-    stage_records records() const noexcept { return {entity, time, stage, source, amount}; }
+    /// A view with `source` as the segment column, `amount` and `reason` attached.
+    stage_records records() const noexcept { return {entity, time, stage, source, amount, reason}; }
 };
 
 /// The stage model of the sample data: stage_model::b2b().
@@ -66,6 +66,29 @@ const std::vector<std::string>& sample_campaigns();
 /// Source code of each campaign code.
 const std::vector<std::int32_t>& sample_campaign_sources();
 const std::vector<std::string>& sample_reasons();
+
+/// Marketing touches of the sample's leads, for attribution: one row per touch (path = the
+/// lead's entity id, time, channel code indexing sample_channels(), milestone 1 on the lead's
+/// creation touch and 2 on the opportunity's creation touch, 0 otherwise), and one outcome row
+/// per lead (converted when it became a customer, value = the won amount, conversion_time).
+/// Leads see 0-3 touches in the 30 days before they come in, a creation touch in their source's
+/// channel, 0-4 nurture touches until their opportunity (or the end of the data) and a
+/// creation touch of the opportunity. Deterministic per (seed, lead id).
+struct sample_touch_data {
+    std::vector<std::int64_t> path;
+    std::vector<std::int64_t> time;
+    std::vector<std::int32_t> channel;
+    std::vector<std::uint8_t> milestone;
+    std::vector<std::int64_t> outcome_path;
+    std::vector<std::uint8_t> converted;
+    std::vector<double> value;
+    std::vector<std::int64_t> conversion_time;
+};
+/// Channels of the touches: the six sources, then Email, Social and Retargeting.
+const std::vector<std::string>& sample_channels();
+/// Touches of the leads in `crm` (rows grouped by entity, as generate_sample() makes them;
+/// throws funnelkit::invalid_argument otherwise).
+sample_touch_data generate_sample_touches(const sample_data& crm, std::uint64_t seed = 42);
 
 /// Generates the sample; throws funnelkit::invalid_argument on negative counts or days, or
 /// reps < 1.

@@ -80,3 +80,34 @@ TEST(Synthetic, RejectsBadOptions) {
     EXPECT_THROW((void)generate_sample({.reps = 0}), invalid_argument);
     EXPECT_EQ(generate_sample({.leads = 0}).size(), 0u);
 }
+
+TEST(Synthetic, TouchesForAttribution) {
+    const auto d = generate_sample({.leads = 3000, .seed = 42});
+    const auto t = generate_sample_touches(d, 7);
+    const auto again = generate_sample_touches(d, 7);
+    EXPECT_EQ(t.time, again.time);
+    EXPECT_EQ(t.channel, again.channel);
+    ASSERT_EQ(t.outcome_path.size(), 3000u);
+    std::size_t creations = 0, opportunities = 0;
+    for (std::size_t i = 0; i < t.path.size(); ++i) {
+        ASSERT_GE(t.channel[i], 0);
+        ASSERT_LT(t.channel[i], static_cast<std::int32_t>(sample_channels().size()));
+        if (i > 0 && t.path[i] == t.path[i - 1]) {
+            ASSERT_LE(t.time[i - 1], t.time[i]);
+        }
+        creations += t.milestone[i] == 1;
+        opportunities += t.milestone[i] == 2;
+    }
+    EXPECT_EQ(creations, 3000u);  // one creation touch per lead
+    const auto conv = compute_conversion(sample_model(), d.records());
+    // Implied reach counts skipped stages; count recorded Opportunity entries instead.
+    const auto recorded = compute_conversion(sample_model(), d.records(), {.skipped = skipped_stages::not_implied});
+    EXPECT_EQ(static_cast<std::int64_t>(opportunities), recorded.reached(4));
+    std::int64_t won = 0;
+    for (auto c : t.converted) won += c;
+    EXPECT_EQ(won, conv.reached(5));
+    // Rows out of entity order are rejected.
+    auto shuffled = d;
+    std::swap(shuffled.entity.front(), shuffled.entity.back());
+    EXPECT_THROW((void)generate_sample_touches(shuffled), invalid_argument);
+}

@@ -21,6 +21,13 @@ def test_readme_python_example_is_examples_quickstart(capsys):
     assert "Referral" in out
 
 
+def test_every_readme_python_block_runs_in_order(capsys):
+    namespace: dict = {"__name__": "__readme__"}
+    for block in _blocks("python"):
+        exec(compile(block, "README.md", "exec"), namespace)
+    capsys.readouterr()
+
+
 def test_readme_cpp_example_is_examples_quickstart():
     # The C++ example is built and run by ctest; its output is compared with Python's in
     # test_conversion.py::test_cpp_example_gives_the_same_numbers.
@@ -28,9 +35,13 @@ def test_readme_cpp_example_is_examples_quickstart():
     assert example in _blocks("cpp")
 
 
-def test_demo_report_runs():
-    from funnelkit.report import funnel_report
+def test_demo_report_runs(capsys):
+    from funnelkit.report import main
 
-    text = funnel_report(3000, seed=1)
-    assert "Conversion by source" in text and "handoff: MQL -> SAL" in text
-    assert text.count("%") > 30
+    assert main(["demo", "--leads", "3000", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    for section in ("Funnel, all sources", "handoff: MQL -> SAL", "Lead -> Customer by source",
+                    "Time in stage", "Why leads leave", "Stuck:", "Sales velocity by source", "Plan for",
+                    "SLA"):
+        assert section in text, section
+    assert "3,000 leads" in text

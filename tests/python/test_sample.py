@@ -48,3 +48,22 @@ def test_sample_options():
         fk.sample_crm_arrays(10.5)
     with pytest.raises(ValueError, match="option 'seed'"):
         fk.sample_crm_arrays(10, seed=-1)
+
+
+def test_sample_touches_match_the_crm_sample():
+    touches, outcomes = fk.sample_touches(2000, seed=9)
+    crm = fk.sample_crm(2000, seed=9)
+    assert len(outcomes) == 2000 and outcomes["path"].is_unique
+    won = crm.loc[crm["stage"] == "Customer"].set_index("entity")["amount"]
+    conv = outcomes.set_index("path")
+    assert conv["converted"].sum() == len(won)
+    assert (conv.loc[won.index, "value"] == won).all()
+    # One lead-creation touch per lead, at the lead's first record, in its source's channel.
+    created = touches[touches["milestone"] == "lead_created"].set_index("path")
+    first = crm.groupby("entity").first()
+    assert len(created) == 2000
+    assert (created["time"] == first.loc[created.index, "time"]).all()
+    assert (created["channel"].astype(str) == first.loc[created.index, "source"].astype(str)).all()
+    again, _ = fk.sample_touches(2000, seed=9)
+    assert touches.equals(again)
+    assert set(touches["channel"].cat.categories) == set(fk.sample_labels()["channel"])

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "entity_ids",
+    "time_info",
     "as_table",
     "column",
     "entity_codes",
@@ -127,6 +129,36 @@ def entity_codes(arr: Any, name: str = "entity") -> np.ndarray:
     _check_no_missing(arr, name)
     codes, _ = _factorize(arr)
     return codes.astype(np.int64)
+
+
+def entity_ids(arr: Any, name: str = "entity") -> tuple[np.ndarray, np.ndarray | None]:
+    """Like :func:`entity_codes`, and also the original ids of the codes when the ids were not
+    integers (None otherwise), to label per-entity results."""
+    values = _values(arr)
+    if values.dtype.kind in "iuf":
+        return entity_codes(values, name), None
+    _check_no_missing(values, name)
+    codes, uniques = _factorize(values)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def time_info(arr: Any, time_unit: str | None, name: str = "time") -> tuple[np.ndarray, int, bool]:
+    """Timestamps as int64 plus (ticks per second, is_datetime). Datetime columns carry their
+    unit; integer columns take ``time_unit`` (default seconds)."""
+    values = _values(arr) if not _is_pandas_categorical(arr) else np.asarray(arr)
+    ticks = timestamps(values, name)
+    if values.dtype.kind == "M":
+        unit = np.datetime_data(values.dtype)[0]
+        if time_unit is not None and time_unit != unit:
+            raise ValueError(f"option 'time_unit': value {time_unit!r} contradicts the datetime64[{unit}] column '{name}'")
+        return ticks, _TICKS[unit], True
+    unit = time_unit or "s"
+    if unit not in _TICKS:
+        raise ValueError(f"option 'time_unit': value {unit!r} is not one of {', '.join(_TICKS)}")
+    return ticks, _TICKS[unit], False
+
+
+_TICKS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 def timestamps(arr: Any, name: str = "time") -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from . import _core
 from .model import StageModel
 
-__all__ = ["sample_crm", "sample_crm_arrays", "sample_model", "sample_labels"]
+__all__ = ["sample_crm", "sample_crm_arrays", "sample_model", "sample_labels", "sample_touches"]
 
 
 def sample_model() -> StageModel:
@@ -29,13 +29,14 @@ def sample_model() -> StageModel:
 
 
 def sample_labels() -> dict[str, list[str]]:
-    """Labels of the sample's code columns: ``source``, ``campaign``, ``reason`` (code = index),
-    and ``campaign_source`` (the source code of each campaign)."""
+    """Labels of the sample's code columns: ``source``, ``campaign``, ``reason`` and the touches'
+    ``channel`` (code = index), and ``campaign_source`` (the source code of each campaign)."""
     return {
         "source": list(_core.sample_sources()),
         "campaign": list(_core.sample_campaigns()),
         "reason": list(_core.sample_reasons()),
         "campaign_source": list(_core.sample_campaign_sources()),
+        "channel": list(_core.sample_channels()),
     }
 
 
@@ -53,6 +54,14 @@ def _epoch_seconds(start: Any) -> int:
     raise TypeError(f"option 'start': expected seconds since the epoch, an ISO date string or a datetime, got {start!r}")
 
 
+def _check_options(leads: Any, seed: Any, days: Any, reps: Any, first_lead: Any) -> None:
+    for name, value in (("leads", leads), ("days", days), ("reps", reps), ("first_lead", first_lead)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(f"option '{name}': expected an integer, got {value!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"option 'seed': value {seed!r} must be an integer >= 0")
+
+
 def sample_crm_arrays(
     leads: int = 10_000,
     *,
@@ -68,11 +77,7 @@ def sample_crm_arrays(
     -1 when a move has none), ``amount`` (float64 deal value on Opportunity, Customer and Lost
     rows, 0 elsewhere), and ``end`` (int, exclusive end of the period in epoch seconds).
     Rows are ordered by (entity, time)."""
-    for name, value in (("leads", leads), ("days", days), ("reps", reps), ("first_lead", first_lead)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise TypeError(f"option '{name}': expected an integer, got {value!r}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"option 'seed': value {seed!r} must be an integer >= 0")
+    _check_options(leads, seed, days, reps, first_lead)
     return dict(_core.sample_arrays(int(leads), int(seed), int(first_lead), _epoch_seconds(start), int(days), int(reps)))
 
 
@@ -114,3 +119,36 @@ def sample_crm(
     df.attrs["end"] = pd.Timestamp(a["end"], unit="s").isoformat()
     df.attrs["end_epoch_s"] = int(a["end"])
     return df
+
+
+def sample_touches(
+    leads: int = 10_000,
+    *,
+    seed: int = 42,
+    start: Any = "2024-01-01",
+    days: int = 365,
+    reps: int = 12,
+    first_lead: int = 0,
+) -> tuple[Any, Any]:
+    """Marketing touches of the sample's leads, for attribution: ``(touches, outcomes)``.
+
+    ``touches`` has one row per touch: ``path`` (the lead's entity id), ``time``
+    (datetime64[s]), ``channel`` (categorical: the six sources, Email, Social, Retargeting) and
+    ``milestone`` (``"lead_created"``, ``"opportunity_created"`` or missing, for the W-shaped
+    model). Leads see 0-3 touches in the 30 days before they come in, a creation touch in their
+    source's channel, 0-4 nurture touches until their opportunity and the opportunity's
+    creation touch. ``outcomes`` has one row per lead: ``path``, ``converted`` (0/1: became a
+    customer), ``value`` (the won amount) and ``conversion_time``. Same arguments as
+    :func:`sample_crm`, whose leads these are."""
+    import pandas as pd
+
+    _check_options(leads, seed, days, reps, first_lead)
+    t = _core.sample_touch_arrays(int(leads), int(seed), int(first_lead), _epoch_seconds(start), int(days), int(reps))
+    channels = list(_core.sample_channels())
+    milestone = pd.Categorical.from_codes(t["milestone"].astype(np.int8) - 1, categories=["lead_created", "opportunity_created"])
+    touches = pd.DataFrame({"path": t["path"], "time": t["time"].astype("datetime64[s]"),
+                            "channel": pd.Categorical.from_codes(t["channel"], categories=channels),
+                            "milestone": milestone})
+    outcomes = pd.DataFrame({"path": t["outcome_path"], "converted": t["converted"], "value": t["value"],
+                             "conversion_time": t["conversion_time"].astype("datetime64[s]")})
+    return touches, outcomes

@@ -1,0 +1,86 @@
+// funnelkit: mergeable summaries of durations (time in stage, time to convert): count,
+// mean, median, p90, min, max.
+//
+// Streaming moments: each batch given to fill() runs through a Boost.Accumulators
+// accumulator_set (features count, sum, min, max) in src/accumulators.cpp, and the batch
+// result is folded into the state with the merge rule below. Boost stays out of this header.
+//
+// Exact quantiles: the state also keeps every value (unless constructed with
+// keep_values = false, for O(1) memory where only count, mean, min and max are needed).
+// Quantile definition: numpy's default ("linear", Hyndman-Fan type 7): on the sorted values
+// x_0..x_{n-1}, h = (n-1) q, and the q-quantile is x_floor(h) + (h - floor(h)) *
+// (x_floor(h)+1 - x_floor(h)). The median is q = 0.5, p90 is q = 0.9.
+//
+// State contract (DESIGN.md): merge adds counts and sums, takes the min of minima and the max
+// of maxima, and concatenates the value multisets: associative and commutative. The result
+// keeps values only when both operands do. The sum is a double: it is exact (hence merge
+// order-independent to the bit) for integer-valued durations such as seconds while the total
+// stays below 2^53; for fractional values, merge order can change its last bits. Equality
+// compares the counts, sum, extremes and the value multisets (order-insensitive).
+// Serialised form: magic "FKDS", format version 1, then keep flag (u8), count (i64), sum,
+// min, max (f64) and the values in ascending order (u64 length + f64 each).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "funnelkit/config.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+/// The six numbers of a duration summary. Every statistic is std::nullopt when count is 0;
+/// median and p90 are also nullopt for a summary that does not keep values.
+struct duration_stats {
+    std::int64_t count = 0;
+    std::optional<double> mean, median, p90, min, max;
+    friend bool operator==(const duration_stats&, const duration_stats&) = default;
+};
+
+/// Quantile of sorted values by numpy's default linear interpolation; q in [0, 1].
+/// nullopt for an empty input. Throws for q outside [0, 1].
+std::optional<double> sorted_quantile(std::span<const double> sorted, double q);
+
+class duration_summary {
+public:
+    explicit duration_summary(bool keep_values = true) : keep_values_(keep_values) {}
+
+    /// Adds one value (finite; throws otherwise).
+    void add(double value);
+    /// Adds a batch. Every value must be finite: a NaN or infinity throws naming column
+    /// 'duration' and its row in the batch, and leaves the state unchanged.
+    void fill(std::span<const double> values);
+    void merge(const duration_summary& other);
+    duration_summary& operator+=(const duration_summary& other) { merge(other); return *this; }
+    void reset();
+
+    bool keeps_values() const noexcept { return keep_values_; }
+    std::int64_t count() const noexcept { return count_; }
+    double sum() const noexcept { return sum_; }
+    std::optional<double> mean() const;
+    std::optional<double> min() const;
+    std::optional<double> max() const;
+    /// q in [0, 1]; nullopt when empty or when values are not kept. Sorts a copy: use
+    /// stats() to get the median and p90 with a single sort.
+    std::optional<double> quantile(double q) const;
+    duration_stats stats() const;
+    /// The kept values, in insertion order (empty when values are not kept).
+    std::span<const double> values() const noexcept { return values_; }
+
+    std::vector<std::byte> serialize() const;
+    static duration_summary deserialize(const void* data, std::size_t size);
+
+    friend bool operator==(const duration_summary& a, const duration_summary& b);
+
+private:
+    bool keep_values_ = true;
+    std::int64_t count_ = 0;
+    double sum_ = 0;
+    double min_ = 0;  // meaningful only when count_ > 0
+    double max_ = 0;
+    std::vector<double> values_;
+};
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,92 @@
+// funnelkit: the closed-loop campaign and source report. Per segment of stage-change records
+// (segment = lead source, campaign, or any code): leads, MQLs, SQLs, opportunities, won, lost,
+// revenue; with a cost per segment: cost per lead, cost per MQL, customer acquisition cost
+// (CAC) and return on investment; conversion rates with Wilson intervals; sales velocity; and
+// a test of each segment's lead-to-won rate against all other leads.
+//
+// Definitions:
+// - An entity belongs to the segment of its earliest record (ties: the smallest code), as in
+//   conversion.hpp. Every entity is a lead.
+// - Reaching MQL, SQL, Opportunity and won follows the conversion rules: with
+//   skipped_stages::implied (default) reaching a ladder stage implies the earlier ones;
+//   recycled entities count once.
+// - lost = entities with a record of a lost-kind stage that were never won.
+// - revenue = per won entity, the amount of its latest won-stage record (amount column;
+//   0 without one), summed.
+// - cost per lead = cost / leads; cost per MQL = cost / MQLs; CAC = cost / won;
+//   ROI = (revenue - cost) / cost. Undefined (nullopt) on a zero denominator.
+// - Missing costs: a segment whose cost is NaN or beyond the end of the cost table has no
+//   cost; its cost metrics are nullopt, it is flagged (cost_missing) and listed in
+//   missing_cost. The total row's cost is the sum of the known costs; its cost metrics are
+//   nullopt whenever any segment with leads lacks a cost, rather than understating CAC.
+// - Rates: lead->MQL, MQL->SQL, SQL->opportunity, opportunity->won (step), lead->won
+//   (cumulative), each x of n with a Wilson interval at `level`.
+// - Velocity: days to win = mean time from the entity's first record to its first won record
+//   over won entities (in days of `seconds_per_day` time units); average deal = revenue /
+//   won; win rate = won / (won + lost); velocity = opportunities * average deal * win rate /
+//   days to win, revenue per day over the whole data period.
+// - Significance: two-proportion z-test (pooled) of lead->won, segment vs all other leads,
+//   two-sided p-value, and Holm-adjusted p-values over the segments tested (segments where
+//   the test is defined).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "funnelkit/columns.hpp"
+#include "funnelkit/config.hpp"
+#include "funnelkit/conversion.hpp"
+#include "funnelkit/model.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+struct campaign_options {
+    /// Ladder stages counted as MQL, SQL and opportunity (names in the model).
+    std::string mql_stage = "MQL";
+    std::string sql_stage = "SQL";
+    std::string opportunity_stage = "Opportunity";
+    skipped_stages skipped = skipped_stages::implied;
+    /// Cost per segment code (NaN: missing); finite and >= 0 otherwise.
+    std::vector<double> cost{};
+    /// Confidence level of the Wilson intervals, in (0, 1).
+    double level = 0.95;
+    /// Time units per day, for days to win (86400 for times in seconds).
+    double seconds_per_day = 86'400.0;
+};
+
+struct rate_estimate {
+    std::int64_t x = 0, n = 0;
+    std::optional<double> rate, lower, upper;
+};
+
+struct campaign_row {
+    /// Segment code; -1 for the total row.
+    std::int32_t segment = -1;
+    std::int64_t leads = 0, mqls = 0, sqls = 0, opportunities = 0, won = 0, lost = 0;
+    double revenue = 0.0;
+    std::optional<double> cost;
+    bool cost_missing = false;
+    std::optional<double> cost_per_lead, cost_per_mql, cac, roi;
+    rate_estimate lead_to_mql, mql_to_sql, sql_to_opportunity, opportunity_to_won, lead_to_won;
+    std::optional<double> days_to_win, average_deal, win_rate, velocity;
+    /// Segment rows only: lead->won vs all other leads.
+    std::optional<double> z, p_value, p_holm;
+};
+
+struct campaign_report {
+    std::vector<campaign_row> rows;  ///< one per segment code 0..n-1
+    campaign_row total;
+    std::vector<std::int32_t> missing_cost;  ///< segments with leads but no cost
+};
+
+/// Builds the report. The records need a segment column. Throws funnelkit::invalid_argument
+/// on invalid records (see stage_records::validate), a missing segment column, unknown stage
+/// names, a negative or infinite cost (naming its row), or a level outside (0, 1).
+campaign_report compute_campaign_report(const stage_model& model, const stage_records& records,
+                                        const campaign_options& options = {});
+
+FUNNELKIT_END_NAMESPACE

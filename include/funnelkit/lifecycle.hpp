@@ -1,0 +1,294 @@
+// funnelkit: stage histories built from raw stage-change records, and what they tell: reach
+// (also per recycle pass), cohorts by calendar period, transitions, exits and disqualification
+// reasons, time in stage and time to convert with censoring, and stuck (aging) entities.
+//
+// Ordering rule. Records are ordered per entity by time; records of one entity at the same
+// time are ordered by ladder rank (earlier stages first), then off-ladder outcomes, then by
+// stage code, so "Lead and MQL at the same second" reads Lead -> MQL whatever the row order.
+// Exact duplicates (same entity, time and stage) count once. The input may come in any row
+// order: histories are identical for every permutation of the rows.
+//
+// Passes. A move to an earlier ladder stage (a backward move, e.g. sales recycling a lead to
+// marketing) ends a pass and starts the next; `recycles` counts these moves.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "funnelkit/accumulators.hpp"
+#include "funnelkit/columns.hpp"
+#include "funnelkit/config.hpp"
+#include "funnelkit/conversion.hpp"
+#include "funnelkit/model.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+/// Marks "never" in entry-time columns.
+inline constexpr std::int64_t never = std::numeric_limits<std::int64_t>::min();
+
+struct history_options {
+    /// The observation end ("now"): open entities are censored here. Default: the largest
+    /// time in the records. Must not be earlier than any record.
+    std::optional<std::int64_t> as_of{};
+};
+
+/// Per-entity stage histories. Entities are ordered by id. Each entity's records are kept in
+/// history order (see the ordering rule) as one compressed row of events.
+class stage_histories {
+public:
+    std::size_t size() const noexcept { return entity_.size(); }
+    std::size_t n_stages() const noexcept { return model_.ladder().size(); }
+    std::size_t n_segments() const noexcept { return n_segments_; }
+    std::size_t n_reasons() const noexcept { return n_reasons_; }
+    const stage_model& model() const noexcept { return model_; }
+    std::int64_t as_of() const noexcept { return as_of_; }
+
+    /// Entity ids, ascending.
+    std::span<const std::int64_t> entities() const noexcept { return entity_; }
+    /// Segment of each entity: the segment of its earliest record (ties: the smallest code);
+    /// -1 without a segment column.
+    std::span<const std::int32_t> segments() const noexcept { return segment_; }
+
+    /// Events of entity i are rows offsets()[i] .. offsets()[i+1]-1 of event_times(),
+    /// event_stages() and event_reasons() (reason -1 when none or no reason column).
+    std::span<const std::size_t> offsets() const noexcept { return offset_; }
+    std::span<const std::int64_t> event_times() const noexcept { return time_; }
+    std::span<const std::int32_t> event_stages() const noexcept { return stage_; }
+    std::span<const std::int32_t> event_reasons() const noexcept { return reason_; }
+
+    /// First time entity i entered ladder stage `rank` (recorded), or `never`.
+    std::int64_t first_entry(std::size_t i, std::size_t rank) const noexcept { return entry_[i * n_stages() + rank]; }
+    /// First time entity i was at ladder stage `rank` or beyond: the entry time when skipped
+    /// earlier stages count as reached. `never` if it never got that far.
+    std::int64_t reach_time(std::size_t i, std::size_t rank) const noexcept;
+    /// Ladder stages entity i has records of (bit k = stage k).
+    std::uint64_t recorded(std::size_t i) const noexcept { return recorded_[i]; }
+    /// Ladder stages below the highest recorded one that entity i has no record of.
+    std::uint64_t skipped(std::size_t i) const noexcept;
+    /// Number of backward ladder moves of entity i.
+    std::int32_t recycles(std::size_t i) const noexcept { return recycles_[i]; }
+    /// Stage code of entity i's last event (its current stage or its outcome).
+    std::int32_t current(std::size_t i) const noexcept { return stage_[offset_[i + 1] - 1]; }
+    /// Time of entity i's last event.
+    std::int64_t current_since(std::size_t i) const noexcept { return time_[offset_[i + 1] - 1]; }
+    /// True when entity i's last event is a terminal stage (won, lost, disqualified).
+    bool closed(std::size_t i) const noexcept { return model_.is_terminal(current(i)); }
+    /// Ladder rank of the last step-kind stage entity i was in (the stage it was won, lost or
+    /// disqualified from, or its current stage when open); -1 when it has no step-kind record.
+    std::int32_t exit_rank(std::size_t i) const noexcept { return exit_rank_[i]; }
+
+    friend stage_histories build_histories(const stage_model&, const stage_records&, const history_options&);
+
+private:
+    explicit stage_histories(stage_model m) : model_(std::move(m)) {}
+
+    stage_model model_;
+    std::int64_t as_of_ = 0;
+    std::size_t n_segments_ = 0;
+    std::size_t n_reasons_ = 0;
+    std::vector<std::int64_t> entity_;
+    std::vector<std::int32_t> segment_;
+    std::vector<std::size_t> offset_{0};
+    std::vector<std::int64_t> time_;
+    std::vector<std::int32_t> stage_;
+    std::vector<std::int32_t> reason_;
+    std::vector<std::int64_t> entry_;
+    std::vector<std::uint64_t> recorded_;
+    std::vector<std::int32_t> recycles_;
+    std::vector<std::int32_t> exit_rank_;
+};
+
+/// Builds histories from records in any order (validated; throws funnelkit::invalid_argument).
+stage_histories build_histories(const stage_model& model, const stage_records& records,
+                                const history_options& options = {});
+
+/// How a recycled entity's later passes count toward reach: only its first pass, or every
+/// pass as a separate entry (then the "entities" counters count passes).
+enum class recycled_passes : std::uint8_t { first_only = 0, every_pass = 1 };
+
+struct reach_options {
+    skipped_stages skipped = skipped_stages::implied;
+    recycled_passes passes = recycled_passes::first_only;
+};
+
+/// Reach counts from histories, grouped by `group` (one code >= 0 per entity, or -1 to leave
+/// the entity out of the per-group rows; it still counts overall). An empty `group` groups by
+/// the histories' segments. With first_only, the reach of an entity is the set of stages of
+/// all its records, as compute_conversion() defines it; with every_pass, each pass counts.
+conversion_counts reach(const stage_histories& h, std::span<const std::int32_t> group = {},
+                        const reach_options& options = {});
+
+// ---- cohorts ------------------------------------------------------------------------------
+
+enum class period_unit : std::uint8_t { day, week, month, quarter, year };
+
+struct cohort_options {
+    /// Ladder rank whose reach time defines the cohort (0: the first stage).
+    std::size_t stage = 0;
+    period_unit period = period_unit::month;
+    /// Time unit of the records: ticks per second (1 for seconds, 1000 for milliseconds,
+    /// 1'000'000'000 for nanoseconds).
+    std::int64_t ticks_per_second = 1;
+    /// Fixed offset of local time from UTC, in seconds (e.g. -18000 for UTC-5). Periods are
+    /// calendar periods of local time. Weeks start on Monday (ISO 8601).
+    std::int64_t utc_offset_seconds = 0;
+};
+
+/// Calendar period containing time t: [start, end) as times in the records' unit.
+struct period_bounds {
+    std::int64_t start;
+    std::int64_t end;
+};
+period_bounds period_of(std::int64_t t, const cohort_options& options);
+
+struct cohort_assignment {
+    /// Cohort code of each entity (index into start/end), -1 when it never reached the stage.
+    std::vector<std::int32_t> code;
+    /// Bounds of each cohort period, ascending; only periods with entities are listed.
+    std::vector<std::int64_t> start;
+    std::vector<std::int64_t> end;
+};
+cohort_assignment assign_cohorts(const stage_histories& h, const cohort_options& options = {});
+
+// ---- flow: transitions, exits and reasons --------------------------------------------------
+
+/// Mergeable counts of how entities move: the transition matrix over stage codes (from the
+/// record before to the record after, backward moves included), exits (per ladder rank of
+/// exit_rank() and per segment: how many are open, won, lost or disqualified), and the reasons
+/// of lost and disqualified exits per rank and segment. Merge adds counts (exact, associative
+/// and commutative for disjoint entity sets), first growing either side to the larger number
+/// of segments and reasons; the stage models must agree. Serialisable with the magic "FKFL".
+class flow_counts {
+public:
+    /// Outcome columns of exits().
+    enum outcome : std::size_t { open = 0, won = 1, lost = 2, disqualified = 3 };
+    static constexpr std::int32_t overall = -1;
+
+    flow_counts() = default;
+    flow_counts(std::size_t n_codes, std::size_t n_ranks, std::size_t n_segments, std::size_t n_reasons);
+
+    std::size_t n_codes() const noexcept { return n_codes_; }
+    std::size_t n_ranks() const noexcept { return n_ranks_; }
+    std::size_t n_segments() const noexcept { return n_segments_; }
+    std::size_t n_reasons() const noexcept { return n_reasons_; }
+
+    std::int64_t transitions(std::int32_t from, std::int32_t to) const;
+    std::int64_t exits(std::size_t rank, outcome o, std::int32_t segment = overall) const;
+    std::int64_t reasons(std::size_t rank, std::int32_t reason, std::int32_t segment = overall) const;
+
+    void add_transition(std::int32_t from, std::int32_t to, std::int64_t n = 1);
+    void add_exit(std::size_t rank, outcome o, std::int32_t segment, std::int32_t reason);
+
+    void merge(const flow_counts& other);
+    flow_counts& operator+=(const flow_counts& other) { merge(other); return *this; }
+    void reset();
+    std::vector<std::byte> serialize() const;
+    static flow_counts deserialize(const void* data, std::size_t size);
+    friend bool operator==(const flow_counts&, const flow_counts&) = default;
+
+private:
+    flow_counts reshaped(std::size_t n_segments, std::size_t n_reasons) const;
+    std::size_t exit_index(std::size_t rank, std::size_t o, std::int32_t segment) const;
+    std::size_t reason_index(std::size_t rank, std::int32_t reason, std::int32_t segment) const;
+    std::size_t n_codes_ = 0, n_ranks_ = 0, n_segments_ = 0, n_reasons_ = 0;
+    std::vector<std::int64_t> transitions_;  // n_codes x n_codes
+    std::vector<std::int64_t> exits_;        // (n_segments + 1) x n_ranks x 4
+    std::vector<std::int64_t> reasons_;      // (n_segments + 1) x n_ranks x n_reasons
+};
+
+flow_counts compute_flow(const stage_histories& h);
+
+// ---- durations ------------------------------------------------------------------------------
+
+/// One row per visit of a step-kind stage: how long the entity stayed, and whether it left
+/// (completed) or is still there at as_of (censored, duration = as_of - entry).
+struct stage_visits {
+    std::vector<std::int32_t> entity;  // index into stage_histories::entities()
+    std::vector<std::int32_t> stage;   // stage code
+    std::vector<std::int64_t> entered;
+    std::vector<std::int64_t> duration;
+    std::vector<std::uint8_t> completed;
+};
+stage_visits time_in_stage(const stage_histories& h);
+
+/// Time from reaching ladder stage `from` to reaching stage `to` (reach times, so skipped
+/// stages count as reached when the later stage is), for every entity that reached `from`.
+/// outcome 1: converted (duration to the conversion); 2: closed otherwise first (lost or
+/// disqualified; duration to that exit, a competing outcome); 0: still open (censored at
+/// as_of).
+struct conversion_times {
+    std::vector<std::int32_t> entity;
+    std::vector<std::int64_t> duration;
+    std::vector<std::uint8_t> outcome;
+};
+conversion_times time_to_convert(const stage_histories& h, std::size_t from, std::size_t to);
+
+// ---- aging ------------------------------------------------------------------------------------
+
+struct aging_options {
+    /// Fixed limit per ladder rank (time in the records' unit); a missing or non-positive
+    /// entry means: use the percentile below for that stage.
+    std::vector<std::int64_t> limit{};
+    /// Percentile (0 < p <= 100) of completed visits of the same stage used as the limit where
+    /// no fixed limit is given; 0 disables it (such stages are then not checked).
+    double percentile = 90.0;
+};
+
+/// Open entities whose time in their current step-kind stage (as_of - entry of the current
+/// visit) exceeds the limit, ordered by how far over they are (most first).
+struct aging_list {
+    std::vector<std::int64_t> entity;  // entity id
+    std::vector<std::int32_t> stage;   // stage code
+    std::vector<std::int64_t> entered;
+    std::vector<std::int64_t> age;
+    std::vector<double> limit;  // the limit that applied (a percentile may fall between ticks)
+    std::size_t size() const noexcept { return entity.size(); }
+};
+aging_list stuck_entities(const stage_histories& h, const aging_options& options = {});
+
+// ---- the mergeable summary --------------------------------------------------------------------
+
+/// The mergeable aggregate behind the lifecycle report: reach counts (conversion), flow counts
+/// (transitions, exits, reasons) and summaries of completed visits of each ladder step stage
+/// (time in stage), overall and per segment. Merge combines the three parts (growing to the
+/// larger number of segments and reasons); computing on disjoint entity sets and merging
+/// equals computing on all of them. Serialised with the magic "FKLS", format version 1, as
+/// the nested blobs of its parts.
+class lifecycle_summary {
+public:
+    static constexpr std::int32_t overall = -1;
+    lifecycle_summary() = default;
+
+    const conversion_counts& conversion() const noexcept { return conversion_; }
+    const flow_counts& flow() const noexcept { return flow_; }
+    std::size_t n_stages() const noexcept { return n_stages_; }
+    std::size_t n_segments() const noexcept { return n_segments_; }
+    /// Completed visits of ladder stage `rank` (durations in the records' time unit).
+    const duration_summary& time_in_stage(std::size_t rank, std::int32_t segment = overall) const;
+
+    void merge(const lifecycle_summary& other);
+    lifecycle_summary& operator+=(const lifecycle_summary& other) { merge(other); return *this; }
+    void reset();
+    std::vector<std::byte> serialize() const;
+    static lifecycle_summary deserialize(const void* data, std::size_t size);
+    friend bool operator==(const lifecycle_summary&, const lifecycle_summary&) = default;
+
+    friend lifecycle_summary summarize(const stage_histories& h, const reach_options& options);
+
+private:
+    void grow_segments(std::size_t n_segments);
+    conversion_counts conversion_;
+    flow_counts flow_;
+    std::size_t n_stages_ = 0;
+    std::size_t n_segments_ = 0;
+    std::vector<duration_summary> durations_;  // (n_segments + 1) x n_stages, overall first
+};
+
+lifecycle_summary summarize(const stage_histories& h, const reach_options& options = {});
+
+FUNNELKIT_END_NAMESPACE

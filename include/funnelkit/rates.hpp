@@ -1,0 +1,143 @@
+// funnelkit: statistics of conversion rates: confidence intervals, tests that compare
+// segments, the Bayesian probability that one rate beats another, and multiple-comparison
+// adjustment of p-values.
+//
+// Definitions (x successes of n trials, confidence level 1 - alpha, z = the 1 - alpha/2
+// quantile of the standard normal distribution):
+// - Wilson (the default): (x + z^2/2 +- z*sqrt(x(n-x)/n + z^2/4)) / (n + z^2).
+// - Agresti-Coull: p~ +- z*sqrt(p~(1-p~)/n~) with n~ = n + z^2, p~ = (x + z^2/2)/n~.
+// - Jeffreys: the alpha/2 and 1-alpha/2 quantiles of Beta(x+1/2, n-x+1/2); lower bound 0
+//   when x = 0, upper bound 1 when x = n.
+// - Clopper-Pearson (exact): the alpha/2 quantile of Beta(x, n-x+1) and the 1-alpha/2
+//   quantile of Beta(x+1, n-x); lower bound 0 when x = 0, upper bound 1 when x = n.
+// Wilson and Agresti-Coull bounds are clipped to [0, 1] (Agresti-Coull leaves that range
+// for x near 0 or n; statsmodels clips the same way).
+// Example: x = 7, n = 50, 95%: Wilson [0.069508, 0.261862].
+//
+// Edge cases: x = 0 and x = n give ordinary intervals touching 0 or 1. n = 0 carries no
+// information: the rate and its interval are undefined and the functions return
+// std::nullopt instead of a number, so nothing undefined reaches arithmetic silently.
+// Invalid counts (negative, x > n) and levels outside (0, 1) throw funnelkit::invalid_argument.
+//
+// Quantiles come from Boost.Math (normal quantile, inverse regularized incomplete beta);
+// Boost is only included by src/rates.cpp, not by this header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "funnelkit/config.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+enum class interval_method : std::uint8_t { wilson = 0, agresti_coull = 1, jeffreys = 2, clopper_pearson = 3 };
+
+/// Name of the method as used in option strings: "wilson", "agresti_coull", "jeffreys",
+/// "clopper_pearson".
+std::string_view to_string(interval_method m) noexcept;
+/// Parses the names above; throws funnelkit::invalid_argument naming option 'method'.
+interval_method parse_interval_method(std::string_view name);
+
+/// A rate with its confidence interval. All three numbers lie in [0, 1] and
+/// lower <= estimate <= upper.
+struct rate_bounds {
+    double estimate = 0;  ///< x / n
+    double lower = 0;
+    double upper = 0;
+    friend bool operator==(const rate_bounds&, const rate_bounds&) = default;
+};
+
+/// Confidence interval for x successes of n trials at `level` (e.g. 0.95).
+/// std::nullopt when n == 0 (undefined rate). Throws for x < 0, n < 0, x > n, or a level
+/// outside the open interval (0, 1).
+std::optional<rate_bounds> rate_interval(std::int64_t successes, std::int64_t trials, double level = 0.95,
+                                         interval_method method = interval_method::wilson);
+
+/// The p-quantile of the standard normal distribution, 0 < p < 1.
+double normal_quantile(double p);
+/// The p-quantile of Beta(a, b) (inverse of the regularized incomplete beta function),
+/// a > 0, b > 0, 0 <= p <= 1.
+double beta_quantile(double p, double a, double b);
+
+enum class alternative : std::uint8_t { two_sided = 0, larger = 1, smaller = 2 };
+std::string_view to_string(alternative a) noexcept;
+/// Parses "two-sided" (or "two_sided"), "larger", "smaller"; throws naming option 'alternative'.
+alternative parse_alternative(std::string_view name);
+
+struct test_result {
+    double statistic = 0;
+    double p_value = 1;
+    friend bool operator==(const test_result&, const test_result&) = default;
+};
+
+/// Two-proportion z-test with the pooled variance: p = (x1+x2)/(n1+n2),
+/// z = (x1/n1 - x2/n2) / sqrt(p(1-p)(1/n1 + 1/n2)). `larger` tests rate 1 > rate 2.
+/// std::nullopt when n1 == 0, n2 == 0, or the pooled rate is 0 or 1 (both rates identical
+/// at 0 or 1: zero variance, the statistic is undefined).
+std::optional<test_result> two_proportion_z_test(std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2,
+                                                 alternative alt = alternative::two_sided);
+
+struct chi2_result {
+    double statistic = 0;
+    double p_value = 1;
+    std::int64_t dof = 0;
+    bool corrected = false;  ///< true when the Yates correction was applied
+    friend bool operator==(const chi2_result&, const chi2_result&) = default;
+};
+
+/// Pearson's chi-squared test of independence on an r x c table of counts, row-major
+/// (`table[i * cols + j]`), r >= 2 and c >= 2. Expected counts are row sum * column sum /
+/// total; dof = (r-1)(c-1). With `yates` and dof == 1 each |observed - expected| is reduced
+/// by min(0.5, |observed - expected|) (the convention of scipy.stats.chi2_contingency);
+/// larger tables are never corrected. std::nullopt when a row or column sums to 0 (an
+/// expected count of 0: the test is undefined). Throws on negative counts or a bad shape.
+std::optional<chi2_result> chi2_independence(std::span<const std::int64_t> table, std::size_t rows,
+                                             std::size_t cols, bool yates = true);
+
+/// The 2x2 case for two rates: rows (x1, n1-x1) and (x2, n2-x2).
+std::optional<chi2_result> chi2_two_proportions(std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2,
+                                                bool yates = true);
+
+/// A Beta(alpha, beta) prior on a rate; the default is the uniform prior Beta(1, 1).
+struct beta_prior {
+    double alpha = 1;
+    double beta = 1;
+};
+
+/// P(X > Y) for independent X ~ Beta(a_x, b_x), Y ~ Beta(a_y, b_y), computed without
+/// sampling: by the finite closed-form sum when one of the four parameters is a (small
+/// enough) integer, otherwise by tanh-sinh quadrature of pdf_X(t) * P(Y < t) over [0, 1]
+/// split at the bulk of both densities (absolute error about 1e-12). Parameters must be
+/// finite and > 0.
+double probability_beta_greater(double a_x, double b_x, double a_y, double b_y);
+
+/// Posterior probability that rate B beats rate A, P(p_B > p_A), with p_A ~ Beta(prior.alpha
+/// + x_a, prior.beta + n_a - x_a) and p_B likewise. n = 0 is allowed (the posterior is the
+/// prior).
+double probability_b_beats_a(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
+                             const beta_prior& prior = {});
+
+enum class p_adjust : std::uint8_t { holm = 0, benjamini_hochberg = 1 };
+std::string_view to_string(p_adjust m) noexcept;
+/// Parses "holm", "benjamini_hochberg" (or "bh", "fdr_bh"); throws naming option 'method'.
+p_adjust parse_p_adjust(std::string_view name);
+
+/// Adjusted p-values, in the input order, capped at 1:
+/// - Holm (family-wise error): sorted ascending p_(1..m), adj_(i) = max_{j <= i} (m-j+1) p_(j);
+/// - Benjamini-Hochberg (false discovery rate): adj_(i) = min_{j >= i} m p_(j) / j.
+/// Matches statsmodels.stats.multitest.multipletests ('holm', 'fdr_bh'). Each p must lie in
+/// [0, 1]; NaN or out-of-range values throw naming column 'p_value' and the row.
+std::vector<double> adjust_p_values(std::span<const double> p_values, p_adjust method);
+
+namespace detail {
+// Both evaluation paths of probability_beta_greater, exposed for cross-checking in tests.
+// The closed form returns nullopt when no parameter is a usable integer.
+std::optional<double> beta_greater_closed_form(double a_x, double b_x, double a_y, double b_y);
+double beta_greater_quadrature(double a_x, double b_x, double a_y, double b_y);
+}  // namespace detail
+
+FUNNELKIT_END_NAMESPACE

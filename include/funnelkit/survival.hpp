@@ -1,0 +1,89 @@
+// funnelkit: survival analysis for right-censored durations: the Kaplan-Meier estimator
+// (time to convert, counting open entities as censored) and the Aalen-Johansen cumulative
+// incidence of competing outcomes (won vs lost).
+//
+// Definitions. Distinct durations t_1 < ... < t_m (event and censoring times together);
+// n_j = number with duration >= t_j (at risk), d_j = events at t_j, c_j = censored at t_j.
+// - Ties: all events at t_j are processed together, and an entity censored at t_j is still
+//   at risk at t_j (censoring happens just after the events), the usual convention.
+// - Kaplan-Meier: S(t_j) = prod_{i <= j} (1 - d_i / n_i); S(t) = 1 before t_1.
+// - Confidence band: "exponential Greenwood" (log(-log S)) at level 1 - alpha:
+//   V_j = sum_{i <= j, n_i > d_i} d_i / (n_i (n_i - d_i)), and the bounds are
+//   S^exp(+z sqrt(V)/|log S|) (lower) and S^exp(-z sqrt(V)/|log S|) (upper); both are 1
+//   where S = 1 and 0 where S = 0. This is the band lifelines' KaplanMeierFitter reports.
+// - Percentile q (median q = 1/2): the smallest t_j with S(t_j) <= q, lifelines'
+//   qth_survival_time convention; undefined (std::nullopt) when S never falls to q, which
+//   happens when too many entities are still open. The median's confidence interval applies
+//   the same rule to the lower and upper bands.
+// - Aalen-Johansen with outcomes 1..K (0 = censored/open): the event-free survival S is the
+//   Kaplan-Meier curve with any outcome as the event, and the cumulative incidence of
+//   outcome k is F_k(t_j) = sum_{i <= j} S(t_{i-1}) d_{k,i} / n_i. The curves of all
+//   outcomes and S add up to 1 at every time. This is the probability of being won by t with
+//   lost as a competing outcome; 1 - KM with lost treated as censored overstates it.
+//   Ties across outcomes at one time are processed together (lifelines instead jitters tied
+//   times at random, so it agrees only on data without ties).
+// Durations must be finite and >= 0; errors name the column, the row and the value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "funnelkit/config.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+struct kaplan_meier_options {
+    /// Confidence level of the band and of the median's interval, in (0, 1).
+    double level = 0.95;
+};
+
+struct kaplan_meier_result {
+    double level = 0.95;
+    std::vector<double> time;               ///< distinct durations, ascending
+    std::vector<std::int64_t> at_risk;      ///< n_j
+    std::vector<std::int64_t> events;       ///< d_j
+    std::vector<std::int64_t> censored;     ///< c_j
+    std::vector<double> survival;           ///< S(t_j)
+    std::vector<double> lower;              ///< lower band at t_j
+    std::vector<double> upper;              ///< upper band at t_j
+    std::optional<double> median;           ///< percentile(0.5)
+    std::optional<double> median_lower;     ///< median of the lower band (the earlier time)
+    std::optional<double> median_upper;     ///< median of the upper band (nullopt: not reached)
+
+    std::int64_t count() const noexcept;        ///< number of durations
+    std::int64_t event_count() const noexcept;  ///< number of events
+    /// S(t) as a right-continuous step function (1 before the first time).
+    double survival_at(double t) const;
+    /// Smallest time with S <= q, 0 < q < 1; nullopt when S never falls to q.
+    std::optional<double> percentile(double q) const;
+};
+
+/// Kaplan-Meier estimate from durations and event flags (1 = event observed, 0 = censored,
+/// e.g. still open). An empty `observed` means every duration is an event. Empty input gives
+/// an empty curve with no median.
+kaplan_meier_result kaplan_meier(std::span<const double> duration, std::span<const std::uint8_t> observed,
+                                 const kaplan_meier_options& options = {});
+
+struct cumulative_incidence_result {
+    std::int32_t n_outcomes = 0;            ///< K: outcomes are coded 1..K
+    std::vector<double> time;               ///< distinct durations, ascending
+    std::vector<std::int64_t> at_risk;      ///< n_j
+    std::vector<std::int64_t> censored;     ///< c_j
+    std::vector<std::int64_t> events;       ///< d_{k,j} at [j * K + (k - 1)]
+    std::vector<double> incidence;          ///< F_k(t_j) at [j * K + (k - 1)]
+    std::vector<double> survival;           ///< event-free survival S(t_j)
+
+    /// F_k(t) as a right-continuous step function (0 before the first time); k in 1..K.
+    double incidence_at(std::int32_t outcome, double t) const;
+    /// F_k at the last time: the share that ends in outcome k as far as the data can tell.
+    double final_incidence(std::int32_t outcome) const;
+};
+
+/// Aalen-Johansen cumulative incidence. `outcome[i]` is 0 for censored (open) and k >= 1 for
+/// outcome k (e.g. 1 = won, 2 = lost); codes above 1024 are rejected.
+cumulative_incidence_result aalen_johansen(std::span<const double> duration, std::span<const std::int32_t> outcome);
+
+FUNNELKIT_END_NAMESPACE

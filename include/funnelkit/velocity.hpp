@@ -1,0 +1,204 @@
+// funnelkit: sales velocity V = N * D * W / L per period and per segment, its bootstrap
+// confidence interval, and the split of a change of V between two periods into its drivers.
+//
+// Definitions (every choice is an option of velocity_options, reported by explain()):
+// - N: opportunities created in the period [start, end), or (count_basis::open_at_start)
+//   opportunities open at its start: created before `start` and not closed before `start`.
+// - The deals that measure D, W and L are the opportunities *closed* (won or lost) in the
+//   period: closed time in [start, end).
+// - D: mean amount of the won deals.
+// - W: won / (won + lost) by count, or (win_rate_basis::value) won amount / (won + lost amount).
+// - L: per deal, (closed - start of the cycle) / time_unit, where the cycle starts at creation,
+//   at the SQL time or at the first touch (optional columns); over won deals only or over all
+//   closed deals; the mean or the median. Deals without the chosen start time are left out of
+//   L and counted in cycle_missing.
+// - V = N * D * W / L, revenue per unit of L (per day with the default unit).
+// Undefined inputs are never NaN in disguise: each optional is empty and `status`/`reason`
+// say why (no won deal: D undefined; no closed deal: W undefined; no cycle: L undefined;
+// L = 0: V undefined).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "funnelkit/columns.hpp"
+#include "funnelkit/config.hpp"
+#include "funnelkit/model.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+/// How a result was computed, for display beside the number: the formula, the inputs with
+/// their values and the options, as name/value text pairs (JSON-friendly).
+struct explanation {
+    std::string metric;
+    std::string formula;
+    std::vector<std::pair<std::string, std::string>> inputs;
+    std::vector<std::pair<std::string, std::string>> options;
+    std::string note;
+
+    /// Multi-line human-readable text.
+    std::string text() const;
+    /// A JSON object {"metric", "formula", "inputs": {...}, "options": {...}, "note"}.
+    std::string json() const;
+};
+
+/// Time value meaning "absent" in optional time columns (not closed, never touched, no SQL).
+inline constexpr std::int64_t missing_time = std::numeric_limits<std::int64_t>::min();
+
+/// Outcome codes of opportunity_records::outcome.
+enum class deal_outcome : std::int8_t { open = 0, won = 1, lost = 2 };
+
+/// Non-owning columns of opportunity records, one row per opportunity. Times are integers in
+/// any unit (seconds by default: see velocity_options::time_unit). `closed` is ignored for
+/// open deals. `segment` (codes >= 0), `sql_time` and `first_touch` are optional: leave empty
+/// when absent; missing_time marks a row without that time.
+struct opportunity_records {
+    std::span<const std::int64_t> created;
+    std::span<const std::int64_t> closed;
+    std::span<const std::int8_t> outcome;
+    std::span<const double> amount;
+    std::span<const std::int32_t> segment{};
+    std::span<const std::int64_t> sql_time{};
+    std::span<const std::int64_t> first_touch{};
+
+    std::size_t size() const noexcept { return created.size(); }
+    /// Checks lengths, outcome codes, amounts (finite, >= 0), segment codes (>= 0), created not
+    /// missing, closed >= created for closed deals, cycle starts not after the close. Throws
+    /// funnelkit::invalid_argument naming the column, row and value. Returns the number of
+    /// segments (largest code + 1; 0 without a segment column).
+    std::int32_t validate() const;
+};
+
+/// Owning opportunity columns (e.g. derived from stage-change records).
+struct opportunity_table {
+    std::vector<std::int64_t> entity, created, closed, sql_time, first_touch;
+    std::vector<std::int8_t> outcome;
+    std::vector<double> amount;
+    std::vector<std::int32_t> segment;
+
+    std::size_t size() const noexcept { return created.size(); }
+    opportunity_records records() const noexcept {
+        return {created, closed, outcome, amount, segment, sql_time, first_touch};
+    }
+};
+
+/// One opportunity per entity that entered `opportunity_stage`: created = its first entry,
+/// closed/outcome from its first won or lost record after that (won = the model's won stage,
+/// lost = any stage of kind lost), amount = the amount of the closing record (or of the
+/// opportunity record while open), sql_time = first entry into `sql_stage` (missing_time when
+/// none or the name is empty), first_touch = the entity's earliest record, segment = the
+/// segment code of the earliest record (smallest code among ties; the segment column stays
+/// empty when the records have none). Rows come in entity order. Validates the records first.
+opportunity_table opportunities_from_stages(const stage_model& model, const stage_records& records,
+                                            std::string_view opportunity_stage = "Opportunity",
+                                            std::string_view sql_stage = "SQL");
+
+enum class count_basis : std::uint8_t { created_in_period = 0, open_at_start = 1 };
+enum class win_rate_basis : std::uint8_t { count = 0, value = 1 };
+enum class cycle_start : std::uint8_t { created = 0, sql = 1, first_touch = 2 };
+enum class cycle_deals : std::uint8_t { won = 0, closed = 1 };
+enum class cycle_statistic : std::uint8_t { mean = 0, median = 1 };
+
+struct velocity_options {
+    count_basis count = count_basis::created_in_period;
+    win_rate_basis win_rate = win_rate_basis::count;
+    cycle_start cycle_from = cycle_start::created;
+    cycle_deals cycle_over = cycle_deals::won;
+    cycle_statistic cycle_stat = cycle_statistic::mean;
+    /// Length of one unit of L in the time unit of the columns (86400: days from seconds).
+    double time_unit = 86'400.0;
+    /// Name of that unit, for explanations ("day").
+    std::string unit_name = "day";
+    /// Bootstrap replicates for the confidence interval of V (0: no interval).
+    std::int32_t bootstrap = 0;
+    double confidence = 0.95;
+    std::uint64_t seed = 42;
+};
+
+/// A half-open time interval [start, end).
+struct period {
+    std::int64_t start = 0;
+    std::int64_t end = 0;
+};
+
+/// Throws funnelkit::invalid_argument (column 'periods') unless every period is non-empty and
+/// the periods are sorted and do not overlap.
+void validate_periods(std::span<const period> periods);
+
+enum class velocity_status : std::uint8_t {
+    ok = 0,
+    no_won_deals = 1,     // D undefined
+    no_closed_deals = 2,  // W undefined
+    no_cycle = 3,         // L undefined: no deal with a measurable cycle
+    zero_cycle = 4,       // L = 0: V would be infinite
+};
+std::string_view to_string(velocity_status s) noexcept;
+
+struct velocity_result {
+    /// Index into the periods passed in, and segment code (-1: all opportunities).
+    std::size_t period_index = 0;
+    std::int32_t segment = -1;
+    period interval{};
+    std::int64_t n = 0;
+    std::int64_t won = 0, lost = 0;
+    double won_amount = 0.0, lost_amount = 0.0;
+    /// Deals whose cycle entered L, and deals left out for lack of the chosen start time.
+    std::int64_t cycle_deals = 0, cycle_missing = 0;
+    std::optional<double> deal_value, win_rate, cycle_length, velocity;
+    velocity_status status = velocity_status::ok;
+    std::string reason;
+    /// Percentile bootstrap interval of V, with the number of replicates where V was undefined
+    /// (left out of the percentiles).
+    std::optional<double> ci_lower, ci_upper;
+    std::int32_t bootstrap_undefined = 0;
+    velocity_options options{};
+
+    bool defined() const noexcept { return status == velocity_status::ok; }
+    explanation explain() const;
+};
+
+/// Velocity per period and per segment. `periods` must be sorted by start and must not
+/// overlap. Results come period by period, overall (segment -1) first, then segments 0, 1, ...
+/// One pass over the records, with a binary search of the periods per time; a bootstrap adds
+/// one pass per (period, segment) cell to collect its deals, then `bootstrap` resamples of
+/// them (each cell draws from its own stream of detail::rng keyed by the seed and the cell).
+std::vector<velocity_result> compute_velocity(const opportunity_records& records,
+                                              std::span<const period> periods,
+                                              const velocity_options& options = {});
+
+/// V = n * deal_value * win_rate / cycle_length for given inputs (the DOMAIN example:
+/// 40, 25000, 0.25, 90 -> 2777.78). Throws on negative or non-finite inputs, a win rate above
+/// 1, or cycle_length <= 0.
+double velocity_formula(double n, double deal_value, double win_rate, double cycle_length);
+
+/// The split of V1 - V0 into the four drivers.
+/// Log scale: ln V1 - ln V0 = ln(N1/N0) + ln(D1/D0) + ln(W1/W0) - ln(L1/L0) exactly.
+/// Additive (LMDI-I): weight L(V1, V0) = (V1 - V0) / (ln V1 - ln V0), with L(a, a) = a, and
+/// contribution of x = weight * ln(x1/x0) (minus for L); the four sum to V1 - V0.
+/// The weight is computed as V0 * expm1(s) / s with s the sum of the four log ratios, so the
+/// identity holds to rounding and equal values need no special case beyond s = 0.
+struct velocity_decomposition {
+    double v0 = 0.0, v1 = 0.0;
+    double log_n = 0.0, log_d = 0.0, log_w = 0.0, log_l = 0.0;  // log_l = -ln(L1/L0)
+    double weight = 0.0;
+    double n = 0.0, d = 0.0, w = 0.0, l = 0.0;  // additive contributions
+    double inputs0[4]{}, inputs1[4]{};          // N, D, W, L of each period
+
+    double change() const noexcept { return v1 - v0; }
+    explanation explain() const;
+};
+
+/// Throws funnelkit::invalid_argument when an input is not finite and positive (a driver of
+/// 0 has no logarithm: the split is undefined).
+velocity_decomposition decompose_velocity(double n0, double d0, double w0, double l0, double n1,
+                                          double d1, double w1, double l1);
+/// From two defined results; throws naming the undefined one.
+velocity_decomposition decompose_velocity(const velocity_result& before, const velocity_result& after);
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/accumulators.hpp>
+#include <funnelkit/detail/random.hpp>
+#include <funnelkit/error.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace funnelkit;
+
+namespace {
+std::string error_of(auto&& f) {
+    try {
+        f();
+    } catch (const invalid_argument& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
+// The state stored in tests/data/duration_summary_v1.bin (format version 1).
+duration_summary golden_state() {
+    duration_summary s;
+    const std::vector<double> v{3, 1, 4, 1, 5, 9, 2, 6};
+    s.fill(v);
+    return s;
+}
+}  // namespace
+
+TEST(DurationSummary, HandWorked) {
+    // Sorted 1 1 2 3 4 5 6 9: n = 8, mean 31/8; median h = 3.5 -> (3 + 4)/2 = 3.5;
+    // p90 h = 7 * 0.9 = 6.3 -> 6 + 0.3 * (9 - 6) = 6.9 (numpy.quantile gives 6.8999999999999995).
+    const auto s = golden_state().stats();
+    EXPECT_EQ(s.count, 8);
+    EXPECT_EQ(s.mean, std::optional<double>(3.875));
+    EXPECT_EQ(s.median, std::optional<double>(3.5));
+    ASSERT_TRUE(s.p90.has_value());
+    EXPECT_DOUBLE_EQ(*s.p90, 6.9);
+    EXPECT_EQ(*s.p90, 6.8999999999999995);  // bit-identical to numpy's linear interpolation
+    EXPECT_EQ(s.min, std::optional<double>(1.0));
+    EXPECT_EQ(s.max, std::optional<double>(9.0));
+    // numpy: quantile([0.1, 0.7, 0.2], 0.9) = 0.6, median 0.2; a single value is every quantile.
+    const std::vector<double> b{0.1, 0.2, 0.7};
+    EXPECT_EQ(sorted_quantile(b, 0.9), std::optional<double>(0.6));
+    EXPECT_EQ(sorted_quantile(b, 0.5), std::optional<double>(0.2));
+    const std::vector<double> one{7};
+    EXPECT_EQ(sorted_quantile(one, 0.9), std::optional<double>(7.0));
+    EXPECT_EQ(sorted_quantile(b, 0.0), std::optional<double>(0.1));
+    EXPECT_EQ(sorted_quantile(b, 1.0), std::optional<double>(0.7));
+}
+
+TEST(DurationSummary, EmptyAndMomentsOnly) {
+    duration_summary e;
+    const auto s = e.stats();
+    EXPECT_EQ(s.count, 0);
+    EXPECT_FALSE(s.mean || s.median || s.p90 || s.min || s.max);
+    duration_summary m(false);
+    m.fill(std::vector<double>{2, 4, 9});
+    const auto ms = m.stats();
+    EXPECT_EQ(ms.count, 3);
+    EXPECT_EQ(ms.mean, std::optional<double>(5.0));
+    EXPECT_EQ(ms.min, std::optional<double>(2.0));
+    EXPECT_EQ(ms.max, std::optional<double>(9.0));
+    EXPECT_FALSE(ms.median.has_value());  // no values kept: quantiles are undefined
+    EXPECT_TRUE(m.values().empty());
+    // Merging with a moments-only summary drops the values (commutatively).
+    auto a = golden_state();
+    auto b = m;
+    a.merge(m);
+    b.merge(golden_state());
+    EXPECT_FALSE(a.keeps_values());
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a.count(), 11);
+    EXPECT_EQ(a.min(), std::optional<double>(1.0));
+}
+
+TEST(DurationSummary, MergeOfPartsEqualsWhole) {
+    // Integer-valued durations (seconds): the sum is exact, so any split and any merge order
+    // give a state equal to the one built on all data, and the same bytes.
+    detail::rng g(3);
+    std::vector<double> v(10000);
+    for (auto& x : v) x = std::floor(g.exponential(86400.0 * 5));
+    duration_summary whole;
+    whole.fill(v);
+    std::vector<duration_summary> parts(7);
+    for (std::size_t i = 0; i < v.size(); ++i) parts[(i * 2654435761u) % 7].add(v[i]);
+    duration_summary fwd, bwd;
+    for (std::size_t k = 0; k < parts.size(); ++k) fwd += parts[k];
+    for (std::size_t k = parts.size(); k-- > 0;) bwd += parts[k];
+    duration_summary tree = parts[0];
+    tree += parts[1];
+    duration_summary rest = parts[2];
+    for (std::size_t k = 3; k < parts.size(); ++k) rest += parts[k];
+    tree += rest;
+    EXPECT_EQ(fwd, whole);
+    EXPECT_EQ(bwd, whole);
+    EXPECT_EQ(tree, whole);
+    EXPECT_EQ(fwd.serialize(), whole.serialize());
+    EXPECT_EQ(fwd.stats(), whole.stats());
+    // The empty summary is the identity.
+    duration_summary id;
+    id += whole;
+    EXPECT_EQ(id, whole);
+    auto w2 = whole;
+    w2 += duration_summary{};
+    EXPECT_EQ(w2, whole);
+    // Quantiles against a brute-force definition on the sorted data.
+    auto sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    const double h = 0.9 * static_cast<double>(sorted.size() - 1);
+    const auto i = static_cast<std::size_t>(h);
+    EXPECT_NEAR(*whole.stats().p90, sorted[i] + (h - static_cast<double>(i)) * (sorted[i + 1] - sorted[i]), 1e-9);
+    EXPECT_EQ(*whole.stats().median, 0.5 * (sorted[4999] + sorted[5000]));
+}
+
+TEST(DurationSummary, EqualityAndReset) {
+    auto a = golden_state();
+    duration_summary b;
+    b.fill(std::vector<double>{9, 6, 5, 4, 3, 2, 1, 1});  // same multiset, other order
+    EXPECT_EQ(a, b);
+    b.add(0);
+    EXPECT_NE(a, b);
+    b.reset();
+    EXPECT_EQ(b, duration_summary{});
+    EXPECT_NE(duration_summary{true}, duration_summary{false});
+}
+
+TEST(DurationSummary, SerializeRoundTripAndGoldenBlob) {
+    const auto s = golden_state();
+    const auto bytes = s.serialize();
+    EXPECT_EQ(duration_summary::deserialize(bytes.data(), bytes.size()), s);
+    duration_summary m(false);
+    m.fill(std::vector<double>{1.5, 2.5});
+    const auto mb = m.serialize();
+    EXPECT_EQ(duration_summary::deserialize(mb.data(), mb.size()), m);
+
+    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/duration_summary_v1.bin", std::ios::binary);
+    ASSERT_TRUE(in) << "missing golden blob";
+    const std::vector<char> golden((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(duration_summary::deserialize(golden.data(), golden.size()), s);
+    EXPECT_EQ(golden.size(), bytes.size());
+}
+
+TEST(DurationSummary, CorruptBlobsAreRejected) {
+    const auto bytes = golden_state().serialize();
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut)
+        EXPECT_THROW((void)duration_summary::deserialize(bytes.data(), cut), invalid_argument) << cut;
+    auto bad = bytes;
+    bad[0] = std::byte{'X'};
+    EXPECT_EQ(error_of([&] { (void)duration_summary::deserialize(bad.data(), bad.size()); }),
+              "cannot deserialise duration_summary: wrong magic number: not a serialised duration_summary");
+    bad = bytes;
+    bad[4] = std::byte{2};
+    EXPECT_EQ(error_of([&] { (void)duration_summary::deserialize(bad.data(), bad.size()); }),
+              "cannot deserialise duration_summary: format version 2 is not supported (expected 1)");
+    bad = bytes;
+    bad[7] = std::byte{9};  // count 8 -> 9 (little-endian first byte): values no longer match
+    EXPECT_THROW((void)duration_summary::deserialize(bad.data(), bad.size()), invalid_argument);
+    bad = bytes;
+    bad.push_back(std::byte{0});
+    EXPECT_THROW((void)duration_summary::deserialize(bad.data(), bad.size()), invalid_argument);
+}
+
+TEST(DurationSummary, BadInputLeavesStateUnchanged) {
+    auto s = golden_state();
+    const std::vector<double> v{1, 2, std::numeric_limits<double>::infinity()};
+    EXPECT_EQ(error_of([&] { s.fill(v); }), "column 'duration', row 2: value inf is not a finite duration");
+    EXPECT_EQ(s, golden_state());
+    EXPECT_EQ(error_of([&] { (void)s.quantile(1.5); }), "option 'q': value 1.5 must lie in [0, 1]");
+}

@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/campaign.hpp>
+#include <funnelkit/conversion.hpp>
+#include <funnelkit/error.hpp>
+#include <funnelkit/synthetic.hpp>
+
+#include <cmath>
+#include <vector>
+
+using namespace funnelkit;
+
+namespace {
+// Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
+struct rows {
+    std::vector<std::int64_t> entity, time;
+    std::vector<std::int32_t> stage, segment;
+    std::vector<double> amount;
+    void add(std::int64_t e, std::int64_t t, std::int32_t s, std::int32_t g, double a = 0) {
+        entity.push_back(e); time.push_back(t); stage.push_back(s); segment.push_back(g); amount.push_back(a);
+    }
+    stage_records view() const { return {entity, time, stage, segment, amount}; }
+};
+constexpr std::int64_t day = 86'400;
+
+// Segment 0: e1 walks to Customer in 10 days (1000); e2 MQL then disqualified; e3 skips to SQL,
+// opportunity, lost. Segment 1: e4 wins in 20 days (3000); e5, e6 leads; e7 MQL.
+rows hand() {
+    rows r;
+    r.add(1, 0, 0, 0); r.add(1, day, 1, 0); r.add(1, 2 * day, 2, 0); r.add(1, 3 * day, 3, 0);
+    r.add(1, 4 * day, 4, 0, 1000); r.add(1, 10 * day, 5, 0, 1000);
+    r.add(2, 0, 0, 0); r.add(2, day, 1, 0); r.add(2, 2 * day, 7, 0);
+    r.add(3, 0, 0, 0); r.add(3, day, 3, 0); r.add(3, 2 * day, 4, 0, 500); r.add(3, 9 * day, 6, 0, 500);
+    r.add(4, 0, 0, 1); r.add(4, day, 1, 1); r.add(4, 2 * day, 2, 1); r.add(4, 3 * day, 3, 1);
+    r.add(4, 4 * day, 4, 1, 3000); r.add(4, 20 * day, 5, 1, 3000);
+    r.add(5, 0, 0, 1); r.add(6, 0, 0, 1); r.add(7, 0, 0, 1); r.add(7, day, 1, 1);
+    return r;
+}
+}  // namespace
+
+TEST(Campaign, HandWorked) {
+    const auto r = hand();
+    campaign_options op;
+    op.cost = {300.0, std::nan("")};
+    const auto rep = compute_campaign_report(stage_model::b2b(), r.view(), op);
+    ASSERT_EQ(rep.rows.size(), 2u);
+    const auto& a = rep.rows[0];
+    EXPECT_EQ(a.leads, 3);
+    EXPECT_EQ(a.mqls, 3);
+    EXPECT_EQ(a.sqls, 2);
+    EXPECT_EQ(a.opportunities, 2);
+    EXPECT_EQ(a.won, 1);
+    EXPECT_EQ(a.lost, 1);
+    EXPECT_DOUBLE_EQ(a.revenue, 1000);
+    EXPECT_DOUBLE_EQ(*a.cost_per_lead, 100);
+    EXPECT_DOUBLE_EQ(*a.cost_per_mql, 100);
+    EXPECT_DOUBLE_EQ(*a.cac, 300);
+    EXPECT_DOUBLE_EQ(*a.roi, 700.0 / 300);
+    EXPECT_DOUBLE_EQ(*a.days_to_win, 10);
+    EXPECT_DOUBLE_EQ(*a.win_rate, 0.5);
+    EXPECT_DOUBLE_EQ(*a.velocity, 2 * 1000 * 0.5 / 10);
+    EXPECT_FALSE(a.cost_missing);
+    const auto& b = rep.rows[1];
+    EXPECT_EQ(b.leads, 4);
+    EXPECT_EQ(b.mqls, 2);
+    EXPECT_EQ(b.won, 1);
+    EXPECT_DOUBLE_EQ(b.revenue, 3000);
+    EXPECT_TRUE(b.cost_missing);
+    EXPECT_FALSE(b.cac.has_value());
+    EXPECT_DOUBLE_EQ(*b.velocity, 1 * 3000 * 1.0 / 20);
+    EXPECT_EQ(rep.missing_cost, (std::vector<std::int32_t>{1}));
+    EXPECT_EQ(rep.total.leads, 7);
+    EXPECT_DOUBLE_EQ(rep.total.revenue, 4000);
+    EXPECT_TRUE(rep.total.cost_missing);
+    EXPECT_DOUBLE_EQ(*rep.total.cost, 300);
+    EXPECT_FALSE(rep.total.cac.has_value());
+    // Rates and the z-test: 1/3 vs 1/4, pooled 2/7.
+    EXPECT_EQ(a.lead_to_won.x, 1);
+    EXPECT_EQ(a.lead_to_won.n, 3);
+    EXPECT_DOUBLE_EQ(*a.mql_to_sql.rate, 2.0 / 3);
+    const double se = std::sqrt(2.0 / 7 * 5.0 / 7 * (1.0 / 3 + 1.0 / 4));
+    EXPECT_NEAR(*a.z, (1.0 / 3 - 1.0 / 4) / se, 1e-12);
+    EXPECT_NEAR(*b.z, -*a.z, 1e-12);
+    EXPECT_NEAR(*a.p_value, std::erfc(std::abs(*a.z) / std::sqrt(2.0)), 1e-15);
+    EXPECT_NEAR(*a.p_holm, std::min(1.0, 2 * *a.p_value), 1e-12);
+    // With every cost known the total has its metrics.
+    op.cost = {300.0, 700.0};
+    const auto full = compute_campaign_report(stage_model::b2b(), r.view(), op);
+    EXPECT_FALSE(full.total.cost_missing);
+    EXPECT_DOUBLE_EQ(*full.total.cac, 500);
+    EXPECT_DOUBLE_EQ(*full.total.roi, 3.0);
+}
+
+TEST(Campaign, WilsonIntervalMatchesTheDomainExample) {
+    // 7 of 50 at 95%: [0.069508, 0.261862]. Segment 0 holds 50 leads of which 7 are won.
+    rows r;
+    for (int e = 0; e < 50; ++e) {
+        r.add(e, 0, 0, 0);
+        if (e < 7) r.add(e, day, 5, 0, 1);
+    }
+    const auto rep = compute_campaign_report(stage_model::b2b(), r.view());
+    EXPECT_NEAR(*rep.rows[0].lead_to_won.lower, 0.069508, 5e-7);
+    EXPECT_NEAR(*rep.rows[0].lead_to_won.upper, 0.261862, 5e-7);
+    EXPECT_FALSE(rep.rows[0].z.has_value());  // no other leads to compare with
+}
+
+TEST(Campaign, SampleDataAgreesWithConversionCounts) {
+    const auto d = generate_sample({.leads = 5000, .seed = 8});
+    const auto model = sample_model();
+    const auto rep = compute_campaign_report(model, d.records());
+    const auto conv = compute_conversion(model, d.records());
+    ASSERT_EQ(rep.rows.size(), sample_sources().size());
+    std::int64_t leads = 0;
+    for (std::size_t g = 0; g < rep.rows.size(); ++g) {
+        const auto s = static_cast<std::int32_t>(g);
+        const auto& row = rep.rows[g];
+        EXPECT_EQ(row.leads, conv.entities(s));
+        EXPECT_EQ(row.mqls, conv.reached(1, s));
+        EXPECT_EQ(row.sqls, conv.reached(3, s));
+        EXPECT_EQ(row.opportunities, conv.reached(4, s));
+        EXPECT_EQ(row.won, conv.reached(5, s));
+        EXPECT_GT(row.revenue, 0.0);
+        leads += row.leads;
+    }
+    EXPECT_EQ(leads, 5000);
+    // By campaign: the same entities split finer.
+    const auto by_campaign = compute_campaign_report(model, {d.entity, d.time, d.stage, d.campaign, d.amount});
+    EXPECT_EQ(by_campaign.rows.size(), sample_campaigns().size());
+    EXPECT_EQ(by_campaign.total.won, rep.total.won);
+    EXPECT_DOUBLE_EQ(by_campaign.total.revenue, rep.total.revenue);
+}
+
+TEST(Campaign, BadInput) {
+    const auto r = hand();
+    campaign_options op;
+    op.cost = {1.0, -5.0};
+    try {
+        (void)compute_campaign_report(stage_model::b2b(), r.view(), op);
+        FAIL();
+    } catch (const invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "column 'cost', row 1: value -5 is not a cost >= 0 (NaN marks a missing cost)");
+    }
+    op = {};
+    op.mql_stage = "Lost";
+    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
+    op.mql_stage = "Nope";
+    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
+    op = {};
+    op.level = 1.0;
+    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
+    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), {r.entity, r.time, r.stage}), invalid_argument);
+    const std::vector<std::int64_t> none;
+    const std::vector<std::int32_t> none32;
+    const auto empty = compute_campaign_report(stage_model::b2b(), {none, none, none32, none32});
+    EXPECT_TRUE(empty.rows.empty());
+    EXPECT_EQ(empty.total.leads, 0);
+}

@@ -1,0 +1,316 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/error.hpp>
+#include <funnelkit/lifecycle.hpp>
+#include <funnelkit/synthetic.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+using namespace funnelkit;
+
+namespace {
+// Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
+struct rows {
+    std::vector<std::int64_t> entity, time;
+    std::vector<std::int32_t> stage, segment, reason;
+    stage_records view() const { return {entity, time, stage, segment, {}, reason}; }
+    void add(std::int64_t e, std::int64_t t, std::int32_t s, std::int32_t g, std::int32_t why = -1) {
+        entity.push_back(e); time.push_back(t); stage.push_back(s); segment.push_back(g); reason.push_back(why);
+    }
+};
+
+// 1 (seg 0): Lead@10 MQL@11 SAL@12 SQL@13 Opp@14 Customer@15          won from Opportunity
+// 2 (seg 0): Lead@5 MQL@6 Disqualified@7 (reason 2)                   disqualified from MQL
+// 3 (seg 1): Lead@1 SQL@9 Lost@20 (reason 6)                          skipped MQL, SAL; lost from SQL
+// 4 (seg 1): Lead@2 MQL@3 SAL@4 Lead@5 MQL@6                          recycled once, open in MQL
+// 5 (seg 1 first, later 0): Lead@3 Lead@8                             open in Lead
+rows example() {
+    rows r;
+    for (int s : {0, 1, 2, 3, 4, 5}) r.add(1, 10 + s, s, 0);
+    r.add(2, 5, 0, 0); r.add(2, 6, 1, 0); r.add(2, 7, 7, 0, 2);
+    r.add(3, 1, 0, 1); r.add(3, 9, 3, 1); r.add(3, 20, 6, 1, 6);
+    r.add(4, 2, 0, 1); r.add(4, 3, 1, 1); r.add(4, 4, 2, 1); r.add(4, 5, 0, 1); r.add(4, 6, 1, 1);
+    r.add(5, 3, 0, 1); r.add(5, 8, 0, 0);
+    return r;
+}
+
+template <class T>
+std::vector<T> permuted(const std::vector<T>& v, const std::vector<std::size_t>& p) {
+    std::vector<T> out(v.size());
+    for (std::size_t i = 0; i < p.size(); ++i) out[i] = v[p[i]];
+    return out;
+}
+}  // namespace
+
+TEST(Lifecycle, HistoriesOfHandWorkedExample) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    ASSERT_EQ(h.size(), 5u);
+    EXPECT_EQ(h.as_of(), 30);
+    EXPECT_EQ(std::vector<std::int64_t>(h.entities().begin(), h.entities().end()), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(std::vector<std::int32_t>(h.segments().begin(), h.segments().end()), (std::vector<std::int32_t>{0, 0, 1, 1, 1}));
+    EXPECT_EQ(h.first_entry(0, 5), 15);
+    EXPECT_EQ(h.first_entry(2, 1), never);
+    EXPECT_EQ(h.reach_time(2, 1), 9);   // implied: at MQL or beyond first at SQL@9
+    EXPECT_EQ(h.first_entry(3, 0), 2);  // first pass entry kept
+    EXPECT_EQ(h.recorded(2), 0b1001u);
+    EXPECT_EQ(h.skipped(2), 0b0110u);
+    EXPECT_EQ(h.skipped(0), 0u);
+    EXPECT_EQ(h.recycles(3), 1);
+    EXPECT_EQ(h.recycles(0), 0);
+    EXPECT_EQ(h.current(1), 7);
+    EXPECT_TRUE(h.closed(1));
+    EXPECT_FALSE(h.closed(3));
+    EXPECT_EQ(h.current(3), 1);
+    EXPECT_EQ(h.current_since(3), 6);
+    EXPECT_EQ(h.exit_rank(0), 4);  // won from Opportunity
+    EXPECT_EQ(h.exit_rank(1), 1);
+    EXPECT_EQ(h.exit_rank(2), 3);
+    EXPECT_EQ(h.exit_rank(3), 1);
+    EXPECT_EQ(h.n_reasons(), 7u);
+}
+
+TEST(Lifecycle, HistoriesDoNotDependOnRowOrderAndTies) {
+    auto r = example();
+    r.add(6, 100, 1, 0);  // MQL and Lead at the same time, MQL listed first: reads Lead -> MQL
+    r.add(6, 100, 0, 0);
+    r.add(6, 100, 0, 0);  // exact duplicate counts once
+    const auto model = stage_model::b2b();
+    const auto ref = build_histories(model, r.view());
+    EXPECT_EQ(ref.offsets()[6] - ref.offsets()[5], 2u);
+    EXPECT_EQ(ref.event_stages()[ref.offsets()[5]], 0);
+    EXPECT_EQ(ref.recycles(5), 0);
+    std::vector<std::size_t> p(r.entity.size());
+    std::iota(p.begin(), p.end(), 0);
+    std::mt19937_64 g(1);
+    for (int trial = 0; trial < 20; ++trial) {
+        std::shuffle(p.begin(), p.end(), g);
+        rows s;
+        s.entity = permuted(r.entity, p); s.time = permuted(r.time, p); s.stage = permuted(r.stage, p);
+        s.segment = permuted(r.segment, p); s.reason = permuted(r.reason, p);
+        const auto h = build_histories(model, s.view());
+        ASSERT_TRUE(std::equal(h.event_times().begin(), h.event_times().end(), ref.event_times().begin(), ref.event_times().end()));
+        ASSERT_TRUE(std::equal(h.event_stages().begin(), h.event_stages().end(), ref.event_stages().begin(), ref.event_stages().end()));
+        ASSERT_TRUE(std::equal(h.segments().begin(), h.segments().end(), ref.segments().begin(), ref.segments().end()));
+        ASSERT_EQ(compute_flow(h), compute_flow(ref));
+        ASSERT_EQ(reach(h), reach(ref));
+    }
+}
+
+TEST(Lifecycle, ReachMatchesComputeConversionAndCountsPasses) {
+    const auto d = generate_sample({.leads = 4000, .seed = 8});
+    const auto model = sample_model();
+    const auto h = build_histories(model, d.records());
+    EXPECT_EQ(reach(h), compute_conversion(model, d.records()));
+    EXPECT_EQ(reach(h, {}, {.skipped = skipped_stages::not_implied}),
+              compute_conversion(model, d.records(), {.skipped = skipped_stages::not_implied}));
+    // Every pass: entity 4 of the example counts twice (Lead..SAL, then Lead..MQL).
+    const auto r = example();
+    const auto e = build_histories(model, r.view());
+    const auto passes = reach(e, {}, {.passes = recycled_passes::every_pass});
+    EXPECT_EQ(passes.entities(), 6);
+    EXPECT_EQ(passes.reached(0), 6);
+    EXPECT_EQ(passes.reached(1), 5);
+    EXPECT_EQ(passes.reached(2), 3);
+    // Custom grouping: -1 leaves an entity out of the groups but not out of the total.
+    const std::vector<std::int32_t> group{0, -1, 1, 1, 0};
+    const auto grouped = reach(e, group);
+    EXPECT_EQ(grouped.entities(), 5);
+    EXPECT_EQ(grouped.entities(0), 2);
+    EXPECT_EQ(grouped.entities(1), 2);
+    EXPECT_THROW((void)reach(e, std::vector<std::int32_t>{0, 1}), invalid_argument);
+}
+
+TEST(Lifecycle, FlowTransitionsExitsReasons) {
+    const auto r = example();
+    const auto f = compute_flow(build_histories(stage_model::b2b(), r.view()));
+    EXPECT_EQ(f.transitions(0, 1), 4);  // Lead -> MQL: entities 1, 2, 4 (twice)
+    EXPECT_EQ(f.transitions(2, 0), 1);  // SAL -> Lead: the recycle
+    EXPECT_EQ(f.transitions(0, 3), 1);  // Lead -> SQL: the skip
+    EXPECT_EQ(f.transitions(0, 0), 1);  // Lead -> Lead (entity 5's second record)
+    EXPECT_EQ(f.transitions(4, 5), 1);
+    EXPECT_EQ(f.exits(4, flow_counts::won), 1);
+    EXPECT_EQ(f.exits(1, flow_counts::disqualified), 1);
+    EXPECT_EQ(f.exits(1, flow_counts::open), 1);
+    EXPECT_EQ(f.exits(0, flow_counts::open), 1);
+    EXPECT_EQ(f.exits(3, flow_counts::lost), 1);
+    EXPECT_EQ(f.exits(3, flow_counts::lost, 1), 1);
+    EXPECT_EQ(f.exits(3, flow_counts::lost, 0), 0);
+    EXPECT_EQ(f.reasons(1, 2), 1);
+    EXPECT_EQ(f.reasons(1, 2, 0), 1);
+    EXPECT_EQ(f.reasons(3, 6, 1), 1);
+    EXPECT_EQ(f.reasons(3, 2), 0);
+    const auto blob = f.serialize();
+    EXPECT_EQ(flow_counts::deserialize(blob.data(), blob.size()), f);
+    for (std::size_t cut = 0; cut < blob.size(); cut += 7)
+        EXPECT_THROW((void)flow_counts::deserialize(blob.data(), cut), invalid_argument);
+}
+
+TEST(Lifecycle, FlowMergeOfPartsEqualsWhole) {
+    const auto model = sample_model();
+    const auto whole = generate_sample({.leads = 3000, .seed = 2});
+    const auto a = generate_sample({.leads = 1000, .seed = 2});
+    const auto b = generate_sample({.leads = 2000, .first_lead = 1000, .seed = 2});
+    const auto fw = compute_flow(build_histories(model, whole.records()));
+    auto fa = compute_flow(build_histories(model, a.records()));
+    const auto fb = compute_flow(build_histories(model, b.records()));
+    flow_counts ba = fb;
+    ba.merge(fa);
+    fa.merge(fb);
+    EXPECT_EQ(fa, fw);
+    EXPECT_EQ(ba, fw);
+    // Parts that saw fewer segments or reasons grow on merge.
+    const auto r = example();
+    auto small = compute_flow(build_histories(model, r.view()));
+    ASSERT_EQ(small.n_segments(), 2u);
+    auto grown = small;
+    grown.merge(fw);
+    EXPECT_EQ(grown.n_segments(), fw.n_segments());
+    EXPECT_EQ(grown.n_reasons(), fw.n_reasons());
+    EXPECT_EQ(grown.exits(4, flow_counts::won, 0), fw.exits(4, flow_counts::won, 0) + small.exits(4, flow_counts::won, 0));
+    EXPECT_EQ(grown.reasons(1, 2), fw.reasons(1, 2) + 1);
+    flow_counts other(3, 2, 1, 1);
+    EXPECT_THROW(fa.merge(other), invalid_argument);
+}
+
+TEST(Lifecycle, TimeInStageAndTimeToConvert) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    const auto v = time_in_stage(h);
+    // Entity 4's visits: Lead 2->3, MQL 3->4, SAL 4->5, Lead 5->6, MQL 6->as_of (censored 24).
+    std::vector<std::int64_t> d4;
+    std::vector<std::uint8_t> c4;
+    for (std::size_t j = 0; j < v.entity.size(); ++j)
+        if (v.entity[j] == 3) { d4.push_back(v.duration[j]); c4.push_back(v.completed[j]); }
+    EXPECT_EQ(d4, (std::vector<std::int64_t>{1, 1, 1, 1, 24}));
+    EXPECT_EQ(c4, (std::vector<std::uint8_t>{1, 1, 1, 1, 0}));
+    // No visits of terminal stages.
+    for (std::int32_t s : v.stage) EXPECT_LT(s, 5);
+
+    const auto t = time_to_convert(h, 0, 1);  // Lead -> MQL
+    ASSERT_EQ(t.entity.size(), 5u);
+    EXPECT_EQ(t.duration, (std::vector<std::int64_t>{1, 1, 8, 1, 27}));
+    EXPECT_EQ(t.outcome, (std::vector<std::uint8_t>{1, 1, 1, 1, 0}));
+    const auto w = time_to_convert(h, 3, 5);  // SQL -> Customer
+    ASSERT_EQ(w.entity.size(), 2u);          // entities 1 and 3
+    EXPECT_EQ(w.duration, (std::vector<std::int64_t>{2, 11}));
+    EXPECT_EQ(w.outcome, (std::vector<std::uint8_t>{1, 2}));  // won; lost first (competing)
+    EXPECT_THROW((void)time_to_convert(h, 3, 3), invalid_argument);
+    EXPECT_THROW((void)time_to_convert(h, 0, 6), invalid_argument);
+}
+
+TEST(Lifecycle, CalendarPeriods) {
+    const std::int64_t feb29_23h = 1709247600;  // 2024-02-29T23:00:00Z, a Thursday
+    auto month = period_of(feb29_23h, {.period = period_unit::month});
+    EXPECT_EQ(month.start, 1706745600);  // 2024-02-01
+    EXPECT_EQ(month.end, 1709251200);    // 2024-03-01
+    // Two hours east of UTC it is already March 1st.
+    auto east = period_of(feb29_23h, {.period = period_unit::month, .utc_offset_seconds = 7200});
+    EXPECT_EQ(east.start, 1709251200 - 7200);
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::quarter}).start, 1704067200);  // 2024-01-01
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::quarter}).end, 1711929600);    // 2024-04-01
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::year}).end, 1735689600);       // 2025-01-01
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::week}).start, 1708905600);     // Monday 2024-02-26
+    EXPECT_EQ(period_of(0, {.period = period_unit::week}).start, -259200);                // Monday 1969-12-29
+    EXPECT_EQ(period_of(-1, {.period = period_unit::day}).start, -86400);
+    // Milliseconds.
+    auto ms = period_of(feb29_23h * 1000 + 999, {.period = period_unit::day, .ticks_per_second = 1000});
+    EXPECT_EQ(ms.start, (feb29_23h - 23 * 3600) * 1000);
+    EXPECT_THROW((void)period_of(0, {.ticks_per_second = 0}), invalid_argument);
+    EXPECT_THROW((void)period_of(std::numeric_limits<std::int64_t>::max(), {.period = period_unit::year, .ticks_per_second = 1'000'000'000}),
+                 invalid_argument);
+}
+
+TEST(Lifecycle, CohortsByMonth) {
+    const auto d = generate_sample({.leads = 3000, .seed = 5, .days = 90});
+    const auto h = build_histories(sample_model(), d.records());
+    const auto c = assign_cohorts(h, {.stage = 0, .period = period_unit::month});
+    ASSERT_EQ(c.start.size(), 3u);  // Jan, Feb, Mar 2024
+    EXPECT_EQ(c.start[0], 1704067200);
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        ASSERT_GE(c.code[i], 0);
+        const auto t = h.reach_time(i, 0);
+        ASSERT_GE(t, c.start[static_cast<std::size_t>(c.code[i])]);
+        ASSERT_LT(t, c.end[static_cast<std::size_t>(c.code[i])]);
+    }
+    // Grouping reach by cohort: totals agree.
+    const auto by = reach(h, c.code);
+    std::int64_t total = 0;
+    for (std::int32_t g = 0; g < 3; ++g) total += by.entities(g);
+    EXPECT_EQ(total, 3000);
+    // Entities that never reached SQL get no SQL cohort.
+    const auto sql = assign_cohorts(h, {.stage = 3});
+    EXPECT_GT(std::count(sql.code.begin(), sql.code.end(), -1), 0);
+}
+
+TEST(Lifecycle, StuckEntities) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    // Fixed limits: Lead 10, MQL 30. Entity 5 in Lead since 8 (age 22 > 10); entity 4 in MQL
+    // since 6 (age 24 <= 30).
+    auto a = stuck_entities(h, {.limit = {10, 30}, .percentile = 0});
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a.entity[0], 5);
+    EXPECT_EQ(a.stage[0], 0);
+    EXPECT_EQ(a.age[0], 22);
+    EXPECT_EQ(a.limit[0], 10.0);
+    // Percentile limits from completed visits: MQL visits completed: 1 (e1), 1 (e2), 1 (e4) ->
+    // p90 = 1, so entity 4 (age 24) is stuck; Lead visits completed: 1,1,8,1,1,5 -> p90 = 6.5.
+    auto b = stuck_entities(h, {.percentile = 90});
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(b.entity[0], 4);  // 23 over
+    EXPECT_EQ(b.limit[0], 1.0);
+    EXPECT_EQ(b.entity[1], 5);  // 15.5 over
+    EXPECT_EQ(b.limit[1], 6.5);
+    EXPECT_THROW((void)stuck_entities(h, {.percentile = 150}), invalid_argument);
+}
+
+TEST(Lifecycle, BadInput) {
+    auto r = example();
+    EXPECT_THROW((void)build_histories(stage_model::b2b(), r.view(), {.as_of = 5}), invalid_argument);
+    try {
+        (void)build_histories(stage_model::b2b(), r.view(), {.as_of = 5});
+    } catch (const invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "option 'as_of': value 5 is earlier than the record at row 11 (time 20)");
+    }
+    r.reason[3] = -4;
+    EXPECT_THROW((void)build_histories(stage_model::b2b(), r.view()), invalid_argument);
+    const std::vector<std::int64_t> none;
+    const std::vector<std::int32_t> none32;
+    const auto empty = build_histories(stage_model::b2b(), {none, none, none32});
+    EXPECT_EQ(empty.size(), 0u);
+    EXPECT_EQ(reach(empty).entities(), 0);
+    EXPECT_EQ(stuck_entities(empty).size(), 0u);
+}
+
+TEST(Lifecycle, SummaryMergeOfPartsEqualsWholeAndRoundTrips) {
+    const auto model = sample_model();
+    const auto whole = generate_sample({.leads = 3000, .seed = 12});
+    const auto a = generate_sample({.leads = 1300, .seed = 12});
+    const auto b = generate_sample({.leads = 1700, .first_lead = 1300, .seed = 12});
+    // One as_of for all parts, so censoring is the same.
+    const history_options ho{.as_of = whole.end};
+    const auto sw = summarize(build_histories(model, whole.records(), ho));
+    auto sa = summarize(build_histories(model, a.records(), ho));
+    const auto sb = summarize(build_histories(model, b.records(), ho));
+    auto sba = sb;
+    sba += sa;
+    sa += sb;
+    EXPECT_EQ(sa, sw);
+    EXPECT_EQ(sba, sw);
+    EXPECT_EQ(sw.conversion(), compute_conversion(model, whole.records()));
+    // Time in stage: overall MQL count equals the completed MQL visits.
+    const auto v = time_in_stage(build_histories(model, whole.records(), ho));
+    std::int64_t mql_done = 0;
+    for (std::size_t j = 0; j < v.stage.size(); ++j) mql_done += (v.stage[j] == 1 && v.completed[j]) ? 1 : 0;
+    EXPECT_EQ(sw.time_in_stage(1).count(), mql_done);
+    const auto blob = sw.serialize();
+    EXPECT_EQ(lifecycle_summary::deserialize(blob.data(), blob.size()), sw);
+    for (std::size_t cut = 0; cut < blob.size(); cut += 97)
+        EXPECT_THROW((void)lifecycle_summary::deserialize(blob.data(), cut), invalid_argument);
+    lifecycle_summary empty;
+    empty.merge(sw);
+    EXPECT_EQ(empty, sw);
+}

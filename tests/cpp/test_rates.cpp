@@ -1,0 +1,268 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/error.hpp>
+#include <funnelkit/rates.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace funnelkit;
+
+namespace {
+struct interval_case {
+    std::int64_t x, n;
+    double level;
+    interval_method method;
+    double lower, upper;
+};
+
+// Reference values from statsmodels 0.15.0 proportion_confint (scipy 1.17.1), methods
+// 'wilson', 'agresti_coull', 'jeffreys', 'beta'. For Jeffreys, statsmodels does not pin
+// the bound at x = 0 (x = n) to 0 (1); the definition used here does, so those entries
+// hold 0.0 / 1.0 instead of statsmodels' numbers.
+const interval_case reference_intervals[] = {
+    {7, 50, 0.95, interval_method::wilson, 0.06950833427016294, 0.2618619371058554},
+    {7, 50, 0.95, interval_method::agresti_coull, 0.06637434349421777, 0.2649959278818005},
+    {7, 50, 0.95, interval_method::jeffreys, 0.06487170115051852, 0.25532502815639163},
+    {7, 50, 0.95, interval_method::clopper_pearson, 0.0581917003403721, 0.2673960024970084},
+    {7, 50, 0.9, interval_method::wilson, 0.07772089782062995, 0.2392389959454846},
+    {7, 50, 0.9, interval_method::agresti_coull, 0.07573937807769857, 0.241220515688416},
+    {7, 50, 0.9, interval_method::jeffreys, 0.07482671933447418, 0.23511761521510086},
+    {7, 50, 0.9, interval_method::clopper_pearson, 0.06759669900355719, 0.24693520173120923},
+    {0, 10, 0.95, interval_method::wilson, 0.0, 0.2775327998628892},
+    {0, 10, 0.95, interval_method::agresti_coull, 0.0, 0.3208873057505457},
+    {0, 10, 0.95, interval_method::jeffreys, 0.0, 0.21719626750921053},
+    {0, 10, 0.95, interval_method::clopper_pearson, 0.0, 0.3084971078187607},
+    {0, 10, 0.9, interval_method::wilson, 0.0, 0.2129419700834071},
+    {0, 10, 0.9, interval_method::agresti_coull, 0.0, 0.24880234523003686},
+    {0, 10, 0.9, interval_method::jeffreys, 0.0, 0.17077310824484798},
+    {0, 10, 0.9, interval_method::clopper_pearson, 0.0, 0.2588655508930523},
+    {10, 10, 0.95, interval_method::wilson, 0.7224672001371107, 1.0},
+    {10, 10, 0.95, interval_method::agresti_coull, 0.6791126942494543, 1.0},
+    {10, 10, 0.95, interval_method::jeffreys, 0.7828037324907895, 1.0},
+    {10, 10, 0.95, interval_method::clopper_pearson, 0.6915028921812392, 1.0},
+    {10, 10, 0.9, interval_method::wilson, 0.7870580299165928, 1.0},
+    {10, 10, 0.9, interval_method::agresti_coull, 0.751197654769963, 1.0},
+    {10, 10, 0.9, interval_method::jeffreys, 0.829226891755152, 1.0},
+    {10, 10, 0.9, interval_method::clopper_pearson, 0.7411344491069477, 1.0},
+    {1, 1, 0.95, interval_method::wilson, 0.20654931437723745, 1.0},
+    {1, 1, 0.95, interval_method::agresti_coull, 0.167499485479413, 1.0},
+    {1, 1, 0.95, interval_method::jeffreys, 0.14674631630957521, 1.0},
+    {1, 1, 0.95, interval_method::clopper_pearson, 0.025000000000000022, 1.0},
+    {1, 1, 0.9, interval_method::wilson, 0.269865948784054, 1.0},
+    {1, 1, 0.9, interval_method::agresti_coull, 0.2235450435849322, 1.0},
+    {1, 1, 0.9, interval_method::jeffreys, 0.22851981380632874, 1.0},
+    {1, 1, 0.9, interval_method::clopper_pearson, 0.04999999999999999, 1.0},
+    {3, 1000, 0.95, interval_method::wilson, 0.0010207838811386186, 0.008783014053503173},
+    {3, 1000, 0.95, interval_method::agresti_coull, 0.0005814323527089807, 0.00922236558193281},
+    {3, 1000, 0.95, interval_method::jeffreys, 0.0008456348018298348, 0.007984367358403443},
+    {3, 1000, 0.95, interval_method::clopper_pearson, 0.0006190999316495715, 0.008742023238478303},
+    {3, 1000, 0.9, interval_method::wilson, 0.0011995624784162666, 0.007482491301905694},
+    {3, 1000, 0.9, interval_method::agresti_coull, 0.0009260160005378918, 0.00775603777978407},
+    {3, 1000, 0.9, interval_method::jeffreys, 0.0010844434421309827, 0.00701764221232707},
+    {3, 1000, 0.9, interval_method::clopper_pearson, 0.0008181753982218, 0.00773524471847946},
+};
+
+std::string error_of(auto&& f) {
+    try {
+        f();
+    } catch (const invalid_argument& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+}  // namespace
+
+TEST(Rates, WilsonDomainExample) {
+    // DOMAIN.md: x = 7, n = 50, 95%: Wilson [0.069508, 0.261862]. By hand: z = 1.959964,
+    // z^2 = 3.841459; centre (7 + 1.920729) / 53.841459 = 0.165683; half-width
+    // 1.959964 * sqrt(7*43/50 + 0.960365) / 53.841459 = 0.096175.
+    const auto r = rate_interval(7, 50);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_NEAR(r->estimate, 0.14, 1e-15);
+    EXPECT_NEAR(r->lower, 0.069508, 5e-7);
+    EXPECT_NEAR(r->upper, 0.261862, 5e-7);
+}
+
+TEST(Rates, IntervalsMatchStatsmodels) {
+    for (const auto& c : reference_intervals) {
+        const auto r = rate_interval(c.x, c.n, c.level, c.method);
+        ASSERT_TRUE(r.has_value());
+        const std::string what = std::string(to_string(c.method)) + " x=" + std::to_string(c.x) +
+                                 " n=" + std::to_string(c.n) + " level=" + std::to_string(c.level);
+        EXPECT_NEAR(r->lower, c.lower, 1e-12) << what;
+        EXPECT_NEAR(r->upper, c.upper, 1e-12) << what;
+        EXPECT_LE(r->lower, r->estimate) << what;
+        EXPECT_GE(r->upper, r->estimate) << what;
+    }
+}
+
+TEST(Rates, ClopperPearsonHandWorked) {
+    // x = n = 1: lower bound solves t^1 = alpha/2, so 0.025 at 95%; x = 0, n = 1: upper
+    // bound solves (1 - t) = alpha/2, so 0.975.
+    EXPECT_NEAR(rate_interval(1, 1, 0.95, interval_method::clopper_pearson)->lower, 0.025, 1e-15);
+    EXPECT_NEAR(rate_interval(0, 1, 0.95, interval_method::clopper_pearson)->upper, 0.975, 1e-15);
+    // x = 0, n = 2: upper bound u solves (1-u)^2 = 0.025.
+    EXPECT_NEAR(rate_interval(0, 2, 0.95, interval_method::clopper_pearson)->upper, 1 - std::sqrt(0.025), 1e-15);
+}
+
+TEST(Rates, ZeroTrialsIsUndefinedNotNaN) {
+    for (auto m : {interval_method::wilson, interval_method::agresti_coull, interval_method::jeffreys,
+                   interval_method::clopper_pearson})
+        EXPECT_FALSE(rate_interval(0, 0, 0.95, m).has_value());
+    EXPECT_FALSE(two_proportion_z_test(0, 0, 3, 10).has_value());
+    EXPECT_FALSE(two_proportion_z_test(0, 10, 0, 12).has_value());   // pooled rate 0
+    EXPECT_FALSE(two_proportion_z_test(10, 10, 12, 12).has_value()); // pooled rate 1
+    EXPECT_FALSE(chi2_two_proportions(0, 10, 0, 12).has_value());    // a column sums to 0
+    EXPECT_FALSE(chi2_two_proportions(0, 0, 2, 5).has_value());      // a row sums to 0
+}
+
+TEST(Rates, BadInputThrowsWithOptionName) {
+    EXPECT_EQ(error_of([] { (void)rate_interval(5, 3); }),
+              "option 'successes': value 5 exceeds the number of trials 3 ('trials')");
+    EXPECT_EQ(error_of([] { (void)rate_interval(-1, 3); }),
+              "option 'successes': value -1 is negative; success counts must be >= 0");
+    EXPECT_EQ(error_of([] { (void)rate_interval(1, 3, 1.0); }),
+              "option 'level': value 1 must lie strictly between 0 and 1");
+    EXPECT_EQ(error_of([] { (void)rate_interval(1, 3, std::nan("")); }),
+              "option 'level': value NaN must lie strictly between 0 and 1");
+    EXPECT_EQ(error_of([] { (void)parse_interval_method("wald"); }),
+              "option 'method': value 'wald' is not an interval method (expected wilson, agresti_coull, jeffreys or "
+              "clopper_pearson)");
+    EXPECT_EQ(error_of([] { (void)two_proportion_z_test(1, 2, 3, -1); }),
+              "option 'n2': value -1 is negative; trial counts must be >= 0");
+    const std::vector<std::int64_t> t{1, 2, -3, 4};
+    EXPECT_EQ(error_of([&] { (void)chi2_independence(t, 2, 2); }),
+              "column 'table', row 2: value -3 is negative; counts must be >= 0");
+    EXPECT_EQ(error_of([&] { (void)chi2_independence(t, 2, 3); }),
+              "column 'table' has 4 rows but column 'rows*cols' has 6");
+    EXPECT_EQ(error_of([&] { (void)chi2_independence(t, 1, 4); }),
+              "option 'table': value 1x4 is too small: a test of independence needs at least 2 rows and 2 columns");
+    const std::vector<double> p{0.1, std::nan(""), 0.2};
+    EXPECT_EQ(error_of([&] { (void)adjust_p_values(p, p_adjust::holm); }),
+              "column 'p_value', row 1: value NaN is not a probability in [0, 1]");
+    EXPECT_EQ(error_of([] { (void)probability_b_beats_a(1, 2, 1, 2, {0.0, 1.0}); }),
+              "option 'prior.alpha': value 0 must be a finite number > 0 (Beta distribution parameter)");
+}
+
+TEST(Rates, NormalAndBetaQuantiles) {
+    EXPECT_NEAR(normal_quantile(0.975), 1.959963984540054, 1e-14);
+    EXPECT_NEAR(normal_quantile(1e-10), -6.361340902404056, 1e-12);  // scipy.stats.norm.ppf(1e-10)
+    // Beta(1, 1) is uniform; Beta(2, 1) has CDF t^2.
+    EXPECT_NEAR(beta_quantile(0.3, 1, 1), 0.3, 1e-15);
+    EXPECT_NEAR(beta_quantile(0.25, 2, 1), 0.5, 1e-15);
+    EXPECT_NEAR(beta_quantile(0.99, 2, 1), std::sqrt(0.99), 1e-15);
+}
+
+TEST(Rates, TwoProportionZTest) {
+    // By hand: p1 = 0.15, p2 = 45/210, pooled 75/410, se = sqrt(p(1-p)(1/200 + 1/210)).
+    const double p1 = 0.15, p2 = 45.0 / 210.0, pool = 75.0 / 410.0;
+    const double z = (p1 - p2) / std::sqrt(pool * (1 - pool) * (1.0 / 200 + 1.0 / 210));
+    const auto two = two_proportion_z_test(30, 200, 45, 210);
+    ASSERT_TRUE(two.has_value());
+    EXPECT_NEAR(two->statistic, z, 1e-14);
+    // statsmodels proportions_ztest([30, 45], [200, 210], alternative=...)
+    EXPECT_NEAR(two->statistic, -1.6829763461389204, 1e-12);
+    EXPECT_NEAR(two->p_value, 0.09237967055994593, 1e-12);
+    EXPECT_NEAR(two_proportion_z_test(30, 200, 45, 210, alternative::larger)->p_value, 0.953810164720027, 1e-12);
+    EXPECT_NEAR(two_proportion_z_test(30, 200, 45, 210, alternative::smaller)->p_value, 0.04618983527997297, 1e-12);
+    EXPECT_EQ(parse_alternative("two-sided"), alternative::two_sided);
+}
+
+TEST(Rates, ChiSquared) {
+    // scipy.stats.chi2_contingency([[30, 170], [45, 165]], correction=True / False)
+    const auto yates = chi2_two_proportions(30, 200, 45, 210, true);
+    const auto plain = chi2_two_proportions(30, 200, 45, 210, false);
+    ASSERT_TRUE(yates && plain);
+    EXPECT_TRUE(yates->corrected);
+    EXPECT_FALSE(plain->corrected);
+    EXPECT_EQ(plain->dof, 1);
+    EXPECT_NEAR(yates->statistic, 2.4186308931532827, 1e-11);
+    EXPECT_NEAR(yates->p_value, 0.11989968029880294, 1e-12);
+    EXPECT_NEAR(plain->statistic, 2.8324093816631146, 1e-11);
+    EXPECT_NEAR(plain->p_value, 0.09237967055994588, 1e-12);
+    // Without the correction, the 2x2 chi-squared is the square of the pooled z statistic.
+    EXPECT_NEAR(plain->statistic, std::pow(two_proportion_z_test(30, 200, 45, 210)->statistic, 2), 1e-11);
+    // 2x3, scipy: statistic 4.297309833024118, p 0.11664094411244381, dof 2 (never corrected).
+    const std::vector<std::int64_t> t{12, 30, 7, 20, 25, 15};
+    const auto r = chi2_independence(t, 2, 3, true);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_FALSE(r->corrected);
+    EXPECT_EQ(r->dof, 2);
+    EXPECT_NEAR(r->statistic, 4.297309833024118, 1e-11);
+    EXPECT_NEAR(r->p_value, 0.11664094411244381, 1e-12);
+    // dof 2: the p-value is exp(-stat/2) exactly.
+    EXPECT_NEAR(r->p_value, std::exp(-r->statistic / 2), 1e-15);
+    // A perfectly independent table: statistic 0, p 1; Yates cannot push it below 0.
+    const std::vector<std::int64_t> flat{10, 20, 10, 20};
+    EXPECT_EQ(chi2_independence(flat, 2, 2, true)->statistic, 0.0);
+    EXPECT_EQ(chi2_independence(flat, 2, 2, true)->p_value, 1.0);
+}
+
+TEST(Rates, BayesianHandWorked) {
+    // A ~ Beta(1, 1) (uniform), B ~ Beta(2, 1) (density 2t): P(B > A) = int 2t * t dt = 2/3.
+    EXPECT_NEAR(probability_beta_greater(2, 1, 1, 1), 2.0 / 3.0, 1e-14);
+    // With a uniform Y, P(X > Y) = E[X] = a / (a + b): Beta(2.5, 3.5) gives 5/12.
+    EXPECT_NEAR(probability_beta_greater(2.5, 3.5, 1, 1), 5.0 / 12.0, 1e-13);
+    EXPECT_NEAR(detail::beta_greater_quadrature(2.5, 3.5, 1, 1), 5.0 / 12.0, 1e-12);
+    // Identical distributions: 1/2, also for U-shaped Beta(0.5, 0.5) (quadrature only).
+    EXPECT_FALSE(detail::beta_greater_closed_form(0.5, 0.5, 0.5, 0.5).has_value());
+    EXPECT_NEAR(probability_beta_greater(0.5, 0.5, 0.5, 0.5), 0.5, 1e-12);
+    EXPECT_NEAR(probability_beta_greater(300.5, 700.5, 300.5, 700.5), 0.5, 1e-12);
+    // Counts with a uniform prior: posterior Beta(1+x, 1+n-x). scipy.integrate.quad of
+    // beta.pdf(t, 6, 8) * beta.cdf(t, 4, 8) over [0, 1] (epsabs 1e-14): 0.699892313904967;
+    // Jeffreys prior Beta(0.5, 0.5): 0.7124782052556435.
+    EXPECT_NEAR(probability_b_beats_a(3, 10, 5, 12), 0.699892313904967, 1e-12);
+    EXPECT_NEAR(probability_b_beats_a(3, 10, 5, 12, {0.5, 0.5}), 0.7124782052556435, 1e-12);
+    // Empty data: the posterior is the prior, P = 1/2.
+    EXPECT_NEAR(probability_b_beats_a(0, 0, 0, 0), 0.5, 1e-15);
+}
+
+TEST(Rates, BayesianClosedFormAgreesWithQuadrature) {
+    // Every symmetric form of the closed sum against the quadrature, on skewed and large
+    // parameter sets (both paths are independent computations).
+    const double sets[][4] = {{3, 7, 5, 2.5},     {1.5, 4, 2.5, 9},   {7, 0.5, 3.5, 1.5}, {0.7, 12, 1.3, 5},
+                              {41, 960, 52, 949}, {5, 5, 7.5, 3.25},  {201, 9801, 230, 9772},
+                              {1, 30, 2, 60},     {2000, 2000, 2050, 1950}};
+    for (const auto& s : sets) {
+        const auto closed = detail::beta_greater_closed_form(s[0], s[1], s[2], s[3]);
+        ASSERT_TRUE(closed.has_value()) << s[0] << " " << s[1] << " " << s[2] << " " << s[3];
+        EXPECT_NEAR(*closed, detail::beta_greater_quadrature(s[0], s[1], s[2], s[3]), 1e-11)
+            << s[0] << " " << s[1] << " " << s[2] << " " << s[3];
+        // P(X > Y) + P(Y > X) = 1 for continuous distributions.
+        EXPECT_NEAR(probability_beta_greater(s[0], s[1], s[2], s[3]) + probability_beta_greater(s[2], s[3], s[0], s[1]),
+                    1.0, 1e-11);
+    }
+}
+
+TEST(Rates, BayesianLargeCountsStayAccurate) {
+    // 1e6 trials per arm: quadrature only. Against the normal approximation of the
+    // difference, which is accurate to ~1e-4 at this size.
+    const double pa = 0.0300, pb = 0.0303, n = 1e6;
+    const double p = probability_b_beats_a(30000, 1000000, 30300, 1000000);
+    const double z = (pb - pa) / std::sqrt(pa * (1 - pa) / n + pb * (1 - pb) / n);
+    EXPECT_NEAR(p, 0.5 * std::erfc(-z / std::sqrt(2.0)), 2e-3);
+    EXPECT_GT(p, 0.5);
+    EXPECT_LT(p, 1.0);
+    EXPECT_NEAR(p + probability_b_beats_a(30300, 1000000, 30000, 1000000), 1.0, 1e-10);
+}
+
+TEST(Rates, MultipleComparisons) {
+    // statsmodels multipletests([0.01, 0.04, 0.03, 0.005, 0.5], method='holm' / 'fdr_bh').
+    // By hand, Holm: sorted 0.005*5, 0.01*4, 0.03*3, 0.04*2 -> max(0.09, 0.08), 0.5*1.
+    const std::vector<double> p{0.01, 0.04, 0.03, 0.005, 0.5};
+    const std::vector<double> holm{0.04, 0.09, 0.09, 0.025, 0.5};
+    const std::vector<double> bh{0.025, 0.05, 0.05, 0.025, 0.5};
+    const auto h = adjust_p_values(p, p_adjust::holm);
+    const auto b = adjust_p_values(p, p_adjust::benjamini_hochberg);
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        EXPECT_NEAR(h[i], holm[i], 1e-15) << i;
+        EXPECT_NEAR(b[i], bh[i], 1e-15) << i;
+    }
+    EXPECT_TRUE(adjust_p_values({}, p_adjust::holm).empty());
+    // Capped at 1.
+    const std::vector<double> big{0.6, 0.7};
+    EXPECT_EQ(adjust_p_values(big, p_adjust::holm), (std::vector<double>{1.0, 1.0}));
+    EXPECT_EQ(parse_p_adjust("fdr_bh"), p_adjust::benjamini_hochberg);
+}

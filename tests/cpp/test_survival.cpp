@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/detail/random.hpp>
+#include <funnelkit/error.hpp>
+#include <funnelkit/survival.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace funnelkit;
+
+namespace {
+std::string error_of(auto&& f) {
+    try {
+        f();
+    } catch (const invalid_argument& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+}  // namespace
+
+TEST(Survival, KaplanMeierHandWorked) {
+    // Durations 1, 2, 2+, 2, 3, 4+, 5 in shuffled order ("+" = censored, still open):
+    //   t=1: n=6 d=1       S = 5/6
+    //   t=2: n=5 d=1 c=1   S = 5/6 * 4/5 = 2/3  (the censored one is at risk at t=2)
+    //   t=3: n=3 d=1       S = 2/3 * 2/3 = 4/9  -> first S <= 1/2: median 3
+    //   t=4: n=2 c=1       S = 4/9
+    //   t=5: n=1 d=1       S = 0
+    const std::vector<double> dur{5, 2, 4, 1, 3, 2};
+    const std::vector<std::uint8_t> obs{1, 0, 0, 1, 1, 1};
+    const auto km = kaplan_meier(dur, obs);
+    ASSERT_EQ(km.time, (std::vector<double>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(km.at_risk, (std::vector<std::int64_t>{6, 5, 3, 2, 1}));
+    EXPECT_EQ(km.events, (std::vector<std::int64_t>{1, 1, 1, 0, 1}));
+    EXPECT_EQ(km.censored, (std::vector<std::int64_t>{0, 1, 0, 1, 0}));
+    const std::vector<double> s{5.0 / 6, 2.0 / 3, 4.0 / 9, 4.0 / 9, 0.0};
+    for (std::size_t j = 0; j < s.size(); ++j) EXPECT_NEAR(km.survival[j], s[j], 1e-15) << j;
+    EXPECT_EQ(km.count(), 6);
+    EXPECT_EQ(km.event_count(), 4);
+    ASSERT_TRUE(km.median.has_value());
+    EXPECT_EQ(*km.median, 3.0);
+    EXPECT_EQ(km.survival_at(0.5), 1.0);
+    EXPECT_NEAR(km.survival_at(2.5), 2.0 / 3, 1e-15);
+    EXPECT_NEAR(km.survival_at(3.0), 4.0 / 9, 1e-15);
+    EXPECT_EQ(km.survival_at(100), 0.0);
+    // Exponential Greenwood band; lifelines 0.30.3 KaplanMeierFitter on the same data
+    // (confidence_interval_, median_survival_times of the band: 1.0 and 5.0).
+    const std::vector<double> lo{0.27312284992835606, 0.19461663680623478, 0.06618675314641241, 0.06618675314641241, 0};
+    const std::vector<double> hi{0.9747124266908934, 0.9044341643225163, 0.7849083671479585, 0.7849083671479585, 0};
+    for (std::size_t j = 0; j < lo.size(); ++j) {
+        EXPECT_NEAR(km.lower[j], lo[j], 1e-12) << j;
+        EXPECT_NEAR(km.upper[j], hi[j], 1e-12) << j;
+    }
+    // By hand at t=1: V = 1/30, k = z sqrt(V) / |log(5/6)|, lower = (5/6)^exp(k).
+    const double k = 1.959963984540054 * std::sqrt(1.0 / 30) / -std::log(5.0 / 6);
+    EXPECT_NEAR(km.lower[0], std::pow(5.0 / 6, std::exp(k)), 1e-13);
+    EXPECT_EQ(km.median_lower, std::optional<double>(1.0));
+    EXPECT_EQ(km.median_upper, std::optional<double>(5.0));
+}
+
+TEST(Survival, KaplanMeierOpenEntitiesLeaveMedianUndefined) {
+    // 2 of 5 convert early and 3 are still open: S ends at 3/5 > 1/2, so the median time to
+    // convert is not reached (the median of the converters alone, 1.5, would be wrong).
+    const std::vector<double> dur{1, 2, 10, 10, 10};
+    const std::vector<std::uint8_t> obs{1, 1, 0, 0, 0};
+    const auto km = kaplan_meier(dur, obs);
+    EXPECT_NEAR(km.survival.back(), 3.0 / 5, 1e-15);
+    EXPECT_FALSE(km.median.has_value());
+    EXPECT_FALSE(km.percentile(0.5).has_value());
+    EXPECT_EQ(km.percentile(0.7), std::optional<double>(2.0));  // S(2) = 3/5 <= 0.7
+    // All observed (empty flags): the ordinary lower median convention.
+    const auto all = kaplan_meier(dur, {});
+    EXPECT_EQ(all.median, std::optional<double>(10.0));
+    // Empty input.
+    const auto none = kaplan_meier({}, {});
+    EXPECT_TRUE(none.time.empty());
+    EXPECT_FALSE(none.median.has_value());
+    EXPECT_EQ(none.survival_at(3), 1.0);
+}
+
+TEST(Survival, KaplanMeierWithoutCensoringIsEmpiricalSurvival) {
+    detail::rng g(42);
+    std::vector<double> dur(500);
+    for (auto& d : dur) d = std::floor(g.uniform() * 50);  // many ties
+    const auto km = kaplan_meier(dur, {});
+    for (std::size_t j = 0; j < km.time.size(); ++j) {
+        std::size_t above = 0;
+        for (double d : dur) above += d > km.time[j];
+        EXPECT_NEAR(km.survival[j], static_cast<double>(above) / 500.0, 1e-12) << j;
+    }
+}
+
+TEST(Survival, AalenJohansenHandWorked) {
+    // Outcomes 1 = won, 2 = lost, 0 = open. Durations (outcome): 1(1) 2(2) 3(1) 3(0) 4(2) 5(1)
+    //   t=1: n=6 won 1   F1 = 1/6                    S = 5/6
+    //   t=2: n=5 lost 1  F2 = 5/6 * 1/5 = 1/6        S = 2/3
+    //   t=3: n=4 won 1, open 1  F1 = 1/6 + 2/3 * 1/4 = 1/3   S = 1/2
+    //   t=4: n=2 lost 1  F2 = 1/6 + 1/2 * 1/2 = 5/12  S = 1/4
+    //   t=5: n=1 won 1   F1 = 1/3 + 1/4 = 7/12        S = 0
+    const std::vector<double> dur{3, 1, 4, 2, 5, 3};
+    const std::vector<std::int32_t> out{0, 1, 2, 2, 1, 1};
+    const auto aj = aalen_johansen(dur, out);
+    ASSERT_EQ(aj.n_outcomes, 2);
+    ASSERT_EQ(aj.time, (std::vector<double>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(aj.at_risk, (std::vector<std::int64_t>{6, 5, 4, 2, 1}));
+    EXPECT_EQ(aj.events, (std::vector<std::int64_t>{1, 0, 0, 1, 1, 0, 0, 1, 1, 0}));
+    const std::vector<double> f1{1.0 / 6, 1.0 / 6, 1.0 / 3, 1.0 / 3, 7.0 / 12};
+    const std::vector<double> f2{0, 1.0 / 6, 1.0 / 6, 5.0 / 12, 5.0 / 12};
+    const std::vector<double> s{5.0 / 6, 2.0 / 3, 0.5, 0.25, 0};
+    for (std::size_t j = 0; j < 5; ++j) {
+        EXPECT_NEAR(aj.incidence[2 * j], f1[j], 1e-15) << j;
+        EXPECT_NEAR(aj.incidence[2 * j + 1], f2[j], 1e-15) << j;
+        EXPECT_NEAR(aj.survival[j], s[j], 1e-15) << j;
+    }
+    EXPECT_NEAR(aj.final_incidence(1), 7.0 / 12, 1e-15);
+    EXPECT_EQ(aj.incidence_at(1, 0.5), 0.0);
+    EXPECT_NEAR(aj.incidence_at(2, 3.5), 1.0 / 6, 1e-15);
+    // The naive 1 - KM with lost as censored overstates the won share: 1 - S_won(5) = 1 here.
+    std::vector<std::uint8_t> won_only;
+    for (auto o : out) won_only.push_back(o == 1 ? 1 : 0);
+    EXPECT_EQ(1.0 - kaplan_meier(dur, won_only).survival.back(), 1.0);
+}
+
+TEST(Survival, AalenJohansenTiesAcrossOutcomesAndIdentity) {
+    // Random data with many ties: at every time the incidences and S add up to 1, and the
+    // event-free survival equals Kaplan-Meier with any outcome as the event.
+    detail::rng g(7);
+    const std::size_t n = 2000;
+    std::vector<double> dur(n);
+    std::vector<std::int32_t> out(n);
+    std::vector<std::uint8_t> any(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        dur[i] = std::floor(g.uniform() * 30);
+        const double u = g.uniform();
+        out[i] = u < 0.3 ? 0 : (u < 0.6 ? 1 : (u < 0.9 ? 2 : 3));
+        any[i] = out[i] != 0;
+    }
+    const auto aj = aalen_johansen(dur, out);
+    const auto km = kaplan_meier(dur, any);
+    ASSERT_EQ(aj.n_outcomes, 3);
+    ASSERT_EQ(aj.time, km.time);
+    for (std::size_t j = 0; j < aj.time.size(); ++j) {
+        const double total = aj.incidence[3 * j] + aj.incidence[3 * j + 1] + aj.incidence[3 * j + 2] + aj.survival[j];
+        EXPECT_NEAR(total, 1.0, 1e-12) << j;
+        EXPECT_NEAR(aj.survival[j], km.survival[j], 1e-12) << j;
+        if (j > 0) {
+            for (std::size_t k = 0; k < 3; ++k) EXPECT_GE(aj.incidence[3 * j + k], aj.incidence[3 * (j - 1) + k]);
+        }
+    }
+}
+
+TEST(Survival, BadInput) {
+    const std::vector<double> dur{1, -2, 3};
+    const std::vector<std::uint8_t> obs{1, 1, 0};
+    EXPECT_EQ(error_of([&] { (void)kaplan_meier(dur, obs); }),
+              "column 'duration', row 1: value -2 is not a finite duration >= 0");
+    const std::vector<double> nan_dur{1, 2, std::numeric_limits<double>::quiet_NaN()};
+    EXPECT_EQ(error_of([&] { (void)kaplan_meier(nan_dur, obs); }),
+              "column 'duration', row 2: value NaN is not a finite duration >= 0");
+    const std::vector<double> ok{1, 2, 3};
+    const std::vector<std::uint8_t> bad_obs{1, 2, 0};
+    EXPECT_EQ(error_of([&] { (void)kaplan_meier(ok, bad_obs); }),
+              "column 'observed', row 1: value 2 must be 0 (censored) or 1 (event)");
+    EXPECT_EQ(error_of([&] { (void)kaplan_meier(ok, std::vector<std::uint8_t>{1}); }),
+              "column 'observed' has 1 rows but column 'duration' has 3");
+    EXPECT_EQ(error_of([&] { (void)kaplan_meier(ok, obs, {.level = 1.5}); }),
+              "option 'level': value 1.5 must lie strictly between 0 and 1");
+    const std::vector<std::int32_t> out{1, -1, 0};
+    EXPECT_EQ(error_of([&] { (void)aalen_johansen(ok, out); }),
+              "column 'outcome', row 1: value -1 is not an outcome code (expected 0 for censored or 1..1024)");
+    const auto aj = aalen_johansen(ok, std::vector<std::int32_t>{1, 0, 2});
+    EXPECT_EQ(error_of([&] { (void)aj.incidence_at(3, 1.0); }),
+              "option 'outcome': value 3 is not an outcome of this estimate (expected 1..2)");
+}

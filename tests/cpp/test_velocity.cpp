@@ -1,0 +1,397 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/error.hpp>
+#include <funnelkit/synthetic.hpp>
+#include <funnelkit/velocity.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <vector>
+
+using namespace funnelkit;
+
+namespace {
+constexpr std::int64_t day = 86'400;
+
+struct opps {
+    std::vector<std::int64_t> created, closed, sql, touch;
+    std::vector<std::int8_t> outcome;
+    std::vector<double> amount;
+    std::vector<std::int32_t> segment;
+    void add(std::int64_t c, std::int64_t cl, std::int8_t oc, double a, std::int32_t s = 0,
+             std::int64_t sq = missing_time, std::int64_t t = missing_time) {
+        created.push_back(c); closed.push_back(cl); outcome.push_back(oc); amount.push_back(a);
+        segment.push_back(s); sql.push_back(sq); touch.push_back(t);
+    }
+    opportunity_records view(bool with_segment = true) const {
+        opportunity_records r{created, closed, outcome, amount};
+        if (with_segment) r.segment = segment;
+        r.sql_time = sql;
+        r.first_touch = touch;
+        return r;
+    }
+};
+
+// The DOMAIN example as records: 40 opportunities created in the period, 10 won at 25,000
+// after exactly 90 days, 30 lost (their cycles do not enter L with the default won-only).
+opps domain_example() {
+    opps o;
+    for (int i = 0; i < 40; ++i) {
+        const std::int64_t c = i * day;
+        if (i < 10) o.add(c, c + 90 * day, 1, 25'000);
+        else o.add(c, c + 5 * day, 2, 10'000);
+    }
+    return o;
+}
+}  // namespace
+
+TEST(Velocity, FormulaDomainExample) {
+    const double v = velocity_formula(40, 25'000, 0.25, 90);
+    EXPECT_DOUBLE_EQ(v, 250'000.0 / 90.0);
+    EXPECT_EQ(std::round(v * 100) / 100, 2777.78);
+    EXPECT_THROW(velocity_formula(40, 25'000, 0.25, 0), invalid_argument);
+    EXPECT_THROW(velocity_formula(40, 25'000, 1.5, 90), invalid_argument);
+    EXPECT_THROW(velocity_formula(-1, 25'000, 0.5, 90), invalid_argument);
+}
+
+TEST(Velocity, DomainExampleFromRecords) {
+    const auto o = domain_example();
+    const period p[] = {{0, 365 * day}};
+    const auto res = compute_velocity(o.view(false), p);
+    ASSERT_EQ(res.size(), 1u);
+    const auto& r = res[0];
+    ASSERT_TRUE(r.defined()) << r.reason;
+    EXPECT_EQ(r.n, 40);
+    EXPECT_EQ(r.won, 10);
+    EXPECT_EQ(r.lost, 30);
+    EXPECT_DOUBLE_EQ(*r.deal_value, 25'000);
+    EXPECT_DOUBLE_EQ(*r.win_rate, 0.25);
+    EXPECT_DOUBLE_EQ(*r.cycle_length, 90);
+    EXPECT_NEAR(*r.velocity, 2777.7777777777778, 1e-9);
+    const auto e = r.explain();
+    EXPECT_NE(e.text().find("V = N * D * W / L"), std::string::npos);
+    EXPECT_NE(e.json().find("\"N\": \"40\""), std::string::npos);
+    EXPECT_NE(e.json().find("\"cycle_stat\": \"mean\""), std::string::npos);
+}
+
+TEST(Velocity, OptionsChangeTheInputs) {
+    auto o = domain_example();
+    const period p[] = {{0, 365 * day}};
+    // W by value: 250,000 / (250,000 + 300,000).
+    velocity_options vo;
+    vo.win_rate = win_rate_basis::value;
+    auto r = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_DOUBLE_EQ(*r.win_rate, 250'000.0 / 550'000.0);
+    // L over all closed deals: (10*90 + 30*5) / 40 days.
+    vo = {};
+    vo.cycle_over = cycle_deals::closed;
+    r = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_DOUBLE_EQ(*r.cycle_length, (10 * 90 + 30 * 5) / 40.0);
+    EXPECT_EQ(r.cycle_deals, 40);
+    // Median over all closed: 30 of 40 are 5 days.
+    vo.cycle_stat = cycle_statistic::median;
+    r = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_DOUBLE_EQ(*r.cycle_length, 5);
+    // L in weeks: V per week is 7 times V per day.
+    vo = {};
+    vo.time_unit = 7 * 86'400.0;
+    vo.unit_name = "week";
+    r = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_NEAR(*r.velocity, 7 * 2777.7777777777778, 1e-8);
+    // Cycle from SQL: only rows with an SQL time enter L, the others are counted as missing.
+    for (std::size_t i = 0; i < 5; ++i) o.sql[i] = o.created[i] - 10 * day;
+    vo = {};
+    vo.cycle_from = cycle_start::sql;
+    r = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_EQ(r.cycle_deals, 5);
+    EXPECT_EQ(r.cycle_missing, 5);
+    EXPECT_DOUBLE_EQ(*r.cycle_length, 100);
+    vo.cycle_from = cycle_start::first_touch;
+    r = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_EQ(r.status, velocity_status::no_cycle);
+    EXPECT_FALSE(r.velocity.has_value());
+}
+
+TEST(Velocity, OpenAtStartAndPeriods) {
+    opps o;
+    o.add(-10 * day, 5 * day, 1, 100);     // open at start of p0, won in p0
+    o.add(-10 * day, -5 * day, 2, 100);    // closed before p0: not open at its start
+    o.add(-1, missing_time, 0, 0);         // open across both starts
+    o.add(3 * day, 15 * day, 1, 300);      // created in p0, won in p1: open at p1's start
+    o.add(0, 10 * day, 2, 50);             // created at p0's start (not open *at* it), lost at p1's start
+    const period p[] = {{0, 10 * day}, {10 * day, 20 * day}};
+    velocity_options vo;
+    vo.count = count_basis::open_at_start;
+    const auto r = compute_velocity(o.view(false), p, vo);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].n, 2);  // rows 0 and 2
+    EXPECT_EQ(r[1].n, 3);  // rows 2, 3 and 4 (closed exactly at the start: still open then)
+    const auto c = compute_velocity(o.view(false), p);
+    EXPECT_EQ(c[0].n, 2);  // rows 3 and 4
+    EXPECT_EQ(c[1].n, 0);
+    EXPECT_EQ(c[1].won, 1);
+    EXPECT_EQ(c[1].lost, 1);
+    EXPECT_EQ(c[1].status, velocity_status::ok);
+    EXPECT_DOUBLE_EQ(*c[1].velocity, 0.0);  // N = 0 is a defined zero
+}
+
+TEST(Velocity, UndefinedIsFlaggedNeverNaN) {
+    opps o;
+    o.add(0, day, 2, 100);          // lost only in p0
+    o.add(0, 15 * day, 1, 100);     // won in p1 after 15 days
+    o.add(25 * day, 25 * day, 1, 100);  // won the moment it was created, in p2
+    const period p[] = {{0, 10 * day}, {10 * day, 20 * day}, {20 * day, 30 * day}, {30 * day, 40 * day}};
+    const auto r = compute_velocity(o.view(false), p);
+    EXPECT_EQ(r[0].status, velocity_status::no_won_deals);
+    EXPECT_TRUE(r[0].win_rate.has_value());
+    EXPECT_EQ(*r[0].win_rate, 0.0);
+    EXPECT_EQ(r[1].status, velocity_status::ok);
+    EXPECT_EQ(r[2].status, velocity_status::zero_cycle);
+    EXPECT_FALSE(r[2].velocity.has_value());
+    EXPECT_EQ(r[3].status, velocity_status::no_won_deals);
+    EXPECT_FALSE(r[3].win_rate.has_value());
+    for (const auto& x : r) {
+        if (!x.defined()) {
+            EXPECT_FALSE(x.reason.empty());
+            EXPECT_NE(x.explain().note.find("undefined"), std::string::npos);
+        }
+    }
+    // W by value with closed deals of amount 0 only.
+    opps z;
+    z.add(0, day, 1, 0);
+    velocity_options vo;
+    vo.win_rate = win_rate_basis::value;
+    EXPECT_EQ(compute_velocity(z.view(false), std::span(p, 1), vo)[0].status, velocity_status::no_closed_deals);
+}
+
+TEST(Velocity, BadInput) {
+    const period p[] = {{0, 10}};
+    opps o;
+    o.add(5, 3, 1, 100);
+    EXPECT_THROW(compute_velocity(o.view(), p), invalid_argument);
+    opps b;
+    b.add(0, 3, 7, 100);
+    EXPECT_THROW(compute_velocity(b.view(), p), invalid_argument);
+    opps n;
+    n.add(0, 3, 1, std::nan(""));
+    try {
+        compute_velocity(n.view(), p);
+        FAIL();
+    } catch (const invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("amount"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("row 0"), std::string::npos);
+    }
+    const auto g = domain_example();
+    const period overlap[] = {{0, 10}, {5, 20}};
+    EXPECT_THROW(compute_velocity(g.view(), overlap), invalid_argument);
+    const period empty[] = {{10, 10}};
+    EXPECT_THROW(compute_velocity(g.view(), empty), invalid_argument);
+    velocity_options vo;
+    vo.time_unit = 0;
+    EXPECT_THROW(compute_velocity(g.view(), p, vo), invalid_argument);
+    opportunity_records no_sql{g.created, g.closed, g.outcome, g.amount};
+    vo = {};
+    vo.cycle_from = cycle_start::sql;
+    EXPECT_THROW(compute_velocity(no_sql, p, vo), invalid_argument);
+    std::vector<double> short_amount(3, 1.0);
+    opportunity_records bad_len{g.created, g.closed, g.outcome, short_amount};
+    EXPECT_THROW(compute_velocity(bad_len, p), invalid_argument);
+}
+
+// Independent reference: a direct, per-cell evaluation of the definitions.
+namespace {
+std::optional<double> reference_v(const opps& o, period q, int seg, const velocity_options& vo, velocity_result* out) {
+    double n = 0, won = 0, lost = 0, wa = 0, la = 0;
+    std::vector<double> cyc;
+    for (std::size_t i = 0; i < o.created.size(); ++i) {
+        if (seg >= 0 && o.segment[i] != seg) continue;
+        const bool closed = o.outcome[i] != 0;
+        if (vo.count == count_basis::created_in_period) {
+            if (o.created[i] >= q.start && o.created[i] < q.end) n += 1;
+        } else if (o.created[i] < q.start && (!closed || o.closed[i] >= q.start)) {
+            n += 1;
+        }
+        if (!closed || o.closed[i] < q.start || o.closed[i] >= q.end) continue;
+        if (o.outcome[i] == 1) { won += 1; wa += o.amount[i]; } else { lost += 1; la += o.amount[i]; }
+        if (o.outcome[i] == 1 || vo.cycle_over == cycle_deals::closed) {
+            const std::int64_t s = vo.cycle_from == cycle_start::created ? o.created[i]
+                                   : vo.cycle_from == cycle_start::sql ? o.sql[i] : o.touch[i];
+            if (s != missing_time) cyc.push_back(static_cast<double>(o.closed[i] - s) / vo.time_unit);
+        }
+    }
+    out->n = static_cast<std::int64_t>(n);
+    out->won = static_cast<std::int64_t>(won);
+    if (won == 0 || cyc.empty()) return std::nullopt;
+    const double d = wa / won;
+    const double w = vo.win_rate == win_rate_basis::count ? won / (won + lost) : wa / (wa + la);
+    std::sort(cyc.begin(), cyc.end());
+    double l = 0;
+    if (vo.cycle_stat == cycle_statistic::mean) {
+        for (double c : cyc) l += c;
+        l /= static_cast<double>(cyc.size());
+    } else {
+        const std::size_t m = cyc.size();
+        l = m % 2 ? cyc[m / 2] : (cyc[m / 2 - 1] + cyc[m / 2]) / 2;
+    }
+    if (l <= 0) return std::nullopt;
+    return n * d * w / l;
+}
+}  // namespace
+
+TEST(Velocity, MatchesReferenceOnRandomData) {
+    std::mt19937_64 g(7);
+    opps o;
+    for (int i = 0; i < 3000; ++i) {
+        const std::int64_t c = static_cast<std::int64_t>(g() % (400 * day));
+        const int oc = static_cast<int>(g() % 3);
+        const std::int64_t cl = oc ? c + static_cast<std::int64_t>(g() % (120 * day)) : missing_time;
+        const std::int64_t sq = g() % 4 ? c - static_cast<std::int64_t>(g() % (30 * day)) : missing_time;
+        const std::int64_t t = sq != missing_time ? sq - static_cast<std::int64_t>(g() % (30 * day)) : missing_time;
+        o.add(c, cl, static_cast<std::int8_t>(oc), static_cast<double>(1000 + g() % 50'000), static_cast<int>(g() % 4), sq, t);
+    }
+    std::vector<period> ps;
+    for (int m = 0; m < 12; ++m) ps.push_back({m * 30 * day + 5 * day, (m + 1) * 30 * day + 5 * day});
+    int checked = 0;
+    for (int cb = 0; cb < 2; ++cb)
+        for (int wb = 0; wb < 2; ++wb)
+            for (int cs = 0; cs < 3; ++cs)
+                for (int co = 0; co < 2; ++co)
+                    for (int st = 0; st < 2; ++st) {
+                        velocity_options vo;
+                        vo.count = static_cast<count_basis>(cb);
+                        vo.win_rate = static_cast<win_rate_basis>(wb);
+                        vo.cycle_from = static_cast<cycle_start>(cs);
+                        vo.cycle_over = static_cast<cycle_deals>(co);
+                        vo.cycle_stat = static_cast<cycle_statistic>(st);
+                        const auto res = compute_velocity(o.view(), ps, vo);
+                        ASSERT_EQ(res.size(), ps.size() * 5);
+                        for (const auto& r : res) {
+                            velocity_result ref;
+                            const auto v = reference_v(o, ps[r.period_index], r.segment, vo, &ref);
+                            ASSERT_EQ(r.n, ref.n);
+                            ASSERT_EQ(r.won, ref.won);
+                            ASSERT_EQ(v.has_value(), r.velocity.has_value());
+                            if (v) {
+                                ASSERT_NEAR(*r.velocity, *v, 1e-9 * std::max(1.0, *v));
+                                ++checked;
+                            }
+                        }
+                    }
+    EXPECT_GT(checked, 1000);
+}
+
+TEST(Velocity, BootstrapIsSeededAndBracketsTheEstimate) {
+    std::mt19937_64 g(3);
+    opps o;
+    for (int i = 0; i < 400; ++i) {
+        const std::int64_t c = static_cast<std::int64_t>(g() % (100 * day));
+        const std::int8_t oc = static_cast<std::int8_t>(1 + g() % 2);
+        o.add(c, c + static_cast<std::int64_t>(g() % (60 * day)) + day, oc, static_cast<double>(1000 + g() % 9000));
+    }
+    const period p[] = {{0, 200 * day}};
+    velocity_options vo;
+    vo.bootstrap = 300;
+    vo.seed = 11;
+    const auto a = compute_velocity(o.view(false), p, vo)[0];
+    const auto b = compute_velocity(o.view(false), p, vo)[0];
+    ASSERT_TRUE(a.ci_lower && a.ci_upper);
+    EXPECT_EQ(*a.ci_lower, *b.ci_lower);
+    EXPECT_EQ(*a.ci_upper, *b.ci_upper);
+    EXPECT_LT(*a.ci_lower, *a.velocity);
+    EXPECT_GT(*a.ci_upper, *a.velocity);
+    vo.seed = 12;
+    const auto c = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_NE(*a.ci_lower, *c.ci_lower);
+    // A wider level gives a wider interval.
+    vo.seed = 11;
+    vo.confidence = 0.99;
+    const auto w = compute_velocity(o.view(false), p, vo)[0];
+    EXPECT_LE(*w.ci_lower, *a.ci_lower);
+    EXPECT_GE(*w.ci_upper, *a.ci_upper);
+}
+
+TEST(Velocity, DecompositionSumsToTheChange) {
+    const auto d = decompose_velocity(40, 25'000, 0.25, 90, 50, 24'000, 0.30, 80);
+    EXPECT_NEAR(d.v0, 2777.7777777777778, 1e-9);
+    EXPECT_NEAR(d.v1, 50 * 24'000 * 0.30 / 80, 1e-9);
+    EXPECT_NEAR(d.n + d.d + d.w + d.l, d.v1 - d.v0, 1e-9);
+    EXPECT_NEAR(d.log_n + d.log_d + d.log_w + d.log_l, std::log(d.v1 / d.v0), 1e-12);
+    EXPECT_NEAR(d.log_n, std::log(50.0 / 40), 1e-15);
+    EXPECT_NEAR(d.log_l, -std::log(80.0 / 90), 1e-15);
+    EXPECT_GT(d.l, 0);  // a shorter cycle raises V
+    EXPECT_LT(d.d, 0);
+    EXPECT_NEAR(d.weight, (d.v1 - d.v0) / std::log(d.v1 / d.v0), 1e-9);
+    // Equal values: L(a, a) = a; offsetting drivers give contributions summing to 0.
+    const auto same = decompose_velocity(40, 25'000, 0.25, 90, 40, 25'000, 0.25, 90);
+    EXPECT_EQ(same.weight, same.v0);
+    EXPECT_EQ(same.n + same.d + same.w + same.l, 0.0);
+    const auto off = decompose_velocity(40, 25'000, 0.25, 90, 80, 25'000, 0.25, 180);
+    EXPECT_NEAR(off.v1, off.v0, 1e-9);
+    EXPECT_NEAR(off.n, off.v0 * std::log(2.0), 1e-6);
+    EXPECT_NEAR(off.n + off.l, 0.0, 1e-9);
+    EXPECT_THROW(decompose_velocity(0, 1, 1, 1, 1, 1, 1, 1), invalid_argument);
+    EXPECT_THROW(decompose_velocity(1, 1, 1, 1, 1, 1, std::nan(""), 1), invalid_argument);
+    // Random property: the four contributions always sum to V1 - V0.
+    std::mt19937_64 g(5);
+    std::uniform_real_distribution<double> u(0.01, 100.0);
+    for (int i = 0; i < 1000; ++i) {
+        const auto r = decompose_velocity(u(g), u(g), u(g) / 100, u(g), u(g), u(g), u(g) / 100, u(g));
+        ASSERT_NEAR(r.n + r.d + r.w + r.l, r.v1 - r.v0, 1e-9 * std::max({1.0, r.v0, r.v1}));
+    }
+    EXPECT_NE(d.explain().json().find("LMDI-I"), std::string::npos);
+}
+
+TEST(Velocity, DecomposeUndefinedResultThrows) {
+    velocity_result a, b;
+    a.status = velocity_status::no_won_deals;
+    a.reason = "no won deal";
+    EXPECT_THROW(decompose_velocity(a, b), invalid_argument);
+}
+
+TEST(Velocity, FromSampleStageRecords) {
+    const auto s = generate_sample({.leads = 20'000, .seed = 3});
+    const auto t = opportunities_from_stages(sample_model(), s.records());
+    // Independent count of entities with Opportunity (code 4) and Customer (code 5) rows.
+    std::set<std::int64_t> with_opp, won;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s.stage[i] == 4) with_opp.insert(s.entity[i]);
+        if (s.stage[i] == 5) won.insert(s.entity[i]);
+    }
+    ASSERT_EQ(t.size(), with_opp.size());
+    std::size_t n_won = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        n_won += t.outcome[i] == 1;
+        EXPECT_GT(t.amount[i], 0);
+        EXPECT_LE(t.first_touch[i], t.created[i]);
+        if (t.outcome[i] != 0) {
+            EXPECT_GE(t.closed[i], t.created[i]);
+        }
+    }
+    EXPECT_EQ(n_won, won.size());
+    std::vector<period> months;
+    for (int m = 0; m < 12; ++m) months.push_back({1'704'067'200 + m * 30 * day, 1'704'067'200 + (m + 1) * 30 * day});
+    const auto v = compute_velocity(t.records(), months);
+    ASSERT_EQ(v.size(), months.size() * 7);
+    // Later months of the sample have wins and a velocity per source.
+    int defined = 0;
+    for (const auto& r : v) defined += r.defined();
+    EXPECT_GT(defined, 40);
+}
+
+TEST(Velocity, ExtremeTimesDoNotOverflow) {
+    opps o;
+    const std::int64_t far_past = std::numeric_limits<std::int64_t>::min() + 1;
+    o.add(0, std::numeric_limits<std::int64_t>::max() - 1, 1, 100, 0, far_past, far_past);
+    const period p[] = {{std::numeric_limits<std::int64_t>::max() - 10, std::numeric_limits<std::int64_t>::max()}};
+    velocity_options vo;
+    vo.cycle_from = cycle_start::sql;
+    const auto r = compute_velocity(o.view(), p, vo)[0];
+    ASSERT_TRUE(r.cycle_length.has_value());
+    EXPECT_TRUE(std::isfinite(*r.cycle_length));
+    EXPECT_GT(*r.cycle_length, 1e14);
+}
