@@ -116,8 +116,8 @@ struct evaluator {
     }
 };
 
-duration_summary summarise(std::vector<std::int64_t>& d, const std::vector<std::int64_t>& edges) {
-    duration_summary s;
+step_duration_summary summarise(std::vector<std::int64_t>& d, const std::vector<std::int64_t>& edges) {
+    step_duration_summary s;
     s.histogram.assign(edges.size() + 1, 0);
     s.count = static_cast<std::int64_t>(d.size());
     if (d.empty()) return s;
@@ -150,7 +150,7 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
     if (o.window < 0) detail::throw_option("window", detail::to_text(o.window), "must be >= 0");
     if (o.steps == 0 || o.steps > 64) detail::throw_option("steps", std::to_string(o.steps), "must be between 1 and 64");
     if (o.period < 0) detail::throw_option("period", detail::to_text(o.period), "must be >= 0 (0 = no trend)");
-    if (o.attribute == attribution::step && o.attribution_step >= o.steps)
+    if (o.attribute == funnel_attribution::step && o.attribution_step >= o.steps)
         detail::throw_option("attribution_step", std::to_string(o.attribution_step),
                              "is not a step (expected 0.." + std::to_string(o.steps - 1) + ")");
     if (o.unordered && (!o.exclusions.empty() || o.count_conversions))
@@ -245,9 +245,9 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
             const ev& x = evs[perm[j]];
             bool take = false;
             switch (o.attribute) {
-                case attribution::first_touch: take = seg < 0 || x.t < seg_time || (x.t == seg_time && x.seg < seg); break;
-                case attribution::last_touch: take = seg < 0 || x.t > seg_time || (x.t == seg_time && x.seg < seg); break;
-                case attribution::step:
+                case funnel_attribution::first_touch: take = seg < 0 || x.t < seg_time || (x.t == seg_time && x.seg < seg); break;
+                case funnel_attribution::last_touch: take = seg < 0 || x.t > seg_time || (x.t == seg_time && x.seg < seg); break;
+                case funnel_attribution::step:
                     take = ((x.m >> o.attribution_step) & 1u) && (seg < 0 || x.t < seg_time || (x.t == seg_time && x.seg < seg));
                     break;
             }

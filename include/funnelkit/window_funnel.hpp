@@ -192,7 +192,7 @@ struct funnel_exclusion {
     unsigned before = 1;
 };
 
-enum class attribution : std::uint8_t { first_touch = 0, last_touch = 1, step = 2 };
+enum class funnel_attribution : std::uint8_t { first_touch = 0, last_touch = 1, step = 2 };
 
 struct funnel_analysis_options {
     std::int64_t window = 0;
@@ -200,7 +200,7 @@ struct funnel_analysis_options {
     bool unordered = false;
     bool count_conversions = false;
     std::vector<funnel_exclusion> exclusions{};
-    attribution attribute = attribution::first_touch;
+    funnel_attribution attribute = funnel_attribution::first_touch;
     std::size_t attribution_step = 0;
     /// Trend period length in timestamp units (0 = no trend) and its origin.
     std::int64_t period = 0;
@@ -218,7 +218,7 @@ struct event_attributes {
     std::span<const std::int64_t> property{};  ///< property held constant across a chain
 };
 
-struct duration_summary {
+struct step_duration_summary {
     std::int64_t count = 0;
     double mean = 0, median = 0, p90 = 0;  ///< linear interpolation between order statistics
     std::int64_t min = 0, max = 0;
@@ -235,7 +235,7 @@ struct funnel_analysis {
     std::int64_t conversions = 0;
     std::vector<std::int64_t> histogram_edges{};
     /// time_to_step[k]: time from step 1 to step k+1 (index 0: always empty).
-    std::vector<duration_summary> time_to_step{};
+    std::vector<step_duration_summary> time_to_step{};
     std::int64_t data_end = 0;
 };
 

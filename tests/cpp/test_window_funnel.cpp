@@ -592,7 +592,7 @@ TEST(FunnelAnalysis, CountConversionsOpenTrendSegmentsDurations) {
     EXPECT_EQ(a.by_segment[1].reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 0}));
     EXPECT_EQ(a.by_segment[2].reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 1}));
     // Last touch: entity 1 -> 1 (t=16), entity 2 -> 0, entity 3 -> 1, entity 4 -> 0.
-    o.attribute = attribution::last_touch;
+    o.attribute = funnel_attribution::last_touch;
     const auto last = analyze_funnel(e.view(), {.segment = seg}, o);
     EXPECT_EQ(last.by_segment[1].entities(), 2);
     EXPECT_EQ(last.by_segment[0].entities(), 2);
@@ -631,7 +631,7 @@ TEST(FunnelAnalysis, BadOptions) {
                  funnelkit::invalid_argument);
     std::vector<std::int32_t> seg{-1};
     EXPECT_THROW(analyze_funnel(e.view(), {.segment = seg}, {.window = 1, .steps = 2}), funnelkit::invalid_argument);
-    funnel_analysis_options o{.window = 1, .steps = 2, .attribute = attribution::step, .attribution_step = 2};
+    funnel_analysis_options o{.window = 1, .steps = 2, .attribute = funnel_attribution::step, .attribution_step = 2};
     EXPECT_THROW(analyze_funnel(e.view(), {}, o), funnelkit::invalid_argument);
 }
 

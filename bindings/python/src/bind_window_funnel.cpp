@@ -98,9 +98,9 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             o.unordered = unordered;
             o.count_conversions = count_conversions;
             for (auto [e, a, b] : exclusions) o.exclusions.push_back({e, a, b});
-            if (attribute == "first_touch") o.attribute = attribution::first_touch;
-            else if (attribute == "last_touch") o.attribute = attribution::last_touch;
-            else if (attribute == "step") o.attribute = attribution::step;
+            if (attribute == "first_touch") o.attribute = funnel_attribution::first_touch;
+            else if (attribute == "last_touch") o.attribute = funnel_attribution::last_touch;
+            else if (attribute == "step") o.attribute = funnel_attribution::step;
             else
                 throw funnelkit::invalid_argument("option 'attribution': value '" + attribute +
                                                   "' is not one of 'first_touch', 'last_touch', 'step'");
