@@ -1,0 +1,146 @@
+// Bindings of the event-stream funnel: window_funnel and its mergeable level counts.
+#include <pybind11/operators.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "bindings.hpp"
+#include "funnelkit/window_funnel.hpp"
+
+namespace funnelkit::python {
+namespace {
+
+input_order parse_order(const std::string& s) {
+    if (s == "detect") return input_order::detect;
+    if (s == "entity_time") return input_order::entity_time;
+    if (s == "time") return input_order::time;
+    if (s == "unsorted") return input_order::unsorted;
+    throw funnelkit::invalid_argument("option 'order': value '" + s +
+                                      "' is not one of 'detect', 'entity_time', 'time', 'unsorted'");
+}
+
+window_funnel_counts counts_from_bytes(const py::bytes& b) {
+    const auto v = bytes_view(b);
+    return window_funnel_counts::deserialize(v.data(), v.size());
+}
+
+}  // namespace
+}  // namespace funnelkit::python
+
+FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
+    using namespace funnelkit;
+    using namespace funnelkit::python;
+
+    py::class_<window_funnel_counts>(m, "WindowFunnelCounts")
+        .def(py::init<>())
+        .def(py::init<std::size_t>(), py::arg("steps"))
+        .def_property_readonly("steps", &window_funnel_counts::steps)
+        .def_property_readonly("entities", &window_funnel_counts::entities)
+        .def("at_level", &window_funnel_counts::at_level, py::arg("level"))
+        .def("reached", &window_funnel_counts::reached, py::arg("level"))
+        .def("reached_counts", [](const window_funnel_counts& c) { return to_numpy(c.reached_counts()); })
+        .def("add", &window_funnel_counts::add, py::arg("level"), py::arg("count") = 1)
+        .def("merge", [](window_funnel_counts& a, const window_funnel_counts& b) { a.merge(b); }, py::arg("other"))
+        .def("reset", &window_funnel_counts::reset)
+        .def(py::self == py::self)
+        .def("serialize", [](const window_funnel_counts& c) { return to_bytes(c.serialize()); })
+        .def_static("deserialize", &counts_from_bytes, py::arg("data"))
+        .def(py::pickle([](const window_funnel_counts& c) { return to_bytes(c.serialize()); }, &counts_from_bytes));
+
+    m.def(
+        "window_funnel",
+        [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
+           const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
+           std::int64_t window, std::size_t steps, bool strict_deduplication, bool strict_order, bool strict_increase,
+           bool allow_reentry, const std::string& order, unsigned threads, bool per_entity, bool exact_increase) {
+            event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
+                             optional_column(step_mask, "step_mask")};
+            window_funnel_options o;
+            o.window = window;
+            o.steps = steps;
+            o.strict_deduplication = strict_deduplication;
+            o.strict_order = strict_order;
+            o.strict_increase = strict_increase;
+            o.allow_reentry = allow_reentry;
+            o.order = parse_order(order);
+            o.threads = threads;
+            o.per_entity = per_entity;
+            o.exact_increase = exact_increase;
+            window_funnel_result r;
+            {
+                py::gil_scoped_release release;
+                r = funnelkit::window_funnel(ev, o);
+            }
+            return py::make_tuple(std::move(r.counts), to_numpy(std::move(r.entity)), to_numpy(std::move(r.level)));
+        },
+        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("window"), py::arg("steps"),
+        py::arg("strict_deduplication"), py::arg("strict_order"), py::arg("strict_increase"), py::arg("allow_reentry"),
+        py::arg("order"), py::arg("threads"), py::arg("per_entity"), py::arg("exact_increase") = false);
+
+    m.def(
+        "analyze_funnel",
+        [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
+           const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
+           const std::optional<array<std::int32_t>>& segment, const std::optional<array<std::int64_t>>& property,
+           std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
+           const std::vector<std::tuple<unsigned, unsigned, unsigned>>& exclusions, const std::string& attribute,
+           std::size_t attribution_step, std::int64_t period, std::int64_t period_origin,
+           std::optional<std::int64_t> data_end, const std::vector<std::int64_t>& histogram_edges) {
+            event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
+                             optional_column(step_mask, "step_mask")};
+            event_attributes at{optional_column(segment, "segment"), optional_column(property, "property")};
+            funnel_analysis_options o;
+            o.window = window;
+            o.steps = steps;
+            o.unordered = unordered;
+            o.count_conversions = count_conversions;
+            for (auto [e, a, b] : exclusions) o.exclusions.push_back({e, a, b});
+            if (attribute == "first_touch") o.attribute = funnel_attribution::first_touch;
+            else if (attribute == "last_touch") o.attribute = funnel_attribution::last_touch;
+            else if (attribute == "step") o.attribute = funnel_attribution::step;
+            else
+                throw funnelkit::invalid_argument("option 'attribution': value '" + attribute +
+                                                  "' is not one of 'first_touch', 'last_touch', 'step'");
+            o.attribution_step = attribution_step;
+            o.period = period;
+            o.period_origin = period_origin;
+            o.data_end = data_end;
+            o.histogram_edges = histogram_edges;
+            funnel_analysis r;
+            {
+                py::gil_scoped_release release;
+                r = analyze_funnel(ev, at, o);
+            }
+            py::dict d;
+            d["closed"] = r.closed;
+            d["open"] = r.open;
+            d["by_segment"] = r.by_segment;
+            d["unattributed"] = r.unattributed;
+            d["period_start"] = r.period_start;
+            d["by_period"] = r.by_period;
+            d["conversions"] = r.conversions;
+            d["histogram_edges"] = r.histogram_edges;
+            d["data_end"] = r.data_end;
+            py::list durations;
+            for (const auto& s : r.time_to_step) {
+                py::dict x;
+                x["count"] = s.count;
+                x["mean"] = s.mean;
+                x["median"] = s.median;
+                x["p90"] = s.p90;
+                x["min"] = s.min;
+                x["max"] = s.max;
+                x["histogram"] = s.histogram;
+                durations.append(x);
+            }
+            d["time_to_step"] = durations;
+            return d;
+        },
+        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("segment"),
+        py::arg("property"), py::arg("window"), py::arg("steps"), py::arg("unordered"), py::arg("count_conversions"),
+        py::arg("exclusions"), py::arg("attribution"), py::arg("attribution_step"), py::arg("period"),
+        py::arg("period_origin"), py::arg("data_end"), py::arg("histogram_edges"));
+}

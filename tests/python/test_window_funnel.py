@@ -1,0 +1,239 @@
+"""window_funnel: conformance with ClickHouse's windowFunnel (through chdb) in every mode on
+random event sets with ties, order independence and mergeability (hypothesis), input formats
+and errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from funnelkit.events import WindowFunnel, window_funnel
+
+MODES = [
+    (),
+    ("strict_deduplication",),
+    ("strict_order",),
+    ("strict_increase",),
+    ("strict_order", "allow_reentry"),
+    ("strict_deduplication", "strict_order"),
+    ("strict_deduplication", "strict_increase"),
+    ("strict_order", "strict_increase"),
+    ("strict_deduplication", "strict_order", "strict_increase"),
+    ("strict_deduplication", "strict_order", "allow_reentry"),
+    ("strict_order", "strict_increase", "allow_reentry"),
+]
+
+
+def random_events(seed: int, entities: int, steps: int, multi: bool) -> pd.DataFrame:
+    """Few distinct timestamps per entity, so ties are frequent; 15% of events match no step."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 14, size=entities)
+    ent = np.repeat(rng.choice(10**9, size=entities, replace=False), counts).astype(np.int64)
+    n = len(ent)
+    t = rng.integers(0, 40, size=n).astype(np.int64)
+    if multi:
+        mask = rng.integers(0, 1 << steps, size=n).astype(np.uint64)
+    else:
+        code = rng.integers(-1, steps, size=n)
+        mask = np.where(code >= 0, np.left_shift(1, np.maximum(code, 0)), 0).astype(np.uint64)
+    perm = rng.permutation(n)
+    return pd.DataFrame({"entity": ent[perm], "time": t[perm], "mask": mask[perm]})
+
+
+def chdb_levels(df: pd.DataFrame, window: int, steps: int, modes: tuple[str, ...]) -> pd.Series:
+    import chdb
+
+    params = ", ".join([str(window)] + [f"'{m}'" for m in modes])
+    conds = ", ".join(f"bitTest(mask, {k})" for k in range(steps))
+    q = (f"SELECT entity, windowFunnel({params})(toUInt64(time), {conds}) AS level "
+         f"FROM Python(df) GROUP BY entity ORDER BY entity")
+    out = chdb.query(q, "DataFrame")
+    return pd.Series(out["level"].to_numpy(dtype=np.int64), index=out["entity"].to_numpy(dtype=np.int64))
+
+
+def ours(df: pd.DataFrame, window: int, steps: int, modes: tuple[str, ...], **kw) -> pd.Series:
+    flags = {m: True for m in modes}
+    r = window_funnel(df, window=window, steps=steps, step=None, step_mask="mask", per_entity=True, **flags, **kw)
+    return pd.Series(r.level.astype(np.int64), index=r.entity)
+
+
+@pytest.mark.parametrize("modes", MODES, ids=lambda m: "+".join(m) or "default")
+@pytest.mark.parametrize("multi", [False, True], ids=["codes", "multi-step"])
+def test_matches_clickhouse(modes, multi):
+    pytest.importorskip("chdb")
+    for seed, steps, window in [(1, 3, 0), (2, 4, 5), (3, 2, 17), (4, 5, 40)]:
+        df = random_events(seed * 10 + multi, 400, steps, multi)
+        want = chdb_levels(df, window, steps, modes)
+        got = ours(df, window, steps, modes)
+        pd.testing.assert_series_equal(got, want, check_names=False)
+        # Step codes give the same answer as masks when no event matches several steps.
+        if not multi:
+            code = np.where(df["mask"].to_numpy() > 0, np.log2(np.maximum(df["mask"].to_numpy(), 1)), -1).astype(np.int32)
+            d2 = {"entity": df["entity"].to_numpy(), "time": df["time"].to_numpy(), "step": code}
+            r = window_funnel(d2, window=window, steps=steps, per_entity=True, **{m: True for m in modes})
+            np.testing.assert_array_equal(r.level, want.to_numpy())
+
+
+def test_counts_and_tables():
+    d = {"entity": np.array([1, 1, 1, 2, 2, 3, 4]), "time": np.array([0, 10, 20, 0, 100, 5, 5]),
+         "step": np.array([0, 1, 2, 0, 1, 1, -1])}
+    r = window_funnel(d, window=50, steps=3, per_entity=True)
+    assert r.reached == [4, 2, 1, 1]
+    assert r.at_level(0) == 2
+    assert r.entity_levels()["level"].tolist() == [3, 1, 0, 0]
+    t = r.to_pandas()
+    assert t["reached"].tolist() == [2, 1, 1]
+    assert t["step_rate"].tolist() == [1.0, 0.5, 1.0]
+    assert "3 steps" in repr(r)
+    assert pickle.loads(pickle.dumps(r)) == r
+    # Step names and string entity ids, Polars input.
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame({"user": ["a", "a", "a", "b"], "ts": [0, 1, 2, 0],
+                       "event": ["view", "signup", "page", "view"]})
+    r2 = window_funnel(df, window=10, steps=["view", "signup", "demo"], entity="user", time="ts", step="event")
+    assert r2.reached == [2, 2, 1, 0]
+    assert r2.step_names == ["view", "signup", "demo"]
+
+
+def test_datetime_input_and_threads():
+    rng = np.random.default_rng(5)
+    n = 50_000
+    df = pd.DataFrame({
+        "entity": rng.integers(0, 2000, n),
+        "time": pd.to_datetime(rng.integers(0, 10**6, n), unit="s"),
+        "step": rng.integers(-1, 4, n),
+    })
+    one = window_funnel(df, window=3600 * 10**9, steps=4)
+    two = window_funnel(df, window=3600 * 10**9, steps=4, threads=2)
+    assert one == two
+    assert one.entities == df["entity"].nunique()
+    srt = df.sort_values(["entity", "time"], kind="stable")
+    assert window_funnel(srt, window=3600 * 10**9, steps=4, order="entity_time") == one
+    srt = df.sort_values("time", kind="stable")
+    assert window_funnel(srt, window=3600 * 10**9, steps=4, order="time") == one
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 12), st.integers(0, 15)), min_size=1, max_size=60),
+    window=st.integers(0, 6),
+    modes=st.sampled_from(MODES),
+    perm_seed=st.integers(0, 2**32 - 1),
+)
+def test_order_independence_and_merge(rows, window, modes, perm_seed):
+    ent, t, m = (np.array(c) for c in zip(*rows))
+    df = pd.DataFrame({"entity": ent.astype(np.int64), "time": t.astype(np.int64), "mask": m.astype(np.uint64)})
+    flags = {k: True for k in modes}
+    kw = dict(window=window, steps=4, step=None, step_mask="mask", per_entity=True, **flags)
+    whole = window_funnel(df, **kw)
+    # Shuffled input == sorted input, per entity.
+    shuffled = df.sample(frac=1.0, random_state=perm_seed % 2**32)
+    s = window_funnel(shuffled, **kw)
+    srt = window_funnel(df.sort_values(["entity", "time"], kind="stable"), order="entity_time", **kw)
+    np.testing.assert_array_equal(s.level, whole.level)
+    np.testing.assert_array_equal(srt.level, whole.level)
+    # Merge of entity partitions == whole.
+    parts = [df[df["entity"] % 3 == k] for k in range(3)]
+    merged = None
+    for p in parts:
+        if len(p) == 0:
+            continue
+        r = window_funnel(p, **kw)
+        merged = r if merged is None else merged + r
+    assert merged.reached == whole.reached
+
+
+def test_bad_input():
+    d = {"entity": np.array([1, 1, 2]), "time": np.array([0, 5, 3]), "step": np.array([0, 1, 0])}
+    with pytest.raises(ValueError, match="option 'window'"):
+        window_funnel(d, window=-1, steps=2)
+    with pytest.raises(ValueError, match="option 'steps'"):
+        window_funnel(d, window=1, steps=0)
+    with pytest.raises(ValueError, match="option 'steps'"):
+        window_funnel(d, window=1, steps=65)
+    with pytest.raises(ValueError, match=r"column 'step', row 1: value 1 is not a step code"):
+        window_funnel(d, window=1, steps=1)
+    with pytest.raises(ValueError, match=r"column 'time', row 2: value 3 is smaller"):
+        window_funnel(d, window=1, steps=2, order="time")
+    with pytest.raises(ValueError, match="requires strict_order"):
+        window_funnel(d, window=1, steps=2, allow_reentry=True)
+    big = {"entity": np.array([1]), "time": np.array([2**63 - 2]), "step": np.array([0])}
+    with pytest.raises(ValueError, match="overflows"):
+        window_funnel(big, window=10, steps=1)
+    with pytest.raises(ValueError, match="option 'order'"):
+        window_funnel(d, window=1, steps=2, order="sorted")
+    with pytest.raises(ValueError, match=r"column 'ev', row 1"):
+        window_funnel({"entity": d["entity"], "time": d["time"], "ev": np.array([0, 7, 0])}, window=1, steps=2, step="ev")
+    with pytest.raises(TypeError):
+        window_funnel(d, window=1.5, steps=2)
+    a = window_funnel(d, window=1, steps=2)
+    with pytest.raises(ValueError):
+        a.merge(window_funnel(d, window=1, steps=3))
+    with pytest.raises(ValueError):
+        WindowFunnel.from_bytes(b"XXXX")
+
+
+def test_funnel_analysis_features():
+    from funnelkit.events import funnel_analysis
+
+    df = pd.DataFrame({
+        "user": ["u1"] * 6 + ["u2"] * 5 + ["u3"] * 2,
+        "ts": [0, 1, 2, 10, 12, 16, 0, 1, 2, 3, 4, 95, 98],
+        "event": ["view", "signup", "buy", "view", "signup", "buy",
+                  "view", "signup", "refund", "signup", "buy", "view", "signup"],
+        "src": ["ads", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "seo", "ads", "ads"],
+        "deal": [1, 1, 1, 2, 2, 2, 7, 7, 7, 8, 7, 3, 3],
+    })
+    steps = ["view", "signup", "buy"]
+    r = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                        count_conversions=True, segment="src", period=50)
+    assert r.conversions == 3
+    assert r.closed.reached == [2, 2, 2, 2]
+    assert r.open.reached == [1, 1, 1, 0]
+    assert r.by_segment["ads"].reached == [2, 2, 2, 1]
+    assert r.by_segment["seo"].reached == [1, 1, 1, 1]
+    assert sorted(r.trend) == [0, 50]
+    ttc = r.time_to_convert()
+    assert ttc["count"].tolist() == [3, 2]
+    assert ttc["median"].tolist() == [1.0, 3.0]
+    # A refund between signup and buy does not exclude u2: signup at 3 restarts that segment.
+    # A refund between view and buy does (u2 keeps level 2). A held deal id splits u2's events.
+    r2 = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                         exclusions=[("refund", "signup", "buy")])
+    assert r2.closed.reached == [2, 2, 2, 2]
+    r2 = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                         exclusions=[("refund", "view", "buy")])
+    assert r2.closed.reached == [2, 2, 2, 1]
+    r3 = funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", data_end=100,
+                         hold="deal")
+    assert r3.closed.reached == [2, 2, 2, 2]
+    r4 = funnel_analysis(df[df["user"] == "u2"], window=10, steps=steps, entity="user", time="ts", step="event",
+                         hold="deal", data_end=100)
+    assert r4.closed.reached == [1, 1, 1, 1]  # deal 7: view 0, signup 1, buy 4
+    un = funnel_analysis(pd.DataFrame({"entity": [1, 1, 1], "time": [0, 1, 2], "step": [2, 0, 1]}),
+                         window=5, steps=3, unordered=True)
+    assert un.closed.reached == [1, 1, 1, 1]
+    assert "conversions" in repr(r)
+    assert len(r.to_pandas()) == 3
+    with pytest.raises(ValueError, match="option 'attribution'"):
+        funnel_analysis(df, window=10, steps=steps, entity="user", time="ts", step="event", segment="src",
+                        attribution="middle")
+
+
+def test_exact_increase_corrects_clickhouse():
+    df = pd.DataFrame({"entity": [1] * 5, "time": [0, 10, 3000, 3100, 3100],
+                       "mask": np.array([1, 2, 1, 2, 4], dtype=np.uint64)})
+    compat = window_funnel(df, window=3600, steps=3, step=None, step_mask="mask", strict_increase=True)
+    exact = window_funnel(df, window=3600, steps=3, step=None, step_mask="mask", strict_increase=True,
+                          exact_increase=True)
+    assert compat.reached == [1, 1, 1, 0]
+    assert exact.reached == [1, 1, 1, 1]
+    if pytest.importorskip("chdb"):
+        assert chdb_levels(df, 3600, 3, ("strict_increase",)).tolist() == [2]
+    with pytest.raises(ValueError, match="exact_increase"):
+        window_funnel(df, window=3600, steps=3, step=None, step_mask="mask", exact_increase=True)
