@@ -20,3 +20,4 @@
 #include "funnelkit/survival.hpp"
 #include "funnelkit/synthetic.hpp"
 #include "funnelkit/velocity.hpp"
+#include "funnelkit/window_funnel.hpp"

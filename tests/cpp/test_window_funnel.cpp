@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include <funnelkit/detail/random.hpp>
 #include <funnelkit/error.hpp>
 #include <funnelkit/window_funnel.hpp>
@@ -405,15 +409,14 @@ TEST(WindowFunnel, CountsStateContract) {
     bad[0] = std::byte{'X'};
     EXPECT_THROW(window_funnel_counts::deserialize(bad.data(), bad.size()), funnelkit::invalid_argument);
 
-    // Golden blob of format version 1: 3 steps, histogram {1, 2, 1, 2}. Must keep loading.
-    const unsigned char golden[] = {'F', 'K', 'W', 'F', 1, 0,                   // magic, version
-                                    3, 0, 0, 0, 0, 0, 0, 0,                     // steps
-                                    4, 0, 0, 0, 0, 0, 0, 0,                     // histogram length
-                                    1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
-                                    1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0};
-    ASSERT_EQ(blob.size(), sizeof golden);
-    EXPECT_EQ(std::memcmp(blob.data(), golden, sizeof golden), 0);
-    EXPECT_EQ(window_funnel_counts::deserialize(golden, sizeof golden), whole);
+    // Golden blob of format version 1 (tests/data/window_funnel_counts_v1.bin): 3 steps,
+    // histogram {1, 2, 1, 2}. Must keep loading, and the writer must still produce it.
+    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/window_funnel_counts_v1.bin", std::ios::binary);
+    ASSERT_TRUE(in) << "missing golden blob";
+    const std::vector<char> golden((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(blob.size(), golden.size());
+    EXPECT_EQ(std::memcmp(blob.data(), golden.data(), golden.size()), 0);
+    EXPECT_EQ(window_funnel_counts::deserialize(golden.data(), golden.size()), whole);
     whole.reset();
     EXPECT_EQ(whole.entities(), 0);
 }

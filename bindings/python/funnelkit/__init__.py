@@ -12,6 +12,7 @@ from . import _core
 __version__: str = _core.__version__
 
 from .conversion import ConversionTable, conversion  # noqa: E402
+from .events import FunnelAnalysis, WindowFunnel, funnel_analysis, window_funnel  # noqa: E402
 from .lifecycle import Lifecycle, LifecycleSummary, lifecycle  # noqa: E402
 from .model import Stage, StageModel  # noqa: E402
 from .sample import sample_crm, sample_crm_arrays, sample_labels, sample_model, sample_touches  # noqa: E402
@@ -76,6 +77,10 @@ __all__ = [
     "StageModel",
     "ConversionTable",
     "conversion",
+    "FunnelAnalysis",
+    "WindowFunnel",
+    "funnel_analysis",
+    "window_funnel",
     "Lifecycle",
     "LifecycleSummary",
     "lifecycle",
