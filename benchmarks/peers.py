@@ -286,8 +286,10 @@ def main() -> None:
         del d
         env = dict(os.environ)
         here = Path(__file__).resolve().parent
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here.parent / "bindings" / "python"),
-                                                          env.get("PYTHONPATH")]))
+        in_tree = here.parent / "bindings" / "python"
+        if any((in_tree / "funnelkit").glob("_core*.so")):  # a development build in the source tree
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(in_tree), env.get("PYTHONPATH")]))
+        failed: list[str] = []
         for e in engines:
             cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", e, "--data", tmp,
                    "--steps", str(args.steps), "--window", str(args.window), "--threads", str(args.threads),
@@ -295,6 +297,7 @@ def main() -> None:
             p = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if p.returncode != 0:
                 print(f"{e}: failed\n{p.stderr.strip()[-2000:]}", file=sys.stderr)
+                failed.append(e)
                 continue
             results[e] = json.loads(p.stdout.strip().splitlines()[-1])
             print(f"{e:>10}: {results[e]['median_s']:.3f} s", file=sys.stderr)
@@ -315,7 +318,9 @@ def main() -> None:
     print("all engines agree" if agree else "ENGINES DISAGREE")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
-    if not agree:
+    if failed:
+        print(f"engines that failed: {', '.join(failed)}", file=sys.stderr)
+    if not agree or failed:
         sys.exit(1)
 
 

@@ -2,7 +2,9 @@
 # Every test: installs what is missing, then
 #   1. C++ build with tests, examples, benchmarks (smoke runs) and consumer projects -> ctest
 #   2. the same tests under address + undefined-behaviour sanitizers -> ctest
-#   3. the Python package built with pip (scikit-build-core) -> pytest
+#   3. the Python package built with pip (scikit-build-core)
+#   4. benchmarks/peers.py --quick: every event-funnel engine returns the same levels
+#   5. pytest
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,8 +26,15 @@ cmake --build --preset asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset asan -j "$jobs"
 
-step "Python package and tests"
+step "Python package"
 bash scripts/install-python.sh
+
+step "event funnels: funnelkit, ClickHouse (chdb), DuckDB, Polars and pandas must agree"
+for order in entity_time time shuffled; do
+  .venv/bin/python benchmarks/peers.py --quick --order "$order" --json "build/peers-quick-$order.json" | tail -n 1
+done
+
+step "Python tests"
 export FUNNELKIT_EXAMPLE_BIN="$root/build/dev/examples"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/python
 step "all tests passed"
