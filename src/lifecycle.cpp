@@ -60,14 +60,19 @@ civil civil_from_days(std::int64_t z) noexcept {
 
 }  // namespace
 
+// Entry times are read off the entity's few events rather than stored per (entity, stage):
+// a dense matrix would be the largest part of the histories.
+std::int64_t stage_histories::first_entry(std::size_t i, std::size_t rank) const noexcept {
+    for (std::size_t e = offset_[i]; e < offset_[i + 1]; ++e)
+        if (model_.rank(stage_[e]) == static_cast<std::int32_t>(rank)) return time_[e];
+    return never;
+}
+
 std::int64_t stage_histories::reach_time(std::size_t i, std::size_t rank) const noexcept {
-    std::int64_t best = never;
-    const std::size_t k = n_stages();
-    for (std::size_t r = rank; r < k; ++r) {
-        const std::int64_t t = entry_[i * k + r];
-        if (t != never && (best == never || t < best)) best = t;
-    }
-    return best;
+    // Events are in time order: the first one at this stage or beyond is the reach time.
+    for (std::size_t e = offset_[i]; e < offset_[i + 1]; ++e)
+        if (model_.rank(stage_[e]) >= static_cast<std::int32_t>(rank)) return time_[e];
+    return never;
 }
 
 std::uint64_t stage_histories::skipped(std::size_t i) const noexcept {
@@ -182,10 +187,9 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
     }
     auto row_at = [](std::size_t j) noexcept { return j; };
 
-    const std::size_t k = model.ladder().size();
     h.time_.reserve(n);
     h.stage_.reserve(n);
-    h.reason_.reserve(n);
+    if (has_reason) h.reason_.reserve(n);
     std::size_t j = 0;
     while (j < n) {
         const std::size_t first = row_at(j);
@@ -194,8 +198,6 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
         std::int32_t seg = has_seg ? seg_p[first] : -1;
         std::uint64_t recorded = 0;
         std::int32_t recycles = 0, last_rank = -1, exit_rank = -1;
-        const std::size_t entry_base = h.entry_.size();
-        h.entry_.resize(entry_base + k, never);
         std::int64_t prev_time = never;
         std::int32_t prev_stage = -1;
         for (; j < n; ++j) {
@@ -209,11 +211,9 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
             prev_stage = s;
             h.time_.push_back(t);
             h.stage_.push_back(s);
-            h.reason_.push_back(has_reason ? rsn_p[r] : -1);
+            if (has_reason) h.reason_.push_back(rsn_p[r]);
             const std::int32_t rank = model.rank(s);
             if (rank >= 0) {
-                auto& e = h.entry_[entry_base + static_cast<std::size_t>(rank)];
-                if (e == never) e = t;
                 recorded |= std::uint64_t{1} << rank;
                 if (last_rank >= 0 && rank < last_rank) ++recycles;
                 last_rank = rank;

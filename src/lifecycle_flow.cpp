@@ -152,7 +152,7 @@ flow_counts compute_flow(const stage_histories& h) {
             case stage_kind::lost: o = flow_counts::lost; break;
             case stage_kind::disqualified: o = flow_counts::disqualified; break;
         }
-        out.add_exit(static_cast<std::size_t>(rank), o, h.segments()[i], h.event_reasons()[off[i + 1] - 1]);
+        out.add_exit(static_cast<std::size_t>(rank), o, h.segments()[i], h.last_reason(i));
     }
     return out;
 }

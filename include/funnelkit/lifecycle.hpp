@@ -55,14 +55,19 @@ public:
     std::span<const std::int32_t> segments() const noexcept { return segment_; }
 
     /// Events of entity i are rows offsets()[i] .. offsets()[i+1]-1 of event_times(),
-    /// event_stages() and event_reasons() (reason -1 when none or no reason column).
+    /// event_stages() and event_reasons() (reason -1 when none; event_reasons() is empty when the
+    /// records had no reason column).
     std::span<const std::size_t> offsets() const noexcept { return offset_; }
     std::span<const std::int64_t> event_times() const noexcept { return time_; }
     std::span<const std::int32_t> event_stages() const noexcept { return stage_; }
     std::span<const std::int32_t> event_reasons() const noexcept { return reason_; }
 
     /// First time entity i entered ladder stage `rank` (recorded), or `never`.
-    std::int64_t first_entry(std::size_t i, std::size_t rank) const noexcept { return entry_[i * n_stages() + rank]; }
+    std::int64_t first_entry(std::size_t i, std::size_t rank) const noexcept;
+    /// Reason code of entity i's last event (-1 when none or no reason column).
+    std::int32_t last_reason(std::size_t i) const noexcept {
+        return reason_.empty() ? -1 : reason_[offset_[i + 1] - 1];
+    }
     /// First time entity i was at ladder stage `rank` or beyond: the entry time when skipped
     /// earlier stages count as reached. `never` if it never got that far.
     std::int64_t reach_time(std::size_t i, std::size_t rank) const noexcept;
@@ -97,7 +102,6 @@ private:
     std::vector<std::int64_t> time_;
     std::vector<std::int32_t> stage_;
     std::vector<std::int32_t> reason_;
-    std::vector<std::int64_t> entry_;
     std::vector<std::uint64_t> recorded_;
     std::vector<std::int32_t> recycles_;
     std::vector<std::int32_t> exit_rank_;

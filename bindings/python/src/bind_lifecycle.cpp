@@ -127,7 +127,7 @@ FUNNELKIT_PYTHON_BINDING(lifecycle, 5) {
                 recycles[i] = h.recycles(i);
                 recorded[i] = h.recorded(i);
                 skipped[i] = h.skipped(i);
-                reason[i] = h.event_reasons()[h.offsets()[i + 1] - 1];
+                reason[i] = h.last_reason(i);
             }
             py::dict d;
             d["entity"] = to_numpy(std::move(entity));
