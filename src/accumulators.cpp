@@ -47,6 +47,20 @@ std::optional<double> sorted_quantile(std::span<const double> sorted, double q) 
     return lerp(sorted[i], sorted[i + 1], h - lo);
 }
 
+std::optional<double> select_quantile(std::span<double> values, double q) {
+    if (!(q >= 0.0 && q <= 1.0)) detail::throw_option("q", detail::to_text(q), "must lie in [0, 1]");
+    if (values.empty()) return std::nullopt;
+    const double h = static_cast<double>(values.size() - 1) * q;
+    const double lo = std::floor(h);
+    const auto i = static_cast<std::size_t>(lo);
+    const auto at = values.begin() + static_cast<std::ptrdiff_t>(i);
+    std::nth_element(values.begin(), at, values.end());
+    if (i + 1 >= values.size()) return *at;
+    // The next order statistic is the smallest value right of the i-th.
+    const double next = *std::min_element(at + 1, values.end());
+    return lerp(*at, next, h - lo);
+}
+
 void duration_summary::add(double value) { fill(std::span<const double>(&value, 1)); }
 
 void duration_summary::fill(std::span<const double> values) {
@@ -109,7 +123,8 @@ std::optional<double> duration_summary::max() const {
 std::optional<double> duration_summary::quantile(double q) const {
     if (!(q >= 0.0 && q <= 1.0)) detail::throw_option("q", detail::to_text(q), "must lie in [0, 1]");
     if (!keep_values_) return std::nullopt;
-    return sorted_quantile(sorted_copy(values_), q);
+    std::vector<double> copy(values_.begin(), values_.end());
+    return select_quantile(copy, q);
 }
 
 duration_stats duration_summary::stats() const {
@@ -119,9 +134,9 @@ duration_stats duration_summary::stats() const {
     s.min = min();
     s.max = max();
     if (keep_values_ && count_ > 0) {
-        const auto sorted = sorted_copy(values_);
-        s.median = sorted_quantile(sorted, 0.5);
-        s.p90 = sorted_quantile(sorted, 0.9);
+        std::vector<double> copy(values_.begin(), values_.end());
+        s.median = select_quantile(copy, 0.5);
+        s.p90 = select_quantile(copy, 0.9);
     }
     return s;
 }

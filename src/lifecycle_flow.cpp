@@ -218,12 +218,13 @@ aging_list stuck_entities(const stage_histories& h, const aging_options& o) {
     }
     if (std::find(need_percentile.begin(), need_percentile.end(), true) != need_percentile.end()) {
         const stage_visits v = time_in_stage(h);
-        std::vector<duration_summary> done(k);
+        std::vector<std::vector<double>> done(k);
         for (std::size_t j = 0; j < v.stage.size(); ++j)
-            if (v.completed[j]) done[static_cast<std::size_t>(m.rank(v.stage[j]))].add(static_cast<double>(v.duration[j]));
-        for (std::size_t r = 0; r < k; ++r)
-            if (need_percentile[r])
-                if (auto q = done[r].quantile(o.percentile / 100.0)) limit[r] = *q;
+            if (v.completed[j]) done[static_cast<std::size_t>(m.rank(v.stage[j]))].push_back(static_cast<double>(v.duration[j]));
+        for (std::size_t r = 0; r < k; ++r) {
+            if (!need_percentile[r]) continue;
+            if (auto q = select_quantile(done[r], o.percentile / 100.0)) limit[r] = *q;
+        }
     }
     struct row {
         std::int64_t entity, entered, age;

@@ -43,6 +43,10 @@ struct duration_stats {
 /// nullopt for an empty input. Throws for q outside [0, 1].
 std::optional<double> sorted_quantile(std::span<const double> sorted, double q);
 
+/// The same quantile of unsorted values in linear time (selection instead of a sort); the
+/// values are reordered. Equal to sorted_quantile() of the sorted values, bit for bit.
+std::optional<double> select_quantile(std::span<double> values, double q);
+
 class duration_summary {
 public:
     explicit duration_summary(bool keep_values = true) : keep_values_(keep_values) {}

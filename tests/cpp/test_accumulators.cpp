@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <funnelkit/accumulators.hpp>
 #include <funnelkit/detail/random.hpp>
 #include <funnelkit/error.hpp>
@@ -172,4 +174,20 @@ TEST(DurationSummary, BadInputLeavesStateUnchanged) {
     EXPECT_EQ(error_of([&] { s.fill(v); }), "column 'duration', row 2: value inf is not a finite duration");
     EXPECT_EQ(s, golden_state());
     EXPECT_EQ(error_of([&] { (void)s.quantile(1.5); }), "option 'q': value 1.5 must lie in [0, 1]");
+}
+
+TEST(DurationSummary, SelectQuantileEqualsSortedQuantile) {
+    funnelkit::detail::rng g(3);
+    for (int trial = 0; trial < 200; ++trial) {
+        std::vector<double> v(1 + g.below(60));
+        for (auto& x : v) x = static_cast<double>(g.below(20));  // many ties
+        std::vector<double> sorted = v;
+        std::sort(sorted.begin(), sorted.end());
+        for (double q : {0.0, 0.1, 0.25, 0.5, 0.9, 0.99, 1.0}) {
+            auto copy = v;
+            EXPECT_EQ(funnelkit::select_quantile(copy, q), funnelkit::sorted_quantile(sorted, q));
+        }
+    }
+    std::vector<double> none;
+    EXPECT_FALSE(funnelkit::select_quantile(none, 0.5).has_value());
 }
