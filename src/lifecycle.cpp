@@ -138,10 +138,11 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
         const std::size_t m = count.size();
         std::vector<std::uint32_t> by_id(m);
         {
-            std::vector<std::int64_t> first_id(m);
-            for (std::size_t i = 0; i < n; ++i) first_id[dense[i]] = ent[i];
-            std::iota(by_id.begin(), by_id.end(), 0u);
-            std::sort(by_id.begin(), by_id.end(), [&](std::uint32_t a, std::uint32_t b) { return first_id[a] < first_id[b]; });
+            // Sort (id, dense index) pairs held together: no indirection in the comparisons.
+            std::vector<std::pair<std::int64_t, std::uint32_t>> ids(m);
+            for (std::size_t i = 0; i < n; ++i) ids[dense[i]] = {ent[i], dense[i]};
+            std::sort(ids.begin(), ids.end());
+            for (std::size_t r = 0; r < m; ++r) by_id[r] = ids[r].second;
         }
         std::vector<std::uint64_t> start(m + 1, 0);  // by dense id: where its rows go
         {
@@ -154,20 +155,9 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
         order.resize(n);
         for (std::size_t i = 0; i < n; ++i) order[start[dense[i]]++] = i;
         std::vector<std::uint32_t>().swap(dense);
-        // start[d] now points one past the end of entity d's rows.
-        for (std::uint32_t d : by_id) {
-            auto* b = order.data() + (start[d] - count[d]);
-            auto* e = order.data() + start[d];
-            if (e - b > 1)
-                std::sort(b, e, [&](std::uint64_t x, std::uint64_t y) {
-                    if (tim[x] != tim[y]) return tim[x] < tim[y];
-                    const auto tx = tie_key(model, stg[x]), ty = tie_key(model, stg[y]);
-                    return tx != ty ? tx < ty : x < y;
-                });
-        }
     }
-    // Gather every column into history order with tight, independent loads (the CPU overlaps
-    // their cache misses), so the pass below reads memory sequentially.
+    // Gather every column into entity order with tight, independent loads (the CPU overlaps
+    // their cache misses), so everything below reads memory sequentially.
     std::vector<std::int64_t> ent_s, tim_s;
     std::vector<std::int32_t> stg_s, seg_s, rsn_s;
     const std::int32_t* seg_p = has_seg ? records.segment.data() : nullptr;
@@ -183,6 +173,40 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
         stg = gather(stg_s, stg);
         if (has_seg) seg_p = gather(seg_s, seg_p);
         if (has_reason) rsn_p = gather(rsn_s, rsn_p);
+        // Each entity's rows, now contiguous, into (time, tie key, original row) order.
+        std::vector<std::uint32_t> idx;
+        std::vector<std::int64_t> t_buf;
+        std::vector<std::int32_t> s_buf, g_buf, r_buf;
+        std::size_t b = 0;
+        while (b < n) {
+            std::size_t e = b + 1;
+            while (e < n && ent_s[e] == ent_s[b]) ++e;
+            bool sorted_group = true;
+            for (std::size_t j = b + 1; j < e && sorted_group; ++j)
+                sorted_group = tim_s[j - 1] < tim_s[j] ||
+                               (tim_s[j - 1] == tim_s[j] && tie_key(model, stg_s[j - 1]) < tie_key(model, stg_s[j]));
+            if (!sorted_group) {
+                const std::size_t g = e - b;
+                idx.resize(g);
+                std::iota(idx.begin(), idx.end(), 0u);
+                std::sort(idx.begin(), idx.end(), [&](std::uint32_t x, std::uint32_t y) {
+                    const std::size_t a = b + x, c = b + y;
+                    if (tim_s[a] != tim_s[c]) return tim_s[a] < tim_s[c];
+                    const auto ta = tie_key(model, stg_s[a]), tc = tie_key(model, stg_s[c]);
+                    return ta != tc ? ta < tc : order[a] < order[c];
+                });
+                auto permute = [&](auto& col, auto& buf) {
+                    buf.resize(g);
+                    for (std::size_t j = 0; j < g; ++j) buf[j] = col[b + idx[j]];
+                    std::copy(buf.begin(), buf.end(), col.begin() + static_cast<std::ptrdiff_t>(b));
+                };
+                permute(tim_s, t_buf);
+                permute(stg_s, s_buf);
+                if (has_seg) permute(seg_s, g_buf);
+                if (has_reason) permute(rsn_s, r_buf);
+            }
+            b = e;
+        }
         std::vector<std::uint64_t>().swap(order);
     }
     auto row_at = [](std::size_t j) noexcept { return j; };
