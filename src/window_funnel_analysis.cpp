@@ -300,10 +300,14 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
             if (rule.min_gap > o.window)
                 detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
                                      "exceeds the window (" + detail::to_text(o.window) + "): the step could never be reached");
-            if (k == 0 && (rule.min_gap != 0 || rule.max_gap))
-                detail::throw_option(name, "gap", "the first step has no previous step: leave min_gap and max_gap unset");
+            if (k == 0 && rule.max_gap)
+                detail::throw_option(name + ".max_gap", detail::to_text(*rule.max_gap),
+                                     "is not allowed: the first step has no previous step");
+            if (k == 0 && rule.min_gap != 0)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "is not allowed: the first step has no previous step");
             if (rule.optional && (k == 0 || k + 1 == o.steps))
-                detail::throw_option(name + ".optional", "true", "the first and the last step must be required");
+                detail::throw_option(name + ".optional", "true", "is not allowed: the first and the last step must be required");
         }
     }
     if (!std::is_sorted(o.histogram_edges.begin(), o.histogram_edges.end()))
