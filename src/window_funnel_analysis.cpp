@@ -29,12 +29,132 @@ struct outcome {
     std::int64_t conversions = 0;
     std::int64_t entry = std::numeric_limits<std::int64_t>::max();  // first step-1 time
     std::int64_t dur[64];  // first-completion durations, -1 = not reached
+    std::uint64_t through = 0;  // bit k: a valid chain went through step k
+};
+
+// Per-step rules resolved for the dynamic programme (step_rules).
+struct step_plan {
+    std::uint64_t min_gap[64] = {};
+    std::uint64_t max_gap[64] = {};     // min(max_gap, window): larger gaps cannot occur
+    bool optional[64] = {};
+    std::uint64_t horizon[64] = {};     // largest max_gap of a step reachable from step p
+    bool older_better[64] = {};         // from step p, an earlier last time never hurts
+    bool newer_better[64] = {};         // from step p, a later last time never hurts
 };
 
 struct evaluator {
     const funnel_analysis_options& o;
     std::uint64_t step_bits;
     std::vector<std::uint64_t> guard;  // guard[k]: exclusion events that kill chains of length k
+    const step_plan* plan = nullptr;   // set when step_rules are given
+
+    // Calls f(q) for every step q a chain whose last step is p may take next.
+    template <class F>
+    void next_steps(unsigned p, F&& f) const {
+        const unsigned n = static_cast<unsigned>(o.steps);
+        for (unsigned q = p + 1; q < n; ++q) {
+            f(q);
+            if (!plan->optional[q]) break;
+        }
+    }
+
+    // Ordered funnel with step_rules, exact. st[p] holds (last time, start) of the chains whose
+    // last step is p, one entry per last time (the latest start), pruned by dominance: from
+    // step p, if no next step has a minimum gap a chain with a later last time and a later
+    // start is at least as good; if no next step has a maximum gap tighter than the window, a
+    // chain with an earlier last time and a later start is.
+    void ruled(const ev* b, const ev* e, outcome& r) const {
+        const unsigned n = static_cast<unsigned>(o.steps);
+        const auto window = static_cast<std::uint64_t>(o.window);
+        const step_plan& pl = *plan;
+        std::vector<std::pair<std::int64_t, std::int64_t>> st[64];
+        std::uint64_t reached = 0;
+        unsigned level = 0;
+        const std::int64_t end = *o.data_end;
+        auto add = [&](unsigned q, std::int64_t start, std::int64_t ts) {
+            auto& v = st[q];
+            if (pl.older_better[q])
+                for (const auto& x : v)
+                    if (x.second >= start) return;
+            if (pl.newer_better[q])
+                std::erase_if(v, [&](const auto& x) { return x.second <= start; });
+            if (!v.empty() && v.back().first == ts) v.back().second = std::max(v.back().second, start);
+            else v.emplace_back(ts, start);
+        };
+        for (const ev* p = b; p < e;) {
+            const std::int64_t ts = p->t;
+            std::uint64_t s = 0, x = 0;
+            for (; p < e && p->t == ts; ++p) {
+                s |= p->m & step_bits;
+                x |= p->m & ~step_bits;
+            }
+            if (x)
+                for (unsigned k = 0; k + 1 < n; ++k)
+                    if (guard[k + 1] & x) st[k].clear();
+            while (s) {
+                const unsigned q = static_cast<unsigned>(std::countr_zero(s));
+                s &= s - 1;
+                bool found = false;
+                std::int64_t start = 0;
+                if (q == 0) {
+                    found = true;
+                    start = ts;
+                    r.entry = std::min(r.entry, ts);
+                } else {
+                    for (unsigned from = q; from-- > 0;) {
+                        auto& v = st[from];
+                        // Drop chains that can no longer be extended (window or gap expired);
+                        // before data_end only, so that the open test below stays exact when a
+                        // caller's data_end precedes some events.
+                        if (ts <= end)
+                            std::erase_if(v, [&](const auto& c) {
+                                const auto d = static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.first);
+                                return d > pl.horizon[from] ||
+                                       static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.second) > window;
+                            });
+                        for (const auto& c : v) {
+                            const auto d = static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.first);
+                            if (d >= pl.min_gap[q] && d <= pl.max_gap[q] &&
+                                static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.second) <= window &&
+                                (!found || c.second > start)) {
+                                found = true;
+                                start = c.second;
+                            }
+                        }
+                        if (from == 0 || !pl.optional[from]) break;
+                    }
+                }
+                if (!found) continue;
+                r.through |= std::uint64_t{1} << q;
+                level = std::max(level, q + 1);
+                if (!((reached >> q) & 1u)) {
+                    reached |= std::uint64_t{1} << q;
+                    if (q > 0) r.dur[q] = ts - start;
+                }
+                if (q + 1 == n) {
+                    if (o.count_conversions) {
+                        ++r.conversions;
+                        for (auto& v : st) v.clear();
+                    }
+                } else {
+                    add(q, start, ts);
+                }
+            }
+        }
+        r.level = std::max(r.level, level);
+        if (level < n) {
+            // Open: some chain could still take a next step at a time t >= data_end.
+            for (unsigned k = 0; k + 1 < n && !r.open; ++k)
+                for (const auto& c : st[k])
+                    next_steps(k, [&](unsigned q) {
+                        // l + gap and start + window do not overflow: times were checked
+                        // against the window and the gaps are at most the window.
+                        const std::int64_t lo = std::max(end, c.first + static_cast<std::int64_t>(pl.min_gap[q]));
+                        const std::int64_t hi = std::min(c.first + static_cast<std::int64_t>(pl.max_gap[q]), c.second + o.window);
+                        if (lo <= hi) r.open = true;
+                    });
+        }
+    }
 
     // A span starting at `start` has not closed by `end` (exclusive end of the data).
     bool still_open(std::int64_t end, std::int64_t start) const noexcept {
@@ -163,6 +283,33 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
             detail::throw_option("exclusions", std::to_string(x.after) + ".." + std::to_string(x.before),
                                  "must satisfy after < before < steps");
     }
+    if (!o.step_rules.empty()) {
+        if (o.step_rules.size() != o.steps)
+            detail::throw_option("step_rules", std::to_string(o.step_rules.size()) + " entries",
+                                 "must be empty or have one entry per step (" + std::to_string(o.steps) + ")");
+        if (o.unordered) detail::throw_option("unordered", "true", "cannot be combined with step_rules");
+        for (std::size_t k = 0; k < o.steps; ++k) {
+            const auto& rule = o.step_rules[k];
+            const std::string name = "step_rules[" + std::to_string(k) + "]";
+            if (rule.min_gap < 0) detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap), "must be >= 0");
+            if (rule.max_gap && *rule.max_gap < 0)
+                detail::throw_option(name + ".max_gap", detail::to_text(*rule.max_gap), "must be >= 0");
+            if (rule.max_gap && rule.min_gap > *rule.max_gap)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "exceeds the step's max_gap (" + detail::to_text(*rule.max_gap) + ")");
+            if (rule.min_gap > o.window)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "exceeds the window (" + detail::to_text(o.window) + "): the step could never be reached");
+            if (k == 0 && rule.max_gap)
+                detail::throw_option(name + ".max_gap", detail::to_text(*rule.max_gap),
+                                     "is not allowed: the first step has no previous step");
+            if (k == 0 && rule.min_gap != 0)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "is not allowed: the first step has no previous step");
+            if (rule.optional && (k == 0 || k + 1 == o.steps))
+                detail::throw_option(name + ".optional", "true", "is not allowed: the first and the last step must be required");
+        }
+    }
     if (!std::is_sorted(o.histogram_edges.begin(), o.histogram_edges.end()))
         detail::throw_option("histogram_edges", "(unsorted)", "must be ascending");
     if (o.histogram_edges.empty())
@@ -220,6 +367,25 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
     evaluator ev_{o, o.steps == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << o.steps) - 1, std::vector<std::uint64_t>(o.steps + 1, 0)};
     for (const auto& x : o.exclusions)
         for (unsigned k = x.after + 1; k <= x.before; ++k) ev_.guard[k] |= std::uint64_t{1} << x.event;
+    step_plan plan;
+    if (!o.step_rules.empty()) {
+        const auto window = static_cast<std::uint64_t>(o.window);
+        for (std::size_t k = 0; k < o.steps; ++k) {
+            const auto& rule = o.step_rules[k];
+            plan.optional[k] = rule.optional;
+            plan.min_gap[k] = static_cast<std::uint64_t>(rule.min_gap);
+            plan.max_gap[k] = rule.max_gap ? std::min(static_cast<std::uint64_t>(*rule.max_gap), window) : window;
+        }
+        ev_.plan = &plan;
+        for (unsigned p = 0; p + 1 < o.steps; ++p) {
+            plan.older_better[p] = plan.newer_better[p] = true;
+            ev_.next_steps(p, [&](unsigned q) {
+                plan.horizon[p] = std::max(plan.horizon[p], plan.max_gap[q]);
+                if (plan.min_gap[q] > 0) plan.newer_better[p] = false;
+                if (plan.max_gap[q] < window) plan.older_better[p] = false;
+            });
+        }
+    }
 
     funnel_analysis out;
     out.closed = window_funnel_counts(o.steps);
@@ -228,6 +394,7 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
     out.by_segment.assign(static_cast<std::size_t>(max_seg + 1), window_funnel_counts(o.steps));
     out.histogram_edges = o.histogram_edges;
     out.data_end = *o.data_end;
+    if (!o.unordered) out.through_step.assign(o.steps, 0);
     std::map<std::int64_t, window_funnel_counts> trend;
     std::vector<std::vector<std::int64_t>> durations(o.steps);
 
@@ -266,10 +433,15 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
             outcome g;
             std::fill(std::begin(g.dur), std::end(g.dur), std::int64_t{-1});
             if (o.unordered) ev_.unordered(buf.data(), buf.data() + buf.size(), g);
-            else ev_.ordered(buf.data(), buf.data() + buf.size(), g);
+            else if (ev_.plan) ev_.ruled(buf.data(), buf.data() + buf.size(), g);
+            else {
+                ev_.ordered(buf.data(), buf.data() + buf.size(), g);
+                g.through = g.level >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << g.level) - 1;
+            }
             best.level = std::max(best.level, g.level);
             best.conversions += o.count_conversions ? g.conversions : 0;
             best.entry = std::min(best.entry, g.entry);
+            best.through |= g.through;
             for (unsigned s = 1; s < o.steps; ++s)
                 if (g.dur[s] >= 0 && (best.dur[s] < 0 || g.dur[s] < best.dur[s])) best.dur[s] = g.dur[s];
             if (g.open && g.level >= best.level) best.open = true;
@@ -288,9 +460,11 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
             auto it = trend.try_emplace(p, o.steps).first;
             it->second.add(best.level);
         }
-        if (!o.unordered)
+        if (!o.unordered) {
             for (unsigned s = 1; s < o.steps; ++s)
                 if (best.dur[s] >= 0) durations[s].push_back(best.dur[s]);
+            for (std::uint64_t m = best.through; m; m &= m - 1) ++out.through_step[static_cast<std::size_t>(std::countr_zero(m))];
+        }
         i = j;
     }
     for (auto& [p, c] : trend) {

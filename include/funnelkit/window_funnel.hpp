@@ -184,12 +184,42 @@ input_order detect_order(std::span<const std::int64_t> entity, std::span<const s
 //     `unattributed`. Segment counts cover closed and open entities alike.
 //   - trend: entities grouped by the period of their first step-1 event,
 //     floor((t - period_origin) / period); entities that never did step 1 are left out.
+//   - step_rules (one entry per step, or empty): per step k >= 1 an optional maximum gap and a
+//     minimum gap to the chain's previous step, and whether step k is optional. A chain is a
+//     sequence of step occurrences, taken in the (time, step) order above, whose steps are
+//     increasing, start at step 0 and skip only optional steps; it is valid when it spans at
+//     most `window` from its first step, each step k of it lies min_gap[k] <= t_k - t_prev <=
+//     max_gap[k] after the chain's previous step (the one it actually passed through, so a gap
+//     after a skipped optional step is measured from the step before it), and no exclusion
+//     kills it (an exclusion guards a chain whose last step p satisfies after <= p < before, so
+//     a chain that skipped an optional `after` step is not guarded by it). The entity's level
+//     is 1 + the highest step index any valid chain reaches: skipped optional steps count as
+//     passed in the level counts (reached(k) counts entities whose best chain got to step k-1
+//     or beyond). `through_step[k]` counts the entities with a valid chain that actually went
+//     through step k (for a required step k it equals reached(k + 1)). Step 0 and the last
+//     step must be required. The answer is exact: a dynamic programme keeps, per step, the
+//     still-useful (start, last time) pairs of the chains reaching it, pruned by dominance.
+//     Time to convert to step k: the first moment a valid chain reaches step k, the time since
+//     the latest start among the chains reaching it then. count_conversions: the first moment
+//     a valid chain reaches the last step counts one conversion and drops every chain. Open:
+//     the entity is below the last step and some live chain could still take a next step at a
+//     time >= data_end within the window and that step's gaps. Not with `unordered`.
 
 /// An exclusion: `event` (a step code or mask bit >= steps) between steps `after` and `before`.
 struct funnel_exclusion {
     unsigned event = 0;
     unsigned after = 0;
     unsigned before = 1;
+};
+
+/// Constraints on one step of an ordered funnel (see step_rules above).
+struct funnel_step_rule {
+    /// Maximum time from the chain's previous step to this step (inclusive); none = no limit.
+    std::optional<std::int64_t> max_gap{};
+    /// Minimum time from the chain's previous step to this step (inclusive), >= 0.
+    std::int64_t min_gap = 0;
+    /// The step may be skipped.
+    bool optional = false;
 };
 
 enum class funnel_attribution : std::uint8_t { first_touch = 0, last_touch = 1, step = 2 };
@@ -210,6 +240,10 @@ struct funnel_analysis_options {
     /// Upper edges of the time-to-convert histogram bins (ascending); default: ten equal bins
     /// over [0, window]. A last bin catches longer durations.
     std::vector<std::int64_t> histogram_edges{};
+    /// Per-step gaps and optional steps: empty, or one entry per step (entry 0 must be the
+    /// default: the first step has no previous step and cannot be optional; the last step
+    /// cannot be optional either).
+    std::vector<funnel_step_rule> step_rules{};
 };
 
 /// Optional per-event columns of funnel_analysis (leave empty when absent).
@@ -237,6 +271,9 @@ struct funnel_analysis {
     /// time_to_step[k]: time from step 1 to step k+1 (index 0: always empty).
     std::vector<step_duration_summary> time_to_step{};
     std::int64_t data_end = 0;
+    /// through_step[k]: entities with a valid chain that went through step k itself (closed
+    /// and open alike). Filled for ordered funnels.
+    std::vector<std::int64_t> through_step{};
 };
 
 /// Funnel analysis over an event stream in any row order (single-threaded; sorts a row

@@ -712,3 +712,285 @@ TEST(WindowFunnel, ExactIncreaseAgainstBruteForce) {
     o.strict_order = true;
     EXPECT_THROW(window_funnel(ex.view(), o), funnelkit::invalid_argument);
 }
+
+// ---------------------------------------------------------------------------------------------
+// analyze_funnel with step_rules: per-step gaps and optional steps
+
+namespace {
+
+struct brute_outcome {
+    unsigned level = 0;
+    std::uint64_t through = 0;
+    bool open = false;
+    std::vector<std::int64_t> dur;  // -1 = step not reached
+};
+
+// Enumerates every chain over the (time, step)-ordered step occurrences of one entity.
+brute_outcome brute_rules(const std::vector<std::pair<std::int64_t, std::uint64_t>>& ev, std::int64_t window, unsigned n,
+                          const std::vector<funnel_step_rule>& rules, const std::vector<funnel_exclusion>& ex,
+                          std::int64_t data_end) {
+    std::vector<std::pair<std::int64_t, unsigned>> occ;
+    for (auto [t, m] : ev)
+        for (unsigned k = 0; k < n; ++k)
+            if ((m >> k) & 1u) occ.emplace_back(t, k);
+    std::sort(occ.begin(), occ.end());
+    occ.erase(std::unique(occ.begin(), occ.end()), occ.end());
+    auto excluded = [&](unsigned p, std::int64_t after_t, std::int64_t upto_t) {  // kill in (after_t, upto_t]
+        for (const auto& x : ex) {
+            if (p < x.after || p >= x.before) continue;
+            for (auto [t, m] : ev)
+                if (((m >> x.event) & 1u) && after_t < t && t <= upto_t) return true;
+        }
+        return false;
+    };
+    auto gap_ok = [&](unsigned q, std::int64_t d) {
+        return d >= rules[q].min_gap && (!rules[q].max_gap || d <= *rules[q].max_gap);
+    };
+    brute_outcome r;
+    r.dur.assign(n, -1);
+    std::vector<std::int64_t> first_t(n, std::numeric_limits<std::int64_t>::max());
+    std::vector<std::pair<std::int64_t, std::int64_t>> tails;  // (last time, start) per chain end
+    std::vector<unsigned> tail_step;
+    std::vector<std::size_t> chain;  // indices into occ
+    auto dfs = [&](auto&& self) -> void {
+        const auto [tq, q] = occ[chain.back()];
+        const std::int64_t t0 = occ[chain.front()].first;
+        r.level = std::max(r.level, q + 1);
+        r.through |= std::uint64_t{1} << q;
+        if (tq < first_t[q]) {
+            first_t[q] = tq;
+            r.dur[q] = tq - t0;
+        } else if (tq == first_t[q]) {
+            r.dur[q] = std::min(r.dur[q], tq - t0);
+        }
+        tails.emplace_back(tq, t0);
+        tail_step.push_back(q);
+        for (std::size_t i = chain.back() + 1; i < occ.size(); ++i) {
+            const auto [t, k] = occ[i];
+            if (k <= q || t - t0 > window || !gap_ok(k, t - tq) || excluded(q, tq, t)) continue;
+            bool skips_ok = true;
+            for (unsigned s = q + 1; s < k; ++s) skips_ok = skips_ok && rules[s].optional;
+            if (!skips_ok) continue;
+            chain.push_back(i);
+            self(self);
+            chain.pop_back();
+        }
+    };
+    for (std::size_t i = 0; i < occ.size(); ++i)
+        if (occ[i].second == 0) {
+            chain = {i};
+            dfs(dfs);
+        }
+    if (r.level < n)
+        for (std::size_t c = 0; c < tails.size(); ++c) {
+            const auto [l, s] = tails[c];
+            const unsigned p = tail_step[c];
+            if (excluded(p, l, std::numeric_limits<std::int64_t>::max())) continue;
+            for (unsigned q = p + 1; q < n; ++q) {
+                const std::int64_t lo = std::max(data_end, l + rules[q].min_gap);
+                const std::int64_t hi = std::min(rules[q].max_gap ? l + *rules[q].max_gap : l + window, s + window);
+                if (lo <= hi) r.open = true;
+                if (!rules[q].optional) break;
+            }
+        }
+    return r;
+}
+
+std::vector<funnel_step_rule> random_rules(detail::rng& r, unsigned n, std::int64_t window) {
+    std::vector<funnel_step_rule> rules(n);
+    for (unsigned k = 1; k < n; ++k) {
+        if (k + 1 < n && r.below(5) < 2) rules[k].optional = true;
+        if (r.below(2)) rules[k].max_gap = static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(window) + 1));
+        if (r.below(5) < 2) {
+            const std::int64_t cap = rules[k].max_gap ? *rules[k].max_gap : window;
+            rules[k].min_gap = static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(cap) + 1));
+        }
+    }
+    return rules;
+}
+
+}  // namespace
+
+TEST(FunnelStepRules, AgainstBruteForce) {
+    for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+        detail::rng r(seed * 7919);
+        const unsigned n = 3 + static_cast<unsigned>(r.below(3));
+        const std::int64_t window = 2 + static_cast<std::int64_t>(r.below(8));
+        funnel_analysis_options o{.window = window, .steps = n};
+        o.step_rules = random_rules(r, n, window);
+        if (seed % 3 == 0) {
+            const auto after = static_cast<unsigned>(r.below(n - 1));
+            o.exclusions.push_back({.event = 10, .after = after, .before = after + 1 + static_cast<unsigned>(r.below(n - 1 - after))});
+        }
+        events e;
+        std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> by;
+        for (std::int64_t id = 0; id < 250; ++id) {
+            const auto cnt = 1 + r.below(7);
+            for (std::uint64_t i = 0; i < cnt; ++i) {
+                const auto u = r.below(10);
+                std::uint64_t m = u < 6 ? std::uint64_t{1} << r.below(n) : u < 8 ? (r.next() & ((std::uint64_t{1} << n) - 1)) : u == 8 ? std::uint64_t{1} << 10 : 0;
+                const auto t = static_cast<std::int64_t>(r.below(12));
+                e.add(id, t, m);
+                by[id].emplace_back(t, m);
+            }
+        }
+        o.data_end = 10;  // some chains still open, some closed
+        const auto all = analyze_funnel(e.view(), {}, o);
+        window_funnel_counts closed(n), open(n);
+        std::vector<std::int64_t> through(n, 0);
+        std::vector<std::vector<std::int64_t>> dur(n);
+        for (auto& [id, ev] : by) {
+            const auto want = brute_rules(ev, window, n, o.step_rules, o.exclusions, *o.data_end);
+            (want.open ? open : closed).add(want.level);
+            for (unsigned k = 0; k < n; ++k) {
+                if ((want.through >> k) & 1u) ++through[k];
+                if (k > 0 && want.dur[k] >= 0) dur[k].push_back(want.dur[k]);
+            }
+            events single;
+            for (auto [t, m] : ev) single.add(id, t, m);
+            const auto got = analyze_funnel(single.view(), {}, o);
+            ASSERT_EQ((want.open ? got.open : got.closed).at_level(want.level), 1) << "seed " << seed << " entity " << id;
+            for (unsigned k = 0; k < n; ++k) {
+                ASSERT_EQ(got.through_step[k], static_cast<std::int64_t>((want.through >> k) & 1u)) << "seed " << seed << " entity " << id << " step " << k;
+                if (k > 0) {
+                    ASSERT_EQ(got.time_to_step[k].count, want.dur[k] >= 0 ? 1 : 0) << "seed " << seed << " entity " << id;
+                    if (want.dur[k] >= 0) {
+                        ASSERT_EQ(got.time_to_step[k].min, want.dur[k]) << "seed " << seed << " entity " << id;
+                    }
+                }
+            }
+        }
+        EXPECT_EQ(all.closed, closed) << "seed " << seed;
+        EXPECT_EQ(all.open, open) << "seed " << seed;
+        EXPECT_EQ(all.through_step, through) << "seed " << seed;
+        for (unsigned k = 1; k < n; ++k) EXPECT_EQ(all.time_to_step[k].count, static_cast<std::int64_t>(dur[k].size()));
+    }
+}
+
+// Rules that constrain nothing take the dynamic programme and must agree with the single-chain
+// evaluation in everything: levels, open entrants, conversions, durations, trend, exclusions.
+TEST(FunnelStepRules, TrivialRulesEqualPlainFunnel) {
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+        auto e = random_events(seed + 90, 600, 14, 4, 40, seed % 2 ? 0.3 : 0.0);
+        detail::rng r(seed);
+        for (auto& m : e.mask) {
+            if (r.below(8) == 0) m = std::uint64_t{1} << 6;
+        }
+        funnel_analysis_options o{.window = 9, .steps = 4, .count_conversions = seed % 2 == 0, .period = 10};
+        if (seed % 4 < 2) o.exclusions = {{.event = 6, .after = 1, .before = 3}};
+        const auto plain = analyze_funnel(e.view(), {}, o);
+        o.step_rules.resize(4);
+        o.step_rules[2].max_gap = 9;  // no tighter than the window
+        const auto ruled = analyze_funnel(e.view(), {}, o);
+        EXPECT_EQ(plain.closed, ruled.closed);
+        EXPECT_EQ(plain.open, ruled.open);
+        EXPECT_EQ(plain.conversions, ruled.conversions);
+        EXPECT_EQ(plain.by_period, ruled.by_period);
+        EXPECT_EQ(plain.through_step, ruled.through_step);
+        for (unsigned k = 1; k < 4; ++k) {
+            EXPECT_EQ(plain.time_to_step[k].count, ruled.time_to_step[k].count);
+            EXPECT_EQ(plain.time_to_step[k].histogram, ruled.time_to_step[k].histogram);
+            EXPECT_DOUBLE_EQ(plain.time_to_step[k].mean, ruled.time_to_step[k].mean);
+        }
+    }
+}
+
+TEST(FunnelStepRules, HandWorked) {
+    // A@0 B@1 A@5 B@8 C@9; window 10; C at most 2 after B; B at least 3 after A.
+    // Chains: A0-B1 (gap 1 < 3: invalid), A0-B8 (ok), A5-B8 (ok), then C9 (gap 1 <= 2): level 3.
+    events h = one({{0, 1}, {1, 2}, {5, 1}, {8, 2}, {9, 4}});
+    funnel_analysis_options o{.window = 10, .steps = 3, .data_end = 100};
+    o.step_rules.resize(3);
+    o.step_rules[1].min_gap = 3;
+    o.step_rules[2].max_gap = 2;
+    auto a = analyze_funnel(h.view(), {}, o);
+    EXPECT_EQ(a.closed.at_level(3), 1);
+    EXPECT_EQ(a.time_to_step[1].min, 3);  // first B reached at 8, latest start 5
+    EXPECT_EQ(a.time_to_step[2].min, 4);
+    // A single chain per level (latest start, newest B) is not exact: with min_gap 3 on B, the
+    // newest A (5) cannot take B@7, the older A (0) can.
+    events h2 = one({{0, 1}, {5, 1}, {7, 2}, {8, 4}});
+    EXPECT_EQ(analyze_funnel(h2.view(), {}, o).closed.at_level(3), 1);
+    // Max gap: B@4 is 4 after A@0; with max_gap 3 on B only A@2 -> B@4 remains.
+    events h3 = one({{0, 1}, {2, 1}, {4, 2}});
+    funnel_analysis_options g{.window = 10, .steps = 2, .data_end = 100};
+    g.step_rules.resize(2);
+    g.step_rules[1].max_gap = 1;
+    EXPECT_EQ(analyze_funnel(h3.view(), {}, g).closed.at_level(1), 1);
+    g.step_rules[1].max_gap = 2;
+    EXPECT_EQ(analyze_funnel(h3.view(), {}, g).time_to_step[1].min, 2);
+    // Optional step: A B? C. A@0 C@3 reaches level 3 without B; through_step[1] stays 0.
+    // A second entity goes through B.
+    events h4 = one({{0, 1}, {3, 4}});
+    h4.add(2, 0, 1);
+    h4.add(2, 1, 2);
+    h4.add(2, 2, 4);
+    funnel_analysis_options p{.window = 10, .steps = 3, .data_end = 100};
+    p.step_rules.resize(3);
+    p.step_rules[1].optional = true;
+    a = analyze_funnel(h4.view(), {}, p);
+    EXPECT_EQ(a.closed.at_level(3), 2);
+    EXPECT_EQ(a.through_step, (std::vector<std::int64_t>{2, 1, 2}));
+    // Gap after a skipped optional step is measured from the step before it: C max 2 after the
+    // chain's previous step: A@0 C@3 fails (3 > 2), A@0 B@2 C@3 passes.
+    p.step_rules[2].max_gap = 2;
+    events h5 = one({{0, 1}, {3, 4}});
+    EXPECT_EQ(analyze_funnel(h5.view(), {}, p).closed.at_level(1), 1);
+    events h6 = one({{0, 1}, {2, 2}, {3, 4}});
+    EXPECT_EQ(analyze_funnel(h6.view(), {}, p).closed.at_level(3), 1);
+    // count_conversions with an optional step: A C A B C -> 2 conversions.
+    events h7 = one({{0, 1}, {1, 4}, {2, 1}, {3, 2}, {4, 4}});
+    p.step_rules[2].max_gap.reset();
+    p.count_conversions = true;
+    EXPECT_EQ(analyze_funnel(h7.view(), {}, p).conversions, 2);
+    // Open: A@95, gap to B at most 3, data ends at 100: B can no longer come -> closed.
+    events h8 = one({{95, 1}});
+    funnel_analysis_options q{.window = 10, .steps = 2, .data_end = 100};
+    q.step_rules.resize(2);
+    q.step_rules[1].max_gap = 3;
+    EXPECT_EQ(analyze_funnel(h8.view(), {}, q).closed.at_level(1), 1);
+    q.step_rules[1].max_gap = 5;
+    EXPECT_EQ(analyze_funnel(h8.view(), {}, q).open.at_level(1), 1);
+}
+
+TEST(FunnelStepRules, BadOptions) {
+    events e = one({{0, 1}});
+    auto expect_error = [&](const funnel_analysis_options& o, const std::string& needle) {
+        try {
+            analyze_funnel(e.view(), {}, o);
+            ADD_FAILURE() << "no error for " << needle;
+        } catch (const funnelkit::invalid_argument& x) {
+            EXPECT_NE(std::string(x.what()).find(needle), std::string::npos) << x.what();
+        }
+    };
+    funnel_analysis_options o{.window = 10, .steps = 3};
+    o.step_rules.resize(2);
+    expect_error(o, "step_rules");
+    o.step_rules.resize(3);
+    o.step_rules[1].min_gap = -1;
+    expect_error(o, "step_rules[1].min_gap");
+    o.step_rules[1].min_gap = 0;
+    o.step_rules[2].max_gap = -5;
+    expect_error(o, "-5");
+    o.step_rules[2].max_gap = 2;
+    o.step_rules[2].min_gap = 3;
+    expect_error(o, "step_rules[2].min_gap");
+    o.step_rules[2].max_gap.reset();
+    o.step_rules[2].min_gap = 11;
+    expect_error(o, "exceeds the window");
+    o.step_rules[2].min_gap = 0;
+    o.step_rules[0].optional = true;
+    expect_error(o, "step_rules[0].optional");
+    o.step_rules[0].optional = false;
+    o.step_rules[2].optional = true;
+    expect_error(o, "step_rules[2].optional");
+    o.step_rules[2].optional = false;
+    o.step_rules[0].max_gap = 1;
+    expect_error(o, "step_rules[0]");
+    o.step_rules[0].max_gap.reset();
+    o.unordered = true;
+    expect_error(o, "unordered");
+    o.unordered = false;
+    o.steps = 65;
+    expect_error(o, "steps");
+}

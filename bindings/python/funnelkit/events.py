@@ -20,7 +20,8 @@ The answer does not depend on the row order of the input. The full rules are doc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -298,6 +299,9 @@ class FunnelAnalysis:
         self.histogram_edges = list(raw["histogram_edges"])
         self.data_end = int(raw["data_end"])
         self._durations = raw["time_to_step"]
+        #: Entities with a chain that went through each step itself (step name -> count); with
+        #: optional steps it tells how many took them, the level counts treating them as passed.
+        self.through_step = {name: int(c) for name, c in zip(step_names, raw["through_step"])}
 
     def to_pandas(self) -> Any:
         """One row per step: reached among closed entities, open entrants at that level or
@@ -368,6 +372,9 @@ def funnel_analysis(
     period_origin: int = 0,
     data_end: int | None = None,
     histogram_edges: Sequence[int] = (),
+    max_gap: Mapping[Any, int | None] | Sequence[int | None] | None = None,
+    min_gap: Mapping[Any, int] | Sequence[int] | None = None,
+    optional: Sequence[Any] = (),
 ) -> FunnelAnalysis:
     """Funnel analysis beyond ``windowFunnel`` (rules in ``include/funnelkit/window_funnel.hpp``).
 
@@ -399,6 +406,19 @@ def funnel_analysis(
         Exclusive end of the data for open entrants (default: the largest timestamp + 1).
     histogram_edges:
         Upper bin edges of the time-to-convert histograms (default: ten bins over the window).
+    max_gap, min_gap:
+        Per-step gaps, in time-column units, inclusive: step ``k`` of a chain must come at most
+        ``max_gap[k]`` and at least ``min_gap[k]`` after the chain's previous step (the step it
+        actually went through, so after a skipped optional step the gap runs from the step
+        before it), on top of ``window`` from the first step. Either a mapping from step (name
+        or 0-based index) to value, or one value per step (``None`` / 0 = no limit); the first
+        step takes none. ``min_gap`` must not exceed ``max_gap`` nor ``window``.
+    optional:
+        Steps (names or 0-based indices) that may be skipped; not the first nor the last step.
+        An entity's level counts skipped optional steps as passed (level = 1 + the furthest
+        step reached); ``result.through_step`` counts the entities that actually went through
+        each step. With gaps or optional steps the funnel is evaluated exactly over every
+        chain; ``unordered`` does not combine with them.
     """
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         n_steps = int(steps)
@@ -446,16 +466,48 @@ def funnel_analysis(
     if hold is not None:
         prop = _frames.entity_codes(_frames.column(data, hold), hold)
     att_step = 0 if attribution_step is None else step_index(attribution_step, "attribution_step")
+
+    def per_step(values: Any, what: str) -> list[Any]:
+        out: list[Any] = [None] * n_steps
+        if values is None:
+            return out
+        if isinstance(values, Mapping):
+            for key, v in values.items():
+                out[step_index(key, what)] = v
+            return out
+        values = list(values)
+        if len(values) != n_steps:
+            raise ValueError(f"option '{what}': {len(values)} values given, expected one per step ({n_steps})")
+        return values
+
+    def gap_value(v: Any, what: str) -> int | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"option '{what}': value {v!r} is not an integer")
+        return int(v)
+
+    rules: list[tuple[int, int | None, bool]] = []
+    if max_gap is not None or min_gap is not None or len(optional) > 0:
+        maxes = per_step(max_gap, "max_gap")
+        mins = per_step(min_gap, "min_gap")
+        opt = {step_index(x, "optional") for x in optional}
+        for k in range(n_steps):
+            lo = gap_value(mins[k], f"min_gap[{names[k]}]")
+            rules.append((0 if lo is None else lo, gap_value(maxes[k], f"max_gap[{names[k]}]"), k in opt))
     try:
         res = _core.analyze_funnel(ent, tim, code_arr, None, seg, prop, int(window), n_steps, bool(unordered),
                                    bool(count_conversions), excl, attribution, att_step, int(period),
                                    int(period_origin), None if data_end is None else int(data_end),
-                                   [int(x) for x in histogram_edges])
+                                   [int(x) for x in histogram_edges], rules)
     except ValueError as exc:
         msg = str(exc)
         for generic, actual in (("entity", entity), ("time", time), ("step", step), ("segment", segment),
                                 ("property", hold)):
             if actual and actual != generic:
                 msg = msg.replace(f"column '{generic}'", f"column '{actual}'")
+        # Name the per-step options as the caller gave them.
+        msg = re.sub(r"option 'step_rules\[(\d+)\]\.(min_gap|max_gap|optional)'",
+                     lambda m_: f"option '{m_.group(2)}[{names[int(m_.group(1))]}]'", msg)
         raise ValueError(msg) from None
     return FunnelAnalysis(res, names, labels)

@@ -88,7 +88,8 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
            std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
            const std::vector<std::tuple<unsigned, unsigned, unsigned>>& exclusions, const std::string& attribute,
            std::size_t attribution_step, std::int64_t period, std::int64_t period_origin,
-           std::optional<std::int64_t> data_end, const std::vector<std::int64_t>& histogram_edges) {
+           std::optional<std::int64_t> data_end, const std::vector<std::int64_t>& histogram_edges,
+           const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules) {
             event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
                              optional_column(step_mask, "step_mask")};
             event_attributes at{optional_column(segment, "segment"), optional_column(property, "property")};
@@ -109,6 +110,8 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             o.period_origin = period_origin;
             o.data_end = data_end;
             o.histogram_edges = histogram_edges;
+            for (const auto& [min_gap, max_gap, optional] : step_rules)
+                o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
             funnel_analysis r;
             {
                 py::gil_scoped_release release;
@@ -124,6 +127,7 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             d["conversions"] = r.conversions;
             d["histogram_edges"] = r.histogram_edges;
             d["data_end"] = r.data_end;
+            d["through_step"] = r.through_step;
             py::list durations;
             for (const auto& s : r.time_to_step) {
                 py::dict x;
@@ -142,5 +146,6 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
         py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("segment"),
         py::arg("property"), py::arg("window"), py::arg("steps"), py::arg("unordered"), py::arg("count_conversions"),
         py::arg("exclusions"), py::arg("attribution"), py::arg("attribution_step"), py::arg("period"),
-        py::arg("period_origin"), py::arg("data_end"), py::arg("histogram_edges"));
+        py::arg("period_origin"), py::arg("data_end"), py::arg("histogram_edges"),
+        py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{});
 }
