@@ -198,3 +198,17 @@ def test_bad_input():
         lc.reasons()
     with pytest.raises(ValueError, match="option 'passes'"):
         lc.conversion(passes="some")
+
+
+def test_polars_and_arrow_input_give_the_same_lifecycle(crm):
+    import polars as pl
+    import pyarrow as pa
+
+    ref = lifecycle(crm, segment="source", reason="reason", as_of=crm.attrs["end"])
+    for data in (pl.from_pandas(crm), pa.Table.from_pandas(crm, preserve_index=False)):
+        other = lifecycle(data, segment="source", reason="reason", as_of=crm.attrs["end"])
+        # Polars holds the times in milliseconds: raw durations differ in unit, results in days agree.
+        assert other.summary().conversion() == ref.summary().conversion()
+        pd.testing.assert_frame_equal(other.time_in_stage(), ref.time_in_stage())
+        pd.testing.assert_frame_equal(other.time_to_convert("SQL", "Customer"), ref.time_to_convert("SQL", "Customer"))
+        pd.testing.assert_frame_equal(other.conversion(by="segment"), ref.conversion(by="segment"))
