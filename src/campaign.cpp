@@ -7,10 +7,12 @@
 #include <numbers>
 #include <string>
 
-#include <boost/math/special_functions/erf.hpp>
 
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/rates.hpp"
+#include "funnelkit/velocity.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -31,29 +33,23 @@ struct segment_sums {
     double revenue = 0.0, days_to_win = 0.0;
 };
 
-std::uint64_t close_downwards(std::uint64_t mask) noexcept {
-    if (mask == 0) return 0;
-    const int top = 63 - std::countl_zero(mask);
-    return top == 63 ? ~std::uint64_t{0} : (std::uint64_t{2} << top) - 1;
-}
 
 std::optional<double> ratio(double a, double b) {
     if (b == 0.0) return std::nullopt;
     return a / b;
 }
 
-rate_estimate wilson(std::int64_t x, std::int64_t n, double z) {
+rate_estimate wilson(std::int64_t x, std::int64_t n, double level) {
     rate_estimate r{x, n, std::nullopt, std::nullopt, std::nullopt};
-    if (n <= 0) return r;
-    const double xd = static_cast<double>(x), nd = static_cast<double>(n), z2 = z * z;
-    r.rate = xd / nd;
-    const double centre = xd + z2 / 2, half = z * std::sqrt(xd * (nd - xd) / nd + z2 / 4);
-    r.lower = std::max(0.0, (centre - half) / (nd + z2));
-    r.upper = std::min(1.0, (centre + half) / (nd + z2));
+    if (const auto b = rate_interval(x, n, level, interval_method::wilson)) {
+        r.rate = b->estimate;
+        r.lower = b->lower;
+        r.upper = b->upper;
+    }
     return r;
 }
 
-void fill_row(campaign_row& row, const segment_sums& s, std::optional<double> cost, double z) {
+void fill_row(campaign_row& row, const segment_sums& s, std::optional<double> cost, double level) {
     row.leads = s.leads;
     row.mqls = s.mqls;
     row.sqls = s.sqls;
@@ -68,18 +64,18 @@ void fill_row(campaign_row& row, const segment_sums& s, std::optional<double> co
         row.cac = ratio(*cost, static_cast<double>(s.won));
         if (*cost > 0) row.roi = (s.revenue - *cost) / *cost;
     }
-    row.lead_to_mql = wilson(s.mqls, s.leads, z);
-    row.mql_to_sql = wilson(s.sqls, s.mqls, z);
-    row.sql_to_opportunity = wilson(s.opps, s.sqls, z);
-    row.opportunity_to_won = wilson(s.won, s.opps, z);
-    row.lead_to_won = wilson(s.won, s.leads, z);
+    row.lead_to_mql = wilson(s.mqls, s.leads, level);
+    row.mql_to_sql = wilson(s.sqls, s.mqls, level);
+    row.sql_to_opportunity = wilson(s.opps, s.sqls, level);
+    row.opportunity_to_won = wilson(s.won, s.opps, level);
+    row.lead_to_won = wilson(s.won, s.leads, level);
     if (s.won > 0) {
         row.days_to_win = s.days_to_win / static_cast<double>(s.won);
         row.average_deal = s.revenue / static_cast<double>(s.won);
     }
     row.win_rate = ratio(static_cast<double>(s.won), static_cast<double>(s.won + s.lost));
     if (row.days_to_win && *row.days_to_win > 0 && row.win_rate)
-        row.velocity = static_cast<double>(s.opps) * *row.average_deal * *row.win_rate / *row.days_to_win;
+        row.velocity = velocity_formula(static_cast<double>(s.opps), *row.average_deal, *row.win_rate, *row.days_to_win);
 }
 
 }  // namespace
@@ -105,7 +101,6 @@ campaign_report compute_campaign_report(const stage_model& model, const stage_re
     const std::int32_t r_sql = ladder_rank(op.sql_stage, "sql_stage");
     const std::int32_t r_opp = ladder_rank(op.opportunity_stage, "opportunity_stage");
     const std::int32_t won_code = model.won().value_or(-1);
-    const double z = std::numbers::sqrt2 * boost::math::erf_inv(op.level);
 
     const std::size_t n = records.size();
     const auto* ent = records.entity.data();
@@ -136,7 +131,7 @@ campaign_report compute_campaign_report(const stage_model& model, const stage_re
     const double day = op.seconds_per_day;
     auto emit = [&](const entity_state& e) {
         segment_sums& s = sums[static_cast<std::size_t>(e.segment)];
-        const std::uint64_t m = op.skipped == skipped_stages::implied ? close_downwards(e.mask) : e.mask;
+        const std::uint64_t m = op.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
         s.leads += 1;
         s.mqls += (m >> r_mql) & 1;
         s.sqls += (m >> r_sql) & 1;
@@ -180,7 +175,7 @@ campaign_report compute_campaign_report(const stage_model& model, const stage_re
         if (g < op.cost.size() && !std::isnan(op.cost[g])) cost = op.cost[g];
         campaign_row& row = out.rows[g];
         row.segment = static_cast<std::int32_t>(g);
-        fill_row(row, s, cost, z);
+        fill_row(row, s, cost, op.level);
         if (cost) {
             known_cost += *cost;
         } else {
@@ -192,31 +187,24 @@ campaign_report compute_campaign_report(const stage_model& model, const stage_re
         }
     }
     const bool any_cost = !op.cost.empty();
-    fill_row(out.total, total, any_cost && !any_missing ? std::optional<double>(known_cost) : std::nullopt, z);
+    fill_row(out.total, total, any_cost && !any_missing ? std::optional<double>(known_cost) : std::nullopt, op.level);
     if (any_cost && any_missing) out.total.cost = known_cost;
     out.total.cost_missing = !any_cost || any_missing;
 
     // Two-proportion z-tests of lead->won, each segment vs the rest, then Holm.
-    std::vector<std::pair<double, std::size_t>> tested;
+    std::vector<double> p_values;
+    std::vector<std::size_t> tested;
     for (std::size_t g = 0; g < n_segments; ++g) {
-        const double x1 = static_cast<double>(sums[g].won), n1 = static_cast<double>(sums[g].leads);
-        const double x2 = static_cast<double>(total.won) - x1, n2 = static_cast<double>(total.leads) - n1;
-        if (n1 <= 0 || n2 <= 0) continue;
-        const double p = (x1 + x2) / (n1 + n2);
-        const double se = std::sqrt(p * (1 - p) * (1 / n1 + 1 / n2));
-        if (!(se > 0)) continue;
-        const double zz = (x1 / n1 - x2 / n2) / se;
-        out.rows[g].z = zz;
-        out.rows[g].p_value = std::erfc(std::abs(zz) / std::numbers::sqrt2);
-        tested.emplace_back(*out.rows[g].p_value, g);
+        const auto t = two_proportion_z_test(sums[g].won, sums[g].leads, total.won - sums[g].won,
+                                             total.leads - sums[g].leads);
+        if (!t) continue;
+        out.rows[g].z = t->statistic;
+        out.rows[g].p_value = t->p_value;
+        p_values.push_back(t->p_value);
+        tested.push_back(g);
     }
-    std::sort(tested.begin(), tested.end());
-    double running = 0.0;
-    const auto m = static_cast<double>(tested.size());
-    for (std::size_t k = 0; k < tested.size(); ++k) {
-        running = std::max(running, std::min(1.0, (m - static_cast<double>(k)) * tested[k].first));
-        out.rows[tested[k].second].p_holm = running;
-    }
+    const auto holm = adjust_p_values(p_values, p_adjust::holm);
+    for (std::size_t k = 0; k < tested.size(); ++k) out.rows[tested[k]].p_holm = holm[k];
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -15,12 +16,6 @@ namespace {
 constexpr char conversion_magic[] = "FKCV";
 constexpr std::uint16_t conversion_format = 1;
 
-// With implied skipping, reaching the highest stage k means reaching 0..k.
-std::uint64_t close_downwards(std::uint64_t mask) noexcept {
-    if (mask == 0) return 0;
-    const int top = 63 - std::countl_zero(mask);
-    return top == 63 ? ~std::uint64_t{0} : (std::uint64_t{2} << top) - 1;
-}
 
 struct entity_state {
     std::uint64_t mask = 0;
@@ -156,7 +151,7 @@ conversion_counts compute_conversion(const stage_model& model, const stage_recor
 
     conversion_counts out(model.ladder().size(), static_cast<std::size_t>(n_segments));
     auto emit = [&](const entity_state& e) {
-        const std::uint64_t m = options.skipped == skipped_stages::implied ? close_downwards(e.mask) : e.mask;
+        const std::uint64_t m = options.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
         out.add_entity(m, e.segment);
     };
 

@@ -7,17 +7,13 @@
 #include <string>
 
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
 namespace {
 
-std::uint64_t close_downwards(std::uint64_t mask) noexcept {
-    if (mask == 0) return 0;
-    const int top = 63 - std::countl_zero(mask);
-    return top == 63 ? ~std::uint64_t{0} : (std::uint64_t{2} << top) - 1;
-}
 
 // Position of a record among records of the same entity and time: ladder stages by rank,
 // then off-ladder outcomes by code.
@@ -76,7 +72,7 @@ std::int64_t stage_histories::reach_time(std::size_t i, std::size_t rank) const 
 }
 
 std::uint64_t stage_histories::skipped(std::size_t i) const noexcept {
-    return close_downwards(recorded_[i]) & ~recorded_[i];
+    return detail::close_downwards(recorded_[i]) & ~recorded_[i];
 }
 
 stage_histories build_histories(const stage_model& model, const stage_records& records,
@@ -271,7 +267,7 @@ conversion_counts reach(const stage_histories& h, std::span<const std::int32_t> 
     const stage_model& m = h.model();
     conversion_counts out(h.n_stages(), n_groups);
     const bool implied = options.skipped == skipped_stages::implied;
-    auto finish = [&](std::uint64_t mask) { return implied ? close_downwards(mask) : mask; };
+    auto finish = [&](std::uint64_t mask) { return implied ? detail::close_downwards(mask) : mask; };
     for (std::size_t i = 0; i < n; ++i) {
         const std::int32_t gi = g[i] >= 0 ? g[i] : conversion_counts::overall;
         if (options.passes == recycled_passes::first_only) {
