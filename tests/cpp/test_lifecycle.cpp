@@ -5,6 +5,9 @@
 #include <funnelkit/synthetic.hpp>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <numeric>
 #include <random>
 
@@ -313,4 +316,29 @@ TEST(Lifecycle, SummaryMergeOfPartsEqualsWholeAndRoundTrips) {
     lifecycle_summary empty;
     empty.merge(sw);
     EXPECT_EQ(empty, sw);
+}
+
+namespace {
+std::vector<char> read_golden(const std::string& name) {
+    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/" + name, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+// Format version 1 of flow_counts and lifecycle_summary must keep loading: the blobs under
+// tests/data hold the hand-worked example's states (as_of 30).
+TEST(Lifecycle, GoldenBlobsVersion1) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    const auto flow = read_golden("flow_counts_v1.bin");
+    ASSERT_FALSE(flow.empty()) << "missing golden blob";
+    EXPECT_EQ(flow_counts::deserialize(flow.data(), flow.size()), compute_flow(h));
+    const auto summary = read_golden("lifecycle_summary_v1.bin");
+    ASSERT_FALSE(summary.empty()) << "missing golden blob";
+    const auto loaded = lifecycle_summary::deserialize(summary.data(), summary.size());
+    EXPECT_EQ(loaded, summarize(h));
+    EXPECT_EQ(loaded.time_in_stage(0).count(), 6);  // completed Lead visits: 1, 1, 8, 1, 1, 5
+    const auto again = summarize(h).serialize();
+    EXPECT_TRUE(std::equal(again.begin(), again.end(), reinterpret_cast<const std::byte*>(summary.data()),
+                           reinterpret_cast<const std::byte*>(summary.data()) + summary.size()));
 }
