@@ -82,7 +82,7 @@ def test_conversion_intervals_against_statsmodels(lc):
 
 def test_conversion_matches_plain_conversion(crm, lc):
     a = lc.conversion(by="segment")
-    b = fk.conversion(crm, segment="source").to_pandas(include_overall=False)
+    b = fk.conversion(crm, segment="source").without_overall().to_pandas()
     np.testing.assert_array_equal(a["reached"].to_numpy(), b["reached"].to_numpy())
     every = lc.conversion(passes="every")
     assert every.iloc[0]["entities"] > len(lc)  # recycled entities count once per pass

@@ -11,6 +11,7 @@ from . import _core
 
 __version__: str = _core.__version__
 
+from ._result import Explanation, Mergeable, Scalar, Table, restore  # noqa: E402
 from .conversion import ConversionTable, conversion  # noqa: E402
 from .events import FunnelAnalysis, WindowFunnel, funnel_analysis, window_funnel  # noqa: E402
 from .lifecycle import Lifecycle, LifecycleSummary, lifecycle  # noqa: E402
@@ -73,6 +74,11 @@ from .stats import (  # noqa: E402
 
 __all__ = [
     "__version__",
+    "Explanation",
+    "Mergeable",
+    "Scalar",
+    "Table",
+    "restore",
     "Stage",
     "StageModel",
     "ConversionTable",

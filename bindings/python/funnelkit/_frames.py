@@ -17,6 +17,9 @@ import numpy as np
 __all__ = [
     "entity_ids",
     "time_info",
+    "time_axis",
+    "column_names",
+    "has_column",
     "as_table",
     "column",
     "entity_codes",
@@ -31,13 +34,18 @@ __all__ = [
 
 def as_table(data: Any) -> Any:
     """Normalises the input once: returns an object whose columns :func:`column` can read.
-    DuckDB relations and Arrow streams are materialised as PyArrow tables here."""
+    Polars LazyFrames are collected; DuckDB relations and anything exporting the Arrow
+    PyCapsule stream (``__arrow_c_stream__``) are read as PyArrow tables."""
     if isinstance(data, Mapping):
         return data
     mod = type(data).__module__
+    if mod.startswith("polars") and type(data).__name__ == "LazyFrame":
+        return data.collect()
     if mod.startswith("pandas") or mod.startswith("polars"):
         return data
     if mod.startswith("pyarrow"):
+        if type(data).__name__ == "RecordBatchReader":
+            return data.read_all()
         return data
     if mod.startswith("duckdb"):
         if hasattr(data, "to_arrow_table"):
@@ -45,30 +53,52 @@ def as_table(data: Any) -> Any:
         out = data.arrow()
         return out.read_all() if hasattr(out, "read_all") else out
     if hasattr(data, "__arrow_c_stream__"):
-        import pyarrow as pa
-
+        pa = _need_pyarrow()
         return pa.table(data)
     raise TypeError(
-        "expected a pandas or Polars DataFrame, a PyArrow table, a DuckDB relation or a mapping of "
-        f"column name to array, got {type(data).__name__}"
+        "expected a pandas or Polars DataFrame (or LazyFrame), a PyArrow table, a DuckDB relation, an "
+        f"object with __arrow_c_stream__ or a mapping of column name to array, got {type(data).__name__}"
     )
 
 
-def column(data: Any, name: str) -> np.ndarray:
-    """The named column as a one-dimensional numpy array (object dtype for strings)."""
+def _need_pyarrow() -> Any:
+    from ._result import need
+
+    return need("pyarrow", "reading Arrow data")
+
+
+def column_names(table: Any) -> list[str]:
+    """The column names of a normalised input table."""
+    if isinstance(table, Mapping):
+        return [str(k) for k in table.keys()]
+    names = getattr(table, "column_names", None)
+    if names is not None:
+        return list(names)
+    return [str(c) for c in getattr(table, "columns", [])]
+
+
+def has_column(data: Any, name: str) -> bool:
+    return name in column_names(as_table(data))
+
+
+def column(data: Any, name: str, option: str | None = None) -> np.ndarray:
+    """The named column as a one-dimensional numpy array (object dtype for strings); a missing
+    column is an error that lists the columns present and the closest names. ``option`` names
+    the keyword argument that chose the column (e.g. ``entity=``)."""
     table = as_table(data)
+    present = column_names(table)
+    if name not in present:
+        from ._names import closest
+
+        near = closest(name, present)
+        hint = f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
+        opt = f" (option '{option}')" if option and option != name else ""
+        raise ValueError(f"column {name!r}{opt} is not in the input{hint} (columns: {', '.join(map(repr, present))})")
     mod = type(table).__module__
-    try:
-        if mod.startswith("pyarrow"):
-            col = table.column(name)
-        else:
-            col = table[name]
-    except (KeyError, IndexError, ValueError) as exc:  # missing column
-        raise ValueError(f"column '{name}' is not in the input") from exc
-    except Exception as exc:  # polars raises its own ColumnNotFoundError
-        if type(exc).__name__ == "ColumnNotFoundError":
-            raise ValueError(f"column '{name}' is not in the input") from exc
-        raise
+    if mod.startswith("pyarrow"):
+        col = table.column(name)
+    else:
+        col = table[name]
     cmod = type(col).__module__
     if cmod.startswith("pandas"):
         if isinstance(col.dtype, _pandas_categorical()):
@@ -161,6 +191,19 @@ def time_info(arr: Any, time_unit: str | None, name: str = "time") -> tuple[np.n
 _TICKS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
+def time_axis(arr: Any, name: str, time_unit: str | None = None) -> tuple[np.ndarray, Any]:
+    """Timestamps as int64 and the :class:`funnelkit._time.TimeAxis` of the column: datetime
+    columns carry their own unit (``time_unit`` must then agree or be None); integer columns
+    are in ``time_unit`` (default seconds)."""
+    from ._time import TimeAxis, parse_unit
+
+    ticks, tps, is_dt = time_info(arr, time_unit, name)
+    unit = {1: "s", 1_000: "ms", 1_000_000: "us", 1_000_000_000: "ns"}[tps]
+    if not is_dt:
+        unit = parse_unit(time_unit)
+    return ticks, TimeAxis(column=name, unit=unit, is_datetime=is_dt)
+
+
 def timestamps(arr: Any, name: str = "time") -> np.ndarray:
     """Timestamps as int64. Integer columns pass through in their own unit; datetime64 columns
     become integers in their own unit (e.g. nanoseconds for datetime64[ns]); time-zone aware
@@ -213,7 +256,8 @@ def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarr
             if c not in lookup:
                 row = int(np.flatnonzero((arr == c).to_numpy())[0]) if (arr == c).any() else None
                 if row is not None:
-                    raise ValueError(f"column '{name}', row {row}: value '{c}' is not a stage of the model")
+                    raise ValueError(f"column '{name}', row {row}: value '{c}' is not a stage of the model "
+                                     f"(stages: {', '.join(names)})")
         mapping = np.array([lookup.get(c, -1) for c in cats], dtype=np.int32)
         codes = arr.cat.codes.to_numpy()
         if (codes < 0).any():
@@ -229,9 +273,13 @@ def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarr
     for j, u in enumerate(uniques):
         if u not in lookup:
             row = _first_bad(inverse == j)
+            from ._names import closest
+
+            near = closest(u, names)
             raise ValueError(
-                f"column '{name}', row {row}: value '{u}' is not a stage of the model "
-                f"(stages: {', '.join(names)})"
+                f"column '{name}', row {row}: value '{u}' is not a stage of the model"
+                + (f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else "")
+                + f" (stages: {', '.join(names)})"
             )
         mapping[j] = lookup[u]
     return mapping[inverse.reshape(-1)]
@@ -305,9 +353,8 @@ def _check_no_missing(arr: np.ndarray, name: str) -> None:
 def _factorize(arr: np.ndarray, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
     try:
         import pandas as pd
-
-        codes, uniques = pd.factorize(arr, sort=sort)
-        return codes, np.asarray(uniques)
-    except ImportError:  # pragma: no cover - pandas is a dependency
+    except ImportError:  # pandas is optional: numpy's sort-based factorisation (sorted labels)
         uniques, inverse = np.unique(arr, return_inverse=True)
-        return inverse, uniques
+        return inverse.reshape(-1), uniques
+    codes, uniques = pd.factorize(arr, sort=sort)
+    return codes, np.asarray(uniques)

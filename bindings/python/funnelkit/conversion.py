@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _frames
+from . import _core, _frames, _names
+from ._result import Mergeable, Table
 from .model import StageModel
 
 __all__ = ["ConversionTable", "conversion"]
@@ -27,21 +28,60 @@ __all__ = ["ConversionTable", "conversion"]
 OVERALL = "(all)"
 
 
-class ConversionTable:
+class ConversionTable(Mergeable):
     """Result of :func:`conversion`: reach counts and rates per stage, overall and per segment.
 
-    Mergeable: tables computed on disjoint sets of entities with the same model and the same
-    segment labels add up (``a + b``) to the table of all of them. Picklable through funnelkit's
-    versioned binary format (``to_bytes`` / ``from_bytes``).
+    Columns: ``segment`` (named after the segment column, e.g. ``source``; overall rows are
+    labelled ``"(all)"`` and come first), ``stage`` (ladder order), ``owner``, ``entities``,
+    ``reached``, ``step_rate``, ``cumulative_rate`` (null where undefined).
+
+    Mergeable: tables computed on disjoint sets of entities with the same model, options and
+    segment labels add up (``a + b``) to the table of all of them; ``to_bytes()`` and pickles
+    carry the model and the labels.
     """
 
-    __slots__ = ("_counts", "model", "segment_name", "segments")
+    definition = ("An entity reached a ladder stage when it has a record of that stage (with skipped='implied', "
+                  "also when it has a record of a later ladder stage). step_rate = reached(stage) / "
+                  "reached(previous stage); cumulative_rate = reached(stage) / reached(first stage); a rate "
+                  "with a zero denominator is undefined (null). An entity's segment is the segment of its "
+                  "earliest record.")
+    _state_class = _core.ConversionCounts
 
-    def __init__(self, counts: Any, model: StageModel, segment_name: str | None, segments: Sequence[Any]):
-        self._counts = counts
+    def __init__(self, counts: Any, model: StageModel, segment_name: str | None, segments: Sequence[Any],
+                 *, skipped: str = "implied", inputs: dict[str, Any] | None = None):
+        super().__init__(inputs=inputs, options={"skipped": skipped, "segment": segment_name},
+                         categories={"stage": model.ladder})
+        self._state = counts
         self.model = model
         self.segment_name = segment_name
         self.segments = list(segments)
+        self.skipped = skipped
+
+    # -- state contract ----------------------------------------------------------------------
+    def _labels(self) -> dict[str, Any]:
+        return {"model": self.model.to_dict(), "segment_name": self.segment_name, "segments": self.segments,
+                "skipped": self.skipped}
+
+    @classmethod
+    def _from_state(cls, state: Any, labels: dict[str, Any]) -> ConversionTable:
+        model = StageModel.from_dict(labels["model"])
+        if state.n_stages != len(model.ladder):
+            raise ValueError(f"corrupted ConversionTable: the state has {state.n_stages} stages but the model's "
+                             f"ladder has {len(model.ladder)}")
+        return cls(state, model, labels["segment_name"], labels["segments"], skipped=labels.get("skipped", "implied"))
+
+    def _merge_labels(self, other: Any) -> None:
+        if other.model != self.model:
+            raise ValueError("cannot merge ConversionTable parts with different stage models")
+        if other.skipped != self.skipped:
+            raise ValueError(f"cannot merge ConversionTable parts with different 'skipped': "
+                             f"{self.skipped!r} vs {other.skipped!r}")
+        if other.segment_name != self.segment_name or (other.segments and self.segments
+                                                        and other.segments != self.segments):
+            raise ValueError("cannot merge ConversionTable parts with different segment labels; pass the same "
+                             "segment_categories= to conversion() for every part")
+        if not self.segments:
+            self.segments = list(other.segments)
 
     # -- getters ---------------------------------------------------------------------------
     @property
@@ -51,10 +91,11 @@ class ConversionTable:
 
     def _rank(self, stage: str | int) -> int:
         if isinstance(stage, str):
-            try:
-                return self.stages.index(stage)
-            except ValueError:
-                raise ValueError(f"stage {stage!r} is not a ladder stage ({', '.join(self.stages)})") from None
+            if stage not in self.stages:
+                raise ValueError(_names.unknown("stage", stage, self.stages))
+            return self.stages.index(stage)
+        if not 0 <= int(stage) < len(self.stages):
+            raise ValueError(f"stage {stage!r} is not a ladder position (0..{len(self.stages) - 1})")
         return int(stage)
 
     def _seg(self, segment: Any) -> int:
@@ -63,127 +104,63 @@ class ConversionTable:
         try:
             return self.segments.index(segment)
         except ValueError:
-            raise ValueError(f"segment {segment!r} is not in this table") from None
+            raise ValueError(_names.unknown("segment", segment, self.segments)) from None
 
     def entities(self, segment: Any = None) -> int:
         """Number of entities (overall, or in one segment)."""
-        return int(self._counts.entities(self._seg(segment)))
+        return int(self._state.entities(self._seg(segment)))
 
     def reached(self, stage: str | int, segment: Any = None) -> int:
         """Number of entities that reached ``stage`` (a name or a ladder position)."""
-        return int(self._counts.reached(self._rank(stage), self._seg(segment)))
+        return int(self._state.reached(self._rank(stage), self._seg(segment)))
 
     def step_rate(self, stage: str | int, segment: Any = None) -> float | None:
         """reached(stage) / reached(previous stage); None for the first stage or a zero denominator."""
-        return self._counts.step_rate(self._rank(stage), self._seg(segment))
+        return self._state.step_rate(self._rank(stage), self._seg(segment))
 
     def cumulative_rate(self, stage: str | int, segment: Any = None) -> float | None:
         """reached(stage) / reached(first stage); None for a zero denominator."""
-        return self._counts.cumulative_rate(self._rank(stage), self._seg(segment))
+        return self._state.cumulative_rate(self._rank(stage), self._seg(segment))
 
-    # -- conversion to tables --------------------------------------------------------------
-    def to_dict(self, *, include_overall: bool = True) -> dict[str, np.ndarray]:
-        """Columns of the long table: segment, stage, owner, entities, reached, step_rate,
-        cumulative_rate (one row per segment and ladder stage; overall rows first, labelled
-        "(all)")."""
-        t = self._counts.table()
-        seg, rank = t["segment"], t["rank"]
-        keep = np.ones(len(seg), dtype=bool) if include_overall else seg >= 0
-        reached = t["reached"].astype(np.int64)
-        n_stages = self._counts.n_stages
-        first = reached[(np.arange(len(reached)) // max(n_stages, 1)) * n_stages] if len(reached) else reached
-        prev = np.where(rank > 0, np.roll(reached, 1), 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where((rank > 0) & (prev > 0), reached / np.where(prev > 0, prev, 1), np.nan)
-            cum = np.where(first > 0, reached / np.where(first > 0, first, 1), np.nan)
-        labels = np.array([OVERALL, *self.segments], dtype=object)
-        names = np.array(self.stages, dtype=object)
-        owners = np.array(self.model.owners, dtype=object)
-        out = {
-            "segment": labels[seg + 1][keep],
-            "stage": names[rank][keep],
-            "owner": owners[rank][keep],
-            "entities": t["entities"][keep],
-            "reached": reached[keep],
-            "step_rate": step[keep],
-            "cumulative_rate": cum[keep],
-        }
-        if self.segment_name is None:
-            del out["segment"]
+    # -- the table ---------------------------------------------------------------------------
+    def _columns(self) -> dict[str, Any]:
+        segs = [-1, *range(len(self.segments))] if self.segment_name is not None else [-1]
+        n = len(self.stages)
+        owners = self.model.owners
+        label, stage, owner, entities, reached, step, cum = [], [], [], [], [], [], []
+        for s in segs:
+            lab = OVERALL if s < 0 else self.segments[s]
+            total = int(self._state.entities(s)) if s < 0 or s < self._state.n_segments else 0
+            for k in range(n):
+                label.append(lab)
+                stage.append(self.stages[k])
+                owner.append(owners[k])
+                entities.append(total)
+                if s >= self._state.n_segments:  # a declared category without entities
+                    reached.append(0)
+                    step.append(None)
+                    cum.append(None)
+                    continue
+                reached.append(int(self._state.reached(k, s)))
+                step.append(self._state.step_rate(k, s))
+                cum.append(self._state.cumulative_rate(k, s))
+        out: dict[str, Any] = {}
+        if self.segment_name is not None:
+            out[self.segment_name] = label
+        out.update({"stage": stage, "owner": owner, "entities": np.array(entities, dtype=np.int64),
+                    "reached": np.array(reached, dtype=np.int64), "step_rate": _floats(step),
+                    "cumulative_rate": _floats(cum)})
         return out
 
-    def to_pandas(self, *, include_overall: bool = True) -> Any:
-        """A pandas DataFrame of :meth:`to_dict`; the segment column is named after the input
-        column (e.g. ``source``)."""
-        import pandas as pd
-
-        d = self.to_dict(include_overall=include_overall)
-        df = pd.DataFrame(d)
-        if self.segment_name is not None:
-            df = df.rename(columns={"segment": self.segment_name})
-        df["stage"] = pd.Categorical(df["stage"], categories=self.stages, ordered=True)
-        return df
-
-    def to_arrow(self, *, include_overall: bool = True) -> Any:
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(self.to_pandas(include_overall=include_overall), preserve_index=False)
-
-    def to_polars(self, *, include_overall: bool = True) -> Any:
-        import polars as pl
-
-        d = self.to_dict(include_overall=include_overall)
-        d = {k: (v.tolist() if v.dtype == object else v) for k, v in d.items()}
-        df = pl.DataFrame(d)
-        if self.segment_name is not None:
-            df = df.rename({"segment": self.segment_name})
-        return df
-
-    # -- state contract --------------------------------------------------------------------
-    def merge(self, other: ConversionTable) -> ConversionTable:
-        """Adds another table of disjoint entities into this one (in place) and returns self."""
-        if not isinstance(other, ConversionTable):
-            raise TypeError(f"cannot merge a ConversionTable with {type(other).__name__}")
-        if other.model != self.model:
-            raise ValueError("cannot merge conversion tables of different stage models")
-        if other.segment_name != self.segment_name or (other.segments and self.segments and other.segments != self.segments):
-            raise ValueError(
-                "cannot merge conversion tables with different segment labels; pass the same "
-                "segment_categories= to conversion() for every part"
-            )
-        self._counts.merge(other._counts)
-        if not self.segments:
-            self.segments = list(other.segments)
-        return self
-
-    def __add__(self, other: ConversionTable) -> ConversionTable:
-        out = ConversionTable(_core.ConversionCounts.deserialize(self._counts.serialize()), self.model,
-                              self.segment_name, self.segments)
-        return out.merge(other)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ConversionTable)
-            and self._counts == other._counts
-            and self.model == other.model
-            and self.segment_name == other.segment_name
-            and self.segments == other.segments
-        )
-
-    def to_bytes(self) -> bytes:
-        """The counts in funnelkit's versioned binary format (labels and model not included)."""
-        return self._counts.serialize()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, *, model: StageModel, segment_name: str | None = None,
-                   segments: Sequence[Any] = ()) -> ConversionTable:
-        counts = _core.ConversionCounts.deserialize(bytes(data))
-        if counts.n_stages != len(model.ladder):
-            raise ValueError(f"the blob has {counts.n_stages} stages but the model's ladder has {len(model.ladder)}")
-        return cls(counts, model, segment_name, segments)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (self.to_bytes(), self.model, self.segment_name, self.segments))
+    def without_overall(self) -> Table:
+        """The table without the overall ("(all)") rows: segments only."""
+        cols = self._table()
+        if self.segment_name is None:
+            raise ValueError("this table has no segments: conversion(..., segment=...) gives them")
+        keep = np.array([lab != OVERALL for lab in cols[self.segment_name]], dtype=bool)
+        return Table({k: (np.asarray(v, dtype=object) if isinstance(v, list) else v)[keep] for k, v in cols.items()},
+                     name="ConversionTable", definition=self.definition, inputs=self._inputs,
+                     options=self._options, categories=self._categories)
 
     def __repr__(self) -> str:
         lines = [f"ConversionTable({self.entities()} entities"
@@ -198,12 +175,12 @@ class ConversionTable:
         return "\n".join(lines)
 
 
+def _floats(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
 def _pct(r: float | None) -> str:
     return "-" if r is None else f"{100 * r:.1f}%"
-
-
-def _restore(blob: bytes, model: StageModel, segment_name: str | None, segments: list[Any]) -> ConversionTable:
-    return ConversionTable.from_bytes(blob, model=model, segment_name=segment_name, segments=segments)
 
 
 def conversion(
@@ -241,23 +218,24 @@ def conversion(
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
     model = model or StageModel.b2b()
-    if skipped not in ("implied", "recorded"):
-        raise ValueError(f"option 'skipped': value {skipped!r} is not one of 'implied', 'recorded'")
+    skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
     data = _frames.as_table(data)
-    ent = _frames.entity_codes(_frames.column(data, entity), entity)
-    tim = _frames.timestamps(_frames.column(data, time), time)
-    stg = _frames.stage_codes(_frames.column(data, stage), model.names, stage)
+    ent = _frames.entity_codes(_frames.column(data, entity, "entity"), entity)
+    tim = _frames.timestamps(_frames.column(data, time, "time"), time)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment), segment, segment_categories)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment, segment_categories)
     try:
         counts = _core.conversion(model._m, ent, tim, stg, seg, skipped)
     except ValueError as exc:
         raise ValueError(_rename(str(exc), entity=entity, time=time, stage=stage, segment=segment)) from None
     if segment is not None and segment_categories is not None and counts.n_segments < len(labels):
         counts.merge(_core.ConversionCounts(len(model.ladder), len(labels)))
-    return ConversionTable(counts, model, segment, labels)
+    inputs = {"rows": int(len(ent)), "entities": int(counts.entities(-1)),
+              "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment}}
+    return ConversionTable(counts, model, segment, labels, skipped=skipped, inputs=inputs)
 
 
 def _rename(message: str, **names: str | None) -> str:

@@ -26,124 +26,129 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _frames
+from . import _core, _frames, _names
+from ._result import Mergeable, Table
+from . import _time
+from ._time import TimeAxis
 
 __all__ = ["FunnelAnalysis", "WindowFunnel", "funnel_analysis", "window_funnel"]
 
 _ORDERS = ("detect", "entity_time", "time", "unsorted")
 
 
-class WindowFunnel:
+class WindowFunnel(Mergeable):
     """Result of :func:`window_funnel`: how many entities reached each level.
 
-    ``reached[k]`` is the number of entities whose level is at least ``k`` (``reached[0]`` is
-    every entity with at least one event). Mergeable: results of disjoint sets of entities
-    add up (``a + b``); picklable through funnelkit's versioned binary format.
+    Table columns: ``step`` (name), ``level`` (1-based), ``reached`` (entities whose level is at
+    least that step), ``step_rate`` (over the previous step's), ``cumulative_rate`` (over step
+    1's); rates are null for a zero denominator. ``reached_counts[k]`` is the number of entities
+    whose level is at least ``k`` (``reached_counts[0]`` is every entity with an event).
+    Mergeable: results of disjoint sets of entities add up (``a + b``); bytes and pickles keep
+    the step names and the options.
     """
 
-    __slots__ = ("_counts", "step_names", "entity", "level")
+    definition = ("The level of an entity is the number of leading funnel steps it completed in order, each "
+                  "within the window of the step-1 event that started the chain (boundary inclusive), as "
+                  "ClickHouse's windowFunnel defines it; reached = entities whose level is at least the step; "
+                  "step_rate = reached(step) / reached(previous step); cumulative_rate = reached(step) / "
+                  "reached(step 1).")
+    _state_class = _core.WindowFunnelCounts
 
     def __init__(self, counts: Any, step_names: Sequence[str], entity: np.ndarray | None = None,
-                 level: np.ndarray | None = None):
-        self._counts = counts
+                 level: np.ndarray | None = None, *, options: dict[str, Any] | None = None,
+                 inputs: dict[str, Any] | None = None):
+        super().__init__(inputs=inputs, options=options, categories={"step": list(step_names)})
+        self._state = counts
         self.step_names = list(step_names)
-        #: With ``per_entity=True``: entity ids in ascending order (int64) and their levels.
+        #: With ``per_entity=True``: entity ids in ascending order and their levels.
         self.entity = entity
         self.level = level
 
+    # -- state contract ----------------------------------------------------------------------
+    def _labels(self) -> dict[str, Any]:
+        return {"steps": self.step_names, "options": self._options}
+
+    @classmethod
+    def _from_state(cls, state: Any, labels: dict[str, Any]) -> WindowFunnel:
+        names = list(labels["steps"])
+        if len(names) != state.steps:
+            raise ValueError(f"corrupted WindowFunnel: the state has {state.steps} steps but {len(names)} names")
+        return cls(state, names, options=labels.get("options") or {})
+
+    def _merge_labels(self, other: Any) -> None:
+        if other.steps != self.steps:
+            raise ValueError(f"cannot merge funnels of {self.steps} and {other.steps} steps")
+        super()._merge_labels(other)
+        self.entity = self.level = None  # per-entity levels describe one part only
+
+    # -- getters -----------------------------------------------------------------------------
     @property
     def steps(self) -> int:
         """Number of funnel steps."""
-        return int(self._counts.steps)
+        return int(self._state.steps)
 
     @property
     def entities(self) -> int:
         """Number of entities counted."""
-        return int(self._counts.entities)
+        return int(self._state.entities)
 
     @property
     def reached(self) -> list[int]:
         """reached[k] = entities whose level is at least k, for k = 0..steps."""
-        return [int(x) for x in self._counts.reached_counts()]
+        return [int(x) for x in self._state.reached_counts()]
+
+    reached_counts = reached
 
     def at_level(self, level: int) -> int:
         """Entities whose level is exactly ``level``."""
-        return int(self._counts.at_level(level))
+        return int(self._state.at_level(level))
 
-    def to_dict(self) -> dict[str, np.ndarray]:
-        """One row per step: step (name), level (1-based), reached, step_rate (reached over the
-        previous step's), cumulative_rate (over step 1's). Rates are NaN for a zero denominator."""
+    def _columns(self) -> dict[str, Any]:
         r = np.asarray(self.reached[1:], dtype=np.int64)
         prev = np.concatenate([[r[0]], r[:-1]]) if len(r) else r
         with np.errstate(divide="ignore", invalid="ignore"):
             step_rate = np.where(prev > 0, r / np.where(prev > 0, prev, 1), np.nan)
             cum = np.where(r[0] > 0, r / max(int(r[0]), 1), np.nan) if len(r) else r.astype(float)
-        return {
-            "step": np.array(self.step_names, dtype=object),
-            "level": np.arange(1, len(r) + 1, dtype=np.int64),
-            "reached": r,
-            "step_rate": step_rate,
-            "cumulative_rate": cum,
-        }
+        return {"step": list(self.step_names), "level": np.arange(1, len(r) + 1, dtype=np.int64), "reached": r,
+                "step_rate": step_rate, "cumulative_rate": cum}
 
-    def to_pandas(self) -> Any:
-        """The per-step table of :meth:`to_dict` as a pandas DataFrame."""
-        import pandas as pd
+    # -- who is behind the numbers -------------------------------------------------------------
+    def _step_level(self, step: Any) -> int:
+        if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
+            if not 1 <= int(step) <= self.steps:
+                raise ValueError(f"step {step!r} is not a level between 1 and {self.steps}")
+            return int(step)
+        if step not in self.step_names:
+            raise ValueError(_names.unknown("step", step, self.step_names))
+        return self.step_names.index(step) + 1
 
-        return pd.DataFrame(self.to_dict())
-
-    def to_polars(self) -> Any:
-        import polars as pl
-
-        d = self.to_dict()
-        d["step"] = d["step"].tolist()
-        return pl.DataFrame(d)
-
-    def entity_levels(self) -> Any:
-        """A pandas DataFrame of (entity, level); needs ``per_entity=True``."""
-        if self.entity is None:
+    def _levels(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.entity is None or self.level is None:
             raise ValueError("per-entity levels were not computed: call window_funnel(..., per_entity=True)")
-        import pandas as pd
+        return np.asarray(self.entity), np.asarray(self.level)
 
-        return pd.DataFrame({"entity": self.entity, "level": self.level})
+    def entities_at(self, step: Any) -> np.ndarray:
+        """Ids of the entities that reached ``step`` (a name or a 1-based level); needs
+        ``per_entity=True``."""
+        ids, levels = self._levels()
+        return ids[levels >= self._step_level(step)]
 
-    # -- state contract --------------------------------------------------------------------
-    def merge(self, other: WindowFunnel) -> WindowFunnel:
-        """Adds the counts of another result over disjoint entities (in place); returns self.
-        Per-entity levels are dropped."""
-        if not isinstance(other, WindowFunnel):
-            raise TypeError(f"cannot merge a WindowFunnel with {type(other).__name__}")
-        if other.steps != self.steps:
-            raise ValueError(f"cannot merge funnels of {self.steps} and {other.steps} steps")
-        self._counts.merge(other._counts)
-        self.entity = self.level = None
-        return self
+    def dropped_at(self, step: Any) -> np.ndarray:
+        """Ids of the entities that reached the step before ``step`` but not ``step`` itself
+        ("who dropped at signup?"); needs ``per_entity=True``."""
+        ids, levels = self._levels()
+        return ids[levels == self._step_level(step) - 1]
 
-    def __add__(self, other: WindowFunnel) -> WindowFunnel:
-        out = WindowFunnel(_core.WindowFunnelCounts.deserialize(self._counts.serialize()), self.step_names)
-        return out.merge(other)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, WindowFunnel) and self._counts == other._counts and self.step_names == other.step_names
-
-    def to_bytes(self) -> bytes:
-        """The level counts in funnelkit's versioned binary format (step names not included)."""
-        return self._counts.serialize()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, *, step_names: Sequence[str] | None = None) -> WindowFunnel:
-        counts = _core.WindowFunnelCounts.deserialize(bytes(data))
-        names = list(step_names) if step_names is not None else [f"step {k + 1}" for k in range(counts.steps)]
-        if len(names) != counts.steps:
-            raise ValueError(f"the blob has {counts.steps} steps but {len(names)} step names were given")
-        return cls(counts, names)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (self.to_bytes(), self.step_names))
+    def entity_levels(self) -> Table:
+        """A table of (entity, level); needs ``per_entity=True``."""
+        ids, levels = self._levels()
+        return Table({"entity": ids, "level": levels}, name="EntityLevels",
+                     definition="Each entity's funnel level (0 = no step-1 event in a chain).",
+                     options=self._options)
 
     def __repr__(self) -> str:
         lines = [f"WindowFunnel({self.entities:,} entities, {self.steps} steps)"]
-        d = self.to_dict()
+        d = self._table()
         width = max([len(s) for s in self.step_names] + [4])
         for name, reached, cum in zip(d["step"], d["reached"], d["cumulative_rate"]):
             pct = "-" if cum != cum else f"{100 * cum:.1f}%"
@@ -151,14 +156,60 @@ class WindowFunnel:
         return "\n".join(lines)
 
 
-def _restore(blob: bytes, step_names: list[str]) -> WindowFunnel:
-    return WindowFunnel.from_bytes(blob, step_names=step_names)
+def _step_names(steps: Any) -> tuple[list[str], dict[str, int] | None]:
+    """Step names and the name -> index lookup (None when ``steps`` is a count of coded steps)."""
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+        n = int(steps)
+        if n < 1 or n > 64:
+            raise ValueError(f"option 'steps': value {n} must be between 1 and 64")
+        return [f"step {k + 1}" for k in range(n)], None
+    if isinstance(steps, str):
+        raise TypeError("option 'steps': expected a list of step names or a number of steps, got one string")
+    names = [str(x) for x in steps]
+    if not 1 <= len(names) <= 64:
+        raise ValueError(f"option 'steps': {len(names)} steps given, expected between 1 and 64")
+    lookup = {n: k for k, n in enumerate(names)}
+    if len(lookup) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"option 'steps': step names must be distinct ({dup!r} is repeated)")
+    return names, lookup
+
+
+def _step_codes(raw: Any, lookup: dict[str, int], column: str, *, absent: str, option: str = "steps",
+                extra: dict[str, int] | None = None) -> np.ndarray:
+    """Step codes of a column of step names: each name's index, ``extra`` codes for named
+    non-step events, -1 for anything else. Every step name must occur in the column (or, with
+    ``absent="warn"``, a warning says which do not)."""
+    if hasattr(raw, "cat"):
+        cats = np.asarray(raw.cat.categories.astype(str), dtype=object)
+        codes = raw.cat.codes.to_numpy()
+        present_codes = np.unique(codes[codes >= 0])
+        uniques = cats[present_codes]
+        inverse_map = np.full(len(cats) + 1, -1, dtype=np.int64)
+        inverse_map[present_codes] = np.arange(len(present_codes))
+        inverse = inverse_map[codes]
+    else:
+        values = np.asarray(raw, dtype=object)
+        uniques, inverse = np.unique(values.astype(str), return_inverse=True) if len(values) else (
+            np.array([], dtype=object), np.array([], dtype=np.int64))
+        inverse = inverse.reshape(-1)
+    _names.check_in_data(list(lookup), uniques.tolist(), what="step", column=column, option=option, absent=absent)
+    full = {**lookup, **(extra or {})}
+    mapping = np.array([full.get(str(u), -1) for u in uniques] + [-1], dtype=np.int32)
+    return mapping[inverse] if len(inverse) else np.empty(0, dtype=np.int32)
+
+
+def _rename_columns(message: str, pairs: Sequence[tuple[str, str | None]]) -> str:
+    for generic, actual in pairs:
+        if actual and actual != generic:
+            message = message.replace(f"column '{generic}'", f"column '{actual}'")
+    return message
 
 
 def window_funnel(
     data: Any,
     *,
-    window: int,
+    window: Any,
     steps: int | Sequence[Any],
     entity: str = "entity",
     time: str = "time",
@@ -172,24 +223,27 @@ def window_funnel(
     order: str = "detect",
     threads: int = 1,
     per_entity: bool = False,
+    time_unit: str | None = None,
+    absent: str = "error",
 ) -> WindowFunnel:
     """Per-entity funnel levels over an event stream, counted per level.
 
     Parameters
     ----------
     data:
-        Events, one row each: a pandas or Polars DataFrame, a PyArrow table, a DuckDB relation
-        or a dict of numpy arrays.
+        Events, one row each: a pandas or Polars DataFrame (or LazyFrame), a PyArrow table, a
+        DuckDB relation, anything with ``__arrow_c_stream__`` or a dict of numpy arrays.
     window:
-        Conversion window, in the unit of the time column (seconds for second timestamps,
-        nanoseconds for ``datetime64[ns]``); ``>= 0``; the boundary is inclusive.
+        Conversion window: a duration (``"1h"``, ``"7d"``, ``datetime.timedelta``,
+        ``numpy.timedelta64``, ``pandas.Timedelta``); a bare integer only when the time column
+        holds integers (then it counts that column's ticks). ``>= 0``; the boundary is inclusive.
     steps:
-        The number of steps (then the ``step`` column holds integer codes ``0..steps-1``, or
-        ``-1`` for an event matching no step), or the step names in funnel order (then the
-        ``step`` column holds names and any other value matches no step). At most 64 steps.
+        The step names in funnel order (values of the ``step`` column; any other value matches
+        no step; every name must occur in the column), or a number of steps (then the ``step``
+        column holds integer codes ``0..steps-1``, ``-1`` for none). At most 64 steps.
     entity, time, step:
         Column names. Entity ids are integers or any hashable values (strings are encoded);
-        times are integers in any unit or datetimes.
+        times are integers or datetimes.
     step_mask:
         Instead of ``step``: a column of unsigned bitmasks, bit k set when the event matches
         step k (an event may match several steps).
@@ -207,37 +261,30 @@ def window_funnel(
     threads:
         Worker threads (partitioned by entity).
     per_entity:
-        Also return every entity's level (``result.entity``, ``result.level``,
-        ``result.entity_levels()``).
+        Also keep every entity's level (``result.entity``, ``result.level``,
+        ``result.entities_at(step)``, ``result.dropped_at(step)``).
+    time_unit:
+        What integer timestamps count (``"s"`` default, ``"ms"``, ``"us"``, ``"ns"``), so that
+        durations such as ``"1h"`` convert; datetime columns carry their own unit.
+    absent:
+        ``"error"`` (default): a step name that never occurs in the step column is an error
+        listing the closest names present; ``"warn"``: a warning, and the step counts as never
+        reached.
 
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
-    if order not in _ORDERS:
-        raise ValueError(f"option 'order': value {order!r} is not one of {', '.join(map(repr, _ORDERS))}")
-    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
-        n_steps = int(steps)
-        names = [f"step {k + 1}" for k in range(max(n_steps, 0))]
-        lookup = None
-    else:
-        names = [str(s) for s in steps]
-        n_steps = len(names)
-        lookup = {s: k for k, s in enumerate(steps)}
-        if len(lookup) != n_steps:
-            raise ValueError("option 'steps': step names must be distinct")
-    if n_steps < 1 or n_steps > 64:
-        raise ValueError(f"option 'steps': value {n_steps} must be between 1 and 64")
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
-        raise TypeError(f"option 'window': value {window!r} must be an integer in the time column's unit")
-    if int(window) < 0:
-        raise ValueError(f"option 'window': value {int(window)} must be >= 0")
-    if threads < 1:
-        raise ValueError(f"option 'threads': value {threads} must be >= 1")
+    order = _names.choice(order, _ORDERS, "order")
+    names, lookup = _step_names(steps)
+    n_steps = len(names)
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
     data = _frames.as_table(data)
-    ent = _frames.entity_codes(_frames.column(data, entity), entity)
-    tim = _frames.timestamps(_frames.column(data, time), time)
+    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
+    window_ticks = axis.duration(window, "window")
     code = mask = None
     if step_mask is not None:
-        raw = np.asarray(_frames.column(data, step_mask))
+        raw = np.asarray(_frames.column(data, step_mask, "step_mask"))
         if raw.dtype.kind not in "iu":
             raise TypeError(f"column '{step_mask}': expected integer bitmasks, got dtype {raw.dtype}")
         if raw.dtype.kind == "i" and raw.size and (raw < 0).any():
@@ -245,107 +292,156 @@ def window_funnel(
             raise ValueError(f"column '{step_mask}', row {row}: value {int(raw[row])} is not a bitmask")
         mask = np.ascontiguousarray(raw, dtype=np.uint64)
     elif step is not None:
-        raw = _frames.column(data, step)
-        if lookup is None:
-            code = _frames.int32_codes(raw, step)
-        else:
-            values = np.asarray(raw.astype(object) if hasattr(raw, "cat") else raw, dtype=object)
-            uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-            str_lookup = {str(k): v for k, v in lookup.items()}
-            mapping = np.array([str_lookup.get(u, -1) for u in uniques], dtype=np.int32)
-            code = mapping[inverse.reshape(-1)] if len(values) else np.empty(0, dtype=np.int32)
+        raw = _frames.column(data, step, "step")
+        code = _frames.int32_codes(raw, step) if lookup is None else _step_codes(raw, lookup, step, absent=absent)
     else:
         raise ValueError("give the column of step codes (step=) or of step bitmasks (step_mask=)")
     try:
         counts, ids, levels = _core.window_funnel(
-            ent, tim, code, mask, int(window), n_steps, bool(strict_deduplication), bool(strict_order),
+            ent, tim, code, mask, int(window_ticks), n_steps, bool(strict_deduplication), bool(strict_order),
             bool(strict_increase), bool(allow_reentry), order, int(threads), bool(per_entity),
             bool(exact_increase))
     except ValueError as exc:
-        msg = str(exc)
-        for generic, actual in (("entity", entity), ("time", time), ("step", step), ("step_mask", step_mask)):
-            if actual and actual != generic:
-                msg = msg.replace(f"column '{generic}'", f"column '{actual}'")
-        raise ValueError(msg) from None
-    return WindowFunnel(counts, names, ids if per_entity else None, levels if per_entity else None)
+        raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),
+                                                    ("step_mask", step_mask)))) from None
+    options = {"window": _shown(window), "window_ticks": int(window_ticks), "time_unit": axis.unit,
+               "time_is_datetime": axis.is_datetime, "strict_deduplication": bool(strict_deduplication),
+               "strict_order": bool(strict_order), "strict_increase": bool(strict_increase),
+               "allow_reentry": bool(allow_reentry), "exact_increase": bool(exact_increase)}
+    inputs = {"rows": int(len(ent)), "entities": int(counts.entities),
+              "columns": {"entity": entity, "time": time, "step": step if step_mask is None else step_mask}}
+    if per_entity and ids is not None and ent_labels is not None:
+        ids = ent_labels[ids]
+    return WindowFunnel(counts, names, ids if per_entity else None, levels if per_entity else None,
+                        options=options, inputs=inputs)
+
+
+def _shown(value: Any) -> Any:
+    """An option as given, for explain(): numbers stay numbers, durations become text."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, np.generic) and not isinstance(value, (np.datetime64, np.timedelta64)):
+        return value.item()
+    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------
 # Beyond windowFunnel
 
 
-class FunnelAnalysis:
+class FunnelAnalysis(Table):
     """Result of :func:`funnel_analysis`.
 
-    ``closed`` counts entities whose outcome is final; ``open`` the entrants whose window was
-    still open at ``data_end`` (they could still convert, so they are not drop-offs). Both are
-    :class:`WindowFunnel` level counts. ``by_segment`` maps segment labels to level counts,
-    ``trend`` maps entry-period starts to level counts, ``time_to_convert()`` summarises the
-    time from step 1 to each later step, ``conversions`` counts completed funnels.
+    The table has one row per step: ``reached`` among entities whose outcome is final, ``open``
+    (entrants whose window was still open at ``data_end``: they could still convert, so they are
+    not drop-offs), ``through_step`` (entities whose chain went through the step itself; with
+    optional steps the levels count skipped optional steps as passed), and step and cumulative
+    rates over the closed entities. ``closed`` and ``open`` are :class:`WindowFunnel` level
+    counts; ``by_segment`` maps segment labels and ``by_period`` entry-period starts to level
+    counts; ``segments()``, ``trend()`` and ``time_to_convert()`` are tables; ``conversions``
+    counts completed funnels (with ``count_conversions=True``).
     """
 
-    def __init__(self, raw: dict, step_names: list[str], segment_labels: list[Any] | None):
+    definition = ("Funnel levels as in window_funnel, with exclusions, held properties, per-step gaps and optional "
+                  "steps; entrants whose window is still open at data_end are reported apart (open) and left out "
+                  "of the rates; step_rate and cumulative_rate are over closed entities.")
+
+    def __init__(self, raw: dict, step_names: list[str], segment_labels: list[Any] | None, axis: TimeAxis,
+                 by_period: dict[Any, WindowFunnel], *, options: dict[str, Any], inputs: dict[str, Any]):
+        super().__init__(inputs=inputs, options=options, categories={"step": list(step_names)})
         self.step_names = step_names
-        self.closed = WindowFunnel(raw["closed"], step_names)
-        self.open = WindowFunnel(raw["open"], step_names)
-        self.by_segment = ({lab: WindowFunnel(c, step_names) for lab, c in zip(segment_labels, raw["by_segment"])}
-                           if segment_labels is not None else {})
+        self._axis = axis
+        self.closed = WindowFunnel(raw["closed"], step_names, options=options)
+        self.open = WindowFunnel(raw["open"], step_names, options=options)
+        self.by_segment: dict[Any, WindowFunnel] = (
+            {lab: WindowFunnel(c, step_names, options=options) for lab, c in zip(segment_labels, raw["by_segment"])}
+            if segment_labels is not None else {})
         if segment_labels is not None:
             for lab in segment_labels[len(raw["by_segment"]):]:
-                self.by_segment[lab] = WindowFunnel(_core.WindowFunnelCounts(len(step_names)), step_names)
-        self.unattributed = WindowFunnel(raw["unattributed"], step_names)
-        self.trend = {int(p): WindowFunnel(c, step_names) for p, c in zip(raw["period_start"], raw["by_period"])}
+                self.by_segment[lab] = WindowFunnel(_core.WindowFunnelCounts(len(step_names)), step_names,
+                                                    options=options)
+        self.unattributed = WindowFunnel(raw["unattributed"], step_names, options=options)
+        self.by_period = by_period
         self.conversions = int(raw["conversions"])
-        self.histogram_edges = list(raw["histogram_edges"])
-        self.data_end = int(raw["data_end"])
+        self.histogram_edges = axis.timedeltas(np.asarray(raw["histogram_edges"], dtype=np.int64))
+        self.data_end = axis.datetimes(np.array([raw["data_end"]], dtype=np.int64))[0]
         self._durations = raw["time_to_step"]
-        #: Entities with a chain that went through each step itself (step name -> count); with
-        #: optional steps it tells how many took them, the level counts treating them as passed.
+        #: Entities with a chain that went through each step itself (step name -> count).
         self.through_step = {name: int(c) for name, c in zip(step_names, raw["through_step"])}
 
-    def to_pandas(self) -> Any:
-        """One row per step: reached among closed entities, open entrants at that level or
-        above, and step / cumulative rates over closed entities only."""
-        import pandas as pd
+    def _columns(self) -> dict[str, Any]:
+        cols = dict(self.closed._table())
+        out: dict[str, Any] = {}
+        for key in ("step", "level", "reached"):
+            out[key] = cols[key]
+        out["open"] = np.asarray(self.open.reached[1:], dtype=np.int64)
+        out["through_step"] = np.array([self.through_step[n] for n in self.step_names], dtype=np.int64)
+        out["step_rate"] = cols["step_rate"]
+        out["cumulative_rate"] = cols["cumulative_rate"]
+        return out
 
-        df = self.closed.to_pandas()
-        df.insert(3, "open", self.open.reached[1:])
-        return df
+    def _long(self, key: str, groups: dict[Any, WindowFunnel], name: str, definition: str) -> Table:
+        labels: list[Any] = []
+        parts: dict[str, list[Any]] = {"step": [], "level": [], "reached": [], "step_rate": [], "cumulative_rate": []}
+        for lab, wf in groups.items():
+            t = wf._table()
+            labels.extend([lab] * len(t["step"]))
+            for k in parts:
+                parts[k].extend(list(t[k]))
+        cols: dict[str, Any] = {key: labels}
+        cols.update({k: np.asarray(v, dtype=np.float64 if "rate" in k else np.int64) if k != "step" else v
+                     for k, v in parts.items()})
+        return Table(cols, name=name, definition=definition, options=self._options, inputs=self._inputs,
+                     categories={"step": self.step_names})
 
-    def time_to_convert(self) -> Any:
-        """A pandas DataFrame: per step after the first, count, mean, median, p90, min, max of
-        the time from step 1 (in time-column units), and the histogram counts."""
-        import pandas as pd
+    def segments(self) -> Table:
+        """Long table: segment, step, level, reached, step_rate, cumulative_rate."""
+        key = self._options.get("segment") or "segment"
+        return self._long(key, self.by_segment, "FunnelSegments",
+                          "Funnel levels per segment; an entity's segment is chosen by the attribution option.")
 
-        rows = []
+    def trend(self) -> Table:
+        """Long table: period_start, step, level, reached, step_rate, cumulative_rate; entities
+        grouped by the calendar period of their first step-1 event."""
+        return self._long("period_start", self.by_period, "FunnelTrend",
+                          "Funnel levels per calendar period of the entity's first step-1 event.")
+
+    def time_to_convert(self) -> Table:
+        """Per step after the first: count, mean, median, p90, min, max of the time from step 1
+        (timedeltas for datetime input, else ticks of the time column), and the histogram counts
+        over ``histogram_edges``."""
+        rows: dict[str, list[Any]] = {k: [] for k in ("step", "count", "mean", "median", "p90", "min", "max",
+                                                       "histogram")}
         for k, d in enumerate(self._durations[1:], start=1):
-            rows.append({"step": self.step_names[k], "count": d["count"], "mean": d["mean"] if d["count"] else np.nan,
-                         "median": d["median"] if d["count"] else np.nan, "p90": d["p90"] if d["count"] else np.nan,
-                         "min": d["min"] if d["count"] else np.nan, "max": d["max"] if d["count"] else np.nan,
-                         "histogram": list(d["histogram"])})
-        return pd.DataFrame(rows)
+            rows["step"].append(self.step_names[k])
+            rows["count"].append(int(d["count"]))
+            for key in ("mean", "median", "p90", "min", "max"):
+                rows[key].append(float(d[key]) if d["count"] else np.nan)
+            rows["histogram"].append([int(x) for x in d["histogram"]])
+        cols: dict[str, Any] = {"step": rows["step"], "count": np.asarray(rows["count"], dtype=np.int64)}
+        for key in ("mean", "median", "p90", "min", "max"):
+            cols[key] = self._axis.timedeltas(np.asarray(rows[key], dtype=np.float64))
+        cols["histogram"] = rows["histogram"]
+        unit = None if self._axis.is_datetime else self._axis.unit_name
+        return Table(cols, name="TimeToConvert", options=self._options, inputs=self._inputs,
+                     units={k: unit for k in ("mean", "median", "p90", "min", "max")} if unit else None,
+                     definition="Time from the chain's step-1 event to each later step, over chains that reached it.")
 
     def segments_to_pandas(self) -> Any:
-        """Long table: segment, step, reached, cumulative_rate."""
-        import pandas as pd
+        """Deprecated: use ``segments().to_pandas()``."""
+        import warnings
 
-        parts = []
-        for lab, wf in self.by_segment.items():
-            t = wf.to_pandas()
-            t.insert(0, "segment", lab)
-            parts.append(t)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        warnings.warn("FunnelAnalysis.segments_to_pandas() is deprecated; use segments().to_pandas()",
+                      DeprecationWarning, stacklevel=2)
+        return self.segments().to_pandas()
 
     def trend_to_pandas(self) -> Any:
-        """Long table: period_start, step, reached, cumulative_rate."""
-        import pandas as pd
+        """Deprecated: use ``trend().to_pandas()``."""
+        import warnings
 
-        parts = []
-        for p, wf in self.trend.items():
-            t = wf.to_pandas()
-            t.insert(0, "period_start", p)
-            parts.append(t)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        warnings.warn("FunnelAnalysis.trend_to_pandas() is deprecated; use trend().to_pandas()",
+                      DeprecationWarning, stacklevel=2)
+        return self.trend().to_pandas()
 
     def __repr__(self) -> str:
         return (f"FunnelAnalysis({self.closed.entities:,} closed + {self.open.entities:,} open entities, "
@@ -356,7 +452,7 @@ class FunnelAnalysis:
 def funnel_analysis(
     data: Any,
     *,
-    window: int,
+    window: Any,
     steps: Sequence[Any] | int,
     entity: str = "entity",
     time: str = "time",
@@ -368,23 +464,29 @@ def funnel_analysis(
     segment: str | None = None,
     attribution: str = "first_touch",
     attribution_step: Any = None,
-    period: int = 0,
-    period_origin: int = 0,
-    data_end: int | None = None,
-    histogram_edges: Sequence[int] = (),
-    max_gap: Mapping[Any, int | None] | Sequence[int | None] | None = None,
-    min_gap: Mapping[Any, int] | Sequence[int] | None = None,
+    period: str | None = None,
+    tz: Any = "UTC",
+    data_end: Any = None,
+    histogram_edges: Sequence[Any] = (),
+    max_gap: Mapping[Any, Any] | Sequence[Any] | None = None,
+    min_gap: Mapping[Any, Any] | Sequence[Any] | None = None,
     optional: Sequence[Any] = (),
+    time_unit: str | None = None,
+    absent: str = "error",
 ) -> FunnelAnalysis:
-    """Funnel analysis beyond ``windowFunnel`` (rules in ``include/funnelkit/window_funnel.hpp``).
+    """Funnel analysis beyond ``windowFunnel`` (rules in ``include/funnelkit/funnel_analysis.hpp``).
+
+    Durations (``window``, ``max_gap``, ``min_gap``, ``histogram_edges``) are timedeltas or
+    strings such as ``"1h"``; bare integers only with an integer time column (its ticks).
 
     Parameters
     ----------
     window:
-        Conversion window in time-column units, ``>= 0``, inclusive.
+        Conversion window, inclusive.
     steps:
-        Step names in funnel order (values of the ``step`` column), or a number of steps (then
-        ``step`` holds codes ``0..steps-1``, ``-1`` for none, and codes above for other events).
+        Step names in funnel order (values of the ``step`` column; each must occur in it), or a
+        number of steps (then ``step`` holds codes ``0..steps-1``, ``-1`` for none, and codes
+        above for other events).
     exclusions:
         ``(event, after, before)`` triples: ``event`` (a value of the step column that is not a
         step, or an integer code >= steps) occurring after step ``after`` and before step
@@ -399,44 +501,43 @@ def funnel_analysis(
         Break the counts down by this column, attributing each entity to the segment of its
         first event (``"first_touch"``), last event (``"last_touch"``) or first event of step
         ``attribution_step`` (``"step"``).
-    period, period_origin:
-        Trend by entry period: entities grouped by ``floor((t1 - period_origin) / period)``
-        of their first step-1 time ``t1`` (``period`` in time-column units; 0 = no trend).
+    period, tz:
+        Trend by entry period: entities grouped by the calendar period (``"day"``, ``"week"``
+        (ISO, Monday), ``"month"``, ``"quarter"``, ``"year"``) of their first step-1 event, in
+        the time zone ``tz`` ("UTC", an IANA name, or an offset in seconds).
     data_end:
-        Exclusive end of the data for open entrants (default: the largest timestamp + 1).
+        Exclusive end of the data for open entrants (a datetime or ISO string; ticks for integer
+        time columns; default: the largest timestamp + 1).
     histogram_edges:
         Upper bin edges of the time-to-convert histograms (default: ten bins over the window).
     max_gap, min_gap:
-        Per-step gaps, in time-column units, inclusive: step ``k`` of a chain must come at most
-        ``max_gap[k]`` and at least ``min_gap[k]`` after the chain's previous step (the step it
-        actually went through, so after a skipped optional step the gap runs from the step
-        before it), on top of ``window`` from the first step. Either a mapping from step (name
-        or 0-based index) to value, or one value per step (``None`` / 0 = no limit); the first
-        step takes none. ``min_gap`` must not exceed ``max_gap`` nor ``window``.
+        Per-step gaps, inclusive: step ``k`` of a chain must come at most ``max_gap[k]`` and at
+        least ``min_gap[k]`` after the chain's previous step (the step it actually went
+        through), on top of ``window`` from the first step. A mapping from step (name or 0-based
+        index) to duration, or one value per step (``None`` = no limit); the first step takes
+        none.
     optional:
         Steps (names or 0-based indices) that may be skipped; not the first nor the last step.
-        An entity's level counts skipped optional steps as passed (level = 1 + the furthest
-        step reached); ``result.through_step`` counts the entities that actually went through
-        each step. With gaps or optional steps the funnel is evaluated exactly over every
-        chain; ``unordered`` does not combine with them.
+    time_unit:
+        What integer timestamps count (``"s"`` default, ``"ms"``, ``"us"``, ``"ns"``).
+    absent:
+        ``"error"`` or ``"warn"`` for a step name that never occurs in the step column.
     """
-    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
-        n_steps = int(steps)
-        names = [f"step {k + 1}" for k in range(max(n_steps, 0))]
-        lookup = None
-    else:
-        names = [str(x) for x in steps]
-        n_steps = len(names)
-        lookup = {str(x): k for k, x in enumerate(steps)}
-    if n_steps < 1 or n_steps > 64:
-        raise ValueError(f"option 'steps': value {n_steps} must be between 1 and 64")
+    names, lookup = _step_names(steps)
+    n_steps = len(names)
+    attribution = _names.choice(attribution, ("first_touch", "last_touch", "step"), "attribution")
+    tz_value = _time.parse_tz(tz)
+    if period is not None:
+        if not isinstance(period, str):
+            raise TypeError(f"option 'period': expected one of {', '.join(map(repr, _time.PERIODS))}, got {period!r}")
+        period = _time.parse_period(period)
 
     def step_index(v: Any, what: str) -> int:
         if lookup is not None and str(v) in lookup:
             return lookup[str(v)]
-        if isinstance(v, (int, np.integer)) and 0 <= int(v) < n_steps:
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= int(v) < n_steps:
             return int(v)
-        raise ValueError(f"option '{what}': value {v!r} is not a step")
+        raise ValueError(_names.unknown("step", v, names, where=f"option '{what}'"))
 
     excl: list[tuple[int, int, int]] = []
     extra: dict[str, int] = {}
@@ -448,23 +549,18 @@ def funnel_analysis(
         excl.append((code, step_index(after, "exclusions.after"), step_index(before, "exclusions.before")))
 
     data = _frames.as_table(data)
-    ent = _frames.entity_codes(_frames.column(data, entity), entity)
-    tim = _frames.timestamps(_frames.column(data, time), time)
-    raw = _frames.column(data, step)
-    if lookup is None:
-        code_arr = _frames.int32_codes(raw, step)
-    else:
-        values = np.asarray(raw.astype(object) if hasattr(raw, "cat") else raw, dtype=object)
-        full = {**lookup, **extra}
-        uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-        mapping = np.array([full.get(u, -1) for u in uniques], dtype=np.int32)
-        code_arr = mapping[inverse.reshape(-1)] if len(values) else np.empty(0, dtype=np.int32)
+    ent = _frames.entity_codes(_frames.column(data, entity, "entity"), entity)
+    tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
+    window_ticks = axis.duration(window, "window")
+    raw = _frames.column(data, step, "step")
+    code_arr = _frames.int32_codes(raw, step) if lookup is None else _step_codes(raw, lookup, step, absent=absent,
+                                                                                 extra=extra)
     seg = prop = None
     labels = None
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment), segment)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment)
     if hold is not None:
-        prop = _frames.entity_codes(_frames.column(data, hold), hold)
+        prop = _frames.entity_codes(_frames.column(data, hold, "hold"), hold)
     att_step = 0 if attribution_step is None else step_index(attribution_step, "attribution_step")
 
     def per_step(values: Any, what: str) -> list[Any]:
@@ -480,34 +576,62 @@ def funnel_analysis(
             raise ValueError(f"option '{what}': {len(values)} values given, expected one per step ({n_steps})")
         return values
 
-    def gap_value(v: Any, what: str) -> int | None:
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"option '{what}': value {v!r} is not an integer")
-        return int(v)
-
     rules: list[tuple[int, int | None, bool]] = []
     if max_gap is not None or min_gap is not None or len(optional) > 0:
         maxes = per_step(max_gap, "max_gap")
         mins = per_step(min_gap, "min_gap")
         opt = {step_index(x, "optional") for x in optional}
         for k in range(n_steps):
-            lo = gap_value(mins[k], f"min_gap[{names[k]}]")
-            rules.append((0 if lo is None else lo, gap_value(maxes[k], f"max_gap[{names[k]}]"), k in opt))
+            lo = axis.duration(mins[k], f"min_gap[{names[k]}]", allow_none=True)
+            hi = axis.duration(maxes[k], f"max_gap[{names[k]}]", allow_none=True)
+            rules.append((0 if lo is None else lo, hi, k in opt))
+    edges = [axis.duration(e, f"histogram_edges[{i}]") for i, e in enumerate(histogram_edges)]
+    end_ticks = axis.timestamp(data_end, "data_end", allow_none=True)
+    # Trend: the kernel groups entities into fixed buckets (a day, or 15 minutes in a time zone
+    # with daylight saving); their level counts merge exactly into calendar periods below.
+    bucket = origin = 0
+    tps = axis.ticks_per_second
+    if period is not None:
+        if isinstance(tz_value, int):
+            bucket, origin = 86_400 * tps, -tz_value * tps
+        else:
+            bucket, origin = 900 * tps, 0
     try:
-        res = _core.analyze_funnel(ent, tim, code_arr, None, seg, prop, int(window), n_steps, bool(unordered),
-                                   bool(count_conversions), excl, attribution, att_step, int(period),
-                                   int(period_origin), None if data_end is None else int(data_end),
-                                   [int(x) for x in histogram_edges], rules)
+        res = _core.analyze_funnel(ent, tim, code_arr, None, seg, prop, int(window_ticks), n_steps, bool(unordered),
+                                   bool(count_conversions), excl, attribution, att_step, int(bucket), int(origin),
+                                   end_ticks, edges, rules)
     except ValueError as exc:
-        msg = str(exc)
-        for generic, actual in (("entity", entity), ("time", time), ("step", step), ("segment", segment),
-                                ("property", hold)):
-            if actual and actual != generic:
-                msg = msg.replace(f"column '{generic}'", f"column '{actual}'")
-        # Name the per-step options as the caller gave them.
+        msg = _rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step), ("segment", segment),
+                                         ("property", hold)))
         msg = re.sub(r"option 'step_rules\[(\d+)\]\.(min_gap|max_gap|optional)'",
                      lambda m_: f"option '{m_.group(2)}[{names[int(m_.group(1))]}]'", msg)
         raise ValueError(msg) from None
-    return FunnelAnalysis(res, names, labels)
+    options = {"window": _shown(window), "window_ticks": int(window_ticks), "time_unit": axis.unit,
+               "time_is_datetime": axis.is_datetime, "unordered": bool(unordered),
+               "count_conversions": bool(count_conversions), "hold": hold, "segment": segment,
+               "attribution": attribution, "period": period, "tz": tz if isinstance(tz, (str, int)) else str(tz),
+               "exclusions": [[_shown(e), _shown(a), _shown(b)] for e, a, b in exclusions],
+               "max_gap": _plain_steps(max_gap), "min_gap": _plain_steps(min_gap), "optional": [_shown(o) for o in optional]}
+    inputs = {"rows": int(len(ent)), "columns": {"entity": entity, "time": time, "step": step}}
+    by_period: dict[Any, WindowFunnel] = {}
+    if period is not None and len(res["period_start"]):
+        starts = _time.calendar_floor(np.asarray(res["period_start"], dtype=np.int64), axis, period, tz_value)
+        merged: dict[int, Any] = {}
+        for st, counts in zip(starts.tolist(), res["by_period"]):
+            if st in merged:
+                merged[st].merge(counts)
+            else:
+                merged[st] = counts
+        keys = sorted(merged)
+        shown = axis.datetimes(np.asarray(keys, dtype=np.int64))
+        by_period = {(k.item() if isinstance(k, np.generic) and not axis.is_datetime else k): WindowFunnel(
+            merged[kk], names, options=options) for k, kk in zip(shown, keys)}
+    return FunnelAnalysis(res, names, labels, axis, by_period, options=options, inputs=inputs)
+
+
+def _plain_steps(values: Any) -> Any:
+    if values is None:
+        return None
+    if isinstance(values, Mapping):
+        return {str(k): _shown(v) for k, v in values.items()}
+    return [_shown(v) for v in values]

@@ -189,8 +189,9 @@ class Lifecycle:
             counts = self._h.reach(group, skipped, passes)
         table = ConversionTable(counts, self.model, "group" if group is not None else None,
                                 list(range(len(group_labels))))
-        d = table.to_dict(include_overall=group is None)
-        df = pd.DataFrame(d)
+        cols = table._table() if group is None else table.without_overall()._table()
+        df = pd.DataFrame({("segment" if k == "group" else k): (np.asarray(v, dtype=object) if isinstance(v, list) else v)
+                           for k, v in cols.items()})
         if group is not None:
             codes = df.pop("segment").to_numpy().astype(int)
             for j, (name, _, _) in enumerate(parts):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from . import _core
@@ -123,6 +123,16 @@ class StageModel:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self._m.stages, self._m.recycle_target))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as JSON-ready data: ``{"stages": [[name, owner, kind], ...],
+        "recycle_target": name or None}``; :meth:`from_dict` reads it back."""
+        return {"stages": [list(t) for t in self._m.stages], "recycle_target": self.recycle_target}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageModel:
+        """The model of :meth:`to_dict`."""
+        return cls([tuple(s) for s in data["stages"]], recycle_target=data.get("recycle_target"))
 
     def __repr__(self) -> str:
         parts = []
