@@ -89,15 +89,15 @@ def parse_duration_ns(value: Any, option: str) -> int | None:
     number (the caller decides what a number means). Raises for anything else."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"option '{option}': value {value!r} is not a duration; pass {_DURATION_HELP}")
-    if isinstance(value, (int, np.integer, float, np.floating)):
-        return None
-    if isinstance(value, np.timedelta64):
+    if isinstance(value, np.timedelta64):  # before the integer test: numpy counts it as an integer
         if np.isnat(value):
             raise ValueError(f"option '{option}': value NaT is not a duration")
         unit, count = np.datetime_data(value.dtype)
         if unit in ("Y", "M"):
             raise ValueError(f"option '{option}': value {value!r} has no fixed length; use days or weeks")
         return int(value.astype("timedelta64[ns]").astype(np.int64))
+    if isinstance(value, (int, np.integer, float, np.floating)):
+        return None
     if isinstance(value, _dt.timedelta):
         ns = getattr(value, "value", None)  # pandas.Timedelta keeps nanoseconds
         if isinstance(ns, (int, np.integer)):
