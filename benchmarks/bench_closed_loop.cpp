@@ -95,7 +95,7 @@ void BM_campaign_report(benchmark::State& state) {
     op.cost.assign(funnelkit::sample_campaigns().size(), 5'000.0);
     const funnelkit::stage_records rec{d.entity, d.time, d.stage, d.campaign, d.amount};
     for (auto _ : state) {
-        auto r = funnelkit::compute_campaign_report(model, rec, op);
+        auto r = funnelkit::campaign_report(model, rec, op);
         benchmark::DoNotOptimize(r);
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(d.size()));

@@ -40,7 +40,7 @@ void conversion(benchmark::State& state, bool shuffled) {
     const auto& d = sample(state.range(0), shuffled);
     const auto model = funnelkit::sample_model();
     for (auto _ : state) {
-        auto c = funnelkit::compute_conversion(model, d.records());
+        auto c = funnelkit::conversion(model, d.records());
         benchmark::DoNotOptimize(c);
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(d.size()));

@@ -94,7 +94,7 @@ void velocity(benchmark::State& state, funnelkit::cycle_statistic stat, funnelki
     o.cycle_stat = stat;
     o.count = count;
     for (auto _ : state) {
-        auto r = funnelkit::compute_velocity(c.view(), p, o);
+        auto r = funnelkit::velocity(c.view(), p, o);
         benchmark::DoNotOptimize(r);
     }
     state.SetItemsProcessed(state.iterations() * state.range(0));
@@ -111,7 +111,7 @@ void BM_sla_response(benchmark::State& state) {
     sla.limit = 24 * 3600;
     const funnelkit::response_records r{c.created, c.touch, c.rep, {}, c.segment};
     for (auto _ : state) {
-        auto res = funnelkit::evaluate_response(sla, r, start + 365 * day);
+        auto res = funnelkit::sla_response(sla, r, start + 365 * day);
         benchmark::DoNotOptimize(res);
     }
     state.SetItemsProcessed(state.iterations() * state.range(0));
@@ -124,7 +124,7 @@ void BM_sla_volume(benchmark::State& state) {
     sla.target = 100;
     const auto p = months();
     for (auto _ : state) {
-        auto res = funnelkit::evaluate_volume(sla, {c.created, c.rep}, p, start + 200 * day, 12);
+        auto res = funnelkit::sla_volume(sla, {c.created, c.rep}, p, start + 200 * day, 12);
         benchmark::DoNotOptimize(res);
     }
     state.SetItemsProcessed(state.iterations() * state.range(0));

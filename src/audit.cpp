@@ -124,7 +124,7 @@ std::optional<double> roc_auc(std::span<const double> score, std::span<const std
     return auc_sorted(v, nullptr);
 }
 
-audit_result audit_qualification(const audit_columns& c, const audit_options& op) {
+audit_result qualification_audit(const audit_columns& c, const audit_options& op) {
     const std::size_t n = c.won.size();
     check_flags("won", c.won, n, true);
     check_flags("mql", c.mql, n, false);

@@ -80,8 +80,8 @@ void fill_row(campaign_row& row, const segment_sums& s, std::optional<double> co
 
 }  // namespace
 
-campaign_report compute_campaign_report(const stage_model& model, const stage_records& records,
-                                        const campaign_options& op) {
+campaign_report_result campaign_report(const stage_model& model, const stage_records& records,
+                                       const campaign_options& op) {
     const std::int32_t n_seg_data = records.validate(model);
     if (!records.has_segment() && records.size() > 0)
         detail::throw_option("segment", "none", "a segment column (source or campaign) is required");
@@ -162,7 +162,7 @@ campaign_report compute_campaign_report(const stage_model& model, const stage_re
         for (const auto& e : states) emit(e);
     }
 
-    campaign_report out;
+    campaign_report_result out;
     out.rows.resize(n_segments);
     segment_sums total;
     double known_cost = 0.0;
@@ -191,12 +191,13 @@ campaign_report compute_campaign_report(const stage_model& model, const stage_re
     if (any_cost && any_missing) out.total.cost = known_cost;
     out.total.cost_missing = !any_cost || any_missing;
 
-    // Two-proportion z-tests of lead->won, each segment vs the rest, then Holm.
+    // Two-proportion z-tests of lead->won, each segment (B) against the rest (A), so z > 0
+    // when the segment converts better; then Holm.
     std::vector<double> p_values;
     std::vector<std::size_t> tested;
     for (std::size_t g = 0; g < n_segments; ++g) {
-        const auto t = two_proportion_z_test(sums[g].won, sums[g].leads, total.won - sums[g].won,
-                                             total.leads - sums[g].leads);
+        const auto t = two_proportion_ztest(total.won - sums[g].won, total.leads - sums[g].leads, sums[g].won,
+                                            sums[g].leads);
         if (!t) continue;
         out.rows[g].z = t->statistic;
         out.rows[g].p_value = t->p_value;

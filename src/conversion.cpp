@@ -139,8 +139,8 @@ conversion_counts conversion_counts::deserialize(const void* data, std::size_t s
     return out;
 }
 
-conversion_counts compute_conversion(const stage_model& model, const stage_records& records,
-                                     const conversion_options& options) {
+conversion_counts conversion(const stage_model& model, const stage_records& records,
+                             const conversion_options& options) {
     const std::int32_t n_segments = records.validate(model);
     const std::size_t n = records.size();
     const bool has_seg = records.has_segment();

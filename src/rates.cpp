@@ -168,18 +168,18 @@ alternative parse_alternative(std::string_view name) {
                          "is not an alternative (expected two-sided, larger or smaller)");
 }
 
-std::optional<test_result> two_proportion_z_test(std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2,
-                                                 alternative alt) {
-    check_counts(x1, n1, "x1", "n1");
-    check_counts(x2, n2, "x2", "n2");
-    if (n1 == 0 || n2 == 0) return std::nullopt;
-    const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2);
-    const double p1 = static_cast<double>(x1) / d1, p2 = static_cast<double>(x2) / d2;
-    const double pooled = static_cast<double>(x1 + x2) / (d1 + d2);
-    const double var = pooled * (1.0 - pooled) * (1.0 / d1 + 1.0 / d2);
+std::optional<test_result> two_proportion_ztest(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
+                                                alternative alt) {
+    check_counts(x_a, n_a, "x_a", "n_a");
+    check_counts(x_b, n_b, "x_b", "n_b");
+    if (n_a == 0 || n_b == 0) return std::nullopt;
+    const double da = static_cast<double>(n_a), db = static_cast<double>(n_b);
+    const double pa = static_cast<double>(x_a) / da, pb = static_cast<double>(x_b) / db;
+    const double pooled = static_cast<double>(x_a + x_b) / (da + db);
+    const double var = pooled * (1.0 - pooled) * (1.0 / da + 1.0 / db);
     if (!(var > 0.0)) return std::nullopt;
     test_result r;
-    r.statistic = (p1 - p2) / std::sqrt(var);
+    r.statistic = (pb - pa) / std::sqrt(var);
     switch (alt) {
         case alternative::two_sided: r.p_value = std::min(1.0, 2.0 * normal_sf(std::abs(r.statistic))); break;
         case alternative::larger: r.p_value = normal_sf(r.statistic); break;
@@ -189,8 +189,8 @@ std::optional<test_result> two_proportion_z_test(std::int64_t x1, std::int64_t n
     return r;
 }
 
-std::optional<chi2_result> chi2_independence(std::span<const std::int64_t> table, std::size_t rows, std::size_t cols,
-                                             bool yates) {
+std::optional<chi2_result> chi2_test(std::span<const std::int64_t> table, std::size_t rows, std::size_t cols,
+                                     bool yates) {
     if (rows < 2 || cols < 2)
         detail::throw_option("table", std::to_string(rows) + "x" + std::to_string(cols),
                              "is too small: a test of independence needs at least 2 rows and 2 columns");
@@ -227,12 +227,12 @@ std::optional<chi2_result> chi2_independence(std::span<const std::int64_t> table
     return r;
 }
 
-std::optional<chi2_result> chi2_two_proportions(std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2,
+std::optional<chi2_result> chi2_two_proportions(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
                                                 bool yates) {
-    check_counts(x1, n1, "x1", "n1");
-    check_counts(x2, n2, "x2", "n2");
-    const std::int64_t t[4] = {x1, n1 - x1, x2, n2 - x2};
-    return chi2_independence(t, 2, 2, yates);
+    check_counts(x_a, n_a, "x_a", "n_a");
+    check_counts(x_b, n_b, "x_b", "n_b");
+    const std::int64_t t[4] = {x_a, n_a - x_a, x_b, n_b - x_b};
+    return chi2_test(t, 2, 2, yates);
 }
 
 namespace detail {

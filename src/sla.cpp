@@ -80,8 +80,8 @@ void sla_commitment::validate() const {
     }
 }
 
-response_sla_result evaluate_response(const sla_commitment& c, const response_records& rec, std::int64_t as_of,
-                                      const touch_records& touches) {
+response_sla_result sla_response(const sla_commitment& c, const response_records& rec, std::int64_t as_of,
+                                 const touch_records& touches) {
     c.validate();
     if (c.kind != sla_kind::response) detail::throw_option("kind", "volume", "cannot be evaluated as a response SLA");
     const std::size_t n = rec.size();
@@ -221,8 +221,8 @@ explanation response_sla_result::explain() const {
     return e;
 }
 
-volume_sla_result evaluate_volume(const sla_commitment& c, const volume_records& rec, std::span<const period> periods,
-                                  std::int64_t as_of, std::int32_t reps) {
+volume_sla_result sla_volume(const sla_commitment& c, const volume_records& rec, std::span<const period> periods,
+                             std::int64_t as_of, std::int32_t reps) {
     c.validate();
     if (c.kind != sla_kind::volume) detail::throw_option("kind", "response", "cannot be evaluated as a volume SLA");
     if (reps < 1) detail::throw_option("reps", std::to_string(reps), "must be >= 1");

@@ -269,8 +269,8 @@ void validate_periods(std::span<const period> periods) {
     }
 }
 
-std::vector<velocity_result> compute_velocity(const opportunity_records& rec, std::span<const period> periods,
-                                              const velocity_options& o) {
+std::vector<velocity_result> velocity(const opportunity_records& rec, std::span<const period> periods,
+                                      const velocity_options& o) {
     check_options(o);
     const std::int32_t n_seg = rec.validate();
     validate_periods(periods);

@@ -1,4 +1,4 @@
-// analyze_funnel: the event-stream funnel with the features peers offer beyond windowFunnel.
+// funnel_analysis: the event-stream funnel with the features peers offer beyond windowFunnel.
 // Not the hot path: rows are grouped through a sorted permutation, then each entity (and each
 // of its property values) is evaluated on its own.
 #include <algorithm>
@@ -264,8 +264,8 @@ step_duration_summary summarise(std::vector<std::int64_t>& d, const std::vector<
 
 }  // namespace
 
-funnel_analysis analyze_funnel(const event_columns& events, const event_attributes& attributes,
-                               const funnel_analysis_options& options) {
+funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
+                                       const funnel_analysis_options& options) {
     funnel_analysis_options o = options;
     if (o.window < 0) detail::throw_option("window", detail::to_text(o.window), "must be >= 0");
     if (o.steps == 0 || o.steps > 64) detail::throw_option("steps", std::to_string(o.steps), "must be between 1 and 64");
@@ -387,7 +387,7 @@ funnel_analysis analyze_funnel(const event_columns& events, const event_attribut
         }
     }
 
-    funnel_analysis out;
+    funnel_analysis_result out;
     out.closed = window_funnel_counts(o.steps);
     out.open = window_funnel_counts(o.steps);
     out.unattributed = window_funnel_counts(o.steps);

@@ -83,7 +83,12 @@ struct audit_result {
 /// Runs the audit. Throws funnelkit::invalid_argument naming the column, row and value on
 /// mismatched lengths, NaN or infinite scores, flags other than 0/1, negative period codes,
 /// won without closed, or a missing threshold when the mql column is empty.
-audit_result audit_qualification(const audit_columns& leads, const audit_options& options = {});
+audit_result qualification_audit(const audit_columns& leads, const audit_options& options = {});
+
+[[deprecated("use qualification_audit")]]
+inline audit_result audit_qualification(const audit_columns& leads, const audit_options& options = {}) {
+    return qualification_audit(leads, options);
+}
 
 /// AUC of scores against 0/1 labels with exact tie handling (the Mann-Whitney statistic over
 /// positives x negatives); nullopt when a class is empty. Throws on NaN scores or bad labels.

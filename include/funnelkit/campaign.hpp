@@ -77,7 +77,8 @@ struct campaign_row {
     std::optional<double> z, p_value, p_holm;
 };
 
-struct campaign_report {
+/// The result of campaign_report() (named campaign_report before the function took that name).
+struct campaign_report_result {
     std::vector<campaign_row> rows;  ///< one per segment code 0..n-1
     campaign_row total;
     std::vector<std::int32_t> missing_cost;  ///< segments with leads but no cost
@@ -86,7 +87,13 @@ struct campaign_report {
 /// Builds the report. The records need a segment column. Throws funnelkit::invalid_argument
 /// on invalid records (see stage_records::validate), a missing segment column, unknown stage
 /// names, a negative or infinite cost (naming its row), or a level outside (0, 1).
-campaign_report compute_campaign_report(const stage_model& model, const stage_records& records,
-                                        const campaign_options& options = {});
+campaign_report_result campaign_report(const stage_model& model, const stage_records& records,
+                                       const campaign_options& options = {});
+
+[[deprecated("use campaign_report")]]
+inline campaign_report_result compute_campaign_report(const stage_model& model, const stage_records& records,
+                                                      const campaign_options& options = {}) {
+    return campaign_report(model, records, options);
+}
 
 FUNNELKIT_END_NAMESPACE

@@ -76,7 +76,13 @@ private:
 
 /// One pass over the records: per entity the set of ladder stages reached and its segment,
 /// then counts. Validates the records first (throws funnelkit::invalid_argument).
-conversion_counts compute_conversion(const stage_model& model, const stage_records& records,
-                                     const conversion_options& options = {});
+conversion_counts conversion(const stage_model& model, const stage_records& records,
+                             const conversion_options& options = {});
+
+[[deprecated("use conversion")]]
+inline conversion_counts compute_conversion(const stage_model& model, const stage_records& records,
+                                            const conversion_options& options = {}) {
+    return conversion(model, records, options);
+}
 
 FUNNELKIT_END_NAMESPACE

@@ -123,7 +123,7 @@ struct reach_options {
 /// Reach counts from histories, grouped by `group` (one code >= 0 per entity, or -1 to leave
 /// the entity out of the per-group rows; it still counts overall). An empty `group` groups by
 /// the histories' segments. With first_only, the reach of an entity is the set of stages of
-/// all its records, as compute_conversion() defines it; with every_pass, each pass counts.
+/// all its records, as conversion() defines it; with every_pass, each pass counts.
 conversion_counts reach(const stage_histories& h, std::span<const std::int32_t> group = {},
                         const reach_options& options = {});
 

@@ -74,12 +74,23 @@ struct test_result {
     friend bool operator==(const test_result&, const test_result&) = default;
 };
 
-/// Two-proportion z-test with the pooled variance: p = (x1+x2)/(n1+n2),
-/// z = (x1/n1 - x2/n2) / sqrt(p(1-p)(1/n1 + 1/n2)). `larger` tests rate 1 > rate 2.
-/// std::nullopt when n1 == 0, n2 == 0, or the pooled rate is 0 or 1 (both rates identical
+/// Two-proportion z-test with the pooled variance, comparing rate B against rate A (every
+/// two-sample function of funnelkit takes A first, then B, and reports B relative to A):
+/// p = (x_a + x_b) / (n_a + n_b), z = (x_b/n_b - x_a/n_a) / sqrt(p(1-p)(1/n_a + 1/n_b)), so z
+/// is positive when B's rate is higher. `larger` tests p_b > p_a, `smaller` p_b < p_a.
+/// (statsmodels' proportions_ztest(count=[x_b, x_a], nobs=[n_b, n_a]) gives the same numbers.)
+/// std::nullopt when n_a == 0, n_b == 0, or the pooled rate is 0 or 1 (both rates identical
 /// at 0 or 1: zero variance, the statistic is undefined).
-std::optional<test_result> two_proportion_z_test(std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2,
-                                                 alternative alt = alternative::two_sided);
+std::optional<test_result> two_proportion_ztest(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
+                                                alternative alt = alternative::two_sided);
+
+/// Former name, with the former argument order: tests rate 1 against rate 2
+/// (z = (p1 - p2) / se, `larger` = rate 1 > rate 2), i.e. two_proportion_ztest(x2, n2, x1, n1).
+[[deprecated("use two_proportion_ztest(x_a, n_a, x_b, n_b), which tests B against A")]]
+inline std::optional<test_result> two_proportion_z_test(std::int64_t x1, std::int64_t n1, std::int64_t x2,
+                                                        std::int64_t n2, alternative alt = alternative::two_sided) {
+    return two_proportion_ztest(x2, n2, x1, n1, alt);
+}
 
 struct chi2_result {
     double statistic = 0;
@@ -95,11 +106,18 @@ struct chi2_result {
 /// by min(0.5, |observed - expected|) (the convention of scipy.stats.chi2_contingency);
 /// larger tables are never corrected. std::nullopt when a row or column sums to 0 (an
 /// expected count of 0: the test is undefined). Throws on negative counts or a bad shape.
-std::optional<chi2_result> chi2_independence(std::span<const std::int64_t> table, std::size_t rows,
-                                             std::size_t cols, bool yates = true);
+std::optional<chi2_result> chi2_test(std::span<const std::int64_t> table, std::size_t rows, std::size_t cols,
+                                     bool yates = true);
 
-/// The 2x2 case for two rates: rows (x1, n1-x1) and (x2, n2-x2).
-std::optional<chi2_result> chi2_two_proportions(std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2,
+[[deprecated("use chi2_test")]]
+inline std::optional<chi2_result> chi2_independence(std::span<const std::int64_t> table, std::size_t rows,
+                                                    std::size_t cols, bool yates = true) {
+    return chi2_test(table, rows, cols, yates);
+}
+
+/// The 2x2 case for two rates A and B: rows (x_a, n_a-x_a) and (x_b, n_b-x_b). The statistic
+/// is symmetric in A and B.
+std::optional<chi2_result> chi2_two_proportions(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
                                                 bool yates = true);
 
 /// A Beta(alpha, beta) prior on a rate; the default is the uniform prior Beta(1, 1).
@@ -116,8 +134,8 @@ struct beta_prior {
 double probability_beta_greater(double a_x, double b_x, double a_y, double b_y);
 
 /// Posterior probability that rate B beats rate A, P(p_B > p_A), with p_A ~ Beta(prior.alpha
-/// + x_a, prior.beta + n_a - x_a) and p_B likewise. n = 0 is allowed (the posterior is the
-/// prior).
+/// + x_a, prior.beta + n_a - x_a) and p_B likewise. A first, then B, as in
+/// two_proportion_ztest. n = 0 is allowed (the posterior is the prior).
 double probability_b_beats_a(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
                              const beta_prior& prior = {});
 

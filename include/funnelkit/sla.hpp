@@ -112,8 +112,14 @@ struct response_sla_result {
 /// Evaluates a response SLA. With `touches` empty, the first_touch column is used (and the
 /// commitment must ask for 1 touch). Throws funnelkit::invalid_argument on mismatched
 /// lengths, negative codes, a touch before its item's creation, a touch item out of range.
-response_sla_result evaluate_response(const sla_commitment& commitment, const response_records& records,
-                                      std::int64_t as_of, const touch_records& touches = {});
+response_sla_result sla_response(const sla_commitment& commitment, const response_records& records,
+                                 std::int64_t as_of, const touch_records& touches = {});
+
+[[deprecated("use sla_response")]]
+inline response_sla_result evaluate_response(const sla_commitment& commitment, const response_records& records,
+                                             std::int64_t as_of, const touch_records& touches = {}) {
+    return sla_response(commitment, records, as_of, touches);
+}
 
 /// Events that count towards a volume SLA (leads delivered, contacts made), with the rep each
 /// belongs to (codes 0..reps-1).
@@ -156,7 +162,13 @@ struct volume_sla_result {
 };
 
 /// Evaluates a volume SLA over periods (sorted, not overlapping) for `reps` reps.
-volume_sla_result evaluate_volume(const sla_commitment& commitment, const volume_records& records,
-                                  std::span<const period> periods, std::int64_t as_of, std::int32_t reps);
+volume_sla_result sla_volume(const sla_commitment& commitment, const volume_records& records,
+                             std::span<const period> periods, std::int64_t as_of, std::int32_t reps);
+
+[[deprecated("use sla_volume")]]
+inline volume_sla_result evaluate_volume(const sla_commitment& commitment, const volume_records& records,
+                                         std::span<const period> periods, std::int64_t as_of, std::int32_t reps) {
+    return sla_volume(commitment, records, periods, as_of, reps);
+}
 
 FUNNELKIT_END_NAMESPACE

@@ -168,9 +168,15 @@ struct velocity_result {
 /// One pass over the records, with a binary search of the periods per time; a bootstrap adds
 /// one pass per (period, segment) cell to collect its deals, then `bootstrap` resamples of
 /// them (each cell draws from its own stream of detail::rng keyed by the seed and the cell).
-std::vector<velocity_result> compute_velocity(const opportunity_records& records,
-                                              std::span<const period> periods,
-                                              const velocity_options& options = {});
+std::vector<velocity_result> velocity(const opportunity_records& records, std::span<const period> periods,
+                                      const velocity_options& options = {});
+
+[[deprecated("use velocity")]]
+inline std::vector<velocity_result> compute_velocity(const opportunity_records& records,
+                                                     std::span<const period> periods,
+                                                     const velocity_options& options = {}) {
+    return velocity(records, periods, options);
+}
 
 /// V = n * deal_value * win_rate / cycle_length for given inputs (the DOMAIN example:
 /// 40, 25000, 0.25, 90 -> 2777.78). Throws on negative or non-finite inputs, a win rate above

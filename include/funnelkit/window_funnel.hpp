@@ -246,7 +246,7 @@ struct funnel_analysis_options {
     std::vector<funnel_step_rule> step_rules{};
 };
 
-/// Optional per-event columns of funnel_analysis (leave empty when absent).
+/// Optional per-event columns of funnel_analysis() (leave empty when absent).
 struct event_attributes {
     std::span<const std::int32_t> segment{};   ///< segment code >= 0 (source, campaign...)
     std::span<const std::int64_t> property{};  ///< property held constant across a chain
@@ -259,7 +259,8 @@ struct step_duration_summary {
     std::vector<std::int64_t> histogram{};  ///< histogram_edges.size() + 1 bins
 };
 
-struct funnel_analysis {
+/// The result of funnel_analysis() (named funnel_analysis before the function took that name).
+struct funnel_analysis_result {
     window_funnel_counts closed;  ///< entities whose outcome is final
     window_funnel_counts open;    ///< entrants whose window is still open at data_end
     std::vector<window_funnel_counts> by_segment{};  ///< index = segment code
@@ -278,7 +279,13 @@ struct funnel_analysis {
 
 /// Funnel analysis over an event stream in any row order (single-threaded; sorts a row
 /// permutation, 8 bytes per event). Throws funnelkit::invalid_argument on bad options or input.
-funnel_analysis analyze_funnel(const event_columns& events, const event_attributes& attributes,
-                               const funnel_analysis_options& options);
+funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
+                                       const funnel_analysis_options& options);
+
+[[deprecated("use funnel_analysis")]]
+inline funnel_analysis_result analyze_funnel(const event_columns& events, const event_attributes& attributes,
+                                             const funnel_analysis_options& options) {
+    return funnel_analysis(events, attributes, options);
+}
 
 FUNNELKIT_END_NAMESPACE

@@ -7,7 +7,7 @@
 int main() {
     const auto model = funnelkit::sample_model();
     const auto data = funnelkit::generate_sample({.leads = 2000, .seed = 7});
-    const auto counts = funnelkit::compute_conversion(model, data.records());
+    const auto counts = funnelkit::conversion(model, data.records());
     const bool ok = counts.entities() == 2000 && counts.reached(0) == 2000 &&
                     counts.reached(5) > 0 && counts.reached(5) < counts.reached(4);
     std::printf("funnelkit %s: %lld leads, %lld customers: %s\n", funnelkit::version,

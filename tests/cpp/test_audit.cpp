@@ -24,7 +24,7 @@ struct leads {
 // Threshold 0.5: MQLs are leads 1, 2, 3, 6 (lead 6 still open). Closed: 1..5.
 TEST(Audit, HandWorked) {
     const leads l;
-    const auto r = audit_qualification(l.cols(), {.threshold = 0.5});
+    const auto r = qualification_audit(l.cols(), {.threshold = 0.5});
     const auto& s = r.overall;
     EXPECT_EQ(s.leads, 6);
     EXPECT_EQ(s.mqls, 4);
@@ -69,7 +69,7 @@ TEST(Audit, RuleOutcomeInsteadOfThreshold) {
     const std::vector<std::uint8_t> mql{1, 0, 0, 1, 0, 0};
     audit_columns c = l.cols();
     c.mql = mql;
-    const auto r = audit_qualification(c);
+    const auto r = qualification_audit(c);
     EXPECT_EQ(r.overall.tp, 2);
     EXPECT_EQ(r.overall.fp, 0);
     EXPECT_DOUBLE_EQ(*r.overall.precision, 1.0);
@@ -101,7 +101,7 @@ TEST(Audit, AucMatchesPairCountOnRandomTiedScores) {
         }
         EXPECT_NEAR(*a, num / pairs, 1e-12);
         // The trapezoid area under the reported ROC curve is the same number.
-        const auto r = audit_qualification({.score = s, .won = y}, {.threshold = 1.0});
+        const auto r = qualification_audit({.score = s, .won = y}, {.threshold = 1.0});
         double area = 0;
         for (std::size_t k = 1; k < r.roc.size(); ++k)
             area += (r.roc[k].fpr - r.roc[k - 1].fpr) * (r.roc[k].tpr + r.roc[k - 1].tpr) / 2;
@@ -119,24 +119,24 @@ TEST(Audit, MonthIndex) {
 
 TEST(Audit, BadInput) {
     leads l;
-    EXPECT_THROW((void)audit_qualification(l.cols()), invalid_argument);  // no threshold, no mql
+    EXPECT_THROW((void)qualification_audit(l.cols()), invalid_argument);  // no threshold, no mql
     l.score[2] = std::nan("");
     try {
-        (void)audit_qualification(l.cols(), {.threshold = 0.5});
+        (void)qualification_audit(l.cols(), {.threshold = 0.5});
         FAIL();
     } catch (const invalid_argument& e) {
         EXPECT_STREQ(e.what(), "column 'score', row 2: value NaN is not a finite score");
     }
     l = leads{};
     l.closed[0] = 0;
-    EXPECT_THROW((void)audit_qualification(l.cols(), {.threshold = 0.5}), invalid_argument);
+    EXPECT_THROW((void)qualification_audit(l.cols(), {.threshold = 0.5}), invalid_argument);
     l = leads{};
     l.won[1] = 2;
-    EXPECT_THROW((void)audit_qualification(l.cols(), {.threshold = 0.5}), invalid_argument);
+    EXPECT_THROW((void)qualification_audit(l.cols(), {.threshold = 0.5}), invalid_argument);
     l = leads{};
     l.period.pop_back();
-    EXPECT_THROW((void)audit_qualification(l.cols(), {.threshold = 0.5}), invalid_argument);
-    const auto empty = audit_qualification({}, {.threshold = 0.5});
+    EXPECT_THROW((void)qualification_audit(l.cols(), {.threshold = 0.5}), invalid_argument);
+    const auto empty = qualification_audit({}, {.threshold = 0.5});
     EXPECT_EQ(empty.overall.leads, 0);
     EXPECT_FALSE(empty.overall.precision.has_value());
 }

@@ -42,7 +42,7 @@ TEST(Campaign, HandWorked) {
     const auto r = hand();
     campaign_options op;
     op.cost = {300.0, std::nan("")};
-    const auto rep = compute_campaign_report(stage_model::b2b(), r.view(), op);
+    const auto rep = campaign_report(stage_model::b2b(), r.view(), op);
     ASSERT_EQ(rep.rows.size(), 2u);
     const auto& a = rep.rows[0];
     EXPECT_EQ(a.leads, 3);
@@ -85,7 +85,7 @@ TEST(Campaign, HandWorked) {
     EXPECT_NEAR(*a.p_holm, std::min(1.0, 2 * *a.p_value), 1e-12);
     // With every cost known the total has its metrics.
     op.cost = {300.0, 700.0};
-    const auto full = compute_campaign_report(stage_model::b2b(), r.view(), op);
+    const auto full = campaign_report(stage_model::b2b(), r.view(), op);
     EXPECT_FALSE(full.total.cost_missing);
     EXPECT_DOUBLE_EQ(*full.total.cac, 500);
     EXPECT_DOUBLE_EQ(*full.total.roi, 3.0);
@@ -98,7 +98,7 @@ TEST(Campaign, WilsonIntervalMatchesTheDomainExample) {
         r.add(e, 0, 0, 0);
         if (e < 7) r.add(e, day, 5, 0, 1);
     }
-    const auto rep = compute_campaign_report(stage_model::b2b(), r.view());
+    const auto rep = campaign_report(stage_model::b2b(), r.view());
     EXPECT_NEAR(*rep.rows[0].lead_to_won.lower, 0.069508, 5e-7);
     EXPECT_NEAR(*rep.rows[0].lead_to_won.upper, 0.261862, 5e-7);
     EXPECT_FALSE(rep.rows[0].z.has_value());  // no other leads to compare with
@@ -107,8 +107,8 @@ TEST(Campaign, WilsonIntervalMatchesTheDomainExample) {
 TEST(Campaign, SampleDataAgreesWithConversionCounts) {
     const auto d = generate_sample({.leads = 5000, .seed = 8});
     const auto model = sample_model();
-    const auto rep = compute_campaign_report(model, d.records());
-    const auto conv = compute_conversion(model, d.records());
+    const auto rep = campaign_report(model, d.records());
+    const auto conv = conversion(model, d.records());
     ASSERT_EQ(rep.rows.size(), sample_sources().size());
     std::int64_t leads = 0;
     for (std::size_t g = 0; g < rep.rows.size(); ++g) {
@@ -124,7 +124,7 @@ TEST(Campaign, SampleDataAgreesWithConversionCounts) {
     }
     EXPECT_EQ(leads, 5000);
     // By campaign: the same entities split finer.
-    const auto by_campaign = compute_campaign_report(model, {d.entity, d.time, d.stage, d.campaign, d.amount});
+    const auto by_campaign = campaign_report(model, {d.entity, d.time, d.stage, d.campaign, d.amount});
     EXPECT_EQ(by_campaign.rows.size(), sample_campaigns().size());
     EXPECT_EQ(by_campaign.total.won, rep.total.won);
     EXPECT_DOUBLE_EQ(by_campaign.total.revenue, rep.total.revenue);
@@ -135,23 +135,23 @@ TEST(Campaign, BadInput) {
     campaign_options op;
     op.cost = {1.0, -5.0};
     try {
-        (void)compute_campaign_report(stage_model::b2b(), r.view(), op);
+        (void)campaign_report(stage_model::b2b(), r.view(), op);
         FAIL();
     } catch (const invalid_argument& e) {
         EXPECT_STREQ(e.what(), "column 'cost', row 1: value -5 is not a cost >= 0 (NaN marks a missing cost)");
     }
     op = {};
     op.mql_stage = "Lost";
-    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
+    EXPECT_THROW((void)campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
     op.mql_stage = "Nope";
-    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
+    EXPECT_THROW((void)campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
     op = {};
     op.level = 1.0;
-    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
-    EXPECT_THROW((void)compute_campaign_report(stage_model::b2b(), {r.entity, r.time, r.stage}), invalid_argument);
+    EXPECT_THROW((void)campaign_report(stage_model::b2b(), r.view(), op), invalid_argument);
+    EXPECT_THROW((void)campaign_report(stage_model::b2b(), {r.entity, r.time, r.stage}), invalid_argument);
     const std::vector<std::int64_t> none;
     const std::vector<std::int32_t> none32;
-    const auto empty = compute_campaign_report(stage_model::b2b(), {none, none, none32, none32});
+    const auto empty = campaign_report(stage_model::b2b(), {none, none, none32, none32});
     EXPECT_TRUE(empty.rows.empty());
     EXPECT_EQ(empty.total.leads, 0);
 }

@@ -44,7 +44,7 @@ rows hand_example() {
 
 TEST(Conversion, HandWorkedImplied) {
     const auto r = hand_example();
-    const auto c = compute_conversion(stage_model::b2b(), r.view());
+    const auto c = conversion(stage_model::b2b(), r.view());
     ASSERT_EQ(c.n_stages(), 6u);
     ASSERT_EQ(c.n_segments(), 2u);
     EXPECT_EQ(c.entities(), 5);
@@ -69,7 +69,7 @@ TEST(Conversion, HandWorkedImplied) {
 
 TEST(Conversion, HandWorkedRecordedOnly) {
     const auto r = hand_example();
-    const auto c = compute_conversion(stage_model::b2b(), r.view(), {.skipped = skipped_stages::not_implied});
+    const auto c = conversion(stage_model::b2b(), r.view(), {.skipped = skipped_stages::not_implied});
     const std::vector<std::int64_t> all{5, 3, 2, 2, 1, 1};
     for (std::size_t k = 0; k < 6; ++k) EXPECT_EQ(c.reached(k), all[k]) << k;
     EXPECT_DOUBLE_EQ(*c.step_rate(3), 1.0);  // SQL 2 over SAL 2: entity 3 skipped SAL
@@ -78,7 +78,7 @@ TEST(Conversion, HandWorkedRecordedOnly) {
 TEST(Conversion, RowOrderDoesNotMatter) {
     const auto data = generate_sample({.leads = 3000, .seed = 11});
     const auto model = sample_model();
-    const auto sorted = compute_conversion(model, data.records());
+    const auto sorted = conversion(model, data.records());
     std::vector<std::size_t> perm(data.size());
     std::iota(perm.begin(), perm.end(), 0);
     std::mt19937_64 g(5);
@@ -90,7 +90,7 @@ TEST(Conversion, RowOrderDoesNotMatter) {
     };
     const auto e = pick(data.entity), t = pick(data.time);
     const auto s = pick(data.stage), g2 = pick(data.source);
-    const auto shuffled = compute_conversion(model, {e, t, s, g2});
+    const auto shuffled = conversion(model, {e, t, s, g2});
     EXPECT_EQ(sorted, shuffled);
     EXPECT_EQ(sorted.entities(), 3000);
 }
@@ -100,9 +100,9 @@ TEST(Conversion, MergeOfEntityPartitionsEqualsWhole) {
     const auto whole = generate_sample({.leads = 4000, .seed = 3});
     const auto a = generate_sample({.leads = 1500, .first_lead = 0, .seed = 3});
     const auto b = generate_sample({.leads = 2500, .first_lead = 1500, .seed = 3});
-    auto ca = compute_conversion(model, a.records());
-    const auto cb = compute_conversion(model, b.records());
-    const auto cw = compute_conversion(model, whole.records());
+    auto ca = conversion(model, a.records());
+    const auto cb = conversion(model, b.records());
+    const auto cw = conversion(model, whole.records());
     conversion_counts ba = cb;
     ba.merge(ca);
     ca += cb;
@@ -128,7 +128,7 @@ TEST(Conversion, MergeRejectsDifferentLadders) {
 
 TEST(Conversion, SerializeRoundTripAndCorruption) {
     const auto data = generate_sample({.leads = 500, .seed = 9});
-    const auto c = compute_conversion(sample_model(), data.records());
+    const auto c = conversion(sample_model(), data.records());
     const auto blob = c.serialize();
     EXPECT_EQ(conversion_counts::deserialize(blob.data(), blob.size()), c);
     for (std::size_t cut = 0; cut < blob.size(); ++cut)
@@ -152,14 +152,14 @@ TEST(Conversion, GoldenBlobVersion1) {
     const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const auto loaded = conversion_counts::deserialize(bytes.data(), bytes.size());
     const auto r = hand_example();
-    EXPECT_EQ(loaded, compute_conversion(stage_model::b2b(), r.view()));
+    EXPECT_EQ(loaded, conversion(stage_model::b2b(), r.view()));
 }
 
 TEST(Conversion, BadInputNamesColumnRowValue) {
     auto r = hand_example();
     auto message = [&](const stage_records& v) {
         try {
-            (void)compute_conversion(stage_model::b2b(), v);
+            (void)conversion(stage_model::b2b(), v);
         } catch (const invalid_argument& e) {
             return std::string(e.what());
         }
@@ -188,7 +188,7 @@ TEST(Conversion, BadInputNamesColumnRowValue) {
 TEST(Conversion, EmptyInputAndNoSegments) {
     const std::vector<std::int64_t> none;
     const std::vector<std::int32_t> none32;
-    const auto c = compute_conversion(stage_model::b2b(), {none, none, none32});
+    const auto c = conversion(stage_model::b2b(), {none, none, none32});
     EXPECT_EQ(c.entities(), 0);
     EXPECT_EQ(c.n_segments(), 0u);
     EXPECT_FALSE(c.cumulative_rate(3).has_value());

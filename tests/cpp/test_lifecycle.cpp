@@ -106,9 +106,9 @@ TEST(Lifecycle, ReachMatchesComputeConversionAndCountsPasses) {
     const auto d = generate_sample({.leads = 4000, .seed = 8});
     const auto model = sample_model();
     const auto h = build_histories(model, d.records());
-    EXPECT_EQ(reach(h), compute_conversion(model, d.records()));
+    EXPECT_EQ(reach(h), conversion(model, d.records()));
     EXPECT_EQ(reach(h, {}, {.skipped = skipped_stages::not_implied}),
-              compute_conversion(model, d.records(), {.skipped = skipped_stages::not_implied}));
+              conversion(model, d.records(), {.skipped = skipped_stages::not_implied}));
     // Every pass: entity 4 of the example counts twice (Lead..SAL, then Lead..MQL).
     const auto r = example();
     const auto e = build_histories(model, r.view());
@@ -303,7 +303,7 @@ TEST(Lifecycle, SummaryMergeOfPartsEqualsWholeAndRoundTrips) {
     sa += sb;
     EXPECT_EQ(sa, sw);
     EXPECT_EQ(sba, sw);
-    EXPECT_EQ(sw.conversion(), compute_conversion(model, whole.records()));
+    EXPECT_EQ(sw.conversion(), conversion(model, whole.records()));
     // Time in stage: overall MQL count equals the completed MQL visits.
     const auto v = time_in_stage(build_histories(model, whole.records(), ho));
     std::int64_t mql_done = 0;

@@ -193,7 +193,7 @@ TEST(Planning, GoalSplit) {
 TEST(Planning, StepsFromConversionOfTheSample) {
     const auto s = generate_sample({.leads = 5000, .seed = 1});
     const auto model = sample_model();
-    const auto counts = compute_conversion(model, s.records());
+    const auto counts = conversion(model, s.records());
     const auto steps = steps_from_conversion(model, counts);
     ASSERT_EQ(steps.size(), 5u);
     EXPECT_EQ(steps[0].name, "Lead");

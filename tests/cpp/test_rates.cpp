@@ -111,9 +111,9 @@ TEST(Rates, ZeroTrialsIsUndefinedNotNaN) {
     for (auto m : {interval_method::wilson, interval_method::agresti_coull, interval_method::jeffreys,
                    interval_method::clopper_pearson})
         EXPECT_FALSE(rate_interval(0, 0, 0.95, m).has_value());
-    EXPECT_FALSE(two_proportion_z_test(0, 0, 3, 10).has_value());
-    EXPECT_FALSE(two_proportion_z_test(0, 10, 0, 12).has_value());   // pooled rate 0
-    EXPECT_FALSE(two_proportion_z_test(10, 10, 12, 12).has_value()); // pooled rate 1
+    EXPECT_FALSE(two_proportion_ztest(0, 0, 3, 10).has_value());
+    EXPECT_FALSE(two_proportion_ztest(0, 10, 0, 12).has_value());   // pooled rate 0
+    EXPECT_FALSE(two_proportion_ztest(10, 10, 12, 12).has_value()); // pooled rate 1
     EXPECT_FALSE(chi2_two_proportions(0, 10, 0, 12).has_value());    // a column sums to 0
     EXPECT_FALSE(chi2_two_proportions(0, 0, 2, 5).has_value());      // a row sums to 0
 }
@@ -130,14 +130,14 @@ TEST(Rates, BadInputThrowsWithOptionName) {
     EXPECT_EQ(error_of([] { (void)parse_interval_method("wald"); }),
               "option 'method': value 'wald' is not an interval method (expected wilson, agresti_coull, jeffreys or "
               "clopper_pearson)");
-    EXPECT_EQ(error_of([] { (void)two_proportion_z_test(1, 2, 3, -1); }),
-              "option 'n2': value -1 is negative; trial counts must be >= 0");
+    EXPECT_EQ(error_of([] { (void)two_proportion_ztest(1, 2, 3, -1); }),
+              "option 'n_b': value -1 is negative; trial counts must be >= 0");
     const std::vector<std::int64_t> t{1, 2, -3, 4};
-    EXPECT_EQ(error_of([&] { (void)chi2_independence(t, 2, 2); }),
+    EXPECT_EQ(error_of([&] { (void)chi2_test(t, 2, 2); }),
               "column 'table', row 2: value -3 is negative; counts must be >= 0");
-    EXPECT_EQ(error_of([&] { (void)chi2_independence(t, 2, 3); }),
+    EXPECT_EQ(error_of([&] { (void)chi2_test(t, 2, 3); }),
               "column 'table' has 4 rows but column 'rows*cols' has 6");
-    EXPECT_EQ(error_of([&] { (void)chi2_independence(t, 1, 4); }),
+    EXPECT_EQ(error_of([&] { (void)chi2_test(t, 1, 4); }),
               "option 'table': value 1x4 is too small: a test of independence needs at least 2 rows and 2 columns");
     const std::vector<double> p{0.1, std::nan(""), 0.2};
     EXPECT_EQ(error_of([&] { (void)adjust_p_values(p, p_adjust::holm); }),
@@ -156,18 +156,38 @@ TEST(Rates, NormalAndBetaQuantiles) {
 }
 
 TEST(Rates, TwoProportionZTest) {
-    // By hand: p1 = 0.15, p2 = 45/210, pooled 75/410, se = sqrt(p(1-p)(1/200 + 1/210)).
-    const double p1 = 0.15, p2 = 45.0 / 210.0, pool = 75.0 / 410.0;
-    const double z = (p1 - p2) / std::sqrt(pool * (1 - pool) * (1.0 / 200 + 1.0 / 210));
-    const auto two = two_proportion_z_test(30, 200, 45, 210);
+    // A = 30 of 200, B = 45 of 210; the test reports B against A.
+    // By hand: p_a = 0.15, p_b = 45/210, pooled 75/410, se = sqrt(p(1-p)(1/200 + 1/210)).
+    const double p_a = 0.15, p_b = 45.0 / 210.0, pool = 75.0 / 410.0;
+    const double z = (p_b - p_a) / std::sqrt(pool * (1 - pool) * (1.0 / 200 + 1.0 / 210));
+    const auto two = two_proportion_ztest(30, 200, 45, 210);
     ASSERT_TRUE(two.has_value());
     EXPECT_NEAR(two->statistic, z, 1e-14);
-    // statsmodels proportions_ztest([30, 45], [200, 210], alternative=...)
-    EXPECT_NEAR(two->statistic, -1.6829763461389204, 1e-12);
+    EXPECT_GT(two->statistic, 0.0);  // B converts better
+    // statsmodels proportions_ztest([45, 30], [210, 200], alternative=...): B first there.
+    EXPECT_NEAR(two->statistic, 1.6829763461389204, 1e-12);
     EXPECT_NEAR(two->p_value, 0.09237967055994593, 1e-12);
-    EXPECT_NEAR(two_proportion_z_test(30, 200, 45, 210, alternative::larger)->p_value, 0.953810164720027, 1e-12);
-    EXPECT_NEAR(two_proportion_z_test(30, 200, 45, 210, alternative::smaller)->p_value, 0.04618983527997297, 1e-12);
+    EXPECT_NEAR(two_proportion_ztest(30, 200, 45, 210, alternative::larger)->p_value, 0.04618983527997297, 1e-12);
+    EXPECT_NEAR(two_proportion_ztest(30, 200, 45, 210, alternative::smaller)->p_value, 0.953810164720027, 1e-12);
+    // Swapping A and B flips the sign and the one-sided p-values.
+    const auto swapped = two_proportion_ztest(45, 210, 30, 200, alternative::larger);
+    EXPECT_NEAR(swapped->statistic, -two->statistic, 1e-15);
+    EXPECT_NEAR(swapped->p_value, 0.953810164720027, 1e-12);
     EXPECT_EQ(parse_alternative("two-sided"), alternative::two_sided);
+}
+
+TEST(Rates, DeprecatedNamesKeepTheirMeaning) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // The former z-test compared its first rate against its second.
+    const auto old = two_proportion_z_test(30, 200, 45, 210, alternative::larger);
+    const std::vector<std::int64_t> t{12, 30, 7, 20, 25, 15};
+    const auto old_chi2 = chi2_independence(t, 2, 3);
+#pragma GCC diagnostic pop
+    ASSERT_TRUE(old.has_value());
+    EXPECT_EQ(*old, *two_proportion_ztest(45, 210, 30, 200, alternative::larger));
+    EXPECT_NEAR(old->statistic, -1.6829763461389204, 1e-12);
+    EXPECT_EQ(old_chi2, chi2_test(t, 2, 3));
 }
 
 TEST(Rates, ChiSquared) {
@@ -183,10 +203,10 @@ TEST(Rates, ChiSquared) {
     EXPECT_NEAR(plain->statistic, 2.8324093816631146, 1e-11);
     EXPECT_NEAR(plain->p_value, 0.09237967055994588, 1e-12);
     // Without the correction, the 2x2 chi-squared is the square of the pooled z statistic.
-    EXPECT_NEAR(plain->statistic, std::pow(two_proportion_z_test(30, 200, 45, 210)->statistic, 2), 1e-11);
+    EXPECT_NEAR(plain->statistic, std::pow(two_proportion_ztest(30, 200, 45, 210)->statistic, 2), 1e-11);
     // 2x3, scipy: statistic 4.297309833024118, p 0.11664094411244381, dof 2 (never corrected).
     const std::vector<std::int64_t> t{12, 30, 7, 20, 25, 15};
-    const auto r = chi2_independence(t, 2, 3, true);
+    const auto r = chi2_test(t, 2, 3, true);
     ASSERT_TRUE(r.has_value());
     EXPECT_FALSE(r->corrected);
     EXPECT_EQ(r->dof, 2);
@@ -196,8 +216,8 @@ TEST(Rates, ChiSquared) {
     EXPECT_NEAR(r->p_value, std::exp(-r->statistic / 2), 1e-15);
     // A perfectly independent table: statistic 0, p 1; Yates cannot push it below 0.
     const std::vector<std::int64_t> flat{10, 20, 10, 20};
-    EXPECT_EQ(chi2_independence(flat, 2, 2, true)->statistic, 0.0);
-    EXPECT_EQ(chi2_independence(flat, 2, 2, true)->p_value, 1.0);
+    EXPECT_EQ(chi2_test(flat, 2, 2, true)->statistic, 0.0);
+    EXPECT_EQ(chi2_test(flat, 2, 2, true)->p_value, 1.0);
 }
 
 TEST(Rates, BayesianHandWorked) {

@@ -32,7 +32,7 @@ TEST(Sla, ResponseHandWorked) {
     std::vector<std::int32_t> rep{0, 0, 0, 1, 1, 1, 1, 1};
     std::vector<std::int32_t> seg{0, 1, 0, 1, 0, 1, 0, 1};
     response_records r{created, touch, rep, {}, seg};
-    const auto res = evaluate_response(follow_up_24h(), r, as_of);
+    const auto res = sla_response(follow_up_24h(), r, as_of);
     const std::vector<sla_status> want{sla_status::met, sla_status::met, sla_status::breached, sla_status::breached,
                                        sla_status::pending, sla_status::not_started, sla_status::pending,
                                        sla_status::breached};
@@ -66,7 +66,7 @@ TEST(Sla, ResponseHandWorked) {
     EXPECT_EQ(res.groups[3].breached, 1);
     EXPECT_NE(res.explain().json().find("\"compliance\": \"0.4\""), std::string::npos);
     // Nothing decided yet: compliance undefined, not NaN.
-    const auto early = evaluate_response(follow_up_24h(), r, 0);
+    const auto early = sla_response(follow_up_24h(), r, 0);
     EXPECT_FALSE(early.groups[0].compliance.has_value());
 }
 
@@ -78,7 +78,7 @@ TEST(Sla, TouchesWithinATime) {
     response_records r{created};
     std::vector<std::int64_t> item{0, 0, 1, 1, 2, 0, 3};
     std::vector<std::int64_t> time{90, 10, 10, 150, 460, 95, 600};
-    const auto res = evaluate_response(c, r, 500, {item, time});
+    const auto res = sla_response(c, r, 500, {item, time});
     EXPECT_EQ(res.status[0], sla_status::met);
     EXPECT_EQ(res.status[1], sla_status::breached);
     EXPECT_EQ(res.status[2], sla_status::pending);
@@ -87,19 +87,19 @@ TEST(Sla, TouchesWithinATime) {
     EXPECT_EQ(res.breaches[1].over, 400);
     // Touch before creation, or of an unknown item: errors naming the column.
     std::vector<std::int64_t> bad_time{90, 10, 10, 150, 440, 95, 600};
-    EXPECT_THROW(evaluate_response(c, r, 500, {item, bad_time}), invalid_argument);
+    EXPECT_THROW(sla_response(c, r, 500, {item, bad_time}), invalid_argument);
     std::vector<std::int64_t> bad_item{0, 0, 1, 1, 2, 0, 4};
-    EXPECT_THROW(evaluate_response(c, r, 500, {bad_item, time}), invalid_argument);
+    EXPECT_THROW(sla_response(c, r, 500, {bad_item, time}), invalid_argument);
     // Without touch records an SLA of 2 touches has nothing to count them from.
     std::vector<std::int64_t> first{1, 1, 1, 1};
-    EXPECT_THROW(evaluate_response(c, {created, first}, 500), invalid_argument);
+    EXPECT_THROW(sla_response(c, {created, first}, 500), invalid_argument);
 }
 
 TEST(Sla, ResponseBadInput) {
     std::vector<std::int64_t> created{100};
     std::vector<std::int64_t> touch{50};
     try {
-        evaluate_response(follow_up_24h(), {created, touch}, 1000);
+        sla_response(follow_up_24h(), {created, touch}, 1000);
         FAIL();
     } catch (const invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("first_touch"), std::string::npos);
@@ -107,11 +107,11 @@ TEST(Sla, ResponseBadInput) {
     }
     auto c = follow_up_24h();
     c.limit = -1;
-    EXPECT_THROW(evaluate_response(c, {created, created}, 1000), invalid_argument);
+    EXPECT_THROW(sla_response(c, {created, created}, 1000), invalid_argument);
     std::vector<std::int32_t> rep{-2};
-    EXPECT_THROW(evaluate_response(follow_up_24h(), {created, created, rep}, 1000), invalid_argument);
+    EXPECT_THROW(sla_response(follow_up_24h(), {created, created, rep}, 1000), invalid_argument);
     std::vector<std::int64_t> two{1, 2};
-    EXPECT_THROW(evaluate_response(follow_up_24h(), {created, two}, 1000), invalid_argument);
+    EXPECT_THROW(sla_response(follow_up_24h(), {created, two}, 1000), invalid_argument);
 }
 
 TEST(Sla, ResponseMatchesBruteForce) {
@@ -134,7 +134,7 @@ TEST(Sla, ResponseMatchesBruteForce) {
             sla_commitment c = follow_up_24h();
             c.limit = 120;
             c.touches = touches;
-            const auto res = evaluate_response(c, {created, {}, rep}, as_of, {item, time});
+            const auto res = sla_response(c, {created, {}, rep}, as_of, {item, time});
             std::map<std::int32_t, std::pair<int, int>> per_rep;  // met, breached
             for (std::size_t i = 0; i < n; ++i) {
                 std::vector<std::int64_t> ts;
@@ -178,7 +178,7 @@ TEST(Sla, VolumeHandWorked) {
     add(1, 8 * day, 12);
     add(1, 13 * day, 30);  // after as_of: not counted yet
     add(0, 20 * day, 5);   // outside every period
-    const auto res = evaluate_volume(c, {time, rep}, weeks, as_of, 2);
+    const auto res = sla_volume(c, {time, rep}, weeks, as_of, 2);
     ASSERT_EQ(res.rows.size(), 6u);
     const auto& w1 = res.rows[0];
     EXPECT_EQ(w1.rep, -1);
@@ -205,17 +205,17 @@ TEST(Sla, VolumeHandWorked) {
     EXPECT_EQ(res.breaches[1].rep, 1);
     EXPECT_NE(res.explain().text().find("pacing"), std::string::npos);
     // Before a period starts: not started, no pacing.
-    const auto before = evaluate_volume(c, {time, rep}, weeks, 0, 2);
+    const auto before = sla_volume(c, {time, rep}, weeks, 0, 2);
     EXPECT_EQ(before.rows[0].status, sla_status::not_started);
     EXPECT_FALSE(before.rows[0].pacing.has_value());
     // Errors.
     std::vector<std::int32_t> bad_rep(rep);
     bad_rep[3] = 2;
-    EXPECT_THROW(evaluate_volume(c, {time, bad_rep}, weeks, as_of, 2), invalid_argument);
-    EXPECT_THROW(evaluate_volume(c, {time, rep}, weeks, as_of, 0), invalid_argument);
-    EXPECT_THROW(evaluate_volume(follow_up_24h(), {time, rep}, weeks, as_of, 2), invalid_argument);
+    EXPECT_THROW(sla_volume(c, {time, bad_rep}, weeks, as_of, 2), invalid_argument);
+    EXPECT_THROW(sla_volume(c, {time, rep}, weeks, as_of, 0), invalid_argument);
+    EXPECT_THROW(sla_volume(follow_up_24h(), {time, rep}, weeks, as_of, 2), invalid_argument);
     c.target = -1;
-    EXPECT_THROW(evaluate_volume(c, {time, rep}, weeks, as_of, 2), invalid_argument);
+    EXPECT_THROW(sla_volume(c, {time, rep}, weeks, as_of, 2), invalid_argument);
 }
 
 TEST(Sla, SampleMqlFollowUp) {
@@ -231,7 +231,7 @@ TEST(Sla, SampleMqlFollowUp) {
         rep.push_back(s.rep[i]);
         seg.push_back(s.source[i]);
     }
-    const auto res = evaluate_response(follow_up_24h(), {created, touch, rep, {}, seg}, s.end);
+    const auto res = sla_response(follow_up_24h(), {created, touch, rep, {}, seg}, s.end);
     const auto& all = res.groups[0];
     EXPECT_EQ(all.met + all.breached + all.pending, static_cast<std::int64_t>(created.size()));
     ASSERT_TRUE(all.compliance.has_value());
@@ -245,7 +245,7 @@ TEST(Sla, ExtremeTimesSaturate) {
     const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
     std::vector<std::int64_t> created{lo, lo};
     std::vector<std::int64_t> touch{hi - 1, missing_time};
-    const auto res = evaluate_response(follow_up_24h(), {created, touch}, hi);
+    const auto res = sla_response(follow_up_24h(), {created, touch}, hi);
     EXPECT_EQ(res.status[0], sla_status::breached);
     EXPECT_EQ(res.status[1], sla_status::breached);
     EXPECT_EQ(res.breaches[0].over, hi);  // saturated

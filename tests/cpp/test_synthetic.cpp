@@ -64,7 +64,7 @@ TEST(Synthetic, RowsAreValidOrderedAndCensored) {
 
 TEST(Synthetic, SourcesConvertDifferently) {
     const auto d = generate_sample({.leads = 40'000, .seed = 42});
-    const auto c = compute_conversion(sample_model(), d.records());
+    const auto c = conversion(sample_model(), d.records());
     // Referral converts best to customer, Outbound worst, as the profiles intend.
     const double referral = *c.cumulative_rate(5, 3), outbound = *c.cumulative_rate(5, 5);
     EXPECT_GT(referral, 3 * outbound);
@@ -99,9 +99,9 @@ TEST(Synthetic, TouchesForAttribution) {
         opportunities += t.milestone[i] == 2;
     }
     EXPECT_EQ(creations, 3000u);  // one creation touch per lead
-    const auto conv = compute_conversion(sample_model(), d.records());
+    const auto conv = conversion(sample_model(), d.records());
     // Implied reach counts skipped stages; count recorded Opportunity entries instead.
-    const auto recorded = compute_conversion(sample_model(), d.records(), {.skipped = skipped_stages::not_implied});
+    const auto recorded = conversion(sample_model(), d.records(), {.skipped = skipped_stages::not_implied});
     EXPECT_EQ(static_cast<std::int64_t>(opportunities), recorded.reached(4));
     std::int64_t won = 0;
     for (auto c : t.converted) won += c;

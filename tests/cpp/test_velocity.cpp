@@ -62,7 +62,7 @@ TEST(Velocity, FormulaDomainExample) {
 TEST(Velocity, DomainExampleFromRecords) {
     const auto o = domain_example();
     const period p[] = {{0, 365 * day}};
-    const auto res = compute_velocity(o.view(false), p);
+    const auto res = velocity(o.view(false), p);
     ASSERT_EQ(res.size(), 1u);
     const auto& r = res[0];
     ASSERT_TRUE(r.defined()) << r.reason;
@@ -85,34 +85,34 @@ TEST(Velocity, OptionsChangeTheInputs) {
     // W by value: 250,000 / (250,000 + 300,000).
     velocity_options vo;
     vo.win_rate = win_rate_basis::value;
-    auto r = compute_velocity(o.view(false), p, vo)[0];
+    auto r = velocity(o.view(false), p, vo)[0];
     EXPECT_DOUBLE_EQ(*r.win_rate, 250'000.0 / 550'000.0);
     // L over all closed deals: (10*90 + 30*5) / 40 days.
     vo = {};
     vo.cycle_over = cycle_deals::closed;
-    r = compute_velocity(o.view(false), p, vo)[0];
+    r = velocity(o.view(false), p, vo)[0];
     EXPECT_DOUBLE_EQ(*r.cycle_length, (10 * 90 + 30 * 5) / 40.0);
     EXPECT_EQ(r.cycle_deals, 40);
     // Median over all closed: 30 of 40 are 5 days.
     vo.cycle_stat = cycle_statistic::median;
-    r = compute_velocity(o.view(false), p, vo)[0];
+    r = velocity(o.view(false), p, vo)[0];
     EXPECT_DOUBLE_EQ(*r.cycle_length, 5);
     // L in weeks: V per week is 7 times V per day.
     vo = {};
     vo.time_unit = 7 * 86'400.0;
     vo.unit_name = "week";
-    r = compute_velocity(o.view(false), p, vo)[0];
+    r = velocity(o.view(false), p, vo)[0];
     EXPECT_NEAR(*r.velocity, 7 * 2777.7777777777778, 1e-8);
     // Cycle from SQL: only rows with an SQL time enter L, the others are counted as missing.
     for (std::size_t i = 0; i < 5; ++i) o.sql[i] = o.created[i] - 10 * day;
     vo = {};
     vo.cycle_from = cycle_start::sql;
-    r = compute_velocity(o.view(false), p, vo)[0];
+    r = velocity(o.view(false), p, vo)[0];
     EXPECT_EQ(r.cycle_deals, 5);
     EXPECT_EQ(r.cycle_missing, 5);
     EXPECT_DOUBLE_EQ(*r.cycle_length, 100);
     vo.cycle_from = cycle_start::first_touch;
-    r = compute_velocity(o.view(false), p, vo)[0];
+    r = velocity(o.view(false), p, vo)[0];
     EXPECT_EQ(r.status, velocity_status::no_cycle);
     EXPECT_FALSE(r.velocity.has_value());
 }
@@ -127,11 +127,11 @@ TEST(Velocity, OpenAtStartAndPeriods) {
     const period p[] = {{0, 10 * day}, {10 * day, 20 * day}};
     velocity_options vo;
     vo.count = count_basis::open_at_start;
-    const auto r = compute_velocity(o.view(false), p, vo);
+    const auto r = velocity(o.view(false), p, vo);
     ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(r[0].n, 2);  // rows 0 and 2
     EXPECT_EQ(r[1].n, 3);  // rows 2, 3 and 4 (closed exactly at the start: still open then)
-    const auto c = compute_velocity(o.view(false), p);
+    const auto c = velocity(o.view(false), p);
     EXPECT_EQ(c[0].n, 2);  // rows 3 and 4
     EXPECT_EQ(c[1].n, 0);
     EXPECT_EQ(c[1].won, 1);
@@ -146,7 +146,7 @@ TEST(Velocity, UndefinedIsFlaggedNeverNaN) {
     o.add(0, 15 * day, 1, 100);     // won in p1 after 15 days
     o.add(25 * day, 25 * day, 1, 100);  // won the moment it was created, in p2
     const period p[] = {{0, 10 * day}, {10 * day, 20 * day}, {20 * day, 30 * day}, {30 * day, 40 * day}};
-    const auto r = compute_velocity(o.view(false), p);
+    const auto r = velocity(o.view(false), p);
     EXPECT_EQ(r[0].status, velocity_status::no_won_deals);
     EXPECT_TRUE(r[0].win_rate.has_value());
     EXPECT_EQ(*r[0].win_rate, 0.0);
@@ -166,21 +166,21 @@ TEST(Velocity, UndefinedIsFlaggedNeverNaN) {
     z.add(0, day, 1, 0);
     velocity_options vo;
     vo.win_rate = win_rate_basis::value;
-    EXPECT_EQ(compute_velocity(z.view(false), std::span(p, 1), vo)[0].status, velocity_status::no_closed_deals);
+    EXPECT_EQ(velocity(z.view(false), std::span(p, 1), vo)[0].status, velocity_status::no_closed_deals);
 }
 
 TEST(Velocity, BadInput) {
     const period p[] = {{0, 10}};
     opps o;
     o.add(5, 3, 1, 100);
-    EXPECT_THROW(compute_velocity(o.view(), p), invalid_argument);
+    EXPECT_THROW(velocity(o.view(), p), invalid_argument);
     opps b;
     b.add(0, 3, 7, 100);
-    EXPECT_THROW(compute_velocity(b.view(), p), invalid_argument);
+    EXPECT_THROW(velocity(b.view(), p), invalid_argument);
     opps n;
     n.add(0, 3, 1, std::nan(""));
     try {
-        compute_velocity(n.view(), p);
+        velocity(n.view(), p);
         FAIL();
     } catch (const invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("amount"), std::string::npos);
@@ -188,19 +188,19 @@ TEST(Velocity, BadInput) {
     }
     const auto g = domain_example();
     const period overlap[] = {{0, 10}, {5, 20}};
-    EXPECT_THROW(compute_velocity(g.view(), overlap), invalid_argument);
+    EXPECT_THROW(velocity(g.view(), overlap), invalid_argument);
     const period empty[] = {{10, 10}};
-    EXPECT_THROW(compute_velocity(g.view(), empty), invalid_argument);
+    EXPECT_THROW(velocity(g.view(), empty), invalid_argument);
     velocity_options vo;
     vo.time_unit = 0;
-    EXPECT_THROW(compute_velocity(g.view(), p, vo), invalid_argument);
+    EXPECT_THROW(velocity(g.view(), p, vo), invalid_argument);
     opportunity_records no_sql{g.created, g.closed, g.outcome, g.amount};
     vo = {};
     vo.cycle_from = cycle_start::sql;
-    EXPECT_THROW(compute_velocity(no_sql, p, vo), invalid_argument);
+    EXPECT_THROW(velocity(no_sql, p, vo), invalid_argument);
     std::vector<double> short_amount(3, 1.0);
     opportunity_records bad_len{g.created, g.closed, g.outcome, short_amount};
-    EXPECT_THROW(compute_velocity(bad_len, p), invalid_argument);
+    EXPECT_THROW(velocity(bad_len, p), invalid_argument);
 }
 
 // Independent reference: a direct, per-cell evaluation of the definitions.
@@ -268,7 +268,7 @@ TEST(Velocity, MatchesReferenceOnRandomData) {
                         vo.cycle_from = static_cast<cycle_start>(cs);
                         vo.cycle_over = static_cast<cycle_deals>(co);
                         vo.cycle_stat = static_cast<cycle_statistic>(st);
-                        const auto res = compute_velocity(o.view(), ps, vo);
+                        const auto res = velocity(o.view(), ps, vo);
                         ASSERT_EQ(res.size(), ps.size() * 5);
                         for (const auto& r : res) {
                             velocity_result ref;
@@ -297,20 +297,20 @@ TEST(Velocity, BootstrapIsSeededAndBracketsTheEstimate) {
     velocity_options vo;
     vo.bootstrap = 300;
     vo.seed = 11;
-    const auto a = compute_velocity(o.view(false), p, vo)[0];
-    const auto b = compute_velocity(o.view(false), p, vo)[0];
+    const auto a = velocity(o.view(false), p, vo)[0];
+    const auto b = velocity(o.view(false), p, vo)[0];
     ASSERT_TRUE(a.ci_lower && a.ci_upper);
     EXPECT_EQ(*a.ci_lower, *b.ci_lower);
     EXPECT_EQ(*a.ci_upper, *b.ci_upper);
     EXPECT_LT(*a.ci_lower, *a.velocity);
     EXPECT_GT(*a.ci_upper, *a.velocity);
     vo.seed = 12;
-    const auto c = compute_velocity(o.view(false), p, vo)[0];
+    const auto c = velocity(o.view(false), p, vo)[0];
     EXPECT_NE(*a.ci_lower, *c.ci_lower);
     // A wider level gives a wider interval.
     vo.seed = 11;
     vo.confidence = 0.99;
-    const auto w = compute_velocity(o.view(false), p, vo)[0];
+    const auto w = velocity(o.view(false), p, vo)[0];
     EXPECT_LE(*w.ci_lower, *a.ci_lower);
     EXPECT_GE(*w.ci_upper, *a.ci_upper);
 }
@@ -375,7 +375,7 @@ TEST(Velocity, FromSampleStageRecords) {
     EXPECT_EQ(n_won, won.size());
     std::vector<period> months;
     for (int m = 0; m < 12; ++m) months.push_back({1'704'067'200 + m * 30 * day, 1'704'067'200 + (m + 1) * 30 * day});
-    const auto v = compute_velocity(t.records(), months);
+    const auto v = velocity(t.records(), months);
     ASSERT_EQ(v.size(), months.size() * 7);
     // Later months of the sample have wins and a velocity per source.
     int defined = 0;
@@ -390,7 +390,7 @@ TEST(Velocity, ExtremeTimesDoNotOverflow) {
     const period p[] = {{std::numeric_limits<std::int64_t>::max() - 10, std::numeric_limits<std::int64_t>::max()}};
     velocity_options vo;
     vo.cycle_from = cycle_start::sql;
-    const auto r = compute_velocity(o.view(), p, vo)[0];
+    const auto r = velocity(o.view(), p, vo)[0];
     ASSERT_TRUE(r.cycle_length.has_value());
     EXPECT_TRUE(std::isfinite(*r.cycle_length));
     EXPECT_GT(*r.cycle_length, 1e14);

@@ -434,11 +434,11 @@ TEST(WindowFunnel, MergeOfPartitionsEqualsWhole) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// analyze_funnel
+// funnel_analysis
 
 namespace {
 
-window_funnel_counts merged(const funnel_analysis& a) {
+window_funnel_counts merged(const funnel_analysis_result& a) {
     window_funnel_counts c = a.closed;
     c.merge(a.open);
     return c;
@@ -489,7 +489,7 @@ TEST(FunnelAnalysis, PlainEqualsWindowFunnel) {
     for (std::uint64_t seed = 1; seed <= 4; ++seed) {
         auto e = random_events(seed + 40, 800, 12, 4, 60, seed % 2 ? 0.3 : 0.0);
         funnel_analysis_options o{.window = 10, .steps = 4};
-        const auto a = analyze_funnel(e.view(), {}, o);
+        const auto a = funnel_analysis(e.view(), {}, o);
         EXPECT_EQ(merged(a), window_funnel(e.view(), opts(10, 4)).counts);
         EXPECT_EQ(a.conversions, a.closed.at_level(4) + a.open.at_level(4));
     }
@@ -509,7 +509,7 @@ TEST(FunnelAnalysis, ExclusionsAgainstBruteForce) {
         }
     }
     funnel_analysis_options o{.window = 8, .steps = 3, .exclusions = ex};
-    const auto a = analyze_funnel(e.view(), {}, o);
+    const auto a = funnel_analysis(e.view(), {}, o);
     std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> by;
     for (std::size_t i = 0; i < e.size(); ++i) by[e.entity[i]].emplace_back(e.time[i], e.mask[i]);
     window_funnel_counts want(3);
@@ -518,14 +518,14 @@ TEST(FunnelAnalysis, ExclusionsAgainstBruteForce) {
         want.add(lvl);
         events single;
         for (auto [t, m] : ev) single.add(id, t, m);
-        ASSERT_EQ(merged(analyze_funnel(single.view(), {}, o)).at_level(lvl), 1) << "entity " << id;
+        ASSERT_EQ(merged(funnel_analysis(single.view(), {}, o)).at_level(lvl), 1) << "entity " << id;
     }
     EXPECT_EQ(merged(a).reached_counts(), want.reached_counts());
     // Hand-worked: A(0) B(1) X6(2) B(3) C(4): the chain through B(1) dies, B(3) C(4) survives.
     events h = one({{0, 1}, {1, 2}, {2, std::uint64_t{1} << 6}, {3, 2}, {4, 4}});
-    EXPECT_EQ(analyze_funnel(h.view(), {}, o).closed.at_level(3), 1);
+    EXPECT_EQ(funnel_analysis(h.view(), {}, o).closed.at_level(3), 1);
     events h2 = one({{0, 1}, {1, 2}, {3, std::uint64_t{1} << 5}, {4, 4}});
-    EXPECT_EQ(analyze_funnel(h2.view(), {}, o).closed.at_level(2), 1);
+    EXPECT_EQ(funnel_analysis(h2.view(), {}, o).closed.at_level(2), 1);
 }
 
 TEST(FunnelAnalysis, HoldPropertyEqualsPerPropertyFunnel) {
@@ -533,7 +533,7 @@ TEST(FunnelAnalysis, HoldPropertyEqualsPerPropertyFunnel) {
     detail::rng r(5);
     std::vector<std::int64_t> prop(e.size());
     for (auto& p : prop) p = static_cast<std::int64_t>(r.below(3));
-    const auto a = analyze_funnel(e.view(), {.property = prop}, {.window = 12, .steps = 3});
+    const auto a = funnel_analysis(e.view(), {.property = prop}, {.window = 12, .steps = 3});
     // Reference: window_funnel on (entity, property) pairs, then the best per entity.
     events pe = e;
     for (std::size_t i = 0; i < pe.size(); ++i) pe.entity[i] = e.entity[i] * 4 + prop[i];
@@ -548,12 +548,12 @@ TEST(FunnelAnalysis, HoldPropertyEqualsPerPropertyFunnel) {
     window_funnel_counts want(3);
     for (auto [id, l] : best) want.add(l);
     EXPECT_EQ(merged(a), want);
-    EXPECT_NE(merged(a), merged(analyze_funnel(e.view(), {}, {.window = 12, .steps = 3})));
+    EXPECT_NE(merged(a), merged(funnel_analysis(e.view(), {}, {.window = 12, .steps = 3})));
 }
 
 TEST(FunnelAnalysis, UnorderedAgainstBruteForce) {
     auto e = random_events(8, 1000, 10, 4, 50, 0.2);
-    const auto a = analyze_funnel(e.view(), {}, {.window = 7, .steps = 4, .unordered = true});
+    const auto a = funnel_analysis(e.view(), {}, {.window = 7, .steps = 4, .unordered = true});
     std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> by;
     for (std::size_t i = 0; i < e.size(); ++i) by[e.entity[i]].emplace_back(e.time[i], e.mask[i]);
     window_funnel_counts want(4);
@@ -570,8 +570,8 @@ TEST(FunnelAnalysis, UnorderedAgainstBruteForce) {
     EXPECT_EQ(merged(a), want);
     // C before A before B counts fully when unordered, not when ordered.
     events h = one({{0, 4}, {1, 1}, {2, 2}});
-    EXPECT_EQ(analyze_funnel(h.view(), {}, {.window = 5, .steps = 3, .unordered = true}).closed.at_level(3), 1);
-    EXPECT_EQ(analyze_funnel(h.view(), {}, {.window = 5, .steps = 3}).open.at_level(2), 1);
+    EXPECT_EQ(funnel_analysis(h.view(), {}, {.window = 5, .steps = 3, .unordered = true}).closed.at_level(3), 1);
+    EXPECT_EQ(funnel_analysis(h.view(), {}, {.window = 5, .steps = 3}).open.at_level(2), 1);
 }
 
 TEST(FunnelAnalysis, CountConversionsOpenTrendSegmentsDurations) {
@@ -585,7 +585,7 @@ TEST(FunnelAnalysis, CountConversionsOpenTrendSegmentsDurations) {
     e.add(4, 0, 1);
     std::vector<std::int32_t> seg{0, 1, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 1, 1, 0};
     funnel_analysis_options o{.window = 10, .steps = 3, .count_conversions = true, .period = 50, .data_end = 100};
-    const auto a = analyze_funnel(e.view(), {.segment = seg}, o);
+    const auto a = funnel_analysis(e.view(), {.segment = seg}, o);
     EXPECT_EQ(a.conversions, 3);
     EXPECT_EQ(a.closed.reached_counts(), (std::vector<std::int64_t>{3, 3, 2, 2}));
     EXPECT_EQ(a.open.reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 0}));
@@ -596,7 +596,7 @@ TEST(FunnelAnalysis, CountConversionsOpenTrendSegmentsDurations) {
     EXPECT_EQ(a.by_segment[2].reached_counts(), (std::vector<std::int64_t>{1, 1, 1, 1}));
     // Last touch: entity 1 -> 1 (t=16), entity 2 -> 0, entity 3 -> 1, entity 4 -> 0.
     o.attribute = funnel_attribution::last_touch;
-    const auto last = analyze_funnel(e.view(), {.segment = seg}, o);
+    const auto last = funnel_analysis(e.view(), {.segment = seg}, o);
     EXPECT_EQ(last.by_segment[1].entities(), 2);
     EXPECT_EQ(last.by_segment[0].entities(), 2);
     // Trend by entry period of 50: entities 1, 2, 4 enter in period 0, entity 3 in period 1.
@@ -620,22 +620,22 @@ TEST(FunnelAnalysis, CountConversionsOpenTrendSegmentsDurations) {
     EXPECT_EQ(d3.histogram[2], 1);  // (2, 3]
     // Without count_conversions, conversions counts entities at the last step.
     o.count_conversions = false;
-    EXPECT_EQ(analyze_funnel(e.view(), {}, o).conversions, 2);
+    EXPECT_EQ(funnel_analysis(e.view(), {}, o).conversions, 2);
 }
 
 TEST(FunnelAnalysis, BadOptions) {
     events e = one({{0, 1}});
-    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = -1, .steps = 2}), funnelkit::invalid_argument);
-    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = 1, .steps = 2, .exclusions = {{.event = 1, .after = 0, .before = 1}}}),
+    EXPECT_THROW(funnel_analysis(e.view(), {}, {.window = -1, .steps = 2}), funnelkit::invalid_argument);
+    EXPECT_THROW(funnel_analysis(e.view(), {}, {.window = 1, .steps = 2, .exclusions = {{.event = 1, .after = 0, .before = 1}}}),
                  funnelkit::invalid_argument);
-    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = 1, .steps = 2, .exclusions = {{.event = 5, .after = 1, .before = 1}}}),
+    EXPECT_THROW(funnel_analysis(e.view(), {}, {.window = 1, .steps = 2, .exclusions = {{.event = 5, .after = 1, .before = 1}}}),
                  funnelkit::invalid_argument);
-    EXPECT_THROW(analyze_funnel(e.view(), {}, {.window = 1, .steps = 2, .unordered = true, .count_conversions = true}),
+    EXPECT_THROW(funnel_analysis(e.view(), {}, {.window = 1, .steps = 2, .unordered = true, .count_conversions = true}),
                  funnelkit::invalid_argument);
     std::vector<std::int32_t> seg{-1};
-    EXPECT_THROW(analyze_funnel(e.view(), {.segment = seg}, {.window = 1, .steps = 2}), funnelkit::invalid_argument);
+    EXPECT_THROW(funnel_analysis(e.view(), {.segment = seg}, {.window = 1, .steps = 2}), funnelkit::invalid_argument);
     funnel_analysis_options o{.window = 1, .steps = 2, .attribute = funnel_attribution::step, .attribution_step = 2};
-    EXPECT_THROW(analyze_funnel(e.view(), {}, o), funnelkit::invalid_argument);
+    EXPECT_THROW(funnel_analysis(e.view(), {}, o), funnelkit::invalid_argument);
 }
 
 // Large enough for the unsorted kernel's rounds (over 2^17 events) and for two threads.
@@ -714,7 +714,7 @@ TEST(WindowFunnel, ExactIncreaseAgainstBruteForce) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// analyze_funnel with step_rules: per-step gaps and optional steps
+// funnel_analysis with step_rules: per-step gaps and optional steps
 
 namespace {
 
@@ -835,7 +835,7 @@ TEST(FunnelStepRules, AgainstBruteForce) {
             }
         }
         o.data_end = 10;  // some chains still open, some closed
-        const auto all = analyze_funnel(e.view(), {}, o);
+        const auto all = funnel_analysis(e.view(), {}, o);
         window_funnel_counts closed(n), open(n);
         std::vector<std::int64_t> through(n, 0);
         std::vector<std::vector<std::int64_t>> dur(n);
@@ -848,7 +848,7 @@ TEST(FunnelStepRules, AgainstBruteForce) {
             }
             events single;
             for (auto [t, m] : ev) single.add(id, t, m);
-            const auto got = analyze_funnel(single.view(), {}, o);
+            const auto got = funnel_analysis(single.view(), {}, o);
             ASSERT_EQ((want.open ? got.open : got.closed).at_level(want.level), 1) << "seed " << seed << " entity " << id;
             for (unsigned k = 0; k < n; ++k) {
                 ASSERT_EQ(got.through_step[k], static_cast<std::int64_t>((want.through >> k) & 1u)) << "seed " << seed << " entity " << id << " step " << k;
@@ -878,10 +878,10 @@ TEST(FunnelStepRules, TrivialRulesEqualPlainFunnel) {
         }
         funnel_analysis_options o{.window = 9, .steps = 4, .count_conversions = seed % 2 == 0, .period = 10};
         if (seed % 4 < 2) o.exclusions = {{.event = 6, .after = 1, .before = 3}};
-        const auto plain = analyze_funnel(e.view(), {}, o);
+        const auto plain = funnel_analysis(e.view(), {}, o);
         o.step_rules.resize(4);
         o.step_rules[2].max_gap = 9;  // no tighter than the window
-        const auto ruled = analyze_funnel(e.view(), {}, o);
+        const auto ruled = funnel_analysis(e.view(), {}, o);
         EXPECT_EQ(plain.closed, ruled.closed);
         EXPECT_EQ(plain.open, ruled.open);
         EXPECT_EQ(plain.conversions, ruled.conversions);
@@ -903,22 +903,22 @@ TEST(FunnelStepRules, HandWorked) {
     o.step_rules.resize(3);
     o.step_rules[1].min_gap = 3;
     o.step_rules[2].max_gap = 2;
-    auto a = analyze_funnel(h.view(), {}, o);
+    auto a = funnel_analysis(h.view(), {}, o);
     EXPECT_EQ(a.closed.at_level(3), 1);
     EXPECT_EQ(a.time_to_step[1].min, 3);  // first B reached at 8, latest start 5
     EXPECT_EQ(a.time_to_step[2].min, 4);
     // A single chain per level (latest start, newest B) is not exact: with min_gap 3 on B, the
     // newest A (5) cannot take B@7, the older A (0) can.
     events h2 = one({{0, 1}, {5, 1}, {7, 2}, {8, 4}});
-    EXPECT_EQ(analyze_funnel(h2.view(), {}, o).closed.at_level(3), 1);
+    EXPECT_EQ(funnel_analysis(h2.view(), {}, o).closed.at_level(3), 1);
     // Max gap: B@4 is 4 after A@0; with max_gap 3 on B only A@2 -> B@4 remains.
     events h3 = one({{0, 1}, {2, 1}, {4, 2}});
     funnel_analysis_options g{.window = 10, .steps = 2, .data_end = 100};
     g.step_rules.resize(2);
     g.step_rules[1].max_gap = 1;
-    EXPECT_EQ(analyze_funnel(h3.view(), {}, g).closed.at_level(1), 1);
+    EXPECT_EQ(funnel_analysis(h3.view(), {}, g).closed.at_level(1), 1);
     g.step_rules[1].max_gap = 2;
-    EXPECT_EQ(analyze_funnel(h3.view(), {}, g).time_to_step[1].min, 2);
+    EXPECT_EQ(funnel_analysis(h3.view(), {}, g).time_to_step[1].min, 2);
     // Optional step: A B? C. A@0 C@3 reaches level 3 without B; through_step[1] stays 0.
     // A second entity goes through B.
     events h4 = one({{0, 1}, {3, 4}});
@@ -928,36 +928,36 @@ TEST(FunnelStepRules, HandWorked) {
     funnel_analysis_options p{.window = 10, .steps = 3, .data_end = 100};
     p.step_rules.resize(3);
     p.step_rules[1].optional = true;
-    a = analyze_funnel(h4.view(), {}, p);
+    a = funnel_analysis(h4.view(), {}, p);
     EXPECT_EQ(a.closed.at_level(3), 2);
     EXPECT_EQ(a.through_step, (std::vector<std::int64_t>{2, 1, 2}));
     // Gap after a skipped optional step is measured from the step before it: C max 2 after the
     // chain's previous step: A@0 C@3 fails (3 > 2), A@0 B@2 C@3 passes.
     p.step_rules[2].max_gap = 2;
     events h5 = one({{0, 1}, {3, 4}});
-    EXPECT_EQ(analyze_funnel(h5.view(), {}, p).closed.at_level(1), 1);
+    EXPECT_EQ(funnel_analysis(h5.view(), {}, p).closed.at_level(1), 1);
     events h6 = one({{0, 1}, {2, 2}, {3, 4}});
-    EXPECT_EQ(analyze_funnel(h6.view(), {}, p).closed.at_level(3), 1);
+    EXPECT_EQ(funnel_analysis(h6.view(), {}, p).closed.at_level(3), 1);
     // count_conversions with an optional step: A C A B C -> 2 conversions.
     events h7 = one({{0, 1}, {1, 4}, {2, 1}, {3, 2}, {4, 4}});
     p.step_rules[2].max_gap.reset();
     p.count_conversions = true;
-    EXPECT_EQ(analyze_funnel(h7.view(), {}, p).conversions, 2);
+    EXPECT_EQ(funnel_analysis(h7.view(), {}, p).conversions, 2);
     // Open: A@95, gap to B at most 3, data ends at 100: B can no longer come -> closed.
     events h8 = one({{95, 1}});
     funnel_analysis_options q{.window = 10, .steps = 2, .data_end = 100};
     q.step_rules.resize(2);
     q.step_rules[1].max_gap = 3;
-    EXPECT_EQ(analyze_funnel(h8.view(), {}, q).closed.at_level(1), 1);
+    EXPECT_EQ(funnel_analysis(h8.view(), {}, q).closed.at_level(1), 1);
     q.step_rules[1].max_gap = 5;
-    EXPECT_EQ(analyze_funnel(h8.view(), {}, q).open.at_level(1), 1);
+    EXPECT_EQ(funnel_analysis(h8.view(), {}, q).open.at_level(1), 1);
 }
 
 TEST(FunnelStepRules, BadOptions) {
     events e = one({{0, 1}});
     auto expect_error = [&](const funnel_analysis_options& o, const std::string& needle) {
         try {
-            analyze_funnel(e.view(), {}, o);
+            funnel_analysis(e.view(), {}, o);
             ADD_FAILURE() << "no error for " << needle;
         } catch (const funnelkit::invalid_argument& x) {
             EXPECT_NE(std::string(x.what()).find(needle), std::string::npos) << x.what();

@@ -58,7 +58,7 @@ py::dict summary_dict(const audit_summary& s) {
 }
 
 // Columns of campaign rows (total row last).
-py::dict campaign_dict(const campaign_report& r) {
+py::dict campaign_dict(const campaign_report_result& r) {
     std::vector<const campaign_row*> rows;
     for (const auto& row : r.rows) rows.push_back(&row);
     rows.push_back(&r.total);
@@ -269,7 +269,7 @@ FUNNELKIT_PYTHON_BINDING(closed_loop, 20) {
               audit_result r;
               {
                   py::gil_scoped_release release;
-                  r = audit_qualification(c, {.threshold = threshold, .sweep = std::move(sweep)});
+                  r = qualification_audit(c, {.threshold = threshold, .sweep = std::move(sweep)});
               }
               py::dict d;
               d["overall"] = summary_dict(r.overall);
@@ -334,10 +334,10 @@ FUNNELKIT_PYTHON_BINDING(closed_loop, 20) {
               op.skipped = skipped == "recorded" ? skipped_stages::not_implied : skipped_stages::implied;
               op.level = level;
               op.seconds_per_day = seconds_per_day;
-              campaign_report r;
+              campaign_report_result r;
               {
                   py::gil_scoped_release release;
-                  r = compute_campaign_report(model, rec, op);
+                  r = campaign_report(model, rec, op);
               }
               return campaign_dict(r);
           },

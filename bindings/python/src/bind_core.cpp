@@ -118,7 +118,7 @@ FUNNELKIT_PYTHON_BINDING(core, 0) {
               else throw funnelkit::invalid_argument("option 'skipped': value '" + skipped +
                                                      "' is not one of 'implied', 'recorded'");
               py::gil_scoped_release release;
-              return compute_conversion(model, r, o);
+              return conversion(model, r, o);
           },
           py::arg("model"), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment") = py::none(),
           py::arg("skipped") = "implied");

@@ -128,7 +128,7 @@ FUNNELKIT_PYTHON_BINDING(revenue, 50) {
               std::vector<velocity_result> res;
               {
                   py::gil_scoped_release release;
-                  res = compute_velocity(r, p, o);
+                  res = velocity(r, p, o);
               }
               return velocity_dict(res);
           },
@@ -340,7 +340,7 @@ FUNNELKIT_PYTHON_BINDING(revenue, 50) {
               response_sla_result res;
               {
                   py::gil_scoped_release release;
-                  res = evaluate_response(c, r, as_of, t);
+                  res = sla_response(c, r, as_of, t);
               }
               std::vector<std::int8_t> status(res.status.size());
               for (std::size_t i = 0; i < status.size(); ++i) status[i] = static_cast<std::int8_t>(res.status[i]);
@@ -410,7 +410,7 @@ FUNNELKIT_PYTHON_BINDING(revenue, 50) {
               volume_sla_result res;
               {
                   py::gil_scoped_release release;
-                  res = evaluate_volume(c, r, p, as_of, reps);
+                  res = sla_volume(c, r, p, as_of, reps);
               }
               const std::size_t n = res.rows.size();
               std::vector<std::int64_t> pi(n), st(n), en(n);

@@ -76,7 +76,7 @@ FUNNELKIT_PYTHON_BINDING(stats, 10) {
 
     m.def("two_proportion_z_test",
           [](std::int64_t x1, std::int64_t n1, std::int64_t x2, std::int64_t n2, const std::string& alt) -> py::object {
-              const auto r = two_proportion_z_test(x1, n1, x2, n2, parse_alternative(alt));
+              const auto r = two_proportion_ztest(x2, n2, x1, n1, parse_alternative(alt));
               if (!r) return py::none();
               return py::make_tuple(r->statistic, r->p_value);
           },
@@ -89,7 +89,7 @@ FUNNELKIT_PYTHON_BINDING(stats, 10) {
                                          std::to_string(table.ndim()) + " dimensions");
               const auto rows = static_cast<std::size_t>(table.shape(0));
               const auto cols = static_cast<std::size_t>(table.shape(1));
-              const auto r = chi2_independence({table.data(), rows * cols}, rows, cols, yates);
+              const auto r = chi2_test({table.data(), rows * cols}, rows, cols, yates);
               if (!r) return py::none();
               return py::make_tuple(r->statistic, r->p_value, r->dof, r->corrected);
           },

@@ -112,10 +112,10 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             o.histogram_edges = histogram_edges;
             for (const auto& [min_gap, max_gap, optional] : step_rules)
                 o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
-            funnel_analysis r;
+            funnel_analysis_result r;
             {
                 py::gil_scoped_release release;
-                r = analyze_funnel(ev, at, o);
+                r = funnel_analysis(ev, at, o);
             }
             py::dict d;
             d["closed"] = r.closed;
