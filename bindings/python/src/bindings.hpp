@@ -1,4 +1,4 @@
-// Shared helpers of the Python bindings: module registration, numpy <-> span conversion.
+// Shared helpers of the Python bindings: binder declarations, numpy <-> span conversion.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -16,13 +16,8 @@ namespace funnelkit::python {
 
 namespace py = pybind11;
 
-using binder = void (*)(py::module_&);
-
-/// Each bind_*.cpp registers its binder at static-initialisation time; the module init
-/// function calls them in (order, name) order. Lower orders bind types others refer to.
-struct registration {
-    registration(const char* name, int order, binder fn);
-};
+/// Each bind_X.cpp defines register_X(m) with FUNNELKIT_PYTHON_BINDING(X); module.cpp calls
+/// them explicitly, types that others refer to first.
 
 template <class T>
 using array = py::array_t<T, py::array::c_style>;
@@ -64,8 +59,10 @@ inline std::string_view bytes_view(const py::bytes& b) {
 
 }  // namespace funnelkit::python
 
-#define FUNNELKIT_PYTHON_BINDING(name, order)                                                   \
-    static void funnelkit_bind_##name(::funnelkit::python::py::module_& m);                     \
-    static const ::funnelkit::python::registration funnelkit_registration_##name{#name, order,  \
-                                                                                 &funnelkit_bind_##name}; \
-    static void funnelkit_bind_##name(::funnelkit::python::py::module_& m)
+/// Defines the binder of one concept, `funnelkit::python::register_<name>(module)`. The second
+/// argument (a former ordering number) is accepted and ignored: module.cpp fixes the order.
+#define FUNNELKIT_PYTHON_BINDING(name, ...)                                                    \
+    namespace funnelkit::python {                                                              \
+    void register_##name(py::module_& m);                                                      \
+    }                                                                                          \
+    void ::funnelkit::python::register_##name(::funnelkit::python::py::module_& m)

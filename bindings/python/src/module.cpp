@@ -1,35 +1,26 @@
-// The extension module funnelkit._core: calls every registered binder.
-#include <algorithm>
-#include <string>
-#include <tuple>
-#include <vector>
-
+// The extension module funnelkit._core: one binder per concept (bind_<concept>.cpp), called in
+// this order. Binders that define types others refer to (the stage model, the mergeable counts)
+// come first.
 #include "bindings.hpp"
 #include "funnelkit/config.hpp"
 
 namespace funnelkit::python {
-namespace {
-struct entry {
-    std::string name;
-    int order;
-    binder fn;
-};
-std::vector<entry>& registry() {
-    static std::vector<entry> r;
-    return r;
-}
-}  // namespace
-
-registration::registration(const char* name, int order, binder fn) { registry().push_back({name, order, fn}); }
-
+void register_core(py::module_& m);
+void register_stats(py::module_& m);
+void register_window_funnel(py::module_& m);
+void register_lifecycle(py::module_& m);
+void register_closed_loop(py::module_& m);
+void register_revenue(py::module_& m);
 }  // namespace funnelkit::python
 
 PYBIND11_MODULE(_core, m) {
     using namespace funnelkit::python;
     m.doc() = "funnelkit's compiled core. Use the public API of the funnelkit package instead.";
     m.attr("__version__") = funnelkit::version;
-    auto entries = registry();
-    std::sort(entries.begin(), entries.end(),
-              [](const auto& a, const auto& b) { return std::tie(a.order, a.name) < std::tie(b.order, b.name); });
-    for (const auto& e : entries) e.fn(m);
+    register_core(m);
+    register_stats(m);
+    register_window_funnel(m);
+    register_lifecycle(m);
+    register_closed_loop(m);
+    register_revenue(m);
 }
