@@ -297,10 +297,11 @@ def window_funnel(
     else:
         raise ValueError("give the column of step codes (step=) or of step bitmasks (step_mask=)")
     try:
-        counts, ids, levels = _core.window_funnel(
-            ent, tim, code, mask, int(window_ticks), n_steps, bool(strict_deduplication), bool(strict_order),
-            bool(strict_increase), bool(allow_reentry), order, int(threads), bool(per_entity),
-            bool(exact_increase))
+        opts = _core.WindowFunnelOptions(
+            window=int(window_ticks), steps=n_steps, strict_deduplication=bool(strict_deduplication),
+            strict_order=bool(strict_order), strict_increase=bool(strict_increase), allow_reentry=bool(allow_reentry),
+            exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity))
+        counts, ids, levels = _core.window_funnel(ent, tim, code, mask, options=opts)
     except ValueError as exc:
         raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),
                                                     ("step_mask", step_mask)))) from None
@@ -597,9 +598,12 @@ def funnel_analysis(
         else:
             bucket, origin = 900 * tps, 0
     try:
-        res = _core.analyze_funnel(ent, tim, code_arr, None, seg, prop, int(window_ticks), n_steps, bool(unordered),
-                                   bool(count_conversions), excl, attribution, att_step, int(bucket), int(origin),
-                                   end_ticks, edges, rules)
+        opts = _core.FunnelAnalysisOptions(
+            window=int(window_ticks), steps=n_steps, unordered=bool(unordered),
+            count_conversions=bool(count_conversions), exclusions=excl, attribution=attribution,
+            attribution_step=att_step, period=int(bucket), period_origin=int(origin), data_end=end_ticks,
+            histogram_edges=edges, step_rules=rules)
+        res = _core.funnel_analysis(ent, tim, code_arr, None, seg, prop, options=opts)
     except ValueError as exc:
         msg = _rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step), ("segment", segment),
                                          ("property", hold)))

@@ -50,25 +50,46 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
         .def_static("deserialize", &counts_from_bytes, py::arg("data"))
         .def(py::pickle([](const window_funnel_counts& c) { return to_bytes(c.serialize()); }, &counts_from_bytes));
 
+    // Options are bound as classes with keyword arguments; the functions take the columns and
+    // one options object.
+    py::class_<window_funnel_options>(m, "WindowFunnelOptions")
+        .def(py::init([](std::int64_t window, std::size_t steps, bool strict_deduplication, bool strict_order,
+                         bool strict_increase, bool allow_reentry, bool exact_increase, const std::string& order,
+                         unsigned threads, bool per_entity) {
+                 window_funnel_options o;
+                 o.window = window;
+                 o.steps = steps;
+                 o.strict_deduplication = strict_deduplication;
+                 o.strict_order = strict_order;
+                 o.strict_increase = strict_increase;
+                 o.allow_reentry = allow_reentry;
+                 o.exact_increase = exact_increase;
+                 o.order = parse_order(order);
+                 o.threads = threads;
+                 o.per_entity = per_entity;
+                 return o;
+             }),
+             py::kw_only(), py::arg("window"), py::arg("steps"), py::arg("strict_deduplication") = false,
+             py::arg("strict_order") = false, py::arg("strict_increase") = false, py::arg("allow_reentry") = false,
+             py::arg("exact_increase") = false, py::arg("order") = "detect", py::arg("threads") = 1u,
+             py::arg("per_entity") = false)
+        .def_readwrite("window", &window_funnel_options::window)
+        .def_readwrite("steps", &window_funnel_options::steps)
+        .def_readwrite("strict_deduplication", &window_funnel_options::strict_deduplication)
+        .def_readwrite("strict_order", &window_funnel_options::strict_order)
+        .def_readwrite("strict_increase", &window_funnel_options::strict_increase)
+        .def_readwrite("allow_reentry", &window_funnel_options::allow_reentry)
+        .def_readwrite("exact_increase", &window_funnel_options::exact_increase)
+        .def_readwrite("threads", &window_funnel_options::threads)
+        .def_readwrite("per_entity", &window_funnel_options::per_entity);
+
     m.def(
         "window_funnel",
         [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
            const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
-           std::int64_t window, std::size_t steps, bool strict_deduplication, bool strict_order, bool strict_increase,
-           bool allow_reentry, const std::string& order, unsigned threads, bool per_entity, bool exact_increase) {
+           const window_funnel_options& o) {
             event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
                              optional_column(step_mask, "step_mask")};
-            window_funnel_options o;
-            o.window = window;
-            o.steps = steps;
-            o.strict_deduplication = strict_deduplication;
-            o.strict_order = strict_order;
-            o.strict_increase = strict_increase;
-            o.allow_reentry = allow_reentry;
-            o.order = parse_order(order);
-            o.threads = threads;
-            o.per_entity = per_entity;
-            o.exact_increase = exact_increase;
             window_funnel_result r;
             {
                 py::gil_scoped_release release;
@@ -76,42 +97,60 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             }
             return py::make_tuple(std::move(r.counts), to_numpy(std::move(r.entity)), to_numpy(std::move(r.level)));
         },
-        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("window"), py::arg("steps"),
-        py::arg("strict_deduplication"), py::arg("strict_order"), py::arg("strict_increase"), py::arg("allow_reentry"),
-        py::arg("order"), py::arg("threads"), py::arg("per_entity"), py::arg("exact_increase") = false);
+        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::kw_only(), py::arg("options"));
+
+    py::class_<funnel_analysis_options>(m, "FunnelAnalysisOptions")
+        .def(py::init([](std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
+                         const std::vector<std::tuple<unsigned, unsigned, unsigned>>& exclusions,
+                         const std::string& attribution, std::size_t attribution_step, std::int64_t period,
+                         std::int64_t period_origin, std::optional<std::int64_t> data_end,
+                         const std::vector<std::int64_t>& histogram_edges,
+                         const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules) {
+                 funnel_analysis_options o;
+                 o.window = window;
+                 o.steps = steps;
+                 o.unordered = unordered;
+                 o.count_conversions = count_conversions;
+                 for (auto [e, a, b] : exclusions) o.exclusions.push_back({e, a, b});
+                 if (attribution == "first_touch") o.attribute = funnel_attribution::first_touch;
+                 else if (attribution == "last_touch") o.attribute = funnel_attribution::last_touch;
+                 else if (attribution == "step") o.attribute = funnel_attribution::step;
+                 else
+                     throw funnelkit::invalid_argument("option 'attribution': value '" + attribution +
+                                                       "' is not one of 'first_touch', 'last_touch', 'step'");
+                 o.attribution_step = attribution_step;
+                 o.period = period;
+                 o.period_origin = period_origin;
+                 o.data_end = data_end;
+                 o.histogram_edges = histogram_edges;
+                 for (const auto& [min_gap, max_gap, optional] : step_rules)
+                     o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
+                 return o;
+             }),
+             py::kw_only(), py::arg("window"), py::arg("steps"), py::arg("unordered") = false,
+             py::arg("count_conversions") = false,
+             py::arg("exclusions") = std::vector<std::tuple<unsigned, unsigned, unsigned>>{},
+             py::arg("attribution") = "first_touch", py::arg("attribution_step") = 0u, py::arg("period") = 0,
+             py::arg("period_origin") = 0, py::arg("data_end") = py::none(),
+             py::arg("histogram_edges") = std::vector<std::int64_t>{},
+             py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{})
+        .def_readwrite("window", &funnel_analysis_options::window)
+        .def_readwrite("steps", &funnel_analysis_options::steps)
+        .def_readwrite("unordered", &funnel_analysis_options::unordered)
+        .def_readwrite("count_conversions", &funnel_analysis_options::count_conversions)
+        .def_readwrite("period", &funnel_analysis_options::period)
+        .def_readwrite("period_origin", &funnel_analysis_options::period_origin)
+        .def_readwrite("data_end", &funnel_analysis_options::data_end);
 
     m.def(
-        "analyze_funnel",
+        "funnel_analysis",
         [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
            const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
            const std::optional<array<std::int32_t>>& segment, const std::optional<array<std::int64_t>>& property,
-           std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
-           const std::vector<std::tuple<unsigned, unsigned, unsigned>>& exclusions, const std::string& attribute,
-           std::size_t attribution_step, std::int64_t period, std::int64_t period_origin,
-           std::optional<std::int64_t> data_end, const std::vector<std::int64_t>& histogram_edges,
-           const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules) {
+           const funnel_analysis_options& o) {
             event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
                              optional_column(step_mask, "step_mask")};
             event_attributes at{optional_column(segment, "segment"), optional_column(property, "property")};
-            funnel_analysis_options o;
-            o.window = window;
-            o.steps = steps;
-            o.unordered = unordered;
-            o.count_conversions = count_conversions;
-            for (auto [e, a, b] : exclusions) o.exclusions.push_back({e, a, b});
-            if (attribute == "first_touch") o.attribute = funnel_attribution::first_touch;
-            else if (attribute == "last_touch") o.attribute = funnel_attribution::last_touch;
-            else if (attribute == "step") o.attribute = funnel_attribution::step;
-            else
-                throw funnelkit::invalid_argument("option 'attribution': value '" + attribute +
-                                                  "' is not one of 'first_touch', 'last_touch', 'step'");
-            o.attribution_step = attribution_step;
-            o.period = period;
-            o.period_origin = period_origin;
-            o.data_end = data_end;
-            o.histogram_edges = histogram_edges;
-            for (const auto& [min_gap, max_gap, optional] : step_rules)
-                o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
             funnel_analysis_result r;
             {
                 py::gil_scoped_release release;
@@ -144,8 +183,5 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             return d;
         },
         py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("segment"),
-        py::arg("property"), py::arg("window"), py::arg("steps"), py::arg("unordered"), py::arg("count_conversions"),
-        py::arg("exclusions"), py::arg("attribution"), py::arg("attribution_step"), py::arg("period"),
-        py::arg("period_origin"), py::arg("data_end"), py::arg("histogram_edges"),
-        py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{});
+        py::arg("property"), py::kw_only(), py::arg("options"));
 }
