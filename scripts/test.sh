@@ -3,8 +3,9 @@
 #   1. C++ build with tests, examples, benchmarks (smoke runs) and consumer projects -> ctest
 #   2. the same tests under address + undefined-behaviour sanitizers -> ctest
 #   3. the Python package built with pip (scikit-build-core)
-#   4. benchmarks/peers.py --quick: every event-funnel engine returns the same levels
-#   5. pytest
+#   4. the wheel in an environment with only numpy and pyarrow
+#   5. benchmarks/peers.py --quick: every event-funnel engine returns the same levels
+#   6. pytest
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -28,6 +29,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 step "Python package"
 bash scripts/install-python.sh
+
+step "the package with only its required dependencies (numpy, pyarrow)"
+bash scripts/check-minimal.sh
 
 step "event funnels: funnelkit, ClickHouse (chdb), DuckDB, Polars and pandas must agree"
 for order in entity_time time shuffled; do

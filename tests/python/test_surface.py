@@ -224,3 +224,19 @@ def test_who_dropped_at_a_step():
     assert sorted(wf.dropped_at("demo")) == []
     with pytest.raises(ValueError, match="did you mean 'demo'"):
         wf.dropped_at("demoo")
+
+
+# -- input boundaries -----------------------------------------------------------------------
+def test_ids_and_times_outside_int64_are_errors_not_collisions():
+    base = {"entity": np.array([1.0, 1e19, 2e19]), "time": np.array([0, 1, 2]), "stage": np.array([0, 1, 2])}
+    with pytest.raises(ValueError, match=r"column 'entity', row 1: value 1e\+19 does not fit in int64"):
+        fk.conversion(base)
+    big = {"entity": np.array([1, 2]), "time": np.array([1, 2**63 + 5], dtype=np.uint64), "stage": np.array([0, 1])}
+    with pytest.raises(ValueError, match=r"column 'time', row 1: value 9223372036854775813 does not fit in int64"):
+        fk.conversion(big)
+    never = {"entity": np.array([1, 2]), "time": np.array([0, np.iinfo(np.int64).min]), "stage": np.array([0, 1])}
+    with pytest.raises(ValueError, match=r"column 'time', row 1: .*reserved for 'no time'"):
+        fk.conversion(never)
+    with pytest.raises(ValueError, match=r"column 'time', row 1: .*reserved"):
+        fk.window_funnel({"entity": never["entity"], "time": never["time"], "step": np.array([0, 1])}, window=5,
+                         steps=2)

@@ -155,6 +155,11 @@ def entity_codes(arr: Any, name: str = "entity") -> np.ndarray:
         if bad.any():
             row = _first_bad(bad)
             raise TypeError(f"column '{name}', row {row}: value {_plain(arr[row])!r} is not an integer id")
+        # 2**63 is exact in float64; anything at or beyond it (or below -2**63) has no int64.
+        out_of_range = (arr >= 2.0**63) | (arr < -(2.0**63))
+        if out_of_range.any():
+            row = _first_bad(out_of_range)
+            raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])!r} does not fit in int64")
         return arr.astype(np.int64)
     _check_no_missing(arr, name)
     codes, _ = _factorize(arr)
@@ -210,7 +215,12 @@ def timestamps(arr: Any, name: str = "time") -> np.ndarray:
     pandas columns are converted to UTC first. Floats, strings and missing values are rejected."""
     arr = _values(arr)
     if arr.dtype.kind in "iu":
-        return np.ascontiguousarray(arr, dtype=np.int64)
+        if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+            row = _first_bad(arr > np.iinfo(np.int64).max)
+            raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int64")
+        out = np.ascontiguousarray(arr, dtype=np.int64)
+        _check_not_never(out, name)
+        return out
     if arr.dtype.kind == "M":
         nat = np.isnat(arr)
         if nat.any():
@@ -225,6 +235,15 @@ def timestamps(arr: Any, name: str = "time") -> np.ndarray:
             f"integers or datetimes, got dtype {arr.dtype}"
         )
     raise TypeError(f"column '{name}': timestamps must be integers or datetimes, got dtype {arr.dtype}")
+
+
+def _check_not_never(ticks: np.ndarray, name: str) -> None:
+    """The smallest int64 is the core's "never" marker: as a timestamp it would silently mean
+    "no time at all"."""
+    if ticks.size and ticks.min() == np.iinfo(np.int64).min:
+        row = _first_bad(ticks == np.iinfo(np.int64).min)
+        raise ValueError(f"column '{name}', row {row}: value {int(ticks[row])} is the smallest int64, which is "
+                         "reserved for 'no time'; it is not a valid timestamp")
 
 
 def int32_codes(arr: Any, name: str) -> np.ndarray:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _names
+from ._result import need
 from .model import StageModel
 
 __all__ = ["sample_crm", "sample_crm_arrays", "sample_model", "sample_labels", "sample_touches"]
@@ -89,16 +90,32 @@ def sample_crm(
     days: int = 365,
     reps: int = 12,
     first_lead: int = 0,
+    frame: str = "pandas",
 ) -> Any:
-    """The sample as a pandas DataFrame with readable labels: ``entity`` (int64), ``time``
+    """The sample as a data frame with readable labels: ``entity`` (int64), ``time``
     (datetime64[s], UTC), ``stage``, ``source``, ``campaign``, ``rep`` and ``reason``
-    (categoricals; reason missing when a move has none) and ``amount`` (float64). The data's
-    exclusive end is in ``df.attrs["end"]`` (ISO string) and ``df.attrs["end_epoch_s"]``. See :func:`sample_crm_arrays` for the codes."""
-    import pandas as pd
+    (categoricals; reason missing when a move has none) and ``amount`` (float64).
 
+    ``frame`` chooses the type: ``"pandas"`` (default; the data's exclusive end is in
+    ``df.attrs["end"]`` as an ISO string and in ``df.attrs["end_epoch_s"]``), ``"arrow"`` (a
+    ``pyarrow.Table`` with dictionary-encoded labels and the end in the schema metadata
+    ``end``) or ``"polars"``. See :func:`sample_crm_arrays` for the codes."""
+    _names.choice(frame, ("pandas", "arrow", "polars"), "frame")
     a = sample_crm_arrays(leads, seed=seed, start=start, days=days, reps=reps, first_lead=first_lead)
     labels = sample_labels()
     model = sample_model()
+    if frame != "pandas":
+        pa = need("pyarrow", "sample_crm(frame='arrow')")
+        end = str(np.datetime64(int(a["end"]), "s"))
+        table = pa.table({
+            "entity": a["entity"], "time": a["time"].astype("datetime64[s]"),
+            "stage": _dictionary(pa, a["stage"], model.names), "source": _dictionary(pa, a["source"], labels["source"]),
+            "campaign": _dictionary(pa, a["campaign"], labels["campaign"]),
+            "rep": _dictionary(pa, a["rep"], [f"Rep {i + 1:02d}" for i in range(reps)]),
+            "reason": _dictionary(pa, a["reason"], labels["reason"]), "amount": a["amount"],
+        }).replace_schema_metadata({"end": end, "end_epoch_s": str(int(a["end"]))})
+        return table if frame == "arrow" else need("polars", "sample_crm(frame='polars')").from_arrow(table)
+    pd = need("pandas", "sample_crm()")
 
     def cat(codes: np.ndarray, names: list[str], ordered: bool = False) -> Any:
         return pd.Categorical.from_codes(codes, categories=names, ordered=ordered)
@@ -121,6 +138,12 @@ def sample_crm(
     return df
 
 
+def _dictionary(pa: Any, codes: np.ndarray, names: list[str]) -> Any:
+    """Dictionary-encoded labels; negative codes are nulls."""
+    idx = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(idx, pa.array(names, type=pa.string()))
+
+
 def sample_touches(
     leads: int = 10_000,
     *,
@@ -139,8 +162,8 @@ def sample_touches(
     source's channel, 0-4 nurture touches until their opportunity and the opportunity's
     creation touch. ``outcomes`` has one row per lead: ``path``, ``converted`` (0/1: became a
     customer), ``value`` (the won amount) and ``conversion_time``. Same arguments as
-    :func:`sample_crm`, whose leads these are."""
-    import pandas as pd
+    :func:`sample_crm`, whose leads these are (pandas DataFrames)."""
+    pd = need("pandas", "sample_touches()")
 
     _check_options(leads, seed, days, reps, first_lead)
     t = _core.sample_touch_arrays(int(leads), int(seed), int(first_lead), _epoch_seconds(start), int(days), int(reps))
