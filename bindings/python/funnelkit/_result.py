@@ -23,9 +23,14 @@ import math
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # optional packages, named in annotations only
+    import pandas
+    import polars
+    import pyarrow
 
 __all__ = ["Explanation", "Table", "Scalar", "Mergeable", "restore", "need"]
 
@@ -97,14 +102,17 @@ class Explanation(Mapping[str, Any]):
 
     @property
     def definition(self) -> str:
+        """The definition of the numbers, in words."""
         return self._d["definition"]
 
     @property
     def inputs(self) -> dict[str, Any]:
+        """What the numbers were computed from: sizes, column names."""
         return self._d["inputs"]
 
     @property
     def options(self) -> dict[str, Any]:
+        """Every option in force, as passed or defaulted."""
         return self._d["options"]
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +120,7 @@ class Explanation(Mapping[str, Any]):
         return plain(self._d)
 
     def to_json(self, **kwargs: Any) -> str:
+        """The explanation as JSON text (keyword arguments go to ``json.dumps``)."""
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
     def __str__(self) -> str:
@@ -232,7 +241,7 @@ class Table(_Explained):
         return np.asarray(cols[name])
 
     # -- Arrow first ------------------------------------------------------------------------
-    def to_arrow(self) -> Any:
+    def to_arrow(self) -> pyarrow.Table:
         """The result as a ``pyarrow.Table``; undefined numbers are nulls, stage columns are
         ordered dictionaries, the explanation is in the schema metadata (``funnelkit``)."""
         pa = need("pyarrow", "to_arrow()")
@@ -251,17 +260,17 @@ class Table(_Explained):
         directly (``polars.DataFrame(result)``, ``duckdb.sql("... from result")``)."""
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pandas.DataFrame:
         """A pandas DataFrame (stage columns as ordered categoricals)."""
         need("pandas", "to_pandas()")
         return self.to_arrow().to_pandas()
 
-    def to_polars(self) -> Any:
+    def to_polars(self) -> polars.DataFrame:
         """A Polars DataFrame."""
         pl = need("polars", "to_polars()")
         return pl.from_arrow(self.to_arrow())
 
-    def to_dict(self, orient: str = "list") -> Any:
+    def to_dict(self, orient: str = "list") -> dict[str, list[Any]] | list[dict[str, Any]]:
         """Plain Python values: ``orient="list"`` gives {column: [values]}, ``"records"`` a list
         of row dicts. Undefined numbers are None; datetimes are ``datetime`` objects."""
         from ._names import choice
@@ -403,6 +412,7 @@ class Scalar(_Explained):
         return plain(self._explanation_parts()[0])
 
     def to_json(self, *, indent: int | None = None) -> str:
+        """``{"result", "explain", "data"}`` as JSON text, undefined numbers as null."""
         return json.dumps({"result": type(self).__name__, "explain": self.explain().to_dict(), "data": self.to_dict()},
                           allow_nan=False, indent=indent)
 
@@ -470,6 +480,7 @@ class Mergeable(Table):
         return self
 
     def copy(self: T) -> T:
+        """An independent copy (through the bytes, so labels and state are copied alike)."""
         return type(self).from_bytes(self.to_bytes())
 
     def __add__(self: T, other: T) -> T:

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas
 
 import numpy as np
 
@@ -428,7 +431,7 @@ class FunnelAnalysis(Table):
                      units={k: unit for k in ("mean", "median", "p90", "min", "max")} if unit else None,
                      definition="Time from the chain's step-1 event to each later step, over chains that reached it.")
 
-    def segments_to_pandas(self) -> Any:
+    def segments_to_pandas(self) -> pandas.DataFrame:
         """Deprecated: use ``segments().to_pandas()``."""
         import warnings
 
@@ -436,7 +439,7 @@ class FunnelAnalysis(Table):
                       DeprecationWarning, stacklevel=2)
         return self.segments().to_pandas()
 
-    def trend_to_pandas(self) -> Any:
+    def trend_to_pandas(self) -> pandas.DataFrame:
         """Deprecated: use ``trend().to_pandas()``."""
         import warnings
 

@@ -75,6 +75,7 @@ class StageModel:
 
     @property
     def names(self) -> list[str]:
+        """Every stage name, in code order (ladder stages and outcomes)."""
         return [t[0] for t in self._m.stages]
 
     @property
@@ -85,6 +86,7 @@ class StageModel:
 
     @property
     def ladder_codes(self) -> list[int]:
+        """Stage codes of the ladder, in funnel order."""
         return list(self._m.ladder)
 
     @property
@@ -95,11 +97,13 @@ class StageModel:
 
     @property
     def won(self) -> str | None:
+        """The won stage (the ladder's last stage when it is of kind won), or None."""
         w = self._m.won
         return None if w is None else self.names[w]
 
     @property
     def recycle_target(self) -> str | None:
+        """The step stage that recycled entities return to, or None."""
         return self._m.recycle_target or None
 
     @property

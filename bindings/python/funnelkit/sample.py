@@ -13,9 +13,14 @@ export. Every lead has its own random stream keyed by (seed, lead id): generatin
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+    import pyarrow
 
 from . import _core, _names
 from ._result import need
@@ -91,7 +96,7 @@ def sample_crm(
     reps: int = 12,
     first_lead: int = 0,
     frame: str = "pandas",
-) -> Any:
+) -> pandas.DataFrame | pyarrow.Table | polars.DataFrame:
     """The sample as a data frame with readable labels: ``entity`` (int64), ``time``
     (datetime64[s], UTC), ``stage``, ``source``, ``campaign``, ``rep`` and ``reason``
     (categoricals; reason missing when a move has none) and ``amount`` (float64).
