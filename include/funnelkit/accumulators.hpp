@@ -2,8 +2,9 @@
 // mean, median, p90, min, max.
 //
 // Streaming moments: each batch given to fill() runs through a Boost.Accumulators
-// accumulator_set (features count, sum, min, max) in src/accumulators.cpp, and the batch
-// result is folded into the state with the merge rule below. Boost stays out of this header.
+// accumulator_set (features count, sum, min, max) in impl/accumulators.ipp, and the batch
+// result is folded into the state with the merge rule below. Boost stays out of this header
+// (the compiled library's users never see it; header-only users compile the .ipp and need it).
 //
 // Exact quantiles: the state also keeps every value (unless constructed with
 // keep_values = false, for O(1) memory where only count, mean, min and max are needed).
@@ -88,3 +89,7 @@ private:
 };
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/accumulators.ipp"
+#endif

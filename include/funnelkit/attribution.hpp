@@ -192,3 +192,7 @@ attribution_result attribute(const touch_columns& touches, const outcome_columns
                              const attribution_options& options = {});
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/attribution.ipp"
+#endif

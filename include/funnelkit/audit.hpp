@@ -98,3 +98,7 @@ std::optional<double> roc_auc(std::span<const double> score, std::span<const std
 std::int32_t month_index(std::int64_t unix_seconds) noexcept;
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/audit.ipp"
+#endif

@@ -97,3 +97,7 @@ inline campaign_report_result compute_campaign_report(const stage_model& model, 
 }
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/campaign.ipp"
+#endif

@@ -34,3 +34,7 @@ struct stage_records {
 };
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/columns.ipp"
+#endif

@@ -86,3 +86,7 @@ inline conversion_counts compute_conversion(const stage_model& model, const stag
 }
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/conversion.ipp"
+#endif

@@ -43,3 +43,7 @@ inline std::string to_text(std::uint64_t v) { return std::to_string(v); }
 }  // namespace detail
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/error.ipp"
+#endif

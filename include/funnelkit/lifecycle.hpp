@@ -296,3 +296,8 @@ private:
 lifecycle_summary summarize(const stage_histories& h, const reach_options& options = {});
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/lifecycle.ipp"
+#include "funnelkit/impl/lifecycle_flow.ipp"
+#endif

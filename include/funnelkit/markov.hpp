@@ -16,7 +16,7 @@
 //    absorbing outcomes R; fundamental matrix N = (I - Q)^-1, absorption probabilities
 //    B = N R and expected steps to absorption t = N 1.
 //
-// Eigen is used in the implementation only; this header does not include it.
+// Eigen is used in the implementation (impl/markov.ipp) only; this header does not include it.
 #pragma once
 
 #include <cstddef>
@@ -74,3 +74,7 @@ absorbing_chain_solution solve_absorbing_chain(std::size_t n_transient, std::siz
                                                std::span<const double> q, std::span<const double> r);
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/markov.ipp"
+#endif

@@ -93,3 +93,7 @@ private:
 };
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/model.ipp"
+#endif

@@ -231,3 +231,7 @@ lead_plan plan_leads(const lag_model& model, std::span<const double> revenue_tar
                      std::span<const double> history = {});
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/planning.ipp"
+#endif

@@ -20,7 +20,7 @@
 // Invalid counts (negative, x > n) and levels outside (0, 1) throw funnelkit::invalid_argument.
 //
 // Quantiles come from Boost.Math (normal quantile, inverse regularized incomplete beta);
-// Boost is only included by src/rates.cpp, not by this header.
+// Boost is only included by the implementation, impl/rates.ipp, not by this header.
 #pragma once
 
 #include <cstddef>
@@ -159,3 +159,7 @@ double beta_greater_quadrature(double a_x, double b_x, double a_y, double b_y);
 }  // namespace detail
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/rates.ipp"
+#endif

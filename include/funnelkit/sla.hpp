@@ -172,3 +172,7 @@ inline volume_sla_result evaluate_volume(const sla_commitment& commitment, const
 }
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/sla.ipp"
+#endif

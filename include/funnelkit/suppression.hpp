@@ -140,3 +140,7 @@ private:
 };
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/suppression.ipp"
+#endif

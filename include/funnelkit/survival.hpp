@@ -87,3 +87,7 @@ struct cumulative_incidence_result {
 cumulative_incidence_result aalen_johansen(std::span<const double> duration, std::span<const std::int32_t> outcome);
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/survival.ipp"
+#endif

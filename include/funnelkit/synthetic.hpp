@@ -97,3 +97,7 @@ sample_data generate_sample(const sample_options& options = {});
 void generate_sample(const sample_options& options, sample_data& out);
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/synthetic.ipp"
+#endif

@@ -208,3 +208,7 @@ velocity_decomposition decompose_velocity(double n0, double d0, double w0, doubl
 velocity_decomposition decompose_velocity(const velocity_result& before, const velocity_result& after);
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/velocity.ipp"
+#endif

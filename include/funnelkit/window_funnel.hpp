@@ -289,3 +289,8 @@ inline funnel_analysis_result analyze_funnel(const event_columns& events, const 
 }
 
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/window_funnel.ipp"
+#include "funnelkit/impl/window_funnel_analysis.ipp"
+#endif

@@ -1,0 +1,197 @@
+// Definitions for funnelkit/accumulators.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/accumulators.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <boost/accumulators/accumulators.hpp>
+#include <boost/accumulators/statistics/count.hpp>
+#include <boost/accumulators/statistics/max.hpp>
+#include <boost/accumulators/statistics/min.hpp>
+#include <boost/accumulators/statistics/stats.hpp>
+#include <boost/accumulators/statistics/sum.hpp>
+
+#include "funnelkit/error.hpp"
+#include "funnelkit/serialize.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::accumulators_impl {
+inline constexpr char summary_magic[] = "FKDS";
+inline constexpr std::uint16_t summary_format = 1;
+
+namespace acc = boost::accumulators;
+using moments_set = acc::accumulator_set<double, acc::stats<acc::tag::count, acc::tag::sum, acc::tag::min, acc::tag::max>>;
+
+// numpy's _lerp: a + (b - a) t, computed from the nearer end for t >= 1/2 so that the
+// result is exact at both ends and monotone in t.
+inline double lerp(double a, double b, double t) noexcept {
+    const double diff = b - a;
+    return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
+}
+
+inline std::vector<double> sorted_copy(std::span<const double> v) {
+    std::vector<double> s(v.begin(), v.end());
+    std::sort(s.begin(), s.end());
+    return s;
+}
+}  // namespace detail::accumulators_impl
+
+FUNNELKIT_INLINE std::optional<double> sorted_quantile(std::span<const double> sorted, double q) {
+    using namespace detail::accumulators_impl;
+    if (!(q >= 0.0 && q <= 1.0)) detail::throw_option("q", detail::to_text(q), "must lie in [0, 1]");
+    if (sorted.empty()) return std::nullopt;
+    const double h = static_cast<double>(sorted.size() - 1) * q;
+    const double lo = std::floor(h);
+    const auto i = static_cast<std::size_t>(lo);
+    if (i + 1 >= sorted.size()) return sorted.back();
+    return lerp(sorted[i], sorted[i + 1], h - lo);
+}
+
+FUNNELKIT_INLINE std::optional<double> select_quantile(std::span<double> values, double q) {
+    using namespace detail::accumulators_impl;
+    if (!(q >= 0.0 && q <= 1.0)) detail::throw_option("q", detail::to_text(q), "must lie in [0, 1]");
+    if (values.empty()) return std::nullopt;
+    const double h = static_cast<double>(values.size() - 1) * q;
+    const double lo = std::floor(h);
+    const auto i = static_cast<std::size_t>(lo);
+    const auto at = values.begin() + static_cast<std::ptrdiff_t>(i);
+    std::nth_element(values.begin(), at, values.end());
+    if (i + 1 >= values.size()) return *at;
+    // The next order statistic is the smallest value right of the i-th.
+    const double next = *std::min_element(at + 1, values.end());
+    return lerp(*at, next, h - lo);
+}
+
+FUNNELKIT_INLINE void duration_summary::add(double value) { fill(std::span<const double>(&value, 1)); }
+
+FUNNELKIT_INLINE void duration_summary::fill(std::span<const double> values) {
+    using namespace detail::accumulators_impl;
+    if (values.empty()) return;
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            detail::throw_at_row("duration", i, detail::to_text(values[i]), "is not a finite duration");
+    moments_set batch;
+    for (double v : values) batch(v);
+    const auto n = static_cast<std::int64_t>(acc::count(batch));
+    const double lo = (acc::min)(batch);
+    const double hi = (acc::max)(batch);
+    min_ = count_ == 0 ? lo : std::min(min_, lo);
+    max_ = count_ == 0 ? hi : std::max(max_, hi);
+    count_ += n;
+    sum_ += acc::sum(batch);
+    if (keep_values_) values_.insert(values_.end(), values.begin(), values.end());
+}
+
+FUNNELKIT_INLINE void duration_summary::merge(const duration_summary& other) {
+    // count and sum add; min/max of the extremes; value multisets concatenate. A summary
+    // keeps values after the merge only if both sides did.
+    if (other.count_ > 0) {
+        min_ = count_ == 0 ? other.min_ : std::min(min_, other.min_);
+        max_ = count_ == 0 ? other.max_ : std::max(max_, other.max_);
+    }
+    count_ += other.count_;
+    sum_ += other.sum_;
+    if (keep_values_ && other.keep_values_) {
+        values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+    } else {
+        keep_values_ = false;
+        values_.clear();
+        values_.shrink_to_fit();
+    }
+}
+
+FUNNELKIT_INLINE void duration_summary::reset() {
+    count_ = 0;
+    sum_ = 0;
+    min_ = max_ = 0;
+    values_.clear();
+}
+
+FUNNELKIT_INLINE std::optional<double> duration_summary::mean() const {
+    if (count_ == 0) return std::nullopt;
+    return sum_ / static_cast<double>(count_);
+}
+
+FUNNELKIT_INLINE std::optional<double> duration_summary::min() const {
+    if (count_ == 0) return std::nullopt;
+    return min_;
+}
+
+FUNNELKIT_INLINE std::optional<double> duration_summary::max() const {
+    if (count_ == 0) return std::nullopt;
+    return max_;
+}
+
+FUNNELKIT_INLINE std::optional<double> duration_summary::quantile(double q) const {
+    if (!(q >= 0.0 && q <= 1.0)) detail::throw_option("q", detail::to_text(q), "must lie in [0, 1]");
+    if (!keep_values_) return std::nullopt;
+    std::vector<double> copy(values_.begin(), values_.end());
+    return select_quantile(copy, q);
+}
+
+FUNNELKIT_INLINE duration_stats duration_summary::stats() const {
+    duration_stats s;
+    s.count = count_;
+    s.mean = mean();
+    s.min = min();
+    s.max = max();
+    if (keep_values_ && count_ > 0) {
+        std::vector<double> copy(values_.begin(), values_.end());
+        s.median = select_quantile(copy, 0.5);
+        s.p90 = select_quantile(copy, 0.9);
+    }
+    return s;
+}
+
+FUNNELKIT_INLINE bool operator==(const duration_summary& a, const duration_summary& b) {
+    using namespace detail::accumulators_impl;
+    if (a.keep_values_ != b.keep_values_ || a.count_ != b.count_ || a.sum_ != b.sum_) return false;
+    if (a.count_ > 0 && (a.min_ != b.min_ || a.max_ != b.max_)) return false;
+    if (a.values_.size() != b.values_.size()) return false;
+    return a.values_ == b.values_ || sorted_copy(a.values_) == sorted_copy(b.values_);
+}
+
+FUNNELKIT_INLINE std::vector<std::byte> duration_summary::serialize() const {
+    using namespace detail::accumulators_impl;
+    detail::byte_writer w(summary_magic, summary_format);
+    w.put(static_cast<std::uint8_t>(keep_values_ ? 1 : 0));
+    w.put(count_);
+    w.put(sum_);
+    w.put(count_ > 0 ? min_ : 0.0);
+    w.put(count_ > 0 ? max_ : 0.0);
+    w.put(sorted_copy(values_));
+    return std::move(w).finish();
+}
+
+FUNNELKIT_INLINE duration_summary duration_summary::deserialize(const void* data, std::size_t size) {
+    using namespace detail::accumulators_impl;
+    detail::byte_reader r(data, size, summary_magic, "duration_summary");
+    if (r.version() != summary_format)
+        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const auto keep = r.get<std::uint8_t>();
+    if (keep > 1) r.fail("keep-values flag " + std::to_string(keep) + " is not 0 or 1");
+    duration_summary out(keep == 1);
+    out.count_ = r.get<std::int64_t>();
+    out.sum_ = r.get<double>();
+    out.min_ = r.get<double>();
+    out.max_ = r.get<double>();
+    out.values_ = r.get_vector<double>();
+    r.finish();
+    if (out.count_ < 0) r.fail("negative count " + std::to_string(out.count_));
+    if (!std::isfinite(out.sum_) || !std::isfinite(out.min_) || !std::isfinite(out.max_))
+        r.fail("non-finite sum, minimum or maximum");
+    if (out.count_ > 0 && out.min_ > out.max_) r.fail("minimum exceeds maximum");
+    if (out.count_ == 0 && (out.sum_ != 0 || out.min_ != 0 || out.max_ != 0)) r.fail("empty summary with nonzero fields");
+    const std::size_t expected = keep ? static_cast<std::size_t>(out.count_) : 0;
+    if (out.values_.size() != expected)
+        r.fail(std::to_string(out.values_.size()) + " values stored for a count of " + std::to_string(out.count_));
+    for (double v : out.values_)
+        if (!std::isfinite(v) || v < out.min_ || v > out.max_) r.fail("stored value " + detail::to_text(v) + " out of range");
+    return out;
+}
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,188 @@
+// Definitions for funnelkit/conversion.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/conversion.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <string>
+
+#include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/stage_mask.hpp"
+#include "funnelkit/error.hpp"
+#include "funnelkit/serialize.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::conversion_impl {
+inline constexpr char conversion_magic[] = "FKCV";
+inline constexpr std::uint16_t conversion_format = 1;
+
+
+struct entity_state {
+    std::uint64_t mask = 0;
+    std::int64_t first_time = std::numeric_limits<std::int64_t>::max();
+    std::int32_t segment = conversion_counts::overall;
+};
+
+inline void observe(entity_state& e, std::int32_t rank, std::int64_t t, std::int32_t seg) noexcept {
+    if (rank >= 0) e.mask |= std::uint64_t{1} << rank;
+    if (t < e.first_time || (t == e.first_time && seg < e.segment)) {
+        e.first_time = t;
+        e.segment = seg;
+    }
+}
+}  // namespace detail::conversion_impl
+
+FUNNELKIT_INLINE conversion_counts::conversion_counts(std::size_t n_stages, std::size_t n_segments)
+    : n_stages_(n_stages), n_segments_(n_segments), counts_((n_segments + 1) * (n_stages + 1), 0) {
+    if (n_stages > stage_model::max_ladder)
+        detail::throw_option("n_stages", std::to_string(n_stages), "exceeds the 64-stage ladder limit");
+}
+
+FUNNELKIT_INLINE std::size_t conversion_counts::row(std::int32_t segment) const {
+    if (segment < overall || (segment >= 0 && static_cast<std::size_t>(segment) >= n_segments_))
+        detail::throw_option("segment", std::to_string(segment),
+                             "is not a segment of this table (expected -1 for overall or 0.." +
+                                 std::to_string(static_cast<std::int64_t>(n_segments_) - 1) + ")");
+    return static_cast<std::size_t>(segment + 1) * (n_stages_ + 1);
+}
+
+FUNNELKIT_INLINE void conversion_counts::grow_segments(std::size_t n_segments) {
+    if (n_segments <= n_segments_) return;
+    counts_.resize((n_segments + 1) * (n_stages_ + 1), 0);
+    n_segments_ = n_segments;
+}
+
+FUNNELKIT_INLINE void conversion_counts::add_entity(std::uint64_t reached_mask, std::int32_t segment) {
+    if (n_stages_ < 64 && (reached_mask >> n_stages_) != 0)
+        detail::throw_option("reached_mask", std::to_string(reached_mask),
+                             "has bits beyond the " + std::to_string(n_stages_) + " ladder stages");
+    if (segment >= 0) grow_segments(static_cast<std::size_t>(segment) + 1);
+    auto bump = [&](std::size_t r) {
+        std::int64_t* c = counts_.data() + r;
+        c[0] += 1;
+        for (std::uint64_t m = reached_mask; m; m &= m - 1) c[1 + std::countr_zero(m)] += 1;
+    };
+    bump(0);
+    if (segment != overall) bump(row(segment));
+}
+
+FUNNELKIT_INLINE void conversion_counts::merge(const conversion_counts& other) {
+    if (other.n_stages_ != n_stages_) {
+        // A default-constructed (0-stage, empty) state is the identity of merge.
+        if (n_stages_ == 0 && n_segments_ == 0 && counts_[0] == 0) {
+            *this = other;
+            return;
+        }
+        if (other.n_stages_ == 0 && other.n_segments_ == 0 && other.counts_[0] == 0) return;
+        throw invalid_argument("conversion_counts::merge: stage counts differ (" + std::to_string(n_stages_) +
+                               " vs " + std::to_string(other.n_stages_) + ")");
+    }
+    grow_segments(other.n_segments_);
+    for (std::size_t i = 0; i < other.counts_.size(); ++i) counts_[i] += other.counts_[i];
+}
+
+FUNNELKIT_INLINE void conversion_counts::reset() { std::fill(counts_.begin(), counts_.end(), 0); }
+
+FUNNELKIT_INLINE std::int64_t conversion_counts::entities(std::int32_t segment) const {
+    return counts_[row(segment)];
+}
+
+FUNNELKIT_INLINE std::int64_t conversion_counts::reached(std::size_t rank, std::int32_t segment) const {
+    if (rank >= n_stages_)
+        detail::throw_option("rank", std::to_string(rank),
+                             "is not a ladder position (expected 0.." +
+                                 std::to_string(static_cast<std::int64_t>(n_stages_) - 1) + ")");
+    return counts_[row(segment) + 1 + rank];
+}
+
+FUNNELKIT_INLINE std::optional<double> conversion_counts::step_rate(std::size_t rank, std::int32_t segment) const {
+    const std::int64_t num = reached(rank, segment);
+    if (rank == 0) return std::nullopt;
+    const std::int64_t den = reached(rank - 1, segment);
+    if (den == 0) return std::nullopt;
+    return static_cast<double>(num) / static_cast<double>(den);
+}
+
+FUNNELKIT_INLINE std::optional<double> conversion_counts::cumulative_rate(std::size_t rank, std::int32_t segment) const {
+    const std::int64_t num = reached(rank, segment);
+    const std::int64_t den = reached(0, segment);
+    if (den == 0) return std::nullopt;
+    return static_cast<double>(num) / static_cast<double>(den);
+}
+
+FUNNELKIT_INLINE std::vector<std::byte> conversion_counts::serialize() const {
+    using namespace detail::conversion_impl;
+    detail::byte_writer w(conversion_magic, conversion_format);
+    w.put(static_cast<std::uint64_t>(n_stages_));
+    w.put(static_cast<std::uint64_t>(n_segments_));
+    w.put(counts_);
+    return std::move(w).finish();
+}
+
+FUNNELKIT_INLINE conversion_counts conversion_counts::deserialize(const void* data, std::size_t size) {
+    using namespace detail::conversion_impl;
+    detail::byte_reader r(data, size, conversion_magic, "conversion_counts");
+    if (r.version() != conversion_format)
+        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const auto n_stages = r.get<std::uint64_t>();
+    const auto n_segments = r.get<std::uint64_t>();
+    if (n_stages > stage_model::max_ladder) r.fail("stage count " + std::to_string(n_stages) + " exceeds 64");
+    auto counts = r.get_vector<std::int64_t>();
+    r.finish();
+    if (n_segments > counts.size() || counts.size() != (n_segments + 1) * (n_stages + 1))
+        r.fail("counter array of " + std::to_string(counts.size()) + " does not match " +
+               std::to_string(n_stages) + " stages and " + std::to_string(n_segments) + " segments");
+    for (std::int64_t c : counts)
+        if (c < 0) r.fail("negative count " + std::to_string(c));
+    conversion_counts out;
+    out.n_stages_ = static_cast<std::size_t>(n_stages);
+    out.n_segments_ = static_cast<std::size_t>(n_segments);
+    out.counts_ = std::move(counts);
+    return out;
+}
+
+FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const stage_records& records,
+                                              const conversion_options& options) {
+    using namespace detail::conversion_impl;
+    const std::int32_t n_segments = records.validate(model);
+    const std::size_t n = records.size();
+    const bool has_seg = records.has_segment();
+    const auto* ent = records.entity.data();
+    const auto* tim = records.time.data();
+    const auto* stg = records.stage.data();
+    const auto* seg = has_seg ? records.segment.data() : nullptr;
+
+    conversion_counts out(model.ladder().size(), static_cast<std::size_t>(n_segments));
+    auto emit = [&](const entity_state& e) {
+        const std::uint64_t m = options.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
+        out.add_entity(m, e.segment);
+    };
+
+    // Fast path: rows grouped by entity in ascending id order need no hash map.
+    const bool sorted = std::is_sorted(ent, ent + n);
+    if (sorted) {
+        std::size_t i = 0;
+        while (i < n) {
+            entity_state e;
+            const std::int64_t id = ent[i];
+            for (; i < n && ent[i] == id; ++i)
+                observe(e, model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
+            emit(e);
+        }
+        return out;
+    }
+    detail::entity_index index(n / 4);
+    std::vector<entity_state> states;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t k = index.insert(ent[i]);
+        if (k == states.size()) states.emplace_back();
+        observe(states[k], model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
+    }
+    for (const entity_state& e : states) emit(e);
+    return out;
+}
+
+FUNNELKIT_END_NAMESPACE

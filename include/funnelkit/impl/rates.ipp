@@ -1,0 +1,383 @@
+// Definitions for funnelkit/rates.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/rates.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include <boost/math/quadrature/tanh_sinh.hpp>
+#include <boost/math/special_functions/beta.hpp>
+#include <boost/math/special_functions/erf.hpp>
+#include <boost/math/special_functions/gamma.hpp>
+
+#include "funnelkit/error.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::rates_impl {
+
+inline void check_counts(std::int64_t x, std::int64_t n, std::string_view x_name, std::string_view n_name) {
+    if (n < 0) detail::throw_option(n_name, std::to_string(n), "is negative; trial counts must be >= 0");
+    if (x < 0) detail::throw_option(x_name, std::to_string(x), "is negative; success counts must be >= 0");
+    if (x > n)
+        detail::throw_option(x_name, std::to_string(x),
+                             "exceeds the number of trials " + std::to_string(n) + " ('" + std::string(n_name) + "')");
+}
+
+inline void check_level(double level) {
+    if (!(level > 0.0 && level < 1.0))
+        detail::throw_option("level", detail::to_text(level), "must lie strictly between 0 and 1");
+}
+
+inline double clip01(double v) noexcept { return std::min(1.0, std::max(0.0, v)); }
+
+// Standard normal upper tail P(Z > z), accurate far into the tail.
+inline double normal_sf(double z) noexcept { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
+
+inline void check_beta_param(double v, std::string_view name) {
+    if (!(std::isfinite(v) && v > 0.0))
+        detail::throw_option(name, detail::to_text(v), "must be a finite number > 0 (Beta distribution parameter)");
+}
+
+// P(p_B > p_A) for p_A ~ Beta(aa, ba), p_B ~ Beta(ab, bb) with ab a positive integer:
+//   sum_{i=0}^{ab-1} B(aa+i, ba+bb) / ((bb+i) B(1+i, bb) B(aa, ba)).
+// Term 0 reduces to B(aa, ba+bb) / B(aa, ba) and consecutive terms have the ratio
+//   t_{i+1} / t_i = (aa+i)(bb+i) / ((aa+ba+bb+i)(1+i)),
+// so the sum runs in log space from log t_0 (no overflow or underflow of single terms).
+inline double closed_form_integer_ab(double aa, double ba, double ab, double bb) {
+    const auto m = static_cast<std::int64_t>(ab);
+    std::vector<double> logt(static_cast<std::size_t>(m));
+    double lt = boost::math::lgamma(ba + bb) + boost::math::lgamma(aa + ba) - boost::math::lgamma(aa + ba + bb) -
+                boost::math::lgamma(ba);
+    double top = -std::numeric_limits<double>::infinity();
+    for (std::int64_t i = 0; i < m; ++i) {
+        logt[static_cast<std::size_t>(i)] = lt;
+        top = std::max(top, lt);
+        const double di = static_cast<double>(i);
+        lt += std::log((aa + di) * (bb + di)) - std::log((aa + ba + bb + di) * (1.0 + di));
+    }
+    double s = 0;
+    for (double v : logt) s += std::exp(v - top);
+    return std::min(1.0, std::exp(top) * s);
+}
+
+inline bool usable_integer(double v, double limit) noexcept {
+    return v <= limit && v == std::floor(v);
+}
+
+}  // namespace detail::rates_impl
+
+FUNNELKIT_INLINE std::string_view to_string(interval_method m) noexcept {
+    switch (m) {
+        case interval_method::wilson: return "wilson";
+        case interval_method::agresti_coull: return "agresti_coull";
+        case interval_method::jeffreys: return "jeffreys";
+        case interval_method::clopper_pearson: return "clopper_pearson";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE interval_method parse_interval_method(std::string_view name) {
+    if (name == "wilson") return interval_method::wilson;
+    if (name == "agresti_coull") return interval_method::agresti_coull;
+    if (name == "jeffreys") return interval_method::jeffreys;
+    if (name == "clopper_pearson" || name == "exact") return interval_method::clopper_pearson;
+    detail::throw_option("method", "'" + std::string(name) + "'",
+                         "is not an interval method (expected wilson, agresti_coull, jeffreys or clopper_pearson)");
+}
+
+FUNNELKIT_INLINE double normal_quantile(double p) {
+    if (!(p > 0.0 && p < 1.0)) detail::throw_option("p", detail::to_text(p), "must lie strictly between 0 and 1");
+    // Phi^-1(p) = -sqrt(2) erfc^-1(2p); erfc_inv keeps full relative accuracy in both tails.
+    return -std::sqrt(2.0) * boost::math::erfc_inv(2.0 * p);
+}
+
+FUNNELKIT_INLINE double beta_quantile(double p, double a, double b) {
+    using namespace detail::rates_impl;
+    if (!(p >= 0.0 && p <= 1.0)) detail::throw_option("p", detail::to_text(p), "must lie in [0, 1]");
+    check_beta_param(a, "a");
+    check_beta_param(b, "b");
+    // For p > 1/2 invert the complement: better accuracy for upper quantiles.
+    return p <= 0.5 ? boost::math::ibeta_inv(a, b, p) : boost::math::ibetac_inv(a, b, 1.0 - p);
+}
+
+FUNNELKIT_INLINE std::optional<rate_bounds> rate_interval(std::int64_t x, std::int64_t n, double level, interval_method method) {
+    using namespace detail::rates_impl;
+    check_counts(x, n, "successes", "trials");
+    check_level(level);
+    if (n == 0) return std::nullopt;
+    const double alpha = 1.0 - level;
+    const double xd = static_cast<double>(x);
+    const double nd = static_cast<double>(n);
+    rate_bounds r;
+    r.estimate = xd / nd;
+    switch (method) {
+        case interval_method::wilson: {
+            const double z = -normal_quantile(alpha / 2.0);
+            const double z2 = z * z;
+            const double centre = (xd + z2 / 2.0) / (nd + z2);
+            const double half = z * std::sqrt(xd * (nd - xd) / nd + z2 / 4.0) / (nd + z2);
+            r.lower = clip01(centre - half);
+            r.upper = clip01(centre + half);
+            break;
+        }
+        case interval_method::agresti_coull: {
+            const double z = -normal_quantile(alpha / 2.0);
+            const double z2 = z * z;
+            const double nt = nd + z2;
+            const double pt = (xd + z2 / 2.0) / nt;
+            const double half = z * std::sqrt(pt * (1.0 - pt) / nt);
+            r.lower = clip01(pt - half);
+            r.upper = clip01(pt + half);
+            break;
+        }
+        case interval_method::jeffreys: {
+            const double a = xd + 0.5;
+            const double b = nd - xd + 0.5;
+            r.lower = x == 0 ? 0.0 : boost::math::ibeta_inv(a, b, alpha / 2.0);
+            r.upper = x == n ? 1.0 : boost::math::ibetac_inv(a, b, alpha / 2.0);
+            break;
+        }
+        case interval_method::clopper_pearson: {
+            r.lower = x == 0 ? 0.0 : boost::math::ibeta_inv(xd, nd - xd + 1.0, alpha / 2.0);
+            r.upper = x == n ? 1.0 : boost::math::ibetac_inv(xd + 1.0, nd - xd, alpha / 2.0);
+            break;
+        }
+        default:
+            detail::throw_option("method", std::to_string(static_cast<int>(method)), "is not an interval method");
+    }
+    // Guard the documented ordering against last-bit rounding in the quantile routines.
+    r.lower = std::min(r.lower, r.estimate);
+    r.upper = std::max(r.upper, r.estimate);
+    return r;
+}
+
+FUNNELKIT_INLINE std::string_view to_string(alternative a) noexcept {
+    switch (a) {
+        case alternative::two_sided: return "two-sided";
+        case alternative::larger: return "larger";
+        case alternative::smaller: return "smaller";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE alternative parse_alternative(std::string_view name) {
+    if (name == "two-sided" || name == "two_sided") return alternative::two_sided;
+    if (name == "larger") return alternative::larger;
+    if (name == "smaller") return alternative::smaller;
+    detail::throw_option("alternative", "'" + std::string(name) + "'",
+                         "is not an alternative (expected two-sided, larger or smaller)");
+}
+
+FUNNELKIT_INLINE std::optional<test_result> two_proportion_ztest(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
+                                                                 alternative alt) {
+    using namespace detail::rates_impl;
+    check_counts(x_a, n_a, "x_a", "n_a");
+    check_counts(x_b, n_b, "x_b", "n_b");
+    if (n_a == 0 || n_b == 0) return std::nullopt;
+    const double da = static_cast<double>(n_a), db = static_cast<double>(n_b);
+    const double pa = static_cast<double>(x_a) / da, pb = static_cast<double>(x_b) / db;
+    const double pooled = static_cast<double>(x_a + x_b) / (da + db);
+    const double var = pooled * (1.0 - pooled) * (1.0 / da + 1.0 / db);
+    if (!(var > 0.0)) return std::nullopt;
+    test_result r;
+    r.statistic = (pb - pa) / std::sqrt(var);
+    switch (alt) {
+        case alternative::two_sided: r.p_value = std::min(1.0, 2.0 * normal_sf(std::abs(r.statistic))); break;
+        case alternative::larger: r.p_value = normal_sf(r.statistic); break;
+        case alternative::smaller: r.p_value = normal_sf(-r.statistic); break;
+        default: detail::throw_option("alternative", std::to_string(static_cast<int>(alt)), "is not an alternative");
+    }
+    return r;
+}
+
+FUNNELKIT_INLINE std::optional<chi2_result> chi2_test(std::span<const std::int64_t> table, std::size_t rows, std::size_t cols,
+                                                      bool yates) {
+    if (rows < 2 || cols < 2)
+        detail::throw_option("table", std::to_string(rows) + "x" + std::to_string(cols),
+                             "is too small: a test of independence needs at least 2 rows and 2 columns");
+    if (rows > table.size() / cols || rows * cols != table.size())
+        detail::throw_length("table", table.size(), "rows*cols", rows * cols);
+    std::vector<double> row_sum(rows, 0.0), col_sum(cols, 0.0);
+    double total = 0;
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+            const std::int64_t v = table[i * cols + j];
+            if (v < 0) detail::throw_at_row("table", i * cols + j, std::to_string(v), "is negative; counts must be >= 0");
+            const auto d = static_cast<double>(v);
+            row_sum[i] += d;
+            col_sum[j] += d;
+            total += d;
+        }
+    for (double s : row_sum)
+        if (s == 0) return std::nullopt;
+    for (double s : col_sum)
+        if (s == 0) return std::nullopt;
+    chi2_result r;
+    r.dof = static_cast<std::int64_t>((rows - 1) * (cols - 1));
+    r.corrected = yates && r.dof == 1;
+    double stat = 0;
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+            const double expected = row_sum[i] * col_sum[j] / total;
+            double diff = std::abs(static_cast<double>(table[i * cols + j]) - expected);
+            if (r.corrected) diff -= std::min(0.5, diff);
+            stat += diff * diff / expected;
+        }
+    r.statistic = stat;
+    r.p_value = boost::math::gamma_q(static_cast<double>(r.dof) / 2.0, stat / 2.0);
+    return r;
+}
+
+FUNNELKIT_INLINE std::optional<chi2_result> chi2_two_proportions(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
+                                                                 bool yates) {
+    using namespace detail::rates_impl;
+    check_counts(x_a, n_a, "x_a", "n_a");
+    check_counts(x_b, n_b, "x_b", "n_b");
+    const std::int64_t t[4] = {x_a, n_a - x_a, x_b, n_b - x_b};
+    return chi2_test(t, 2, 2, yates);
+}
+
+namespace detail {
+
+FUNNELKIT_INLINE std::optional<double> beta_greater_closed_form(double a_x, double b_x, double a_y, double b_y) {
+    using namespace detail::rates_impl;
+    // The sum has (integer parameter) terms and its log-gamma start loses about
+    // eps * lgamma(a + b) in relative accuracy: restrict it to where both stay small.
+    constexpr double max_terms = 1e5;
+    constexpr double max_total = 1e5;
+    if (std::max(a_x + b_x, a_y + b_y) > max_total) return std::nullopt;
+    // Four equivalent forms, F(aa, ba, ab, bb) = P(p_B > p_A) needing ab integer:
+    // P(X > Y) = F(Y; X)                       (a_x integer)
+    //          = F(1-X; 1-Y) with 1-p ~ Beta(b, a) (b_y integer)
+    //          = 1 - F(X; Y)                   (a_y integer)
+    //          = 1 - F(1-Y; 1-X)               (b_x integer)
+    // Prefer the integer parameter with the fewest terms.
+    struct form { double terms; int kind; };
+    form best{std::numeric_limits<double>::infinity(), -1};
+    const double cand[4] = {a_x, b_y, a_y, b_x};
+    for (int k = 0; k < 4; ++k)
+        if (usable_integer(cand[k], max_terms) && cand[k] < best.terms) best = {cand[k], k};
+    switch (best.kind) {
+        case 0: return closed_form_integer_ab(a_y, b_y, a_x, b_x);
+        case 1: return closed_form_integer_ab(b_x, a_x, b_y, a_y);
+        case 2: return std::max(0.0, 1.0 - closed_form_integer_ab(a_x, b_x, a_y, b_y));
+        case 3: return std::max(0.0, 1.0 - closed_form_integer_ab(b_y, a_y, b_x, a_x));
+        default: return std::nullopt;
+    }
+}
+
+FUNNELKIT_INLINE double beta_greater_quadrature(double a_x, double b_x, double a_y, double b_y) {
+    // P(X > Y) = integral over [0, 1] of pdf_X(t) * P(Y < t) dt. Both factors are
+    // evaluated by Boost.Math to full relative accuracy; the integral is split at points
+    // around the bulk of each density (mean +- k standard deviations) so that tanh-sinh
+    // sees smooth pieces, with the endpoint singularities of shape parameters < 1 handled
+    // by its double-exponential clustering at 0 and 1.
+    std::vector<double> cuts{0.0, 1.0};
+    for (const auto& [a, b] : {std::pair{a_x, b_x}, std::pair{a_y, b_y}}) {
+        const double mean = a / (a + b);
+        const double sd = std::sqrt(a * b / ((a + b) * (a + b) * (a + b + 1.0)));
+        for (double k : {-40.0, -20.0, -10.0, -6.0, -3.0, -1.5, 0.0, 1.5, 3.0, 6.0, 10.0, 20.0, 40.0}) {
+            const double c = mean + k * sd;
+            if (c > 0.0 && c < 1.0) cuts.push_back(c);
+        }
+    }
+    cuts.push_back(0.5);
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    boost::math::quadrature::tanh_sinh<double> integrator;
+    // Left half in t; right half in s = 1 - t, where pdf_X(1-s) = pdf of Beta(b_x, a_x) at s
+    // and P(Y < 1-s) = P(Beta(b_y, a_y) > s). Doubles are dense near 0 but not near 1, so
+    // this keeps a singularity of the density at t = 1 (b < 1) as resolvable as one at 0.
+    auto left = [&](double t) {
+        if (!(t > 0.0 && t < 1.0)) return 0.0;
+        return boost::math::ibeta_derivative(a_x, b_x, t) * boost::math::ibeta(a_y, b_y, t);
+    };
+    auto right = [&](double s) {
+        if (!(s > 0.0 && s < 1.0)) return 0.0;
+        return boost::math::ibeta_derivative(b_x, a_x, s) * boost::math::ibetac(b_y, a_y, s);
+    };
+    double total = 0;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+        if (!(cuts[i + 1] > cuts[i])) continue;
+        if (cuts[i + 1] <= 0.5)
+            total += integrator.integrate(left, cuts[i], cuts[i + 1], 1e-13);
+        else
+            total += integrator.integrate(right, 1.0 - cuts[i + 1], 1.0 - cuts[i], 1e-13);
+    }
+    return std::min(1.0, std::max(0.0, total));
+}
+
+}  // namespace detail
+
+FUNNELKIT_INLINE double probability_beta_greater(double a_x, double b_x, double a_y, double b_y) {
+    using namespace detail::rates_impl;
+    check_beta_param(a_x, "a_x");
+    check_beta_param(b_x, "b_x");
+    check_beta_param(a_y, "a_y");
+    check_beta_param(b_y, "b_y");
+    if (auto v = detail::beta_greater_closed_form(a_x, b_x, a_y, b_y)) return *v;
+    return detail::beta_greater_quadrature(a_x, b_x, a_y, b_y);
+}
+
+FUNNELKIT_INLINE double probability_b_beats_a(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
+                                              const beta_prior& prior) {
+    using namespace detail::rates_impl;
+    check_counts(x_a, n_a, "x_a", "n_a");
+    check_counts(x_b, n_b, "x_b", "n_b");
+    check_beta_param(prior.alpha, "prior.alpha");
+    check_beta_param(prior.beta, "prior.beta");
+    const auto d = [](std::int64_t v) { return static_cast<double>(v); };
+    return probability_beta_greater(prior.alpha + d(x_b), prior.beta + d(n_b - x_b), prior.alpha + d(x_a),
+                                    prior.beta + d(n_a - x_a));
+}
+
+FUNNELKIT_INLINE std::string_view to_string(p_adjust m) noexcept {
+    switch (m) {
+        case p_adjust::holm: return "holm";
+        case p_adjust::benjamini_hochberg: return "benjamini_hochberg";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE p_adjust parse_p_adjust(std::string_view name) {
+    if (name == "holm") return p_adjust::holm;
+    if (name == "benjamini_hochberg" || name == "bh" || name == "fdr_bh") return p_adjust::benjamini_hochberg;
+    detail::throw_option("method", "'" + std::string(name) + "'",
+                         "is not a p-value adjustment (expected holm or benjamini_hochberg)");
+}
+
+FUNNELKIT_INLINE std::vector<double> adjust_p_values(std::span<const double> p, p_adjust method) {
+    const std::size_t m = p.size();
+    for (std::size_t i = 0; i < m; ++i)
+        if (!(p[i] >= 0.0 && p[i] <= 1.0))
+            detail::throw_at_row("p_value", i, detail::to_text(p[i]), "is not a probability in [0, 1]");
+    std::vector<std::size_t> order(m);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    // Stable: tied p-values keep input order, which makes the result independent of ties.
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+    std::vector<double> out(m);
+    const double md = static_cast<double>(m);
+    if (method == p_adjust::holm) {
+        double running = 0;
+        for (std::size_t k = 0; k < m; ++k) {
+            running = std::max(running, std::min(1.0, (md - static_cast<double>(k)) * p[order[k]]));
+            out[order[k]] = running;
+        }
+    } else if (method == p_adjust::benjamini_hochberg) {
+        double running = 1;
+        for (std::size_t k = m; k-- > 0;) {
+            running = std::min(running, md * p[order[k]] / static_cast<double>(k + 1));
+            out[order[k]] = running;
+        }
+    } else {
+        detail::throw_option("method", std::to_string(static_cast<int>(method)), "is not a p-value adjustment");
+    }
+    return out;
+}
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,561 @@
+// Definitions for funnelkit/velocity.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/velocity.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <string>
+
+#include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/random.hpp"
+#include "funnelkit/error.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::velocity_impl {
+
+inline void json_string(std::string& out, std::string_view s) {
+    out.push_back('"');
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                    out += buf;
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    out.push_back('"');
+}
+
+inline void json_object(std::string& out, const std::vector<std::pair<std::string, std::string>>& kv) {
+    out.push_back('{');
+    for (std::size_t i = 0; i < kv.size(); ++i) {
+        if (i) out += ", ";
+        json_string(out, kv[i].first);
+        out += ": ";
+        json_string(out, kv[i].second);
+    }
+    out.push_back('}');
+}
+
+inline std::string num(double v) { return detail::to_display(v); }
+inline std::string num(const std::optional<double>& v) { return v ? num(*v) : std::string("undefined"); }
+
+inline std::string_view name(count_basis b) { return b == count_basis::created_in_period ? "created_in_period" : "open_at_start"; }
+inline std::string_view name(win_rate_basis b) { return b == win_rate_basis::count ? "count" : "value"; }
+inline std::string_view name(cycle_start b) {
+    return b == cycle_start::created ? "created" : (b == cycle_start::sql ? "sql" : "first_touch");
+}
+inline std::string_view name(cycle_deals b) { return b == cycle_deals::won ? "won" : "closed"; }
+inline std::string_view name(cycle_statistic b) { return b == cycle_statistic::mean ? "mean" : "median"; }
+
+inline void check_options(const velocity_options& o) {
+    if (!(std::isfinite(o.time_unit) && o.time_unit > 0))
+        detail::throw_option("time_unit", detail::to_text(o.time_unit), "must be finite and > 0");
+    if (o.bootstrap < 0) detail::throw_option("bootstrap", std::to_string(o.bootstrap), "must be >= 0");
+    if (!(o.confidence > 0 && o.confidence < 1))
+        detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
+    if (static_cast<unsigned>(o.count) > 1u) detail::throw_option("count", std::to_string(static_cast<int>(o.count)), "is not a count_basis");
+    if (static_cast<unsigned>(o.win_rate) > 1u) detail::throw_option("win_rate", std::to_string(static_cast<int>(o.win_rate)), "is not a win_rate_basis");
+    if (static_cast<unsigned>(o.cycle_from) > 2u) detail::throw_option("cycle_from", std::to_string(static_cast<int>(o.cycle_from)), "is not a cycle_start");
+    if (static_cast<unsigned>(o.cycle_over) > 1u) detail::throw_option("cycle_over", std::to_string(static_cast<int>(o.cycle_over)), "is not a cycle_deals");
+    if (static_cast<unsigned>(o.cycle_stat) > 1u) detail::throw_option("cycle_stat", std::to_string(static_cast<int>(o.cycle_stat)), "is not a cycle_statistic");
+}
+
+// Median of v (reorders v); v non-empty.
+inline double median_of(std::vector<double>& v) {
+    const std::size_t m = v.size() / 2;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m), v.end());
+    const double hi = v[m];
+    if (v.size() % 2 == 1) return hi;
+    const double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m));
+    return lo + (hi - lo) / 2;
+}
+
+// Per (period, segment) sums.
+struct cell {
+    std::int64_t n = 0, won = 0, lost = 0, cycle_deals = 0, cycle_missing = 0;
+    double won_amount = 0, lost_amount = 0, cycle_sum = 0;
+    std::vector<double> cycles;  // median only
+};
+
+// Fills D, W, L, V and the status of r from the sums; `cycle_med` is the median when asked.
+inline void finish(velocity_result& r, const velocity_options& o, double cycle_sum, std::optional<double> cycle_med) {
+    if (r.won > 0) r.deal_value = r.won_amount / static_cast<double>(r.won);
+    if (r.won + r.lost > 0) {
+        if (o.win_rate == win_rate_basis::count) {
+            r.win_rate = static_cast<double>(r.won) / static_cast<double>(r.won + r.lost);
+        } else {
+            const double total = r.won_amount + r.lost_amount;
+            // All closed deals of amount 0: the value basis has no denominator.
+            if (total > 0) r.win_rate = r.won_amount / total;
+        }
+    }
+    if (r.cycle_deals > 0)
+        r.cycle_length = o.cycle_stat == cycle_statistic::mean ? cycle_sum / static_cast<double>(r.cycle_deals) : cycle_med;
+    if (!r.deal_value) {
+        r.status = velocity_status::no_won_deals;
+        r.reason = "no won deal closed in the period: D (mean won amount) is undefined";
+    } else if (!r.win_rate) {
+        r.status = velocity_status::no_closed_deals;
+        r.reason = r.won + r.lost > 0 ? "closed deals have total amount 0: W by value is undefined"
+                                      : "no deal closed in the period: W is undefined";
+    } else if (!r.cycle_length) {
+        r.status = velocity_status::no_cycle;
+        r.reason = "no closed deal with a measurable cycle: L is undefined";
+    } else if (*r.cycle_length <= 0) {
+        r.status = velocity_status::zero_cycle;
+        r.reason = "cycle length L is 0: V = N*D*W/L is unbounded";
+    } else {
+        r.status = velocity_status::ok;
+        r.velocity = static_cast<double>(r.n) * *r.deal_value * *r.win_rate / *r.cycle_length;
+    }
+}
+
+// Percentile (linear interpolation between order statistics, "type 7") of sorted v.
+inline double percentile(const std::vector<double>& v, double q) {
+    const double h = q * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(h));
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (h - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+}  // namespace detail::velocity_impl
+
+FUNNELKIT_INLINE std::string explanation::text() const {
+    std::string s = metric + " = " + formula + "\n";
+    for (const auto& [k, v] : inputs) s += "  " + k + " = " + v + "\n";
+    if (!options.empty()) {
+        s += "options:";
+        for (const auto& [k, v] : options) s += " " + k + "=" + v;
+        s += "\n";
+    }
+    if (!note.empty()) s += note + "\n";
+    return s;
+}
+
+FUNNELKIT_INLINE std::string explanation::json() const {
+    using namespace detail::velocity_impl;
+    std::string s = "{\"metric\": ";
+    json_string(s, metric);
+    s += ", \"formula\": ";
+    json_string(s, formula);
+    s += ", \"inputs\": ";
+    json_object(s, inputs);
+    s += ", \"options\": ";
+    json_object(s, options);
+    s += ", \"note\": ";
+    json_string(s, note);
+    s += "}";
+    return s;
+}
+
+FUNNELKIT_INLINE std::string_view to_string(velocity_status s) noexcept {
+    switch (s) {
+        case velocity_status::ok: return "ok";
+        case velocity_status::no_won_deals: return "no_won_deals";
+        case velocity_status::no_closed_deals: return "no_closed_deals";
+        case velocity_status::no_cycle: return "no_cycle";
+        case velocity_status::zero_cycle: return "zero_cycle";
+    }
+    return "unknown";
+}
+
+FUNNELKIT_INLINE std::int32_t opportunity_records::validate() const {
+    const std::size_t n = created.size();
+    if (closed.size() != n) detail::throw_length("closed", closed.size(), "created", n);
+    if (outcome.size() != n) detail::throw_length("outcome", outcome.size(), "created", n);
+    if (amount.size() != n) detail::throw_length("amount", amount.size(), "created", n);
+    if (!segment.empty() && segment.size() != n) detail::throw_length("segment", segment.size(), "created", n);
+    if (!sql_time.empty() && sql_time.size() != n) detail::throw_length("sql_time", sql_time.size(), "created", n);
+    if (!first_touch.empty() && first_touch.size() != n)
+        detail::throw_length("first_touch", first_touch.size(), "created", n);
+    std::int32_t max_seg = -1;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (created[i] == missing_time) detail::throw_at_row("created", i, "missing", "(every opportunity needs a creation time)");
+        const auto oc = outcome[i];
+        if (oc < 0 || oc > 2) detail::throw_at_row("outcome", i, std::to_string(oc), "is not an outcome code (0 open, 1 won, 2 lost)");
+        if (!(std::isfinite(amount[i]) && amount[i] >= 0))
+            detail::throw_at_row("amount", i, detail::to_text(amount[i]), "must be finite and >= 0");
+        if (!segment.empty()) {
+            if (segment[i] < 0) detail::throw_at_row("segment", i, std::to_string(segment[i]), "must be >= 0");
+            max_seg = std::max(max_seg, segment[i]);
+        }
+        if (oc != 0) {
+            if (closed[i] == missing_time) detail::throw_at_row("closed", i, "missing", "but the deal is closed (outcome won or lost)");
+            if (closed[i] < created[i])
+                detail::throw_at_row("closed", i, std::to_string(closed[i]),
+                                     "is before the creation time " + std::to_string(created[i]));
+            if (!sql_time.empty() && sql_time[i] != missing_time && sql_time[i] > closed[i])
+                detail::throw_at_row("sql_time", i, std::to_string(sql_time[i]),
+                                     "is after the close time " + std::to_string(closed[i]));
+            if (!first_touch.empty() && first_touch[i] != missing_time && first_touch[i] > closed[i])
+                detail::throw_at_row("first_touch", i, std::to_string(first_touch[i]),
+                                     "is after the close time " + std::to_string(closed[i]));
+        }
+    }
+    return max_seg + 1;
+}
+
+FUNNELKIT_INLINE opportunity_table opportunities_from_stages(const stage_model& model, const stage_records& r,
+                                                             std::string_view opportunity_stage, std::string_view sql_stage) {
+    r.validate(model);
+    const std::int32_t opp = model.code_of(opportunity_stage);
+    const std::int32_t sql = sql_stage.empty() ? -1 : model.code_of(sql_stage);
+    const std::int32_t won = model.won() ? *model.won() : -1;
+    const std::size_t n = r.size();
+    // Rows ordered by (entity, time, row) so each entity's history is contiguous and in order.
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        if (r.entity[a] != r.entity[b]) return r.entity[a] < r.entity[b];
+        if (r.time[a] != r.time[b]) return r.time[a] < r.time[b];
+        return a < b;
+    });
+    opportunity_table t;
+    for (std::size_t i = 0; i < n;) {
+        std::size_t j = i;
+        while (j < n && r.entity[order[j]] == r.entity[order[i]]) ++j;
+        std::int64_t created = missing_time, closed = missing_time, sqlt = missing_time;
+        std::int8_t oc = 0;
+        double amt = 0.0;
+        const std::size_t first = order[i];
+        std::int32_t seg = r.has_segment() ? r.segment[first] : 0;
+        for (std::size_t k = i; k < j; ++k) {
+            const std::size_t row = order[k];
+            if (r.has_segment() && r.time[row] == r.time[first]) seg = std::min(seg, r.segment[row]);
+            const std::int32_t s = r.stage[row];
+            if (s == sql && sqlt == missing_time) sqlt = r.time[row];
+            if (s == opp && created == missing_time) {
+                created = r.time[row];
+                if (!r.amount.empty()) amt = r.amount[row];
+            } else if (created != missing_time && oc == 0 &&
+                       (s == won || model.at(s).kind == stage_kind::lost)) {
+                closed = r.time[row];
+                oc = s == won ? std::int8_t{1} : std::int8_t{2};
+                if (!r.amount.empty() && r.amount[row] > 0) amt = r.amount[row];
+            }
+        }
+        if (created != missing_time) {
+            t.entity.push_back(r.entity[first]);
+            t.created.push_back(created);
+            t.closed.push_back(closed);
+            t.outcome.push_back(oc);
+            t.amount.push_back(amt);
+            t.sql_time.push_back(sqlt);
+            t.first_touch.push_back(r.time[first]);
+            if (r.has_segment()) t.segment.push_back(seg);
+        }
+        i = j;
+    }
+    return t;
+}
+
+FUNNELKIT_INLINE void validate_periods(std::span<const period> periods) {
+    for (std::size_t p = 0; p < periods.size(); ++p) {
+        if (periods[p].end <= periods[p].start)
+            detail::throw_at_row("periods", p, std::to_string(periods[p].start) + ".." + std::to_string(periods[p].end),
+                                 "is empty (end must be after start)");
+        if (p > 0 && periods[p].start < periods[p - 1].end)
+            detail::throw_at_row("periods", p, std::to_string(periods[p].start),
+                                 "starts before the previous period ends (periods must be sorted and not overlap)");
+    }
+}
+
+FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records& rec, std::span<const period> periods,
+                                                       const velocity_options& o) {
+    using namespace detail::velocity_impl;
+    check_options(o);
+    const std::int32_t n_seg = rec.validate();
+    validate_periods(periods);
+    std::span<const std::int64_t> start_col = rec.created;
+    if (o.cycle_from == cycle_start::sql) {
+        if (rec.sql_time.empty()) detail::throw_option("cycle_from", "sql", "needs the sql_time column");
+        start_col = rec.sql_time;
+    } else if (o.cycle_from == cycle_start::first_touch) {
+        if (rec.first_touch.empty()) detail::throw_option("cycle_from", "first_touch", "needs the first_touch column");
+        start_col = rec.first_touch;
+    }
+    const std::size_t P = periods.size();
+    const std::size_t rows = static_cast<std::size_t>(n_seg) + 1;
+    std::vector<cell> cells(P * rows);  // cell (p, r) at p * rows + r; r = 0 overall
+    std::vector<std::int64_t> diff(o.count == count_basis::open_at_start ? (P + 1) * rows : 0, 0);
+    const bool median = o.cycle_stat == cycle_statistic::median;
+    const bool has_seg = !rec.segment.empty();
+
+    // Index of the period containing t, or P.
+    auto period_of = [&](std::int64_t t) -> std::size_t {
+        auto it = std::upper_bound(periods.begin(), periods.end(), t,
+                                   [](std::int64_t v, const period& q) { return v < q.start; });
+        if (it == periods.begin()) return P;
+        const auto p = static_cast<std::size_t>(it - periods.begin()) - 1;
+        return t < periods[p].end ? p : P;
+    };
+
+    for (std::size_t i = 0; i < rec.size(); ++i) {
+        const std::size_t seg_row = has_seg ? static_cast<std::size_t>(rec.segment[i]) + 1 : 0;
+        const std::int64_t c = rec.created[i];
+        const bool is_closed = rec.outcome[i] != 0;
+        if (o.count == count_basis::created_in_period) {
+            const std::size_t p = period_of(c);
+            if (p < P) {
+                cells[p * rows].n += 1;
+                if (seg_row) cells[p * rows + seg_row].n += 1;
+            }
+        } else {
+            // Periods with created < start <= closed (or every later start when open).
+            const auto first = static_cast<std::size_t>(
+                std::upper_bound(periods.begin(), periods.end(), c, [](std::int64_t v, const period& q) { return v < q.start; }) -
+                periods.begin());
+            const std::size_t last = is_closed
+                ? static_cast<std::size_t>(std::upper_bound(periods.begin(), periods.end(), rec.closed[i],
+                                                            [](std::int64_t v, const period& q) { return v < q.start; }) -
+                                           periods.begin())
+                : P;
+            if (first < last) {
+                diff[first * rows] += 1;
+                diff[last * rows] -= 1;
+                if (seg_row) {
+                    diff[first * rows + seg_row] += 1;
+                    diff[last * rows + seg_row] -= 1;
+                }
+            }
+        }
+        if (!is_closed) continue;
+        const std::size_t p = period_of(rec.closed[i]);
+        if (p == P) continue;
+        const bool won = rec.outcome[i] == 1;
+        const double a = rec.amount[i];
+        const std::int64_t s = start_col[i];
+        const bool in_cycle = won || o.cycle_over == cycle_deals::closed;
+        // In double: a far-past start time must not overflow the integer difference.
+        const double d = (static_cast<double>(rec.closed[i]) - static_cast<double>(s)) / o.time_unit;
+        auto add = [&](cell& k) {
+            if (won) { k.won += 1; k.won_amount += a; } else { k.lost += 1; k.lost_amount += a; }
+            if (!in_cycle) return;
+            if (s == missing_time) { k.cycle_missing += 1; return; }
+            k.cycle_deals += 1;
+            k.cycle_sum += d;
+            if (median) k.cycles.push_back(d);
+        };
+        add(cells[p * rows]);
+        if (seg_row) add(cells[p * rows + seg_row]);
+    }
+    if (o.count == count_basis::open_at_start) {
+        for (std::size_t r = 0; r < rows; ++r) {
+            std::int64_t run = 0;
+            for (std::size_t p = 0; p < P; ++p) {
+                run += diff[p * rows + r];
+                cells[p * rows + r].n = run;
+            }
+        }
+    }
+
+    std::vector<velocity_result> out;
+    out.reserve(P * rows);
+    for (std::size_t p = 0; p < P; ++p) {
+        for (std::size_t r = 0; r < rows; ++r) {
+            cell& k = cells[p * rows + r];
+            velocity_result v;
+            v.period_index = p;
+            v.segment = static_cast<std::int32_t>(r) - 1;
+            v.interval = periods[p];
+            v.n = k.n;
+            v.won = k.won;
+            v.lost = k.lost;
+            v.won_amount = k.won_amount;
+            v.lost_amount = k.lost_amount;
+            v.cycle_deals = k.cycle_deals;
+            v.cycle_missing = k.cycle_missing;
+            v.options = o;
+            std::optional<double> med;
+            if (median && !k.cycles.empty()) med = median_of(k.cycles);
+            finish(v, o, k.cycle_sum, med);
+            out.push_back(std::move(v));
+        }
+    }
+    if (o.bootstrap == 0) return out;
+
+    // Bootstrap: resample the opportunities that touch a cell (counted in N or closed in the
+    // period) with replacement and recompute V; percentile interval of the defined replicates.
+    struct unit {
+        bool in_n;
+        std::int8_t closed_kind;  // 0 not closed in the period, 1 won, 2 lost
+        double amount;
+        double cycle;  // NaN when the deal's cycle does not enter L
+        bool cycle_missing;
+    };
+    for (std::size_t p = 0; p < P; ++p) {
+        const period q = periods[p];
+        for (std::size_t r = 0; r < rows; ++r) {
+            std::vector<unit> units;
+            for (std::size_t i = 0; i < rec.size(); ++i) {
+                if (r > 0 && static_cast<std::size_t>(rec.segment[i]) + 1 != r) continue;
+                const std::int64_t c = rec.created[i];
+                const bool is_closed = rec.outcome[i] != 0;
+                const bool in_n = o.count == count_basis::created_in_period
+                                      ? (c >= q.start && c < q.end)
+                                      : (c < q.start && (!is_closed || rec.closed[i] >= q.start));
+                const bool closed_here = is_closed && rec.closed[i] >= q.start && rec.closed[i] < q.end;
+                if (!in_n && !closed_here) continue;
+                unit u{in_n, 0, rec.amount[i], std::numeric_limits<double>::quiet_NaN(), false};
+                if (closed_here) {
+                    u.closed_kind = rec.outcome[i];
+                    if (rec.outcome[i] == 1 || o.cycle_over == cycle_deals::closed) {
+                        if (start_col[i] == missing_time) u.cycle_missing = true;
+                        else u.cycle = (static_cast<double>(rec.closed[i]) - static_cast<double>(start_col[i])) / o.time_unit;
+                    }
+                }
+                units.push_back(u);
+            }
+            velocity_result& v = out[p * rows + r];
+            if (units.empty()) {
+                v.bootstrap_undefined = o.bootstrap;
+                continue;
+            }
+            detail::rng g(o.seed, p * rows + r);
+            std::vector<double> reps, cyc;
+            reps.reserve(static_cast<std::size_t>(o.bootstrap));
+            for (std::int32_t b = 0; b < o.bootstrap; ++b) {
+                velocity_result t;
+                double sum = 0;
+                cyc.clear();
+                for (std::size_t m = 0; m < units.size(); ++m) {
+                    const unit& u = units[g.below(units.size())];
+                    if (u.in_n) t.n += 1;
+                    if (u.closed_kind == 1) { t.won += 1; t.won_amount += u.amount; }
+                    if (u.closed_kind == 2) { t.lost += 1; t.lost_amount += u.amount; }
+                    if (!std::isnan(u.cycle)) { t.cycle_deals += 1; sum += u.cycle; if (median) cyc.push_back(u.cycle); }
+                }
+                std::optional<double> med;
+                if (median && !cyc.empty()) med = median_of(cyc);
+                finish(t, o, sum, med);
+                if (t.velocity) reps.push_back(*t.velocity);
+                else v.bootstrap_undefined += 1;
+            }
+            if (reps.empty()) continue;
+            std::sort(reps.begin(), reps.end());
+            const double alpha = 1 - o.confidence;
+            v.ci_lower = percentile(reps, alpha / 2);
+            v.ci_upper = percentile(reps, 1 - alpha / 2);
+        }
+    }
+    return out;
+}
+
+FUNNELKIT_INLINE explanation velocity_result::explain() const {
+    using namespace detail::velocity_impl;
+    explanation e;
+    e.metric = "sales velocity";
+    e.formula = "V = N * D * W / L (revenue per " + options.unit_name + ")";
+    e.inputs = {
+        {"period", std::to_string(interval.start) + ".." + std::to_string(interval.end)},
+        {"segment", segment < 0 ? std::string("all") : std::to_string(segment)},
+        {"N", std::to_string(n)},
+        {"D", num(deal_value)},
+        {"W", num(win_rate)},
+        {"L", num(cycle_length)},
+        {"V", num(velocity)},
+        {"won", std::to_string(won)},
+        {"lost", std::to_string(lost)},
+        {"won_amount", num(won_amount)},
+        {"lost_amount", num(lost_amount)},
+        {"cycle_deals", std::to_string(cycle_deals)},
+        {"cycle_missing", std::to_string(cycle_missing)},
+    };
+    if (ci_lower) {
+        e.inputs.emplace_back("ci_lower", num(*ci_lower));
+        e.inputs.emplace_back("ci_upper", num(*ci_upper));
+    }
+    e.options = {
+        {"count", std::string(name(options.count))},
+        {"win_rate", std::string(name(options.win_rate))},
+        {"cycle_from", std::string(name(options.cycle_from))},
+        {"cycle_over", std::string(name(options.cycle_over))},
+        {"cycle_stat", std::string(name(options.cycle_stat))},
+        {"time_unit", num(options.time_unit)},
+        {"unit_name", options.unit_name},
+        {"bootstrap", std::to_string(options.bootstrap)},
+        {"confidence", num(options.confidence)},
+        {"seed", std::to_string(options.seed)},
+    };
+    e.note = std::string(options.count == count_basis::created_in_period ? "N: opportunities created in the period"
+                                                                         : "N: opportunities open at the period start") +
+             "; D: mean amount of deals won in the period; W: won/(won+lost) of deals closed in the period by " +
+             std::string(name(options.win_rate)) + "; L: " + std::string(name(options.cycle_stat)) + " of (close - " +
+             std::string(name(options.cycle_from)) + ") over " +
+             (options.cycle_over == cycle_deals::won ? "won" : "all closed") + " deals, in " + options.unit_name + "s" +
+             (status == velocity_status::ok ? std::string() : "; undefined: " + reason);
+    return e;
+}
+
+FUNNELKIT_INLINE double velocity_formula(double n, double d, double w, double l) {
+    if (!(std::isfinite(n) && n >= 0)) detail::throw_option("n", detail::to_text(n), "must be finite and >= 0");
+    if (!(std::isfinite(d) && d >= 0)) detail::throw_option("deal_value", detail::to_text(d), "must be finite and >= 0");
+    if (!(w >= 0 && w <= 1)) detail::throw_option("win_rate", detail::to_text(w), "must be in [0, 1]");
+    if (!(std::isfinite(l) && l > 0)) detail::throw_option("cycle_length", detail::to_text(l), "must be finite and > 0");
+    return n * d * w / l;
+}
+
+FUNNELKIT_INLINE velocity_decomposition decompose_velocity(double n0, double d0, double w0, double l0, double n1, double d1, double w1,
+                                                           double l1) {
+    const char* names[8] = {"n0", "d0", "w0", "l0", "n1", "d1", "w1", "l1"};
+    const double vals[8] = {n0, d0, w0, l0, n1, d1, w1, l1};
+    for (int i = 0; i < 8; ++i)
+        if (!(std::isfinite(vals[i]) && vals[i] > 0))
+            detail::throw_option(names[i], detail::to_text(vals[i]),
+                                 "must be finite and > 0 (a driver of 0 has no logarithm: the split is undefined)");
+    velocity_decomposition r;
+    r.inputs0[0] = n0; r.inputs0[1] = d0; r.inputs0[2] = w0; r.inputs0[3] = l0;
+    r.inputs1[0] = n1; r.inputs1[1] = d1; r.inputs1[2] = w1; r.inputs1[3] = l1;
+    r.v0 = n0 * d0 * w0 / l0;
+    r.v1 = n1 * d1 * w1 / l1;
+    r.log_n = std::log(n1 / n0);
+    r.log_d = std::log(d1 / d0);
+    r.log_w = std::log(w1 / w0);
+    r.log_l = -std::log(l1 / l0);
+    const double s = r.log_n + r.log_d + r.log_w + r.log_l;
+    // L(V1, V0) = (V1 - V0) / ln(V1/V0) = V0 * expm1(s) / s, which tends to V0 as s -> 0.
+    r.weight = s == 0.0 ? r.v0 : r.v0 * std::expm1(s) / s;
+    r.n = r.weight * r.log_n;
+    r.d = r.weight * r.log_d;
+    r.w = r.weight * r.log_w;
+    r.l = r.weight * r.log_l;
+    return r;
+}
+
+FUNNELKIT_INLINE velocity_decomposition decompose_velocity(const velocity_result& a, const velocity_result& b) {
+    if (!a.defined()) detail::throw_option("before", std::string(to_string(a.status)), "is undefined: " + a.reason);
+    if (!b.defined()) detail::throw_option("after", std::string(to_string(b.status)), "is undefined: " + b.reason);
+    return decompose_velocity(static_cast<double>(a.n), *a.deal_value, *a.win_rate, *a.cycle_length,
+                              static_cast<double>(b.n), *b.deal_value, *b.win_rate, *b.cycle_length);
+}
+
+FUNNELKIT_INLINE explanation velocity_decomposition::explain() const {
+    using namespace detail::velocity_impl;
+    explanation e;
+    e.metric = "velocity change by driver";
+    e.formula = "V1 - V0 = L(V1,V0) * [ln(N1/N0) + ln(D1/D0) + ln(W1/W0) - ln(L1/L0)], L(a,b) = (a-b)/(ln a - ln b)";
+    e.inputs = {{"N0", num(inputs0[0])}, {"D0", num(inputs0[1])}, {"W0", num(inputs0[2])}, {"L0", num(inputs0[3])},
+                {"N1", num(inputs1[0])}, {"D1", num(inputs1[1])}, {"W1", num(inputs1[2])}, {"L1", num(inputs1[3])},
+                {"V0", num(v0)},         {"V1", num(v1)},         {"weight", num(weight)},
+                {"contribution_N", num(n)}, {"contribution_D", num(d)}, {"contribution_W", num(w)},
+                {"contribution_L", num(l)}};
+    e.options = {{"method", "LMDI-I"}};
+    e.note = "log split: ln V1 - ln V0 = " + num(log_n) + " (N) + " + num(log_d) + " (D) + " + num(log_w) + " (W) + " +
+             num(log_l) + " (L)";
+    return e;
+}
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,542 @@
+// Definitions for funnelkit/window_funnel.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/window_funnel.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/window_funnel_kernel.hpp"
+#include "funnelkit/detail/window_funnel_table.hpp"
+#include "funnelkit/error.hpp"
+#include "funnelkit/serialize.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::window_funnel_impl {
+inline constexpr char counts_magic[] = "FKWF";
+inline constexpr std::uint16_t counts_format = 1;
+inline constexpr std::size_t max_steps = 64;
+}  // namespace detail::window_funnel_impl
+
+// ---------------------------------------------------------------------------------------------
+// window_funnel_counts
+
+FUNNELKIT_INLINE window_funnel_counts::window_funnel_counts(std::size_t steps) : steps_(steps), exact_(steps + 1, 0) {
+    using namespace detail::window_funnel_impl;
+    if (steps > max_steps) detail::throw_option("steps", std::to_string(steps), "exceeds the 64-step limit");
+}
+
+FUNNELKIT_INLINE void window_funnel_counts::add(std::size_t level, std::int64_t count) {
+    if (level > steps_)
+        detail::throw_option("level", std::to_string(level),
+                             "exceeds the number of steps (" + std::to_string(steps_) + ")");
+    if (count < 0) detail::throw_option("count", std::to_string(count), "must be >= 0");
+    exact_[level] += count;
+}
+
+// Merge: exact_[l] is the number of entities ending at level l; partitions by entity are
+// disjoint, so the histogram of the union is the element-wise sum.
+FUNNELKIT_INLINE void window_funnel_counts::merge(const window_funnel_counts& other) {
+    if (other.steps_ != steps_) {
+        const bool self_empty = steps_ == 0 && exact_[0] == 0;
+        const bool other_empty = other.steps_ == 0 && other.exact_[0] == 0;
+        if (self_empty) {
+            *this = other;
+            return;
+        }
+        if (other_empty) return;
+        throw invalid_argument("window_funnel_counts::merge: step counts differ (" + std::to_string(steps_) +
+                               " vs " + std::to_string(other.steps_) + ")");
+    }
+    for (std::size_t i = 0; i < exact_.size(); ++i) exact_[i] += other.exact_[i];
+}
+
+FUNNELKIT_INLINE void window_funnel_counts::reset() { std::fill(exact_.begin(), exact_.end(), 0); }
+
+FUNNELKIT_INLINE std::int64_t window_funnel_counts::entities() const noexcept {
+    return std::accumulate(exact_.begin(), exact_.end(), std::int64_t{0});
+}
+
+FUNNELKIT_INLINE std::int64_t window_funnel_counts::at_level(std::size_t level) const {
+    if (level > steps_)
+        detail::throw_option("level", std::to_string(level), "is not a level (expected 0.." + std::to_string(steps_) + ")");
+    return exact_[level];
+}
+
+FUNNELKIT_INLINE std::int64_t window_funnel_counts::reached(std::size_t level) const {
+    if (level > steps_)
+        detail::throw_option("level", std::to_string(level), "is not a level (expected 0.." + std::to_string(steps_) + ")");
+    return std::accumulate(exact_.begin() + static_cast<std::ptrdiff_t>(level), exact_.end(), std::int64_t{0});
+}
+
+FUNNELKIT_INLINE std::vector<std::int64_t> window_funnel_counts::reached_counts() const {
+    std::vector<std::int64_t> out(exact_.size());
+    std::int64_t acc = 0;
+    for (std::size_t l = exact_.size(); l-- > 0;) out[l] = (acc += exact_[l]);
+    return out;
+}
+
+FUNNELKIT_INLINE std::vector<std::byte> window_funnel_counts::serialize() const {
+    using namespace detail::window_funnel_impl;
+    detail::byte_writer w(counts_magic, counts_format);
+    w.put(static_cast<std::uint64_t>(steps_));
+    w.put(exact_);
+    return std::move(w).finish();
+}
+
+FUNNELKIT_INLINE window_funnel_counts window_funnel_counts::deserialize(const void* data, std::size_t size) {
+    using namespace detail::window_funnel_impl;
+    detail::byte_reader r(data, size, counts_magic, "window_funnel_counts");
+    if (r.version() != counts_format)
+        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const auto steps = r.get<std::uint64_t>();
+    if (steps > max_steps) r.fail("step count " + std::to_string(steps) + " exceeds 64");
+    auto exact = r.get_vector<std::int64_t>();
+    r.finish();
+    if (exact.size() != steps + 1)
+        r.fail("level histogram of " + std::to_string(exact.size()) + " does not match " + std::to_string(steps) + " steps");
+    for (std::int64_t c : exact)
+        if (c < 0) r.fail("negative count " + std::to_string(c));
+    window_funnel_counts out;
+    out.steps_ = static_cast<std::size_t>(steps);
+    out.exact_ = std::move(exact);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+namespace detail::window_funnel_impl {
+
+struct job {
+    const std::int64_t* ent;
+    const std::int64_t* tim;
+    const std::int32_t* code;   // step codes, or null
+    const std::uint64_t* mask;  // step masks, or null
+    std::size_t n;
+    std::uint64_t valid;       // mask of valid steps
+    std::int64_t max_time;     // INT64_MAX - window
+    unsigned steps;
+    bool per_entity;
+    bool check_order;           // the caller promised an order: verify it
+};
+
+struct partial {
+    window_funnel_counts counts;
+    std::vector<std::int64_t> entity;
+    std::vector<std::uint8_t> level;
+};
+
+[[noreturn]] inline void bad_row(const job& j, std::size_t i) {
+    if (j.code) {
+        const std::int32_t c = j.code[i];
+        if (c < -1 || static_cast<std::int64_t>(c) >= static_cast<std::int64_t>(j.steps))
+            detail::throw_at_row("step", i, detail::to_text(c),
+                                 "is not a step code (expected -1 for no step or 0.." + std::to_string(j.steps - 1) + ")");
+    } else {
+        const std::uint64_t m = j.mask[i];
+        if (m & ~j.valid)
+            detail::throw_at_row("step_mask", i, detail::to_text(m),
+                                 "has bits beyond the " + std::to_string(j.steps) + " steps");
+    }
+    detail::throw_at_row("time", i, detail::to_text(j.tim[i]),
+                         "overflows int64 when the window (" + std::to_string(std::numeric_limits<std::int64_t>::max() - j.max_time) +
+                             ") is added");
+}
+
+// Step mask of row i; throws on an invalid code or mask or on a timestamp that overflows.
+inline std::uint64_t row_mask(const job& j, std::size_t i) {
+    std::uint64_t m;
+    if (j.code) {
+        const std::int32_t c = j.code[i];
+        if (static_cast<std::uint32_t>(c) + 1u > j.steps) [[unlikely]] bad_row(j, i);  // -1 <= c < steps
+        m = c >= 0 ? std::uint64_t{1} << c : 0;
+    } else {
+        m = j.mask[i];
+        if (m & ~j.valid) [[unlikely]] bad_row(j, i);
+    }
+    if (j.tim[i] > j.max_time) [[unlikely]] bad_row(j, i);
+    return m;
+}
+
+[[noreturn]] inline void broken_promise(std::string_view column, std::size_t row, std::int64_t value, std::int64_t previous,
+                                        std::string_view order) {
+    detail::throw_at_row(column, row, detail::to_text(value),
+                         "is smaller than the previous row's " + detail::to_text(previous) + " but the input was promised sorted by " +
+                             std::string(order));
+}
+
+// Rows grouped by entity, time ascending within an entity: one sequential pass, no table.
+template <class Machine>
+void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::size_t end, partial& out) {
+    std::int64_t first[64];
+    std::int64_t last[64];
+    std::size_t i = begin;
+    while (i < end) {
+        const std::int64_t e = j.ent[i];
+        unsigned level = 0;
+        bool done = false;
+        std::int64_t gts = j.tim[i];
+        std::uint64_t s = 0, d = 0;
+        bool other = false;
+        for (; i < end && j.ent[i] == e; ++i) {
+            const std::int64_t t = j.tim[i];
+            const std::uint64_t m = row_mask(j, i);
+            if (t != gts) {
+                if (t < gts) [[unlikely]] broken_promise("time", i, t, gts, "(entity, time)");
+                if (!done) done = mc.apply(gts, s, d, other, level, first, last);
+                gts = t;
+                s = d = 0;
+                other = false;
+            }
+            d |= s & m;
+            s |= m;
+            other |= m == 0;
+        }
+        if (!done) mc.apply(gts, s, d, other, level, first, last);
+        if (j.check_order && i < end && j.ent[i] < e) [[unlikely]]
+            broken_promise("entity", i, j.ent[i], e, "(entity, time)");
+        out.counts.add(level);
+        if (j.per_entity) {
+            out.entity.push_back(e);
+            out.level.push_back(static_cast<std::uint8_t>(level));
+        }
+    }
+}
+
+// State words of an entity in the streaming kernel: [0] group time, [1] group steps S, [2]
+// flags (bits 0-7 level, bit 8 done, bit 9 a no-step event in the group), [3] repeated steps D
+// (only with strict_deduplication), then first[steps], then last[steps] with strict_increase.
+// With 4 steps and the default mode a slot (key + 7 words) is one cache line.
+inline constexpr std::int64_t flag_done = 1 << 8;
+inline constexpr std::int64_t flag_other = 1 << 9;
+inline constexpr std::size_t lookahead = 32;
+
+inline unsigned partition_of(std::int64_t e, unsigned parts) {
+    return static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * parts) >> 32);
+}
+
+template <bool Dedup>
+struct slot_layout {
+    static constexpr std::size_t header = Dedup ? 4 : 3;
+    static std::uint64_t repeated(const std::int64_t* s) noexcept {
+        if constexpr (Dedup) return static_cast<std::uint64_t>(s[3]);
+        else return 0;
+    }
+};
+
+template <class Machine, bool Dedup>
+inline void flush_slot(const Machine& mc, std::int64_t* s, unsigned steps) {
+    if (s[2] & flag_done) return;
+    unsigned level = static_cast<unsigned>(s[2] & 0xff);
+    constexpr std::size_t h = slot_layout<Dedup>::header;
+    const bool done = mc.apply(s[0], static_cast<std::uint64_t>(s[1]), slot_layout<Dedup>::repeated(s),
+                               (s[2] & flag_other) != 0, level, s + h, s + h + steps);
+    s[2] = static_cast<std::int64_t>(level) | (done ? flag_done : 0);
+}
+
+inline std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 256 + 16, std::size_t{1} << 16); }
+
+// Time-ordered rows: one pass, the state of each entity kept inline in a hash table whose
+// slots are prefetched `lookahead` rows ahead. Only the entities of partition `part` (of
+// `parts`) are processed.
+template <class Machine, bool StrictIncrease, bool Dedup>
+void run_time(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
+    detail::state_table table(slot_layout<Dedup>::header + j.steps * (StrictIncrease ? 2u : 1u), expected_entities(j.n));
+    std::int64_t prev = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t i = 0; i < j.n; ++i) {
+        if (i + lookahead < j.n) table.prefetch(j.ent[i + lookahead]);
+        const std::int64_t t = j.tim[i];
+        if (j.check_order && t < prev) [[unlikely]] broken_promise("time", i, t, prev, "time");
+        prev = t;
+        const std::int64_t e = j.ent[i];
+        if (parts > 1 && partition_of(e, parts) != part) continue;
+        const std::uint64_t m = row_mask(j, i);
+        bool fresh;
+        std::int64_t* s = table.find_or_insert(e, fresh);
+        if (fresh) s[0] = t;
+        if (s[2] & flag_done) continue;
+        if (s[0] != t) {
+            flush_slot<Machine, Dedup>(mc, s, j.steps);
+            s[0] = t;
+            s[1] = 0;
+            if constexpr (Dedup) s[3] = 0;
+            s[2] &= ~flag_other;
+            if (s[2] & flag_done) continue;
+        }
+        if constexpr (Dedup) s[3] |= s[1] & static_cast<std::int64_t>(m);
+        s[1] |= static_cast<std::int64_t>(m);
+        if (m == 0) s[2] |= flag_other;
+    }
+    table.for_each([&](std::int64_t e, std::int64_t* s) {
+        flush_slot<Machine, Dedup>(mc, s, j.steps);
+        const auto level = static_cast<unsigned>(s[2] & 0xff);
+        out.counts.add(level);
+        if (j.per_entity) {
+            out.entity.push_back(e);
+            out.level.push_back(static_cast<std::uint8_t>(level));
+        }
+    });
+}
+
+// Unsorted rows, in rounds over sub-partitions of this thread's entities (so the per-round
+// buffers stay a small fraction of the input): one scan copies the round's events into a
+// buffer while a small hash table numbers the entities and counts their events, a counting
+// sort groups the events by entity, then each entity's events are sorted by time and run
+// through the step machine.
+template <class Machine>
+void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
+    // Up to 16 rounds: the buffers (40 bytes per event of a round) then stay near 12% of the
+    // input columns (20 bytes per event) at the cost of one scan of the entity column per round.
+    const std::size_t mine = j.n / parts + 1;
+    const auto rounds = static_cast<unsigned>(std::clamp<std::size_t>(mine >> 16, 1, 16));
+    const unsigned total = parts * rounds;
+    struct tagged {
+        std::int64_t t;
+        std::uint64_t m;
+        std::uint32_t k;
+    };
+    struct ev {
+        std::int64_t t;
+        std::uint64_t m;
+    };
+    std::vector<tagged> a;
+    // Events grouped by entity: written in random order, so on huge pages when large.
+    const std::size_t cap = mine / rounds + mine / (rounds * 8) + 16;
+    std::unique_ptr<ev[]> grouped;
+    std::size_t grouped_cap = 0;
+    std::vector<std::uint32_t> start;
+    std::vector<std::int64_t> ids;
+    std::int64_t first[64];
+    std::int64_t last[64];
+    for (unsigned q = 0; q < rounds; ++q) {
+        const unsigned target = part * rounds + q;
+        detail::state_table table(1, expected_entities(j.n / total));
+        a.clear();
+        a.reserve(cap);
+        ids.clear();
+        bool fresh;
+        for (std::size_t i = 0; i < j.n; ++i) {
+            const std::int64_t e = j.ent[i];
+            if (total > 1 && partition_of(e, total) != target) continue;
+            const std::uint64_t m = row_mask(j, i);
+            std::int64_t* s = table.find_or_insert(e, fresh);
+            if (fresh) {
+                s[0] = static_cast<std::int64_t>(ids.size()) << 32;
+                ids.push_back(e);
+            }
+            ++s[0];  // low 32 bits: event count; high bits: dense entity number
+            a.push_back({j.tim[i], m, static_cast<std::uint32_t>(s[0] >> 32)});
+        }
+        if (a.size() > std::numeric_limits<std::uint32_t>::max())
+            detail::throw_option("order", "unsorted", "supports at most 2^32-1 events per round: sort the input by time first");
+        const std::size_t entities = ids.size();
+        start.assign(entities + 1, 0);
+        table.for_each([&](std::int64_t, std::int64_t* s) {
+            start[static_cast<std::size_t>(s[0] >> 32) + 1] = static_cast<std::uint32_t>(s[0] & 0xffffffff);
+        });
+        table = detail::state_table(1, 0);
+        for (std::size_t k = 0; k < entities; ++k) start[k + 1] += start[k];
+        if (a.size() > grouped_cap) {
+            grouped_cap = std::max(a.size(), cap);
+            grouped.reset(new ev[grouped_cap]);
+            detail::advise_huge_pages(grouped.get(), grouped_cap * sizeof(ev));
+        }
+        {
+            std::vector<std::uint32_t> cursor(start.begin(), start.end() - 1);
+            for (const tagged& x : a) grouped[cursor[x.k]++] = {x.t, x.m};
+        }
+        for (std::size_t k = 0; k < entities; ++k) {
+            ev* b = grouped.get() + start[k];
+            ev* e = grouped.get() + start[k + 1];
+            bool sorted = true;
+            for (ev* p = b + 1; p < e; ++p)
+                if (p->t < p[-1].t) {
+                    sorted = false;
+                    break;
+                }
+            if (!sorted) std::sort(b, e, [](const ev& x, const ev& y) { return x.t < y.t; });
+            unsigned level = 0;
+            bool done = false;
+            std::int64_t gts = b->t;
+            std::uint64_t s = 0, d = 0;
+            bool other = false;
+            for (const ev* p = b; p < e; ++p) {
+                if (p->t != gts) {
+                    done = mc.apply(gts, s, d, other, level, first, last);
+                    if (done) break;
+                    gts = p->t;
+                    s = d = 0;
+                    other = false;
+                }
+                d |= s & p->m;
+                s |= p->m;
+                other |= p->m == 0;
+            }
+            if (!done) mc.apply(gts, s, d, other, level, first, last);
+            out.counts.add(level);
+            if (j.per_entity) {
+                out.entity.push_back(ids[k]);
+                out.level.push_back(static_cast<std::uint8_t>(level));
+            }
+        }
+    }
+}
+
+template <class F>
+void run_threads(unsigned threads, std::vector<partial>& parts, F&& body) {
+    if (threads == 1) {
+        body(0u, parts[0]);
+        return;
+    }
+    std::vector<std::exception_ptr> errors(threads);
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (unsigned t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            try {
+                body(t, parts[t]);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    for (auto& th : pool) th.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
+template <class Machine, bool StrictIncrease, bool Dedup>
+void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned threads, std::vector<partial>& parts) {
+    if (order == input_order::entity_time) {
+        // Split the rows into `threads` ranges at entity boundaries.
+        std::vector<std::size_t> cut(threads + 1, j.n);
+        cut[0] = 0;
+        for (unsigned t = 1; t < threads; ++t) {
+            std::size_t c = std::max(cut[t - 1], j.n / threads * t);
+            while (c > 0 && c < j.n && j.ent[c] == j.ent[c - 1]) ++c;
+            if (j.check_order && c > 0 && c < j.n && j.ent[c] < j.ent[c - 1])
+                broken_promise("entity", c, j.ent[c], j.ent[c - 1], "(entity, time)");
+            cut[t] = c;
+        }
+        run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
+    } else if (order == input_order::time) {
+        run_threads(threads, parts, [&](unsigned t, partial& p) { run_time<Machine, StrictIncrease, Dedup>(j, mc, t, threads, p); });
+    } else {
+        run_threads(threads, parts, [&](unsigned t, partial& p) { run_unsorted(j, mc, t, threads, p); });
+    }
+}
+
+template <bool StrictOrder, bool StrictIncrease, bool Dedup>
+void dispatch(const job& j, const window_funnel_options& o, input_order order, unsigned threads, std::vector<partial>& parts) {
+    const detail::funnel_machine<StrictOrder, StrictIncrease, Dedup> mc{static_cast<std::uint64_t>(o.window), j.steps,
+                                                                         o.allow_reentry, o.exact_increase};
+    dispatch_order<decltype(mc), StrictIncrease, Dedup>(j, mc, order, threads, parts);
+}
+
+}  // namespace detail::window_funnel_impl
+
+FUNNELKIT_INLINE input_order detect_order(std::span<const std::int64_t> entity, std::span<const std::int64_t> time) {
+    if (entity.size() != time.size()) detail::throw_length("time", time.size(), "entity", entity.size());
+    bool by_entity = true, by_time = true;
+    const std::size_t n = entity.size();
+    for (std::size_t i = 1; i < n && (by_entity || by_time); ++i) {
+        const bool time_up = time[i] >= time[i - 1];
+        by_time = by_time && time_up;
+        by_entity = by_entity && (entity[i] > entity[i - 1] || (entity[i] == entity[i - 1] && time_up));
+    }
+    return by_entity ? input_order::entity_time : by_time ? input_order::time : input_order::unsorted;
+}
+
+FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events, const window_funnel_options& o) {
+    using namespace detail::window_funnel_impl;
+    if (o.window < 0) detail::throw_option("window", detail::to_text(o.window), "must be >= 0");
+    if (o.steps == 0 || o.steps > max_steps)
+        detail::throw_option("steps", std::to_string(o.steps), "must be between 1 and 64");
+    if (o.allow_reentry && !o.strict_order)
+        detail::throw_option("allow_reentry", "true", "requires strict_order");
+    if (o.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
+    if (o.exact_increase && (!o.strict_increase || o.strict_deduplication || o.strict_order))
+        detail::throw_option("exact_increase", "true",
+                             "requires strict_increase without strict_deduplication or strict_order");
+    if (o.order != input_order::detect && o.order != input_order::entity_time && o.order != input_order::time &&
+        o.order != input_order::unsorted)
+        detail::throw_option("order", std::to_string(static_cast<int>(o.order)), "is not an input order");
+    const std::size_t n = events.entity.size();
+    if (events.time.size() != n) detail::throw_length("time", events.time.size(), "entity", n);
+    const bool has_code = !events.step.empty() || (n == 0 && events.step_mask.empty());
+    if (!events.step.empty() && !events.step_mask.empty())
+        throw invalid_argument("give either column 'step' or column 'step_mask', not both");
+    if (has_code && events.step.size() != n) detail::throw_length("step", events.step.size(), "entity", n);
+    if (!has_code && events.step_mask.size() != n) detail::throw_length("step_mask", events.step_mask.size(), "entity", n);
+
+    job j{};
+    j.ent = events.entity.data();
+    j.tim = events.time.data();
+    j.code = has_code ? events.step.data() : nullptr;
+    j.mask = has_code ? nullptr : events.step_mask.data();
+    j.n = n;
+    j.steps = static_cast<unsigned>(o.steps);
+    j.valid = o.steps == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << o.steps) - 1;
+    j.max_time = std::numeric_limits<std::int64_t>::max() - o.window;
+    j.per_entity = o.per_entity;
+    j.check_order = o.order != input_order::detect && o.order != input_order::unsorted;
+
+    window_funnel_result result;
+    result.counts = window_funnel_counts(o.steps);
+    if (n == 0) return result;
+
+    const input_order order = o.order == input_order::detect ? detect_order(events.entity, events.time) : o.order;
+    const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, std::max<std::size_t>(1, n / 4096)));
+    std::vector<partial> parts(threads);
+    for (auto& p : parts) p.counts = window_funnel_counts(o.steps);
+
+    const unsigned key = (o.strict_order ? 4u : 0u) | (o.strict_increase ? 2u : 0u) | (o.strict_deduplication ? 1u : 0u);
+    switch (key) {
+        case 0: dispatch<false, false, false>(j, o, order, threads, parts); break;
+        case 1: dispatch<false, false, true>(j, o, order, threads, parts); break;
+        case 2: dispatch<false, true, false>(j, o, order, threads, parts); break;
+        case 3: dispatch<false, true, true>(j, o, order, threads, parts); break;
+        case 4: dispatch<true, false, false>(j, o, order, threads, parts); break;
+        case 5: dispatch<true, false, true>(j, o, order, threads, parts); break;
+        case 6: dispatch<true, true, false>(j, o, order, threads, parts); break;
+        default: dispatch<true, true, true>(j, o, order, threads, parts); break;
+    }
+
+    for (auto& p : parts) result.counts.merge(p.counts);
+    if (o.per_entity) {
+        std::size_t total = 0;
+        for (auto& p : parts) total += p.entity.size();
+        result.entity.reserve(total);
+        result.level.reserve(total);
+        for (auto& p : parts) {
+            result.entity.insert(result.entity.end(), p.entity.begin(), p.entity.end());
+            result.level.insert(result.level.end(), p.level.begin(), p.level.end());
+            std::vector<std::int64_t>().swap(p.entity);
+            std::vector<std::uint8_t>().swap(p.level);
+        }
+        if (!std::is_sorted(result.entity.begin(), result.entity.end())) {
+            std::vector<std::uint32_t> idx(total);
+            std::iota(idx.begin(), idx.end(), 0u);
+            std::sort(idx.begin(), idx.end(), [&](std::uint32_t a, std::uint32_t b) { return result.entity[a] < result.entity[b]; });
+            std::vector<std::int64_t> e(total);
+            std::vector<std::uint8_t> l(total);
+            for (std::size_t i = 0; i < total; ++i) {
+                e[i] = result.entity[idx[i]];
+                l[i] = result.level[idx[i]];
+            }
+            result.entity = std::move(e);
+            result.level = std::move(l);
+        }
+    }
+    return result;
+}
+
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,485 @@
+// Definitions for funnelkit/window_funnel.hpp; config.hpp explains the compiled and header-only modes.
+// funnel_analysis: the event-stream funnel with the features peers offer beyond windowFunnel.
+// Not the hot path: rows are grouped through a sorted permutation, then each entity (and each
+// of its property values) is evaluated on its own.
+#pragma once
+
+#include "funnelkit/window_funnel.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <string>
+
+#include "funnelkit/error.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::window_funnel_analysis_impl {
+
+struct ev {
+    std::int64_t t;
+    std::uint64_t m;
+    std::int64_t prop;
+    std::int32_t seg;
+};
+
+struct outcome {
+    unsigned level = 0;
+    bool open = false;
+    std::int64_t conversions = 0;
+    std::int64_t entry = std::numeric_limits<std::int64_t>::max();  // first step-1 time
+    std::int64_t dur[64];  // first-completion durations, -1 = not reached
+    std::uint64_t through = 0;  // bit k: a valid chain went through step k
+};
+
+// Per-step rules resolved for the dynamic programme (step_rules).
+struct step_plan {
+    std::uint64_t min_gap[64] = {};
+    std::uint64_t max_gap[64] = {};     // min(max_gap, window): larger gaps cannot occur
+    bool optional[64] = {};
+    std::uint64_t horizon[64] = {};     // largest max_gap of a step reachable from step p
+    bool older_better[64] = {};         // from step p, an earlier last time never hurts
+    bool newer_better[64] = {};         // from step p, a later last time never hurts
+};
+
+struct evaluator {
+    const funnel_analysis_options& o;
+    std::uint64_t step_bits;
+    std::vector<std::uint64_t> guard;  // guard[k]: exclusion events that kill chains of length k
+    const step_plan* plan = nullptr;   // set when step_rules are given
+
+    // Calls f(q) for every step q a chain whose last step is p may take next.
+    template <class F>
+    void next_steps(unsigned p, F&& f) const {
+        const unsigned n = static_cast<unsigned>(o.steps);
+        for (unsigned q = p + 1; q < n; ++q) {
+            f(q);
+            if (!plan->optional[q]) break;
+        }
+    }
+
+    // Ordered funnel with step_rules, exact. st[p] holds (last time, start) of the chains whose
+    // last step is p, one entry per last time (the latest start), pruned by dominance: from
+    // step p, if no next step has a minimum gap a chain with a later last time and a later
+    // start is at least as good; if no next step has a maximum gap tighter than the window, a
+    // chain with an earlier last time and a later start is.
+    void ruled(const ev* b, const ev* e, outcome& r) const {
+        const unsigned n = static_cast<unsigned>(o.steps);
+        const auto window = static_cast<std::uint64_t>(o.window);
+        const step_plan& pl = *plan;
+        std::vector<std::pair<std::int64_t, std::int64_t>> st[64];
+        std::uint64_t reached = 0;
+        unsigned level = 0;
+        const std::int64_t end = *o.data_end;
+        auto add = [&](unsigned q, std::int64_t start, std::int64_t ts) {
+            auto& v = st[q];
+            if (pl.older_better[q])
+                for (const auto& x : v)
+                    if (x.second >= start) return;
+            if (pl.newer_better[q])
+                std::erase_if(v, [&](const auto& x) { return x.second <= start; });
+            if (!v.empty() && v.back().first == ts) v.back().second = std::max(v.back().second, start);
+            else v.emplace_back(ts, start);
+        };
+        for (const ev* p = b; p < e;) {
+            const std::int64_t ts = p->t;
+            std::uint64_t s = 0, x = 0;
+            for (; p < e && p->t == ts; ++p) {
+                s |= p->m & step_bits;
+                x |= p->m & ~step_bits;
+            }
+            if (x)
+                for (unsigned k = 0; k + 1 < n; ++k)
+                    if (guard[k + 1] & x) st[k].clear();
+            while (s) {
+                const unsigned q = static_cast<unsigned>(std::countr_zero(s));
+                s &= s - 1;
+                bool found = false;
+                std::int64_t start = 0;
+                if (q == 0) {
+                    found = true;
+                    start = ts;
+                    r.entry = std::min(r.entry, ts);
+                } else {
+                    for (unsigned from = q; from-- > 0;) {
+                        auto& v = st[from];
+                        // Drop chains that can no longer be extended (window or gap expired);
+                        // before data_end only, so that the open test below stays exact when a
+                        // caller's data_end precedes some events.
+                        if (ts <= end)
+                            std::erase_if(v, [&](const auto& c) {
+                                const auto d = static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.first);
+                                return d > pl.horizon[from] ||
+                                       static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.second) > window;
+                            });
+                        for (const auto& c : v) {
+                            const auto d = static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.first);
+                            if (d >= pl.min_gap[q] && d <= pl.max_gap[q] &&
+                                static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(c.second) <= window &&
+                                (!found || c.second > start)) {
+                                found = true;
+                                start = c.second;
+                            }
+                        }
+                        if (from == 0 || !pl.optional[from]) break;
+                    }
+                }
+                if (!found) continue;
+                r.through |= std::uint64_t{1} << q;
+                level = std::max(level, q + 1);
+                if (!((reached >> q) & 1u)) {
+                    reached |= std::uint64_t{1} << q;
+                    if (q > 0) r.dur[q] = ts - start;
+                }
+                if (q + 1 == n) {
+                    if (o.count_conversions) {
+                        ++r.conversions;
+                        for (auto& v : st) v.clear();
+                    }
+                } else {
+                    add(q, start, ts);
+                }
+            }
+        }
+        r.level = std::max(r.level, level);
+        if (level < n) {
+            // Open: some chain could still take a next step at a time t >= data_end.
+            for (unsigned k = 0; k + 1 < n && !r.open; ++k)
+                for (const auto& c : st[k])
+                    next_steps(k, [&](unsigned q) {
+                        // l + gap and start + window do not overflow: times were checked
+                        // against the window and the gaps are at most the window.
+                        const std::int64_t lo = std::max(end, c.first + static_cast<std::int64_t>(pl.min_gap[q]));
+                        const std::int64_t hi = std::min(c.first + static_cast<std::int64_t>(pl.max_gap[q]), c.second + o.window);
+                        if (lo <= hi) r.open = true;
+                    });
+        }
+    }
+
+    // A span starting at `start` has not closed by `end` (exclusive end of the data).
+    bool still_open(std::int64_t end, std::int64_t start) const noexcept {
+        return end <= start || static_cast<std::uint64_t>(end) - static_cast<std::uint64_t>(start) <= static_cast<std::uint64_t>(o.window);
+    }
+
+    // Ordered funnel over events [b, e) sorted by time.
+    void ordered(const ev* b, const ev* e, outcome& r) const {
+        const unsigned n = static_cast<unsigned>(o.steps);
+        const auto window = static_cast<std::uint64_t>(o.window);
+        bool live[65] = {};
+        std::int64_t start[65];
+        unsigned level = 0;
+        for (const ev* p = b; p < e;) {
+            const std::int64_t ts = p->t;
+            std::uint64_t s = 0, x = 0;
+            for (; p < e && p->t == ts; ++p) {
+                s |= p->m & step_bits;
+                x |= p->m & ~step_bits;
+            }
+            if (x)
+                for (unsigned k = 1; k < n; ++k)
+                    if (guard[k] & x) live[k] = false;
+            while (s) {
+                const unsigned k = static_cast<unsigned>(std::countr_zero(s));
+                s &= s - 1;
+                if (k == 0) {
+                    live[1] = true;
+                    start[1] = ts;
+                    r.entry = std::min(r.entry, ts);
+                    if (level == 0) level = 1;
+                } else if (live[k] && static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(start[k]) <= window) {
+                    live[k + 1] = true;
+                    start[k + 1] = start[k];
+                    if (level < k + 1) {
+                        level = k + 1;
+                        r.dur[k] = ts - start[k];
+                    }
+                }
+                if (live[n] && o.count_conversions) {
+                    ++r.conversions;
+                    std::fill(std::begin(live), std::end(live), false);
+                }
+            }
+        }
+        r.level = std::max(r.level, level);
+        if (level < n) {
+            const std::int64_t end = *o.data_end;
+            for (unsigned k = 1; k < n; ++k)
+                if (live[k] && still_open(end, start[k])) r.open = true;
+        }
+    }
+
+    // Unordered funnel: the most distinct steps within one span of `window`.
+    void unordered(const ev* b, const ev* e, outcome& r) const {
+        const unsigned n = static_cast<unsigned>(o.steps);
+        std::uint32_t cnt[64] = {};
+        unsigned distinct = 0, best = 0;
+        const ev* left = b;
+        std::int64_t last_step_time = std::numeric_limits<std::int64_t>::min();
+        bool any = false;
+        for (const ev* p = b; p < e; ++p) {
+            for (std::uint64_t m = p->m & step_bits; m; m &= m - 1)
+                if (cnt[std::countr_zero(m)]++ == 0) ++distinct;
+            while (static_cast<std::uint64_t>(p->t) - static_cast<std::uint64_t>(left->t) > static_cast<std::uint64_t>(o.window)) {
+                for (std::uint64_t m = left->m & step_bits; m; m &= m - 1)
+                    if (--cnt[std::countr_zero(m)] == 0) --distinct;
+                ++left;
+            }
+            best = std::max(best, distinct);
+            if (p->m & step_bits) {
+                last_step_time = p->t;
+                any = true;
+            }
+            if ((p->m & 1u) != 0) r.entry = std::min(r.entry, p->t);
+        }
+        r.level = std::max(r.level, best);
+        if (best < n && any && still_open(*o.data_end, last_step_time)) r.open = true;
+    }
+};
+
+inline step_duration_summary summarise(std::vector<std::int64_t>& d, const std::vector<std::int64_t>& edges) {
+    step_duration_summary s;
+    s.histogram.assign(edges.size() + 1, 0);
+    s.count = static_cast<std::int64_t>(d.size());
+    if (d.empty()) return s;
+    std::sort(d.begin(), d.end());
+    double sum = 0;
+    for (auto v : d) {
+        sum += static_cast<double>(v);
+        const auto bin = static_cast<std::size_t>(std::lower_bound(edges.begin(), edges.end(), v) - edges.begin());
+        ++s.histogram[bin];
+    }
+    s.mean = sum / static_cast<double>(d.size());
+    auto q = [&](double p) {
+        const double pos = p * static_cast<double>(d.size() - 1);
+        const auto lo = static_cast<std::size_t>(std::floor(pos));
+        const std::size_t hi = std::min(lo + 1, d.size() - 1);
+        return static_cast<double>(d[lo]) + (pos - static_cast<double>(lo)) * static_cast<double>(d[hi] - d[lo]);
+    };
+    s.median = q(0.5);
+    s.p90 = q(0.9);
+    s.min = d.front();
+    s.max = d.back();
+    return s;
+}
+
+}  // namespace detail::window_funnel_analysis_impl
+
+FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
+                                                        const funnel_analysis_options& options) {
+    using namespace detail::window_funnel_analysis_impl;
+    funnel_analysis_options o = options;
+    if (o.window < 0) detail::throw_option("window", detail::to_text(o.window), "must be >= 0");
+    if (o.steps == 0 || o.steps > 64) detail::throw_option("steps", std::to_string(o.steps), "must be between 1 and 64");
+    if (o.period < 0) detail::throw_option("period", detail::to_text(o.period), "must be >= 0 (0 = no trend)");
+    if (o.attribute == funnel_attribution::step && o.attribution_step >= o.steps)
+        detail::throw_option("attribution_step", std::to_string(o.attribution_step),
+                             "is not a step (expected 0.." + std::to_string(o.steps - 1) + ")");
+    if (o.unordered && (!o.exclusions.empty() || o.count_conversions))
+        detail::throw_option("unordered", "true", "cannot be combined with exclusions or count_conversions");
+    for (const auto& x : o.exclusions) {
+        if (x.event < o.steps || x.event > 63)
+            detail::throw_option("exclusions.event", std::to_string(x.event),
+                                 "must be an event code after the steps (" + std::to_string(o.steps) + "..63)");
+        if (x.after >= x.before || x.before >= o.steps)
+            detail::throw_option("exclusions", std::to_string(x.after) + ".." + std::to_string(x.before),
+                                 "must satisfy after < before < steps");
+    }
+    if (!o.step_rules.empty()) {
+        if (o.step_rules.size() != o.steps)
+            detail::throw_option("step_rules", std::to_string(o.step_rules.size()) + " entries",
+                                 "must be empty or have one entry per step (" + std::to_string(o.steps) + ")");
+        if (o.unordered) detail::throw_option("unordered", "true", "cannot be combined with step_rules");
+        for (std::size_t k = 0; k < o.steps; ++k) {
+            const auto& rule = o.step_rules[k];
+            const std::string name = "step_rules[" + std::to_string(k) + "]";
+            if (rule.min_gap < 0) detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap), "must be >= 0");
+            if (rule.max_gap && *rule.max_gap < 0)
+                detail::throw_option(name + ".max_gap", detail::to_text(*rule.max_gap), "must be >= 0");
+            if (rule.max_gap && rule.min_gap > *rule.max_gap)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "exceeds the step's max_gap (" + detail::to_text(*rule.max_gap) + ")");
+            if (rule.min_gap > o.window)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "exceeds the window (" + detail::to_text(o.window) + "): the step could never be reached");
+            if (k == 0 && rule.max_gap)
+                detail::throw_option(name + ".max_gap", detail::to_text(*rule.max_gap),
+                                     "is not allowed: the first step has no previous step");
+            if (k == 0 && rule.min_gap != 0)
+                detail::throw_option(name + ".min_gap", detail::to_text(rule.min_gap),
+                                     "is not allowed: the first step has no previous step");
+            if (rule.optional && (k == 0 || k + 1 == o.steps))
+                detail::throw_option(name + ".optional", "true", "is not allowed: the first and the last step must be required");
+        }
+    }
+    if (!std::is_sorted(o.histogram_edges.begin(), o.histogram_edges.end()))
+        detail::throw_option("histogram_edges", "(unsorted)", "must be ascending");
+    if (o.histogram_edges.empty())
+        for (int b = 1; b <= 10; ++b) o.histogram_edges.push_back(o.window / 10 * b + (b == 10 ? o.window % 10 : 0));
+
+    const std::size_t n = events.entity.size();
+    if (events.time.size() != n) detail::throw_length("time", events.time.size(), "entity", n);
+    const bool has_code = events.step_mask.empty();
+    if (!events.step.empty() && !events.step_mask.empty())
+        throw invalid_argument("give either column 'step' or column 'step_mask', not both");
+    if (has_code && events.step.size() != n) detail::throw_length("step", events.step.size(), "entity", n);
+    if (!has_code && events.step_mask.size() != n) detail::throw_length("step_mask", events.step_mask.size(), "entity", n);
+    const bool has_seg = !attributes.segment.empty();
+    const bool has_prop = !attributes.property.empty();
+    if (has_seg && attributes.segment.size() != n) detail::throw_length("segment", attributes.segment.size(), "entity", n);
+    if (has_prop && attributes.property.size() != n) detail::throw_length("property", attributes.property.size(), "entity", n);
+
+    // Events usable: the steps and the exclusion events.
+    std::uint64_t known = o.steps == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << o.steps) - 1;
+    for (const auto& x : o.exclusions) known |= std::uint64_t{1} << x.event;
+    std::vector<ev> evs(n);
+    std::int32_t max_seg = -1;
+    std::int64_t max_t = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t m;
+        if (has_code) {
+            const std::int32_t c = events.step[i];
+            if (c < -1 || c > 63)
+                detail::throw_at_row("step", i, detail::to_text(c), "is not an event code (expected -1..63)");
+            m = c >= 0 ? std::uint64_t{1} << c : 0;
+        } else {
+            m = events.step_mask[i];
+        }
+        const std::int64_t t = events.time[i];
+        if (t > std::numeric_limits<std::int64_t>::max() - o.window)
+            detail::throw_at_row("time", i, detail::to_text(t), "overflows int64 when the window is added");
+        const std::int32_t sg = has_seg ? attributes.segment[i] : 0;
+        if (sg < 0) detail::throw_at_row("segment", i, detail::to_text(sg), "is not a segment code (expected >= 0)");
+        max_seg = std::max(max_seg, has_seg ? sg : -1);
+        max_t = std::max(max_t, t);
+        evs[i] = {t, m & known, has_prop ? attributes.property[i] : 0, sg};
+    }
+    if (!o.data_end) o.data_end = n ? max_t + 1 : 0;
+
+    std::vector<std::uint32_t> perm(n);
+    if (n > std::numeric_limits<std::uint32_t>::max()) detail::throw_option("rows", std::to_string(n), "exceeds 2^32-1");
+    std::iota(perm.begin(), perm.end(), 0u);
+    const auto* ent = events.entity.data();
+    std::sort(perm.begin(), perm.end(), [&](std::uint32_t a, std::uint32_t b) {
+        if (ent[a] != ent[b]) return ent[a] < ent[b];
+        if (evs[a].prop != evs[b].prop) return evs[a].prop < evs[b].prop;
+        return evs[a].t < evs[b].t;
+    });
+
+    evaluator ev_{o, o.steps == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << o.steps) - 1, std::vector<std::uint64_t>(o.steps + 1, 0)};
+    for (const auto& x : o.exclusions)
+        for (unsigned k = x.after + 1; k <= x.before; ++k) ev_.guard[k] |= std::uint64_t{1} << x.event;
+    step_plan plan;
+    if (!o.step_rules.empty()) {
+        const auto window = static_cast<std::uint64_t>(o.window);
+        for (std::size_t k = 0; k < o.steps; ++k) {
+            const auto& rule = o.step_rules[k];
+            plan.optional[k] = rule.optional;
+            plan.min_gap[k] = static_cast<std::uint64_t>(rule.min_gap);
+            plan.max_gap[k] = rule.max_gap ? std::min(static_cast<std::uint64_t>(*rule.max_gap), window) : window;
+        }
+        ev_.plan = &plan;
+        for (unsigned p = 0; p + 1 < o.steps; ++p) {
+            plan.older_better[p] = plan.newer_better[p] = true;
+            ev_.next_steps(p, [&](unsigned q) {
+                plan.horizon[p] = std::max(plan.horizon[p], plan.max_gap[q]);
+                if (plan.min_gap[q] > 0) plan.newer_better[p] = false;
+                if (plan.max_gap[q] < window) plan.older_better[p] = false;
+            });
+        }
+    }
+
+    funnel_analysis_result out;
+    out.closed = window_funnel_counts(o.steps);
+    out.open = window_funnel_counts(o.steps);
+    out.unattributed = window_funnel_counts(o.steps);
+    out.by_segment.assign(static_cast<std::size_t>(max_seg + 1), window_funnel_counts(o.steps));
+    out.histogram_edges = o.histogram_edges;
+    out.data_end = *o.data_end;
+    if (!o.unordered) out.through_step.assign(o.steps, 0);
+    std::map<std::int64_t, window_funnel_counts> trend;
+    std::vector<std::vector<std::int64_t>> durations(o.steps);
+
+    std::vector<ev> buf;
+    std::size_t i = 0;
+    while (i < n) {
+        const std::int64_t id = ent[perm[i]];
+        outcome r;
+        std::fill(std::begin(r.dur), std::end(r.dur), std::int64_t{-1});
+        // Attribution over all the entity's events.
+        std::int64_t seg_time = 0;
+        std::int32_t seg = -1;
+        std::size_t j = i;
+        for (; j < n && ent[perm[j]] == id; ++j) {
+            const ev& x = evs[perm[j]];
+            bool take = false;
+            switch (o.attribute) {
+                case funnel_attribution::first_touch: take = seg < 0 || x.t < seg_time || (x.t == seg_time && x.seg < seg); break;
+                case funnel_attribution::last_touch: take = seg < 0 || x.t > seg_time || (x.t == seg_time && x.seg < seg); break;
+                case funnel_attribution::step:
+                    take = ((x.m >> o.attribution_step) & 1u) && (seg < 0 || x.t < seg_time || (x.t == seg_time && x.seg < seg));
+                    break;
+            }
+            if (take) {
+                seg = x.seg;
+                seg_time = x.t;
+            }
+        }
+        // One evaluation per property value (a single one without a property column).
+        outcome best;
+        std::fill(std::begin(best.dur), std::end(best.dur), std::int64_t{-1});
+        for (std::size_t k = i; k < j;) {
+            const std::int64_t prop = evs[perm[k]].prop;
+            buf.clear();
+            for (; k < j && evs[perm[k]].prop == prop; ++k) buf.push_back(evs[perm[k]]);
+            outcome g;
+            std::fill(std::begin(g.dur), std::end(g.dur), std::int64_t{-1});
+            if (o.unordered) ev_.unordered(buf.data(), buf.data() + buf.size(), g);
+            else if (ev_.plan) ev_.ruled(buf.data(), buf.data() + buf.size(), g);
+            else {
+                ev_.ordered(buf.data(), buf.data() + buf.size(), g);
+                g.through = g.level >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << g.level) - 1;
+            }
+            best.level = std::max(best.level, g.level);
+            best.conversions += o.count_conversions ? g.conversions : 0;
+            best.entry = std::min(best.entry, g.entry);
+            best.through |= g.through;
+            for (unsigned s = 1; s < o.steps; ++s)
+                if (g.dur[s] >= 0 && (best.dur[s] < 0 || g.dur[s] < best.dur[s])) best.dur[s] = g.dur[s];
+            if (g.open && g.level >= best.level) best.open = true;
+        }
+        if (best.level == o.steps) best.open = false;
+        if (!o.count_conversions && best.level == o.steps) best.conversions = 1;
+        out.conversions += best.conversions;
+        (best.open ? out.open : out.closed).add(best.level);
+        if (has_seg) {
+            if (seg >= 0) out.by_segment[static_cast<std::size_t>(seg)].add(best.level);
+            else out.unattributed.add(best.level);
+        }
+        if (o.period > 0 && best.entry != std::numeric_limits<std::int64_t>::max()) {
+            const std::int64_t rel = best.entry - o.period_origin;
+            const std::int64_t p = rel >= 0 ? rel / o.period : -((-rel + o.period - 1) / o.period);
+            auto it = trend.try_emplace(p, o.steps).first;
+            it->second.add(best.level);
+        }
+        if (!o.unordered) {
+            for (unsigned s = 1; s < o.steps; ++s)
+                if (best.dur[s] >= 0) durations[s].push_back(best.dur[s]);
+            for (std::uint64_t m = best.through; m; m &= m - 1) ++out.through_step[static_cast<std::size_t>(std::countr_zero(m))];
+        }
+        i = j;
+    }
+    for (auto& [p, c] : trend) {
+        out.period_start.push_back(o.period_origin + p * o.period);
+        out.by_period.push_back(std::move(c));
+    }
+    out.time_to_step.resize(o.steps);
+    for (unsigned s = 1; s < o.steps; ++s) out.time_to_step[s] = summarise(durations[s], o.histogram_edges);
+    out.time_to_step[0].histogram.assign(o.histogram_edges.size() + 1, 0);
+    return out;
+}
+
+FUNNELKIT_END_NAMESPACE
