@@ -124,32 +124,18 @@ class ConversionTable(Mergeable):
 
     # -- the table ---------------------------------------------------------------------------
     def _columns(self) -> dict[str, Any]:
-        segs = [-1, *range(len(self.segments))] if self.segment_name is not None else [-1]
-        n = len(self.stages)
-        owners = self.model.owners
-        label, stage, owner, entities, reached, step, cum = [], [], [], [], [], [], []
-        for s in segs:
-            lab = OVERALL if s < 0 else self.segments[s]
-            total = int(self._state.entities(s)) if s < 0 or s < self._state.n_segments else 0
-            for k in range(n):
-                label.append(lab)
-                stage.append(self.stages[k])
-                owner.append(owners[k])
-                entities.append(total)
-                if s >= self._state.n_segments:  # a declared category without entities
-                    reached.append(0)
-                    step.append(None)
-                    cum.append(None)
-                    continue
-                reached.append(int(self._state.reached(k, s)))
-                step.append(self._state.step_rate(k, s))
-                cum.append(self._state.cumulative_rate(k, s))
+        t = self._state.table()  # every number from the core: counts and both rates
+        # Without a segment column only the overall rows exist.
+        keep = t["segment"] < 0 if self.segment_name is None else np.ones(len(t["segment"]), dtype=bool)
+        seg, rank = t["segment"][keep], t["rank"][keep]
+        owners = np.array(self.model.owners, dtype=object)
         out: dict[str, Any] = {}
         if self.segment_name is not None:
-            out[self.segment_name] = label
-        out.update({"stage": stage, "owner": owner, "entities": np.array(entities, dtype=np.int64),
-                    "reached": np.array(reached, dtype=np.int64), "step_rate": _floats(step),
-                    "cumulative_rate": _floats(cum)})
+            labels = np.array([OVERALL, *self.segments[: self._state.n_segments]], dtype=object)
+            out[self.segment_name] = labels[seg + 1]
+        out.update({"stage": np.array(self.stages, dtype=object)[rank], "owner": owners[rank],
+                    "entities": t["entities"][keep], "reached": t["reached"][keep],
+                    "step_rate": t["step_rate"][keep], "cumulative_rate": t["cumulative_rate"][keep]})
         return out
 
     def without_overall(self) -> Table:
@@ -173,10 +159,6 @@ class ConversionTable(Mergeable):
                 f"  {s:<{width}}  {self.reached(k):>10,}  step {_pct(step):>7}  cumulative {_pct(cum):>7}"
             )
         return "\n".join(lines)
-
-
-def _floats(values: list[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def _pct(r: float | None) -> str:

@@ -2,6 +2,7 @@
 #include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <optional>
 #include <tuple>
 
@@ -61,8 +62,8 @@ FUNNELKIT_PYTHON_BINDING(core, 0) {
                             return make_model(t[0].cast<std::vector<stage_tuple>>(), t[1].cast<std::string>());
                         }));
 
-    py::class_<conversion_counts>(m, "ConversionCounts")
-        .def(py::init<>())
+    auto counts = py::class_<conversion_counts>(m, "ConversionCounts");
+    counts.def(py::init<>())
         .def(py::init<std::size_t, std::size_t>(), py::arg("n_stages"), py::arg("n_segments"))
         .def_property_readonly("n_stages", &conversion_counts::n_stages)
         .def_property_readonly("n_segments", &conversion_counts::n_segments)
@@ -77,34 +78,29 @@ FUNNELKIT_PYTHON_BINDING(core, 0) {
             const std::size_t rows = (c.n_segments() + 1) * c.n_stages();
             std::vector<std::int32_t> seg, rank;
             std::vector<std::int64_t> ent, reached;
+            std::vector<double> step, cumulative;
             seg.reserve(rows); rank.reserve(rows); ent.reserve(rows); reached.reserve(rows);
+            step.reserve(rows); cumulative.reserve(rows);
+            constexpr double undefined = std::numeric_limits<double>::quiet_NaN();
             for (std::int32_t s = -1; s < static_cast<std::int32_t>(c.n_segments()); ++s)
                 for (std::size_t k = 0; k < c.n_stages(); ++k) {
                     seg.push_back(s);
                     rank.push_back(static_cast<std::int32_t>(k));
                     ent.push_back(c.entities(s));
                     reached.push_back(c.reached(k, s));
+                    step.push_back(c.step_rate(k, s).value_or(undefined));
+                    cumulative.push_back(c.cumulative_rate(k, s).value_or(undefined));
                 }
             py::dict d;
             d["segment"] = to_numpy(std::move(seg));
             d["rank"] = to_numpy(std::move(rank));
             d["entities"] = to_numpy(std::move(ent));
             d["reached"] = to_numpy(std::move(reached));
+            d["step_rate"] = to_numpy(std::move(step));
+            d["cumulative_rate"] = to_numpy(std::move(cumulative));
             return d;
-        })
-        .def("merge", [](conversion_counts& a, const conversion_counts& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &conversion_counts::reset)
-        .def(py::self == py::self)
-        .def("serialize", [](const conversion_counts& c) { return to_bytes(c.serialize()); })
-        .def_static("deserialize", [](const py::bytes& b) {
-            const auto v = bytes_view(b);
-            return conversion_counts::deserialize(v.data(), v.size());
-        }, py::arg("data"))
-        .def(py::pickle([](const conversion_counts& c) { return to_bytes(c.serialize()); },
-                        [](const py::bytes& b) {
-                            const auto v = bytes_view(b);
-                            return conversion_counts::deserialize(v.data(), v.size());
-                        }));
+        });
+    bind_state(counts);
 
     m.def("conversion",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,

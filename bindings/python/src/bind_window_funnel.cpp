@@ -1,5 +1,4 @@
 // Bindings of the event-stream funnel: window_funnel and its mergeable level counts.
-#include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
 #include <optional>
@@ -22,11 +21,6 @@ input_order parse_order(const std::string& s) {
                                       "' is not one of 'detect', 'entity_time', 'time', 'unsorted'");
 }
 
-window_funnel_counts counts_from_bytes(const py::bytes& b) {
-    const auto v = bytes_view(b);
-    return window_funnel_counts::deserialize(v.data(), v.size());
-}
-
 }  // namespace
 }  // namespace funnelkit::python
 
@@ -34,7 +28,7 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 
-    py::class_<window_funnel_counts>(m, "WindowFunnelCounts")
+    auto counts = py::class_<window_funnel_counts>(m, "WindowFunnelCounts")
         .def(py::init<>())
         .def(py::init<std::size_t>(), py::arg("steps"))
         .def_property_readonly("steps", &window_funnel_counts::steps)
@@ -42,13 +36,8 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
         .def("at_level", &window_funnel_counts::at_level, py::arg("level"))
         .def("reached", &window_funnel_counts::reached, py::arg("level"))
         .def("reached_counts", [](const window_funnel_counts& c) { return to_numpy(c.reached_counts()); })
-        .def("add", &window_funnel_counts::add, py::arg("level"), py::arg("count") = 1)
-        .def("merge", [](window_funnel_counts& a, const window_funnel_counts& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &window_funnel_counts::reset)
-        .def(py::self == py::self)
-        .def("serialize", [](const window_funnel_counts& c) { return to_bytes(c.serialize()); })
-        .def_static("deserialize", &counts_from_bytes, py::arg("data"))
-        .def(py::pickle([](const window_funnel_counts& c) { return to_bytes(c.serialize()); }, &counts_from_bytes));
+        .def("add", &window_funnel_counts::add, py::arg("level"), py::arg("count") = 1);
+    bind_state(counts);
 
     // Options are bound as classes with keyword arguments; the functions take the columns and
     // one options object.

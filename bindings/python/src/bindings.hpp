@@ -57,6 +57,33 @@ inline std::string_view bytes_view(const py::bytes& b) {
     return {data, static_cast<std::size_t>(size)};
 }
 
+/// The state contract of a mergeable core state, bound the same way for every state (merge,
+/// `+=`, `==`, reset, serialize / deserialize, pickle): `bind_state(py::class_<S>(m, "Name"))`.
+/// The bytes are the core's own versioned format, so Python pickles, C++ and every other
+/// binding read the same blobs.
+template <class S, class... Options>
+py::class_<S, Options...>& bind_state(py::class_<S, Options...>& cls) {
+    const auto from_blob = [](const py::bytes& b) {
+        const auto v = bytes_view(b);
+        return S::deserialize(v.data(), v.size());
+    };
+    const auto to_blob = [](const S& s) { return to_bytes(s.serialize()); };
+    cls.def("merge", [](S& a, const S& b) { a.merge(b); }, py::arg("other"),
+            "Adds a state computed on other entities into this one (in place).")
+        .def("__iadd__", [](S& a, const S& b) -> S& { a.merge(b); return a; }, py::is_operator())
+        .def("__eq__", [](const S& a, const S& b) { return a == b; }, py::is_operator())
+        .def("reset", &S::reset, "Empties the state.")
+        .def("serialize", to_blob, "The state in funnelkit's versioned binary format.")
+        .def_static("deserialize", from_blob, py::arg("data"), "Reads a state from serialize()'s bytes.")
+        .def(py::pickle(to_blob, from_blob));
+    cls.attr("__hash__") = py::none();
+    return cls;
+}
+template <class S, class... Options>
+py::class_<S, Options...>& bind_state(py::class_<S, Options...>&& cls) {
+    return bind_state(cls);
+}
+
 }  // namespace funnelkit::python
 
 /// Defines the binder of one concept, `funnelkit::python::register_<name>(module)`. The second
