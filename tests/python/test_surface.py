@@ -157,6 +157,15 @@ def test_every_input_format_gives_the_same_answers(input_format):
     got = fk.window_funnel(as_format(ev, input_format), window="1h", steps=["visit", "signup", "demo"],
                            entity="user", time="ts", step="event")
     assert got.reached == [3, 3, 1, 1]
+    ev["src"] = ["ads", "ads", "seo", "seo", "seo", "ads"]
+    kw = dict(window="1h", steps=["visit", "signup", "demo"], entity="user", time="ts", step="event", segment="src",
+              period="week", data_end="2024-03-02")
+    want = fk.funnel_analysis(ev, **kw)
+    fa = fk.funnel_analysis(as_format(ev, input_format), **kw)
+    assert fa.to_arrow().equals(want.to_arrow())
+    assert fa.segments().to_arrow().equals(want.segments().to_arrow())
+    assert fa.trend().to_arrow().equals(want.trend().to_arrow())
+    assert fa.time_to_convert().to_arrow().equals(want.time_to_convert().to_arrow())
 
 
 def test_duckdb_relations_and_arrow_streams_are_read():
