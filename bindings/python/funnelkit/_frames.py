@@ -377,3 +377,79 @@ def _factorize(arr: np.ndarray, sort: bool = False) -> tuple[np.ndarray, np.ndar
         return inverse.reshape(-1), uniques
     codes, uniques = pd.factorize(arr, sort=sort)
     return codes, np.asarray(uniques)
+
+
+def times_on_axis(arr: Any, axis: Any, name: str, *, missing: int | None = None) -> np.ndarray:
+    """A second time column of a call as int64 ticks of ``axis`` (the call's main time column):
+    datetimes of any unit are converted exactly to the axis's unit, integers are taken as its
+    ticks. Missing values (NaT, None, NaN, nulls) become ``missing``, or are an error naming
+    the row when ``missing`` is None. Datetimes beside an integer axis (or the reverse) are a
+    TypeError: the two columns must hold the same kind of time."""
+    values = _values(arr)
+    kind = values.dtype.kind
+    if kind == "O":
+        absent = np.array([v is None or (isinstance(v, float) and v != v) or type(v).__name__ in ("NaTType", "NAType")
+                           or (isinstance(v, np.datetime64) and np.isnat(v)) for v in values], dtype=bool)
+        present = values[~absent]
+        if present.size and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
+            values = np.where(absent, np.nan, values).astype(np.float64)
+        elif present.size:
+            try:
+                converted = np.array([np.datetime64("NaT") if a else np.datetime64(_as_datetime(v), "ns")
+                                      for v, a in zip(values, absent)], dtype="datetime64[ns]")
+            except (TypeError, ValueError):
+                raise TypeError(f"column '{name}': expected times (integers or datetimes), got values such as "
+                                f"{present[0]!r}") from None
+            values = converted
+        else:
+            values = np.full(len(values), np.nan)
+        kind = values.dtype.kind
+    if kind == "M":
+        if not axis.is_datetime:
+            raise TypeError(f"column '{name}' holds datetimes but the time column '{axis.column}' holds integers; "
+                            "give both columns the same kind of time")
+        nat = np.isnat(values)
+        out = values.astype(f"datetime64[{axis.unit}]")
+        back = out.astype(values.dtype)
+        lossy = ~nat & (back != values)
+        if lossy.any():
+            row = _first_bad(lossy)
+            raise ValueError(f"column '{name}', row {row}: value {values[row]} is not a whole number of "
+                             f"{axis.unit_name}, the unit of the time column '{axis.column}'")
+        ticks = out.view(np.int64).copy()
+    elif kind in "iu":
+        if axis.is_datetime and values.size:
+            raise TypeError(f"column '{name}' holds integers but the time column '{axis.column}' holds datetimes; "
+                            "give both columns the same kind of time")
+        nat = np.zeros(len(values), dtype=bool)
+        ticks = np.ascontiguousarray(values, dtype=np.int64).copy()
+    elif kind == "f":
+        nat = np.isnan(values)
+        if axis.is_datetime and not nat.all():
+            raise TypeError(f"column '{name}' holds numbers but the time column '{axis.column}' holds datetimes; "
+                            "give both columns the same kind of time")
+        bad = ~nat & (~np.isfinite(values) | (values != np.round(values)))
+        if bad.any():
+            row = _first_bad(bad)
+            raise TypeError(f"column '{name}', row {row}: value {_plain(values[row])!r} is not an integer time")
+        ticks = np.where(nat, 0, values).astype(np.int64)
+    else:
+        raise TypeError(f"column '{name}': expected times (integers or datetimes), got dtype {values.dtype}")
+    if nat.any():
+        if missing is None:
+            raise ValueError(f"column '{name}', row {_first_bad(nat)}: missing time")
+        ticks[nat] = missing
+    return ticks
+
+
+def _as_datetime(v: Any) -> Any:
+    """A datetime-like value as something numpy reads as a datetime (UTC for aware values)."""
+    import datetime as _dt
+
+    if hasattr(v, "to_datetime64"):
+        v = v.to_pydatetime() if getattr(v, "tzinfo", None) is not None else v.to_datetime64()
+    if isinstance(v, _dt.datetime) and v.tzinfo is not None:
+        v = v.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(v, (np.datetime64, _dt.datetime, _dt.date)):
+        return v
+    raise TypeError(f"{v!r} is not a datetime")

@@ -373,3 +373,20 @@ def period_end(start_ticks: Any, axis: TimeAxis, period: str, tz: int | str = 0)
     step = {"day": 26 * 3600, "week": 8 * 86_400, "month": 32 * 86_400, "quarter": 93 * 86_400,
             "year": 367 * 86_400}[parse_period(period)]
     return calendar_floor(arr + step * tps, axis, period, tz)
+
+
+def calendar_periods(first: int, last: int, axis: TimeAxis, period: str, tz: int | str = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The consecutive calendar periods that cover the ticks ``first`` .. ``last`` (inclusive):
+    (starts, exclusive ends) as ticks of ``axis``, in the time zone ``tz``."""
+    period = parse_period(period)
+    if last < first:
+        raise ValueError("no times to derive calendar periods from")
+    starts = [int(calendar_floor(np.array([first]), axis, period, tz)[0])]
+    ends: list[int] = []
+    while True:
+        end = int(period_end(np.array([starts[-1]]), axis, period, tz)[0])
+        ends.append(end)
+        if end > last:
+            break
+        starts.append(end)
+    return np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
