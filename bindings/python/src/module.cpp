@@ -10,7 +10,9 @@ void register_stats(py::module_& m);
 void register_window_funnel(py::module_& m);
 void register_lifecycle(py::module_& m);
 void register_closed_loop(py::module_& m);
-void register_revenue(py::module_& m);
+void register_velocity(py::module_& m);
+void register_planning(py::module_& m);
+void register_sla(py::module_& m);
 }  // namespace funnelkit::python
 
 PYBIND11_MODULE(_core, m) {
@@ -22,5 +24,7 @@ PYBIND11_MODULE(_core, m) {
     register_window_funnel(m);
     register_lifecycle(m);
     register_closed_loop(m);
-    register_revenue(m);
+    register_velocity(m);
+    register_planning(m);
+    register_sla(m);
 }
