@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ConversionCounts', 'DurationSummary', 'FlowCounts', 'Histories', 'LifecycleSummary', 'PathSet', 'StageModel', 'SuppressionList', 'WindowFunnelCounts', 'aalen_johansen', 'adjust_p_values', 'analyze_funnel', 'attribute', 'audit_qualification', 'beta_quantile', 'build_histories', 'campaign_report', 'ceil_whole', 'chi2_independence', 'conversion', 'decompose_velocity', 'estimate_lags', 'evaluate_response', 'evaluate_volume', 'kaplan_meier', 'missing_time', 'month_index', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'two_proportion_z_test', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['ConversionCounts', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'Histories', 'LagModel', 'LagOptions', 'LifecycleSummary', 'PathSet', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'audit_qualification', 'beta_quantile', 'build_histories', 'campaign_report', 'ceil_whole', 'chi2_independence', 'conversion', 'decompose_velocity', 'estimate_lags', 'funnel_analysis', 'kaplan_meier', 'missing_time', 'month_index', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'two_proportion_z_test', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -82,110 +82,6 @@ class ConversionCounts:
         ...
     @property
     def n_stages(self) -> int:
-        ...
-class FlowCounts:
-    __hash__: typing.ClassVar[None] = None
-    @staticmethod
-    def deserialize(data: bytes) -> FlowCounts:
-        ...
-    def __eq__(self, arg0: FlowCounts) -> bool:
-        ...
-    def __getstate__(self) -> bytes:
-        ...
-    def __init__(self) -> None:
-        ...
-    def __setstate__(self, arg0: bytes) -> None:
-        ...
-    def exits(self) -> numpy.ndarray:
-        ...
-    def merge(self, other: FlowCounts) -> None:
-        ...
-    def reasons(self) -> numpy.ndarray:
-        ...
-    def reset(self) -> None:
-        ...
-    def serialize(self) -> bytes:
-        ...
-    def transitions(self) -> numpy.typing.NDArray[numpy.int64]:
-        ...
-    @property
-    def n_codes(self) -> int:
-        ...
-    @property
-    def n_ranks(self) -> int:
-        ...
-    @property
-    def n_reasons(self) -> int:
-        ...
-    @property
-    def n_segments(self) -> int:
-        ...
-class LifecycleSummary:
-    __hash__: typing.ClassVar[None] = None
-    @staticmethod
-    def deserialize(data: bytes) -> LifecycleSummary:
-        ...
-    def __eq__(self, arg0: LifecycleSummary) -> bool:
-        ...
-    def __getstate__(self) -> bytes:
-        ...
-    def __init__(self) -> None:
-        ...
-    def __setstate__(self, arg0: bytes) -> None:
-        ...
-    def merge(self, other: LifecycleSummary) -> None:
-        ...
-    def reset(self) -> None:
-        ...
-    def serialize(self) -> bytes:
-        ...
-    def time_in_stage(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> ...:
-        ...
-    @property
-    def conversion(self) -> ConversionCounts:
-        ...
-    @property
-    def flow(self) -> FlowCounts:
-        ...
-    @property
-    def n_segments(self) -> int:
-        ...
-    @property
-    def n_stages(self) -> int:
-        ...
-class Histories:
-    def cohorts(self, stage: typing.SupportsInt | typing.SupportsIndex, period: str, ticks_per_second: typing.SupportsInt | typing.SupportsIndex, utc_offset_seconds: typing.SupportsInt | typing.SupportsIndex) -> dict:
-        ...
-    def entry_times(self, implied: bool) -> numpy.typing.NDArray[numpy.int64]:
-        ...
-    def flow(self) -> FlowCounts:
-        ...
-    def reach(self, group: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', passes: str = 'first') -> ConversionCounts:
-        ...
-    def stuck(self, limit: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], percentile: typing.SupportsFloat | typing.SupportsIndex) -> dict:
-        ...
-    def summarize(self, skipped: str = 'implied', passes: str = 'first') -> LifecycleSummary:
-        ...
-    def summary(self) -> dict:
-        ...
-    def time_in_stage(self) -> dict:
-        ...
-    def time_to_convert(self, from_rank: typing.SupportsInt | typing.SupportsIndex, to_rank: typing.SupportsInt | typing.SupportsIndex) -> dict:
-        ...
-    @property
-    def as_of(self) -> int:
-        ...
-    @property
-    def n_reasons(self) -> int:
-        ...
-    @property
-    def n_segments(self) -> int:
-        ...
-    @property
-    def n_stages(self) -> int:
-        ...
-    @property
-    def size(self) -> int:
         ...
 class DurationSummary:
     __hash__: typing.ClassVar[None] = None
@@ -262,6 +158,172 @@ class WindowFunnelCounts:
     @property
     def steps(self) -> int:
         ...
+class WindowFunnelOptions:
+    allow_reentry: bool
+    exact_increase: bool
+    per_entity: bool
+    strict_deduplication: bool
+    strict_increase: bool
+    strict_order: bool
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False) -> None:
+        ...
+    @property
+    def steps(self) -> int:
+        ...
+    @steps.setter
+    def steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def threads(self) -> int:
+        ...
+    @threads.setter
+    def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def window(self) -> int:
+        ...
+    @window.setter
+    def window(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class FunnelAnalysisOptions:
+    count_conversions: bool
+    unordered: bool
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = []) -> None:
+        ...
+    @property
+    def data_end(self) -> int | None:
+        ...
+    @data_end.setter
+    def data_end(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def period(self) -> int:
+        ...
+    @period.setter
+    def period(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def period_origin(self) -> int:
+        ...
+    @period_origin.setter
+    def period_origin(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def steps(self) -> int:
+        ...
+    @steps.setter
+    def steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def window(self) -> int:
+        ...
+    @window.setter
+    def window(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class FlowCounts:
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> FlowCounts:
+        ...
+    def __eq__(self, arg0: FlowCounts) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def exits(self) -> numpy.ndarray:
+        ...
+    def merge(self, other: FlowCounts) -> None:
+        ...
+    def reasons(self) -> numpy.ndarray:
+        ...
+    def reset(self) -> None:
+        ...
+    def serialize(self) -> bytes:
+        ...
+    def transitions(self) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    @property
+    def n_codes(self) -> int:
+        ...
+    @property
+    def n_ranks(self) -> int:
+        ...
+    @property
+    def n_reasons(self) -> int:
+        ...
+    @property
+    def n_segments(self) -> int:
+        ...
+class LifecycleSummary:
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> LifecycleSummary:
+        ...
+    def __eq__(self, arg0: LifecycleSummary) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def merge(self, other: LifecycleSummary) -> None:
+        ...
+    def reset(self) -> None:
+        ...
+    def serialize(self) -> bytes:
+        ...
+    def time_in_stage(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> DurationSummary:
+        ...
+    @property
+    def conversion(self) -> ConversionCounts:
+        ...
+    @property
+    def flow(self) -> FlowCounts:
+        ...
+    @property
+    def n_segments(self) -> int:
+        ...
+    @property
+    def n_stages(self) -> int:
+        ...
+class Histories:
+    def cohorts(self, stage: typing.SupportsInt | typing.SupportsIndex, period: str, ticks_per_second: typing.SupportsInt | typing.SupportsIndex, utc_offset_seconds: typing.SupportsInt | typing.SupportsIndex) -> dict:
+        ...
+    def entry_times(self, implied: bool) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    def flow(self) -> FlowCounts:
+        ...
+    def reach(self, group: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', passes: str = 'first') -> ConversionCounts:
+        ...
+    def stuck(self, limit: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], percentile: typing.SupportsFloat | typing.SupportsIndex) -> dict:
+        ...
+    def summarize(self, skipped: str = 'implied', passes: str = 'first') -> LifecycleSummary:
+        ...
+    def summary(self) -> dict:
+        ...
+    def time_in_stage(self) -> dict:
+        ...
+    def time_to_convert(self, from_rank: typing.SupportsInt | typing.SupportsIndex, to_rank: typing.SupportsInt | typing.SupportsIndex) -> dict:
+        ...
+    @property
+    def as_of(self) -> int:
+        ...
+    @property
+    def n_reasons(self) -> int:
+        ...
+    @property
+    def n_segments(self) -> int:
+        ...
+    @property
+    def n_stages(self) -> int:
+        ...
+    @property
+    def size(self) -> int:
+        ...
 class PathSet:
     def __init__(self, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, out_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, n_channels: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
@@ -312,11 +374,314 @@ class SuppressionList:
     @property
     def reasons(self) -> list[str]:
         ...
+class Explanation:
+    """
+    How a revenue result was computed: the metric, its formula, the inputs with their values and the options in force, as name/value text pairs.
+    """
+    def __repr__(self) -> str:
+        ...
+    def json(self) -> str:
+        """
+        A JSON object {metric, formula, inputs, options, note}.
+        """
+    def text(self) -> str:
+        """
+        Multi-line text.
+        """
+    @property
+    def formula(self) -> str:
+        ...
+    @property
+    def inputs(self) -> list[tuple[str, str]]:
+        ...
+    @property
+    def metric(self) -> str:
+        ...
+    @property
+    def note(self) -> str:
+        ...
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        ...
+class VelocityOptions:
+    """
+    Definitions of N, W and L, the unit of L and the bootstrap of V.
+    """
+    def __init__(self, *, count: str = 'created_in_period', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'won', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    @property
+    def bootstrap(self) -> int:
+        """
+        Bootstrap replicates of V (0: no interval).
+        """
+    @bootstrap.setter
+    def bootstrap(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def confidence(self) -> float:
+        """
+        Confidence of the bootstrap interval.
+        """
+    @confidence.setter
+    def confidence(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def count(self) -> str:
+        """
+        N: 'created_in_period' or 'open_at_start'.
+        """
+    @count.setter
+    def count(self, arg1: str) -> None:
+        ...
+    @property
+    def cycle_from(self) -> str:
+        """
+        Start of L: 'created', 'sql' or 'first_touch'.
+        """
+    @cycle_from.setter
+    def cycle_from(self, arg1: str) -> None:
+        ...
+    @property
+    def cycle_over(self) -> str:
+        """
+        Deals of L: 'won' or all 'closed'.
+        """
+    @cycle_over.setter
+    def cycle_over(self, arg1: str) -> None:
+        ...
+    @property
+    def cycle_stat(self) -> str:
+        """
+        L as the 'mean' or 'median'.
+        """
+    @cycle_stat.setter
+    def cycle_stat(self, arg1: str) -> None:
+        ...
+    @property
+    def seed(self) -> int:
+        """
+        Seed of the bootstrap.
+        """
+    @seed.setter
+    def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def time_unit(self) -> float:
+        """
+        Ticks of the time columns in one unit of L.
+        """
+    @time_unit.setter
+    def time_unit(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def unit_name(self) -> str:
+        """
+        Name of the unit of L ('day').
+        """
+    @unit_name.setter
+    def unit_name(self, arg0: str) -> None:
+        ...
+    @property
+    def win_rate(self) -> str:
+        """
+        W by 'count' or by 'value'.
+        """
+    @win_rate.setter
+    def win_rate(self, arg1: str) -> None:
+        ...
+class ReverseFunnelOptions:
+    """
+    A revenue goal, the deal value and the stage rates of a reverse funnel.
+    """
+    def __init__(self, *, goal: typing.SupportsFloat | typing.SupportsIndex, deal_value: typing.SupportsFloat | typing.SupportsIndex, steps: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], basis: str = 'total', won_name: str = 'Customer', periods: typing.SupportsInt | typing.SupportsIndex = 1, reps: typing.SupportsInt | typing.SupportsIndex = 1, rounding: str = 'from_goal', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> None:
+        ...
+    @property
+    def basis(self) -> str:
+        """
+        The goal covers all periods ('total') or each one ('per_period').
+        """
+    @basis.setter
+    def basis(self, arg1: str) -> None:
+        ...
+    @property
+    def deal_value(self) -> float:
+        """
+        Revenue per won deal.
+        """
+    @deal_value.setter
+    def deal_value(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def goal(self) -> float:
+        """
+        Revenue goal (currency).
+        """
+    @goal.setter
+    def goal(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def periods(self) -> int:
+        """
+        Periods the goal covers.
+        """
+    @periods.setter
+    def periods(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def reps(self) -> int:
+        """
+        Reps sharing the volume.
+        """
+    @reps.setter
+    def reps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def rounding(self) -> str:
+        """
+        'from_goal' (each stage from the deals) or 'chained' (from the rounded stage below).
+        """
+    @rounding.setter
+    def rounding(self, arg1: str) -> None:
+        ...
+    @property
+    def steps(self) -> list[tuple[str, float]]:
+        """
+        (stage, rate to the next stage) pairs, top of the funnel first.
+        """
+    @steps.setter
+    def steps(self, arg1: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]]) -> None:
+        ...
+    @property
+    def tolerance(self) -> float:
+        """
+        Relative tolerance of ceil_whole.
+        """
+    @tolerance.setter
+    def tolerance(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def won_name(self) -> str:
+        """
+        Name of the won stage.
+        """
+    @won_name.setter
+    def won_name(self, arg0: str) -> None:
+        ...
+class LagOptions:
+    """
+    Lag length, largest lag and end of the data for estimate_lags.
+    """
+    def __init__(self, *, period: typing.SupportsInt | typing.SupportsIndex = 2629746, max_lag: typing.SupportsInt | typing.SupportsIndex = 12, data_end: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    @property
+    def data_end(self) -> int:
+        """
+        End of the data (exclusive), in ticks.
+        """
+    @data_end.setter
+    def data_end(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_lag(self) -> int:
+        """
+        Largest lag (in steps) the distribution holds.
+        """
+    @max_lag.setter
+    def max_lag(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def period(self) -> int:
+        """
+        Length of one lag step in ticks of the times.
+        """
+    @period.setter
+    def period(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class LagModel:
+    """
+    wins(m) = win_rate * sum_k leads(m - k) * shares[k]; revenue = wins * value.
+    """
+    def __init__(self, *, win_rate: typing.SupportsFloat | typing.SupportsIndex, shares: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], deal_value: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+        ...
+    @property
+    def deal_value(self) -> float:
+        ...
+    @property
+    def shares(self) -> list[float]:
+        ...
+    @property
+    def win_rate(self) -> float:
+        ...
+class SlaCommitment:
+    """
+    One commitment of one team, as data.
+    """
+    name: str
+    def __init__(self, *, name: str, team: str, kind: str, limit: typing.SupportsInt | typing.SupportsIndex = 0, touches: typing.SupportsInt | typing.SupportsIndex = 1, target: typing.SupportsFloat | typing.SupportsIndex = 0.0, unit_name: str = 'hour', display_unit: typing.SupportsFloat | typing.SupportsIndex = 3600.0) -> None:
+        ...
+    @property
+    def display_unit(self) -> float:
+        """
+        Ticks in one display unit.
+        """
+    @display_unit.setter
+    def display_unit(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kind(self) -> str:
+        """
+        'response' or 'volume'.
+        """
+    @kind.setter
+    def kind(self, arg1: str) -> None:
+        ...
+    @property
+    def limit(self) -> int:
+        """
+        Response: the limit in ticks of the records.
+        """
+    @limit.setter
+    def limit(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def target(self) -> float:
+        """
+        Volume: events per rep per period.
+        """
+    @target.setter
+    def target(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def team(self) -> str:
+        """
+        The team that owes it.
+        """
+    @team.setter
+    def team(self, arg0: str) -> None:
+        ...
+    @property
+    def touches(self) -> int:
+        """
+        Response: touches needed within the limit.
+        """
+    @touches.setter
+    def touches(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def unit_name(self) -> str:
+        """
+        Name of the display unit of 'over' ('hour').
+        """
+    @unit_name.setter
+    def unit_name(self, arg0: str) -> None:
+        ...
 def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int32]) -> dict:
     ...
 def adjust_p_values(p_values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], method: str) -> numpy.typing.NDArray[numpy.float64]:
-    ...
-def analyze_funnel(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, property: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool, count_conversions: bool, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], attribution: str, attribution_step: typing.SupportsInt | typing.SupportsIndex, period: typing.SupportsInt | typing.SupportsIndex, period_origin: typing.SupportsInt | typing.SupportsIndex, data_end: typing.SupportsInt | typing.SupportsIndex | None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = []) -> dict:
     ...
 def attribute(paths: PathSet, model: str, u_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], w_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], half_life: typing.SupportsFloat | typing.SupportsIndex, head: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], tail: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], middle: typing.SupportsFloat | typing.SupportsIndex, markov_order: typing.SupportsInt | typing.SupportsIndex, shapley_game: str, shapley_exact_max: typing.SupportsInt | typing.SupportsIndex, shapley_samples: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> dict:
     ...
@@ -329,18 +694,22 @@ def build_histories(model: StageModel, entity: typing.Annotated[numpy.typing.Arr
 def campaign_report(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, cost: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], mql_stage: str, sql_stage: str, opportunity_stage: str, skipped: str, level: typing.SupportsFloat | typing.SupportsIndex, seconds_per_day: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...
 def ceil_whole(x: typing.SupportsFloat | typing.SupportsIndex, tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> float:
-    ...
+    """
+    x rounded up to a whole number, unless within tolerance * max(1, |x|) of an integer.
+    """
 def chi2_independence(table: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], yates: bool) -> typing.Any:
     ...
 def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied') -> ConversionCounts:
     ...
 def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typing.SupportsFloat | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, l0: typing.SupportsFloat | typing.SupportsIndex, n1: typing.SupportsFloat | typing.SupportsIndex, d1: typing.SupportsFloat | typing.SupportsIndex, w1: typing.SupportsFloat | typing.SupportsIndex, l1: typing.SupportsFloat | typing.SupportsIndex) -> dict:
-    ...
-def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, period: typing.SupportsInt | typing.SupportsIndex, max_lag: typing.SupportsInt | typing.SupportsIndex, data_end: typing.SupportsInt | typing.SupportsIndex) -> list:
-    ...
-def evaluate_response(name: str, team_name: str, limit: typing.SupportsInt | typing.SupportsIndex, touches: typing.SupportsInt | typing.SupportsIndex, unit_name: str, display_unit: typing.SupportsFloat | typing.SupportsIndex, created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], first_touch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, rep: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, team: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, as_of: typing.SupportsInt | typing.SupportsIndex, touch_item: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, touch_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None) -> dict:
-    ...
-def evaluate_volume(name: str, team_name: str, target: typing.SupportsFloat | typing.SupportsIndex, time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], rep: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], starts: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], as_of: typing.SupportsInt | typing.SupportsIndex, reps: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    The change V1 - V0 split into N, D, W and L (log scale and LMDI-I).
+    """
+def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: LagOptions, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> list:
+    """
+    Lag distributions and win rates of mature leads, overall then per segment.
+    """
+def funnel_analysis(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, property: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, *, options: FunnelAnalysisOptions) -> dict:
     ...
 def kaplan_meier(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], observed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, level: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> dict:
     ...
@@ -350,22 +719,32 @@ def normal_quantile(p: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
 def normalise_key(key: str, transform: str = 'normalise') -> str:
     ...
-def opportunities_from_stages(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, opportunity_stage: str = 'Opportunity', sql_stage: str = 'SQL') -> dict:
-    ...
-def plan_leads(win_rate: typing.SupportsFloat | typing.SupportsIndex, shares: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], deal_value: typing.SupportsFloat | typing.SupportsIndex, targets: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], history: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> dict:
-    ...
-def plan_reverse_funnel(goal: typing.SupportsFloat | typing.SupportsIndex, basis: str, deal_value: typing.SupportsFloat | typing.SupportsIndex, names: collections.abc.Sequence[str], rates: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], won_name: str, periods: typing.SupportsInt | typing.SupportsIndex, reps: typing.SupportsInt | typing.SupportsIndex, rounding: str, tolerance: typing.SupportsFloat | typing.SupportsIndex) -> dict:
-    ...
+def opportunities_from_stages(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], *, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, opportunity_stage: str = 'Opportunity', sql_stage: str = 'SQL') -> dict:
+    """
+    One opportunity per entity that entered opportunity_stage, from stage-change records.
+    """
+def plan_leads(model: LagModel, targets: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], *, history: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = []) -> dict:
+    """
+    Monthly lead targets solved backwards from revenue targets.
+    """
+def plan_reverse_funnel(options: ReverseFunnelOptions) -> dict:
+    """
+    The reverse funnel from a revenue goal to the whole volume each stage needs.
+    """
 def probability_b_beats_a(x_a: typing.SupportsInt | typing.SupportsIndex, n_a: typing.SupportsInt | typing.SupportsIndex, x_b: typing.SupportsInt | typing.SupportsIndex, n_b: typing.SupportsInt | typing.SupportsIndex, prior_alpha: typing.SupportsFloat | typing.SupportsIndex, prior_beta: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
 def probability_beta_greater(a_x: typing.SupportsFloat | typing.SupportsIndex, b_x: typing.SupportsFloat | typing.SupportsIndex, a_y: typing.SupportsFloat | typing.SupportsIndex, b_y: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
-def project_forward(win_rate: typing.SupportsFloat | typing.SupportsIndex, shares: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], deal_value: typing.SupportsFloat | typing.SupportsIndex, leads: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], history: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> dict:
-    ...
+def project_forward(model: LagModel, leads: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], *, history: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = []) -> dict:
+    """
+    Wins and revenue per month of a lead plan.
+    """
 def rate_intervals(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], level: typing.SupportsFloat | typing.SupportsIndex, method: str) -> dict:
     ...
-def reps_needed(volume_per_month: typing.SupportsFloat | typing.SupportsIndex, capacity: typing.SupportsFloat | typing.SupportsIndex, per: str, tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> dict:
-    ...
+def reps_needed(volume_per_month: typing.SupportsFloat | typing.SupportsIndex, *, capacity: typing.SupportsFloat | typing.SupportsIndex, per: str = 'month', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> dict:
+    """
+    Reps needed = ceil_whole(volume per month / capacity per rep per month).
+    """
 def roc_auc(score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], label: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]) -> float | None:
     ...
 def sample_arrays(leads: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, first_lead: typing.SupportsInt | typing.SupportsIndex, start: typing.SupportsInt | typing.SupportsIndex, days: typing.SupportsInt | typing.SupportsIndex, reps: typing.SupportsInt | typing.SupportsIndex) -> dict:
@@ -382,19 +761,33 @@ def sample_sources() -> list[str]:
     ...
 def sample_touch_arrays(leads: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, first_lead: typing.SupportsInt | typing.SupportsIndex, start: typing.SupportsInt | typing.SupportsIndex, days: typing.SupportsInt | typing.SupportsIndex, reps: typing.SupportsInt | typing.SupportsIndex) -> dict:
     ...
+def sla_response(commitment: SlaCommitment, created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], as_of: typing.SupportsInt | typing.SupportsIndex, *, first_touch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, rep: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, team: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, touch_item: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, touch_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None) -> dict:
+    """
+    A response SLA as of a time: status per item, counts per group, breaches.
+    """
+def sla_volume(commitment: SlaCommitment, time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], rep: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], starts: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], as_of: typing.SupportsInt | typing.SupportsIndex, *, reps: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    A volume SLA per period [starts, ends) and rep as of a time.
+    """
 def solve_absorbing_chain(q: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], r: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> dict:
     ...
 def sorted_quantile(sorted: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], q: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
     ...
-def split_goal(goal: typing.SupportsFloat | typing.SupportsIndex, names: collections.abc.Sequence[str], shares: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> list[float]:
-    ...
+def split_goal(goal: typing.SupportsFloat | typing.SupportsIndex, shares: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]]) -> dict:
+    """
+    A goal split by (name, share) pairs whose shares sum to 1.
+    """
 def two_proportion_z_test(x1: typing.SupportsInt | typing.SupportsIndex, n1: typing.SupportsInt | typing.SupportsIndex, x2: typing.SupportsInt | typing.SupportsIndex, n2: typing.SupportsInt | typing.SupportsIndex, alternative: str) -> typing.Any:
     ...
-def velocity(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], closed: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, sql_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, first_touch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, starts: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count: str, win_rate: str, cycle_from: str, cycle_over: str, cycle_stat: str, time_unit: typing.SupportsFloat | typing.SupportsIndex, unit_name: str, bootstrap: typing.SupportsInt | typing.SupportsIndex, confidence: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> dict:
-    ...
+def velocity(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], closed: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], starts: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: VelocityOptions = ..., segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, sql_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, first_touch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None) -> dict:
+    """
+    Velocity per period [starts, ends) and segment: a dict of numpy columns and the explanations.
+    """
 def velocity_formula(n: typing.SupportsFloat | typing.SupportsIndex, deal_value: typing.SupportsFloat | typing.SupportsIndex, win_rate: typing.SupportsFloat | typing.SupportsIndex, cycle_length: typing.SupportsFloat | typing.SupportsIndex) -> float:
-    ...
-def window_funnel(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool, strict_order: bool, strict_increase: bool, allow_reentry: bool, order: str, threads: typing.SupportsInt | typing.SupportsIndex, per_entity: bool, exact_increase: bool = False) -> tuple[WindowFunnelCounts, numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8]]:
+    """
+    V = n * deal_value * win_rate / cycle_length.
+    """
+def window_funnel(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, *, options: WindowFunnelOptions) -> tuple[WindowFunnelCounts, numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8]]:
     ...
 __version__: str = '0.1.0'
 missing_time: int = -9223372036854775808
