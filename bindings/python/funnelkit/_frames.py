@@ -435,6 +435,8 @@ def times_on_axis(arr: Any, axis: Any, name: str, *, missing: int | None = None)
         ticks = np.where(nat, 0, values).astype(np.int64)
     else:
         raise TypeError(f"column '{name}': expected times (integers or datetimes), got dtype {values.dtype}")
+    if kind != "M":
+        _check_not_never(np.where(nat, 0, ticks), name)
     if nat.any():
         if missing is None:
             raise ValueError(f"column '{name}', row {_first_bad(nat)}: missing time")
