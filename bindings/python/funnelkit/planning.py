@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _core, _frames, _names
 from ._result import Explanation, Scalar, Table
-from .velocity import OVERALL, MISSING, _core_explanation, _labels_of, _plain_table, _unit, _warn_renamed
+from .velocity import MISSING, OVERALL, _core_explanation, _labels_of, _plain_table, _unit, _warn_renamed
+
+if TYPE_CHECKING:
+    from .conversion import ConversionTable
 
 __all__ = [
     "ceil_whole",
@@ -168,7 +171,7 @@ def plan_reverse_funnel(
     return FunnelPlan(raw, options=options, inputs=inputs)
 
 
-def steps_from_conversion(table: Any, *, segment: Any = None) -> list[tuple[str, float]]:
+def steps_from_conversion(table: ConversionTable, *, segment: Any = None) -> list[tuple[str, float]]:
     """Measured steps for :func:`plan_reverse_funnel` from a :class:`funnelkit.ConversionTable`:
     every ladder stage but the won one, with its step rate to the next stage, overall or for
     one ``segment`` (a label of the table's segment column, checked)."""
@@ -244,7 +247,7 @@ class LagModel:
     shares: tuple[float, ...]
     deal_value: float = 1.0
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.LagModel:
         return _core.LagModel(win_rate=float(self.win_rate), shares=[float(s) for s in self.shares],
                               deal_value=float(self.deal_value))
 

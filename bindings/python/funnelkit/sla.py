@@ -27,8 +27,8 @@ from . import _core, _frames, _names
 from ._result import Explanation, Table
 from ._time import TimeAxis
 from .events import _shown
-from .velocity import OVERALL, MISSING, _core_explanation, _labels_of, _period_spec, _periods, _plain_table, _unit, \
-    _warn_renamed
+from .velocity import (MISSING, OVERALL, _core_explanation, _labels_of, _period_spec, _periods, _plain_table, _unit,
+                       _warn_renamed)
 
 __all__ = ["sla_response", "ResponseSLA", "sla_volume", "VolumeSLA"]
 

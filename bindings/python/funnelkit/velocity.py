@@ -32,13 +32,18 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _core, _frames, _names, _time
 from ._result import Explanation, Scalar, Table
 from ._time import TimeAxis
+
+if TYPE_CHECKING:  # optional packages and types named in annotations only
+    import pandas
+
+    from .model import StageModel
 
 __all__ = [
     "velocity",
@@ -167,7 +172,7 @@ def _labels_of(data: Any, col: str | None, option: str) -> tuple[np.ndarray | No
     return _frames.category_codes(_frames.column(data, col, option), col)
 
 
-def _plain_table(data: Any) -> Any:
+def _plain_table(data: Any) -> Any:  # a mapping of columns or a table _frames reads
     """Input tables; a funnelkit Table (e.g. from :func:`opportunities_from_stages`) is read
     column by column without Arrow."""
     if isinstance(data, Table):
@@ -443,7 +448,7 @@ class VelocityDecomposition(Scalar):
                      name="VelocityDrivers", definition=self.definition,
                      inputs={"v0": self.v0, "v1": self.v1, "weight": self.weight}, options={"method": "LMDI-I"})
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pandas.DataFrame:
         """Deprecated: use ``drivers().to_pandas()``."""
         warnings.warn("VelocityDecomposition.to_pandas() is deprecated; use drivers().to_pandas()",
                       DeprecationWarning, stacklevel=2)
@@ -484,7 +489,7 @@ def decompose_velocity(before: Any, after: Any) -> VelocityDecomposition:
 def opportunities_from_stages(
     data: Any,
     *,
-    model: Any = None,
+    model: StageModel | None = None,
     entity: str = "entity",
     time: str = "time",
     stage: str = "stage",
@@ -520,7 +525,7 @@ def opportunities_from_stages(
     r = _core.opportunities_from_stages(core_model, ent, tm, st, segment=seg, amount=am,
                                         opportunity_stage=opportunity_stage, sql_stage=sql_stage or "")
 
-    def times(ticks: Any) -> Any:
+    def times(ticks: Any) -> np.ndarray | list[int | None]:
         arr = np.asarray(ticks, dtype=np.int64)
         if axis.is_datetime:
             return axis.datetimes(arr, never=MISSING)
