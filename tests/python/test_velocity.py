@@ -72,6 +72,7 @@ def test_domain_example_exactly_and_the_contract():
     assert "V = N * D * W / L" in ex.definition and "overstates" in ex.definition
     assert ex["formula"].startswith("V = N * D * W / L")
     assert ex.options["unit"] == "day" and ex.options["edges"]
+    assert "N" not in ex.inputs and ex.inputs["opportunities"] == 40  # row values are in explain(row)
     assert t._units["cycle_length"] == "days"
     assert "VelocityTable(1 rows" in repr(t)
 

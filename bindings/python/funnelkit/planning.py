@@ -25,7 +25,8 @@ import numpy as np
 
 from . import _core, _frames, _names
 from ._result import Explanation, Scalar, Table
-from .velocity import MISSING, OVERALL, _core_explanation, _labels_of, _plain_table, _unit, _warn_renamed
+from .velocity import (MISSING, OVERALL, _core_explanation, _labels_of, _plain_table, _time_value, _unit,
+                       _warn_renamed)
 
 if TYPE_CHECKING:
     from .conversion import ConversionTable
@@ -449,7 +450,7 @@ def estimate_lags(
     opts = _core.LagOptions(period=int(unit_ticks), max_lag=int(max_lag), data_end=int(end))
     raw = list(_core.estimate_lags(cr, wn, options=opts, segment=seg, amount=am))
     options = {"unit": unit_name, "unit_ticks": int(unit_ticks), "max_lag": int(max_lag),
-               "data_end": str(axis.datetimes(np.array([end]))[0]), "time_unit": axis.unit,
+               "data_end": _time_value(axis.datetimes(np.array([end]))[0]), "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime}
     inputs = {"leads": int(len(cr)), "segments": len(labels),
               "columns": {"created": created, "won": won, "segment": segment, "amount": amount}}

@@ -27,8 +27,8 @@ from . import _core, _frames, _names
 from ._result import Explanation, Table
 from ._time import TimeAxis
 from .events import _shown
-from .velocity import (MISSING, OVERALL, _core_explanation, _labels_of, _period_spec, _periods, _plain_table, _unit,
-                       _warn_renamed)
+from .velocity import (MISSING, OVERALL, _core_explanation, _labels_of, _period_spec, _periods, _plain_table,
+                       _time_value, _unit, _warn_renamed)
 
 __all__ = ["sla_response", "ResponseSLA", "sla_volume", "VolumeSLA"]
 
@@ -228,7 +228,7 @@ def sla_response(
                                   team=codes["team"], segment=codes["segment"], touch_item=ti, touch_time=tt))
     raw["codes"] = {k: v for k, v in codes.items() if v is not None}
     options = {"limit": _shown(limit), "limit_ticks": int(limit_ticks), "touches": int(touches),
-               "as_of": str(axis.datetimes(np.array([as_of_ticks]))[0]), "unit": unit_name, "name": str(name),
+               "as_of": _time_value(axis.datetimes(np.array([as_of_ticks]))[0]), "unit": unit_name, "name": str(name),
                "team": str(team_name), "time_unit": axis.unit, "time_is_datetime": axis.is_datetime}
     inputs = {"items": int(len(cr)), "touches": None if tt is None else int(len(tt)),
               "columns": {"created": created, "first_touch": first_touch, "entity": entity, "rep": rep,
@@ -366,7 +366,7 @@ def sla_volume(
     as_of_ticks = axis.timestamp(as_of, "as_of")
     commitment = _core.SlaCommitment(name=str(name), team=str(team_name), kind="volume", target=float(target))
     raw = _core.sla_volume(commitment, tm, codes, starts, ends, int(as_of_ticks), reps=len(labels))
-    options = {**period_opts, "target": float(target), "as_of": str(axis.datetimes(np.array([as_of_ticks]))[0]),
+    options = {**period_opts, "target": float(target), "as_of": _time_value(axis.datetimes(np.array([as_of_ticks]))[0]),
                "reps": list(labels), "name": str(name), "team": str(team_name), "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime}
     inputs = {"events": int(len(tm)), "periods": int(len(starts)), "columns": {"time": time, "rep": rep}}

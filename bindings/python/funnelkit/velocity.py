@@ -92,14 +92,14 @@ def _core_explanation(core: Any, result: str, *, definition: str | None = None,
     if isinstance(core, str):
         d = json.loads(core)
         metric, formula, note = d["metric"], d["formula"], d.get("note", "")
-        core_inputs, core_options = list(d["inputs"].items()), list(d["options"].items())
+        pairs_in, pairs_opt = list(d["inputs"].items()), list(d["options"].items())
     else:
         metric, formula, note = core.metric, core.formula, core.note
-        core_inputs, core_options = list(core.inputs), list(core.options)
-    ins = {k: _core_value(v) for k, v in core_inputs} if core_inputs else {}
+        pairs_in, pairs_opt = list(core.inputs), list(core.options)
+    ins = {k: _core_value(v) for k, v in pairs_in} if core_inputs else {}
     ins.update(relabel or {})
     ins.update(inputs or {})
-    opts = {k: _core_value(v) for k, v in core_options}
+    opts = {k: _core_value(v) for k, v in pairs_opt}
     opts.update(options or {})
     text = definition or f"{metric}: {formula}."
     if note:
@@ -151,7 +151,13 @@ def _periods(axis: TimeAxis, period: str | None, edges: Any, tz: Any, span: tupl
             raise ValueError("option 'edges': give at least two boundaries, or (start, end) pairs")
         starts, ends = bounds[:-1].copy(), bounds[1:].copy()
     shown = axis.datetimes(np.concatenate([starts, ends]))
-    return starts, ends, {"edges": [[str(a), str(b)] for a, b in zip(shown[:len(starts)], shown[len(starts):])]}
+    return starts, ends, {"edges": [[_time_value(a), _time_value(b)] for a, b in zip(shown[:len(starts)],
+                                                                                    shown[len(starts):])]}
+
+
+def _time_value(value: Any) -> str | int:
+    """A point in time for explain(): ISO text for datetimes, the integer for ticks."""
+    return str(value) if isinstance(value, np.datetime64) else int(value)
 
 
 def _period_spec(period: Any, edges: Any, periods: Any, where: str) -> tuple[Any, Any]:
@@ -268,7 +274,7 @@ class VelocityTable(Table):
         if not -n <= row < n:
             raise IndexError(f"row {row} is out of range for a table of {n} rows")
         cols = self._table()
-        relabel = {"period": [str(cols["period_start"][row]), str(cols["period_end"][row])],
+        relabel = {"period": [_time_value(cols["period_start"][row]), _time_value(cols["period_end"][row])],
                    "segment": cols[self.segment_name][row] if self.segment_name else OVERALL}
         return _core_explanation(self._core[row], "VelocityTable", relabel=relabel, options=self._options)
 
@@ -390,7 +396,8 @@ def velocity(
                                  bootstrap=int(bootstrap), confidence=float(confidence), seed=int(seed))
     raw = _core.velocity(cr, cl, oc, am, starts, ends, options=opts, segment=seg, sql_time=sq, first_touch=ft)
     options = {**period_opts, "count": count, "win_rate": win_rate, "cycle_from": cycle_from,
-               "cycle_over": cycle_over, "cycle_stat": cycle_stat, "unit": unit_name, "bootstrap": int(bootstrap),
+               "cycle_over": cycle_over, "cycle_stat": cycle_stat, "unit": unit_name, "unit_ticks": int(unit_ticks),
+               "bootstrap": int(bootstrap),
                "confidence": float(confidence), "seed": int(seed), "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime}
     inputs = {"opportunities": int(len(cr)), "periods": int(len(starts)), "segments": len(labels),
