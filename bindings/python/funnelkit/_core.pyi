@@ -48,10 +48,14 @@ class ConversionCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> ConversionCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: ConversionCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: ConversionCounts) -> ConversionCounts:
         ...
     @typing.overload
     def __init__(self) -> None:
@@ -66,13 +70,19 @@ class ConversionCounts:
     def entities(self, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> int:
         ...
     def merge(self, other: ConversionCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reached(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> int:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def step_rate(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
         ...
     def table(self) -> dict:
@@ -125,10 +135,14 @@ class WindowFunnelCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> WindowFunnelCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: WindowFunnelCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: WindowFunnelCounts) -> WindowFunnelCounts:
         ...
     @typing.overload
     def __init__(self) -> None:
@@ -143,15 +157,21 @@ class WindowFunnelCounts:
     def at_level(self, level: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def merge(self, other: WindowFunnelCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reached(self, level: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def reached_counts(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     @property
     def entities(self) -> int:
         ...
