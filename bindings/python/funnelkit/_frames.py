@@ -377,3 +377,56 @@ def _factorize(arr: np.ndarray, sort: bool = False) -> tuple[np.ndarray, np.ndar
         return inverse.reshape(-1), uniques
     codes, uniques = pd.factorize(arr, sort=sort)
     return codes, np.asarray(uniques)
+
+
+def flags(arr: Any, name: str) -> np.ndarray:
+    """A 0/1 column as uint8: booleans, integers 0/1 or floats 0.0/1.0. Anything else (2, NaN,
+    a string) raises ValueError naming the column, the row and the value."""
+    v = _values(arr)
+    if v.dtype == bool:
+        return v.astype(np.uint8)
+    if v.dtype.kind == "O":
+        bad = np.array([not (isinstance(x, (bool, int, float, np.generic)) and x in (0, 1)) for x in v], dtype=bool)
+    elif v.dtype.kind in "iuf":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isin(v, (0, 1))
+    else:
+        raise TypeError(f"column '{name}': expected 0/1 flags, got dtype {v.dtype}")
+    if bad.any():
+        row = _first_bad(bad)
+        x = _plain(v[row])
+        raise ValueError(f"column '{name}', row {row}: value {x!r} must be 0 or 1")
+    return v.astype(np.uint8)
+
+
+def numbers(arr: Any, name: str) -> np.ndarray:
+    """A numeric column as float64 (booleans and integers converted); other dtypes raise
+    TypeError naming the column. Finiteness is checked by the caller or the core."""
+    v = _values(arr)
+    if v.dtype.kind not in "iufb":
+        raise TypeError(f"column '{name}' must be numeric, got dtype {v.dtype}")
+    return np.ascontiguousarray(v, dtype=np.float64)
+
+
+def ticks_on(arr: Any, axis: Any, name: str) -> np.ndarray:
+    """A second time column (e.g. conversion times beside touch times) as int64 ticks of the
+    first column's :class:`TimeAxis`: datetimes are converted to its unit (exactly, or an error),
+    integers are taken as its ticks; a datetime column beside an integer one is a TypeError."""
+    v = _values(arr)
+    if v.dtype.kind == "M":
+        if not axis.is_datetime:
+            raise TypeError(f"column '{name}' holds datetimes but the time column '{axis.column}' holds integers")
+        nat = np.isnat(v)
+        if nat.any():
+            raise ValueError(f"column '{name}', row {_first_bad(nat)}: value NaT is a missing timestamp")
+        out = v.astype(f"datetime64[{axis.unit}]")
+        lossy = out.astype(v.dtype) != v
+        if lossy.any():
+            row = _first_bad(lossy)
+            raise ValueError(f"column '{name}', row {row}: value {v[row]} is not a whole number of "
+                             f"{axis.unit_name}, the unit of the time column '{axis.column}'")
+        return out.view(np.int64)
+    if axis.is_datetime and v.dtype.kind in "iuf":
+        raise TypeError(f"column '{name}' holds numbers but the time column '{axis.column}' holds datetimes; "
+                        "pass datetimes in both")
+    return timestamps(v, name)
