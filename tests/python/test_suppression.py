@@ -197,6 +197,9 @@ def test_every_input_format_gives_the_same_checks(input_format):
     ids = _column(bf, "name")
     texts = sp.SuppressionList().add_ids(ids, _column(bf, "source"))
     assert texts.n_ids == 1500 and texts.id_reasons("lead 0") == [str(batch["source"][0])]
+    keyed = sp.SuppressionList().add_keys("name", _column(bf, "name"), _column(bf, "source"))
+    assert keyed == sp.SuppressionList().add_keys("name", batch["name"], batch["source"])
+    assert keyed.n_keys == 1500 and keyed.key_reasons("name", "LEAD 0") == [str(batch["source"][0])]
 
 
 def test_numpy_and_dict_input_need_no_pandas(monkeypatch):

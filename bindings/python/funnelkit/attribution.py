@@ -20,6 +20,7 @@ of an integer time column, whose unit ``time_unit=`` names (seconds by default).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_d
 SHAPLEY_GAMES = ("covered_value", "value_rate")
 _MILESTONES = {"lead_created": 1, "opportunity_created": 2}
 _DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "time_decay", "markov", "shapley")
+#: The keyword arguments of attribute() that are model options (compare_attribution takes them too).
+_MODEL_OPTIONS = ("u_weights", "w_weights", "half_life", "head", "tail", "middle", "markov_order", "shapley_game",
+                  "shapley_exact_max", "shapley_samples", "seed")
 
 _COMMON = ("Only converting paths hand out credit: each converting path with at least one touch gives exactly one "
            "conversion and its value to its touches, so every model's credits sum to the attributed totals; "
@@ -438,9 +442,8 @@ def compare_attribution(
     if len(set(models)) != len(models):
         dup = next(m for m in models if models.count(m) > 1)
         raise ValueError(f"option 'models': model {dup!r} is repeated")
-    defaults: dict[str, Any] = dict(u_weights=(0.4, 0.2, 0.4), w_weights=(0.3, 0.3, 0.3, 0.1), half_life=None,
-                                    head=(), tail=(), middle=0.0, markov_order=1, shapley_game="covered_value",
-                                    shapley_exact_max=15, shapley_samples=2000, seed=1)
+    signature = inspect.signature(attribute).parameters
+    defaults: dict[str, Any] = {k: signature[k].default for k in _MODEL_OPTIONS}
     for key in options:
         if key not in defaults:
             raise TypeError(_names.unknown("option", key, list(defaults), where="compare_attribution()"))
