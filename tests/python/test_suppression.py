@@ -97,6 +97,8 @@ def test_string_ids_match_by_value_not_by_order_of_appearance():
         sp.SuppressionList().add_ids(np.array(["a", None], dtype=object), "spam")
     with pytest.raises(ValueError, match=r"column 'id', row 0: value \"\" is an empty id"):
         sp.SuppressionList().add_ids([""], "spam")
+    with pytest.raises(ValueError, match=r"column 'id', row 1: value 1180591620717411303424 does not fit"):
+        sp.SuppressionList().add_ids([1, 2**70], "spam")
     with pytest.raises(ValueError, match="option 'kind'.*reserved"):
         sp.SuppressionList().add_keys(fk._core.TEXT_ID_KIND, ["x"], "spam")
 

@@ -131,11 +131,11 @@ def _joint_codes(a: Any, b: Any, names: tuple[str, str]) -> tuple[np.ndarray, np
     for v, n in ((va, names[0]), (vb, names[1])):
         _frames._check_no_missing(v.astype(object) if v.dtype.kind != "O" else v, n)
     both = np.concatenate([va.astype(object), vb.astype(object)])
-    try:
-        codes, _ = _frames._factorize(both)
+    try:  # sorted codes: the same paths get the same codes whatever the row order
+        codes, _ = _frames._factorize(both, sort=True)
     except TypeError:
         both = np.array([f"{type(x).__name__}:{x}" for x in both], dtype=object)
-        codes, _ = _frames._factorize(both)
+        codes, _ = _frames._factorize(both, sort=True)
     codes = np.asarray(codes, dtype=np.int64)
     return codes[: len(va)], codes[len(va):]
 

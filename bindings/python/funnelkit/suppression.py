@@ -54,7 +54,10 @@ def _id_column(values: Any, name: str) -> tuple[np.ndarray | None, np.ndarray | 
         return None, v.astype(object)
     if v.dtype.kind == "O":
         if len(v) and all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) for x in v):
-            return _frames.entity_codes(np.asarray(v.tolist(), dtype=object).astype(np.int64), name), None
+            for row, x in enumerate(v.tolist()):
+                if not -(2**63) <= x < 2**63:
+                    raise ValueError(f"column '{name}', row {row}: value {x} does not fit in a 64-bit integer id")
+            return np.array(v.tolist(), dtype=np.int64), None
         return None, v
     raise TypeError(f"column '{name}': ids must be integers or text, got dtype {v.dtype}")
 
