@@ -48,10 +48,14 @@ class ConversionCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> ConversionCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: ConversionCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: ConversionCounts) -> ConversionCounts:
         ...
     @typing.overload
     def __init__(self) -> None:
@@ -66,13 +70,19 @@ class ConversionCounts:
     def entities(self, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> int:
         ...
     def merge(self, other: ConversionCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reached(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> int:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def step_rate(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
         ...
     def table(self) -> dict:
@@ -125,10 +135,14 @@ class WindowFunnelCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> WindowFunnelCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: WindowFunnelCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: WindowFunnelCounts) -> WindowFunnelCounts:
         ...
     @typing.overload
     def __init__(self) -> None:
@@ -143,15 +157,21 @@ class WindowFunnelCounts:
     def at_level(self, level: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def merge(self, other: WindowFunnelCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reached(self, level: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def reached_counts(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     @property
     def entities(self) -> int:
         ...
@@ -438,10 +458,18 @@ class SuppressionList:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> SuppressionList:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: SuppressionList) -> bool:
         ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: SuppressionList) -> SuppressionList:
+        ...
     def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
         ...
     def add_disqualified(self, model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, text_entity: numpy.ndarray | None, stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, reason_names: collections.abc.Sequence[str]) -> None:
         ...
@@ -464,11 +492,17 @@ class SuppressionList:
     def key_reasons(self, kind: str, key: str, transform: str = 'normalise') -> int:
         ...
     def merge(self, other: SuppressionList) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def text_id_reasons(self, id: str) -> int:
         ...
     @property

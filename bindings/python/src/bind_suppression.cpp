@@ -3,7 +3,6 @@
 // key normalisation (trim, ASCII lower-case) leaves it unchanged, so "Alice" and "alice" stay
 // distinct and a text id never depends on the batch it came in. funnelkit.suppression builds the
 // public API.
-#include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
 #include <bit>
@@ -209,11 +208,6 @@ void add_text_ids(suppression_list& s, const owned_strings& ids, std::span<const
     }
 }
 
-suppression_list list_from_bytes(const py::bytes& b) {
-    const auto v = bytes_view(b);
-    return suppression_list::deserialize(v.data(), v.size());
-}
-
 }  // namespace
 }  // namespace funnelkit::python
 
@@ -227,8 +221,9 @@ FUNNELKIT_PYTHON_BINDING(suppression) {
         return normalise_key(key, parse_transform(transform));
     }, py::arg("key"), py::arg("transform") = "normalise");
 
-    py::class_<suppression_list>(m, "SuppressionList")
-        .def(py::init<>())
+    py::class_<suppression_list> list(m, "SuppressionList");
+    bind_state(list);
+    list.def(py::init<>())
         .def("add_ids",
              [](suppression_list& s, const array<std::int64_t>& ids, const array<std::int32_t>& codes,
                 const std::vector<std::string>& names) {
@@ -342,10 +337,5 @@ FUNNELKIT_PYTHON_BINDING(suppression) {
             d["reasons"] = std::move(e.reasons);
             return d;
         })
-        .def("merge", &suppression_list::merge, py::arg("other"))
-        .def("reset", &suppression_list::reset)
-        .def("serialize", [](const suppression_list& s) { return to_bytes(s.serialize()); })
-        .def_static("deserialize", &list_from_bytes, py::arg("data"))
-        .def("copy", [](const suppression_list& s) { return suppression_list(s); })
-        .def(py::self == py::self);
+        .def("copy", [](const suppression_list& s) { return suppression_list(s); });
 }
