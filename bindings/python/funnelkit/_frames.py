@@ -455,3 +455,37 @@ def _as_datetime(v: Any) -> Any:
     if isinstance(v, (np.datetime64, _dt.datetime, _dt.date)):
         return v
     raise TypeError(f"{v!r} is not a datetime")
+
+def flags(arr: Any, name: str) -> np.ndarray:
+    """A 0/1 column as uint8: booleans, integers 0/1 or floats 0.0/1.0. Anything else (2, NaN,
+    a string) raises ValueError naming the column, the row and the value."""
+    v = _values(arr)
+    if v.dtype == bool:
+        return v.astype(np.uint8)
+    if v.dtype.kind == "O":
+        bad = np.array([not (isinstance(x, (bool, int, float, np.generic)) and x in (0, 1)) for x in v], dtype=bool)
+    elif v.dtype.kind in "iuf":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isin(v, (0, 1))
+    else:
+        raise TypeError(f"column '{name}': expected 0/1 flags, got dtype {v.dtype}")
+    if bad.any():
+        row = _first_bad(bad)
+        x = _plain(v[row])
+        raise ValueError(f"column '{name}', row {row}: value {x!r} must be 0 or 1")
+    return v.astype(np.uint8)
+
+
+def numbers(arr: Any, name: str) -> np.ndarray:
+    """A numeric column as float64 (booleans and integers converted); other dtypes raise
+    TypeError naming the column. Finiteness is checked by the caller or the core."""
+    v = _values(arr)
+    if v.dtype.kind not in "iufb":
+        raise TypeError(f"column '{name}' must be numeric, got dtype {v.dtype}")
+    return np.ascontiguousarray(v, dtype=np.float64)
+
+
+def ticks_on(arr: Any, axis: Any, name: str) -> np.ndarray:
+    """A second time column (e.g. conversion times beside touch times) as int64 ticks of the
+    first column's :class:`TimeAxis`, with no missing values: :func:`times_on_axis`."""
+    return times_on_axis(arr, axis, name)

@@ -60,3 +60,10 @@ def check_in_data(names: Iterable[Any], present: Iterable[Any], *, what: str, co
         warnings.warn(msg + "; counted as never reached", UserWarning, stacklevel=3)
     else:
         raise ValueError(msg + "; pass absent='warn' to count it as never reached")
+
+
+def renamed(old: str, new: str, *, what: str = "option", stacklevel: int = 3) -> None:
+    """Warns that a keyword (or function) was renamed; the old name keeps working for one
+    release."""
+    warnings.warn(f"{what} '{old}' is deprecated and will be removed; use '{new}'", DeprecationWarning,
+                  stacklevel=stacklevel)

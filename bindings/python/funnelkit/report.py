@@ -96,7 +96,7 @@ def closed_loop_report(leads: int = 20_000, *, seed: int = 42) -> str:
     touches, outcomes = sample_touches(leads, seed=seed)
     attr = compare_attribution(touches, outcomes, milestone="milestone",
                                models=("first_touch", "last_touch", "linear", "w_shaped", "markov", "shapley"))
-    table = attr
+    table = attr.to_pandas()
     total = float(outcomes["value"].sum())
     out.append(f"Revenue attribution of {len(touches):,} touches to {int(outcomes['converted'].sum()):,} won deals "
                f"(share of {total:,.0f}; Markov: removal effect, Shapley: exact)")
