@@ -17,42 +17,32 @@ from .events import FunnelAnalysis, WindowFunnel, funnel_analysis, window_funnel
 from .lifecycle import Lifecycle, LifecycleSummary, lifecycle  # noqa: E402
 from .model import Stage, StageModel  # noqa: E402
 from .sample import sample_crm, sample_crm_arrays, sample_labels, sample_model, sample_touches  # noqa: E402
-from . import closed_loop, revenue, stats  # noqa: E402
-from .closed_loop import (  # noqa: E402
-    AttributionResult,
-    AuditResult,
-    CampaignReport,
-    SuppressionCheck,
-    SuppressionList,
-    attribute,
-    campaign_report,
-    compare_attribution,
-    normalise_key,
-    qualification_audit,
-    roc_auc,
-    solve_absorbing_chain,
-)
-from .revenue import (  # noqa: E402
+from . import closed_loop, revenue, stats  # noqa: E402  (modules kept for code written against them)
+from .attribution import AttributionResult, attribute, compare_attribution  # noqa: E402
+from .audit import AuditResult, qualification_audit, roc_auc  # noqa: E402
+from .campaign import CampaignReport, campaign_report  # noqa: E402
+from .markov import AbsorbingChain, solve_absorbing_chain  # noqa: E402
+from .planning import (  # noqa: E402
     CapacityResult,
     FunnelPlan,
     LagModel,
     LagTable,
     LeadPlan,
-    ResponseSLA,
-    VelocityDecomposition,
-    VelocityTable,
-    VolumeSLA,
     ceil_whole,
-    decompose_velocity,
     estimate_lags,
-    opportunities_from_stages,
     plan_reverse_funnel,
     reps_needed,
-    revenue_report,
-    sla_response,
-    sla_volume,
     split_goal,
     steps_from_conversion,
+)
+from .revenue import revenue_report  # noqa: E402
+from .sla import ResponseSLA, VolumeSLA, sla_response, sla_volume  # noqa: E402
+from .suppression import SuppressionCheck, SuppressionList, normalise_key  # noqa: E402
+from .velocity import (  # noqa: E402
+    VelocityDecomposition,
+    VelocityTable,
+    decompose_velocity,
+    opportunities_from_stages,
     velocity,
     velocity_formula,
 )
@@ -98,6 +88,7 @@ __all__ = [
     "stats",
     "revenue",
     "closed_loop",
+    "AbsorbingChain",
     "AttributionResult",
     "AuditResult",
     "CampaignReport",
