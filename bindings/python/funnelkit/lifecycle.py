@@ -259,6 +259,7 @@ class Lifecycle:
         immature = _names.choice(immature, ("flag", "exclude"), "immature")
         skipped = _names.choice(skipped, _SKIPPED, "skipped")
         passes = _names.choice(passes, _PASSES, "passes")
+        reach = _core.ReachOptions(skipped=skipped, passes=passes)
         period = _time.parse_period(period)
         zone = _time.parse_tz(tz)
         rank = 0 if cohort_stage is None else self._rank(cohort_stage, "cohort_stage")
@@ -275,7 +276,7 @@ class Lifecycle:
         if "segment" in keys:
             parts.append((self._segment_key(), self._arrays()["segment"], len(self.segments)))
         if not parts:
-            counts = self._h.reach(None, skipped, passes)
+            counts = self._h.reach(None, reach)
             combos: list[tuple[int, ...]] = [()]
             groups = [-1]
         else:
@@ -290,7 +291,7 @@ class Lifecycle:
             if len(uniq) and uniq[0] == -1:
                 dense -= 1
                 uniq = uniq[1:]
-            counts = self._h.reach(dense, skipped, passes)
+            counts = self._h.reach(dense, reach)
             combos = []
             for g in uniq.tolist():
                 combo = []
@@ -354,7 +355,9 @@ class Lifecycle:
         cohort period. Fixed offsets use the core's calendar; IANA zones (daylight saving
         included) the package's one calendar routine."""
         if isinstance(zone, int):
-            c = self._h.cohorts(rank, period, self._axis.ticks_per_second, zone)
+            c = self._h.cohorts(_core.CohortOptions(stage=rank, period=period,
+                                                    ticks_per_second=self._axis.ticks_per_second,
+                                                    utc_offset_seconds=zone))
             return (np.asarray(c["code"]), np.asarray(c["start"], dtype=np.int64),
                     np.asarray(c["end"], dtype=np.int64))
         reach = self._h.entry_times(True)[:, rank]
@@ -537,7 +540,7 @@ class Lifecycle:
                 raise ValueError(f"option 'limit': value {value!r} for stage {self.stages[k]!r} must be positive")
             fixed[k] = ticks
             shown[self.stages[k]] = _shown(value)
-        a = self._h.stuck(fixed, float(percentile))
+        a = self._h.stuck(_core.AgingOptions(limit=fixed, percentile=float(percentile)))
         names = np.array(self.model.names, dtype=object)
         age = np.asarray(a["age"], dtype=np.float64)
         lim = np.asarray(a["limit"], dtype=np.float64)
@@ -559,7 +562,7 @@ class Lifecycle:
         """The mergeable aggregate (reach, flow, time in stage) of these histories."""
         skipped = _names.choice(skipped, _SKIPPED, "skipped")
         passes = _names.choice(passes, _PASSES, "passes")
-        return LifecycleSummary(self._h.summarize(skipped, passes), self.model, segment_name=self.segment_name,
+        return LifecycleSummary(self._h.summarize(_core.ReachOptions(skipped=skipped, passes=passes)), self.model, segment_name=self.segment_name,
                                 segments=self.segments, reasons=self.reason_labels, time_unit=self._axis.unit,
                                 skipped=skipped, passes=passes, inputs=self._inputs)
 
@@ -860,7 +863,7 @@ def lifecycle(
         why, reasons = _reason_codes(_frames.column(data, reason, "reason"), reason, reason_categories)
     as_of_ticks = axis.timestamp(as_of, "as_of", allow_none=True)
     try:
-        h = _core.build_histories(model._m, ent, tim, stg, seg, why, as_of_ticks)
+        h = _core.build_histories(model._m, ent, tim, stg, seg, why, _core.HistoryOptions(as_of=as_of_ticks))
     except ValueError as exc:
         msg = _rename(str(exc), entity=entity, time=time, stage=stage, segment=segment, reason=reason)
         if as_of_ticks is not None:

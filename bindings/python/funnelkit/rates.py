@@ -296,8 +296,7 @@ def two_proportion_ztest(x_a: int | None = None, n_a: int | None = None, x_b: in
             raise TypeError(f"two_proportion_ztest() missing required argument {key!r}")
     alternative = _names.choice(alternative, _ALTERNATIVES, "alternative")
     counts = {k: _count(v, k) for k, v in given.items()}
-    # The core's z-test reports its first sample against its second: pass B first.
-    r = _core.two_proportion_z_test(counts["x_b"], counts["n_b"], counts["x_a"], counts["n_a"], alternative)
+    r = _core.two_proportion_ztest(counts["x_a"], counts["n_a"], counts["x_b"], counts["n_b"], alternative)
     return None if r is None else TestResult(float(r[0]), float(r[1]), alternative)
 
 
@@ -309,7 +308,7 @@ def chi2_test(table: Any, *, yates: bool = True) -> Chi2Result | None:
     For two rates pass ``[[x_a, n_a - x_a], [x_b, n_b - x_b]]``.
     """
     t = int_array(table, "table")
-    r = _core.chi2_independence(t, bool(yates))
+    r = _core.chi2_test(t, bool(yates))
     return None if r is None else Chi2Result(float(r[0]), float(r[1]), int(r[2]), bool(r[3]))
 
 
@@ -416,10 +415,10 @@ def compare_to_baseline(successes: Any, trials: Any, *, data: Any = None, segmen
         xb, nb = int(x[i]), int(n[i])
         beats[i] = probability_b_beats_a(xa, na, xb, nb, prior=prior)
         if test == "z":
-            r = _core.two_proportion_z_test(xb, nb, xa, na, "two-sided")
+            r = _core.two_proportion_ztest(xa, na, xb, nb, "two-sided")
         else:
-            r = _core.chi2_independence(np.array([[xb, nb - xb], [xa, na - xa]], dtype=np.int64),
-                                        test == "chi2") if nb > 0 and na > 0 else None
+            r = _core.chi2_test(np.array([[xb, nb - xb], [xa, na - xa]], dtype=np.int64),
+                                test == "chi2") if nb > 0 and na > 0 else None
         if r is not None:
             stat[i], pval[i], tested[i] = r[0], r[1], True
     adj = np.full(len(x), np.nan)
