@@ -463,6 +463,9 @@ def test_integer_times_and_string_ids():
     t = lc.time_in_stage().to_pandas().set_index("stage")
     assert t.loc["Lead", "max"] == pytest.approx(1.0)  # a: one day in Lead
     assert t.loc["MQL", "completed"] == 1 and t.loc["MQL", "open"] == 1
+    stuck = lc.stuck(limit={"MQL": 1}, percentile=0)  # one tick: a millisecond
+    assert list(stuck["entity"]) == ["a"] and stuck["age_days"][0] == pytest.approx(1.0)
+    assert list(stuck["entered"]) == [86_400_000]
 
 
 def test_bad_input():

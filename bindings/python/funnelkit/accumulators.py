@@ -20,7 +20,7 @@ from ._result import Mergeable, Table
 from ._time import TICKS_PER_SECOND
 from .rates import array_arg, renamed
 
-__all__ = ["DurationSummary", "describe_durations", "duration_values"]
+__all__ = ["DurationSummary", "describe_durations"]
 
 _STATS = ("count", "mean", "median", "p90", "min", "max")
 _VALUE_STATS = _STATS[1:]

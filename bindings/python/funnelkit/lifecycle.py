@@ -129,7 +129,7 @@ class Lifecycle:
         return self._axis
 
     @property
-    def as_of(self) -> Any:
+    def as_of(self) -> np.datetime64 | np.int64:
         """The observation end (open entities are censored here): a ``numpy.datetime64`` for
         datetime input, else ticks of the time column."""
         return self._axis.datetimes(np.array([self._h.as_of], dtype=np.int64))[0]
@@ -146,7 +146,7 @@ class Lifecycle:
             self._per_entity = dict(self._h.summary())
         return self._per_entity
 
-    def _entity_labels(self, codes: np.ndarray) -> Any:
+    def _entity_labels(self, codes: np.ndarray) -> np.ndarray:
         return codes if self._ids is None else self._ids[codes]
 
     def _rank(self, stage: Any, option: str) -> int:
@@ -218,7 +218,7 @@ class Lifecycle:
                        "(recycles), ladder stages below its highest recorded one without a record (skipped), "
                        "and the first recorded entry time of each ladder stage.")
 
-    def _times_or_null(self, ticks: np.ndarray) -> Any:
+    def _times_or_null(self, ticks: np.ndarray) -> np.ndarray | list[int | None]:
         """Times for display: datetimes (NaT for never) or ticks (None for never)."""
         if self._axis.is_datetime:
             return self._axis.datetimes(ticks, never=_NEVER)
@@ -544,9 +544,8 @@ class Lifecycle:
         names = np.array(self.model.names, dtype=object)
         age = np.asarray(a["age"], dtype=np.float64)
         lim = np.asarray(a["limit"], dtype=np.float64)
-        cols = {"entity": self._entity_labels(np.asarray(a["entity"])) if self._ids is None
-                else self._ids[np.asarray(a["entity"])],
-                "stage": names[np.asarray(a["stage"])], "entered": self._axis.datetimes(a["entered"]),
+        cols = {"entity": self._entity_labels(np.asarray(a["entity"])), "stage": names[np.asarray(a["stage"])],
+                "entered": self._axis.datetimes(a["entered"]),
                 "age_days": age / self._per_day, "limit_days": lim / self._per_day,
                 "over_days": (age - lim) / self._per_day}
         return self._table(cols, name="Stuck", options={"limit": shown, "percentile": float(percentile)},

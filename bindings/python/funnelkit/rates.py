@@ -25,7 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -46,6 +46,8 @@ __all__ = [
     "adjust_p_values",
     "compare_to_baseline",
 ]
+
+T = TypeVar("T")
 
 #: The interval methods, in one vocabulary for every function that reports a rate.
 INTERVALS = ("wilson", "agresti_coull", "jeffreys", "clopper_pearson")
@@ -70,7 +72,7 @@ def interval_definition(interval: str) -> str:
 
 
 # -- shared input handling (also used by survival, accumulators and lifecycle) -------------------
-def renamed(new: Any, old: Any, new_name: str, old_name: str, where: str) -> Any:
+def renamed(new: T, old: T | None, new_name: str, old_name: str, where: str) -> T:
     """The value of a renamed option: the old keyword still works for one release and emits a
     DeprecationWarning naming the new one."""
     if old is None:

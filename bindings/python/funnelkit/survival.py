@@ -32,11 +32,11 @@ def _step_index(time: np.ndarray, t: Any) -> np.ndarray:
     return np.searchsorted(time, np.asarray(t, dtype=np.float64), side="right")
 
 
-def _scalar_or_array(out: np.ndarray) -> Any:
+def _scalar_or_array(out: np.ndarray) -> float | np.ndarray:
     return float(out) if np.ndim(out) == 0 else out
 
 
-def _time_arg(t: Any, unit: str | None) -> Any:
+def _time_arg(t: Any, unit: str | None) -> np.ndarray:
     """A time argument of survival_at()/incidence_at(): numbers, or timedeltas when the
     durations were timedeltas (converted to their unit)."""
     if isinstance(t, _dt.timedelta):  # also pandas.Timedelta
@@ -49,7 +49,43 @@ def _time_arg(t: Any, unit: str | None) -> Any:
     return arr
 
 
-class KaplanMeier(Table):
+class _Curve(Table):
+    """A table with one row per distinct duration: what Kaplan-Meier and Aalen-Johansen share."""
+
+    _unit: str | None
+
+    @property
+    def time(self) -> np.ndarray:
+        """Distinct durations, ascending (the input's unit)."""
+        return self.column("time")
+
+    @property
+    def at_risk(self) -> np.ndarray:
+        """n_j: durations >= t_j."""
+        return self.column("at_risk")
+
+    @property
+    def censored(self) -> np.ndarray:
+        """c_j: censored durations at t_j."""
+        return self.column("censored")
+
+    @property
+    def survival(self) -> np.ndarray:
+        """S(t_j): the probability of no event (no outcome) yet."""
+        return self.column("survival")
+
+    @property
+    def count(self) -> int:
+        """Number of durations."""
+        return int(self.at_risk[0]) if len(self) else 0
+
+    def _step(self, values: np.ndarray, before: float, t: Any) -> float | np.ndarray:
+        """A right-continuous step function of the distinct times, ``before`` before the first."""
+        idx = _step_index(self.time, _time_arg(t, self._unit))
+        return _scalar_or_array(np.concatenate([[before], values])[idx])
+
+
+class KaplanMeier(_Curve):
     """Result of :func:`kaplan_meier`: the survival curve, one row per distinct duration.
 
     Columns: ``time`` (distinct durations, ascending), ``at_risk``, ``events``, ``censored``,
@@ -79,29 +115,9 @@ class KaplanMeier(Table):
         self.median_ci: tuple[float, float] = (_or_inf(raw["median_lower"]), _or_inf(raw["median_upper"]))
 
     @property
-    def time(self) -> np.ndarray:
-        """Distinct durations, ascending (the input's unit)."""
-        return self.column("time")
-
-    @property
-    def at_risk(self) -> np.ndarray:
-        """n_j: durations >= t_j."""
-        return self.column("at_risk")
-
-    @property
     def events(self) -> np.ndarray:
         """d_j: events at t_j."""
         return self.column("events")
-
-    @property
-    def censored(self) -> np.ndarray:
-        """c_j: censored durations at t_j."""
-        return self.column("censored")
-
-    @property
-    def survival(self) -> np.ndarray:
-        """S(t_j), a probability."""
-        return self.column("survival")
 
     @property
     def lower(self) -> np.ndarray:
@@ -119,17 +135,11 @@ class KaplanMeier(Table):
         warnings.warn("KaplanMeier.level is deprecated; use KaplanMeier.confidence", DeprecationWarning, stacklevel=2)
         return self.confidence
 
-    @property
-    def count(self) -> int:
-        """Number of durations."""
-        return int(self.at_risk[0]) if len(self) else 0
-
-    def survival_at(self, t: Any) -> Any:
+    def survival_at(self, t: Any) -> float | np.ndarray:
         """S(t) (a probability) as a right-continuous step function, 1 before the first time;
         ``t`` a number (or an array) in the durations' unit, or timedeltas when they were
         timedeltas."""
-        idx = _step_index(self.time, _time_arg(t, self._unit))
-        return _scalar_or_array(np.concatenate([[1.0], self.survival])[idx])
+        return self._step(self.survival, 1.0, t)
 
     def percentile(self, q: float) -> float:
         """Smallest time with S(t) <= q (0 < q < 1), in the durations' unit; ``inf`` when never
@@ -183,7 +193,7 @@ def kaplan_meier(durations: Any, observed: Any = None, *, data: Any = None, conf
                        inputs={"durations": int(len(d)), "events": int(len(d) if o is None else o.sum())})
 
 
-class CumulativeIncidence(Table):
+class CumulativeIncidence(_Curve):
     """Result of :func:`aalen_johansen`: cumulative incidence of competing outcomes, one row per
     distinct duration.
 
@@ -218,32 +228,10 @@ class CumulativeIncidence(Table):
         #: d_(k,j) at [j, k - 1].
         self.events = events
 
-    @property
-    def time(self) -> np.ndarray:
-        """Distinct durations, ascending (the input's unit)."""
-        return self.column("time")
-
-    @property
-    def at_risk(self) -> np.ndarray:
-        """n_j: durations >= t_j."""
-        return self.column("at_risk")
-
-    @property
-    def censored(self) -> np.ndarray:
-        """c_j: censored durations at t_j."""
-        return self.column("censored")
-
-    @property
-    def survival(self) -> np.ndarray:
-        """Event-free survival S(t_j): no outcome yet."""
-        return self.column("survival")
-
-    def incidence_at(self, outcome: Any, t: Any) -> Any:
+    def incidence_at(self, outcome: Any, t: Any) -> float | np.ndarray:
         """F_outcome(t) (a probability) as a right-continuous step function, 0 before the first
         time; ``t`` in the durations' unit (timedeltas when they were timedeltas)."""
-        k = self._index(outcome)
-        idx = _step_index(self.time, _time_arg(t, self._unit))
-        return _scalar_or_array(np.concatenate([[0.0], self.incidence[:, k]])[idx])
+        return self._step(self.incidence[:, self._index(outcome)], 0.0, t)
 
     def final(self, outcome: Any) -> float:
         """Incidence at the last time: the share ending in ``outcome`` as far as the data tells."""
@@ -257,8 +245,7 @@ class CumulativeIncidence(Table):
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{lab}: {self.final(lab):.3f}" for lab in self.labels)
-        n = int(self.at_risk[0]) if len(self) else 0
-        return f"CumulativeIncidence({n} durations; final incidence {parts})"
+        return f"CumulativeIncidence({self.count} durations; final incidence {parts})"
 
 
 def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
