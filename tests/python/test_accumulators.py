@@ -65,6 +65,11 @@ def test_golden_blob_of_the_core_still_loads():
     assert fk.restore(golden.to_bytes()) == golden
 
 
+def test_pickles_of_this_release_keep_loading():
+    stored = pickle.loads((DATA / "duration_summary_v1.pickle").read_bytes())
+    assert stored == accumulators.DurationSummary([3, 1, 4, 1, 5, 9, 2, 6], unit="days")
+
+
 def test_timedeltas_fill_in_the_summary_unit():
     td = accumulators.DurationSummary(np.array([1, 2, 3], dtype="timedelta64[h]"))
     assert td.unit == "s" and td.stats()["median"] == 7200.0

@@ -438,6 +438,12 @@ def test_golden_blob_of_the_core_still_loads():
         LifecycleSummary.from_core_bytes(golden[:40])
 
 
+def test_pickles_of_this_release_keep_loading():
+    stored = pickle.loads((DATA / "lifecycle_summary_v1.pickle").read_bytes())
+    assert stored == lifecycle(_example(), segment="segment", reason="reason", as_of=30).summary()
+    assert (stored.time_unit, stored.segments, stored.passes) == ("s", [0, 1], "first")
+
+
 def test_hand_worked_example_in_every_table():
     lc = lifecycle(_example(), segment="segment", reason="reason", as_of=30)
     h = lc.histories().to_dict()
