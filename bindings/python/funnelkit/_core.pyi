@@ -48,10 +48,14 @@ class ConversionCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> ConversionCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: ConversionCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: ConversionCounts) -> ConversionCounts:
         ...
     @typing.overload
     def __init__(self) -> None:
@@ -66,13 +70,19 @@ class ConversionCounts:
     def entities(self, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> int:
         ...
     def merge(self, other: ConversionCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reached(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> int:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def step_rate(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
         ...
     def table(self) -> dict:
@@ -87,10 +97,14 @@ class DurationSummary:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> DurationSummary:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: DurationSummary) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: DurationSummary) -> DurationSummary:
         ...
     def __init__(self, keep_values: bool = True) -> None:
         ...
@@ -101,13 +115,19 @@ class DurationSummary:
     def fill(self, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> None:
         ...
     def merge(self, other: DurationSummary) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def quantile(self, q: typing.SupportsFloat | typing.SupportsIndex) -> float | None:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def stats(self) -> dict:
         ...
     def values(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -125,10 +145,14 @@ class WindowFunnelCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> WindowFunnelCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: WindowFunnelCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: WindowFunnelCounts) -> WindowFunnelCounts:
         ...
     @typing.overload
     def __init__(self) -> None:
@@ -143,15 +167,21 @@ class WindowFunnelCounts:
     def at_level(self, level: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def merge(self, other: WindowFunnelCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reached(self, level: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def reached_counts(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     @property
     def entities(self) -> int:
         ...
@@ -224,10 +254,14 @@ class FlowCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> FlowCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: FlowCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: FlowCounts) -> FlowCounts:
         ...
     def __init__(self) -> None:
         ...
@@ -236,13 +270,19 @@ class FlowCounts:
     def exits(self) -> numpy.ndarray:
         ...
     def merge(self, other: FlowCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reasons(self) -> numpy.ndarray:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def transitions(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
     @property
@@ -261,21 +301,31 @@ class LifecycleSummary:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> LifecycleSummary:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: LifecycleSummary) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: LifecycleSummary) -> LifecycleSummary:
         ...
     def __init__(self) -> None:
         ...
     def __setstate__(self, arg0: bytes) -> None:
         ...
     def merge(self, other: LifecycleSummary) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def time_in_stage(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> DurationSummary:
         ...
     @property

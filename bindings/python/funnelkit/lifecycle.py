@@ -278,7 +278,6 @@ class Lifecycle:
         if not parts:
             counts = self._h.reach(None, reach)
             combos: list[tuple[int, ...]] = [()]
-            groups = [-1]
         else:
             # Dense codes over the combinations present (mixed radix, first part most significant).
             combined = np.zeros(n, dtype=np.int64)
@@ -299,15 +298,17 @@ class Lifecycle:
                     combo.append(g % max(size, 1))
                     g //= max(size, 1)
                 combos.append(tuple(reversed(combo)))
-            groups = list(range(len(combos)))
         k_stages = len(self.stages)
         owners = self.model.owners
-        rows_group = np.repeat(np.arange(len(groups)), k_stages)
-        rank_col = np.tile(np.arange(k_stages), len(groups))
-        entities = np.array([counts.entities(groups[i]) for i in rows_group], dtype=np.int64)
-        reached = np.array([counts.reached(int(k), groups[i]) for i, k in zip(rows_group, rank_col)], dtype=np.int64)
-        step = np.array([_nan(counts.step_rate(int(k), groups[i])) for i, k in zip(rows_group, rank_col)])
-        cum = np.array([_nan(counts.cumulative_rate(int(k), groups[i])) for i, k in zip(rows_group, rank_col)])
+        rows_group = np.repeat(np.arange(len(combos)), k_stages)
+        rank_col = np.tile(np.arange(k_stages), len(combos))
+        # The core's long table: (segment, rank) rows, overall (-1) first, then the groups in order.
+        core_table = counts.table()
+        rows = np.asarray(core_table["segment"]) >= 0 if parts else np.asarray(core_table["segment"]) == -1
+        entities = np.asarray(core_table["entities"], dtype=np.int64)[rows]
+        reached = np.asarray(core_table["reached"], dtype=np.int64)[rows]
+        step = np.asarray(core_table["step_rate"], dtype=np.float64)[rows]
+        cum = np.asarray(core_table["cumulative_rate"], dtype=np.float64)[rows]
         prev = np.where(rank_col > 0, np.roll(reached, 1), 0)
         first = reached[rows_group * k_stages]
         step_lo, step_hi = interval_bounds(reached, prev, (rank_col > 0) & (prev > 0) & (reached <= prev),
@@ -570,10 +571,6 @@ class Lifecycle:
         return f"Lifecycle({len(self):,} entities{seg}, as of {self.as_of})"
 
 
-def _nan(v: float | None) -> float:
-    return math.nan if v is None else float(v)
-
-
 def _shown(value: Any) -> Any:
     """An option value as given, for explain()."""
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -729,15 +726,18 @@ class LifecycleSummary(Mergeable):
         n_state = self._state.n_segments
         segs = [-1, *range(len(self.segments))] if self.segment_name is not None else [-1]
         rows = []
+        core_table = conv.table()  # (segment, rank) rows, overall (-1) first
+        k_stages = len(self.stages)
         for g in segs:
-            present = g < n_state and (g < 0 or g < conv.n_segments)
+            present = g < conv.n_segments
             for k, st in enumerate(self.stages):
                 row: dict[str, Any] = {"segment": OVERALL if g < 0 else self.segments[g], "stage": st,
                                        "owner": self.model.owners[k]}
-                row["entities"] = int(conv.entities(g)) if present else 0
-                row["reached"] = int(conv.reached(k, g)) if present else 0
-                row["step_rate"] = _nan(conv.step_rate(k, g)) if present else math.nan
-                row["cumulative_rate"] = _nan(conv.cumulative_rate(k, g)) if present else math.nan
+                i = (g + 1) * k_stages + k
+                row["entities"] = int(core_table["entities"][i]) if present else 0
+                row["reached"] = int(core_table["reached"][i]) if present else 0
+                row["step_rate"] = float(core_table["step_rate"][i]) if present else math.nan
+                row["cumulative_rate"] = float(core_table["cumulative_rate"][i]) if present else math.nan
                 summary = self._state.time_in_stage(k, g) if g < n_state else None
                 s = summary.stats() if summary is not None else {"count": 0}
                 row["completed"] = int(s["count"])

@@ -1,5 +1,4 @@
 // Bindings of the mergeable duration summary (accumulators.hpp) and its quantile rule.
-#include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
 #include <vector>
@@ -21,11 +20,6 @@ py::dict stats_dict(const duration_stats& s) {
     return d;
 }
 
-duration_summary summary_from_bytes(const py::bytes& b) {
-    const auto v = bytes_view(b);
-    return duration_summary::deserialize(v.data(), v.size());
-}
-
 }  // namespace
 }  // namespace funnelkit::python
 
@@ -33,13 +27,12 @@ FUNNELKIT_PYTHON_BINDING(accumulators) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 
-    py::class_<duration_summary>(m, "DurationSummary")
-        .def(py::init<bool>(), py::arg("keep_values") = true)
+    py::class_<duration_summary> summary(m, "DurationSummary");
+    bind_state(summary);
+    summary.def(py::init<bool>(), py::arg("keep_values") = true)
         .def("fill", [](duration_summary& s, const array<double>& v) { s.fill(column(v, "duration")); },
              py::arg("values"))
         .def("add", &duration_summary::add, py::arg("value"))
-        .def("merge", [](duration_summary& a, const duration_summary& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &duration_summary::reset)
         .def_property_readonly("keeps_values", &duration_summary::keeps_values)
         .def_property_readonly("count", &duration_summary::count)
         .def_property_readonly("sum", &duration_summary::sum)
@@ -48,11 +41,7 @@ FUNNELKIT_PYTHON_BINDING(accumulators) {
         .def("values", [](const duration_summary& s) {
             const auto v = s.values();
             return to_numpy(std::vector<double>(v.begin(), v.end()));
-        })
-        .def(py::self == py::self)
-        .def("serialize", [](const duration_summary& s) { return to_bytes(s.serialize()); })
-        .def_static("deserialize", &summary_from_bytes, py::arg("data"))
-        .def(py::pickle([](const duration_summary& s) { return to_bytes(s.serialize()); }, &summary_from_bytes));
+        });
 
     m.def("sorted_quantile",
           [](const array<double>& sorted, double q) { return sorted_quantile(column(sorted, "values"), q); },

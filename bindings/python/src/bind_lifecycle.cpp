@@ -1,6 +1,5 @@
 // Bindings of stage histories and what they compute: reach, cohorts, flow, durations, aging,
 // and the mergeable lifecycle summary.
-#include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
 #include <limits>
@@ -54,14 +53,6 @@ py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
     return a.reshape({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
 }
 
-template <class S>
-py::bytes blob_of(const S& s) { return to_bytes(s.serialize()); }
-template <class S>
-S from_blob(const py::bytes& b) {
-    const auto v = bytes_view(b);
-    return S::deserialize(v.data(), v.size());
-}
-
 }  // namespace
 }  // namespace funnelkit::python
 
@@ -69,8 +60,9 @@ FUNNELKIT_PYTHON_BINDING(lifecycle) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 
-    py::class_<flow_counts>(m, "FlowCounts")
-        .def(py::init<>())
+    py::class_<flow_counts> flow(m, "FlowCounts");
+    bind_state(flow);
+    flow.def(py::init<>())
         .def_property_readonly("n_codes", &flow_counts::n_codes)
         .def_property_readonly("n_ranks", &flow_counts::n_ranks)
         .def_property_readonly("n_segments", &flow_counts::n_segments)
@@ -101,28 +93,17 @@ FUNNELKIT_PYTHON_BINDING(lifecycle) {
             auto a = to_numpy(std::move(v));
             return a.reshape({static_cast<py::ssize_t>(f.n_segments() + 1), static_cast<py::ssize_t>(f.n_ranks()),
                               static_cast<py::ssize_t>(f.n_reasons())});
-        })
-        .def("merge", [](flow_counts& a, const flow_counts& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &flow_counts::reset)
-        .def(py::self == py::self)
-        .def("serialize", &blob_of<flow_counts>)
-        .def_static("deserialize", &from_blob<flow_counts>, py::arg("data"))
-        .def(py::pickle(&blob_of<flow_counts>, &from_blob<flow_counts>));
+        });
 
-    py::class_<lifecycle_summary>(m, "LifecycleSummary")
-        .def(py::init<>())
+    py::class_<lifecycle_summary> summary(m, "LifecycleSummary");
+    bind_state(summary);
+    summary.def(py::init<>())
         .def_property_readonly("n_stages", &lifecycle_summary::n_stages)
         .def_property_readonly("n_segments", &lifecycle_summary::n_segments)
         .def_property_readonly("conversion", [](const lifecycle_summary& s) { return s.conversion(); })
         .def_property_readonly("flow", [](const lifecycle_summary& s) { return s.flow(); })
         .def("time_in_stage", [](const lifecycle_summary& s, std::size_t rank, std::int32_t segment) {
-            return s.time_in_stage(rank, segment); }, py::arg("rank"), py::arg("segment") = -1)
-        .def("merge", [](lifecycle_summary& a, const lifecycle_summary& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &lifecycle_summary::reset)
-        .def(py::self == py::self)
-        .def("serialize", &blob_of<lifecycle_summary>)
-        .def_static("deserialize", &from_blob<lifecycle_summary>, py::arg("data"))
-        .def(py::pickle(&blob_of<lifecycle_summary>, &from_blob<lifecycle_summary>));
+            return s.time_in_stage(rank, segment); }, py::arg("rank"), py::arg("segment") = -1);
 
     // Options are bound as classes with keyword arguments; the functions take one options object.
     py::class_<history_options>(m, "HistoryOptions")
