@@ -2,10 +2,12 @@
 
 :func:`lifecycle` builds per-entity stage histories from stage-change records (any row order;
 ties at equal times are read in ladder order and exact duplicates count once) and returns a
-:class:`Lifecycle`, which answers:
+:class:`Lifecycle`, whose methods return :class:`~funnelkit.Table` results:
 
+- ``histories()``: one row per entity (current stage, status, recycles, skipped stages, entry
+  times);
 - ``conversion()``: reach, step and cumulative rates with confidence intervals, overall, per
-  segment and per cohort period (calendar-correct in any time zone), with immature cohorts
+  segment and per cohort period (calendar periods in any time zone), with immature cohorts
   flagged or excluded;
 - ``transitions()``: the stage-to-stage move matrix, backward moves and recycles included;
 - ``exits()`` and ``reasons()``: where entities left the funnel (open, won, lost,
@@ -15,10 +17,17 @@ ties at equal times are read in ladder order and exact duplicates count once) an
   conversions the Aalen-Johansen probability of converting versus leaving otherwise;
 - ``stuck()``: open entities that have been in their stage longer than a fixed limit or a
   percentile of history;
-- ``summary()``: the mergeable, picklable aggregate of reach, flow and time in stage.
+- ``summary()``: the mergeable :class:`LifecycleSummary` (reach, flow and time in stage).
 
-Durations are reported in days (float). Times come back as datetimes when the input times
-were datetimes, and as integers in the input unit otherwise.
+Time, one way: ``as_of`` is a datetime or an ISO string (a bare integer only for integer time
+columns, in their ticks); ``maturity`` and the ``stuck`` limits are durations (``"90d"``,
+``datetime.timedelta``, ...; bare numbers only for integer time columns, in their ticks);
+periods are ``"day"``, ``"week"`` (ISO, Monday), ``"month"``, ``"quarter"``, ``"year"`` in the
+time zone ``tz``. Durations in results are in days (float, the unit in the Table's ``units``),
+as the metrics are defined in days; times come back as datetimes when the input times were
+datetimes (read at nanosecond resolution whatever the input's unit), and as integers in the
+input unit otherwise. Every number comes from the compiled core
+(``include/funnelkit/lifecycle.hpp``, ``rates.hpp``, ``survival.hpp``, ``accumulators.hpp``).
 """
 
 from __future__ import annotations
@@ -29,495 +38,769 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _frames
-from .conversion import ConversionTable, _rename
+from . import _core, _frames, _names, _time
+from ._result import Mergeable, Table
+from ._time import TimeAxis
+from .accumulators import DurationSummary
+from .conversion import OVERALL, ConversionTable, _rename
 from .model import StageModel
-from .stats import aalen_johansen, kaplan_meier, rate_intervals
+from .rates import check_confidence, check_interval, interval_bounds, interval_definition, renamed
 
 __all__ = ["Lifecycle", "LifecycleSummary", "lifecycle"]
 
 _OUTCOMES = ("open", "won", "lost", "disqualified")
-_NEVER = np.iinfo(np.int64).min
+_NEVER = int(np.iinfo(np.int64).min)
+_BY = ("segment", "cohort")
+_SKIPPED = ("implied", "recorded")
+_PASSES = ("first", "every")
+_DURATION_STATS = ("mean", "median", "p90", "min", "max")
+_DAYS = "days"
+
+_REACH_TEXT = ("An entity reached a ladder stage when it has a record of that stage (with skipped='implied', also "
+               "when it has a record of a later ladder stage; with passes='every', each pass of a recycled entity "
+               "counts as one entry).")
+
+
+def _duration_stats(ticks: np.ndarray, per_day: float) -> dict[str, float]:
+    """mean, median, p90, min, max of durations in ticks, in days (core summary; NaN when empty)."""
+    state = _core.DurationSummary(True)
+    state.fill(np.ascontiguousarray(ticks, dtype=np.float64))
+    s = state.stats()
+    return {k: math.nan if s[k] is None else s[k] / per_day for k in _DURATION_STATS}
+
+
+def _km_median(ticks: np.ndarray, event: np.ndarray, confidence: float, per_day: float) -> dict[str, float]:
+    """Kaplan-Meier median and its interval in days (core estimate; inf when not reached, NaN
+    without durations)."""
+    if len(ticks) == 0:
+        return {"km_median": math.nan, "km_median_lower": math.nan, "km_median_upper": math.nan}
+    r = _core.kaplan_meier(np.ascontiguousarray(ticks, dtype=np.float64), np.ascontiguousarray(event, dtype=np.uint8),
+                           confidence)
+    return {k: math.inf if r[src] is None else r[src] / per_day
+            for k, src in (("km_median", "median"), ("km_median_lower", "median_lower"),
+                           ("km_median_upper", "median_upper"))}
+
+
+def _rows_to_columns(rows: list[dict[str, Any]], names: Sequence[str], ints: Sequence[str] = ()) -> dict[str, Any]:
+    """Row dicts to Table columns (numpy arrays for numbers, lists for labels)."""
+    cols: dict[str, Any] = {}
+    for name in names:
+        values = [r[name] for r in rows]
+        if name in ints:
+            cols[name] = np.array(values, dtype=np.int64)
+        elif all(isinstance(v, float) for v in values) and values:
+            cols[name] = np.array(values, dtype=np.float64)
+        else:
+            cols[name] = values
+    return cols
 
 
 class Lifecycle:
     """Stage histories of a set of entities and the metrics computed from them. Build it with
-    :func:`lifecycle`."""
+    :func:`lifecycle`; every method returns a :class:`~funnelkit.Table` (or, for
+    :meth:`summary`, a mergeable :class:`LifecycleSummary`)."""
 
-    def __init__(self, histories: Any, model: StageModel, *, segment_name: str | None, segments: list[Any],
-                 reasons: list[Any] | None, ids: np.ndarray | None, ticks_per_second: int, is_datetime: bool,
-                 time_unit: str):
+    def __init__(self, histories: Any, model: StageModel, *, axis: TimeAxis, segment_name: str | None,
+                 segments: list[Any], reasons: list[Any] | None, ids: np.ndarray | None,
+                 inputs: dict[str, Any] | None = None):
         self._h = histories
+        #: The stage model.
         self.model = model
+        #: Name of the segment column, or None.
         self.segment_name = segment_name
-        self.segments = segments
+        #: Segment labels (codes index them).
+        self.segments = list(segments)
+        #: Reason labels, or None without a reason column.
         self.reason_labels = reasons
         self._ids = ids
-        self._tps = ticks_per_second
-        self._is_datetime = is_datetime
-        self._unit = time_unit
+        self._axis = axis
+        self._inputs = dict(inputs or {})
+        self._per_entity: dict[str, np.ndarray] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     @property
     def stages(self) -> list[str]:
+        """Ladder stage names, in funnel order."""
         return self.model.ladder
 
     @property
-    def as_of(self) -> Any:
-        """The observation end: open entities are censored here."""
-        return self._time(np.array([self._h.as_of]))[0]
+    def time_axis(self) -> TimeAxis:
+        """The time column: its name, unit and whether it held datetimes."""
+        return self._axis
+
+    @property
+    def as_of(self) -> np.datetime64 | np.int64:
+        """The observation end (open entities are censored here): a ``numpy.datetime64`` for
+        datetime input, else ticks of the time column."""
+        return self._axis.datetimes(np.array([self._h.as_of], dtype=np.int64))[0]
 
     def __len__(self) -> int:
         return int(self._h.size)
 
-    def _days(self, ticks: Any) -> np.ndarray:
-        return np.asarray(ticks, dtype=np.float64) / (self._tps * 86_400.0)
+    @property
+    def _per_day(self) -> float:
+        return float(self._axis.ticks_per_second) * 86_400.0
 
-    def _time(self, ticks: np.ndarray) -> np.ndarray:
-        if self._is_datetime:
-            out = ticks.astype(f"datetime64[{self._unit}]")
-            out[ticks == _NEVER] = np.datetime64("NaT")
-            return out
-        return ticks
+    def _arrays(self) -> dict[str, np.ndarray]:
+        if self._per_entity is None:
+            self._per_entity = dict(self._h.summary())
+        return self._per_entity
 
     def _entity_labels(self, codes: np.ndarray) -> np.ndarray:
         return codes if self._ids is None else self._ids[codes]
 
-    def _rank(self, stage: str | int) -> int:
-        if isinstance(stage, str):
-            if stage not in self.stages:
-                raise ValueError(f"stage {stage!r} is not a ladder stage ({', '.join(self.stages)})")
-            return self.stages.index(stage)
-        if not 0 <= int(stage) < len(self.stages):
-            raise ValueError(f"stage {stage!r} is not a ladder position (0..{len(self.stages) - 1})")
-        return int(stage)
+    def _rank(self, stage: Any, option: str) -> int:
+        if isinstance(stage, (int, np.integer)) and not isinstance(stage, (bool, np.bool_)):
+            if not 0 <= int(stage) < len(self.stages):
+                raise ValueError(f"option '{option}': stage {stage!r} is not a ladder position "
+                                 f"(0..{len(self.stages) - 1})")
+            return int(stage)
+        if stage not in self.stages:
+            raise ValueError(_names.unknown("stage", stage, self.stages, where=f"option '{option}'"))
+        return self.stages.index(stage)
+
+    def _segment_key(self) -> str:
+        return self.segment_name or "segment"
+
+    def _need_segments(self, option: str) -> None:
+        if self.segment_name is None:
+            raise ValueError(f"option '{option}' needs a segment column (lifecycle(..., segment=...))")
+
+    def _groups(self, by_segment: bool) -> list[tuple[int, Any]]:
+        """(segment code, label) of the overall group (-1) and, with ``by_segment``, each segment."""
+        if by_segment:
+            self._need_segments("by_segment")
+            return [(-1, OVERALL)] + list(enumerate(self.segments))
+        return [(-1, None)]
+
+    def _table(self, cols: dict[str, Any], *, name: str, definition: str, options: dict[str, Any],
+               units: dict[str, str] | None = None, categories: dict[str, list[Any]] | None = None) -> Table:
+        inputs = dict(self._inputs)
+        inputs["as_of"] = self.as_of
+        return Table(cols, name=name, definition=definition, inputs=inputs, options=options, units=units,
+                     categories=categories)
 
     # -- per entity -------------------------------------------------------------------------
-    def histories(self) -> Any:
-        """One row per entity: entity, segment, current_stage, status (open, won, lost,
-        disqualified), since (time of the last move), exit_stage (the stage it was won, lost or
-        disqualified from, or is in), recycles, skipped (stages passed over), reason, and one
-        ``entered_<stage>`` column per ladder stage (first recorded entry)."""
-        import pandas as pd
-
-        s = self._h.summary()
+    def histories(self) -> Table:
+        """One row per entity: entity, the segment (if any), current_stage, status (open, won,
+        lost, disqualified), since (time of the last move), exit_stage (the stage it was won,
+        lost or disqualified from, or is in), recycles (backward moves), skipped (ladder stages
+        passed over, comma-separated), reason (if any), and one ``entered_<stage>`` column per
+        ladder stage (first recorded entry; null when never). Times are datetimes for datetime
+        input, else ticks of the time column."""
+        s = self._arrays()
         names = np.array(self.model.names, dtype=object)
         kinds = np.array([k.kind for k in self.model.stages], dtype=object)
         status = kinds[s["current"]]
         status = np.where(status == "step", "open", status)
-        ladder = np.array(self.stages + [None], dtype=object)
-        df = pd.DataFrame({"entity": self._entity_labels(s["entity"])})
+        ladder = np.array(self.stages + [None], dtype=object)  # exit rank -1: None
+        cols: dict[str, Any] = {"entity": self._entity_labels(s["entity"])}
         if self.segment_name is not None:
-            df[self.segment_name] = np.array(self.segments, dtype=object)[s["segment"]]
-        df["current_stage"] = names[s["current"]]
-        df["status"] = status
-        df["since"] = self._time(s["current_since"])
-        df["exit_stage"] = ladder[s["exit_rank"]]
-        df["recycles"] = s["recycles"]
-        skipped = s["skipped"]
-        df["skipped"] = [",".join(self.stages[k] for k in range(len(self.stages)) if m >> k & 1) for m in skipped.tolist()]
+            cols[self.segment_name] = np.array(self.segments, dtype=object)[s["segment"]] if len(s["segment"]) \
+                else np.array([], dtype=object)
+        cols["current_stage"] = names[s["current"]]
+        cols["status"] = status
+        cols["since"] = self._axis.datetimes(s["current_since"])
+        cols["exit_stage"] = ladder[s["exit_rank"]]
+        cols["recycles"] = np.asarray(s["recycles"], dtype=np.int64)
+        cols["skipped"] = [",".join(self.stages[k] for k in range(len(self.stages)) if m >> k & 1)
+                           for m in s["skipped"].tolist()]
         if self.reason_labels is not None:
             labels = np.array(list(self.reason_labels) + [None], dtype=object)
-            df["reason"] = labels[s["reason"]]
+            cols["reason"] = labels[s["reason"]]
         entries = self._h.entry_times(False)
         for k, st in enumerate(self.stages):
-            df[f"entered_{st}"] = self._time(entries[:, k].copy())
-        return df
+            cols[f"entered_{st}"] = self._times_or_null(entries[:, k].copy())
+        return self._table(cols, name="Histories", options={}, categories={
+            "current_stage": self.model.names, "exit_stage": self.stages},
+            definition="One row per entity: its last record (current_stage, since; status open while that is "
+                       "a step stage), the ladder stage it exited from or is in (exit_stage), backward moves "
+                       "(recycles), ladder stages below its highest recorded one without a record (skipped), "
+                       "and the first recorded entry time of each ladder stage.")
+
+    def _times_or_null(self, ticks: np.ndarray) -> np.ndarray | list[int | None]:
+        """Times for display: datetimes (NaT for never) or ticks (None for never)."""
+        if self._axis.is_datetime:
+            return self._axis.datetimes(ticks, never=_NEVER)
+        return [None if t == _NEVER else t for t in ticks.tolist()]
 
     # -- conversion -------------------------------------------------------------------------
     def conversion(self, *, by: str | Sequence[str] | None = None, period: str = "month",
-                   cohort_stage: str | None = None, tz: str | int = "UTC", maturity: Any = None,
+                   cohort_stage: str | int | None = None, tz: str | int = "UTC", maturity: Any = None,
                    immature: str = "flag", skipped: str = "implied", passes: str = "first",
-                   interval: str = "wilson", level: float = 0.95) -> Any:
-        """Reach and conversion rates as a DataFrame, with confidence intervals.
+                   interval: str = "wilson", confidence: float = 0.95, level: float | None = None) -> Table:
+        """Reach and conversion rates (proportions, 0..1) with confidence intervals.
 
         ``by``: ``None`` (overall), ``"segment"`` (the segment column), ``"cohort"`` (the
-        calendar ``period`` - day, week, month, quarter, year - in which entities reached
-        ``cohort_stage``, default the first stage, in time zone ``tz``: an IANA name or a fixed
-        offset in seconds), or ``["cohort", "segment"]``. ``maturity`` (days, or a timedelta)
-        marks cohorts whose period ended less than that before ``as_of`` as immature:
-        ``immature="flag"`` adds a ``mature`` column, ``"exclude"`` drops them. ``skipped``
-        (``"implied"``/``"recorded"``) and ``passes`` (``"first"``/``"every"``) choose how
-        skipped stages and recycled entities count. Intervals (``interval`` = wilson,
-        agresti_coull, jeffreys or clopper_pearson, at ``level``) are given for the step rate
-        (``step_lower``, ``step_upper``) and the cumulative rate (``cum_lower``, ``cum_upper``).
-        """
-        import pandas as pd
+        calendar ``period`` - ``"day"``, ``"week"`` (ISO, Monday), ``"month"``, ``"quarter"``,
+        ``"year"`` - in which entities reached ``cohort_stage``, default the first stage, in the
+        time zone ``tz``: ``"UTC"``, an IANA name or a fixed offset in seconds east of UTC), or
+        ``["cohort", "segment"]``. ``maturity`` (a duration such as ``"90d"``; a bare number only
+        for integer time columns, in their ticks) marks cohorts whose period ended less than
+        that before ``as_of`` as immature: ``immature="flag"`` adds a ``mature`` column,
+        ``"exclude"`` drops them. ``skipped`` (``"implied"``/``"recorded"``) and ``passes``
+        (``"first"``/``"every"``) choose how skipped stages and recycled entities count.
 
+        Columns: ``cohort`` and ``cohort_end`` (period bounds: datetimes for datetime input),
+        ``mature``, the segment, ``stage``, ``owner``, ``entities``, ``reached``,
+        ``step_rate``, ``cumulative_rate``, and the intervals (``interval`` = wilson,
+        agresti_coull, jeffreys or clopper_pearson, at ``confidence``; ``level=`` is a
+        deprecated alias) of the step rate (``step_lower``, ``step_upper``) and of the
+        cumulative rate (``cum_lower``, ``cum_upper``), null where the rate is undefined or not a
+        proportion (a step rate above 1 with ``skipped="recorded"``).
+        """
+        confidence = check_confidence(renamed(confidence, level, "confidence", "level", "Lifecycle.conversion()"))
+        interval = check_interval(interval)
         keys = [by] if isinstance(by, str) else list(by or [])
         for k in keys:
-            if k not in ("segment", "cohort"):
-                raise ValueError(f"option 'by': value {k!r} is not 'segment' or 'cohort'")
-        if "segment" in keys and self.segment_name is None:
-            raise ValueError("option 'by': 'segment' needs a segment column (lifecycle(..., segment=...))")
-        if immature not in ("flag", "exclude"):
-            raise ValueError(f"option 'immature': value {immature!r} is not 'flag' or 'exclude'")
-        n = len(self)
-        parts: list[tuple[str, np.ndarray, list[Any]]] = []
-        cohort_end = None
-        if "cohort" in keys:
-            codes, labels, cohort_end = self._cohorts(period, cohort_stage, tz)
-            parts.append(("cohort", codes, labels))
+            _names.choice(k, _BY, "by")
         if "segment" in keys:
-            seg = self._h.summary()["segment"]
-            parts.append((self.segment_name or "segment", seg, list(self.segments)))
+            self._need_segments("by")
+        immature = _names.choice(immature, ("flag", "exclude"), "immature")
+        skipped = _names.choice(skipped, _SKIPPED, "skipped")
+        passes = _names.choice(passes, _PASSES, "passes")
+        reach = _core.ReachOptions(skipped=skipped, passes=passes)
+        period = _time.parse_period(period)
+        zone = _time.parse_tz(tz)
+        rank = 0 if cohort_stage is None else self._rank(cohort_stage, "cohort_stage")
+        maturity_ticks = self._axis.duration(maturity, "maturity", allow_none=True)
+        if maturity_ticks is not None and "cohort" not in keys:
+            raise ValueError("option 'maturity' applies to cohorts: pass by='cohort' as well")
+        n = len(self)
+        # Grouping columns: (name, code per entity, number of codes).
+        parts: list[tuple[str, np.ndarray, int]] = []
+        starts = ends = np.zeros(0, dtype=np.int64)
+        if "cohort" in keys:
+            codes, starts, ends = self._cohorts(rank, period, zone)
+            parts.append(("cohort", codes, len(starts)))
+        if "segment" in keys:
+            parts.append((self._segment_key(), self._arrays()["segment"], len(self.segments)))
         if not parts:
-            group = None
-            group_labels: list[tuple[Any, ...]] = []
-            counts = self._h.reach(np.full(n, -1, dtype=np.int32), skipped, passes)
+            counts = self._h.reach(None, reach)
+            combos: list[tuple[int, ...]] = [()]
         else:
-            group = np.zeros(n, dtype=np.int64)
+            # Dense codes over the combinations present (mixed radix, first part most significant).
+            combined = np.zeros(n, dtype=np.int64)
             valid = np.ones(n, dtype=bool)
-            for _, codes, labels in parts:
-                group = group * max(len(labels), 1) + np.maximum(codes, 0)
+            for _, codes, size in parts:
+                combined = combined * max(size, 1) + np.maximum(codes, 0)
                 valid &= codes >= 0
-            # Dense codes over the combinations present.
-            uniq, dense = np.unique(np.where(valid, group, -1), return_inverse=True)
+            uniq, dense = np.unique(np.where(valid, combined, -1), return_inverse=True)
             dense = dense.astype(np.int32).reshape(-1)
             if len(uniq) and uniq[0] == -1:
                 dense -= 1
                 uniq = uniq[1:]
-            group = dense
-            group_labels = []
-            for g in uniq.tolist():  # decode the mixed-radix combination code
+            counts = self._h.reach(dense, reach)
+            combos = []
+            for g in uniq.tolist():
                 combo = []
-                for _, _, labels in reversed(parts):
-                    combo.append(labels[g % max(len(labels), 1)])
-                    g //= max(len(labels), 1)
-                group_labels.append(tuple(reversed(combo)))
-        if group is not None:
-            counts = self._h.reach(group, skipped, passes)
-        table = ConversionTable(counts, self.model, "group" if group is not None else None,
-                                list(range(len(group_labels))))
-        cols = table._table() if group is None else table.without_overall()._table()
-        df = pd.DataFrame({("segment" if k == "group" else k): (np.asarray(v, dtype=object) if isinstance(v, list) else v)
-                           for k, v in cols.items()})
-        if group is not None:
-            codes = df.pop("segment").to_numpy().astype(int)
-            for j, (name, _, _) in enumerate(parts):
-                df.insert(j, name, [group_labels[c][j] for c in codes])
-        reached = df["reached"].to_numpy()
-        is_first = df["stage"].to_numpy() == self.stages[0]
-        prev = np.where(is_first, 0, np.roll(reached, 1))
-        first = df.groupby(list(df.columns[: len(parts)]) or (lambda _: 0), sort=False)["reached"].transform("first").to_numpy()
-        # Intervals where the rate is a proportion: a previous stage with entities that holds
-        # every entity of this one (with skipped="recorded" a step rate may exceed 1).
-        df["step_lower"], df["step_upper"] = _bounds(reached, prev, ~is_first & (prev > 0) & (reached <= prev), level, interval)
-        df["cum_lower"], df["cum_upper"] = _bounds(reached, first, (first > 0) & (reached <= first), level, interval)
-        if cohort_end is not None:
-            df.insert(1, "cohort_end", [cohort_end[c] for c in df["cohort"]])
-            if maturity is not None:
-                window = _timedelta_days(maturity, "maturity")
-                ends = np.array([self._cohort_end_ticks[c] for c in df["cohort"]], dtype=np.float64)
-                mature = self._days(ends) + window <= self._days(self._h.as_of)
-                if immature == "exclude":
-                    df = df[mature].reset_index(drop=True)
-                else:
-                    df.insert(2, "mature", mature)
-        df["stage"] = pd.Categorical(df["stage"], categories=self.stages, ordered=True)
-        return df
+                for _, _, size in reversed(parts):
+                    combo.append(g % max(size, 1))
+                    g //= max(size, 1)
+                combos.append(tuple(reversed(combo)))
+        k_stages = len(self.stages)
+        owners = self.model.owners
+        rows_group = np.repeat(np.arange(len(combos)), k_stages)
+        rank_col = np.tile(np.arange(k_stages), len(combos))
+        # The core's long table: (segment, rank) rows, overall (-1) first, then the groups in order.
+        core_table = counts.table()
+        rows = np.asarray(core_table["segment"]) >= 0 if parts else np.asarray(core_table["segment"]) == -1
+        entities = np.asarray(core_table["entities"], dtype=np.int64)[rows]
+        reached = np.asarray(core_table["reached"], dtype=np.int64)[rows]
+        step = np.asarray(core_table["step_rate"], dtype=np.float64)[rows]
+        cum = np.asarray(core_table["cumulative_rate"], dtype=np.float64)[rows]
+        prev = np.where(rank_col > 0, np.roll(reached, 1), 0)
+        first = reached[rows_group * k_stages]
+        step_lo, step_hi = interval_bounds(reached, prev, (rank_col > 0) & (prev > 0) & (reached <= prev),
+                                           confidence, interval)
+        cum_lo, cum_hi = interval_bounds(reached, first, (first > 0) & (reached <= first), confidence, interval)
+        cols: dict[str, Any] = {}
+        keep = np.ones(len(rows_group), dtype=bool)
+        for j, (name, _, _) in enumerate(parts):
+            idx = np.array([combos[i][j] for i in rows_group], dtype=np.int64)
+            if name == "cohort":
+                cols["cohort"] = self._axis.datetimes(starts[idx] if len(idx) else np.zeros(0, np.int64))
+                cols["cohort_end"] = self._axis.datetimes(ends[idx] if len(idx) else np.zeros(0, np.int64))
+                if maturity_ticks is not None:
+                    mature = ends[idx] + maturity_ticks <= self._h.as_of if len(idx) else np.zeros(0, dtype=bool)
+                    if immature == "exclude":
+                        keep = mature
+                    else:
+                        cols["mature"] = mature
+            else:
+                cols[name] = [self.segments[c] for c in idx.tolist()]
+        cols.update({"stage": [self.stages[k] for k in rank_col.tolist()],
+                     "owner": [owners[k] for k in rank_col.tolist()], "entities": entities, "reached": reached,
+                     "step_rate": step, "cumulative_rate": cum, "step_lower": step_lo, "step_upper": step_hi,
+                     "cum_lower": cum_lo, "cum_upper": cum_hi})
+        if not keep.all():
+            cols = {k: (np.asarray(v, dtype=object) if isinstance(v, list) else v)[keep] for k, v in cols.items()}
+        cohort_text = ""
+        if "cohort" in keys:
+            cohort_text = (f" Cohorts: the calendar {period} (in time zone {tz}) in which entities reached "
+                           f"{self.stages[rank]}; cohort_end is the period's exclusive end"
+                           + ("; a cohort is mature when cohort_end + maturity <= as_of." if maturity_ticks is not None
+                              else "."))
+        definition = (_REACH_TEXT + " step_rate = reached / reached(previous stage), cumulative_rate = reached / "
+                      "reached(first stage), null for a zero denominator. Intervals (step_lower, step_upper, "
+                      "cum_lower, cum_upper): " + interval_definition(interval) + cohort_text)
+        options = {"by": keys, "period": period if "cohort" in keys else None, "tz": tz,
+                   "cohort_stage": self.stages[rank] if "cohort" in keys else None,
+                   "maturity": _shown(maturity), "immature": immature if maturity_ticks is not None else None,
+                   "skipped": skipped, "passes": passes, "interval": interval, "confidence": confidence}
+        return self._table(cols, name="LifecycleConversion", definition=definition, options=options,
+                           categories={"stage": self.stages})
 
-    def _cohorts(self, period: str, cohort_stage: str | None, tz: str | int) -> tuple[np.ndarray, list[Any], dict[Any, Any]]:
-        rank = 0 if cohort_stage is None else self._rank(cohort_stage)
-        if isinstance(tz, (int, np.integer)) or tz == "UTC":
-            offset = 0 if tz == "UTC" else int(tz)
-            c = self._h.cohorts(rank, period, self._tps, offset)
-            labels = list(self._time(c["start"].copy())) if self._is_datetime else c["start"].tolist()
-            self._cohort_end_ticks = dict(zip(labels, c["end"].tolist()))
-            ends = dict(zip(labels, list(self._time(c["end"].copy())) if self._is_datetime else c["end"].tolist()))
-            return c["code"], labels, ends
-        # A named time zone: calendar periods of local wall-clock time, daylight saving included.
-        import pandas as pd
-
-        if period not in ("day", "week", "month", "quarter", "year"):
-            raise ValueError(f"option 'period': value {period!r} is not one of 'day', 'week', 'month', 'quarter', 'year'")
+    def _cohorts(self, rank: int, period: str, zone: int | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cohort code per entity (-1: never reached the stage) and the bounds (ticks) of each
+        cohort period. Fixed offsets use the core's calendar; IANA zones (daylight saving
+        included) the package's one calendar routine."""
+        if isinstance(zone, int):
+            c = self._h.cohorts(_core.CohortOptions(stage=rank, period=period,
+                                                    ticks_per_second=self._axis.ticks_per_second,
+                                                    utc_offset_seconds=zone))
+            return (np.asarray(c["code"]), np.asarray(c["start"], dtype=np.int64),
+                    np.asarray(c["end"], dtype=np.int64))
         reach = self._h.entry_times(True)[:, rank]
         has = reach != _NEVER
-        ns = reach[has] * (1_000_000_000 // self._tps) if self._tps <= 1_000_000_000 else reach[has]
-        local = pd.to_datetime(ns, unit="ns", utc=True).tz_convert(tz).tz_localize(None)
-        freq = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}[period]
-        per = local.to_period(freq)
-        starts = per.start_time.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-        ends = (per + 1).start_time.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-        keys = starts.tz_convert("UTC").tz_localize(None)
-        uniq, inverse = np.unique(keys.to_numpy(), return_inverse=True)
-        codes = np.full(len(self), -1, dtype=np.int32)
+        starts = _time.calendar_floor(reach[has], self._axis, period, zone)
+        uniq, inverse = np.unique(starts, return_inverse=True)
+        codes = np.full(len(reach), -1, dtype=np.int32)
         codes[has] = inverse.reshape(-1).astype(np.int32)
-        end_ns = ends.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
-        end_by_start = dict(zip(keys.to_numpy().astype("datetime64[ns]").astype(np.int64).tolist(), end_ns.tolist()))
-        uniq_ns = uniq.astype("datetime64[ns]").astype(np.int64).tolist()
-        labels = [pd.Timestamp(u, unit="ns").tz_localize("UTC").tz_convert(tz) for u in uniq_ns]
-        self._cohort_end_ticks = {lab: end_by_start[u] // (1_000_000_000 // self._tps) for lab, u in zip(labels, uniq_ns)}
-        ends_out = {lab: pd.Timestamp(end_by_start[u], unit="ns").tz_localize("UTC").tz_convert(tz)
-                    for lab, u in zip(labels, uniq_ns)}
-        return codes, labels, ends_out
+        return codes, uniq.astype(np.int64), _time.period_end(uniq, self._axis, period, zone)
 
     # -- flow ---------------------------------------------------------------------------------
-    def transitions(self) -> Any:
-        """Counts of moves from stage (rows) to stage (columns), all stage codes, backward
-        moves and recycles included."""
-        import pandas as pd
+    def transitions(self) -> Table:
+        """Counts of moves from stage (rows: the ``from`` column) to stage (one column per stage
+        name), over all stage codes, backward moves and recycles included."""
+        return _transitions_table(self._h.flow().transitions(), self.model, self._table)
 
-        m = self._h.flow().transitions()
-        names = self.model.names
-        return pd.DataFrame(m, index=pd.Index(names, name="from"), columns=pd.Index(names, name="to"))
-
-    def exits(self, *, by_segment: bool = False) -> Any:
-        """Per ladder stage of exit (see :meth:`histories`): how many entities are open there,
-        were won, lost or disqualified from there, with the shares of each outcome."""
-        import pandas as pd
-
+    def exits(self, *, by_segment: bool = False) -> Table:
+        """Per ladder stage of exit (see :meth:`histories`), overall and with ``by_segment``
+        per segment: how many entities are open there or were won, lost or disqualified from
+        there (counts), the total, and each outcome's share of the total (0..1, null for no
+        entities)."""
         e = self._h.flow().exits()
         rows = []
-        groups = [(-1, None)] + ([(g, lab) for g, lab in enumerate(self.segments)] if by_segment else [])
-        for g, lab in groups:
+        for g, lab in self._groups(by_segment):
             for k, st in enumerate(self.stages):
                 if st == self.model.won:
                     continue  # won is an outcome, never a stage to exit from
                 counts = e[g + 1, k]
                 total = int(counts.sum())
-                row = {"stage": st} if not by_segment else {self.segment_name or "segment": "(all)" if lab is None else lab, "stage": st}
+                row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
+                row["stage"] = st
                 row.update({o: int(counts[j]) for j, o in enumerate(_OUTCOMES)})
                 row["total"] = total
                 for j, o in enumerate(_OUTCOMES):
                     row[f"{o}_share"] = counts[j] / total if total else math.nan
                 rows.append(row)
-        return pd.DataFrame(rows)
+        names = ([self._segment_key()] if by_segment else []) + ["stage", *_OUTCOMES, "total"] \
+            + [f"{o}_share" for o in _OUTCOMES]
+        return self._table(_rows_to_columns(rows, names, ints=(*_OUTCOMES, "total")), name="Exits",
+                           options={"by_segment": by_segment}, categories={"stage": self.stages},
+                           definition="Per ladder stage: entities whose exit stage it is (the last step stage "
+                                      "before a won, lost or disqualified outcome, or the current stage of an "
+                                      "open entity), by outcome; <outcome>_share = count / total.")
 
-    def reasons(self, *, by_segment: bool = False) -> Any:
-        """Lost and disqualified exits by stage and reason (and segment): count and share of
-        that stage's lost and disqualified exits. Needs the ``reason`` column."""
-        import pandas as pd
-
+    def reasons(self, *, by_segment: bool = False) -> Table:
+        """Lost and disqualified exits by stage and reason (and with ``by_segment`` per segment):
+        count and share of that stage's lost and disqualified exits (0..1). Needs the
+        ``reason`` column."""
         if self.reason_labels is None:
             raise ValueError("reasons() needs a reason column (lifecycle(..., reason=...))")
         f = self._h.flow()
         r = f.reasons()
         e = f.exits()
         rows = []
-        groups = [(-1, "(all)")] + ([(g, lab) for g, lab in enumerate(self.segments)] if by_segment else [])
-        for g, lab in groups:
+        for g, lab in self._groups(by_segment):
             for k, st in enumerate(self.stages):
                 closed = int(e[g + 1, k, 2] + e[g + 1, k, 3])
                 for why in range(r.shape[2]):
                     c = int(r[g + 1, k, why])
                     if c == 0:
                         continue
-                    row = {self.segment_name or "segment": lab} if by_segment else {}
+                    row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
                     row.update({"stage": st, "reason": self.reason_labels[why], "count": c,
                                 "share": c / closed if closed else math.nan})
                     rows.append(row)
-        cols = ([self.segment_name or "segment"] if by_segment else []) + ["stage", "reason", "count", "share"]
-        return pd.DataFrame(rows, columns=cols)
+        names = ([self._segment_key()] if by_segment else []) + ["stage", "reason", "count", "share"]
+        cols = _rows_to_columns(rows, names, ints=("count",))
+        if not rows:
+            cols["share"] = np.zeros(0, dtype=np.float64)
+        return self._table(cols, name="Reasons", options={"by_segment": by_segment}, categories={"stage": self.stages},
+                           definition="Lost and disqualified exits per exit stage and reason; share = count / "
+                                      "(lost + disqualified exits of that stage).")
 
     # -- durations ------------------------------------------------------------------------------
-    def time_in_stage(self, *, by_segment: bool = False, level: float = 0.95) -> Any:
-        """Time spent in each ladder step stage per visit, in days: visits, completed, open,
-        mean, median, p90, min, max (of completed visits) and km_median (Kaplan-Meier median
-        counting open visits as censored; inf when fewer than half have left)."""
+    def time_in_stage(self, *, by_segment: bool = False, confidence: float = 0.95,
+                      level: float | None = None) -> Table:
+        """Time spent in each ladder step stage per visit, in days: visits, completed, open;
+        mean, median, p90, min, max of completed visits; km_median (Kaplan-Meier median counting
+        open visits as censored; inf when fewer than half have left) with its interval
+        km_median_lower, km_median_upper at ``confidence`` (``level=`` is a deprecated alias).
+        Overall and, with ``by_segment``, per segment."""
+        confidence = check_confidence(renamed(confidence, level, "confidence", "level", "Lifecycle.time_in_stage()"))
         v = self._h.time_in_stage()
-        s = self._h.summary()
         rank_of = {c: r for r, c in enumerate(self.model.ladder_codes)}
-        ranks = np.array([rank_of[c] for c in v["stage"].tolist()], dtype=np.int64) if len(v["stage"]) else np.zeros(0, np.int64)
-        seg = s["segment"][v["entity"]] if len(v["entity"]) else np.zeros(0, np.int32)
-        return self._duration_table(ranks, seg, self._days(v["duration"]), v["completed"].astype(bool), by_segment,
-                                    [st for st in self.stages if st != self.model.won], level)
+        ranks = np.array([rank_of[c] for c in v["stage"].tolist()], dtype=np.int64)
+        seg = self._arrays()["segment"][v["entity"]] if len(v["entity"]) else np.zeros(0, np.int32)
+        ticks = np.asarray(v["duration"], dtype=np.float64)
+        done = np.asarray(v["completed"]).astype(bool)
+        rows = []
+        for g, lab in self._groups(by_segment):
+            gmask = np.ones(len(ticks), dtype=bool) if g < 0 else seg == g
+            for k, st in enumerate(self.stages):
+                if st == self.model.won:
+                    continue
+                mask = gmask & (ranks == k)
+                d, c = ticks[mask], done[mask]
+                row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
+                row.update({"stage": st, "visits": int(mask.sum()), "completed": int(c.sum()), "open": int((~c).sum())})
+                row.update(_duration_stats(d[c], self._per_day))
+                row.update(_km_median(d, c, confidence, self._per_day))
+                rows.append(row)
+        days = (*_DURATION_STATS, "km_median", "km_median_lower", "km_median_upper")
+        names = ([self._segment_key()] if by_segment else []) + ["stage", "visits", "completed", "open", *days]
+        return self._table(_rows_to_columns(rows, names, ints=("visits", "completed", "open")), name="TimeInStage",
+                           options={"by_segment": by_segment, "confidence": confidence},
+                           units={k: _DAYS for k in days}, categories={"stage": self.stages},
+                           definition="One visit per record of a step stage, lasting until the entity's next record; "
+                                      "the last visit of an open entity is censored at as_of. mean, median, p90 "
+                                      "(linear interpolation), min, max over completed visits, in days; km_median: "
+                                      "the Kaplan-Meier median with open visits censored (infinite when fewer than "
+                                      "half have left), with its exponential-Greenwood interval.")
 
     def time_to_convert(self, from_stage: str | int, to_stage: str | int, *, by_segment: bool = False,
-                        level: float = 0.95) -> Any:
-        """Days from reaching ``from_stage`` to reaching ``to_stage`` (skipped stages count as
-        reached). Per group: entered, converted, closed_otherwise (lost or disqualified first),
-        open; mean, median, p90 of the converted; km_median (open and closed-otherwise entities
-        censored); and Aalen-Johansen cumulative incidences p_convert and p_closed_otherwise at
-        the last observed time (won vs lost as competing outcomes)."""
-        import pandas as pd
-
-        a, b = self._rank(from_stage), self._rank(to_stage)
+                        confidence: float = 0.95, level: float | None = None) -> Table:
+        """Days from reaching ``from_stage`` to reaching ``to_stage`` (stage names or ladder
+        positions; skipped stages count as reached). Per group: entered, converted,
+        closed_otherwise (lost or disqualified first), open; mean, median, p90, min, max of the
+        converted; km_median with its interval at ``confidence`` (open and closed-otherwise
+        entities censored; ``level=`` is a deprecated alias); and the Aalen-Johansen cumulative
+        incidences p_convert and p_closed_otherwise at the last observed time (won vs lost as
+        competing outcomes)."""
+        confidence = check_confidence(renamed(confidence, level, "confidence", "level",
+                                              "Lifecycle.time_to_convert()"))
+        a, b = self._rank(from_stage, "from_stage"), self._rank(to_stage, "to_stage")
         t = self._h.time_to_convert(a, b)
-        seg = self._h.summary()["segment"][t["entity"]] if len(t["entity"]) else np.zeros(0, np.int32)
-        days = self._days(t["duration"])
-        outcome = t["outcome"].astype(np.int32)
-        groups = [(None, np.ones(len(days), dtype=bool))]
-        if by_segment:
-            groups += [(lab, seg == g) for g, lab in enumerate(self.segments)]
+        seg = self._arrays()["segment"][t["entity"]] if len(t["entity"]) else np.zeros(0, np.int32)
+        ticks = np.asarray(t["duration"], dtype=np.float64)
+        outcome = np.asarray(t["outcome"]).astype(np.int32)
         rows = []
-        for lab, mask in groups:
-            d, o = days[mask], outcome[mask]
-            conv = d[o == 1]
-            row: dict[str, Any] = {}
-            if by_segment:
-                row[self.segment_name or "segment"] = "(all)" if lab is None else lab
+        for g, lab in self._groups(by_segment):
+            mask = np.ones(len(ticks), dtype=bool) if g < 0 else seg == g
+            d, o = ticks[mask], outcome[mask]
+            row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
             row.update({"from_stage": self.stages[a], "to_stage": self.stages[b], "entered": int(len(d)),
                         "converted": int((o == 1).sum()), "closed_otherwise": int((o == 2).sum()),
                         "open": int((o == 0).sum())})
-            row.update(_describe(conv))
+            row.update(_duration_stats(d[o == 1], self._per_day))
+            row.update(_km_median(d, o == 1, confidence, self._per_day))
             if len(d):
-                km = kaplan_meier(d, (o == 1).astype(np.uint8), level=level)
-                aj = aalen_johansen(d, o, labels=["convert", "closed_otherwise"])
-                row["km_median"] = km.median
-                row["p_convert"] = aj.final("convert")
-                row["p_closed_otherwise"] = aj.final("closed_otherwise")
+                aj = _core.aalen_johansen(np.ascontiguousarray(d), np.ascontiguousarray(o))
+                inc = np.asarray(aj["incidence"]).reshape(len(aj["time"]), int(aj["n_outcomes"]))
+                row["p_convert"] = float(inc[-1, 0]) if inc.shape[1] >= 1 else 0.0
+                row["p_closed_otherwise"] = float(inc[-1, 1]) if inc.shape[1] >= 2 else 0.0
             else:
-                row.update({"km_median": math.nan, "p_convert": math.nan, "p_closed_otherwise": math.nan})
+                row.update({"p_convert": math.nan, "p_closed_otherwise": math.nan})
             rows.append(row)
-        return pd.DataFrame(rows)
-
-    def _duration_table(self, ranks: np.ndarray, seg: np.ndarray, days: np.ndarray, done: np.ndarray, by_segment: bool,
-                        stages: list[str], level: float) -> Any:
-        import pandas as pd
-
-        groups = [(None, np.ones(len(days), dtype=bool))]
-        if by_segment:
-            groups += [(lab, seg == g) for g, lab in enumerate(self.segments)]
-        rows = []
-        for lab, gmask in groups:
-            for st in stages:
-                k = self.stages.index(st)
-                mask = gmask & (ranks == k)
-                d, c = days[mask], done[mask]
-                row: dict[str, Any] = {}
-                if by_segment:
-                    row[self.segment_name or "segment"] = "(all)" if lab is None else lab
-                row.update({"stage": st, "visits": int(mask.sum()), "completed": int(c.sum()), "open": int((~c).sum())})
-                row.update(_describe(d[c]))
-                row["km_median"] = kaplan_meier(d, c.astype(np.uint8), level=level).median if len(d) else math.nan
-                rows.append(row)
-        return pd.DataFrame(rows)
+        days = (*_DURATION_STATS, "km_median", "km_median_lower", "km_median_upper")
+        names = ([self._segment_key()] if by_segment else []) + [
+            "from_stage", "to_stage", "entered", "converted", "closed_otherwise", "open", *days, "p_convert",
+            "p_closed_otherwise"]
+        return self._table(_rows_to_columns(rows, names, ints=("entered", "converted", "closed_otherwise", "open")),
+                           name="TimeToConvert", units={k: _DAYS for k in days},
+                           categories={"from_stage": self.stages, "to_stage": self.stages},
+                           options={"from_stage": self.stages[a], "to_stage": self.stages[b], "by_segment": by_segment,
+                                    "confidence": confidence},
+                           definition="Days from reaching from_stage to reaching to_stage (reach times: skipped stages "
+                                      "count as reached), for entities that reached from_stage: converted, closed "
+                                      "otherwise first (lost or disqualified, a competing outcome) or still open "
+                                      "(censored at as_of). mean, median, p90, min, max over the converted; km_median: "
+                                      "Kaplan-Meier median with the other two censored; p_convert and "
+                                      "p_closed_otherwise: Aalen-Johansen cumulative incidences at the last time.")
 
     # -- aging -------------------------------------------------------------------------------------
-    def stuck(self, *, limit: Mapping[str, Any] | None = None, percentile: float = 90.0) -> Any:
+    def stuck(self, *, limit: Mapping[Any, Any] | None = None, percentile: float = 90.0) -> Table:
         """Open entities that have been in their current stage longer than a limit: a fixed
-        ``limit`` per stage name (days, or a timedelta), else the ``percentile`` (0 < p <= 100;
-        0 disables) of completed visits of that stage. Sorted by how far over they are: entity,
-        stage, entered, age_days, limit_days, over_days."""
-        import pandas as pd
-
+        ``limit`` per stage (a mapping from stage name or ladder position to a duration such
+        as ``"3d"``; bare numbers only for integer time columns, in their ticks), else the
+        ``percentile`` (0 < p <= 100; 0 disables) of completed visits of that stage. Sorted by
+        how far over they are: entity, stage, entered (a datetime for datetime input), age_days,
+        limit_days, over_days (days)."""
+        if isinstance(percentile, bool) or not isinstance(percentile, (int, float, np.integer, np.floating)) \
+                or not 0 <= float(percentile) <= 100:
+            raise ValueError(f"option 'percentile': value {percentile!r} must lie between 0 and 100")
         fixed = [0] * len(self.stages)
+        shown: dict[str, Any] = {}
         for st, value in (limit or {}).items():
-            ticks = int(round(_timedelta_days(value, f"limit[{st!r}]") * 86_400 * self._tps))
-            if ticks <= 0:
-                raise ValueError(f"option 'limit': value {value!r} for stage {st!r} must be positive")
-            fixed[self._rank(st)] = ticks
-        a = self._h.stuck(fixed, float(percentile))
+            k = self._rank(st, "limit")
+            ticks = self._axis.duration(value, f"limit[{self.stages[k]!r}]", allow_negative=True)
+            if ticks is None or ticks <= 0:
+                raise ValueError(f"option 'limit': value {value!r} for stage {self.stages[k]!r} must be positive")
+            fixed[k] = ticks
+            shown[self.stages[k]] = _shown(value)
+        a = self._h.stuck(_core.AgingOptions(limit=fixed, percentile=float(percentile)))
         names = np.array(self.model.names, dtype=object)
-        return pd.DataFrame({
-            "entity": self._entity_labels(a["entity"]) if self._ids is None else self._ids[a["entity"]],
-            "stage": names[a["stage"]], "entered": self._time(a["entered"]), "age_days": self._days(a["age"]),
-            "limit_days": self._days(a["limit"]), "over_days": self._days(a["age"] - a["limit"]),
-        })
+        age = np.asarray(a["age"], dtype=np.float64)
+        lim = np.asarray(a["limit"], dtype=np.float64)
+        cols = {"entity": self._entity_labels(np.asarray(a["entity"])), "stage": names[np.asarray(a["stage"])],
+                "entered": self._axis.datetimes(a["entered"]),
+                "age_days": age / self._per_day, "limit_days": lim / self._per_day,
+                "over_days": (age - lim) / self._per_day}
+        return self._table(cols, name="Stuck", options={"limit": shown, "percentile": float(percentile)},
+                           units={k: _DAYS for k in ("age_days", "limit_days", "over_days")},
+                           categories={"stage": self.model.names},
+                           definition="Open entities whose current visit of a step stage (as_of - entry) is longer "
+                                      "than the limit of that stage: the fixed limit given, else the percentile of "
+                                      "completed visits of the stage (linear interpolation); over_days = age_days - "
+                                      "limit_days, most first.")
 
     # -- mergeable state -----------------------------------------------------------------------------
     def summary(self, *, skipped: str = "implied", passes: str = "first") -> LifecycleSummary:
         """The mergeable aggregate (reach, flow, time in stage) of these histories."""
-        return LifecycleSummary(self._h.summarize(skipped, passes), self.model, self.segment_name, self.segments,
-                                self._tps)
+        skipped = _names.choice(skipped, _SKIPPED, "skipped")
+        passes = _names.choice(passes, _PASSES, "passes")
+        return LifecycleSummary(self._h.summarize(_core.ReachOptions(skipped=skipped, passes=passes)), self.model, segment_name=self.segment_name,
+                                segments=self.segments, reasons=self.reason_labels, time_unit=self._axis.unit,
+                                skipped=skipped, passes=passes, inputs=self._inputs)
 
     def __repr__(self) -> str:
         seg = f", segments by {self.segment_name!r}" if self.segment_name else ""
         return f"Lifecycle({len(self):,} entities{seg}, as of {self.as_of})"
 
 
-class LifecycleSummary:
+def _shown(value: Any) -> Any:
+    """An option value as given, for explain()."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _transitions_table(matrix: np.ndarray, model: StageModel, make: Any) -> Table:
+    names = model.names
+    cols: dict[str, Any] = {"from": list(names)}
+    for j, name in enumerate(names):
+        cols[name] = np.asarray(matrix[:, j], dtype=np.int64)
+    return make(cols, name="Transitions", options={}, categories={"from": names},
+                definition="Counts of consecutive records of one entity: row 'from' the earlier record's stage, "
+                           "column the later record's stage; backward moves (recycling) included.")
+
+
+class LifecycleSummary(Mergeable):
     """Mergeable, picklable aggregate of a :class:`Lifecycle`: reach counts, flow counts and time
-    in stage per stage and segment. Summaries of disjoint entity sets with the same model and
-    segment labels add up (``a + b``) to the summary of all of them."""
+    in stage per stage and segment. Summaries of disjoint entity sets add up (``a + b``) to the
+    summary of all of them when they agree on the model, the time unit, the options
+    (``skipped``, ``passes``) and the segment and reason labels (pass the same
+    ``segment_categories=`` and ``reason_categories=`` to :func:`lifecycle` for every part);
+    otherwise merging is an error naming what differs. Bytes and pickles carry all of these.
 
-    __slots__ = ("_s", "model", "segment_name", "segments", "_tps")
+    As a Table: one row per (segment, ladder stage), overall rows (``"(all)"``) first: entities,
+    reached, step_rate, cumulative_rate, and the completed visits of the stage with their mean,
+    median, p90, min and max in days.
+    """
 
-    def __init__(self, state: Any, model: StageModel, segment_name: str | None, segments: list[Any], tps: int):
-        self._s, self.model, self.segment_name, self.segments, self._tps = state, model, segment_name, list(segments), tps
+    definition = (_REACH_TEXT + " step_rate = reached / reached(previous stage), cumulative_rate = reached / "
+                  "reached(first stage). Time in stage: completed visits of the stage (from its record to the "
+                  "entity's next record); mean, median, p90 (linear interpolation), min, max in days. Parts computed "
+                  "on disjoint entities merge exactly.")
+    _state_class = _core.LifecycleSummary
+
+    def __init__(self, state: Any, model: StageModel, *, segment_name: str | None, segments: Sequence[Any],
+                 reasons: Sequence[Any] | None, time_unit: str, skipped: str = "implied", passes: str = "first",
+                 inputs: dict[str, Any] | None = None):
+        time_unit = _time.parse_unit(time_unit)
+        super().__init__(inputs=inputs, options={"skipped": skipped, "passes": passes, "time_unit": time_unit,
+                                                 "segment": segment_name},
+                         categories={"stage": model.ladder},
+                         units={k: _DAYS for k in (f"{s}_days" for s in _DURATION_STATS)})
+        self._state = state
+        #: The stage model.
+        self.model = model
+        #: Name of the segment column, or None.
+        self.segment_name = segment_name
+        #: Segment labels.
+        self.segments = list(segments)
+        #: Reason labels, or None.
+        self.reasons = None if reasons is None else list(reasons)
+        #: Unit of the time column the durations were measured in ("s", "ms", "us", "ns").
+        self.time_unit = time_unit
+        #: How skipped stages and recycled passes count toward reach.
+        self.skipped, self.passes = skipped, passes
+
+    # -- state contract ----------------------------------------------------------------------
+    def _labels(self) -> dict[str, Any]:
+        return {"model": self.model.to_dict(), "segment_name": self.segment_name, "segments": self.segments,
+                "reasons": self.reasons, "time_unit": self.time_unit, "skipped": self.skipped,
+                "passes": self.passes}
+
+    @classmethod
+    def _from_state(cls, state: Any, labels: dict[str, Any]) -> LifecycleSummary:
+        model = StageModel.from_dict(labels["model"])
+        if state.n_stages not in (0, len(model.ladder)):
+            raise ValueError(f"corrupted LifecycleSummary: the state has {state.n_stages} stages but the model's "
+                             f"ladder has {len(model.ladder)}")
+        return cls(state, model, segment_name=labels.get("segment_name"), segments=labels.get("segments") or [],
+                   reasons=labels.get("reasons"), time_unit=labels.get("time_unit", "s"),
+                   skipped=labels.get("skipped", "implied"), passes=labels.get("passes", "first"))
+
+    @classmethod
+    def from_core_bytes(cls, data: bytes, *, model: StageModel | None = None, time_unit: str = "s",
+                        segment_name: str | None = None, segments: Sequence[Any] = (),
+                        reasons: Sequence[Any] | None = None, skipped: str = "implied",
+                        passes: str = "first") -> LifecycleSummary:
+        """Wraps a state serialised by the C++ core (``lifecycle_summary::serialize()``, magic
+        ``FKLS``) with the labels it does not carry: the model (default
+        :meth:`StageModel.b2b`), the time unit of its durations and the options it was
+        computed with."""
+        model = model or StageModel.b2b()
+        return cls._from_state(cls._state_from_bytes(bytes(data)), {
+            "model": model.to_dict(), "segment_name": segment_name, "segments": list(segments),
+            "reasons": None if reasons is None else list(reasons), "time_unit": time_unit,
+            "skipped": _names.choice(skipped, _SKIPPED, "skipped"), "passes": _names.choice(passes, _PASSES, "passes")})
+
+    def _merge_labels(self, other: Any) -> None:
+        # A part without segment (or reason) labels, e.g. one with no rows, takes the other's.
+        for key in ("segments", "reasons"):
+            mine, theirs = getattr(self, key), getattr(other, key)
+            if mine and theirs and mine != theirs:
+                option = "segment_categories" if key == "segments" else "reason_categories"
+                raise ValueError(f"cannot merge LifecycleSummary parts with different {key!r}: {mine!r} vs "
+                                 f"{theirs!r}; pass the same {option}= to lifecycle() for every part")
+        saved = self.segments, self.reasons
+        self.segments = self.segments or list(other.segments)
+        self.reasons = self.reasons or (None if other.reasons is None else list(other.reasons))
+        try:
+            mine, theirs = self._labels(), other._labels()
+            theirs["segments"], theirs["reasons"] = mine["segments"], mine["reasons"]
+            for key in sorted(mine):
+                if mine[key] != theirs[key]:
+                    raise ValueError(f"cannot merge LifecycleSummary parts with different {key!r}: "
+                                     f"{_brief(mine[key])} vs {_brief(theirs[key])}")
+        except ValueError:
+            self.segments, self.reasons = saved
+            raise
+
+    # -- getters -------------------------------------------------------------------------------
+    @property
+    def stages(self) -> list[str]:
+        """Ladder stage names, in funnel order."""
+        return self.model.ladder
+
+    def _seg(self, segment: Any) -> int:
+        if segment is None:
+            return -1
+        if segment in self.segments:
+            return self.segments.index(segment)
+        raise ValueError(_names.unknown("segment", segment, self.segments, where="option 'segment'"))
+
+    def _rank(self, stage: Any) -> int:
+        if isinstance(stage, (int, np.integer)) and not isinstance(stage, bool) and 0 <= int(stage) < len(self.stages):
+            return int(stage)
+        if stage not in self.stages:
+            raise ValueError(_names.unknown("stage", stage, self.stages, where="option 'stage'"))
+        return self.stages.index(stage)
 
     def conversion(self) -> ConversionTable:
-        return ConversionTable(self._s.conversion, self.model, self.segment_name, self.segments)
+        """Reach counts and rates (a mergeable :class:`~funnelkit.ConversionTable`)."""
+        return ConversionTable(self._state.conversion, self.model, self.segment_name, self.segments,
+                               skipped=self.skipped)
 
-    def time_in_stage(self, stage: str, segment: Any = None) -> Any:
-        """The :class:`~funnelkit.stats.DurationSummary` of completed visits (in the input time unit)."""
-        from .stats import DurationSummary
+    def time_in_stage(self, stage: str | int, segment: Any = None) -> DurationSummary:
+        """The :class:`~funnelkit.stats.DurationSummary` of completed visits of ``stage`` (a
+        name or ladder position), overall or of one ``segment``, in ticks of the time column
+        (its ``unit`` is the time unit)."""
+        k, g = self._rank(stage), self._seg(segment)
+        state = self._state.time_in_stage(k, g) if g < self._state.n_segments else _core.DurationSummary(True)
+        return DurationSummary._from_state(state, {"unit": self.time_unit})
 
-        g = -1 if segment is None else self.segments.index(segment)
-        out = DurationSummary.__new__(DurationSummary)
-        out._s = self._s.time_in_stage(self.model.ladder.index(stage), g)
-        return out
+    def transitions(self) -> Table:
+        """Counts of moves from stage (the ``from`` column) to stage (one column per stage)."""
+        return _transitions_table(self._state.flow.transitions(), self.model,
+                                  lambda cols, **kw: Table(cols, inputs=self._inputs, **kw))
 
-    def transitions(self) -> Any:
-        import pandas as pd
-
-        names = self.model.names
-        return pd.DataFrame(self._s.flow.transitions(), index=pd.Index(names, name="from"),
-                            columns=pd.Index(names, name="to"))
-
-    def _check(self, other: Any) -> None:
-        if not isinstance(other, LifecycleSummary):
-            raise TypeError(f"cannot merge a LifecycleSummary with {type(other).__name__}")
-        if other.model != self.model or other.segment_name != self.segment_name or (
-                other.segments and self.segments and other.segments != self.segments):
-            raise ValueError("cannot merge lifecycle summaries of different models or segment labels; "
-                             "pass the same segment_categories= to lifecycle() for every part")
-
-    def merge(self, other: LifecycleSummary) -> LifecycleSummary:
-        self._check(other)
-        self._s.merge(other._s)
-        if not self.segments:
-            self.segments = list(other.segments)
-        return self
-
-    def __add__(self, other: LifecycleSummary) -> LifecycleSummary:
-        out = LifecycleSummary(_core.LifecycleSummary.deserialize(self._s.serialize()), self.model, self.segment_name,
-                               self.segments, self._tps)
-        return out.merge(other)
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, LifecycleSummary) and self._s == other._s and self.model == other.model
-                and self.segments == other.segments and self.segment_name == other.segment_name)
-
-    def to_bytes(self) -> bytes:
-        return self._s.serialize()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_summary, (self.to_bytes(), self.model, self.segment_name, self.segments, self._tps))
+    def _columns(self) -> dict[str, Any]:
+        per_day = float(_time.TICKS_PER_SECOND[self.time_unit]) * 86_400.0
+        conv = self._state.conversion
+        n_state = self._state.n_segments
+        segs = [-1, *range(len(self.segments))] if self.segment_name is not None else [-1]
+        rows = []
+        core_table = conv.table()  # (segment, rank) rows, overall (-1) first
+        k_stages = len(self.stages)
+        for g in segs:
+            present = g < conv.n_segments
+            for k, st in enumerate(self.stages):
+                row: dict[str, Any] = {"segment": OVERALL if g < 0 else self.segments[g], "stage": st,
+                                       "owner": self.model.owners[k]}
+                i = (g + 1) * k_stages + k
+                row["entities"] = int(core_table["entities"][i]) if present else 0
+                row["reached"] = int(core_table["reached"][i]) if present else 0
+                row["step_rate"] = float(core_table["step_rate"][i]) if present else math.nan
+                row["cumulative_rate"] = float(core_table["cumulative_rate"][i]) if present else math.nan
+                summary = self._state.time_in_stage(k, g) if g < n_state else None
+                s = summary.stats() if summary is not None else {"count": 0}
+                row["completed"] = int(s["count"])
+                for key in _DURATION_STATS:
+                    value = s.get(key)
+                    row[f"{key}_days"] = math.nan if value is None else value / per_day
+                rows.append(row)
+        names = ["segment", "stage", "owner", "entities", "reached", "step_rate", "cumulative_rate", "completed",
+                 *(f"{s}_days" for s in _DURATION_STATS)]
+        cols = _rows_to_columns(rows, names, ints=("entities", "reached", "completed"))
+        if self.segment_name is None:
+            del cols["segment"]
+        else:
+            cols = {(self.segment_name if k == "segment" else k): v for k, v in cols.items()}
+        return cols
 
     def __repr__(self) -> str:
-        return f"LifecycleSummary({self._s.conversion.entities()} entities, {len(self.segments)} segments)"
+        seg = f", {len(self.segments)} segments by {self.segment_name!r}" if self.segment_name else ""
+        return (f"LifecycleSummary({self._state.conversion.entities(-1):,} entities{seg}, durations in "
+                f"{self.time_unit}, skipped={self.skipped!r}, passes={self.passes!r})")
 
 
-def _restore_summary(blob: bytes, model: StageModel, segment_name: str | None, segments: list[Any], tps: int) -> LifecycleSummary:
-    return LifecycleSummary(_core.LifecycleSummary.deserialize(blob), model, segment_name, segments, tps)
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _bounds(x: np.ndarray, n: np.ndarray, ok: np.ndarray, level: float, method: str) -> tuple[np.ndarray, np.ndarray]:
-    lower = np.full(len(x), np.nan)
-    upper = np.full(len(x), np.nan)
-    if ok.any():
-        ci = rate_intervals(x[ok], n[ok], level=level, method=method)
-        lower[ok] = ci["lower"].to_numpy()
-        upper[ok] = ci["upper"].to_numpy()
-    else:
-        rate_intervals(np.zeros(0, np.int64), np.zeros(0, np.int64), level=level, method=method)  # validates options
-    return lower, upper
+def _restore_summary(blob: bytes, model: StageModel, segment_name: str | None, segments: list[Any],
+                     tps: int) -> LifecycleSummary:
+    """Loads pickles of LifecycleSummary written by earlier releases (core bytes and labels)."""
+    unit = {1: "s", 1_000: "ms", 1_000_000: "us", 1_000_000_000: "ns"}[tps]
+    return LifecycleSummary.from_core_bytes(blob, model=model, time_unit=unit, segment_name=segment_name,
+                                            segments=segments)
 
 
-def _describe(d: np.ndarray) -> dict[str, float]:
-    if len(d) == 0:
-        return {"mean": math.nan, "median": math.nan, "p90": math.nan, "min": math.nan, "max": math.nan}
-    return {"mean": float(d.mean()), "median": float(np.quantile(d, 0.5)), "p90": float(np.quantile(d, 0.9)),
-            "min": float(d.min()), "max": float(d.max())}
+def _reason_codes(col: Any, name: str, categories: Sequence[Any] | None) -> tuple[np.ndarray, list[Any]]:
+    """Reason codes (-1 where missing) and their labels."""
+    vals = _frames._values(col)
+    if vals.dtype.kind in "iu" and categories is None:
+        why = _frames.int32_codes(vals, name)
+        return why, list(range(int(why.max()) + 1)) if len(why) else []
+    missing = np.array([v is None or (isinstance(v, float) and v != v) for v in vals.tolist()], dtype=bool) \
+        if vals.dtype.kind in "OfU" else np.zeros(len(vals), dtype=bool)
+    codes, labels = _frames.category_codes(vals[~missing], name, categories)
+    why = np.full(len(vals), -1, dtype=np.int32)
+    why[~missing] = codes
+    return why, labels
 
 
-def _timedelta_days(value: Any, name: str) -> float:
-    import datetime as dt
-
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds() / 86_400
-    if isinstance(value, np.timedelta64):
-        return float(value / np.timedelta64(1, "s")) / 86_400
-    try:
-        import pandas as pd
-
-        return pd.Timedelta(value).total_seconds() / 86_400
-    except Exception:
-        raise TypeError(f"option '{name}': expected days or a timedelta, got {value!r}") from None
+def _nanoseconds(ticks: np.ndarray, axis: TimeAxis) -> tuple[np.ndarray, TimeAxis]:
+    """Datetime columns at nanosecond resolution, whatever their unit, so that the same data in
+    every input format (pandas seconds, Polars milliseconds) gives the same states."""
+    if not axis.is_datetime or axis.unit == "ns":
+        return ticks, axis
+    factor = 1_000_000_000 // axis.ticks_per_second
+    limit = np.iinfo(np.int64).max // factor
+    bad = (ticks > limit) | (ticks < -limit)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = ticks[row].astype(f"datetime64[{axis.unit}]")
+        raise ValueError(f"column '{axis.column}', row {row}: value {value} is outside the range of nanosecond "
+                         "timestamps (years 1678 to 2261)")
+    return ticks * factor, TimeAxis(column=axis.column, unit="ns", is_datetime=True)
 
 
 def lifecycle(
@@ -530,58 +813,63 @@ def lifecycle(
     segment: str | None = None,
     reason: str | None = None,
     segment_categories: Sequence[Any] | None = None,
+    reason_categories: Sequence[Any] | None = None,
     as_of: Any = None,
     time_unit: str | None = None,
 ) -> Lifecycle:
     """Builds stage histories from stage-change records.
 
-    ``data`` is a pandas or Polars DataFrame, a PyArrow table, a DuckDB relation or a dict of
-    arrays with one row per move of an entity into a stage, in any row order. ``segment``
-    (e.g. ``"source"``) and ``reason`` (why an entity was lost or disqualified) are optional
-    columns. ``as_of`` is the observation end (open entities are censored there; default: the
-    last record); give it in the same form as the time column. ``time_unit`` (``"s"``,
-    ``"ms"``, ``"us"``, ``"ns"``) says what integer timestamps count; datetime columns carry
-    their own unit.
+    Parameters
+    ----------
+    data:
+        One row per move of an entity into a stage, in any row order: a pandas or Polars
+        DataFrame (or LazyFrame), a PyArrow table, a DuckDB relation, anything with
+        ``__arrow_c_stream__`` or a dict of arrays.
+    model:
+        The stage model; :meth:`StageModel.b2b` when omitted.
+    entity, time, stage:
+        Column names. Times are datetimes or integers (in ``time_unit``); stages are names of
+        the model's stages or integer stage codes.
+    segment, reason:
+        Optional columns: a grouping key (e.g. ``"source"``) and why an entity was lost or
+        disqualified.
+    segment_categories, reason_categories:
+        Fix the segment and reason labels and their order (needed to merge the summaries of
+        several parts).
+    as_of:
+        The observation end: open entities are censored there (default: the last record). A
+        datetime or an ISO string; a bare integer only for integer time columns (in their
+        ticks).
+    time_unit:
+        What integer timestamps count: ``"s"`` (default), ``"ms"``, ``"us"``, ``"ns"``. Datetime
+        columns carry their own unit.
+
+    Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
     model = model or StageModel.b2b()
     data = _frames.as_table(data)
-    ent, ids = _frames.entity_ids(_frames.column(data, entity), entity)
-    tim, tps, is_dt = _frames.time_info(_frames.column(data, time), time_unit, time)
-    unit = {1: "s", 1_000: "ms", 1_000_000: "us", 1_000_000_000: "ns"}[tps]
-    stg = _frames.stage_codes(_frames.column(data, stage), model.names, stage)
+    ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
+    tim, axis = _nanoseconds(tim, axis)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment), segment, segment_categories)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment, segment_categories)
     why = None
     reasons: list[Any] | None = None
     if reason is not None:
-        col = _frames.column(data, reason)
-        vals = _frames._values(col)
-        missing = np.array([v is None or (isinstance(v, float) and v != v) for v in vals.tolist()], dtype=bool) \
-            if vals.dtype.kind in "OfU" else np.zeros(len(vals), dtype=bool)
-        if vals.dtype.kind in "iu":
-            why = _frames.int32_codes(vals, reason)
-            reasons = list(range(int(why.max()) + 1)) if len(why) else []
-        else:
-            present = vals[~missing]
-            codes, reasons = _frames.category_codes(present, reason)
-            why = np.full(len(vals), -1, dtype=np.int32)
-            why[~missing] = codes
-    as_of_ticks = None
-    if as_of is not None:
-        if is_dt:
-            import pandas as pd
-
-            ts = pd.Timestamp(as_of)
-            if ts.tzinfo is not None:
-                ts = ts.tz_convert("UTC").tz_localize(None)
-            as_of_ticks = int(np.datetime64(ts.to_datetime64(), unit).astype(np.int64))
-        else:
-            as_of_ticks = int(as_of)
+        why, reasons = _reason_codes(_frames.column(data, reason, "reason"), reason, reason_categories)
+    as_of_ticks = axis.timestamp(as_of, "as_of", allow_none=True)
     try:
-        h = _core.build_histories(model._m, ent, tim, stg, seg, why, as_of_ticks)
+        h = _core.build_histories(model._m, ent, tim, stg, seg, why, _core.HistoryOptions(as_of=as_of_ticks))
     except ValueError as exc:
-        raise ValueError(_rename(str(exc), entity=entity, time=time, stage=stage, segment=segment, reason=reason)) from None
-    return Lifecycle(h, model, segment_name=segment, segments=labels, reasons=reasons, ids=ids,
-                     ticks_per_second=tps, is_datetime=is_dt, time_unit=unit)
+        msg = _rename(str(exc), entity=entity, time=time, stage=stage, segment=segment, reason=reason)
+        if as_of_ticks is not None:
+            msg = msg.replace(f"option 'as_of': value {as_of_ticks}", f"option 'as_of': value {as_of!r}")
+        raise ValueError(msg) from None
+    inputs = {"rows": int(len(ent)), "entities": int(h.size),
+              "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment, "reason": reason},
+              "time": axis.to_dict()}
+    return Lifecycle(h, model, axis=axis, segment_name=segment, segments=labels, reasons=reasons, ids=ids,
+                     inputs=inputs)

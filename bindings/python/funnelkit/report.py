@@ -40,7 +40,7 @@ def funnel_report(leads: int = 20_000, *, seed: int = 42) -> str:
         out.append(f"  handoff: {a} -> {b} ({model.owners[model.ladder.index(a)]} to {model.owners[model.ladder.index(b)]})")
     out.append("")
     lc = lifecycle(df, model=model, segment="source", reason="reason", as_of=end)
-    by = lc.conversion(by="segment")
+    by = lc.conversion(by="segment").to_pandas()
     won = by[by["stage"] == model.won].sort_values("cumulative_rate", ascending=False)
     out.append("Lead -> Customer by source (95% Wilson interval; open leads are not counted as lost)")
     out.append(f"  {'source':<12} {'leads':>7} {'customers':>10} {'rate':>7}  {'interval':<17}")
@@ -48,24 +48,24 @@ def funnel_report(leads: int = 20_000, *, seed: int = 42) -> str:
         out.append(f"  {r['source']:<12} {r['entities']:>7,} {r['reached']:>10,} {_pct(r['cumulative_rate']):>7}"
                    f"  [{100 * r['cum_lower']:4.1f}%, {100 * r['cum_upper']:4.1f}%]")
     out.append("")
-    tis = lc.time_in_stage()
+    tis = lc.time_in_stage().to_pandas()
     out.append("Time in stage, days (completed visits; KM median counts open visits as censored)")
     out.append(f"  {'stage':<12} {'visits':>7} {'open':>6} {'median':>7} {'p90':>7} {'KM median':>10}")
     for _, r in tis.iterrows():
         out.append(f"  {r['stage']:<12} {r['visits']:>7,} {r['open']:>6,} {r['median']:>7.1f} {r['p90']:>7.1f}"
                    f" {r['km_median']:>10.1f}")
-    ttc = lc.time_to_convert("Opportunity", model.won)
+    ttc = lc.time_to_convert("Opportunity", model.won).to_pandas()
     r = ttc.iloc[0]
     out.append(f"  Opportunity -> {model.won}: median {r['median']:.1f} days for won deals; "
                f"P(won) {100 * r['p_convert']:.1f}%, P(lost) {100 * r['p_closed_otherwise']:.1f}% (Aalen-Johansen)")
     out.append("")
-    reasons = lc.reasons()
+    reasons = lc.reasons().to_pandas()
     top = reasons.sort_values("count", ascending=False).head(4)
     out.append("Why leads leave: top lost and disqualification reasons (stage, reason, count)")
     for _, r in top.iterrows():
         out.append(f"  {r['stage']:<12} {r['reason']:<22} {r['count']:>6,}")
     out.append("")
-    stuck = lc.stuck(percentile=90)
+    stuck = lc.stuck(percentile=90).to_pandas()
     out.append(f"Stuck: {len(stuck):,} open leads have been in their stage longer than the stage's p90; the worst:")
     out.append(f"  {'entity':>8} {'stage':<12} {'days in stage':>14} {'p90 limit':>10}")
     for _, r in stuck.head(5).iterrows():

@@ -1,10 +1,12 @@
 // Bindings of stage histories and what they compute: reach, cohorts, flow, durations, aging,
 // and the mergeable lifecycle summary.
-#include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
 #include <limits>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bindings.hpp"
 #include "funnelkit/lifecycle.hpp"
@@ -32,29 +34,35 @@ period_unit parse_period(const std::string& p) {
     throw invalid_argument("option 'period': value '" + p + "' is not one of 'day', 'week', 'month', 'quarter', 'year'");
 }
 
+const char* skipped_name(skipped_stages s) { return s == skipped_stages::implied ? "implied" : "recorded"; }
+const char* passes_name(recycled_passes p) { return p == recycled_passes::first_only ? "first" : "every"; }
+const char* period_name(period_unit p) {
+    switch (p) {
+        case period_unit::day: return "day";
+        case period_unit::week: return "week";
+        case period_unit::month: return "month";
+        case period_unit::quarter: return "quarter";
+        case period_unit::year: return "year";
+    }
+    return "month";
+}
+
 template <class T>
 py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
     auto a = to_numpy(std::move(v));
     return a.reshape({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
 }
 
-template <class S>
-py::bytes blob_of(const S& s) { return to_bytes(s.serialize()); }
-template <class S>
-S from_blob(const py::bytes& b) {
-    const auto v = bytes_view(b);
-    return S::deserialize(v.data(), v.size());
-}
-
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(lifecycle, 5) {
+FUNNELKIT_PYTHON_BINDING(lifecycle) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 
-    py::class_<flow_counts>(m, "FlowCounts")
-        .def(py::init<>())
+    py::class_<flow_counts> flow(m, "FlowCounts");
+    bind_state(flow);
+    flow.def(py::init<>())
         .def_property_readonly("n_codes", &flow_counts::n_codes)
         .def_property_readonly("n_ranks", &flow_counts::n_ranks)
         .def_property_readonly("n_segments", &flow_counts::n_segments)
@@ -85,28 +93,50 @@ FUNNELKIT_PYTHON_BINDING(lifecycle, 5) {
             auto a = to_numpy(std::move(v));
             return a.reshape({static_cast<py::ssize_t>(f.n_segments() + 1), static_cast<py::ssize_t>(f.n_ranks()),
                               static_cast<py::ssize_t>(f.n_reasons())});
-        })
-        .def("merge", [](flow_counts& a, const flow_counts& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &flow_counts::reset)
-        .def(py::self == py::self)
-        .def("serialize", &blob_of<flow_counts>)
-        .def_static("deserialize", &from_blob<flow_counts>, py::arg("data"))
-        .def(py::pickle(&blob_of<flow_counts>, &from_blob<flow_counts>));
+        });
 
-    py::class_<lifecycle_summary>(m, "LifecycleSummary")
-        .def(py::init<>())
+    py::class_<lifecycle_summary> summary(m, "LifecycleSummary");
+    bind_state(summary);
+    summary.def(py::init<>())
         .def_property_readonly("n_stages", &lifecycle_summary::n_stages)
         .def_property_readonly("n_segments", &lifecycle_summary::n_segments)
         .def_property_readonly("conversion", [](const lifecycle_summary& s) { return s.conversion(); })
         .def_property_readonly("flow", [](const lifecycle_summary& s) { return s.flow(); })
         .def("time_in_stage", [](const lifecycle_summary& s, std::size_t rank, std::int32_t segment) {
-            return s.time_in_stage(rank, segment); }, py::arg("rank"), py::arg("segment") = -1)
-        .def("merge", [](lifecycle_summary& a, const lifecycle_summary& b) { a.merge(b); }, py::arg("other"))
-        .def("reset", &lifecycle_summary::reset)
-        .def(py::self == py::self)
-        .def("serialize", &blob_of<lifecycle_summary>)
-        .def_static("deserialize", &from_blob<lifecycle_summary>, py::arg("data"))
-        .def(py::pickle(&blob_of<lifecycle_summary>, &from_blob<lifecycle_summary>));
+            return s.time_in_stage(rank, segment); }, py::arg("rank"), py::arg("segment") = -1);
+
+    // Options are bound as classes with keyword arguments; the functions take one options object.
+    py::class_<history_options>(m, "HistoryOptions")
+        .def(py::init([](std::optional<std::int64_t> as_of) { return history_options{.as_of = as_of}; }),
+             py::kw_only(), py::arg("as_of") = py::none())
+        .def_readwrite("as_of", &history_options::as_of);
+
+    py::class_<reach_options>(m, "ReachOptions")
+        .def(py::init(&make_reach_options), py::kw_only(), py::arg("skipped") = "implied", py::arg("passes") = "first")
+        .def_property_readonly("skipped", [](const reach_options& o) { return skipped_name(o.skipped); })
+        .def_property_readonly("passes", [](const reach_options& o) { return passes_name(o.passes); });
+
+    py::class_<cohort_options>(m, "CohortOptions")
+        .def(py::init([](std::size_t stage, const std::string& period, std::int64_t ticks_per_second,
+                         std::int64_t utc_offset_seconds) {
+                 return cohort_options{.stage = stage, .period = parse_period(period),
+                                       .ticks_per_second = ticks_per_second,
+                                       .utc_offset_seconds = utc_offset_seconds};
+             }),
+             py::kw_only(), py::arg("stage") = 0, py::arg("period") = "month", py::arg("ticks_per_second") = 1,
+             py::arg("utc_offset_seconds") = 0)
+        .def_readwrite("stage", &cohort_options::stage)
+        .def_property_readonly("period", [](const cohort_options& o) { return period_name(o.period); })
+        .def_readwrite("ticks_per_second", &cohort_options::ticks_per_second)
+        .def_readwrite("utc_offset_seconds", &cohort_options::utc_offset_seconds);
+
+    py::class_<aging_options>(m, "AgingOptions")
+        .def(py::init([](std::vector<std::int64_t> limit, double percentile) {
+                 return aging_options{.limit = std::move(limit), .percentile = percentile};
+             }),
+             py::kw_only(), py::arg("limit") = std::vector<std::int64_t>{}, py::arg("percentile") = 90.0)
+        .def_readwrite("limit", &aging_options::limit)
+        .def_readwrite("percentile", &aging_options::percentile);
 
     py::class_<stage_histories>(m, "Histories")
         .def_property_readonly("size", &stage_histories::size)
@@ -149,29 +179,24 @@ FUNNELKIT_PYTHON_BINDING(lifecycle, 5) {
             return matrix(std::move(v), n, k);
         }, py::arg("implied"))
         .def("reach", [](const stage_histories& h, const std::optional<array<std::int32_t>>& group,
-                         const std::string& skipped, const std::string& passes) {
+                         const reach_options& options) {
             const auto g = optional_column(group, "group");
-            const auto o = make_reach_options(skipped, passes);
             py::gil_scoped_release release;
-            return reach(h, g, o);
-        }, py::arg("group") = py::none(), py::arg("skipped") = "implied", py::arg("passes") = "first")
-        .def("cohorts", [](const stage_histories& h, std::size_t stage, const std::string& period,
-                           std::int64_t ticks_per_second, std::int64_t utc_offset_seconds) {
-            auto c = assign_cohorts(h, {.stage = stage, .period = parse_period(period),
-                                        .ticks_per_second = ticks_per_second,
-                                        .utc_offset_seconds = utc_offset_seconds});
+            return reach(h, g, options);
+        }, py::arg("group") = py::none(), py::arg_v("options", reach_options{}, "ReachOptions()"))
+        .def("cohorts", [](const stage_histories& h, const cohort_options& options) {
+            auto c = assign_cohorts(h, options);
             py::dict d;
             d["code"] = to_numpy(std::move(c.code));
             d["start"] = to_numpy(std::move(c.start));
             d["end"] = to_numpy(std::move(c.end));
             return d;
-        }, py::arg("stage"), py::arg("period"), py::arg("ticks_per_second"), py::arg("utc_offset_seconds"))
+        }, py::arg("options"))
         .def("flow", [](const stage_histories& h) { return compute_flow(h); })
-        .def("summarize", [](const stage_histories& h, const std::string& skipped, const std::string& passes) {
-            const auto o = make_reach_options(skipped, passes);
+        .def("summarize", [](const stage_histories& h, const reach_options& options) {
             py::gil_scoped_release release;
-            return summarize(h, o);
-        }, py::arg("skipped") = "implied", py::arg("passes") = "first")
+            return summarize(h, options);
+        }, py::arg_v("options", reach_options{}, "ReachOptions()"))
         .def("time_in_stage", [](const stage_histories& h) {
             auto v = time_in_stage(h);
             py::dict d;
@@ -190,8 +215,8 @@ FUNNELKIT_PYTHON_BINDING(lifecycle, 5) {
             d["outcome"] = to_numpy(std::move(v.outcome));
             return d;
         }, py::arg("from_rank"), py::arg("to_rank"))
-        .def("stuck", [](const stage_histories& h, const std::vector<std::int64_t>& limit, double percentile) {
-            auto a = stuck_entities(h, {.limit = limit, .percentile = percentile});
+        .def("stuck", [](const stage_histories& h, const aging_options& options) {
+            auto a = stuck_entities(h, options);
             py::dict d;
             d["entity"] = to_numpy(std::move(a.entity));
             d["stage"] = to_numpy(std::move(a.stage));
@@ -199,17 +224,17 @@ FUNNELKIT_PYTHON_BINDING(lifecycle, 5) {
             d["age"] = to_numpy(std::move(a.age));
             d["limit"] = to_numpy(std::move(a.limit));
             return d;
-        }, py::arg("limit"), py::arg("percentile"));
+        }, py::arg("options"));
 
     m.def("build_histories",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
              const array<std::int32_t>& stage, const std::optional<array<std::int32_t>>& segment,
-             const std::optional<array<std::int32_t>>& reason, std::optional<std::int64_t> as_of) {
+             const std::optional<array<std::int32_t>>& reason, const history_options& options) {
               stage_records r{column(entity, "entity"), column(time, "time"), column(stage, "stage"),
                               optional_column(segment, "segment"), {}, optional_column(reason, "reason")};
               py::gil_scoped_release release;
-              return build_histories(model, r, {.as_of = as_of});
+              return build_histories(model, r, options);
           },
           py::arg("model"), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment") = py::none(),
-          py::arg("reason") = py::none(), py::arg("as_of") = py::none());
+          py::arg("reason") = py::none(), py::arg_v("options", history_options{}, "HistoryOptions()"));
 }

@@ -1,0 +1,276 @@
+"""Survival analysis of right-censored durations: the Kaplan-Meier estimator (time to convert,
+counting open entities as censored, not as failures) and the Aalen-Johansen cumulative
+incidence of competing outcomes (won vs lost).
+
+Durations are numbers in the caller's unit (seconds, days), or ``timedelta64`` values (then
+numbers in the timedelta's own unit, recorded in the Table's ``units``). Every number comes
+from the compiled core (``include/funnelkit/survival.hpp``). Array arguments are array-likes or,
+with ``data=``, column names of a pandas or Polars DataFrame (or LazyFrame), an Arrow table, a
+DuckDB relation or a dict of arrays.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _core, _frames, _names, _time
+from ._result import Table
+from .accumulators import duration_values
+from .rates import array_arg, check_confidence, renamed
+
+__all__ = ["KaplanMeier", "kaplan_meier", "CumulativeIncidence", "aalen_johansen"]
+
+
+def _step_index(time: np.ndarray, t: Any) -> np.ndarray:
+    """Index of the last distinct time <= t, plus one (0 before the first time)."""
+    return np.searchsorted(time, np.asarray(t, dtype=np.float64), side="right")
+
+
+def _scalar_or_array(out: np.ndarray) -> float | np.ndarray:
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _time_arg(t: Any, unit: str | None) -> np.ndarray:
+    """A time argument of survival_at()/incidence_at(): numbers, or timedeltas when the
+    durations were timedeltas (converted to their unit)."""
+    if isinstance(t, _dt.timedelta):  # also pandas.Timedelta
+        t = np.timedelta64(_time.parse_duration_ns(t, "t"), "ns")
+    arr = np.asarray(t)
+    if arr.dtype.kind == "m":
+        if unit is None:
+            raise TypeError("the durations were plain numbers: pass a number, not a timedelta")
+        return arr.astype(f"timedelta64[{unit}]").astype(np.float64)
+    return arr
+
+
+class _Curve(Table):
+    """A table with one row per distinct duration: what Kaplan-Meier and Aalen-Johansen share."""
+
+    _unit: str | None
+
+    @property
+    def time(self) -> np.ndarray:
+        """Distinct durations, ascending (the input's unit)."""
+        return self.column("time")
+
+    @property
+    def at_risk(self) -> np.ndarray:
+        """n_j: durations >= t_j."""
+        return self.column("at_risk")
+
+    @property
+    def censored(self) -> np.ndarray:
+        """c_j: censored durations at t_j."""
+        return self.column("censored")
+
+    @property
+    def survival(self) -> np.ndarray:
+        """S(t_j): the probability of no event (no outcome) yet."""
+        return self.column("survival")
+
+    @property
+    def count(self) -> int:
+        """Number of durations."""
+        return int(self.at_risk[0]) if len(self) else 0
+
+    def _step(self, values: np.ndarray, before: float, t: Any) -> float | np.ndarray:
+        """A right-continuous step function of the distinct times, ``before`` before the first."""
+        idx = _step_index(self.time, _time_arg(t, self._unit))
+        return _scalar_or_array(np.concatenate([[before], values])[idx])
+
+
+class KaplanMeier(_Curve):
+    """Result of :func:`kaplan_meier`: the survival curve, one row per distinct duration.
+
+    Columns: ``time`` (distinct durations, ascending), ``at_risk``, ``events``, ``censored``,
+    ``survival`` (S(t)) and the exponential-Greenwood band ``lower``, ``upper`` at
+    ``confidence``. ``median`` is the smallest time with S(t) <= 0.5 (lifelines' convention),
+    ``inf`` when the curve never falls that low (too many entities still open);
+    ``median_ci`` applies the same rule to the band.
+    """
+
+    definition = ("Kaplan-Meier estimate for right-censored durations: at each distinct duration t_j, n_j at "
+                  "risk (duration >= t_j), d_j events and c_j censored; S(t_j) = prod over i <= j of (1 - d_i/n_i), "
+                  "S = 1 before the first time. Band: exponential Greenwood, S^exp(+-z sqrt(V)/|log S|) with V = "
+                  "sum of d_i/(n_i(n_i - d_i)). Median: the smallest t with S(t) <= 0.5, infinite when never reached "
+                  "(open entities are censored, not failures).")
+
+    def __init__(self, raw: dict[str, Any], *, confidence: float, unit: str | None = None,
+                 inputs: dict[str, Any] | None = None):
+        cols = {k: np.asarray(raw[k]) for k in ("time", "at_risk", "events", "censored", "survival", "lower", "upper")}
+        super().__init__(cols, inputs=inputs, options={"confidence": confidence},
+                         units={"time": unit} if unit else None)
+        self._unit = unit
+        #: Confidence level of the band and of the median's interval.
+        self.confidence = confidence
+        #: Smallest time with S(t) <= 0.5; ``inf`` when never reached.
+        self.median: float = _or_inf(raw["median"])
+        #: The median of the lower and of the upper band (``inf`` when not reached).
+        self.median_ci: tuple[float, float] = (_or_inf(raw["median_lower"]), _or_inf(raw["median_upper"]))
+
+    @property
+    def events(self) -> np.ndarray:
+        """d_j: events at t_j."""
+        return self.column("events")
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Lower band of S(t_j) at ``confidence``."""
+        return self.column("lower")
+
+    @property
+    def upper(self) -> np.ndarray:
+        """Upper band of S(t_j) at ``confidence``."""
+        return self.column("upper")
+
+    @property
+    def level(self) -> float:
+        """Deprecated: use ``confidence``."""
+        warnings.warn("KaplanMeier.level is deprecated; use KaplanMeier.confidence", DeprecationWarning, stacklevel=2)
+        return self.confidence
+
+    def survival_at(self, t: Any) -> float | np.ndarray:
+        """S(t) (a probability) as a right-continuous step function, 1 before the first time;
+        ``t`` a number (or an array) in the durations' unit, or timedeltas when they were
+        timedeltas."""
+        return self._step(self.survival, 1.0, t)
+
+    def percentile(self, q: float) -> float:
+        """Smallest time with S(t) <= q (0 < q < 1), in the durations' unit; ``inf`` when never
+        reached."""
+        if not 0 < q < 1:
+            raise ValueError(f"option 'q': value {q} must lie strictly between 0 and 1")
+        hit = np.flatnonzero(self.survival <= q)
+        return float(self.time[hit[0]]) if len(hit) else math.inf
+
+    def __repr__(self) -> str:
+        return (f"KaplanMeier({self.count} durations, {int(self.events.sum())} events, median {self.median:g} "
+                f"[{self.median_ci[0]:g}, {self.median_ci[1]:g}] at {self.confidence:.0%})")
+
+
+def _or_inf(v: float | None) -> float:
+    return math.inf if v is None else float(v)
+
+
+def _observed(v: Any) -> np.ndarray:
+    ob = np.asarray(v).reshape(-1)
+    if ob.dtype.kind == "f":
+        bad = ~np.isin(ob, (0.0, 1.0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"column 'observed', row {row}: value {ob[row]!r} must be 0 (censored) or 1 (event)")
+    elif ob.dtype.kind not in "iub":
+        raise TypeError(f"column 'observed': expected booleans or 0/1, got dtype {ob.dtype}")
+    elif ob.dtype.kind in "iu" and ob.size and (ob.min() < 0 or ob.max() > 1):
+        row = int(np.flatnonzero((ob < 0) | (ob > 1))[0])
+        raise ValueError(f"column 'observed', row {row}: value {ob[row]} must be 0 (censored) or 1 (event)")
+    return np.ascontiguousarray(ob, dtype=np.uint8)
+
+
+def kaplan_meier(durations: Any, observed: Any = None, *, data: Any = None, confidence: float = 0.95,
+                 level: float | None = None) -> KaplanMeier:
+    """Kaplan-Meier survival curve for right-censored ``durations``.
+
+    ``observed`` flags the rows whose event happened (e.g. converted); 0/False rows are
+    censored (still open at the end of the data). ``None`` means all observed. Durations must be
+    finite and >= 0 (numbers in any unit, or timedelta64 in its own unit). ``confidence`` is
+    the level of the band and of the median's interval (``level=`` is a deprecated alias).
+    With ``data=``, ``durations`` and ``observed`` are column names. Matches lifelines'
+    ``KaplanMeierFitter`` (survival, confidence band, median).
+    """
+    confidence = check_confidence(renamed(confidence, level, "confidence", "level", "kaplan_meier()"))
+    table = None if data is None else _frames.as_table(data)
+    d, unit = duration_values(array_arg(durations, table, "duration"))
+    o = None if observed is None else _observed(array_arg(observed, table, "observed"))
+    r = _core.kaplan_meier(d, o, confidence)
+    return KaplanMeier(r, confidence=confidence, unit=unit,
+                       inputs={"durations": int(len(d)), "events": int(len(d) if o is None else o.sum())})
+
+
+class CumulativeIncidence(_Curve):
+    """Result of :func:`aalen_johansen`: cumulative incidence of competing outcomes, one row per
+    distinct duration.
+
+    Columns: ``time``, ``at_risk``, ``censored``, ``events_<label>`` and ``incidence_<label>``
+    for each outcome, ``survival`` (no outcome yet). ``incidence[j, k - 1]`` is the probability
+    of having ended in outcome k by ``time[j]``; incidences and survival add up to 1.
+    """
+
+    definition = ("Aalen-Johansen cumulative incidence of competing outcomes 1..K (0 = censored, e.g. still "
+                  "open): S is the Kaplan-Meier curve with any outcome as the event, and the incidence of outcome k "
+                  "is F_k(t_j) = sum over i <= j of S(t_(i-1)) d_(k,i) / n_i; the incidences and S add up to 1. "
+                  "The probability of being won by t with lost as a competing outcome (not 1 - KM with lost "
+                  "censored).")
+
+    def __init__(self, raw: dict[str, Any], labels: list[Any], *, unit: str | None = None,
+                 inputs: dict[str, Any] | None = None):
+        events = np.asarray(raw["events"])
+        incidence = np.asarray(raw["incidence"])
+        cols: dict[str, Any] = {"time": np.asarray(raw["time"]), "at_risk": np.asarray(raw["at_risk"]),
+                                "censored": np.asarray(raw["censored"])}
+        for k, lab in enumerate(labels):
+            cols[f"events_{lab}"] = events[:, k]
+        for k, lab in enumerate(labels):
+            cols[f"incidence_{lab}"] = incidence[:, k]
+        cols["survival"] = np.asarray(raw["survival"])
+        super().__init__(cols, inputs=inputs, options={"labels": list(labels)}, units={"time": unit} if unit else None)
+        self._unit = unit
+        #: Outcome labels, for codes 1..K.
+        self.labels = list(labels)
+        #: F_k(t_j) at [j, k - 1] (probabilities).
+        self.incidence = incidence
+        #: d_(k,j) at [j, k - 1].
+        self.events = events
+
+    def incidence_at(self, outcome: Any, t: Any) -> float | np.ndarray:
+        """F_outcome(t) (a probability) as a right-continuous step function, 0 before the first
+        time; ``t`` in the durations' unit (timedeltas when they were timedeltas)."""
+        return self._step(self.incidence[:, self._index(outcome)], 0.0, t)
+
+    def final(self, outcome: Any) -> float:
+        """Incidence at the last time: the share ending in ``outcome`` as far as the data tells."""
+        k = self._index(outcome)
+        return float(self.incidence[-1, k]) if len(self) else 0.0
+
+    def _index(self, outcome: Any) -> int:
+        if outcome in self.labels:
+            return self.labels.index(outcome)
+        raise ValueError(_names.unknown("outcome", outcome, self.labels))
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{lab}: {self.final(lab):.3f}" for lab in self.labels)
+        return f"CumulativeIncidence({self.count} durations; final incidence {parts})"
+
+
+def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
+                   labels: Sequence[Any] | None = None) -> CumulativeIncidence:
+    """Aalen-Johansen cumulative incidence for competing outcomes (e.g. won vs lost).
+
+    ``outcomes`` holds 0 for censored (still open) and 1..K for the outcome; ``labels`` names
+    outcomes 1..K (default 1..K). Ties at one time are processed together. With ``data=``,
+    ``durations`` and ``outcomes`` are column names. Matches lifelines'
+    ``AalenJohansenFitter`` on data without tied times (lifelines jitters ties at random).
+    """
+    table = None if data is None else _frames.as_table(data)
+    d, unit = duration_values(array_arg(durations, table, "duration"))
+    o = _frames.int32_codes(np.asarray(array_arg(outcomes, table, "outcome")).reshape(-1), "outcome")
+    r = dict(_core.aalen_johansen(d, o))
+    k = int(r["n_outcomes"])
+    labs = list(range(1, k + 1)) if labels is None else list(labels)
+    if len(labs) < k:
+        raise ValueError(f"option 'labels': {len(labs)} labels for outcome codes up to {k}")
+    if len(set(map(str, labs))) != len(labs):
+        raise ValueError(f"option 'labels': labels must be distinct, got {labs!r}")
+    if len(labs) > k:  # outcomes that never occurred: zero columns
+        extra = len(labs) - k
+        r["events"] = np.hstack([np.asarray(r["events"]).reshape(len(r["time"]), k),
+                                 np.zeros((len(r["time"]), extra), dtype=np.int64)])
+        r["incidence"] = np.hstack([np.asarray(r["incidence"]).reshape(len(r["time"]), k),
+                                    np.zeros((len(r["time"]), extra))])
+    return CumulativeIncidence(r, labs, unit=unit, inputs={"durations": int(len(d))})

@@ -1,0 +1,49 @@
+// Bindings of the mergeable duration summary (accumulators.hpp) and its quantile rule.
+#include <pybind11/stl.h>
+
+#include <vector>
+
+#include "bindings.hpp"
+#include "funnelkit/accumulators.hpp"
+
+namespace funnelkit::python {
+namespace {
+
+py::dict stats_dict(const duration_stats& s) {
+    py::dict d;
+    d["count"] = s.count;
+    d["mean"] = py::cast(s.mean);
+    d["median"] = py::cast(s.median);
+    d["p90"] = py::cast(s.p90);
+    d["min"] = py::cast(s.min);
+    d["max"] = py::cast(s.max);
+    return d;
+}
+
+}  // namespace
+}  // namespace funnelkit::python
+
+FUNNELKIT_PYTHON_BINDING(accumulators) {
+    using namespace funnelkit;
+    using namespace funnelkit::python;
+
+    py::class_<duration_summary> summary(m, "DurationSummary");
+    bind_state(summary);
+    summary.def(py::init<bool>(), py::arg("keep_values") = true)
+        .def("fill", [](duration_summary& s, const array<double>& v) { s.fill(column(v, "duration")); },
+             py::arg("values"))
+        .def("add", &duration_summary::add, py::arg("value"))
+        .def_property_readonly("keeps_values", &duration_summary::keeps_values)
+        .def_property_readonly("count", &duration_summary::count)
+        .def_property_readonly("sum", &duration_summary::sum)
+        .def("quantile", [](const duration_summary& s, double q) { return s.quantile(q); }, py::arg("q"))
+        .def("stats", [](const duration_summary& s) { return stats_dict(s.stats()); })
+        .def("values", [](const duration_summary& s) {
+            const auto v = s.values();
+            return to_numpy(std::vector<double>(v.begin(), v.end()));
+        });
+
+    m.def("sorted_quantile",
+          [](const array<double>& sorted, double q) { return sorted_quantile(column(sorted, "values"), q); },
+          py::arg("sorted"), py::arg("q"));
+}
