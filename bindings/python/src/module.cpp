@@ -6,7 +6,9 @@
 
 namespace funnelkit::python {
 void register_core(py::module_& m);
-void register_stats(py::module_& m);
+void register_accumulators(py::module_& m);
+void register_rates(py::module_& m);
+void register_survival(py::module_& m);
 void register_window_funnel(py::module_& m);
 void register_lifecycle(py::module_& m);
 void register_campaign(py::module_& m);
@@ -24,7 +26,9 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "funnelkit's compiled core. Use the public API of the funnelkit package instead.";
     m.attr("__version__") = funnelkit::version;
     register_core(m);
-    register_stats(m);
+    register_accumulators(m);
+    register_rates(m);
+    register_survival(m);
     register_window_funnel(m);
     register_lifecycle(m);
     register_campaign(m);
