@@ -9,6 +9,7 @@
 #include "funnelkit/config.hpp"
 #include "funnelkit/conversion.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/funnel_analysis.hpp"
 #include "funnelkit/lifecycle.hpp"
 #include "funnelkit/markov.hpp"
 #include "funnelkit/model.hpp"

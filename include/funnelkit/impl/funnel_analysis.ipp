@@ -1,10 +1,10 @@
-// Definitions for funnelkit/window_funnel.hpp; config.hpp explains the compiled and header-only modes.
+// Definitions for funnelkit/funnel_analysis.hpp; config.hpp explains the compiled and header-only modes.
 // funnel_analysis: the event-stream funnel with the features peers offer beyond windowFunnel.
 // Not the hot path: rows are grouped through a sorted permutation, then each entity (and each
 // of its property values) is evaluated on its own.
 #pragma once
 
-#include "funnelkit/window_funnel.hpp"
+#include "funnelkit/funnel_analysis.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -18,7 +18,7 @@
 
 FUNNELKIT_BEGIN_NAMESPACE
 
-namespace detail::window_funnel_analysis_impl {
+namespace detail::funnel_analysis_impl {
 
 struct ev {
     std::int64_t t;
@@ -266,11 +266,11 @@ inline step_duration_summary summarise(std::vector<std::int64_t>& d, const std::
     return s;
 }
 
-}  // namespace detail::window_funnel_analysis_impl
+}  // namespace detail::funnel_analysis_impl
 
 FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
                                                         const funnel_analysis_options& options) {
-    using namespace detail::window_funnel_analysis_impl;
+    using namespace detail::funnel_analysis_impl;
     funnel_analysis_options o = options;
     if (o.window < 0) detail::throw_option("window", detail::to_text(o.window), "must be >= 0");
     if (o.steps == 0 || o.steps > 64) detail::throw_option("steps", std::to_string(o.steps), "must be between 1 and 64");
