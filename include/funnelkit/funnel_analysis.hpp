@@ -29,7 +29,8 @@
 //     events tied in time: the smallest code. Entities without such an event are counted in
 //     `unattributed`. Segment counts cover closed and open entities alike.
 //   - trend: entities grouped by the period of their first step-1 event,
-//     floor((t - period_origin) / period); entities that never did step 1 are left out.
+//     floor((t - period_origin) / period), or by its calendar period (trend_calendar);
+//     entities that never did step 1 are left out.
 //   - step_rules (one entry per step, or empty): per step k >= 1 an optional maximum gap and a
 //     minimum gap to the chain's previous step, and whether step k is optional. A chain is a
 //     sequence of step occurrences, taken in the (time, step) order above, whose steps are
@@ -59,6 +60,7 @@
 #include <vector>
 
 #include "funnelkit/config.hpp"
+#include "funnelkit/period.hpp"
 #include "funnelkit/window_funnel.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -102,6 +104,10 @@ struct funnel_analysis_options {
     /// default: the first step has no previous step and cannot be optional; the last step
     /// cannot be optional either).
     std::vector<funnel_step_rule> step_rules{};
+    /// Trend by calendar period instead of a fixed length: day, ISO week, month, quarter or
+    /// year of the first step-1 event at a fixed UTC offset (see period.hpp); period_start
+    /// then holds the start of each calendar period. Not together with `period`.
+    std::optional<calendar_options> trend_calendar{};
 };
 
 /// Optional per-event columns of funnel_analysis() (leave empty when absent).

@@ -13,6 +13,7 @@
 #include "funnelkit/lifecycle.hpp"
 #include "funnelkit/markov.hpp"
 #include "funnelkit/model.hpp"
+#include "funnelkit/period.hpp"
 #include "funnelkit/planning.hpp"
 #include "funnelkit/rates.hpp"
 #include "funnelkit/serialize.hpp"

@@ -32,6 +32,7 @@
 #include "funnelkit/columns.hpp"
 #include "funnelkit/config.hpp"
 #include "funnelkit/model.hpp"
+#include "funnelkit/period.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -159,16 +160,6 @@ struct velocity_options {
     double confidence = 0.95;
     std::uint64_t seed = 42;
 };
-
-/// A half-open time interval [start, end).
-struct period {
-    std::int64_t start = 0;
-    std::int64_t end = 0;
-};
-
-/// Throws funnelkit::invalid_argument (column 'periods') unless every period is non-empty and
-/// the periods are sorted and do not overlap.
-void validate_periods(std::span<const period> periods);
 
 enum class velocity_status : std::uint8_t {
     ok = 0,

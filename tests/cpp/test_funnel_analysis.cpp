@@ -221,6 +221,34 @@ TEST(FunnelAnalysis, BadOptions) {
     EXPECT_THROW(funnel_analysis(e.view(), {.segment = seg}, {.window = 1, .steps = 2}), funnelkit::invalid_argument);
     funnel_analysis_options o{.window = 1, .steps = 2, .attribute = funnel_attribution::step, .attribution_step = 2};
     EXPECT_THROW(funnel_analysis(e.view(), {}, o), funnelkit::invalid_argument);
+    // A fixed-length trend and a calendar trend at once.
+    funnel_analysis_options both{.window = 1, .steps = 2, .period = 10};
+    both.trend_calendar = calendar_options{};
+    EXPECT_THROW(funnel_analysis(e.view(), {}, both), funnelkit::invalid_argument);
+}
+
+TEST(FunnelAnalysis, TrendByCalendarMonth) {
+    // Step 1 of entity 1 on 2024-01-31T23:30Z, of entity 2 on 2024-02-10, of entity 3 on
+    // 2024-02-29 (then step 2 a day later, in March: the entry month counts).
+    constexpr std::int64_t day = 86'400;
+    const std::int64_t jan31 = 1706745600 - 1800, feb10 = 1707523200, feb29 = 1709164800;
+    events e;
+    e.add(1, jan31, 1);
+    e.add(2, feb10, 1);
+    e.add(3, feb29, 1);
+    e.add(3, feb29 + day, 2);
+    funnel_analysis_options o{.window = 7 * day, .steps = 2};
+    o.trend_calendar = calendar_options{.period = period_kind::month};
+    const auto a = funnel_analysis(e.view(), {}, o);
+    ASSERT_EQ(a.period_start, (std::vector<std::int64_t>{1704067200, 1706745600}));  // 2024-01, 2024-02
+    EXPECT_EQ(a.by_period[0].entities(), 1);
+    EXPECT_EQ(a.by_period[1].entities(), 2);
+    EXPECT_EQ(a.by_period[1].reached(2), 1);
+    // One hour east of UTC, 23:30 on January 31st is already February.
+    o.trend_calendar->utc_offset_seconds = 3600;
+    const auto east = funnel_analysis(e.view(), {}, o);
+    ASSERT_EQ(east.period_start, (std::vector<std::int64_t>{1706745600 - 3600}));
+    EXPECT_EQ(east.by_period[0].entities(), 3);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -292,17 +292,6 @@ FUNNELKIT_INLINE opportunity_table opportunities_from_stages(const stage_model& 
     return t;
 }
 
-FUNNELKIT_INLINE void validate_periods(std::span<const period> periods) {
-    for (std::size_t p = 0; p < periods.size(); ++p) {
-        if (periods[p].end <= periods[p].start)
-            detail::throw_at_row("periods", p, std::to_string(periods[p].start) + ".." + std::to_string(periods[p].end),
-                                 "is empty (end must be after start)");
-        if (p > 0 && periods[p].start < periods[p - 1].end)
-            detail::throw_at_row("periods", p, std::to_string(periods[p].start),
-                                 "starts before the previous period ends (periods must be sorted and not overlap)");
-    }
-}
-
 FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records& rec, std::span<const period> periods,
                                                        const velocity_options& o) {
     using namespace detail::velocity_impl;
