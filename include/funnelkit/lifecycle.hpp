@@ -25,6 +25,7 @@
 #include "funnelkit/config.hpp"
 #include "funnelkit/conversion.hpp"
 #include "funnelkit/model.hpp"
+#include "funnelkit/period.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -129,12 +130,13 @@ conversion_counts reach(const stage_histories& h, std::span<const std::int32_t> 
 
 // ---- cohorts ------------------------------------------------------------------------------
 
-enum class period_unit : std::uint8_t { day, week, month, quarter, year };
+/// Former name of period_kind (period.hpp).
+using period_unit [[deprecated("use period_kind")]] = period_kind;
 
 struct cohort_options {
     /// Ladder rank whose reach time defines the cohort (0: the first stage).
     std::size_t stage = 0;
-    period_unit period = period_unit::month;
+    period_kind period = period_kind::month;
     /// Time unit of the records: ticks per second (1 for seconds, 1000 for milliseconds,
     /// 1'000'000'000 for nanoseconds).
     std::int64_t ticks_per_second = 1;
@@ -143,12 +145,14 @@ struct cohort_options {
     std::int64_t utc_offset_seconds = 0;
 };
 
-/// Calendar period containing time t: [start, end) as times in the records' unit.
-struct period_bounds {
-    std::int64_t start;
-    std::int64_t end;
-};
-period_bounds period_of(std::int64_t t, const cohort_options& options);
+/// Former name of period (period.hpp).
+using period_bounds [[deprecated("use period")]] = period;
+
+/// Calendar period containing time t: [start, end) as times in the records' unit (see
+/// calendar_period in period.hpp).
+inline period period_of(std::int64_t t, const cohort_options& options) {
+    return calendar_period(t, {options.period, options.ticks_per_second, options.utc_offset_seconds});
+}
 
 struct cohort_assignment {
     /// Cohort code of each entity (index into start/end), -1 when it never reached the stage.

@@ -18,33 +18,73 @@
 // L = 0: V undefined).
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "funnelkit/columns.hpp"
 #include "funnelkit/config.hpp"
 #include "funnelkit/model.hpp"
+#include "funnelkit/period.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
+/// One input or option value of an explanation: a number, an integer (a count, a code, a
+/// time), a text, or undefined (an empty optional: a rate or statistic that does not exist for
+/// these inputs). Converts implicitly from each of these, so explanations list values as they
+/// are computed.
+class explanation_value {
+public:
+    enum class kind : std::uint8_t { number = 0, integer = 1, text = 2, undefined = 3 };
+
+    explanation_value(double v) noexcept : kind_(kind::number), number_(v) {}
+    explanation_value(const std::optional<double>& v) noexcept
+        : kind_(v ? kind::number : kind::undefined), number_(v.value_or(0.0)) {}
+    template <std::integral T>
+        requires(!std::same_as<T, bool>)
+    explanation_value(T v) : kind_(kind::integer), text_(std::to_string(v)) {}
+    explanation_value(std::string v) noexcept : kind_(kind::text), text_(std::move(v)) {}
+    explanation_value(std::string_view v) : kind_(kind::text), text_(v) {}
+    explanation_value(const char* v) : kind_(kind::text), text_(v) {}
+    explanation_value(bool) = delete;
+
+    kind type() const noexcept { return kind_; }
+    /// The number (kind::number only; NaN or an infinity are possible).
+    double number() const noexcept { return number_; }
+    /// For people: numbers with ten significant digits, integers exactly, "undefined".
+    std::string text() const;
+    /// JSON: a number in the shortest form that reads back as the same double (null for NaN and
+    /// infinities), an integer exactly, a string for text, null when undefined.
+    std::string json() const;
+
+    friend bool operator==(const explanation_value&, const explanation_value&) = default;
+
+private:
+    kind kind_;
+    double number_ = 0.0;
+    std::string text_;  // the text, or an integer's decimal digits
+};
+
 /// How a result was computed, for display beside the number: the formula, the inputs with
-/// their values and the options, as name/value text pairs (JSON-friendly).
+/// their values and the options.
 struct explanation {
     std::string metric;
     std::string formula;
-    std::vector<std::pair<std::string, std::string>> inputs;
-    std::vector<std::pair<std::string, std::string>> options;
+    std::vector<std::pair<std::string, explanation_value>> inputs;
+    std::vector<std::pair<std::string, explanation_value>> options;
     std::string note;
 
     /// Multi-line human-readable text.
     std::string text() const;
-    /// A JSON object {"metric", "formula", "inputs": {...}, "options": {...}, "note"}.
+    /// A JSON object {"metric": text, "formula": text, "inputs": {name: value, ...},
+    /// "options": {name: value, ...}, "note": text}, values as explanation_value::json writes them.
     std::string json() const;
 };
 
@@ -120,16 +160,6 @@ struct velocity_options {
     double confidence = 0.95;
     std::uint64_t seed = 42;
 };
-
-/// A half-open time interval [start, end).
-struct period {
-    std::int64_t start = 0;
-    std::int64_t end = 0;
-};
-
-/// Throws funnelkit::invalid_argument (column 'periods') unless every period is non-empty and
-/// the periods are sorted and do not overlap.
-void validate_periods(std::span<const period> periods);
 
 enum class velocity_status : std::uint8_t {
     ok = 0,

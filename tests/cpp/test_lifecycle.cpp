@@ -206,30 +206,30 @@ TEST(Lifecycle, TimeInStageAndTimeToConvert) {
 
 TEST(Lifecycle, CalendarPeriods) {
     const std::int64_t feb29_23h = 1709247600;  // 2024-02-29T23:00:00Z, a Thursday
-    auto month = period_of(feb29_23h, {.period = period_unit::month});
+    auto month = period_of(feb29_23h, {.period = period_kind::month});
     EXPECT_EQ(month.start, 1706745600);  // 2024-02-01
     EXPECT_EQ(month.end, 1709251200);    // 2024-03-01
     // Two hours east of UTC it is already March 1st.
-    auto east = period_of(feb29_23h, {.period = period_unit::month, .utc_offset_seconds = 7200});
+    auto east = period_of(feb29_23h, {.period = period_kind::month, .utc_offset_seconds = 7200});
     EXPECT_EQ(east.start, 1709251200 - 7200);
-    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::quarter}).start, 1704067200);  // 2024-01-01
-    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::quarter}).end, 1711929600);    // 2024-04-01
-    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::year}).end, 1735689600);       // 2025-01-01
-    EXPECT_EQ(period_of(feb29_23h, {.period = period_unit::week}).start, 1708905600);     // Monday 2024-02-26
-    EXPECT_EQ(period_of(0, {.period = period_unit::week}).start, -259200);                // Monday 1969-12-29
-    EXPECT_EQ(period_of(-1, {.period = period_unit::day}).start, -86400);
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_kind::quarter}).start, 1704067200);  // 2024-01-01
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_kind::quarter}).end, 1711929600);    // 2024-04-01
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_kind::year}).end, 1735689600);       // 2025-01-01
+    EXPECT_EQ(period_of(feb29_23h, {.period = period_kind::week}).start, 1708905600);     // Monday 2024-02-26
+    EXPECT_EQ(period_of(0, {.period = period_kind::week}).start, -259200);                // Monday 1969-12-29
+    EXPECT_EQ(period_of(-1, {.period = period_kind::day}).start, -86400);
     // Milliseconds.
-    auto ms = period_of(feb29_23h * 1000 + 999, {.period = period_unit::day, .ticks_per_second = 1000});
+    auto ms = period_of(feb29_23h * 1000 + 999, {.period = period_kind::day, .ticks_per_second = 1000});
     EXPECT_EQ(ms.start, (feb29_23h - 23 * 3600) * 1000);
     EXPECT_THROW((void)period_of(0, {.ticks_per_second = 0}), invalid_argument);
-    EXPECT_THROW((void)period_of(std::numeric_limits<std::int64_t>::max(), {.period = period_unit::year, .ticks_per_second = 1'000'000'000}),
+    EXPECT_THROW((void)period_of(std::numeric_limits<std::int64_t>::max(), {.period = period_kind::year, .ticks_per_second = 1'000'000'000}),
                  invalid_argument);
 }
 
 TEST(Lifecycle, CohortsByMonth) {
     const auto d = generate_sample({.leads = 3000, .seed = 5, .days = 90});
     const auto h = build_histories(sample_model(), d.records());
-    const auto c = assign_cohorts(h, {.stage = 0, .period = period_unit::month});
+    const auto c = assign_cohorts(h, {.stage = 0, .period = period_kind::month});
     ASSERT_EQ(c.start.size(), 3u);  // Jan, Feb, Mar 2024
     EXPECT_EQ(c.start[0], 1704067200);
     for (std::size_t i = 0; i < h.size(); ++i) {

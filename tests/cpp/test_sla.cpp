@@ -64,10 +64,11 @@ TEST(Sla, ResponseHandWorked) {
     EXPECT_DOUBLE_EQ(*res.groups[2].compliance, 0.0);
     EXPECT_EQ(res.groups[3].by, "segment");
     EXPECT_EQ(res.groups[3].breached, 1);
-    EXPECT_NE(res.explain().json().find("\"compliance\": \"0.4\""), std::string::npos);
+    EXPECT_NE(res.explain().json().find("\"compliance\": 0.4,"), std::string::npos);
     // Nothing decided yet: compliance undefined, not NaN.
     const auto early = sla_response(follow_up_24h(), r, 0);
     EXPECT_FALSE(early.groups[0].compliance.has_value());
+    EXPECT_NE(early.explain().json().find("\"compliance\": null,"), std::string::npos);
 }
 
 TEST(Sla, TouchesWithinATime) {

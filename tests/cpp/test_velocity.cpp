@@ -6,17 +6,120 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <vector>
 
 using namespace funnelkit;
 
 namespace {
 constexpr std::int64_t day = 86'400;
+
+// A small JSON reader for checking explanations: objects, strings, numbers, null (what
+// explanation::json writes). Throws std::runtime_error on anything else or on trailing text.
+struct json {
+    enum kind_t { null_value, number_value, string_value, object_value } kind = null_value;
+    double number = 0;
+    std::string text;
+    std::map<std::string, json> members;
+    const json& at(const std::string& k) const { return members.at(k); }
+};
+
+struct json_reader {
+    std::string_view s;
+    std::size_t i = 0;
+    void ws() {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
+    }
+    [[noreturn]] void fail() const { throw std::runtime_error("bad JSON at offset " + std::to_string(i)); }
+    void expect(char c) {
+        ws();
+        if (i >= s.size() || s[i] != c) fail();
+        ++i;
+    }
+    std::string str() {
+        expect('"');
+        std::string out;
+        while (i < s.size() && s[i] != '"') {
+            char c = s[i++];
+            if (static_cast<unsigned char>(c) < 0x20) fail();  // control characters must be escaped
+            if (c == '\\') {
+                if (i >= s.size()) fail();
+                const char e = s[i++];
+                if (e == 'n') c = '\n';
+                else if (e == 't') c = '\t';
+                else if (e == '"' || e == '\\' || e == '/') c = e;
+                else if (e == 'u' && i + 4 <= s.size()) {
+                    c = static_cast<char>(std::stoi(std::string(s.substr(i, 4)), nullptr, 16));
+                    i += 4;
+                } else fail();
+            }
+            out.push_back(c);
+        }
+        expect('"');
+        return out;
+    }
+    json value() {
+        ws();
+        json v;
+        if (i >= s.size()) fail();
+        if (s[i] == '"') {
+            v.kind = json::string_value;
+            v.text = str();
+        } else if (s[i] == '{') {
+            v.kind = json::object_value;
+            ++i;
+            ws();
+            if (i < s.size() && s[i] == '}') return ++i, v;
+            for (;;) {
+                std::string k = str();
+                expect(':');
+                v.members.emplace(std::move(k), value());
+                ws();
+                if (i < s.size() && s[i] == ',') { ++i; continue; }
+                expect('}');
+                break;
+            }
+        } else if (s.substr(i, 4) == "null") {
+            i += 4;
+        } else {
+            // JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+            const std::size_t start = i;
+            if (s[i] == '-') ++i;
+            auto digits = [&] {
+                const std::size_t d = i;
+                while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+                if (i == d) fail();
+            };
+            if (i < s.size() && s[i] == '0') ++i; else digits();
+            if (i < s.size() && s[i] == '.') { ++i; digits(); }
+            if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+                ++i;
+                if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+                digits();
+            }
+            v.kind = json::number_value;
+            v.number = std::strtod(std::string(s.substr(start, i - start)).c_str(), nullptr);
+        }
+        return v;
+    }
+};
+
+json parse_json(std::string_view s) {
+    json_reader r{s};
+    json v = r.value();
+    r.ws();
+    if (r.i != s.size()) r.fail();
+    return v;
+}
 
 struct opps {
     std::vector<std::int64_t> created, closed, sql, touch;
@@ -75,8 +178,54 @@ TEST(Velocity, DomainExampleFromRecords) {
     EXPECT_NEAR(*r.velocity, 2777.7777777777778, 1e-9);
     const auto e = r.explain();
     EXPECT_NE(e.text().find("V = N * D * W / L"), std::string::npos);
-    EXPECT_NE(e.json().find("\"N\": \"40\""), std::string::npos);
-    EXPECT_NE(e.json().find("\"cycle_stat\": \"mean\""), std::string::npos);
+    const auto j = parse_json(e.json());
+    EXPECT_EQ(j.at("metric").text, "sales velocity");
+    const auto& in = j.at("inputs");
+    EXPECT_EQ(in.at("N").kind, json::number_value);
+    EXPECT_EQ(in.at("N").number, 40);
+    EXPECT_EQ(in.at("D").number, 25'000);
+    EXPECT_EQ(in.at("W").number, 0.25);
+    EXPECT_EQ(in.at("L").number, 90);
+    EXPECT_EQ(in.at("V").number, *r.velocity);  // shortest round-trip form: the same double
+    EXPECT_EQ(in.at("period_start").number, 0);
+    EXPECT_EQ(in.at("period_end").number, 365 * day);
+    EXPECT_EQ(in.at("segment").text, "all");
+    EXPECT_EQ(j.at("options").at("cycle_stat").text, "mean");
+    EXPECT_EQ(j.at("options").at("seed").number, 42);
+}
+
+TEST(Explanation, JsonNumbersNullsAndText) {
+    explanation e;
+    e.metric = "m \"quoted\"";
+    e.formula = "a\nb";
+    e.inputs = {{"n", std::int64_t{40}},
+                {"neg", std::int32_t{-7}},
+                {"seed", std::numeric_limits<std::uint64_t>::max()},
+                {"rate", 0.25},
+                {"third", 1.0 / 3},
+                {"big", 1e300},
+                {"nan", std::nan("")},
+                {"inf", -std::numeric_limits<double>::infinity()},
+                {"missing", std::optional<double>{}},
+                {"present", std::optional<double>{2.5}},
+                {"label", "all"}};
+    e.options = {{"unit_name", std::string("day")}, {"count", std::string_view("open_at_start")}};
+    e.note = "tab\there \x01";
+    EXPECT_EQ(e.json(),
+              R"({"metric": "m \"quoted\"", "formula": "a\nb", "inputs": {"n": 40, "neg": -7, )"
+              R"("seed": 18446744073709551615, "rate": 0.25, "third": 0.3333333333333333, "big": 1e+300, )"
+              R"("nan": null, "inf": null, "missing": null, "present": 2.5, "label": "all"}, )"
+              R"("options": {"unit_name": "day", "count": "open_at_start"}, "note": "tab\there \u0001"})");
+    const auto j = parse_json(e.json());
+    EXPECT_EQ(j.at("note").text, e.note);
+    EXPECT_EQ(j.at("inputs").at("third").number, 1.0 / 3);
+    EXPECT_EQ(j.at("inputs").at("missing").kind, json::null_value);
+    EXPECT_EQ(j.at("inputs").at("label").kind, json::string_value);
+    // The text form is unchanged: ten significant digits, "undefined" for a missing value.
+    EXPECT_NE(e.text().find("  third = 0.3333333333\n"), std::string::npos);
+    EXPECT_NE(e.text().find("  missing = undefined\n"), std::string::npos);
+    EXPECT_NE(e.text().find("options: unit_name=day count=open_at_start\n"), std::string::npos);
+    EXPECT_THROW(parse_json(R"({"a": 1,})"), std::runtime_error);  // the reader does reject bad JSON
 }
 
 TEST(Velocity, OptionsChangeTheInputs) {
@@ -343,7 +492,7 @@ TEST(Velocity, DecompositionSumsToTheChange) {
         const auto r = decompose_velocity(u(g), u(g), u(g) / 100, u(g), u(g), u(g), u(g) / 100, u(g));
         ASSERT_NEAR(r.n + r.d + r.w + r.l, r.v1 - r.v0, 1e-9 * std::max({1.0, r.v0, r.v1}));
     }
-    EXPECT_NE(d.explain().json().find("LMDI-I"), std::string::npos);
+    EXPECT_EQ(parse_json(d.explain().json()).at("options").at("method").text, "LMDI-I");
 }
 
 TEST(Velocity, DecomposeUndefinedResultThrows) {

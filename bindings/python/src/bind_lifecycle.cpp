@@ -25,12 +25,12 @@ reach_options make_reach_options(const std::string& skipped, const std::string& 
     return o;
 }
 
-period_unit parse_period(const std::string& p) {
-    if (p == "day") return period_unit::day;
-    if (p == "week") return period_unit::week;
-    if (p == "month") return period_unit::month;
-    if (p == "quarter") return period_unit::quarter;
-    if (p == "year") return period_unit::year;
+period_kind parse_period(const std::string& p) {
+    if (p == "day") return period_kind::day;
+    if (p == "week") return period_kind::week;
+    if (p == "month") return period_kind::month;
+    if (p == "quarter") return period_kind::quarter;
+    if (p == "year") return period_kind::year;
     throw invalid_argument("option 'period': value '" + p + "' is not one of 'day', 'week', 'month', 'quarter', 'year'");
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "funnelkit/funnel_analysis.hpp"
 #include "funnelkit/window_funnel.hpp"
 
 namespace funnelkit::python {

@@ -17,44 +17,11 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace detail::lifecycle_impl {
 
-
 // Position of a record among records of the same entity and time: ladder stages by rank,
 // then off-ladder outcomes by code.
 inline std::uint32_t tie_key(const stage_model& m, std::int32_t code) noexcept {
     const std::int32_t r = m.rank(code);
     return r >= 0 ? static_cast<std::uint32_t>(r) : 64u + static_cast<std::uint32_t>(code);
-}
-
-inline std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
-    std::int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-    return q;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (400-year era arithmetic).
-inline std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = floor_div(y, 400);
-    const auto yoe = static_cast<unsigned>(y - era * 400);                  // [0, 399]
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;   // [0, 365]
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            // [0, 146096]
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct civil {
-    std::int64_t y;
-    unsigned m, d;
-};
-inline civil civil_from_days(std::int64_t z) noexcept {
-    z += 719468;
-    const std::int64_t era = floor_div(z, 146097);
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0), m, d};
 }
 
 }  // namespace detail::lifecycle_impl
@@ -295,47 +262,6 @@ FUNNELKIT_INLINE conversion_counts reach(const stage_histories& h, std::span<con
     return out;
 }
 
-FUNNELKIT_INLINE period_bounds period_of(std::int64_t t, const cohort_options& o) {
-    using namespace detail::lifecycle_impl;
-    if (o.ticks_per_second < 1)
-        detail::throw_option("ticks_per_second", std::to_string(o.ticks_per_second), "must be >= 1");
-    if (o.utc_offset_seconds < -18 * 3600 || o.utc_offset_seconds > 18 * 3600)
-        detail::throw_option("utc_offset_seconds", std::to_string(o.utc_offset_seconds), "must be within +-18 hours");
-    const std::int64_t local = floor_div(t, o.ticks_per_second) + o.utc_offset_seconds;
-    const std::int64_t day = floor_div(local, 86'400);
-    std::int64_t start_day = day, end_day = day + 1;
-    switch (o.period) {
-        case period_unit::day: break;
-        case period_unit::week: {
-            const std::int64_t monday_based = floor_div(day + 3, 7) * 7 - 3;  // 1970-01-05 was a Monday
-            start_day = monday_based;
-            end_day = monday_based + 7;
-            break;
-        }
-        case period_unit::month:
-        case period_unit::quarter:
-        case period_unit::year: {
-            const civil c = civil_from_days(day);
-            unsigned m0 = c.m, span = 1;
-            if (o.period == period_unit::quarter) { m0 = (c.m - 1) / 3 * 3 + 1; span = 3; }
-            if (o.period == period_unit::year) { m0 = 1; span = 12; }
-            start_day = days_from_civil(c.y, m0, 1);
-            const unsigned m1 = m0 + span;
-            end_day = m1 > 12 ? days_from_civil(c.y + 1, m1 - 12, 1) : days_from_civil(c.y, m1, 1);
-            break;
-        }
-    }
-    auto to_ticks = [&](std::int64_t d) {
-        std::int64_t secs = 0, ticks = 0;
-        if (__builtin_mul_overflow(d, std::int64_t{86'400}, &secs) ||
-            __builtin_sub_overflow(secs, o.utc_offset_seconds, &secs) ||
-            __builtin_mul_overflow(secs, o.ticks_per_second, &ticks))
-            detail::throw_option("time", std::to_string(t), "is too far from 1970 for calendar periods in this unit");
-        return ticks;
-    };
-    return {to_ticks(start_day), to_ticks(end_day)};
-}
-
 FUNNELKIT_INLINE cohort_assignment assign_cohorts(const stage_histories& h, const cohort_options& o) {
     if (o.stage >= h.n_stages())
         detail::throw_option("stage", std::to_string(o.stage),
@@ -343,17 +269,17 @@ FUNNELKIT_INLINE cohort_assignment assign_cohorts(const stage_histories& h, cons
     cohort_assignment out;
     out.code.assign(h.size(), -1);
     std::vector<std::int64_t> starts(h.size(), never);
-    std::vector<period_bounds> seen;
+    std::vector<period> seen;
     for (std::size_t i = 0; i < h.size(); ++i) {
         const std::int64_t t = h.reach_time(i, o.stage);
         if (t == never) continue;
-        const period_bounds p = period_of(t, o);
+        const period p = period_of(t, o);
         starts[i] = p.start;
         seen.push_back(p);
     }
-    std::sort(seen.begin(), seen.end(), [](const period_bounds& a, const period_bounds& b) { return a.start < b.start; });
+    std::sort(seen.begin(), seen.end(), [](const period& a, const period& b) { return a.start < b.start; });
     seen.erase(std::unique(seen.begin(), seen.end(),
-                           [](const period_bounds& a, const period_bounds& b) { return a.start == b.start; }),
+                           [](const period& a, const period& b) { return a.start == b.start; }),
                seen.end());
     for (const auto& p : seen) {
         out.start.push_back(p.start);

@@ -101,14 +101,14 @@ FUNNELKIT_INLINE explanation reverse_funnel_plan::explain() const {
     e.formula = options.rounding == plan_rounding::from_goal
                     ? "deals = ceil(G / A); volume(k) = ceil(deals / prod(rates k..won)); per rep = ceil(volume / (periods * reps))"
                     : "deals = ceil(G / A); volume(k) = ceil(volume(k+1) / rate(k)); per rep = ceil(volume / (periods * reps))";
-    e.inputs = {{"goal", num(total_goal)}, {"deal_value", num(options.deal_value)}};
-    for (const auto& s : options.steps) e.inputs.emplace_back("rate " + s.name, num(s.rate));
-    for (const auto& r : rows) e.inputs.emplace_back("volume " + r.name, num(r.volume));
+    e.inputs = {{"goal", total_goal}, {"deal_value", options.deal_value}};
+    for (const auto& s : options.steps) e.inputs.emplace_back("rate " + s.name, s.rate);
+    for (const auto& r : rows) e.inputs.emplace_back("volume " + r.name, r.volume);
     e.options = {{"goal_basis", options.basis == goal_basis::total ? "total" : "per_period"},
-                 {"periods", std::to_string(options.periods)},
-                 {"reps", std::to_string(options.reps)},
+                 {"periods", options.periods},
+                 {"reps", options.reps},
                  {"rounding", options.rounding == plan_rounding::from_goal ? "from_goal" : "chained"},
-                 {"tolerance", num(options.tolerance)}};
+                 {"tolerance", options.tolerance}};
     e.note = "ceil treats a value within tolerance * max(1, |x|) of an integer as that integer";
     return e;
 }
@@ -150,8 +150,8 @@ FUNNELKIT_INLINE explanation capacity_result::explain() const {
     e.metric = "reps needed";
     e.formula = unit == capacity_unit::per_week ? "reps = ceil(volume per month / (capacity per week * 52 / 12))"
                                                 : "reps = ceil(volume per month / capacity per month)";
-    e.inputs = {{"volume_per_month", num(volume_per_month)}, {"capacity", num(capacity)},
-                {"capacity_per_month", num(capacity_per_month)}, {"exact_reps", num(exact_reps)}, {"reps", num(reps)}};
+    e.inputs = {{"volume_per_month", volume_per_month}, {"capacity", capacity},
+                {"capacity_per_month", capacity_per_month}, {"exact_reps", exact_reps}, {"reps", reps}};
     e.options = {{"unit", unit == capacity_unit::per_week ? "per_week" : "per_month"}};
     return e;
 }
@@ -244,12 +244,12 @@ FUNNELKIT_INLINE explanation lag_distribution::explain() const {
     explanation e;
     e.metric = "lag distribution";
     e.formula = "f_k = wins with floor((won - created) / period) = k / wins within max_lag; p = wins / mature leads";
-    e.inputs = {{"segment", segment < 0 ? std::string("all") : std::to_string(segment)},
-                {"leads", std::to_string(leads)},
-                {"wins", std::to_string(wins)},
-                {"beyond", std::to_string(beyond)},
-                {"win_rate", win_rate ? num(*win_rate) : std::string("undefined")}};
-    for (std::size_t k = 0; k < shares.size(); ++k) e.inputs.emplace_back("f_" + std::to_string(k), num(shares[k]));
+    e.inputs = {{"segment", segment < 0 ? explanation_value("all") : explanation_value(segment)},
+                {"leads", leads},
+                {"wins", wins},
+                {"beyond", beyond},
+                {"win_rate", win_rate}};
+    for (std::size_t k = 0; k < shares.size(); ++k) e.inputs.emplace_back("f_" + std::to_string(k), shares[k]);
     e.note = reason;
     return e;
 }
@@ -297,7 +297,7 @@ FUNNELKIT_INLINE explanation projection::explain() const {
     explanation e;
     e.metric = "forward projection";
     e.formula = "wins(m) = p * sum_k leads(m - k) * f_k; revenue(m) = wins(m) * deal_value";
-    for (std::size_t t = 0; t < wins.size(); ++t) e.inputs.emplace_back("wins " + std::to_string(t), num(wins[t]));
+    for (std::size_t t = 0; t < wins.size(); ++t) e.inputs.emplace_back("wins " + std::to_string(t), wins[t]);
     return e;
 }
 
@@ -395,11 +395,11 @@ FUNNELKIT_INLINE explanation lead_plan::explain() const {
     e.metric = "lead plan";
     e.formula = "solve p * sum_k x(m - k) f_k = target(m) / deal_value - from_history(m), x >= 0 (lower-triangular, Eigen)";
     for (std::size_t t = 0; t < months.size(); ++t) {
-        e.inputs.emplace_back("target " + std::to_string(t), num(months[t].target_revenue));
-        e.inputs.emplace_back("leads " + std::to_string(t), num(months[t].leads));
-        e.inputs.emplace_back("status " + std::to_string(t), std::string(to_string(months[t].status)));
+        e.inputs.emplace_back("target " + std::to_string(t), months[t].target_revenue);
+        e.inputs.emplace_back("leads " + std::to_string(t), months[t].leads);
+        e.inputs.emplace_back("status " + std::to_string(t), to_string(months[t].status));
     }
-    e.options = {{"first_lag", std::to_string(first_lag)}};
+    e.options = {{"first_lag", first_lag}};
     e.note = feasible ? "every month meets or exceeds its target" : "some months cannot be reached: too close to now";
     return e;
 }

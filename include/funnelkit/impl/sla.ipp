@@ -16,8 +16,6 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace detail::sla_impl {
 
-inline std::string num(double v) { return detail::to_display(v); }
-
 // a - b, saturated to the int64 range (times far apart must not overflow).
 inline std::int64_t sat_sub(std::int64_t a, std::int64_t b) noexcept {
     std::int64_t r;
@@ -210,18 +208,19 @@ FUNNELKIT_INLINE explanation response_sla_result::explain() const {
     e.formula = "compliance = met / (met + breached); met: touch " + std::to_string(commitment.touches) +
                 " at or before created + limit; pending (untouched, limit not passed) excluded";
     const sla_group& g = groups.front();
-    e.inputs = {{"met", std::to_string(g.met)},
-                {"breached", std::to_string(g.breached)},
-                {"breached_untouched", std::to_string(g.breached_untouched)},
-                {"pending", std::to_string(g.pending)},
-                {"not_started", std::to_string(g.not_started)},
-                {"compliance", g.compliance ? num(*g.compliance) : std::string("undefined")},
-                {"mean_over", num(g.mean_over) + " " + commitment.unit_name + "s"},
-                {"max_over", num(g.max_over) + " " + commitment.unit_name + "s"}};
+    e.inputs = {{"met", g.met},
+                {"breached", g.breached},
+                {"breached_untouched", g.breached_untouched},
+                {"pending", g.pending},
+                {"not_started", g.not_started},
+                {"compliance", g.compliance},
+                {"mean_over", g.mean_over},
+                {"max_over", g.max_over}};
     e.options = {{"team", commitment.team},
-                 {"limit", std::to_string(commitment.limit)},
-                 {"touches", std::to_string(commitment.touches)},
-                 {"as_of", std::to_string(as_of)}};
+                 {"limit", commitment.limit},
+                 {"touches", commitment.touches},
+                 {"as_of", as_of},
+                 {"unit_name", commitment.unit_name}};
     e.note = "touches after as_of are ignored; items created after as_of are not_started";
     return e;
 }
@@ -300,12 +299,11 @@ FUNNELKIT_INLINE explanation volume_sla_result::explain() const {
         breached += r.status == sla_status::breached;
         pending += r.status == sla_status::pending;
     }
-    e.inputs = {{"periods met (team)", std::to_string(met)},
-                {"periods breached (team)", std::to_string(breached)},
-                {"periods running (team)", std::to_string(pending)},
-                {"breach rows", std::to_string(breaches.size())}};
-    e.options = {{"team", commitment.team}, {"target", num(commitment.target)}, {"reps", std::to_string(reps)},
-                 {"as_of", std::to_string(as_of)}};
+    e.inputs = {{"periods met (team)", met},
+                {"periods breached (team)", breached},
+                {"periods running (team)", pending},
+                {"breach rows", breaches.size()}};
+    e.options = {{"team", commitment.team}, {"target", commitment.target}, {"reps", reps}, {"as_of", as_of}};
     e.note = "events at or after as_of are ignored";
     return e;
 }

@@ -4,6 +4,7 @@
 #include "funnelkit/velocity.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -38,19 +39,18 @@ inline void json_string(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
-inline void json_object(std::string& out, const std::vector<std::pair<std::string, std::string>>& kv) {
+inline void json_object(std::string& out, const std::vector<std::pair<std::string, explanation_value>>& kv) {
     out.push_back('{');
     for (std::size_t i = 0; i < kv.size(); ++i) {
         if (i) out += ", ";
         json_string(out, kv[i].first);
         out += ": ";
-        json_string(out, kv[i].second);
+        out += kv[i].second.json();
     }
     out.push_back('}');
 }
 
 inline std::string num(double v) { return detail::to_display(v); }
-inline std::string num(const std::optional<double>& v) { return v ? num(*v) : std::string("undefined"); }
 
 inline std::string_view name(count_basis b) { return b == count_basis::created_in_period ? "created_in_period" : "open_at_start"; }
 inline std::string_view name(win_rate_basis b) { return b == win_rate_basis::count ? "count" : "value"; }
@@ -133,12 +133,42 @@ inline double percentile(const std::vector<double>& v, double q) {
 
 }  // namespace detail::velocity_impl
 
+FUNNELKIT_INLINE std::string explanation_value::text() const {
+    switch (kind_) {
+        case kind::number: return detail::to_display(number_);
+        case kind::integer:
+        case kind::text: return text_;
+        case kind::undefined: break;
+    }
+    return "undefined";
+}
+
+FUNNELKIT_INLINE std::string explanation_value::json() const {
+    using namespace detail::velocity_impl;
+    switch (kind_) {
+        case kind::number: {
+            if (!std::isfinite(number_)) return "null";
+            char buf[32];
+            const auto end = std::to_chars(buf, buf + sizeof buf, number_).ptr;
+            return std::string(buf, end);
+        }
+        case kind::integer: return text_;
+        case kind::text: {
+            std::string s;
+            json_string(s, text_);
+            return s;
+        }
+        case kind::undefined: break;
+    }
+    return "null";
+}
+
 FUNNELKIT_INLINE std::string explanation::text() const {
     std::string s = metric + " = " + formula + "\n";
-    for (const auto& [k, v] : inputs) s += "  " + k + " = " + v + "\n";
+    for (const auto& [k, v] : inputs) s += "  " + k + " = " + v.text() + "\n";
     if (!options.empty()) {
         s += "options:";
-        for (const auto& [k, v] : options) s += " " + k + "=" + v;
+        for (const auto& [k, v] : options) s += " " + k + "=" + v.text();
         s += "\n";
     }
     if (!note.empty()) s += note + "\n";
@@ -260,17 +290,6 @@ FUNNELKIT_INLINE opportunity_table opportunities_from_stages(const stage_model& 
         i = j;
     }
     return t;
-}
-
-FUNNELKIT_INLINE void validate_periods(std::span<const period> periods) {
-    for (std::size_t p = 0; p < periods.size(); ++p) {
-        if (periods[p].end <= periods[p].start)
-            detail::throw_at_row("periods", p, std::to_string(periods[p].start) + ".." + std::to_string(periods[p].end),
-                                 "is empty (end must be after start)");
-        if (p > 0 && periods[p].start < periods[p - 1].end)
-            detail::throw_at_row("periods", p, std::to_string(periods[p].start),
-                                 "starts before the previous period ends (periods must be sorted and not overlap)");
-    }
 }
 
 FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records& rec, std::span<const period> periods,
@@ -460,35 +479,36 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
     e.metric = "sales velocity";
     e.formula = "V = N * D * W / L (revenue per " + options.unit_name + ")";
     e.inputs = {
-        {"period", std::to_string(interval.start) + ".." + std::to_string(interval.end)},
-        {"segment", segment < 0 ? std::string("all") : std::to_string(segment)},
-        {"N", std::to_string(n)},
-        {"D", num(deal_value)},
-        {"W", num(win_rate)},
-        {"L", num(cycle_length)},
-        {"V", num(velocity)},
-        {"won", std::to_string(won)},
-        {"lost", std::to_string(lost)},
-        {"won_amount", num(won_amount)},
-        {"lost_amount", num(lost_amount)},
-        {"cycle_deals", std::to_string(cycle_deals)},
-        {"cycle_missing", std::to_string(cycle_missing)},
+        {"period_start", interval.start},
+        {"period_end", interval.end},
+        {"segment", segment < 0 ? explanation_value("all") : explanation_value(segment)},
+        {"N", n},
+        {"D", deal_value},
+        {"W", win_rate},
+        {"L", cycle_length},
+        {"V", velocity},
+        {"won", won},
+        {"lost", lost},
+        {"won_amount", won_amount},
+        {"lost_amount", lost_amount},
+        {"cycle_deals", cycle_deals},
+        {"cycle_missing", cycle_missing},
     };
     if (ci_lower) {
-        e.inputs.emplace_back("ci_lower", num(*ci_lower));
-        e.inputs.emplace_back("ci_upper", num(*ci_upper));
+        e.inputs.emplace_back("ci_lower", *ci_lower);
+        e.inputs.emplace_back("ci_upper", *ci_upper);
     }
     e.options = {
-        {"count", std::string(name(options.count))},
-        {"win_rate", std::string(name(options.win_rate))},
-        {"cycle_from", std::string(name(options.cycle_from))},
-        {"cycle_over", std::string(name(options.cycle_over))},
-        {"cycle_stat", std::string(name(options.cycle_stat))},
-        {"time_unit", num(options.time_unit)},
+        {"count", name(options.count)},
+        {"win_rate", name(options.win_rate)},
+        {"cycle_from", name(options.cycle_from)},
+        {"cycle_over", name(options.cycle_over)},
+        {"cycle_stat", name(options.cycle_stat)},
+        {"time_unit", options.time_unit},
         {"unit_name", options.unit_name},
-        {"bootstrap", std::to_string(options.bootstrap)},
-        {"confidence", num(options.confidence)},
-        {"seed", std::to_string(options.seed)},
+        {"bootstrap", options.bootstrap},
+        {"confidence", options.confidence},
+        {"seed", options.seed},
     };
     e.note = std::string(options.count == count_basis::created_in_period ? "N: opportunities created in the period"
                                                                          : "N: opportunities open at the period start") +
@@ -547,11 +567,11 @@ FUNNELKIT_INLINE explanation velocity_decomposition::explain() const {
     explanation e;
     e.metric = "velocity change by driver";
     e.formula = "V1 - V0 = L(V1,V0) * [ln(N1/N0) + ln(D1/D0) + ln(W1/W0) - ln(L1/L0)], L(a,b) = (a-b)/(ln a - ln b)";
-    e.inputs = {{"N0", num(inputs0[0])}, {"D0", num(inputs0[1])}, {"W0", num(inputs0[2])}, {"L0", num(inputs0[3])},
-                {"N1", num(inputs1[0])}, {"D1", num(inputs1[1])}, {"W1", num(inputs1[2])}, {"L1", num(inputs1[3])},
-                {"V0", num(v0)},         {"V1", num(v1)},         {"weight", num(weight)},
-                {"contribution_N", num(n)}, {"contribution_D", num(d)}, {"contribution_W", num(w)},
-                {"contribution_L", num(l)}};
+    e.inputs = {{"N0", inputs0[0]}, {"D0", inputs0[1]}, {"W0", inputs0[2]}, {"L0", inputs0[3]},
+                {"N1", inputs1[0]}, {"D1", inputs1[1]}, {"W1", inputs1[2]}, {"L1", inputs1[3]},
+                {"V0", v0},         {"V1", v1},         {"weight", weight},
+                {"contribution_N", n}, {"contribution_D", d}, {"contribution_W", w},
+                {"contribution_L", l}};
     e.options = {{"method", "LMDI-I"}};
     e.note = "log split: ln V1 - ln V0 = " + num(log_n) + " (N) + " + num(log_d) + " (D) + " + num(log_w) + " (W) + " +
              num(log_l) + " (L)";

@@ -1,10 +1,10 @@
-// Definitions for funnelkit/window_funnel.hpp; config.hpp explains the compiled and header-only modes.
+// Definitions for funnelkit/funnel_analysis.hpp; config.hpp explains the compiled and header-only modes.
 // funnel_analysis: the event-stream funnel with the features peers offer beyond windowFunnel.
 // Not the hot path: rows are grouped through a sorted permutation, then each entity (and each
 // of its property values) is evaluated on its own.
 #pragma once
 
-#include "funnelkit/window_funnel.hpp"
+#include "funnelkit/funnel_analysis.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -18,7 +18,7 @@
 
 FUNNELKIT_BEGIN_NAMESPACE
 
-namespace detail::window_funnel_analysis_impl {
+namespace detail::funnel_analysis_impl {
 
 struct ev {
     std::int64_t t;
@@ -266,15 +266,20 @@ inline step_duration_summary summarise(std::vector<std::int64_t>& d, const std::
     return s;
 }
 
-}  // namespace detail::window_funnel_analysis_impl
+}  // namespace detail::funnel_analysis_impl
 
 FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
                                                         const funnel_analysis_options& options) {
-    using namespace detail::window_funnel_analysis_impl;
+    using namespace detail::funnel_analysis_impl;
     funnel_analysis_options o = options;
     if (o.window < 0) detail::throw_option("window", detail::to_text(o.window), "must be >= 0");
     if (o.steps == 0 || o.steps > 64) detail::throw_option("steps", std::to_string(o.steps), "must be between 1 and 64");
     if (o.period < 0) detail::throw_option("period", detail::to_text(o.period), "must be >= 0 (0 = no trend)");
+    if (o.trend_calendar) {
+        if (o.period != 0)
+            detail::throw_option("period", detail::to_text(o.period), "cannot be combined with trend_calendar");
+        o.trend_calendar->validate();
+    }
     if (o.attribute == funnel_attribution::step && o.attribution_step >= o.steps)
         detail::throw_option("attribution_step", std::to_string(o.attribution_step),
                              "is not a step (expected 0.." + std::to_string(o.steps - 1) + ")");
@@ -459,11 +464,16 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
             if (seg >= 0) out.by_segment[static_cast<std::size_t>(seg)].add(best.level);
             else out.unattributed.add(best.level);
         }
-        if (o.period > 0 && best.entry != std::numeric_limits<std::int64_t>::max()) {
-            const std::int64_t rel = best.entry - o.period_origin;
-            const std::int64_t p = rel >= 0 ? rel / o.period : -((-rel + o.period - 1) / o.period);
-            auto it = trend.try_emplace(p, o.steps).first;
-            it->second.add(best.level);
+        if ((o.period > 0 || o.trend_calendar) && best.entry != std::numeric_limits<std::int64_t>::max()) {
+            std::int64_t start = 0;
+            if (o.trend_calendar) {
+                start = period_start(best.entry, *o.trend_calendar);
+            } else {
+                const std::int64_t rel = best.entry - o.period_origin;
+                const std::int64_t p = rel >= 0 ? rel / o.period : -((-rel + o.period - 1) / o.period);
+                start = o.period_origin + p * o.period;
+            }
+            trend.try_emplace(start, o.steps).first->second.add(best.level);
         }
         if (!o.unordered) {
             for (unsigned s = 1; s < o.steps; ++s)
@@ -472,8 +482,8 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
         }
         i = j;
     }
-    for (auto& [p, c] : trend) {
-        out.period_start.push_back(o.period_origin + p * o.period);
+    for (auto& [start, c] : trend) {
+        out.period_start.push_back(start);
         out.by_period.push_back(std::move(c));
     }
     out.time_to_step.resize(o.steps);

@@ -1,0 +1,159 @@
+// funnelkit: funnel analysis over event streams, beyond ClickHouse's windowFunnel: exclusions,
+// property holding, unordered funnels, every-conversion counting, breakdown, trend, time to
+// convert, open entrants, and per-step gaps and optional steps. Input is the event_columns of
+// window_funnel.hpp, in any row order; levels are counted into window_funnel_counts.
+//
+// Rules (window_funnel.hpp's default-mode rules, plus):
+//   - Step indices here are 0-based. Event codes / mask bits at or above `steps` name other
+//     events, usable as exclusion events.
+//   - exclusions: {event, after, before}: a chain that has done step `after` but not yet step
+//     `before` dies when `event` occurs (an exclusion tied in time with a step counts as before
+//     it). The entity keeps the highest level it reached before; other chains (started after
+//     the exclusion event, or past step `before`) are unaffected. Exact: the longest chain that
+//     contains no exclusion event inside a guarded segment.
+//   - hold_property (a property column, e.g. deal id): every step of a chain has the same
+//     property value; the entity's level is the best over its property values.
+//   - count_conversions: after a chain completes every step, the funnel starts afresh with the
+//     next step-1 event; `conversions` counts completed funnels over all entities.
+//   - unordered: the level is the largest number of distinct steps occurring within one span
+//     of `window` (any order). Exclusions and count_conversions do not apply to it.
+//   - time to convert to step k (k >= 1): for the first moment the entity completes step k, the
+//     time since the start of the shortest chain completing it; summarised over entities
+//     (count, mean, median, p90, min, max, histogram). Ordered funnels only.
+//   - open entrants: an entity below the last step with a live chain whose window is still open
+//     at `data_end` (data_end - start <= window; unordered: a step event that recent) could
+//     still convert: it is counted in `open`, not in `closed`, so drop-off rates
+//     over `closed` do not count it as lost. data_end defaults to the largest timestamp + 1.
+//   - breakdown: the entity's segment is the segment code of its first event (first_touch), of
+//     its last event (last_touch), or of its first event matching `attribution_step` (step);
+//     events tied in time: the smallest code. Entities without such an event are counted in
+//     `unattributed`. Segment counts cover closed and open entities alike.
+//   - trend: entities grouped by the period of their first step-1 event,
+//     floor((t - period_origin) / period), or by its calendar period (trend_calendar);
+//     entities that never did step 1 are left out.
+//   - step_rules (one entry per step, or empty): per step k >= 1 an optional maximum gap and a
+//     minimum gap to the chain's previous step, and whether step k is optional. A chain is a
+//     sequence of step occurrences, taken in the (time, step) order above, whose steps are
+//     increasing, start at step 0 and skip only optional steps; it is valid when it spans at
+//     most `window` from its first step, each step k of it lies min_gap[k] <= t_k - t_prev <=
+//     max_gap[k] after the chain's previous step (the one it actually passed through, so a gap
+//     after a skipped optional step is measured from the step before it), and no exclusion
+//     kills it (an exclusion guards a chain whose last step p satisfies after <= p < before, so
+//     a chain that skipped an optional `after` step is not guarded by it). The entity's level
+//     is 1 + the highest step index any valid chain reaches: skipped optional steps count as
+//     passed in the level counts (reached(k) counts entities whose best chain got to step k-1
+//     or beyond). `through_step[k]` counts the entities with a valid chain that actually went
+//     through step k (for a required step k it equals reached(k + 1)). Step 0 and the last
+//     step must be required. The answer is exact: a dynamic programme keeps, per step, the
+//     still-useful (start, last time) pairs of the chains reaching it, pruned by dominance.
+//     Time to convert to step k: the first moment a valid chain reaches step k, the time since
+//     the latest start among the chains reaching it then. count_conversions: the first moment
+//     a valid chain reaches the last step counts one conversion and drops every chain. Open:
+//     the entity is below the last step and some live chain could still take a next step at a
+//     time >= data_end within the window and that step's gaps. Not with `unordered`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "funnelkit/config.hpp"
+#include "funnelkit/period.hpp"
+#include "funnelkit/window_funnel.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+/// An exclusion: `event` (a step code or mask bit >= steps) between steps `after` and `before`.
+struct funnel_exclusion {
+    unsigned event = 0;
+    unsigned after = 0;
+    unsigned before = 1;
+};
+
+/// Constraints on one step of an ordered funnel (see step_rules above).
+struct funnel_step_rule {
+    /// Maximum time from the chain's previous step to this step (inclusive); none = no limit.
+    std::optional<std::int64_t> max_gap{};
+    /// Minimum time from the chain's previous step to this step (inclusive), >= 0.
+    std::int64_t min_gap = 0;
+    /// The step may be skipped.
+    bool optional = false;
+};
+
+enum class funnel_attribution : std::uint8_t { first_touch = 0, last_touch = 1, step = 2 };
+
+struct funnel_analysis_options {
+    std::int64_t window = 0;
+    std::size_t steps = 0;
+    bool unordered = false;
+    bool count_conversions = false;
+    std::vector<funnel_exclusion> exclusions{};
+    funnel_attribution attribute = funnel_attribution::first_touch;
+    std::size_t attribution_step = 0;
+    /// Trend period length in timestamp units (0 = no trend) and its origin.
+    std::int64_t period = 0;
+    std::int64_t period_origin = 0;
+    /// End of the data (exclusive) for open entrants; default: largest timestamp + 1.
+    std::optional<std::int64_t> data_end{};
+    /// Upper edges of the time-to-convert histogram bins (ascending); default: ten equal bins
+    /// over [0, window]. A last bin catches longer durations.
+    std::vector<std::int64_t> histogram_edges{};
+    /// Per-step gaps and optional steps: empty, or one entry per step (entry 0 must be the
+    /// default: the first step has no previous step and cannot be optional; the last step
+    /// cannot be optional either).
+    std::vector<funnel_step_rule> step_rules{};
+    /// Trend by calendar period instead of a fixed length: day, ISO week, month, quarter or
+    /// year of the first step-1 event at a fixed UTC offset (see period.hpp); period_start
+    /// then holds the start of each calendar period. Not together with `period`.
+    std::optional<calendar_options> trend_calendar{};
+};
+
+/// Optional per-event columns of funnel_analysis() (leave empty when absent).
+struct event_attributes {
+    std::span<const std::int32_t> segment{};   ///< segment code >= 0 (source, campaign...)
+    std::span<const std::int64_t> property{};  ///< property held constant across a chain
+};
+
+struct step_duration_summary {
+    std::int64_t count = 0;
+    double mean = 0, median = 0, p90 = 0;  ///< linear interpolation between order statistics
+    std::int64_t min = 0, max = 0;
+    std::vector<std::int64_t> histogram{};  ///< histogram_edges.size() + 1 bins
+};
+
+/// The result of funnel_analysis() (named funnel_analysis before the function took that name).
+struct funnel_analysis_result {
+    window_funnel_counts closed;  ///< entities whose outcome is final
+    window_funnel_counts open;    ///< entrants whose window is still open at data_end
+    std::vector<window_funnel_counts> by_segment{};  ///< index = segment code
+    window_funnel_counts unattributed;
+    std::vector<std::int64_t> period_start{};  ///< start time of each trend period present
+    std::vector<window_funnel_counts> by_period{};
+    std::int64_t conversions = 0;
+    std::vector<std::int64_t> histogram_edges{};
+    /// time_to_step[k]: time from step 1 to step k+1 (index 0: always empty).
+    std::vector<step_duration_summary> time_to_step{};
+    std::int64_t data_end = 0;
+    /// through_step[k]: entities with a valid chain that went through step k itself (closed
+    /// and open alike). Filled for ordered funnels.
+    std::vector<std::int64_t> through_step{};
+};
+
+/// Funnel analysis over an event stream in any row order (single-threaded; sorts a row
+/// permutation, 8 bytes per event). Throws funnelkit::invalid_argument on bad options or input.
+funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
+                                       const funnel_analysis_options& options);
+
+[[deprecated("use funnel_analysis")]]
+inline funnel_analysis_result analyze_funnel(const event_columns& events, const event_attributes& attributes,
+                                             const funnel_analysis_options& options) {
+    return funnel_analysis(events, attributes, options);
+}
+
+FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/funnel_analysis.ipp"
+#endif
