@@ -299,7 +299,7 @@ def test_half_life_is_a_duration_and_integer_times_are_seconds_by_default():
     with pytest.raises(TypeError, match=r"option 'half_life': a bare number \(100\) is ambiguous with the datetime "
                                         r"column 'time'"):
         at.attribute(dtt, dto, model="time_decay", half_life=100)
-    with pytest.raises(TypeError, match="column 'conversion_time' holds numbers but the time column 'time' holds "
+    with pytest.raises(TypeError, match="column 'conversion_time' holds (numbers|integers) but the time column 'time' holds "
                                         "datetimes"):
         at.attribute(dtt, outcomes, model="time_decay", half_life="7d", conversion_time="conversion_time")
     # The default half-life is seven days in every unit.

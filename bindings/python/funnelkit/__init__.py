@@ -13,7 +13,8 @@ __version__: str = _core.__version__
 
 from ._result import Explanation, Mergeable, Scalar, Table, restore  # noqa: E402
 from .conversion import ConversionTable, conversion  # noqa: E402
-from .events import FunnelAnalysis, WindowFunnel, funnel_analysis, window_funnel  # noqa: E402
+from .funnel_analysis import FunnelAnalysis, funnel_analysis  # noqa: E402
+from .window_funnel import WindowFunnel, window_funnel  # noqa: E402
 from .lifecycle import Lifecycle, LifecycleSummary, lifecycle  # noqa: E402
 from .model import Stage, StageModel  # noqa: E402
 from .sample import sample_crm, sample_crm_arrays, sample_labels, sample_model, sample_touches  # noqa: E402

@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ConversionCounts', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'Histories', 'LagModel', 'LagOptions', 'LifecycleSummary', 'PathSet', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'audit_qualification', 'beta_quantile', 'build_histories', 'campaign_report', 'ceil_whole', 'chi2_independence', 'conversion', 'decompose_velocity', 'estimate_lags', 'funnel_analysis', 'kaplan_meier', 'missing_time', 'month_index', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'two_proportion_z_test', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AuditOptions', 'CampaignOptions', 'CohortOptions', 'ConversionCounts', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'Histories', 'HistoryOptions', 'LagModel', 'LagOptions', 'LifecycleSummary', 'PathSet', 'ReachOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'beta_quantile', 'build_histories', 'campaign_report', 'ceil_whole', 'chi2_test', 'conversion', 'decompose_velocity', 'estimate_lags', 'funnel_analysis', 'kaplan_meier', 'missing_time', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -97,10 +97,14 @@ class DurationSummary:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> DurationSummary:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: DurationSummary) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: DurationSummary) -> DurationSummary:
         ...
     def __init__(self, keep_values: bool = True) -> None:
         ...
@@ -111,13 +115,19 @@ class DurationSummary:
     def fill(self, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> None:
         ...
     def merge(self, other: DurationSummary) -> None:
-        ...
-    def quantile(self, q: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def quantile(self, q: typing.SupportsFloat | typing.SupportsIndex) -> float | None:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def stats(self) -> dict:
         ...
     def values(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -244,10 +254,14 @@ class FlowCounts:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> FlowCounts:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: FlowCounts) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: FlowCounts) -> FlowCounts:
         ...
     def __init__(self) -> None:
         ...
@@ -256,13 +270,19 @@ class FlowCounts:
     def exits(self) -> numpy.ndarray:
         ...
     def merge(self, other: FlowCounts) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reasons(self) -> numpy.ndarray:
         ...
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def transitions(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
     @property
@@ -281,21 +301,31 @@ class LifecycleSummary:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> LifecycleSummary:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: LifecycleSummary) -> bool:
         ...
     def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: LifecycleSummary) -> LifecycleSummary:
         ...
     def __init__(self) -> None:
         ...
     def __setstate__(self, arg0: bytes) -> None:
         ...
     def merge(self, other: LifecycleSummary) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
-        ...
+        """
+        The state in funnelkit's versioned binary format.
+        """
     def time_in_stage(self, rank: typing.SupportsInt | typing.SupportsIndex, segment: typing.SupportsInt | typing.SupportsIndex = -1) -> DurationSummary:
         ...
     @property
@@ -310,18 +340,75 @@ class LifecycleSummary:
     @property
     def n_stages(self) -> int:
         ...
+class HistoryOptions:
+    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
+        ...
+    @property
+    def as_of(self) -> int | None:
+        ...
+    @as_of.setter
+    def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+class ReachOptions:
+    def __init__(self, *, skipped: str = 'implied', passes: str = 'first') -> None:
+        ...
+    @property
+    def passes(self) -> str:
+        ...
+    @property
+    def skipped(self) -> str:
+        ...
+class CohortOptions:
+    def __init__(self, *, stage: typing.SupportsInt | typing.SupportsIndex = 0, period: str = 'month', ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1, utc_offset_seconds: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    @property
+    def period(self) -> str:
+        ...
+    @property
+    def stage(self) -> int:
+        ...
+    @stage.setter
+    def stage(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def ticks_per_second(self) -> int:
+        ...
+    @ticks_per_second.setter
+    def ticks_per_second(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def utc_offset_seconds(self) -> int:
+        ...
+    @utc_offset_seconds.setter
+    def utc_offset_seconds(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class AgingOptions:
+    def __init__(self, *, limit: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], percentile: typing.SupportsFloat | typing.SupportsIndex = 90.0) -> None:
+        ...
+    @property
+    def limit(self) -> list[int]:
+        ...
+    @limit.setter
+    def limit(self, arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    @property
+    def percentile(self) -> float:
+        ...
+    @percentile.setter
+    def percentile(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
 class Histories:
-    def cohorts(self, stage: typing.SupportsInt | typing.SupportsIndex, period: str, ticks_per_second: typing.SupportsInt | typing.SupportsIndex, utc_offset_seconds: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    def cohorts(self, options: CohortOptions) -> dict:
         ...
     def entry_times(self, implied: bool) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def flow(self) -> FlowCounts:
         ...
-    def reach(self, group: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', passes: str = 'first') -> ConversionCounts:
+    def reach(self, group: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, options: ReachOptions = ...) -> ConversionCounts:
         ...
-    def stuck(self, limit: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], percentile: typing.SupportsFloat | typing.SupportsIndex) -> dict:
+    def stuck(self, options: AgingOptions) -> dict:
         ...
-    def summarize(self, skipped: str = 'implied', passes: str = 'first') -> LifecycleSummary:
+    def summarize(self, options: ReachOptions = ...) -> LifecycleSummary:
         ...
     def summary(self) -> dict:
         ...
@@ -344,8 +431,32 @@ class Histories:
     @property
     def size(self) -> int:
         ...
+class CampaignOptions:
+    def __init__(self, *, mql_stage: str = 'MQL', sql_stage: str = 'SQL', opportunity_stage: str = 'Opportunity', skipped: str = 'implied', cost: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, interval: str = 'wilson', ticks_per_day: typing.SupportsFloat | typing.SupportsIndex = 86400.0) -> None:
+        ...
+    @property
+    def confidence(self) -> float:
+        ...
+    @property
+    def cost(self) -> list[float]:
+        ...
+    @property
+    def interval(self) -> str:
+        ...
+    @property
+    def mql_stage(self) -> str:
+        ...
+    @property
+    def opportunity_stage(self) -> str:
+        ...
+    @property
+    def sql_stage(self) -> str:
+        ...
+    @property
+    def ticks_per_day(self) -> float:
+        ...
 class PathSet:
-    def __init__(self, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, out_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, n_channels: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def __init__(self, *, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, outcome_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, n_channels: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
     @property
     def n_channels(self) -> int:
@@ -353,34 +464,133 @@ class PathSet:
     @property
     def n_paths(self) -> int:
         ...
+class AttributionOptions:
+    def __init__(self, *, model: str = 'linear', u_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.4, 0.2, 0.4], w_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.3, 0.3, 0.3, 0.1], half_life: typing.SupportsFloat | typing.SupportsIndex = 604800.0, head: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], tail: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], middle: typing.SupportsFloat | typing.SupportsIndex = 0.0, markov_order: typing.SupportsInt | typing.SupportsIndex = 1, shapley_game: str = 'covered_value', shapley_exact_max: typing.SupportsInt | typing.SupportsIndex = 15, shapley_samples: typing.SupportsInt | typing.SupportsIndex = 2000, seed: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    @property
+    def half_life(self) -> float:
+        ...
+    @property
+    def markov_order(self) -> int:
+        ...
+    @property
+    def model(self) -> str:
+        ...
+    @property
+    def seed(self) -> int:
+        ...
+    @property
+    def shapley_exact_max(self) -> int:
+        ...
+    @property
+    def shapley_game(self) -> str:
+        ...
+    @property
+    def shapley_samples(self) -> int:
+        ...
+class Attribution:
+    @property
+    def base(self) -> float:
+        ...
+    @property
+    def conversions(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def converting_paths(self) -> int:
+        ...
+    @property
+    def exact(self) -> bool:
+        ...
+    @property
+    def model(self) -> str:
+        ...
+    @property
+    def paths(self) -> int:
+        ...
+    @property
+    def score(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def total_conversions(self) -> float:
+        ...
+    @property
+    def total_value(self) -> float:
+        ...
+    @property
+    def unattributed_conversions(self) -> float:
+        ...
+    @property
+    def unattributed_value(self) -> float:
+        ...
+    @property
+    def value(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+class AbsorbingChainSolution:
+    @property
+    def absorption(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def expected_steps(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def fundamental(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def n_absorbing(self) -> int:
+        ...
+    @property
+    def n_transient(self) -> int:
+        ...
 class SuppressionList:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
     def deserialize(data: bytes) -> SuppressionList:
-        ...
+        """
+        Reads a state from serialize()'s bytes.
+        """
     def __eq__(self, arg0: SuppressionList) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: SuppressionList) -> SuppressionList:
         ...
     def __init__(self) -> None:
         ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def add_disqualified(self, model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, text_entity: numpy.ndarray | None, stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, reason_names: collections.abc.Sequence[str]) -> None:
+        ...
     def add_ids(self, ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], reason_codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], reason_names: collections.abc.Sequence[str]) -> None:
         ...
-    def add_keys(self, kind: str, data: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], offsets: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], transform: str, reason_codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], reason_names: collections.abc.Sequence[str]) -> None:
+    def add_keys(self, kind: str, keys: numpy.ndarray, transform: str, reason_codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], reason_names: collections.abc.Sequence[str]) -> None:
         ...
-    def check(self, ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, keys: collections.abc.Sequence[tuple[str, typing.Annotated[numpy.typing.ArrayLike, numpy.int8], typing.Annotated[numpy.typing.ArrayLike, numpy.int64], str]]) -> dict:
+    def add_text_ids(self, ids: numpy.ndarray, reason_codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], reason_names: collections.abc.Sequence[str]) -> None:
+        ...
+    def check(self, ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, text_ids: numpy.ndarray | None, keys: collections.abc.Sequence[tuple[str, numpy.ndarray, str]]) -> dict:
         ...
     def copy(self) -> SuppressionList:
         ...
     def describe(self, mask: typing.SupportsInt | typing.SupportsIndex) -> str:
+        ...
+    def entries(self) -> dict:
         ...
     def id_reasons(self, id: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def key_reasons(self, kind: str, key: str, transform: str = 'normalise') -> int:
         ...
     def merge(self, other: SuppressionList) -> None:
-        ...
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
     def reset(self) -> None:
-        ...
+        """
+        Empties the state.
+        """
     def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    def text_id_reasons(self, id: str) -> int:
         ...
     @property
     def kinds(self) -> list[str]:
@@ -394,9 +604,18 @@ class SuppressionList:
     @property
     def reasons(self) -> list[str]:
         ...
+class AuditOptions:
+    def __init__(self, *, threshold: typing.SupportsFloat | typing.SupportsIndex | None = None, sweep: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = []) -> None:
+        ...
+    @property
+    def sweep(self) -> list[float]:
+        ...
+    @property
+    def threshold(self) -> float | None:
+        ...
 class Explanation:
     """
-    How a revenue result was computed: the metric, its formula, the inputs with their values and the options in force, as name/value text pairs.
+    How a revenue result was computed: the metric, its formula, the inputs with their values and the options in force, as (name, value) pairs with typed values.
     """
     def __repr__(self) -> str:
         ...
@@ -412,7 +631,7 @@ class Explanation:
     def formula(self) -> str:
         ...
     @property
-    def inputs(self) -> list[tuple[str, str]]:
+    def inputs(self) -> list:
         ...
     @property
     def metric(self) -> str:
@@ -421,7 +640,7 @@ class Explanation:
     def note(self) -> str:
         ...
     @property
-    def options(self) -> list[tuple[str, str]]:
+    def options(self) -> list:
         ...
 class VelocityOptions:
     """
@@ -703,21 +922,19 @@ def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.floa
     ...
 def adjust_p_values(p_values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], method: str) -> numpy.typing.NDArray[numpy.float64]:
     ...
-def attribute(paths: PathSet, model: str, u_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], w_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], half_life: typing.SupportsFloat | typing.SupportsIndex, head: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], tail: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], middle: typing.SupportsFloat | typing.SupportsIndex, markov_order: typing.SupportsInt | typing.SupportsIndex, shapley_game: str, shapley_exact_max: typing.SupportsInt | typing.SupportsIndex, shapley_samples: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> dict:
-    ...
-def audit_qualification(score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, mql: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, accepted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, sql: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, won: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], closed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, period: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, threshold: typing.SupportsFloat | typing.SupportsIndex | None, sweep: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> dict:
+def attribute(paths: PathSet, options: AttributionOptions) -> Attribution:
     ...
 def beta_quantile(p: typing.SupportsFloat | typing.SupportsIndex, a: typing.SupportsFloat | typing.SupportsIndex, b: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
-def build_histories(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> Histories:
+def build_histories(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, options: HistoryOptions = ...) -> Histories:
     ...
-def campaign_report(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, cost: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], mql_stage: str, sql_stage: str, opportunity_stage: str, skipped: str, level: typing.SupportsFloat | typing.SupportsIndex, seconds_per_day: typing.SupportsFloat | typing.SupportsIndex) -> dict:
+def campaign_report(model: StageModel, *, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, options: CampaignOptions) -> dict:
     ...
 def ceil_whole(x: typing.SupportsFloat | typing.SupportsIndex, tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> float:
     """
     x rounded up to a whole number, unless within tolerance * max(1, |x|) of an integer.
     """
-def chi2_independence(table: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], yates: bool) -> typing.Any:
+def chi2_test(table: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], yates: bool = True) -> typing.Any:
     ...
 def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied') -> ConversionCounts:
     ...
@@ -731,9 +948,7 @@ def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]
     """
 def funnel_analysis(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, property: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, *, options: FunnelAnalysisOptions) -> dict:
     ...
-def kaplan_meier(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], observed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, level: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> dict:
-    ...
-def month_index(unix_seconds: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.int32]:
+def kaplan_meier(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], observed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> dict:
     ...
 def normal_quantile(p: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
@@ -751,7 +966,7 @@ def plan_reverse_funnel(options: ReverseFunnelOptions) -> dict:
     """
     The reverse funnel from a revenue goal to the whole volume each stage needs.
     """
-def probability_b_beats_a(x_a: typing.SupportsInt | typing.SupportsIndex, n_a: typing.SupportsInt | typing.SupportsIndex, x_b: typing.SupportsInt | typing.SupportsIndex, n_b: typing.SupportsInt | typing.SupportsIndex, prior_alpha: typing.SupportsFloat | typing.SupportsIndex, prior_beta: typing.SupportsFloat | typing.SupportsIndex) -> float:
+def probability_b_beats_a(x_a: typing.SupportsInt | typing.SupportsIndex, n_a: typing.SupportsInt | typing.SupportsIndex, x_b: typing.SupportsInt | typing.SupportsIndex, n_b: typing.SupportsInt | typing.SupportsIndex, prior_alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, prior_beta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> float:
     ...
 def probability_beta_greater(a_x: typing.SupportsFloat | typing.SupportsIndex, b_x: typing.SupportsFloat | typing.SupportsIndex, a_y: typing.SupportsFloat | typing.SupportsIndex, b_y: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
@@ -759,7 +974,9 @@ def project_forward(model: LagModel, leads: collections.abc.Sequence[typing.Supp
     """
     Wins and revenue per month of a lead plan.
     """
-def rate_intervals(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], level: typing.SupportsFloat | typing.SupportsIndex, method: str) -> dict:
+def qualification_audit(*, score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, mql: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, accepted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, sql: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, won: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], closed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, period: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, options: AuditOptions = ...) -> dict:
+    ...
+def rate_intervals(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], confidence: typing.SupportsFloat | typing.SupportsIndex, interval: str) -> dict:
     ...
 def reps_needed(volume_per_month: typing.SupportsFloat | typing.SupportsIndex, *, capacity: typing.SupportsFloat | typing.SupportsIndex, per: str = 'month', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> dict:
     """
@@ -789,15 +1006,15 @@ def sla_volume(commitment: SlaCommitment, time: typing.Annotated[numpy.typing.Ar
     """
     A volume SLA per period [starts, ends) and rep as of a time.
     """
-def solve_absorbing_chain(q: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], r: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> dict:
+def solve_absorbing_chain(q: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], r: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> AbsorbingChainSolution:
     ...
-def sorted_quantile(sorted: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], q: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+def sorted_quantile(sorted: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], q: typing.SupportsFloat | typing.SupportsIndex) -> float | None:
     ...
 def split_goal(goal: typing.SupportsFloat | typing.SupportsIndex, shares: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]]) -> dict:
     """
     A goal split by (name, share) pairs whose shares sum to 1.
     """
-def two_proportion_z_test(x1: typing.SupportsInt | typing.SupportsIndex, n1: typing.SupportsInt | typing.SupportsIndex, x2: typing.SupportsInt | typing.SupportsIndex, n2: typing.SupportsInt | typing.SupportsIndex, alternative: str) -> typing.Any:
+def two_proportion_ztest(x_a: typing.SupportsInt | typing.SupportsIndex, n_a: typing.SupportsInt | typing.SupportsIndex, x_b: typing.SupportsInt | typing.SupportsIndex, n_b: typing.SupportsInt | typing.SupportsIndex, alternative: str = 'two-sided') -> typing.Any:
     ...
 def velocity(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], closed: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], starts: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: VelocityOptions = ..., segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, sql_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, first_touch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None) -> dict:
     """
@@ -809,5 +1026,6 @@ def velocity_formula(n: typing.SupportsFloat | typing.SupportsIndex, deal_value:
     """
 def window_funnel(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, *, options: WindowFunnelOptions) -> tuple[WindowFunnelCounts, numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8]]:
     ...
+TEXT_ID_KIND: str = '(text id)'
 __version__: str = '0.1.0'
 missing_time: int = -9223372036854775808

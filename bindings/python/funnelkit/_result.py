@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # optional packages, named in annotations only
     import polars
     import pyarrow
 
-__all__ = ["Explanation", "Table", "Scalar", "Mergeable", "restore", "need"]
+__all__ = ["Explanation", "Table", "Scalar", "Mergeable", "restore", "need", "shown"]
 
 T = TypeVar("T", bound="Mergeable")
 _MAX_ROWS_SHOWN = 20
@@ -73,6 +73,15 @@ def plain(value: Any) -> Any:
         return value
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    return str(value)
+
+
+def shown(value: Any) -> Any:
+    """An option as given, for explain(): numbers stay numbers, durations become text."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, np.generic) and not isinstance(value, (np.datetime64, np.timedelta64)):
+        return value.item()
     return str(value)
 
 

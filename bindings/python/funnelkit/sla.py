@@ -26,7 +26,7 @@ import numpy as np
 from . import _core, _frames, _names
 from ._result import Explanation, Table
 from ._time import TimeAxis
-from .events import _shown
+from ._result import shown as _shown
 from .velocity import (MISSING, OVERALL, _core_explanation, _labels_of, _period_spec, _periods, _plain_table,
                        _time_value, _unit, _warn_renamed)
 

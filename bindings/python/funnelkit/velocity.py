@@ -69,8 +69,11 @@ def _warn_renamed(old: str, new: str, where: str) -> None:
     warnings.warn(f"{where}: the keyword '{old}' is deprecated; use '{new}'", DeprecationWarning, stacklevel=3)
 
 
-def _core_value(text: str) -> Any:
-    """A value of the core's explanation: numbers as numbers, "undefined" as None."""
+def _core_value(text: Any) -> Any:
+    """A value of the core's explanation: numbers as numbers, "undefined" as None (values that
+    arrive typed pass through)."""
+    if not isinstance(text, str):
+        return text
     if text == "undefined":
         return None
     if _NUMBER.match(text):

@@ -23,7 +23,7 @@ py::dict stats_dict(const duration_stats& s) {
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(accumulators) {
+void funnelkit::python::register_accumulators(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

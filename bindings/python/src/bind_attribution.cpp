@@ -25,7 +25,7 @@ std::vector<double> copy_of(const std::vector<double>& v) { return v; }
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(attribution) {
+void funnelkit::python::register_attribution(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

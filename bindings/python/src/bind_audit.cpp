@@ -79,7 +79,7 @@ py::dict result_dict(const audit_result& r) {
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(audit) {
+void funnelkit::python::register_audit(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

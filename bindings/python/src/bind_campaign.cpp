@@ -87,7 +87,7 @@ py::dict campaign_dict(const campaign_report_result& r) {
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(campaign) {
+void funnelkit::python::register_campaign(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

@@ -10,6 +10,7 @@
 
 #include "bindings.hpp"
 #include "funnelkit/lifecycle.hpp"
+#include "funnelkit/period.hpp"
 
 namespace funnelkit::python {
 namespace {
@@ -25,28 +26,8 @@ reach_options make_reach_options(const std::string& skipped, const std::string& 
     return o;
 }
 
-period_kind parse_period(const std::string& p) {
-    if (p == "day") return period_kind::day;
-    if (p == "week") return period_kind::week;
-    if (p == "month") return period_kind::month;
-    if (p == "quarter") return period_kind::quarter;
-    if (p == "year") return period_kind::year;
-    throw invalid_argument("option 'period': value '" + p + "' is not one of 'day', 'week', 'month', 'quarter', 'year'");
-}
-
 const char* skipped_name(skipped_stages s) { return s == skipped_stages::implied ? "implied" : "recorded"; }
 const char* passes_name(recycled_passes p) { return p == recycled_passes::first_only ? "first" : "every"; }
-const char* period_name(period_unit p) {
-    switch (p) {
-        case period_unit::day: return "day";
-        case period_unit::week: return "week";
-        case period_unit::month: return "month";
-        case period_unit::quarter: return "quarter";
-        case period_unit::year: return "year";
-    }
-    return "month";
-}
-
 template <class T>
 py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
     auto a = to_numpy(std::move(v));
@@ -56,7 +37,7 @@ py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(lifecycle) {
+void funnelkit::python::register_lifecycle(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 
@@ -119,14 +100,14 @@ FUNNELKIT_PYTHON_BINDING(lifecycle) {
     py::class_<cohort_options>(m, "CohortOptions")
         .def(py::init([](std::size_t stage, const std::string& period, std::int64_t ticks_per_second,
                          std::int64_t utc_offset_seconds) {
-                 return cohort_options{.stage = stage, .period = parse_period(period),
+                 return cohort_options{.stage = stage, .period = parse_period_kind(period),
                                        .ticks_per_second = ticks_per_second,
                                        .utc_offset_seconds = utc_offset_seconds};
              }),
              py::kw_only(), py::arg("stage") = 0, py::arg("period") = "month", py::arg("ticks_per_second") = 1,
              py::arg("utc_offset_seconds") = 0)
         .def_readwrite("stage", &cohort_options::stage)
-        .def_property_readonly("period", [](const cohort_options& o) { return period_name(o.period); })
+        .def_property_readonly("period", [](const cohort_options& o) { return std::string(to_string(o.period)); })
         .def_readwrite("ticks_per_second", &cohort_options::ticks_per_second)
         .def_readwrite("utc_offset_seconds", &cohort_options::utc_offset_seconds);
 

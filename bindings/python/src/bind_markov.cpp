@@ -21,7 +21,7 @@ py::array_t<double> reshaped(const std::vector<double>& v, std::size_t rows, std
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(markov) {
+void funnelkit::python::register_markov(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

@@ -10,7 +10,7 @@
 #include "bindings.hpp"
 #include "funnelkit/rates.hpp"
 
-FUNNELKIT_PYTHON_BINDING(rates) {
+void funnelkit::python::register_rates(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();

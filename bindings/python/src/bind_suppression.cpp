@@ -211,7 +211,7 @@ void add_text_ids(suppression_list& s, const owned_strings& ids, std::span<const
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(suppression) {
+void funnelkit::python::register_suppression(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

@@ -6,7 +6,7 @@
 #include "bindings.hpp"
 #include "funnelkit/survival.hpp"
 
-FUNNELKIT_PYTHON_BINDING(survival) {
+void funnelkit::python::register_survival(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 

@@ -81,16 +81,35 @@ py::dict velocity_dict(const std::vector<velocity_result>& res) {
 
 }  // namespace
 
+namespace {
+/// An explanation's name/value pairs with typed Python values: float, int, str, or None when
+/// undefined.
+py::list explanation_pairs(const std::vector<std::pair<std::string, explanation_value>>& pairs) {
+    py::list out;
+    for (const auto& [name, v] : pairs) {
+        py::object value;
+        switch (v.type()) {
+            case explanation_value::kind::number: value = py::float_(v.number()); break;
+            case explanation_value::kind::integer: value = py::int_(py::str(v.text())); break;
+            case explanation_value::kind::text: value = py::str(v.text()); break;
+            case explanation_value::kind::undefined: value = py::none(); break;
+        }
+        out.append(py::make_tuple(name, value));
+    }
+    return out;
+}
+}  // namespace
+
 void register_velocity(py::module_& m) {
     m.attr("missing_time") = missing_time;
 
     py::class_<explanation>(m, "Explanation",
                             "How a revenue result was computed: the metric, its formula, the inputs with their "
-                            "values and the options in force, as name/value text pairs.")
+                            "values and the options in force, as (name, value) pairs with typed values.")
         .def_readonly("metric", &explanation::metric)
         .def_readonly("formula", &explanation::formula)
-        .def_readonly("inputs", &explanation::inputs)
-        .def_readonly("options", &explanation::options)
+        .def_property_readonly("inputs", [](const explanation& e) { return explanation_pairs(e.inputs); })
+        .def_property_readonly("options", [](const explanation& e) { return explanation_pairs(e.options); })
         .def_readonly("note", &explanation::note)
         .def("text", &explanation::text, "Multi-line text.")
         .def("json", &explanation::json, "A JSON object {metric, formula, inputs, options, note}.")

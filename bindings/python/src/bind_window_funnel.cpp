@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "bindings.hpp"
-#include "funnelkit/funnel_analysis.hpp"
 #include "funnelkit/window_funnel.hpp"
 
 namespace funnelkit::python {
@@ -25,7 +24,7 @@ input_order parse_order(const std::string& s) {
 }  // namespace
 }  // namespace funnelkit::python
 
-FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
+void funnelkit::python::register_window_funnel(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
 
@@ -88,90 +87,4 @@ FUNNELKIT_PYTHON_BINDING(window_funnel, 10) {
             return py::make_tuple(std::move(r.counts), to_numpy(std::move(r.entity)), to_numpy(std::move(r.level)));
         },
         py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::kw_only(), py::arg("options"));
-
-    py::class_<funnel_analysis_options>(m, "FunnelAnalysisOptions")
-        .def(py::init([](std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
-                         const std::vector<std::tuple<unsigned, unsigned, unsigned>>& exclusions,
-                         const std::string& attribution, std::size_t attribution_step, std::int64_t period,
-                         std::int64_t period_origin, std::optional<std::int64_t> data_end,
-                         const std::vector<std::int64_t>& histogram_edges,
-                         const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules) {
-                 funnel_analysis_options o;
-                 o.window = window;
-                 o.steps = steps;
-                 o.unordered = unordered;
-                 o.count_conversions = count_conversions;
-                 for (auto [e, a, b] : exclusions) o.exclusions.push_back({e, a, b});
-                 if (attribution == "first_touch") o.attribute = funnel_attribution::first_touch;
-                 else if (attribution == "last_touch") o.attribute = funnel_attribution::last_touch;
-                 else if (attribution == "step") o.attribute = funnel_attribution::step;
-                 else
-                     throw funnelkit::invalid_argument("option 'attribution': value '" + attribution +
-                                                       "' is not one of 'first_touch', 'last_touch', 'step'");
-                 o.attribution_step = attribution_step;
-                 o.period = period;
-                 o.period_origin = period_origin;
-                 o.data_end = data_end;
-                 o.histogram_edges = histogram_edges;
-                 for (const auto& [min_gap, max_gap, optional] : step_rules)
-                     o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
-                 return o;
-             }),
-             py::kw_only(), py::arg("window"), py::arg("steps"), py::arg("unordered") = false,
-             py::arg("count_conversions") = false,
-             py::arg("exclusions") = std::vector<std::tuple<unsigned, unsigned, unsigned>>{},
-             py::arg("attribution") = "first_touch", py::arg("attribution_step") = 0u, py::arg("period") = 0,
-             py::arg("period_origin") = 0, py::arg("data_end") = py::none(),
-             py::arg("histogram_edges") = std::vector<std::int64_t>{},
-             py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{})
-        .def_readwrite("window", &funnel_analysis_options::window)
-        .def_readwrite("steps", &funnel_analysis_options::steps)
-        .def_readwrite("unordered", &funnel_analysis_options::unordered)
-        .def_readwrite("count_conversions", &funnel_analysis_options::count_conversions)
-        .def_readwrite("period", &funnel_analysis_options::period)
-        .def_readwrite("period_origin", &funnel_analysis_options::period_origin)
-        .def_readwrite("data_end", &funnel_analysis_options::data_end);
-
-    m.def(
-        "funnel_analysis",
-        [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
-           const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
-           const std::optional<array<std::int32_t>>& segment, const std::optional<array<std::int64_t>>& property,
-           const funnel_analysis_options& o) {
-            event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
-                             optional_column(step_mask, "step_mask")};
-            event_attributes at{optional_column(segment, "segment"), optional_column(property, "property")};
-            funnel_analysis_result r;
-            {
-                py::gil_scoped_release release;
-                r = funnel_analysis(ev, at, o);
-            }
-            py::dict d;
-            d["closed"] = r.closed;
-            d["open"] = r.open;
-            d["by_segment"] = r.by_segment;
-            d["unattributed"] = r.unattributed;
-            d["period_start"] = r.period_start;
-            d["by_period"] = r.by_period;
-            d["conversions"] = r.conversions;
-            d["histogram_edges"] = r.histogram_edges;
-            d["data_end"] = r.data_end;
-            d["through_step"] = r.through_step;
-            py::list durations;
-            for (const auto& s : r.time_to_step) {
-                py::dict x;
-                x["count"] = s.count;
-                x["mean"] = s.mean;
-                x["median"] = s.median;
-                x["p90"] = s.p90;
-                x["min"] = s.min;
-                x["max"] = s.max;
-                x["histogram"] = s.histogram;
-                durations.append(x);
-            }
-            d["time_to_step"] = durations;
-            return d;
-        },
-        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("segment"),
-        py::arg("property"), py::kw_only(), py::arg("options"));
 }

@@ -16,8 +16,25 @@ namespace funnelkit::python {
 
 namespace py = pybind11;
 
-/// Each bind_X.cpp defines register_X(m) with FUNNELKIT_PYTHON_BINDING(X); module.cpp calls
-/// them explicitly, types that others refer to first.
+/// One binder per concept: bind_X.cpp defines register_X, module.cpp calls them in this order
+/// (types that other binders refer to, such as the stage model and the mergeable counts, first).
+void register_model(py::module_& m);
+void register_conversion(py::module_& m);
+void register_sample(py::module_& m);
+void register_accumulators(py::module_& m);
+void register_rates(py::module_& m);
+void register_survival(py::module_& m);
+void register_window_funnel(py::module_& m);
+void register_funnel_analysis(py::module_& m);
+void register_lifecycle(py::module_& m);
+void register_campaign(py::module_& m);
+void register_attribution(py::module_& m);
+void register_markov(py::module_& m);
+void register_suppression(py::module_& m);
+void register_audit(py::module_& m);
+void register_velocity(py::module_& m);
+void register_planning(py::module_& m);
+void register_sla(py::module_& m);
 
 template <class T>
 using array = py::array_t<T, py::array::c_style>;
@@ -85,11 +102,3 @@ py::class_<S, Options...>& bind_state(py::class_<S, Options...>&& cls) {
 }
 
 }  // namespace funnelkit::python
-
-/// Defines the binder of one concept, `funnelkit::python::register_<name>(module)`. The second
-/// argument (a former ordering number) is accepted and ignored: module.cpp fixes the order.
-#define FUNNELKIT_PYTHON_BINDING(name, ...)                                                    \
-    namespace funnelkit::python {                                                              \
-    void register_##name(py::module_& m);                                                      \
-    }                                                                                          \
-    void ::funnelkit::python::register_##name(::funnelkit::python::py::module_& m)
