@@ -84,7 +84,7 @@ def levels_from(level_per_entity: np.ndarray, steps: int) -> list[int]:
 
 # -- engines (each runs in a worker subprocess) ----------------------------------------------
 def run_funnelkit(d, steps, window, threads, order):
-    from funnelkit.events import window_funnel
+    from funnelkit.window_funnel import window_funnel
 
     promise = {"entity_time": "entity_time", "time": "time", "shuffled": "unsorted"}[order]
 
