@@ -10,9 +10,10 @@ from contract import CHECKED
 
 
 def _public_result_types():
+    from test_typing import _public_objects
+
     seen = set()
-    for name in dir(fk):
-        obj = getattr(fk, name)
+    for name, obj in _public_objects():
         if inspect.isclass(obj) and issubclass(obj, (fk.Table, fk.Scalar)) and obj not in (fk.Table, fk.Scalar, fk.Mergeable):
             seen.add(obj)
     return seen
