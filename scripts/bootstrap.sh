@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Installs what funnelkit needs to build, demo and test, and only what is missing:
-#   Debian packages (compiler, CMake, Ninja, ccache, Eigen, Boost, GoogleTest, Google Benchmark)
-#   and a project virtual environment .venv with the packages of scripts/requirements.txt.
+# Installs what funnelkit needs, and only what is missing:
+#   bootstrap.sh demo   the compiler, CMake, Ninja, Eigen and Boost (Debian) and a project virtual
+#                       environment .venv with scripts/requirements-demo.txt (build and run);
+#   bootstrap.sh        (or "test") also ccache, GoogleTest and Google Benchmark, and
+#                       scripts/requirements.txt (the other input formats and the references).
 # Idempotent. Prints what it installs; prints nothing when nothing is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+mode="${1:-test}"
+case "$mode" in
+  demo) requirements=scripts/requirements-demo.txt ;;
+  test) requirements=scripts/requirements.txt ;;
+  *) echo "usage: bootstrap.sh [demo|test]" >&2; exit 2 ;;
+esac
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+packages=(g++ libeigen3-dev libboost-dev python3-venv python3-dev)
+if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache); fi
 need=()
-for pkg in g++ libeigen3-dev libboost-dev libgtest-dev libbenchmark-dev ccache python3-venv python3-dev; do
+for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
@@ -26,11 +36,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating the virtual environment .venv"
   "$python" -m venv .venv
 fi
-stamp=.venv/.funnelkit-requirements
-want="$(sha256sum scripts/requirements.txt | cut -d' ' -f1)"
+# One stamp per requirements file: the test set includes the demo set.
+stamp=".venv/.funnelkit-$(basename "$requirements" .txt)"
+want="$(cat scripts/requirements-demo.txt "$requirements" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: installing Python packages from scripts/requirements.txt into .venv"
+  echo "bootstrap: installing Python packages from $requirements into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  (cd scripts && ../.venv/bin/python -m pip install -q --disable-pip-version-check -r "$(basename "$requirements")")
   echo "$want" > "$stamp"
 fi

@@ -5,6 +5,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh demo
 bash scripts/install-python.sh
 exec .venv/bin/python -m funnelkit demo "$@"
