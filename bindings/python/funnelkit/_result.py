@@ -532,6 +532,10 @@ def restore(data: bytes) -> Mergeable:
     return _REGISTRY[kind].from_bytes(data)
 
 
+# Pickles name the public path, so they keep loading whatever module holds the code.
+restore.__module__ = "funnelkit"
+
+
 def _open_envelope(data: Any) -> tuple[str, dict[str, Any], bytes]:
     data = bytes(data)
     if len(data) < 4 + 6 + 8 + 4 or data[:4] != _MAGIC:
