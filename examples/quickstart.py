@@ -8,3 +8,4 @@ rates = table.to_pandas()
 won = rates[rates["stage"] == "Customer"].set_index("source")
 print(won[["entities", "reached", "cumulative_rate"]])
 assert won.loc["Referral", "cumulative_rate"] > won.loc["Outbound", "cumulative_rate"]
+print(table.explain())                        # the definition, the inputs and the options in force
