@@ -214,6 +214,8 @@ def _parser() -> argparse.ArgumentParser:
     more.add_argument("--touches", nargs="+", metavar="FILE", help="marketing touches (entity, time, channel) for "
                                                                    "attribution")
     more.add_argument("--events", nargs="+", metavar="FILE", help="events (entity, time, step) for an event funnel")
+    more.add_argument("--touch-channel", metavar="COLUMN", help="column of the touches' channel (default channel)")
+    more.add_argument("--event-step", metavar="COLUMN", help="column of the events' step (default step)")
     more.add_argument("--steps", help="event funnel steps, comma-separated")
     more.add_argument("--window", help="event funnel window (default 30d)")
     out = rep.add_argument_group("output")
@@ -275,6 +277,10 @@ def _config(args: argparse.Namespace) -> Any:
         cfg.touches = list(args.touches)
     if args.events:
         cfg.events = list(args.events)
+    if args.touch_channel:
+        cfg.touch_channel = args.touch_channel
+    if args.event_step:
+        cfg.event_step = args.event_step
     if args.steps:
         cfg.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     return cfg

@@ -125,16 +125,14 @@ def _check_stages(frame: Any, cfg: ReportConfig, source: dict[str, Any]) -> None
     col = frame[cfg.stage]
     names = cfg.model.names
     cats = [str(c) for c in col.cat.categories]
-    for j, c in enumerate(cats):
-        if c in names:
-            continue
-        codes = np.asarray(col.cat.codes)
-        hits = np.flatnonzero(codes == j)
-        if not len(hits):
-            continue
+    codes = np.asarray(col.cat.codes)
+    unknown = [j for j, c in enumerate(cats) if c not in names]
+    hits = np.flatnonzero(np.isin(codes, unknown)) if unknown else []
+    if len(hits):
+        row = int(hits[0])  # the first row in file order with a stage the model does not have
+        c = cats[int(codes[row])]
         near = closest(c, names)
         files = source.get("files", [])
-        row = int(hits[0])
         where = f"row {row} (line {row + 2} of the file)" if source.get("kind") == "csv" and len(files) == 1 \
             else f"row {row}"
         raise DataError(f"{files[0] + ': ' if files else ''}column {cfg.stage!r}, {where}: value {c!r} is not a "
