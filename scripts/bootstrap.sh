@@ -18,7 +18,7 @@ esac
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(g++ libeigen3-dev libboost-dev python3-venv python3-dev)
-if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache); fi
+if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache chromium); fi
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 
 if TYPE_CHECKING:  # optional packages, named in annotations only
+    import matplotlib.axes
     import pandas
     import polars
     import pyarrow
@@ -298,6 +299,14 @@ class Table(_Explained):
         doc = {"result": self._result_name, "explain": self.explain().to_dict(), "columns": columns,
                "data": plain(self.to_dict(orient))}
         return json.dumps(doc, allow_nan=False, indent=indent)
+
+    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
+        """Draws the result with matplotlib (``pip install 'funnelkit[plot]'``) on ``ax``, a new
+        figure when None, and returns the Axes; :mod:`funnelkit.plot` says what each result
+        draws (``kwargs`` go to ``Axes.set``)."""
+        from .plot import plot_result
+
+        return plot_result(self, ax, **kwargs)
 
     # -- display ----------------------------------------------------------------------------
     def _display_rows(self) -> tuple[list[str], list[list[str]], int]:

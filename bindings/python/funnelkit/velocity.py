@@ -41,6 +41,7 @@ from ._result import Explanation, Scalar, Table
 from ._time import TimeAxis
 
 if TYPE_CHECKING:  # optional packages and types named in annotations only
+    import matplotlib.axes
     import pandas
 
     from .model import StageModel
@@ -457,6 +458,13 @@ class VelocityDecomposition(Scalar):
                       "additive_contribution": np.array([self.additive[k] for k in _DRIVERS])},
                      name="VelocityDrivers", definition=self.definition,
                      inputs={"v0": self.v0, "v1": self.v1, "weight": self.weight}, options={"method": "LMDI-I"})
+
+    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
+        """The waterfall from V0 through the drivers' additive contributions to V1, with
+        matplotlib (``pip install 'funnelkit[plot]'``); returns the Axes."""
+        from .plot import plot_result
+
+        return plot_result(self, ax, **kwargs)
 
     def to_pandas(self) -> pandas.DataFrame:
         """Deprecated: use ``drivers().to_pandas()``."""
