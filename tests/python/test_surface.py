@@ -249,3 +249,23 @@ def test_ids_and_times_outside_int64_are_errors_not_collisions():
     with pytest.raises(ValueError, match=r"column 'time', row 1: .*reserved"):
         fk.window_funnel({"entity": never["entity"], "time": never["time"], "step": np.array([0, 1])}, window=5,
                          steps=2)
+
+
+@pytest.mark.parametrize("skipped", ["implied", "recorded"])
+def test_who_reached_and_who_dropped_in_a_stage_funnel(skipped):
+    crm = fk.sample_crm(3000, seed=8)
+    t = fk.conversion(crm, segment="source", skipped=skipped, per_entity=True)
+    for k, stage in enumerate(t.stages):
+        assert len(t.entities_at(stage)) == t.reached(stage)
+        assert len(t.entities_at(stage, "Referral")) == t.reached(stage, "Referral")
+        if k and skipped == "implied":
+            assert len(t.dropped_at(stage)) == t.reached(k - 1) - t.reached(k)
+    sql = set(t.entities_at("SQL"))
+    dropped = set(t.dropped_at("SQL"))
+    assert dropped and not dropped & sql and dropped <= set(t.entities_at("SAL"))
+    # The ids are the input's ids: strings stay strings.
+    named = crm.assign(entity="lead-" + crm["entity"].astype(str))
+    t2 = fk.conversion(named, per_entity=True, skipped=skipped)
+    assert sorted(t2.dropped_at("SQL")) == sorted(f"lead-{i}" for i in dropped)
+    with pytest.raises(ValueError, match="per_entity=True"):
+        fk.conversion(crm).dropped_at("SQL")

@@ -82,6 +82,7 @@ class ConversionTable(Mergeable):
                              "segment_categories= to conversion() for every part")
         if not self.segments:
             self.segments = list(other.segments)
+        self._reach = None  # per-entity reach describes one part only
 
     # -- getters ---------------------------------------------------------------------------
     @property
@@ -138,6 +139,35 @@ class ConversionTable(Mergeable):
                     "step_rate": t["step_rate"][keep], "cumulative_rate": t["cumulative_rate"][keep]})
         return out
 
+    # -- who is behind the numbers -------------------------------------------------------------
+    def _reach_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        reach = getattr(self, "_reach", None)
+        if reach is None:
+            raise ValueError("per-entity reach was not kept: call conversion(..., per_entity=True)")
+        return reach
+
+    def _entity_mask(self, segment: Any) -> np.ndarray:
+        ids, reached, seg = self._reach_matrix()
+        if segment is None:
+            return np.ones(len(ids), dtype=bool)
+        return seg == self._seg(segment)
+
+    def entities_at(self, stage: str | int, segment: Any = None) -> np.ndarray:
+        """Ids of the entities that reached ``stage`` (overall, or in one segment); needs
+        ``conversion(..., per_entity=True)``. Their number is ``reached(stage, segment)``."""
+        ids, reached, _ = self._reach_matrix()
+        k = self._rank(stage)
+        return ids[reached[:, k] & self._entity_mask(segment)]
+
+    def dropped_at(self, stage: str | int, segment: Any = None) -> np.ndarray:
+        """Ids of the entities that reached the stage before ``stage`` but not ``stage`` ("who
+        dropped at SQL?"); needs ``conversion(..., per_entity=True)``."""
+        ids, reached, _ = self._reach_matrix()
+        k = self._rank(stage)
+        if k == 0:
+            raise ValueError(f"stage {self.stages[0]!r} is the first stage: nobody drops before it")
+        return ids[reached[:, k - 1] & ~reached[:, k] & self._entity_mask(segment)]
+
     def without_overall(self) -> Table:
         """The table without the overall ("(all)") rows: segments only."""
         cols = self._table()
@@ -175,6 +205,7 @@ def conversion(
     segment: str | None = None,
     segment_categories: Sequence[Any] | None = None,
     skipped: str = "implied",
+    per_entity: bool = False,
 ) -> ConversionTable:
     """Reach and conversion rates per ladder stage, overall and per segment.
 
@@ -196,13 +227,16 @@ def conversion(
         Fixes the segment labels and their order (needed to merge tables of several parts).
     skipped:
         ``"implied"`` (reaching a stage implies the earlier ones) or ``"recorded"``.
+    per_entity:
+        Also keep which entities reached which stage, for ``result.entities_at(stage)`` and
+        ``result.dropped_at(stage)`` (costs the stage histories of every entity).
 
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
     model = model or StageModel.b2b()
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
     data = _frames.as_table(data)
-    ent = _frames.entity_codes(_frames.column(data, entity, "entity"), entity)
+    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
     tim = _frames.timestamps(_frames.column(data, time, "time"), time)
     stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
     seg = None
@@ -217,7 +251,17 @@ def conversion(
         counts.merge(_core.ConversionCounts(len(model.ladder), len(labels)))
     inputs = {"rows": int(len(ent)), "entities": int(counts.entities(-1)),
               "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment}}
-    return ConversionTable(counts, model, segment, labels, skipped=skipped, inputs=inputs)
+    table = ConversionTable(counts, model, segment, labels, skipped=skipped, inputs=inputs)
+    if per_entity:
+        # The core's stage histories read each entity's reach exactly as the counts do.
+        h = _core.build_histories(model._m, ent, tim, stg, seg, None, _core.HistoryOptions())
+        never = np.iinfo(np.int64).min
+        summary = h.summary()
+        codes = summary["entity"]
+        ids = codes if ent_labels is None else ent_labels[codes]
+        reached = h.entry_times(skipped == "implied") != never
+        table._reach = (ids, reached, summary["segment"] if seg is not None else None)
+    return table
 
 
 def _rename(message: str, **names: str | None) -> str:
