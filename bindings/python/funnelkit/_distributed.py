@@ -1,0 +1,641 @@
+"""What :mod:`funnelkit.spark` and :mod:`funnelkit.dask` share: the work of one partition, the
+parts it returns, their merge and the results built from them on the driver.
+
+The pattern is the one every mergeable result of funnelkit follows: partition by entity,
+compute partial states, merge. An engine (Spark, Dask) only moves data: it groups the rows of
+each entity into one partition, calls :func:`part_of_table` on every partition (an Arrow
+table, handed to the compiled core column by column) and merges the returned bytes in a tree
+with :func:`merge_parts`. Raw rows never leave the executors; the driver receives one small
+part per partition (or per merge group) and builds the result.
+
+Each function runs as follows:
+
+1. a *dry run* of the single-machine function on an empty table of the input's schema, on the
+   driver: it checks every column and argument with the single-machine messages and gives the
+   options of the result (so that it equals the single-machine result, labels included);
+2. a *scan* (a map-only pass, no shuffle) when the result needs something global before the
+   states can be computed: the sorted segment and reason labels (states index segments by
+   code, so every part needs the same codes) and the largest timestamp (funnel_analysis's
+   default ``data_end``);
+3. the *states*: rows grouped by entity, one part per partition, merged in a tree.
+
+Parts are bytes: the magic ``FKDP``, a format version, a JSON header (kind, the funnelkit
+version that wrote it, counts to add, value sets to unite) and the nested result bytes of
+:meth:`funnelkit.Mergeable.to_bytes` (each with its own versions and CRC), then a CRC-32 of the
+whole. A part written in another format is refused with both versions named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import struct
+import warnings
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _core, _frames, _names
+from ._result import Mergeable, _decode, _encode, restore
+from .conversion import ConversionTable
+from .conversion import conversion as conversion_local
+from .funnel_analysis import FunnelAnalysis
+from .funnel_analysis import funnel_analysis as funnel_analysis_local
+from .lifecycle import LifecycleSummary, _reason_codes
+from .lifecycle import lifecycle as lifecycle_local
+from .window_funnel import WindowFunnel, _step_names
+from .window_funnel import window_funnel as window_funnel_local
+
+__all__ = ["FORMAT", "MergeRoundingWarning", "Engine", "part_of_table", "merge_parts", "open_part", "public"]
+
+#: Format version of the parts exchanged between executors and the driver.
+FORMAT = 1
+_MAGIC = b"FKDP"
+#: Parts merged by one merge task (the arity of the merge tree).
+FANOUT = 16
+
+
+class MergeRoundingWarning(UserWarning):
+    """A merged floating-point sum may differ in its last bits from the single-machine sum,
+    because the parts added it up in another order (see the message for which number and the
+    bound)."""
+
+
+# -- parts ---------------------------------------------------------------------------------------
+def pack_part(header: Mapping[str, Any], states: Mapping[str, bytes]) -> bytes:
+    """A part as bytes: magic, format, JSON header (with the writer's funnelkit version and
+    the names and sizes of the states), the states, CRC-32."""
+    head = dict(header)
+    head["funnelkit"] = _core.__version__
+    head["states"] = [[name, len(blob)] for name, blob in states.items()]
+    text = json.dumps(head, allow_nan=False, sort_keys=True).encode()
+    body = _MAGIC + struct.pack("<HI", FORMAT, len(text)) + text + b"".join(states.values())
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def open_part(data: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The header and the states of a part; a part of another format or a corrupted one is an
+    error that says which funnelkit versions are involved."""
+    data = bytes(data)
+    if len(data) < 14 or data[:4] != _MAGIC:
+        raise ValueError("not a funnelkit part: the bytes do not start with the FKDP magic number")
+    (version,) = struct.unpack_from("<H", data, 4)
+    if version != FORMAT:
+        raise ValueError(
+            f"a funnelkit part in format {version} reached a driver running funnelkit {_core.__version__}, which "
+            f"reads format {FORMAT}: the executors run another funnelkit release than the driver; install the "
+            "same funnelkit wheel on the driver and on every executor")
+    (crc,) = struct.unpack_from("<I", data, len(data) - 4)
+    if zlib.crc32(data[:-4]) != crc:
+        raise ValueError("corrupted funnelkit part: the checksum does not match the bytes")
+    (hlen,) = struct.unpack_from("<I", data, 6)
+    header = json.loads(data[10:10 + hlen].decode())
+    pos = 10 + hlen
+    states: dict[str, bytes] = {}
+    for name, size in header.pop("states"):
+        states[name] = data[pos:pos + size]
+        pos += size
+    if pos != len(data) - 4:
+        raise ValueError("corrupted funnelkit part: the state sizes do not match the bytes")
+    return header, states
+
+
+def _merge_headers(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    if a["kind"] != b["kind"]:
+        raise ValueError(f"cannot merge a {a['kind']} part with a {b['kind']} part")
+    out = {"kind": a["kind"], "sums": dict(a["sums"]), "sets": {k: list(v) for k, v in a["sets"].items()},
+           "max": dict(a["max"])}
+    for k, v in b["sums"].items():
+        mine = out["sums"].get(k)
+        if mine is None:
+            out["sums"][k] = v
+        elif isinstance(v, list):
+            out["sums"][k] = [x + y for x, y in zip(mine, v)]
+        else:
+            out["sums"][k] = mine + v
+    for k, v in b["sets"].items():
+        out["sets"][k] = sorted(set(out["sets"].get(k, [])) | set(v))
+    for k, v in b["max"].items():
+        mine = out["max"].get(k)
+        out["max"][k] = v if mine is None else (mine if v is None else max(mine, v))
+    return out
+
+
+def merge_parts(parts: Iterable[Any]) -> bytes | None:
+    """Merges parts (bytes) into one, pairwise in a balanced tree; None when there is none.
+    States with the same name merge with :meth:`funnelkit.Mergeable.merge`, which refuses
+    parts of other labels or options."""
+    opened: list[tuple[dict[str, Any], dict[str, Mergeable]]] = []
+    for blob in parts:
+        if blob is None:
+            continue
+        header, states = open_part(blob)
+        opened.append((header, {k: restore(v) for k, v in states.items()}))
+    if not opened:
+        return None
+    while len(opened) > 1:
+        nxt = []
+        for i in range(0, len(opened) - 1, 2):
+            (ha, sa), (hb, sb) = opened[i], opened[i + 1]
+            for k, v in sb.items():
+                if k in sa:
+                    sa[k].merge(v)
+                else:
+                    sa[k] = v
+            nxt.append((_merge_headers(ha, hb), sa))
+        if len(opened) % 2:
+            nxt.append(opened[-1])
+        opened = nxt
+    header, states = opened[0]
+    return pack_part(header, {k: v.to_bytes() for k, v in states.items()})
+
+
+# -- the plan of a job (built on the driver, shipped to the executors) ----------------------------
+@dataclasses.dataclass(frozen=True)
+class Recode:
+    """Step names mapped to codes on the executors, so that no partition checks on its own that
+    every step occurs (the driver checks the union): the step column, the step names and the
+    codes of other named events (exclusions)."""
+
+    column: str
+    names: tuple[str, ...]
+    extra: tuple[tuple[str, int], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What every partition computes: ``kind`` and the keyword arguments of the single-machine
+    function (as the partition calls it), the columns it reads, and for scans what to gather."""
+
+    kind: str
+    kwargs: dict[str, Any]
+    columns: tuple[str, ...]
+    recode: Recode | None = None
+    summary: dict[str, Any] | None = None
+    scan_time: tuple[str, str | None] | None = None
+    scan_labels: tuple[tuple[str, str], ...] = ()
+
+
+def _plain_arrow(table: Any) -> Any:
+    """Dictionary columns decoded (the single-machine readers take them as values too)."""
+    import pyarrow as pa
+
+    cols = []
+    for col in table.columns:
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=table.column_names)
+
+
+def _recode(table: Any, recode: Recode) -> tuple[Any, list[int], list[str]]:
+    """The step column replaced by codes (step index, other named events' codes, -1 for the
+    rest), the steps present and, when some step is absent from this partition, the distinct
+    values of the column (for the driver's message naming the closest values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    full = {n: k for k, n in enumerate(recode.names)}
+    full.update(dict(recode.extra))
+    keys = list(full)
+    col = table.column(recode.column).combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    text = pc.cast(col, pa.string())
+    pos = pc.index_in(text, value_set=pa.array(keys, type=pa.string()))
+    lookup = pa.array([full[k] for k in keys], type=pa.int32())
+    codes = pc.fill_null(pc.take(lookup, pos), -1) if len(keys) else pa.array(np.full(len(col), -1, np.int32))
+    n = len(recode.names)
+    present = sorted(int(c) for c in pc.unique(codes).to_pylist() if c is not None and 0 <= c < n)
+    values: list[str] = []
+    if len(present) < n:
+        values = [v for v in pc.unique(text).to_pylist() if v is not None]
+    out = table.set_column(table.column_names.index(recode.column), recode.column, codes)
+    return out, present, values
+
+
+def part_of_table(plan: Plan, table: Any) -> bytes | None:
+    """The part of one partition (a ``pyarrow.Table`` holding every row of its entities), or
+    None for an empty partition. Runs on the executors."""
+    if table.num_rows == 0:
+        return None
+    table = _plain_arrow(table)
+    header: dict[str, Any] = {"kind": plan.kind, "sums": {"rows": int(table.num_rows)}, "sets": {}, "max": {}}
+    states: dict[str, bytes] = {}
+    kwargs = dict(plan.kwargs)
+    if plan.recode is not None:
+        table, present, values = _recode(table, plan.recode)
+        header["sets"]["present"] = present
+        header["sets"]["values"] = sorted(values)
+    if plan.kind == "scan":
+        if plan.scan_time is not None:
+            name, unit = plan.scan_time
+            ticks, _ = _frames.time_axis(_frames.column(table, name, "time"), name, unit)
+            header["max"]["time"] = int(ticks.max())
+        for name, how in plan.scan_labels:
+            col = _frames.column(table, name, name)
+            labels = _reason_codes(col, name, None)[1] if how == "reason" else _frames.category_codes(col, name)[1]
+            header["sets"][name] = sorted(json.dumps(_encode(v)) for v in labels)
+    elif plan.kind == "window_funnel":
+        states["result"] = window_funnel_local(table, **kwargs).to_bytes()
+    elif plan.kind == "conversion":
+        states["result"] = conversion_local(table, **kwargs).to_bytes()
+    elif plan.kind == "lifecycle":
+        histories = lifecycle_local(table, **kwargs)
+        header["sums"]["entities"] = len(histories)
+        states["result"] = histories.summary(**(plan.summary or {})).to_bytes()
+    elif plan.kind == "funnel_analysis":
+        res = funnel_analysis_local(table, **kwargs)
+        states["closed"] = res.closed.to_bytes()
+        states["open"] = res.open.to_bytes()
+        states["unattributed"] = res.unattributed.to_bytes()
+        for label, wf in res.by_segment.items():
+            states["segment " + json.dumps(_encode(label))] = wf.to_bytes()
+        for key, wf in res.by_period.items():
+            states["period " + json.dumps(_encode(key))] = wf.to_bytes()
+        header["sums"]["conversions"] = int(res.conversions)
+        header["sums"]["through_step"] = [int(v) for v in res.through_step.values()]
+        header["sums"]["entities"] = int(res.closed.entities + res.open.entities)
+    else:
+        raise ValueError(f"unknown part kind {plan.kind!r}")
+    return pack_part(header, states)
+
+
+# -- engines -------------------------------------------------------------------------------------
+class Engine:
+    """Moves data for the functions below: ``empty`` gives an empty Arrow table of the input's
+    schema (for the dry run), ``map_reduce`` runs :func:`part_of_table` on every partition (after
+    grouping rows by ``entity`` when it is given) and returns the merged part."""
+
+    #: What the engine takes, for messages ("a Spark DataFrame").
+    takes = "a data frame"
+    #: The module the public functions live in.
+    module = "funnelkit"
+
+    def check(self, data: Any) -> None:
+        raise NotImplementedError
+
+    def columns(self, data: Any) -> list[str]:
+        raise NotImplementedError
+
+    def empty(self, data: Any, columns: Sequence[str]) -> Any:
+        raise NotImplementedError
+
+    def map_reduce(self, data: Any, plan: Plan, entity: str | None, partitions: int | None) -> bytes | None:
+        raise NotImplementedError
+
+
+def _dry_run(fn: Callable[..., Any], empty: Any, **kwargs: Any) -> Any:
+    """The single-machine function on an empty table: every check with its own message, and
+    the options of the result. Step names cannot occur in no rows: that check is the driver's,
+    on the union of the partitions (see :func:`_check_steps`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return fn(empty, **kwargs)
+
+
+def _columns(data_columns: Sequence[str], *names: Any) -> tuple[str, ...]:
+    """The named columns present in the data, in order, each once (absent ones are left to the
+    dry run, which names them with the closest present ones)."""
+    out: list[str] = []
+    for n in names:
+        if isinstance(n, str) and n in data_columns and n not in out:
+            out.append(n)
+    return tuple(out)
+
+
+def _scan(engine: Engine, data: Any, columns: Sequence[str], *, time: tuple[str, str | None] | None = None,
+          labels: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """One map-only pass: the largest timestamp and the sorted labels of some columns."""
+    plan = Plan("scan", {}, tuple(columns), scan_time=time, scan_labels=tuple(labels))
+    merged = engine.map_reduce(data, plan, None, None)
+    header = open_part(merged)[0] if merged is not None else {"sets": {}, "max": {}}
+    out: dict[str, Any] = {"max_time": header["max"].get("time")}
+    for name, _ in labels:
+        out[name] = sorted((_decode(json.loads(v)) for v in header["sets"].get(name, [])), key=_label_key)
+    return out
+
+
+def _label_key(value: Any) -> Any:
+    """Labels sort as the single-machine readers sort them (their natural order)."""
+    return value
+
+
+def _check_steps(header: dict[str, Any], recode: Recode | None, column: str, absent: str) -> None:
+    """Every step name must occur somewhere in the data, as on one machine."""
+    if recode is None:
+        return
+    present = [recode.names[i] for i in header["sets"].get("present", [])]
+    seen = present + list(header["sets"].get("values", []))
+    _names.check_in_data(list(recode.names), seen, what="step", column=column, option="steps", absent=absent)
+
+
+def _run(engine: Engine, data: Any, plan: Plan, entity: str, partitions: int | None) -> tuple[dict, dict]:
+    merged = engine.map_reduce(data, plan, entity, partitions)
+    if merged is None:
+        return {"sums": {"rows": 0}, "sets": {}, "max": {}}, {}
+    header, states = open_part(merged)
+    return header, {k: restore(v) for k, v in states.items()}
+
+
+def _partitions(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"option 'partitions': value {value!r} must be an integer >= 1 (or None)")
+    return int(value)
+
+
+def _inputs(dry: Any, header: dict[str, Any], engine: Engine, **extra: Any) -> dict[str, Any]:
+    inputs = dict(dry._inputs)
+    inputs["rows"] = int(header["sums"].get("rows", 0))
+    inputs.update(extra)
+    inputs["engine"] = engine.takes
+    return inputs
+
+
+# -- the functions -------------------------------------------------------------------------------
+def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | Sequence[Any], entity: str = "entity",
+                  time: str = "time", step: str | None = "step", step_mask: str | None = None,
+                  strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False,
+                  allow_reentry: bool = False, exact_increase: bool = False, order: str = "detect",
+                  threads: int = 1, per_entity: bool = False, time_unit: str | None = None, absent: str = "error",
+                  partitions: int | None = None) -> WindowFunnel:
+    """Per-entity funnel levels over an event stream, counted per level: :func:`funnelkit.window_funnel`
+    on {takes}, with the same arguments and the same result (equal, ``==``, to the
+    single-machine result on the same rows).
+
+    Rows are grouped by ``entity`` across ``partitions`` partitions (default: the engine's);
+    every partition counts its entities' levels with the compiled core and the counts add up.
+    ``order`` is checked but every partition scans its rows (a shuffle keeps no order), and
+    ``per_entity=True`` is not supported: the levels of every entity would all travel to the
+    driver (NotImplementedError)."""
+    engine.check(data)
+    partitions = _partitions(partitions)
+    if per_entity:
+        raise NotImplementedError(
+            "per_entity=True would bring one row per entity to the driver; the distributed window_funnel returns "
+            "the merged level counts only")
+    _names.choice(absent, _names.ABSENT, "absent")
+    kwargs = dict(window=window, entity=entity, time=time, step=step, step_mask=step_mask,
+                  strict_deduplication=strict_deduplication, strict_order=strict_order,
+                  strict_increase=strict_increase, allow_reentry=allow_reentry, exact_increase=exact_increase,
+                  threads=threads, time_unit=time_unit)
+    cols = _columns(engine.columns(data), entity, time, step_mask if step_mask is not None else step)
+    empty = engine.empty(data, cols)
+    dry = _dry_run(window_funnel_local, empty, steps=steps, order=order, absent="warn", **kwargs)
+    names, lookup = _step_names(steps)
+    recode = None
+    if step_mask is None and lookup is not None:
+        recode = Recode(str(step), tuple(names))
+        kwargs["steps"] = len(names)
+    else:
+        kwargs["steps"] = steps
+    plan = Plan("window_funnel", kwargs, cols, recode=recode)
+    header, states = _run(engine, data, plan, entity, partitions)
+    _check_steps(header, recode, str(step), absent)
+    counts = states["result"]._state if "result" in states else dry._state
+    inputs = _inputs(dry, header, engine, entities=int(counts.entities))
+    return WindowFunnel(counts, names, options=dry._options, inputs=inputs)
+
+
+def conversion_dist(engine: Engine, data: Any, *, model: Any = None, entity: str = "entity", time: str = "time",
+                    stage: str = "stage", segment: str | None = None, segment_categories: Sequence[Any] | None = None,
+                    skipped: str = "implied", partitions: int | None = None) -> ConversionTable:
+    """Reach and conversion rates per ladder stage, overall and per segment: :func:`funnelkit.conversion`
+    on {takes}, with the same arguments and the same result (equal, ``==``, to the
+    single-machine result on the same rows).
+
+    Without ``segment_categories`` a map-only pass first gathers the sorted segment labels, so
+    that every partition codes segments alike. Rows are then grouped by ``entity`` across
+    ``partitions`` partitions; the partitions' tables add up exactly (integer counts)."""
+    engine.check(data)
+    partitions = _partitions(partitions)
+    kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, skipped=skipped)
+    cols = _columns(engine.columns(data), entity, time, stage, segment)
+    empty = engine.empty(data, cols)
+    dry = _dry_run(conversion_local, empty, segment_categories=segment_categories or ([] if segment else None), **kwargs)
+    if segment is not None and segment_categories is None:
+        segment_categories = _scan(engine, data, (segment,), labels=((segment, "segment"),))[segment]
+    kwargs["segment_categories"] = None if segment_categories is None else list(segment_categories)
+    header, states = _run(engine, data, Plan("conversion", kwargs, cols), entity, partitions)
+    if "result" in states:
+        out = states["result"]
+    else:  # no rows at all: the single-machine answer on no rows
+        out = conversion_local(empty, **kwargs)
+    out._inputs = _inputs(dry, header, engine, entities=int(out._state.entities(-1)))
+    return out
+
+
+def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str = "entity", time: str = "time",
+                   stage: str = "stage", segment: str | None = None, reason: str | None = None,
+                   segment_categories: Sequence[Any] | None = None, reason_categories: Sequence[Any] | None = None,
+                   as_of: Any = None, time_unit: str | None = None, skipped: str = "implied", passes: str = "first",
+                   partitions: int | None = None) -> LifecycleSummary:
+    """The mergeable lifecycle summary (reach, flow, time in stage):
+    ``funnelkit.lifecycle(data, ...).summary(skipped=..., passes=...)`` on {takes}, with the
+    same arguments and the same result (equal, ``==``, to the single-machine summary).
+
+    The per-entity histories of :class:`funnelkit.Lifecycle` stay on the executors: each
+    partition builds its entities' histories with the compiled core and returns their summary;
+    the summaries merge exactly (counts add, kept durations pool, so medians and p90 are the
+    single-machine ones). Without ``segment_categories`` / ``reason_categories`` a map-only
+    pass first gathers the sorted labels. The mean time in stage is a floating-point sum: when
+    a stage's total exceeds 2**53 units of the durations' resolution the parts may round it
+    differently from one machine, and a :class:`MergeRoundingWarning` says so."""
+    engine.check(data)
+    partitions = _partitions(partitions)
+    skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
+    passes = _names.choice(passes, ("first", "every"), "passes")
+    kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, reason=reason, as_of=as_of,
+                  time_unit=time_unit)
+    cols = _columns(engine.columns(data), entity, time, stage, segment, reason)
+    empty = engine.empty(data, cols)
+    dry = _dry_run(lifecycle_local, empty, segment_categories=segment_categories or ([] if segment else None),
+                   reason_categories=reason_categories, **{**kwargs, "as_of": None})
+    wanted = [(c, how) for c, how, given in ((segment, "segment", segment_categories),
+                                             (reason, "reason", reason_categories)) if c is not None and given is None]
+    if wanted:
+        found = _scan(engine, data, [c for c, _ in wanted], labels=wanted)
+        if segment is not None and segment_categories is None:
+            segment_categories = found[segment]
+        if reason is not None and reason_categories is None:
+            reason_categories = found[reason]
+    kwargs["segment_categories"] = None if segment_categories is None else list(segment_categories)
+    kwargs["reason_categories"] = None if reason_categories is None else list(reason_categories)
+    summary = {"skipped": skipped, "passes": passes}
+    header, states = _run(engine, data, Plan("lifecycle", kwargs, cols, summary=summary), entity, partitions)
+    out = states["result"] if "result" in states else lifecycle_local(empty, **kwargs).summary(**summary)
+    out._inputs = _inputs(dry.summary(), header, engine, entities=int(header["sums"].get("entities", 0)))
+    _check_rounding(out)
+    return out
+
+
+def _check_rounding(summary: LifecycleSummary) -> None:
+    """Warns when a stage's total time exceeds what a double holds exactly: then the order in
+    which the parts added it up may change its last bits (and those of the mean)."""
+    state = summary._state
+    for k, name in enumerate(summary.stages):
+        if state.n_stages == 0:
+            return
+        s = state.time_in_stage(k, -1)
+        if s.count == 0:
+            continue
+        values = np.asarray(s.values(), dtype=np.float64)
+        if not values.size or not np.all(values == np.round(values)) or values.max() >= 2.0**62:
+            exact = False
+        else:
+            ints = values.astype(np.int64)
+            low = int(np.bitwise_or.reduce(ints))
+            zeros = (low & -low).bit_length() - 1 if low else 0
+            exact = float(s.sum) < 2.0 ** (53 + zeros)
+        if not exact:
+            warnings.warn(
+                f"LifecycleSummary: the total time in stage {name!r} ({float(s.sum):.6g} {summary.time_unit}) is beyond "
+                f"what a double adds up exactly at the durations' resolution, so its mean may differ from a "
+                f"single-machine run in the last bits (relative difference below {s.count * 2.0**-53:.2g}); the counts, "
+                "min, max, median and p90 are exact", MergeRoundingWarning, stacklevel=4)
+
+
+def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Sequence[Any] | int,
+                         entity: str = "entity", time: str = "time", step: str = "step",
+                         exclusions: Sequence[tuple[Any, Any, Any]] = (), unordered: bool = False,
+                         count_conversions: bool = False, hold: str | None = None, segment: str | None = None,
+                         attribution: str = "first_touch", attribution_step: Any = None, period: str | None = None,
+                         tz: Any = "UTC", data_end: Any = None, histogram_edges: Sequence[Any] = (),
+                         max_gap: Mapping[Any, Any] | Sequence[Any] | None = None,
+                         min_gap: Mapping[Any, Any] | Sequence[Any] | None = None, optional: Sequence[Any] = (),
+                         time_unit: str | None = None, absent: str = "error",
+                         partitions: int | None = None) -> FunnelAnalysis:
+    """Funnel analysis beyond ``windowFunnel``: :func:`funnelkit.funnel_analysis` on {takes},
+    with the same arguments. The level counts (closed, open, per segment, per period, through
+    each step, conversions) equal the single-machine ones; ``time_to_convert()`` raises
+    NotImplementedError (the core returns only the median and p90 of each step's durations, which
+    do not merge; see docs/distributed.md).
+
+    Without ``data_end`` a map-only pass first finds the largest timestamp (the single-machine
+    default is that + 1, over all rows, so every partition must use the same one)."""
+    engine.check(data)
+    partitions = _partitions(partitions)
+    _names.choice(absent, _names.ABSENT, "absent")
+    kwargs = dict(window=window, entity=entity, time=time, step=step, unordered=unordered,
+                  count_conversions=count_conversions, hold=hold, segment=segment, attribution=attribution,
+                  period=period, tz=tz, histogram_edges=list(histogram_edges), time_unit=time_unit)
+    cols = _columns(engine.columns(data), entity, time, step, hold, segment)
+    empty = engine.empty(data, cols)
+    named = dict(steps=steps, exclusions=list(exclusions), attribution_step=attribution_step, max_gap=max_gap,
+                 min_gap=min_gap, optional=list(optional))
+    dry = _dry_run(funnel_analysis_local, empty, absent="warn", data_end=data_end, **named, **kwargs)
+    if data_end is None:
+        top = _scan(engine, data, (time,), time=(time, time_unit))["max_time"]
+        ticks = 0 if top is None else top + 1
+        axis = dry._axis
+        data_end = np.datetime64(ticks, axis.unit) if axis.is_datetime else ticks
+        dry = _dry_run(funnel_analysis_local, empty, absent="warn", data_end=data_end, **named, **kwargs)
+    kwargs["data_end"] = data_end
+    names, lookup = _step_names(steps)
+    recode = None
+    if lookup is None:
+        kwargs.update(named)
+    else:
+        def index(v: Any) -> Any:
+            return None if v is None else (lookup[str(v)] if str(v) in lookup else int(v))
+
+        extra: dict[str, int] = {}
+        coded = []
+        for ev, after, before in exclusions:
+            code = int(ev) if isinstance(ev, (int, np.integer)) else extra.setdefault(str(ev), len(names) + len(extra))
+            coded.append((code, index(after), index(before)))
+        gaps = {}
+        for key, value in (("max_gap", max_gap), ("min_gap", min_gap)):
+            gaps[key] = ({index(k): v for k, v in value.items()} if isinstance(value, Mapping) else value)
+        kwargs.update(steps=len(names), exclusions=coded, attribution_step=index(attribution_step),
+                      optional=[index(o) for o in optional], **gaps)
+        recode = Recode(step, tuple(names), tuple(extra.items()))
+    header, states = _run(engine, data, Plan("funnel_analysis", kwargs, cols, recode=recode), entity, partitions)
+    _check_steps(header, recode, step, absent)
+    return _merged_analysis(dry, names, header, states, engine)
+
+
+class _MergedFunnelAnalysis(FunnelAnalysis):
+    """A :class:`funnelkit.FunnelAnalysis` merged from partitions: every level count is the
+    single-machine one; the time to convert is not available (see ``time_to_convert``)."""
+
+    def time_to_convert(self) -> Any:
+        """Not available from merged partitions: the compiled core returns each step's median
+        and p90 of the time to convert, not the durations, and quantiles of parts do not add up;
+        a mergeable duration state per step (kept values) in the core's funnel_analysis result
+        would make it exact."""
+        raise NotImplementedError(
+            "time_to_convert() is not available from a distributed funnel_analysis: the core returns only the "
+            "median and p90 of each step's durations per partition, and quantiles of parts do not merge; "
+            "it needs a mergeable duration summary per step in the core's funnel_analysis result")
+
+
+def _merged_analysis(dry: FunnelAnalysis, names: list[str], header: dict[str, Any], states: dict[str, Any],
+                     engine: Engine) -> FunnelAnalysis:
+    options = dry._options
+    n = len(names)
+
+    def counts(key: str) -> Any:
+        return states[key]._state if key in states else _core.WindowFunnelCounts(n)
+
+    segments = sorted((_decode(json.loads(k[len("segment "):])) for k in states if k.startswith("segment ")),
+                      key=_label_key)
+    periods = sorted((_decode(json.loads(k[len("period "):])) for k in states if k.startswith("period ")))
+    axis = dry._axis
+    through = header["sums"].get("through_step", [0] * n)
+    raw = {"closed": counts("closed"), "open": counts("open"), "unattributed": counts("unattributed"),
+           "by_segment": [counts("segment " + json.dumps(_encode(s))) for s in segments],
+           "conversions": int(header["sums"].get("conversions", 0)),
+           "histogram_edges": np.asarray(dry.histogram_edges).astype(np.int64),
+           "data_end": int(np.asarray([dry.data_end]).astype(np.int64)[0]), "time_to_step": [],
+           "through_step": through}
+    by_period = {p: WindowFunnel(counts("period " + json.dumps(_encode(p))), names, options=options) for p in periods}
+    out = _MergedFunnelAnalysis(raw, names, segments if options.get("segment") else None, axis, by_period,
+                                options=options, inputs=_inputs(dry, header, engine))
+    out._name_override = "FunnelAnalysis"
+    return out
+
+
+def _not_exact(name: str, why: str) -> Callable[..., Any]:
+    def refuse(engine: Engine, data: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{name}() is not available on {engine.takes}: {why}")
+
+    refuse.__name__ = name
+    return refuse
+
+
+campaign_report_dist = _not_exact(
+    "campaign_report",
+    "the core computes the report (rates, intervals, z-tests, Holm, velocity) from all rows at once and has no "
+    "mergeable campaign state; its revenue and days-to-win are floating-point sums whose last bits depend on the "
+    "order of addition, so merged partitions would differ from the single-machine report. It needs a core "
+    "campaign state (per-segment counts, exactly rounded sums) with merge and serialisation")
+attribute_dist = _not_exact(
+    "attribute",
+    "the core attributes from all paths at once (Markov chains and Shapley games are global) and has no mergeable "
+    "attribution state; the credits are floating-point sums whose last bits depend on the order of addition. It "
+    "needs a core attribution state (transition counts, coalition values, exactly rounded credit sums) with merge "
+    "and serialisation")
+
+
+def public(fn: Callable[..., Any], engine: Engine, name: str, result: Any, doc: str | None = None) -> Callable[..., Any]:
+    """``fn(engine, data, ...)`` as the engine module's public ``name(data, ...)``, with the
+    signature and docstring of ``fn`` less the engine."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())[1:]
+
+    def call(data: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(engine, data, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__module__ = engine.module
+    call.__doc__ = (doc or fn.__doc__ or "").replace("{takes}", engine.takes)
+    call.__signature__ = sig.replace(parameters=params, return_annotation=result)  # type: ignore[attr-defined]
+    call.__annotations__ = {**{p.name: p.annotation for p in params}, "return": result}
+    return call

@@ -1,0 +1,112 @@
+"""funnelkit on Spark: the single-machine functions for a Spark DataFrame.
+
+``funnelkit.spark.window_funnel(df, ...)``, ``conversion``, ``lifecycle`` and
+``funnel_analysis`` take a PySpark (3.5 or newer) DataFrame and the arguments of the
+single-machine functions, and return the same result types, equal to the single-machine
+results on the same rows. Rows are grouped by entity on the executors
+(``repartition(partitions, entity)``), every partition is handed to the compiled core as Arrow
+batches (``mapInArrow``, no row-by-row conversion) and returns its partial state as bytes;
+the states merge in a tree (on the executors when there are more than 16 parts, then on the
+driver). Raw rows never travel to the driver.
+
+Spark timestamps reach the partitions as Arrow microseconds (``TimestampType`` in UTC,
+``TimestampNTZType`` as wall-clock time); durations are timedeltas or strings (``"1h"``,
+``"7d"``) as on one machine, and integer time columns take ``time_unit=``.
+
+Needs ``pip install 'funnelkit[spark]'`` on the driver and the same funnelkit wheel on every
+executor (see docs/distributed.md). ``campaign_report`` and ``attribute`` raise
+NotImplementedError: their results do not merge exactly from partitions (see their messages).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from . import _distributed as _d
+from .campaign import CampaignReport
+from .attribution import AttributionResult
+from .conversion import ConversionTable
+from .funnel_analysis import FunnelAnalysis
+from .lifecycle import LifecycleSummary
+from .window_funnel import WindowFunnel
+
+__all__ = ["window_funnel", "conversion", "lifecycle", "funnel_analysis", "campaign_report", "attribute",
+           "MergeRoundingWarning"]
+
+MergeRoundingWarning = _d.MergeRoundingWarning
+
+
+def _map_partition(plan: _d.Plan, batches: Iterator[Any]) -> Iterator[Any]:
+    """mapInArrow body: the partition's batches as one table -> its part (one binary row)."""
+    import pyarrow as pa
+
+    batches = list(batches)
+    if not batches:
+        return
+    blob = _d.part_of_table(plan, pa.Table.from_batches(batches))
+    if blob is not None:
+        yield pa.RecordBatch.from_arrays([pa.array([blob], type=pa.binary())], names=["part"])
+
+
+def _merge_batches(batches: Iterator[Any]) -> Iterator[Any]:
+    """mapInArrow body of a merge level: the parts of one task merged into one."""
+    import pyarrow as pa
+
+    blobs = [b for batch in batches for b in batch.column(0).to_pylist()]
+    merged = _d.merge_parts(blobs)
+    if merged is not None:
+        yield pa.RecordBatch.from_arrays([pa.array([merged], type=pa.binary())], names=["part"])
+
+
+class _Spark(_d.Engine):
+    takes = "a Spark DataFrame"
+    module = "funnelkit.spark"
+
+    def check(self, data: Any) -> None:
+        if not (hasattr(data, "mapInArrow") and hasattr(data, "repartition") and hasattr(data, "schema")):
+            raise TypeError(f"funnelkit.spark takes a Spark DataFrame, got {type(data).__name__}; for pandas, Polars "
+                            "or Arrow data use the functions of funnelkit itself")
+
+    def columns(self, data: Any) -> list[str]:
+        return list(data.columns)
+
+    def empty(self, data: Any, columns: Sequence[str]) -> Any:
+        """An empty Arrow table of the columns as the partitions will see them."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        schema = data.select(*columns).schema
+        tz = data.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
+        try:
+            return to_arrow_schema(schema, timezone=tz).empty_table()
+        except TypeError:  # PySpark 3.5: no time zone argument, timestamps in UTC
+            return to_arrow_schema(schema).empty_table()
+
+    def map_reduce(self, data: Any, plan: _d.Plan, entity: str | None, partitions: int | None) -> bytes | None:
+        df = data.select(*plan.columns)
+        if entity is not None:
+            df = df.repartition(partitions, entity) if partitions else df.repartition(entity)
+            n = partitions or int(data.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+        else:
+            n = df.rdd.getNumPartitions() if hasattr(df, "rdd") else _d.FANOUT
+        parts = df.mapInArrow(functools.partial(_map_partition, plan), "part binary")
+        while n > _d.FANOUT:  # merge on the executors, FANOUT parts per task, until few are left
+            n = math.ceil(n / _d.FANOUT)
+            parts = parts.repartition(n).mapInArrow(_merge_batches, "part binary")
+        return _d.merge_parts(bytes(row[0]) for row in parts.collect())
+
+
+_ENGINE = _Spark()
+
+window_funnel = _d.public(_d.window_funnel_dist, _ENGINE, "window_funnel", WindowFunnel)
+conversion = _d.public(_d.conversion_dist, _ENGINE, "conversion", ConversionTable)
+lifecycle = _d.public(_d.lifecycle_dist, _ENGINE, "lifecycle", LifecycleSummary)
+funnel_analysis = _d.public(_d.funnel_analysis_dist, _ENGINE, "funnel_analysis", FunnelAnalysis)
+campaign_report = _d.public(_d.campaign_report_dist, _ENGINE, "campaign_report", CampaignReport,
+                            doc="Not available on a Spark DataFrame (NotImplementedError): the campaign report does not "
+                                "merge exactly from partitions (see docs/distributed.md).")
+attribute = _d.public(_d.attribute_dist, _ENGINE, "attribute", AttributionResult,
+                      doc="Not available on a Spark DataFrame (NotImplementedError): attribution does not merge "
+                          "exactly from partitions (see docs/distributed.md).")
