@@ -1,0 +1,178 @@
+"""funnelkit.dask gives the single-machine results on Dask DataFrames: equal (``==`` for the
+mergeable results, ``to_arrow().equals`` for every table) on the sample data and on random
+events with skewed entities, for 1, 2 and 7 partitions. One two-worker local cluster (threads
+of this process: worker processes would cost more start-up time than the tests take) serves
+the whole module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+dask = pytest.importorskip("dask", reason="funnelkit.dask needs dask[distributed]: pip install 'funnelkit[dask]'")
+distributed = pytest.importorskip("distributed", reason="funnelkit.dask tests need dask[distributed]")
+pd = pytest.importorskip("pandas")
+
+import dask.dataframe as dd  # noqa: E402
+
+import funnelkit as fk  # noqa: E402
+import funnelkit.dask as fkd  # noqa: E402
+from contract import check_contract  # noqa: E402
+from funnelkit import _distributed  # noqa: E402
+
+pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:distributed"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:dask")]
+
+STEPS = ["Lead", "MQL", "SQL", "Customer"]
+EVENTS = ["visit", "signup", "trial", "pay"]
+PARTITIONS = (1, 2, 7)
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def crm():
+    """The sample CRM records, times at Spark's resolution (microseconds)."""
+    df = fk.sample_crm(1500, seed=7)
+    df["time"] = df["time"].astype("datetime64[us]")
+    for c in ("stage", "source", "reason"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+def random_events(n: int = 6000, seed: int = 3) -> pd.DataFrame:
+    """Events of skewed entities (a Zipf-like law: one entity holds a large share), ties, events
+    matching no step, integer seconds."""
+    rng = np.random.default_rng(seed)
+    entity = np.minimum(rng.zipf(1.6, n), 400).astype(np.int64)
+    time = rng.integers(0, 40 * 86_400, n) // 60 * 60
+    event = rng.choice(EVENTS + ["other", "help"], n, p=[0.3, 0.2, 0.15, 0.1, 0.2, 0.05])
+    segment = rng.choice(["ads", "mail", "seo"], n)
+    return pd.DataFrame({"entity": entity, "time": time, "event": event, "channel": segment})
+
+
+@pytest.fixture(scope="module")
+def events():
+    return random_events()
+
+
+def _ddf(df, n=3):
+    return dd.from_pandas(df, npartitions=n, sort=False)
+
+
+def _same(got, want):
+    assert type(got) is type(want) or isinstance(got, type(want))
+    assert got.to_arrow().equals(want.to_arrow())
+    if isinstance(want, fk.Mergeable):
+        assert got == want
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_conversion_and_lifecycle_equal_one_machine(client, crm, partitions):
+    data = _ddf(crm)
+    _same(fkd.conversion(data, segment="source", partitions=partitions), fk.conversion(crm, segment="source"))
+    _same(fkd.conversion(data, skipped="recorded", partitions=partitions), fk.conversion(crm, skipped="recorded"))
+    got = fkd.lifecycle(data, segment="source", reason="reason", partitions=partitions)
+    _same(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
+    assert got.explain().inputs["rows"] == len(crm)
+    _same(fkd.lifecycle(data, passes="every", partitions=partitions), fk.lifecycle(crm).summary(passes="every"))
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_event_funnels_equal_one_machine(client, crm, events, partitions):
+    data = _ddf(crm)
+    kw = dict(window="30d", steps=STEPS, step="stage")
+    _same(fkd.window_funnel(data, partitions=partitions, **kw), fk.window_funnel(crm, **kw))
+    kw = dict(window=3 * 86_400, steps=EVENTS, step="event", strict_order=True)
+    _same(fkd.window_funnel(_ddf(events, 5), partitions=partitions, **kw), fk.window_funnel(events, **kw))
+    kw = dict(window="2d", steps=EVENTS, step="event", segment="channel", period="week", tz="Europe/Berlin",
+              exclusions=[("help", "signup", "pay")], max_gap={"trial": "1d"}, optional=["trial"],
+              count_conversions=True)
+    got, want = fkd.funnel_analysis(_ddf(events, 5), partitions=partitions, **kw), fk.funnel_analysis(events, **kw)
+    _same(got, want)
+    for part in ("segments", "trend"):
+        assert getattr(got, part)().to_arrow().equals(getattr(want, part)().to_arrow())
+    assert (got.closed, got.open, got.unattributed) == (want.closed, want.open, want.unattributed)
+    assert got.conversions == want.conversions and got.through_step == want.through_step
+    assert got.data_end == want.data_end and list(got.by_period) == list(want.by_period)
+
+
+def test_datetime_events_and_results_pass_the_contract(client, crm, events):
+    dated = events.assign(time=pd.to_datetime(events["time"], unit="s").astype("datetime64[us]"))
+    kw = dict(window="3d", steps=EVENTS, step="event", segment="channel", period="month")
+    got = fkd.funnel_analysis(_ddf(dated), data_end="1970-02-15", **kw)
+    _same(got, fk.funnel_analysis(dated, data_end="1970-02-15", **kw))
+    with pytest.raises(NotImplementedError, match="time_to_convert"):
+        got.time_to_convert()
+    wf = fkd.window_funnel(_ddf(dated), window="3d", steps=EVENTS, step="event")
+    for result in (wf, got, fkd.conversion(_ddf(crm), segment="source"), fkd.lifecycle(_ddf(crm))):
+        check_contract(result)
+
+
+def test_errors_are_the_single_machine_ones(client, events):
+    data = _ddf(events)
+    for kwargs in (dict(window="1d", steps=["visit", "sign_up"], step="event"),
+                   dict(window=3600.5, steps=EVENTS, step="event"),
+                   dict(window="1d", steps=EVENTS, step="evnt")):
+        with pytest.raises((ValueError, TypeError)) as single:
+            fk.window_funnel(events, **kwargs)
+        with pytest.raises(type(single.value)) as dist:
+            fkd.window_funnel(data, **kwargs)
+        assert str(dist.value) == str(single.value)
+    with pytest.warns(UserWarning, match="never occurs"):
+        got = fkd.window_funnel(data, window="1d", steps=["visit", "sign_up"], step="event", absent="warn")
+    with pytest.warns(UserWarning, match="never occurs"):
+        assert got == fk.window_funnel(events, window="1d", steps=["visit", "sign_up"], step="event", absent="warn")
+    with pytest.raises(NotImplementedError, match="per_entity"):
+        fkd.window_funnel(data, window="1d", steps=EVENTS, step="event", per_entity=True)
+    with pytest.raises(NotImplementedError, match="campaign state"):
+        fkd.campaign_report(data)
+    with pytest.raises(NotImplementedError, match="attribution state"):
+        fkd.attribute(data, data)
+    with pytest.raises(TypeError, match="Dask DataFrame"):
+        fkd.conversion(events)
+    with pytest.raises(ValueError, match="partitions"):
+        fkd.conversion(data, partitions=0)
+
+
+def test_parts_carry_their_format_and_refuse_another(events):
+    import pyarrow as pa
+
+    plan = _distributed.Plan("conversion", {"segment": "channel", "segment_categories": ["ads", "mail", "seo"]},
+                             ("entity", "time", "stage", "channel"))
+    table = pa.Table.from_pandas(events.rename(columns={"event": "stage"}).assign(stage="MQL"), preserve_index=False)
+    blob = _distributed.part_of_table(plan, table)
+    header, states = _distributed.open_part(blob)
+    assert header["funnelkit"] == fk.__version__ and header["kind"] == "conversion"
+    # Another release's format is refused, naming both sides.
+    other = bytearray(blob)
+    other[4:6] = (_distributed.FORMAT + 1).to_bytes(2, "little")
+    with pytest.raises(ValueError, match=r"format 2 reached a driver running funnelkit .* reads format 1"):
+        _distributed.merge_parts([bytes(other)])
+    corrupted = bytearray(blob)
+    corrupted[20] ^= 0xFF
+    with pytest.raises(ValueError, match="checksum"):
+        _distributed.open_part(bytes(corrupted))
+    # The same format from another funnelkit version interoperates (its states carry their own
+    # versions, checked when they are read).
+    assert _distributed.merge_parts([blob, blob]) is not None
+
+
+def test_many_parts_merge_in_a_tree(client, crm):
+    got = fkd.conversion(_ddf(crm, 2), segment="source", partitions=40)
+    _same(got, fk.conversion(crm, segment="source"))
+
+
+def test_rounding_of_large_duration_sums_is_announced():
+    state = fk.lifecycle(fk.sample_crm(300, seed=1)).summary()
+    _distributed._check_rounding(state)  # seconds-resolution sums in ns: exact
+    big = fk.lifecycle(fk.sample_crm(30_000, seed=1)).summary()
+    with pytest.warns(_distributed.MergeRoundingWarning, match="last bits"):
+        _distributed._check_rounding(big)

@@ -1,0 +1,165 @@
+"""funnelkit.spark gives the single-machine results on Spark DataFrames: equal (``==`` for the
+mergeable results, ``to_arrow().equals`` for every table) on the sample data and on random
+events with skewed entities, for 1, 2 and 7 partitions, with Spark timestamps (in UTC and in
+another session time zone, and without time zone) and integer times. One local[2] session
+serves every test (the JVM start dominates otherwise)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+pyspark = pytest.importorskip("pyspark", reason="funnelkit.spark needs PySpark: pip install 'funnelkit[spark]'")
+if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+    pytest.skip("funnelkit.spark tests need a Java runtime (Debian: openjdk-17-jre-headless)", allow_module_level=True)
+pd = pytest.importorskip("pandas")
+
+import funnelkit as fk  # noqa: E402
+import funnelkit.spark as fks  # noqa: E402
+from contract import check_contract  # noqa: E402
+
+pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:py4j")]
+
+STEPS = ["Lead", "MQL", "SQL", "Customer"]
+EVENTS = ["visit", "signup", "trial", "pay"]
+PARTITIONS = (1, 2, 7)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (SparkSession.builder.master("local[2]").appName("funnelkit-tests")
+               .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+               .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.python.worker.reuse", "true").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def crm():
+    """The sample CRM records with Spark's time resolution (microseconds, UTC)."""
+    df = fk.sample_crm(1500, seed=7)
+    df["time"] = df["time"].astype("datetime64[us]").dt.tz_localize("UTC")
+    for c in ("stage", "source", "reason"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df[["entity", "time", "stage", "source", "reason"]]
+
+
+@pytest.fixture(scope="module")
+def events():
+    """Events of skewed entities (a Zipf-like law: one entity holds a large share), ties, events
+    matching no step, integer seconds."""
+    rng = np.random.default_rng(5)
+    n = 6000
+    return pd.DataFrame({"entity": np.minimum(rng.zipf(1.6, n), 400).astype(np.int64),
+                         "time": rng.integers(0, 40 * 86_400, n) // 60 * 60,
+                         "event": rng.choice(EVENTS + ["other", "help"], n, p=[0.3, 0.2, 0.15, 0.1, 0.2, 0.05]),
+                         "channel": rng.choice(["ads", "mail", "seo"], n)})
+
+
+@pytest.fixture(scope="module")
+def spark_crm(spark, crm):
+    return spark.createDataFrame(crm).cache()
+
+
+@pytest.fixture(scope="module")
+def spark_events(spark, events):
+    return spark.createDataFrame(events).repartition(3).cache()
+
+
+def _same(got, want):
+    assert isinstance(got, type(want))
+    assert got.to_arrow().equals(want.to_arrow())
+    if isinstance(want, fk.Mergeable):
+        assert got == want
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_conversion_and_lifecycle_equal_one_machine(spark_crm, crm, partitions):
+    _same(fks.conversion(spark_crm, segment="source", partitions=partitions), fk.conversion(crm, segment="source"))
+    got = fks.lifecycle(spark_crm, segment="source", reason="reason", partitions=partitions)
+    _same(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
+    assert got.explain().inputs["rows"] == len(crm)
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_event_funnels_equal_one_machine(spark_crm, crm, spark_events, events, partitions):
+    kw = dict(window="30d", steps=STEPS, step="stage")
+    _same(fks.window_funnel(spark_crm, partitions=partitions, **kw), fk.window_funnel(crm, **kw))
+    kw = dict(window=3 * 86_400, steps=EVENTS, step="event", strict_order=True)
+    _same(fks.window_funnel(spark_events, partitions=partitions, **kw), fk.window_funnel(events, **kw))
+    kw = dict(window="2d", steps=EVENTS, step="event", segment="channel", period="week", tz="Europe/Berlin",
+              exclusions=[("help", "signup", "pay")], max_gap={"trial": "1d"}, optional=["trial"],
+              count_conversions=True)
+    got, want = fks.funnel_analysis(spark_events, partitions=partitions, **kw), fk.funnel_analysis(events, **kw)
+    _same(got, want)
+    for part in ("segments", "trend"):
+        assert getattr(got, part)().to_arrow().equals(getattr(want, part)().to_arrow())
+    assert (got.closed, got.open, got.unattributed) == (want.closed, want.open, want.unattributed)
+    assert got.conversions == want.conversions and got.through_step == want.through_step
+
+
+def test_spark_timestamps_are_instants(spark, spark_crm, crm):
+    """TimestampType reaches the partitions as UTC microseconds whatever the session time zone;
+    TimestampNTZType as wall-clock microseconds. Both give the single-machine answers."""
+    from pyspark.sql import functions as F
+
+    kw = dict(window="30d", steps=STEPS, step="stage", segment="source", period="month")
+    want = fk.funnel_analysis(crm, **kw)
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        got = fks.funnel_analysis(spark_crm, partitions=2, **kw)
+        _same(got, want)
+        _same(fks.lifecycle(spark_crm, partitions=2), fk.lifecycle(crm).summary())
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    wall = spark_crm.withColumn("time", F.col("time").cast("timestamp_ntz"))
+    naive = crm.assign(time=crm["time"].dt.tz_localize(None))
+    _same(fks.window_funnel(wall, window="30d", steps=STEPS, step="stage"),
+          fk.window_funnel(naive, window="30d", steps=STEPS, step="stage"))
+    check_contract(got)
+    for result in (fks.window_funnel(wall, window="30d", steps=STEPS, step="stage"),
+                   fks.conversion(spark_crm), fks.lifecycle(spark_crm, segment="source")):
+        check_contract(result)
+
+
+def test_errors_are_the_single_machine_ones(spark_crm, spark_events, events):
+    for kwargs in (dict(window="1d", steps=["visit", "sign_up"], step="event"),
+                   dict(window=3600.5, steps=EVENTS, step="event"),
+                   dict(window="1d", steps=EVENTS, step="evnt")):
+        with pytest.raises((ValueError, TypeError)) as single:
+            fk.window_funnel(events, **kwargs)
+        with pytest.raises(type(single.value)) as dist:
+            fks.window_funnel(spark_events, **kwargs)
+        assert str(dist.value) == str(single.value)
+    with pytest.raises(TypeError, match="bare number"):
+        fks.window_funnel(spark_crm, window=3600, steps=STEPS, step="stage")
+    with pytest.raises(NotImplementedError, match="time_to_convert"):
+        fks.funnel_analysis(spark_events, window="1d", steps=EVENTS, step="event").time_to_convert()
+    with pytest.raises(NotImplementedError, match="per_entity"):
+        fks.window_funnel(spark_events, window="1d", steps=EVENTS, step="event", per_entity=True)
+    with pytest.raises(NotImplementedError, match="campaign state"):
+        fks.campaign_report(spark_crm)
+    with pytest.raises(NotImplementedError, match="attribution state"):
+        fks.attribute(spark_events, spark_events)
+    with pytest.raises(TypeError, match="Spark DataFrame"):
+        fks.conversion(events)
+    # An error inside a partition (a stage outside the model) reaches the driver with its text.
+    with pytest.raises(Exception, match="is not a stage of the model"):
+        fks.conversion(spark_events.withColumnRenamed("event", "stage"))
+
+
+def test_many_parts_merge_on_the_executors(spark_crm, crm):
+    """More parts than one merge task takes: the executors merge them in a tree first."""
+    _same(fks.conversion(spark_crm, segment="source", partitions=40), fk.conversion(crm, segment="source"))
