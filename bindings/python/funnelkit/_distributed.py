@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import math
 import struct
 import warnings
 import zlib
@@ -41,6 +40,8 @@ import numpy as np
 
 from . import _core, _frames, _names
 from ._result import Mergeable, _decode, _encode, restore
+from .attribution import AttributionResult
+from .campaign import CampaignReport
 from .conversion import ConversionTable
 from .conversion import conversion as conversion_local
 from .funnel_analysis import FunnelAnalysis
@@ -50,7 +51,7 @@ from .lifecycle import lifecycle as lifecycle_local
 from .window_funnel import WindowFunnel, _step_names
 from .window_funnel import window_funnel as window_funnel_local
 
-__all__ = ["FORMAT", "MergeRoundingWarning", "Engine", "part_of_table", "merge_parts", "open_part", "public"]
+__all__ = ["FORMAT", "MergeRoundingWarning", "Engine", "part_of_table", "merge_parts", "open_part", "publish"]
 
 #: Format version of the parts exchanged between executors and the driver.
 FORMAT = 1
@@ -289,6 +290,15 @@ class Engine:
         raise NotImplementedError
 
 
+def _empty(engine: Engine, data: Any, columns: Sequence[str]) -> Any:
+    """An empty table of every column of the input (so that a missing column is reported with
+    all the present ones), or of the columns used when some type has no Arrow equivalent."""
+    try:
+        return engine.empty(data, engine.columns(data))
+    except (TypeError, ValueError, NotImplementedError):
+        return engine.empty(data, columns)
+
+
 def _dry_run(fn: Callable[..., Any], empty: Any, **kwargs: Any) -> Any:
     """The single-machine function on an empty table: every check with its own message, and
     the options of the result. Step names cannot occur in no rows: that check is the driver's,
@@ -386,7 +396,7 @@ def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | S
                   strict_increase=strict_increase, allow_reentry=allow_reentry, exact_increase=exact_increase,
                   threads=threads, time_unit=time_unit)
     cols = _columns(engine.columns(data), entity, time, step_mask if step_mask is not None else step)
-    empty = engine.empty(data, cols)
+    empty = _empty(engine, data, cols)
     dry = _dry_run(window_funnel_local, empty, steps=steps, order=order, absent="warn", **kwargs)
     names, lookup = _step_names(steps)
     recode = None
@@ -417,7 +427,7 @@ def conversion_dist(engine: Engine, data: Any, *, model: Any = None, entity: str
     partitions = _partitions(partitions)
     kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, skipped=skipped)
     cols = _columns(engine.columns(data), entity, time, stage, segment)
-    empty = engine.empty(data, cols)
+    empty = _empty(engine, data, cols)
     dry = _dry_run(conversion_local, empty, segment_categories=segment_categories or ([] if segment else None), **kwargs)
     if segment is not None and segment_categories is None:
         segment_categories = _scan(engine, data, (segment,), labels=((segment, "segment"),))[segment]
@@ -454,7 +464,7 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, reason=reason, as_of=as_of,
                   time_unit=time_unit)
     cols = _columns(engine.columns(data), entity, time, stage, segment, reason)
-    empty = engine.empty(data, cols)
+    empty = _empty(engine, data, cols)
     dry = _dry_run(lifecycle_local, empty, segment_categories=segment_categories or ([] if segment else None),
                    reason_categories=reason_categories, **{**kwargs, "as_of": None})
     wanted = [(c, how) for c, how, given in ((segment, "segment", segment_categories),
@@ -526,7 +536,7 @@ def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Seque
                   count_conversions=count_conversions, hold=hold, segment=segment, attribution=attribution,
                   period=period, tz=tz, histogram_edges=list(histogram_edges), time_unit=time_unit)
     cols = _columns(engine.columns(data), entity, time, step, hold, segment)
-    empty = engine.empty(data, cols)
+    empty = _empty(engine, data, cols)
     named = dict(steps=steps, exclusions=list(exclusions), attribution_step=attribution_step, max_gap=max_gap,
                  min_gap=min_gap, optional=list(optional))
     dry = _dry_run(funnel_analysis_local, empty, absent="warn", data_end=data_end, **named, **kwargs)
@@ -639,3 +649,18 @@ def public(fn: Callable[..., Any], engine: Engine, name: str, result: Any, doc: 
     call.__signature__ = sig.replace(parameters=params, return_annotation=result)  # type: ignore[attr-defined]
     call.__annotations__ = {**{p.name: p.annotation for p in params}, "return": result}
     return call
+
+
+def publish(engine: Engine) -> tuple[Callable[..., Any], ...]:
+    """The public functions of an engine module: window_funnel, conversion, lifecycle,
+    funnel_analysis, campaign_report and attribute, in that order."""
+    refused = ("Not available on {takes} (NotImplementedError): {what} does not merge exactly from partitions "
+               "(see docs/distributed.md).")
+    return (public(window_funnel_dist, engine, "window_funnel", WindowFunnel),
+            public(conversion_dist, engine, "conversion", ConversionTable),
+            public(lifecycle_dist, engine, "lifecycle", LifecycleSummary),
+            public(funnel_analysis_dist, engine, "funnel_analysis", FunnelAnalysis),
+            public(campaign_report_dist, engine, "campaign_report", CampaignReport,
+                   doc=refused.format(takes="{takes}", what="the campaign report")),
+            public(attribute_dist, engine, "attribute", AttributionResult,
+                   doc=refused.format(takes="{takes}", what="attribution")))

@@ -26,12 +26,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import _distributed as _d
-from .campaign import CampaignReport
-from .attribution import AttributionResult
-from .conversion import ConversionTable
-from .funnel_analysis import FunnelAnalysis
-from .lifecycle import LifecycleSummary
-from .window_funnel import WindowFunnel
 
 __all__ = ["window_funnel", "conversion", "lifecycle", "funnel_analysis", "campaign_report", "attribute",
            "MergeRoundingWarning"]
@@ -100,13 +94,5 @@ class _Spark(_d.Engine):
 
 _ENGINE = _Spark()
 
-window_funnel = _d.public(_d.window_funnel_dist, _ENGINE, "window_funnel", WindowFunnel)
-conversion = _d.public(_d.conversion_dist, _ENGINE, "conversion", ConversionTable)
-lifecycle = _d.public(_d.lifecycle_dist, _ENGINE, "lifecycle", LifecycleSummary)
-funnel_analysis = _d.public(_d.funnel_analysis_dist, _ENGINE, "funnel_analysis", FunnelAnalysis)
-campaign_report = _d.public(_d.campaign_report_dist, _ENGINE, "campaign_report", CampaignReport,
-                            doc="Not available on a Spark DataFrame (NotImplementedError): the campaign report does not "
-                                "merge exactly from partitions (see docs/distributed.md).")
-attribute = _d.public(_d.attribute_dist, _ENGINE, "attribute", AttributionResult,
-                      doc="Not available on a Spark DataFrame (NotImplementedError): attribution does not merge "
-                          "exactly from partitions (see docs/distributed.md).")
+(window_funnel, conversion, lifecycle, funnel_analysis, campaign_report,
+ attribute) = _d.publish(_ENGINE)
