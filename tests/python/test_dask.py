@@ -1,8 +1,8 @@
 """funnelkit.dask gives the single-machine results on Dask DataFrames: equal (``==`` for the
 mergeable results, ``to_arrow().equals`` for every table) on the sample data and on random
-events with skewed entities, for 1, 2 and 7 partitions. One two-worker local cluster (threads
-of this process: worker processes would cost more start-up time than the tests take) serves
-the whole module."""
+events with skewed entities, for 1, 2 and 7 partitions. One local cluster of two worker
+processes (one thread each) serves the whole module: parts travel between processes as they
+would between machines."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ PARTITIONS = (1, 2, 7)
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
