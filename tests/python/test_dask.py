@@ -132,6 +132,8 @@ def test_errors_are_the_single_machine_ones(client, events):
         assert got == fk.window_funnel(events, window="1d", steps=["visit", "sign_up"], step="event", absent="warn")
     with pytest.raises(NotImplementedError, match="per_entity"):
         fkd.window_funnel(data, window="1d", steps=EVENTS, step="event", per_entity=True)
+    with pytest.raises(NotImplementedError, match="per_entity"):
+        fkd.conversion(data, per_entity=True)
     with pytest.raises(NotImplementedError, match="campaign state"):
         fkd.campaign_report(data)
     with pytest.raises(NotImplementedError, match="attribution state"):
@@ -163,6 +165,24 @@ def test_parts_carry_their_format_and_refuse_another(events):
     # The same format from another funnelkit version interoperates (its states carry their own
     # versions, checked when they are read).
     assert _distributed.merge_parts([blob, blob]) is not None
+
+
+def test_same_arguments_as_one_machine():
+    """Every distributed function takes the single-machine arguments, with the same defaults,
+    and ``partitions=``; the lifecycle summary's options as well."""
+    import inspect
+
+    import funnelkit.spark as fks
+
+    extra = {"lifecycle": ["skipped", "passes"]}
+    for module in (fkd, fks):
+        for name in ("window_funnel", "conversion", "lifecycle", "funnel_analysis"):
+            single = inspect.signature(getattr(fk, name)).parameters
+            dist = inspect.signature(getattr(module, name)).parameters
+            assert [p for p in dist if p not in extra.get(name, [])] == [*single, "partitions"], name
+            for key, param in single.items():
+                assert dist[key].default == param.default and dist[key].kind == param.kind, (name, key)
+            assert getattr(module, name).__doc__ and module.__name__ in getattr(module, name).__module__
 
 
 def test_many_parts_merge_in_a_tree(client, crm):

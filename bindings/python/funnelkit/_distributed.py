@@ -360,6 +360,13 @@ def _partitions(value: int | None) -> int | None:
     return int(value)
 
 
+def _no_per_entity(per_entity: bool, name: str) -> None:
+    if per_entity:
+        raise NotImplementedError(
+            f"per_entity=True would bring one row per entity to the driver; the distributed {name} returns the "
+            "merged counts only")
+
+
 def _inputs(dry: Any, header: dict[str, Any], engine: Engine, **extra: Any) -> dict[str, Any]:
     inputs = dict(dry._inputs)
     inputs["rows"] = int(header["sums"].get("rows", 0))
@@ -386,10 +393,7 @@ def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | S
     driver (NotImplementedError)."""
     engine.check(data)
     partitions = _partitions(partitions)
-    if per_entity:
-        raise NotImplementedError(
-            "per_entity=True would bring one row per entity to the driver; the distributed window_funnel returns "
-            "the merged level counts only")
+    _no_per_entity(per_entity, "window_funnel")
     _names.choice(absent, _names.ABSENT, "absent")
     kwargs = dict(window=window, entity=entity, time=time, step=step, step_mask=step_mask,
                   strict_deduplication=strict_deduplication, strict_order=strict_order,
@@ -415,16 +419,19 @@ def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | S
 
 def conversion_dist(engine: Engine, data: Any, *, model: Any = None, entity: str = "entity", time: str = "time",
                     stage: str = "stage", segment: str | None = None, segment_categories: Sequence[Any] | None = None,
-                    skipped: str = "implied", partitions: int | None = None) -> ConversionTable:
+                    skipped: str = "implied", per_entity: bool = False,
+                    partitions: int | None = None) -> ConversionTable:
     """Reach and conversion rates per ladder stage, overall and per segment: :func:`funnelkit.conversion`
     on {takes}, with the same arguments and the same result (equal, ``==``, to the
     single-machine result on the same rows).
 
     Without ``segment_categories`` a map-only pass first gathers the sorted segment labels, so
     that every partition codes segments alike. Rows are then grouped by ``entity`` across
-    ``partitions`` partitions; the partitions' tables add up exactly (integer counts)."""
+    ``partitions`` partitions; the partitions' tables add up exactly (integer counts).
+    ``per_entity=True`` is not supported (NotImplementedError)."""
     engine.check(data)
     partitions = _partitions(partitions)
+    _no_per_entity(per_entity, "conversion")
     kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, skipped=skipped)
     cols = _columns(engine.columns(data), entity, time, stage, segment)
     empty = _empty(engine, data, cols)

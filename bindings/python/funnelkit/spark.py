@@ -55,6 +55,15 @@ def _merge_batches(batches: Iterator[Any]) -> Iterator[Any]:
         yield pa.RecordBatch.from_arrays([pa.array([merged], type=pa.binary())], names=["part"])
 
 
+def _input_partitions(df: Any) -> int:
+    """The number of partitions of the input (a scan makes one part per partition); Spark
+    Connect has no RDD to ask, and then the merge tree assumes many."""
+    try:
+        return int(df.rdd.getNumPartitions())
+    except Exception:  # Spark Connect: no RDD API
+        return _d.FANOUT + 1
+
+
 class _Spark(_d.Engine):
     takes = "a Spark DataFrame"
     module = "funnelkit.spark"
@@ -84,7 +93,7 @@ class _Spark(_d.Engine):
             df = df.repartition(partitions, entity) if partitions else df.repartition(entity)
             n = partitions or int(data.sparkSession.conf.get("spark.sql.shuffle.partitions"))
         else:
-            n = df.rdd.getNumPartitions() if hasattr(df, "rdd") else _d.FANOUT
+            n = _input_partitions(df)
         parts = df.mapInArrow(functools.partial(_map_partition, plan), "part binary")
         while n > _d.FANOUT:  # merge on the executors, FANOUT parts per task, until few are left
             n = math.ceil(n / _d.FANOUT)
