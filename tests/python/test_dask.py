@@ -82,7 +82,8 @@ def test_conversion_and_lifecycle_equal_one_machine(client, crm, partitions):
     got = fkd.lifecycle(data, segment="source", reason="reason", partitions=partitions)
     _same(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
     assert got.explain().inputs["rows"] == len(crm)
-    _same(fkd.lifecycle(data, passes="every", partitions=partitions), fk.lifecycle(crm).summary(passes="every"))
+    _same(fkd.lifecycle(data, passes="every", as_of="2030-01-01", partitions=partitions),
+          fk.lifecycle(crm, as_of="2030-01-01").summary(passes="every"))
 
 
 @pytest.mark.parametrize("partitions", PARTITIONS)
@@ -138,6 +139,9 @@ def test_errors_are_the_single_machine_ones(client, events):
         fkd.campaign_report(data)
     with pytest.raises(NotImplementedError, match="attribution state"):
         fkd.attribute(data, data)
+    with pytest.raises(TypeError, match="bare number"):
+        fkd.lifecycle(_ddf(events.assign(time=pd.to_datetime(events["time"], unit="s"))), as_of=5,
+                      stage="event")
     with pytest.raises(TypeError, match="Dask DataFrame"):
         fkd.conversion(events)
     with pytest.raises(ValueError, match="partitions"):

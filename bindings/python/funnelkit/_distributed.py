@@ -473,7 +473,7 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     cols = _columns(engine.columns(data), entity, time, stage, segment, reason)
     empty = _empty(engine, data, cols)
     dry = _dry_run(lifecycle_local, empty, segment_categories=segment_categories or ([] if segment else None),
-                   reason_categories=reason_categories, **{**kwargs, "as_of": None})
+                   reason_categories=reason_categories, **kwargs)
     wanted = [(c, how) for c, how, given in ((segment, "segment", segment_categories),
                                              (reason, "reason", reason_categories)) if c is not None and given is None]
     if wanted:
