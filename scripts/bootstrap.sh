@@ -2,8 +2,9 @@
 # Installs what funnelkit needs, and only what is missing:
 #   bootstrap.sh demo   the compiler, CMake, Ninja, Eigen and Boost (Debian) and a project virtual
 #                       environment .venv with scripts/requirements-demo.txt (build and run);
-#   bootstrap.sh        (or "test") also ccache, GoogleTest and Google Benchmark, and
-#                       scripts/requirements.txt (the other input formats and the references).
+#   bootstrap.sh        (or "test") also ccache, GoogleTest, Google Benchmark, Chromium, a Java
+#                       runtime for PySpark, and scripts/requirements.txt (the other input formats,
+#                       the references, PySpark and Dask).
 # Idempotent. Prints what it installs; prints nothing when nothing is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +19,7 @@ esac
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(g++ libeigen3-dev libboost-dev python3-venv python3-dev)
-if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache chromium); fi
+if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache chromium openjdk-17-jre-headless); fi
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
@@ -28,6 +29,8 @@ command -v ninja >/dev/null 2>&1 || need+=(ninja-build)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need[*]}"
   as_root apt-get update -qq
+  # Slim Debian images lack the manual folders the Java packages link their pages into.
+  case " ${need[*]} " in *" openjdk-17-jre-headless "*) as_root mkdir -p /usr/share/man/man1 ;; esac
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
