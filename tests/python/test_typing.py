@@ -19,7 +19,7 @@ ALLOWED_ANY = {
 
 MODULES = ["conversion", "window_funnel", "funnel_analysis", "lifecycle", "model", "sample", "stats", "rates",
            "survival", "accumulators", "velocity", "planning", "sla", "campaign", "attribution", "markov",
-           "suppression", "audit"]
+           "suppression", "audit", "spark", "dask"]
 
 
 def _public_objects():
