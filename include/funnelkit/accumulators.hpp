@@ -88,6 +88,14 @@ private:
     std::vector<double> values_;
 };
 
+/// One summary per group: values[i] goes to the summary of group[i] (codes 0..n_groups-1, or
+/// -1 to leave the value out), each group's values added in input order as one batch, so the
+/// result equals filling a summary per group with that group's values. Throws naming column
+/// 'group' and the row for a code outside -1..n_groups-1, column 'duration' for a non-finite
+/// value, or when the columns differ in length.
+std::vector<duration_summary> summarize_durations(std::span<const double> values, std::span<const std::int32_t> group,
+                                                  std::size_t n_groups, bool keep_values = true);
+
 FUNNELKIT_END_NAMESPACE
 
 #ifdef FUNNELKIT_HEADER_ONLY

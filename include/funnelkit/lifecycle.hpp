@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "funnelkit/accumulators.hpp"
@@ -26,6 +27,7 @@
 #include "funnelkit/conversion.hpp"
 #include "funnelkit/model.hpp"
 #include "funnelkit/period.hpp"
+#include "funnelkit/rates.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -115,6 +117,11 @@ stage_histories build_histories(const stage_model& model, const stage_records& r
 /// How a recycled entity's later passes count toward reach: only its first pass, or every
 /// pass as a separate entry (then the "entities" counters count passes).
 enum class recycled_passes : std::uint8_t { first_only = 0, every_pass = 1 };
+/// The option words "first" and "every".
+std::string_view to_string(recycled_passes passes) noexcept;
+/// Parses "first" (or "first_only") and "every" (or "every_pass"); throws
+/// funnelkit::invalid_argument naming option 'passes'.
+recycled_passes parse_recycled_passes(std::string_view name);
 
 struct reach_options {
     skipped_stages skipped = skipped_stages::implied;
@@ -143,6 +150,9 @@ struct cohort_options {
     /// Fixed offset of local time from UTC, in seconds (e.g. -18000 for UTC-5). Periods are
     /// calendar periods of local time. Weeks start on Monday (ISO 8601).
     std::int64_t utc_offset_seconds = 0;
+    /// When set (>= 0, in the records' unit), assign_cohorts() also flags each cohort mature or
+    /// not at the histories' as_of (see cohort_mature()).
+    std::optional<std::int64_t> maturity{};
 };
 
 /// Former name of period (period.hpp).
@@ -160,8 +170,19 @@ struct cohort_assignment {
     /// Bounds of each cohort period, ascending; only periods with entities are listed.
     std::vector<std::int64_t> start;
     std::vector<std::int64_t> end;
+    /// Per cohort, 1 when it is mature at as_of (only with cohort_options::maturity; else empty).
+    std::vector<std::uint8_t> mature;
 };
 cohort_assignment assign_cohorts(const stage_histories& h, const cohort_options& options = {});
+
+/// Cohort maturity: a cohort whose period ends at `end` is mature at `as_of` when it ended at
+/// least `maturity` before, end + maturity <= as_of (all in the records' unit; computed without
+/// overflow: a sum beyond the int64 range is later than every as_of). Its members then had at
+/// least `maturity` to convert, so its rates are comparable with older cohorts'. Throws for a
+/// negative maturity.
+bool cohort_mature(std::int64_t end, std::int64_t maturity, std::int64_t as_of);
+/// cohort_mature() of every period end: 1 mature, 0 not.
+std::vector<std::uint8_t> mature_cohorts(std::span<const std::int64_t> end, std::int64_t maturity, std::int64_t as_of);
 
 // ---- flow: transitions, exits and reasons --------------------------------------------------
 
@@ -211,6 +232,11 @@ private:
 
 flow_counts compute_flow(const stage_histories& h);
 
+/// "open", "won", "lost" or "disqualified".
+std::string_view to_string(flow_counts::outcome o) noexcept;
+/// Parses the names above; throws funnelkit::invalid_argument naming option 'outcome'.
+flow_counts::outcome parse_outcome(std::string_view name);
+
 // ---- durations ------------------------------------------------------------------------------
 
 /// One row per visit of a step-kind stage: how long the entity stayed, and whether it left
@@ -255,6 +281,7 @@ struct aging_list {
     std::vector<std::int64_t> entered;
     std::vector<std::int64_t> age;
     std::vector<double> limit;  // the limit that applied (a percentile may fall between ticks)
+    std::vector<double> over;   // age - limit, > 0
     std::size_t size() const noexcept { return entity.size(); }
 };
 aging_list stuck_entities(const stage_histories& h, const aging_options& options = {});
@@ -298,6 +325,107 @@ private:
 };
 
 lifecycle_summary summarize(const stage_histories& h, const reach_options& options = {});
+
+// ---- tables: the figures of the lifecycle report -------------------------------------------------
+//
+// Every binding shows these tables as computed here. Rows of groups come overall first (segment
+// -1), then, with by_segment, one block per segment 0..n-1 (n = the larger of the data's number
+// of segments and options.n_segments, so that segments without entities get rows of zeros).
+// Durations are in the records' time unit; NaN marks an undefined number (no durations, a zero
+// denominator) and +infinity a Kaplan-Meier median that the curve never reaches (too many still
+// open).
+
+struct lifecycle_table_options {
+    /// Also one block of rows per segment, after the overall rows.
+    bool by_segment = false;
+    /// At least this many segments in the per-segment rows.
+    std::size_t n_segments = 0;
+    /// Confidence level of the Kaplan-Meier medians' intervals, in (0, 1).
+    double confidence = 0.95;
+};
+
+/// Time in stage, one row per (segment, ladder step stage), stages in ladder order (the won
+/// stage has no visits and no row). From time_in_stage()'s visits of the stage: visits,
+/// completed (left the stage) and open (censored at as_of); mean, median, p90, min, max of the
+/// completed visits (duration_summary, numpy's linear quantiles); km_median, km_median_lower,
+/// km_median_upper: kaplan_meier() of all visits with open ones censored (median and its
+/// interval at options.confidence; NaN without visits, +infinity when not reached).
+struct time_in_stage_table {
+    std::vector<std::int32_t> segment;  ///< -1: overall
+    std::vector<std::int32_t> rank;     ///< ladder rank of the stage
+    std::vector<std::int64_t> visits, completed, open;
+    std::vector<double> mean, median, p90, min, max;
+    std::vector<double> km_median, km_median_lower, km_median_upper;
+    std::size_t size() const noexcept { return rank.size(); }
+};
+time_in_stage_table tabulate_time_in_stage(const stage_histories& h, const lifecycle_table_options& options = {});
+
+/// Time to convert from ladder stage `from` to `to` (time_to_convert()), one row per segment:
+/// entered (reached `from`), converted, closed_otherwise (lost or disqualified first), open;
+/// mean, median, p90, min, max of the converted durations; the Kaplan-Meier median of all
+/// durations with conversion as the event (the others censored), as in time_in_stage_table;
+/// p_convert and p_closed_otherwise: the Aalen-Johansen cumulative incidences of outcomes 1
+/// and 2 at the last time (NaN without entities), conversion and closing as competing outcomes.
+struct time_to_convert_table {
+    std::vector<std::int32_t> segment;  ///< -1: overall
+    std::vector<std::int64_t> entered, converted, closed_otherwise, open;
+    std::vector<double> mean, median, p90, min, max;
+    std::vector<double> km_median, km_median_lower, km_median_upper;
+    std::vector<double> p_convert, p_closed_otherwise;
+    std::size_t size() const noexcept { return segment.size(); }
+};
+time_to_convert_table tabulate_time_to_convert(const stage_histories& h, std::size_t from, std::size_t to,
+                                               const lifecycle_table_options& options = {});
+
+/// Exits, one row per (segment, ladder stage) except the won stage (an outcome, never a stage
+/// to exit from), from flow_counts::exits(): open, won, lost, disqualified, their total and
+/// each one's share of the total (count / total; NaN when the total is 0). The flow's ranks
+/// must be the model's ladder.
+struct exit_table {
+    std::vector<std::int32_t> segment;  ///< -1: overall
+    std::vector<std::int32_t> rank;
+    std::vector<std::int64_t> open, won, lost, disqualified, total;
+    std::vector<double> open_share, won_share, lost_share, disqualified_share;
+    std::size_t size() const noexcept { return rank.size(); }
+};
+exit_table tabulate_exits(const flow_counts& flow, const stage_model& model, const lifecycle_table_options& options = {});
+
+/// Reasons of lost and disqualified exits, one row per (segment, ladder rank, reason) with a
+/// count above 0, in that order: count and share = count / (lost + disqualified exits of that
+/// rank and segment).
+struct reason_table {
+    std::vector<std::int32_t> segment;  ///< -1: overall
+    std::vector<std::int32_t> rank;
+    std::vector<std::int32_t> reason;
+    std::vector<std::int64_t> count;
+    std::vector<double> share;
+    std::size_t size() const noexcept { return rank.size(); }
+};
+reason_table tabulate_reasons(const flow_counts& flow, const lifecycle_table_options& options = {});
+
+struct reach_table_options {
+    /// Which rows: the overall ones (segment -1), the per-group ones, or both (overall first).
+    bool overall = true;
+    bool groups = true;
+    /// Confidence level and method of the intervals.
+    double confidence = 0.95;
+    interval_method interval = interval_method::wilson;
+};
+
+/// Reach and conversion rates with their intervals, one row per (segment, ladder rank):
+/// entities, reached, step_rate = reached / reached(previous stage) and cumulative_rate =
+/// reached / reached(first stage) (NaN for a zero denominator or the first stage's step rate),
+/// and the intervals of both rates (step_lower, step_upper, cum_lower, cum_upper) by
+/// proportion_interval(): NaN where the rate is undefined or no proportion (a step rate above
+/// 1 when skipped stages are not implied).
+struct reach_table {
+    std::vector<std::int32_t> segment;  ///< -1: overall
+    std::vector<std::int32_t> rank;
+    std::vector<std::int64_t> entities, reached;
+    std::vector<double> step_rate, cumulative_rate, step_lower, step_upper, cum_lower, cum_upper;
+    std::size_t size() const noexcept { return rank.size(); }
+};
+reach_table tabulate_reach(const conversion_counts& counts, const reach_table_options& options = {});
 
 FUNNELKIT_END_NAMESPACE
 

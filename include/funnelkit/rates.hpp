@@ -17,7 +17,8 @@
 // Edge cases: x = 0 and x = n give ordinary intervals touching 0 or 1. n = 0 carries no
 // information: the rate and its interval are undefined and the functions return
 // std::nullopt instead of a number, so nothing undefined reaches arithmetic silently.
-// Invalid counts (negative, x > n) and levels outside (0, 1) throw funnelkit::invalid_argument.
+// Invalid counts (negative, x > n) and confidence levels outside (0, 1) throw
+// funnelkit::invalid_argument.
 //
 // Quantiles come from Boost.Math (normal quantile, inverse regularized incomplete beta);
 // Boost is only included by the implementation, impl/rates.ipp, not by this header.
@@ -39,7 +40,8 @@ enum class interval_method : std::uint8_t { wilson = 0, agresti_coull = 1, jeffr
 /// Name of the method as used in option strings: "wilson", "agresti_coull", "jeffreys",
 /// "clopper_pearson".
 std::string_view to_string(interval_method m) noexcept;
-/// Parses the names above; throws funnelkit::invalid_argument naming option 'method'.
+/// Parses the names above (and "exact" for clopper_pearson); throws
+/// funnelkit::invalid_argument naming option 'interval'.
 interval_method parse_interval_method(std::string_view name);
 
 /// A rate with its confidence interval. All three numbers lie in [0, 1] and
@@ -51,11 +53,30 @@ struct rate_bounds {
     friend bool operator==(const rate_bounds&, const rate_bounds&) = default;
 };
 
-/// Confidence interval for x successes of n trials at `level` (e.g. 0.95).
-/// std::nullopt when n == 0 (undefined rate). Throws for x < 0, n < 0, x > n, or a level
-/// outside the open interval (0, 1).
-std::optional<rate_bounds> rate_interval(std::int64_t successes, std::int64_t trials, double level = 0.95,
+/// Confidence interval for x successes of n trials at the `confidence` level 1 - alpha (e.g.
+/// 0.95). std::nullopt when n == 0 (undefined rate). Throws for x < 0, n < 0, x > n, or a
+/// confidence outside the open interval (0, 1), naming option 'confidence'.
+std::optional<rate_bounds> rate_interval(std::int64_t successes, std::int64_t trials, double confidence = 0.95,
                                          interval_method method = interval_method::wilson);
+
+/// The interval of a rate that may not be a proportion: rate_interval() when 0 <= successes
+/// <= trials and trials > 0, std::nullopt when trials == 0 or successes > trials (x of n is then
+/// no proportion: e.g. a step rate above 1 when skipped stages are not implied). This is the rule
+/// every table of funnelkit applies before it shows an interval. Throws for negative counts or
+/// a confidence level outside (0, 1).
+std::optional<rate_bounds> proportion_interval(std::int64_t successes, std::int64_t trials, double confidence = 0.95,
+                                               interval_method method = interval_method::wilson);
+
+/// rate_interval() of every row, as columns: estimate, lower, upper (NaN where undefined) and
+/// defined (0 where trials == 0). Throws like rate_interval(), the message prefixed with the row
+/// ("row 3: option 'successes': ..."), or when the columns differ in length.
+struct rate_interval_table {
+    std::vector<double> estimate, lower, upper;
+    std::vector<std::uint8_t> defined;
+    std::size_t size() const noexcept { return estimate.size(); }
+};
+rate_interval_table rate_intervals(std::span<const std::int64_t> successes, std::span<const std::int64_t> trials,
+                                   double confidence = 0.95, interval_method method = interval_method::wilson);
 
 /// The p-quantile of the standard normal distribution, 0 < p < 1.
 double normal_quantile(double p);
@@ -139,17 +160,64 @@ double probability_beta_greater(double a_x, double b_x, double a_y, double b_y);
 double probability_b_beats_a(std::int64_t x_a, std::int64_t n_a, std::int64_t x_b, std::int64_t n_b,
                              const beta_prior& prior = {});
 
-enum class p_adjust : std::uint8_t { holm = 0, benjamini_hochberg = 1 };
+enum class p_adjust : std::uint8_t { holm = 0, benjamini_hochberg = 1, none = 2 };
+/// "holm", "benjamini_hochberg" or "none".
 std::string_view to_string(p_adjust m) noexcept;
-/// Parses "holm", "benjamini_hochberg" (or "bh", "fdr_bh"); throws naming option 'method'.
+/// Parses "holm", "benjamini_hochberg" (or "bh", "fdr_bh"), "none"; throws naming option 'method'.
 p_adjust parse_p_adjust(std::string_view name);
 
 /// Adjusted p-values, in the input order, capped at 1:
 /// - Holm (family-wise error): sorted ascending p_(1..m), adj_(i) = max_{j <= i} (m-j+1) p_(j);
-/// - Benjamini-Hochberg (false discovery rate): adj_(i) = min_{j >= i} m p_(j) / j.
+/// - Benjamini-Hochberg (false discovery rate): adj_(i) = min_{j >= i} m p_(j) / j;
+/// - none: the p-values unchanged.
 /// Matches statsmodels.stats.multitest.multipletests ('holm', 'fdr_bh'). Each p must lie in
 /// [0, 1]; NaN or out-of-range values throw naming column 'p_value' and the row.
 std::vector<double> adjust_p_values(std::span<const double> p_values, p_adjust method);
+
+// ---- many segments against one ----------------------------------------------------------------
+
+/// How compare_to_baseline() tests a segment (B) against the baseline (A): the pooled
+/// two-proportion z-test (two-sided), or the 2x2 chi-squared test with or without Yates'
+/// correction.
+enum class baseline_test : std::uint8_t { z = 0, chi2 = 1, chi2_plain = 2 };
+/// "z", "chi2" or "chi2_plain".
+std::string_view to_string(baseline_test t) noexcept;
+/// Parses the names above; throws funnelkit::invalid_argument naming option 'test'.
+baseline_test parse_baseline_test(std::string_view name);
+
+struct baseline_options {
+    /// Row of the baseline segment.
+    std::size_t baseline = 0;
+    baseline_test test = baseline_test::z;
+    /// Adjustment of the p-values over the tested segments.
+    p_adjust adjust = p_adjust::holm;
+    /// Confidence level and method of each segment's interval.
+    double confidence = 0.95;
+    interval_method interval = interval_method::wilson;
+    /// Prior of prob_beats_baseline.
+    beta_prior prior{};
+};
+
+/// One row per segment (the input order). For segment i with x_i successes of n_i trials and
+/// the baseline b:
+/// - rate, lower, upper: rate_interval(x_i, n_i) (NaN when n_i = 0);
+/// - difference = rate_i - rate_b (NaN for the baseline's own row or an undefined rate);
+/// - statistic, p_value: the test of segment i (B) against the baseline (A); the chi-squared
+///   tests use the table rows (x_i, n_i - x_i), (x_b, n_b - x_b). NaN, with tested = 0, for the
+///   baseline and where the test is undefined (an empty segment, zero variance);
+/// - p_adjusted: adjust_p_values() over the tested rows' p-values (NaN elsewhere);
+/// - prob_beats_baseline = probability_b_beats_a(x_b, n_b, x_i, n_i, prior) (NaN for the
+///   baseline).
+struct baseline_comparison {
+    std::vector<double> rate, lower, upper, difference, statistic, p_value, p_adjusted, prob_beats_baseline;
+    std::vector<std::uint8_t> is_baseline, tested;
+    std::size_t size() const noexcept { return rate.size(); }
+};
+
+/// Compares every segment's rate with the baseline segment's. Throws for columns of different
+/// lengths, a baseline row out of range, invalid counts (naming the row) or options.
+baseline_comparison compare_to_baseline(std::span<const std::int64_t> successes, std::span<const std::int64_t> trials,
+                                        const baseline_options& options = {});
 
 namespace detail {
 // Both evaluation paths of probability_beta_greater, exposed for cross-checking in tests.

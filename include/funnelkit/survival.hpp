@@ -7,7 +7,7 @@
 // - Ties: all events at t_j are processed together, and an entity censored at t_j is still
 //   at risk at t_j (censoring happens just after the events), the usual convention.
 // - Kaplan-Meier: S(t_j) = prod_{i <= j} (1 - d_i / n_i); S(t) = 1 before t_1.
-// - Confidence band: "exponential Greenwood" (log(-log S)) at level 1 - alpha:
+// - Confidence band: "exponential Greenwood" (log(-log S)) at the confidence level 1 - alpha:
 //   V_j = sum_{i <= j, n_i > d_i} d_i / (n_i (n_i - d_i)), and the bounds are
 //   S^exp(+z sqrt(V)/|log S|) (lower) and S^exp(-z sqrt(V)/|log S|) (upper); both are 1
 //   where S = 1 and 0 where S = 0. This is the band lifelines' KaplanMeierFitter reports.
@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <vector>
@@ -35,12 +36,30 @@
 
 FUNNELKIT_BEGIN_NAMESPACE
 
+// The deprecated member must not make the implicitly defined constructors warn: only code that
+// names `level` should.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
 struct kaplan_meier_options {
     /// Confidence level of the band and of the median's interval, in (0, 1).
-    double level = 0.95;
+    double confidence = 0.95;
+    /// Former name of `confidence`, kept for one release: when set (not NaN) it is used instead.
+    [[deprecated("use confidence")]] double level = std::numeric_limits<double>::quiet_NaN();
+
+    /// The confidence level in force: `level` when it was set, else `confidence`.
+    double confidence_level() const noexcept;
 };
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 struct kaplan_meier_result {
+    /// Confidence level of the band and of the median's interval.
+    double confidence = 0.95;
+    /// Former name of `confidence` (always the same value); deprecated, to be removed after one
+    /// release. (Not marked [[deprecated]]: compilers would then warn in every copy of a result.)
     double level = 0.95;
     std::vector<double> time;               ///< distinct durations, ascending
     std::vector<std::int64_t> at_risk;      ///< n_j
@@ -59,6 +78,9 @@ struct kaplan_meier_result {
     double survival_at(double t) const;
     /// Smallest time with S <= q, 0 < q < 1; nullopt when S never falls to q.
     std::optional<double> percentile(double q) const;
+    /// survival_at() of every time in `t`, into `out` (of the same size; throws otherwise). One
+    /// binary search per time.
+    void survival_at(std::span<const double> t, std::span<double> out) const;
 };
 
 /// Kaplan-Meier estimate from durations and event flags (1 = event observed, 0 = censored,
@@ -78,13 +100,24 @@ struct cumulative_incidence_result {
 
     /// F_k(t) as a right-continuous step function (0 before the first time); k in 1..K.
     double incidence_at(std::int32_t outcome, double t) const;
-    /// F_k at the last time: the share that ends in outcome k as far as the data can tell.
+    /// F_k at the last time: the share that ends in outcome k as far as the data can tell (0
+    /// without durations).
     double final_incidence(std::int32_t outcome) const;
+    /// incidence_at(outcome, t) of every time in `t`, into `out` (of the same size).
+    void incidence_at(std::int32_t outcome, std::span<const double> t, std::span<double> out) const;
+};
+
+struct aalen_johansen_options {
+    /// At least this many outcomes (codes 1..n_outcomes) in the result, even when the largest
+    /// code in the data is smaller: outcomes that never occur get columns of zero events and
+    /// zero incidence. 0: as many as the largest code. At most 1024.
+    std::int32_t n_outcomes = 0;
 };
 
 /// Aalen-Johansen cumulative incidence. `outcome[i]` is 0 for censored (open) and k >= 1 for
 /// outcome k (e.g. 1 = won, 2 = lost); codes above 1024 are rejected.
-cumulative_incidence_result aalen_johansen(std::span<const double> duration, std::span<const std::int32_t> outcome);
+cumulative_incidence_result aalen_johansen(std::span<const double> duration, std::span<const std::int32_t> outcome,
+                                           const aalen_johansen_options& options = {});
 
 FUNNELKIT_END_NAMESPACE
 

@@ -191,3 +191,26 @@ TEST(DurationSummary, SelectQuantileEqualsSortedQuantile) {
     std::vector<double> none;
     EXPECT_FALSE(funnelkit::select_quantile(none, 0.5).has_value());
 }
+
+TEST(DurationSummary, SummariesPerGroup) {
+    const std::vector<double> v{4, 1, 3, 10, 2, 8};
+    const std::vector<std::int32_t> g{0, 1, 0, -1, 1, 2};
+    const auto s = summarize_durations(v, g, 4);
+    ASSERT_EQ(s.size(), 4u);
+    // Group 0: 4, 3; group 1: 1, 2; group 2: 8; group 3: nothing; the -1 row is left out.
+    EXPECT_EQ(s[0].count(), 2);
+    EXPECT_EQ(s[0].mean(), std::optional<double>(3.5));
+    EXPECT_EQ(s[1].stats().median, std::optional<double>(1.5));
+    EXPECT_EQ(s[2].max(), std::optional<double>(8.0));
+    EXPECT_EQ(s[3].count(), 0);
+    duration_summary direct;
+    direct.fill(std::vector<double>{4, 3});
+    EXPECT_EQ(s[0], direct);
+    EXPECT_FALSE(summarize_durations(v, g, 3, false)[0].keeps_values());
+    EXPECT_EQ(error_of([&] { (void)summarize_durations(v, g, 2); }),
+              "column 'group', row 5: value 2 is not a group code (expected -1 or 0..1)");
+    const std::vector<double> bad{1, std::nan(""), 2, 3, 4, 5};
+    EXPECT_EQ(error_of([&] { (void)summarize_durations(bad, g, 4); }),
+              "column 'duration', row 1: value NaN is not a finite duration");
+    EXPECT_THROW((void)summarize_durations(v, std::vector<std::int32_t>{0}, 1), invalid_argument);
+}

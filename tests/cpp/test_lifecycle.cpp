@@ -5,8 +5,10 @@
 #include <funnelkit/synthetic.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <numeric>
 #include <random>
@@ -341,4 +343,218 @@ TEST(Lifecycle, GoldenBlobsVersion1) {
     const auto again = summarize(h).serialize();
     EXPECT_TRUE(std::equal(again.begin(), again.end(), reinterpret_cast<const std::byte*>(summary.data()),
                            reinterpret_cast<const std::byte*>(summary.data()) + summary.size()));
+}
+
+// ---- the lifecycle report's tables, by hand on the example (as_of 30) --------------------------
+
+namespace {
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+template <class Table>
+std::size_t row_of(const Table& t, std::int32_t segment, std::int32_t rank) {
+    for (std::size_t i = 0; i < t.size(); ++i)
+        if (t.segment[i] == segment && t.rank[i] == rank) return i;
+    ADD_FAILURE() << "no row for segment " << segment << ", rank " << rank;
+    return 0;
+}
+}  // namespace
+
+TEST(LifecycleTables, TimeInStageHandWorked) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    const auto t = tabulate_time_in_stage(h);
+    // Overall only, every ladder stage but the won one (Customer).
+    ASSERT_EQ(t.size(), 5u);
+    EXPECT_EQ(t.rank, (std::vector<std::int32_t>{0, 1, 2, 3, 4}));
+    EXPECT_EQ(t.segment, (std::vector<std::int32_t>(5, -1)));
+    // Lead visits: e1 1, e2 1, e3 8, e4 1 and 1, e5 5 and 22 (open at as_of).
+    EXPECT_EQ(t.visits[0], 7);
+    EXPECT_EQ(t.completed[0], 6);
+    EXPECT_EQ(t.open[0], 1);
+    EXPECT_EQ(t.mean[0], 17.0 / 6);
+    EXPECT_EQ(t.median[0], 1.0);  // sorted 1 1 1 1 5 8: h = 2.5
+    EXPECT_EQ(t.p90[0], 6.5);     // h = 4.5: 5 + 0.5 * 3
+    EXPECT_EQ(t.min[0], 1.0);
+    EXPECT_EQ(t.max[0], 8.0);
+    // Kaplan-Meier: S(1) = 3/7 <= 1/2, so the median is 1; the upper band first falls to 1/2 at
+    // t = 8 (S = 1/7, V = 4/21 + 1/6 + 1/2). lifelines gives 1 [1, 8].
+    EXPECT_EQ(t.km_median[0], 1.0);
+    EXPECT_EQ(t.km_median_lower[0], 1.0);
+    EXPECT_EQ(t.km_median_upper[0], 8.0);
+    // MQL: 1, 1, 1 and 24 open: S(1) = 1/4, but the upper band stays above 1/2 (not reached).
+    EXPECT_EQ(t.visits[1], 4);
+    EXPECT_EQ(t.open[1], 1);
+    EXPECT_EQ(t.median[1], 1.0);
+    EXPECT_EQ(t.km_median[1], 1.0);
+    EXPECT_EQ(t.km_median_upper[1], inf);
+    // SQL: 1 and 11, both done: mean 6, p90 1 + 0.9 * 10; KM 1 [1, 11].
+    EXPECT_EQ(t.mean[3], 6.0);
+    EXPECT_EQ(t.p90[3], 10.0);
+    EXPECT_EQ(t.km_median_upper[3], 11.0);
+
+    // Per segment, with a third segment that has no entities.
+    const auto s = tabulate_time_in_stage(h, {.by_segment = true, .n_segments = 3, .confidence = 0.95});
+    ASSERT_EQ(s.size(), 20u);
+    EXPECT_EQ(std::vector<std::int64_t>(s.visits.begin(), s.visits.begin() + 5), t.visits);  // overall first
+    // Segment 1 (entities 3, 4, 5) in Lead: 8, 1, 1, 5 done, 22 open: mean 3.75, median 3,
+    // p90 = 5 + 0.7 * 3 (numpy: 7.1000000000000005); Kaplan-Meier S(1) = 3/5, S(5) = 2/5: median 5 (lifelines 5 [1, inf]).
+    const auto i = row_of(s, 1, 0);
+    EXPECT_EQ(s.visits[i], 5);
+    EXPECT_EQ(s.mean[i], 3.75);
+    EXPECT_EQ(s.median[i], 3.0);
+    EXPECT_EQ(s.p90[i], 7.1000000000000005);
+    EXPECT_EQ(s.km_median[i], 5.0);
+    EXPECT_EQ(s.km_median_lower[i], 1.0);
+    EXPECT_EQ(s.km_median_upper[i], inf);
+    // An empty segment: zero counts, undefined statistics.
+    const auto e = row_of(s, 2, 1);
+    EXPECT_EQ(s.visits[e], 0);
+    EXPECT_TRUE(std::isnan(s.mean[e]) && std::isnan(s.median[e]) && std::isnan(s.km_median[e]));
+    // Segment rows add up to the overall ones (every entity has a segment here).
+    for (std::int32_t k = 0; k < 5; ++k)
+        EXPECT_EQ(s.visits[row_of(s, 0, k)] + s.visits[row_of(s, 1, k)], t.visits[static_cast<std::size_t>(k)]);
+    EXPECT_THROW((void)tabulate_time_in_stage(h, {.confidence = 1.0}), invalid_argument);
+}
+
+TEST(LifecycleTables, TimeToConvertHandWorked) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    // SQL -> Customer: entity 1 converts after 2, entity 3 is lost after 11.
+    const auto t = tabulate_time_to_convert(h, 3, 5, {.by_segment = true});
+    ASSERT_EQ(t.size(), 3u);
+    EXPECT_EQ(t.segment, (std::vector<std::int32_t>{-1, 0, 1}));
+    EXPECT_EQ(t.entered, (std::vector<std::int64_t>{2, 1, 1}));
+    EXPECT_EQ(t.converted, (std::vector<std::int64_t>{1, 1, 0}));
+    EXPECT_EQ(t.closed_otherwise, (std::vector<std::int64_t>{1, 0, 1}));
+    EXPECT_EQ(t.open, (std::vector<std::int64_t>{0, 0, 0}));
+    EXPECT_EQ(t.mean[0], 2.0);
+    EXPECT_EQ(t.median[0], 2.0);
+    EXPECT_TRUE(std::isnan(t.mean[2]));  // nobody converted in segment 1
+    // Kaplan-Meier with the lost deal censored: S(2) = 1/2, so the median is 2 (lifelines 2 [2, inf]).
+    EXPECT_EQ(t.km_median[0], 2.0);
+    EXPECT_EQ(t.km_median_lower[0], 2.0);
+    EXPECT_EQ(t.km_median_upper[0], inf);
+    EXPECT_EQ(t.km_median[2], inf);  // only a censored duration: never reached
+    // Aalen-Johansen: F_won(2) = 1/2; then the one left at risk is lost: F_lost(11) = 1/2 * 1/1.
+    EXPECT_EQ(t.p_convert, (std::vector<double>{0.5, 1.0, 0.0}));
+    EXPECT_EQ(t.p_closed_otherwise, (std::vector<double>{0.5, 0.0, 1.0}));
+    // Lead -> MQL overall: 1, 1, 8, 1 converted, 27 open.
+    const auto lm = tabulate_time_to_convert(h, 0, 1);
+    ASSERT_EQ(lm.size(), 1u);
+    EXPECT_EQ(lm.entered[0], 5);
+    EXPECT_EQ(lm.converted[0], 4);
+    EXPECT_EQ(lm.open[0], 1);
+    EXPECT_EQ(lm.mean[0], 11.0 / 4);
+    EXPECT_EQ(lm.p_closed_otherwise[0], 0.0);
+    EXPECT_THROW((void)tabulate_time_to_convert(h, 3, 3), invalid_argument);
+}
+
+TEST(LifecycleTables, ExitsAndReasonsHandWorked) {
+    const auto r = example();
+    const auto model = stage_model::b2b();
+    const auto f = compute_flow(build_histories(model, r.view()));
+    const auto e = tabulate_exits(f, model);
+    // Lead: e5 open; MQL: e4 open, e2 disqualified; SAL: nobody; SQL: e3 lost; Opportunity: e1 won.
+    ASSERT_EQ(e.size(), 5u);
+    EXPECT_EQ(e.open, (std::vector<std::int64_t>{1, 1, 0, 0, 0}));
+    EXPECT_EQ(e.won, (std::vector<std::int64_t>{0, 0, 0, 0, 1}));
+    EXPECT_EQ(e.lost, (std::vector<std::int64_t>{0, 0, 0, 1, 0}));
+    EXPECT_EQ(e.disqualified, (std::vector<std::int64_t>{0, 1, 0, 0, 0}));
+    EXPECT_EQ(e.total, (std::vector<std::int64_t>{1, 2, 0, 1, 1}));
+    EXPECT_EQ(e.open_share[1], 0.5);
+    EXPECT_EQ(e.disqualified_share[1], 0.5);
+    EXPECT_EQ(e.won_share[4], 1.0);
+    EXPECT_TRUE(std::isnan(e.open_share[2]));  // no exits from SAL: shares undefined
+    const auto es = tabulate_exits(f, model, {.by_segment = true, .n_segments = 3});
+    ASSERT_EQ(es.size(), 20u);
+    EXPECT_EQ(es.total[row_of(es, 1, 0)], 1);  // e5 (segment 1) open in Lead
+    EXPECT_EQ(es.total[row_of(es, 2, 0)], 0);  // segment 2 has nobody
+    EXPECT_THROW((void)tabulate_exits(flow_counts(8, 3, 0, 0), model), invalid_argument);
+
+    const auto why = tabulate_reasons(f);
+    ASSERT_EQ(why.size(), 2u);
+    EXPECT_EQ(why.rank, (std::vector<std::int32_t>{1, 3}));
+    EXPECT_EQ(why.reason, (std::vector<std::int32_t>{2, 6}));
+    EXPECT_EQ(why.count, (std::vector<std::int64_t>{1, 1}));
+    EXPECT_EQ(why.share, (std::vector<double>{1.0, 1.0}));
+    const auto ws = tabulate_reasons(f, {.by_segment = true, .n_segments = 5});
+    EXPECT_EQ(ws.segment, (std::vector<std::int32_t>{-1, -1, 0, 1}));
+}
+
+TEST(LifecycleTables, ReachWithIntervals) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view());
+    const auto counts = reach(h);
+    // Reached: Lead 5, MQL 4, SAL 3, SQL 2, Opportunity 1, Customer 1.
+    const auto t = tabulate_reach(counts, {.groups = false});
+    ASSERT_EQ(t.size(), 6u);
+    EXPECT_EQ(t.reached, (std::vector<std::int64_t>{5, 4, 3, 2, 1, 1}));
+    EXPECT_EQ(t.step_rate[1], 4.0 / 5);
+    EXPECT_TRUE(std::isnan(t.step_rate[0]) && std::isnan(t.step_lower[0]));
+    EXPECT_EQ(t.step_lower[2], rate_interval(3, 4)->lower);
+    EXPECT_EQ(t.step_upper[2], rate_interval(3, 4)->upper);
+    EXPECT_EQ(t.cum_lower[3], rate_interval(2, 5)->lower);
+    EXPECT_EQ(t.cum_upper[0], 1.0);  // 5 of 5
+    const auto g = tabulate_reach(counts, {.overall = false, .confidence = 0.9,
+                                           .interval = interval_method::jeffreys});
+    ASSERT_EQ(g.size(), 12u);
+    EXPECT_EQ(g.segment[0], 0);
+    EXPECT_EQ(g.entities[0], 2);
+    EXPECT_EQ(g.cum_lower[6 + 3], rate_interval(1, 3, 0.9, interval_method::jeffreys)->lower);  // segment 1, SQL: e3
+    EXPECT_EQ(tabulate_reach(counts).size(), 18u);
+    // Recorded stages only: 3 entities recorded Lead and SQL but one recorded MQL and SAL, so
+    // the SQL step rate is 3 / 1, no proportion: no interval.
+    conversion_counts skipped(4, 0);
+    skipped.add_entity(0b1001);
+    skipped.add_entity(0b1001);
+    skipped.add_entity(0b1111);
+    const auto s = tabulate_reach(skipped);
+    EXPECT_EQ(s.step_rate[3], 3.0);
+    EXPECT_TRUE(std::isnan(s.step_lower[3]) && std::isnan(s.step_upper[3]));
+    EXPECT_EQ(s.cum_lower[3], rate_interval(3, 3)->lower);
+}
+
+TEST(LifecycleTables, CohortMaturity) {
+    EXPECT_TRUE(cohort_mature(100, 20, 120));
+    EXPECT_FALSE(cohort_mature(100, 20, 119));
+    EXPECT_TRUE(cohort_mature(100, 0, 100));
+    // No overflow: a period ending near the end of time is never mature.
+    EXPECT_FALSE(cohort_mature(std::numeric_limits<std::int64_t>::max() - 5, 10, std::numeric_limits<std::int64_t>::max()));
+    EXPECT_THROW((void)cohort_mature(0, -1, 0), invalid_argument);
+    const std::vector<std::int64_t> ends{10, 20, 30};
+    EXPECT_EQ(mature_cohorts(ends, 5, 25), (std::vector<std::uint8_t>{1, 1, 0}));
+    // assign_cohorts flags its periods with the histories' as_of: 90 days of data in months,
+    // 20 days of maturity at the last record (late March): January and February are mature,
+    // March not.
+    const auto d = generate_sample({.leads = 3000, .seed = 5, .days = 90});
+    const auto h = build_histories(sample_model(), d.records());
+    const auto c = assign_cohorts(h, {.stage = 0, .period = period_kind::month, .maturity = 20 * 86'400});
+    ASSERT_EQ(c.mature.size(), 3u);
+    EXPECT_EQ(c.mature, mature_cohorts(c.end, 20 * 86'400, h.as_of()));
+    EXPECT_EQ(c.mature, (std::vector<std::uint8_t>{1, 1, 0}));
+    EXPECT_TRUE(assign_cohorts(h, {.stage = 0}).mature.empty());
+}
+
+TEST(LifecycleTables, OptionWords) {
+    for (auto p : {recycled_passes::first_only, recycled_passes::every_pass})
+        EXPECT_EQ(parse_recycled_passes(to_string(p)), p);
+    EXPECT_EQ(to_string(recycled_passes::first_only), "first");
+    EXPECT_EQ(parse_recycled_passes("every_pass"), recycled_passes::every_pass);
+    try {
+        (void)parse_recycled_passes("some");
+        ADD_FAILURE();
+    } catch (const invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "option 'passes': value 'some' is not one of 'first', 'every'");
+    }
+    for (auto o : {flow_counts::open, flow_counts::won, flow_counts::lost, flow_counts::disqualified})
+        EXPECT_EQ(parse_outcome(to_string(o)), o);
+    EXPECT_THROW((void)parse_outcome("closed"), invalid_argument);
+}
+
+TEST(LifecycleTables, StuckReportsHowFarOver) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    const auto b = stuck_entities(h, {.percentile = 90});
+    ASSERT_EQ(b.over.size(), 2u);
+    EXPECT_EQ(b.over, (std::vector<double>{23.0, 15.5}));
 }

@@ -124,11 +124,11 @@ TEST(Rates, BadInputThrowsWithOptionName) {
     EXPECT_EQ(error_of([] { (void)rate_interval(-1, 3); }),
               "option 'successes': value -1 is negative; success counts must be >= 0");
     EXPECT_EQ(error_of([] { (void)rate_interval(1, 3, 1.0); }),
-              "option 'level': value 1 must lie strictly between 0 and 1");
+              "option 'confidence': value 1 must lie strictly between 0 and 1");
     EXPECT_EQ(error_of([] { (void)rate_interval(1, 3, std::nan("")); }),
-              "option 'level': value NaN must lie strictly between 0 and 1");
+              "option 'confidence': value NaN must lie strictly between 0 and 1");
     EXPECT_EQ(error_of([] { (void)parse_interval_method("wald"); }),
-              "option 'method': value 'wald' is not an interval method (expected wilson, agresti_coull, jeffreys or "
+              "option 'interval': value 'wald' is not an interval method (expected wilson, agresti_coull, jeffreys or "
               "clopper_pearson)");
     EXPECT_EQ(error_of([] { (void)two_proportion_ztest(1, 2, 3, -1); }),
               "option 'n_b': value -1 is negative; trial counts must be >= 0");
@@ -285,4 +285,88 @@ TEST(Rates, MultipleComparisons) {
     const std::vector<double> big{0.6, 0.7};
     EXPECT_EQ(adjust_p_values(big, p_adjust::holm), (std::vector<double>{1.0, 1.0}));
     EXPECT_EQ(parse_p_adjust("fdr_bh"), p_adjust::benjamini_hochberg);
+}
+
+TEST(Rates, ProportionIntervalAndColumns) {
+    // A proportion: the ordinary interval. No proportion (n = 0, or x > n as a step rate above 1
+    // when skipped stages are not implied): none.
+    EXPECT_EQ(proportion_interval(7, 50), rate_interval(7, 50));
+    EXPECT_FALSE(proportion_interval(3, 0).has_value());
+    EXPECT_FALSE(proportion_interval(6, 5).has_value());
+    EXPECT_THROW((void)proportion_interval(-1, 5), invalid_argument);
+    EXPECT_THROW((void)proportion_interval(1, 5, 0.0), invalid_argument);
+
+    const std::vector<std::int64_t> x{7, 0, 3}, n{50, 0, 10};
+    const auto t = rate_intervals(x, n, 0.9, interval_method::jeffreys);
+    ASSERT_EQ(t.size(), 3u);
+    EXPECT_EQ(t.defined, (std::vector<std::uint8_t>{1, 0, 1}));
+    EXPECT_EQ(t.lower[0], rate_interval(7, 50, 0.9, interval_method::jeffreys)->lower);
+    EXPECT_NEAR(t.lower[0], 0.07482671933447418, 1e-15);  // statsmodels, as in reference_intervals
+    EXPECT_EQ(t.estimate[2], 0.3);
+    EXPECT_TRUE(std::isnan(t.estimate[1]) && std::isnan(t.lower[1]) && std::isnan(t.upper[1]));
+    const std::vector<std::int64_t> bad{1, -1, 0};
+    EXPECT_EQ(error_of([&] { (void)rate_intervals(bad, n); }),
+              "row 1: option 'successes': value -1 is negative; success counts must be >= 0");
+    EXPECT_EQ(error_of([&] { (void)rate_intervals(x, std::vector<std::int64_t>{1}); }),
+              "column 'trials' has 1 rows but column 'successes' has 3");
+}
+
+TEST(Rates, CompareToBaselineHandWorked) {
+    // web 30/200 (the baseline), webinar 45/210, ads 20/150, none 0/0.
+    const std::vector<std::int64_t> x{30, 45, 20, 0}, n{200, 210, 150, 0};
+    const auto c = compare_to_baseline(x, n);
+    ASSERT_EQ(c.size(), 4u);
+    EXPECT_EQ(c.is_baseline, (std::vector<std::uint8_t>{1, 0, 0, 0}));
+    EXPECT_EQ(c.tested, (std::vector<std::uint8_t>{0, 1, 1, 0}));  // the empty segment is untestable
+    EXPECT_EQ(c.rate[1], 45.0 / 210);
+    EXPECT_EQ(c.lower[1], rate_interval(45, 210)->lower);
+    EXPECT_EQ(c.difference[1], 45.0 / 210 - 0.15);
+    EXPECT_TRUE(std::isnan(c.difference[0]) && std::isnan(c.statistic[0]) && std::isnan(c.prob_beats_baseline[0]));
+    EXPECT_TRUE(std::isnan(c.rate[3]) && std::isnan(c.difference[3]) && std::isnan(c.p_adjusted[3]));
+    // z of webinar against web: pooled p = 75/410, z = (45/210 - 30/200) / sqrt(p(1-p)(1/200 + 1/210)).
+    const double p = 75.0 / 410;
+    EXPECT_NEAR(c.statistic[1], (45.0 / 210 - 0.15) / std::sqrt(p * (1 - p) * (1.0 / 200 + 1.0 / 210)), 1e-14);
+    EXPECT_EQ(c.statistic[1], two_proportion_ztest(30, 200, 45, 210)->statistic);
+    EXPECT_EQ(c.p_value[2], two_proportion_ztest(30, 200, 20, 150)->p_value);
+    // Holm over the two tested p-values: the smaller doubled, the larger kept (but not below it).
+    const double lo = std::min(c.p_value[1], c.p_value[2]), hi = std::max(c.p_value[1], c.p_value[2]);
+    const std::size_t lo_row = c.p_value[1] < c.p_value[2] ? 1 : 2;
+    EXPECT_EQ(c.p_adjusted[lo_row], std::min(1.0, 2 * lo));
+    EXPECT_EQ(c.p_adjusted[3 - lo_row], std::max(std::min(1.0, 2 * lo), hi));
+    EXPECT_EQ(c.prob_beats_baseline[1], probability_b_beats_a(30, 200, 45, 210));
+    EXPECT_EQ(c.prob_beats_baseline[3], probability_b_beats_a(30, 200, 0, 0));  // the prior against web's posterior
+
+    // Chi-squared with Yates, another baseline, no adjustment, a Jeffreys prior.
+    const auto y = compare_to_baseline(x, n, {.baseline = 1, .test = baseline_test::chi2, .adjust = p_adjust::none,
+                                              .prior = {0.5, 0.5}});
+    EXPECT_EQ(y.tested, (std::vector<std::uint8_t>{1, 0, 1, 0}));
+    const std::int64_t t[4] = {30, 170, 45, 165};
+    EXPECT_EQ(y.statistic[0], chi2_test(t, 2, 2, true)->statistic);
+    EXPECT_EQ(y.p_adjusted[0], y.p_value[0]);
+    EXPECT_EQ(y.prob_beats_baseline[0], probability_b_beats_a(45, 210, 30, 200, {0.5, 0.5}));
+    const auto plain = compare_to_baseline(x, n, {.test = baseline_test::chi2_plain});
+    EXPECT_GT(plain.statistic[1], compare_to_baseline(x, n, {.test = baseline_test::chi2}).statistic[1]);
+
+    EXPECT_EQ(error_of([&] { (void)compare_to_baseline(x, n, {.baseline = 4}); }),
+              "option 'baseline': value 4 is not a segment position (0..3)");
+    EXPECT_EQ(error_of([&] { (void)compare_to_baseline(x, std::vector<std::int64_t>{1, 2}); }),
+              "column 'trials' has 2 rows but column 'successes' has 4");
+    const std::vector<std::int64_t> over{30, 250, 20, 0};
+    EXPECT_EQ(error_of([&] { (void)compare_to_baseline(over, n); }),
+              "row 1: option 'successes': value 250 exceeds the number of trials 210 ('trials')");
+}
+
+TEST(Rates, OptionWordsRoundTrip) {
+    for (auto m : {interval_method::wilson, interval_method::agresti_coull, interval_method::jeffreys,
+                   interval_method::clopper_pearson})
+        EXPECT_EQ(parse_interval_method(to_string(m)), m);
+    for (auto a : {alternative::two_sided, alternative::larger, alternative::smaller})
+        EXPECT_EQ(parse_alternative(to_string(a)), a);
+    for (auto p : {p_adjust::holm, p_adjust::benjamini_hochberg, p_adjust::none}) EXPECT_EQ(parse_p_adjust(to_string(p)), p);
+    for (auto t : {baseline_test::z, baseline_test::chi2, baseline_test::chi2_plain})
+        EXPECT_EQ(parse_baseline_test(to_string(t)), t);
+    EXPECT_EQ(error_of([] { (void)parse_baseline_test("chi"); }),
+              "option 'test': value 'chi' is not a test (expected z, chi2 or chi2_plain)");
+    const std::vector<double> pv{0.04, 0.01};
+    EXPECT_EQ(adjust_p_values(pv, p_adjust::none), pv);
 }

@@ -166,12 +166,75 @@ TEST(Survival, BadInput) {
               "column 'observed', row 1: value 2 must be 0 (censored) or 1 (event)");
     EXPECT_EQ(error_of([&] { (void)kaplan_meier(ok, std::vector<std::uint8_t>{1}); }),
               "column 'observed' has 1 rows but column 'duration' has 3");
-    EXPECT_EQ(error_of([&] { (void)kaplan_meier(ok, obs, {.level = 1.5}); }),
-              "option 'level': value 1.5 must lie strictly between 0 and 1");
+    EXPECT_EQ(error_of([&] { (void)kaplan_meier(ok, obs, {.confidence = 1.5}); }),
+              "option 'confidence': value 1.5 must lie strictly between 0 and 1");
     const std::vector<std::int32_t> out{1, -1, 0};
     EXPECT_EQ(error_of([&] { (void)aalen_johansen(ok, out); }),
               "column 'outcome', row 1: value -1 is not an outcome code (expected 0 for censored or 1..1024)");
     const auto aj = aalen_johansen(ok, std::vector<std::int32_t>{1, 0, 2});
     EXPECT_EQ(error_of([&] { (void)aj.incidence_at(3, 1.0); }),
               "option 'outcome': value 3 is not an outcome of this estimate (expected 1..2)");
+}
+
+TEST(Survival, ConfidenceIsTheOptionAndLevelItsFormerName) {
+    const std::vector<double> dur{5, 2, 4, 1, 3, 2};
+    const std::vector<std::uint8_t> obs{1, 0, 0, 1, 1, 1};
+    const auto a = kaplan_meier(dur, obs, {.confidence = 0.9});
+    EXPECT_EQ(a.confidence, 0.9);
+    EXPECT_EQ(a.level, 0.9);
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    kaplan_meier_options old;
+    old.level = 0.9;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    EXPECT_EQ(old.confidence_level(), 0.9);
+    const auto b = kaplan_meier(dur, obs, old);
+    EXPECT_EQ(b.lower, a.lower);
+    EXPECT_EQ(kaplan_meier_options{}.confidence_level(), 0.95);
+}
+
+TEST(Survival, LookupsOfManyTimes) {
+    const std::vector<double> dur{5, 2, 4, 1, 3, 2};
+    const std::vector<std::uint8_t> obs{1, 0, 0, 1, 1, 1};
+    const auto km = kaplan_meier(dur, obs);
+    const std::vector<double> t{0.5, 1, 2.5, 3, 100};
+    std::vector<double> s(t.size());
+    km.survival_at(t, s);
+    EXPECT_EQ(s[0], 1.0);
+    EXPECT_EQ(s[1], 5.0 / 6);
+    EXPECT_EQ(s[3], km.survival[2]);
+    EXPECT_EQ(s[4], 0.0);
+    std::vector<double> short_out(2);
+    EXPECT_THROW(km.survival_at(t, short_out), invalid_argument);
+    EXPECT_EQ(error_of([&] { (void)km.percentile(1.5); }), "option 'q': value 1.5 must lie strictly between 0 and 1");
+
+    const std::vector<double> d2{3, 1, 4, 2, 5, 3};
+    const std::vector<std::int32_t> out{0, 1, 2, 2, 1, 1};
+    const auto aj = aalen_johansen(d2, out);
+    std::vector<double> f(t.size());
+    aj.incidence_at(1, t, f);
+    EXPECT_EQ(f[0], 0.0);
+    EXPECT_EQ(f[4], aj.final_incidence(1));
+}
+
+TEST(Survival, AalenJohansenWithOutcomesThatNeverOccur) {
+    // Only outcome 1 in the data, but three outcomes asked for: columns 2 and 3 are zeros.
+    const std::vector<double> d{1, 2, 3};
+    const std::vector<std::int32_t> out{1, 0, 1};
+    const auto aj = aalen_johansen(d, out, {.n_outcomes = 3});
+    ASSERT_EQ(aj.n_outcomes, 3);
+    ASSERT_EQ(aj.incidence.size(), 9u);
+    EXPECT_EQ(aj.final_incidence(1), aalen_johansen(d, out).final_incidence(1));
+    EXPECT_EQ(aj.final_incidence(2), 0.0);
+    EXPECT_EQ(aj.final_incidence(3), 0.0);
+    // The largest code wins over a smaller n_outcomes; nothing at all still has the columns.
+    EXPECT_EQ(aalen_johansen(d, std::vector<std::int32_t>{2, 0, 1}, {.n_outcomes = 1}).n_outcomes, 2);
+    const auto none = aalen_johansen({}, {}, {.n_outcomes = 2});
+    EXPECT_EQ(none.n_outcomes, 2);
+    EXPECT_EQ(none.final_incidence(2), 0.0);
+    EXPECT_THROW((void)aalen_johansen(d, out, {.n_outcomes = -1}), invalid_argument);
 }

@@ -194,4 +194,35 @@ FUNNELKIT_INLINE duration_summary duration_summary::deserialize(const void* data
     return out;
 }
 
+// ---- summaries per group ---------------------------------------------------------------------
+
+FUNNELKIT_INLINE std::vector<duration_summary> summarize_durations(std::span<const double> values,
+                                                                   std::span<const std::int32_t> group,
+                                                                   std::size_t n_groups, bool keep_values) {
+    if (group.size() != values.size()) detail::throw_length("group", group.size(), "duration", values.size());
+    std::vector<std::size_t> count(n_groups, 0);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        const std::int32_t g = group[i];
+        if (g < -1 || (g >= 0 && static_cast<std::size_t>(g) >= n_groups))
+            detail::throw_at_row("group", i, std::to_string(g),
+                                 n_groups ? "is not a group code (expected -1 or 0.." + std::to_string(n_groups - 1) + ")"
+                                          : std::string("is not a group code (expected -1: there are no groups)"));
+        if (g < 0) continue;
+        if (!std::isfinite(values[i]))
+            detail::throw_at_row("duration", i, detail::to_text(values[i]), "is not a finite duration");
+        ++count[static_cast<std::size_t>(g)];
+    }
+    // Each group's values gathered in input order, then one batch per group.
+    std::vector<std::size_t> start(n_groups + 1, 0);
+    for (std::size_t g = 0; g < n_groups; ++g) start[g + 1] = start[g] + count[g];
+    std::vector<double> gathered(start[n_groups]);
+    std::vector<std::size_t> at(start.begin(), start.end() - 1);
+    for (std::size_t i = 0; i < group.size(); ++i)
+        if (group[i] >= 0) gathered[at[static_cast<std::size_t>(group[i])]++] = values[i];
+    std::vector<duration_summary> out(n_groups, duration_summary(keep_values));
+    for (std::size_t g = 0; g < n_groups; ++g)
+        out[g].fill(std::span<const double>(gathered).subspan(start[g], count[g]));
+    return out;
+}
+
 FUNNELKIT_END_NAMESPACE

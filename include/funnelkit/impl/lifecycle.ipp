@@ -12,6 +12,7 @@
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/survival.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -290,7 +291,294 @@ FUNNELKIT_INLINE cohort_assignment assign_cohorts(const stage_histories& h, cons
         const auto it = std::lower_bound(out.start.begin(), out.start.end(), starts[i]);
         out.code[i] = static_cast<std::int32_t>(it - out.start.begin());
     }
+    if (o.maturity) out.mature = mature_cohorts(out.end, *o.maturity, h.as_of());
     return out;
+}
+
+// ---- option words ------------------------------------------------------------------------------
+
+FUNNELKIT_INLINE std::string_view to_string(recycled_passes passes) noexcept {
+    switch (passes) {
+        case recycled_passes::first_only: return "first";
+        case recycled_passes::every_pass: return "every";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE recycled_passes parse_recycled_passes(std::string_view name) {
+    if (name == "first" || name == "first_only") return recycled_passes::first_only;
+    if (name == "every" || name == "every_pass") return recycled_passes::every_pass;
+    detail::throw_option("passes", "'" + std::string(name) + "'", "is not one of 'first', 'every'");
+}
+
+FUNNELKIT_INLINE std::string_view to_string(flow_counts::outcome o) noexcept {
+    switch (o) {
+        case flow_counts::open: return "open";
+        case flow_counts::won: return "won";
+        case flow_counts::lost: return "lost";
+        case flow_counts::disqualified: return "disqualified";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE flow_counts::outcome parse_outcome(std::string_view name) {
+    if (name == "open") return flow_counts::open;
+    if (name == "won") return flow_counts::won;
+    if (name == "lost") return flow_counts::lost;
+    if (name == "disqualified") return flow_counts::disqualified;
+    detail::throw_option("outcome", "'" + std::string(name) + "'",
+                         "is not one of 'open', 'won', 'lost', 'disqualified'");
+}
+
+// ---- cohort maturity -----------------------------------------------------------------------------
+
+FUNNELKIT_INLINE bool cohort_mature(std::int64_t end, std::int64_t maturity, std::int64_t as_of) {
+    if (maturity < 0) detail::throw_option("maturity", std::to_string(maturity), "is negative; a maturity is >= 0");
+    // end + maturity <= as_of, where a sum above the int64 range exceeds every as_of.
+    if (end > std::numeric_limits<std::int64_t>::max() - maturity) return false;
+    return end + maturity <= as_of;
+}
+
+FUNNELKIT_INLINE std::vector<std::uint8_t> mature_cohorts(std::span<const std::int64_t> end, std::int64_t maturity,
+                                                          std::int64_t as_of) {
+    std::vector<std::uint8_t> out(end.size());
+    for (std::size_t i = 0; i < end.size(); ++i) out[i] = cohort_mature(end[i], maturity, as_of) ? 1 : 0;
+    return out;
+}
+
+// ---- tables ----------------------------------------------------------------------------------------
+
+namespace detail::lifecycle_tables {
+
+inline constexpr double undefined = std::numeric_limits<double>::quiet_NaN();
+inline constexpr double not_reached = std::numeric_limits<double>::infinity();
+
+inline void check_confidence(double confidence) {
+    if (!(confidence > 0.0 && confidence < 1.0))
+        detail::throw_option("confidence", detail::to_text(confidence), "must lie strictly between 0 and 1");
+}
+
+// Number of segment blocks: 0 overall only, else the larger of the data's and the option's.
+inline std::size_t segment_blocks(std::size_t in_data, const lifecycle_table_options& o) {
+    return o.by_segment ? std::max(in_data, o.n_segments) : 0;
+}
+
+// The duration columns shared by the time-in-stage and time-to-convert tables, appended for one
+// group: statistics of the finished durations and the Kaplan-Meier median of all of them.
+template <class Table>
+void append_durations(Table& t, std::span<const double> finished, std::span<const double> all,
+                      std::span<const std::uint8_t> observed, double confidence) {
+    duration_summary s(true);
+    s.fill(finished);
+    const duration_stats st = s.stats();
+    t.mean.push_back(st.mean.value_or(undefined));
+    t.median.push_back(st.median.value_or(undefined));
+    t.p90.push_back(st.p90.value_or(undefined));
+    t.min.push_back(st.min.value_or(undefined));
+    t.max.push_back(st.max.value_or(undefined));
+    if (all.empty()) {
+        t.km_median.push_back(undefined);
+        t.km_median_lower.push_back(undefined);
+        t.km_median_upper.push_back(undefined);
+        return;
+    }
+    const auto km = kaplan_meier(all, observed, {.confidence = confidence});
+    t.km_median.push_back(km.median.value_or(not_reached));
+    t.km_median_lower.push_back(km.median_lower.value_or(not_reached));
+    t.km_median_upper.push_back(km.median_upper.value_or(not_reached));
+}
+
+// Row positions of each group: rows of group g (-1 overall, then segments) in input order.
+// `segment_of(row)` gives the row's segment (-1 for none).
+template <class SegmentOf>
+std::vector<std::vector<std::size_t>> group_rows(std::size_t rows, std::size_t blocks, SegmentOf segment_of) {
+    std::vector<std::vector<std::size_t>> out(blocks + 1);
+    out[0].resize(rows);
+    for (std::size_t j = 0; j < rows; ++j) out[0][j] = j;
+    if (blocks == 0) return out;
+    for (std::size_t j = 0; j < rows; ++j) {
+        const std::int32_t g = segment_of(j);
+        if (g >= 0) out[static_cast<std::size_t>(g) + 1].push_back(j);
+    }
+    return out;
+}
+
+}  // namespace detail::lifecycle_tables
+
+FUNNELKIT_INLINE time_in_stage_table tabulate_time_in_stage(const stage_histories& h, const lifecycle_table_options& o) {
+    using namespace detail::lifecycle_tables;
+    check_confidence(o.confidence);
+    const stage_model& m = h.model();
+    const std::size_t k_stages = h.n_stages();
+    const std::size_t blocks = segment_blocks(h.n_segments(), o);
+    const stage_visits v = time_in_stage(h);
+    // Visits of each (group, rank) cell, in visit order: overall cells first, then per segment.
+    std::vector<std::vector<std::size_t>> cells((blocks + 1) * k_stages);
+    for (std::size_t j = 0; j < v.stage.size(); ++j) {
+        const auto rank = static_cast<std::size_t>(m.rank(v.stage[j]));
+        cells[rank].push_back(j);
+        const std::int32_t g = h.segments()[static_cast<std::size_t>(v.entity[j])];
+        if (blocks > 0 && g >= 0) cells[(static_cast<std::size_t>(g) + 1) * k_stages + rank].push_back(j);
+    }
+    time_in_stage_table t;
+    std::vector<double> all, finished;
+    std::vector<std::uint8_t> observed;
+    for (std::size_t b = 0; b <= blocks; ++b) {
+        for (std::size_t k = 0; k < k_stages; ++k) {
+            if (m.is_terminal(m.ladder()[k])) continue;  // the won stage: an outcome, never visited
+            const auto& rows = cells[b * k_stages + k];
+            all.clear();
+            finished.clear();
+            observed.clear();
+            for (std::size_t j : rows) {
+                const auto d = static_cast<double>(v.duration[j]);
+                all.push_back(d);
+                observed.push_back(v.completed[j]);
+                if (v.completed[j]) finished.push_back(d);
+            }
+            t.segment.push_back(static_cast<std::int32_t>(b) - 1);
+            t.rank.push_back(static_cast<std::int32_t>(k));
+            t.visits.push_back(static_cast<std::int64_t>(all.size()));
+            t.completed.push_back(static_cast<std::int64_t>(finished.size()));
+            t.open.push_back(static_cast<std::int64_t>(all.size() - finished.size()));
+            append_durations(t, finished, all, observed, o.confidence);
+        }
+    }
+    return t;
+}
+
+FUNNELKIT_INLINE time_to_convert_table tabulate_time_to_convert(const stage_histories& h, std::size_t from, std::size_t to,
+                                                                const lifecycle_table_options& o) {
+    using namespace detail::lifecycle_tables;
+    check_confidence(o.confidence);
+    const conversion_times c = time_to_convert(h, from, to);
+    const std::size_t blocks = segment_blocks(h.n_segments(), o);
+    const auto groups = group_rows(c.entity.size(), blocks, [&](std::size_t j) {
+        return h.segments()[static_cast<std::size_t>(c.entity[j])];
+    });
+    time_to_convert_table t;
+    std::vector<double> all, converted;
+    std::vector<std::uint8_t> observed;
+    std::vector<std::int32_t> outcome;
+    for (std::size_t b = 0; b <= blocks; ++b) {
+        all.clear();
+        converted.clear();
+        observed.clear();
+        outcome.clear();
+        std::int64_t n_closed = 0;
+        for (std::size_t j : groups[b]) {
+            const auto d = static_cast<double>(c.duration[j]);
+            all.push_back(d);
+            observed.push_back(c.outcome[j] == 1 ? 1 : 0);
+            outcome.push_back(c.outcome[j]);
+            if (c.outcome[j] == 1) converted.push_back(d);
+            if (c.outcome[j] == 2) ++n_closed;
+        }
+        const auto n = static_cast<std::int64_t>(all.size());
+        const auto n_converted = static_cast<std::int64_t>(converted.size());
+        t.segment.push_back(static_cast<std::int32_t>(b) - 1);
+        t.entered.push_back(n);
+        t.converted.push_back(n_converted);
+        t.closed_otherwise.push_back(n_closed);
+        t.open.push_back(n - n_converted - n_closed);
+        append_durations(t, converted, all, observed, o.confidence);
+        if (all.empty()) {
+            t.p_convert.push_back(undefined);
+            t.p_closed_otherwise.push_back(undefined);
+        } else {
+            const auto aj = aalen_johansen(all, outcome, {.n_outcomes = 2});
+            t.p_convert.push_back(aj.final_incidence(1));
+            t.p_closed_otherwise.push_back(aj.final_incidence(2));
+        }
+    }
+    return t;
+}
+
+FUNNELKIT_INLINE exit_table tabulate_exits(const flow_counts& f, const stage_model& m, const lifecycle_table_options& o) {
+    using namespace detail::lifecycle_tables;
+    if (f.n_ranks() != m.ladder().size())
+        detail::throw_option("flow", std::to_string(f.n_ranks()) + " ladder stages",
+                             "does not match the model's " + std::to_string(m.ladder().size()));
+    const std::size_t blocks = segment_blocks(f.n_segments(), o);
+    exit_table t;
+    for (std::size_t b = 0; b <= blocks; ++b) {
+        const auto g = static_cast<std::int32_t>(b) - 1;
+        const bool present = g < static_cast<std::int32_t>(f.n_segments());
+        for (std::size_t k = 0; k < f.n_ranks(); ++k) {
+            if (m.is_terminal(m.ladder()[k])) continue;  // won: an outcome, never a stage to exit from
+            std::int64_t n[4] = {0, 0, 0, 0};
+            if (present)
+                for (std::size_t j = 0; j < 4; ++j) n[j] = f.exits(k, static_cast<flow_counts::outcome>(j), g);
+            const std::int64_t total = n[0] + n[1] + n[2] + n[3];
+            auto share = [total](std::int64_t x) {
+                return total > 0 ? static_cast<double>(x) / static_cast<double>(total) : undefined;
+            };
+            t.segment.push_back(g);
+            t.rank.push_back(static_cast<std::int32_t>(k));
+            t.open.push_back(n[flow_counts::open]);
+            t.won.push_back(n[flow_counts::won]);
+            t.lost.push_back(n[flow_counts::lost]);
+            t.disqualified.push_back(n[flow_counts::disqualified]);
+            t.total.push_back(total);
+            t.open_share.push_back(share(n[flow_counts::open]));
+            t.won_share.push_back(share(n[flow_counts::won]));
+            t.lost_share.push_back(share(n[flow_counts::lost]));
+            t.disqualified_share.push_back(share(n[flow_counts::disqualified]));
+        }
+    }
+    return t;
+}
+
+FUNNELKIT_INLINE reason_table tabulate_reasons(const flow_counts& f, const lifecycle_table_options& o) {
+    using namespace detail::lifecycle_tables;
+    // Segments beyond the flow's have no exits, hence no rows.
+    const std::size_t blocks = std::min(segment_blocks(f.n_segments(), o), f.n_segments());
+    reason_table t;
+    for (std::size_t b = 0; b <= blocks; ++b) {
+        const auto g = static_cast<std::int32_t>(b) - 1;
+        for (std::size_t k = 0; k < f.n_ranks(); ++k) {
+            const std::int64_t closed = f.exits(k, flow_counts::lost, g) + f.exits(k, flow_counts::disqualified, g);
+            for (std::size_t why = 0; why < f.n_reasons(); ++why) {
+                const std::int64_t c = f.reasons(k, static_cast<std::int32_t>(why), g);
+                if (c == 0) continue;
+                t.segment.push_back(g);
+                t.rank.push_back(static_cast<std::int32_t>(k));
+                t.reason.push_back(static_cast<std::int32_t>(why));
+                t.count.push_back(c);
+                t.share.push_back(closed > 0 ? static_cast<double>(c) / static_cast<double>(closed) : undefined);
+            }
+        }
+    }
+    return t;
+}
+
+FUNNELKIT_INLINE reach_table tabulate_reach(const conversion_counts& c, const reach_table_options& o) {
+    using namespace detail::lifecycle_tables;
+    check_confidence(o.confidence);
+    reach_table t;
+    std::vector<std::int32_t> groups;
+    if (o.overall) groups.push_back(conversion_counts::overall);
+    if (o.groups)
+        for (std::size_t g = 0; g < c.n_segments(); ++g) groups.push_back(static_cast<std::int32_t>(g));
+    for (const std::int32_t g : groups) {
+        for (std::size_t k = 0; k < c.n_stages(); ++k) {
+            const std::int64_t reached = c.reached(k, g);
+            t.segment.push_back(g);
+            t.rank.push_back(static_cast<std::int32_t>(k));
+            t.entities.push_back(c.entities(g));
+            t.reached.push_back(reached);
+            t.step_rate.push_back(c.step_rate(k, g).value_or(undefined));
+            t.cumulative_rate.push_back(c.cumulative_rate(k, g).value_or(undefined));
+            const auto step = k > 0 ? proportion_interval(reached, c.reached(k - 1, g), o.confidence, o.interval)
+                                    : std::optional<rate_bounds>{};
+            const auto cum = proportion_interval(reached, c.reached(0, g), o.confidence, o.interval);
+            t.step_lower.push_back(step ? step->lower : undefined);
+            t.step_upper.push_back(step ? step->upper : undefined);
+            t.cum_lower.push_back(cum ? cum->lower : undefined);
+            t.cum_upper.push_back(cum ? cum->upper : undefined);
+        }
+    }
+    return t;
 }
 
 FUNNELKIT_END_NAMESPACE

@@ -257,6 +257,7 @@ FUNNELKIT_INLINE aging_list stuck_entities(const stage_histories& h, const aging
         out.entered.push_back(x.entered);
         out.age.push_back(x.age);
         out.limit.push_back(x.limit);
+        out.over.push_back(x.over);
     }
     return out;
 }

@@ -28,9 +28,9 @@ inline void check_counts(std::int64_t x, std::int64_t n, std::string_view x_name
                              "exceeds the number of trials " + std::to_string(n) + " ('" + std::string(n_name) + "')");
 }
 
-inline void check_level(double level) {
-    if (!(level > 0.0 && level < 1.0))
-        detail::throw_option("level", detail::to_text(level), "must lie strictly between 0 and 1");
+inline void check_confidence(double confidence) {
+    if (!(confidence > 0.0 && confidence < 1.0))
+        detail::throw_option("confidence", detail::to_text(confidence), "must lie strictly between 0 and 1");
 }
 
 inline double clip01(double v) noexcept { return std::min(1.0, std::max(0.0, v)); }
@@ -86,7 +86,7 @@ FUNNELKIT_INLINE interval_method parse_interval_method(std::string_view name) {
     if (name == "agresti_coull") return interval_method::agresti_coull;
     if (name == "jeffreys") return interval_method::jeffreys;
     if (name == "clopper_pearson" || name == "exact") return interval_method::clopper_pearson;
-    detail::throw_option("method", "'" + std::string(name) + "'",
+    detail::throw_option("interval", "'" + std::string(name) + "'",
                          "is not an interval method (expected wilson, agresti_coull, jeffreys or clopper_pearson)");
 }
 
@@ -105,12 +105,13 @@ FUNNELKIT_INLINE double beta_quantile(double p, double a, double b) {
     return p <= 0.5 ? boost::math::ibeta_inv(a, b, p) : boost::math::ibetac_inv(a, b, 1.0 - p);
 }
 
-FUNNELKIT_INLINE std::optional<rate_bounds> rate_interval(std::int64_t x, std::int64_t n, double level, interval_method method) {
+FUNNELKIT_INLINE std::optional<rate_bounds> rate_interval(std::int64_t x, std::int64_t n, double confidence,
+                                                          interval_method method) {
     using namespace detail::rates_impl;
     check_counts(x, n, "successes", "trials");
-    check_level(level);
+    check_confidence(confidence);
     if (n == 0) return std::nullopt;
-    const double alpha = 1.0 - level;
+    const double alpha = 1.0 - confidence;
     const double xd = static_cast<double>(x);
     const double nd = static_cast<double>(n);
     rate_bounds r;
@@ -340,6 +341,7 @@ FUNNELKIT_INLINE std::string_view to_string(p_adjust m) noexcept {
     switch (m) {
         case p_adjust::holm: return "holm";
         case p_adjust::benjamini_hochberg: return "benjamini_hochberg";
+        case p_adjust::none: return "none";
     }
     return "?";
 }
@@ -347,8 +349,9 @@ FUNNELKIT_INLINE std::string_view to_string(p_adjust m) noexcept {
 FUNNELKIT_INLINE p_adjust parse_p_adjust(std::string_view name) {
     if (name == "holm") return p_adjust::holm;
     if (name == "benjamini_hochberg" || name == "bh" || name == "fdr_bh") return p_adjust::benjamini_hochberg;
+    if (name == "none") return p_adjust::none;
     detail::throw_option("method", "'" + std::string(name) + "'",
-                         "is not a p-value adjustment (expected holm or benjamini_hochberg)");
+                         "is not a p-value adjustment (expected holm, benjamini_hochberg or none)");
 }
 
 FUNNELKIT_INLINE std::vector<double> adjust_p_values(std::span<const double> p, p_adjust method) {
@@ -374,9 +377,126 @@ FUNNELKIT_INLINE std::vector<double> adjust_p_values(std::span<const double> p, 
             running = std::min(running, md * p[order[k]] / static_cast<double>(k + 1));
             out[order[k]] = running;
         }
+    } else if (method == p_adjust::none) {
+        out.assign(p.begin(), p.end());
     } else {
         detail::throw_option("method", std::to_string(static_cast<int>(method)), "is not a p-value adjustment");
     }
+    return out;
+}
+
+// ---- intervals of many rates, and many segments against one -----------------------------------
+
+FUNNELKIT_INLINE std::optional<rate_bounds> proportion_interval(std::int64_t x, std::int64_t n, double confidence,
+                                                                interval_method method) {
+    using namespace detail::rates_impl;
+    if (n < 0) detail::throw_option("trials", std::to_string(n), "is negative; trial counts must be >= 0");
+    if (x < 0) detail::throw_option("successes", std::to_string(x), "is negative; success counts must be >= 0");
+    check_confidence(confidence);
+    if (n == 0 || x > n) return std::nullopt;
+    return rate_interval(x, n, confidence, method);
+}
+
+FUNNELKIT_INLINE rate_interval_table rate_intervals(std::span<const std::int64_t> x, std::span<const std::int64_t> n,
+                                                    double confidence, interval_method method) {
+    if (x.size() != n.size()) detail::throw_length("trials", n.size(), "successes", x.size());
+    constexpr double undefined = std::numeric_limits<double>::quiet_NaN();
+    rate_interval_table out;
+    const std::size_t rows = x.size();
+    out.estimate.resize(rows);
+    out.lower.resize(rows);
+    out.upper.resize(rows);
+    out.defined.resize(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+        std::optional<rate_bounds> r;
+        try {
+            r = rate_interval(x[i], n[i], confidence, method);
+        } catch (const invalid_argument& e) {
+            throw invalid_argument("row " + std::to_string(i) + ": " + e.what());
+        }
+        out.defined[i] = r.has_value() ? 1 : 0;
+        out.estimate[i] = r ? r->estimate : undefined;
+        out.lower[i] = r ? r->lower : undefined;
+        out.upper[i] = r ? r->upper : undefined;
+    }
+    return out;
+}
+
+FUNNELKIT_INLINE std::string_view to_string(baseline_test t) noexcept {
+    switch (t) {
+        case baseline_test::z: return "z";
+        case baseline_test::chi2: return "chi2";
+        case baseline_test::chi2_plain: return "chi2_plain";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE baseline_test parse_baseline_test(std::string_view name) {
+    if (name == "z") return baseline_test::z;
+    if (name == "chi2") return baseline_test::chi2;
+    if (name == "chi2_plain") return baseline_test::chi2_plain;
+    detail::throw_option("test", "'" + std::string(name) + "'", "is not a test (expected z, chi2 or chi2_plain)");
+}
+
+FUNNELKIT_INLINE baseline_comparison compare_to_baseline(std::span<const std::int64_t> x, std::span<const std::int64_t> n,
+                                                         const baseline_options& o) {
+    constexpr double undefined = std::numeric_limits<double>::quiet_NaN();
+    const std::size_t rows = x.size();
+    if (n.size() != rows) detail::throw_length("trials", n.size(), "successes", rows);
+    if (o.baseline >= rows)
+        detail::throw_option("baseline", std::to_string(o.baseline),
+                             "is not a segment position (" +
+                                 (rows ? "0.." + std::to_string(rows - 1) : std::string("there are no segments")) + ")");
+    auto ri = rate_intervals(x, n, o.confidence, o.interval);  // validates every row's counts
+    baseline_comparison out;
+    out.rate = std::move(ri.estimate);
+    out.lower = std::move(ri.lower);
+    out.upper = std::move(ri.upper);
+    out.difference.assign(rows, undefined);
+    out.statistic.assign(rows, undefined);
+    out.p_value.assign(rows, undefined);
+    out.p_adjusted.assign(rows, undefined);
+    out.prob_beats_baseline.assign(rows, undefined);
+    out.is_baseline.assign(rows, 0);
+    out.tested.assign(rows, 0);
+    const std::size_t b = o.baseline;
+    out.is_baseline[b] = 1;
+    const std::int64_t xa = x[b], na = n[b];
+    std::vector<double> tested_p;
+    for (std::size_t i = 0; i < rows; ++i) {
+        if (i == b) continue;
+        const std::int64_t xb = x[i], nb = n[i];
+        out.difference[i] = out.rate[i] - out.rate[b];
+        out.prob_beats_baseline[i] = probability_b_beats_a(xa, na, xb, nb, o.prior);
+        std::optional<double> stat, p;
+        switch (o.test) {
+            case baseline_test::z:
+                if (const auto r = two_proportion_ztest(xa, na, xb, nb, alternative::two_sided)) {
+                    stat = r->statistic;
+                    p = r->p_value;
+                }
+                break;
+            case baseline_test::chi2:
+            case baseline_test::chi2_plain: {
+                // The segment's row first, as the table reads "segment against baseline".
+                const std::int64_t t[4] = {xb, nb - xb, xa, na - xa};
+                if (const auto r = chi2_test(t, 2, 2, o.test == baseline_test::chi2)) {
+                    stat = r->statistic;
+                    p = r->p_value;
+                }
+                break;
+            }
+            default: detail::throw_option("test", std::to_string(static_cast<int>(o.test)), "is not a test");
+        }
+        if (!stat) continue;
+        out.statistic[i] = *stat;
+        out.p_value[i] = *p;
+        out.tested[i] = 1;
+        tested_p.push_back(*p);
+    }
+    const auto adjusted = adjust_p_values(tested_p, o.adjust);
+    for (std::size_t i = 0, k = 0; i < rows; ++i)
+        if (out.tested[i]) out.p_adjusted[i] = adjusted[k++];
     return out;
 }
 

@@ -50,6 +50,18 @@ inline std::optional<double> first_at_or_below(const std::vector<double>& time, 
 
 }  // namespace detail::survival_impl
 
+// The deprecated `level` is read here, and only here.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+FUNNELKIT_INLINE double kaplan_meier_options::confidence_level() const noexcept {
+    return std::isnan(level) ? confidence : level;
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
 FUNNELKIT_INLINE std::int64_t kaplan_meier_result::count() const noexcept { return at_risk.empty() ? 0 : at_risk.front(); }
 
 FUNNELKIT_INLINE std::int64_t kaplan_meier_result::event_count() const noexcept {
@@ -72,8 +84,9 @@ FUNNELKIT_INLINE std::optional<double> kaplan_meier_result::percentile(double q)
 FUNNELKIT_INLINE kaplan_meier_result kaplan_meier(std::span<const double> duration, std::span<const std::uint8_t> observed,
                                                   const kaplan_meier_options& options) {
     using namespace detail::survival_impl;
-    if (!(options.level > 0.0 && options.level < 1.0))
-        detail::throw_option("level", detail::to_text(options.level), "must lie strictly between 0 and 1");
+    const double confidence = options.confidence_level();
+    if (!(confidence > 0.0 && confidence < 1.0))
+        detail::throw_option("confidence", detail::to_text(confidence), "must lie strictly between 0 and 1");
     if (!observed.empty() && observed.size() != duration.size())
         detail::throw_length("observed", observed.size(), "duration", duration.size());
     check_size(duration.size());
@@ -83,10 +96,10 @@ FUNNELKIT_INLINE kaplan_meier_result kaplan_meier(std::span<const double> durati
             detail::throw_at_row("observed", i, std::to_string(observed[i]), "must be 0 (censored) or 1 (event)");
 
     kaplan_meier_result r;
-    r.level = options.level;
+    r.confidence = r.level = confidence;
     const auto rows = sorted_pairs(duration, [&](std::size_t i) { return observed.empty() ? 1 : observed[i]; });
     const std::size_t n = rows.size();
-    const double z = -normal_quantile((1.0 - options.level) / 2.0);
+    const double z = -normal_quantile((1.0 - confidence) / 2.0);
     std::int64_t remaining = static_cast<std::int64_t>(n);
     double s = 1.0, greenwood = 0.0;
     for (std::size_t i = 0; i < n;) {
@@ -140,13 +153,16 @@ FUNNELKIT_INLINE double cumulative_incidence_result::final_incidence(std::int32_
     return incidence_at(outcome, time.empty() ? 0.0 : time.back());
 }
 
-FUNNELKIT_INLINE cumulative_incidence_result aalen_johansen(std::span<const double> duration, std::span<const std::int32_t> outcome) {
+FUNNELKIT_INLINE cumulative_incidence_result aalen_johansen(std::span<const double> duration, std::span<const std::int32_t> outcome,
+                                                            const aalen_johansen_options& options) {
     using namespace detail::survival_impl;
     constexpr std::int32_t max_outcomes = 1024;
+    if (options.n_outcomes < 0 || options.n_outcomes > max_outcomes)
+        detail::throw_option("n_outcomes", std::to_string(options.n_outcomes), "must lie in 0..1024");
     if (outcome.size() != duration.size()) detail::throw_length("outcome", outcome.size(), "duration", duration.size());
     check_size(duration.size());
     check_durations(duration);
-    std::int32_t k_max = 0;
+    std::int32_t k_max = options.n_outcomes;
     for (std::size_t i = 0; i < outcome.size(); ++i) {
         if (outcome[i] < 0 || outcome[i] > max_outcomes)
             detail::throw_at_row("outcome", i, std::to_string(outcome[i]),
@@ -188,6 +204,19 @@ FUNNELKIT_INLINE cumulative_incidence_result aalen_johansen(std::span<const doub
         remaining -= d_all + c;
     }
     return r;
+}
+
+// ---- lookups of many times ------------------------------------------------------------------
+
+FUNNELKIT_INLINE void kaplan_meier_result::survival_at(std::span<const double> t, std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = survival_at(t[i]);
+}
+
+FUNNELKIT_INLINE void cumulative_incidence_result::incidence_at(std::int32_t outcome, std::span<const double> t,
+                                                                std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = incidence_at(outcome, t[i]);
 }
 
 FUNNELKIT_END_NAMESPACE
