@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "funnelkit/columns.hpp"
@@ -25,6 +26,11 @@
 FUNNELKIT_BEGIN_NAMESPACE
 
 enum class skipped_stages : std::uint8_t { implied = 0, not_implied = 1 };
+/// The option words "implied" and "recorded" (only recorded stages count).
+std::string_view to_string(skipped_stages skipped) noexcept;
+/// Parses "implied" and "recorded" (or "not_implied"); throws funnelkit::invalid_argument
+/// naming option 'skipped'.
+skipped_stages parse_skipped_stages(std::string_view name);
 
 struct conversion_options {
     skipped_stages skipped = skipped_stages::implied;

@@ -185,4 +185,20 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
     return out;
 }
 
+// ---- option words ------------------------------------------------------------------------------
+
+FUNNELKIT_INLINE std::string_view to_string(skipped_stages skipped) noexcept {
+    switch (skipped) {
+        case skipped_stages::implied: return "implied";
+        case skipped_stages::not_implied: return "recorded";
+    }
+    return "?";
+}
+
+FUNNELKIT_INLINE skipped_stages parse_skipped_stages(std::string_view name) {
+    if (name == "implied") return skipped_stages::implied;
+    if (name == "recorded" || name == "not_implied") return skipped_stages::not_implied;
+    detail::throw_option("skipped", "'" + std::string(name) + "'", "is not one of 'implied', 'recorded'");
+}
+
 FUNNELKIT_END_NAMESPACE
