@@ -546,6 +546,9 @@ TEST(LifecycleTables, OptionWords) {
     } catch (const invalid_argument& e) {
         EXPECT_STREQ(e.what(), "option 'passes': value 'some' is not one of 'first', 'every'");
     }
+    for (auto k : {skipped_stages::implied, skipped_stages::not_implied}) EXPECT_EQ(parse_skipped_stages(to_string(k)), k);
+    EXPECT_EQ(to_string(skipped_stages::not_implied), "recorded");
+    EXPECT_THROW((void)parse_skipped_stages("skipped"), invalid_argument);
     for (auto o : {flow_counts::open, flow_counts::won, flow_counts::lost, flow_counts::disqualified})
         EXPECT_EQ(parse_outcome(to_string(o)), o);
     EXPECT_THROW((void)parse_outcome("closed"), invalid_argument);
