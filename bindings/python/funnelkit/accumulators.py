@@ -193,13 +193,8 @@ def describe_durations(durations: Any, segment: Any = None, *, data: Any = None,
     codes, labels = _frames.category_codes(array_arg(segment, table, "segment"), key)
     if len(codes) != len(d):
         raise ValueError(f"column '{key}' has {len(codes)} rows but column 'duration' has {len(d)}")
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
-    rows = []
-    for k in range(len(labels)):
-        state = _core.DurationSummary(True)
-        state.fill(np.ascontiguousarray(d[order[bounds[k]:bounds[k + 1]]]))
-        rows.append(_stats_of(state))
+    states = _core.summarize_durations(d, np.ascontiguousarray(codes, dtype=np.int32), len(labels))
+    rows = [_stats_of(state) for state in states]
     cols: dict[str, Any] = {key: list(labels)}
     cols.update(_stats_columns(rows))
     return Table(cols, name="DurationTable", definition=DEFINITION + " One row per segment.",

@@ -44,7 +44,7 @@ from ._time import TimeAxis
 from .accumulators import DurationSummary
 from .conversion import OVERALL, ConversionTable, _rename
 from .model import StageModel
-from .rates import check_confidence, check_interval, interval_bounds, interval_definition, renamed
+from .rates import check_confidence, check_interval, interval_definition, renamed
 
 __all__ = ["Lifecycle", "LifecycleSummary", "lifecycle"]
 
@@ -59,26 +59,6 @@ _DAYS = "days"
 _REACH_TEXT = ("An entity reached a ladder stage when it has a record of that stage (with skipped='implied', also "
                "when it has a record of a later ladder stage; with passes='every', each pass of a recycled entity "
                "counts as one entry).")
-
-
-def _duration_stats(ticks: np.ndarray, per_day: float) -> dict[str, float]:
-    """mean, median, p90, min, max of durations in ticks, in days (core summary; NaN when empty)."""
-    state = _core.DurationSummary(True)
-    state.fill(np.ascontiguousarray(ticks, dtype=np.float64))
-    s = state.stats()
-    return {k: math.nan if s[k] is None else s[k] / per_day for k in _DURATION_STATS}
-
-
-def _km_median(ticks: np.ndarray, event: np.ndarray, confidence: float, per_day: float) -> dict[str, float]:
-    """Kaplan-Meier median and its interval in days (core estimate; inf when not reached, NaN
-    without durations)."""
-    if len(ticks) == 0:
-        return {"km_median": math.nan, "km_median_lower": math.nan, "km_median_upper": math.nan}
-    r = _core.kaplan_meier(np.ascontiguousarray(ticks, dtype=np.float64), np.ascontiguousarray(event, dtype=np.uint8),
-                           confidence)
-    return {k: math.inf if r[src] is None else r[src] / per_day
-            for k, src in (("km_median", "median"), ("km_median_lower", "median_lower"),
-                           ("km_median_upper", "median_upper"))}
 
 
 def _rows_to_columns(rows: list[dict[str, Any]], names: Sequence[str], ints: Sequence[str] = ()) -> dict[str, Any]:
@@ -166,12 +146,32 @@ class Lifecycle:
         if self.segment_name is None:
             raise ValueError(f"option '{option}' needs a segment column (lifecycle(..., segment=...))")
 
-    def _groups(self, by_segment: bool) -> list[tuple[int, Any]]:
-        """(segment code, label) of the overall group (-1) and, with ``by_segment``, each segment."""
+    def _in_days(self, cols: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+        """Duration columns from ticks of the time column to days (unit conversion only)."""
+        return {k: np.asarray(v, dtype=np.float64) / self._per_day if k in names else v for k, v in cols.items()}
+
+    def _table_options(self, by_segment: bool, confidence: float = 0.95) -> Any:
+        """The core's options of the per-segment tables: rows for every segment label."""
         if by_segment:
             self._need_segments("by_segment")
-            return [(-1, OVERALL)] + list(enumerate(self.segments))
-        return [(-1, None)]
+        return _core.LifecycleTableOptions(by_segment=by_segment, n_segments=len(self.segments),
+                                           confidence=confidence)
+
+    def _labelled(self, core: Mapping[str, np.ndarray], by_segment: bool, *, stage: str | None = "stage",
+                  drop: Sequence[str] = ()) -> dict[str, Any]:
+        """A core table's columns with names instead of codes: the segment label (``"(all)"``
+        for the overall rows) when ``by_segment``, and the stage name of each ladder rank in
+        ``stage``; ``drop`` lists core columns left out."""
+        cols: dict[str, Any] = {}
+        if by_segment:
+            labels = np.array([OVERALL, *self.segments], dtype=object)
+            cols[self._segment_key()] = labels[np.asarray(core["segment"]) + 1].tolist()
+        if stage is not None:
+            cols[stage] = [self.stages[k] for k in np.asarray(core["rank"]).tolist()]
+        for key, values in core.items():
+            if key not in ("segment", "rank", *drop):
+                cols[key] = values
+        return cols
 
     def _table(self, cols: dict[str, Any], *, name: str, definition: str, options: dict[str, Any],
                units: dict[str, str] | None = None, categories: dict[str, list[Any]] | None = None) -> Table:
@@ -302,27 +302,21 @@ class Lifecycle:
         owners = self.model.owners
         rows_group = np.repeat(np.arange(len(combos)), k_stages)
         rank_col = np.tile(np.arange(k_stages), len(combos))
-        # The core's long table: (segment, rank) rows, overall (-1) first, then the groups in order.
-        core_table = counts.table()
-        rows = np.asarray(core_table["segment"]) >= 0 if parts else np.asarray(core_table["segment"]) == -1
-        entities = np.asarray(core_table["entities"], dtype=np.int64)[rows]
-        reached = np.asarray(core_table["reached"], dtype=np.int64)[rows]
-        step = np.asarray(core_table["step_rate"], dtype=np.float64)[rows]
-        cum = np.asarray(core_table["cumulative_rate"], dtype=np.float64)[rows]
-        prev = np.where(rank_col > 0, np.roll(reached, 1), 0)
-        first = reached[rows_group * k_stages]
-        step_lo, step_hi = interval_bounds(reached, prev, (rank_col > 0) & (prev > 0) & (reached <= prev),
-                                           confidence, interval)
-        cum_lo, cum_hi = interval_bounds(reached, first, (first > 0) & (reached <= first), confidence, interval)
+        # The core's table: (group, rank) rows with the rates and their intervals; overall rows
+        # without grouping columns, the groups' rows with them.
+        core = _core.tabulate_reach(counts, _core.ReachTableOptions(
+            overall=not parts, groups=bool(parts), confidence=confidence, interval=interval))
         cols: dict[str, Any] = {}
         keep = np.ones(len(rows_group), dtype=bool)
         for j, (name, _, _) in enumerate(parts):
             idx = np.array([combos[i][j] for i in rows_group], dtype=np.int64)
             if name == "cohort":
+                cohort_end = ends[idx] if len(idx) else np.zeros(0, np.int64)
                 cols["cohort"] = self._axis.datetimes(starts[idx] if len(idx) else np.zeros(0, np.int64))
-                cols["cohort_end"] = self._axis.datetimes(ends[idx] if len(idx) else np.zeros(0, np.int64))
+                cols["cohort_end"] = self._axis.datetimes(cohort_end)
                 if maturity_ticks is not None:
-                    mature = ends[idx] + maturity_ticks <= self._h.as_of if len(idx) else np.zeros(0, dtype=bool)
+                    mature = _core.mature_cohorts(np.ascontiguousarray(cohort_end, dtype=np.int64), maturity_ticks,
+                                                  self._h.as_of).astype(bool)
                     if immature == "exclude":
                         keep = mature
                     else:
@@ -330,9 +324,9 @@ class Lifecycle:
             else:
                 cols[name] = [self.segments[c] for c in idx.tolist()]
         cols.update({"stage": [self.stages[k] for k in rank_col.tolist()],
-                     "owner": [owners[k] for k in rank_col.tolist()], "entities": entities, "reached": reached,
-                     "step_rate": step, "cumulative_rate": cum, "step_lower": step_lo, "step_upper": step_hi,
-                     "cum_lower": cum_lo, "cum_upper": cum_hi})
+                     "owner": [owners[k] for k in rank_col.tolist()]})
+        cols.update({k: core[k] for k in ("entities", "reached", "step_rate", "cumulative_rate", "step_lower",
+                                          "step_upper", "cum_lower", "cum_upper")})
         if not keep.all():
             cols = {k: (np.asarray(v, dtype=object) if isinstance(v, list) else v)[keep] for k, v in cols.items()}
         cohort_text = ""
@@ -380,25 +374,9 @@ class Lifecycle:
         per segment: how many entities are open there or were won, lost or disqualified from
         there (counts), the total, and each outcome's share of the total (0..1, null for no
         entities)."""
-        e = self._h.flow().exits()
-        rows = []
-        for g, lab in self._groups(by_segment):
-            for k, st in enumerate(self.stages):
-                if st == self.model.won:
-                    continue  # won is an outcome, never a stage to exit from
-                counts = e[g + 1, k]
-                total = int(counts.sum())
-                row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
-                row["stage"] = st
-                row.update({o: int(counts[j]) for j, o in enumerate(_OUTCOMES)})
-                row["total"] = total
-                for j, o in enumerate(_OUTCOMES):
-                    row[f"{o}_share"] = counts[j] / total if total else math.nan
-                rows.append(row)
-        names = ([self._segment_key()] if by_segment else []) + ["stage", *_OUTCOMES, "total"] \
-            + [f"{o}_share" for o in _OUTCOMES]
-        return self._table(_rows_to_columns(rows, names, ints=(*_OUTCOMES, "total")), name="Exits",
-                           options={"by_segment": by_segment}, categories={"stage": self.stages},
+        core = _core.tabulate_exits(self._h.flow(), self.model._m, self._table_options(by_segment))
+        return self._table(self._labelled(core, by_segment), name="Exits", options={"by_segment": by_segment},
+                           categories={"stage": self.stages},
                            definition="Per ladder stage: entities whose exit stage it is (the last step stage "
                                       "before a won, lost or disqualified outcome, or the current stage of an "
                                       "open entity), by outcome; <outcome>_share = count / total.")
@@ -409,26 +387,11 @@ class Lifecycle:
         ``reason`` column."""
         if self.reason_labels is None:
             raise ValueError("reasons() needs a reason column (lifecycle(..., reason=...))")
-        f = self._h.flow()
-        r = f.reasons()
-        e = f.exits()
-        rows = []
-        for g, lab in self._groups(by_segment):
-            for k, st in enumerate(self.stages):
-                closed = int(e[g + 1, k, 2] + e[g + 1, k, 3])
-                for why in range(r.shape[2]):
-                    c = int(r[g + 1, k, why])
-                    if c == 0:
-                        continue
-                    row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
-                    row.update({"stage": st, "reason": self.reason_labels[why], "count": c,
-                                "share": c / closed if closed else math.nan})
-                    rows.append(row)
-        names = ([self._segment_key()] if by_segment else []) + ["stage", "reason", "count", "share"]
-        cols = _rows_to_columns(rows, names, ints=("count",))
-        if not rows:
-            cols["share"] = np.zeros(0, dtype=np.float64)
-        return self._table(cols, name="Reasons", options={"by_segment": by_segment}, categories={"stage": self.stages},
+        core = dict(_core.tabulate_reasons(self._h.flow(), self._table_options(by_segment)))
+        labels = np.array(self.reason_labels, dtype=object)
+        core["reason"] = labels[np.asarray(core["reason"])].tolist() if len(labels) else []
+        return self._table(self._labelled(core, by_segment), name="Reasons", options={"by_segment": by_segment},
+                           categories={"stage": self.stages},
                            definition="Lost and disqualified exits per exit stage and reason; share = count / "
                                       "(lost + disqualified exits of that stage).")
 
@@ -441,28 +404,9 @@ class Lifecycle:
         km_median_lower, km_median_upper at ``confidence`` (``level=`` is a deprecated alias).
         Overall and, with ``by_segment``, per segment."""
         confidence = check_confidence(renamed(confidence, level, "confidence", "level", "Lifecycle.time_in_stage()"))
-        v = self._h.time_in_stage()
-        rank_of = {c: r for r, c in enumerate(self.model.ladder_codes)}
-        ranks = np.array([rank_of[c] for c in v["stage"].tolist()], dtype=np.int64)
-        seg = self._arrays()["segment"][v["entity"]] if len(v["entity"]) else np.zeros(0, np.int32)
-        ticks = np.asarray(v["duration"], dtype=np.float64)
-        done = np.asarray(v["completed"]).astype(bool)
-        rows = []
-        for g, lab in self._groups(by_segment):
-            gmask = np.ones(len(ticks), dtype=bool) if g < 0 else seg == g
-            for k, st in enumerate(self.stages):
-                if st == self.model.won:
-                    continue
-                mask = gmask & (ranks == k)
-                d, c = ticks[mask], done[mask]
-                row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
-                row.update({"stage": st, "visits": int(mask.sum()), "completed": int(c.sum()), "open": int((~c).sum())})
-                row.update(_duration_stats(d[c], self._per_day))
-                row.update(_km_median(d, c, confidence, self._per_day))
-                rows.append(row)
+        core = self._h.tabulate_time_in_stage(self._table_options(by_segment, confidence))
         days = (*_DURATION_STATS, "km_median", "km_median_lower", "km_median_upper")
-        names = ([self._segment_key()] if by_segment else []) + ["stage", "visits", "completed", "open", *days]
-        return self._table(_rows_to_columns(rows, names, ints=("visits", "completed", "open")), name="TimeInStage",
+        return self._table(self._in_days(self._labelled(core, by_segment), days), name="TimeInStage",
                            options={"by_segment": by_segment, "confidence": confidence},
                            units={k: _DAYS for k in days}, categories={"stage": self.stages},
                            definition="One visit per record of a step stage, lasting until the entity's next record; "
@@ -483,34 +427,14 @@ class Lifecycle:
         confidence = check_confidence(renamed(confidence, level, "confidence", "level",
                                               "Lifecycle.time_to_convert()"))
         a, b = self._rank(from_stage, "from_stage"), self._rank(to_stage, "to_stage")
-        t = self._h.time_to_convert(a, b)
-        seg = self._arrays()["segment"][t["entity"]] if len(t["entity"]) else np.zeros(0, np.int32)
-        ticks = np.asarray(t["duration"], dtype=np.float64)
-        outcome = np.asarray(t["outcome"]).astype(np.int32)
-        rows = []
-        for g, lab in self._groups(by_segment):
-            mask = np.ones(len(ticks), dtype=bool) if g < 0 else seg == g
-            d, o = ticks[mask], outcome[mask]
-            row: dict[str, Any] = {self._segment_key(): lab} if by_segment else {}
-            row.update({"from_stage": self.stages[a], "to_stage": self.stages[b], "entered": int(len(d)),
-                        "converted": int((o == 1).sum()), "closed_otherwise": int((o == 2).sum()),
-                        "open": int((o == 0).sum())})
-            row.update(_duration_stats(d[o == 1], self._per_day))
-            row.update(_km_median(d, o == 1, confidence, self._per_day))
-            if len(d):
-                aj = _core.aalen_johansen(np.ascontiguousarray(d), np.ascontiguousarray(o))
-                inc = np.asarray(aj["incidence"]).reshape(len(aj["time"]), int(aj["n_outcomes"]))
-                row["p_convert"] = float(inc[-1, 0]) if inc.shape[1] >= 1 else 0.0
-                row["p_closed_otherwise"] = float(inc[-1, 1]) if inc.shape[1] >= 2 else 0.0
-            else:
-                row.update({"p_convert": math.nan, "p_closed_otherwise": math.nan})
-            rows.append(row)
+        core = self._h.tabulate_time_to_convert(a, b, self._table_options(by_segment, confidence))
+        cols = self._labelled(core, by_segment, stage=None)
+        n = len(core["entered"])
+        cols = {**{k: v for k, v in cols.items() if k == self._segment_key()},
+                "from_stage": [self.stages[a]] * n, "to_stage": [self.stages[b]] * n,
+                **{k: v for k, v in cols.items() if k != self._segment_key()}}
         days = (*_DURATION_STATS, "km_median", "km_median_lower", "km_median_upper")
-        names = ([self._segment_key()] if by_segment else []) + [
-            "from_stage", "to_stage", "entered", "converted", "closed_otherwise", "open", *days, "p_convert",
-            "p_closed_otherwise"]
-        return self._table(_rows_to_columns(rows, names, ints=("entered", "converted", "closed_otherwise", "open")),
-                           name="TimeToConvert", units={k: _DAYS for k in days},
+        return self._table(self._in_days(cols, days), name="TimeToConvert", units={k: _DAYS for k in days},
                            categories={"from_stage": self.stages, "to_stage": self.stages},
                            options={"from_stage": self.stages[a], "to_stage": self.stages[b], "by_segment": by_segment,
                                     "confidence": confidence},
@@ -548,7 +472,7 @@ class Lifecycle:
         cols = {"entity": self._entity_labels(np.asarray(a["entity"])), "stage": names[np.asarray(a["stage"])],
                 "entered": self._axis.datetimes(a["entered"]),
                 "age_days": age / self._per_day, "limit_days": lim / self._per_day,
-                "over_days": (age - lim) / self._per_day}
+                "over_days": np.asarray(a["over"], dtype=np.float64) / self._per_day}
         return self._table(cols, name="Stuck", options={"limit": shown, "percentile": float(percentile)},
                            units={k: _DAYS for k in ("age_days", "limit_days", "over_days")},
                            categories={"stage": self.model.names},

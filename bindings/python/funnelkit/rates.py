@@ -140,18 +140,6 @@ def _core_intervals(x: np.ndarray, n: np.ndarray, confidence: float, interval: s
                                 confidence, interval)
 
 
-def interval_bounds(x: np.ndarray, n: np.ndarray, ok: np.ndarray, confidence: float,
-                    interval: str) -> tuple[np.ndarray, np.ndarray]:
-    """Core interval bounds where ``ok`` (a rate that is a proportion), null elsewhere."""
-    lower = np.full(len(x), np.nan)
-    upper = np.full(len(x), np.nan)
-    if ok.any():
-        d = _core_intervals(x[ok], n[ok], confidence, interval)
-        lower[ok] = d["lower"]
-        upper[ok] = d["upper"]
-    return lower, upper
-
-
 # -- scalar results ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RateInterval(Scalar):
@@ -405,33 +393,9 @@ def compare_to_baseline(successes: Any, trials: Any, *, data: Any = None, segmen
         if len(seg_labels) != len(x):
             raise ValueError(f"column '{seg_name}' has {len(seg_labels)} rows but column 'successes' has {len(x)}")
     base = _baseline_index(baseline, seg_labels, labelled=segment is not None)
-    d = _core_intervals(x, n, confidence, interval)
-    stat = np.full(len(x), np.nan)
-    pval = np.full(len(x), np.nan)
-    beats = np.full(len(x), np.nan)
-    tested = np.zeros(len(x), dtype=bool)
-    xa, na = int(x[base]), int(n[base])
-    for i in range(len(x)):
-        if i == base:
-            continue
-        xb, nb = int(x[i]), int(n[i])
-        beats[i] = probability_b_beats_a(xa, na, xb, nb, prior=prior)
-        if test == "z":
-            r = _core.two_proportion_ztest(xa, na, xb, nb, "two-sided")
-        else:
-            r = _core.chi2_test(np.array([[xb, nb - xb], [xa, na - xa]], dtype=np.int64),
-                                test == "chi2") if nb > 0 and na > 0 else None
-        if r is not None:
-            stat[i], pval[i], tested[i] = r[0], r[1], True
-    adj = np.full(len(x), np.nan)
-    if adjust == "none":
-        adj[tested] = pval[tested]
-    elif tested.any():
-        adj[tested] = _core.adjust_p_values(np.ascontiguousarray(pval[tested]), adjust)
-    rate = np.asarray(d["estimate"], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        diff = rate - rate[base]
-    diff[base] = np.nan
+    c = _core.compare_to_baseline(x, n, _core.BaselineOptions(
+        baseline=base, test=test, adjust=adjust, confidence=confidence, interval=interval,
+        prior_alpha=float(prior[0]), prior_beta=float(prior[1])))
     test_text = {"z": "the pooled two-proportion z-test of the segment (B) against the baseline (A), z > 0 when "
                       "the segment's rate is higher",
                  "chi2": "the 2x2 chi-squared test with Yates' correction",
@@ -442,10 +406,11 @@ def compare_to_baseline(successes: Any, trials: Any, *, data: Any = None, segmen
                   + ("no adjustment" if adjust == "none" else _ADJUST_TEXT[adjust])
                   + " over the tested segments; prob_beats_baseline = P(segment rate > baseline rate) with "
                   f"Beta({prior[0]:g} + x, {prior[1]:g} + n - x) posteriors.")
-    return Table({seg_name: seg_labels, "successes": x, "trials": n, "rate": rate,
-                  "lower": np.asarray(d["lower"], dtype=np.float64), "upper": np.asarray(d["upper"], dtype=np.float64),
-                  "is_baseline": np.arange(len(x)) == base, "difference": diff, "statistic": stat, "p_value": pval,
-                  "p_adjusted": adj, "tested": tested, "prob_beats_baseline": beats},
+    cols: dict[str, Any] = {seg_name: seg_labels, "successes": x, "trials": n}
+    cols.update({k: c[k].astype(bool) if k in ("is_baseline", "tested") else c[k] for k in (
+        "rate", "lower", "upper", "is_baseline", "difference", "statistic", "p_value", "p_adjusted", "tested",
+        "prob_beats_baseline")})
+    return Table(cols,
                  name="BaselineComparison", definition=definition, inputs={"segments": int(len(x))},
                  options={"baseline": seg_labels[base], "test": test, "adjust": adjust, "confidence": confidence,
                           "interval": interval, "prior": list(prior)})

@@ -27,32 +27,32 @@ from .rates import array_arg, check_confidence, renamed
 __all__ = ["KaplanMeier", "kaplan_meier", "CumulativeIncidence", "aalen_johansen"]
 
 
-def _step_index(time: np.ndarray, t: Any) -> np.ndarray:
-    """Index of the last distinct time <= t, plus one (0 before the first time)."""
-    return np.searchsorted(time, np.asarray(t, dtype=np.float64), side="right")
-
-
-def _scalar_or_array(out: np.ndarray) -> float | np.ndarray:
-    return float(out) if np.ndim(out) == 0 else out
-
-
-def _time_arg(t: Any, unit: str | None) -> np.ndarray:
-    """A time argument of survival_at()/incidence_at(): numbers, or timedeltas when the
-    durations were timedeltas (converted to their unit)."""
+def _time_arg(t: Any, unit: str | None) -> float | np.ndarray:
+    """A time argument of survival_at()/incidence_at(): a number or an array of numbers, or
+    timedeltas when the durations were timedeltas (converted to their unit)."""
     if isinstance(t, _dt.timedelta):  # also pandas.Timedelta
         t = np.timedelta64(_time.parse_duration_ns(t, "t"), "ns")
     arr = np.asarray(t)
     if arr.dtype.kind == "m":
         if unit is None:
             raise TypeError("the durations were plain numbers: pass a number, not a timedelta")
-        return arr.astype(f"timedelta64[{unit}]").astype(np.float64)
-    return arr
+        arr = arr.astype(f"timedelta64[{unit}]").astype(np.float64)
+    elif arr.dtype.kind not in "iufb":
+        raise TypeError(f"option 't': expected numbers or timedeltas, got {t!r}")
+    arr = arr.astype(np.float64)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def _lookup(values: float | np.ndarray) -> float | np.ndarray:
+    return float(values) if np.ndim(values) == 0 else np.asarray(values)
 
 
 class _Curve(Table):
-    """A table with one row per distinct duration: what Kaplan-Meier and Aalen-Johansen share."""
+    """A table with one row per distinct duration: what Kaplan-Meier and Aalen-Johansen share.
+    The core's result object is kept for the lookups (step functions, percentiles)."""
 
     _unit: str | None
+    _result: Any
 
     @property
     def time(self) -> np.ndarray:
@@ -76,13 +76,8 @@ class _Curve(Table):
 
     @property
     def count(self) -> int:
-        """Number of durations."""
+        """Number of durations (n at the first time)."""
         return int(self.at_risk[0]) if len(self) else 0
-
-    def _step(self, values: np.ndarray, before: float, t: Any) -> float | np.ndarray:
-        """A right-continuous step function of the distinct times, ``before`` before the first."""
-        idx = _step_index(self.time, _time_arg(t, self._unit))
-        return _scalar_or_array(np.concatenate([[before], values])[idx])
 
 
 class KaplanMeier(_Curve):
@@ -101,18 +96,18 @@ class KaplanMeier(_Curve):
                   "sum of d_i/(n_i(n_i - d_i)). Median: the smallest t with S(t) <= 0.5, infinite when never reached "
                   "(open entities are censored, not failures).")
 
-    def __init__(self, raw: dict[str, Any], *, confidence: float, unit: str | None = None,
-                 inputs: dict[str, Any] | None = None):
-        cols = {k: np.asarray(raw[k]) for k in ("time", "at_risk", "events", "censored", "survival", "lower", "upper")}
-        super().__init__(cols, inputs=inputs, options={"confidence": confidence},
+    def __init__(self, result: Any, *, unit: str | None = None, inputs: dict[str, Any] | None = None):
+        cols = {k: getattr(result, k) for k in ("time", "at_risk", "events", "censored", "survival", "lower", "upper")}
+        super().__init__(cols, inputs=inputs, options={"confidence": result.confidence},
                          units={"time": unit} if unit else None)
+        self._result = result
         self._unit = unit
         #: Confidence level of the band and of the median's interval.
-        self.confidence = confidence
+        self.confidence: float = result.confidence
         #: Smallest time with S(t) <= 0.5; ``inf`` when never reached.
-        self.median: float = _or_inf(raw["median"])
+        self.median: float = _or_inf(result.median)
         #: The median of the lower and of the upper band (``inf`` when not reached).
-        self.median_ci: tuple[float, float] = (_or_inf(raw["median_lower"]), _or_inf(raw["median_upper"]))
+        self.median_ci: tuple[float, float] = (_or_inf(result.median_lower), _or_inf(result.median_upper))
 
     @property
     def events(self) -> np.ndarray:
@@ -139,18 +134,15 @@ class KaplanMeier(_Curve):
         """S(t) (a probability) as a right-continuous step function, 1 before the first time;
         ``t`` a number (or an array) in the durations' unit, or timedeltas when they were
         timedeltas."""
-        return self._step(self.survival, 1.0, t)
+        return _lookup(self._result.survival_at(_time_arg(t, self._unit)))
 
     def percentile(self, q: float) -> float:
         """Smallest time with S(t) <= q (0 < q < 1), in the durations' unit; ``inf`` when never
         reached."""
-        if not 0 < q < 1:
-            raise ValueError(f"option 'q': value {q} must lie strictly between 0 and 1")
-        hit = np.flatnonzero(self.survival <= q)
-        return float(self.time[hit[0]]) if len(hit) else math.inf
+        return _or_inf(self._result.percentile(float(q)))
 
     def __repr__(self) -> str:
-        return (f"KaplanMeier({self.count} durations, {int(self.events.sum())} events, median {self.median:g} "
+        return (f"KaplanMeier({self.count} durations, {self._result.event_count} events, median {self.median:g} "
                 f"[{self.median_ci[0]:g}, {self.median_ci[1]:g}] at {self.confidence:.0%})")
 
 
@@ -189,8 +181,7 @@ def kaplan_meier(durations: Any, observed: Any = None, *, data: Any = None, conf
     d, unit = duration_values(array_arg(durations, table, "duration"))
     o = None if observed is None else _observed(array_arg(observed, table, "observed"))
     r = _core.kaplan_meier(d, o, confidence)
-    return KaplanMeier(r, confidence=confidence, unit=unit,
-                       inputs={"durations": int(len(d)), "events": int(len(d) if o is None else o.sum())})
+    return KaplanMeier(r, unit=unit, inputs={"durations": int(len(d)), "events": int(r.event_count)})
 
 
 class CumulativeIncidence(_Curve):
@@ -208,18 +199,18 @@ class CumulativeIncidence(_Curve):
                   "The probability of being won by t with lost as a competing outcome (not 1 - KM with lost "
                   "censored).")
 
-    def __init__(self, raw: dict[str, Any], labels: list[Any], *, unit: str | None = None,
+    def __init__(self, result: Any, labels: list[Any], *, unit: str | None = None,
                  inputs: dict[str, Any] | None = None):
-        events = np.asarray(raw["events"])
-        incidence = np.asarray(raw["incidence"])
-        cols: dict[str, Any] = {"time": np.asarray(raw["time"]), "at_risk": np.asarray(raw["at_risk"]),
-                                "censored": np.asarray(raw["censored"])}
+        events = result.events
+        incidence = result.incidence
+        cols: dict[str, Any] = {"time": result.time, "at_risk": result.at_risk, "censored": result.censored}
         for k, lab in enumerate(labels):
             cols[f"events_{lab}"] = events[:, k]
         for k, lab in enumerate(labels):
             cols[f"incidence_{lab}"] = incidence[:, k]
-        cols["survival"] = np.asarray(raw["survival"])
+        cols["survival"] = result.survival
         super().__init__(cols, inputs=inputs, options={"labels": list(labels)}, units={"time": unit} if unit else None)
+        self._result = result
         self._unit = unit
         #: Outcome labels, for codes 1..K.
         self.labels = list(labels)
@@ -231,12 +222,12 @@ class CumulativeIncidence(_Curve):
     def incidence_at(self, outcome: Any, t: Any) -> float | np.ndarray:
         """F_outcome(t) (a probability) as a right-continuous step function, 0 before the first
         time; ``t`` in the durations' unit (timedeltas when they were timedeltas)."""
-        return self._step(self.incidence[:, self._index(outcome)], 0.0, t)
+        return _lookup(self._result.incidence_at(self._index(outcome) + 1, _time_arg(t, self._unit)))
 
     def final(self, outcome: Any) -> float:
-        """Incidence at the last time: the share ending in ``outcome`` as far as the data tells."""
-        k = self._index(outcome)
-        return float(self.incidence[-1, k]) if len(self) else 0.0
+        """Incidence at the last time: the share ending in ``outcome`` as far as the data tells
+        (0 without durations)."""
+        return float(self._result.final_incidence(self._index(outcome) + 1))
 
     def _index(self, outcome: Any) -> int:
         if outcome in self.labels:
@@ -260,17 +251,12 @@ def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
     table = None if data is None else _frames.as_table(data)
     d, unit = duration_values(array_arg(durations, table, "duration"))
     o = _frames.int32_codes(np.asarray(array_arg(outcomes, table, "outcome")).reshape(-1), "outcome")
-    r = dict(_core.aalen_johansen(d, o))
-    k = int(r["n_outcomes"])
+    if labels is not None and len(set(map(str, labels))) != len(labels):
+        raise ValueError(f"option 'labels': labels must be distinct, got {list(labels)!r}")
+    # Outcomes that never occur (labels beyond the largest code) get zero columns from the core.
+    r = _core.aalen_johansen(d, o, 0 if labels is None else len(labels))
+    k = int(r.n_outcomes)
     labs = list(range(1, k + 1)) if labels is None else list(labels)
     if len(labs) < k:
         raise ValueError(f"option 'labels': {len(labs)} labels for outcome codes up to {k}")
-    if len(set(map(str, labs))) != len(labs):
-        raise ValueError(f"option 'labels': labels must be distinct, got {labs!r}")
-    if len(labs) > k:  # outcomes that never occurred: zero columns
-        extra = len(labs) - k
-        r["events"] = np.hstack([np.asarray(r["events"]).reshape(len(r["time"]), k),
-                                 np.zeros((len(r["time"]), extra), dtype=np.int64)])
-        r["incidence"] = np.hstack([np.asarray(r["incidence"]).reshape(len(r["time"]), k),
-                                    np.zeros((len(r["time"]), extra))])
     return CumulativeIncidence(r, labs, unit=unit, inputs={"durations": int(len(d))})

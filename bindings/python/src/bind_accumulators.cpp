@@ -43,6 +43,15 @@ void funnelkit::python::register_accumulators(py::module_& m) {
             return to_numpy(std::vector<double>(v.begin(), v.end()));
         });
 
+    m.def("summarize_durations",
+          [](const array<double>& values, const array<std::int32_t>& group, std::size_t n_groups, bool keep_values) {
+              const auto v = column(values, "duration");
+              const auto g = column(group, "group");
+              py::gil_scoped_release release;
+              return summarize_durations(v, g, n_groups, keep_values);
+          },
+          py::arg("values"), py::arg("group"), py::arg("n_groups"), py::arg("keep_values") = true);
+
     m.def("sorted_quantile",
           [](const array<double>& sorted, double q) { return sorted_quantile(column(sorted, "values"), q); },
           py::arg("sorted"), py::arg("q"));

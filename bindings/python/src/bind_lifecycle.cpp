@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,23 +16,90 @@
 namespace funnelkit::python {
 namespace {
 
-reach_options make_reach_options(const std::string& skipped, const std::string& passes) {
-    reach_options o;
-    if (skipped == "implied") o.skipped = skipped_stages::implied;
-    else if (skipped == "recorded") o.skipped = skipped_stages::not_implied;
-    else throw invalid_argument("option 'skipped': value '" + skipped + "' is not one of 'implied', 'recorded'");
-    if (passes == "first") o.passes = recycled_passes::first_only;
-    else if (passes == "every") o.passes = recycled_passes::every_pass;
-    else throw invalid_argument("option 'passes': value '" + passes + "' is not one of 'first', 'every'");
-    return o;
-}
-
-const char* skipped_name(skipped_stages s) { return s == skipped_stages::implied ? "implied" : "recorded"; }
-const char* passes_name(recycled_passes p) { return p == recycled_passes::first_only ? "first" : "every"; }
 template <class T>
 py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
     auto a = to_numpy(std::move(v));
     return a.reshape({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+}
+
+// The tables of the lifecycle report as dicts of numpy columns (moved, not copied).
+py::dict columns(time_in_stage_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["rank"] = to_numpy(std::move(t.rank));
+    d["visits"] = to_numpy(std::move(t.visits));
+    d["completed"] = to_numpy(std::move(t.completed));
+    d["open"] = to_numpy(std::move(t.open));
+    d["mean"] = to_numpy(std::move(t.mean));
+    d["median"] = to_numpy(std::move(t.median));
+    d["p90"] = to_numpy(std::move(t.p90));
+    d["min"] = to_numpy(std::move(t.min));
+    d["max"] = to_numpy(std::move(t.max));
+    d["km_median"] = to_numpy(std::move(t.km_median));
+    d["km_median_lower"] = to_numpy(std::move(t.km_median_lower));
+    d["km_median_upper"] = to_numpy(std::move(t.km_median_upper));
+    return d;
+}
+
+py::dict columns(time_to_convert_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["entered"] = to_numpy(std::move(t.entered));
+    d["converted"] = to_numpy(std::move(t.converted));
+    d["closed_otherwise"] = to_numpy(std::move(t.closed_otherwise));
+    d["open"] = to_numpy(std::move(t.open));
+    d["mean"] = to_numpy(std::move(t.mean));
+    d["median"] = to_numpy(std::move(t.median));
+    d["p90"] = to_numpy(std::move(t.p90));
+    d["min"] = to_numpy(std::move(t.min));
+    d["max"] = to_numpy(std::move(t.max));
+    d["km_median"] = to_numpy(std::move(t.km_median));
+    d["km_median_lower"] = to_numpy(std::move(t.km_median_lower));
+    d["km_median_upper"] = to_numpy(std::move(t.km_median_upper));
+    d["p_convert"] = to_numpy(std::move(t.p_convert));
+    d["p_closed_otherwise"] = to_numpy(std::move(t.p_closed_otherwise));
+    return d;
+}
+
+py::dict columns(exit_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["rank"] = to_numpy(std::move(t.rank));
+    d["open"] = to_numpy(std::move(t.open));
+    d["won"] = to_numpy(std::move(t.won));
+    d["lost"] = to_numpy(std::move(t.lost));
+    d["disqualified"] = to_numpy(std::move(t.disqualified));
+    d["total"] = to_numpy(std::move(t.total));
+    d["open_share"] = to_numpy(std::move(t.open_share));
+    d["won_share"] = to_numpy(std::move(t.won_share));
+    d["lost_share"] = to_numpy(std::move(t.lost_share));
+    d["disqualified_share"] = to_numpy(std::move(t.disqualified_share));
+    return d;
+}
+
+py::dict columns(reason_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["rank"] = to_numpy(std::move(t.rank));
+    d["reason"] = to_numpy(std::move(t.reason));
+    d["count"] = to_numpy(std::move(t.count));
+    d["share"] = to_numpy(std::move(t.share));
+    return d;
+}
+
+py::dict columns(reach_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["rank"] = to_numpy(std::move(t.rank));
+    d["entities"] = to_numpy(std::move(t.entities));
+    d["reached"] = to_numpy(std::move(t.reached));
+    d["step_rate"] = to_numpy(std::move(t.step_rate));
+    d["cumulative_rate"] = to_numpy(std::move(t.cumulative_rate));
+    d["step_lower"] = to_numpy(std::move(t.step_lower));
+    d["step_upper"] = to_numpy(std::move(t.step_upper));
+    d["cum_lower"] = to_numpy(std::move(t.cum_lower));
+    d["cum_upper"] = to_numpy(std::move(t.cum_upper));
+    return d;
 }
 
 }  // namespace
@@ -92,24 +160,63 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
              py::kw_only(), py::arg("as_of") = py::none())
         .def_readwrite("as_of", &history_options::as_of);
 
+    // Option words are read and written by the core's parse_*/to_string routines.
     py::class_<reach_options>(m, "ReachOptions")
-        .def(py::init(&make_reach_options), py::kw_only(), py::arg("skipped") = "implied", py::arg("passes") = "first")
-        .def_property_readonly("skipped", [](const reach_options& o) { return skipped_name(o.skipped); })
-        .def_property_readonly("passes", [](const reach_options& o) { return passes_name(o.passes); });
+        .def(py::init([](std::string_view skipped, std::string_view passes) {
+                 return reach_options{.skipped = parse_skipped_stages(skipped), .passes = parse_recycled_passes(passes)};
+             }),
+             py::kw_only(), py::arg("skipped") = "implied", py::arg("passes") = "first")
+        .def_property_readonly("skipped", [](const reach_options& o) { return std::string(to_string(o.skipped)); })
+        .def_property_readonly("passes", [](const reach_options& o) { return std::string(to_string(o.passes)); });
 
     py::class_<cohort_options>(m, "CohortOptions")
-        .def(py::init([](std::size_t stage, const std::string& period, std::int64_t ticks_per_second,
-                         std::int64_t utc_offset_seconds) {
+        .def(py::init([](std::size_t stage, std::string_view period, std::int64_t ticks_per_second,
+                         std::int64_t utc_offset_seconds, std::optional<std::int64_t> maturity) {
                  return cohort_options{.stage = stage, .period = parse_period_kind(period),
                                        .ticks_per_second = ticks_per_second,
-                                       .utc_offset_seconds = utc_offset_seconds};
+                                       .utc_offset_seconds = utc_offset_seconds, .maturity = maturity};
              }),
              py::kw_only(), py::arg("stage") = 0, py::arg("period") = "month", py::arg("ticks_per_second") = 1,
-             py::arg("utc_offset_seconds") = 0)
+             py::arg("utc_offset_seconds") = 0, py::arg("maturity") = py::none())
         .def_readwrite("stage", &cohort_options::stage)
         .def_property_readonly("period", [](const cohort_options& o) { return std::string(to_string(o.period)); })
         .def_readwrite("ticks_per_second", &cohort_options::ticks_per_second)
-        .def_readwrite("utc_offset_seconds", &cohort_options::utc_offset_seconds);
+        .def_readwrite("utc_offset_seconds", &cohort_options::utc_offset_seconds)
+        .def_readwrite("maturity", &cohort_options::maturity);
+
+    py::class_<lifecycle_table_options>(m, "LifecycleTableOptions")
+        .def(py::init([](bool by_segment, std::size_t n_segments, double confidence) {
+                 return lifecycle_table_options{.by_segment = by_segment, .n_segments = n_segments,
+                                                .confidence = confidence};
+             }),
+             py::kw_only(), py::arg("by_segment") = false, py::arg("n_segments") = 0, py::arg("confidence") = 0.95)
+        .def_readwrite("by_segment", &lifecycle_table_options::by_segment)
+        .def_readwrite("n_segments", &lifecycle_table_options::n_segments)
+        .def_readwrite("confidence", &lifecycle_table_options::confidence);
+
+    py::class_<reach_table_options>(m, "ReachTableOptions")
+        .def(py::init([](bool overall, bool groups, double confidence, std::string_view interval) {
+                 return reach_table_options{.overall = overall, .groups = groups, .confidence = confidence,
+                                            .interval = parse_interval_method(interval)};
+             }),
+             py::kw_only(), py::arg("overall") = true, py::arg("groups") = true, py::arg("confidence") = 0.95,
+             py::arg("interval") = "wilson")
+        .def_readwrite("overall", &reach_table_options::overall)
+        .def_readwrite("groups", &reach_table_options::groups)
+        .def_readwrite("confidence", &reach_table_options::confidence)
+        .def_property_readonly("interval", [](const reach_table_options& o) { return std::string(to_string(o.interval)); });
+
+    m.def("tabulate_reach", [](const conversion_counts& c, const reach_table_options& o) {
+        return columns(tabulate_reach(c, o)); }, py::arg("counts"), py::arg_v("options", reach_table_options{}, "ReachTableOptions()"));
+    m.def("tabulate_exits", [](const flow_counts& f, const stage_model& model, const lifecycle_table_options& o) {
+        return columns(tabulate_exits(f, model, o)); }, py::arg("flow"), py::arg("model"),
+        py::arg_v("options", lifecycle_table_options{}, "LifecycleTableOptions()"));
+    m.def("tabulate_reasons", [](const flow_counts& f, const lifecycle_table_options& o) {
+        return columns(tabulate_reasons(f, o)); }, py::arg("flow"),
+        py::arg_v("options", lifecycle_table_options{}, "LifecycleTableOptions()"));
+    m.def("mature_cohorts", [](const array<std::int64_t>& end, std::int64_t maturity, std::int64_t as_of) {
+        return to_numpy(mature_cohorts(column(end, "end"), maturity, as_of)); },
+        py::arg("end"), py::arg("maturity"), py::arg("as_of"));
 
     py::class_<aging_options>(m, "AgingOptions")
         .def(py::init([](std::vector<std::int64_t> limit, double percentile) {
@@ -171,6 +278,7 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
             d["code"] = to_numpy(std::move(c.code));
             d["start"] = to_numpy(std::move(c.start));
             d["end"] = to_numpy(std::move(c.end));
+            d["mature"] = to_numpy(std::move(c.mature));
             return d;
         }, py::arg("options"))
         .def("flow", [](const stage_histories& h) { return compute_flow(h); })
@@ -204,8 +312,26 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
             d["entered"] = to_numpy(std::move(a.entered));
             d["age"] = to_numpy(std::move(a.age));
             d["limit"] = to_numpy(std::move(a.limit));
+            d["over"] = to_numpy(std::move(a.over));
             return d;
-        }, py::arg("options"));
+        }, py::arg("options"))
+        .def("tabulate_time_in_stage", [](const stage_histories& h, const lifecycle_table_options& o) {
+            time_in_stage_table t;
+            {
+                py::gil_scoped_release release;
+                t = tabulate_time_in_stage(h, o);
+            }
+            return columns(std::move(t));
+        }, py::arg_v("options", lifecycle_table_options{}, "LifecycleTableOptions()"))
+        .def("tabulate_time_to_convert", [](const stage_histories& h, std::size_t from, std::size_t to,
+                                            const lifecycle_table_options& o) {
+            time_to_convert_table t;
+            {
+                py::gil_scoped_release release;
+                t = tabulate_time_to_convert(h, from, to, o);
+            }
+            return columns(std::move(t));
+        }, py::arg("from_rank"), py::arg("to_rank"), py::arg_v("options", lifecycle_table_options{}, "LifecycleTableOptions()"));
 
     m.def("build_histories",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,

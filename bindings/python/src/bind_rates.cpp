@@ -2,9 +2,9 @@
 // Bayesian probability that B beats A, and multiple-comparison adjustment.
 #include <pybind11/stl.h>
 
-#include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bindings.hpp"
@@ -13,37 +13,18 @@
 void funnelkit::python::register_rates(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
-    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-
     m.def("normal_quantile", &normal_quantile, py::arg("p"));
     m.def("beta_quantile", &beta_quantile, py::arg("p"), py::arg("a"), py::arg("b"));
 
     m.def("rate_intervals",
-          [nan](const array<std::int64_t>& x, const array<std::int64_t>& n, double confidence,
-                const std::string& interval) {
-              const auto xs = column(x, "successes");
-              const auto ns = column(n, "trials");
-              if (xs.size() != ns.size()) detail::throw_length("trials", ns.size(), "successes", xs.size());
-              const auto method = parse_interval_method(interval);
-              std::vector<double> est(xs.size()), lo(xs.size()), hi(xs.size());
-              std::vector<std::uint8_t> defined(xs.size());
-              for (std::size_t i = 0; i < xs.size(); ++i) {
-                  std::optional<rate_bounds> r;
-                  try {
-                      r = rate_interval(xs[i], ns[i], confidence, method);
-                  } catch (const invalid_argument& e) {
-                      throw invalid_argument("row " + std::to_string(i) + ": " + e.what());
-                  }
-                  defined[i] = r.has_value();
-                  est[i] = r ? r->estimate : nan;
-                  lo[i] = r ? r->lower : nan;
-                  hi[i] = r ? r->upper : nan;
-              }
+          [](const array<std::int64_t>& x, const array<std::int64_t>& n, double confidence, std::string_view interval) {
+              auto t = rate_intervals(column(x, "successes"), column(n, "trials"), confidence,
+                                      parse_interval_method(interval));
               py::dict d;
-              d["estimate"] = to_numpy(std::move(est));
-              d["lower"] = to_numpy(std::move(lo));
-              d["upper"] = to_numpy(std::move(hi));
-              d["defined"] = to_numpy(std::move(defined));
+              d["estimate"] = to_numpy(std::move(t.estimate));
+              d["lower"] = to_numpy(std::move(t.lower));
+              d["upper"] = to_numpy(std::move(t.upper));
+              d["defined"] = to_numpy(std::move(t.defined));
               return d;
           },
           py::arg("successes"), py::arg("trials"), py::arg("confidence"), py::arg("interval"));
@@ -79,6 +60,48 @@ void funnelkit::python::register_rates(py::module_& m) {
           },
           py::arg("x_a"), py::arg("n_a"), py::arg("x_b"), py::arg("n_b"), py::arg("prior_alpha") = 1.0,
           py::arg("prior_beta") = 1.0);
+
+    // Option words are read and written by the core's parse_*/to_string routines.
+    py::class_<baseline_options>(m, "BaselineOptions")
+        .def(py::init([](std::size_t baseline, std::string_view test, std::string_view adjust, double confidence,
+                         std::string_view interval, double prior_alpha, double prior_beta) {
+                 return baseline_options{.baseline = baseline, .test = parse_baseline_test(test),
+                                         .adjust = parse_p_adjust(adjust), .confidence = confidence,
+                                         .interval = parse_interval_method(interval),
+                                         .prior = {prior_alpha, prior_beta}};
+             }),
+             py::kw_only(), py::arg("baseline") = 0, py::arg("test") = "z", py::arg("adjust") = "holm",
+             py::arg("confidence") = 0.95, py::arg("interval") = "wilson", py::arg("prior_alpha") = 1.0,
+             py::arg("prior_beta") = 1.0)
+        .def_readwrite("baseline", &baseline_options::baseline)
+        .def_property_readonly("test", [](const baseline_options& o) { return std::string(to_string(o.test)); })
+        .def_property_readonly("adjust", [](const baseline_options& o) { return std::string(to_string(o.adjust)); })
+        .def_readwrite("confidence", &baseline_options::confidence)
+        .def_property_readonly("interval", [](const baseline_options& o) { return std::string(to_string(o.interval)); });
+
+    m.def("compare_to_baseline",
+          [](const array<std::int64_t>& x, const array<std::int64_t>& n, const baseline_options& options) {
+              const auto xs = column(x, "successes");
+              const auto ns = column(n, "trials");
+              baseline_comparison c;
+              {
+                  py::gil_scoped_release release;
+                  c = compare_to_baseline(xs, ns, options);
+              }
+              py::dict d;
+              d["rate"] = to_numpy(std::move(c.rate));
+              d["lower"] = to_numpy(std::move(c.lower));
+              d["upper"] = to_numpy(std::move(c.upper));
+              d["is_baseline"] = to_numpy(std::move(c.is_baseline));
+              d["difference"] = to_numpy(std::move(c.difference));
+              d["statistic"] = to_numpy(std::move(c.statistic));
+              d["p_value"] = to_numpy(std::move(c.p_value));
+              d["p_adjusted"] = to_numpy(std::move(c.p_adjusted));
+              d["tested"] = to_numpy(std::move(c.tested));
+              d["prob_beats_baseline"] = to_numpy(std::move(c.prob_beats_baseline));
+              return d;
+          },
+          py::arg("successes"), py::arg("trials"), py::arg_v("options", baseline_options{}, "BaselineOptions()"));
 
     m.def("adjust_p_values",
           [](const array<double>& p, const std::string& method) {

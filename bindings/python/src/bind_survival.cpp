@@ -1,59 +1,144 @@
-// Bindings of the survival estimators (survival.hpp): Kaplan-Meier and Aalen-Johansen.
+// Bindings of the survival estimators (survival.hpp): Kaplan-Meier and Aalen-Johansen, their
+// results bound as classes whose lookups (survival_at, percentile, incidence_at) are the core's.
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "bindings.hpp"
 #include "funnelkit/survival.hpp"
 
+namespace funnelkit::python {
+namespace {
+
+template <class T>
+py::array_t<T> copy_of(const std::vector<T>& v) {
+    return to_numpy(std::vector<T>(v));
+}
+
+template <class T>
+std::vector<T> vector_of(const py::handle& h, const char* name) {
+    const auto a = py::cast<array<T>>(h);
+    const auto s = column(a, name);
+    return {s.begin(), s.end()};
+}
+
+// Lookups of a step function at one time (a float) or at many (an array of the same shape).
+template <class F>
+py::object at_times(const py::object& t, F&& at) {
+    if (py::isinstance<py::float_>(t) || py::isinstance<py::int_>(t)) return py::float_(at(py::cast<double>(t)));
+    const auto times = py::cast<py::array_t<double, py::array::c_style | py::array::forcecast>>(t);
+    std::vector<double> out(static_cast<std::size_t>(times.size()));
+    at(std::span<const double>(times.data(), out.size()), std::span<double>(out));
+    auto result = to_numpy(std::move(out));
+    return result.reshape(std::vector<py::ssize_t>(times.shape(), times.shape() + times.ndim()));
+}
+
+}  // namespace
+}  // namespace funnelkit::python
+
 void funnelkit::python::register_survival(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
+    using km = kaplan_meier_result;
+    using ci = cumulative_incidence_result;
+
+    py::class_<km>(m, "KaplanMeierResult")
+        .def_readonly("confidence", &km::confidence)
+        .def_property_readonly("time", [](const km& r) { return copy_of(r.time); })
+        .def_property_readonly("at_risk", [](const km& r) { return copy_of(r.at_risk); })
+        .def_property_readonly("events", [](const km& r) { return copy_of(r.events); })
+        .def_property_readonly("censored", [](const km& r) { return copy_of(r.censored); })
+        .def_property_readonly("survival", [](const km& r) { return copy_of(r.survival); })
+        .def_property_readonly("lower", [](const km& r) { return copy_of(r.lower); })
+        .def_property_readonly("upper", [](const km& r) { return copy_of(r.upper); })
+        .def_readonly("median", &km::median)
+        .def_readonly("median_lower", &km::median_lower)
+        .def_readonly("median_upper", &km::median_upper)
+        .def_property_readonly("count", &km::count)
+        .def_property_readonly("event_count", &km::event_count)
+        .def("survival_at", [](const km& r, const py::object& t) {
+            return at_times(t, [&r](auto&&... a) { return r.survival_at(a...); });
+        }, py::arg("t"))
+        .def("percentile", &km::percentile, py::arg("q"))
+        .def(py::pickle(
+            [](const km& r) {
+                return py::make_tuple(r.confidence, copy_of(r.time), copy_of(r.at_risk), copy_of(r.events),
+                                      copy_of(r.censored), copy_of(r.survival), copy_of(r.lower), copy_of(r.upper),
+                                      r.median, r.median_lower, r.median_upper);
+            },
+            [](const py::tuple& t) {
+                if (t.size() != 11) throw invalid_argument("KaplanMeierResult: a pickled state has 11 fields");
+                km r;
+                r.confidence = r.level = t[0].cast<double>();
+                r.time = vector_of<double>(t[1], "time");
+                r.at_risk = vector_of<std::int64_t>(t[2], "at_risk");
+                r.events = vector_of<std::int64_t>(t[3], "events");
+                r.censored = vector_of<std::int64_t>(t[4], "censored");
+                r.survival = vector_of<double>(t[5], "survival");
+                r.lower = vector_of<double>(t[6], "lower");
+                r.upper = vector_of<double>(t[7], "upper");
+                r.median = t[8].cast<std::optional<double>>();
+                r.median_lower = t[9].cast<std::optional<double>>();
+                r.median_upper = t[10].cast<std::optional<double>>();
+                return r;
+            }));
+
+    py::class_<ci>(m, "CumulativeIncidenceResult")
+        .def_readonly("n_outcomes", &ci::n_outcomes)
+        .def_property_readonly("time", [](const ci& r) { return copy_of(r.time); })
+        .def_property_readonly("at_risk", [](const ci& r) { return copy_of(r.at_risk); })
+        .def_property_readonly("censored", [](const ci& r) { return copy_of(r.censored); })
+        .def_property_readonly("survival", [](const ci& r) { return copy_of(r.survival); })
+        .def_property_readonly("events", [](const ci& r) {
+            return copy_of(r.events).reshape({static_cast<py::ssize_t>(r.time.size()), py::ssize_t{r.n_outcomes}});
+        })
+        .def_property_readonly("incidence", [](const ci& r) {
+            return copy_of(r.incidence).reshape({static_cast<py::ssize_t>(r.time.size()), py::ssize_t{r.n_outcomes}});
+        })
+        .def("incidence_at", [](const ci& r, std::int32_t outcome, const py::object& t) {
+            return at_times(t, [&r, outcome](auto&&... a) { return r.incidence_at(outcome, a...); });
+        }, py::arg("outcome"), py::arg("t"))
+        .def("final_incidence", &ci::final_incidence, py::arg("outcome"))
+        .def(py::pickle(
+            [](const ci& r) {
+                return py::make_tuple(r.n_outcomes, copy_of(r.time), copy_of(r.at_risk), copy_of(r.censored),
+                                      copy_of(r.events), copy_of(r.incidence), copy_of(r.survival));
+            },
+            [](const py::tuple& t) {
+                if (t.size() != 7) throw invalid_argument("CumulativeIncidenceResult: a pickled state has 7 fields");
+                ci r;
+                r.n_outcomes = t[0].cast<std::int32_t>();
+                r.time = vector_of<double>(t[1], "time");
+                r.at_risk = vector_of<std::int64_t>(t[2], "at_risk");
+                r.censored = vector_of<std::int64_t>(t[3], "censored");
+                r.events = vector_of<std::int64_t>(t[4], "events");
+                r.incidence = vector_of<double>(t[5], "incidence");
+                r.survival = vector_of<double>(t[6], "survival");
+                const std::size_t k = static_cast<std::size_t>(r.n_outcomes);
+                if (r.n_outcomes < 0 || r.at_risk.size() != r.time.size() || r.censored.size() != r.time.size() ||
+                    r.survival.size() != r.time.size() || r.events.size() != r.time.size() * k ||
+                    r.incidence.size() != r.time.size() * k)
+                    throw invalid_argument("CumulativeIncidenceResult: the pickled columns do not fit together");
+                return r;
+            }));
 
     m.def("kaplan_meier",
           [](const array<double>& duration, const std::optional<array<std::uint8_t>>& observed, double confidence) {
               const auto d = column(duration, "duration");
               const auto o = optional_column(observed, "observed");
-              kaplan_meier_result r;
-              {
-                  py::gil_scoped_release release;
-                  r = kaplan_meier(d, o, {.level = confidence});
-              }
-              py::dict out;
-              out["median"] = py::cast(r.median);
-              out["median_lower"] = py::cast(r.median_lower);
-              out["median_upper"] = py::cast(r.median_upper);
-              out["time"] = to_numpy(std::move(r.time));
-              out["at_risk"] = to_numpy(std::move(r.at_risk));
-              out["events"] = to_numpy(std::move(r.events));
-              out["censored"] = to_numpy(std::move(r.censored));
-              out["survival"] = to_numpy(std::move(r.survival));
-              out["lower"] = to_numpy(std::move(r.lower));
-              out["upper"] = to_numpy(std::move(r.upper));
-              return out;
+              py::gil_scoped_release release;
+              return kaplan_meier(d, o, {.confidence = confidence});
           },
           py::arg("duration"), py::arg("observed") = py::none(), py::arg("confidence") = 0.95);
 
     m.def("aalen_johansen",
-          [](const array<double>& duration, const array<std::int32_t>& outcome) {
+          [](const array<double>& duration, const array<std::int32_t>& outcome, std::int32_t n_outcomes) {
               const auto d = column(duration, "duration");
               const auto o = column(outcome, "outcome");
-              cumulative_incidence_result r;
-              {
-                  py::gil_scoped_release release;
-                  r = aalen_johansen(d, o);
-              }
-              const auto rows = static_cast<py::ssize_t>(r.time.size());
-              const auto k = static_cast<py::ssize_t>(r.n_outcomes);
-              py::dict out;
-              out["n_outcomes"] = r.n_outcomes;
-              out["time"] = to_numpy(std::move(r.time));
-              out["at_risk"] = to_numpy(std::move(r.at_risk));
-              out["censored"] = to_numpy(std::move(r.censored));
-              out["survival"] = to_numpy(std::move(r.survival));
-              out["events"] = to_numpy(std::move(r.events)).reshape({rows, k});
-              out["incidence"] = to_numpy(std::move(r.incidence)).reshape({rows, k});
-              return out;
+              py::gil_scoped_release release;
+              return aalen_johansen(d, o, {.n_outcomes = n_outcomes});
           },
-          py::arg("duration"), py::arg("outcome"));
+          py::arg("duration"), py::arg("outcome"), py::arg("n_outcomes") = 0);
 }
