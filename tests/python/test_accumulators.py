@@ -122,3 +122,16 @@ def test_accumulator_results_keep_the_contract():
     check_contract(accumulators.describe_durations([1.0, 2.0, 4.0], ["x", "y", "x"], unit="hours"))
     check_contract(accumulators.describe_durations([1.0, 2.0, 4.0]))
     assert isinstance(fk.DurationSummary([1.0]), fk.Mergeable)
+
+
+def test_describe_durations_per_segment_is_one_core_call():
+    from funnelkit import _core
+
+    d = np.array([4.0, 1.0, 3.0, 2.0, 8.0])
+    seg = np.array(["b", "a", "b", "a", "c"], dtype=object)
+    table = accumulators.describe_durations(d, seg)
+    states = _core.summarize_durations(d, np.array([1, 0, 1, 0, 2], dtype=np.int32), 3)
+    assert [s.stats()["mean"] for s in states] == list(table["mean"]) == [1.5, 3.5, 8.0]
+    # A bad value is reported at its row of the input, not of its segment.
+    with pytest.raises(ValueError, match="column 'duration', row 3: value NaN"):
+        accumulators.describe_durations([1.0, 2.0, 3.0, float("nan")], ["a", "b", "a", "b"])

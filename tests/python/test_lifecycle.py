@@ -508,3 +508,46 @@ def test_bad_input():
         lc.time_to_convert("Lead", "SAL", level=0.9)
     with pytest.warns(DeprecationWarning, match="use 'confidence'"):
         lc.time_in_stage(level=0.9)
+
+
+# -- the tables are the core's -------------------------------------------------------------------------
+def test_tables_are_the_cores_in_days(lc):
+    per_day = 86_400 * 1e9  # datetime input: nanosecond ticks
+    core = lc._h.tabulate_time_in_stage(_core.LifecycleTableOptions(by_segment=True, n_segments=len(SOURCES),
+                                                                    confidence=0.9))
+    table = lc.time_in_stage(by_segment=True, confidence=0.9)
+    for key in ("mean", "median", "p90", "km_median", "km_median_upper"):
+        np.testing.assert_array_equal(table[key], core[key] / per_day)
+    ttc = lc._h.tabulate_time_to_convert(4, 5, _core.LifecycleTableOptions())
+    assert lc.time_to_convert("Opportunity", "Customer")["p_convert"][0] == ttc["p_convert"][0]
+    exits = _core.tabulate_exits(lc._h.flow(), lc.model._m, _core.LifecycleTableOptions())
+    np.testing.assert_array_equal(lc.exits()["won_share"], exits["won_share"])
+
+
+def test_segments_without_entities_get_rows_of_zeros():
+    # Fixed segment categories with one that no entity has: every per-segment table lists it
+    # (exits and reasons formerly failed with an IndexError).
+    crm = fk.sample_crm(400, seed=2)
+    cats = [*SOURCES, "Partner"]
+    lc = lifecycle(crm, segment="source", segment_categories=cats, reason="reason", as_of=crm.attrs["end"])
+    ex = lc.exits(by_segment=True).to_pandas()
+    partner = ex[ex["source"] == "Partner"]
+    assert len(partner) == 5 and (partner["total"] == 0).all() and partner["open_share"].isna().all()
+    tis = lc.time_in_stage(by_segment=True).to_pandas()
+    assert (tis[tis["source"] == "Partner"]["visits"] == 0).all()
+    ttc = lc.time_to_convert("Lead", "MQL", by_segment=True).to_pandas()
+    assert ttc[ttc["source"] == "Partner"]["entered"].tolist() == [0]
+    assert "Partner" not in set(lc.reasons(by_segment=True)["source"])
+
+
+def test_maturity_never_overflows():
+    # A maturity of ~292 years in nanoseconds: end + maturity leaves the int64 range. numpy
+    # arithmetic wrapped around and called such cohorts mature; the core's rule does not.
+    crm = fk.sample_crm(300, seed=1)
+    secs = crm.assign(time=crm["time"].astype("int64") * 1_000_000_000)
+    lc = lifecycle(secs, time_unit="ns", as_of=crm.attrs["end_epoch_s"] * 1_000_000_000)
+    huge = np.iinfo(np.int64).max - 10
+    assert not lc.conversion(by="cohort", maturity=huge)["mature"].any()
+    at_once = lc.conversion(by="cohort", maturity=0)
+    np.testing.assert_array_equal(at_once["mature"], at_once["cohort_end"] <= lc.as_of)
+    assert at_once["mature"].any()

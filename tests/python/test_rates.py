@@ -295,3 +295,20 @@ def test_every_rate_result_keeps_the_contract():
     check_contract(rates.adjust_p_values([0.01, 0.2]))
     check_contract(rates.compare_to_baseline([30, 45, 0], [200, 210, 0], segment=["a", "b", "c"]))
     assert isinstance(fk.stats.rate_intervals([1], [2]), fk.Table)
+
+
+def test_compare_to_baseline_is_the_cores_table():
+    from funnelkit import _core
+
+    x, n = np.array([30, 45, 20, 0]), np.array([200, 210, 150, 0])
+    t = rates.compare_to_baseline(x, n, test="chi2_plain", adjust="benjamini_hochberg", baseline=1)
+    core = _core.compare_to_baseline(x, n, _core.BaselineOptions(baseline=1, test="chi2_plain",
+                                                                 adjust="benjamini_hochberg"))
+    for key in ("rate", "lower", "upper", "difference", "statistic", "p_value", "p_adjusted", "prob_beats_baseline"):
+        np.testing.assert_array_equal(t[key], core[key])
+    assert list(t["tested"]) == [True, False, True, False]
+    # Counts are checked row by row in the core.
+    with pytest.raises(ValueError, match="row 2: option 'successes': value 200 exceeds the number of trials 150"):
+        rates.compare_to_baseline([30, 45, 200], [200, 210, 150])
+    with pytest.raises(ValueError, match="option 'test'"):
+        _core.BaselineOptions(test="t")

@@ -145,3 +145,29 @@ def test_survival_results_keep_the_contract():
     check_contract(survival.aalen_johansen([3, 1, 4, 2, 5, 3], [0, 1, 2, 2, 1, 1], labels=["won", "lost"]))
     check_contract(survival.kaplan_meier([]))
     assert fk.KaplanMeier is survival.KaplanMeier and fk.CumulativeIncidence is survival.CumulativeIncidence
+
+
+def test_lookups_are_the_cores_and_survive_pickling():
+    import pickle
+
+    km = survival.kaplan_meier([5, 2, 4, 1, 3, 2], [1, 0, 0, 1, 1, 1], confidence=0.9)
+    t = np.array([[0.5, 1.0], [2.5, 100.0]])
+    # Arrays keep their shape; one number gives a float.
+    assert km.survival_at(t).shape == (2, 2)
+    np.testing.assert_array_equal(km.survival_at(t).ravel(), [km.survival_at(v) for v in t.ravel()])
+    assert isinstance(km.survival_at(3), float)
+    assert km.percentile(0.5) == km.median == 3.0
+    assert km.percentile(0.01) == 5.0  # S(5) = 0
+    assert survival.kaplan_meier([1, 2, 10, 10, 10], [1, 1, 0, 0, 0]).percentile(0.5) == math.inf
+    with pytest.raises(ValueError, match="option 't': value NaN is not a time"):
+        km.survival_at(float("nan"))  # formerly read as "after the last time"
+    with pytest.raises(TypeError, match="option 't'"):
+        km.survival_at("soon")
+    again = pickle.loads(pickle.dumps(km))
+    assert again.to_arrow().equals(km.to_arrow())
+    assert again.survival_at(2.5) == km.survival_at(2.5) and again.median_ci == km.median_ci
+    aj = survival.aalen_johansen([3, 1, 4, 2, 5, 3], [0, 1, 2, 2, 1, 1], labels=["won", "lost"])
+    back = pickle.loads(pickle.dumps(aj))
+    assert back.final("won") == aj.final("won") == pytest.approx(7 / 12)
+    np.testing.assert_array_equal(back.incidence_at("lost", [0, 2, 4]), aj.incidence_at("lost", [0, 2, 4]))
+    assert survival.aalen_johansen([], [], labels=["won"]).final("won") == 0.0
