@@ -1,0 +1,110 @@
+// The lifecycle report's tables of the sample data, computed by the core and printed as CSV
+// blocks (a "# name" line, a header, the rows, a blank line). The Python package shows the same
+// numbers: tests/python/test_cpp_agreement.py compares them.
+//
+//   # conversion_by_source      reach and rates per source with 95% Wilson intervals
+//   # time_in_stage             per ladder step stage, durations in days
+//   # time_to_convert           Opportunity -> Customer, overall ("(all)") and per source, in days
+//   # exits                     per ladder stage (the won stage is an outcome, not a stage to exit from)
+//
+// Numbers are printed with 17 significant digits (they read back to the same doubles); "nan" is
+// undefined, "inf" a Kaplan-Meier median that is not reached.
+#include <funnelkit/funnelkit.hpp>
+
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr double seconds_per_day = 86'400.0;
+
+void number(double v) { std::printf(",%.17g", v); }
+void count(std::int64_t v) { std::printf(",%lld", static_cast<long long>(v)); }
+void days(double seconds) { number(seconds / seconds_per_day); }
+
+void header(const char* name, std::initializer_list<const char*> columns) {
+    std::printf("# %s\n", name);
+    bool first = true;
+    for (const char* c : columns) {
+        std::printf(first ? "%s" : ",%s", c);
+        first = false;
+    }
+    std::printf("\n");
+}
+
+}  // namespace
+
+int main() {
+    using namespace funnelkit;
+    const stage_model model = sample_model();
+    const sample_data data = generate_sample({.leads = 20'000, .seed = 42});
+    const std::vector<std::string>& sources = sample_sources();
+    // Open entities are censored at the end of the data.
+    const stage_histories h = build_histories(model, data.records(), {.as_of = data.end});
+    auto stage_name = [&](std::int32_t rank) { return model.at(model.ladder()[static_cast<std::size_t>(rank)]).name; };
+    auto source_name = [&](std::int32_t code) { return code < 0 ? std::string("(all)") : sources[static_cast<std::size_t>(code)]; };
+
+    const reach_table conv = tabulate_reach(reach(h), {.overall = false, .confidence = 0.95,
+                                                       .interval = interval_method::wilson});
+    header("conversion_by_source", {"source", "stage", "entities", "reached", "step_rate", "cumulative_rate",
+                                    "step_lower", "step_upper", "cum_lower", "cum_upper"});
+    for (std::size_t i = 0; i < conv.size(); ++i) {
+        std::printf("%s,%s", source_name(conv.segment[i]).c_str(), stage_name(conv.rank[i]).c_str());
+        count(conv.entities[i]);
+        count(conv.reached[i]);
+        for (double v : {conv.step_rate[i], conv.cumulative_rate[i], conv.step_lower[i], conv.step_upper[i],
+                         conv.cum_lower[i], conv.cum_upper[i]})
+            number(v);
+        std::printf("\n");
+    }
+
+    const time_in_stage_table tis = tabulate_time_in_stage(h);
+    std::printf("\n");
+    header("time_in_stage", {"stage", "visits", "completed", "open", "mean", "median", "p90", "min", "max",
+                             "km_median", "km_median_lower", "km_median_upper"});
+    for (std::size_t i = 0; i < tis.size(); ++i) {
+        std::printf("%s", stage_name(tis.rank[i]).c_str());
+        count(tis.visits[i]);
+        count(tis.completed[i]);
+        count(tis.open[i]);
+        for (double v : {tis.mean[i], tis.median[i], tis.p90[i], tis.min[i], tis.max[i], tis.km_median[i],
+                         tis.km_median_lower[i], tis.km_median_upper[i]})
+            days(v);
+        std::printf("\n");
+    }
+
+    const auto opportunity = static_cast<std::size_t>(model.rank(model.code_of("Opportunity")));
+    const auto customer = static_cast<std::size_t>(model.rank(model.code_of("Customer")));
+    const time_to_convert_table ttc = tabulate_time_to_convert(h, opportunity, customer, {.by_segment = true});
+    std::printf("\n");
+    header("time_to_convert", {"source", "entered", "converted", "closed_otherwise", "open", "mean", "median", "p90",
+                               "km_median", "km_median_lower", "km_median_upper", "p_convert", "p_closed_otherwise"});
+    for (std::size_t i = 0; i < ttc.size(); ++i) {
+        std::printf("%s", source_name(ttc.segment[i]).c_str());
+        count(ttc.entered[i]);
+        count(ttc.converted[i]);
+        count(ttc.closed_otherwise[i]);
+        count(ttc.open[i]);
+        for (double v : {ttc.mean[i], ttc.median[i], ttc.p90[i], ttc.km_median[i], ttc.km_median_lower[i],
+                         ttc.km_median_upper[i]})
+            days(v);
+        number(ttc.p_convert[i]);
+        number(ttc.p_closed_otherwise[i]);
+        std::printf("\n");
+    }
+
+    const exit_table exits = tabulate_exits(compute_flow(h), model);
+    std::printf("\n");
+    header("exits", {"stage", "open", "won", "lost", "disqualified", "total", "open_share", "won_share", "lost_share",
+                     "disqualified_share"});
+    for (std::size_t i = 0; i < exits.size(); ++i) {
+        std::printf("%s", stage_name(exits.rank[i]).c_str());
+        for (std::int64_t v : {exits.open[i], exits.won[i], exits.lost[i], exits.disqualified[i], exits.total[i]})
+            count(v);
+        for (double v : {exits.open_share[i], exits.won_share[i], exits.lost_share[i], exits.disqualified_share[i]})
+            number(v);
+        std::printf("\n");
+    }
+}
