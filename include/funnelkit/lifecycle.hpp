@@ -427,6 +427,21 @@ struct reach_table {
 };
 reach_table tabulate_reach(const conversion_counts& counts, const reach_table_options& options = {});
 
+/// The mergeable lifecycle summary as a table, one row per (segment, ladder stage): entities,
+/// reached, step_rate and cumulative_rate (as in reach_table, without intervals), and the
+/// completed visits of the stage: completed, mean, median, p90, min, max (in the records' time
+/// unit; NaN without visits). The confidence option is not used.
+struct summary_table {
+    std::vector<std::int32_t> segment;  ///< -1: overall
+    std::vector<std::int32_t> rank;
+    std::vector<std::int64_t> entities, reached;
+    std::vector<double> step_rate, cumulative_rate;
+    std::vector<std::int64_t> completed;
+    std::vector<double> mean, median, p90, min, max;
+    std::size_t size() const noexcept { return rank.size(); }
+};
+summary_table tabulate_summary(const lifecycle_summary& summary, const lifecycle_table_options& options = {});
+
 FUNNELKIT_END_NAMESPACE
 
 #ifdef FUNNELKIT_HEADER_ONLY

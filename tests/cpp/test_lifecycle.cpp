@@ -561,3 +561,24 @@ TEST(LifecycleTables, StuckReportsHowFarOver) {
     ASSERT_EQ(b.over.size(), 2u);
     EXPECT_EQ(b.over, (std::vector<double>{23.0, 15.5}));
 }
+
+TEST(LifecycleTables, SummaryAsATable) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    const auto s = summarize(h);
+    const auto t = tabulate_summary(s, {.by_segment = true, .n_segments = 3});
+    ASSERT_EQ(t.size(), 4u * 6u);  // overall and three segments, six ladder stages
+    // Overall Lead: 5 entities reached it; completed visits 1, 1, 8, 1, 1, 5.
+    EXPECT_EQ(t.entities[0], 5);
+    EXPECT_EQ(t.reached[0], 5);
+    EXPECT_EQ(t.completed[0], 6);
+    EXPECT_EQ(t.mean[0], 17.0 / 6);
+    EXPECT_EQ(t.p90[0], 6.5);
+    EXPECT_EQ(t.step_rate[1], 4.0 / 5);  // MQL
+    EXPECT_TRUE(std::isnan(t.mean[5]));  // Customer: no visits
+    // Segment 2 has no entities: zeros and undefined numbers.
+    EXPECT_EQ(t.segment[18], 2);
+    EXPECT_EQ(t.entities[18], 0);
+    EXPECT_TRUE(std::isnan(t.cumulative_rate[18]) && std::isnan(t.median[18]));
+    EXPECT_EQ(tabulate_summary(s).size(), 6u);
+}

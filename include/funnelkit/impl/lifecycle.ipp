@@ -581,4 +581,32 @@ FUNNELKIT_INLINE reach_table tabulate_reach(const conversion_counts& c, const re
     return t;
 }
 
+FUNNELKIT_INLINE summary_table tabulate_summary(const lifecycle_summary& s, const lifecycle_table_options& o) {
+    using namespace detail::lifecycle_tables;
+    const conversion_counts& c = s.conversion();
+    const std::size_t blocks = segment_blocks(s.n_segments(), o);
+    summary_table t;
+    for (std::size_t b = 0; b <= blocks; ++b) {
+        const auto g = static_cast<std::int32_t>(b) - 1;
+        const bool counted = g < static_cast<std::int32_t>(c.n_segments());
+        const bool timed = g < static_cast<std::int32_t>(s.n_segments());
+        for (std::size_t k = 0; k < s.n_stages(); ++k) {
+            t.segment.push_back(g);
+            t.rank.push_back(static_cast<std::int32_t>(k));
+            t.entities.push_back(counted ? c.entities(g) : 0);
+            t.reached.push_back(counted ? c.reached(k, g) : 0);
+            t.step_rate.push_back(counted ? c.step_rate(k, g).value_or(undefined) : undefined);
+            t.cumulative_rate.push_back(counted ? c.cumulative_rate(k, g).value_or(undefined) : undefined);
+            const duration_stats st = timed ? s.time_in_stage(k, g).stats() : duration_stats{};
+            t.completed.push_back(st.count);
+            t.mean.push_back(st.mean.value_or(undefined));
+            t.median.push_back(st.median.value_or(undefined));
+            t.p90.push_back(st.p90.value_or(undefined));
+            t.min.push_back(st.min.value_or(undefined));
+            t.max.push_back(st.max.value_or(undefined));
+        }
+    }
+    return t;
+}
+
 FUNNELKIT_END_NAMESPACE
