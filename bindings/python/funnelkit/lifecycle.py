@@ -61,20 +61,6 @@ _REACH_TEXT = ("An entity reached a ladder stage when it has a record of that st
                "counts as one entry).")
 
 
-def _rows_to_columns(rows: list[dict[str, Any]], names: Sequence[str], ints: Sequence[str] = ()) -> dict[str, Any]:
-    """Row dicts to Table columns (numpy arrays for numbers, lists for labels)."""
-    cols: dict[str, Any] = {}
-    for name in names:
-        values = [r[name] for r in rows]
-        if name in ints:
-            cols[name] = np.array(values, dtype=np.int64)
-        elif all(isinstance(v, float) for v in values) and values:
-            cols[name] = np.array(values, dtype=np.float64)
-        else:
-            cols[name] = values
-    return cols
-
-
 class Lifecycle:
     """Stage histories of a set of entities and the metrics computed from them. Build it with
     :func:`lifecycle`; every method returns a :class:`~funnelkit.Table` (or, for
@@ -646,36 +632,19 @@ class LifecycleSummary(Mergeable):
 
     def _columns(self) -> dict[str, Any]:
         per_day = float(_time.TICKS_PER_SECOND[self.time_unit]) * 86_400.0
-        conv = self._state.conversion
-        n_state = self._state.n_segments
-        segs = [-1, *range(len(self.segments))] if self.segment_name is not None else [-1]
-        rows = []
-        core_table = conv.table()  # (segment, rank) rows, overall (-1) first
-        k_stages = len(self.stages)
-        for g in segs:
-            present = g < conv.n_segments
-            for k, st in enumerate(self.stages):
-                row: dict[str, Any] = {"segment": OVERALL if g < 0 else self.segments[g], "stage": st,
-                                       "owner": self.model.owners[k]}
-                i = (g + 1) * k_stages + k
-                row["entities"] = int(core_table["entities"][i]) if present else 0
-                row["reached"] = int(core_table["reached"][i]) if present else 0
-                row["step_rate"] = float(core_table["step_rate"][i]) if present else math.nan
-                row["cumulative_rate"] = float(core_table["cumulative_rate"][i]) if present else math.nan
-                summary = self._state.time_in_stage(k, g) if g < n_state else None
-                s = summary.stats() if summary is not None else {"count": 0}
-                row["completed"] = int(s["count"])
-                for key in _DURATION_STATS:
-                    value = s.get(key)
-                    row[f"{key}_days"] = math.nan if value is None else value / per_day
-                rows.append(row)
-        names = ["segment", "stage", "owner", "entities", "reached", "step_rate", "cumulative_rate", "completed",
-                 *(f"{s}_days" for s in _DURATION_STATS)]
-        cols = _rows_to_columns(rows, names, ints=("entities", "reached", "completed"))
-        if self.segment_name is None:
-            del cols["segment"]
-        else:
-            cols = {(self.segment_name if k == "segment" else k): v for k, v in cols.items()}
+        by_segment = self.segment_name is not None
+        core = _core.tabulate_summary(self._state, _core.LifecycleTableOptions(
+            by_segment=by_segment, n_segments=len(self.segments)))
+        cols: dict[str, Any] = {}
+        if by_segment:
+            labels = np.array([OVERALL, *self.segments], dtype=object)
+            cols[self.segment_name] = labels[np.asarray(core["segment"]) + 1].tolist()
+        cols["stage"] = [self.stages[k] for k in np.asarray(core["rank"]).tolist()]
+        cols["owner"] = [self.model.owners[k] for k in np.asarray(core["rank"]).tolist()]
+        for key in ("entities", "reached", "step_rate", "cumulative_rate", "completed"):
+            cols[key] = core[key]
+        for key in _DURATION_STATS:
+            cols[f"{key}_days"] = core[key] / per_day
         return cols
 
     def __repr__(self) -> str:

@@ -23,13 +23,10 @@ py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
 }
 
 // The tables of the lifecycle report as dicts of numpy columns (moved, not copied).
-py::dict columns(time_in_stage_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["rank"] = to_numpy(std::move(t.rank));
-    d["visits"] = to_numpy(std::move(t.visits));
-    d["completed"] = to_numpy(std::move(t.completed));
-    d["open"] = to_numpy(std::move(t.open));
+
+// The duration columns that the time-in-stage and time-to-convert tables share.
+template <class Table>
+void put_durations(py::dict& d, Table& t) {
     d["mean"] = to_numpy(std::move(t.mean));
     d["median"] = to_numpy(std::move(t.median));
     d["p90"] = to_numpy(std::move(t.p90));
@@ -38,6 +35,16 @@ py::dict columns(time_in_stage_table&& t) {
     d["km_median"] = to_numpy(std::move(t.km_median));
     d["km_median_lower"] = to_numpy(std::move(t.km_median_lower));
     d["km_median_upper"] = to_numpy(std::move(t.km_median_upper));
+}
+
+py::dict columns(time_in_stage_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["rank"] = to_numpy(std::move(t.rank));
+    d["visits"] = to_numpy(std::move(t.visits));
+    d["completed"] = to_numpy(std::move(t.completed));
+    d["open"] = to_numpy(std::move(t.open));
+    put_durations(d, t);
     return d;
 }
 
@@ -48,14 +55,7 @@ py::dict columns(time_to_convert_table&& t) {
     d["converted"] = to_numpy(std::move(t.converted));
     d["closed_otherwise"] = to_numpy(std::move(t.closed_otherwise));
     d["open"] = to_numpy(std::move(t.open));
-    d["mean"] = to_numpy(std::move(t.mean));
-    d["median"] = to_numpy(std::move(t.median));
-    d["p90"] = to_numpy(std::move(t.p90));
-    d["min"] = to_numpy(std::move(t.min));
-    d["max"] = to_numpy(std::move(t.max));
-    d["km_median"] = to_numpy(std::move(t.km_median));
-    d["km_median_lower"] = to_numpy(std::move(t.km_median_lower));
-    d["km_median_upper"] = to_numpy(std::move(t.km_median_upper));
+    put_durations(d, t);
     d["p_convert"] = to_numpy(std::move(t.p_convert));
     d["p_closed_otherwise"] = to_numpy(std::move(t.p_closed_otherwise));
     return d;
@@ -84,6 +84,23 @@ py::dict columns(reason_table&& t) {
     d["reason"] = to_numpy(std::move(t.reason));
     d["count"] = to_numpy(std::move(t.count));
     d["share"] = to_numpy(std::move(t.share));
+    return d;
+}
+
+py::dict columns(summary_table&& t) {
+    py::dict d;
+    d["segment"] = to_numpy(std::move(t.segment));
+    d["rank"] = to_numpy(std::move(t.rank));
+    d["entities"] = to_numpy(std::move(t.entities));
+    d["reached"] = to_numpy(std::move(t.reached));
+    d["step_rate"] = to_numpy(std::move(t.step_rate));
+    d["cumulative_rate"] = to_numpy(std::move(t.cumulative_rate));
+    d["completed"] = to_numpy(std::move(t.completed));
+    d["mean"] = to_numpy(std::move(t.mean));
+    d["median"] = to_numpy(std::move(t.median));
+    d["p90"] = to_numpy(std::move(t.p90));
+    d["min"] = to_numpy(std::move(t.min));
+    d["max"] = to_numpy(std::move(t.max));
     return d;
 }
 
@@ -210,6 +227,9 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
         return columns(tabulate_reach(c, o)); }, py::arg("counts"), py::arg_v("options", reach_table_options{}, "ReachTableOptions()"));
     m.def("tabulate_exits", [](const flow_counts& f, const stage_model& model, const lifecycle_table_options& o) {
         return columns(tabulate_exits(f, model, o)); }, py::arg("flow"), py::arg("model"),
+        py::arg_v("options", lifecycle_table_options{}, "LifecycleTableOptions()"));
+    m.def("tabulate_summary", [](const lifecycle_summary& s, const lifecycle_table_options& o) {
+        return columns(tabulate_summary(s, o)); }, py::arg("summary"),
         py::arg_v("options", lifecycle_table_options{}, "LifecycleTableOptions()"));
     m.def("tabulate_reasons", [](const flow_counts& f, const lifecycle_table_options& o) {
         return columns(tabulate_reasons(f, o)); }, py::arg("flow"),

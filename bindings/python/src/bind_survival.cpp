@@ -24,6 +24,18 @@ std::vector<T> vector_of(const py::handle& h, const char* name) {
     return {s.begin(), s.end()};
 }
 
+// The columns every curve has, read back from a pickled state.
+template <class Result>
+void read_curve(Result& r, const py::tuple& t, std::size_t time, std::size_t at_risk, std::size_t censored,
+                std::size_t survival) {
+    r.time = vector_of<double>(t[time], "time");
+    r.at_risk = vector_of<std::int64_t>(t[at_risk], "at_risk");
+    r.censored = vector_of<std::int64_t>(t[censored], "censored");
+    r.survival = vector_of<double>(t[survival], "survival");
+    if (r.at_risk.size() != r.time.size() || r.censored.size() != r.time.size() || r.survival.size() != r.time.size())
+        throw invalid_argument("a pickled curve has columns of different lengths");
+}
+
 // Lookups of a step function at one time (a float) or at many (an array of the same shape).
 template <class F>
 py::object at_times(const py::object& t, F&& at) {
@@ -72,16 +84,15 @@ void funnelkit::python::register_survival(py::module_& m) {
                 if (t.size() != 11) throw invalid_argument("KaplanMeierResult: a pickled state has 11 fields");
                 km r;
                 r.confidence = r.level = t[0].cast<double>();
-                r.time = vector_of<double>(t[1], "time");
-                r.at_risk = vector_of<std::int64_t>(t[2], "at_risk");
+                read_curve(r, t, 1, 2, 4, 5);
                 r.events = vector_of<std::int64_t>(t[3], "events");
-                r.censored = vector_of<std::int64_t>(t[4], "censored");
-                r.survival = vector_of<double>(t[5], "survival");
                 r.lower = vector_of<double>(t[6], "lower");
                 r.upper = vector_of<double>(t[7], "upper");
                 r.median = t[8].cast<std::optional<double>>();
                 r.median_lower = t[9].cast<std::optional<double>>();
                 r.median_upper = t[10].cast<std::optional<double>>();
+                if (r.events.size() != r.time.size() || r.lower.size() != r.time.size() || r.upper.size() != r.time.size())
+                    throw invalid_argument("KaplanMeierResult: the pickled columns do not fit together");
                 return r;
             }));
 
@@ -110,16 +121,11 @@ void funnelkit::python::register_survival(py::module_& m) {
                 if (t.size() != 7) throw invalid_argument("CumulativeIncidenceResult: a pickled state has 7 fields");
                 ci r;
                 r.n_outcomes = t[0].cast<std::int32_t>();
-                r.time = vector_of<double>(t[1], "time");
-                r.at_risk = vector_of<std::int64_t>(t[2], "at_risk");
-                r.censored = vector_of<std::int64_t>(t[3], "censored");
+                read_curve(r, t, 1, 2, 3, 6);
                 r.events = vector_of<std::int64_t>(t[4], "events");
                 r.incidence = vector_of<double>(t[5], "incidence");
-                r.survival = vector_of<double>(t[6], "survival");
                 const std::size_t k = static_cast<std::size_t>(r.n_outcomes);
-                if (r.n_outcomes < 0 || r.at_risk.size() != r.time.size() || r.censored.size() != r.time.size() ||
-                    r.survival.size() != r.time.size() || r.events.size() != r.time.size() * k ||
-                    r.incidence.size() != r.time.size() * k)
+                if (r.n_outcomes < 0 || r.events.size() != r.time.size() * k || r.incidence.size() != r.time.size() * k)
                     throw invalid_argument("CumulativeIncidenceResult: the pickled columns do not fit together");
                 return r;
             }));
