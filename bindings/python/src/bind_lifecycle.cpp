@@ -2,6 +2,7 @@
 // and the mergeable lifecycle summary.
 #include <pybind11/stl.h>
 
+#include <array>
 #include <limits>
 #include <optional>
 #include <string>
@@ -22,101 +23,61 @@ py::array_t<T> matrix(std::vector<T>&& v, std::size_t rows, std::size_t cols) {
     return a.reshape({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
 }
 
-// The tables of the lifecycle report as dicts of numpy columns (moved, not copied).
-
-// The duration columns that the time-in-stage and time-to-convert tables share.
-template <class Table>
-void put_durations(py::dict& d, Table& t) {
-    d["mean"] = to_numpy(std::move(t.mean));
-    d["median"] = to_numpy(std::move(t.median));
-    d["p90"] = to_numpy(std::move(t.p90));
-    d["min"] = to_numpy(std::move(t.min));
-    d["max"] = to_numpy(std::move(t.max));
-    d["km_median"] = to_numpy(std::move(t.km_median));
-    d["km_median_lower"] = to_numpy(std::move(t.km_median_lower));
-    d["km_median_upper"] = to_numpy(std::move(t.km_median_upper));
+// The tables of the lifecycle report as dicts of numpy columns (moved, not copied), each column
+// under the name of its member.
+template <class T, class... M>
+py::dict columns_of(T& t, const std::array<const char*, sizeof...(M)>& names, std::vector<M> T::*... members) {
+    py::dict d;
+    std::size_t i = 0;
+    ((d[names[i++]] = to_numpy(std::move(t.*members))), ...);
+    return d;
 }
 
 py::dict columns(time_in_stage_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["rank"] = to_numpy(std::move(t.rank));
-    d["visits"] = to_numpy(std::move(t.visits));
-    d["completed"] = to_numpy(std::move(t.completed));
-    d["open"] = to_numpy(std::move(t.open));
-    put_durations(d, t);
-    return d;
+    using T = time_in_stage_table;
+    return columns_of(t, {"segment", "rank", "visits", "completed", "open", "mean", "median", "p90", "min", "max",
+                          "km_median", "km_median_lower", "km_median_upper"},
+                      &T::segment, &T::rank, &T::visits, &T::completed, &T::open, &T::mean, &T::median, &T::p90,
+                      &T::min, &T::max, &T::km_median, &T::km_median_lower, &T::km_median_upper);
 }
 
 py::dict columns(time_to_convert_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["entered"] = to_numpy(std::move(t.entered));
-    d["converted"] = to_numpy(std::move(t.converted));
-    d["closed_otherwise"] = to_numpy(std::move(t.closed_otherwise));
-    d["open"] = to_numpy(std::move(t.open));
-    put_durations(d, t);
-    d["p_convert"] = to_numpy(std::move(t.p_convert));
-    d["p_closed_otherwise"] = to_numpy(std::move(t.p_closed_otherwise));
-    return d;
+    using T = time_to_convert_table;
+    return columns_of(t, {"segment", "entered", "converted", "closed_otherwise", "open", "mean", "median", "p90", "min",
+                          "max", "km_median", "km_median_lower", "km_median_upper", "p_convert", "p_closed_otherwise"},
+                      &T::segment, &T::entered, &T::converted, &T::closed_otherwise, &T::open, &T::mean, &T::median,
+                      &T::p90, &T::min, &T::max, &T::km_median, &T::km_median_lower, &T::km_median_upper,
+                      &T::p_convert, &T::p_closed_otherwise);
 }
 
 py::dict columns(exit_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["rank"] = to_numpy(std::move(t.rank));
-    d["open"] = to_numpy(std::move(t.open));
-    d["won"] = to_numpy(std::move(t.won));
-    d["lost"] = to_numpy(std::move(t.lost));
-    d["disqualified"] = to_numpy(std::move(t.disqualified));
-    d["total"] = to_numpy(std::move(t.total));
-    d["open_share"] = to_numpy(std::move(t.open_share));
-    d["won_share"] = to_numpy(std::move(t.won_share));
-    d["lost_share"] = to_numpy(std::move(t.lost_share));
-    d["disqualified_share"] = to_numpy(std::move(t.disqualified_share));
-    return d;
+    using T = exit_table;
+    return columns_of(t, {"segment", "rank", "open", "won", "lost", "disqualified", "total", "open_share", "won_share",
+                          "lost_share", "disqualified_share"},
+                      &T::segment, &T::rank, &T::open, &T::won, &T::lost, &T::disqualified, &T::total, &T::open_share,
+                      &T::won_share, &T::lost_share, &T::disqualified_share);
 }
 
 py::dict columns(reason_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["rank"] = to_numpy(std::move(t.rank));
-    d["reason"] = to_numpy(std::move(t.reason));
-    d["count"] = to_numpy(std::move(t.count));
-    d["share"] = to_numpy(std::move(t.share));
-    return d;
+    using T = reason_table;
+    return columns_of(t, {"segment", "rank", "reason", "count", "share"}, &T::segment, &T::rank, &T::reason, &T::count,
+                      &T::share);
 }
 
 py::dict columns(summary_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["rank"] = to_numpy(std::move(t.rank));
-    d["entities"] = to_numpy(std::move(t.entities));
-    d["reached"] = to_numpy(std::move(t.reached));
-    d["step_rate"] = to_numpy(std::move(t.step_rate));
-    d["cumulative_rate"] = to_numpy(std::move(t.cumulative_rate));
-    d["completed"] = to_numpy(std::move(t.completed));
-    d["mean"] = to_numpy(std::move(t.mean));
-    d["median"] = to_numpy(std::move(t.median));
-    d["p90"] = to_numpy(std::move(t.p90));
-    d["min"] = to_numpy(std::move(t.min));
-    d["max"] = to_numpy(std::move(t.max));
-    return d;
+    using T = summary_table;
+    return columns_of(t, {"segment", "rank", "entities", "reached", "step_rate", "cumulative_rate", "completed", "mean",
+                          "median", "p90", "min", "max"},
+                      &T::segment, &T::rank, &T::entities, &T::reached, &T::step_rate, &T::cumulative_rate,
+                      &T::completed, &T::mean, &T::median, &T::p90, &T::min, &T::max);
 }
 
 py::dict columns(reach_table&& t) {
-    py::dict d;
-    d["segment"] = to_numpy(std::move(t.segment));
-    d["rank"] = to_numpy(std::move(t.rank));
-    d["entities"] = to_numpy(std::move(t.entities));
-    d["reached"] = to_numpy(std::move(t.reached));
-    d["step_rate"] = to_numpy(std::move(t.step_rate));
-    d["cumulative_rate"] = to_numpy(std::move(t.cumulative_rate));
-    d["step_lower"] = to_numpy(std::move(t.step_lower));
-    d["step_upper"] = to_numpy(std::move(t.step_upper));
-    d["cum_lower"] = to_numpy(std::move(t.cum_lower));
-    d["cum_upper"] = to_numpy(std::move(t.cum_upper));
-    return d;
+    using T = reach_table;
+    return columns_of(t, {"segment", "rank", "entities", "reached", "step_rate", "cumulative_rate", "step_lower",
+                          "step_upper", "cum_lower", "cum_upper"},
+                      &T::segment, &T::rank, &T::entities, &T::reached, &T::step_rate, &T::cumulative_rate,
+                      &T::step_lower, &T::step_upper, &T::cum_lower, &T::cum_upper);
 }
 
 }  // namespace
