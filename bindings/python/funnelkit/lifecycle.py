@@ -32,7 +32,6 @@ input unit otherwise. Every number comes from the compiled core
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,7 +47,6 @@ from .rates import check_confidence, check_interval, interval_definition, rename
 
 __all__ = ["Lifecycle", "LifecycleSummary", "lifecycle"]
 
-_OUTCOMES = ("open", "won", "lost", "disqualified")
 _NEVER = int(np.iinfo(np.int64).min)
 _BY = ("segment", "cohort")
 _SKIPPED = ("implied", "recorded")
