@@ -81,6 +81,11 @@ struct kaplan_meier_result {
     /// survival_at() of every time in `t`, into `out` (of the same size; throws otherwise). One
     /// binary search per time.
     void survival_at(std::span<const double> t, std::span<double> out) const;
+    /// The lower and upper band at t, step functions like S (1 before the first time).
+    double lower_at(double t) const;
+    double upper_at(double t) const;
+    void lower_at(std::span<const double> t, std::span<double> out) const;
+    void upper_at(std::span<const double> t, std::span<double> out) const;
 };
 
 /// Kaplan-Meier estimate from durations and event flags (1 = event observed, 0 = censored,
@@ -105,6 +110,9 @@ struct cumulative_incidence_result {
     double final_incidence(std::int32_t outcome) const;
     /// incidence_at(outcome, t) of every time in `t`, into `out` (of the same size).
     void incidence_at(std::int32_t outcome, std::span<const double> t, std::span<double> out) const;
+    /// The event-free survival S(t) (no outcome yet) as a step function (1 before the first time).
+    double survival_at(double t) const;
+    void survival_at(std::span<const double> t, std::span<double> out) const;
 };
 
 struct aalen_johansen_options {

@@ -210,6 +210,15 @@ TEST(Survival, LookupsOfManyTimes) {
     EXPECT_EQ(s[4], 0.0);
     std::vector<double> short_out(2);
     EXPECT_THROW(km.survival_at(t, short_out), invalid_argument);
+    // The band as step functions: 1 before the first time, then lower[j] / upper[j].
+    EXPECT_EQ(km.lower_at(0.5), 1.0);
+    EXPECT_EQ(km.lower_at(2.5), km.lower[1]);
+    EXPECT_EQ(km.upper_at(3.0), km.upper[2]);
+    std::vector<double> lo(t.size()), hi(t.size());
+    km.lower_at(t, lo);
+    km.upper_at(t, hi);
+    EXPECT_EQ(lo[4], 0.0);
+    EXPECT_EQ(hi[2], km.upper[1]);
     EXPECT_EQ(error_of([&] { (void)km.percentile(1.5); }), "option 'q': value 1.5 must lie strictly between 0 and 1");
 
     const std::vector<double> d2{3, 1, 4, 2, 5, 3};
@@ -219,6 +228,12 @@ TEST(Survival, LookupsOfManyTimes) {
     aj.incidence_at(1, t, f);
     EXPECT_EQ(f[0], 0.0);
     EXPECT_EQ(f[4], aj.final_incidence(1));
+    // Event-free survival: 1 before the first time, 1/2 from t = 3 (hand-worked above).
+    EXPECT_EQ(aj.survival_at(0.5), 1.0);
+    EXPECT_EQ(aj.survival_at(3.5), 0.5);
+    std::vector<double> s2(t.size());
+    aj.survival_at(t, s2);
+    EXPECT_EQ(s2[3], 0.5);
 }
 
 TEST(Survival, AalenJohansenWithOutcomesThatNeverOccur) {

@@ -42,6 +42,15 @@ inline void check_size(std::size_t n) {
         detail::throw_option("duration", std::to_string(n) + " rows", "exceeds the 2^32 - 1 rows supported");
 }
 
+// A right-continuous step function of the distinct times: values[j] from time[j] on, `before`
+// before the first time.
+inline double step_at(const std::vector<double>& time, const std::vector<double>& values, double before, double t) {
+    if (std::isnan(t)) detail::throw_option("t", "NaN", "is not a time");
+    const auto it = std::upper_bound(time.begin(), time.end(), t);
+    if (it == time.begin()) return before;
+    return values[static_cast<std::size_t>(it - time.begin()) - 1];
+}
+
 inline std::optional<double> first_at_or_below(const std::vector<double>& time, const std::vector<double>& curve, double q) {
     for (std::size_t j = 0; j < curve.size(); ++j)
         if (curve[j] <= q) return time[j];
@@ -69,10 +78,15 @@ FUNNELKIT_INLINE std::int64_t kaplan_meier_result::event_count() const noexcept 
 }
 
 FUNNELKIT_INLINE double kaplan_meier_result::survival_at(double t) const {
-    if (std::isnan(t)) detail::throw_option("t", "NaN", "is not a time");
-    const auto it = std::upper_bound(time.begin(), time.end(), t);
-    if (it == time.begin()) return 1.0;
-    return survival[static_cast<std::size_t>(it - time.begin()) - 1];
+    return detail::survival_impl::step_at(time, survival, 1.0, t);
+}
+
+FUNNELKIT_INLINE double kaplan_meier_result::lower_at(double t) const {
+    return detail::survival_impl::step_at(time, lower, 1.0, t);
+}
+
+FUNNELKIT_INLINE double kaplan_meier_result::upper_at(double t) const {
+    return detail::survival_impl::step_at(time, upper, 1.0, t);
 }
 
 FUNNELKIT_INLINE std::optional<double> kaplan_meier_result::percentile(double q) const {
@@ -213,10 +227,29 @@ FUNNELKIT_INLINE void kaplan_meier_result::survival_at(std::span<const double> t
     for (std::size_t i = 0; i < t.size(); ++i) out[i] = survival_at(t[i]);
 }
 
+FUNNELKIT_INLINE void kaplan_meier_result::lower_at(std::span<const double> t, std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = lower_at(t[i]);
+}
+
+FUNNELKIT_INLINE void kaplan_meier_result::upper_at(std::span<const double> t, std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = upper_at(t[i]);
+}
+
 FUNNELKIT_INLINE void cumulative_incidence_result::incidence_at(std::int32_t outcome, std::span<const double> t,
                                                                 std::span<double> out) const {
     if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
     for (std::size_t i = 0; i < t.size(); ++i) out[i] = incidence_at(outcome, t[i]);
+}
+
+FUNNELKIT_INLINE double cumulative_incidence_result::survival_at(double t) const {
+    return detail::survival_impl::step_at(time, survival, 1.0, t);
+}
+
+FUNNELKIT_INLINE void cumulative_incidence_result::survival_at(std::span<const double> t, std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = survival_at(t[i]);
 }
 
 FUNNELKIT_END_NAMESPACE
