@@ -163,6 +163,8 @@ def test_lookups_are_the_cores_and_survive_pickling():
         km.survival_at(float("nan"))  # formerly read as "after the last time"
     with pytest.raises(TypeError, match="option 't'"):
         km.survival_at("soon")
+    np.testing.assert_array_equal(km.lower_at([0.5, 1.0, 2.5]), [1.0, km.lower[0], km.lower[1]])
+    np.testing.assert_array_equal(km.upper_at([0.5, 100.0]), [1.0, km.upper[-1]])
     again = pickle.loads(pickle.dumps(km))
     assert again.to_arrow().equals(km.to_arrow())
     assert again.survival_at(2.5) == km.survival_at(2.5) and again.median_ci == km.median_ci
@@ -171,3 +173,4 @@ def test_lookups_are_the_cores_and_survive_pickling():
     assert back.final("won") == aj.final("won") == pytest.approx(7 / 12)
     np.testing.assert_array_equal(back.incidence_at("lost", [0, 2, 4]), aj.incidence_at("lost", [0, 2, 4]))
     assert survival.aalen_johansen([], [], labels=["won"]).final("won") == 0.0
+    np.testing.assert_array_equal(aj.survival_at([0.5, 3.5, 10]), [1.0, 0.5, 0.0])

@@ -79,6 +79,23 @@ class _Curve(Table):
         """Number of durations (n at the first time)."""
         return int(self.at_risk[0]) if len(self) else 0
 
+    def survival_at(self, t: Any) -> float | np.ndarray:
+        """S(t) (a probability: no event, or no outcome, yet) as a right-continuous step
+        function, 1 before the first time; ``t`` a number (or an array) in the durations' unit,
+        or timedeltas when they were timedeltas."""
+        return _lookup(self._result.survival_at(_time_arg(t, self._unit)))
+
+    def _step(self, values: np.ndarray, before: float, t: Any) -> float | np.ndarray:
+        """Former private lookup, kept while funnelkit.dashboard calls it: the column ``values``
+        (survival, or a Kaplan-Meier band: lower, upper) at ``t``, from the core's step
+        functions. Use survival_at, lower_at, upper_at instead."""
+        for name in ("survival", "lower", "upper"):
+            at = getattr(self, f"{name}_at", None)
+            if at is not None and name in self.columns and (
+                    values is self.column(name) or np.array_equal(values, self.column(name))):
+                return at(t)
+        raise ValueError(f"{type(self).__name__}._step: values must be one of its curves (survival, lower, upper)")
+
 
 class KaplanMeier(_Curve):
     """Result of :func:`kaplan_meier`: the survival curve, one row per distinct duration.
@@ -130,11 +147,16 @@ class KaplanMeier(_Curve):
         warnings.warn("KaplanMeier.level is deprecated; use KaplanMeier.confidence", DeprecationWarning, stacklevel=2)
         return self.confidence
 
-    def survival_at(self, t: Any) -> float | np.ndarray:
-        """S(t) (a probability) as a right-continuous step function, 1 before the first time;
-        ``t`` a number (or an array) in the durations' unit, or timedeltas when they were
-        timedeltas."""
-        return _lookup(self._result.survival_at(_time_arg(t, self._unit)))
+
+    def lower_at(self, t: Any) -> float | np.ndarray:
+        """The lower band of S at ``confidence`` as a step function of t (1 before the first
+        time), like :meth:`survival_at`."""
+        return _lookup(self._result.lower_at(_time_arg(t, self._unit)))
+
+    def upper_at(self, t: Any) -> float | np.ndarray:
+        """The upper band of S at ``confidence`` as a step function of t (1 before the first
+        time), like :meth:`survival_at`."""
+        return _lookup(self._result.upper_at(_time_arg(t, self._unit)))
 
     def percentile(self, q: float) -> float:
         """Smallest time with S(t) <= q (0 < q < 1), in the durations' unit; ``inf`` when never

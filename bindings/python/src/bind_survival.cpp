@@ -73,6 +73,12 @@ void funnelkit::python::register_survival(py::module_& m) {
         .def("survival_at", [](const km& r, const py::object& t) {
             return at_times(t, [&r](auto&&... a) { return r.survival_at(a...); });
         }, py::arg("t"))
+        .def("lower_at", [](const km& r, const py::object& t) {
+            return at_times(t, [&r](auto&&... a) { return r.lower_at(a...); });
+        }, py::arg("t"))
+        .def("upper_at", [](const km& r, const py::object& t) {
+            return at_times(t, [&r](auto&&... a) { return r.upper_at(a...); });
+        }, py::arg("t"))
         .def("percentile", &km::percentile, py::arg("q"))
         .def(py::pickle(
             [](const km& r) {
@@ -112,6 +118,9 @@ void funnelkit::python::register_survival(py::module_& m) {
             return at_times(t, [&r, outcome](auto&&... a) { return r.incidence_at(outcome, a...); });
         }, py::arg("outcome"), py::arg("t"))
         .def("final_incidence", &ci::final_incidence, py::arg("outcome"))
+        .def("survival_at", [](const ci& r, const py::object& t) {
+            return at_times(t, [&r](auto&&... a) { return r.survival_at(a...); });
+        }, py::arg("t"))
         .def(py::pickle(
             [](const ci& r) {
                 return py::make_tuple(r.n_outcomes, copy_of(r.time), copy_of(r.at_risk), copy_of(r.censored),
