@@ -6,6 +6,8 @@
 //   # time_in_stage             per ladder step stage, durations in days
 //   # time_to_convert           Opportunity -> Customer, overall ("(all)") and per source, in days
 //   # exits                     per ladder stage (the won stage is an outcome, not a stage to exit from)
+//   # campaign                  the closed loop by source, then the total "(all)"
+//   # velocity                  V = N * D * W / L over the sample's year, overall and by source
 //
 // Numbers are printed with 17 significant digits (they read back to the same doubles); "nan" is
 // undefined, "inf" a Kaplan-Meier median that is not reached.
@@ -13,6 +15,9 @@
 
 #include <cstdio>
 #include <initializer_list>
+#include <limits>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -105,6 +110,40 @@ int main() {
             count(v);
         for (double v : {exits.open_share[i], exits.won_share[i], exits.lost_share[i], exits.disqualified_share[i]})
             number(v);
+        std::printf("\n");
+    }
+
+    // The closed loop by source: counts, revenue, rates with Wilson intervals, velocity and the
+    // z-test of each source against the rest (Holm-adjusted), then the total row "(all)".
+    const campaign_report_result camp = campaign_report(model, data.records());
+    std::printf("\n");
+    header("campaign", {"source", "leads", "mqls", "sqls", "opportunities", "won", "lost", "revenue", "lead_to_won",
+                        "lead_to_won_lower", "lead_to_won_upper", "days_to_win", "average_deal", "win_rate",
+                        "velocity", "z", "p_value", "p_holm"});
+    constexpr double undefined = std::numeric_limits<double>::quiet_NaN();
+    auto campaign_line = [&](const campaign_row& row) {
+        std::printf("%s", source_name(row.segment).c_str());
+        for (std::int64_t v : {row.leads, row.mqls, row.sqls, row.opportunities, row.won, row.lost}) count(v);
+        number(row.revenue);
+        for (const auto& v : {row.lead_to_won.rate, row.lead_to_won.lower, row.lead_to_won.upper, row.days_to_win,
+                              row.average_deal, row.win_rate, row.velocity, row.z, row.p_value, row.p_holm})
+            number(v.value_or(undefined));
+        std::printf("\n");
+    };
+    for (const auto& row : camp.rows) campaign_line(row);
+    campaign_line(camp.total);
+
+    // Sales velocity over the sample's year, overall and by source (N created in the period,
+    // D mean won amount, W by count, L mean days from creation to a win).
+    const opportunity_table opps = opportunities_from_stages(model, data.records());
+    const period year{.start = 1'704'067'200, .end = data.end};
+    const std::vector<velocity_result> vel = velocity(opps.records(), std::span<const period>(&year, 1));
+    std::printf("\n");
+    header("velocity", {"source", "n", "won", "lost", "deal_value", "win_rate", "cycle_length", "velocity"});
+    for (const auto& r : vel) {
+        std::printf("%s", source_name(r.segment).c_str());
+        for (std::int64_t v : {r.n, r.won, r.lost}) count(v);
+        for (const auto& v : {r.deal_value, r.win_rate, r.cycle_length, r.velocity}) number(v.value_or(undefined));
         std::printf("\n");
     }
 }
