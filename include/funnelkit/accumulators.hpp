@@ -17,15 +17,21 @@
 // keeps values only when both operands do. The sum is a double: it is exact (hence merge
 // order-independent to the bit) for integer-valued durations such as seconds while the total
 // stays below 2^53; for fractional values, merge order can change its last bits. Equality
-// compares the counts, sum, extremes and the value multisets (order-insensitive).
-// Serialised form: magic "FKDS", format version 1, then keep flag (u8), count (i64), sum,
-// min, max (f64) and the values in ascending order (u64 length + f64 each).
+// compares the unit, counts, sum, extremes and the value multisets (order-insensitive).
+// The time unit (ticks per second) is recorded when the summary is built with one (0: not
+// recorded); summaries with different recorded units do not merge. A fill or merge whose
+// count would overflow int64, or whose sum would leave the finite doubles, throws and changes
+// nothing.
+// Serialised form: magic "FKDS", format version 2 (docs/state-format.md): keep flag (u8),
+// ticks per second (i64), count (i64), sum, min, max (f64), the values in ascending order
+// (u64 length + f64 each) and the CRC-32C. Version 1 (no unit, no checksum) still loads.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "funnelkit/config.hpp"
@@ -51,17 +57,25 @@ std::optional<double> select_quantile(std::span<double> values, double q);
 class duration_summary {
 public:
     explicit duration_summary(bool keep_values = true) : keep_values_(keep_values) {}
+    /// A summary of durations measured in ticks of 1/ticks_per_second seconds (>= 0; 0: not
+    /// recorded).
+    duration_summary(bool keep_values, std::int64_t ticks_per_second);
 
     /// Adds one value (finite; throws otherwise).
     void add(double value);
     /// Adds a batch. Every value must be finite: a NaN or infinity throws naming column
     /// 'duration' and its row in the batch, and leaves the state unchanged.
     void fill(std::span<const double> values);
+    /// Throws funnelkit::invalid_argument, leaving this summary unchanged, when the recorded
+    /// units differ ("cannot merge duration_summary: time unit differs (1 vs 1000 ticks per
+    /// second)"), the count would overflow or the sum would not be finite.
     void merge(const duration_summary& other);
     duration_summary& operator+=(const duration_summary& other) { merge(other); return *this; }
     void reset();
 
     bool keeps_values() const noexcept { return keep_values_; }
+    /// Time unit of the values, ticks per second; 0 when not recorded.
+    std::int64_t ticks_per_second() const noexcept { return ticks_per_second_; }
     std::int64_t count() const noexcept { return count_; }
     double sum() const noexcept { return sum_; }
     std::optional<double> mean() const;
@@ -81,6 +95,7 @@ public:
 
 private:
     bool keep_values_ = true;
+    std::int64_t ticks_per_second_ = 0;
     std::int64_t count_ = 0;
     double sum_ = 0;
     double min_ = 0;  // meaningful only when count_ > 0
@@ -95,6 +110,12 @@ private:
 /// value, or when the columns differ in length.
 std::vector<duration_summary> summarize_durations(std::span<const double> values, std::span<const std::int32_t> group,
                                                   std::size_t n_groups, bool keep_values = true);
+
+namespace detail {
+/// Throws what duration_summary::merge would throw for these two summaries (`what`: "cannot
+/// merge duration_summary", or the state that holds them); returns the joined unit.
+std::int64_t check_duration_merge(const duration_summary& a, const duration_summary& b, std::string_view what);
+}  // namespace detail
 
 FUNNELKIT_END_NAMESPACE
 

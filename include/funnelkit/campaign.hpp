@@ -20,7 +20,10 @@
 //   missing_cost. The total row's cost is the sum of the known costs; its cost metrics are
 //   nullopt whenever any segment with leads lacks a cost, rather than understating CAC.
 // - Rates: lead->MQL, MQL->SQL, SQL->opportunity, opportunity->won (step), lead->won
-//   (cumulative), each x of n with a Wilson interval at `level`.
+//   (cumulative), each x of n with a Wilson interval at `level`. With
+//   skipped_stages::not_implied a step rate can exceed 1 (more entities have a record of a
+//   stage than of the stage before it); such a rate is reported and its interval is undefined
+//   (lower and upper nullopt), as it is for n = 0.
 // - Velocity: days to win = mean time from the entity's first record to its first won record
 //   over won entities (in days of `seconds_per_day` time units); average deal = revenue /
 //   won; win rate = won / (won + lost); velocity = opportunities * average deal * win rate /
@@ -58,6 +61,7 @@ struct campaign_options {
     double seconds_per_day = 86'400.0;
 };
 
+/// x of n: the rate x / n (nullopt for n = 0) and its interval (nullopt for n = 0 or x > n).
 struct rate_estimate {
     std::int64_t x = 0, n = 0;
     std::optional<double> rate, lower, upper;

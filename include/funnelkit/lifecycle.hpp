@@ -38,6 +38,10 @@ struct history_options {
     /// The observation end ("now"): open entities are censored here. Default: the largest
     /// time in the records. Must not be earlier than any record.
     std::optional<std::int64_t> as_of{};
+    /// Time unit of the records, ticks per second (1 for seconds, 1000 for milliseconds), > 0.
+    /// Changes no history; lifecycle_summary records it so that summaries measured in
+    /// different units do not merge.
+    std::int64_t ticks_per_second = 1;
 };
 
 /// Per-entity stage histories. Entities are ordered by id. Each entity's records are kept in
@@ -50,6 +54,8 @@ public:
     std::size_t n_reasons() const noexcept { return n_reasons_; }
     const stage_model& model() const noexcept { return model_; }
     std::int64_t as_of() const noexcept { return as_of_; }
+    /// history_options::ticks_per_second of the records.
+    std::int64_t ticks_per_second() const noexcept { return ticks_per_second_; }
 
     /// Entity ids, ascending.
     std::span<const std::int64_t> entities() const noexcept { return entity_; }
@@ -97,6 +103,7 @@ private:
 
     stage_model model_;
     std::int64_t as_of_ = 0;
+    std::int64_t ticks_per_second_ = 1;
     std::size_t n_segments_ = 0;
     std::size_t n_reasons_ = 0;
     std::vector<std::int64_t> entity_;
@@ -191,7 +198,12 @@ std::vector<std::uint8_t> mature_cohorts(std::span<const std::int64_t> end, std:
 /// exit_rank() and per segment: how many are open, won, lost or disqualified), and the reasons
 /// of lost and disqualified exits per rank and segment. Merge adds counts (exact, associative
 /// and commutative for disjoint entity sets), first growing either side to the larger number
-/// of segments and reasons; the stage models must agree. Serialisable with the magic "FKFL".
+/// of segments and reasons; the stage models must agree (their shape, and their fingerprints
+/// where recorded: compute_flow records it, a state built by hand or read from format version 1
+/// does not). Invariants (checked when bytes are read): counts >= 0, overall rows at least the
+/// sum of the segment rows, and per rank and segment at most as many reasons as lost and
+/// disqualified exits. Counts never wrap: an add or merge that would overflow int64 throws and
+/// changes nothing. Serialisable with the magic "FKFL", format version 2.
 class flow_counts {
 public:
     /// Outcome columns of exits().
@@ -199,12 +211,15 @@ public:
     static constexpr std::int32_t overall = -1;
 
     flow_counts() = default;
-    flow_counts(std::size_t n_codes, std::size_t n_ranks, std::size_t n_segments, std::size_t n_reasons);
+    flow_counts(std::size_t n_codes, std::size_t n_ranks, std::size_t n_segments, std::size_t n_reasons,
+                std::uint64_t model_fingerprint = 0);
 
     std::size_t n_codes() const noexcept { return n_codes_; }
     std::size_t n_ranks() const noexcept { return n_ranks_; }
     std::size_t n_segments() const noexcept { return n_segments_; }
     std::size_t n_reasons() const noexcept { return n_reasons_; }
+    /// stage_model::fingerprint() of the model the codes refer to; 0 when not recorded.
+    std::uint64_t model_fingerprint() const noexcept { return model_fingerprint_; }
 
     std::int64_t transitions(std::int32_t from, std::int32_t to) const;
     std::int64_t exits(std::size_t rank, outcome o, std::int32_t segment = overall) const;
@@ -225,6 +240,7 @@ private:
     std::size_t exit_index(std::size_t rank, std::size_t o, std::int32_t segment) const;
     std::size_t reason_index(std::size_t rank, std::int32_t reason, std::int32_t segment) const;
     std::size_t n_codes_ = 0, n_ranks_ = 0, n_segments_ = 0, n_reasons_ = 0;
+    std::uint64_t model_fingerprint_ = 0;
     std::vector<std::int64_t> transitions_;  // n_codes x n_codes
     std::vector<std::int64_t> exits_;        // (n_segments + 1) x n_ranks x 4
     std::vector<std::int64_t> reasons_;      // (n_segments + 1) x n_ranks x n_reasons
@@ -292,8 +308,11 @@ aging_list stuck_entities(const stage_histories& h, const aging_options& options
 /// (transitions, exits, reasons) and summaries of completed visits of each ladder step stage
 /// (time in stage), overall and per segment. Merge combines the three parts (growing to the
 /// larger number of segments and reasons); computing on disjoint entity sets and merging
-/// equals computing on all of them. Serialised with the magic "FKLS", format version 1, as
-/// the nested blobs of its parts.
+/// equals computing on all of them. summarize() records the time unit, the model's
+/// fingerprint and the reach options; merging summaries where these differ is an error naming
+/// the field ("cannot merge lifecycle_summary: time unit differs (1 vs 1000 ticks per
+/// second)"), and a failed merge changes nothing. Serialised with the magic "FKLS", format
+/// version 2, as the nested blobs of its parts (docs/state-format.md).
 class lifecycle_summary {
 public:
     static constexpr std::int32_t overall = -1;
@@ -303,6 +322,10 @@ public:
     const flow_counts& flow() const noexcept { return flow_; }
     std::size_t n_stages() const noexcept { return n_stages_; }
     std::size_t n_segments() const noexcept { return n_segments_; }
+    /// Time unit of the durations, ticks per second; 0 when not recorded (format version 1).
+    std::int64_t ticks_per_second() const noexcept { return ticks_per_second_; }
+    /// The model fingerprint and reach options (those of the conversion part).
+    const conversion_definition& definition() const noexcept { return conversion_.definition(); }
     /// Completed visits of ladder stage `rank` (durations in the records' time unit).
     const duration_summary& time_in_stage(std::size_t rank, std::int32_t segment = overall) const;
 
@@ -321,6 +344,7 @@ private:
     flow_counts flow_;
     std::size_t n_stages_ = 0;
     std::size_t n_segments_ = 0;
+    std::int64_t ticks_per_second_ = 0;
     std::vector<duration_summary> durations_;  // (n_segments + 1) x n_stages, overall first
 };
 

@@ -80,6 +80,12 @@ public:
     /// ladder stage k - 1: the handoffs between teams.
     std::vector<std::size_t> handoffs() const;
 
+    /// A 64-bit fingerprint of everything operator== compares (names, owners and kinds in code
+    /// order, the recycle target), never 0. States that store stage codes or ladder ranks record
+    /// it, so that a merge of states computed with different models is refused. Stable across
+    /// versions and platforms: docs/state-format.md gives the algorithm.
+    std::uint64_t fingerprint() const noexcept { return fingerprint_; }
+
     friend bool operator==(const stage_model& a, const stage_model& b) noexcept {
         return a.stages_ == b.stages_ && a.recycle_ == b.recycle_;
     }
@@ -90,6 +96,7 @@ private:
     std::vector<std::int32_t> rank_;
     std::optional<std::int32_t> won_;
     std::optional<std::int32_t> recycle_;
+    std::uint64_t fingerprint_ = 0;
 };
 
 FUNNELKIT_END_NAMESPACE

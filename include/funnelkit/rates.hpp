@@ -148,11 +148,38 @@ struct beta_prior {
 };
 
 /// P(X > Y) for independent X ~ Beta(a_x, b_x), Y ~ Beta(a_y, b_y), computed without
-/// sampling: by the finite closed-form sum when one of the four parameters is a (small
-/// enough) integer, otherwise by tanh-sinh quadrature of pdf_X(t) * P(Y < t) over [0, 1]
-/// split at the bulk of both densities (absolute error about 1e-12). Parameters must be
-/// finite and > 0.
+/// sampling, in bounded time for every parameter (milliseconds; well under a second in the
+/// worst cases), by the first of:
+/// - 1/2 when X and Y have the same parameters;
+/// - when all four parameters are at least beta_asymptotic_threshold (1e4): an Edgeworth
+///   expansion of S = logit X - logit Y (P(X > Y) = P(S > 0), the logit being increasing).
+///   S = ln G(a_x) - ln G(b_x) - ln G(a_y) + ln G(b_y) with independent Gamma variables, so its
+///   cumulants are exact sums of polygamma functions: k_1 = psi(a_x) - psi(b_x) - psi(a_y) +
+///   psi(b_y) (computed from the differences of the parameters, no cancellation), k_r =
+///   psi^(r-1)(a_x) + (-1)^r psi^(r-1)(b_x) + (-1)^r psi^(r-1)(a_y) + psi^(r-1)(b_y). The
+///   expansion keeps every term up to order m^-2 (m = the smallest parameter; standardised
+///   cumulants up to the sixth). Error bound: the first omitted terms are of order m^-5/2;
+///   against the quadrature over random parameters with m from 300 to 5e4 the absolute
+///   difference stayed below 3e-4 * m^-5/2 (1.4e-10 at m = 300), which is below 1e-13 from
+///   m = 1e4 on: the level of the quadrature's own error. The absolute error is what is
+///   bounded: a probability of 1e-300 is reported with an absolute, not relative, accuracy.
+/// - the finite closed-form sum when one of the four parameters is an integer, with at most
+///   1e5 terms and both a + b at most 1e5 (the log-gamma start of the sum loses accuracy
+///   beyond: about 1e-11 at 1e5);
+/// - otherwise tanh-sinh quadrature over [0, 1] split at the bulk of both densities, of the
+///   density of the narrower distribution times the tail probability of the other (for
+///   example pdf_X(t) * P(Y < t)), divided by the integral of that density over the same
+///   pieces; absolute error about 1e-12. The refinement depth is capped so that parameters
+///   where the integrand cannot reach that tolerance still return promptly (Boost's beta
+///   density and incomplete beta are accurate to only about 1e-8 when both shape parameters
+///   of one distribution are near 1e12; dividing by the computed mass cancels the density's
+///   part of that error).
+/// Parameters must be finite and > 0.
 double probability_beta_greater(double a_x, double b_x, double a_y, double b_y);
+
+/// Smallest value of all four parameters from which probability_beta_greater uses the
+/// Edgeworth expansion.
+inline constexpr double beta_asymptotic_threshold = 1e4;
 
 /// Posterior probability that rate B beats rate A, P(p_B > p_A), with p_A ~ Beta(prior.alpha
 /// + x_a, prior.beta + n_a - x_a) and p_B likewise. A first, then B, as in
@@ -220,10 +247,13 @@ baseline_comparison compare_to_baseline(std::span<const std::int64_t> successes,
                                         const baseline_options& options = {});
 
 namespace detail {
-// Both evaluation paths of probability_beta_greater, exposed for cross-checking in tests.
+// The evaluation paths of probability_beta_greater, exposed for cross-checking in tests.
 // The closed form returns nullopt when no parameter is a usable integer.
 std::optional<double> beta_greater_closed_form(double a_x, double b_x, double a_y, double b_y);
 double beta_greater_quadrature(double a_x, double b_x, double a_y, double b_y);
+/// The Edgeworth expansion above; meant for parameters >= beta_asymptotic_threshold (it is a
+/// poor approximation for small ones).
+double beta_greater_edgeworth(double a_x, double b_x, double a_y, double b_y);
 }  // namespace detail
 
 FUNNELKIT_END_NAMESPACE

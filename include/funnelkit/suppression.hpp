@@ -17,7 +17,7 @@
 // associative, commutative, with the empty list as identity. At most 64 distinct reasons per
 // list. Reason names are compared exactly (not normalised).
 //
-// State contract: merge, ==, reset, serialize/deserialize (magic "FKSP", format version 1;
+// State contract: merge, ==, reset, serialize/deserialize (magic "FKSP", format version 2;
 // the bytes are canonical: equal lists serialise to equal bytes whatever the order of adds).
 #pragma once
 
@@ -86,7 +86,8 @@ public:
     ~suppression_list();
 
     /// Adds an id or a key with a reason (non-empty). Throws funnelkit::invalid_argument on
-    /// an empty reason, an empty kind, a key empty after normalisation, or a 65th reason.
+    /// an empty reason, an empty kind, a key empty after normalisation, a reason, kind or key
+    /// that is not valid UTF-8, or a 65th reason.
     void add_id(std::int64_t id, std::string_view reason);
     void add_key(std::string_view kind, std::string_view key, std::string_view reason,
                  key_transform transform = key_transform::normalise);

@@ -198,6 +198,10 @@ struct velocity_result {
 /// One pass over the records, with a binary search of the periods per time; a bootstrap adds
 /// one pass per (period, segment) cell to collect its deals, then `bootstrap` resamples of
 /// them (each cell draws from its own stream of detail::rng keyed by the seed and the cell).
+/// The resampling runs over the cell's deals sorted by their content (counted in N, outcome,
+/// amount, cycle length), so the interval depends only on the deals as a set and the seed:
+/// every row order gives the same bounds, bit for bit. Cycle lengths are computed from the
+/// exact integer difference of the two times, whatever their magnitude.
 std::vector<velocity_result> velocity(const opportunity_records& records, std::span<const period> periods,
                                       const velocity_options& options = {});
 

@@ -101,25 +101,62 @@ struct window_funnel_options {
     unsigned threads = 1;
     /// Also return every entity's level (sorted by entity id).
     bool per_entity = false;
+    /// Time unit of the timestamps, ticks per second (1 for seconds, 1000 for milliseconds),
+    /// > 0. It changes no level; the counts record it with the window, so that states computed
+    /// with windows in different units do not merge.
+    std::int64_t ticks_per_second = 1;
+};
+
+/// Bits of window_funnel_definition::modes, one per mode flag of window_funnel_options.
+enum window_funnel_mode : std::uint8_t {
+    strict_deduplication_mode = 1,
+    strict_order_mode = 2,
+    strict_increase_mode = 4,
+    allow_reentry_mode = 8,
+    exact_increase_mode = 16,
+};
+
+/// What makes two window_funnel_counts comparable: the window, its time unit and the mode
+/// flags, which all change what a level means. window_funnel() records them; a state built by
+/// hand or read from format version 1 leaves them "not recorded" (nullopt or 0). Merging
+/// states whose recorded values differ is an error naming the field; a field not recorded on
+/// one side takes the other side's value.
+struct window_funnel_definition {
+    /// Window in timestamp units (>= 0); nullopt: not recorded.
+    std::optional<std::int64_t> window{};
+    /// Ticks per second of the timestamps; 0: not recorded.
+    std::int64_t ticks_per_second = 0;
+    /// window_funnel_mode bits; nullopt: not recorded.
+    std::optional<std::uint8_t> modes{};
+
+    /// The definition of counts computed with these options.
+    static window_funnel_definition of(const window_funnel_options& options);
+    friend bool operator==(const window_funnel_definition&, const window_funnel_definition&) = default;
 };
 
 /// Mergeable aggregate state: how many entities ended at each level 0..steps. Merge adds
 /// the histograms element-wise; that is exact, associative and commutative when the merged
-/// parts hold disjoint sets of entities (partition by entity).
+/// parts hold disjoint sets of entities (partition by entity). Counts are >= 0 and their total
+/// fits int64: an add or a merge that would overflow throws and changes nothing.
 class window_funnel_counts {
 public:
     window_funnel_counts() = default;
-    explicit window_funnel_counts(std::size_t steps);
+    explicit window_funnel_counts(std::size_t steps, const window_funnel_definition& definition = {});
+
+    const window_funnel_definition& definition() const noexcept { return definition_; }
 
     /// Adds `count` entities that ended at `level` (0..steps).
     void add(std::size_t level, std::int64_t count = 1);
+    /// Throws funnelkit::invalid_argument, leaving this state unchanged, when the definitions
+    /// differ ("cannot merge window_funnel_counts: window differs (3600 vs 7200)"), the step
+    /// counts differ or the total would overflow.
     void merge(const window_funnel_counts& other);
     window_funnel_counts& operator+=(const window_funnel_counts& other) { merge(other); return *this; }
     void reset();
 
     std::size_t steps() const noexcept { return steps_; }
     /// Number of entities counted.
-    std::int64_t entities() const noexcept;
+    std::int64_t entities() const noexcept { return total_; }
     /// Entities whose level is exactly `level` (0..steps).
     std::int64_t at_level(std::size_t level) const;
     /// Entities whose level is at least `level` (0..steps); reached(0) == entities().
@@ -127,6 +164,8 @@ public:
     /// reached(0), reached(1), ..., reached(steps).
     std::vector<std::int64_t> reached_counts() const;
 
+    /// Format version 2 (docs/state-format.md); deserialize reads versions 1 and 2 and checks
+    /// every invariant.
     std::vector<std::byte> serialize() const;
     static window_funnel_counts deserialize(const void* data, std::size_t size);
 
@@ -134,7 +173,9 @@ public:
 
 private:
     std::size_t steps_ = 0;
+    window_funnel_definition definition_{};
     std::vector<std::int64_t> exact_ = std::vector<std::int64_t>(1, 0);  // exact_[level]
+    std::int64_t total_ = 0;  // sum of exact_, kept so that adds check overflow in O(1)
 };
 
 struct window_funnel_result {
@@ -145,7 +186,8 @@ struct window_funnel_result {
 };
 
 /// Computes every entity's level. Throws funnelkit::invalid_argument on bad options (negative
-/// window, steps outside 1..64, allow_reentry without strict_order, threads == 0), mismatched
+/// window, steps outside 1..64, allow_reentry without strict_order, threads == 0,
+/// ticks_per_second <= 0), mismatched
 /// column lengths, step codes or masks outside the steps, a broken order promise, or a
 /// timestamp whose sum with the window overflows int64.
 window_funnel_result window_funnel(const event_columns& events, const window_funnel_options& options);

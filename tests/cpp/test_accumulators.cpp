@@ -5,6 +5,9 @@
 #include <funnelkit/accumulators.hpp>
 #include <funnelkit/detail/random.hpp>
 #include <funnelkit/error.hpp>
+#include <funnelkit/serialize.hpp>
+
+#include "golden_testing.hpp"
 
 #include <cmath>
 #include <fstream>
@@ -141,11 +144,94 @@ TEST(DurationSummary, SerializeRoundTripAndGoldenBlob) {
     const auto mb = m.serialize();
     EXPECT_EQ(duration_summary::deserialize(mb.data(), mb.size()), m);
 
-    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/duration_summary_v1.bin", std::ios::binary);
-    ASSERT_TRUE(in) << "missing golden blob";
-    const std::vector<char> golden((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Version 1 recorded no unit; it loads as a summary without one.
+    const auto golden = funnelkit_testing::read_golden("duration_summary_v1.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
     EXPECT_EQ(duration_summary::deserialize(golden.data(), golden.size()), s);
-    EXPECT_EQ(golden.size(), bytes.size());
+    EXPECT_EQ(golden.size() + 8 + 4, bytes.size());  // version 2 adds the unit and the checksum
+}
+
+// Format version 2: the golden values in seconds. Loads, is what the writer writes, and no
+// flipped bit, truncation or extra byte of it loads.
+TEST(DurationSummary, GoldenBlobVersion2) {
+    duration_summary expected(true, 1);
+    expected.fill(std::vector<double>{3, 1, 4, 1, 5, 9, 2, 6});
+    funnelkit_testing::write_golden_if_asked("duration_summary_v2.bin", expected.serialize());
+    const auto golden = funnelkit_testing::read_golden("duration_summary_v2.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
+    const auto loaded = duration_summary::deserialize(golden.data(), golden.size());
+    EXPECT_EQ(loaded, expected);
+    EXPECT_EQ(loaded.ticks_per_second(), 1);
+    EXPECT_EQ(expected.serialize(), golden);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<duration_summary>(golden), 0);
+}
+
+TEST(DurationSummary, MergeChecksTheUnitAndNeverWraps) {
+    duration_summary s(true, 1), ms(true, 1000), plain;
+    s.fill(std::vector<double>{1, 2});
+    ms.fill(std::vector<double>{1000});
+    plain.fill(std::vector<double>{7});
+    const auto before = s;
+    EXPECT_EQ(error_of([&] { s.merge(ms); }),
+              "cannot merge duration_summary: time unit differs (1 vs 1000 ticks per second)");
+    EXPECT_EQ(s, before);
+    s.merge(plain);  // no unit recorded: takes this one's
+    EXPECT_EQ(s.ticks_per_second(), 1);
+    EXPECT_EQ(s.count(), 3);
+    s.merge(s);  // with itself: every value twice
+    EXPECT_EQ(s.count(), 6);
+    EXPECT_EQ(error_of([] { (void)duration_summary(true, -5); }), "option 'ticks_per_second': value -5 must be > 0 (0: not recorded)");
+    // A sum beyond the doubles is refused rather than becoming infinite.
+    duration_summary big(false);
+    big.fill(std::vector<double>{1e308});
+    const auto big_before = big;
+    EXPECT_EQ(error_of([&] { big.add(1e308); }),
+              "duration_summary::fill: the sum of durations is not a finite double (inf)");
+    EXPECT_EQ(big, big_before);
+    EXPECT_EQ(error_of([&] { big.merge(big_before); }),
+              "cannot merge duration_summary: the sum of durations 1e+308 + 1e+308 is not a finite double");
+    // The largest count, built through the byte format.
+    funnelkit::detail::byte_writer w("FKDS", 2);
+    w.put(std::uint8_t{0});
+    w.put(std::int64_t{0});
+    w.put(std::numeric_limits<std::int64_t>::max());
+    w.put(0.0);
+    w.put(0.0);
+    w.put(0.0);
+    w.put(std::vector<double>{});
+    const auto blob = std::move(w).finish();
+    auto full = duration_summary::deserialize(blob.data(), blob.size());
+    EXPECT_EQ(error_of([&] { full.add(0.0); }),
+              "duration_summary::fill: a count overflows int64 (9223372036854775807 + 1)");
+}
+
+// Blobs with a valid checksum but a broken invariant are rejected.
+TEST(DurationSummary, InvariantsCheckedOnLoad) {
+    auto blob_of = [](std::uint8_t keep, std::int64_t count, double sum, double lo, double hi, std::vector<double> values) {
+        funnelkit::detail::byte_writer w("FKDS", 2);
+        w.put(keep);
+        w.put(std::int64_t{1});
+        w.put(count);
+        w.put(sum);
+        w.put(lo);
+        w.put(hi);
+        w.put(values);
+        return std::move(w).finish();
+    };
+    auto load_error = [](const std::vector<std::byte>& b) {
+        return error_of([&] { (void)duration_summary::deserialize(b.data(), b.size()); });
+    };
+    EXPECT_EQ(load_error(blob_of(1, 3, 6, 1, 3, {1, 2, 3})), "<no error>");
+    EXPECT_EQ(load_error(blob_of(1, 3, 6, 1, 3, {1, 3, 2})),
+              "cannot deserialise duration_summary: stored values are not in ascending order");
+    EXPECT_EQ(load_error(blob_of(1, 3, 60, 1, 3, {1, 2, 3})),
+              "cannot deserialise duration_summary: sum 60 does not match the stored values (6)");
+    EXPECT_EQ(load_error(blob_of(1, 3, 6, 0, 3, {1, 2, 3})),
+              "cannot deserialise duration_summary: minimum or maximum does not match the stored values");
+    EXPECT_EQ(load_error(blob_of(0, 3, 6, 1, 3, {})), "<no error>");
+    EXPECT_EQ(load_error(blob_of(0, 3, 20, 1, 3, {})),
+              "cannot deserialise duration_summary: sum 20 lies outside count * [minimum, maximum]");
+    EXPECT_EQ(load_error(blob_of(0, -3, 6, 1, 3, {})), "cannot deserialise duration_summary: negative count -3");
 }
 
 TEST(DurationSummary, CorruptBlobsAreRejected) {
@@ -157,12 +243,15 @@ TEST(DurationSummary, CorruptBlobsAreRejected) {
     EXPECT_EQ(error_of([&] { (void)duration_summary::deserialize(bad.data(), bad.size()); }),
               "cannot deserialise duration_summary: wrong magic number: not a serialised duration_summary");
     bad = bytes;
-    bad[4] = std::byte{2};
+    bad[4] = std::byte{3};
     EXPECT_EQ(error_of([&] { (void)duration_summary::deserialize(bad.data(), bad.size()); }),
-              "cannot deserialise duration_summary: format version 2 is not supported (expected 1)");
+              "cannot deserialise duration_summary: format version 3 is not supported (this build reads versions 1 "
+              "to 2)");
     bad = bytes;
-    bad[7] = std::byte{9};  // count 8 -> 9 (little-endian first byte): values no longer match
-    EXPECT_THROW((void)duration_summary::deserialize(bad.data(), bad.size()), invalid_argument);
+    bad[15] = std::byte{9};  // count 8 -> 9 (little-endian first byte): the checksum no longer matches
+    EXPECT_EQ(error_of([&] { (void)duration_summary::deserialize(bad.data(), bad.size()); })
+                  .rfind("cannot deserialise duration_summary: checksum mismatch (stored 0x", 0),
+              0u);
     bad = bytes;
     bad.push_back(std::byte{0});
     EXPECT_THROW((void)duration_summary::deserialize(bad.data(), bad.size()), invalid_argument);

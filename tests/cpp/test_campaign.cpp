@@ -6,6 +6,8 @@
 #include <funnelkit/synthetic.hpp>
 
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <vector>
 
 using namespace funnelkit;
@@ -154,4 +156,53 @@ TEST(Campaign, BadInput) {
     const auto empty = campaign_report(stage_model::b2b(), {none, none, none32, none32});
     EXPECT_TRUE(empty.rows.empty());
     EXPECT_EQ(empty.total.leads, 0);
+}
+
+// With skipped stages not implied a step rate can exceed 1 (an entity with a SQL record but no
+// MQL record): the report used to fail with "successes 3 exceeds trials 2". The rate is
+// reported; its interval is undefined, as for a rate of 0 trials.
+TEST(Campaign, StepRateAboveOneHasNoInterval) {
+    auto r = hand();
+    r.add(8, 0, 0, 0);
+    r.add(8, day, 3, 0);  // Lead -> SQL, no MQL record
+    campaign_options op;
+    op.skipped = skipped_stages::not_implied;
+    const auto rep = campaign_report(stage_model::b2b(), r.view(), op);
+    const auto& s = rep.rows[0].mql_to_sql;
+    EXPECT_EQ(s.x, 3);
+    EXPECT_EQ(s.n, 2);
+    EXPECT_EQ(s.rate, std::optional<double>(1.5));
+    EXPECT_FALSE(s.lower.has_value());
+    EXPECT_FALSE(s.upper.has_value());
+    ASSERT_TRUE(rep.rows[0].lead_to_mql.lower.has_value());  // a proportion keeps its interval
+    // The sample data (referrals skip to SQL) goes through as well.
+    const auto sample = generate_sample({.leads = 5000, .seed = 7});
+    const auto whole = campaign_report(sample_model(), sample.records(), op);
+    bool above_one = false;
+    for (const auto& row : whole.rows)
+        for (const auto* e : {&row.lead_to_mql, &row.mql_to_sql, &row.sql_to_opportunity, &row.opportunity_to_won}) {
+            if (e->x > e->n) {
+                above_one = true;
+                EXPECT_GT(*e->rate, 1.0);
+                EXPECT_FALSE(e->lower.has_value());
+            } else if (e->n > 0) {
+                EXPECT_TRUE(e->lower.has_value());
+            }
+        }
+    EXPECT_TRUE(above_one);
+}
+
+// Days to win from the exact integer difference: no overflow (undefined behaviour before) and no
+// lost digits at the int64 limits.
+TEST(Campaign, DaysToWinAtTheInt64Limits) {
+    rows r;
+    const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+    r.add(1, std::numeric_limits<std::int64_t>::min() + 1, 0, 0);
+    r.add(1, hi, 5, 0, 10);
+    r.add(2, hi - 3 * day - 1000, 0, 0);
+    r.add(2, hi - 1000, 5, 1, 10);
+    const auto rep = campaign_report(stage_model::b2b(), r.view());
+    ASSERT_TRUE(rep.rows[0].days_to_win.has_value());
+    // Entity 1: (2^64 - 2) seconds; entity 2: exactly 3 days.
+    EXPECT_DOUBLE_EQ(*rep.rows[0].days_to_win, (18446744073709551614.0 / day + 3.0) / 2.0);
 }

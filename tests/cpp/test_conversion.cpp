@@ -2,19 +2,34 @@
 
 #include <funnelkit/conversion.hpp>
 #include <funnelkit/error.hpp>
+#include <funnelkit/serialize.hpp>
 #include <funnelkit/synthetic.hpp>
+
+#include "golden_testing.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <numeric>
+#include <optional>
+#include <string>
 #include <random>
 #include <vector>
 
 using namespace funnelkit;
 
 namespace {
+std::string error_of(auto&& f) {
+    try {
+        f();
+    } catch (const invalid_argument& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
 // Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
 struct rows {
     std::vector<std::int64_t> entity, time;
@@ -137,7 +152,7 @@ TEST(Conversion, SerializeRoundTripAndCorruption) {
     bad[0] = std::byte{'X'};
     EXPECT_THROW((void)conversion_counts::deserialize(bad.data(), bad.size()), invalid_argument);
     bad = blob;
-    bad[4] = std::byte{2};  // unknown format version
+    bad[4] = std::byte{9};  // unknown format version
     EXPECT_THROW((void)conversion_counts::deserialize(bad.data(), bad.size()), invalid_argument);
     bad = blob;
     bad.push_back(std::byte{0});
@@ -145,14 +160,125 @@ TEST(Conversion, SerializeRoundTripAndCorruption) {
 }
 
 // The blob of format version 1 must keep loading: tests/data/conversion_counts_v1.bin holds
-// the hand-worked example's counts.
+// the hand-worked example's counts. Version 1 recorded no definition: the loaded state leaves
+// it "not recorded" and takes the definition of the first state it is merged with.
 TEST(Conversion, GoldenBlobVersion1) {
-    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/conversion_counts_v1.bin", std::ios::binary);
-    ASSERT_TRUE(in) << "missing golden blob";
-    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto bytes = funnelkit_testing::read_golden("conversion_counts_v1.bin");
+    ASSERT_FALSE(bytes.empty()) << "missing golden blob";
     const auto loaded = conversion_counts::deserialize(bytes.data(), bytes.size());
     const auto r = hand_example();
-    EXPECT_EQ(loaded, conversion(stage_model::b2b(), r.view()));
+    const auto expected = conversion(stage_model::b2b(), r.view());
+    EXPECT_EQ(loaded.definition(), conversion_definition{});
+    auto adopted = loaded;
+    auto empty = expected;
+    empty.reset();
+    adopted.merge(empty);
+    EXPECT_EQ(adopted, expected);
+}
+
+// Format version 2 (definition and checksum): loads, equals the computed state, is what the
+// writer writes, and no flipped bit, truncation or extra byte of it loads.
+TEST(Conversion, GoldenBlobVersion2) {
+    const auto r = hand_example();
+    const auto expected = conversion(stage_model::b2b(), r.view());
+    funnelkit_testing::write_golden_if_asked("conversion_counts_v2.bin", expected.serialize());
+    const auto golden = funnelkit_testing::read_golden("conversion_counts_v2.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
+    const auto loaded = conversion_counts::deserialize(golden.data(), golden.size());
+    EXPECT_EQ(loaded, expected);
+    EXPECT_EQ(loaded.definition().model_fingerprint, stage_model::b2b().fingerprint());
+    EXPECT_EQ(loaded.definition().skipped, skipped_stages::implied);
+    EXPECT_EQ(loaded.definition().passes, recycled_passes::first_only);
+    EXPECT_EQ(expected.serialize(), golden);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<conversion_counts>(golden), 0);
+}
+
+TEST(Conversion, MergeChecksDefinitions) {
+    const auto r = hand_example();
+    const auto implied = conversion(stage_model::b2b(), r.view());
+    const auto recorded = conversion(stage_model::b2b(), r.view(), {.skipped = skipped_stages::not_implied});
+    auto a = implied;
+    EXPECT_EQ(error_of([&] { a.merge(recorded); }),
+              "cannot merge conversion_counts: option 'skipped' differs (implied vs not_implied)");
+    EXPECT_EQ(a, implied);  // unchanged
+    const auto b2b = stage_model::b2b();
+    std::vector<stage> stages(b2b.stages().begin(), b2b.stages().end());
+    stages[1].name = "Marketing Qualified";
+    const stage_model other(stages, {.recycle_target = "Lead"});
+    const auto c = conversion(other, r.view());
+    EXPECT_EQ(error_of([&] { a.merge(c); }).rfind("cannot merge conversion_counts: stage model differs (fingerprint 0x", 0), 0u);
+    // A hand-built state records nothing and merges with any definition, taking it on.
+    conversion_counts hand(6, 2);
+    hand.add_entity(0b11, 1);
+    hand.merge(implied);
+    EXPECT_EQ(hand.definition(), implied.definition());
+    EXPECT_EQ(hand.entities(), implied.entities() + 1);
+    EXPECT_EQ(error_of([&] { hand.merge(recorded); }),
+              "cannot merge conversion_counts: option 'skipped' differs (implied vs not_implied)");
+    // Implied counts hold only downward-closed masks.
+    EXPECT_EQ(error_of([&] { hand.add_entity(0b101, 0); }),
+              "option 'reached_mask': value 5 misses a stage below its highest one, but these counts imply skipped stages");
+}
+
+TEST(Conversion, CountsNeverWrap) {
+    // A state holding the largest count, built through the byte format.
+    funnelkit::detail::byte_writer w("FKCV", 2);
+    w.put(std::uint64_t{1});
+    w.put(std::uint64_t{0});
+    w.put(std::uint64_t{0});
+    w.put_code(std::nullopt);
+    w.put_code(std::nullopt);
+    const std::int64_t top = std::numeric_limits<std::int64_t>::max();
+    w.put(std::vector<std::int64_t>{top, top});
+    const auto blob = std::move(w).finish();
+    auto full = conversion_counts::deserialize(blob.data(), blob.size());
+    const auto before = full;
+    EXPECT_EQ(error_of([&] { full.add_entity(1); }),
+              "conversion_counts::add_entity: a count overflows int64 (9223372036854775807 + 1)");
+    EXPECT_EQ(full, before);
+    conversion_counts one(1, 0);
+    one.add_entity(1);
+    EXPECT_EQ(error_of([&] { full.merge(one); }),
+              "cannot merge conversion_counts: a count overflows int64 (9223372036854775807 + 1)");
+    EXPECT_EQ(full, before);
+    EXPECT_EQ(error_of([&] { one.merge(full); }),
+              "cannot merge conversion_counts: a count overflows int64 (1 + 9223372036854775807)");
+}
+
+// Blobs with a valid checksum but a broken invariant are rejected, each with its reason.
+TEST(Conversion, InvariantsCheckedOnLoad) {
+    auto blob_of = [](std::uint64_t segments, std::optional<std::uint8_t> skipped, std::vector<std::int64_t> counts) {
+        funnelkit::detail::byte_writer w("FKCV", 2);
+        w.put(std::uint64_t{2});
+        w.put(segments);
+        w.put(std::uint64_t{7});
+        w.put_code(skipped);
+        w.put_code(std::nullopt);
+        w.put(counts);
+        return std::move(w).finish();
+    };
+    auto load_error = [&](const std::vector<std::byte>& b) {
+        return error_of([&] { (void)conversion_counts::deserialize(b.data(), b.size()); });
+    };
+    EXPECT_EQ(load_error(blob_of(0, 0, {3, 3, 2})), "<no error>");
+    EXPECT_EQ(load_error(blob_of(0, 0, {3, 4, 2})),
+              "cannot deserialise conversion_counts: overall, stage 0: reached 4 exceeds entities 3");
+    EXPECT_EQ(load_error(blob_of(0, 0, {3, 1, 2})),
+              "cannot deserialise conversion_counts: overall, stage 1: reached 2 exceeds the previous stage's 1 although "
+              "skipped stages are implied");
+    EXPECT_EQ(load_error(blob_of(0, 1, {3, 1, 2})), "<no error>");  // recorded stages only: no order
+    EXPECT_EQ(load_error(blob_of(0, 0, {3, -1, 0})),
+              "cannot deserialise conversion_counts: overall, stage 0: negative count -1");
+    EXPECT_EQ(load_error(blob_of(1, 0, {3, 3, 1, 4, 4, 1})),
+              "cannot deserialise conversion_counts: column 0: the segments sum to more than the overall count 3");
+    EXPECT_EQ(load_error(blob_of(1, 0, {3, 3, 1, 2, 2, 1})), "<no error>");
+    EXPECT_EQ(load_error(blob_of(1, 0, {3, 3, 1})),
+              "cannot deserialise conversion_counts: counter array of 3 does not match 2 stages and 1 segments");
+    auto bad_code = blob_of(0, 0, {3, 3, 2});
+    bad_code[4 + 2 + 24] = std::byte{2};  // skipped code 2, checksum fixed below
+    const auto crc = funnelkit::detail::crc32c(bad_code.data(), bad_code.size() - 4);
+    for (std::size_t i = 0; i < 4; ++i) bad_code[bad_code.size() - 4 + i] = static_cast<std::byte>(crc >> (8 * i));
+    EXPECT_EQ(load_error(bad_code), "cannot deserialise conversion_counts: skipped code 2 is not 0..1");
 }
 
 TEST(Conversion, BadInputNamesColumnRowValue) {

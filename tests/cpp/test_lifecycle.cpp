@@ -2,7 +2,10 @@
 
 #include <funnelkit/error.hpp>
 #include <funnelkit/lifecycle.hpp>
+#include <funnelkit/serialize.hpp>
 #include <funnelkit/synthetic.hpp>
+
+#include "golden_testing.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +19,15 @@
 using namespace funnelkit;
 
 namespace {
+std::string error_of(auto&& f) {
+    try {
+        f();
+    } catch (const invalid_argument& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
 // Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
 struct rows {
     std::vector<std::int64_t> entity, time;
@@ -320,29 +332,109 @@ TEST(Lifecycle, SummaryMergeOfPartsEqualsWholeAndRoundTrips) {
     EXPECT_EQ(empty, sw);
 }
 
-namespace {
-std::vector<char> read_golden(const std::string& name) {
-    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/" + name, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-}  // namespace
-
 // Format version 1 of flow_counts and lifecycle_summary must keep loading: the blobs under
-// tests/data hold the hand-worked example's states (as_of 30).
+// tests/data hold the hand-worked example's states (as_of 30). Version 1 recorded no model
+// fingerprint, unit or options: the loaded states leave them "not recorded" and take them on
+// from the first state they are merged with.
 TEST(Lifecycle, GoldenBlobsVersion1) {
     const auto r = example();
     const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
-    const auto flow = read_golden("flow_counts_v1.bin");
+    const auto flow = funnelkit_testing::read_golden("flow_counts_v1.bin");
     ASSERT_FALSE(flow.empty()) << "missing golden blob";
-    EXPECT_EQ(flow_counts::deserialize(flow.data(), flow.size()), compute_flow(h));
-    const auto summary = read_golden("lifecycle_summary_v1.bin");
+    auto loaded_flow = flow_counts::deserialize(flow.data(), flow.size());
+    EXPECT_EQ(loaded_flow.model_fingerprint(), 0u);
+    auto empty_flow = compute_flow(h);
+    empty_flow.reset();
+    loaded_flow.merge(empty_flow);
+    EXPECT_EQ(loaded_flow, compute_flow(h));
+    const auto summary = funnelkit_testing::read_golden("lifecycle_summary_v1.bin");
     ASSERT_FALSE(summary.empty()) << "missing golden blob";
-    const auto loaded = lifecycle_summary::deserialize(summary.data(), summary.size());
-    EXPECT_EQ(loaded, summarize(h));
+    auto loaded = lifecycle_summary::deserialize(summary.data(), summary.size());
+    EXPECT_EQ(loaded.ticks_per_second(), 0);
+    EXPECT_EQ(loaded.definition(), conversion_definition{});
     EXPECT_EQ(loaded.time_in_stage(0).count(), 6);  // completed Lead visits: 1, 1, 8, 1, 1, 5
-    const auto again = summarize(h).serialize();
-    EXPECT_TRUE(std::equal(again.begin(), again.end(), reinterpret_cast<const std::byte*>(summary.data()),
-                           reinterpret_cast<const std::byte*>(summary.data()) + summary.size()));
+    auto empty = summarize(h);
+    empty.reset();
+    loaded.merge(empty);
+    EXPECT_EQ(loaded, summarize(h));
+}
+
+// Format version 2 of both: load, equal the computed states, are what the writers write, and
+// no flipped bit, truncation or extra byte of them loads.
+TEST(Lifecycle, GoldenBlobsVersion2) {
+    const auto r = example();
+    const auto h = build_histories(stage_model::b2b(), r.view(), {.as_of = 30});
+    const auto flow = compute_flow(h);
+    const auto summary = summarize(h);
+    funnelkit_testing::write_golden_if_asked("flow_counts_v2.bin", flow.serialize());
+    funnelkit_testing::write_golden_if_asked("lifecycle_summary_v2.bin", summary.serialize());
+    const auto flow_blob = funnelkit_testing::read_golden("flow_counts_v2.bin");
+    const auto summary_blob = funnelkit_testing::read_golden("lifecycle_summary_v2.bin");
+    ASSERT_FALSE(flow_blob.empty() || summary_blob.empty()) << "missing golden blob";
+    EXPECT_EQ(flow_counts::deserialize(flow_blob.data(), flow_blob.size()), flow);
+    const auto loaded = lifecycle_summary::deserialize(summary_blob.data(), summary_blob.size());
+    EXPECT_EQ(loaded, summary);
+    EXPECT_EQ(loaded.ticks_per_second(), 1);
+    EXPECT_EQ(loaded.definition().model_fingerprint, stage_model::b2b().fingerprint());
+    EXPECT_EQ(loaded.flow().model_fingerprint(), stage_model::b2b().fingerprint());
+    EXPECT_EQ(flow.serialize(), flow_blob);
+    EXPECT_EQ(summary.serialize(), summary_blob);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<flow_counts>(flow_blob), 0);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<lifecycle_summary>(summary_blob), 0);
+}
+
+// The case: a summary of seconds merged with one of milliseconds gave durations 500
+// times too large. Now the merge names the field that differs, and changes nothing.
+TEST(Lifecycle, SummaryMergeChecksUnitModelAndOptions) {
+    const auto r = example();
+    const auto s = summarize(build_histories(stage_model::b2b(), r.view(), {.as_of = 30}));
+    auto ms_rows = r;
+    for (auto& t : ms_rows.time) t *= 1000;
+    const auto ms = summarize(build_histories(stage_model::b2b(), ms_rows.view(), {.as_of = 30'000, .ticks_per_second = 1000}));
+    auto a = s;
+    EXPECT_EQ(error_of([&] { a.merge(ms); }),
+              "cannot merge lifecycle_summary: time unit differs (1 vs 1000 ticks per second)");
+    EXPECT_EQ(a, s);
+    const auto every = summarize(build_histories(stage_model::b2b(), r.view(), {.as_of = 30}),
+                                 {.passes = recycled_passes::every_pass});
+    EXPECT_EQ(error_of([&] { a.merge(every); }),
+              "cannot merge lifecycle_summary: option 'passes' differs (first_only vs every_pass)");
+    const auto b2b = stage_model::b2b();
+    auto stages = std::vector<stage>(b2b.stages().begin(), b2b.stages().end());
+    stages[0].owner = "growth";
+    const auto other = summarize(build_histories(stage_model(stages, {.recycle_target = "Lead"}), r.view(), {.as_of = 30}));
+    EXPECT_EQ(error_of([&] { a.merge(other); }).rfind("cannot merge lifecycle_summary: stage model differs (fingerprint 0x", 0),
+              0u);
+    EXPECT_EQ(a, s);
+    auto flow = s.flow();
+    EXPECT_EQ(error_of([&] { flow.merge(other.flow()); }).rfind("cannot merge flow_counts: stage model differs (fingerprint", 0),
+              0u);
+    EXPECT_EQ(error_of([&] { (void)build_histories(stage_model::b2b(), r.view(), {.ticks_per_second = 0}); }),
+              "option 'ticks_per_second': value 0 must be > 0");
+}
+
+TEST(Lifecycle, FlowCountsNeverWrapAndCheckInvariantsOnLoad) {
+    flow_counts f(3, 2, 1, 1);
+    f.add_transition(0, 1, std::numeric_limits<std::int64_t>::max());
+    const auto before = f;
+    EXPECT_EQ(error_of([&] { f.add_transition(0, 1); }),
+              "flow_counts::add_transition: a count overflows int64 (9223372036854775807 + 1)");
+    EXPECT_EQ(error_of([&] { f.add_transition(0, 1, -2); }), "option 'n': value -2 must be >= 0");
+    flow_counts g(3, 2, 2, 1);  // more segments: the merge grows into a copy first
+    g.add_transition(0, 1);
+    EXPECT_EQ(error_of([&] { f.merge(g); }),
+              "cannot merge flow_counts: a count overflows int64 (9223372036854775807 + 1)");
+    EXPECT_EQ(f, before);
+    // A blob with more reasons than lost and disqualified exits, with a valid checksum.
+    funnelkit::detail::byte_writer w("FKFL", 2);
+    for (std::uint64_t v : {3u, 2u, 0u, 1u}) w.put(std::uint64_t{v});
+    w.put(std::uint64_t{0});
+    w.put(std::vector<std::int64_t>(9, 0));
+    w.put(std::vector<std::int64_t>{0, 0, 1, 0, 0, 0, 0, 0});
+    w.put(std::vector<std::int64_t>{2, 0});
+    const auto blob = std::move(w).finish();
+    EXPECT_EQ(error_of([&] { (void)flow_counts::deserialize(blob.data(), blob.size()); }),
+              "cannot deserialise flow_counts: more reasons than lost and disqualified exits at rank 0");
 }
 
 // ---- the lifecycle report's tables, by hand on the example (as_of 30) --------------------------

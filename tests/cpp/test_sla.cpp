@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -251,4 +252,24 @@ TEST(Sla, ExtremeTimesSaturate) {
     EXPECT_EQ(res.status[1], sla_status::breached);
     EXPECT_EQ(res.breaches[0].over, hi);  // saturated
     EXPECT_GT(res.groups[0].max_over, 0);
+}
+
+// A period at the top of the int64 range: its length and the elapsed share come from exact
+// integer differences. In doubles both ends were the same number (2^63) and the share was NaN.
+TEST(Sla, VolumePeriodAtTheInt64Limit) {
+    sla_commitment c;
+    c.name = "calls";
+    c.kind = sla_kind::volume;
+    c.target = 10;
+    const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+    const period p[] = {{hi - 1000, hi}};
+    std::vector<std::int64_t> time{hi - 900, hi - 800, hi - 700};
+    std::vector<std::int32_t> rep{0, 0, 0};
+    const auto res = sla_volume(c, {time, rep}, p, hi - 500, 1);
+    const auto& team = res.rows[0];
+    EXPECT_EQ(team.elapsed, 0.5);
+    EXPECT_EQ(team.delivered, 3);
+    EXPECT_EQ(team.forecast, std::optional<double>(6.0));
+    EXPECT_EQ(team.pacing, std::optional<double>(0.6));
+    EXPECT_EQ(team.status, sla_status::pending);
 }

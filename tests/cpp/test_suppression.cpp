@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <funnelkit/error.hpp>
+#include <funnelkit/serialize.hpp>
 #include <funnelkit/suppression.hpp>
 #include <funnelkit/synthetic.hpp>
+
+#include "golden_testing.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -167,17 +170,69 @@ TEST(Suppression, MergeIsOrderFreeAndSerialisationCanonical) {
 }
 
 // tests/data/suppression_list_v1.bin holds example() serialised by format version 1; it must
-// keep loading. Regenerate (only with a new format version) by setting FUNNELKIT_WRITE_GOLDEN.
+// keep loading (and passes the checks of today's reader).
 TEST(Suppression, GoldenBlobVersion1) {
-    const std::string path = std::string(FUNNELKIT_TEST_DATA_DIR) + "/suppression_list_v1.bin";
-    if (std::getenv("FUNNELKIT_WRITE_GOLDEN") != nullptr) {
-        const auto blob = example().serialize();
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(blob.data()), static_cast<std::streamsize>(blob.size()));
-    }
-    std::ifstream in(path, std::ios::binary);
-    ASSERT_TRUE(in) << "missing golden blob";
-    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto bytes = funnelkit_testing::read_golden("suppression_list_v1.bin");
+    ASSERT_FALSE(bytes.empty()) << "missing golden blob";
     EXPECT_EQ(suppression_list::deserialize(bytes.data(), bytes.size()), example());
+}
+
+// Format version 2 (checksummed): loads, is what the writer writes, and no flipped bit,
+// truncation or extra byte of it loads.
+TEST(Suppression, GoldenBlobVersion2) {
+    funnelkit_testing::write_golden_if_asked("suppression_list_v2.bin", example().serialize());
+    const auto golden = funnelkit_testing::read_golden("suppression_list_v2.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
+    EXPECT_EQ(suppression_list::deserialize(golden.data(), golden.size()), example());
+    EXPECT_EQ(example().serialize(), golden);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<suppression_list>(golden), 0);
+}
+
+// Text is valid UTF-8 on the way in and on the way back; the canonical order is checked.
+TEST(Suppression, TextIsUtf8AndBlobsAreCanonical) {
+    suppression_list s;
+    const std::string bad = "caf\xC3";  // truncated two-byte sequence
+    auto message = [](auto&& f) {
+        try {
+            f();
+        } catch (const invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string("<no error>");
+    };
+    EXPECT_EQ(message([&] { s.add_id(1, bad); }), "option 'reason': value of 4 bytes is not valid UTF-8 (at byte 3)");
+    EXPECT_EQ(message([&] { s.add_key("company", bad, "spam"); }),
+              "option 'key': value of 4 bytes is not valid UTF-8 (at byte 3)");
+    EXPECT_EQ(message([&] { s.add_key(bad, "x", "spam"); }), "option 'kind': value of 4 bytes is not valid UTF-8 (at byte 3)");
+    const strings keys({"ok", bad});
+    const std::vector<std::int32_t> codes{0, 0};
+    const std::vector<std::string> names{"spam"};
+    EXPECT_EQ(message([&] { s.add_keys({"company", keys.col()}, codes, names); }),
+              "column 'key', row 1: value of 4 bytes is not valid UTF-8 (at byte 3)");
+    EXPECT_EQ(s, suppression_list{});
+    s.add_key("company", "Café", "spam");  // valid UTF-8 is kept as it is
+    EXPECT_NE(s.key_reasons("company", "café"), 0u);
+    // Blobs with a valid checksum: a string that is not UTF-8, ids out of order.
+    auto blob = [](const std::vector<std::string>& reasons, const std::vector<std::int64_t>& ids) {
+        funnelkit::detail::byte_writer w("FKSP", 2);
+        w.put(static_cast<std::uint64_t>(reasons.size()));
+        for (const auto& r : reasons) w.put(std::string_view(r));
+        w.put(static_cast<std::uint64_t>(ids.size()));
+        for (auto id : ids) w.put(id), w.put(std::uint64_t{1});
+        w.put(std::uint64_t{0});
+        return std::move(w).finish();
+    };
+    auto load = [&](const std::vector<std::byte>& b) {
+        return message([&] { (void)suppression_list::deserialize(b.data(), b.size()); });
+    };
+    EXPECT_EQ(load(blob({"spam"}, {1, 2})), "<no error>");
+    EXPECT_EQ(load(blob({bad}, {1})),
+              "cannot deserialise suppression_list: string at byte 22 is not valid UTF-8 (at its byte 3)");
+    EXPECT_EQ(load(blob({"spam"}, {2, 1})),
+              "cannot deserialise suppression_list: ids are not in ascending order (1 after 2)");
+    EXPECT_EQ(load(blob({"spam"}, {2, 2})),
+              "cannot deserialise suppression_list: ids are not in ascending order (2 after 2)");
+    EXPECT_EQ(load(blob({"spam", "fit"}, {})), "cannot deserialise suppression_list: reason names are not in ascending order");
 }
 
 TEST(Suppression, FromDisqualifiedRecordsOfTheSample) {

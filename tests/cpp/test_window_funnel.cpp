@@ -9,6 +9,7 @@
 #include <funnelkit/window_funnel.hpp>
 
 #include "event_stream_testing.hpp"
+#include "golden_testing.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -224,7 +225,7 @@ TEST(WindowFunnel, RandomAgainstReference) {
                         if (!multi) v = {.entity = in.entity, .time = in.time, .step = code};
                         auto r = window_funnel(v, o);
                         ASSERT_EQ(r.entity.size(), want.size());
-                        window_funnel_counts c(steps);
+                        window_funnel_counts c(steps, window_funnel_definition::of(o));
                         std::size_t i = 0;
                         for (auto [id, lvl] : want) {
                             ASSERT_EQ(r.entity[i], id);
@@ -351,15 +352,90 @@ TEST(WindowFunnel, CountsStateContract) {
     EXPECT_THROW(window_funnel_counts::deserialize(bad.data(), bad.size()), funnelkit::invalid_argument);
 
     // Golden blob of format version 1 (tests/data/window_funnel_counts_v1.bin): 3 steps,
-    // histogram {1, 2, 1, 2}. Must keep loading, and the writer must still produce it.
-    std::ifstream in(std::string(FUNNELKIT_TEST_DATA_DIR) + "/window_funnel_counts_v1.bin", std::ios::binary);
-    ASSERT_TRUE(in) << "missing golden blob";
-    const std::vector<char> golden((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    ASSERT_EQ(blob.size(), golden.size());
-    EXPECT_EQ(std::memcmp(blob.data(), golden.data(), golden.size()), 0);
+    // histogram {1, 2, 1, 2}, no definition (version 1 had none). Must keep loading.
+    const auto golden = funnelkit_testing::read_golden("window_funnel_counts_v1.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
     EXPECT_EQ(window_funnel_counts::deserialize(golden.data(), golden.size()), whole);
     whole.reset();
     EXPECT_EQ(whole.entities(), 0);
+}
+
+// Format version 2: the same histogram computed with a one-hour window in seconds and
+// strict_order, with its definition and checksum. Loads, is what the writer writes, and no
+// flipped bit, truncation or extra byte of it loads.
+TEST(WindowFunnel, GoldenBlobVersion2) {
+    window_funnel_options o = opts(3600, 3);
+    o.strict_order = true;
+    window_funnel_counts expected(3, window_funnel_definition::of(o));
+    for (std::size_t l : {0u, 1u, 3u, 3u, 2u, 1u}) expected.add(l);
+    funnelkit_testing::write_golden_if_asked("window_funnel_counts_v2.bin", expected.serialize());
+    const auto golden = funnelkit_testing::read_golden("window_funnel_counts_v2.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
+    const auto loaded = window_funnel_counts::deserialize(golden.data(), golden.size());
+    EXPECT_EQ(loaded, expected);
+    EXPECT_EQ(loaded.definition().window, 3600);
+    EXPECT_EQ(loaded.definition().ticks_per_second, 1);
+    EXPECT_EQ(loaded.definition().modes, std::uint8_t{strict_order_mode});
+    EXPECT_EQ(expected.serialize(), golden);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<window_funnel_counts>(golden), 0);
+}
+
+// Counts computed with another window, unit or mode do not merge; the message says which.
+TEST(WindowFunnel, MergeChecksDefinitions) {
+    auto e = random_events(5, 200, 10, 3, 100, 0.2);
+    auto o = opts(20, 3);
+    const auto base = window_funnel(e.view(), o).counts;
+    auto message = [&](const window_funnel_options& other) {
+        auto a = base;
+        const auto b = window_funnel(e.view(), other).counts;
+        try {
+            a.merge(b);
+        } catch (const funnelkit::invalid_argument& err) {
+            EXPECT_EQ(a, base);  // unchanged
+            return std::string(err.what());
+        }
+        return std::string("<no error>");
+    };
+    auto wider = o;
+    wider.window = 30;
+    EXPECT_EQ(message(wider), "cannot merge window_funnel_counts: window differs (20 vs 30)");
+    auto ms = o;
+    ms.ticks_per_second = 1000;
+    EXPECT_EQ(message(ms), "cannot merge window_funnel_counts: time unit differs (1 vs 1000 ticks per second)");
+    auto strict = o;
+    strict.strict_increase = true;
+    strict.exact_increase = true;
+    EXPECT_EQ(message(strict),
+              "cannot merge window_funnel_counts: mode differs (default vs strict_increase+exact_increase)");
+    auto threads = o;
+    threads.threads = 2;  // changes no level
+    EXPECT_EQ(message(threads), "<no error>");
+    // Hand-built counts record nothing and take on the definition they are merged with.
+    window_funnel_counts hand(3);
+    hand.add(1);
+    hand.merge(base);
+    EXPECT_EQ(hand.definition(), base.definition());
+    o.ticks_per_second = 0;
+    EXPECT_THROW(window_funnel(e.view(), o), funnelkit::invalid_argument);
+}
+
+TEST(WindowFunnel, CountsNeverWrap) {
+    window_funnel_counts a(2);
+    const std::int64_t top = std::numeric_limits<std::int64_t>::max();
+    a.add(1, top);
+    const auto before = a;
+    EXPECT_THROW(a.add(2, 1), funnelkit::invalid_argument);
+    EXPECT_EQ(a, before);
+    window_funnel_counts b(2);
+    b.add(0, 1);
+    try {
+        a.merge(b);
+        ADD_FAILURE() << "merge wrapped";
+    } catch (const funnelkit::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "cannot merge window_funnel_counts: a count overflows int64 (9223372036854775807 + 1)");
+    }
+    EXPECT_EQ(a, before);
+    EXPECT_EQ(a.reached(0), top);
 }
 
 // Merging the states of an entity partition equals the state of the whole input.

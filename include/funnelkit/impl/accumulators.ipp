@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <boost/accumulators/accumulators.hpp>
@@ -14,6 +15,7 @@
 #include <boost/accumulators/statistics/stats.hpp>
 #include <boost/accumulators/statistics/sum.hpp>
 
+#include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -21,7 +23,7 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace detail::accumulators_impl {
 inline constexpr char summary_magic[] = "FKDS";
-inline constexpr std::uint16_t summary_format = 1;
+inline constexpr std::uint16_t summary_format = 2;
 
 namespace acc = boost::accumulators;
 using moments_set = acc::accumulator_set<double, acc::stats<acc::tag::count, acc::tag::sum, acc::tag::min, acc::tag::max>>;
@@ -38,7 +40,27 @@ inline std::vector<double> sorted_copy(std::span<const double> v) {
     std::sort(s.begin(), s.end());
     return s;
 }
+
+inline std::string ticks_text(std::int64_t t) { return t == 0 ? "not recorded" : std::to_string(t); }
 }  // namespace detail::accumulators_impl
+
+FUNNELKIT_INLINE std::int64_t detail::check_duration_merge(const duration_summary& a, const duration_summary& b,
+                                                           std::string_view what) {
+    using namespace detail::accumulators_impl;
+    const std::int64_t unit = join_recorded(what, "time unit", a.ticks_per_second(), b.ticks_per_second(), std::int64_t{0},
+                                            ticks_text, "ticks per second");
+    (void)add_count(a.count(), b.count(), what);
+    if (!std::isfinite(a.sum() + b.sum()))
+        throw invalid_argument(std::string(what) + ": the sum of durations " + to_text(a.sum()) + " + " + to_text(b.sum()) +
+                               " is not a finite double");
+    return unit;
+}
+
+FUNNELKIT_INLINE duration_summary::duration_summary(bool keep_values, std::int64_t ticks_per_second)
+    : keep_values_(keep_values), ticks_per_second_(ticks_per_second) {
+    if (ticks_per_second < 0)
+        detail::throw_option("ticks_per_second", std::to_string(ticks_per_second), "must be > 0 (0: not recorded)");
+}
 
 FUNNELKIT_INLINE std::optional<double> sorted_quantile(std::span<const double> sorted, double q) {
     using namespace detail::accumulators_impl;
@@ -79,16 +101,26 @@ FUNNELKIT_INLINE void duration_summary::fill(std::span<const double> values) {
     const auto n = static_cast<std::int64_t>(acc::count(batch));
     const double lo = (acc::min)(batch);
     const double hi = (acc::max)(batch);
+    const std::int64_t count = detail::add_count(count_, n, "duration_summary::fill");
+    const double sum = sum_ + acc::sum(batch);
+    if (!std::isfinite(sum))
+        throw invalid_argument("duration_summary::fill: the sum of durations is not a finite double (" + detail::to_text(sum) + ")");
     min_ = count_ == 0 ? lo : std::min(min_, lo);
     max_ = count_ == 0 ? hi : std::max(max_, hi);
-    count_ += n;
-    sum_ += acc::sum(batch);
+    count_ = count;
+    sum_ = sum;
     if (keep_values_) values_.insert(values_.end(), values.begin(), values.end());
 }
 
 FUNNELKIT_INLINE void duration_summary::merge(const duration_summary& other) {
     // count and sum add; min/max of the extremes; value multisets concatenate. A summary
     // keeps values after the merge only if both sides did.
+    if (&other == this) {  // inserting a vector's own range into it is not allowed
+        const duration_summary copy = other;
+        merge(copy);
+        return;
+    }
+    ticks_per_second_ = detail::check_duration_merge(*this, other, "cannot merge duration_summary");
     if (other.count_ > 0) {
         min_ = count_ == 0 ? other.min_ : std::min(min_, other.min_);
         max_ = count_ == 0 ? other.max_ : std::max(max_, other.max_);
@@ -149,7 +181,9 @@ FUNNELKIT_INLINE duration_stats duration_summary::stats() const {
 
 FUNNELKIT_INLINE bool operator==(const duration_summary& a, const duration_summary& b) {
     using namespace detail::accumulators_impl;
-    if (a.keep_values_ != b.keep_values_ || a.count_ != b.count_ || a.sum_ != b.sum_) return false;
+    if (a.keep_values_ != b.keep_values_ || a.ticks_per_second_ != b.ticks_per_second_ || a.count_ != b.count_ ||
+        a.sum_ != b.sum_)
+        return false;
     if (a.count_ > 0 && (a.min_ != b.min_ || a.max_ != b.max_)) return false;
     if (a.values_.size() != b.values_.size()) return false;
     return a.values_ == b.values_ || sorted_copy(a.values_) == sorted_copy(b.values_);
@@ -159,6 +193,7 @@ FUNNELKIT_INLINE std::vector<std::byte> duration_summary::serialize() const {
     using namespace detail::accumulators_impl;
     detail::byte_writer w(summary_magic, summary_format);
     w.put(static_cast<std::uint8_t>(keep_values_ ? 1 : 0));
+    w.put(ticks_per_second_);
     w.put(count_);
     w.put(sum_);
     w.put(count_ > 0 ? min_ : 0.0);
@@ -170,11 +205,14 @@ FUNNELKIT_INLINE std::vector<std::byte> duration_summary::serialize() const {
 FUNNELKIT_INLINE duration_summary duration_summary::deserialize(const void* data, std::size_t size) {
     using namespace detail::accumulators_impl;
     detail::byte_reader r(data, size, summary_magic, "duration_summary");
-    if (r.version() != summary_format)
-        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const std::uint16_t version = r.accept_versions(1, summary_format);
     const auto keep = r.get<std::uint8_t>();
     if (keep > 1) r.fail("keep-values flag " + std::to_string(keep) + " is not 0 or 1");
     duration_summary out(keep == 1);
+    if (version >= 2) {
+        out.ticks_per_second_ = r.get<std::int64_t>();
+        if (out.ticks_per_second_ < 0) r.fail("ticks per second " + std::to_string(out.ticks_per_second_) + " is negative");
+    }
     out.count_ = r.get<std::int64_t>();
     out.sum_ = r.get<double>();
     out.min_ = r.get<double>();
@@ -189,8 +227,28 @@ FUNNELKIT_INLINE duration_summary duration_summary::deserialize(const void* data
     const std::size_t expected = keep ? static_cast<std::size_t>(out.count_) : 0;
     if (out.values_.size() != expected)
         r.fail(std::to_string(out.values_.size()) + " values stored for a count of " + std::to_string(out.count_));
-    for (double v : out.values_)
+    // The writer stores the values in ascending order; the extremes are exact.
+    for (std::size_t i = 0; i < out.values_.size(); ++i) {
+        const double v = out.values_[i];
         if (!std::isfinite(v) || v < out.min_ || v > out.max_) r.fail("stored value " + detail::to_text(v) + " out of range");
+        if (i > 0 && v < out.values_[i - 1]) r.fail("stored values are not in ascending order");
+    }
+    if (!out.values_.empty() && (out.values_.front() != out.min_ || out.values_.back() != out.max_))
+        r.fail("minimum or maximum does not match the stored values");
+    // The sum lies where the values put it, up to the rounding of a sum of count terms in any
+    // order: |error| <= (count - 1) * eps/2 * sum |v| (taken twice as wide).
+    const auto n = static_cast<double>(out.count_);
+    const double eps = std::numeric_limits<double>::epsilon();
+    if (keep == 1) {
+        double exact = 0, magnitude = 0;
+        for (double v : out.values_) exact += v, magnitude += std::abs(v);
+        if (std::abs(out.sum_ - exact) > 2.0 * n * eps * magnitude)
+            r.fail("sum " + detail::to_text(out.sum_) + " does not match the stored values (" + detail::to_text(exact) + ")");
+    } else if (out.count_ > 0) {
+        const double slack = 2.0 * n * n * eps * std::max(std::abs(out.min_), std::abs(out.max_));
+        if (out.sum_ < n * out.min_ - slack || out.sum_ > n * out.max_ + slack)
+            r.fail("sum " + detail::to_text(out.sum_) + " lies outside count * [minimum, maximum]");
+    }
     return out;
 }
 

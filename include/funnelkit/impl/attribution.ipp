@@ -13,6 +13,7 @@
 
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/random.hpp"
+#include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/markov.hpp"
 
@@ -208,17 +209,16 @@ inline void w_shape_weights(std::span<const std::uint8_t> ms, const attribution_
     }
 }
 
-inline void time_decay_weights(std::span<const std::int64_t> times, std::int64_t conv_time, double half_life,
-                               std::vector<double>& w) {
+inline void time_decay_weights(std::span<const std::int64_t> times, double half_life, std::vector<double>& w) {
     const std::size_t n = times.size();
     w.resize(n);
     // Ages relative to the youngest touch keep the largest weight at 1: no underflow to 0/0.
-    double min_age = INFINITY;
-    for (std::int64_t t : times) min_age = std::min(min_age, static_cast<double>(conv_time) - static_cast<double>(t));
+    // age - youngest age = (conversion - t) - (conversion - t_max) = t_max - t, an exact
+    // integer difference rounded once, so times near the int64 limits keep their spacing.
+    const std::int64_t youngest = *std::max_element(times.begin(), times.end());
     double total = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
-        const double age = static_cast<double>(conv_time) - static_cast<double>(times[i]);
-        w[i] = std::exp2(-(age - min_age) / half_life);
+        w[i] = std::exp2(-detail::elapsed(times[i], youngest) / half_life);
         total += w[i];
     }
     for (double& x : w) x /= total;
@@ -281,36 +281,48 @@ struct channel_sets {
     std::vector<double> n_paths, conversions, value;
 };
 
+// Canonical: dense channel indices in ascending channel code, sets in ascending order of
+// their members, each set's value summed in ascending order. The sets, and so the exact and
+// the sampled Shapley values, depend on the paths as a set, not on the order of the rows.
 inline channel_sets distinct_sets(const path_set& paths) {
     channel_sets out;
-    std::vector<std::int32_t> dense(static_cast<std::size_t>(paths.n_channels()), -1);
-    std::map<std::vector<std::uint32_t>, std::size_t> seen;
+    const auto nc = static_cast<std::size_t>(paths.n_channels());
+    std::vector<char> used(nc, 0);
+    for (std::size_t p = 0; p < paths.n_paths(); ++p)
+        for (std::int32_t c : paths.channels(p)) used[static_cast<std::size_t>(c)] = 1;
+    std::vector<std::int32_t> dense(nc, -1);
+    for (std::size_t c = 0; c < nc; ++c)
+        if (used[c]) {
+            dense[c] = static_cast<std::int32_t>(out.present.size());
+            out.present.push_back(static_cast<std::int32_t>(c));
+        }
+    struct totals {
+        double n_paths = 0, conversions = 0;
+        std::vector<double> values;
+    };
+    std::map<std::vector<std::uint32_t>, totals> seen;
     std::vector<std::uint32_t> key;
     for (std::size_t p = 0; p < paths.n_paths(); ++p) {
         key.clear();
-        for (std::int32_t c : paths.channels(p)) {
-            auto& d = dense[static_cast<std::size_t>(c)];
-            if (d < 0) {
-                d = static_cast<std::int32_t>(out.present.size());
-                out.present.push_back(c);
-            }
-            key.push_back(static_cast<std::uint32_t>(d));
-        }
+        for (std::int32_t c : paths.channels(p)) key.push_back(static_cast<std::uint32_t>(dense[static_cast<std::size_t>(c)]));
         std::sort(key.begin(), key.end());
         key.erase(std::unique(key.begin(), key.end()), key.end());
-        auto [it, fresh] = seen.try_emplace(key, out.n_paths.size());
-        if (fresh) {
-            out.members.insert(out.members.end(), key.begin(), key.end());
-            out.offsets.push_back(out.members.size());
-            out.n_paths.push_back(0.0);
-            out.conversions.push_back(0.0);
-            out.value.push_back(0.0);
-        }
-        out.n_paths[it->second] += 1.0;
+        totals& t = seen[key];
+        t.n_paths += 1.0;
         if (paths.converted(p)) {
-            out.conversions[it->second] += 1.0;
-            out.value[it->second] += paths.value(p);
+            t.conversions += 1.0;
+            t.values.push_back(paths.value(p));
         }
+    }
+    for (auto& [members, t] : seen) {
+        out.members.insert(out.members.end(), members.begin(), members.end());
+        out.offsets.push_back(out.members.size());
+        out.n_paths.push_back(t.n_paths);
+        out.conversions.push_back(t.conversions);
+        std::sort(t.values.begin(), t.values.end());
+        double v = 0.0;
+        for (double x : t.values) v += x;
+        out.value.push_back(v);
     }
     return out;
 }
@@ -445,7 +457,9 @@ inline void shapley(const path_set& paths, const attribution_options& op, attrib
     out.base = v_all[1];
     for (std::size_t i = 0; i < k; ++i) out.score[static_cast<std::size_t>(cs.present[i])] = phi[1][i];
     // Scale so the credits sum to the totals; the Shapley values sum to v(all) (efficiency).
-    const std::array<double, 2> totals{out.total_conversions, out.total_value};
+    // The totals are the canonical sums over the sets (equal to total_conversions and
+    // total_value up to rounding), so that the credits do not depend on the row order either.
+    const std::array<double, 2> totals{all.conv, all.val};
     for (int d = 0; d < 2; ++d) {
         if (!(v_all[static_cast<std::size_t>(d)] > 0.0)) continue;
         double sum = 0.0;
@@ -510,7 +524,7 @@ FUNNELKIT_INLINE attribution_result attribute(const path_set& paths, const attri
         case attribution_model::position: position_weights(n, op.head, op.tail, op.middle, w); break;
         case attribution_model::w_shaped: w_shape_weights(paths.milestones(p), op, w); break;
         case attribution_model::time_decay:
-            time_decay_weights(paths.times(p), paths.conversion_time(p), op.half_life, w);
+            time_decay_weights(paths.times(p), op.half_life, w);
             break;
         default: break;
         }

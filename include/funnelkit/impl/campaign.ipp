@@ -13,6 +13,7 @@
 
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/stage_mask.hpp"
+#include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/rates.hpp"
 #include "funnelkit/velocity.hpp"
@@ -44,6 +45,12 @@ inline std::optional<double> ratio(double a, double b) {
 
 inline rate_estimate wilson(std::int64_t x, std::int64_t n, double level) {
     rate_estimate r{x, n, std::nullopt, std::nullopt, std::nullopt};
+    // With skipped_stages::not_implied a step rate can exceed 1 (entities skip the stage
+    // before): the rate is reported, but it is no proportion and has no interval.
+    if (x > n) {
+        r.rate = static_cast<double>(x) / static_cast<double>(n);
+        return r;
+    }
     if (const auto b = rate_interval(x, n, level, interval_method::wilson)) {
         r.rate = b->estimate;
         r.lower = b->lower;
@@ -143,7 +150,7 @@ FUNNELKIT_INLINE campaign_report_result campaign_report(const stage_model& model
         if (e.won) {
             s.won += 1;
             s.revenue += e.won_amount;
-            s.days_to_win += static_cast<double>(e.won_time - e.first_time) / day;
+            s.days_to_win += detail::elapsed(e.first_time, e.won_time) / day;
         } else if (e.lost) {
             s.lost += 1;
         }

@@ -7,9 +7,11 @@
 #include <bit>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/stage_mask.hpp"
+#include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -17,8 +19,8 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace detail::conversion_impl {
 inline constexpr char conversion_magic[] = "FKCV";
-inline constexpr std::uint16_t conversion_format = 1;
-
+inline constexpr std::uint16_t conversion_format = 2;
+inline constexpr std::string_view merge_what = "cannot merge conversion_counts";
 
 struct entity_state {
     std::uint64_t mask = 0;
@@ -33,12 +35,37 @@ inline void observe(entity_state& e, std::int32_t rank, std::int64_t t, std::int
         e.segment = seg;
     }
 }
+
+inline std::string skipped_text(std::optional<skipped_stages> s) {
+    return !s ? "not recorded" : *s == skipped_stages::implied ? "implied" : "not_implied";
+}
+inline std::string passes_text(std::optional<recycled_passes> p) {
+    return !p ? "not recorded" : *p == recycled_passes::first_only ? "first_only" : "every_pass";
+}
+
 }  // namespace detail::conversion_impl
 
-FUNNELKIT_INLINE conversion_counts::conversion_counts(std::size_t n_stages, std::size_t n_segments)
-    : n_stages_(n_stages), n_segments_(n_segments), counts_((n_segments + 1) * (n_stages + 1), 0) {
+FUNNELKIT_INLINE conversion_definition detail::join_definitions(const conversion_definition& a, const conversion_definition& b,
+                                                                std::string_view what) {
+    using namespace detail::conversion_impl;
+    return {detail::join_recorded(what, "stage model", a.model_fingerprint, b.model_fingerprint, std::uint64_t{0},
+                                  detail::fingerprint_text),
+            detail::join_recorded(what, "option 'skipped'", a.skipped, b.skipped, std::optional<skipped_stages>{},
+                                  skipped_text),
+            detail::join_recorded(what, "option 'passes'", a.passes, b.passes, std::optional<recycled_passes>{},
+                                  passes_text)};
+}
+
+FUNNELKIT_INLINE conversion_counts::conversion_counts(std::size_t n_stages, std::size_t n_segments,
+                                                      const conversion_definition& definition)
+    : n_stages_(n_stages), n_segments_(n_segments), definition_(definition) {
     if (n_stages > stage_model::max_ladder)
         detail::throw_option("n_stages", std::to_string(n_stages), "exceeds the 64-stage ladder limit");
+    if (definition.skipped && static_cast<unsigned>(*definition.skipped) > 1u)
+        detail::throw_option("skipped", std::to_string(static_cast<unsigned>(*definition.skipped)), "is not a skipped_stages value");
+    if (definition.passes && static_cast<unsigned>(*definition.passes) > 1u)
+        detail::throw_option("passes", std::to_string(static_cast<unsigned>(*definition.passes)), "is not a recycled_passes value");
+    counts_.assign((n_segments + 1) * (n_stages + 1), 0);
 }
 
 FUNNELKIT_INLINE std::size_t conversion_counts::row(std::int32_t segment) const {
@@ -59,6 +86,13 @@ FUNNELKIT_INLINE void conversion_counts::add_entity(std::uint64_t reached_mask, 
     if (n_stages_ < 64 && (reached_mask >> n_stages_) != 0)
         detail::throw_option("reached_mask", std::to_string(reached_mask),
                              "has bits beyond the " + std::to_string(n_stages_) + " ladder stages");
+    if (definition_.skipped == skipped_stages::implied && detail::close_downwards(reached_mask) != reached_mask)
+        detail::throw_option("reached_mask", std::to_string(reached_mask),
+                             "misses a stage below its highest one, but these counts imply skipped stages");
+    if (segment < overall) (void)row(segment);  // throws naming the segment
+    // Counts are checked before any changes: the entity counter of a row bounds its other
+    // counters and the overall row bounds every segment row, so one check covers them all.
+    (void)detail::add_count(counts_[0], 1, "conversion_counts::add_entity");
     if (segment >= 0) grow_segments(static_cast<std::size_t>(segment) + 1);
     auto bump = [&](std::size_t r) {
         std::int64_t* c = counts_.data() + r;
@@ -70,18 +104,29 @@ FUNNELKIT_INLINE void conversion_counts::add_entity(std::uint64_t reached_mask, 
 }
 
 FUNNELKIT_INLINE void conversion_counts::merge(const conversion_counts& other) {
+    using namespace detail::conversion_impl;
+    const conversion_definition def = detail::join_definitions(definition_, other.definition_, merge_what);
     if (other.n_stages_ != n_stages_) {
-        // A default-constructed (0-stage, empty) state is the identity of merge.
+        // A state with no stage and no entity (default-constructed) is the identity of merge.
         if (n_stages_ == 0 && n_segments_ == 0 && counts_[0] == 0) {
             *this = other;
+            definition_ = def;
             return;
         }
-        if (other.n_stages_ == 0 && other.n_segments_ == 0 && other.counts_[0] == 0) return;
-        throw invalid_argument("conversion_counts::merge: stage counts differ (" + std::to_string(n_stages_) +
-                               " vs " + std::to_string(other.n_stages_) + ")");
+        if (other.n_stages_ == 0 && other.n_segments_ == 0 && other.counts_[0] == 0) {
+            definition_ = def;
+            return;
+        }
+        detail::throw_incompatible(merge_what, "ladder length", std::to_string(n_stages_),
+                                   std::to_string(other.n_stages_), "stages");
     }
+    // Rows are laid out segment by segment, so the other state's counters line up with a
+    // prefix of this one's (grown to the larger number of segments).
+    for (std::size_t i = 0; i < other.counts_.size(); ++i)
+        (void)detail::add_count(i < counts_.size() ? counts_[i] : 0, other.counts_[i], merge_what);
     grow_segments(other.n_segments_);
     for (std::size_t i = 0; i < other.counts_.size(); ++i) counts_[i] += other.counts_[i];
+    definition_ = def;
 }
 
 FUNNELKIT_INLINE void conversion_counts::reset() { std::fill(counts_.begin(), counts_.end(), 0); }
@@ -118,6 +163,9 @@ FUNNELKIT_INLINE std::vector<std::byte> conversion_counts::serialize() const {
     detail::byte_writer w(conversion_magic, conversion_format);
     w.put(static_cast<std::uint64_t>(n_stages_));
     w.put(static_cast<std::uint64_t>(n_segments_));
+    w.put(definition_.model_fingerprint);
+    w.put_code(definition_.skipped ? std::optional<std::uint8_t>(static_cast<std::uint8_t>(*definition_.skipped)) : std::nullopt);
+    w.put_code(definition_.passes ? std::optional<std::uint8_t>(static_cast<std::uint8_t>(*definition_.passes)) : std::nullopt);
     w.put(counts_);
     return std::move(w).finish();
 }
@@ -125,21 +173,53 @@ FUNNELKIT_INLINE std::vector<std::byte> conversion_counts::serialize() const {
 FUNNELKIT_INLINE conversion_counts conversion_counts::deserialize(const void* data, std::size_t size) {
     using namespace detail::conversion_impl;
     detail::byte_reader r(data, size, conversion_magic, "conversion_counts");
-    if (r.version() != conversion_format)
-        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const std::uint16_t version = r.accept_versions(1, conversion_format);
     const auto n_stages = r.get<std::uint64_t>();
     const auto n_segments = r.get<std::uint64_t>();
     if (n_stages > stage_model::max_ladder) r.fail("stage count " + std::to_string(n_stages) + " exceeds 64");
+    conversion_definition def;
+    if (version >= 2) {
+        def.model_fingerprint = r.get<std::uint64_t>();
+        if (const auto c = r.get_code(1, "skipped")) def.skipped = static_cast<skipped_stages>(*c);
+        if (const auto c = r.get_code(1, "passes")) def.passes = static_cast<recycled_passes>(*c);
+    }
     auto counts = r.get_vector<std::int64_t>();
     r.finish();
-    if (n_segments > counts.size() || counts.size() != (n_segments + 1) * (n_stages + 1))
+    const std::size_t width = static_cast<std::size_t>(n_stages) + 1;
+    if (n_segments >= counts.size() || counts.size() != (n_segments + 1) * width)
         r.fail("counter array of " + std::to_string(counts.size()) + " does not match " +
                std::to_string(n_stages) + " stages and " + std::to_string(n_segments) + " segments");
-    for (std::int64_t c : counts)
-        if (c < 0) r.fail("negative count " + std::to_string(c));
+    const std::size_t rows = static_cast<std::size_t>(n_segments) + 1;
+    for (std::size_t g = 0; g < rows; ++g) {
+        const std::int64_t* c = counts.data() + g * width;
+        const std::string where = g == 0 ? std::string("overall") : "segment " + std::to_string(g - 1);
+        if (c[0] < 0) r.fail(where + ": negative entity count " + std::to_string(c[0]));
+        for (std::size_t k = 0; k < n_stages; ++k) {
+            const std::int64_t v = c[1 + k];
+            if (v < 0) r.fail(where + ", stage " + std::to_string(k) + ": negative count " + std::to_string(v));
+            if (v > c[0])
+                r.fail(where + ", stage " + std::to_string(k) + ": reached " + std::to_string(v) + " exceeds entities " +
+                       std::to_string(c[0]));
+            if (def.skipped == skipped_stages::implied && k > 0 && v > c[k])
+                r.fail(where + ", stage " + std::to_string(k) + ": reached " + std::to_string(v) +
+                       " exceeds the previous stage's " + std::to_string(c[k]) + " although skipped stages are implied");
+        }
+    }
+    // The overall row counts every entity, a segment row only those of its segment.
+    for (std::size_t k = 0; k < width; ++k) {
+        std::int64_t sum = 0;
+        for (std::size_t g = 1; g < rows; ++g) {
+            const std::int64_t v = counts[g * width + k];
+            if (v > counts[k] - sum)
+                r.fail("column " + std::to_string(k) + ": the segments sum to more than the overall count " +
+                       std::to_string(counts[k]));
+            sum += v;
+        }
+    }
     conversion_counts out;
     out.n_stages_ = static_cast<std::size_t>(n_stages);
     out.n_segments_ = static_cast<std::size_t>(n_segments);
+    out.definition_ = def;
     out.counts_ = std::move(counts);
     return out;
 }
@@ -155,7 +235,8 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
     const auto* stg = records.stage.data();
     const auto* seg = has_seg ? records.segment.data() : nullptr;
 
-    conversion_counts out(model.ladder().size(), static_cast<std::size_t>(n_segments));
+    conversion_counts out(model.ladder().size(), static_cast<std::size_t>(n_segments),
+                          {model.fingerprint(), options.skipped, recycled_passes::first_only});
     auto emit = [&](const entity_state& e) {
         const std::uint64_t m = options.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
         out.add_entity(m, e.segment);

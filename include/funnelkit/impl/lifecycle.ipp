@@ -58,7 +58,10 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
     const bool has_seg = records.has_segment();
     const bool has_reason = !records.reason.empty();
 
+    if (options.ticks_per_second <= 0)
+        detail::throw_option("ticks_per_second", std::to_string(options.ticks_per_second), "must be > 0");
     stage_histories h(model);
+    h.ticks_per_second_ = options.ticks_per_second;
     h.n_segments_ = static_cast<std::size_t>(n_segments);
     std::int64_t max_time = never;
     std::int32_t max_reason = -1;
@@ -237,7 +240,7 @@ FUNNELKIT_INLINE conversion_counts reach(const stage_histories& h, std::span<con
         n_groups = static_cast<std::size_t>(top + 1);
     }
     const stage_model& m = h.model();
-    conversion_counts out(h.n_stages(), n_groups);
+    conversion_counts out(h.n_stages(), n_groups, {m.fingerprint(), options.skipped, options.passes});
     const bool implied = options.skipped == skipped_stages::implied;
     auto finish = [&](std::uint64_t mask) { return implied ? detail::close_downwards(mask) : mask; };
     for (std::size_t i = 0; i < n; ++i) {

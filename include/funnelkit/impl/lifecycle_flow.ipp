@@ -9,6 +9,7 @@
 #include <numeric>
 #include <string>
 
+#include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -16,12 +17,18 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace detail::lifecycle_flow_impl {
 inline constexpr char flow_magic[] = "FKFL";
-inline constexpr std::uint16_t flow_format = 1;
+inline constexpr std::uint16_t flow_format = 2;
+inline constexpr std::string_view flow_merge = "cannot merge flow_counts";
+
+inline std::string shape_text(std::size_t codes, std::size_t ranks) {
+    return std::to_string(codes) + " stage codes, " + std::to_string(ranks) + " ladder stages";
+}
 }  // namespace detail::lifecycle_flow_impl
 
-FUNNELKIT_INLINE flow_counts::flow_counts(std::size_t n_codes, std::size_t n_ranks, std::size_t n_segments, std::size_t n_reasons)
+FUNNELKIT_INLINE flow_counts::flow_counts(std::size_t n_codes, std::size_t n_ranks, std::size_t n_segments, std::size_t n_reasons,
+                                          std::uint64_t model_fingerprint)
     : n_codes_(n_codes), n_ranks_(n_ranks), n_segments_(n_segments), n_reasons_(n_reasons),
-      transitions_(n_codes * n_codes, 0), exits_((n_segments + 1) * n_ranks * 4, 0),
+      model_fingerprint_(model_fingerprint), transitions_(n_codes * n_codes, 0), exits_((n_segments + 1) * n_ranks * 4, 0),
       reasons_((n_segments + 1) * n_ranks * n_reasons, 0) {}
 
 FUNNELKIT_INLINE std::size_t flow_counts::exit_index(std::size_t rank, std::size_t o, std::int32_t segment) const {
@@ -54,13 +61,21 @@ FUNNELKIT_INLINE std::int64_t flow_counts::reasons(std::size_t rank, std::int32_
 
 FUNNELKIT_INLINE void flow_counts::add_transition(std::int32_t from, std::int32_t to, std::int64_t n) {
     (void)transitions(from, to);  // range check
-    transitions_[static_cast<std::size_t>(from) * n_codes_ + static_cast<std::size_t>(to)] += n;
+    if (n < 0) detail::throw_option("n", std::to_string(n), "must be >= 0");
+    auto& c = transitions_[static_cast<std::size_t>(from) * n_codes_ + static_cast<std::size_t>(to)];
+    c = detail::add_count(c, n, "flow_counts::add_transition");
 }
 
 FUNNELKIT_INLINE void flow_counts::add_exit(std::size_t rank, outcome o, std::int32_t segment, std::int32_t reason) {
+    if (static_cast<std::size_t>(o) > 3) detail::throw_option("outcome", std::to_string(static_cast<std::size_t>(o)), "is not 0..3");
+    // Overall counters bound the segment counters: checking them covers both.
+    (void)detail::add_count(exits_[exit_index(rank, o, overall)], 1, "flow_counts::add_exit");
+    const bool with_reason = reason >= 0 && (o == lost || o == disqualified);
+    if (with_reason) (void)detail::add_count(reasons_[reason_index(rank, reason, overall)], 1, "flow_counts::add_exit");
+    if (segment >= 0) (void)exit_index(rank, o, segment);  // range check before any change
     exits_[exit_index(rank, o, overall)] += 1;
     if (segment >= 0) exits_[exit_index(rank, o, segment)] += 1;
-    if (reason >= 0 && (o == lost || o == disqualified)) {
+    if (with_reason) {
         reasons_[reason_index(rank, reason, overall)] += 1;
         if (segment >= 0) reasons_[reason_index(rank, reason, segment)] += 1;
     }
@@ -79,22 +94,34 @@ FUNNELKIT_INLINE flow_counts flow_counts::reshaped(std::size_t n_segments, std::
 }
 
 FUNNELKIT_INLINE void flow_counts::merge(const flow_counts& o) {
-    if (o.transitions_.empty() && o.exits_.empty()) return;
+    using namespace detail::lifecycle_flow_impl;
+    const std::uint64_t fingerprint = detail::join_recorded(flow_merge, "stage model", model_fingerprint_, o.model_fingerprint_,
+                                                            std::uint64_t{0}, detail::fingerprint_text);
+    if (o.transitions_.empty() && o.exits_.empty()) {
+        model_fingerprint_ = fingerprint;
+        return;
+    }
     if (transitions_.empty() && exits_.empty()) {
         *this = o;
+        model_fingerprint_ = fingerprint;
         return;
     }
     if (o.n_codes_ != n_codes_ || o.n_ranks_ != n_ranks_)
-        throw invalid_argument("flow_counts::merge: stage models differ (codes, ladder stages: " +
-                               std::to_string(n_codes_) + ", " + std::to_string(n_ranks_) + " vs " +
-                               std::to_string(o.n_codes_) + ", " + std::to_string(o.n_ranks_) + ")");
-    // A part may have seen fewer segments or reason codes than another: grow to the larger shape.
+        detail::throw_incompatible(flow_merge, "stage model", shape_text(n_codes_, n_ranks_), shape_text(o.n_codes_, o.n_ranks_));
+    // A part may have seen fewer segments or reason codes than another: grow to the larger
+    // shape (into copies, so that a failed merge changes nothing), check, then add.
     const std::size_t segs = std::max(n_segments_, o.n_segments_), whys = std::max(n_reasons_, o.n_reasons_);
-    if (segs != n_segments_ || whys != n_reasons_) *this = reshaped(segs, whys);
-    const flow_counts& b = (o.n_segments_ == segs && o.n_reasons_ == whys) ? o : o.reshaped(segs, whys);
-    for (std::size_t i = 0; i < transitions_.size(); ++i) transitions_[i] += b.transitions_[i];
-    for (std::size_t i = 0; i < exits_.size(); ++i) exits_[i] += b.exits_[i];
-    for (std::size_t i = 0; i < reasons_.size(); ++i) reasons_[i] += b.reasons_[i];
+    const bool grow = segs != n_segments_ || whys != n_reasons_;
+    flow_counts grown = grow ? reshaped(segs, whys) : flow_counts{};
+    flow_counts& a = grow ? grown : *this;
+    const flow_counts o_grown = (o.n_segments_ == segs && o.n_reasons_ == whys) ? flow_counts{} : o.reshaped(segs, whys);
+    const flow_counts& b = (o.n_segments_ == segs && o.n_reasons_ == whys) ? o : o_grown;
+    for (auto part : {&flow_counts::transitions_, &flow_counts::exits_, &flow_counts::reasons_})
+        for (std::size_t i = 0; i < (a.*part).size(); ++i) (void)detail::add_count((a.*part)[i], (b.*part)[i], flow_merge);
+    for (auto part : {&flow_counts::transitions_, &flow_counts::exits_, &flow_counts::reasons_})
+        for (std::size_t i = 0; i < (a.*part).size(); ++i) (a.*part)[i] += (b.*part)[i];
+    if (grow) *this = std::move(grown);
+    model_fingerprint_ = fingerprint;
 }
 
 FUNNELKIT_INLINE void flow_counts::reset() {
@@ -110,6 +137,7 @@ FUNNELKIT_INLINE std::vector<std::byte> flow_counts::serialize() const {
     w.put(static_cast<std::uint64_t>(n_ranks_));
     w.put(static_cast<std::uint64_t>(n_segments_));
     w.put(static_cast<std::uint64_t>(n_reasons_));
+    w.put(model_fingerprint_);
     w.put(transitions_);
     w.put(exits_);
     w.put(reasons_);
@@ -119,31 +147,63 @@ FUNNELKIT_INLINE std::vector<std::byte> flow_counts::serialize() const {
 FUNNELKIT_INLINE flow_counts flow_counts::deserialize(const void* data, std::size_t size) {
     using namespace detail::lifecycle_flow_impl;
     detail::byte_reader r(data, size, flow_magic, "flow_counts");
-    if (r.version() != flow_format)
-        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const std::uint16_t version = r.accept_versions(1, flow_format);
     const auto codes = r.get<std::uint64_t>(), ranks = r.get<std::uint64_t>();
     const auto segments = r.get<std::uint64_t>(), reasons = r.get<std::uint64_t>();
     if (codes > stage_model::max_stages || ranks > stage_model::max_ladder || segments > (1u << 31) ||
         reasons > (1u << 31))
-        r.fail("implausible shape");
+        r.fail("implausible shape (" + std::to_string(codes) + " codes, " + std::to_string(ranks) + " ranks, " +
+               std::to_string(segments) + " segments, " + std::to_string(reasons) + " reasons)");
     flow_counts out;
     out.n_codes_ = codes;
     out.n_ranks_ = ranks;
     out.n_segments_ = segments;
     out.n_reasons_ = reasons;
+    if (version >= 2) out.model_fingerprint_ = r.get<std::uint64_t>();
     out.transitions_ = r.get_vector<std::int64_t>();
     out.exits_ = r.get_vector<std::int64_t>();
     out.reasons_ = r.get_vector<std::int64_t>();
     r.finish();
-    if (out.transitions_.size() != codes * codes || out.exits_.size() != (segments + 1) * ranks * 4 ||
-        out.reasons_.size() != (segments + 1) * ranks * reasons)
+    const std::uint64_t cells = (segments + 1) * ranks;  // < 2^38: no overflow
+    std::uint64_t reason_cells = 0;
+    if (out.transitions_.size() != codes * codes || out.exits_.size() != cells * 4 ||
+        __builtin_mul_overflow(cells, reasons, &reason_cells) || out.reasons_.size() != reason_cells)
         r.fail("array sizes do not match the shape");
+    for (auto part : {&flow_counts::transitions_, &flow_counts::exits_, &flow_counts::reasons_})
+        for (std::int64_t c : out.*part)
+            if (c < 0) r.fail("negative count " + std::to_string(c));
+    // Overall rows count every entity, a segment row only those of its segment; reasons are
+    // given for lost and disqualified exits only, at most one per exit.
+    const std::size_t per_row_exits = ranks * 4, per_row_reasons = ranks * reasons;
+    auto overall_bounds = [&](const std::vector<std::int64_t>& v, std::size_t width, const char* what) {
+        for (std::size_t k = 0; k < width; ++k) {
+            std::int64_t sum = 0;
+            for (std::size_t g = 1; g <= segments; ++g) {
+                const std::int64_t x = v[g * width + k];
+                if (x > v[k] - sum) r.fail(std::string(what) + ": the segments sum to more than the overall count");
+                sum += x;
+            }
+        }
+    };
+    overall_bounds(out.exits_, per_row_exits, "exits");
+    overall_bounds(out.reasons_, per_row_reasons, "reasons");
+    for (std::size_t cell = 0; cell < cells; ++cell) {
+        // Unsigned: two counts below 2^63 sum below 2^64.
+        const auto closed = static_cast<std::uint64_t>(out.exits_[cell * 4 + lost]) +
+                            static_cast<std::uint64_t>(out.exits_[cell * 4 + disqualified]);
+        std::uint64_t given = 0;
+        for (std::size_t why = 0; why < reasons; ++why) {
+            const auto x = static_cast<std::uint64_t>(out.reasons_[cell * reasons + why]);
+            if (x > closed - given) r.fail("more reasons than lost and disqualified exits at rank " + std::to_string(cell % ranks));
+            given += x;
+        }
+    }
     return out;
 }
 
 FUNNELKIT_INLINE flow_counts compute_flow(const stage_histories& h) {
     const stage_model& m = h.model();
-    flow_counts out(m.size(), h.n_stages(), h.n_segments(), h.n_reasons());
+    flow_counts out(m.size(), h.n_stages(), h.n_segments(), h.n_reasons(), m.fingerprint());
     const auto off = h.offsets();
     const auto stages = h.event_stages();
     for (std::size_t i = 0; i < h.size(); ++i) {
@@ -266,10 +326,11 @@ FUNNELKIT_END_NAMESPACE
 
 FUNNELKIT_BEGIN_NAMESPACE
 
-namespace {
-constexpr char summary_magic[] = "FKLS";
-constexpr std::uint16_t summary_format = 1;
-}  // namespace
+namespace detail::lifecycle_flow_impl {
+inline constexpr char summary_magic[] = "FKLS";
+inline constexpr std::uint16_t summary_format = 2;
+inline constexpr std::string_view summary_merge = "cannot merge lifecycle_summary";
+}  // namespace detail::lifecycle_flow_impl
 
 FUNNELKIT_INLINE const duration_summary& lifecycle_summary::time_in_stage(std::size_t rank, std::int32_t segment) const {
     if (rank >= n_stages_) detail::throw_option("rank", std::to_string(rank), "is not a ladder position of this summary");
@@ -280,23 +341,41 @@ FUNNELKIT_INLINE const duration_summary& lifecycle_summary::time_in_stage(std::s
 
 FUNNELKIT_INLINE void lifecycle_summary::grow_segments(std::size_t n_segments) {
     if (n_segments <= n_segments_) return;
-    durations_.resize((n_segments + 1) * n_stages_);
+    durations_.resize((n_segments + 1) * n_stages_, duration_summary(true, ticks_per_second_));
     n_segments_ = n_segments;
 }
 
 FUNNELKIT_INLINE void lifecycle_summary::merge(const lifecycle_summary& o) {
+    using namespace detail::lifecycle_flow_impl;
     if (o.n_stages_ == 0) return;
     if (n_stages_ == 0) {
         *this = o;
         return;
     }
+    // Everything that can fail is checked, or done on copies, before this summary changes.
+    const std::int64_t unit = detail::join_recorded(summary_merge, "time unit", ticks_per_second_, o.ticks_per_second_,
+                                                    std::int64_t{0}, [](std::int64_t t) {
+                                                        return t == 0 ? std::string("not recorded") : std::to_string(t);
+                                                    }, "ticks per second");
+    (void)detail::join_definitions(conversion_.definition(), o.conversion_.definition(), summary_merge);
     if (o.n_stages_ != n_stages_)
-        throw invalid_argument("lifecycle_summary::merge: ladder lengths differ (" + std::to_string(n_stages_) + " vs " +
-                               std::to_string(o.n_stages_) + ")");
-    conversion_.merge(o.conversion_);
-    flow_.merge(o.flow_);
+        detail::throw_incompatible(summary_merge, "ladder length", std::to_string(n_stages_), std::to_string(o.n_stages_),
+                                   "stages");
+    conversion_counts conversion = conversion_;
+    conversion.merge(o.conversion_);
+    flow_counts flow = flow_;
+    flow.merge(o.flow_);
+    for (std::size_t i = 0; i < o.durations_.size() && i < durations_.size(); ++i)
+        (void)detail::check_duration_merge(durations_[i], o.durations_[i], summary_merge);
+    conversion_ = std::move(conversion);
+    flow_ = std::move(flow);
+    ticks_per_second_ = unit;
     grow_segments(o.n_segments_);
     for (std::size_t i = 0; i < o.durations_.size(); ++i) durations_[i].merge(o.durations_[i]);
+    // Cells the other side did not have take the joined unit too (a part read from format
+    // version 1 records none).
+    for (auto& d : durations_)
+        if (d.ticks_per_second() != unit) d.merge(duration_summary(true, unit));
 }
 
 FUNNELKIT_INLINE void lifecycle_summary::reset() {
@@ -306,9 +385,11 @@ FUNNELKIT_INLINE void lifecycle_summary::reset() {
 }
 
 FUNNELKIT_INLINE std::vector<std::byte> lifecycle_summary::serialize() const {
+    using namespace detail::lifecycle_flow_impl;
     detail::byte_writer w(summary_magic, summary_format);
     w.put(static_cast<std::uint64_t>(n_stages_));
     w.put(static_cast<std::uint64_t>(n_segments_));
+    w.put(ticks_per_second_);
     w.put_blob(conversion_.serialize());
     w.put_blob(flow_.serialize());
     w.put(static_cast<std::uint64_t>(durations_.size()));
@@ -317,28 +398,54 @@ FUNNELKIT_INLINE std::vector<std::byte> lifecycle_summary::serialize() const {
 }
 
 FUNNELKIT_INLINE lifecycle_summary lifecycle_summary::deserialize(const void* data, std::size_t size) {
+    using namespace detail::lifecycle_flow_impl;
     detail::byte_reader r(data, size, summary_magic, "lifecycle_summary");
-    if (r.version() != summary_format)
-        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const std::uint16_t version = r.accept_versions(1, summary_format);
+    // Parts are written in the format of the whole; a part's own errors are reported as such.
+    auto part = [&](const char* what, auto read) {
+        auto [p, n] = r.get_blob();
+        if (detail::blob_version(p, n) != version)
+            r.fail(std::string("the nested ") + what + " is not in format version " + std::to_string(version));
+        try {
+            return read(p, n);
+        } catch (const invalid_argument& e) {
+            r.fail(std::string("nested part: ") + e.what());
+        }
+    };
     lifecycle_summary s;
     s.n_stages_ = static_cast<std::size_t>(r.get<std::uint64_t>());
     s.n_segments_ = static_cast<std::size_t>(r.get<std::uint64_t>());
     if (s.n_stages_ > stage_model::max_ladder) r.fail("implausible ladder length");
-    auto [cp, cn] = r.get_blob();
-    s.conversion_ = conversion_counts::deserialize(cp, cn);
-    auto [fp, fn] = r.get_blob();
-    s.flow_ = flow_counts::deserialize(fp, fn);
+    if (version >= 2) {
+        s.ticks_per_second_ = r.get<std::int64_t>();
+        if (s.ticks_per_second_ < 0) r.fail("ticks per second " + std::to_string(s.ticks_per_second_) + " is negative");
+    }
+    s.conversion_ = part("conversion_counts", conversion_counts::deserialize);
+    s.flow_ = part("flow_counts", flow_counts::deserialize);
     const auto count = r.get<std::uint64_t>();
-    if (count != (s.n_segments_ + 1) * s.n_stages_) r.fail("duration summary count does not match the shape");
+    if (s.n_segments_ > count || count != (s.n_segments_ + 1) * s.n_stages_)
+        r.fail("duration summary count does not match the shape");
     s.durations_.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
-        auto [dp, dn] = r.get_blob();
-        s.durations_.push_back(duration_summary::deserialize(dp, dn));
+        s.durations_.push_back(part("duration_summary", duration_summary::deserialize));
+        if (s.durations_.back().ticks_per_second() != s.ticks_per_second_)
+            r.fail("a duration summary's time unit differs from the summary's");
     }
     r.finish();
     if (s.conversion_.n_stages() != s.n_stages_ || s.conversion_.n_segments() != s.n_segments_ ||
-        s.flow_.n_ranks() != s.n_stages_)
+        s.flow_.n_ranks() != s.n_stages_ || s.flow_.n_segments() != s.n_segments_)
         r.fail("parts disagree on the shape");
+    if (s.flow_.model_fingerprint() != s.conversion_.definition().model_fingerprint)
+        r.fail("parts disagree on the stage model");
+    // Every entity exits at most once (at its last step stage) and is counted at least once.
+    const std::int64_t entities = s.conversion_.entities();
+    std::int64_t exits = 0;
+    for (std::size_t rank = 0; rank < s.n_stages_; ++rank)
+        for (std::size_t o = 0; o < 4; ++o) {
+            const std::int64_t x = s.flow_.exits(rank, static_cast<flow_counts::outcome>(o));
+            if (x > entities - exits) r.fail("the exits exceed the " + std::to_string(entities) + " entities");
+            exits += x;
+        }
     return s;
 }
 
@@ -346,9 +453,10 @@ FUNNELKIT_INLINE lifecycle_summary summarize(const stage_histories& h, const rea
     lifecycle_summary s;
     s.n_stages_ = h.n_stages();
     s.n_segments_ = h.n_segments();
+    s.ticks_per_second_ = h.ticks_per_second();
     s.conversion_ = reach(h, {}, options);
     s.flow_ = compute_flow(h);
-    s.durations_.resize((s.n_segments_ + 1) * s.n_stages_);
+    s.durations_.assign((s.n_segments_ + 1) * s.n_stages_, duration_summary(true, s.ticks_per_second_));
     // Completed visits per (segment, stage) cell, then one batch per cell.
     const stage_model& m = h.model();
     const auto off = h.offsets();

@@ -6,9 +6,42 @@
 #include <string>
 #include <unordered_map>
 
+#include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::model_impl {
+
+// FNV-1a (64-bit) over a canonical encoding of the model, then the splitmix64 finaliser:
+// per stage in code order the name and the owner (each as a little-endian uint32 byte count
+// and the bytes) and the kind (one byte), then the recycle target's code as a little-endian
+// int32 (-1 for none). 0 is kept for "not recorded" in states, so a hash of 0 becomes 1.
+struct fnv1a {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    void byte(std::uint8_t b) noexcept { h = (h ^ b) * 0x100000001b3ULL; }
+    void u32(std::uint32_t v) noexcept {
+        for (int i = 0; i < 4; ++i) byte(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    void text(std::string_view s) noexcept {
+        u32(static_cast<std::uint32_t>(s.size()));
+        for (char c : s) byte(static_cast<std::uint8_t>(c));
+    }
+};
+
+inline std::uint64_t model_fingerprint(std::span<const stage> stages, std::optional<std::int32_t> recycle) noexcept {
+    fnv1a f;
+    for (const stage& s : stages) {
+        f.text(s.name);
+        f.text(s.owner);
+        f.byte(static_cast<std::uint8_t>(s.kind));
+    }
+    f.u32(static_cast<std::uint32_t>(recycle.value_or(-1)));
+    const std::uint64_t x = mix64(f.h);
+    return x == 0 ? 1 : x;
+}
+
+}  // namespace detail::model_impl
 
 FUNNELKIT_INLINE std::string_view to_string(stage_kind kind) noexcept {
     switch (kind) {
@@ -67,6 +100,7 @@ FUNNELKIT_INLINE stage_model::stage_model(std::vector<stage> stages, const optio
                                  "is a terminal stage; recycling must go to a step stage");
         recycle_ = *code;
     }
+    fingerprint_ = detail::model_impl::model_fingerprint(stages_, recycle_);
 }
 
 FUNNELKIT_INLINE stage_model stage_model::b2b() {

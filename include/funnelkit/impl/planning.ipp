@@ -10,6 +10,7 @@
 
 #include <Eigen/Dense>
 
+#include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -197,18 +198,18 @@ FUNNELKIT_INLINE std::vector<lag_distribution> estimate_lags(const lag_records& 
     std::vector<lag_distribution> out(rows);
     std::vector<std::vector<std::int64_t>> counts(rows, std::vector<std::int64_t>(K, 0));
     std::vector<double> amount_sum(rows, 0.0);
-    // Mature: created + (max_lag + 1) * period <= data_end, computed without overflow.
-    const double horizon = static_cast<double>(K) * static_cast<double>(o.period);
+    // Mature: created + (max_lag + 1) * period <= data_end, i.e. K <= floor((data_end - created)
+    // / period), in exact integers (the difference fits uint64 whenever data_end >= created).
+    const auto period = static_cast<std::uint64_t>(o.period);
     for (std::size_t i = 0; i < n; ++i) {
-        if (static_cast<double>(rec.created[i]) + horizon > static_cast<double>(o.data_end)) continue;
+        if (o.data_end < rec.created[i] || detail::elapsed_ticks(rec.created[i], o.data_end) / period < K) continue;
         const std::size_t r = rec.segment.empty() ? 0 : static_cast<std::size_t>(rec.segment[i]) + 1;
         auto add = [&](std::size_t row) {
             out[row].leads += 1;
             if (rec.won[i] == missing_time) return;
-            // won >= created; the difference is taken in double so extreme times cannot overflow.
-            const double lag = std::floor((static_cast<double>(rec.won[i]) - static_cast<double>(rec.created[i])) /
-                                          static_cast<double>(o.period));
-            const std::int64_t k = lag > static_cast<double>(o.max_lag) ? std::int64_t{o.max_lag} + 1 : static_cast<std::int64_t>(lag);
+            // won >= created: the lag in whole periods, in exact integers whatever the magnitude.
+            const std::uint64_t lag = detail::elapsed_ticks(rec.created[i], rec.won[i]) / period;
+            const std::int64_t k = lag > static_cast<std::uint64_t>(o.max_lag) ? std::int64_t{o.max_lag} + 1 : static_cast<std::int64_t>(lag);
             if (k > o.max_lag) {
                 out[row].beyond += 1;
                 return;

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <string>
 
+#include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -254,8 +255,9 @@ FUNNELKIT_INLINE volume_sla_result sla_volume(const sla_commitment& c, const vol
     out.reps = reps;
     for (std::size_t p = 0; p < P; ++p) {
         const period q = periods[p];
-        const double length = static_cast<double>(q.end) - static_cast<double>(q.start);
-        const double elapsed = as_of >= q.end ? 1.0 : (as_of <= q.start ? 0.0 : (static_cast<double>(as_of) - static_cast<double>(q.start)) / length);
+        // Exact integer differences, rounded once: periods near the int64 limits keep their length.
+        const double length = detail::elapsed(q.start, q.end);
+        const double elapsed = as_of >= q.end ? 1.0 : (as_of <= q.start ? 0.0 : detail::elapsed(q.start, as_of) / length);
         for (std::size_t r = 0; r < R; ++r) {
             volume_row row;
             row.period_index = p;

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/utf8.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -31,7 +32,15 @@ FUNNELKIT_INLINE void string_column::validate(std::string_view column) const {
 namespace detail::suppression_impl {
 
 inline constexpr char suppression_magic[] = "FKSP";
-inline constexpr std::uint16_t suppression_format = 1;
+inline constexpr std::uint16_t suppression_format = 2;
+
+// Text a list stores (reason names, kinds, keys) must be valid UTF-8: every binding reads it
+// back as text. The offending value is not echoed, as it is not printable text.
+inline void require_utf8(std::string_view option, std::string_view text) {
+    if (const std::size_t bad = detail::utf8_error_offset(text); bad != text.size())
+        detail::throw_option(option, "of " + std::to_string(text.size()) + " bytes",
+                             "is not valid UTF-8 (at byte " + std::to_string(bad) + ")");
+}
 
 inline bool is_space(unsigned char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -256,6 +265,7 @@ FUNNELKIT_INLINE suppression_list::~suppression_list() = default;
 
 FUNNELKIT_INLINE std::uint64_t suppression_list::reason_bit(std::string_view reason) {
     if (reason.empty()) detail::throw_option("reason", "\"\"", "must be a non-empty reason name");
+    detail::suppression_impl::require_utf8("reason", reason);
     for (std::size_t i = 0; i < reasons_.size(); ++i)
         if (reasons_[i] == reason) return std::uint64_t{1} << i;
     if (reasons_.size() == max_reasons)
@@ -270,8 +280,10 @@ FUNNELKIT_INLINE void suppression_list::add_key(std::string_view kind, std::stri
                                                 key_transform transform) {
     using namespace detail::suppression_impl;
     if (kind.empty()) detail::throw_option("kind", "\"\"", "must be a non-empty key kind");
+    require_utf8("kind", kind);
     const std::string_view k = trim_for(key, transform);
     if (k.empty()) detail::throw_option("key", "\"" + std::string(key) + "\"", "is empty after normalisation");
+    require_utf8("key", k);
     const std::uint64_t bit = reason_bit(reason);
     t_->kind_or_add(kind).add(k, bit);
 }
@@ -306,12 +318,18 @@ FUNNELKIT_INLINE void suppression_list::add_keys(const key_column& keys, std::sp
                                                  std::span<const std::string> reason_names) {
     using namespace detail::suppression_impl;
     if (keys.kind.empty()) detail::throw_option("kind", "\"\"", "must be a non-empty key kind");
+    require_utf8("kind", keys.kind);
     keys.values.validate("key");
     const std::size_t n = keys.values.size();
     if (reason_code.size() != n) detail::throw_length("reason", reason_code.size(), "key", n);
-    for (std::size_t i = 0; i < n; ++i)
-        if (trim_for(keys.values[i], keys.transform).empty())
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view k = trim_for(keys.values[i], keys.transform);
+        if (k.empty())
             detail::throw_at_row("key", i, "\"" + std::string(keys.values[i]) + "\"", "is empty after normalisation");
+        if (const std::size_t bad = detail::utf8_error_offset(k); bad != k.size())
+            detail::throw_at_row("key", i, "of " + std::to_string(k.size()) + " bytes",
+                                 "is not valid UTF-8 (at byte " + std::to_string(bad) + ")");
+    }
     const auto bits = code_bits(reason_code, reason_names, [this](std::string_view r) { return reason_bit(r); });
     key_table& t = t_->kind_or_add(keys.kind);
     for (std::size_t i = 0; i < n; ++i)
@@ -493,15 +511,16 @@ FUNNELKIT_INLINE std::vector<std::byte> suppression_list::serialize() const {
 FUNNELKIT_INLINE suppression_list suppression_list::deserialize(const void* data, std::size_t size) {
     using namespace detail::suppression_impl;
     detail::byte_reader r(data, size, suppression_magic, "suppression_list");
-    if (r.version() != suppression_format)
-        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    (void)r.accept_versions(1, suppression_format);
+    // The writer is canonical (see serialize): reasons, ids, kinds and keys each strictly
+    // ascending, which also rules out repeats. Strings are valid UTF-8 (checked by the reader).
     suppression_list out;
     const auto n_reasons = r.get<std::uint64_t>();
     if (n_reasons > max_reasons) r.fail("reason count " + std::to_string(n_reasons) + " exceeds 64");
     for (std::uint64_t i = 0; i < n_reasons; ++i) {
         std::string name = r.get_string();
         if (name.empty()) r.fail("empty reason name");
-        if (std::find(out.reasons_.begin(), out.reasons_.end(), name) != out.reasons_.end()) r.fail("repeated reason " + name);
+        if (!out.reasons_.empty() && !(out.reasons_.back() < name)) r.fail("reason names are not in ascending order");
         out.reasons_.push_back(std::move(name));
     }
     const std::uint64_t valid = n_reasons == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n_reasons) - 1;
@@ -510,28 +529,35 @@ FUNNELKIT_INLINE suppression_list suppression_list::deserialize(const void* data
     };
     const auto n_ids = r.get<std::uint64_t>();
     if (n_ids > size / 16) r.fail("id count " + std::to_string(n_ids) + " exceeds the blob");
+    std::int64_t previous = 0;
     for (std::uint64_t i = 0; i < n_ids; ++i) {
         const auto id = r.get<std::int64_t>();
         const auto m = r.get<std::uint64_t>();
         check_mask(m);
-        if (out.t_->ids.find(id) != 0) r.fail("repeated id " + std::to_string(id));
+        if (i > 0 && id <= previous) r.fail("ids are not in ascending order (" + std::to_string(id) + " after " + std::to_string(previous) + ")");
+        previous = id;
         out.t_->ids.add(id, m);
     }
     const auto n_kinds = r.get<std::uint64_t>();
     if (n_kinds > size) r.fail("kind count exceeds the blob");
+    std::string previous_kind;
     for (std::uint64_t k = 0; k < n_kinds; ++k) {
         std::string kind = r.get_string();
-        if (kind.empty() || out.t_->kind(kind) != nullptr) r.fail("empty or repeated key kind");
+        if (kind.empty()) r.fail("empty key kind");
+        if (k > 0 && !(previous_kind < kind)) r.fail("key kinds are not in ascending order");
+        previous_kind = kind;
         key_table& t = out.t_->kind_or_add(kind);
         const auto n_keys = r.get<std::uint64_t>();
-        if (n_keys > size) r.fail("key count exceeds the blob");
+        if (n_keys == 0 || n_keys > size) r.fail("key count " + std::to_string(n_keys) + " is 0 or exceeds the blob");
+        std::string previous_key;
         for (std::uint64_t i = 0; i < n_keys; ++i) {
-            const std::string key = r.get_string();
+            std::string key = r.get_string();
             const auto m = r.get<std::uint64_t>();
             check_mask(m);
             if (key.empty() || normalise_key(key) != key) r.fail("key \"" + key + "\" is not normalised");
-            if (t.find(key, key_hash(key)) >= 0) r.fail("repeated key \"" + key + "\"");
+            if (i > 0 && !(previous_key < key)) r.fail("keys of kind \"" + kind + "\" are not in ascending order");
             t.add(key, m);
+            previous_key = std::move(key);
         }
     }
     r.finish();

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <numeric>
 #include <string>
+#include <tuple>
 
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/random.hpp"
+#include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -358,8 +360,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         const double a = rec.amount[i];
         const std::int64_t s = start_col[i];
         const bool in_cycle = won || o.cycle_over == cycle_deals::closed;
-        // In double: a far-past start time must not overflow the integer difference.
-        const double d = (static_cast<double>(rec.closed[i]) - static_cast<double>(s)) / o.time_unit;
+        // The exact integer difference (it fits uint64 for any two times), rounded once.
+        const double d = s == missing_time ? 0.0 : detail::elapsed(s, rec.closed[i]) / o.time_unit;
         auto add = [&](cell& k) {
             if (won) { k.won += 1; k.won_amount += a; } else { k.lost += 1; k.lost_amount += a; }
             if (!in_cycle) return;
@@ -433,7 +435,7 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                     u.closed_kind = rec.outcome[i];
                     if (rec.outcome[i] == 1 || o.cycle_over == cycle_deals::closed) {
                         if (start_col[i] == missing_time) u.cycle_missing = true;
-                        else u.cycle = (static_cast<double>(rec.closed[i]) - static_cast<double>(start_col[i])) / o.time_unit;
+                        else u.cycle = detail::elapsed(start_col[i], rec.closed[i]) / o.time_unit;
                     }
                 }
                 units.push_back(u);
@@ -443,6 +445,16 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                 v.bootstrap_undefined = o.bootstrap;
                 continue;
             }
+            // Resample over a canonical order, the deals sorted by their content: the interval
+            // then depends on the deals as a set and the seed, never on the row order.
+            std::sort(units.begin(), units.end(), [](const unit& a, const unit& b) {
+                const bool a_nan = std::isnan(a.cycle), b_nan = std::isnan(b.cycle);
+                return std::tie(a.in_n, a.closed_kind, a.amount, a_nan, a.cycle_missing) <
+                           std::tie(b.in_n, b.closed_kind, b.amount, b_nan, b.cycle_missing) ||
+                       (std::tie(a.in_n, a.closed_kind, a.amount, a_nan, a.cycle_missing) ==
+                            std::tie(b.in_n, b.closed_kind, b.amount, b_nan, b.cycle_missing) &&
+                        !a_nan && a.cycle < b.cycle);
+            });
             detail::rng g(o.seed, p * rows + r);
             std::vector<double> reps, cyc;
             reps.reserve(static_cast<std::size_t>(o.bootstrap));

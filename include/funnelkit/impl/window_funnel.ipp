@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/detail/window_funnel_kernel.hpp"
 #include "funnelkit/detail/window_funnel_table.hpp"
 #include "funnelkit/error.hpp"
@@ -22,16 +23,67 @@ FUNNELKIT_BEGIN_NAMESPACE
 
 namespace detail::window_funnel_impl {
 inline constexpr char counts_magic[] = "FKWF";
-inline constexpr std::uint16_t counts_format = 1;
+inline constexpr std::uint16_t counts_format = 2;
 inline constexpr std::size_t max_steps = 64;
+inline constexpr std::string_view merge_what = "cannot merge window_funnel_counts";
+
+inline std::string modes_text(std::optional<std::uint8_t> m) {
+    if (!m) return "not recorded";
+    if (*m == 0) return "default";
+    static constexpr const char* names[] = {"strict_deduplication", "strict_order", "strict_increase", "allow_reentry",
+                                            "exact_increase"};
+    std::string out;
+    for (int b = 0; b < 5; ++b)
+        if (*m & (1u << b)) out += (out.empty() ? "" : "+") + std::string(names[b]);
+    return out;
+}
+
+// The flag combinations window_funnel() accepts; empty when valid.
+inline std::string invalid_modes(std::uint8_t m) {
+    if (m >= 32) return "has unknown bits";
+    if ((m & allow_reentry_mode) && !(m & strict_order_mode)) return "has allow_reentry without strict_order";
+    if ((m & exact_increase_mode) &&
+        (!(m & strict_increase_mode) || (m & strict_deduplication_mode) || (m & strict_order_mode)))
+        return "has exact_increase without strict_increase alone";
+    return {};
+}
+
+inline std::string window_text(std::optional<std::int64_t> w) { return w ? std::to_string(*w) : "not recorded"; }
+inline std::string ticks_text(std::int64_t t) { return t == 0 ? "not recorded" : std::to_string(t); }
+
+inline window_funnel_definition join(const window_funnel_definition& a, const window_funnel_definition& b) {
+    return {detail::join_recorded(merge_what, "window", a.window, b.window, std::optional<std::int64_t>{}, window_text),
+            detail::join_recorded(merge_what, "time unit", a.ticks_per_second, b.ticks_per_second, std::int64_t{0},
+                                  ticks_text, "ticks per second"),
+            detail::join_recorded(merge_what, "mode", a.modes, b.modes, std::optional<std::uint8_t>{}, modes_text)};
+}
 }  // namespace detail::window_funnel_impl
 
 // ---------------------------------------------------------------------------------------------
 // window_funnel_counts
 
-FUNNELKIT_INLINE window_funnel_counts::window_funnel_counts(std::size_t steps) : steps_(steps), exact_(steps + 1, 0) {
+FUNNELKIT_INLINE window_funnel_definition window_funnel_definition::of(const window_funnel_options& o) {
+    std::uint8_t m = 0;
+    if (o.strict_deduplication) m |= strict_deduplication_mode;
+    if (o.strict_order) m |= strict_order_mode;
+    if (o.strict_increase) m |= strict_increase_mode;
+    if (o.allow_reentry) m |= allow_reentry_mode;
+    if (o.exact_increase) m |= exact_increase_mode;
+    return {o.window, o.ticks_per_second, m};
+}
+
+FUNNELKIT_INLINE window_funnel_counts::window_funnel_counts(std::size_t steps, const window_funnel_definition& definition)
+    : steps_(steps), definition_(definition) {
     using namespace detail::window_funnel_impl;
     if (steps > max_steps) detail::throw_option("steps", std::to_string(steps), "exceeds the 64-step limit");
+    if (definition.window && *definition.window < 0)
+        detail::throw_option("window", std::to_string(*definition.window), "must be >= 0");
+    if (definition.ticks_per_second < 0)
+        detail::throw_option("ticks_per_second", std::to_string(definition.ticks_per_second), "must be > 0 (0: not recorded)");
+    if (definition.modes)
+        if (const std::string why = invalid_modes(*definition.modes); !why.empty())
+            detail::throw_option("modes", std::to_string(*definition.modes), why);
+    exact_.assign(steps + 1, 0);
 }
 
 FUNNELKIT_INLINE void window_funnel_counts::add(std::size_t level, std::int64_t count) {
@@ -39,30 +91,38 @@ FUNNELKIT_INLINE void window_funnel_counts::add(std::size_t level, std::int64_t 
         detail::throw_option("level", std::to_string(level),
                              "exceeds the number of steps (" + std::to_string(steps_) + ")");
     if (count < 0) detail::throw_option("count", std::to_string(count), "must be >= 0");
+    // Every level's count is at most the total, so checking the total covers them all.
+    total_ = detail::add_count(total_, count, "window_funnel_counts::add");
     exact_[level] += count;
 }
 
 // Merge: exact_[l] is the number of entities ending at level l; partitions by entity are
 // disjoint, so the histogram of the union is the element-wise sum.
 FUNNELKIT_INLINE void window_funnel_counts::merge(const window_funnel_counts& other) {
+    using namespace detail::window_funnel_impl;
+    const window_funnel_definition def = join(definition_, other.definition_);
     if (other.steps_ != steps_) {
         const bool self_empty = steps_ == 0 && exact_[0] == 0;
         const bool other_empty = other.steps_ == 0 && other.exact_[0] == 0;
         if (self_empty) {
             *this = other;
+            definition_ = def;
             return;
         }
-        if (other_empty) return;
-        throw invalid_argument("window_funnel_counts::merge: step counts differ (" + std::to_string(steps_) +
-                               " vs " + std::to_string(other.steps_) + ")");
+        if (other_empty) {
+            definition_ = def;
+            return;
+        }
+        detail::throw_incompatible(merge_what, "step count", std::to_string(steps_), std::to_string(other.steps_));
     }
+    total_ = detail::add_count(total_, other.total_, merge_what);
     for (std::size_t i = 0; i < exact_.size(); ++i) exact_[i] += other.exact_[i];
+    definition_ = def;
 }
 
-FUNNELKIT_INLINE void window_funnel_counts::reset() { std::fill(exact_.begin(), exact_.end(), 0); }
-
-FUNNELKIT_INLINE std::int64_t window_funnel_counts::entities() const noexcept {
-    return std::accumulate(exact_.begin(), exact_.end(), std::int64_t{0});
+FUNNELKIT_INLINE void window_funnel_counts::reset() {
+    std::fill(exact_.begin(), exact_.end(), 0);
+    total_ = 0;
 }
 
 FUNNELKIT_INLINE std::int64_t window_funnel_counts::at_level(std::size_t level) const {
@@ -88,6 +148,9 @@ FUNNELKIT_INLINE std::vector<std::byte> window_funnel_counts::serialize() const 
     using namespace detail::window_funnel_impl;
     detail::byte_writer w(counts_magic, counts_format);
     w.put(static_cast<std::uint64_t>(steps_));
+    w.put(definition_.window.value_or(-1));
+    w.put(definition_.ticks_per_second);
+    w.put_code(definition_.modes);
     w.put(exact_);
     return std::move(w).finish();
 }
@@ -95,19 +158,34 @@ FUNNELKIT_INLINE std::vector<std::byte> window_funnel_counts::serialize() const 
 FUNNELKIT_INLINE window_funnel_counts window_funnel_counts::deserialize(const void* data, std::size_t size) {
     using namespace detail::window_funnel_impl;
     detail::byte_reader r(data, size, counts_magic, "window_funnel_counts");
-    if (r.version() != counts_format)
-        r.fail("format version " + std::to_string(r.version()) + " is not supported (expected 1)");
+    const std::uint16_t version = r.accept_versions(1, counts_format);
     const auto steps = r.get<std::uint64_t>();
     if (steps > max_steps) r.fail("step count " + std::to_string(steps) + " exceeds 64");
+    window_funnel_definition def;
+    if (version >= 2) {
+        const auto window = r.get<std::int64_t>();
+        if (window < -1) r.fail("window " + std::to_string(window) + " is negative");
+        if (window >= 0) def.window = window;
+        def.ticks_per_second = r.get<std::int64_t>();
+        if (def.ticks_per_second < 0) r.fail("ticks per second " + std::to_string(def.ticks_per_second) + " is negative");
+        def.modes = r.get_code(31, "modes");
+        if (def.modes)
+            if (const std::string why = invalid_modes(*def.modes); !why.empty()) r.fail("modes " + modes_text(def.modes) + " " + why);
+    }
     auto exact = r.get_vector<std::int64_t>();
     r.finish();
     if (exact.size() != steps + 1)
         r.fail("level histogram of " + std::to_string(exact.size()) + " does not match " + std::to_string(steps) + " steps");
-    for (std::int64_t c : exact)
-        if (c < 0) r.fail("negative count " + std::to_string(c));
+    std::int64_t total = 0;
+    for (std::size_t l = 0; l < exact.size(); ++l) {
+        if (exact[l] < 0) r.fail("level " + std::to_string(l) + ": negative count " + std::to_string(exact[l]));
+        if (__builtin_add_overflow(total, exact[l], &total)) r.fail("the level counts sum beyond int64");
+    }
     window_funnel_counts out;
     out.steps_ = static_cast<std::size_t>(steps);
+    out.definition_ = def;
     out.exact_ = std::move(exact);
+    out.total_ = total;
     return out;
 }
 
@@ -463,6 +541,7 @@ FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events,
     if (o.allow_reentry && !o.strict_order)
         detail::throw_option("allow_reentry", "true", "requires strict_order");
     if (o.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
+    if (o.ticks_per_second <= 0) detail::throw_option("ticks_per_second", std::to_string(o.ticks_per_second), "must be > 0");
     if (o.exact_increase && (!o.strict_increase || o.strict_deduplication || o.strict_order))
         detail::throw_option("exact_increase", "true",
                              "requires strict_increase without strict_deduplication or strict_order");
@@ -490,13 +569,14 @@ FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events,
     j.check_order = o.order != input_order::detect && o.order != input_order::unsorted;
 
     window_funnel_result result;
-    result.counts = window_funnel_counts(o.steps);
+    const window_funnel_definition definition = window_funnel_definition::of(o);
+    result.counts = window_funnel_counts(o.steps, definition);
     if (n == 0) return result;
 
     const input_order order = o.order == input_order::detect ? detect_order(events.entity, events.time) : o.order;
     const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, std::max<std::size_t>(1, n / 4096)));
     std::vector<partial> parts(threads);
-    for (auto& p : parts) p.counts = window_funnel_counts(o.steps);
+    for (auto& p : parts) p.counts = window_funnel_counts(o.steps, definition);
 
     const unsigned key = (o.strict_order ? 4u : 0u) | (o.strict_increase ? 2u : 0u) | (o.strict_deduplication ? 1u : 0u);
     switch (key) {
