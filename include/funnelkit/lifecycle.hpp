@@ -121,10 +121,7 @@ private:
 stage_histories build_histories(const stage_model& model, const stage_records& records,
                                 const history_options& options = {});
 
-/// How a recycled entity's later passes count toward reach: only its first pass, or every
-/// pass as a separate entry (then the "entities" counters count passes).
-enum class recycled_passes : std::uint8_t { first_only = 0, every_pass = 1 };
-/// The option words "first" and "every".
+/// recycled_passes (conversion.hpp): the option words "first" and "every".
 std::string_view to_string(recycled_passes passes) noexcept;
 /// Parses "first" (or "first_only") and "every" (or "every_pass"); throws
 /// funnelkit::invalid_argument naming option 'passes'.

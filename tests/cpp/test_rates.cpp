@@ -371,6 +371,7 @@ TEST(Rates, OptionWordsRoundTrip) {
               "option 'test': value 'chi' is not a test (expected z, chi2 or chi2_plain)");
     const std::vector<double> pv{0.04, 0.01};
     EXPECT_EQ(adjust_p_values(pv, p_adjust::none), pv);
+}
 
 namespace {
 // An independent high-precision reference for P(X > Y): the integral of f_X(t) F_Y(t) dt on a
