@@ -14,7 +14,7 @@ import pytest
 import funnelkit as fk
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-RELEASE = "0.1.0"
+RELEASE = "0.1.0"  # with the core's state format 2 inside
 
 
 def _conversion():
