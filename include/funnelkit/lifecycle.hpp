@@ -5,8 +5,10 @@
 // Ordering rule. Records are ordered per entity by time; records of one entity at the same
 // time are ordered by ladder rank (earlier stages first), then off-ladder outcomes, then by
 // stage code, so "Lead and MQL at the same second" reads Lead -> MQL whatever the row order.
-// Exact duplicates (same entity, time and stage) count once. The input may come in any row
-// order: histories are identical for every permutation of the rows.
+// Exact duplicates (same entity, time and stage) count once, with the smallest of their reason
+// codes. The input may come in any row order: histories are identical for every permutation of
+// the rows. Times must not be the smallest int64 (it is `never` below), and as_of minus the
+// earliest time must fit int64 (every duration lies within it).
 //
 // Passes. A move to an earlier ladder stage (a backward move, e.g. sales recycling a lead to
 // marketing) ends a pass and starts the next; `recycles` counts these moves.

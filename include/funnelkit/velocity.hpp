@@ -194,7 +194,9 @@ struct velocity_result {
 };
 
 /// Velocity per period and per segment. `periods` must be sorted by start and must not
-/// overlap. Results come period by period, overall (segment -1) first, then segments 0, 1, ...
+/// overlap. Throws funnelkit::invalid_argument on invalid records or options, and when a sum
+/// of amounts or cycle lengths, a cycle length or V itself would be beyond the largest double
+/// (never an infinity in disguise); a bootstrap replicate that would be is counted undefined. Results come period by period, overall (segment -1) first, then segments 0, 1, ...
 /// One pass over the records, with a binary search of the periods per time; a bootstrap adds
 /// one pass per (period, segment) cell to collect its deals, then `bootstrap` resamples of
 /// them (each cell draws from its own stream of detail::rng keyed by the seed and the cell).

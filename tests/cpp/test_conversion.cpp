@@ -321,3 +321,15 @@ TEST(Conversion, EmptyInputAndNoSegments) {
     EXPECT_THROW((void)c.reached(0, 0), invalid_argument);
     EXPECT_THROW((void)c.reached(6), invalid_argument);
 }
+
+// Found by fuzzing: an entity whose records are all at the largest time tied with the initial
+// "earliest time" and got no segment (counted overall only).
+TEST(Conversion, SegmentOfAnEntityAtTheLargestTime) {
+    rows r;
+    r.add(1, std::numeric_limits<std::int64_t>::max(), 0, 1);
+    r.add(2, 5, 0, 0);
+    const auto c = conversion(stage_model::b2b(), r.view());
+    EXPECT_EQ(c.entities(1), 1);
+    EXPECT_EQ(c.entities(0), 1);
+    EXPECT_EQ(c.entities(), 2);
+}

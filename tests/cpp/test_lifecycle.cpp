@@ -674,3 +674,66 @@ TEST(LifecycleTables, SummaryAsATable) {
     EXPECT_TRUE(std::isnan(t.cumulative_rate[18]) && std::isnan(t.median[18]));
     EXPECT_EQ(tabulate_summary(s).size(), 6u);
 }
+
+// Found by fuzzing: a record far enough before as_of made durations overflow int64 (undefined
+// behaviour in time_in_stage); and the smallest int64 is the 'never' of entry times.
+TEST(Lifecycle, TimesAtTheInt64LimitsAreCheckedNotOverflowed) {
+    const std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+    rows r;
+    r.add(1, lo + 1, 0, 0);
+    r.add(1, hi, 1, 0);
+    EXPECT_EQ(error_of([&] { (void)build_histories(stage_model::b2b(), r.view()); }),
+              "column 'time', row 0: value -9223372036854775807 is more than 2^63 - 1 ticks before as_of "
+              "9223372036854775807: durations would not fit int64");
+    rows at_never;
+    at_never.add(1, lo, 0, 0);
+    EXPECT_EQ(error_of([&] { (void)build_histories(stage_model::b2b(), at_never.view()); }),
+              "column 'time', row 0: value -9223372036854775808 is reserved for 'never' (the smallest int64)");
+    // The widest span that fits: every duration is computed exactly.
+    rows wide;
+    wide.add(1, 0, 0, 0);
+    wide.add(1, hi - 1, 1, 0);
+    const auto h = build_histories(stage_model::b2b(), wide.view(), {.as_of = hi});
+    const auto v = time_in_stage(h);
+    ASSERT_EQ(v.duration.size(), 2u);
+    EXPECT_EQ(v.duration[0], hi - 1);
+    EXPECT_EQ(v.duration[1], 1);
+    EXPECT_EQ(time_to_convert(h, 0, 5).duration, (std::vector<std::int64_t>{hi}));
+    wide.time[0] = -1;  // one tick more: as_of - (-1) does not fit
+    EXPECT_THROW((void)build_histories(stage_model::b2b(), wide.view(), {.as_of = hi}), invalid_argument);
+}
+
+// Found by fuzzing: exact duplicates with different reasons kept the reason of whichever row
+// came first, so the reasons of exits changed with the row order.
+TEST(Lifecycle, DuplicateRecordsKeepTheSmallestReasonInAnyRowOrder) {
+    rows a;
+    a.add(1, 0, 0, 0);
+    a.add(1, 5, 7, 0, 4);
+    a.add(1, 5, 7, 0, 2);
+    rows b;
+    b.add(1, 5, 7, 0, 2);
+    b.add(1, 5, 7, 0, 4);
+    b.add(1, 0, 0, 0);
+    const auto ha = build_histories(stage_model::b2b(), a.view());
+    const auto hb = build_histories(stage_model::b2b(), b.view());
+    EXPECT_EQ(ha.last_reason(0), 2);
+    EXPECT_EQ(hb.last_reason(0), 2);
+    EXPECT_EQ(summarize(ha), summarize(hb));
+}
+
+// Found by fuzzing: a flow state without stage codes but with segments lost them when merged
+// into an empty state (the empty side was taken for the identity and the other one dropped).
+TEST(Lifecycle, ShapelessFlowCountsMergeKeepTheirShape) {
+    const flow_counts shapeless(0, 0, 3, 2);
+    flow_counts empty;
+    empty.merge(shapeless);
+    EXPECT_EQ(empty, shapeless);
+    const auto r = example();
+    auto f = compute_flow(build_histories(stage_model::b2b(), r.view(), {.as_of = 30}));
+    const auto before = f;
+    f.merge(flow_counts(0, 0, 5, 9));
+    EXPECT_EQ(f.n_segments(), 5u);
+    EXPECT_EQ(f.n_reasons(), 9u);
+    EXPECT_EQ(f.transitions(0, 1), before.transitions(0, 1));
+    EXPECT_EQ(f.exits(4, flow_counts::won), before.exits(4, flow_counts::won));
+}

@@ -596,3 +596,38 @@ TEST(Velocity, CycleLengthExactAtTheInt64Limit) {
     EXPECT_EQ(*r.cycle_length, (1'000'000.0 / 86'400.0 + 3.0) / 2.0);
     EXPECT_EQ(r.n, 2);
 }
+
+// Found by fuzzing: finite amounts near the largest double summed to an infinite D, so V was
+// reported as infinite and its bootstrap interval as NaN. Such sums are now an error.
+TEST(Velocity, SumsBeyondTheLargestDoubleAreAnError) {
+    opps o;
+    o.add(0, day, 1, 1e308);
+    o.add(0, day, 1, 1e308);
+    const period p[] = {{0, 10 * day}};
+    try {
+        (void)velocity(o.view(false), p, {});
+        ADD_FAILURE() << "no error";
+    } catch (const invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "column 'amount': the amounts of the deals closed in period 0 (all segments) sum beyond the "
+                               "largest double");
+    }
+    velocity_options tiny;
+    tiny.time_unit = 1e-310;
+    opps far;
+    far.add(0, std::numeric_limits<std::int64_t>::max() - 1, 1, 10);
+    const period all[] = {{0, std::numeric_limits<std::int64_t>::max()}};
+    EXPECT_THROW((void)velocity(far.view(false), all, tiny), invalid_argument);
+    // One huge deal among small ones: V is finite, replicates that draw it too often are
+    // undefined, and the interval never holds a NaN.
+    opps mixed;
+    for (int i = 0; i < 20; ++i) mixed.add(0, day, 1, 1.0);
+    mixed.add(0, day, 1, 4e306);
+    velocity_options vo;
+    vo.bootstrap = 200;
+    const auto r = velocity(mixed.view(false), p, vo)[0];
+    ASSERT_TRUE(r.velocity.has_value());
+    if (r.ci_lower) {
+        EXPECT_FALSE(std::isnan(*r.ci_lower));
+        EXPECT_FALSE(std::isnan(*r.ci_upper));
+    }
+}

@@ -22,10 +22,12 @@ inline constexpr char conversion_magic[] = "FKCV";
 inline constexpr std::uint16_t conversion_format = 2;
 inline constexpr std::string_view merge_what = "cannot merge conversion_counts";
 
+// The segment starts above every code, so that the first record sets it even at the largest
+// time (a record at INT64_MAX ties with the initial first_time).
 struct entity_state {
     std::uint64_t mask = 0;
     std::int64_t first_time = std::numeric_limits<std::int64_t>::max();
-    std::int32_t segment = conversion_counts::overall;
+    std::int32_t segment = std::numeric_limits<std::int32_t>::max();
 };
 
 inline void observe(entity_state& e, std::int32_t rank, std::int64_t t, std::int32_t seg) noexcept {

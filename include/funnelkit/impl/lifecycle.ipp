@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 
@@ -65,7 +66,14 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
     h.n_segments_ = static_cast<std::size_t>(n_segments);
     std::int64_t max_time = never;
     std::int32_t max_reason = -1;
-    for (std::size_t i = 0; i < n; ++i) max_time = std::max(max_time, tim[i]);
+    std::size_t min_row = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        // The smallest int64 is the `never` of entry-time columns: no record may have it.
+        if (tim[i] == never) [[unlikely]]
+            detail::throw_at_row("time", i, std::to_string(tim[i]), "is reserved for 'never' (the smallest int64)");
+        max_time = std::max(max_time, tim[i]);
+        if (tim[i] < tim[min_row]) min_row = i;
+    }
     if (has_reason)
         for (std::size_t i = 0; i < n; ++i) max_reason = std::max(max_reason, records.reason[i]);
     h.n_reasons_ = static_cast<std::size_t>(max_reason + 1);
@@ -80,6 +88,12 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
     } else {
         h.as_of_ = n > 0 ? max_time : 0;
     }
+    // Every duration of the histories (visits, times to convert, ages) lies within as_of minus
+    // the earliest time, which must therefore fit int64.
+    if (n > 0 && tim[min_row] < 0 && h.as_of_ > std::numeric_limits<std::int64_t>::max() + tim[min_row])
+        detail::throw_at_row("time", min_row, std::to_string(tim[min_row]),
+                             "is more than 2^63 - 1 ticks before as_of " + std::to_string(h.as_of_) +
+                                 ": durations would not fit int64");
 
     // History order: (entity, time, tie key, row). Skip the sort when the rows already are in it.
     bool in_order = true;
@@ -201,7 +215,11 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
             const std::int64_t t = tim[r];
             const std::int32_t s = stg[r];
             if (has_seg && t == t0) seg = std::min(seg, seg_p[r]);
-            if (t == prev_time && s == prev_stage) continue;  // exact duplicate
+            if (t == prev_time && s == prev_stage) {  // exact duplicate: counts once
+                // Its reason is the smallest of the duplicates', whatever their row order.
+                if (has_reason) h.reason_.back() = std::min(h.reason_.back(), rsn_p[r]);
+                continue;
+            }
             prev_time = t;
             prev_stage = s;
             h.time_.push_back(t);

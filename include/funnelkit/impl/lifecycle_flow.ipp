@@ -82,7 +82,7 @@ FUNNELKIT_INLINE void flow_counts::add_exit(std::size_t rank, outcome o, std::in
 }
 
 FUNNELKIT_INLINE flow_counts flow_counts::reshaped(std::size_t n_segments, std::size_t n_reasons) const {
-    flow_counts out(n_codes_, n_ranks_, n_segments, n_reasons);
+    flow_counts out(n_codes_, n_ranks_, n_segments, n_reasons, model_fingerprint_);
     out.transitions_ = transitions_;
     for (std::int32_t g = overall; g < static_cast<std::int32_t>(n_segments_); ++g)
         for (std::size_t r = 0; r < n_ranks_; ++r) {
@@ -97,12 +97,12 @@ FUNNELKIT_INLINE void flow_counts::merge(const flow_counts& o) {
     using namespace detail::lifecycle_flow_impl;
     const std::uint64_t fingerprint = detail::join_recorded(flow_merge, "stage model", model_fingerprint_, o.model_fingerprint_,
                                                             std::uint64_t{0}, detail::fingerprint_text);
-    if (o.transitions_.empty() && o.exits_.empty()) {
-        model_fingerprint_ = fingerprint;
-        return;
-    }
-    if (transitions_.empty() && exits_.empty()) {
-        *this = o;
+    // A state without stage codes and ladder stages (default-constructed) holds no count: it
+    // is the identity, except that the larger numbers of segments and reasons are kept.
+    const bool shapeless = n_codes_ == 0 && n_ranks_ == 0, other_shapeless = o.n_codes_ == 0 && o.n_ranks_ == 0;
+    if (shapeless || other_shapeless) {
+        const flow_counts& shaped = shapeless ? o : *this;
+        *this = shaped.reshaped(std::max(n_segments_, o.n_segments_), std::max(n_reasons_, o.n_reasons_));
         model_fingerprint_ = fingerprint;
         return;
     }

@@ -362,6 +362,10 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         const bool in_cycle = won || o.cycle_over == cycle_deals::closed;
         // The exact integer difference (it fits uint64 for any two times), rounded once.
         const double d = s == missing_time ? 0.0 : detail::elapsed(s, rec.closed[i]) / o.time_unit;
+        if (!std::isfinite(d)) [[unlikely]]
+            detail::throw_at_row("closed", i, std::to_string(rec.closed[i]),
+                                 "gives a cycle length beyond the largest double in units of time_unit " +
+                                     detail::to_text(o.time_unit));
         auto add = [&](cell& k) {
             if (won) { k.won += 1; k.won_amount += a; } else { k.lost += 1; k.lost_amount += a; }
             if (!in_cycle) return;
@@ -403,6 +407,17 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             std::optional<double> med;
             if (median && !k.cycles.empty()) med = median_of(k.cycles);
             finish(v, o, k.cycle_sum, med);
+            // Sums of finite inputs can still leave the doubles: report that, never an inf.
+            const std::string where = "period " + std::to_string(p) + (r == 0 ? std::string(" (all segments)")
+                                                                               : ", segment " + std::to_string(r - 1));
+            if (!std::isfinite(k.won_amount + k.lost_amount))
+                throw invalid_argument("column 'amount': the amounts of the deals closed in " + where +
+                                       " sum beyond the largest double");
+            if (!std::isfinite(k.cycle_sum))
+                throw invalid_argument("the cycle lengths of " + where + " sum beyond the largest double (time_unit " +
+                                       detail::to_text(o.time_unit) + ")");
+            if (v.velocity && !std::isfinite(*v.velocity))
+                throw invalid_argument("V = N * D * W / L of " + where + " is beyond the largest double");
             out.push_back(std::move(v));
         }
     }
@@ -472,7 +487,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                 std::optional<double> med;
                 if (median && !cyc.empty()) med = median_of(cyc);
                 finish(t, o, sum, med);
-                if (t.velocity) reps.push_back(*t.velocity);
+                // A resample can sum beyond the doubles where the data did not: undefined.
+                if (t.velocity && std::isfinite(*t.velocity)) reps.push_back(*t.velocity);
                 else v.bootstrap_undefined += 1;
             }
             if (reps.empty()) continue;
