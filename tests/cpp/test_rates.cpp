@@ -473,3 +473,19 @@ TEST(Rates, BayesianMixedScalesReturnPromptly) {
         EXPECT_LT(took, 30.0);  // generous: sanitizer builds run the quadrature ~50x slower
     }
 }
+
+// Found by fuzzing: Boost's inverse incomplete beta does not converge for ibetac_inv(5, 5, 0.5)
+// (the median of Beta(5, 5)) and threw boost::math::evaluation_error out of rate_interval for a
+// Clopper-Pearson interval at a level near 0. The quantiles now fall back to bisection.
+TEST(Rates, BetaQuantilesWhereBoostDoesNotConverge) {
+    EXPECT_NEAR(beta_quantile(0.5, 5, 5), 0.5, 1e-15);
+    const auto r = rate_interval(4, 9, 1e-300, interval_method::clopper_pearson);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_NEAR(r->upper, 0.5, 1e-15);  // the median of Beta(5, 5)
+    EXPECT_LE(r->lower, r->estimate);
+    EXPECT_GE(r->upper, r->estimate);
+    EXPECT_NEAR(beta_quantile(11.0 / 16.0, 2, 3), 0.5, 1e-15);
+    const auto j = rate_interval(4, 9, 1e-300, interval_method::jeffreys);
+    ASSERT_TRUE(j.has_value());
+    EXPECT_LE(j->lower, j->upper);
+}

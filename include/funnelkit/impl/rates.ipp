@@ -8,6 +8,7 @@
 #include <limits>
 #include <numbers>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 
 #include <boost/math/quadrature/tanh_sinh.hpp>
@@ -101,6 +102,25 @@ inline double polygamma_large(int m, double x) noexcept {
     return m % 2 == 1 ? s : -s;
 }
 
+// The p-quantile of Beta(a, b) (complement: the t with P(X > t) = p). Boost's inverses fail
+// to converge on a few inputs (Boost 1.74 throws an evaluation_error for ibetac_inv(5, 5, 0.5),
+// the median of a symmetric distribution): then bisection on the distribution function, which
+// always converges (to adjacent doubles, or after 1100 halvings, enough for any double).
+inline double beta_inverse(double a, double b, double p, bool complement) {
+    try {
+        return complement ? boost::math::ibetac_inv(a, b, p) : boost::math::ibeta_inv(a, b, p);
+    } catch (const std::runtime_error&) {
+    }
+    double lo = 0.0, hi = 1.0;
+    for (int i = 0; i < 1100; ++i) {
+        const double mid = lo + (hi - lo) / 2;
+        if (!(mid > lo && mid < hi)) break;
+        const bool below = complement ? boost::math::ibetac(a, b, mid) > p : boost::math::ibeta(a, b, mid) < p;
+        (below ? lo : hi) = mid;
+    }
+    return lo + (hi - lo) / 2;
+}
+
 // tanh-sinh refinement levels per piece: enough for the 1e-13 tolerance wherever the
 // integrand is accurate, and a bound on the work where it is not.
 inline constexpr std::size_t quadrature_levels = 9;
@@ -138,7 +158,7 @@ FUNNELKIT_INLINE double beta_quantile(double p, double a, double b) {
     check_beta_param(a, "a");
     check_beta_param(b, "b");
     // For p > 1/2 invert the complement: better accuracy for upper quantiles.
-    return p <= 0.5 ? boost::math::ibeta_inv(a, b, p) : boost::math::ibetac_inv(a, b, 1.0 - p);
+    return p <= 0.5 ? beta_inverse(a, b, p, false) : beta_inverse(a, b, 1.0 - p, true);
 }
 
 FUNNELKIT_INLINE std::optional<rate_bounds> rate_interval(std::int64_t x, std::int64_t n, double confidence,
@@ -175,13 +195,13 @@ FUNNELKIT_INLINE std::optional<rate_bounds> rate_interval(std::int64_t x, std::i
         case interval_method::jeffreys: {
             const double a = xd + 0.5;
             const double b = nd - xd + 0.5;
-            r.lower = x == 0 ? 0.0 : boost::math::ibeta_inv(a, b, alpha / 2.0);
-            r.upper = x == n ? 1.0 : boost::math::ibetac_inv(a, b, alpha / 2.0);
+            r.lower = x == 0 ? 0.0 : beta_inverse(a, b, alpha / 2.0, false);
+            r.upper = x == n ? 1.0 : beta_inverse(a, b, alpha / 2.0, true);
             break;
         }
         case interval_method::clopper_pearson: {
-            r.lower = x == 0 ? 0.0 : boost::math::ibeta_inv(xd, nd - xd + 1.0, alpha / 2.0);
-            r.upper = x == n ? 1.0 : boost::math::ibetac_inv(xd + 1.0, nd - xd, alpha / 2.0);
+            r.lower = x == 0 ? 0.0 : beta_inverse(xd, nd - xd + 1.0, alpha / 2.0, false);
+            r.upper = x == n ? 1.0 : beta_inverse(xd + 1.0, nd - xd, alpha / 2.0, true);
             break;
         }
         default:
