@@ -1,6 +1,6 @@
 // Fuzz target: build_histories() on decoded stage records, then everything computed from
-// histories: reach per pass, cohorts, flow, time in stage, time to convert, stuck entities and
-// the mergeable summary. Checks: reversed rows give the same histories and summary, and the
+// histories: reach per pass, cohorts and their maturity, flow, time in stage, time to convert,
+// stuck entities, the mergeable summary, and the report tables of each (tabulate_*). Checks: reversed rows give the same histories and summary, and the
 // summary serialises and loads back.
 #include <funnelkit/lifecycle.hpp>
 
@@ -26,6 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     aging_options ao;
     ao.percentile = in.number();
     for (int k = in.byte() % 8; k > 0; --k) ao.limit.push_back(in.wide());
+    lifecycle_table_options to;
+    to.by_segment = in.flag();
+    to.n_segments = static_cast<std::size_t>(in.range(0, 5));
+    to.confidence = in.flag() ? 0.95 : in.number();
+    reach_table_options rto{.overall = in.flag(), .groups = in.flag(), .confidence = to.confidence,
+                            .interval = static_cast<interval_method>(in.byte() % 5)};
+    const std::int64_t maturity = in.wide();
     const bool with_segment = in.flag(), with_reason = in.flag();
     std::vector<std::int64_t> entity, time;
     std::vector<std::int32_t> stage, segment, reason;
@@ -39,9 +46,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const stage_records records{entity, time, stage, segment, {}, reason};
     std::optional<stage_histories> h;
     if (!funnelkit_fuzz::completes([&] { h.emplace(build_histories(model, records, ho)); })) return 0;
-    (void)funnelkit_fuzz::completes([&] { (void)reach(*h, {}, ro); });
-    (void)funnelkit_fuzz::completes([&] { (void)assign_cohorts(*h, co); });
-    (void)compute_flow(*h);
+    conversion_counts counts;
+    if (funnelkit_fuzz::completes([&] { counts = reach(*h, {}, ro); }))
+        (void)funnelkit_fuzz::completes([&] { (void)tabulate_reach(counts, rto); });
+    (void)funnelkit_fuzz::completes([&] {
+        const auto cohorts = assign_cohorts(*h, co);
+        const auto mature = mature_cohorts(cohorts.end, maturity, h->as_of());
+        FUZZ_CHECK(mature.size() == cohorts.end.size());
+    });
+    const auto flow = compute_flow(*h);
+    (void)funnelkit_fuzz::completes([&] { (void)tabulate_exits(flow, model, to); });
+    (void)funnelkit_fuzz::completes([&] { (void)tabulate_reasons(flow, to); });
+    (void)funnelkit_fuzz::completes([&] { (void)tabulate_time_in_stage(*h, to); });
+    (void)funnelkit_fuzz::completes([&] { (void)tabulate_time_to_convert(*h, 0, h->n_stages() - 1, to); });
     const auto visits = time_in_stage(*h);
     for (auto d : visits.duration) FUZZ_CHECK(d >= 0);
     for (std::size_t a = 0; a < h->n_stages(); ++a)
@@ -54,6 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!funnelkit_fuzz::completes([&] { s = summarize(*h, ro); })) return 0;
     const auto blob = s.serialize();
     FUZZ_CHECK(lifecycle_summary::deserialize(blob.data(), blob.size()) == s);
+    (void)funnelkit_fuzz::completes([&] { (void)tabulate_summary(s, to); });
     // Row order: reversed rows give the same histories and summary.
     std::vector<std::int64_t> re(entity.rbegin(), entity.rend()), rt(time.rbegin(), time.rend());
     std::vector<std::int32_t> rs(stage.rbegin(), stage.rend()), rg(segment.rbegin(), segment.rend()),
