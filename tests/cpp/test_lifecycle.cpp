@@ -5,6 +5,7 @@
 #include <funnelkit/serialize.hpp>
 #include <funnelkit/synthetic.hpp>
 
+#include "error_testing.hpp"
 #include "golden_testing.hpp"
 
 #include <algorithm>
@@ -19,14 +20,7 @@
 using namespace funnelkit;
 
 namespace {
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 
 // Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
 struct rows {
@@ -737,3 +731,4 @@ TEST(Lifecycle, ShapelessFlowCountsMergeKeepTheirShape) {
     EXPECT_EQ(f.transitions(0, 1), before.transitions(0, 1));
     EXPECT_EQ(f.exits(4, flow_counts::won), before.exits(4, flow_counts::won));
 }
+
