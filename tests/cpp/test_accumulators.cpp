@@ -7,6 +7,7 @@
 #include <funnelkit/error.hpp>
 #include <funnelkit/serialize.hpp>
 
+#include "error_testing.hpp"
 #include "golden_testing.hpp"
 
 #include <cmath>
@@ -19,14 +20,7 @@
 using namespace funnelkit;
 
 namespace {
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 
 // The state stored in tests/data/duration_summary_v1.bin (format version 1).
 duration_summary golden_state() {

@@ -5,6 +5,7 @@
 #include <funnelkit/serialize.hpp>
 #include <funnelkit/synthetic.hpp>
 
+#include "error_testing.hpp"
 #include "golden_testing.hpp"
 
 #include <algorithm>
@@ -21,14 +22,7 @@
 using namespace funnelkit;
 
 namespace {
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 
 // Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
 struct rows {

@@ -5,9 +5,11 @@
 #include <funnelkit/serialize.hpp>
 #include <funnelkit/synthetic.hpp>
 
+#include "error_testing.hpp"
 #include "golden_testing.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -19,14 +21,7 @@
 using namespace funnelkit;
 
 namespace {
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 
 // Lead=0 MQL=1 SAL=2 SQL=3 Opportunity=4 Customer=5 Lost=6 Disqualified=7
 struct rows {
@@ -736,4 +731,25 @@ TEST(Lifecycle, ShapelessFlowCountsMergeKeepTheirShape) {
     EXPECT_EQ(f.n_reasons(), 9u);
     EXPECT_EQ(f.transitions(0, 1), before.transitions(0, 1));
     EXPECT_EQ(f.exits(4, flow_counts::won), before.exits(4, flow_counts::won));
+}
+
+// Found by fuzzing (a slow input): growing a flow state visited every (segment, rank) cell one by
+// one, even without ladder stages, where a state may claim 2^31 segments and hold no count.
+TEST(Lifecycle, GrowingFlowCountsCopiesBlocks) {
+    const flow_counts claims(0, 0, (std::size_t{1} << 31) - 1, 3);
+    flow_counts empty;
+    const auto t0 = std::chrono::steady_clock::now();
+    empty.merge(claims);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+    EXPECT_EQ(empty, claims);
+    // With ladder stages: counts keep their cells when the segments and reasons grow.
+    flow_counts a(3, 2, 1, 1), b(3, 2, 2, 3);
+    a.add_exit(1, flow_counts::lost, 0, 0);
+    b.add_exit(0, flow_counts::disqualified, 1, 2);
+    a.merge(b);
+    EXPECT_EQ(a.exits(1, flow_counts::lost, 0), 1);
+    EXPECT_EQ(a.reasons(1, 0, 0), 1);
+    EXPECT_EQ(a.reasons(0, 2, 1), 1);
+    EXPECT_EQ(a.reasons(1, 0), 1);
+    EXPECT_EQ(a.exits(0, flow_counts::disqualified), 1);
 }

@@ -5,19 +5,14 @@
 
 #include <string>
 
+#include "error_testing.hpp"
+
 using funnelkit::stage;
 using funnelkit::stage_kind;
 using funnelkit::stage_model;
 
 namespace {
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const funnelkit::invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 }  // namespace
 
 TEST(StageModel, B2bLadderOwnersAndHandoff) {

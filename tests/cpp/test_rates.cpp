@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "error_testing.hpp"
+
 using namespace funnelkit;
 
 namespace {
@@ -66,14 +68,7 @@ const interval_case reference_intervals[] = {
     {3, 1000, 0.9, interval_method::clopper_pearson, 0.0008181753982218, 0.00773524471847946},
 };
 
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 }  // namespace
 
 TEST(Rates, WilsonDomainExample) {

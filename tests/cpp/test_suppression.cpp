@@ -5,6 +5,7 @@
 #include <funnelkit/suppression.hpp>
 #include <funnelkit/synthetic.hpp>
 
+#include "error_testing.hpp"
 #include "golden_testing.hpp"
 
 #include <algorithm>
@@ -192,14 +193,7 @@ TEST(Suppression, GoldenBlobVersion2) {
 TEST(Suppression, TextIsUtf8AndBlobsAreCanonical) {
     suppression_list s;
     const std::string bad = "caf\xC3";  // truncated two-byte sequence
-    auto message = [](auto&& f) {
-        try {
-            f();
-        } catch (const invalid_argument& e) {
-            return std::string(e.what());
-        }
-        return std::string("<no error>");
-    };
+    const auto message = [](auto&& f) { return funnelkit_testing::error_of(f); };
     EXPECT_EQ(message([&] { s.add_id(1, bad); }), "option 'reason': value of 4 bytes is not valid UTF-8 (at byte 3)");
     EXPECT_EQ(message([&] { s.add_key("company", bad, "spam"); }),
               "option 'key': value of 4 bytes is not valid UTF-8 (at byte 3)");

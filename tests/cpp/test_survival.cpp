@@ -9,17 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "error_testing.hpp"
+
 using namespace funnelkit;
 
 namespace {
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
+using funnelkit_testing::error_of;
 }  // namespace
 
 TEST(Survival, KaplanMeierHandWorked) {

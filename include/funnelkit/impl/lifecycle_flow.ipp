@@ -84,12 +84,13 @@ FUNNELKIT_INLINE void flow_counts::add_exit(std::size_t rank, outcome o, std::in
 FUNNELKIT_INLINE flow_counts flow_counts::reshaped(std::size_t n_segments, std::size_t n_reasons) const {
     flow_counts out(n_codes_, n_ranks_, n_segments, n_reasons, model_fingerprint_);
     out.transitions_ = transitions_;
-    for (std::int32_t g = overall; g < static_cast<std::int32_t>(n_segments_); ++g)
-        for (std::size_t r = 0; r < n_ranks_; ++r) {
-            for (std::size_t o = 0; o < 4; ++o) out.exits_[out.exit_index(r, o, g)] = exits_[exit_index(r, o, g)];
-            for (std::int32_t why = 0; why < static_cast<std::int32_t>(n_reasons_); ++why)
-                out.reasons_[out.reason_index(r, why, g)] = reasons_[reason_index(r, why, g)];
-        }
+    // Rows (overall, then each segment) keep their place; each (row, rank) block of reasons
+    // widens to n_reasons. Nothing to copy without ladder stages, however many segments.
+    if (n_ranks_ == 0) return out;
+    std::copy(exits_.begin(), exits_.end(), out.exits_.begin());
+    for (std::size_t block = 0; block < (n_segments_ + 1) * n_ranks_; ++block)
+        std::copy_n(reasons_.begin() + static_cast<std::ptrdiff_t>(block * n_reasons_), n_reasons_,
+                    out.reasons_.begin() + static_cast<std::ptrdiff_t>(block * n_reasons));
     return out;
 }
 
