@@ -493,16 +493,19 @@ FUNNELKIT_INLINE attribution_result attribute(const path_set& paths, const attri
     out.total_conversions = static_cast<double>(out.converting_paths);
 
     if (op.model == attribution_model::markov) {
-        const markov_removal mr = markov_removal_effects(paths, op.markov_order);
-        out.score = mr.removal_effect;
+        const markov_removal mr =
+            markov_removal_effects(paths, op.markov_order, markov_solver::automatic, op.markov_weighting);
+        const std::vector<double>& by_value =
+            op.markov_weighting == markov_weight::value ? mr.value_removal_effect : mr.removal_effect;
+        out.score = by_value;
         out.base = mr.p_convert;
-        double sum = 0.0;
+        double sum = 0.0, sum_value = 0.0;
         for (double x : mr.removal_effect) sum += x;
-        if (sum > 0.0)
-            for (std::size_t c = 0; c < nc; ++c) {
-                out.conversions[c] = out.total_conversions * mr.removal_effect[c] / sum;
-                out.value[c] = out.total_value * mr.removal_effect[c] / sum;
-            }
+        for (double x : by_value) sum_value += x;
+        for (std::size_t c = 0; c < nc; ++c) {
+            if (sum > 0.0) out.conversions[c] = out.total_conversions * mr.removal_effect[c] / sum;
+            if (sum_value > 0.0) out.value[c] = out.total_value * by_value[c] / sum_value;
+        }
         return out;
     }
     if (op.model == attribution_model::shapley) {
