@@ -64,7 +64,7 @@ class Drivers(Table):
     ``<outcome>_without``, ``rate_without``), ``odds_ratio``, ``lower``, ``upper`` (its interval),
     ``p_value``, ``q_value``, ``test`` (``"fisher"`` or ``"chi2"``; empty when untested),
     ``corrected`` and ``rank`` (1 = strongest evidence). Attributes: ``outcome`` (the outcome's
-    word), ``entities`` (the population), ``with_outcome`` (of it, with the outcome) and
+    word), ``population`` (entities compared), ``with_outcome`` (of them, with the outcome) and
     ``confidence``. A driver is an association, not a cause.
     """
 
@@ -131,6 +131,16 @@ def _value_codes(raw: Any, name: str) -> tuple[np.ndarray, list[Any]]:
     """Codes (int64, -1 for a missing value) and the sorted distinct labels of a column, the
     same for every input format."""
     values = _frames._values(raw)
+    try:
+        import pandas as pd
+    except ImportError:  # pandas is optional: the numpy path below
+        pd = None
+    if pd is not None and values.dtype.kind in "OUSf":
+        try:
+            codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)  # missing -> -1
+        except TypeError:
+            raise TypeError(f"column '{name}': values must be of one type (e.g. all strings)") from None
+        return codes.astype(np.int64), [_frames._plain(u) for u in np.asarray(uniques)]
     if values.dtype.kind == "f":
         missing = np.isnan(values)
     elif values.dtype.kind == "O":
