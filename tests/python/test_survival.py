@@ -116,6 +116,7 @@ def test_aalen_johansen_band_matches_lifelines_on_random_data():
         confidence = float(rng.choice([0.9, 0.95]))
         ours = survival.aalen_johansen(dur, out, labels=["won", "lost"], confidence=confidence)
         assert ours.confidence == confidence and ours.explain().options["confidence"] == confidence
+        assert "delta-method" in ours.explain().definition and "F_k(t_j)" in ours.explain().definition
         for k, lab in ((1, "won"), (2, "lost")):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

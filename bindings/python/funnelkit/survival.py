@@ -221,12 +221,15 @@ class CumulativeIncidence(_Curve):
                   "open): S is the Kaplan-Meier curve with any outcome as the event, and the incidence of outcome k "
                   "is F_k(t_j) = sum over i <= j of S(t_(i-1)) d_(k,i) / n_i; the incidences and S add up to 1. "
                   "The probability of being won by t with lost as a competing outcome (not 1 - KM with lost "
-                  "censored). Band: the delta-method (Greenwood-type) variance of Collett, as in lifelines' "
-                  "AalenJohansenFitter: Var F_k(t) = sum over t_i <= t of (F_k(t) - F_k(t_i))^2 d_i / (n_i (n_i - "
-                  "d_i)) + S(t_(i-1))^2 d_(k,i) (n_i - d_(k,i)) / n_i^3 - 2 (F_k(t) - F_k(t_i)) S(t_(i-1)) d_(k,i) / "
-                  "n_i^2 (d_i: all events at t_i; a time that empties the risk set adds nothing to the first "
-                  "sum), on the log(-log) scale: with se = sqrt(Var) / (F |log F|), lower = F^exp(z se), upper = "
-                  "F^exp(-z se), z the normal quantile of the confidence level; 0 where F = 0, 1 where F = 1.")
+                  "censored).")
+    #: The definition of the band columns, added to :meth:`explain` of every result.
+    band_definition = ("Band (lower_<label>, upper_<label>): the delta-method (Greenwood-type) variance of Collett, "
+                       "as in lifelines' AalenJohansenFitter: Var F_k(t) = sum over t_i <= t of (F_k(t) - F_k(t_i))^2 "
+                       "d_i / (n_i (n_i - d_i)) + S(t_(i-1))^2 d_(k,i) (n_i - d_(k,i)) / n_i^3 - 2 (F_k(t) - F_k(t_i)) "
+                       "S(t_(i-1)) d_(k,i) / n_i^2 (d_i: all events at t_i; a time that empties the risk set adds "
+                       "nothing to the first sum), on the log(-log) scale: with se = sqrt(Var) / (F |log F|), lower = "
+                       "F^exp(z se), upper = F^exp(-z se), z the normal quantile of the confidence level; 0 where F = "
+                       "0, 1 where F = 1.")
 
     def __init__(self, result: Any, labels: list[Any], *, unit: str | None = None,
                  inputs: dict[str, Any] | None = None):
@@ -244,7 +247,8 @@ class CumulativeIncidence(_Curve):
             cols[f"upper_{lab}"] = upper[:, k]
         confidence = float(result.confidence)
         super().__init__(cols, inputs=inputs, options={"labels": list(labels), "confidence": confidence},
-                         units={"time": unit} if unit else None)
+                         units={"time": unit} if unit else None,
+                         definition=self.definition + " " + self.band_definition)
         #: Confidence level of the band.
         self.confidence = confidence
         #: Delta-method variance of F_k(t_j) at [j, k - 1].
