@@ -266,3 +266,18 @@ def test_open_windows_are_not_dropoffs():
     assert d.loc["mail", "entities"] == 1 and d.loc["mail", "dropped"] == 1
     later = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=200)
     assert later.population == 4
+
+
+def test_open_entities_can_be_left_out(crm):
+    # Decided = reached Customer, or the latest record is Lost or Disqualified (terminal stages).
+    last = crm.sort_values(["entity", "time"], kind="stable").groupby("entity").tail(1).set_index("entity")["stage"]
+    reached = crm.groupby("entity")["stage"].agg(set)
+    decided = reached.index[(reached.map(lambda s: "Customer" in s)
+                             | last.loc[reached.index].isin(["Lost", "Disqualified", "Customer"])).to_numpy()]
+    ours = fk.drivers(crm, target="Customer", segments=["source"], open_entities="exclude")
+    ref = _reference_segments(crm[crm["entity"].isin(decided)], "Customer", ["source"])
+    _compare(ours, ref, ["segment", "value"])
+    assert ours.population == len(decided) < crm["entity"].nunique()
+    assert "decided" in ours.explain().definition
+    with pytest.raises(ValueError, match="option 'open_entities'"):
+        fk.drivers(crm, target="Customer", segments=["source"], open_entities="drop")

@@ -195,6 +195,7 @@ def drivers(
     time: str = "time",
     stage: str = "stage",
     skipped: str = "implied",
+    open_entities: str = "count",
     test: str = "automatic",
     confidence: float = 0.95,
     adjust: str = "benjamini_hochberg",
@@ -223,8 +224,13 @@ def drivers(
     model, entity, time, stage, skipped:
         As in :func:`funnelkit.conversion`: the stage model (default B2B), column names, and
         whether reaching a stage implies the earlier ones (``"implied"``) or not
-        (``"recorded"``). Entities that have not reached ``target`` yet count as not converted,
-        open or not: restrict ``data`` to mature cohorts for a fair comparison.
+        (``"recorded"``).
+    open_entities:
+        What to do with entities that are still open: they have not reached ``target`` and their
+        latest record is not a terminal stage (won, lost or disqualified in ``model``).
+        ``"count"`` (default): they count as not converted, like a conversion rate without a
+        maturity window. ``"exclude"``: they leave the population, so only decided entities are
+        compared (an entity recycled after a loss is open again).
     test:
         ``"automatic"`` (Fisher's exact test when an expected count is below ``min_expected``,
         chi-squared with Yates' correction otherwise), ``"fisher"`` or ``"chi2"``.
@@ -246,6 +252,7 @@ def drivers(
         dup = next(s for s in segments if segments.count(s) > 1)
         raise ValueError(f"option 'segments': column {dup!r} is repeated")
     opts = _options(test, confidence, adjust, min_expected)
+    open_entities = _names.choice(open_entities, ("count", "exclude"), "open_entities")
     model = model or StageModel.b2b()
     table = _frames.as_table(data)
     seg_raw = {s: _frames.column(table, s, "segments") for s in segments}
@@ -261,6 +268,12 @@ def drivers(
     outcome = np.full(len(ids), 2, dtype=np.uint8)
     in_base = _member(ids, base_ids)
     outcome[in_base] = _member(ids[in_base], converted_ids).astype(np.uint8)
+    if open_entities == "exclude":
+        last = order[np.r_[dense[order][1:] != dense[order][:-1], True]] if len(order) else order
+        codes = _frames.stage_codes(_frames.column(table, stage, "stage"), model.names, stage)
+        terminal = np.array([st.kind != "step" for st in model.stages], dtype=bool)
+        still_open = (outcome == 0) & ~terminal[codes[last]]
+        outcome[still_open] = 2
 
     member_entity, member_feature = [], []
     seg_col: list[Any] = []
@@ -278,11 +291,14 @@ def drivers(
     raw = _core.drivers(outcome, np.concatenate(member_entity), np.concatenate(member_feature), offset, opts)
     inputs = {"rows": int(len(dense)), "entities": int(len(ids)), "population": int(raw["entities"]),
               "columns": {"entity": entity, "time": time, "stage": stage, "segments": segments}}
-    options = {"target": target, "base": base_name, "skipped": skipped, "test": test, "confidence": float(confidence),
+    options = {"target": target, "base": base_name, "skipped": skipped, "open_entities": open_entities, "test": test,
+               "confidence": float(confidence),
                "adjust": adjust, "min_expected": float(min_expected)}
-    definition = (f"Drivers of conversion: among the entities that reached {base_name!r}, the outcome is reaching "
-                  f"{target!r}; each feature is one value of a segment column (the value on the entity's earliest "
-                  "record). " + _STATISTICS)
+    definition = (f"Drivers of conversion: among the entities that reached {base_name!r}"
+                  + (" and are decided (reached the target, or whose latest record is a terminal stage)"
+                     if open_entities == "exclude" else "")
+                  + f", the outcome is reaching {target!r}; each feature is one value of a segment column (the value "
+                  "on the entity's earliest record). " + _STATISTICS)
     return Drivers(raw, {"segment": seg_col, "value": val_col}, outcome="converted", confidence=float(confidence),
                    definition=definition, inputs=inputs, options=options)
 
