@@ -54,10 +54,18 @@ void expect_rel(double got, double want, double tol) {
 TEST(Drivers, FisherExactMatchesScipy) {
     for (const auto& r : reference) {
         SCOPED_TRACE(::testing::Message() << r.a << "," << r.b << "," << r.c << "," << r.d);
-        expect_rel(fisher_exact(r.a, r.b, r.c, r.d), r.p_two_sided, 1e-9);
+        expect_rel(fisher_exact(r.a, r.b, r.c, r.d), r.p_two_sided, 1e-11);
         expect_rel(fisher_exact(r.a, r.b, r.c, r.d, alternative::larger), r.p_larger, 1e-9);
         expect_rel(fisher_exact(r.a, r.b, r.c, r.d, alternative::smaller), r.p_smaller, 1e-9);
     }
+}
+
+TEST(Drivers, FisherExactIsAccurateForMillionsOfEntities) {
+    // Exact two-sided p-values, summed in rational arithmetic (Python's fractions and math.comb):
+    // Loader's form of the densities keeps 1e-14 here, where log-gamma differences lose 1e-9.
+    expect_rel(fisher_exact(1, 1000000, 3, 1000000), 0.6249996250010312, 1e-12);
+    expect_rel(fisher_exact(3, 200000, 9, 180000), 0.08021835209486596, 1e-12);
+    expect_rel(fisher_exact(40, 20000, 70, 21000), 0.009780209911692593, 1e-12);
 }
 
 TEST(Drivers, FisherExactEdgeCases) {
