@@ -10,6 +10,7 @@
 #include "funnelkit/conversion.hpp"
 #include "funnelkit/drivers.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/forecast.hpp"
 #include "funnelkit/funnel_analysis.hpp"
 #include "funnelkit/lifecycle.hpp"
 #include "funnelkit/markov.hpp"

@@ -9,11 +9,17 @@
 // tolerance of an integer* (default 1e-9 of its magnitude, at least 1e-9 absolute), in which
 // case it takes that integer. The products and quotients of a plan carry relative errors of a
 // few units of 2^-53 (about 1e-16) per operation, far inside the tolerance, while a genuine
-// excess of a billionth of an entity is not a planning quantity. Rounding happens once per
-// stage: every stage volume is computed in floating point from the whole number of deals and
-// rounded up once (plan_rounding::from_goal), or each stage from the rounded volume of the
-// stage below it (plan_rounding::chained, which guarantees that every stage's whole volume
-// feeds the next one's whole volume at the given rates).
+// excess of a billionth of an entity is not a planning quantity. Three rounding modes:
+// - plan_rounding::deals_first (the default; formerly named from_goal): the deals are rounded
+//   up first, and every stage volume is computed from that whole number of deals and rounded
+//   up once: $35,000 at $800 is 43.75 -> 44 deals -> 880 leads at a 5% lead-to-deal rate;
+// - plan_rounding::chained: each stage from the rounded volume of the stage below it, which
+//   guarantees that every stage's whole volume feeds the next one's whole volume at the given
+//   rates (also 880 leads in the example, more in general);
+// - plan_rounding::round_once: every figure from the unrounded goal, rounded up once: stage k
+//   needs ceil((G / A) / product of rates), so $35,000 at $800 gives 875 leads; per period and
+//   per rep too come from the unrounded volume. The smallest whole plan whose *expected*
+//   revenue reaches the goal stage by stage; the deals row still shows ceil(G / A).
 #pragma once
 
 #include <cstddef>
@@ -44,7 +50,12 @@ struct funnel_step {
     double rate = 1.0;
 };
 
-enum class plan_rounding : std::uint8_t { from_goal = 0, chained = 1 };
+enum class plan_rounding : std::uint8_t {
+    deals_first = 0,
+    chained = 1,
+    round_once = 2,
+    from_goal = deals_first,  ///< former name of deals_first
+};
 enum class goal_basis : std::uint8_t { total = 0, per_period = 1 };
 
 struct reverse_funnel_options {
@@ -59,7 +70,7 @@ struct reverse_funnel_options {
     /// Periods the goal covers (e.g. 12 months) and reps sharing the volume.
     std::int32_t periods = 1;
     std::int32_t reps = 1;
-    plan_rounding rounding = plan_rounding::from_goal;
+    plan_rounding rounding = plan_rounding::deals_first;
     double tolerance = whole_tolerance;
 };
 
@@ -85,8 +96,9 @@ struct reverse_funnel_plan {
 };
 
 /// The closed-form reverse funnel: deals = ceil_whole(G / A); volume at stage k =
-/// ceil_whole(deals / product of rates from k to won) (or chained, see above); per period =
-/// ceil_whole(volume / periods); per rep per period = ceil_whole(volume / (periods * reps)).
+/// ceil_whole(deals / product of rates from k to won) (or chained, or round_once from the
+/// unrounded G / A, see above); per period = ceil_whole(volume / periods); per rep per period
+/// = ceil_whole(volume / (periods * reps)) (round_once: of the unrounded volume).
 /// Throws funnelkit::invalid_argument on a negative or non-finite goal, deal_value <= 0, a
 /// rate outside (0, 1] (a rate of 0 needs infinite volume), periods or reps < 1.
 reverse_funnel_plan plan_reverse_funnel(const reverse_funnel_options& options);

@@ -2,8 +2,18 @@
 // confidence interval, and the split of a change of V between two periods into its drivers.
 //
 // Definitions (every choice is an option of velocity_options, reported by explain()):
-// - N: opportunities created in the period [start, end), or (count_basis::open_at_start)
-//   opportunities open at its start: created before `start` and not closed before `start`.
+// - N, one of (count_basis):
+//   * average_open (the default): the time-averaged open pipeline over the period [start, end),
+//     the integral of the number of open opportunities (created, not yet closed) over the
+//     period divided by its length. By Little's law the open pipeline equals the arrival rate
+//     times the time an opportunity stays open, so N * D * W / L is the won revenue per unit of
+//     time in a steady state;
+//   * open_at_start: opportunities open at the period's start (created before `start` and not
+//     closed before it), also divided by L;
+//   * created_in_period: opportunities created in the period; N * D * W is then revenue *per
+//     period*, and V = N * D * W / (period length), not / L;
+//   * vendor: created in the period and divided by L, the formula as vendors print it. It
+//     overstates revenue per unit of time by the ratio period length / L.
 // - The deals that measure D, W and L are the opportunities *closed* (won or lost) in the
 //   period: closed time in [start, end).
 // - D: mean amount of the won deals.
@@ -12,7 +22,9 @@
 //   at the SQL time or at the first touch (optional columns); over won deals only or over all
 //   closed deals; the mean or the median. Deals without the chosen start time are left out of
 //   L and counted in cycle_missing.
-// - V = N * D * W / L, revenue per unit of L (per day with the default unit).
+// - V = N * D * W / L (or / period length, see N), revenue per unit (per day by default);
+//   velocity_per_period = V * period length. Beside it, as a check, the realised won revenue
+//   per unit: the amount of the deals won in the period / the period length.
 // Undefined inputs are never NaN in disguise: each optional is empty and `status`/`reason`
 // say why (no won deal: D undefined; no closed deal: W undefined; no cycle: L undefined;
 // L = 0: V undefined).
@@ -139,17 +151,19 @@ opportunity_table opportunities_from_stages(const stage_model& model, const stag
                                             std::string_view opportunity_stage = "Opportunity",
                                             std::string_view sql_stage = "SQL");
 
-enum class count_basis : std::uint8_t { created_in_period = 0, open_at_start = 1 };
+enum class count_basis : std::uint8_t { created_in_period = 0, open_at_start = 1, average_open = 2, vendor = 3 };
 enum class win_rate_basis : std::uint8_t { count = 0, value = 1 };
 enum class cycle_start : std::uint8_t { created = 0, sql = 1, first_touch = 2 };
 enum class cycle_deals : std::uint8_t { won = 0, closed = 1 };
 enum class cycle_statistic : std::uint8_t { mean = 0, median = 1 };
 
 struct velocity_options {
-    count_basis count = count_basis::created_in_period;
+    count_basis count = count_basis::average_open;
     win_rate_basis win_rate = win_rate_basis::count;
     cycle_start cycle_from = cycle_start::created;
-    cycle_deals cycle_over = cycle_deals::won;
+    /// All closed deals by default: Little's law needs the mean time open of every deal (won or
+    /// lost), the same population N counts.
+    cycle_deals cycle_over = cycle_deals::closed;
     cycle_statistic cycle_stat = cycle_statistic::mean;
     /// Length of one unit of L in the time unit of the columns (86400: days from seconds).
     double time_unit = 86'400.0;
@@ -175,12 +189,19 @@ struct velocity_result {
     std::size_t period_index = 0;
     std::int32_t segment = -1;
     period interval{};
-    std::int64_t n = 0;
+    /// N: a count, or (average_open) the time-averaged number of open opportunities.
+    double n = 0.0;
     std::int64_t won = 0, lost = 0;
+    /// Length of the period in units of L (end - start) / time_unit.
+    double period_length = 0.0;
+    /// Won revenue realised in the period per unit: won_amount / period_length.
+    double realised = 0.0;
     double won_amount = 0.0, lost_amount = 0.0;
     /// Deals whose cycle entered L, and deals left out for lack of the chosen start time.
     std::int64_t cycle_deals = 0, cycle_missing = 0;
     std::optional<double> deal_value, win_rate, cycle_length, velocity;
+    /// V * period_length: revenue per period (N * D * W with created_in_period).
+    std::optional<double> velocity_per_period;
     velocity_status status = velocity_status::ok;
     std::string reason;
     /// Percentile bootstrap interval of V, with the number of replicates where V was undefined
@@ -225,11 +246,17 @@ double velocity_formula(double n, double deal_value, double win_rate, double cyc
 /// contribution of x = weight * ln(x1/x0) (minus for L); the four sum to V1 - V0.
 /// The weight is computed as V0 * expm1(s) / s with s the sum of the four log ratios, so the
 /// identity holds to rounding and equal values need no special case beyond s = 0.
+/// Shapley: V = N * D * W * (1/L) is a product of four factors; the Shapley contribution of a
+/// factor is its marginal change (from its value in period 0 to period 1) averaged over the
+/// 4! orders in which the factors could change:
+/// phi_x = sum over subsets S of the other three |S|! (3 - |S|)! / 4! * (V(S + x at 1) - V(S at 1)),
+/// the others at their period-0 values. The four sum exactly to V1 - V0 (in exact arithmetic).
 struct velocity_decomposition {
     double v0 = 0.0, v1 = 0.0;
     double log_n = 0.0, log_d = 0.0, log_w = 0.0, log_l = 0.0;  // log_l = -ln(L1/L0)
     double weight = 0.0;
     double n = 0.0, d = 0.0, w = 0.0, l = 0.0;  // additive contributions
+    double shapley_n = 0.0, shapley_d = 0.0, shapley_w = 0.0, shapley_l = 0.0;  // Shapley contributions
     double inputs0[4]{}, inputs1[4]{};          // N, D, W, L of each period
 
     double change() const noexcept { return v1 - v0; }
@@ -240,7 +267,8 @@ struct velocity_decomposition {
 /// 0 has no logarithm: the split is undefined).
 velocity_decomposition decompose_velocity(double n0, double d0, double w0, double l0, double n1,
                                           double d1, double w1, double l1);
-/// From two defined results; throws naming the undefined one.
+/// From two defined results; throws naming the undefined one. L is the denominator V used:
+/// the cycle length, or the period length with count_basis::created_in_period.
 velocity_decomposition decompose_velocity(const velocity_result& before, const velocity_result& after);
 
 FUNNELKIT_END_NAMESPACE

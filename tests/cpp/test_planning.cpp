@@ -72,6 +72,37 @@ TEST(Planning, DomainWorkedExample) {
     EXPECT_EQ(plan.rows[0].per_rep_per_period, 100);
 }
 
+// The example: $35,000 at $800 is 43.75 deals. Rounding the deals first (or chained)
+// asks for 44 deals and so 880 leads at the 5% lead-to-deal rate; rounding the unrounded goal
+// once per stage asks for ceil(43.75 / 0.05) = 875 leads.
+TEST(Planning, RoundOnceFromTheUnroundedGoal) {
+    auto o = domain_plan();
+    o.goal = 35'000;
+    const double first[] = {880, 440, 264, 132, 44};
+    const double once[] = {875, 438, 263, 132, 44};  // 875, 437.5, 262.5, 131.25, 43.75 rounded up
+    for (auto mode : {plan_rounding::deals_first, plan_rounding::chained, plan_rounding::round_once}) {
+        o.rounding = mode;
+        const auto plan = plan_reverse_funnel(o);
+        for (std::size_t k = 0; k < 5; ++k) {
+            const double want = mode == plan_rounding::round_once ? once[k] : first[k];
+            EXPECT_EQ(plan.rows[k].volume, want) << k << " mode " << static_cast<int>(mode);
+        }
+    }
+    o.rounding = plan_rounding::round_once;
+    const auto plan = plan_reverse_funnel(o);
+    // Per rep from the unrounded volume: 875 / 10 = 87.5 -> 88 (deals first: 880 / 10 = 88 too);
+    // 43.75 / 10 = 4.375 -> 5 deals per rep.
+    EXPECT_EQ(plan.rows[0].per_rep_per_period, 88);
+    EXPECT_EQ(plan.rows[4].per_rep_per_period, 5);
+    EXPECT_NE(plan.explain().formula.find("rounded once"), std::string::npos);
+    EXPECT_NE(plan.explain().json().find("\"rounding\": \"round_once\""), std::string::npos);
+    // Not fooled by floating point either: $40,000 gives 1,000 leads in every mode.
+    o.goal = 40'000;
+    EXPECT_EQ(plan_reverse_funnel(o).rows[0].volume, 1000);
+    // from_goal is the former name of deals_first.
+    EXPECT_EQ(plan_rounding::from_goal, plan_rounding::deals_first);
+}
+
 TEST(Planning, RoundingModesDiffer) {
     reverse_funnel_options o;
     o.goal = 1000;

@@ -19,7 +19,7 @@ namespace funnelkit::python {
 namespace {
 
 const std::initializer_list<const char*> basis_words = {"total", "per_period"};
-const std::initializer_list<const char*> rounding_words = {"from_goal", "chained"};
+const std::initializer_list<const char*> rounding_words = {"deals_first", "chained", "round_once"};
 const std::initializer_list<const char*> capacity_words = {"week", "month"};
 
 std::vector<funnel_step> make_steps(const std::vector<std::pair<std::string, double>>& steps) {
@@ -132,7 +132,7 @@ void register_planning(py::module_& m) {
            }),
            py::kw_only(), py::arg("goal"), py::arg("deal_value"), py::arg("steps"), py::arg("basis") = "total",
            py::arg("won_name") = "Customer", py::arg("periods") = 1, py::arg("reps") = 1,
-           py::arg("rounding") = "from_goal", py::arg("tolerance") = whole_tolerance)
+           py::arg("rounding") = "deals_first", py::arg("tolerance") = whole_tolerance)
         .def_readwrite("goal", &reverse_funnel_options::goal, "Revenue goal (currency).")
         .def_readwrite("deal_value", &reverse_funnel_options::deal_value, "Revenue per won deal.")
         .def_property(
@@ -153,7 +153,8 @@ void register_planning(py::module_& m) {
             [](reverse_funnel_options& o, const std::string& v) {
                 o.rounding = pick<plan_rounding>("rounding", v, rounding_words);
             },
-            "'from_goal' (each stage from the deals) or 'chained' (from the rounded stage below).")
+            "'deals_first' (deals rounded up first, each stage from them), 'chained' (each stage from the rounded "
+            "stage below) or 'round_once' (each figure from the unrounded goal, rounded once).")
         .def_readwrite("tolerance", &reverse_funnel_options::tolerance, "Relative tolerance of ceil_whole.");
 
     m.def("plan_reverse_funnel", [](const reverse_funnel_options& o) { return plan_dict(plan_reverse_funnel(o)); },

@@ -18,7 +18,7 @@ namespace funnelkit::python {
 namespace {
 
 // The words of each option, in enum order (pick() and word() read the same list).
-const std::initializer_list<const char*> count_words = {"created_in_period", "open_at_start"};
+const std::initializer_list<const char*> count_words = {"created_in_period", "open_at_start", "average_open", "vendor"};
 const std::initializer_list<const char*> win_rate_words = {"count", "value"};
 const std::initializer_list<const char*> cycle_from_words = {"created", "sql", "first_touch"};
 const std::initializer_list<const char*> cycle_over_words = {"won", "closed"};
@@ -35,9 +35,9 @@ void word_property(py::class_<C>& cls, const char* name, E C::*member, std::init
 
 py::dict velocity_dict(const std::vector<velocity_result>& res) {
     const std::size_t n = res.size();
-    std::vector<std::int64_t> period_index(n), start(n), end(n), N(n), won(n), lost(n), cd(n), cm(n);
+    std::vector<std::int64_t> period_index(n), start(n), end(n), won(n), lost(n), cd(n), cm(n);
     std::vector<std::int32_t> segment(n), bu(n);
-    std::vector<double> wa(n), la(n), D(n), W(n), L(n), V(n), lo(n), hi(n);
+    std::vector<double> N(n), wa(n), la(n), D(n), W(n), L(n), V(n), VP(n), PL(n), RE(n), lo(n), hi(n);
     py::list status, reason, expl;
     for (std::size_t i = 0; i < n; ++i) {
         const auto& r = res[i];
@@ -47,6 +47,7 @@ py::dict velocity_dict(const std::vector<velocity_result>& res) {
         segment[i] = r.segment;
         N[i] = r.n; won[i] = r.won; lost[i] = r.lost; cd[i] = r.cycle_deals; cm[i] = r.cycle_missing;
         wa[i] = r.won_amount; la[i] = r.lost_amount;
+        VP[i] = or_nan(r.velocity_per_period); PL[i] = r.period_length; RE[i] = r.realised;
         D[i] = or_nan(r.deal_value); W[i] = or_nan(r.win_rate); L[i] = or_nan(r.cycle_length); V[i] = or_nan(r.velocity);
         lo[i] = or_nan(r.ci_lower); hi[i] = or_nan(r.ci_upper);
         bu[i] = r.bootstrap_undefined;
@@ -64,6 +65,9 @@ py::dict velocity_dict(const std::vector<velocity_result>& res) {
     d["win_rate"] = to_numpy(std::move(W));
     d["cycle_length"] = to_numpy(std::move(L));
     d["velocity"] = to_numpy(std::move(V));
+    d["velocity_per_period"] = to_numpy(std::move(VP));
+    d["period_length"] = to_numpy(std::move(PL));
+    d["realised"] = to_numpy(std::move(RE));
     d["won"] = to_numpy(std::move(won));
     d["lost"] = to_numpy(std::move(lost));
     d["won_amount"] = to_numpy(std::move(wa));
@@ -133,12 +137,13 @@ void register_velocity(py::module_& m) {
                o.seed = seed;
                return o;
            }),
-           py::kw_only(), py::arg("count") = "created_in_period", py::arg("win_rate") = "count",
-           py::arg("cycle_from") = "created", py::arg("cycle_over") = "won", py::arg("cycle_stat") = "mean",
+           py::kw_only(), py::arg("count") = "average_open", py::arg("win_rate") = "count",
+           py::arg("cycle_from") = "created", py::arg("cycle_over") = "closed", py::arg("cycle_stat") = "mean",
            py::arg("time_unit") = 86'400.0, py::arg("unit_name") = "day", py::arg("bootstrap") = 0,
            py::arg("confidence") = 0.95, py::arg("seed") = 42);
     word_property(vo, "count", &velocity_options::count, count_words,
-                  "N: 'created_in_period' or 'open_at_start'.");
+                  "N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_in_period' (V per period / "
+                  "period length) or 'vendor' (created in the period / L).");
     word_property(vo, "win_rate", &velocity_options::win_rate, win_rate_words, "W by 'count' or by 'value'.");
     word_property(vo, "cycle_from", &velocity_options::cycle_from, cycle_from_words,
                   "Start of L: 'created', 'sql' or 'first_touch'.");
@@ -190,10 +195,11 @@ void register_velocity(py::module_& m) {
               d["v0"] = r.v0; d["v1"] = r.v1; d["weight"] = r.weight;
               d["log"] = std::vector<double>{r.log_n, r.log_d, r.log_w, r.log_l};
               d["additive"] = std::vector<double>{r.n, r.d, r.w, r.l};
+              d["shapley"] = std::vector<double>{r.shapley_n, r.shapley_d, r.shapley_w, r.shapley_l};
               d["explanation"] = r.explain();
               return d;
           },
-          "The change V1 - V0 split into N, D, W and L (log scale and LMDI-I).", py::arg("n0"), py::arg("d0"),
+          "The change V1 - V0 split into N, D, W and L (log scale, LMDI-I and Shapley).", py::arg("n0"), py::arg("d0"),
           py::arg("w0"), py::arg("l0"), py::arg("n1"), py::arg("d1"), py::arg("w1"), py::arg("l1"));
 
     m.def("opportunities_from_stages",

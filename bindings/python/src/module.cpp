@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
     register_planning(m);
     register_sla(m);
     register_drivers(m);
+    register_forecast(m);
 }

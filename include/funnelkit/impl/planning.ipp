@@ -47,7 +47,7 @@ FUNNELKIT_INLINE reverse_funnel_plan plan_reverse_funnel(const reverse_funnel_op
     check_tolerance(o.tolerance);
     if (o.periods < 1) detail::throw_option("periods", std::to_string(o.periods), "must be >= 1");
     if (o.reps < 1) detail::throw_option("reps", std::to_string(o.reps), "must be >= 1");
-    if (static_cast<unsigned>(o.rounding) > 1u)
+    if (static_cast<unsigned>(o.rounding) > 2u)
         detail::throw_option("rounding", std::to_string(static_cast<int>(o.rounding)), "is not a plan_rounding");
     for (std::size_t k = 0; k < o.steps.size(); ++k) {
         const double r = o.steps[k].rate;
@@ -66,11 +66,14 @@ FUNNELKIT_INLINE reverse_funnel_plan plan_reverse_funnel(const reverse_funnel_op
     plan.rows.resize(K + 1);
     const double per = static_cast<double>(o.periods);
     const double per_rep = per * static_cast<double>(o.reps);
+    const bool once = o.rounding == plan_rounding::round_once;
     auto fill = [&](plan_row& row, double exact, double volume) {
         row.exact = exact;
         row.volume = volume;
-        row.per_period = ceil_whole(volume / per, o.tolerance);
-        row.per_rep_per_period = ceil_whole(volume / per_rep, o.tolerance);
+        // round_once divides the unrounded volume: each figure is rounded a single time.
+        const double base = once ? exact : volume;
+        row.per_period = ceil_whole(base / per, o.tolerance);
+        row.per_rep_per_period = ceil_whole(base / per_rep, o.tolerance);
     };
     plan_row& won = plan.rows[K];
     won.name = o.won_name;
@@ -85,7 +88,9 @@ FUNNELKIT_INLINE reverse_funnel_plan plan_reverse_funnel(const reverse_funnel_op
         prod *= o.steps[k].rate;
         row.rate_to_won = prod;
         const double exact = exact_deals / prod;
-        const double raw = o.rounding == plan_rounding::from_goal ? deals / prod : below / o.steps[k].rate;
+        const double raw = o.rounding == plan_rounding::deals_first ? deals / prod
+                           : o.rounding == plan_rounding::chained   ? below / o.steps[k].rate
+                                                                     : exact;
         if (!std::isfinite(raw) || !std::isfinite(exact))
             detail::throw_at_row("rate", k, detail::to_text(o.steps[k].rate), "gives an unbounded volume");
         const double volume = ceil_whole(raw, o.tolerance);
@@ -99,16 +104,21 @@ FUNNELKIT_INLINE explanation reverse_funnel_plan::explain() const {
     using namespace detail::planning_impl;
     explanation e;
     e.metric = "reverse funnel plan";
-    e.formula = options.rounding == plan_rounding::from_goal
+    e.formula = options.rounding == plan_rounding::deals_first
                     ? "deals = ceil(G / A); volume(k) = ceil(deals / prod(rates k..won)); per rep = ceil(volume / (periods * reps))"
-                    : "deals = ceil(G / A); volume(k) = ceil(volume(k+1) / rate(k)); per rep = ceil(volume / (periods * reps))";
+                : options.rounding == plan_rounding::chained
+                    ? "deals = ceil(G / A); volume(k) = ceil(volume(k+1) / rate(k)); per rep = ceil(volume / (periods * reps))"
+                    : "volume(k) = ceil((G / A) / prod(rates k..won)), rounded once from the unrounded goal; per rep = "
+                      "ceil((G / A) / prod(rates k..won) / (periods * reps))";
     e.inputs = {{"goal", total_goal}, {"deal_value", options.deal_value}};
     for (const auto& s : options.steps) e.inputs.emplace_back("rate " + s.name, s.rate);
     for (const auto& r : rows) e.inputs.emplace_back("volume " + r.name, r.volume);
     e.options = {{"goal_basis", options.basis == goal_basis::total ? "total" : "per_period"},
                  {"periods", options.periods},
                  {"reps", options.reps},
-                 {"rounding", options.rounding == plan_rounding::from_goal ? "from_goal" : "chained"},
+                 {"rounding", options.rounding == plan_rounding::deals_first ? "deals_first"
+                              : options.rounding == plan_rounding::chained ? "chained"
+                                                                           : "round_once"},
                  {"tolerance", options.tolerance}};
     e.note = "ceil treats a value within tolerance * max(1, |x|) of an integer as that integer";
     return e;

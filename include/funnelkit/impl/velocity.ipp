@@ -4,6 +4,7 @@
 #include "funnelkit/velocity.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -54,7 +55,15 @@ inline void json_object(std::string& out, const std::vector<std::pair<std::strin
 
 inline std::string num(double v) { return detail::to_display(v); }
 
-inline std::string_view name(count_basis b) { return b == count_basis::created_in_period ? "created_in_period" : "open_at_start"; }
+inline std::string_view name(count_basis b) {
+    switch (b) {
+        case count_basis::created_in_period: return "created_in_period";
+        case count_basis::open_at_start: return "open_at_start";
+        case count_basis::average_open: return "average_open";
+        case count_basis::vendor: return "vendor";
+    }
+    return "unknown";
+}
 inline std::string_view name(win_rate_basis b) { return b == win_rate_basis::count ? "count" : "value"; }
 inline std::string_view name(cycle_start b) {
     return b == cycle_start::created ? "created" : (b == cycle_start::sql ? "sql" : "first_touch");
@@ -68,7 +77,7 @@ inline void check_options(const velocity_options& o) {
     if (o.bootstrap < 0) detail::throw_option("bootstrap", std::to_string(o.bootstrap), "must be >= 0");
     if (!(o.confidence > 0 && o.confidence < 1))
         detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
-    if (static_cast<unsigned>(o.count) > 1u) detail::throw_option("count", std::to_string(static_cast<int>(o.count)), "is not a count_basis");
+    if (static_cast<unsigned>(o.count) > 3u) detail::throw_option("count", std::to_string(static_cast<int>(o.count)), "is not a count_basis");
     if (static_cast<unsigned>(o.win_rate) > 1u) detail::throw_option("win_rate", std::to_string(static_cast<int>(o.win_rate)), "is not a win_rate_basis");
     if (static_cast<unsigned>(o.cycle_from) > 2u) detail::throw_option("cycle_from", std::to_string(static_cast<int>(o.cycle_from)), "is not a cycle_start");
     if (static_cast<unsigned>(o.cycle_over) > 1u) detail::throw_option("cycle_over", std::to_string(static_cast<int>(o.cycle_over)), "is not a cycle_deals");
@@ -87,8 +96,8 @@ inline double median_of(std::vector<double>& v) {
 
 // Per (period, segment) sums.
 struct cell {
-    std::int64_t n = 0, won = 0, lost = 0, cycle_deals = 0, cycle_missing = 0;
-    double won_amount = 0, lost_amount = 0, cycle_sum = 0;
+    std::int64_t won = 0, lost = 0, cycle_deals = 0, cycle_missing = 0;
+    double n = 0, won_amount = 0, lost_amount = 0, cycle_sum = 0;
     std::vector<double> cycles;  // median only
 };
 
@@ -106,6 +115,9 @@ inline void finish(velocity_result& r, const velocity_options& o, double cycle_s
     }
     if (r.cycle_deals > 0)
         r.cycle_length = o.cycle_stat == cycle_statistic::mean ? cycle_sum / static_cast<double>(r.cycle_deals) : cycle_med;
+    // With N created in the period, N * D * W is revenue per period: V divides by the period
+    // length and needs no L.
+    const bool per_period = o.count == count_basis::created_in_period;
     if (!r.deal_value) {
         r.status = velocity_status::no_won_deals;
         r.reason = "no won deal closed in the period: D (mean won amount) is undefined";
@@ -113,6 +125,10 @@ inline void finish(velocity_result& r, const velocity_options& o, double cycle_s
         r.status = velocity_status::no_closed_deals;
         r.reason = r.won + r.lost > 0 ? "closed deals have total amount 0: W by value is undefined"
                                       : "no deal closed in the period: W is undefined";
+    } else if (per_period) {
+        r.status = velocity_status::ok;
+        r.velocity_per_period = r.n * *r.deal_value * *r.win_rate;
+        r.velocity = *r.velocity_per_period / r.period_length;
     } else if (!r.cycle_length) {
         r.status = velocity_status::no_cycle;
         r.reason = "no closed deal with a measurable cycle: L is undefined";
@@ -121,7 +137,8 @@ inline void finish(velocity_result& r, const velocity_options& o, double cycle_s
         r.reason = "cycle length L is 0: V = N*D*W/L is unbounded";
     } else {
         r.status = velocity_status::ok;
-        r.velocity = static_cast<double>(r.n) * *r.deal_value * *r.win_rate / *r.cycle_length;
+        r.velocity = r.n * *r.deal_value * *r.win_rate / *r.cycle_length;
+        r.velocity_per_period = *r.velocity * r.period_length;
     }
 }
 
@@ -328,11 +345,25 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         const std::size_t seg_row = has_seg ? static_cast<std::size_t>(rec.segment[i]) + 1 : 0;
         const std::int64_t c = rec.created[i];
         const bool is_closed = rec.outcome[i] != 0;
-        if (o.count == count_basis::created_in_period) {
+        if (o.count == count_basis::created_in_period || o.count == count_basis::vendor) {
             const std::size_t p = period_of(c);
             if (p < P) {
                 cells[p * rows].n += 1;
                 if (seg_row) cells[p * rows + seg_row].n += 1;
+            }
+        } else if (o.count == count_basis::average_open) {
+            // Open over [created, closed) (to the end of time while open): its share of each
+            // period it overlaps is the time-averaged count it adds to N.
+            const std::int64_t stop = is_closed ? rec.closed[i] : std::numeric_limits<std::int64_t>::max();
+            auto p = static_cast<std::size_t>(
+                std::upper_bound(periods.begin(), periods.end(), c, [](std::int64_t v, const period& q) { return v < q.end; }) -
+                periods.begin());
+            for (; p < P && periods[p].start < stop; ++p) {
+                const std::int64_t a = std::max(c, periods[p].start), b = std::min(stop, periods[p].end);
+                if (b <= a) continue;
+                const double share = detail::elapsed(a, b) / detail::elapsed(periods[p].start, periods[p].end);
+                cells[p * rows].n += share;
+                if (seg_row) cells[p * rows + seg_row].n += share;
             }
         } else {
             // Periods with created < start <= closed (or every later start when open).
@@ -382,7 +413,7 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             std::int64_t run = 0;
             for (std::size_t p = 0; p < P; ++p) {
                 run += diff[p * rows + r];
-                cells[p * rows + r].n = run;
+                cells[p * rows + r].n = static_cast<double>(run);
             }
         }
     }
@@ -397,6 +428,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             v.segment = static_cast<std::int32_t>(r) - 1;
             v.interval = periods[p];
             v.n = k.n;
+            v.period_length = detail::elapsed(periods[p].start, periods[p].end) / o.time_unit;
+            v.realised = k.won_amount / v.period_length;
             v.won = k.won;
             v.lost = k.lost;
             v.won_amount = k.won_amount;
@@ -426,7 +459,7 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
     // Bootstrap: resample the opportunities that touch a cell (counted in N or closed in the
     // period) with replacement and recompute V; percentile interval of the defined replicates.
     struct unit {
-        bool in_n;
+        double in_n;  // share of N: 1 or 0 for counts, the time-averaged share for average_open
         std::int8_t closed_kind;  // 0 not closed in the period, 1 won, 2 lost
         double amount;
         double cycle;  // NaN when the deal's cycle does not enter L
@@ -440,11 +473,18 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                 if (r > 0 && static_cast<std::size_t>(rec.segment[i]) + 1 != r) continue;
                 const std::int64_t c = rec.created[i];
                 const bool is_closed = rec.outcome[i] != 0;
-                const bool in_n = o.count == count_basis::created_in_period
-                                      ? (c >= q.start && c < q.end)
-                                      : (c < q.start && (!is_closed || rec.closed[i] >= q.start));
                 const bool closed_here = is_closed && rec.closed[i] >= q.start && rec.closed[i] < q.end;
-                if (!in_n && !closed_here) continue;
+                double in_n = 0.0;
+                if (o.count == count_basis::created_in_period || o.count == count_basis::vendor) {
+                    in_n = c >= q.start && c < q.end ? 1.0 : 0.0;
+                } else if (o.count == count_basis::open_at_start) {
+                    in_n = c < q.start && (!is_closed || rec.closed[i] >= q.start) ? 1.0 : 0.0;
+                } else {
+                    const std::int64_t a = std::max(c, q.start);
+                    const std::int64_t b = std::min(is_closed ? rec.closed[i] : q.end, q.end);
+                    in_n = b > a ? detail::elapsed(a, b) / detail::elapsed(q.start, q.end) : 0.0;
+                }
+                if (in_n == 0.0 && !closed_here) continue;
                 unit u{in_n, 0, rec.amount[i], std::numeric_limits<double>::quiet_NaN(), false};
                 if (closed_here) {
                     u.closed_kind = rec.outcome[i];
@@ -475,11 +515,12 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             reps.reserve(static_cast<std::size_t>(o.bootstrap));
             for (std::int32_t b = 0; b < o.bootstrap; ++b) {
                 velocity_result t;
+                t.period_length = v.period_length;
                 double sum = 0;
                 cyc.clear();
                 for (std::size_t m = 0; m < units.size(); ++m) {
                     const unit& u = units[g.below(units.size())];
-                    if (u.in_n) t.n += 1;
+                    t.n += u.in_n;
                     if (u.closed_kind == 1) { t.won += 1; t.won_amount += u.amount; }
                     if (u.closed_kind == 2) { t.lost += 1; t.lost_amount += u.amount; }
                     if (!std::isnan(u.cycle)) { t.cycle_deals += 1; sum += u.cycle; if (median) cyc.push_back(u.cycle); }
@@ -505,7 +546,10 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
     using namespace detail::velocity_impl;
     explanation e;
     e.metric = "sales velocity";
-    e.formula = "V = N * D * W / L (revenue per " + options.unit_name + ")";
+    const bool per_period = options.count == count_basis::created_in_period;
+    e.formula = per_period ? "V = N * D * W / period length (revenue per " + options.unit_name +
+                                 "; N * D * W is revenue per period)"
+                           : "V = N * D * W / L (revenue per " + options.unit_name + ")";
     e.inputs = {
         {"period_start", interval.start},
         {"period_end", interval.end},
@@ -515,6 +559,9 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
         {"W", win_rate},
         {"L", cycle_length},
         {"V", velocity},
+        {"velocity_per_period", velocity_per_period},
+        {"period_length", period_length},
+        {"realised", realised},
         {"won", won},
         {"lost", lost},
         {"won_amount", won_amount},
@@ -538,12 +585,28 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
         {"confidence", options.confidence},
         {"seed", options.seed},
     };
-    e.note = std::string(options.count == count_basis::created_in_period ? "N: opportunities created in the period"
-                                                                         : "N: opportunities open at the period start") +
+    std::string n_text;
+    switch (options.count) {
+        case count_basis::average_open:
+            n_text = "N: time-averaged open pipeline over the period (by Little's law N * D * W / L is then won "
+                     "revenue per " + options.unit_name + " in a steady state)";
+            break;
+        case count_basis::open_at_start: n_text = "N: opportunities open at the period start"; break;
+        case count_basis::created_in_period:
+            n_text = "N: opportunities created in the period, so N * D * W is revenue per period and V divides it by "
+                     "the period length, not by L";
+            break;
+        case count_basis::vendor:
+            n_text = "N: opportunities created in the period, divided by L (the vendor formula: it overstates "
+                     "revenue per " + options.unit_name + " by period length / L)";
+            break;
+    }
+    e.note = n_text +
              "; D: mean amount of deals won in the period; W: won/(won+lost) of deals closed in the period by " +
              std::string(name(options.win_rate)) + "; L: " + std::string(name(options.cycle_stat)) + " of (close - " +
              std::string(name(options.cycle_from)) + ") over " +
              (options.cycle_over == cycle_deals::won ? "won" : "all closed") + " deals, in " + options.unit_name + "s" +
+             "; realised: won amount of the period / period length, revenue per " + options.unit_name + " as a check" +
              (status == velocity_status::ok ? std::string() : "; undefined: " + reason);
     return e;
 }
@@ -580,14 +643,35 @@ FUNNELKIT_INLINE velocity_decomposition decompose_velocity(double n0, double d0,
     r.d = r.weight * r.log_d;
     r.w = r.weight * r.log_w;
     r.l = r.weight * r.log_l;
+    // Shapley over the factors N, D, W, 1/L: subsets of the factors at their period-1 values.
+    const double f0[4] = {n0, d0, w0, 1.0 / l0}, f1[4] = {n1, d1, w1, 1.0 / l1};
+    auto value = [&](unsigned mask) {
+        double v = 1.0;
+        for (unsigned k = 0; k < 4; ++k) v *= (mask >> k) & 1u ? f1[k] : f0[k];
+        return v;
+    };
+    constexpr double weight_of[4] = {6.0 / 24.0, 2.0 / 24.0, 2.0 / 24.0, 6.0 / 24.0};  // |S|! (3-|S|)! / 4!
+    double phi[4] = {0, 0, 0, 0};
+    for (unsigned k = 0; k < 4; ++k)
+        for (unsigned mask = 0; mask < 16; ++mask) {
+            if ((mask >> k) & 1u) continue;
+            phi[k] += weight_of[std::popcount(mask)] * (value(mask | (1u << k)) - value(mask));
+        }
+    r.shapley_n = phi[0];
+    r.shapley_d = phi[1];
+    r.shapley_w = phi[2];
+    r.shapley_l = phi[3];
     return r;
 }
 
 FUNNELKIT_INLINE velocity_decomposition decompose_velocity(const velocity_result& a, const velocity_result& b) {
     if (!a.defined()) detail::throw_option("before", std::string(to_string(a.status)), "is undefined: " + a.reason);
     if (!b.defined()) detail::throw_option("after", std::string(to_string(b.status)), "is undefined: " + b.reason);
-    return decompose_velocity(static_cast<double>(a.n), *a.deal_value, *a.win_rate, *a.cycle_length,
-                              static_cast<double>(b.n), *b.deal_value, *b.win_rate, *b.cycle_length);
+    auto denominator = [](const velocity_result& r) {
+        return r.options.count == count_basis::created_in_period ? r.period_length : r.cycle_length.value_or(0.0);
+    };
+    return decompose_velocity(a.n, *a.deal_value, *a.win_rate, denominator(a), b.n, *b.deal_value, *b.win_rate,
+                              denominator(b));
 }
 
 FUNNELKIT_INLINE explanation velocity_decomposition::explain() const {
@@ -599,10 +683,13 @@ FUNNELKIT_INLINE explanation velocity_decomposition::explain() const {
                 {"N1", inputs1[0]}, {"D1", inputs1[1]}, {"W1", inputs1[2]}, {"L1", inputs1[3]},
                 {"V0", v0},         {"V1", v1},         {"weight", weight},
                 {"contribution_N", n}, {"contribution_D", d}, {"contribution_W", w},
-                {"contribution_L", l}};
-    e.options = {{"method", "LMDI-I"}};
+                {"contribution_L", l},
+                {"shapley_N", shapley_n}, {"shapley_D", shapley_d}, {"shapley_W", shapley_w},
+                {"shapley_L", shapley_l}};
+    e.options = {{"method", "LMDI-I and Shapley"}};
     e.note = "log split: ln V1 - ln V0 = " + num(log_n) + " (N) + " + num(log_d) + " (D) + " + num(log_w) + " (W) + " +
-             num(log_l) + " (L)";
+             num(log_l) + " (L); Shapley: each factor's change averaged over the 4! orders of change, N " + num(shapley_n) +
+             ", D " + num(shapley_d) + ", W " + num(shapley_w) + ", L " + num(shapley_l);
     return e;
 }
 

@@ -1,0 +1,808 @@
+// Definitions for funnelkit/forecast.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/forecast.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include <Eigen/Dense>
+
+#include "funnelkit/detail/random.hpp"
+#include "funnelkit/detail/time_math.hpp"
+#include "funnelkit/error.hpp"
+#include "funnelkit/lifecycle.hpp"
+#include "funnelkit/markov.hpp"
+#include "funnelkit/survival.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail::forecast_impl {
+
+inline std::string num(double v) { return detail::to_display(v); }
+
+// First grid index k with origin + k * step >= t, for t <= origin: -floor((origin - t) / step),
+// from the exact difference (any two int64 times).
+inline std::int64_t grid_index(std::int64_t t, std::int64_t origin, std::int64_t step) {
+    const std::uint64_t q = detail::elapsed_ticks(t, origin) / static_cast<std::uint64_t>(step);
+    if (q > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        detail::throw_option("step", std::to_string(step), "is too short for the span of the times");
+    return -static_cast<std::int64_t>(q);
+}
+
+// One stretch of consecutive snapshots in one transient state, and how it ended.
+struct run {
+    std::int32_t state;   // index into the transient states
+    std::int64_t steps;   // T: steps at risk (exits: including the step of the exit)
+    std::int32_t dest;    // state index it moved to (transient first, then absorbing), or -1: still open
+};
+
+// The data the forecasts share: histories, amounts, state indexing.
+struct prepared {
+    stage_histories h;
+    std::vector<std::int32_t> state_of;  // stage code -> state index (transient first, then absorbing)
+    std::vector<std::int32_t> transient, absorbing;
+    std::size_t won_index = 0;  // into absorbing
+    // Amounts > 0 of each entity as (time, amount), sorted.
+    std::vector<std::size_t> amount_offset;
+    std::vector<std::pair<std::int64_t, double>> amounts;
+
+    std::size_t n_transient() const noexcept { return transient.size(); }
+    std::size_t n_states() const noexcept { return transient.size() + absorbing.size(); }
+    bool is_absorbing(std::int32_t state) const noexcept { return static_cast<std::size_t>(state) >= transient.size(); }
+    std::int32_t won_state() const noexcept { return static_cast<std::int32_t>(transient.size() + won_index); }
+
+    // Latest amount of entity i at or before t (0 when none).
+    double amount_at(std::size_t i, std::int64_t t) const {
+        const auto first = amounts.begin() + static_cast<std::ptrdiff_t>(amount_offset[i]);
+        const auto last = amounts.begin() + static_cast<std::ptrdiff_t>(amount_offset[i + 1]);
+        auto it = std::upper_bound(first, last, std::make_pair(t, std::numeric_limits<double>::infinity()));
+        return it == first ? 0.0 : std::prev(it)->second;
+    }
+};
+
+inline prepared prepare(const stage_model& model, const stage_records& rec, std::optional<std::int64_t> as_of) {
+    if (!model.won()) detail::throw_option("model", "(no won stage)", "a forecast needs a won stage");
+    history_options ho;
+    ho.as_of = as_of;
+    prepared p{build_histories(model, rec, ho), {}, {}, {}, 0, {}, {}};
+    const auto n_codes = static_cast<std::int32_t>(model.size());
+    for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.transient).push_back(c);
+    p.state_of.assign(static_cast<std::size_t>(n_codes), -1);
+    for (std::size_t i = 0; i < p.transient.size(); ++i) p.state_of[static_cast<std::size_t>(p.transient[i])] = static_cast<std::int32_t>(i);
+    for (std::size_t i = 0; i < p.absorbing.size(); ++i) {
+        p.state_of[static_cast<std::size_t>(p.absorbing[i])] = static_cast<std::int32_t>(p.transient.size() + i);
+        if (p.absorbing[i] == *model.won()) p.won_index = i;
+    }
+    const auto ids = p.h.entities();
+    std::vector<std::size_t> count(ids.size() + 1, 0);
+    std::vector<std::pair<std::size_t, std::pair<std::int64_t, double>>> rows;
+    if (!rec.amount.empty()) {
+        for (std::size_t r = 0; r < rec.size(); ++r) {
+            if (!(rec.amount[r] > 0)) continue;
+            const auto it = std::lower_bound(ids.begin(), ids.end(), rec.entity[r]);
+            rows.push_back({static_cast<std::size_t>(it - ids.begin()), {rec.time[r], rec.amount[r]}});
+        }
+    }
+    std::sort(rows.begin(), rows.end());
+    p.amount_offset.assign(ids.size() + 1, 0);
+    for (const auto& r : rows) ++p.amount_offset[r.first + 1];
+    for (std::size_t i = 0; i < ids.size(); ++i) p.amount_offset[i + 1] += p.amount_offset[i];
+    p.amounts.reserve(rows.size());
+    for (const auto& r : rows) p.amounts.push_back(r.second);
+    return p;
+}
+
+// The runs of every entity up to the origin, and each entity's state at the origin.
+struct origin_view {
+    std::vector<std::size_t> run_offset;  // runs of entity i: run_offset[i] .. run_offset[i+1]-1
+    std::vector<run> runs;
+    // State at the origin (-1: no event yet), and its age when transient.
+    std::vector<std::int32_t> state;
+    std::vector<std::int64_t> age;
+};
+
+inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t step) {
+    const auto& h = p.h;
+    const auto off = h.offsets();
+    const auto times = h.event_times();
+    const auto stages = h.event_stages();
+    origin_view v;
+    v.run_offset.assign(h.size() + 1, 0);
+    v.state.assign(h.size(), -1);
+    v.age.assign(h.size(), 0);
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        // Runs as (state, first index, last index) over the snapshots at or before the origin.
+        std::int32_t cur = -1;
+        std::int64_t first = 0, last = 0;
+        bool absorbed = false;
+        for (std::size_t e = off[i]; e < off[i + 1] && !absorbed; ++e) {
+            const std::int64_t t = times[e];
+            if (t > origin) break;
+            const std::int64_t lo = grid_index(t, origin, step);
+            const std::int64_t hi = e + 1 < off[i + 1] && times[e + 1] <= origin ? grid_index(times[e + 1], origin, step) - 1 : 0;
+            if (lo > hi) continue;  // a visit between two snapshots: not seen on the grid
+            const std::int32_t s = p.state_of[static_cast<std::size_t>(stages[e])];
+            if (s == cur) {
+                last = hi;
+                continue;
+            }
+            if (cur >= 0) v.runs.push_back({cur, last - first + 1, s});
+            if (p.is_absorbing(s)) {
+                absorbed = true;
+                cur = s;
+                break;
+            }
+            cur = s;
+            first = lo;
+            last = hi;
+        }
+        if (cur >= 0 && !absorbed) {
+            v.runs.push_back({cur, last - first, -1});
+            v.age[i] = last - first;
+        }
+        v.state[i] = cur;
+        v.run_offset[i + 1] = v.runs.size();
+    }
+    return v;
+}
+
+// Estimates a model from the runs of the entities with segment `segment` (-1: all).
+inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
+                                 std::int32_t segment) {
+    transition_model m;
+    m.kind = kind;
+    m.max_age = kind == forecast_model::markov ? 0 : max_age;
+    m.transient = p.transient;
+    m.absorbing = p.absorbing;
+    m.won_index = p.won_index;
+    m.segment = segment;
+    const std::size_t S = p.n_states(), A = m.ages(), nt = p.n_transient();
+    m.hazard.assign(nt * A * S, 0.0);
+    m.at_risk.assign(nt * A, 0.0);
+    m.moves.assign(nt * A * S, 0);
+    const auto seg = p.h.segments();
+    std::vector<std::vector<double>> dur(nt);
+    std::vector<std::vector<std::int32_t>> out(nt);
+    for (std::size_t i = 0; i < p.h.size(); ++i) {
+        if (segment >= 0 && seg[i] != segment) continue;
+        for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
+            const run& x = v.runs[r];
+            dur[static_cast<std::size_t>(x.state)].push_back(static_cast<double>(x.steps));
+            out[static_cast<std::size_t>(x.state)].push_back(x.dest + 1);
+        }
+    }
+    const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
+    for (std::size_t s = 0; s < nt; ++s) {
+        const auto& d = dur[s];
+        if (d.empty()) continue;
+        // Pooled tail: moves at steps > tail, over the steps at risk beyond age `tail`.
+        double exposure = 0.0;
+        for (std::size_t k = 0; k < d.size(); ++k) {
+            const double beyond = d[k] - static_cast<double>(tail);
+            if (beyond <= 0) continue;
+            exposure += beyond;
+            if (out[s][k] > 0) m.moves[(s * A + tail) * S + static_cast<std::size_t>(out[s][k] - 1)] += 1;
+        }
+        m.at_risk[s * A + tail] = exposure;
+        if (exposure > 0)
+            for (std::size_t j = 0; j < S; ++j)
+                m.hazard[(s * A + tail) * S + j] = static_cast<double>(m.moves[(s * A + tail) * S + j]) / exposure;
+        if (tail == 0) continue;
+        // Ages below the tail: the discrete hazards of the Aalen-Johansen estimate, with the
+        // destinations as competing outcomes and the open runs censored.
+        aalen_johansen_options ao;
+        ao.n_outcomes = static_cast<std::int32_t>(S);
+        const auto aj = aalen_johansen(d, out[s], ao);
+        std::vector<double> sorted = d;
+        std::sort(sorted.begin(), sorted.end());
+        for (std::size_t a = 0; a < tail; ++a) {
+            const double t = static_cast<double>(a + 1);
+            m.at_risk[s * A + a] =
+                static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), t));
+            const auto it = std::lower_bound(aj.time.begin(), aj.time.end(), t);
+            if (it == aj.time.end() || *it != t) continue;
+            const auto j = static_cast<std::size_t>(it - aj.time.begin());
+            const double n = static_cast<double>(aj.at_risk[j]);
+            for (std::size_t k = 0; k < S; ++k) {
+                const std::int64_t e = aj.events[j * S + k];
+                m.moves[(s * A + a) * S + k] = e;
+                if (n > 0) m.hazard[(s * A + a) * S + k] = static_cast<double>(e) / n;
+            }
+        }
+    }
+    return m;
+}
+
+inline void check_options(const forecast_options& o) {
+    if (static_cast<unsigned>(o.model) > 1u) detail::throw_option("model", std::to_string(static_cast<int>(o.model)), "is not a forecast_model");
+    if (o.step <= 0) detail::throw_option("step", std::to_string(o.step), "must be > 0");
+    if (o.periods < 1 || o.periods > 1000) detail::throw_option("periods", std::to_string(o.periods), "must be in 1..1000");
+    if (o.period_steps < 1 || o.period_steps > 100'000)
+        detail::throw_option("period_steps", std::to_string(o.period_steps), "must be in 1..100000");
+    if (static_cast<std::int64_t>(o.periods) * o.period_steps > 1'000'000)
+        detail::throw_option("periods", std::to_string(o.periods), "times period_steps must be at most 1,000,000 steps");
+    if (o.max_age < 0 || o.max_age > 100'000) detail::throw_option("max_age", std::to_string(o.max_age), "must be in 0..100000");
+    if (o.simulations < 0 || o.simulations > 1'000'000)
+        detail::throw_option("simulations", std::to_string(o.simulations), "must be in 0..1000000");
+    if (!(o.confidence > 0 && o.confidence < 1)) detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
+}
+
+inline double percentile(std::vector<double>& v, double q) {
+    std::sort(v.begin(), v.end());
+    const double hq = q * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(hq));
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (hq - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+// A forecast at one origin with one model, from the prepared data and the view at the origin.
+inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, std::int64_t origin, const forecast_options& o) {
+    pipeline_forecast f;
+    f.origin = origin;
+    f.as_of = p.h.as_of();
+    f.options = o;
+    f.options.origin = origin;
+    const std::size_t nt = p.n_transient(), H = static_cast<std::size_t>(o.periods);
+    const auto seg = p.h.segments();
+    f.models.push_back(estimate(p, v, o.model, o.max_age, -1));
+    const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
+    for (std::int32_t g = 0; g < n_seg; ++g) f.models.push_back(estimate(p, v, o.model, o.max_age, g));
+    std::vector<chain_outcomes> outcomes;
+    std::vector<std::vector<double>> per_step;
+    const std::int32_t T = o.periods * o.period_steps;
+    for (const auto& m : f.models) {
+        outcomes.push_back(solve_outcomes(m));
+        per_step.push_back(won_per_step(m, T));
+    }
+
+    // Training: mean won amount, and the weighted pipeline's stage probabilities (share won among
+    // the entities that were in the stage and have closed by the origin).
+    double won_sum = 0.0;
+    std::int64_t won_n = 0;
+    std::vector<double> closed_in(nt, 0.0), won_in(nt, 0.0);
+    const std::int32_t won_state = p.won_state();
+    const auto off = p.h.offsets();
+    const auto times = p.h.event_times();
+    for (std::size_t i = 0; i < p.h.size(); ++i) {
+        const std::int32_t st = v.state[i];
+        if (st < 0 || !p.is_absorbing(st)) continue;
+        const bool won = st == won_state;
+        if (won) {
+            // The time of its (first) won event at or before the origin.
+            std::int64_t wt = origin;
+            for (std::size_t e = off[i]; e < off[i + 1] && times[e] <= origin; ++e)
+                if (p.state_of[static_cast<std::size_t>(p.h.event_stages()[e])] == won_state) { wt = times[e]; break; }
+            const double a = p.amount_at(i, wt);
+            if (a > 0) { won_sum += a; ++won_n; }
+        }
+        std::vector<char> seen(nt, 0);
+        for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) seen[static_cast<std::size_t>(v.runs[r].state)] = 1;
+        for (std::size_t s = 0; s < nt; ++s)
+            if (seen[s]) {
+                closed_in[s] += 1;
+                if (won) won_in[s] += 1;
+            }
+    }
+    f.default_amount = won_n ? won_sum / static_cast<double>(won_n) : 0.0;
+    std::vector<double> stage_p(nt, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t s = 0; s < nt; ++s)
+        if (closed_in[s] > 0) stage_p[s] = won_in[s] / closed_in[s];
+
+    // Open entities at the origin.
+    auto& E = f.entities;
+    for (std::size_t i = 0; i < p.h.size(); ++i) {
+        const std::int32_t st = v.state[i];
+        if (st < 0 || p.is_absorbing(st)) continue;
+        const auto s = static_cast<std::size_t>(st);
+        const std::size_t mi = o.by_segment && seg[i] >= 0 ? static_cast<std::size_t>(seg[i]) + 1 : 0;
+        const auto& co = outcomes[mi];
+        const auto a = static_cast<std::size_t>(v.age[i]);
+        E.entity.push_back(p.h.entities()[i]);
+        E.segment.push_back(seg[i]);
+        E.stage.push_back(p.transient[s]);
+        E.age.push_back(v.age[i]);
+        const double own = p.amount_at(i, origin);
+        E.amount.push_back(own > 0 ? own : f.default_amount);
+        E.own_amount.push_back(own > 0 ? 1 : 0);
+        double won = 0.0, other = 0.0;
+        for (std::size_t k = 0; k < p.absorbing.size(); ++k) (k == p.won_index ? won : other) += co.p(s, a, k);
+        E.p_won.push_back(won);
+        E.p_lost.push_back(other);
+        E.p_never.push_back(co.p_never[s * co.ages + std::min(a, co.ages - 1)]);
+        E.expected_steps.push_back(co.steps(s, a));
+        const auto& g = per_step[mi];
+        const std::size_t block = nt * f.models[mi].ages();
+        const std::size_t idx = s * f.models[mi].ages() + std::min(a, f.models[mi].ages() - 1);
+        for (std::size_t q = 0; q < H; ++q) {
+            double sum = 0.0;
+            for (std::int32_t t = 0; t < o.period_steps; ++t)
+                sum += g[(q * static_cast<std::size_t>(o.period_steps) + static_cast<std::size_t>(t)) * block + idx];
+            E.p_won_in.push_back(sum);
+        }
+        E.stage_probability.push_back(stage_p[s]);
+    }
+
+    // Expected wins and revenue per period, and the weighted pipeline.
+    const std::size_t n = E.size();
+    auto& P = f.periods;
+    for (std::size_t q = 0; q <= H; ++q) {
+        const bool whole = q == H;
+        P.period.push_back(whole ? -1 : static_cast<std::int32_t>(q));
+        const std::int64_t len = static_cast<std::int64_t>(o.period_steps) * o.step;
+        P.start.push_back(whole ? origin : origin + static_cast<std::int64_t>(q) * len);
+        P.end.push_back(whole ? origin + static_cast<std::int64_t>(H) * len : origin + static_cast<std::int64_t>(q + 1) * len);
+        double w = 0.0, r = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            double pi = 0.0;
+            if (whole) for (std::size_t k = 0; k < H; ++k) pi += E.p_won_in[i * H + k];
+            else pi = E.p_won_in[i * H + q];
+            w += pi;
+            r += pi * E.amount[i];
+        }
+        P.expected_wins.push_back(w);
+        P.expected_revenue.push_back(r);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const double sp = std::isnan(E.stage_probability[i]) ? 0.0 : E.stage_probability[i];
+        f.weighted_wins += sp;
+        f.weighted_revenue += sp * E.amount[i];
+    }
+    // Intervals: simulate which period (if any) each entity is won in; entities are independent.
+    const double lo_q = (1 - o.confidence) / 2, hi_q = 1 - lo_q;
+    const std::size_t R = static_cast<std::size_t>(o.simulations);
+    P.wins_lower.assign(H + 1, std::numeric_limits<double>::quiet_NaN());
+    P.wins_upper = P.wins_lower;
+    P.revenue_lower = P.wins_lower;
+    P.revenue_upper = P.wins_lower;
+    f.weighted_wins_lower = f.weighted_wins_upper = f.weighted_revenue_lower = f.weighted_revenue_upper =
+        std::numeric_limits<double>::quiet_NaN();
+    if (R > 0) {
+        std::vector<std::vector<double>> wins(H + 1, std::vector<double>(R, 0.0)), rev(H + 1, std::vector<double>(R, 0.0));
+        std::vector<double> ww(R, 0.0), wr(R, 0.0);
+        std::vector<double> cum(H);
+        for (std::size_t r = 0; r < R; ++r) {
+            detail::rng g(o.seed, r);
+            detail::rng gw(o.seed, (std::uint64_t{1} << 40) + r);
+            for (std::size_t i = 0; i < n; ++i) {
+                const double u = g.uniform();
+                double c = 0.0;
+                for (std::size_t k = 0; k < H; ++k) {
+                    c += E.p_won_in[i * H + k];
+                    if (u < c) {
+                        wins[k][r] += 1;
+                        rev[k][r] += E.amount[i];
+                        wins[H][r] += 1;
+                        rev[H][r] += E.amount[i];
+                        break;
+                    }
+                }
+                const double sp = std::isnan(E.stage_probability[i]) ? 0.0 : E.stage_probability[i];
+                if (gw.uniform() < sp) {
+                    ww[r] += 1;
+                    wr[r] += E.amount[i];
+                }
+            }
+        }
+        for (std::size_t k = 0; k <= H; ++k) {
+            P.wins_lower[k] = percentile(wins[k], lo_q);
+            P.wins_upper[k] = percentile(wins[k], hi_q);
+            P.revenue_lower[k] = percentile(rev[k], lo_q);
+            P.revenue_upper[k] = percentile(rev[k], hi_q);
+        }
+        f.weighted_wins_lower = percentile(ww, lo_q);
+        f.weighted_wins_upper = percentile(ww, hi_q);
+        f.weighted_revenue_lower = percentile(wr, lo_q);
+        f.weighted_revenue_upper = percentile(wr, hi_q);
+    }
+
+    // Per stage of the overall model.
+    const auto& co = outcomes[0];
+    for (std::size_t s = 0; s < nt; ++s) {
+        f.stages.stage.push_back(p.transient[s]);
+        std::int64_t open = 0;
+        double amt = 0.0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (E.stage[i] == p.transient[s]) { ++open; amt += E.amount[i]; }
+        f.stages.open.push_back(open);
+        f.stages.open_amount.push_back(amt);
+        f.stages.p_won.push_back(co.p(s, 0, p.won_index));
+        f.stages.expected_steps.push_back(co.steps(s, 0));
+        f.stages.stage_probability.push_back(stage_p[s]);
+    }
+    return f;
+}
+
+}  // namespace detail::forecast_impl
+
+FUNNELKIT_INLINE std::string_view to_string(forecast_model m) noexcept {
+    return m == forecast_model::markov ? "markov" : "semi_markov";
+}
+
+FUNNELKIT_INLINE std::string_view backtest_method_name(std::int32_t method) noexcept {
+    switch (method) {
+        case 0: return "markov";
+        case 1: return "semi_markov";
+        case 2: return "weighted_pipeline";
+        default: return "unknown";
+    }
+}
+
+FUNNELKIT_INLINE void transition_model::validate() const {
+    const std::size_t S = n_states(), A = ages(), nt = n_transient();
+    if (max_age < 0) detail::throw_option("max_age", std::to_string(max_age), "must be >= 0");
+    if (absorbing.empty()) detail::throw_option("absorbing", "0 states", "a chain needs at least one absorbing state");
+    if (won_index >= absorbing.size()) detail::throw_option("won_index", std::to_string(won_index), "is not an absorbing state");
+    if (hazard.size() != nt * A * S) detail::throw_length("hazard", hazard.size(), "n_transient * ages * n_states", nt * A * S);
+    for (std::size_t s = 0; s < nt; ++s)
+        for (std::size_t a = 0; a < A; ++a) {
+            double sum = 0.0;
+            for (std::size_t d = 0; d < S; ++d) {
+                const double x = hazard[(s * A + a) * S + d];
+                if (!(x >= 0 && x <= 1))
+                    detail::throw_at_row("hazard", (s * A + a) * S + d, detail::to_text(x),
+                                         "of state " + std::to_string(s) + " at age " + std::to_string(a) + " is not a probability");
+                if (d == s && x != 0)
+                    detail::throw_at_row("hazard", (s * A + a) * S + d, detail::to_text(x),
+                                         "is a move of state " + std::to_string(s) + " to itself (staying is 1 - the row sum)");
+                sum += x;
+            }
+            if (sum > 1 + 1e-9)
+                detail::throw_at_row("hazard", (s * A + a) * S, detail::to_text(sum),
+                                     "is the sum of the moves of state " + std::to_string(s) + " at age " + std::to_string(a) + ", above 1");
+        }
+}
+
+FUNNELKIT_INLINE transition_model markov_model(std::size_t nt, std::size_t na, std::span<const double> p, std::size_t won) {
+    const std::size_t S = nt + na;
+    if (p.size() != nt * S) detail::throw_length("p", p.size(), "n_transient * (n_transient + n_absorbing)", nt * S);
+    transition_model m;
+    m.kind = forecast_model::markov;
+    m.max_age = 0;
+    for (std::size_t i = 0; i < nt; ++i) m.transient.push_back(static_cast<std::int32_t>(i));
+    for (std::size_t i = 0; i < na; ++i) m.absorbing.push_back(static_cast<std::int32_t>(nt + i));
+    m.won_index = won;
+    m.hazard.assign(p.begin(), p.end());
+    for (std::size_t s = 0; s < nt; ++s) m.hazard[s * S + s] = 0.0;  // the diagonal is the stay
+    m.at_risk.assign(nt, 0.0);
+    m.moves.assign(nt * S, 0);
+    m.validate();
+    return m;
+}
+
+FUNNELKIT_INLINE chain_outcomes solve_outcomes(const transition_model& m) {
+    m.validate();
+    const std::size_t nt = m.n_transient(), na = m.absorbing.size(), S = m.n_states(), A = m.ages();
+    chain_outcomes out;
+    out.n_transient = nt;
+    out.n_absorbing = na;
+    out.ages = A;
+    // X[(s*A + a)*S + d]: the run from age a ends with a move to d; M: E[remaining steps; ends in d].
+    std::vector<double> X(nt * A * S, 0.0), M(nt * A * S, 0.0);
+    for (std::size_t s = 0; s < nt; ++s) {
+        const std::size_t a = A - 1;
+        double H = 0.0;
+        for (std::size_t d = 0; d < S; ++d) H += m.h(s, a, d);
+        if (H > 0)
+            for (std::size_t d = 0; d < S; ++d) {
+                X[(s * A + a) * S + d] = m.h(s, a, d) / H;
+                M[(s * A + a) * S + d] = m.h(s, a, d) / (H * H);
+            }
+        for (std::size_t b = A - 1; b-- > 0;) {
+            double Hb = 0.0;
+            for (std::size_t d = 0; d < S; ++d) Hb += m.h(s, b, d);
+            for (std::size_t d = 0; d < S; ++d) {
+                const double x1 = X[(s * A + b + 1) * S + d], m1 = M[(s * A + b + 1) * S + d];
+                X[(s * A + b) * S + d] = m.h(s, b, d) + (1 - Hb) * x1;
+                M[(s * A + b) * S + d] = m.h(s, b, d) + (1 - Hb) * (m1 + x1);
+            }
+        }
+    }
+    // The jump chain from fresh entries (age 0).
+    std::vector<double> q(nt * nt), r(nt * na);
+    for (std::size_t s = 0; s < nt; ++s) {
+        for (std::size_t j = 0; j < nt; ++j) q[s * nt + j] = X[(s * A) * S + j];
+        for (std::size_t o = 0; o < na; ++o) r[s * na + o] = X[(s * A) * S + nt + o];
+    }
+    absorbing_chain_solution sol;
+    if (nt > 0) sol = solve_absorbing_chain(nt, na, q, r);
+    // c_d: probability of closing from a fresh entry into d (1 for absorbing states).
+    std::vector<double> c(S, 1.0);
+    for (std::size_t j = 0; j < nt; ++j) {
+        double sum = 0.0;
+        for (std::size_t o = 0; o < na; ++o) sum += sol.absorption[j * na + o];
+        c[j] = sum;
+    }
+    // y_j = E[T 1{close} | fresh j] = N m, m_j = sum_d M_j(0, d) c_d.
+    std::vector<double> y(nt, 0.0);
+    for (std::size_t i = 0; i < nt; ++i)
+        for (std::size_t j = 0; j < nt; ++j) {
+            double mj = 0.0;
+            for (std::size_t d = 0; d < S; ++d) mj += M[(j * A) * S + d] * c[d];
+            y[i] += sol.fundamental[i * nt + j] * mj;
+        }
+    out.p_outcome.assign(nt * A * na, 0.0);
+    out.p_never.assign(nt * A, 0.0);
+    out.expected_steps.assign(nt * A, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t s = 0; s < nt; ++s)
+        for (std::size_t a = 0; a < A; ++a) {
+            const double* x = &X[(s * A + a) * S];
+            const double* mm = &M[(s * A + a) * S];
+            double close = 0.0, time = 0.0;
+            for (std::size_t o = 0; o < na; ++o) {
+                double v = x[nt + o];
+                for (std::size_t j = 0; j < nt; ++j) v += x[j] * sol.absorption[j * na + o];
+                out.p_outcome[(s * A + a) * na + o] = v;
+                close += v;
+            }
+            for (std::size_t d = 0; d < S; ++d) time += mm[d] * c[d];
+            for (std::size_t j = 0; j < nt; ++j) time += x[j] * y[j];
+            out.p_never[s * A + a] = std::max(0.0, 1.0 - close);
+            if (close > 1e-15) out.expected_steps[s * A + a] = time / close;
+        }
+    return out;
+}
+
+FUNNELKIT_INLINE std::vector<double> won_per_step(const transition_model& m, std::int32_t steps) {
+    m.validate();
+    if (steps < 0) detail::throw_option("steps", std::to_string(steps), "must be >= 0");
+    const std::size_t nt = m.n_transient(), S = m.n_states(), A = m.ages();
+    const std::size_t block = nt * A, won = nt + m.won_index;
+    std::vector<double> g(static_cast<std::size_t>(steps) * block, 0.0);
+    for (std::int32_t t = 1; t <= steps; ++t) {
+        double* cur = &g[static_cast<std::size_t>(t - 1) * block];
+        const double* prev = t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr;
+        for (std::size_t s = 0; s < nt; ++s)
+            for (std::size_t a = 0; a < A; ++a) {
+                if (!prev) {
+                    cur[s * A + a] = m.h(s, a, won);
+                    continue;
+                }
+                double v = 0.0, H = 0.0;
+                for (std::size_t d = 0; d < S; ++d) {
+                    const double x = m.h(s, a, d);
+                    H += x;
+                    if (d < nt) v += x * prev[d * A];
+                }
+                v += (1 - H) * prev[s * A + std::min(a + 1, A - 1)];
+                cur[s * A + a] = v;
+            }
+    }
+    return g;
+}
+
+FUNNELKIT_INLINE pipeline_forecast forecast_pipeline(const stage_model& model, const stage_records& records,
+                                                     const forecast_options& o) {
+    using namespace detail::forecast_impl;
+    check_options(o);
+    const auto p = prepare(model, records, o.as_of);
+    const std::int64_t origin = o.origin.value_or(p.h.as_of());
+    if (origin > p.h.as_of())
+        detail::throw_option("origin", std::to_string(origin), "is after the end of the data (as_of " + std::to_string(p.h.as_of()) + ")");
+    const auto v = view_at(p, origin, o.step);
+    return forecast_at(p, v, origin, o);
+}
+
+FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
+    using namespace detail::forecast_impl;
+    explanation e;
+    e.metric = "pipeline forecast";
+    e.formula = options.model == forecast_model::markov
+                    ? "absorbing Markov chain per step: N = (I - Q)^-1, B = N R; wins per period = sum over open entities of "
+                      "P(won in the period) from the per-step recursion"
+                    : "semi-Markov chain: hazards by time in stage from the Aalen-Johansen estimate; absorption from "
+                      "the jump chain N = (I - Q)^-1, B = N R; wins per period from the per-step recursion";
+    const auto whole = periods.size() - 1;
+    e.inputs = {{"origin", origin},
+                {"as_of", as_of},
+                {"open_entities", static_cast<std::int64_t>(entities.size())},
+                {"expected_wins", periods.expected_wins.empty() ? 0.0 : periods.expected_wins[whole]},
+                {"wins_lower", periods.wins_lower.empty() ? 0.0 : periods.wins_lower[whole]},
+                {"wins_upper", periods.wins_upper.empty() ? 0.0 : periods.wins_upper[whole]},
+                {"expected_revenue", periods.expected_revenue.empty() ? 0.0 : periods.expected_revenue[whole]},
+                {"weighted_wins", weighted_wins},
+                {"weighted_revenue", weighted_revenue},
+                {"default_amount", default_amount}};
+    e.options = {{"model", to_string(options.model)},
+                 {"step", options.step},
+                 {"periods", options.periods},
+                 {"period_steps", options.period_steps},
+                 {"max_age", options.max_age},
+                 {"simulations", options.simulations},
+                 {"confidence", options.confidence},
+                 {"seed", options.seed},
+                 {"by_segment", options.by_segment ? "yes" : "no"}};
+    e.note = "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
+             " seeded simulations of the entities' outcomes; weighted pipeline = sum of stage probability x amount "
+             "(share won among closed training entities that were in the stage), with no timing";
+    return e;
+}
+
+FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, const stage_records& records,
+                                                     const backtest_options& bo) {
+    using namespace detail::forecast_impl;
+    check_options(bo.forecast);
+    if (bo.calibration_bins < 1 || bo.calibration_bins > 1000)
+        detail::throw_option("calibration_bins", std::to_string(bo.calibration_bins), "must be in 1..1000");
+    if (bo.origins.empty()) detail::throw_option("origins", "(none)", "give at least one origin");
+    const auto p = prepare(model, records, bo.forecast.as_of);
+    const auto& fo = bo.forecast;
+    const std::int64_t horizon = static_cast<std::int64_t>(fo.periods) * fo.period_steps * fo.step;
+    for (std::size_t k = 0; k < bo.origins.size(); ++k) {
+        if (k > 0 && bo.origins[k] <= bo.origins[k - 1])
+            detail::throw_at_row("origins", k, std::to_string(bo.origins[k]), "is not after the previous origin (origins must ascend)");
+        if (bo.origins[k] > p.h.as_of() - horizon)
+            detail::throw_at_row("origins", k, std::to_string(bo.origins[k]),
+                                 "leaves less than the horizon (" + std::to_string(horizon) + " ticks) before the end of the data (" +
+                                     std::to_string(p.h.as_of()) + ")");
+    }
+    forecast_backtest out;
+    out.options = bo;
+    out.as_of = p.h.as_of();
+    const std::size_t H = static_cast<std::size_t>(fo.periods);
+    const std::int64_t plen = static_cast<std::int64_t>(fo.period_steps) * fo.step;
+    const auto off = p.h.offsets();
+    const auto times = p.h.event_times();
+    const auto stages = p.h.event_stages();
+    const std::int32_t won_state = p.won_state();
+    // Per-entity calibration data: (method, predicted, won within the horizon).
+    std::vector<std::tuple<std::int32_t, double, bool>> cal;
+    auto& R = out.rows;
+    auto push = [&](std::int64_t origin, std::int32_t method, std::int32_t period, double ew, double wl, double wu,
+                    double aw, double er, double rl, double ru, double ar) {
+        R.origin.push_back(origin); R.method.push_back(method); R.period.push_back(period);
+        R.expected_wins.push_back(ew); R.wins_lower.push_back(wl); R.wins_upper.push_back(wu); R.actual_wins.push_back(aw);
+        R.expected_revenue.push_back(er); R.revenue_lower.push_back(rl); R.revenue_upper.push_back(ru); R.actual_revenue.push_back(ar);
+    };
+    for (const std::int64_t origin : bo.origins) {
+        const auto v = view_at(p, origin, fo.step);
+        // What the entities open at the origin did: the period of their win, if their first
+        // terminal event after the origin is a win within the horizon.
+        std::vector<std::int32_t> won_period(p.h.size(), -1);
+        std::vector<double> won_amount(p.h.size(), 0.0);
+        for (std::size_t i = 0; i < p.h.size(); ++i) {
+            const std::int32_t st = v.state[i];
+            if (st < 0 || p.is_absorbing(st)) continue;
+            for (std::size_t e = off[i]; e < off[i + 1]; ++e) {
+                if (times[e] <= origin) continue;
+                const std::int32_t s = p.state_of[static_cast<std::size_t>(stages[e])];
+                if (!p.is_absorbing(s)) continue;
+                if (s == won_state && times[e] <= origin + horizon) {
+                    won_period[i] = static_cast<std::int32_t>((times[e] - origin - 1) / plen);
+                    won_amount[i] = p.amount_at(i, times[e]);
+                }
+                break;
+            }
+        }
+        pipeline_forecast fc[2];
+        for (int method = 0; method < 2; ++method) {
+            forecast_options o = fo;
+            o.model = method == 0 ? forecast_model::markov : forecast_model::semi_markov;
+            fc[method] = forecast_at(p, v, origin, o);
+        }
+        const auto& E = fc[0].entities;  // the same open entities in both
+        std::vector<double> aw(H + 1, 0.0), ar(H + 1, 0.0);
+        std::vector<std::uint8_t> won_in_h(E.size(), 0);
+        for (std::size_t k = 0; k < E.size(); ++k) {
+            const auto i = static_cast<std::size_t>(
+                std::lower_bound(p.h.entities().begin(), p.h.entities().end(), E.entity[k]) - p.h.entities().begin());
+            if (won_period[i] < 0) continue;
+            const double amount = won_amount[i] > 0 ? won_amount[i] : E.amount[k];
+            aw[static_cast<std::size_t>(won_period[i])] += 1;
+            ar[static_cast<std::size_t>(won_period[i])] += amount;
+            aw[H] += 1;
+            ar[H] += amount;
+            won_in_h[k] = 1;
+        }
+        for (int method = 0; method < 2; ++method) {
+            const auto& P = fc[method].periods;
+            for (std::size_t q = 0; q <= H; ++q)
+                push(origin, method, P.period[q], P.expected_wins[q], P.wins_lower[q], P.wins_upper[q], aw[q],
+                     P.expected_revenue[q], P.revenue_lower[q], P.revenue_upper[q], ar[q]);
+            const auto& EE = fc[method].entities;
+            for (std::size_t k = 0; k < EE.size(); ++k) {
+                double ph = 0.0;
+                for (std::size_t q = 0; q < H; ++q) ph += EE.p_won_in[k * H + q];
+                cal.emplace_back(method, ph, won_in_h[k] != 0);
+            }
+        }
+        const auto& w = fc[1];
+        push(origin, 2, -1, w.weighted_wins, w.weighted_wins_lower, w.weighted_wins_upper, aw[H], w.weighted_revenue,
+             w.weighted_revenue_lower, w.weighted_revenue_upper, ar[H]);
+        for (std::size_t k = 0; k < E.size(); ++k) {
+            const double sp = std::isnan(E.stage_probability[k]) ? 0.0 : E.stage_probability[k];
+            cal.emplace_back(2, sp, won_in_h[k] != 0);
+        }
+    }
+    // Calibration per method and bin.
+    const auto B = static_cast<std::size_t>(bo.calibration_bins);
+    for (std::int32_t method = 0; method < 3; ++method) {
+        std::vector<std::int64_t> cnt(B, 0);
+        std::vector<double> pred(B, 0.0), obs(B, 0.0);
+        double brier = 0.0;
+        std::int64_t total = 0;
+        for (const auto& [m, ph, won] : cal) {
+            if (m != method) continue;
+            const auto b = std::min(B - 1, static_cast<std::size_t>(std::max(0.0, ph) * static_cast<double>(B)));
+            ++cnt[b];
+            pred[b] += ph;
+            obs[b] += won ? 1.0 : 0.0;
+            brier += (ph - (won ? 1.0 : 0.0)) * (ph - (won ? 1.0 : 0.0));
+            ++total;
+        }
+        for (std::size_t b = 0; b < B; ++b) {
+            auto& C = out.calibration;
+            C.method.push_back(method);
+            C.bin.push_back(static_cast<std::int32_t>(b));
+            C.lower.push_back(static_cast<double>(b) / static_cast<double>(B));
+            C.upper.push_back(static_cast<double>(b + 1) / static_cast<double>(B));
+            C.entities.push_back(cnt[b]);
+            C.predicted.push_back(cnt[b] ? pred[b] / static_cast<double>(cnt[b]) : std::numeric_limits<double>::quiet_NaN());
+            C.observed.push_back(cnt[b] ? obs[b] / static_cast<double>(cnt[b]) : std::numeric_limits<double>::quiet_NaN());
+        }
+        // Summary over the per-period rows (Markov, semi-Markov) or the whole-horizon rows.
+        std::int64_t cells = 0, cov_w = 0, cov_r = 0;
+        double mae_w = 0, bias_w = 0, mae_r = 0, bias_r = 0;
+        for (std::size_t k = 0; k < R.size(); ++k) {
+            if (R.method[k] != method) continue;
+            if (method < 2 && R.period[k] < 0) continue;
+            ++cells;
+            cov_w += R.actual_wins[k] >= R.wins_lower[k] && R.actual_wins[k] <= R.wins_upper[k];
+            cov_r += R.actual_revenue[k] >= R.revenue_lower[k] && R.actual_revenue[k] <= R.revenue_upper[k];
+            mae_w += std::fabs(R.expected_wins[k] - R.actual_wins[k]);
+            bias_w += R.expected_wins[k] - R.actual_wins[k];
+            mae_r += std::fabs(R.expected_revenue[k] - R.actual_revenue[k]);
+            bias_r += R.expected_revenue[k] - R.actual_revenue[k];
+        }
+        auto& S = out.summary;
+        const double c = static_cast<double>(std::max<std::int64_t>(cells, 1));
+        const bool intervals = fo.simulations > 0;
+        S.method.push_back(method);
+        S.intervals.push_back(intervals ? cells : 0);
+        S.coverage_wins.push_back(intervals && cells ? static_cast<double>(cov_w) / c : std::numeric_limits<double>::quiet_NaN());
+        S.coverage_revenue.push_back(intervals && cells ? static_cast<double>(cov_r) / c : std::numeric_limits<double>::quiet_NaN());
+        S.mae_wins.push_back(mae_w / c);
+        S.bias_wins.push_back(bias_w / c);
+        S.mae_revenue.push_back(mae_r / c);
+        S.bias_revenue.push_back(bias_r / c);
+        S.brier.push_back(total ? brier / static_cast<double>(total) : std::numeric_limits<double>::quiet_NaN());
+    }
+    return out;
+}
+
+FUNNELKIT_INLINE explanation forecast_backtest::explain() const {
+    using namespace detail::forecast_impl;
+    explanation e;
+    e.metric = "pipeline forecast backtest";
+    e.formula = "at each origin: train on the histories up to it, forecast the wins and revenue of the pipeline open "
+                "there for the next periods, compare with what those entities did";
+    e.inputs = {{"origins", static_cast<std::int64_t>(options.origins.size())}, {"as_of", as_of}};
+    for (std::size_t k = 0; k < summary.size(); ++k) {
+        const std::string m(backtest_method_name(summary.method[k]));
+        e.inputs.emplace_back("coverage_wins " + m, summary.coverage_wins[k]);
+        e.inputs.emplace_back("coverage_revenue " + m, summary.coverage_revenue[k]);
+        e.inputs.emplace_back("mae_wins " + m, summary.mae_wins[k]);
+        e.inputs.emplace_back("mae_revenue " + m, summary.mae_revenue[k]);
+        e.inputs.emplace_back("brier " + m, summary.brier[k]);
+    }
+    e.options = {{"step", options.forecast.step},
+                 {"periods", options.forecast.periods},
+                 {"period_steps", options.forecast.period_steps},
+                 {"max_age", options.forecast.max_age},
+                 {"simulations", options.forecast.simulations},
+                 {"confidence", options.forecast.confidence},
+                 {"seed", options.forecast.seed},
+                 {"by_segment", options.forecast.by_segment ? "yes" : "no"},
+                 {"calibration_bins", options.calibration_bins}};
+    e.note = "coverage: share of the intervals at the confidence level that held the actual value (per period for "
+             "the chains, whole horizon for the weighted pipeline); errors are expected - actual; calibration pools the "
+             "entities of every origin by their predicted probability of a win within the horizon";
+    return e;
+}
+
+FUNNELKIT_END_NAMESPACE
