@@ -35,10 +35,44 @@ def test_domain_plan_and_the_floating_point_trap():
     ex = plan.explain()
     assert ex["inputs"]["volume Lead"] == 1000 and ex["inputs"]["goal"] == 40_000
     assert "ceil" in ex["formula"] and "once per stage" in ex.definition
-    assert ex.options["rounding"] == "from_goal" and ex.options["reps"] == 10
+    assert ex.options["rounding"] == "deals_first" and ex.options["reps"] == 10
     assert "Lead" in repr(plan)
     df = plan.to_pandas()
     assert list(df["stage"].cat.categories) == plan.stages
+
+
+def test_round_once_against_exact_fractions():
+    """$35,000 at $800 is 43.75 deals: rounding the deals up first (or chained) asks for 880 leads,
+    rounding the unrounded goal once per stage for 875; checked with exact rational arithmetic."""
+    from fractions import Fraction
+    from math import ceil
+
+    rates = [Fraction(1, 2), Fraction(3, 5), Fraction(1, 2), Fraction(1, 3)]
+    deals = Fraction(35_000, 800)
+
+    def need(start: Fraction, k: int) -> Fraction:
+        prod = Fraction(1)
+        for r in rates[k:]:
+            prod *= r
+        return start / prod
+
+    once = [ceil(need(deals, k)) for k in range(4)] + [ceil(deals)]
+    first = [ceil(need(Fraction(ceil(deals)), k)) for k in range(4)] + [ceil(deals)]
+    assert once[0] == 875 and first[0] == 880
+    for mode, want in (("round_once", once), ("deals_first", first), ("chained", first)):
+        plan = fk.plan_reverse_funnel(goal=35_000, deal_value=800, steps=DOMAIN_STEPS, rounding=mode, reps=10)
+        assert list(plan["volume"]) == want, mode
+        assert plan.explain().options["rounding"] == mode
+    plan = fk.plan_reverse_funnel(goal=35_000, deal_value=800, steps=DOMAIN_STEPS, rounding="round_once", reps=10)
+    assert list(plan["per_rep_per_period"]) == [ceil(need(deals, k) / 10) for k in range(4)] + [ceil(deals / 10)]
+    assert "rounded once" in plan.explain()["formula"]
+    check_contract(plan)
+    # No floating-point excess in any mode: $40,000 needs 1,000 leads.
+    for mode in ("round_once", "deals_first", "chained"):
+        assert fk.plan_reverse_funnel(goal=40_000, deal_value=800, steps=DOMAIN_STEPS, rounding=mode).volume("Lead") == 1000
+    with pytest.warns(DeprecationWarning, match="deals_first"):
+        old = fk.plan_reverse_funnel(goal=35_000, deal_value=800, steps=DOMAIN_STEPS, rounding="from_goal")
+    assert old.volume("Lead") == 880
 
 
 def test_plan_names_are_checked():

@@ -20,6 +20,8 @@ from conftest import as_format
 from contract import check_contract
 
 DAY = 86_400
+#: The DOMAIN example's definitions: N created in the period over L of the won deals.
+VENDOR = {"count": "vendor", "cycle_over": "won"}
 
 
 # -- the DOMAIN example ----------------------------------------------------------------------------
@@ -45,7 +47,7 @@ def _domain_opportunities() -> pd.DataFrame:
 
 def test_domain_example_in_every_input_format(input_format):
     df = _domain_opportunities()
-    t = fk.velocity(as_format(df, input_format), period="year")
+    t = fk.velocity(as_format(df, input_format), period="year", **VENDOR)
     assert isinstance(t, fk.VelocityTable) and len(t) == 1
     assert t["n"][0] == 41 and t["win_rate"][0] == 0.25 and t["cycle_length"][0] == 90
     assert t["velocity"][0] == pytest.approx(41 * 25_000 * 0.25 / 90)
@@ -59,7 +61,7 @@ def test_domain_example_in_every_input_format(input_format):
 
 def test_domain_example_exactly_and_the_contract():
     df = _domain_opportunities().iloc[:40]
-    t = fk.velocity(df, edges=["2024-01-01", "2025-01-01"])
+    t = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], **VENDOR)
     assert t["velocity"][0] == pytest.approx(2777.7777777777778)
     doc = check_contract(t)
     assert doc["data"][0]["velocity"] == pytest.approx(2777.7777777777778)
@@ -113,14 +115,14 @@ def test_integer_times_are_seconds_by_default_or_time_unit():
 
 def test_units_of_l_are_words_or_durations():
     df = _domain_opportunities()
-    days = fk.velocity(df, period="year")
+    days = fk.velocity(df, period="year", **VENDOR)
     for unit in ("week", "1w", "7d", dt.timedelta(weeks=1), np.timedelta64(7, "D")):
-        weeks = fk.velocity(df, period="year", unit=unit)
+        weeks = fk.velocity(df, period="year", unit=unit, **VENDOR)
         assert weeks["cycle_length"][0] == pytest.approx(90 / 7)
         assert weeks["velocity"][0] == pytest.approx(days["velocity"][0] * 7)
     with pytest.raises(TypeError, match="option 'unit': a bare number"):
         fk.velocity(df, period="year", unit=86400)
-    assert fk.velocity(_as_seconds(df), period="year", unit=86400)["cycle_length"][0] == 90
+    assert fk.velocity(_as_seconds(df), period="year", unit=86400, **VENDOR)["cycle_length"][0] == 90
     with pytest.raises(ValueError, match="option 'unit'"):
         fk.velocity(df, period="year", unit="fortnight")
 
@@ -129,11 +131,11 @@ def test_calendar_periods_and_time_zones():
     df = pd.DataFrame({"created": pd.to_datetime(["2024-03-31 23:30", "2024-04-01 00:30"]),
                        "closed": pd.to_datetime(["2024-04-10", "2024-04-10"]), "outcome": ["won", "lost"],
                        "amount": [100.0, 100.0]})
-    utc = fk.velocity(df, period="month")
+    utc = fk.velocity(df, period="month", count="created_in_period")
     assert [str(s)[:10] for s in utc["period_start"]] == ["2024-03-01", "2024-04-01"]
     assert list(utc["n"]) == [1, 1]
     # In Berlin (UTC+2 in April) both were created in April, and April starts at 22:00 UTC.
-    berlin = fk.velocity(df, period="month", tz="Europe/Berlin")
+    berlin = fk.velocity(df, period="month", tz="Europe/Berlin", count="created_in_period")
     assert str(berlin["period_start"][0]) == "2024-03-31T22:00:00.000000000"
     assert list(berlin["n"]) == [2]
     weeks = fk.velocity(df, period="week")
@@ -225,10 +227,13 @@ def _pandas_velocity(df: pd.DataFrame, edges: list[int], *, count: str, win_rate
             d = df if seg is None else df[df["source"] == seg]
             cl = closed.loc[d.index]
             is_closed = d["outcome"] != "open"
-            if count == "created_in_period":
-                n = int(((d["created"] >= lo) & (d["created"] < hi)).sum())
-            else:
-                n = int(((d["created"] < lo) & (~is_closed | (cl >= lo))).sum())
+            if count in ("created_in_period", "vendor"):
+                n = float(((d["created"] >= lo) & (d["created"] < hi)).sum())
+            elif count == "open_at_start":
+                n = float(((d["created"] < lo) & (~is_closed | (cl >= lo))).sum())
+            else:  # time open inside the period over its length
+                stop = cl.where(is_closed, np.inf).clip(upper=hi)
+                n = float((stop - d["created"].clip(lower=lo)).clip(lower=0).sum() / (hi - lo))
             inp = is_closed & (cl >= lo) & (cl < hi)
             won = d[inp & (d["outcome"] == "won")]
             lost = d[inp & (d["outcome"] == "lost")]
@@ -240,13 +245,15 @@ def _pandas_velocity(df: pd.DataFrame, edges: list[int], *, count: str, win_rate
                 cyc_rows = won if cycle_over == "won" else d[inp]
                 cyc = (cl.loc[cyc_rows.index] - start_col.loc[cyc_rows.index]) / DAY
                 L = cyc.mean() if cycle_stat == "mean" else cyc.median()
-                if L > 0:
+                if count == "created_in_period":
+                    v = n * dv * w / ((hi - lo) / DAY)  # revenue per period over the period's length
+                elif L > 0:
                     v = n * dv * w / L
             out.append((p, seg or "(all)", n, v))
     return pd.DataFrame(out, columns=["p", "source", "n", "velocity"])
 
 
-@pytest.mark.parametrize("count", ["created_in_period", "open_at_start"])
+@pytest.mark.parametrize("count", ["average_open", "open_at_start", "created_in_period", "vendor"])
 @pytest.mark.parametrize("win_rate", ["count", "value"])
 @pytest.mark.parametrize("cycle", [("created", "won", "mean"), ("sql", "closed", "median"), ("created", "closed", "median")])
 def test_velocity_matches_pandas(count, win_rate, cycle):
@@ -258,7 +265,7 @@ def test_velocity_matches_pandas(count, win_rate, cycle):
     ref = _pandas_velocity(df, edges, count=count, win_rate=win_rate, cycle_from=cycle_from, cycle_over=cycle_over,
                            cycle_stat=cycle_stat)
     assert len(t) == len(ref)
-    np.testing.assert_array_equal(t["n"], ref["n"].to_numpy())
+    np.testing.assert_allclose(t["n"], ref["n"].to_numpy(), rtol=1e-12)
     np.testing.assert_array_equal(t["source"], ref["source"].to_numpy())
     np.testing.assert_allclose(t["velocity"], ref["velocity"].to_numpy(), rtol=1e-10, equal_nan=True)
     undefined = np.isnan(t["velocity"])
@@ -332,7 +339,8 @@ def test_decomposition_is_a_scalar_result_with_the_core_explanation():
     doc = check_contract(r)
     assert doc["data"]["additive"] == {"N": 0.0, "D": 0.0, "W": 0.0, "L": 0.0}
     ex = r.explain()
-    assert ex["inputs"]["N0"] == 40 and ex.options["method"] == "LMDI-I" and "LMDI-I" in ex.definition
+    assert ex["inputs"]["N0"] == 40 and ex.options["method"] == "LMDI-I and Shapley" and "LMDI-I" in ex.definition
+    assert "Shapley" in ex.definition and r.shapley == {"N": 0.0, "D": 0.0, "W": 0.0, "L": 0.0}
     drivers = r.drivers()
     check_contract(drivers)
     assert list(drivers["driver"]) == ["N", "D", "W", "L"]
@@ -360,7 +368,7 @@ d = {'created': np.array([0, 10, 20]), 'closed': np.array([50.0, 40.0, np.nan]),
      'outcome': np.array(['won', 'lost', 'open'], dtype=object), 'amount': np.array([100.0, 50.0, 10.0]),
      'source': np.array(['a', 'b', 'a'], dtype=object)}
 for data in (d, pa.table(d)):
-    t = fk.velocity(data, edges=[0, 100], segment='source')
+    t = fk.velocity(data, edges=[0, 100], segment='source', count='vendor', cycle_over='won')
     assert t['velocity'][0] == 3 * 100 * 0.5 / (50 / 86400)
     t.to_arrow(); t.to_json(); t.to_dict()
     lags = fk.estimate_lags(data, created='created', won='closed', data_end=10**8, unit=10)
@@ -374,3 +382,76 @@ assert 'pandas' not in sys.modules
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "Sales velocity by source" in out.stdout
+
+
+# -- which N, and the realised revenue beside V -----------------------------------------------------
+def test_average_open_by_hand_and_the_realised_revenue(input_format):
+    """Over [0, 10 days): A open all along (1), B open from day 5 (0.5), C open days 2-4 (0.2, won
+    600), D open days 4-8 (0.4, lost): N = 2.1, D = 600, W = 1/2, L = mean(2, 4) = 3 days."""
+    df = pd.DataFrame({"created": np.array([-10, 5, 2, 4]) * DAY,
+                       "closed": pd.Series([None, 15 * DAY, 4 * DAY, 8 * DAY], dtype="Int64"),
+                       "outcome": ["open", "won", "won", "lost"], "amount": [0.0, 900.0, 600.0, 50.0]})
+    t = fk.velocity(as_format(df, input_format), edges=[0, 10 * DAY])
+    assert t["n"][0] == pytest.approx(2.1, rel=1e-12)
+    assert t["cycle_length"][0] == 3
+    assert t["velocity"][0] == pytest.approx(2.1 * 600 * 0.5 / 3)
+    assert t["velocity_per_period"][0] == pytest.approx(10 * 2.1 * 600 * 0.5 / 3)
+    assert t["realised"][0] == 60 and t["period_length"][0] == 10
+    row = t.explain(0)
+    assert row.options["count"] == "average_open" and "Little's law" in row.definition
+    assert t._units["realised"] == "revenue per day"
+    check_contract(t)
+
+
+def test_created_in_period_is_per_period_and_vendor_divides_by_l():
+    df = _domain_opportunities().iloc[:40]
+    per = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], count="created_in_period", cycle_over="won")
+    assert per["velocity_per_period"][0] == pytest.approx(40 * 25_000 * 0.25)
+    assert per["velocity"][0] == pytest.approx(40 * 25_000 * 0.25 / 366)  # 2024 has 366 days
+    assert per["realised"][0] == pytest.approx(250_000 / 366)
+    vendor = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], **VENDOR)
+    assert vendor["velocity"][0] == pytest.approx(2777.7777777777778)
+    assert "vendor formula" in vendor.explain(0).definition
+    # A row of created_in_period splits by driver with the period length as the denominator.
+    rows = fk.velocity(df, edges=["2024-01-01", "2024-07-01", "2025-01-01"], count="created_in_period").to_dict("records")
+    split = fk.decompose_velocity(rows[0], rows[0])
+    assert split.v0 == pytest.approx(rows[0]["velocity"])
+
+
+def test_default_velocity_is_the_realised_revenue_in_steady_state():
+    """Little's law on the sample data: after the pipeline has filled (the second half of the
+    year) N * D * W / L with N the time-averaged open pipeline is within 10% of the won revenue
+    realised per day; the vendor formula is several times too high."""
+    crm = fk.sample_crm(20_000, seed=42)
+    opps = fk.opportunities_from_stages(crm)
+    edges = ["2024-07-01", "2024-12-31"]
+    t = fk.velocity(opps, edges=edges)
+    assert t["velocity"][0] / t["realised"][0] == pytest.approx(1.0, abs=0.10)
+    # Independently: the won amounts closed in the window over its length in days.
+    d = opps.to_pandas()
+    lo, hi = pd.Timestamp(edges[0]), pd.Timestamp(edges[1])
+    won = d[(d["outcome"] == "won") & (d["closed"] >= lo) & (d["closed"] < hi)]
+    assert t["realised"][0] == pytest.approx(won["amount"].sum() / ((hi - lo) / pd.Timedelta(days=1)))
+    vendor = fk.velocity(opps, edges=edges, **VENDOR)
+    assert vendor["velocity"][0] / vendor["realised"][0] > 3
+
+
+def test_shapley_split_against_every_order():
+    import itertools
+
+    x0 = [40.0, 25_000.0, 0.25, 1 / 90]
+    x1 = [50.0, 24_000.0, 0.30, 1 / 80]
+    want = [0.0] * 4
+    for order in itertools.permutations(range(4)):
+        cur = list(x0)
+        for k in order:
+            before = math.prod(cur)
+            cur[k] = x1[k]
+            want[k] += math.prod(cur) - before
+    r = fk.decompose_velocity((40, 25_000, 0.25, 90), (50, 24_000, 0.30, 80))
+    got = [r.shapley[k] for k in ("N", "D", "W", "L")]
+    np.testing.assert_allclose(got, np.array(want) / 24, rtol=1e-12)
+    assert sum(got) == pytest.approx(r.change)
+    table = r.drivers()
+    np.testing.assert_allclose(table["shapley_contribution"], got)
+    check_contract(table)

@@ -37,6 +37,13 @@ from .planning import (  # noqa: E402
     split_goal,
     steps_from_conversion,
 )
+from .forecast import (  # noqa: E402
+    ForecastBacktest,
+    PipelineForecast,
+    WeightedPipeline,
+    backtest_forecast,
+    forecast_pipeline,
+)
 from .revenue import revenue_report  # noqa: E402
 from .sla import ResponseSLA, VolumeSLA, sla_response, sla_volume  # noqa: E402
 from .suppression import SuppressionCheck, SuppressionList, normalise_key  # noqa: E402
@@ -125,6 +132,11 @@ __all__ = [
     "steps_from_conversion",
     "velocity",
     "velocity_formula",
+    "ForecastBacktest",
+    "PipelineForecast",
+    "WeightedPipeline",
+    "backtest_forecast",
+    "forecast_pipeline",
     "CumulativeIncidence",
     "DurationSummary",
     "KaplanMeier",

@@ -46,6 +46,12 @@ __all__ = [
 ]
 
 
+def _warn_renamed_value(option: str, old: str, new: str, where: str) -> None:
+    import warnings
+
+    warnings.warn(f"{where}: {option}={old!r} is deprecated; use {option}={new!r}", DeprecationWarning, stacklevel=3)
+
+
 def ceil_whole(x: float, *, tolerance: float = 1e-9) -> float:
     """``x`` rounded up to a whole number, except that a value within
     ``tolerance * max(1, |x|)`` of an integer is that integer (so 50 / (0.5*0.6*0.5*(1/3)) =
@@ -65,11 +71,12 @@ class FunnelPlan(Table):
     the revenue goal over all periods (currency).
     """
 
-    definition = ("The reverse funnel: deals = goal / deal value, rounded up to whole deals; the volume stage k "
-                  "needs = deals / the product of the conversion rates from k to won, rounded up to whole "
-                  "entities once per stage (a value within a relative 1e-9 of an integer is that integer, so "
-                  "floating point cannot ask for one entity too many); per period and per rep per period by "
-                  "division, rounded up again.")
+    definition = ("The reverse funnel: deals = goal / deal value; the volume stage k needs = deals / the product "
+                  "of the conversion rates from k to won, rounded up to whole entities (a value within a relative "
+                  "1e-9 of an integer is that integer, so floating point cannot ask for one entity too many); per "
+                  "period and per rep per period by division, rounded up again. rounding='deals_first' rounds the "
+                  "deals up before the stages, 'chained' rounds each stage from the rounded stage below, "
+                  "'round_once' rounds every figure once per stage from the unrounded goal.")
 
     def __init__(self, raw: Mapping[str, Any], *, options: Mapping[str, Any], inputs: Mapping[str, Any]):
         stages = [str(s) for s in raw["stage"]]
@@ -133,7 +140,7 @@ def plan_reverse_funnel(
     periods: int = 1,
     reps: int = 1,
     goal_per_period: bool = False,
-    rounding: str = "from_goal",
+    rounding: str = "deals_first",
     tolerance: float = 1e-9,
 ) -> FunnelPlan:
     """The reverse funnel from a revenue goal to the whole volume each stage needs.
@@ -151,15 +158,21 @@ def plan_reverse_funnel(
     periods, reps:
         Periods the goal covers (e.g. 12 months) and reps sharing the volume.
     rounding:
-        ``"from_goal"`` (each stage from the whole deals) or ``"chained"`` (each stage from the
-        rounded volume of the stage below).
+        ``"deals_first"`` (default: the deals are rounded up first, each stage from that whole
+        number of deals), ``"chained"`` (each stage from the rounded volume of the stage below)
+        or ``"round_once"`` (every figure from the unrounded goal, rounded up once: $35,000 at
+        $800 with a 5% lead-to-deal rate needs 875 leads, where rounding the 43.75 deals up
+        first asks for 880). ``"from_goal"`` is the deprecated name of ``"deals_first"``.
     tolerance:
         Relative tolerance of :func:`ceil_whole`.
 
     The $40,000 goal at $800 per customer with rates 0.5, 0.6, 0.5 and 1/3 needs 50 customers,
     150 demos, 300 discovery calls, 500 connects and 1,000 leads (100 per rep for 10 reps).
     """
-    rounding = _names.choice(rounding, ("from_goal", "chained"), "rounding")
+    if rounding == "from_goal":
+        _warn_renamed_value("rounding", "from_goal", "deals_first", "plan_reverse_funnel()")
+        rounding = "deals_first"
+    rounding = _names.choice(rounding, ("deals_first", "chained", "round_once"), "rounding")
     pairs = _steps(steps, str(won_name))
     opts = _core.ReverseFunnelOptions(goal=float(goal), deal_value=float(deal_value), steps=pairs,
                                       basis="per_period" if goal_per_period else "total", won_name=str(won_name),

@@ -4,15 +4,23 @@ changes.
 
 Definitions (each choice is an option, named in ``explain()``):
 
-- N: opportunities created in the period (``count="created_in_period"``), or open at its
-  start (``count="open_at_start"``: created before the start and not closed before it);
+- N (``count=``): ``"average_open"`` (the default) is the time-averaged open pipeline over the
+  period: the number of opportunities open (created, not yet closed) integrated over the period
+  and divided by its length. By Little's law the open pipeline equals the arrival rate times the
+  time a deal stays open, so N * D * W / L is then the won revenue per day in a steady state.
+  ``"open_at_start"``: opportunities open at the period's start (created before it and not
+  closed before it), also over L. ``"created_in_period"``: opportunities created in the period;
+  N * D * W is then revenue *per period* and V divides it by the period's length, not by L.
+  ``"vendor"``: created in the period and divided by L, the formula as vendors print it, which
+  overstates revenue per day by the ratio period / L (a year of arrivals over a 30-day cycle
+  is about 12 times too high);
 - D: mean amount of the deals won in the period;
 - W: won / (won + lost) of the deals closed in the period, by count or by value;
 - L: per deal, close - start of its cycle (creation, SQL time or first touch), over won deals
   or all closed deals, the mean or the median, in ``unit`` (days by default);
-- V = N * D * W / L: revenue per unit of L. V is revenue per day only when N counts the
-  pipeline open at a time (Little's law); with N the opportunities created over a whole
-  period, V overstates revenue per day by the ratio period / L.
+- V = N * D * W / L (or / the period length): revenue per ``unit`` (a day by default), and
+  ``velocity_per_period`` = V * the period length. Beside it, as a check, ``realised``: the
+  amount of the deals won in the period divided by its length (revenue per ``unit``).
 
 Times: the ``created`` column sets the time axis of the call. Integer times are ticks of
 ``time_unit`` (seconds by default); datetime columns carry their own unit. Every other time
@@ -221,20 +229,24 @@ class VelocityTable(Table):
     ``"(all)"``) first in each period.
 
     Columns: ``period_start`` and ``period_end`` (datetimes for datetime input, else ticks),
-    the segment column (with ``segment=``), ``n`` (N), ``deal_value`` (D, mean won amount),
-    ``win_rate`` (W), ``cycle_length`` (L, in ``unit``), ``velocity`` (V = N*D*W/L, revenue
-    per ``unit``), ``won``, ``lost``, ``won_amount``, ``lost_amount``, ``cycle_deals`` (deals
+    the segment column (with ``segment=``), ``n`` (N: a count, or the time-averaged open
+    pipeline with ``count="average_open"``), ``deal_value`` (D, mean won amount),
+    ``win_rate`` (W), ``cycle_length`` (L, in ``unit``), ``velocity`` (V, revenue per
+    ``unit``), ``velocity_per_period`` (V times the period length), ``realised`` (won revenue
+    of the period per ``unit``, the check beside V), ``period_length`` (in ``unit``), ``won``, ``lost``, ``won_amount``, ``lost_amount``, ``cycle_deals`` (deals
     in L), ``cycle_missing`` (deals without the cycle's start time), ``ci_lower``/``ci_upper``
     (percentile bootstrap interval of V at ``confidence``, null without ``bootstrap``),
     ``status`` (``ok`` or why V is undefined) and ``reason``.
     """
 
-    definition = ("Sales velocity V = N * D * W / L per period and segment: N the opportunities created in the "
-                  "period (or open at its start), D the mean amount of the deals won in the period, W = won / "
+    definition = ("Sales velocity V = N * D * W / L per period and segment: N the time-averaged open pipeline over "
+                  "the period (or the opportunities open at its start; or created in it, when N * D * W is "
+                  "revenue per period and V divides by the period length instead of L; or the vendor formula, "
+                  "created in the period over L), D the mean amount of the deals won in the period, W = won / "
                   "(won + lost) of the deals closed in the period by count or by value, L the mean or median "
-                  "cycle length of the deals closed in the period, in units of L; V is revenue per unit of L. It "
-                  "is revenue per unit of time only when N counts the pipeline open at a time; with N created "
-                  "over a whole period it overstates revenue per unit by the ratio period / L.")
+                  "cycle length of the deals closed in the period. By Little's law the open pipeline is the "
+                  "arrival rate times the time open, so with N the open pipeline V is won revenue per unit of "
+                  "time in a steady state; the realised won revenue per unit is reported beside it as a check.")
 
     def __init__(self, raw: Mapping[str, Any], axis: TimeAxis, segment_name: str | None, labels: list[Any], *,
                  unit_name: str, options: Mapping[str, Any], inputs: Mapping[str, Any]):
@@ -245,7 +257,8 @@ class VelocityTable(Table):
                                 "period_end": axis.datetimes(np.asarray(raw["end"])[keep])}
         if segment_name is not None:
             cols[segment_name] = names[seg + 1]
-        for k in ("n", "deal_value", "win_rate", "cycle_length", "velocity", "won", "lost", "won_amount",
+        for k in ("n", "deal_value", "win_rate", "cycle_length", "velocity", "velocity_per_period", "realised",
+                  "period_length", "won", "lost", "won_amount",
                   "lost_amount", "cycle_deals", "cycle_missing", "ci_lower", "ci_upper"):
             cols[k] = np.asarray(raw[k])[keep]
         cols["status"] = np.array(raw["status"], dtype=object)[keep]
@@ -253,6 +266,8 @@ class VelocityTable(Table):
         plural = unit_name if unit_name not in UNITS else unit_name + "s"
         super().__init__(cols, options=options, inputs=inputs,
                          units={"cycle_length": plural, "velocity": f"revenue per {unit_name}",
+                                "realised": f"revenue per {unit_name}", "velocity_per_period": "revenue per period",
+                                "period_length": plural,
                                 "ci_lower": f"revenue per {unit_name}", "ci_upper": f"revenue per {unit_name}"})
         self._core = [e for e, k in zip(raw["explanation"], keep) if k]
         self._axis = axis
@@ -291,7 +306,8 @@ class VelocityTable(Table):
             seg = f" {c[self.segment_name][i]!s:<14}" if self.segment_name else ""
             v = c["velocity"][i]
             vtxt = f"{v:>12,.2f}" if np.isfinite(v) else f"{'undefined':>12} ({c['status'][i]})"
-            lines.append(f"  {str(c['period_start'][i])[:10]:<10}{seg} N={c['n'][i]:<6} V={vtxt}")
+            lines.append(f"  {str(c['period_start'][i])[:10]:<10}{seg} N={c['n'][i]:<9,.1f} V={vtxt}"
+                         f"  realised={c['realised'][i]:,.2f}")
         if len(self) > 12:
             lines.append(f"  ... {len(self) - 12} more rows")
         return "\n".join(lines)
@@ -310,10 +326,10 @@ def velocity(
     segment: str | None = None,
     sql_time: str | None = None,
     first_touch: str | None = None,
-    count: str = "created_in_period",
+    count: str = "average_open",
     win_rate: str = "count",
     cycle_from: str = "created",
-    cycle_over: str = "won",
+    cycle_over: str = "closed",
     cycle_stat: str = "mean",
     unit: Any = "day",
     bootstrap: int = 0,
@@ -345,12 +361,16 @@ def velocity(
     sql_time, first_touch:
         Columns of the cycle's start when ``cycle_from`` is ``"sql"`` or ``"first_touch"``.
     count:
-        N = ``"created_in_period"`` (default) or ``"open_at_start"``.
+        N = ``"average_open"`` (default: the time-averaged open pipeline; V is then revenue per
+        ``unit`` by Little's law), ``"open_at_start"``, ``"created_in_period"`` (V = N * D * W
+        / the period length; ``velocity_per_period`` = N * D * W) or ``"vendor"`` (created in
+        the period, divided by L: the vendor formula, too high by the ratio period / L).
     win_rate:
         W = won / (won + lost) by ``"count"`` (default) or by ``"value"``.
     cycle_from, cycle_over, cycle_stat:
-        L from ``"created"``, ``"sql"`` or ``"first_touch"`` to the close; over ``"won"`` deals
-        or all ``"closed"`` deals; the ``"mean"`` or ``"median"``.
+        L from ``"created"``, ``"sql"`` or ``"first_touch"`` to the close; over all
+        ``"closed"`` deals (default: Little's law needs the mean time open of every deal, the
+        population N counts) or ``"won"`` deals only; the ``"mean"`` or ``"median"``.
     unit:
         Unit of L and of V's denominator: ``"day"`` (default), ``"hour"``, ``"week"``,
         ``"month"`` (a mean Gregorian month), or a duration such as ``"30d"``.
@@ -368,7 +388,7 @@ def velocity(
     the value for bad input.
     """
     period, edges = _period_spec(period, edges, periods, "velocity()")
-    count = _names.choice(count, ("created_in_period", "open_at_start"), "count")
+    count = _names.choice(count, ("average_open", "open_at_start", "created_in_period", "vendor"), "count")
     win_rate = _names.choice(win_rate, ("count", "value"), "win_rate")
     cycle_from = _names.choice(cycle_from, ("created", "sql", "first_touch"), "cycle_from")
     cycle_over = _names.choice(cycle_over, ("won", "closed"), "cycle_over")
@@ -428,18 +448,23 @@ class VelocityDecomposition(Scalar):
     ``log``: ln(x1 / x0) per driver (minus for L), summing exactly to ln(V1 / V0).
     ``additive``: LMDI-I contributions weight * ln(x1 / x0) (minus for L), with weight =
     (V1 - V0) / (ln V1 - ln V0), summing exactly to V1 - V0 (revenue per unit of L).
+    ``shapley``: each driver's change of V averaged over the 4! orders in which the four
+    factors N, D, W and 1/L could change from period 0 to period 1; also summing to V1 - V0.
     """
 
     definition = ("The change of sales velocity V = N * D * W / L between two periods split into its drivers: on "
                   "the log scale ln V1 - ln V0 = ln(N1/N0) + ln(D1/D0) + ln(W1/W0) - ln(L1/L0); additively by "
                   "LMDI-I, contribution = L(V1, V0) * ln(x1/x0) (minus for L) with L(a, b) = (a - b) / "
-                  "(ln a - ln b), the four summing to V1 - V0.")
+                  "(ln a - ln b), the four summing to V1 - V0; and by Shapley values, each factor's marginal "
+                  "change averaged over the 24 orders in which N, D, W and 1/L can change, also summing to "
+                  "V1 - V0.")
 
     v0: float
     v1: float
     weight: float
     log: dict[str, float]
     additive: dict[str, float]
+    shapley: dict[str, float] = field(default_factory=dict)
     _explanation: str = field(default="", repr=False, compare=False)
 
     @property
@@ -453,11 +478,14 @@ class VelocityDecomposition(Scalar):
         return _core_explanation(self._explanation, "VelocityDecomposition", definition=self.definition)
 
     def drivers(self) -> Table:
-        """A table of the drivers: ``driver``, ``log_contribution``, ``additive_contribution``."""
+        """A table of the drivers: ``driver``, ``log_contribution``, ``additive_contribution``
+        (LMDI-I) and ``shapley_contribution``."""
         return Table({"driver": list(_DRIVERS), "log_contribution": np.array([self.log[k] for k in _DRIVERS]),
-                      "additive_contribution": np.array([self.additive[k] for k in _DRIVERS])},
+                      "additive_contribution": np.array([self.additive[k] for k in _DRIVERS]),
+                      "shapley_contribution": np.array([self.shapley.get(k, np.nan) for k in _DRIVERS])},
                      name="VelocityDrivers", definition=self.definition,
-                     inputs={"v0": self.v0, "v1": self.v1, "weight": self.weight}, options={"method": "LMDI-I"})
+                     inputs={"v0": self.v0, "v1": self.v1, "weight": self.weight},
+                     options={"method": "LMDI-I and Shapley"})
 
     def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
         """The waterfall from V0 through the drivers' additive contributions to V1, with
@@ -483,7 +511,14 @@ def _nwdl(x: Any, option: str) -> tuple[float, float, float, float]:
             raise ValueError(f"option '{option}': expected (N, D, W, L), got {len(x)} values")
         return tuple(float(v) for v in x)  # type: ignore[return-value]
     try:
-        return float(x["n"]), float(x["deal_value"]), float(x["win_rate"]), float(x["cycle_length"])
+        n, d, w = float(x["n"]), float(x["deal_value"]), float(x["win_rate"])
+        denominator = float(x["cycle_length"]) if x["cycle_length"] is not None else float("nan")
+        # A row of count="created_in_period" divides by the period length: V * period = N * D * W.
+        if "period_length" in x and x.get("velocity") is not None and x["velocity"] == x["velocity"]:
+            per = float(x["period_length"])
+            if np.isclose(float(x["velocity"]) * per, n * d * w, rtol=1e-12, atol=0.0):
+                denominator = per
+        return n, d, w, denominator
     except (KeyError, TypeError, IndexError):
         raise TypeError(f"option '{option}': expected (N, D, W, L) or a row with n, deal_value, win_rate and "
                         f"cycle_length, got {x!r}") from None
@@ -494,13 +529,15 @@ def decompose_velocity(before: Any, after: Any) -> VelocityDecomposition:
 
     ``before`` and ``after`` are (N, D, W, L) tuples or rows with ``n``, ``deal_value``,
     ``win_rate`` and ``cycle_length`` (e.g. ``table.to_dict("records")[i]`` of a
-    :class:`VelocityTable`). Every input must be finite and > 0: a driver of 0 has no
-    logarithm."""
+    :class:`VelocityTable`; a row of ``count="created_in_period"`` uses its period length as
+    the denominator). Every input must be finite and > 0: a driver of 0 has no logarithm. The
+    result has the log split, the LMDI-I split and the Shapley split."""
     a, b = _nwdl(before, "before"), _nwdl(after, "after")
     r = _core.decompose_velocity(*a, *b)
     return VelocityDecomposition(float(r["v0"]), float(r["v1"]), float(r["weight"]),
                                  dict(zip(_DRIVERS, map(float, r["log"]))),
-                                 dict(zip(_DRIVERS, map(float, r["additive"]))), r["explanation"].json())
+                                 dict(zip(_DRIVERS, map(float, r["additive"]))),
+                                 dict(zip(_DRIVERS, map(float, r["shapley"]))), r["explanation"].json())
 
 
 # -- opportunities from stage records ------------------------------------------------------------
