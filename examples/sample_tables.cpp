@@ -133,8 +133,8 @@ int main() {
     for (const auto& row : camp.rows) campaign_line(row);
     campaign_line(camp.total);
 
-    // Sales velocity over the sample's year, overall and by source (N created in the period,
-    // D mean won amount, W by count, L mean days from creation to a win).
+    // Sales velocity over the sample's year, overall and by source (N the time-averaged open
+    // pipeline, D mean won amount, W by count, L mean days from creation to the close).
     const opportunity_table opps = opportunities_from_stages(model, data.records());
     const period year{.start = 1'704'067'200, .end = data.end};
     const std::vector<velocity_result> vel = velocity(opps.records(), std::span<const period>(&year, 1));
@@ -142,7 +142,8 @@ int main() {
     header("velocity", {"source", "n", "won", "lost", "deal_value", "win_rate", "cycle_length", "velocity"});
     for (const auto& r : vel) {
         std::printf("%s", source_name(r.segment).c_str());
-        for (std::int64_t v : {r.n, r.won, r.lost}) count(v);
+        number(r.n);
+        for (std::int64_t v : {r.won, r.lost}) count(v);
         for (const auto& v : {r.deal_value, r.win_rate, r.cycle_length, r.velocity}) number(v.value_or(undefined));
         std::printf("\n");
     }

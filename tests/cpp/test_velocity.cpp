@@ -749,3 +749,26 @@ TEST(Velocity, ShapleySplitAveragesTheOrders) {
     EXPECT_EQ(n_only.shapley_d, 0.0);
     EXPECT_NE(d.explain().note.find("Shapley"), std::string::npos);
 }
+
+// The time-averaged N is summed exactly in integer ticks: every row order gives the same bits.
+TEST(Velocity, AverageOpenDoesNotDependOnRowOrder) {
+    std::mt19937_64 g(9);
+    opps o;
+    for (int i = 0; i < 2000; ++i) {
+        const std::int64_t c = static_cast<std::int64_t>(g() % (300 * day)) + static_cast<std::int64_t>(g() % 997);
+        const auto oc = static_cast<std::int8_t>(g() % 3);
+        o.add(c, oc ? c + static_cast<std::int64_t>(g() % (90 * day)) + 1 : missing_time, oc,
+              static_cast<double>(1 + g() % 9000), static_cast<std::int32_t>(g() % 3));
+    }
+    std::vector<period> ps;
+    for (int m = 0; m < 10; ++m) ps.push_back({m * 31 * day + 7, (m + 1) * 31 * day + 7});
+    const auto want = velocity(o.view(), ps);
+    opps r;
+    for (std::size_t i = o.created.size(); i-- > 0;)
+        r.add(o.created[i], o.closed[i], o.outcome[i], o.amount[i], o.segment[i], o.sql[i], o.touch[i]);
+    const auto got = velocity(r.view(), ps);
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+        EXPECT_EQ(got[k].n, want[k].n) << k;
+    }
+}

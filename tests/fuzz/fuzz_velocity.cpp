@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using namespace funnelkit;
     funnelkit_fuzz::fuzz_input in(data, size);
     velocity_options o;
-    o.count = static_cast<count_basis>(in.byte() % 3);
+    o.count = static_cast<count_basis>(in.byte() % 4);
     o.win_rate = static_cast<win_rate_basis>(in.byte() % 2);
     o.cycle_from = static_cast<cycle_start>(in.byte() % 3);
     o.cycle_over = static_cast<cycle_deals>(in.byte() % 2);

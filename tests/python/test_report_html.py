@@ -156,7 +156,7 @@ def test_every_section_is_present_with_the_numbers_of_the_json(page):
                        "[s.dataset.section, Number(s.dataset.n), s.innerText, s.querySelectorAll('svg').length])")
     by_id = {sid: (n, text, charts) for sid, n, text, charts in shown}
     assert list(by_id) == [s["id"] for s in doc["sections"]]
-    assert len(by_id) == 14 and not doc["skipped"]
+    assert len(by_id) == 15 and not doc["skipped"]
     for s in doc["sections"]:
         n, text, charts = by_id[s["id"]]
         assert n == s["n"] and s["sample_size"] in text, s["id"]
@@ -177,6 +177,11 @@ def test_every_section_is_present_with_the_numbers_of_the_json(page):
         has("time_in_stage", f"{r['visits']:,}")
     for r in sec["plan"]["tables"]["plan"]["data"]:
         has("plan", f"{int(r['per_period']):,}")
+    # velocity: V and the realised won revenue per day beside it; forecast: revenue per period.
+    has("velocity", f"vs realised {sec['velocity']['tables']['velocity']['data'][0]['realised']:,.0f}")
+    for r in sec["forecast"]["tables"]["forecast"]["data"]:
+        has("forecast", f"{r['expected_revenue']:,.0f}")
+    has("forecast", "coverage_wins")
     has("sla", f"{100 * sec['sla']['tables']['response']['data'][0]['compliance']:.1f}%")
     for r in sec["campaign"]["tables"]["campaign"]["data"]:
         has("campaign", f"{r['leads']:,}")

@@ -19,7 +19,7 @@ __all__ = [*_velocity.__all__, *_planning.__all__, *_sla.__all__, "revenue_repor
 def revenue_report(leads: int = 20_000, *, seed: int = 42, goal: float = 1_000_000.0) -> str:
     """Text report on the sample CRM data (:func:`funnelkit.sample_crm_arrays`; no pandas
     needed): sales velocity by source over the sample's year (revenue per day, N = the
-    opportunities created in the period), the reverse funnel for a monthly revenue ``goal``
+    time-averaged open pipeline, with the realised won revenue per day beside it), the reverse funnel for a monthly revenue ``goal``
     (currency) with the sample's measured stage rates, and the status of two SLAs (MQL
     follow-up within 24 hours; 100 leads per rep per month)."""
     from .conversion import conversion
@@ -38,12 +38,14 @@ def revenue_report(leads: int = 20_000, *, seed: int = 42, goal: float = 1_000_0
     opps = opportunities_from_stages(data)
     vel = velocity(opps, edges=[start, end], segment="source")
     cols = {c: vel[c] for c in vel.columns}
-    lines = [f"Sales velocity by source, {str(start)[:10]} .. {str(end)[:10]} (revenue per day, N created in period)"]
+    lines = [f"Sales velocity by source, {str(start)[:10]} .. {str(end)[:10]} (revenue per day; N = open pipeline, "
+             "time-averaged; realised = won revenue per day)"]
     for i in range(len(vel)):
         v = cols["velocity"][i]
         vtxt = f"{v:>12,.0f}" if np.isfinite(v) else f"{'undefined':>12} ({cols['reason'][i]})"
-        lines.append(f"  {cols['source'][i]:<12} N {cols['n'][i]:>6,}  D {cols['deal_value'][i]:>9,.0f}  "
-                     f"W {cols['win_rate'][i]:>6.1%}  L {cols['cycle_length'][i]:>6.1f} d  V {vtxt}")
+        lines.append(f"  {cols['source'][i]:<12} N {cols['n'][i]:>7,.1f}  D {cols['deal_value'][i]:>9,.0f}  "
+                     f"W {cols['win_rate'][i]:>6.1%}  L {cols['cycle_length'][i]:>6.1f} d  V {vtxt}  "
+                     f"realised {cols['realised'][i]:>10,.0f}")
     steps = steps_from_conversion(conversion(data))
     deal = float(cols["deal_value"][0])
     plan = plan_reverse_funnel(goal=goal, deal_value=deal, steps=steps, reps=n_reps, goal_per_period=True,

@@ -98,6 +98,13 @@ inline double median_of(std::vector<double>& v) {
 struct cell {
     std::int64_t won = 0, lost = 0, cycle_deals = 0, cycle_missing = 0;
     double n = 0, won_amount = 0, lost_amount = 0, cycle_sum = 0;
+    // average_open: the time open inside the period, summed exactly in 128 bits (high, low
+    // words), so that N does not depend on the row order.
+    std::uint64_t open_lo = 0, open_hi = 0;
+    void add_open(std::uint64_t ticks) noexcept {
+        open_lo += ticks;
+        if (open_lo < ticks) ++open_hi;
+    }
     std::vector<double> cycles;  // median only
 };
 
@@ -361,9 +368,9 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             for (; p < P && periods[p].start < stop; ++p) {
                 const std::int64_t a = std::max(c, periods[p].start), b = std::min(stop, periods[p].end);
                 if (b <= a) continue;
-                const double share = detail::elapsed(a, b) / detail::elapsed(periods[p].start, periods[p].end);
-                cells[p * rows].n += share;
-                if (seg_row) cells[p * rows + seg_row].n += share;
+                const std::uint64_t open = detail::elapsed_ticks(a, b);
+                cells[p * rows].add_open(open);
+                if (seg_row) cells[p * rows + seg_row].add_open(open);
             }
         } else {
             // Periods with created < start <= closed (or every later start when open).
@@ -407,6 +414,14 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         };
         add(cells[p * rows]);
         if (seg_row) add(cells[p * rows + seg_row]);
+    }
+    if (o.count == count_basis::average_open) {
+        for (std::size_t p = 0; p < P; ++p)
+            for (std::size_t r = 0; r < rows; ++r) {
+                cell& k = cells[p * rows + r];
+                k.n = (std::ldexp(static_cast<double>(k.open_hi), 64) + static_cast<double>(k.open_lo)) /
+                      detail::elapsed(periods[p].start, periods[p].end);
+            }
     }
     if (o.count == count_basis::open_at_start) {
         for (std::size_t r = 0; r < rows; ++r) {

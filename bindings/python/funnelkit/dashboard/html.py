@@ -225,9 +225,11 @@ def _velocity(s: dict[str, Any]) -> str:
     d = rows(v)
     labels = [str(r[seg]) if seg else "(all)" for r in d]
     unit = next((c.get("unit") for c in v["columns"] if c["name"] == "velocity"), "")
-    out = (f"<h3>Sales velocity V = N × D × W / L by {_e(seg or 'segment')} ({_e(unit)})</h3>"
+    out = (f"<h3>Sales velocity V = N × D × W / L by {_e(seg or 'segment')} ({_e(unit)}; N = open pipeline, "
+           "time-averaged)</h3>"
            + svg.hbars(labels, [r["velocity"] for r in d],
-                       texts=[f"{num(r['velocity'])}  (N {r['n']:,}, W {pct(r['win_rate'])}, L {num(r['cycle_length'])} d)"
+                       texts=[f"{num(r['velocity'])} vs realised {num(r.get('realised'))}  (N {num(r['n'])} open, "
+                              f"W {pct(r['win_rate'])}, L {num(r['cycle_length'])} d)"
                               if r["velocity"] is not None else f"undefined: {r['status']}" for r in d],
                        colours=[svg.PALETTE[1] if lab == "(all)" else svg.PALETTE[0] for lab in labels],
                        label="velocity by segment"))
@@ -239,6 +241,23 @@ def _velocity(s: dict[str, Any]) -> str:
         out += (f"<h3>What changed velocity from {_e(p0)} to {_e(p1)} (LMDI drivers)</h3>"
                 + svg.waterfall(("V before", sm["v0"]), [(r["driver"], r["additive_contribution"]) for r in dr],
                                 ("V after", sm["v1"]), unit=unit or "", label="velocity drivers"))
+    return out
+
+
+def _forecast(s: dict[str, Any]) -> str:
+    d = rows(s["tables"]["forecast"])
+    labels = [("whole horizon" if r["period"] < 0 else f"days {30 * r['period'] + 1}-{30 * (r['period'] + 1)}")
+              for r in d]
+    out = ("<h3>Expected revenue of the open pipeline by period (80% interval)</h3>"
+           + svg.hbars(labels + ["weighted pipeline"],
+                       [r["expected_revenue"] for r in d] + [s["summary"]["weighted_revenue"]],
+                       texts=[f"{num(r['expected_revenue'])} [{num(r['revenue_lower'])}, {num(r['revenue_upper'])}], "
+                              f"{num(r['expected_wins'])} wins" for r in d]
+                       + [f"{num(s['summary']['weighted_revenue'])} (no timing)"],
+                       colours=[svg.PALETTE[1] if r["period"] < 0 else svg.PALETTE[0] for r in d] + [svg.PALETTE[2]],
+                       label="forecast by period"))
+    if "backtest" in s["tables"]:
+        out += "<h3>Backtest: coverage of the 80% intervals and errors</h3>" + table_html(s["tables"]["backtest"])
     return out
 
 
@@ -324,7 +343,7 @@ def _events(s: dict[str, Any]) -> str:
 
 _RENDER = {"funnel": _funnel, "segments": _segments, "cohorts": _cohorts, "time_in_stage": _time_in_stage,
            "time_to_convert": _time_to_convert, "won_lost": _won_lost, "flow": _flow, "stuck": _stuck,
-           "velocity": _velocity, "plan": _plan, "sla": _sla, "campaign": _campaign, "attribution": _attribution,
+           "velocity": _velocity, "plan": _plan, "forecast": _forecast, "sla": _sla, "campaign": _campaign, "attribution": _attribution,
            "events": _events}
 # The table shown under each chart (all of a section's tables are in the JSON and CSV output).
 _DETAIL = {"funnel": ("funnel", ["stage", "owner", "reached", "step_rate", "step_lower", "step_upper",
@@ -333,7 +352,7 @@ _DETAIL = {"funnel": ("funnel", ["stage", "owner", "reached", "step_rate", "step
            "time_in_stage": ("time_in_stage", ["stage", "visits", "open", "median", "p90", "km_median",
                                                "km_median_lower", "km_median_upper"]),
            "time_to_convert": ("time_to_convert", None), "flow": ("exits", None),
-           "velocity": ("velocity", None), "plan": ("plan", None),
+           "velocity": ("velocity", None), "plan": ("plan", None), "forecast": ("stages", None),
            "sla": ("response", ["by", "group", "met", "breached", "pending", "breached_untouched", "compliance",
                                 "mean_over", "max_over"]),
            "attribution": ("attribution", None), "events": ("event_funnel", None)}

@@ -90,12 +90,21 @@ def _section_lines(s: dict[str, Any]) -> list[str]:
         v = t["velocity"]
         seg = v["columns"][2]["name"] if v["columns"][2]["name"] != "n" else None
         body = [[str(r[seg]) if seg else "(all)", fmt(r["n"]), fmt(r["deal_value"]), fmt(r["win_rate"], "pct"),
-                 fmt(r["cycle_length"], "days"), fmt(r["velocity"])] for r in rows(v)]
-        out += _grid(["segment", "N", "D", "W", "L days", "V / day"], body)
+                 fmt(r["cycle_length"], "days"), fmt(r["velocity"]), fmt(r.get("realised"))] for r in rows(v)]
+        out += _grid(["segment", "N open", "D", "W", "L days", "V / day", "realised / day"], body)
         if "drivers" in t:
             d = rows(t["drivers"])
             out.append(f"  change of V between the two halves: {fmt(s['summary']['v0'])} -> {fmt(s['summary']['v1'])} = "
                        + ", ".join(f"{r['driver']} {r['additive_contribution']:+,.0f}" for r in d))
+    elif sid == "forecast":
+        body = [["whole horizon" if r["period"] < 0 else f"period {r['period'] + 1}", fmt(r["expected_wins"]),
+                 f"{fmt(r['wins_lower'])}-{fmt(r['wins_upper'])}", fmt(r["expected_revenue"])]
+                for r in rows(t["forecast"])]
+        out += _grid(["period", "wins", "80% interval", "revenue"], body)
+        if "backtest" in t:
+            out += _grid(["method", "coverage wins", "MAE wins", "bias wins"],
+                         [[r["method"], fmt(r["coverage_wins"], "pct"), fmt(r["mae_wins"]), fmt(r["bias_wins"])]
+                          for r in rows(t["backtest"])])
     elif sid == "plan":
         body = [[r["stage"], fmt(r["volume"]), fmt(r["per_rep_per_period"])] for r in rows(t["plan"])]
         out += _grid(["stage", f"per {s['summary']['period']}", "per rep"], body)
