@@ -44,11 +44,13 @@ _BACKTEST_METHODS = ("markov", "semi_markov", "weighted_pipeline")
 
 
 def _prepare(data: Any, model: StageModel | None, entity: str, time: str, stage: str, segment: str | None,
-             amount: str | None, time_unit: str | None) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray,
+             amount: str | None, time_unit: str | None, by_segment: bool) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray,
                                                                   np.ndarray | None, list[Any], np.ndarray | None,
                                                                   np.ndarray | None, TimeAxis]:
     from .model import StageModel
 
+    if by_segment and segment is None:
+        raise ValueError("option 'by_segment': needs the segment column (segment=)")
     m = model if model is not None else StageModel.b2b()
     data = _plain_table(data)
     ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
@@ -294,10 +296,8 @@ def forecast_pipeline(
     time_unit:
         What integer times count (``"s"`` default); datetime columns carry their own unit.
     """
-    if by_segment and segment is None:
-        raise ValueError("option 'by_segment': needs the segment column (segment=)")
     m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, model, entity, time, stage, segment,
-                                                                             amount, time_unit)
+                                                                             amount, time_unit, by_segment)
     opts, shown, step_ticks = _options(axis, method, step, period_length, periods, max_age, simulations, confidence,
                                        seed, by_segment, origin, as_of)
     raw = _core.forecast_pipeline(core_model, ent, tm, st, options=opts, segment=seg, amount=am)
@@ -409,10 +409,8 @@ def backtest_forecast(
     origins ``every`` apart that leave a whole horizon before the end of the data. The other
     options are those of :func:`forecast_pipeline` (``method`` is not one: both run).
     """
-    if by_segment and segment is None:
-        raise ValueError("option 'by_segment': needs the segment column (segment=)")
     m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, model, entity, time, stage, segment,
-                                                                             amount, time_unit)
+                                                                             amount, time_unit, by_segment)
     opts, shown, step_ticks = _options(axis, "semi_markov", step, period_length, periods, max_age, simulations,
                                        confidence, seed, by_segment, None, as_of)
     del shown["method"]
