@@ -124,7 +124,7 @@ struct forecast_options {
     /// Horizon: `periods` periods of `period_steps` steps each.
     std::int32_t periods = 3;
     std::int32_t period_steps = 30;
-    /// Semi-Markov: ages (in steps) with hazards of their own; older runs share one.
+    /// Semi-Markov: ages (in steps, at most 10,000) with hazards of their own; older runs share one.
     std::int32_t max_age = 90;
     /// Simulations for the intervals (0: none), their confidence level and seed.
     std::int32_t simulations = 2000;

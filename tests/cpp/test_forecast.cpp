@@ -324,4 +324,8 @@ TEST(Forecast, BadInputIsNamed) {
     const double self[] = {0.5, 0.2, 0.1};
     const auto m = markov_model(1, 2, self, 0);  // the diagonal is read as the stay
     EXPECT_NEAR(solve_outcomes(m).p(0, 0, 0), 2.0 / 3, 1e-14);
+    EXPECT_THROW(won_per_step(hand_chain(), 60'000'000), invalid_argument);  // 1.2e8 values: refused, not allocated
+    forecast_options old;
+    old.max_age = 20'000;
+    EXPECT_THROW(forecast_pipeline(abc_model(), r.view(), old), invalid_argument);
 }

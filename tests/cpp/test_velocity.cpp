@@ -628,6 +628,19 @@ TEST(Velocity, SumsBeyondTheLargestDoubleAreAnError) {
         EXPECT_STREQ(e.what(), "column 'amount': the amounts of the deals closed in period 0 (all segments) sum beyond the "
                                "largest double");
     }
+    // V is finite but V * period length is not: an error too, never an infinity in disguise.
+    opps big;
+    big.add(0, 1, 1, 1e300);
+    const period huge[] = {{0, std::numeric_limits<std::int64_t>::max()}};
+    velocity_options per_tick;
+    per_tick.time_unit = 1.0;
+    per_tick.count = count_basis::vendor;
+    try {
+        (void)velocity(big.view(false), huge, per_tick);
+        ADD_FAILURE() << "no error";
+    } catch (const invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("V per period"), std::string::npos) << e.what();
+    }
     velocity_options tiny;
     tiny.time_unit = 1e-310;
     opps far;

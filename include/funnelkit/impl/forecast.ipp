@@ -219,6 +219,41 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
     return m;
 }
 
+// One step of the backward recursion: cur[s * A + a] = P(won at step t | at (s, a) now) from
+// prev = the same for step t - 1 (nullptr at t = 1).
+inline void won_step(const transition_model& m, const double* prev, double* cur) {
+    const std::size_t nt = m.n_transient(), S = m.n_states(), A = m.ages(), won = nt + m.won_index;
+    for (std::size_t s = 0; s < nt; ++s)
+        for (std::size_t a = 0; a < A; ++a) {
+            if (!prev) {
+                cur[s * A + a] = m.h(s, a, won);
+                continue;
+            }
+            double v = 0.0, H = 0.0;
+            for (std::size_t d = 0; d < S; ++d) {
+                const double x = m.h(s, a, d);
+                H += x;
+                if (d < nt) v += x * prev[d * A];
+            }
+            v += (1 - H) * prev[s * A + std::min(a + 1, A - 1)];
+            cur[s * A + a] = v;
+        }
+}
+
+// P(won in period q | at (s, a) now), [q * (n_transient * ages) + s * ages + a], keeping two steps
+// in memory at a time.
+inline std::vector<double> won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps) {
+    const std::size_t block = m.n_transient() * m.ages();
+    std::vector<double> out(static_cast<std::size_t>(periods) * block, 0.0), prev(block), cur(block);
+    for (std::int32_t t = 1; t <= periods * period_steps; ++t) {
+        won_step(m, t > 1 ? prev.data() : nullptr, cur.data());
+        double* sum = &out[static_cast<std::size_t>((t - 1) / period_steps) * block];
+        for (std::size_t k = 0; k < block; ++k) sum[k] += cur[k];
+        std::swap(prev, cur);
+    }
+    return out;
+}
+
 inline void check_options(const forecast_options& o) {
     if (static_cast<unsigned>(o.model) > 1u) detail::throw_option("model", std::to_string(static_cast<int>(o.model)), "is not a forecast_model");
     if (o.step <= 0) detail::throw_option("step", std::to_string(o.step), "must be > 0");
@@ -227,7 +262,7 @@ inline void check_options(const forecast_options& o) {
         detail::throw_option("period_steps", std::to_string(o.period_steps), "must be in 1..100000");
     if (static_cast<std::int64_t>(o.periods) * o.period_steps > 1'000'000)
         detail::throw_option("periods", std::to_string(o.periods), "times period_steps must be at most 1,000,000 steps");
-    if (o.max_age < 0 || o.max_age > 100'000) detail::throw_option("max_age", std::to_string(o.max_age), "must be in 0..100000");
+    if (o.max_age < 0 || o.max_age > 10'000) detail::throw_option("max_age", std::to_string(o.max_age), "must be in 0..10000 steps");
     if (o.simulations < 0 || o.simulations > 1'000'000)
         detail::throw_option("simulations", std::to_string(o.simulations), "must be in 0..1000000");
     if (!(o.confidence > 0 && o.confidence < 1)) detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
@@ -254,11 +289,16 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
     const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
     for (std::int32_t g = 0; g < n_seg; ++g) f.models.push_back(estimate(p, v, o.model, o.max_age, g));
     std::vector<chain_outcomes> outcomes;
-    std::vector<std::vector<double>> per_step;
-    const std::int32_t T = o.periods * o.period_steps;
+    std::vector<std::vector<double>> per_period;
+    const double work = static_cast<double>(o.periods) * o.period_steps * static_cast<double>(f.models[0].ages()) *
+                        static_cast<double>(nt * p.n_states());
+    if (work > 2e10)
+        detail::throw_option("periods", std::to_string(o.periods),
+                             "times period_steps, max_age and the states is too much work (" + detail::to_text(work) +
+                                 " operations); use a longer step or a shorter horizon");
     for (const auto& m : f.models) {
         outcomes.push_back(solve_outcomes(m));
-        per_step.push_back(won_per_step(m, T));
+        per_period.push_back(won_per_period(m, o.periods, o.period_steps));
     }
 
     // Training: mean won amount, and the weighted pipeline's stage probabilities (share won among
@@ -316,15 +356,10 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         E.p_lost.push_back(other);
         E.p_never.push_back(co.p_never[s * co.ages + std::min(a, co.ages - 1)]);
         E.expected_steps.push_back(co.steps(s, a));
-        const auto& g = per_step[mi];
+        const auto& g = per_period[mi];
         const std::size_t block = nt * f.models[mi].ages();
         const std::size_t idx = s * f.models[mi].ages() + std::min(a, f.models[mi].ages() - 1);
-        for (std::size_t q = 0; q < H; ++q) {
-            double sum = 0.0;
-            for (std::int32_t t = 0; t < o.period_steps; ++t)
-                sum += g[(q * static_cast<std::size_t>(o.period_steps) + static_cast<std::size_t>(t)) * block + idx];
-            E.p_won_in.push_back(sum);
-        }
+        for (std::size_t q = 0; q < H; ++q) E.p_won_in.push_back(g[q * block + idx]);
         E.stage_probability.push_back(stage_p[s]);
     }
 
@@ -549,30 +584,16 @@ FUNNELKIT_INLINE chain_outcomes solve_outcomes(const transition_model& m) {
 }
 
 FUNNELKIT_INLINE std::vector<double> won_per_step(const transition_model& m, std::int32_t steps) {
+    using namespace detail::forecast_impl;
     m.validate();
     if (steps < 0) detail::throw_option("steps", std::to_string(steps), "must be >= 0");
-    const std::size_t nt = m.n_transient(), S = m.n_states(), A = m.ages();
-    const std::size_t block = nt * A, won = nt + m.won_index;
+    const std::size_t block = m.n_transient() * m.ages();
+    if (static_cast<double>(steps) * static_cast<double>(block) > 1e8)
+        detail::throw_option("steps", std::to_string(steps),
+                             "times the states and ages (" + std::to_string(block) + ") is more than 100,000,000 values");
     std::vector<double> g(static_cast<std::size_t>(steps) * block, 0.0);
-    for (std::int32_t t = 1; t <= steps; ++t) {
-        double* cur = &g[static_cast<std::size_t>(t - 1) * block];
-        const double* prev = t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr;
-        for (std::size_t s = 0; s < nt; ++s)
-            for (std::size_t a = 0; a < A; ++a) {
-                if (!prev) {
-                    cur[s * A + a] = m.h(s, a, won);
-                    continue;
-                }
-                double v = 0.0, H = 0.0;
-                for (std::size_t d = 0; d < S; ++d) {
-                    const double x = m.h(s, a, d);
-                    H += x;
-                    if (d < nt) v += x * prev[d * A];
-                }
-                v += (1 - H) * prev[s * A + std::min(a + 1, A - 1)];
-                cur[s * A + a] = v;
-            }
-    }
+    for (std::int32_t t = 1; t <= steps; ++t)
+        won_step(m, t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr, &g[static_cast<std::size_t>(t - 1) * block]);
     return g;
 }
 

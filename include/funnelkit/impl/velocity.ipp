@@ -466,6 +466,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                                        detail::to_text(o.time_unit) + ")");
             if (v.velocity && !std::isfinite(*v.velocity))
                 throw invalid_argument("V = N * D * W / L of " + where + " is beyond the largest double");
+            if (v.velocity_per_period && !std::isfinite(*v.velocity_per_period))
+                throw invalid_argument("V per period (V * period length) of " + where + " is beyond the largest double");
             out.push_back(std::move(v));
         }
     }
