@@ -98,6 +98,22 @@ TEST(Forecast, HandBuiltMarkovChainMatchesFractions) {
     EXPECT_NEAR(sb, 4.0 / 7, 1e-12);
 }
 
+// Three transient states: A and B hand entities back and forth and nothing else (they never
+// close), C moves to A with 1/2 and to Won with 1/4 per step. I - Q of the whole jump chain is
+// singular; the states that cannot close get P(close) = 0, C closes with 1/3 (= 1/4 / 3/4).
+TEST(Forecast, StatesThatNeverCloseAreNotAnError) {
+    const double p[] = {0.0, 0.5, 0.0, 0.0, 0.0,  //
+                        0.5, 0.0, 0.0, 0.0, 0.0,  //
+                        0.5, 0.0, 0.0, 0.25, 0.0};
+    const auto o = solve_outcomes(markov_model(3, 2, p, 0));
+    EXPECT_EQ(o.p(0, 0, 0), 0.0);
+    EXPECT_EQ(o.p_never[0], 1.0);
+    EXPECT_TRUE(std::isnan(o.steps(1, 0)));
+    EXPECT_NEAR(o.p(2, 0, 0), 1.0 / 3, 1e-14);
+    EXPECT_NEAR(o.p_never[2], 2.0 / 3, 1e-14);
+    EXPECT_NEAR(o.steps(2, 0), 4.0 / 3, 1e-12);  // among the paths that close: geometric with 3/4
+}
+
 TEST(Forecast, HandBuiltSemiMarkovMatchesFractions) {
     // From age 0: won 1/2 + 1/2 * (1/3 + 1/3 * 1/2) = 3/4; from age 1: 1/3 + 1/3 * 1/2 = 1/2;
     // from ages >= 2: 1/2. Steps: 1 (p 1/2), 2 (p 1/3), else 2 + Geometric(1/2) (mean 4):

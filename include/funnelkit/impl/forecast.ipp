@@ -268,6 +268,19 @@ inline void check_options(const forecast_options& o) {
     if (!(o.confidence > 0 && o.confidence < 1)) detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
 }
 
+// The horizon in ticks, periods * period_steps * step; throws when it or origin + horizon would
+// leave the int64 range.
+inline std::int64_t horizon_ticks(const forecast_options& o, std::int64_t origin) {
+    std::int64_t len = 0, horizon = 0, end = 0;
+    if (__builtin_mul_overflow(static_cast<std::int64_t>(o.period_steps), o.step, &len) ||
+        __builtin_mul_overflow(len, static_cast<std::int64_t>(o.periods), &horizon) ||
+        __builtin_add_overflow(origin, horizon, &end))
+        detail::throw_option("step", std::to_string(o.step),
+                             "times period_steps and periods runs past the largest time after the origin " +
+                                 std::to_string(origin));
+    return horizon;
+}
+
 inline double percentile(std::vector<double>& v, double q) {
     std::sort(v.begin(), v.end());
     const double hq = q * static_cast<double>(v.size() - 1);
@@ -278,6 +291,7 @@ inline double percentile(std::vector<double>& v, double q) {
 
 // A forecast at one origin with one model, from the prepared data and the view at the origin.
 inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, std::int64_t origin, const forecast_options& o) {
+    (void)horizon_ticks(o, origin);
     pipeline_forecast f;
     f.origin = origin;
     f.as_of = p.h.as_of();
@@ -544,22 +558,54 @@ FUNNELKIT_INLINE chain_outcomes solve_outcomes(const transition_model& m) {
         for (std::size_t j = 0; j < nt; ++j) q[s * nt + j] = X[(s * A) * S + j];
         for (std::size_t o = 0; o < na; ++o) r[s * na + o] = X[(s * A) * S + nt + o];
     }
-    absorbing_chain_solution sol;
-    if (nt > 0) sol = solve_absorbing_chain(nt, na, q, r);
-    // c_d: probability of closing from a fresh entry into d (1 for absorbing states).
-    std::vector<double> c(S, 1.0);
-    for (std::size_t j = 0; j < nt; ++j) {
-        double sum = 0.0;
-        for (std::size_t o = 0; o < na; ++o) sum += sol.absorption[j * na + o];
-        c[j] = sum;
+    // States that can never close (a class of transient states that only move among themselves,
+    // e.g. two stages that hand entities back and forth and nothing else) would make I - Q
+    // singular: solve on the states that can reach an absorbing state or a run that never ends
+    // (a row summing to less than 1), and give the others P(close) = 0.
+    std::vector<char> escapes(nt, 0);
+    for (std::size_t s = 0; s < nt; ++s) {
+        double to_t = 0.0, to_a = 0.0;
+        for (std::size_t j = 0; j < nt; ++j) to_t += q[s * nt + j];
+        for (std::size_t o = 0; o < na; ++o) to_a += r[s * na + o];
+        escapes[s] = to_a > 0 || to_t + to_a < 1 - 1e-12;
     }
-    // y_j = E[T 1{close} | fresh j] = N m, m_j = sum_d M_j(0, d) c_d.
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (std::size_t s = 0; s < nt; ++s)
+            for (std::size_t j = 0; j < nt && !escapes[s]; ++j)
+                if (escapes[j] && q[s * nt + j] > 0) escapes[s] = changed = true;
+    }
+    std::vector<std::size_t> keep;
+    for (std::size_t s = 0; s < nt; ++s)
+        if (escapes[s]) keep.push_back(s);
+    const std::size_t nk = keep.size();
+    std::vector<double> qk(nk * nk), rk(nk * na);
+    for (std::size_t i = 0; i < nk; ++i) {
+        for (std::size_t j = 0; j < nk; ++j) qk[i * nk + j] = q[keep[i] * nt + keep[j]];
+        for (std::size_t o = 0; o < na; ++o) rk[i * na + o] = r[keep[i] * na + o];
+    }
+    absorbing_chain_solution sol;
+    if (nk > 0) sol = solve_absorbing_chain(nk, na, qk, rk);
+    // B (absorption from a fresh entry) and c_d: the probability of closing from a fresh entry
+    // into d (1 for absorbing states, 0 for states that never close).
+    std::vector<double> absorption(nt * na, 0.0);
+    std::vector<double> c(S, 1.0);
+    for (std::size_t j = 0; j < nt; ++j) c[j] = 0.0;
+    for (std::size_t i = 0; i < nk; ++i) {
+        double sum = 0.0;
+        for (std::size_t o = 0; o < na; ++o) {
+            absorption[keep[i] * na + o] = sol.absorption[i * na + o];
+            sum += sol.absorption[i * na + o];
+        }
+        c[keep[i]] = sum;
+    }
+    // y_j = E[T 1{close} | fresh j] = N m, m_j = sum_d M_j(0, d) c_d (0 where nothing closes).
     std::vector<double> y(nt, 0.0);
-    for (std::size_t i = 0; i < nt; ++i)
-        for (std::size_t j = 0; j < nt; ++j) {
+    for (std::size_t i = 0; i < nk; ++i)
+        for (std::size_t j = 0; j < nk; ++j) {
             double mj = 0.0;
-            for (std::size_t d = 0; d < S; ++d) mj += M[(j * A) * S + d] * c[d];
-            y[i] += sol.fundamental[i * nt + j] * mj;
+            for (std::size_t d = 0; d < S; ++d) mj += M[(keep[j] * A) * S + d] * c[d];
+            y[keep[i]] += sol.fundamental[i * nk + j] * mj;
         }
     out.p_outcome.assign(nt * A * na, 0.0);
     out.p_never.assign(nt * A, 0.0);
@@ -571,7 +617,7 @@ FUNNELKIT_INLINE chain_outcomes solve_outcomes(const transition_model& m) {
             double close = 0.0, time = 0.0;
             for (std::size_t o = 0; o < na; ++o) {
                 double v = x[nt + o];
-                for (std::size_t j = 0; j < nt; ++j) v += x[j] * sol.absorption[j * na + o];
+                for (std::size_t j = 0; j < nt; ++j) v += x[j] * absorption[j * na + o];
                 out.p_outcome[(s * A + a) * na + o] = v;
                 close += v;
             }
@@ -653,11 +699,11 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
     if (bo.origins.empty()) detail::throw_option("origins", "(none)", "give at least one origin");
     const auto p = prepare(model, records, bo.forecast.as_of);
     const auto& fo = bo.forecast;
-    const std::int64_t horizon = static_cast<std::int64_t>(fo.periods) * fo.period_steps * fo.step;
+    const std::int64_t horizon = horizon_ticks(fo, bo.origins.front());
     for (std::size_t k = 0; k < bo.origins.size(); ++k) {
         if (k > 0 && bo.origins[k] <= bo.origins[k - 1])
             detail::throw_at_row("origins", k, std::to_string(bo.origins[k]), "is not after the previous origin (origins must ascend)");
-        if (bo.origins[k] > p.h.as_of() - horizon)
+        if (bo.origins[k] > p.h.as_of() || detail::elapsed_ticks(bo.origins[k], p.h.as_of()) < static_cast<std::uint64_t>(horizon))
             detail::throw_at_row("origins", k, std::to_string(bo.origins[k]),
                                  "leaves less than the horizon (" + std::to_string(horizon) + " ticks) before the end of the data (" +
                                      std::to_string(p.h.as_of()) + ")");
