@@ -11,7 +11,6 @@
 #include <tuple>
 #include <utility>
 
-#include <Eigen/Dense>
 
 #include "funnelkit/detail/random.hpp"
 #include "funnelkit/detail/time_math.hpp"
