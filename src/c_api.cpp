@@ -209,6 +209,10 @@ struct fk_conversion : handle_base {
 };
 
 struct fk_deals : handle_base {
+    bool defined = false;
+    std::int64_t start = 0, end = 0;
+    double unit = 0;
+    std::string options;
     std::vector<std::int64_t> created, closed;
     std::vector<std::int8_t> outcome;
     std::vector<double> amount;
@@ -272,6 +276,11 @@ void read_events(const void* data, std::size_t size, fk_events& h) {
 
 std::vector<std::byte> write_deals(const fk_deals& h) {
     fk::detail::byte_writer w(deals_magic, buffer_format);
+    w.put(static_cast<std::uint8_t>(h.defined ? 1 : 0));
+    w.put(h.start);
+    w.put(h.end);
+    w.put(h.unit);
+    w.put(std::string_view(h.options));
     w.put(h.created);
     w.put(h.closed);
     w.put(h.outcome);
@@ -283,9 +292,51 @@ fk::opportunity_records deal_records(const fk_deals& h) {
     return {h.created, h.closed, h.outcome, h.amount};
 }
 
+// Checks a velocity definition and gives its options.
+fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, double unit, const char* options) {
+    fk::velocity_options o;
+    if (!(std::isfinite(unit) && unit > 0)) bad_option("unit", fk::detail::to_text(unit), "must be finite and > 0");
+    o.time_unit = unit;
+    o.unit_name = "unit";
+    for (const std::string& pair : split_commas(options ? options : "")) {
+        const std::size_t eq = pair.find('=');
+        const std::string key = trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq));
+        const std::string value = eq == std::string::npos ? "" : trim(pair.substr(eq + 1));
+        if (key == "count") {
+            if (value == "created_in_period") o.count = fk::count_basis::created_in_period;
+            else if (value == "open_at_start") o.count = fk::count_basis::open_at_start;
+            else bad_option("count", value, "is not created_in_period or open_at_start");
+        } else if (key == "win_rate") {
+            if (value == "count") o.win_rate = fk::win_rate_basis::count;
+            else if (value == "value") o.win_rate = fk::win_rate_basis::value;
+            else bad_option("win_rate", value, "is not count or value");
+        } else if (key == "cycle_over") {
+            if (value == "won") o.cycle_over = fk::cycle_deals::won;
+            else if (value == "closed") o.cycle_over = fk::cycle_deals::closed;
+            else bad_option("cycle_over", value, "is not won or closed");
+        } else if (key == "cycle_stat") {
+            if (value == "mean") o.cycle_stat = fk::cycle_statistic::mean;
+            else if (value == "median") o.cycle_stat = fk::cycle_statistic::median;
+            else bad_option("cycle_stat", value, "is not mean or median");
+        } else {
+            bad_option("options", pair, "is not one of count=, win_rate=, cycle_over=, cycle_stat=");
+        }
+    }
+    if (end <= start)
+        bad_option("period_end", std::to_string(end), "must be after period_start " + std::to_string(start));
+    return o;
+}
+
 void read_deals(const void* data, std::size_t size, fk_deals& h) {
     fk::detail::byte_reader r(data, size, deals_magic, "fk_deals");
     r.accept_versions(buffer_format, buffer_format);
+    const auto defined = r.get<std::uint8_t>();
+    if (defined > 1) r.fail("a flag byte is not 0 or 1");
+    h.defined = defined == 1;
+    h.start = r.get<std::int64_t>();
+    h.end = r.get<std::int64_t>();
+    h.unit = r.get<double>();
+    h.options = r.get_string();
     h.created = r.get_vector<std::int64_t>();
     h.closed = r.get_vector<std::int64_t>();
     h.outcome = r.get_vector<std::int8_t>();
@@ -295,6 +346,9 @@ void read_deals(const void* data, std::size_t size, fk_deals& h) {
     if (h.closed.size() != n || h.outcome.size() != n || h.amount.size() != n) r.fail("columns differ in length");
     try {
         deal_records(h).validate();
+        if (h.defined) velocity_options(h.start, h.end, h.unit, h.options.c_str());
+        else if (h.start != 0 || h.end != 0 || h.unit != 0 || !h.options.empty())
+            throw fk::invalid_argument("an undefined buffer records a period, unit or options");
     } catch (const fk::invalid_argument& e) {
         r.fail(e.what());
     }
@@ -788,6 +842,8 @@ fk_status fk_deals_merge(fk_deals* h, const fk_deals* other) {
     FK_REQUIRE(nullptr, h);
     FK_REQUIRE(h, other);
     return guarded(h, [&] {
+        if (other->defined && fk_deals_define(h, other->start, other->end, other->unit, other->options.c_str()) != FK_OK)
+            throw fk::invalid_argument("cannot merge fk_deals: " + h->error);
         h->created.insert(h->created.end(), other->created.begin(), other->created.end());
         h->closed.insert(h->closed.end(), other->closed.begin(), other->closed.end());
         h->outcome.insert(h->outcome.end(), other->outcome.begin(), other->outcome.end());
@@ -827,64 +883,71 @@ fk_status fk_deals_deserialize(const void* data, size_t size, fk_deals** out) {
     });
 }
 
+namespace {
+void velocity_into(fk_deals* h, std::int64_t start, std::int64_t end, double unit, const char* options,
+                   fk_velocity* out) {
+    const fk::velocity_options o = velocity_options(start, end, unit, options);
+    const fk::period p{start, end};
+    const auto rows = fk::velocity(deal_records(*h), std::span<const fk::period>(&p, 1), o);
+    const fk::velocity_result& r = rows.at(0);
+    h->reason = r.reason;
+    fk_velocity v{};
+    v.n = r.n;
+    v.won = r.won;
+    v.lost = r.lost;
+    v.cycle_deals = r.cycle_deals;
+    v.cycle_missing = r.cycle_missing;
+    v.won_amount = r.won_amount;
+    v.lost_amount = r.lost_amount;
+    v.deal_value = r.deal_value.value_or(0.0);
+    v.win_rate = r.win_rate.value_or(0.0);
+    v.cycle_length = r.cycle_length.value_or(0.0);
+    v.velocity = r.velocity.value_or(0.0);
+    v.has_deal_value = r.deal_value ? 1 : 0;
+    v.has_win_rate = r.win_rate ? 1 : 0;
+    v.has_cycle_length = r.cycle_length ? 1 : 0;
+    v.has_velocity = r.velocity ? 1 : 0;
+    v.status = static_cast<int>(r.status);
+    v.reason = h->reason.c_str();
+    *out = v;
+}
+}  // namespace
+
 fk_status fk_deals_velocity(fk_deals* h, int64_t start, int64_t end, double unit, const char* options,
                             fk_velocity* out) {
     FK_REQUIRE(nullptr, h);
     FK_REQUIRE(h, out);
+    return guarded(h, [&] { velocity_into(h, start, end, unit, options, out); });
+}
+
+fk_status fk_deals_define(fk_deals* h, int64_t start, int64_t end, double unit, const char* options) {
+    FK_REQUIRE(nullptr, h);
+    const char* opts = options ? options : "";
+    if (h->defined && h->start == start && h->end == end && h->unit == unit && h->options == opts) return FK_OK;
     return guarded(h, [&] {
-        fk::velocity_options o;
-        if (!(std::isfinite(unit) && unit > 0)) bad_option("unit", fk::detail::to_text(unit), "must be finite and > 0");
-        o.time_unit = unit;
-        o.unit_name = "unit";
-        for (const std::string& pair : split_commas(options ? options : "")) {
-            const std::size_t eq = pair.find('=');
-            const std::string key = trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq));
-            const std::string value = eq == std::string::npos ? "" : trim(pair.substr(eq + 1));
-            if (key == "count") {
-                if (value == "created_in_period") o.count = fk::count_basis::created_in_period;
-                else if (value == "open_at_start") o.count = fk::count_basis::open_at_start;
-                else bad_option("count", value, "is not created_in_period or open_at_start");
-            } else if (key == "win_rate") {
-                if (value == "count") o.win_rate = fk::win_rate_basis::count;
-                else if (value == "value") o.win_rate = fk::win_rate_basis::value;
-                else bad_option("win_rate", value, "is not count or value");
-            } else if (key == "cycle_over") {
-                if (value == "won") o.cycle_over = fk::cycle_deals::won;
-                else if (value == "closed") o.cycle_over = fk::cycle_deals::closed;
-                else bad_option("cycle_over", value, "is not won or closed");
-            } else if (key == "cycle_stat") {
-                if (value == "mean") o.cycle_stat = fk::cycle_statistic::mean;
-                else if (value == "median") o.cycle_stat = fk::cycle_statistic::median;
-                else bad_option("cycle_stat", value, "is not mean or median");
-            } else {
-                bad_option("options", pair, "is not one of count=, win_rate=, cycle_over=, cycle_stat=");
-            }
+        velocity_options(start, end, unit, opts);
+        if (h->defined) {
+            if (h->start != start || h->end != end)
+                bad_option("period", std::to_string(start) + ".." + std::to_string(end),
+                           "differs from the period of earlier rows (" + std::to_string(h->start) + ".." +
+                               std::to_string(h->end) + "): it must be constant");
+            if (h->unit != unit) bad_option("unit", fk::detail::to_text(unit), "differs from the unit of earlier rows");
+            bad_option("options", opts, "differ from the options of earlier rows ('" + h->options + "')");
         }
-        if (end <= start)
-            bad_option("period_end", std::to_string(end), "must be after period_start " + std::to_string(start));
-        const fk::period p{start, end};
-        const auto rows = fk::velocity(deal_records(*h), std::span<const fk::period>(&p, 1), o);
-        const fk::velocity_result& r = rows.at(0);
-        h->reason = r.reason;
-        fk_velocity v{};
-        v.n = r.n;
-        v.won = r.won;
-        v.lost = r.lost;
-        v.cycle_deals = r.cycle_deals;
-        v.cycle_missing = r.cycle_missing;
-        v.won_amount = r.won_amount;
-        v.lost_amount = r.lost_amount;
-        v.deal_value = r.deal_value.value_or(0.0);
-        v.win_rate = r.win_rate.value_or(0.0);
-        v.cycle_length = r.cycle_length.value_or(0.0);
-        v.velocity = r.velocity.value_or(0.0);
-        v.has_deal_value = r.deal_value ? 1 : 0;
-        v.has_win_rate = r.win_rate ? 1 : 0;
-        v.has_cycle_length = r.cycle_length ? 1 : 0;
-        v.has_velocity = r.velocity ? 1 : 0;
-        v.status = static_cast<int>(r.status);
-        v.reason = h->reason.c_str();
-        *out = v;
+        h->defined = true;
+        h->start = start;
+        h->end = end;
+        h->unit = unit;
+        h->options = opts;
+    });
+}
+
+fk_status fk_deals_result(fk_deals* h, fk_velocity* out) {
+    FK_REQUIRE(nullptr, h);
+    FK_REQUIRE(h, out);
+    return guarded(h, [&] {
+        if (!h->defined) throw fk::invalid_argument("fk_deals: no period was given (fk_deals_define)");
+        velocity_into(h, h->start, h->end, h->unit, h->options.c_str(), out);
     });
 }
 

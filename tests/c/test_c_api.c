@@ -320,6 +320,17 @@ static void test_velocity(void) {
     CHECK(fk_deals_velocity(back, 0, 100, 1.0, "colour=blue", &v) == FK_INVALID_ARGUMENT);
     CHECK(fk_deals_velocity(back, 100, 0, 1.0, NULL, &v) == FK_INVALID_ARGUMENT);
     CHECK(fk_deals_deserialize("FKDL\x02\x00", 6, &e) == FK_INVALID_ARGUMENT);
+    /* A recorded definition travels with the bytes and must agree on merge. */
+    OK(fk_deals_define(back, 0, 100 * day, (double)day, "cycle_stat=median"));
+    OK(fk_deals_serialize(back, &data, &size));
+    OK(fk_deals_deserialize(data, size, &e));
+    OK(fk_deals_result(e, &v));
+    CHECK(v.n == 4 && v.has_velocity);
+    CHECK(fk_deals_define(e, 0, 50 * day, (double)day, "cycle_stat=median") == FK_INVALID_ARGUMENT);
+    CHECK(strstr(fk_deals_error(e), "period") != NULL);
+    CHECK(fk_deals_define(e, 0, 100 * day, (double)day, "cycle_stat=mode") == FK_INVALID_ARGUMENT);
+    fk_deals_free(e);
+    e = NULL;
     fk_deals_free(d);
     fk_deals_free(e);
     fk_deals_free(back);

@@ -171,7 +171,8 @@ enum { FK_DEAL_OPEN = 0, FK_DEAL_WON = 1, FK_DEAL_LOST = 2 };
 #define FK_MISSING_TIME INT64_MIN
 
 /* fk_deals: a buffer of opportunity rows (created, closed, outcome, amount), mergeable and
- * serializable: the aggregate state of velocity in SQL. */
+ * serializable: the aggregate state of velocity in SQL. It may record the period, the unit and
+ * the options of the velocity it will give (fk_deals_define), which then travel with it. */
 typedef struct fk_deals fk_deals;
 
 typedef struct fk_velocity {
@@ -200,6 +201,11 @@ fk_status fk_deals_deserialize(const void* data, size_t size, fk_deals** out);
  * win_rate=count|value, cycle_over=won|closed, cycle_stat=mean|median. */
 fk_status fk_deals_velocity(fk_deals* h, int64_t start, int64_t end, double unit, const char* options,
                             fk_velocity* out);
+/* Records (start, end, unit, options) as above, or checks them against the recorded ones
+ * (they must be constant; merging buffers with different ones fails). */
+fk_status fk_deals_define(fk_deals* h, int64_t start, int64_t end, double unit, const char* options);
+/* fk_deals_velocity() with the recorded definition. */
+fk_status fk_deals_result(fk_deals* h, fk_velocity* out);
 
 /* ---- The reverse funnel ------------------------------------------------------------------ */
 
