@@ -464,3 +464,40 @@ def test_corrupted_states_are_refused(db, crm):
 
 def test_zz_server_log_has_no_crash(server):
     assert server.crashes() == []
+
+
+# --- the BI example ---------------------------------------------------------------------------
+
+def test_bi_example_views(server):
+    """examples/sql: load the sample, create the views, and check them against Python."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "sql" / "load_sample.py"
+    spec = importlib.util.spec_from_file_location("load_sample", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with server.connect() as conn:
+        conn.execute("CREATE DATABASE bi")
+    conninfo = server.conninfo.replace("dbname=postgres", "dbname=bi")
+    mod.load(conninfo, leads=4000, seed=5)
+    crm = fk.sample_crm(4000, seed=5)
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        got = conn.execute("SELECT source, stage, reached, cumulative_rate FROM funnel_by_source "
+                           "ORDER BY source = '(all)' DESC, source, rank").fetchall()
+        want = fk.conversion(crm, segment="source").to_pandas()
+        assert [(g[0], g[1], g[2]) for g in got] == list(zip(want["source"], want["stage"], want["reached"]))
+        tests = conn.execute("SELECT source, z, p_value FROM source_vs_rest ORDER BY source").fetchall()
+        assert len(tests) == crm["source"].nunique() and all(0 <= t[2] <= 1 for t in tests)
+        weeks = conn.execute("SELECT sum(entities) FILTER (WHERE step = 1), sum(reached) FILTER (WHERE step = 4) "
+                             "FROM event_funnel_by_week").fetchone()
+        assert weeks[0] == crm["entity"].nunique()
+        wf = fk.window_funnel(crm, window="60d", steps=["Lead", "MQL", "SQL", "Customer"], step="stage")
+        assert weeks[1] == wf.reached[4]
+        vel = conn.execute("SELECT count(*), count(velocity_per_day) FROM velocity_by_source").fetchone()
+        assert vel[0] > 0 and vel[1] > 0
+        plan_rows = conn.execute("SELECT stage, volume FROM plan").fetchall()
+        assert [p[0] for p in plan_rows] == LADDER
+        assert all(a[1] >= b[1] for a, b in zip(plan_rows, plan_rows[1:]))
