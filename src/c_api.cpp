@@ -4,6 +4,8 @@
 #include "funnelkit/c/funnelkit.h"
 
 #include <algorithm>
+#include <bit>
+#include <type_traits>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -225,6 +227,47 @@ struct fk_plan : handle_base {
 
 namespace {
 
+// Columns of the row buffers travel as nested blobs of little-endian values (a uint64 byte count,
+// then the values), written and read with one copy instead of a call per byte.
+template <class T>
+using same_size_unsigned = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                           std::conditional_t<sizeof(T) == 4, std::uint32_t,
+                           std::conditional_t<sizeof(T) == 2, std::uint16_t, std::uint8_t>>>;
+
+template <class T>
+void put_array(fk::detail::byte_writer& w, const std::vector<T>& v) {
+    std::vector<std::byte> raw(v.size() * sizeof(T));
+    if constexpr (std::endian::native == std::endian::little) {
+        if (!v.empty()) std::memcpy(raw.data(), v.data(), raw.size());
+    } else {
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            same_size_unsigned<T> u;
+            std::memcpy(&u, &v[i], sizeof(T));
+            for (std::size_t b = 0; b < sizeof(T); ++b) raw[i * sizeof(T) + b] = static_cast<std::byte>((u >> (8 * b)) & 0xffu);
+        }
+    }
+    w.put_blob(raw);
+}
+
+template <class T>
+std::vector<T> get_array(fk::detail::byte_reader& r, const char* column) {
+    const auto [data, size] = r.get_blob();
+    if (size % sizeof(T) != 0) r.fail(std::string("column ") + column + " is not a whole number of values");
+    std::vector<T> v(size / sizeof(T));
+    const auto* p = static_cast<const unsigned char*>(data);
+    if constexpr (std::endian::native == std::endian::little) {
+        if (size) std::memcpy(v.data(), p, size);
+    } else {
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            same_size_unsigned<T> u = 0;
+            for (std::size_t b = 0; b < sizeof(T); ++b)
+                u |= static_cast<same_size_unsigned<T>>(static_cast<same_size_unsigned<T>>(p[i * sizeof(T) + b]) << (8 * b));
+            std::memcpy(&v[i], &u, sizeof(T));
+        }
+    }
+    return v;
+}
+
 constexpr char events_magic[] = "FKEV";
 constexpr char deals_magic[] = "FKDL";
 constexpr std::uint16_t buffer_format = 2;  // the frame's first checksummed version
@@ -236,9 +279,9 @@ std::vector<std::byte> write_events(const fk_events& h) {
     w.put(h.steps);
     w.put(h.modes);
     w.put(static_cast<std::uint8_t>(h.has_entity ? 1 : 0));
-    if (h.has_entity) w.put(h.entity);
-    w.put(h.time);
-    w.put(h.mask);
+    if (h.has_entity) put_array(w, h.entity);
+    put_array(w, h.time);
+    put_array(w, h.mask);
     return std::move(w).finish();
 }
 
@@ -253,9 +296,9 @@ void read_events(const void* data, std::size_t size, fk_events& h) {
     if (defined > 1 || has_entity > 1) r.fail("a flag byte is not 0 or 1");
     h.defined = defined == 1;
     h.has_entity = has_entity == 1;
-    if (h.has_entity) h.entity = r.get_vector<std::int64_t>();
-    h.time = r.get_vector<std::int64_t>();
-    h.mask = r.get_vector<std::uint64_t>();
+    if (h.has_entity) h.entity = get_array<std::int64_t>(r, "entity");
+    h.time = get_array<std::int64_t>(r, "time");
+    h.mask = get_array<std::uint64_t>(r, "mask");
     r.finish();
     if (h.has_entity && h.entity.size() != h.time.size()) r.fail("entity and time columns differ in length");
     if (h.mask.size() != h.time.size()) r.fail("mask and time columns differ in length");
@@ -281,10 +324,10 @@ std::vector<std::byte> write_deals(const fk_deals& h) {
     w.put(h.end);
     w.put(h.unit);
     w.put(std::string_view(h.options));
-    w.put(h.created);
-    w.put(h.closed);
-    w.put(h.outcome);
-    w.put(h.amount);
+    put_array(w, h.created);
+    put_array(w, h.closed);
+    put_array(w, h.outcome);
+    put_array(w, h.amount);
     return std::move(w).finish();
 }
 
@@ -337,10 +380,10 @@ void read_deals(const void* data, std::size_t size, fk_deals& h) {
     h.end = r.get<std::int64_t>();
     h.unit = r.get<double>();
     h.options = r.get_string();
-    h.created = r.get_vector<std::int64_t>();
-    h.closed = r.get_vector<std::int64_t>();
-    h.outcome = r.get_vector<std::int8_t>();
-    h.amount = r.get_vector<double>();
+    h.created = get_array<std::int64_t>(r, "created");
+    h.closed = get_array<std::int64_t>(r, "closed");
+    h.outcome = get_array<std::int8_t>(r, "outcome");
+    h.amount = get_array<double>(r, "amount");
     r.finish();
     const std::size_t n = h.created.size();
     if (h.closed.size() != n || h.outcome.size() != n || h.amount.size() != n) r.fail("columns differ in length");
