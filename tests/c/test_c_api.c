@@ -323,6 +323,7 @@ static void test_velocity(void) {
     /* A recorded definition travels with the bytes and must agree on merge. */
     OK(fk_deals_define(back, 0, 100 * day, (double)day, "cycle_stat=median"));
     OK(fk_deals_serialize(back, &data, &size));
+    fk_deals_free(e);
     OK(fk_deals_deserialize(data, size, &e));
     OK(fk_deals_result(e, &v));
     CHECK(v.n == 4 && v.has_velocity);
