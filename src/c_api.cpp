@@ -163,12 +163,39 @@ std::uint32_t single_level(std::span<const std::int64_t> time, std::span<const s
     return 0;
 }
 
+// A new empty handle.
 template <class T>
-T* create(fk_status& status, T** out) {
-    T* h = nullptr;
-    status = guarded(nullptr, [&] { h = new T(); });
-    if (status == FK_OK) *out = h;
-    return h;
+fk_status create(T** out) noexcept {
+    return guarded(nullptr, [&] { *out = new T(); });
+}
+
+// Serializes a handle's state into its byte buffer (valid until the next call on it).
+template <class H, class Write>
+fk_status serialize_into(H* h, const void** data, std::size_t* size, Write write) noexcept {
+    FK_REQUIRE(nullptr, h);
+    FK_REQUIRE(h, data);
+    FK_REQUIRE(h, size);
+    return guarded(h, [&] {
+        h->bytes = write(*h);
+        *data = h->bytes.data();
+        *size = h->bytes.size();
+    });
+}
+
+// A new handle read from bytes, or a status with the reader's message.
+template <class H, class Read>
+fk_status deserialize_new(const void* data, std::size_t size, H** out, Read read) noexcept {
+    FK_REQUIRE(nullptr, out);
+    return guarded(nullptr, [&] {
+        auto* h = new H();
+        try {
+            read(data, size, *h);
+        } catch (...) {
+            delete h;
+            throw;
+        }
+        *out = h;
+    });
 }
 
 }  // namespace
@@ -403,7 +430,18 @@ void check_segment(std::int32_t segment) {
 
 }  // namespace
 
+// The free and error functions every handle type has.
+#define FK_HANDLE_FUNCTIONS(type)                                 \
+    void type##_free(type* h) { delete h; }                       \
+    const char* type##_error(const type* h) { return h ? h->error.c_str() : ""; }
+
 extern "C" {
+
+FK_HANDLE_FUNCTIONS(fk_events)
+FK_HANDLE_FUNCTIONS(fk_funnel_counts)
+FK_HANDLE_FUNCTIONS(fk_conversion)
+FK_HANDLE_FUNCTIONS(fk_deals)
+FK_HANDLE_FUNCTIONS(fk_plan)
 
 const char* fk_version(void) { return FUNNELKIT_VERSION_STRING; }
 const char* fk_last_error(void) { return last_error.c_str(); }
@@ -445,13 +483,9 @@ fk_status fk_window_funnel_level(const int64_t* times, const uint64_t* masks, si
 
 fk_status fk_events_new(fk_events** out) {
     FK_REQUIRE(nullptr, out);
-    fk_status s;
-    create(s, out);
-    return s;
+    return create(out);
 }
 
-void fk_events_free(fk_events* h) { delete h; }
-const char* fk_events_error(const fk_events* h) { return h ? h->error.c_str() : ""; }
 
 fk_status fk_events_define(fk_events* h, int64_t window, uint32_t steps, uint32_t modes) {
     FK_REQUIRE(nullptr, h);
@@ -559,28 +593,11 @@ fk_status fk_events_size(const fk_events* h, size_t* n, int* defined) {
 }
 
 fk_status fk_events_serialize(fk_events* h, const void** data, size_t* size) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(h, data);
-    FK_REQUIRE(h, size);
-    return guarded(h, [&] {
-        h->bytes = write_events(*h);
-        *data = h->bytes.data();
-        *size = h->bytes.size();
-    });
+    return serialize_into(h, data, size, write_events);
 }
 
 fk_status fk_events_deserialize(const void* data, size_t size, fk_events** out) {
-    FK_REQUIRE(nullptr, out);
-    return guarded(nullptr, [&] {
-        auto* h = new fk_events();
-        try {
-            read_events(data, size, *h);
-        } catch (...) {
-            delete h;
-            throw;
-        }
-        *out = h;
-    });
+    return deserialize_new(data, size, out, read_events);
 }
 
 fk_status fk_events_level(const fk_events* h, uint32_t* level) {
@@ -626,8 +643,6 @@ fk_status fk_funnel_counts_new(uint32_t steps, fk_funnel_counts** out) {
     });
 }
 
-void fk_funnel_counts_free(fk_funnel_counts* h) { delete h; }
-const char* fk_funnel_counts_error(const fk_funnel_counts* h) { return h ? h->error.c_str() : ""; }
 
 fk_status fk_funnel_counts_add(fk_funnel_counts* h, uint32_t level, int64_t count) {
     FK_REQUIRE(nullptr, h);
@@ -659,23 +674,12 @@ fk_status fk_funnel_counts_reached(const fk_funnel_counts* h, uint32_t level, in
 }
 
 fk_status fk_funnel_counts_serialize(fk_funnel_counts* h, const void** data, size_t* size) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(h, data);
-    FK_REQUIRE(h, size);
-    return guarded(h, [&] {
-        h->bytes = h->counts.serialize();
-        *data = h->bytes.data();
-        *size = h->bytes.size();
-    });
+    return serialize_into(h, data, size, [](const fk_funnel_counts& c) { return c.counts.serialize(); });
 }
 
 fk_status fk_funnel_counts_deserialize(const void* data, size_t size, fk_funnel_counts** out) {
-    FK_REQUIRE(nullptr, out);
-    return guarded(nullptr, [&] {
-        auto c = fk::window_funnel_counts::deserialize(data, size);
-        auto* h = new fk_funnel_counts();
-        h->counts = std::move(c);
-        *out = h;
+    return deserialize_new(data, size, out, [](const void* d, std::size_t n, fk_funnel_counts& c) {
+        c.counts = fk::window_funnel_counts::deserialize(d, n);
     });
 }
 
@@ -710,8 +714,6 @@ fk_status fk_conversion_new(uint32_t n_stages, int implied, fk_conversion** out)
     });
 }
 
-void fk_conversion_free(fk_conversion* h) { delete h; }
-const char* fk_conversion_error(const fk_conversion* h) { return h ? h->error.c_str() : ""; }
 
 fk_status fk_conversion_add(fk_conversion* h, uint64_t reached_mask, int32_t segment) {
     FK_REQUIRE(nullptr, h);
@@ -783,23 +785,12 @@ fk_status fk_conversion_cumulative_rate(const fk_conversion* h, uint32_t rank, i
 }
 
 fk_status fk_conversion_serialize(fk_conversion* h, const void** data, size_t* size) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(h, data);
-    FK_REQUIRE(h, size);
-    return guarded(h, [&] {
-        h->bytes = h->counts.serialize();
-        *data = h->bytes.data();
-        *size = h->bytes.size();
-    });
+    return serialize_into(h, data, size, [](const fk_conversion& c) { return c.counts.serialize(); });
 }
 
 fk_status fk_conversion_deserialize(const void* data, size_t size, fk_conversion** out) {
-    FK_REQUIRE(nullptr, out);
-    return guarded(nullptr, [&] {
-        auto c = fk::conversion_counts::deserialize(data, size);
-        auto* h = new fk_conversion();
-        h->counts = std::move(c);
-        *out = h;
+    return deserialize_new(data, size, out, [](const void* d, std::size_t n, fk_conversion& c) {
+        c.counts = fk::conversion_counts::deserialize(d, n);
     });
 }
 
@@ -850,13 +841,9 @@ fk_status fk_deal_outcome(const char* text, int32_t* outcome) {
 
 fk_status fk_deals_new(fk_deals** out) {
     FK_REQUIRE(nullptr, out);
-    fk_status s;
-    create(s, out);
-    return s;
+    return create(out);
 }
 
-void fk_deals_free(fk_deals* h) { delete h; }
-const char* fk_deals_error(const fk_deals* h) { return h ? h->error.c_str() : ""; }
 
 fk_status fk_deals_add(fk_deals* h, int64_t created, int64_t closed, int32_t outcome, double amount) {
     FK_REQUIRE(nullptr, h);
@@ -902,28 +889,11 @@ fk_status fk_deals_size(const fk_deals* h, size_t* n) {
 }
 
 fk_status fk_deals_serialize(fk_deals* h, const void** data, size_t* size) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(h, data);
-    FK_REQUIRE(h, size);
-    return guarded(h, [&] {
-        h->bytes = write_deals(*h);
-        *data = h->bytes.data();
-        *size = h->bytes.size();
-    });
+    return serialize_into(h, data, size, write_deals);
 }
 
 fk_status fk_deals_deserialize(const void* data, size_t size, fk_deals** out) {
-    FK_REQUIRE(nullptr, out);
-    return guarded(nullptr, [&] {
-        auto* h = new fk_deals();
-        try {
-            read_deals(data, size, *h);
-        } catch (...) {
-            delete h;
-            throw;
-        }
-        *out = h;
-    });
+    return deserialize_new(data, size, out, read_deals);
 }
 
 namespace {
@@ -1030,8 +1000,6 @@ fk_status fk_plan_reverse_funnel(double goal, double deal_value, const char* con
     });
 }
 
-void fk_plan_free(fk_plan* h) { delete h; }
-const char* fk_plan_error(const fk_plan* h) { return h ? h->error.c_str() : ""; }
 
 fk_status fk_plan_size(const fk_plan* h, size_t* rows) {
     FK_REQUIRE(nullptr, h);

@@ -109,6 +109,112 @@ to_bytea(const void *data, size_t size)
 	return out;
 }
 
+
+/* What the generic support functions need to know of a C ABI handle type. */
+typedef struct state_kind
+{
+	const char *aggregate;
+	free_fn		destroy;
+	fk_status	(*make) (void **out);	/* NULL: copy through bytes instead */
+	fk_status	(*merge) (void *into, const void *from);
+	fk_status	(*serialize) (void *h, const void **data, size_t *size);
+	fk_status	(*deserialize) (const void *data, size_t size, void **out);
+	const char *(*error) (const void *h);
+} state_kind;
+
+static fk_status make_events(void **out) { return fk_events_new((fk_events **) out); }
+static fk_status merge_events(void *a, const void *b) { return fk_events_merge(a, b); }
+static fk_status serialize_events(void *h, const void **d, size_t *n) { return fk_events_serialize(h, d, n); }
+static fk_status deserialize_events(const void *d, size_t n, void **out) { return fk_events_deserialize(d, n, (fk_events **) out); }
+static const char *events_error(const void *h) { return fk_events_error(h); }
+
+static fk_status merge_conversion(void *a, const void *b) { return fk_conversion_merge(a, b); }
+static fk_status serialize_conversion(void *h, const void **d, size_t *n) { return fk_conversion_serialize(h, d, n); }
+static fk_status deserialize_conversion(const void *d, size_t n, void **out) { return fk_conversion_deserialize(d, n, (fk_conversion **) out); }
+static const char *conversion_error(const void *h) { return fk_conversion_error(h); }
+
+static fk_status make_deals(void **out) { return fk_deals_new((fk_deals **) out); }
+static fk_status merge_deals(void *a, const void *b) { return fk_deals_merge(a, b); }
+static fk_status serialize_deals(void *h, const void **d, size_t *n) { return fk_deals_serialize(h, d, n); }
+static fk_status deserialize_deals(const void *d, size_t n, void **out) { return fk_deals_deserialize(d, n, (fk_deals **) out); }
+static const char *deals_error(const void *h) { return fk_deals_error(h); }
+
+static void free_events(void *h) { fk_events_free(h); }
+static void free_conversion(void *h) { fk_conversion_free(h); }
+static void free_deals(void *h) { fk_deals_free(h); }
+static void free_plan(void *h) { fk_plan_free(h); }
+static void free_funnel_counts(void *h) { fk_funnel_counts_free(h); }
+
+static const state_kind events_kind = {"window_funnel", free_events, make_events, merge_events, serialize_events,
+										deserialize_events, events_error};
+static const state_kind conversion_kind = {"conversion_counts", free_conversion, NULL, merge_conversion,
+										   serialize_conversion, deserialize_conversion, conversion_error};
+static const state_kind deals_kind = {"velocity", free_deals, make_deals, merge_deals, serialize_deals,
+									  deserialize_deals, deals_error};
+
+/* The state of argument 0, or a new one in the aggregate context. */
+static fkpg_state *
+state_or_new(FunctionCallInfo fcinfo, MemoryContext context, const state_kind *kind)
+{
+	fkpg_state *s;
+
+	if (!PG_ARGISNULL(0))
+		return (fkpg_state *) PG_GETARG_POINTER(0);
+	s = new_state(context, kind->destroy);
+	FK_CHECK(kind->make(&s->handle));
+	return s;
+}
+
+static bytea *
+state_bytes(const state_kind *kind, fkpg_state *s)
+{
+	const void *data;
+	size_t		size;
+
+	if (kind->serialize(s->handle, &data, &size) != FK_OK)
+		fail(FK_INTERNAL, kind->error(s->handle), 0);
+	return to_bytea(data, size);
+}
+
+/* A state read from bytes, owned by the current memory context; corrupted bytes are an error. */
+static fkpg_state *
+state_from_bytes(const state_kind *kind, bytea *bytes)
+{
+	fkpg_state *s = new_state(CurrentMemoryContext, kind->destroy);
+
+	FK_CHECK_BYTES(kind->deserialize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &s->handle));
+	return s;
+}
+
+/* combinefunc: merges argument 1 into argument 0; a missing argument 0 becomes a copy of
+ * argument 1 in the aggregate context (argument 1 may live in a shorter one). */
+static Datum
+combine_states(FunctionCallInfo fcinfo, const state_kind *kind)
+{
+	MemoryContext context = aggregate_context(fcinfo, kind->aggregate);
+	fkpg_state *a;
+	fkpg_state *b;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0));
+	b = (fkpg_state *) PG_GETARG_POINTER(1);
+	if (PG_ARGISNULL(0) && kind->make == NULL)
+	{
+		const void *data;
+		size_t		size;
+
+		a = new_state(context, kind->destroy);
+		if (kind->serialize(b->handle, &data, &size) != FK_OK)
+			fail(FK_INTERNAL, kind->error(b->handle), 0);
+		FK_CHECK(kind->deserialize(data, size, &a->handle));
+		PG_RETURN_POINTER(a);
+	}
+	a = state_or_new(fcinfo, context, kind);
+	if (kind->merge(a->handle, b->handle) != FK_OK)
+		fail(FK_INVALID_ARGUMENT, kind->error(a->handle), 0);
+	PG_RETURN_POINTER(a);
+}
+
 /* ---- time ------------------------------------------------------------------------------- */
 
 static int64
@@ -210,25 +316,13 @@ condition_mask(ArrayType *conditions, uint32 *steps)
 	return mask;
 }
 
-static fkpg_state *
-events_state(FunctionCallInfo fcinfo, MemoryContext context)
-{
-	fkpg_state *s;
-
-	if (!PG_ARGISNULL(0))
-		return (fkpg_state *) PG_GETARG_POINTER(0);
-	s = new_state(context, (free_fn) fk_events_free);
-	FK_CHECK(fk_events_new((fk_events **) &s->handle));
-	return s;
-}
-
 /* Arguments: state, window, [mode,] ts, conditions. */
 static Datum
 window_funnel_step(FunctionCallInfo fcinfo, bool interval_window, bool with_mode)
 {
 	MemoryContext context = aggregate_context(fcinfo, "window_funnel");
 	int			ts_arg = with_mode ? 3 : 2;
-	fkpg_state *s = events_state(fcinfo, context);
+	fkpg_state *s = state_or_new(fcinfo, context, &events_kind);
 	fk_events  *h = (fk_events *) s->handle;
 	int64		window;
 	int64		ts;
@@ -267,43 +361,9 @@ Datum fk_window_funnel_int_mode_step(PG_FUNCTION_ARGS) { return window_funnel_st
 Datum fk_window_funnel_ts_step(PG_FUNCTION_ARGS) { return window_funnel_step(fcinfo, true, false); }
 Datum fk_window_funnel_ts_mode_step(PG_FUNCTION_ARGS) { return window_funnel_step(fcinfo, true, true); }
 
-Datum
-fk_window_funnel_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext context = aggregate_context(fcinfo, "window_funnel");
-	fkpg_state *a;
-	fkpg_state *b;
-
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0));
-	b = (fkpg_state *) PG_GETARG_POINTER(1);
-	a = events_state(fcinfo, context);
-	if (fk_events_merge((fk_events *) a->handle, (fk_events *) b->handle) != FK_OK)
-		fail(FK_INVALID_ARGUMENT, fk_events_error((fk_events *) a->handle), 0);
-	PG_RETURN_POINTER(a);
-}
-
-Datum
-fk_window_funnel_serialize(PG_FUNCTION_ARGS)
-{
-	fkpg_state *s = (fkpg_state *) PG_GETARG_POINTER(0);
-	const void *data;
-	size_t		size;
-
-	if (fk_events_serialize((fk_events *) s->handle, &data, &size) != FK_OK)
-		fail(FK_INTERNAL, fk_events_error((fk_events *) s->handle), 0);
-	PG_RETURN_BYTEA_P(to_bytea(data, size));
-}
-
-Datum
-fk_window_funnel_deserialize(PG_FUNCTION_ARGS)
-{
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_events_free);
-
-	FK_CHECK_BYTES(fk_events_deserialize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), (fk_events **) &s->handle));
-	PG_RETURN_POINTER(s);
-}
+Datum fk_window_funnel_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &events_kind); }
+Datum fk_window_funnel_serialize(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&events_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
+Datum fk_window_funnel_deserialize(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&events_kind, PG_GETARG_BYTEA_PP(0))); }
 
 Datum
 fk_window_funnel_final(PG_FUNCTION_ARGS)
@@ -421,7 +481,7 @@ conversion_state(FunctionCallInfo fcinfo, MemoryContext context, uint32 n_stages
 
 	if (!PG_ARGISNULL(0))
 		return (fkpg_state *) PG_GETARG_POINTER(0);
-	s = new_state(context, (free_fn) fk_conversion_free);
+	s = new_state(context, conversion_kind.destroy);
 	FK_CHECK(fk_conversion_new(n_stages, implied, (fk_conversion **) &s->handle));
 	return s;
 }
@@ -448,64 +508,11 @@ fk_conversion_step(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(fk_conversion_combine);
-Datum
-fk_conversion_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext context = aggregate_context(fcinfo, "conversion_counts");
-	fkpg_state *a;
-	fkpg_state *b;
-	fk_conversion *copy = NULL;
-	const void *data;
-	size_t		size;
-
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0));
-	b = (fkpg_state *) PG_GETARG_POINTER(1);
-	if (!PG_ARGISNULL(0))
-	{
-		a = (fkpg_state *) PG_GETARG_POINTER(0);
-		if (fk_conversion_merge((fk_conversion *) a->handle, (fk_conversion *) b->handle) != FK_OK)
-			fail(FK_INVALID_ARGUMENT, fk_conversion_error((fk_conversion *) a->handle), 0);
-		PG_RETURN_POINTER(a);
-	}
-	/* A copy of b in the aggregate context (b may live in a shorter one). */
-	a = new_state(context, (free_fn) fk_conversion_free);
-	if (fk_conversion_serialize((fk_conversion *) b->handle, &data, &size) != FK_OK)
-		fail(FK_INTERNAL, fk_conversion_error((fk_conversion *) b->handle), 0);
-	FK_CHECK(fk_conversion_deserialize(data, size, &copy));
-	a->handle = copy;
-	PG_RETURN_POINTER(a);
-}
-
-static bytea *
-conversion_bytes(fkpg_state *s)
-{
-	const void *data;
-	size_t		size;
-
-	if (fk_conversion_serialize((fk_conversion *) s->handle, &data, &size) != FK_OK)
-		fail(FK_INTERNAL, fk_conversion_error((fk_conversion *) s->handle), 0);
-	return to_bytea(data, size);
-}
-
 PG_FUNCTION_INFO_V1(fk_conversion_serialize_state);
-Datum
-fk_conversion_serialize_state(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BYTEA_P(conversion_bytes((fkpg_state *) PG_GETARG_POINTER(0)));
-}
-
 PG_FUNCTION_INFO_V1(fk_conversion_deserialize_state);
-Datum
-fk_conversion_deserialize_state(PG_FUNCTION_ARGS)
-{
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_conversion_free);
-
-	FK_CHECK_BYTES(fk_conversion_deserialize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
-											 (fk_conversion **) &s->handle));
-	PG_RETURN_POINTER(s);
-}
+Datum fk_conversion_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &conversion_kind); }
+Datum fk_conversion_serialize_state(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&conversion_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
+Datum fk_conversion_deserialize_state(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&conversion_kind, PG_GETARG_BYTEA_PP(0))); }
 
 /* The final value is the serialized state itself: conversion_rows() reads it, and two of them
  * merge with conversion_merge(). NULL without rows. */
@@ -515,18 +522,14 @@ fk_conversion_final(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(conversion_bytes((fkpg_state *) PG_GETARG_POINTER(0)));
+	PG_RETURN_BYTEA_P(state_bytes(&conversion_kind, (fkpg_state *) PG_GETARG_POINTER(0)));
 }
 
-/* A conversion state read from bytes, freed at the end of the current memory context. */
+/* A conversion state read from bytes, freed with the current memory context. */
 static fk_conversion *
 read_conversion(bytea *bytes)
 {
-	fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_conversion_free);
-
-	FK_CHECK_BYTES(fk_conversion_deserialize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
-											 (fk_conversion **) &s->handle));
-	return (fk_conversion *) s->handle;
+	return (fk_conversion *) state_from_bytes(&conversion_kind, bytes)->handle;
 }
 
 PG_FUNCTION_INFO_V1(fk_conversion_merge_bytes);
@@ -710,18 +713,6 @@ fk_chi2_two_proportions_sql(PG_FUNCTION_ARGS)
 
 /* ---- velocity --------------------------------------------------------------------------- */
 
-static fkpg_state *
-deals_state(FunctionCallInfo fcinfo, MemoryContext context)
-{
-	fkpg_state *s;
-
-	if (!PG_ARGISNULL(0))
-		return (fkpg_state *) PG_GETARG_POINTER(0);
-	s = new_state(context, (free_fn) fk_deals_free);
-	FK_CHECK(fk_deals_new((fk_deals **) &s->handle));
-	return s;
-}
-
 /* velocity(state, created, closed, outcome text, amount float8, period_start, period_end
  *          [, options text | unit float8]): times are timestamps (microseconds, L in days) or
  * bigint ticks (L in `unit` ticks). */
@@ -729,7 +720,7 @@ static Datum
 velocity_step(FunctionCallInfo fcinfo, bool timestamps)
 {
 	MemoryContext context = aggregate_context(fcinfo, "velocity");
-	fkpg_state *s = deals_state(fcinfo, context);
+	fkpg_state *s = state_or_new(fcinfo, context, &deals_kind);
 	fk_deals   *h = (fk_deals *) s->handle;
 	int64		created;
 	int64		closed = FK_MISSING_TIME;
@@ -771,45 +762,11 @@ Datum fk_velocity_ts_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, true)
 Datum fk_velocity_int_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, false); }
 
 PG_FUNCTION_INFO_V1(fk_velocity_combine);
-Datum
-fk_velocity_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext context = aggregate_context(fcinfo, "velocity");
-	fkpg_state *a;
-	fkpg_state *b;
-
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0));
-	b = (fkpg_state *) PG_GETARG_POINTER(1);
-	a = deals_state(fcinfo, context);
-	if (fk_deals_merge((fk_deals *) a->handle, (fk_deals *) b->handle) != FK_OK)
-		fail(FK_INVALID_ARGUMENT, fk_deals_error((fk_deals *) a->handle), 0);
-	PG_RETURN_POINTER(a);
-}
-
 PG_FUNCTION_INFO_V1(fk_velocity_serialize);
-Datum
-fk_velocity_serialize(PG_FUNCTION_ARGS)
-{
-	fkpg_state *s = (fkpg_state *) PG_GETARG_POINTER(0);
-	const void *data;
-	size_t		size;
-
-	if (fk_deals_serialize((fk_deals *) s->handle, &data, &size) != FK_OK)
-		fail(FK_INTERNAL, fk_deals_error((fk_deals *) s->handle), 0);
-	PG_RETURN_BYTEA_P(to_bytea(data, size));
-}
-
 PG_FUNCTION_INFO_V1(fk_velocity_deserialize);
-Datum
-fk_velocity_deserialize(PG_FUNCTION_ARGS)
-{
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_deals_free);
-
-	FK_CHECK_BYTES(fk_deals_deserialize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), (fk_deals **) &s->handle));
-	PG_RETURN_POINTER(s);
-}
+Datum fk_velocity_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &deals_kind); }
+Datum fk_velocity_serialize(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&deals_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
+Datum fk_velocity_deserialize(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&deals_kind, PG_GETARG_BYTEA_PP(0))); }
 
 /* RETURNS velocity_result (n, won, lost, won_amount, lost_amount, deal_value, win_rate,
  * cycle_length, velocity, status, reason). */
@@ -889,7 +846,7 @@ fk_reverse_funnel(PG_FUNCTION_ARGS)
 	}
 	won = text_to_cstring(PG_GETARG_TEXT_PP(6));
 	rounding = text_to_cstring(PG_GETARG_TEXT_PP(7));
-	owner = new_state(CurrentMemoryContext, (free_fn) fk_plan_free);
+	owner = new_state(CurrentMemoryContext, free_plan);
 	FK_CHECK(fk_plan_reverse_funnel(PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1), names, rates, (size_t) n_names, won,
 									PG_GETARG_INT32(4), PG_GETARG_INT32(5), rounding, &plan));
 	owner->handle = plan;
@@ -942,26 +899,24 @@ fk_state_check(PG_FUNCTION_ARGS)
 		memcpy(magic, data, 4);
 	if (strcmp(magic, "FKEV") == 0)
 	{
-		fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_events_free);
+		fkpg_state *s = state_from_bytes(&events_kind, bytes);
 		size_t		n;
 		int			defined;
 
-		FK_CHECK_BYTES(fk_events_deserialize(data, size, (fk_events **) &s->handle));
 		fk_events_size((fk_events *) s->handle, &n, &defined);
 		out = psprintf("window_funnel events: %zu events", n);
 	}
 	else if (strcmp(magic, "FKDL") == 0)
 	{
-		fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_deals_free);
+		fkpg_state *s = state_from_bytes(&deals_kind, bytes);
 		size_t		n;
 
-		FK_CHECK_BYTES(fk_deals_deserialize(data, size, (fk_deals **) &s->handle));
 		fk_deals_size((fk_deals *) s->handle, &n);
 		out = psprintf("velocity deals: %zu deals", n);
 	}
 	else if (strcmp(magic, "FKWF") == 0)
 	{
-		fkpg_state *s = new_state(CurrentMemoryContext, (free_fn) fk_funnel_counts_free);
+		fkpg_state *s = new_state(CurrentMemoryContext, free_funnel_counts);
 		uint32		steps;
 
 		FK_CHECK_BYTES(fk_funnel_counts_deserialize(data, size, (fk_funnel_counts **) &s->handle));

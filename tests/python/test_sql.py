@@ -368,6 +368,43 @@ def test_velocity_by_source_matches_python(db, deals, options, parallel):
     assert g[8] == pytest.approx(overall["velocity"], rel=1e-12)
 
 
+def test_velocity_random_deals(db):
+    """Random deals, integer times (seconds, L in days) and timestamptz, every option word."""
+    rng = np.random.default_rng(21)
+    n = 3000
+    created = rng.integers(0, 200 * 86400, n)
+    outcome = rng.choice(["won", "lost", "open"], n, p=[0.3, 0.4, 0.3])
+    closed = np.where(outcome == "open", -1, created + rng.integers(0, 90 * 86400, n))
+    df = pd.DataFrame({"seg": rng.integers(0, 3, n), "created": created,
+                       "closed": pd.array(np.where(closed < 0, None, closed), dtype="Int64"),
+                       "outcome": outcome, "amount": rng.gamma(2.0, 5000.0, n).round(2)})
+    load(db, "rdeals", df, {"seg": "integer", "created": "bigint", "closed": "bigint", "outcome": "text",
+                            "amount": "float8"})
+    db.execute("CREATE OR REPLACE VIEW rdeals_ts AS SELECT seg, to_timestamp(created) AS created, "
+               "to_timestamp(closed) AS closed, outcome, amount FROM rdeals")
+    start, end = 30 * 86400, 150 * 86400
+    for options in ("", "count=open_at_start,cycle_stat=median", "win_rate=value,cycle_over=closed"):
+        kw = dict(o.split("=") for o in options.split(",")) if options else {}
+        want = fk.velocity(df, edges=[start, end], segment="seg", **kw).to_pandas()
+        want = want[want["seg"] != "(all)"].sort_values("seg")
+        got_int = rows(db, f"SELECT seg, (v).velocity, (v).n, (v).cycle_length FROM (SELECT seg, velocity(created, "
+                           f"closed, outcome, amount, {start}, {end}, 86400) v FROM rdeals GROUP BY seg) s ORDER BY seg")
+        if options:
+            got_int = None  # the bigint form takes the unit, not options
+        extra = f", '{options}'" if options else ""
+        got_ts = rows(db, f"SELECT seg, (v).velocity, (v).n, (v).cycle_length FROM (SELECT seg, velocity(created, "
+                          f"closed, outcome, amount, to_timestamp({start}), to_timestamp({end}){extra}) v "
+                          f"FROM rdeals_ts GROUP BY seg) s ORDER BY seg")
+        for got in (got_int, got_ts):
+            if got is None:
+                continue
+            assert [g[0] for g in got] == want["seg"].astype(int).tolist()
+            for g, (_, w) in zip(got, want.iterrows()):
+                assert g[2] == w["n"]
+                assert g[1] == pytest.approx(w["velocity"], rel=1e-12)
+                assert g[3] == pytest.approx(w["cycle_length"], rel=1e-12)
+
+
 def test_velocity_integer_times(db):
     """bigint times with the unit of L in ticks: the velocity of the C ABI test by hand."""
     day = 86400
