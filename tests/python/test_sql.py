@@ -25,7 +25,7 @@ SERIAL = {"max_parallel_workers_per_gather": "0"}
 LADDER = ["Lead", "MQL", "SAL", "SQL", "Opportunity", "Customer"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server():
     reason = pg_server.missing_reason()
     if reason:
