@@ -53,6 +53,30 @@ CREATE AGGREGATE window_funnel(conversion_window interval, mode text, ts timesta
     COMBINEFUNC = fk_window_funnel_combine, SERIALFUNC = fk_window_funnel_serialize,
     DESERIALFUNC = fk_window_funnel_deserialize, PARALLEL = SAFE);
 
+-- window_funnel_counts: entities per level (the library's window_funnel_counts state, as bytes),
+-- shown per step with rates and intervals by window_funnel_rows.
+CREATE FUNCTION fk_funnel_counts_step(internal, integer, integer) RETURNS internal
+    AS 'MODULE_PATHNAME', 'fk_funnel_counts_step' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION fk_funnel_counts_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'fk_funnel_counts_combine' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION fk_funnel_counts_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'fk_funnel_counts_serialize_state' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION fk_funnel_counts_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'fk_funnel_counts_deserialize_state' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION fk_funnel_counts_final(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'fk_funnel_counts_final' LANGUAGE C PARALLEL SAFE;
+
+CREATE AGGREGATE window_funnel_counts(level integer, steps integer) (
+    SFUNC = fk_funnel_counts_step, STYPE = internal, FINALFUNC = fk_funnel_counts_final,
+    COMBINEFUNC = fk_funnel_counts_combine, SERIALFUNC = fk_funnel_counts_serialize,
+    DESERIALFUNC = fk_funnel_counts_deserialize, PARALLEL = SAFE);
+
+CREATE FUNCTION window_funnel_rows(counts bytea, steps text[] DEFAULT NULL, confidence float8 DEFAULT 0.95,
+                                   "interval" text DEFAULT 'wilson')
+    RETURNS TABLE (level integer, step text, entities bigint, reached bigint, step_rate float8,
+                   cumulative_rate float8, lower float8, upper float8)
+    AS 'MODULE_PATHNAME', 'fk_funnel_rows' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 8;
+
 -- ---- stage reach per entity and conversion counts ---------------------------------------------
 CREATE FUNCTION fk_stage_reach_step(bigint, integer, integer) RETURNS bigint
     AS 'MODULE_PATHNAME', 'fk_stage_reach_step' LANGUAGE C IMMUTABLE PARALLEL SAFE;

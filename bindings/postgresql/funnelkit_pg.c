@@ -142,13 +142,21 @@ static const char *deals_error(const void *h) { return fk_deals_error(h); }
 static void free_events(void *h) { fk_events_free(h); }
 static void free_conversion(void *h) { fk_conversion_free(h); }
 static void free_deals(void *h) { fk_deals_free(h); }
-static void free_plan(void *h) { fk_plan_free(h); }
 static void free_funnel_counts(void *h) { fk_funnel_counts_free(h); }
+static void free_plan(void *h) { fk_plan_free(h); }
+
+static fk_status merge_funnel_counts(void *a, const void *b) { return fk_funnel_counts_merge(a, b); }
+static fk_status serialize_funnel_counts(void *h, const void **d, size_t *n) { return fk_funnel_counts_serialize(h, d, n); }
+static fk_status deserialize_funnel_counts(const void *d, size_t n, void **out) { return fk_funnel_counts_deserialize(d, n, (fk_funnel_counts **) out); }
+static const char *funnel_counts_error(const void *h) { return fk_funnel_counts_error(h); }
+static void free_funnel_counts(void *h);
 
 static const state_kind events_kind = {"window_funnel", free_events, make_events, merge_events, serialize_events,
 										deserialize_events, events_error};
 static const state_kind conversion_kind = {"conversion_counts", free_conversion, NULL, merge_conversion,
 										   serialize_conversion, deserialize_conversion, conversion_error};
+static const state_kind funnel_counts_kind = {"window_funnel_counts", free_funnel_counts, NULL, merge_funnel_counts,
+											  serialize_funnel_counts, deserialize_funnel_counts, funnel_counts_error};
 static const state_kind deals_kind = {"velocity", free_deals, make_deals, merge_deals, serialize_deals,
 									  deserialize_deals, deals_error};
 
@@ -377,6 +385,129 @@ fk_window_funnel_final(PG_FUNCTION_ARGS)
 	if (fk_events_level((fk_events *) s->handle, &level) != FK_OK)
 		fail(FK_INVALID_ARGUMENT, fk_events_error((fk_events *) s->handle), 0);
 	PG_RETURN_INT32((int32) level);
+}
+
+/* window_funnel_counts(level integer, steps integer) -> bytea: how many entities ended at each
+ * level, as the library's window_funnel_counts state (its serialized bytes). */
+PG_FUNCTION_INFO_V1(fk_funnel_counts_step);
+Datum
+fk_funnel_counts_step(PG_FUNCTION_ARGS)
+{
+	MemoryContext context = aggregate_context(fcinfo, "window_funnel_counts");
+	fkpg_state *s;
+	fk_funnel_counts *h;
+	int32		steps;
+	int32		level;
+	uint32		have;
+
+	NOT_NULL(1, "level");
+	NOT_NULL(2, "steps");
+	level = PG_GETARG_INT32(1);
+	steps = PG_GETARG_INT32(2);
+	if (steps < 1 || steps > 64)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("funnelkit: option 'steps': value %d must be 1 to 64", steps)));
+	if (level < 0 || level > steps)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("funnelkit: level %d is not 0 to %d", level, steps)));
+	if (PG_ARGISNULL(0))
+	{
+		s = new_state(context, funnel_counts_kind.destroy);
+		FK_CHECK(fk_funnel_counts_new((uint32) steps, (fk_funnel_counts **) &s->handle));
+	}
+	else
+		s = (fkpg_state *) PG_GETARG_POINTER(0);
+	h = (fk_funnel_counts *) s->handle;
+	fk_funnel_counts_steps(h, &have);
+	if (have != (uint32) steps)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("funnelkit: option 'steps': value %d differs from the %u of earlier rows: it must be constant", steps, have)));
+	if (fk_funnel_counts_add(h, (uint32) level, 1) != FK_OK)
+		fail(FK_INVALID_ARGUMENT, fk_funnel_counts_error(h), 0);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(fk_funnel_counts_combine);
+PG_FUNCTION_INFO_V1(fk_funnel_counts_serialize_state);
+PG_FUNCTION_INFO_V1(fk_funnel_counts_deserialize_state);
+PG_FUNCTION_INFO_V1(fk_funnel_counts_final);
+Datum fk_funnel_counts_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &funnel_counts_kind); }
+Datum fk_funnel_counts_serialize_state(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&funnel_counts_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
+Datum fk_funnel_counts_deserialize_state(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&funnel_counts_kind, PG_GETARG_BYTEA_PP(0))); }
+
+Datum
+fk_funnel_counts_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(state_bytes(&funnel_counts_kind, (fkpg_state *) PG_GETARG_POINTER(0)));
+}
+
+static Datum float_or_null(double v, int defined, bool *isnull);
+static char *optional_text(FunctionCallInfo fcinfo, int argno, const char *fallback);
+static double optional_float(FunctionCallInfo fcinfo, int argno, double fallback);
+
+/* window_funnel_rows(counts bytea, steps text[] DEFAULT NULL, confidence float8 DEFAULT 0.95,
+ *                    interval text DEFAULT 'wilson')
+ * RETURNS TABLE (level, step, entities, reached, step_rate, cumulative_rate, lower, upper): one
+ * row per step k = 1..steps: reached(k) entities reached at least step k; step_rate =
+ * reached(k)/reached(k-1) for k > 1 (reached(1)/reached(1) for step 1), cumulative_rate =
+ * reached(k)/reached(1), lower and upper its interval; as funnelkit.window_funnel's table. */
+PG_FUNCTION_INFO_V1(fk_funnel_rows);
+Datum
+fk_funnel_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	fk_funnel_counts *h;
+	uint32		steps;
+	uint32		k;
+	Datum	   *names = NULL;
+	bool	   *name_nulls = NULL;
+	int			n_names = 0;
+	double		confidence = optional_float(fcinfo, 2, 0.95);
+	char	   *method = optional_text(fcinfo, 3, "wilson");
+	int64		entities;
+	int64		first;
+	int64		previous;
+
+	NOT_NULL(0, "counts");
+	h = (fk_funnel_counts *) state_from_bytes(&funnel_counts_kind, PG_GETARG_BYTEA_PP(0))->handle;
+	fk_funnel_counts_steps(h, &steps);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &n_names);
+		if ((uint32) n_names != steps)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("funnelkit: %d step names given for counts of %u steps", n_names, steps)));
+	}
+	InitMaterializedSRF(fcinfo, 0);
+	FK_CHECK(fk_funnel_counts_reached(h, 0, &entities));
+	FK_CHECK(fk_funnel_counts_reached(h, 1, &first));
+	previous = first;
+	for (k = 1; k <= steps; ++k)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {false};
+		int64		reached;
+		fk_interval iv;
+
+		FK_CHECK(fk_funnel_counts_reached(h, k, &reached));
+		values[0] = Int32GetDatum((int32) k);
+		if (names && !name_nulls[k - 1])
+			values[1] = names[k - 1];
+		else
+			nulls[1] = true;
+		values[2] = Int64GetDatum(entities);
+		values[3] = Int64GetDatum(reached);
+		values[4] = float_or_null(previous > 0 ? (double) reached / (double) previous : 0.0, previous > 0, &nulls[4]);
+		values[5] = float_or_null(first > 0 ? (double) reached / (double) first : 0.0, first > 0, &nulls[5]);
+		FK_CHECK(fk_rate_interval(reached, first, confidence, method, &iv));
+		values[6] = float_or_null(iv.lower, iv.defined, &nulls[6]);
+		values[7] = float_or_null(iv.upper, iv.defined, &nulls[7]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		previous = reached;
+	}
+	return (Datum) 0;
 }
 
 /* ---- stage reach and conversion counts ------------------------------------------------- */
@@ -916,10 +1047,9 @@ fk_state_check(PG_FUNCTION_ARGS)
 	}
 	else if (strcmp(magic, "FKWF") == 0)
 	{
-		fkpg_state *s = new_state(CurrentMemoryContext, free_funnel_counts);
+		fkpg_state *s = state_from_bytes(&funnel_counts_kind, bytes);
 		uint32		steps;
 
-		FK_CHECK_BYTES(fk_funnel_counts_deserialize(data, size, (fk_funnel_counts **) &s->handle));
 		fk_funnel_counts_steps((fk_funnel_counts *) s->handle, &steps);
 		out = psprintf("window_funnel counts: %u steps", steps);
 	}

@@ -40,16 +40,18 @@ FROM per CROSS JOIN tot,
      two_proportion_ztest(tot.customers - per.customers, tot.leads - per.leads, per.customers, per.leads) t;
 
 -- Event funnel by week of the first touch: Lead -> MQL -> SQL -> Customer within 60 days of
--- the lead (ClickHouse's windowFunnel rule), as reach per step.
+-- the lead (ClickHouse's windowFunnel rule): per step, the entities that reached it, the step and
+-- cumulative rates, and the 95% Wilson interval of the cumulative rate.
 CREATE OR REPLACE VIEW event_funnel_by_week AS
 WITH levels AS (
     SELECT entity, date_trunc('week', min(time)) AS week,
            window_funnel(interval '60 days', time, stage = 'Lead', stage = 'MQL', stage = 'SQL',
                          stage = 'Customer') AS level
     FROM crm GROUP BY entity),
-steps(step, name) AS (VALUES (1, 'Lead'), (2, 'MQL'), (3, 'SQL'), (4, 'Customer'))
-SELECT week, step, name, count(*) FILTER (WHERE level >= step) AS reached, count(*) AS entities
-FROM levels CROSS JOIN steps GROUP BY week, step, name;
+counts AS (SELECT week, window_funnel_counts(level, 4) AS c FROM levels GROUP BY week)
+SELECT counts.week, r.level AS step, r.step AS name, r.entities, r.reached, r.step_rate, r.cumulative_rate,
+       r.lower AS cumulative_lower, r.upper AS cumulative_upper
+FROM counts, window_funnel_rows(counts.c, ARRAY['Lead', 'MQL', 'SQL', 'Customer']) r;
 
 -- Sales velocity V = N * D * W / L per source and calendar quarter (L in days, V per day).
 CREATE OR REPLACE VIEW velocity_by_source AS

@@ -142,6 +142,37 @@ def test_window_funnel_parallel_plan(db):
     assert par == [(python_levels(one, 3, 4, ())[0][1],)]
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_window_funnel_counts_match_python(db, parallel):
+    """Levels counted by window_funnel_counts and shown by window_funnel_rows == the table of
+    funnelkit.window_funnel (reached, step and cumulative rates), with Wilson intervals."""
+    df = random_events(5, 3000, 4, True)
+    load(db, "ev_counts", df, {"entity": "bigint", "time": "bigint", "mask": "bigint"})
+    db.execute("DROP TABLE IF EXISTS ev_levels")
+    db.execute(f"CREATE TABLE ev_levels AS SELECT entity, window_funnel(6, time, {conditions(4)}) AS level "
+               f"FROM ev_counts GROUP BY entity")
+    db.execute("ANALYZE ev_levels")
+    q = ("SELECT r.* FROM (SELECT window_funnel_counts(level, 4) AS c FROM ev_levels) s, "
+         "window_funnel_rows(s.c, ARRAY['a', 'b', 'c', 'd']) r ORDER BY r.level")
+    settings(db, PARALLEL if parallel else SERIAL)
+    if parallel:
+        assert "Partial Aggregate" in plan(db, q)
+    got = rows(db, q)
+    reset(db)
+    want = fk.window_funnel(df, window=6, steps=4, step=None, step_mask="mask")
+    table = want.to_pandas()
+    assert [g[1] for g in got] == ["a", "b", "c", "d"]
+    assert [g[2] for g in got] == [want.reached[0]] * 4
+    assert [g[3] for g in got] == table["reached"].tolist()
+    assert [g[4] for g in got] == pytest.approx(table["step_rate"].tolist(), rel=1e-15)
+    assert [g[5] for g in got] == pytest.approx(table["cumulative_rate"].tolist(), rel=1e-15)
+    for g in got:
+        iv = fk.rate_interval(g[3], want.reached[1])
+        assert (g[6], g[7]) == pytest.approx((iv.lower, iv.upper), rel=1e-14)
+    state = db.execute("SELECT window_funnel_counts(level, 4) FROM ev_levels").fetchone()[0]
+    assert db.execute("SELECT funnelkit_state_check(%s)", (state,)).fetchone()[0] == "window_funnel counts: 4 steps"
+
+
 @pytest.mark.parametrize("ts_type", ["timestamp", "timestamptz"])
 def test_window_funnel_timestamps(db, ts_type):
     """Timestamps with an interval window == Python with a datetime column and window="1h"."""
@@ -448,6 +479,9 @@ BAD = [
     ("SELECT window_funnel(interval '1 month', now()::timestamp, true)", "no fixed length"),
     ("SELECT window_funnel(interval '1 hour', 'infinity'::timestamp, true)", "infinite"),
     ("SELECT window_funnel(10, 9223372036854775800, true)", "overflows"),
+    ("SELECT window_funnel_counts(5, 4)", "level 5 is not 0 to 4"),
+    ("SELECT window_funnel_counts(x, 3 + x) FROM (VALUES (0), (1)) v(x)", "must be constant"),
+    ("SELECT * FROM window_funnel_rows('FKWF'::bytea)", "cannot deserialise window_funnel_counts"),
     ("SELECT stage_reach(7, 6)", "rank"),
     ("SELECT stage_reach(NULL::int, 6)", "argument 'rank' is NULL"),
     ("SELECT stage_reach('Lead', ARRAY['Lead'], 'sometimes')", "option 'skipped'"),
