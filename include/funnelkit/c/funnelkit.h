@@ -1,8 +1,8 @@
 /* funnelkit: the C ABI.
  *
  * A plain C interface to the funnelkit core for other languages and for SQL engines (the
- * PostgreSQL extension under bindings/postgresql is built on it). It is C89-compatible apart
- * from <stdint.h>, and it is part of the funnelkit library: link funnelkit::funnelkit (the
+ * PostgreSQL extension under bindings/postgresql is built on it). It compiles as C99 (and as
+ * C++), and it is part of the funnelkit library: link funnelkit::funnelkit (the
  * static library is compiled position-independent, so it links into shared objects too).
  *
  * Conventions
