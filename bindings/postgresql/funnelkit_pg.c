@@ -447,6 +447,10 @@ static Datum float_or_null(double v, int defined, bool *isnull);
 static char *optional_text(FunctionCallInfo fcinfo, int argno, const char *fallback);
 static double optional_float(FunctionCallInfo fcinfo, int argno, double fallback);
 
+static void rate_rows(FunctionCallInfo fcinfo, int32 first_number, int count, int64 entities, int64 base,
+					  const int64 *reached, const double *step_rate, const bool *step_defined,
+					  const double *cumulative_rate, const bool *cumulative_defined);
+
 /* window_funnel_rows(counts bytea, steps text[] DEFAULT NULL, confidence float8 DEFAULT 0.95,
  *                    interval text DEFAULT 'wilson')
  * RETURNS TABLE (level, step, entities, reached, step_rate, cumulative_rate, lower, upper): one
@@ -457,56 +461,38 @@ PG_FUNCTION_INFO_V1(fk_funnel_rows);
 Datum
 fk_funnel_rows(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	fk_funnel_counts *h;
 	uint32		steps;
 	uint32		k;
-	Datum	   *names = NULL;
-	bool	   *name_nulls = NULL;
-	int			n_names = 0;
-	double		confidence = optional_float(fcinfo, 2, 0.95);
-	char	   *method = optional_text(fcinfo, 3, "wilson");
 	int64		entities;
-	int64		first;
-	int64		previous;
+	int64	   *reached;
+	double	   *step_rate;
+	double	   *cumulative_rate;
+	bool	   *step_defined;
+	bool	   *cumulative_defined;
 
 	NOT_NULL(0, "counts");
 	h = (fk_funnel_counts *) state_from_bytes(&funnel_counts_kind, PG_GETARG_BYTEA_PP(0))->handle;
 	fk_funnel_counts_steps(h, &steps);
-	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &n_names);
-		if ((uint32) n_names != steps)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("funnelkit: %d step names given for counts of %u steps", n_names, steps)));
-	}
-	InitMaterializedSRF(fcinfo, 0);
-	FK_CHECK(fk_funnel_counts_reached(h, 0, &entities));
-	FK_CHECK(fk_funnel_counts_reached(h, 1, &first));
-	previous = first;
+	reached = palloc(sizeof(int64) * (steps + 1));
+	step_rate = palloc(sizeof(double) * steps);
+	cumulative_rate = palloc(sizeof(double) * steps);
+	step_defined = palloc(sizeof(bool) * steps);
+	cumulative_defined = palloc(sizeof(bool) * steps);
+	for (k = 0; k <= steps; ++k)
+		FK_CHECK(fk_funnel_counts_reached(h, k, &reached[k]));
+	entities = reached[0];
 	for (k = 1; k <= steps; ++k)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {false};
-		int64		reached;
-		fk_interval iv;
+		int64		previous = k == 1 ? reached[1] : reached[k - 1];
 
-		FK_CHECK(fk_funnel_counts_reached(h, k, &reached));
-		values[0] = Int32GetDatum((int32) k);
-		if (names && !name_nulls[k - 1])
-			values[1] = names[k - 1];
-		else
-			nulls[1] = true;
-		values[2] = Int64GetDatum(entities);
-		values[3] = Int64GetDatum(reached);
-		values[4] = float_or_null(previous > 0 ? (double) reached / (double) previous : 0.0, previous > 0, &nulls[4]);
-		values[5] = float_or_null(first > 0 ? (double) reached / (double) first : 0.0, first > 0, &nulls[5]);
-		FK_CHECK(fk_rate_interval(reached, first, confidence, method, &iv));
-		values[6] = float_or_null(iv.lower, iv.defined, &nulls[6]);
-		values[7] = float_or_null(iv.upper, iv.defined, &nulls[7]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		previous = reached;
+		step_defined[k - 1] = previous > 0;
+		step_rate[k - 1] = previous > 0 ? (double) reached[k] / (double) previous : 0.0;
+		cumulative_defined[k - 1] = reached[1] > 0;
+		cumulative_rate[k - 1] = reached[1] > 0 ? (double) reached[k] / (double) reached[1] : 0.0;
 	}
+	rate_rows(fcinfo, 1, (int) steps, entities, reached[1], reached + 1, step_rate, step_defined,
+			  cumulative_rate, cumulative_defined);
 	return (Datum) 0;
 }
 
@@ -706,65 +692,93 @@ optional_float(FunctionCallInfo fcinfo, int argno, double fallback)
 	return PG_GETARG_FLOAT8(argno);
 }
 
-/* conversion_rows(counts bytea, stages text[] DEFAULT NULL, confidence float8 DEFAULT 0.95,
- *                 interval text DEFAULT 'wilson')
- * RETURNS TABLE (rank, stage, entities, reached, step_rate, cumulative_rate, lower, upper):
- * one row per ladder stage; lower and upper bound the cumulative rate. */
-PG_FUNCTION_INFO_V1(fk_conversion_rows);
-Datum
-fk_conversion_rows(PG_FUNCTION_ARGS)
+/* The rows of conversion_rows and window_funnel_rows: (number, name, entities, reached,
+ * step_rate, cumulative_rate, lower, upper), numbered from first_number, named by the text[] of
+ * argument 1 (or NULL), lower and upper the interval of reached over base (argument 2 the
+ * confidence, argument 3 the interval method); no interval where reached exceeds base. */
+static void
+rate_rows(FunctionCallInfo fcinfo, int32 first_number, int count, int64 entities, int64 base,
+		  const int64 *reached, const double *step_rate, const bool *step_defined,
+		  const double *cumulative_rate, const bool *cumulative_defined)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	fk_conversion *h;
-	uint32		n_stages;
-	uint32		k;
 	Datum	   *names = NULL;
 	bool	   *name_nulls = NULL;
 	int			n_names = 0;
 	double		confidence = optional_float(fcinfo, 2, 0.95);
 	char	   *method = optional_text(fcinfo, 3, "wilson");
-	int64		entities;
-	int64		first;
+	int			k;
 
-	NOT_NULL(0, "counts");
-	h = read_conversion(PG_GETARG_BYTEA_PP(0));
-	fk_conversion_shape(h, &n_stages, NULL);
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 	{
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &n_names);
-		if ((uint32) n_names != n_stages)
+		if (n_names != count)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("funnelkit: %d stage names given for counts of %u stages", n_names, n_stages)));
+							errmsg("funnelkit: %d names given for counts of %d stages or steps", n_names, count)));
 	}
 	InitMaterializedSRF(fcinfo, 0);
-	FK_CHECK(fk_conversion_entities(h, -1, &entities));
-	FK_CHECK(fk_conversion_reached(h, 0, -1, &first));
-	for (k = 0; k < n_stages; ++k)
+	for (k = 0; k < count; ++k)
 	{
 		Datum		values[8];
 		bool		nulls[8] = {false};
-		int64		reached;
-		double		rate;
-		int			defined;
 		fk_interval iv;
 
-		FK_CHECK(fk_conversion_reached(h, k, -1, &reached));
-		values[0] = Int32GetDatum((int32) k);
+		values[0] = Int32GetDatum(first_number + k);
 		if (names && !name_nulls[k])
 			values[1] = names[k];
 		else
 			nulls[1] = true;
 		values[2] = Int64GetDatum(entities);
-		values[3] = Int64GetDatum(reached);
-		FK_CHECK(fk_conversion_step_rate(h, k, -1, &rate, &defined));
-		values[4] = float_or_null(rate, defined, &nulls[4]);
-		FK_CHECK(fk_conversion_cumulative_rate(h, k, -1, &rate, &defined));
-		values[5] = float_or_null(rate, defined, &nulls[5]);
-		FK_CHECK(fk_rate_interval(reached, first, confidence, method, &iv));
-		values[6] = float_or_null(iv.lower, iv.defined && reached <= first, &nulls[6]);
-		values[7] = float_or_null(iv.upper, iv.defined && reached <= first, &nulls[7]);
+		values[3] = Int64GetDatum(reached[k]);
+		values[4] = float_or_null(step_rate[k], step_defined[k], &nulls[4]);
+		values[5] = float_or_null(cumulative_rate[k], cumulative_defined[k], &nulls[5]);
+		FK_CHECK(fk_rate_interval(reached[k], base, confidence, method, &iv));
+		values[6] = float_or_null(iv.lower, iv.defined && reached[k] <= base, &nulls[6]);
+		values[7] = float_or_null(iv.upper, iv.defined && reached[k] <= base, &nulls[7]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+/* conversion_rows(counts bytea, stages text[] DEFAULT NULL, confidence float8 DEFAULT 0.95,
+ *                 interval text DEFAULT 'wilson')
+ * RETURNS TABLE (rank, stage, entities, reached, step_rate, cumulative_rate, lower, upper):
+ * one row per ladder stage, the rates from the library; lower and upper bound the cumulative
+ * rate. */
+PG_FUNCTION_INFO_V1(fk_conversion_rows);
+Datum
+fk_conversion_rows(PG_FUNCTION_ARGS)
+{
+	fk_conversion *h;
+	uint32		n;
+	uint32		k;
+	int64		entities;
+	int64	   *reached;
+	double	   *step_rate;
+	double	   *cumulative_rate;
+	bool	   *step_defined;
+	bool	   *cumulative_defined;
+
+	NOT_NULL(0, "counts");
+	h = read_conversion(PG_GETARG_BYTEA_PP(0));
+	fk_conversion_shape(h, &n, NULL);
+	reached = palloc(sizeof(int64) * n);
+	step_rate = palloc(sizeof(double) * n);
+	cumulative_rate = palloc(sizeof(double) * n);
+	step_defined = palloc(sizeof(bool) * n);
+	cumulative_defined = palloc(sizeof(bool) * n);
+	FK_CHECK(fk_conversion_entities(h, -1, &entities));
+	for (k = 0; k < n; ++k)
+	{
+		int			defined;
+
+		FK_CHECK(fk_conversion_reached(h, k, -1, &reached[k]));
+		FK_CHECK(fk_conversion_step_rate(h, k, -1, &step_rate[k], &defined));
+		step_defined[k] = defined != 0;
+		FK_CHECK(fk_conversion_cumulative_rate(h, k, -1, &cumulative_rate[k], &defined));
+		cumulative_defined[k] = defined != 0;
+	}
+	rate_rows(fcinfo, 0, (int) n, entities, n > 0 ? reached[0] : 0, reached, step_rate, step_defined,
+			  cumulative_rate, cumulative_defined);
 	return (Datum) 0;
 }
 
