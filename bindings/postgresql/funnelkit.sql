@@ -20,11 +20,11 @@ CREATE FUNCTION fk_window_funnel_step(internal, interval, timestamptz, VARIADIC 
 CREATE FUNCTION fk_window_funnel_step(internal, interval, text, timestamptz, VARIADIC boolean[]) RETURNS internal
     AS 'MODULE_PATHNAME', 'fk_window_funnel_ts_mode_step' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_window_funnel_combine(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_window_funnel_combine' LANGUAGE C PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_window_funnel_combine' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_window_funnel_serialize(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'fk_window_funnel_serialize' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_window_funnel_serialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_window_funnel_deserialize(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_window_funnel_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_window_funnel_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_window_funnel_final(internal) RETURNS integer
     AS 'MODULE_PATHNAME', 'fk_window_funnel_final' LANGUAGE C PARALLEL SAFE;
 
@@ -58,11 +58,11 @@ CREATE AGGREGATE window_funnel(conversion_window interval, mode text, ts timesta
 CREATE FUNCTION fk_funnel_counts_step(internal, integer, integer) RETURNS internal
     AS 'MODULE_PATHNAME', 'fk_funnel_counts_step' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_funnel_counts_combine(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_funnel_counts_combine' LANGUAGE C PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_funnel_counts_combine' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_funnel_counts_serialize(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'fk_funnel_counts_serialize_state' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_funnel_counts_serialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_funnel_counts_deserialize(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_funnel_counts_deserialize_state' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_funnel_counts_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_funnel_counts_final(internal) RETURNS bytea
     AS 'MODULE_PATHNAME', 'fk_funnel_counts_final' LANGUAGE C PARALLEL SAFE;
 
@@ -101,11 +101,11 @@ CREATE FUNCTION fk_conversion_step(internal, bigint, integer) RETURNS internal
 CREATE FUNCTION fk_conversion_step(internal, bigint, integer, text) RETURNS internal
     AS 'MODULE_PATHNAME', 'fk_conversion_step' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_conversion_combine(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_conversion_combine' LANGUAGE C PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_conversion_combine' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_conversion_serialize(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'fk_conversion_serialize_state' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_conversion_serialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_conversion_deserialize(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_conversion_deserialize_state' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_conversion_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_conversion_final(internal) RETURNS bytea
     AS 'MODULE_PATHNAME', 'fk_conversion_final' LANGUAGE C PARALLEL SAFE;
 
@@ -159,11 +159,11 @@ CREATE FUNCTION fk_velocity_step(internal, timestamp, timestamp, text, float8, t
 CREATE FUNCTION fk_velocity_step(internal, bigint, bigint, text, float8, bigint, bigint, float8)
     RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_int_step' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_combine(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_velocity_combine' LANGUAGE C PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_velocity_combine' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_serialize(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'fk_velocity_serialize' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_velocity_serialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_deserialize(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'fk_velocity_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'fkpg_velocity_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_final(internal) RETURNS velocity_result
     AS 'MODULE_PATHNAME', 'fk_velocity_final' LANGUAGE C PARALLEL SAFE;
 

@@ -223,6 +223,23 @@ combine_states(FunctionCallInfo fcinfo, const state_kind *kind)
 	PG_RETURN_POINTER(a);
 }
 
+
+/* The combine, serialize and deserialize functions of an aggregate over one state kind. */
+#define STATE_SUPPORT_FUNCTIONS(prefix, kind) \
+	PG_FUNCTION_INFO_V1(prefix##_combine); \
+	PG_FUNCTION_INFO_V1(prefix##_serialize); \
+	PG_FUNCTION_INFO_V1(prefix##_deserialize); \
+	Datum prefix##_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &(kind)); } \
+	Datum prefix##_serialize(PG_FUNCTION_ARGS) \
+	{ PG_RETURN_BYTEA_P(state_bytes(&(kind), (fkpg_state *) PG_GETARG_POINTER(0))); } \
+	Datum prefix##_deserialize(PG_FUNCTION_ARGS) \
+	{ PG_RETURN_POINTER(state_from_bytes(&(kind), PG_GETARG_BYTEA_PP(0))); }
+
+STATE_SUPPORT_FUNCTIONS(fkpg_window_funnel, events_kind)
+STATE_SUPPORT_FUNCTIONS(fkpg_funnel_counts, funnel_counts_kind)
+STATE_SUPPORT_FUNCTIONS(fkpg_conversion, conversion_kind)
+STATE_SUPPORT_FUNCTIONS(fkpg_velocity, deals_kind)
+
 /* ---- time ------------------------------------------------------------------------------- */
 
 static int64
@@ -359,9 +376,6 @@ PG_FUNCTION_INFO_V1(fk_window_funnel_int_step);
 PG_FUNCTION_INFO_V1(fk_window_funnel_int_mode_step);
 PG_FUNCTION_INFO_V1(fk_window_funnel_ts_step);
 PG_FUNCTION_INFO_V1(fk_window_funnel_ts_mode_step);
-PG_FUNCTION_INFO_V1(fk_window_funnel_combine);
-PG_FUNCTION_INFO_V1(fk_window_funnel_serialize);
-PG_FUNCTION_INFO_V1(fk_window_funnel_deserialize);
 PG_FUNCTION_INFO_V1(fk_window_funnel_final);
 
 Datum fk_window_funnel_int_step(PG_FUNCTION_ARGS) { return window_funnel_step(fcinfo, false, false); }
@@ -369,9 +383,6 @@ Datum fk_window_funnel_int_mode_step(PG_FUNCTION_ARGS) { return window_funnel_st
 Datum fk_window_funnel_ts_step(PG_FUNCTION_ARGS) { return window_funnel_step(fcinfo, true, false); }
 Datum fk_window_funnel_ts_mode_step(PG_FUNCTION_ARGS) { return window_funnel_step(fcinfo, true, true); }
 
-Datum fk_window_funnel_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &events_kind); }
-Datum fk_window_funnel_serialize(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&events_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
-Datum fk_window_funnel_deserialize(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&events_kind, PG_GETARG_BYTEA_PP(0))); }
 
 Datum
 fk_window_funnel_final(PG_FUNCTION_ARGS)
@@ -427,13 +438,7 @@ fk_funnel_counts_step(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
-PG_FUNCTION_INFO_V1(fk_funnel_counts_combine);
-PG_FUNCTION_INFO_V1(fk_funnel_counts_serialize_state);
-PG_FUNCTION_INFO_V1(fk_funnel_counts_deserialize_state);
 PG_FUNCTION_INFO_V1(fk_funnel_counts_final);
-Datum fk_funnel_counts_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &funnel_counts_kind); }
-Datum fk_funnel_counts_serialize_state(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&funnel_counts_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
-Datum fk_funnel_counts_deserialize_state(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&funnel_counts_kind, PG_GETARG_BYTEA_PP(0))); }
 
 Datum
 fk_funnel_counts_final(PG_FUNCTION_ARGS)
@@ -624,12 +629,6 @@ fk_conversion_step(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
-PG_FUNCTION_INFO_V1(fk_conversion_combine);
-PG_FUNCTION_INFO_V1(fk_conversion_serialize_state);
-PG_FUNCTION_INFO_V1(fk_conversion_deserialize_state);
-Datum fk_conversion_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &conversion_kind); }
-Datum fk_conversion_serialize_state(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&conversion_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
-Datum fk_conversion_deserialize_state(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&conversion_kind, PG_GETARG_BYTEA_PP(0))); }
 
 /* The final value is the serialized state itself: conversion_rows() reads it, and two of them
  * merge with conversion_merge(). NULL without rows. */
@@ -906,12 +905,6 @@ PG_FUNCTION_INFO_V1(fk_velocity_int_step);
 Datum fk_velocity_ts_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, true); }
 Datum fk_velocity_int_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, false); }
 
-PG_FUNCTION_INFO_V1(fk_velocity_combine);
-PG_FUNCTION_INFO_V1(fk_velocity_serialize);
-PG_FUNCTION_INFO_V1(fk_velocity_deserialize);
-Datum fk_velocity_combine(PG_FUNCTION_ARGS) { return combine_states(fcinfo, &deals_kind); }
-Datum fk_velocity_serialize(PG_FUNCTION_ARGS) { PG_RETURN_BYTEA_P(state_bytes(&deals_kind, (fkpg_state *) PG_GETARG_POINTER(0))); }
-Datum fk_velocity_deserialize(PG_FUNCTION_ARGS) { PG_RETURN_POINTER(state_from_bytes(&deals_kind, PG_GETARG_BYTEA_PP(0))); }
 
 /* RETURNS velocity_result (n, won, lost, won_amount, lost_amount, deal_value, win_rate,
  * cycle_length, velocity, status, reason). */
