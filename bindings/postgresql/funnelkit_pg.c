@@ -235,6 +235,26 @@ combine_states(FunctionCallInfo fcinfo, const state_kind *kind)
 	Datum prefix##_deserialize(PG_FUNCTION_ARGS) \
 	{ PG_RETURN_POINTER(state_from_bytes(&(kind), PG_GETARG_BYTEA_PP(0))); }
 
+/* A final function that returns the state's bytes (NULL without rows). */
+#define STATE_BYTES_FINAL(name, kind) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS) \
+	{ \
+		if (PG_ARGISNULL(0)) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_BYTEA_P(state_bytes(&(kind), (fkpg_state *) PG_GETARG_POINTER(0))); \
+	}
+
+/* An option that must be the same on every row of a group. */
+static void
+check_constant(const char *option, int32 value, uint32 earlier)
+{
+	if ((uint32) value != earlier)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("funnelkit: option '%s': value %d differs from the %u of earlier rows: it must be constant",
+							   option, value, earlier)));
+}
+
 STATE_SUPPORT_FUNCTIONS(fkpg_window_funnel, events_kind)
 STATE_SUPPORT_FUNCTIONS(fkpg_funnel_counts, funnel_counts_kind)
 STATE_SUPPORT_FUNCTIONS(fkpg_conversion, conversion_kind)
@@ -430,23 +450,14 @@ fk_funnel_counts_step(PG_FUNCTION_ARGS)
 		s = (fkpg_state *) PG_GETARG_POINTER(0);
 	h = (fk_funnel_counts *) s->handle;
 	fk_funnel_counts_steps(h, &have);
-	if (have != (uint32) steps)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("funnelkit: option 'steps': value %d differs from the %u of earlier rows: it must be constant", steps, have)));
+	check_constant("steps", steps, have);
 	if (fk_funnel_counts_add(h, (uint32) level, 1) != FK_OK)
 		fail(FK_INVALID_ARGUMENT, fk_funnel_counts_error(h), 0);
 	PG_RETURN_POINTER(s);
 }
 
-PG_FUNCTION_INFO_V1(fk_funnel_counts_final);
-
-Datum
-fk_funnel_counts_final(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(state_bytes(&funnel_counts_kind, (fkpg_state *) PG_GETARG_POINTER(0)));
-}
+/* The final value is the serialized state itself (window_funnel_rows reads it); NULL without rows. */
+STATE_BYTES_FINAL(fk_funnel_counts_final, funnel_counts_kind)
 
 static Datum float_or_null(double v, int defined, bool *isnull);
 static char *optional_text(FunctionCallInfo fcinfo, int argno, const char *fallback);
@@ -621,9 +632,7 @@ fk_conversion_step(PG_FUNCTION_ARGS)
 
 	NOT_NULL(1, "reached");
 	fk_conversion_shape(h, &have, NULL);
-	if (have != (uint32) n)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("funnelkit: option 'n_stages': value %d differs from the %u of earlier rows: it must be constant", n, have)));
+	check_constant("n_stages", n, have);
 	if (fk_conversion_add(h, (uint64) PG_GETARG_INT64(1), -1) != FK_OK)
 		fail(FK_INVALID_ARGUMENT, fk_conversion_error(h), 0);
 	PG_RETURN_POINTER(s);
@@ -632,14 +641,7 @@ fk_conversion_step(PG_FUNCTION_ARGS)
 
 /* The final value is the serialized state itself: conversion_rows() reads it, and two of them
  * merge with conversion_merge(). NULL without rows. */
-PG_FUNCTION_INFO_V1(fk_conversion_final);
-Datum
-fk_conversion_final(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(state_bytes(&conversion_kind, (fkpg_state *) PG_GETARG_POINTER(0)));
-}
+STATE_BYTES_FINAL(fk_conversion_final, conversion_kind)
 
 /* A conversion state read from bytes, freed with the current memory context. */
 static fk_conversion *
