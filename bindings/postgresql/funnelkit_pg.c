@@ -816,25 +816,40 @@ fk_rate_interval_sql(PG_FUNCTION_ARGS)
 	return composite(fcinfo, values, nulls);
 }
 
+/* The four counts of a two-sample function, none NULL. */
+static void
+two_sample_counts(FunctionCallInfo fcinfo)
+{
+	static const char *const names[] = {"x_a", "n_a", "x_b", "n_b"};
+	int			i;
+
+	for (i = 0; i < 4; ++i)
+		NOT_NULL(i, names[i]);
+}
+
+/* A test_result row (statistic, p_value), NULL where undefined. */
+static Datum
+test_row(FunctionCallInfo fcinfo, const fk_test *t)
+{
+	Datum		values[2];
+	bool		nulls[2];
+
+	values[0] = float_or_null(t->statistic, t->defined, &nulls[0]);
+	values[1] = float_or_null(t->p_value, t->defined, &nulls[1]);
+	return composite(fcinfo, values, nulls);
+}
+
 /* two_proportion_ztest(x_a, n_a, x_b, n_b, alternative text) */
 PG_FUNCTION_INFO_V1(fk_two_proportion_ztest_sql);
 Datum
 fk_two_proportion_ztest_sql(PG_FUNCTION_ARGS)
 {
 	fk_test		t;
-	char	   *alt;
-	Datum		values[2];
-	bool		nulls[2];
-	int			i;
 
-	for (i = 0; i < 4; ++i)
-		NOT_NULL(i, i == 0 ? "x_a" : i == 1 ? "n_a" : i == 2 ? "x_b" : "n_b");
-	alt = optional_text(fcinfo, 4, "two-sided");
+	two_sample_counts(fcinfo);
 	FK_CHECK(fk_two_proportion_ztest(PG_GETARG_INT64(0), PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_INT64(3),
-									 alt, &t));
-	values[0] = float_or_null(t.statistic, t.defined, &nulls[0]);
-	values[1] = float_or_null(t.p_value, t.defined, &nulls[1]);
-	return composite(fcinfo, values, nulls);
+									 optional_text(fcinfo, 4, "two-sided"), &t));
+	return test_row(fcinfo, &t);
 }
 
 /* chi2_two_proportions(x_a, n_a, x_b, n_b, yates boolean) */
@@ -843,18 +858,12 @@ Datum
 fk_chi2_two_proportions_sql(PG_FUNCTION_ARGS)
 {
 	fk_test		t;
-	Datum		values[2];
-	bool		nulls[2];
-	int			i;
 
-	for (i = 0; i < 4; ++i)
-		NOT_NULL(i, i == 0 ? "x_a" : i == 1 ? "n_a" : i == 2 ? "x_b" : "n_b");
+	two_sample_counts(fcinfo);
 	NOT_NULL(4, "yates");
 	FK_CHECK(fk_chi2_two_proportions(PG_GETARG_INT64(0), PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_INT64(3),
 									 PG_GETARG_BOOL(4) ? 1 : 0, &t));
-	values[0] = float_or_null(t.statistic, t.defined, &nulls[0]);
-	values[1] = float_or_null(t.p_value, t.defined, &nulls[1]);
-	return composite(fcinfo, values, nulls);
+	return test_row(fcinfo, &t);
 }
 
 /* ---- velocity --------------------------------------------------------------------------- */
