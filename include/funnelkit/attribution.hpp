@@ -2,8 +2,9 @@
 // path.
 //
 // Input is columnar. Touches: one row per touch, with the path (entity) id, the touch time
-// (any integer unit; it also orders the touches of a path, ties kept in row order) and a
-// channel code (>= 0; -1 marks a null touch, which is dropped). Outcomes: one row per path,
+// (any integer unit; it also orders the touches of a path, ties by channel code, then
+// milestone, so that the order of the rows never matters) and a channel code (>= 0; -1 marks
+// a null touch, which is dropped). Outcomes: one row per path,
 // with a conversion flag and the converted value (revenue; use 1 to attribute conversions
 // only), and optionally the conversion time (used by time decay; default: the time of the
 // path's last touch).

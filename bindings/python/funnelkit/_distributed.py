@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _core, _frames, _names
 from ._result import Mergeable, _decode, _encode, restore
-from .attribution import AttributionResult, _channel_codes, _options, _Paths
+from .attribution import AttributionResult, _channel_codes, _entity_alias, _options, _Paths
 from .attribution import attribute as attribute_local
 from .campaign import CampaignReport, _Prepared
 from .campaign import campaign_report as campaign_report_local
@@ -63,9 +63,9 @@ FANOUT = 16
 
 
 class MergeRoundingWarning(UserWarning):
-    """A merged floating-point sum may differ in its last bits from the single-machine sum,
-    because the parts added it up in another order (see the message for which number and the
-    bound)."""
+    """Kept for code that filters it: no longer emitted. Every sum a merged result reports is
+    exact (duration sums, revenue, credits: exact expansions rounded once), so merged results
+    equal single-machine ones to the last bit."""
 
 
 # -- parts ---------------------------------------------------------------------------------------
@@ -536,9 +536,8 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     partition builds its entities' histories with the compiled core and returns their summary;
     the summaries merge exactly (counts add, kept durations pool, so medians and p90 are the
     single-machine ones). Without ``segment_categories`` / ``reason_categories`` a map-only
-    pass first gathers the sorted labels. The mean time in stage is a floating-point sum: when
-    a stage's total exceeds 2**53 units of the durations' resolution the parts may round it
-    differently from one machine, and a :class:`MergeRoundingWarning` says so."""
+    pass first gathers the sorted labels. The sums of time in stage are kept exactly (rounded
+    once when read), so the means are the single-machine ones to the last bit as well."""
     engine.check(data)
     partitions = _partitions(partitions)
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
@@ -563,34 +562,7 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     header, states = _run(engine, data, Plan("lifecycle", kwargs, cols, summary=summary), entity, partitions)
     out = states["result"] if "result" in states else lifecycle_local(empty, **kwargs).summary(**summary)
     out._inputs = _inputs(dry.summary(), header, engine, entities=int(header["sums"].get("entities", 0)))
-    _check_rounding(out)
     return out
-
-
-def _check_rounding(summary: LifecycleSummary) -> None:
-    """Warns when a stage's total time exceeds what a double holds exactly: then the order in
-    which the parts added it up may change its last bits (and those of the mean)."""
-    state = summary._state
-    for k, name in enumerate(summary.stages):
-        if state.n_stages == 0:
-            return
-        s = state.time_in_stage(k, -1)
-        if s.count == 0:
-            continue
-        values = np.asarray(s.values(), dtype=np.float64)
-        if not values.size or not np.all(values == np.round(values)) or values.max() >= 2.0**62:
-            exact = False
-        else:
-            ints = values.astype(np.int64)
-            low = int(np.bitwise_or.reduce(ints))
-            zeros = (low & -low).bit_length() - 1 if low else 0
-            exact = float(s.sum) < 2.0 ** (53 + zeros)
-        if not exact:
-            warnings.warn(
-                f"LifecycleSummary: the total time in stage {name!r} ({float(s.sum):.6g} {summary.time_unit}) is beyond "
-                f"what a double adds up exactly at the durations' resolution, so its mean may differ from a "
-                f"single-machine run in the last bits (relative difference below {s.count * 2.0**-53:.2g}); the counts, "
-                "min, max, median and p90 are exact", MergeRoundingWarning, stacklevel=4)
 
 
 def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Sequence[Any] | int,
@@ -725,8 +697,8 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
                    u_weights: Sequence[float] = (0.4, 0.2, 0.4), w_weights: Sequence[float] = (0.3, 0.3, 0.3, 0.1),
                    half_life: Any = None, head: Sequence[float] = (), tail: Sequence[float] = (), middle: float = 0.0,
                    markov_order: int = 1, shapley_game: str = "covered_value", shapley_exact_max: int = 15,
-                   shapley_samples: int = 2000, seed: int = 1, time_unit: str | None = None,
-                   partitions: int | None = None) -> AttributionResult:
+                   shapley_samples: int = 2000, seed: int = 1, time_unit: str | None = None, path: str | None = None,
+                   outcome_path: str | None = None, partitions: int | None = None) -> AttributionResult:
     """Attribution of conversions and value to channels: :func:`funnelkit.attribute` on {takes}
     (touches and outcomes, each {takes}), with the same arguments and the same result
     (``to_arrow().equals`` the single-machine result, to the last bit, seeded Shapley sampling
@@ -742,6 +714,7 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
     engine.check(touches)
     engine.check(outcomes)
     partitions = _partitions(partitions)
+    entity, outcome_entity = _entity_alias(entity, path, outcome_entity, outcome_path)
     out_entity = outcome_entity or entity
     model_options = dict(model=_names.choice(model, ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped",
                                                      "time_decay", "position", "markov", "shapley"), "model"),

@@ -26,6 +26,9 @@ struct campaign_binding_options {
 };
 
 void reinterval(rate_estimate& r, double level, interval_method method) {
+    // A step rate above 1 (skipped stages not implied) is no proportion: no interval, as in
+    // the core's Wilson intervals.
+    if (r.x > r.n) return;
     const auto b = rate_interval(r.x, r.n, level, method);
     r.lower = b ? std::optional<double>(b->lower) : std::nullopt;
     r.upper = b ? std::optional<double>(b->upper) : std::nullopt;

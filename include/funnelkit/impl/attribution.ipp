@@ -100,7 +100,13 @@ FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_column
             order[fill[k]++] = i;
         }
     }
-    auto by_time = [&](std::size_t a, std::size_t b) { return t.time[a] < t.time[b]; };
+    // Touches tied in time are ordered by channel code, then milestone: the order of a path
+    // depends on its touches as a set, not on the order of the rows (nor on a partitioning).
+    auto by_time = [&](std::size_t a, std::size_t b) {
+        if (t.time[a] != t.time[b]) return t.time[a] < t.time[b];
+        if (t.channel[a] != t.channel[b]) return t.channel[a] < t.channel[b];
+        return !t.milestone.empty() && t.milestone[a] < t.milestone[b];
+    };
     channel_.reserve(order.size());
     time_.reserve(order.size());
     if (has_milestones_) milestone_.reserve(order.size());

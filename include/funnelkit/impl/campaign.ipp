@@ -165,7 +165,7 @@ FUNNELKIT_INLINE void campaign_state::add_entity(std::size_t g, bool mql, bool s
     using namespace detail::campaign_impl;
     constexpr std::string_view what = "campaign_state::add_entity";
     if (ticks_to_win < 0) detail::throw_option("ticks_to_win", int128_text(ticks_to_win), "must be >= 0");
-    if (won && lost) detail::throw_option("lost", "true", "an entity that was won is not lost");
+    if (won && lost) detail::throw_option("lost", "true", "is not allowed: a won entity is not lost");
     campaign_segment_sums one;
     one.leads = 1, one.mqls = mql, one.sqls = sql, one.opportunities = opportunity, one.won = won, one.lost = lost;
     if (won) {

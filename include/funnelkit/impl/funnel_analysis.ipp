@@ -596,13 +596,10 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     }
 
     funnel_analysis_result out;
-    // The level counts record the window and the time unit (funnel_analysis modes are no
-    // window_funnel modes: not recorded); the durations state records the whole definition.
-    const window_funnel_definition counts_definition{o.window, o.ticks_per_second, std::nullopt};
-    out.closed = window_funnel_counts(o.steps, counts_definition);
-    out.open = window_funnel_counts(o.steps, counts_definition);
-    out.unattributed = window_funnel_counts(o.steps, counts_definition);
-    out.by_segment.assign(static_cast<std::size_t>(max_seg + 1), window_funnel_counts(o.steps, counts_definition));
+    out.closed = window_funnel_counts(o.steps);
+    out.open = window_funnel_counts(o.steps);
+    out.unattributed = window_funnel_counts(o.steps);
+    out.by_segment.assign(static_cast<std::size_t>(max_seg + 1), window_funnel_counts(o.steps));
     out.histogram_edges = o.histogram_edges;
     out.data_end = *o.data_end;
     if (!o.unordered) out.through_step.assign(o.steps, 0);
@@ -685,9 +682,7 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     }
     for (auto& [start, c] : trend) {
         out.period_start.push_back(start);
-        window_funnel_counts defined(o.steps, counts_definition);
-        defined.merge(c);
-        out.by_period.push_back(std::move(defined));
+        out.by_period.push_back(std::move(c));
     }
     out.durations = funnel_durations(funnel_analysis_definition::of(o), std::move(durations));
     out.time_to_step = out.durations.summaries();
