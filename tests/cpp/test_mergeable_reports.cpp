@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "error_testing.hpp"
+#include "golden_testing.hpp"
 
 using namespace funnelkit;
 using funnelkit_testing::error_of;
@@ -278,4 +279,46 @@ TEST(FunnelDurations, PartsMergeToTheWholeTimeToConvert) {
     a = funnel_analysis({entity, time, step}, {}, other).durations;
     EXPECT_EQ(error_of([&] { a.merge(whole.durations); }),
               "cannot merge funnel_durations: time unit differs (1000 vs 1 ticks per second)");
+}
+
+// Golden blobs of the three states (format version 2): they must keep loading, equal to the
+// states built here, serialise to the same bytes, and refuse every corruption.
+TEST(MergeableReports, GoldenBlobsVersion2) {
+    using namespace funnelkit_testing;
+    campaign_state campaign(2, {.model_fingerprint = stage_model::b2b().fingerprint(), .skipped = 0, .mql_rank = 1,
+                                .sql_rank = 3, .opportunity_rank = 4, .ticks_per_day = 86'400.0});
+    campaign.add_entity(0, true, true, true, true, false, 1000.5, 10 * 86'400);
+    campaign.add_entity(1, true, false, false, false, true, 0.0, 0);
+    campaign.add_entity(1, false, false, false, false, false, 0.0, 0);
+    std::vector<std::int64_t> path{1, 1, 2, 3}, time{0, 10, 5, 7}, out{1, 3};
+    std::vector<std::int32_t> channel{0, 1, 1, 2};
+    std::vector<std::uint8_t> conv{1, 1};
+    std::vector<double> value{100.0, 0.1};
+    const path_set ps(touch_columns{path, time, channel}, outcome_columns{out, conv, value}, 3);
+    const auto attribution = attribution_sums(ps, {.model = attribution_model::markov});
+    funnel_analysis_options op;
+    op.window = 100;
+    op.steps = 3;
+    op.data_end = 1000;
+    op.ticks_per_second = 1;
+    std::vector<std::int64_t> ent{1, 1, 1, 2, 2}, t{0, 5, 9, 0, 50};
+    std::vector<std::int32_t> step{0, 1, 2, 0, 1};
+    const auto durations = funnel_analysis({ent, t, step}, {}, op).durations;
+    write_golden_if_asked("campaign_state_v2.bin", campaign.serialize());
+    write_golden_if_asked("attribution_state_v2.bin", attribution.serialize());
+    write_golden_if_asked("funnel_durations_v2.bin", durations.serialize());
+    const auto g1 = read_golden("campaign_state_v2.bin"), g2 = read_golden("attribution_state_v2.bin"),
+               g3 = read_golden("funnel_durations_v2.bin");
+    ASSERT_FALSE(g1.empty() || g2.empty() || g3.empty()) << "missing golden blob";
+    EXPECT_TRUE(campaign_state::deserialize(g1.data(), g1.size()) == campaign);
+    EXPECT_TRUE(attribution_state::deserialize(g2.data(), g2.size()) == attribution);
+    EXPECT_TRUE(funnel_durations::deserialize(g3.data(), g3.size()) == durations);
+    EXPECT_EQ(campaign.serialize(), g1);
+    EXPECT_EQ(attribution.serialize(), g2);
+    EXPECT_EQ(durations.serialize(), g3);
+    EXPECT_EQ(corruptions_accepted<campaign_state>(g1), 0);
+    EXPECT_EQ(corruptions_accepted<attribution_state>(g2), 0);
+    EXPECT_EQ(corruptions_accepted<funnel_durations>(g3), 0);
+    EXPECT_EQ(durations.durations(1).size(), 2u);
+    EXPECT_EQ(durations.durations(2).size(), 1u);
 }

@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'beta_quantile', 'build_histories', 'campaign_report', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'estimate_lags', 'funnel_analysis', 'kaplan_meier', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'estimate_lags', 'funnel_analysis', 'kaplan_meier', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -106,7 +106,7 @@ class DurationSummary:
         ...
     def __iadd__(self, arg0: DurationSummary) -> DurationSummary:
         ...
-    def __init__(self, keep_values: bool = True) -> None:
+    def __init__(self, keep_values: bool = True, *, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
     def __setstate__(self, arg0: bytes) -> None:
         ...
@@ -140,6 +140,9 @@ class DurationSummary:
         ...
     @property
     def sum(self) -> float:
+        ...
+    @property
+    def ticks_per_second(self) -> int:
         ...
 class BaselineOptions:
     def __init__(self, *, baseline: typing.SupportsInt | typing.SupportsIndex = 0, test: str = 'z', adjust: str = 'holm', confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, interval: str = 'wilson', prior_alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, prior_beta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
@@ -303,7 +306,7 @@ class WindowFunnelOptions:
     strict_deduplication: bool
     strict_increase: bool
     strict_order: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def steps(self) -> int:
@@ -318,15 +321,62 @@ class WindowFunnelOptions:
     def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def ticks_per_second(self) -> int:
+        ...
+    @ticks_per_second.setter
+    def ticks_per_second(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
     def window(self) -> int:
         ...
     @window.setter
     def window(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class FunnelDurations:
+    """
+    Mergeable state of funnel_analysis's time to convert: the per-entity durations to each step and the analysis definition.
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> FunnelDurations:
+        """
+        Reads a state from serialize()'s bytes.
+        """
+    def __eq__(self, arg0: FunnelDurations) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: FunnelDurations) -> FunnelDurations:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def durations(self, step: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    def merge(self, other: FunnelDurations) -> None:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def reset(self) -> None:
+        """
+        Empties the state.
+        """
+    def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    def summaries(self) -> list:
+        """
+        time_to_step as funnel_analysis returns it.
+        """
+    @property
+    def steps(self) -> int:
+        ...
 class FunnelAnalysisOptions:
     count_conversions: bool
     unordered: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = []) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = [], ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
     @property
     def data_end(self) -> int | None:
@@ -448,14 +498,23 @@ class LifecycleSummary:
     @property
     def n_stages(self) -> int:
         ...
+    @property
+    def ticks_per_second(self) -> int:
+        ...
 class HistoryOptions:
-    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
+    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def as_of(self) -> int | None:
         ...
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def ticks_per_second(self) -> int:
+        ...
+    @ticks_per_second.setter
+    def ticks_per_second(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
 class ReachOptions:
     def __init__(self, *, skipped: str = 'implied', passes: str = 'first') -> None:
@@ -603,6 +662,47 @@ class CampaignOptions:
     @property
     def ticks_per_day(self) -> float:
         ...
+class CampaignState:
+    """
+    Mergeable per-segment sums of campaign_report (exact: integer counts, exactly rounded revenue, 128-bit time to win).
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> CampaignState:
+        """
+        Reads a state from serialize()'s bytes.
+        """
+    def __eq__(self, arg0: CampaignState) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: CampaignState) -> CampaignState:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def leads(self, segment: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def merge(self, other: CampaignState) -> None:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def reset(self) -> None:
+        """
+        Empties the state.
+        """
+    def revenue(self, segment: typing.SupportsInt | typing.SupportsIndex) -> float:
+        ...
+    def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    def won(self, segment: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    @property
+    def segments(self) -> int:
+        ...
 class PathSet:
     def __init__(self, *, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, outcome_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, n_channels: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
@@ -672,6 +772,53 @@ class Attribution:
         ...
     @property
     def value(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+class AttributionState:
+    """
+    Mergeable state of attribute(): exact credit sums per channel (rule-based models) or the distinct paths with their counts (markov, shapley).
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> AttributionState:
+        """
+        Reads a state from serialize()'s bytes.
+        """
+    def __eq__(self, arg0: AttributionState) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: AttributionState) -> AttributionState:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def merge(self, other: AttributionState) -> None:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def reset(self) -> None:
+        """
+        Empties the state.
+        """
+    def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    @property
+    def converting_paths(self) -> int:
+        ...
+    @property
+    def distinct_paths(self) -> int:
+        ...
+    @property
+    def n_channels(self) -> int:
+        ...
+    @property
+    def paths(self) -> int:
+        ...
+    @property
+    def total_value(self) -> float:
         ...
 class AbsorbingChainSolution:
     @property
@@ -1072,11 +1219,23 @@ def adjust_p_values(p_values: typing.Annotated[numpy.typing.ArrayLike, numpy.flo
     ...
 def attribute(paths: PathSet, options: AttributionOptions) -> Attribution:
     ...
+def attribute_state(state: AttributionState) -> Attribution:
+    """
+    The attribution of a (merged) AttributionState with its options.
+    """
+def attribution_sums(paths: PathSet, options: AttributionOptions) -> AttributionState:
+    ...
 def beta_quantile(p: typing.SupportsFloat | typing.SupportsIndex, a: typing.SupportsFloat | typing.SupportsIndex, b: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
 def build_histories(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, options: HistoryOptions = ...) -> Histories:
     ...
 def campaign_report(model: StageModel, *, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, options: CampaignOptions) -> dict:
+    ...
+def campaign_report_of(state: CampaignState, *, options: CampaignOptions) -> dict:
+    """
+    The report of a (merged) CampaignState, as campaign_report returns it.
+    """
+def campaign_sums(model: StageModel, *, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, options: CampaignOptions, segments: typing.SupportsInt | typing.SupportsIndex = 0) -> CampaignState:
     ...
 def ceil_whole(x: typing.SupportsFloat | typing.SupportsIndex, tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> float:
     """

@@ -67,23 +67,14 @@ class _Dask(_d.Engine):
         return pa.Table.from_pandas(data._meta[list(columns)], preserve_index=False)
 
     def map_reduce(self, data: Any, plan: _d.Plan, entity: str | None, partitions: int | None) -> bytes | None:
-        import dask
         import pandas as pd
 
         ddf = data[list(plan.columns)]
         if entity is not None:
             ddf = ddf.shuffle(on=entity, npartitions=partitions or ddf.npartitions)
-        parts = ddf.map_partitions(_part_series, plan, meta=pd.Series([], dtype=object))
-        level = list(parts.to_delayed())
-        merge = dask.delayed(_merge_series, pure=True)
-        while len(level) > 1:
-            level = [merge(*level[i:i + _d.FANOUT]) for i in range(0, len(level), _d.FANOUT)]
-        (root,) = dask.compute(merge(level[0]) if level else None)
-        return root
-
+        return _tree_merge(ddf.map_partitions(_part_series, plan, meta=pd.Series([], dtype=object)))
 
     def map_reduce_pair(self, first: Any, second: Any, plan: _d.Plan, partitions: int | None) -> bytes | None:
-        import dask
         import dask.dataframe as dd
         import numpy as np
         import pandas as pd
@@ -100,13 +91,21 @@ class _Dask(_d.Engine):
         # The same hash partitioning of both: an entity's touches and outcomes meet in one partition.
         a = a.shuffle(on=plan.entities[0], npartitions=n)
         b = b.shuffle(on=plan.entities[1], npartitions=n)
-        parts = dd.map_partitions(_pair_series, a, b, plan, meta=pd.Series([], dtype=object), align_dataframes=False)
-        level = list(parts.to_delayed())
-        merge = dask.delayed(_merge_series, pure=True)
-        while len(level) > 1:
-            level = [merge(*level[i:i + _d.FANOUT]) for i in range(0, len(level), _d.FANOUT)]
-        (root,) = dask.compute(merge(level[0]) if level else None)
-        return root
+        return _tree_merge(dd.map_partitions(_pair_series, a, b, plan, meta=pd.Series([], dtype=object),
+                                             align_dataframes=False))
+
+
+def _tree_merge(parts: Any) -> bytes | None:
+    """The parts (a Series per partition) merged in a tree of tasks, FANOUT parts per task; the
+    client receives the root."""
+    import dask
+
+    level = list(parts.to_delayed())
+    merge = dask.delayed(_merge_series, pure=True)
+    while len(level) > 1:
+        level = [merge(*level[i:i + _d.FANOUT]) for i in range(0, len(level), _d.FANOUT)]
+    (root,) = dask.compute(merge(level[0]) if level else None)
+    return root
 
 
 def _pair_series(first: Any, second: Any, plan: _d.Plan) -> Any:

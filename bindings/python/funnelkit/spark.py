@@ -96,11 +96,7 @@ class _Spark(_d.Engine):
             n = partitions or int(data.sparkSession.conf.get("spark.sql.shuffle.partitions"))
         else:
             n = _input_partitions(df)
-        parts = df.mapInArrow(functools.partial(_map_partition, plan), "part binary")
-        while n > _d.FANOUT:  # merge on the executors, FANOUT parts per task, until few are left
-            n = math.ceil(n / _d.FANOUT)
-            parts = parts.repartition(n).mapInArrow(_merge_batches, "part binary")
-        return _d.merge_parts(bytes(row[0]) for row in parts.collect())
+        return _tree_merge(df.mapInArrow(functools.partial(_map_partition, plan), "part binary"), n)
 
 
     def map_reduce_pair(self, first: Any, second: Any, plan: _d.Plan, partitions: int | None) -> bytes | None:
@@ -120,11 +116,16 @@ class _Spark(_d.Engine):
         both = side(first, 0).unionByName(side(second, 1))
         both = both.repartition(partitions, _d.ENTITY) if partitions else both.repartition(_d.ENTITY)
         n = partitions or int(first.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-        parts = both.mapInArrow(functools.partial(_map_pair, plan), "part binary")
-        while n > _d.FANOUT:
-            n = math.ceil(n / _d.FANOUT)
-            parts = parts.repartition(n).mapInArrow(_merge_batches, "part binary")
-        return _d.merge_parts(bytes(row[0]) for row in parts.collect())
+        return _tree_merge(both.mapInArrow(functools.partial(_map_pair, plan), "part binary"), n)
+
+
+def _tree_merge(parts: Any, n: int) -> bytes | None:
+    """The parts of n partitions merged: on the executors, FANOUT parts per task, until few are
+    left, which the driver merges."""
+    while n > _d.FANOUT:
+        n = math.ceil(n / _d.FANOUT)
+        parts = parts.repartition(n).mapInArrow(_merge_batches, "part binary")
+    return _d.merge_parts(bytes(row[0]) for row in parts.collect())
 
 
 def _map_pair(plan: _d.Plan, batches: Iterator[Any]) -> Iterator[Any]:

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,18 @@ public:
         parts_.swap(copy);
     }
 
+    /// Adds a value, or when the sum leaves the finite doubles, keeps that: value() is then
+    /// the infinity of the overflow's sign (for callers that report the overflow later, where
+    /// they can say where it happened).
+    void add_or_overflow(double x) {
+        if (overflow_ != 0.0) return;
+        try {
+            add(x);
+        } catch (const invalid_argument&) {
+            overflow_ = x < 0.0 ? -1.0 : 1.0;  // a NaN counts as an overflow too
+        }
+    }
+
     /// Adds another exact sum (exactly).
     void merge(const exact_sum& other, std::string_view what = "sum") {
         exact_sum copy = *this;
@@ -51,10 +64,14 @@ public:
         parts_.swap(copy.parts_);
     }
 
-    void reset() noexcept { parts_.clear(); }
+    void reset() noexcept {
+        parts_.clear();
+        overflow_ = 0.0;
+    }
 
     /// The exact sum rounded once to the nearest double (ties to even).
     double value() const noexcept {
+        if (overflow_ != 0.0) return std::copysign(std::numeric_limits<double>::infinity(), overflow_);
         std::size_t n = parts_.size();
         if (n == 0) return 0.0;
         double hi = parts_[--n];
@@ -90,6 +107,7 @@ public:
 
     /// Equal exact sums (whatever their expansions).
     friend bool operator==(const exact_sum& a, const exact_sum& b) {
+        if (a.overflow_ != b.overflow_) return false;
         if (a.parts_ == b.parts_) return true;
         exact_sum d = a;
         try {
@@ -120,6 +138,7 @@ private:
     }
 
     std::vector<double> parts_;
+    double overflow_ = 0.0;  // 0, or the sign of an overflow kept by add_or_overflow
 };
 
 }  // namespace detail

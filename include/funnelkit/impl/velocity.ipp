@@ -368,14 +368,12 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             detail::throw_at_row("closed", i, std::to_string(rec.closed[i]),
                                  "gives a cycle length beyond the largest double in units of time_unit " +
                                      detail::to_text(o.time_unit));
-        constexpr std::string_view amount_sum = "column 'amount': the amounts of the deals closed in a period";
-        constexpr std::string_view cycle_sum = "the cycle lengths of a period";
         auto add = [&](cell& k) {
-            if (won) { k.won += 1; k.won_amount.add(a, amount_sum); } else { k.lost += 1; k.lost_amount.add(a, amount_sum); }
+            if (won) { k.won += 1; k.won_amount.add_or_overflow(a); } else { k.lost += 1; k.lost_amount.add_or_overflow(a); }
             if (!in_cycle) return;
             if (s == missing_time) { k.cycle_missing += 1; return; }
             k.cycle_deals += 1;
-            k.cycle_sum.add(d, cycle_sum);
+            k.cycle_sum.add_or_overflow(d);
             if (median) k.cycles.push_back(d);
         };
         add(cells[p * rows]);
