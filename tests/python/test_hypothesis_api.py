@@ -6,7 +6,9 @@ For each entry point:
   option, on the thread count; seeded results (velocity's bootstrap intervals, sampled
   Shapley values) included;
 - a row with a missing value in one column: either a ValueError / TypeError naming that
-  column, or the result on the input without that row (never a crash or another number);
+  column, or the result on the input without that row, or where a missing value has a
+  documented meaning (a missing event matches no step) the result with that meaning (never a
+  crash or another number);
 - an unknown option value: a ValueError naming the option.
 
 The example counts are kept small (the suite runs in well under a minute); ``deadline=None``
@@ -26,7 +28,7 @@ from conftest import FORMATS, as_format
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     derandomize=True)
 EVENTS = ["visit", "signup", "trial", "pay"]
 STAGES = ["Lead", "MQL", "SAL", "SQL", "Opportunity", "Customer", "Lost", "Disqualified"]
@@ -95,6 +97,34 @@ def opportunities(draw: st.DrawFn) -> pd.DataFrame:
     return df
 
 
+@st.composite
+def leads(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(2, 40))
+    score = draw(st.lists(st.integers(0, 100), min_size=n, max_size=n))
+    flags = [draw(st.lists(st.booleans(), min_size=n, max_size=n)) for _ in range(3)]
+    return pd.DataFrame({"score": np.asarray(score, dtype=np.float64), "accepted": flags[0],
+                         "sql": np.logical_and(flags[0], flags[1]), "won": np.logical_and(flags[1], flags[2]),
+                         "source": draw(st.lists(st.sampled_from(["Webinar", "Referral"]), min_size=n, max_size=n))})
+
+
+@st.composite
+def touches_by_rep(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(1, 40))
+    return pd.DataFrame({"time": pd.to_datetime(np.asarray(draw(st.lists(st.integers(0, 60 * DAY), min_size=n,
+                                                                           max_size=n)), dtype=np.int64), unit="s"),
+                         "rep": pd.Series(draw(st.lists(st.sampled_from(["ann", "bob", "cy"]), min_size=n,
+                                                        max_size=n)), dtype=object)})
+
+
+@st.composite
+def durations(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(1, 40))
+    return pd.DataFrame({"days": np.asarray(draw(st.lists(st.integers(0, 400), min_size=n, max_size=n)),
+                                            dtype=np.float64) / 4,
+                         "observed": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+                         "source": draw(st.lists(st.sampled_from(["Webinar", "Referral"]), min_size=n, max_size=n))})
+
+
 # -- the entry points: name -> (strategy, call(data) -> comparable result, columns) -------------------
 def _table(result):
     return result.to_arrow()
@@ -119,7 +149,23 @@ ENTRY = {
                                                                seed=3, **kw),
                  # a missing close time or outcome is an open deal, not a bad row
                  ("created", "source")),
+    "opportunities_from_stages": (crm(), lambda df, **kw: fk.opportunities_from_stages(df, **kw),
+                                  ("entity", "time", "stage", "source")),
+    "qualification_audit": (leads(), lambda df, **kw: fk.qualification_audit(df, segment="source", threshold=50,
+                                                                             **kw),
+                            ("score", "source")),
+    "sla_volume": (touches_by_rep(), lambda df, **kw: fk.sla_volume(df, time="time", rep="rep", target=3,
+                                                                    as_of="1970-03-05", period="month", **kw),
+                   ("time", "rep")),
+    "describe_durations": (durations(), lambda df, **kw: fk.describe_durations("days", "source", data=df, **kw),
+                           ("days", "source")),
+    "kaplan_meier": (durations(), lambda df, **kw: fk.kaplan_meier("days", "observed", data=df, **kw),
+                     ("days", "observed")),
 }
+
+
+#: Missing values with a meaning of their own (the result equals the input with this value).
+NULL_MEANS = {"window_funnel": {"event": "other"}, "funnel_analysis": {"event": "other"}}
 
 
 def _result(name, df):
@@ -188,13 +234,19 @@ def test_a_missing_value_is_named_or_left_out(name):
         bad = df.copy()
         if bad[col].dtype.kind in "iu":
             bad[col] = bad[col].astype("float64")
+        elif bad[col].dtype.kind == "b":
+            bad[col] = bad[col].astype(object)
         bad.loc[row, col] = None
         try:
             got = _result(name, bad)
         except (ValueError, TypeError) as exc:
             assert col in str(exc), f"{type(exc).__name__}: {exc} does not name column {col!r}"
             return
-        cleaned = df.drop(index=row).reset_index(drop=True)
+        if col in NULL_MEANS.get(name, {}):  # a documented meaning: e.g. an event matching no step
+            cleaned = df.copy()
+            cleaned.loc[row, col] = NULL_MEANS[name][col]
+        else:
+            cleaned = df.drop(index=row).reset_index(drop=True)
         assert _equal(got, _result(name, cleaned)), f"a missing {col!r} gave a result other than leaving the row out"
 
     check()
