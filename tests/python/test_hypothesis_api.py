@@ -271,3 +271,15 @@ def test_unknown_option_values_are_named(name, option, value):
         call = lambda: ENTRY[name][1](data, **{option: value})  # noqa: E731
     with pytest.raises((ValueError, TypeError), match=option):
         call()
+
+
+@pytest.mark.parametrize("interval", ["wilson", "agresti_coull", "jeffreys", "clopper_pearson"])
+def test_campaign_step_rates_above_one_have_no_interval(interval):
+    """With skipped stages not implied a step rate can exceed 1: it is reported without an
+    interval, whatever the interval method (a non-Wilson method used to raise 'successes
+    exceeds trials')."""
+    report = fk.campaign_report(fk.sample_crm(400, seed=3), skipped="recorded", interval=interval).to_pandas()
+    above = report["mql_to_sql"] > 1
+    assert above.any()
+    assert report.loc[above, "mql_to_sql_lower"].isna().all() and report.loc[above, "mql_to_sql_upper"].isna().all()
+    assert report.loc[~above & (report["mqls"] > 0), "mql_to_sql_lower"].notna().all()

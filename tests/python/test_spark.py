@@ -203,3 +203,8 @@ def test_attribution_equal_one_machine(spark, partitions):
               dict(model="shapley", shapley_game="value_rate", shapley_exact_max=2, shapley_samples=200, seed=5)]
     for kw in models if partitions == 2 else models[::3]:
         _same(fks.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
+    if partitions == 2:  # Spark timestamps: the same instants, durations as strings
+        dated = touches.assign(time=pd.to_datetime(touches["time"], unit="s").astype("datetime64[us]")
+                               .dt.tz_localize("UTC"))
+        kw = dict(model="time_decay", half_life="2d")
+        _same(fks.attribute(spark.createDataFrame(dated), o, partitions=2, **kw), fk.attribute(dated, outcomes, **kw))
