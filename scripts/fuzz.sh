@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every deserializer and columnar entry point for a bounded time under address and
 # undefined-behaviour sanitizers (tests/fuzz), then prints the executions per target.
-#   bash scripts/fuzz.sh              # FUZZ_SECONDS (default 10) per target, 11 targets
+#   bash scripts/fuzz.sh              # FUZZ_SECONDS (default 10) per target, 14 targets
 #   FUZZ_SECONDS=60 bash scripts/fuzz.sh window_funnel conversion   # chosen targets, longer
 # With clang (installed when missing, as scripts/bootstrap.sh installs packages) the targets
 # are libFuzzer binaries; with FUZZ_ENGINE=driver, or without clang, tests/fuzz/driver.cpp's
@@ -18,7 +18,8 @@ seconds="${FUZZ_SECONDS:-10}"
 seed="${FUZZ_SEED:-1}"
 engine="${FUZZ_ENGINE:-auto}"
 all_targets=(conversion_counts window_funnel_counts duration_summary flow_counts lifecycle_summary suppression_list
-             window_funnel conversion build_histories velocity attribution)
+             window_funnel conversion build_histories velocity attribution campaign_state attribution_state
+             funnel_durations)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

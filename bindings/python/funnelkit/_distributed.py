@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _core, _frames, _names
 from ._result import Mergeable, _decode, _encode, restore
-from .attribution import AttributionResult, _channel_codes, _entity_alias, _options, _Paths
+from .attribution import MODELS, SHAPLEY_GAMES, AttributionResult, _channel_codes, _entity_alias, _options, _Paths
 from .attribution import attribute as attribute_local
 from .campaign import CampaignReport, _Prepared
 from .campaign import campaign_report as campaign_report_local
@@ -716,8 +716,9 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
     partitions = _partitions(partitions)
     entity, outcome_entity = _entity_alias(entity, path, outcome_entity, outcome_path)
     out_entity = outcome_entity or entity
-    model_options = dict(model=_names.choice(model, ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped",
-                                                     "time_decay", "position", "markov", "shapley"), "model"),
+    import pyarrow as pa
+
+    model_options = dict(model=_names.choice(model, MODELS, "model"),
                          u_weights=u_weights, w_weights=w_weights, half_life=half_life, head=head, tail=tail,
                          middle=middle, markov_order=markov_order, shapley_game=shapley_game,
                          shapley_exact_max=shapley_exact_max, shapley_samples=shapley_samples, seed=seed)
@@ -727,8 +728,6 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
     o_cols = _columns(engine.columns(outcomes), out_entity, converted, value, conversion_time)
     t_empty, o_empty = _empty(engine, touches, t_cols), _empty(engine, outcomes, o_cols)
     _dry_run(attribute_local, t_empty, outcomes=o_empty, channels=channels, absent="warn", **model_options, **cols)
-    import pyarrow as pa
-
     codes = (channels is None and channel in t_empty.column_names
              and pa.types.is_integer(t_empty.schema.field(channel).type))
     labels: list[Any] | None = None  # integer channel codes: labelled by themselves, as on one machine
@@ -738,8 +737,7 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
         if channels is not None:
             _names.check_in_data(labels, found, what="channel", column=channel, option="channels", absent=absent)
     kwargs = dict(cols, channels=labels, model_options=dict(model_options))
-    kwargs["model_options"]["shapley_game"] = _names.choice(shapley_game, ("covered_value", "value_rate"),
-                                                            "shapley_game")
+    kwargs["model_options"]["shapley_game"] = _names.choice(shapley_game, SHAPLEY_GAMES, "shapley_game")
     plan = Plan("attribute", kwargs, tuple(c for c in t_cols if c != entity), other_columns=tuple(
         c for c in o_cols if c != out_entity), entities=(entity, out_entity))
     merged = engine.map_reduce_pair(touches, outcomes, plan, partitions)
