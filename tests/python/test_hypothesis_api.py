@@ -216,6 +216,9 @@ def test_attribution_row_order_and_format(data, seed, model):
     assert fk.attribute(_shuffled(t, seed), _shuffled(o, seed + 1), **kw).to_arrow().equals(want)
     for fmt in ("polars", "arrow", "dict"):
         assert fk.attribute(as_format(t, fmt), as_format(o, fmt), **kw).to_arrow().equals(want)
+    if model == "linear":  # every default model at once
+        table = fk.compare_attribution(t, o).to_arrow()
+        assert fk.compare_attribution(_shuffled(t, seed), as_format(o, "arrow")).to_arrow().equals(table)
 
 
 @pytest.mark.parametrize("name", list(ENTRY))
