@@ -115,6 +115,9 @@ private:
     std::vector<double> unattributed_values_;
 };
 
+/// Declared in markov.hpp (conversions = 0, value = 1); named here by the options.
+enum class markov_weight : std::uint8_t;
+
 enum class attribution_model : std::uint8_t {
     first_touch,
     last_touch,
@@ -162,6 +165,11 @@ struct attribution_options {
     double middle = 0.0;
     /// Markov chain order, 1 to 3.
     int markov_order = 1;
+    /// Markov: `conversions` splits conversions and value by the removal effects of P(convert);
+    /// `value` (ChannelAttribution's convention) splits the value by the value-weighted removal
+    /// effects of E[value] (markov.hpp) and the conversions by those of P(convert).
+    /// (Value-initialised: conversions.)
+    markov_weight markov_weighting{};
     shapley_game game = shapley_game::covered_value;
     /// Exact Shapley values up to this many channels present on paths (at most 20), sampled
     /// permutations above.
@@ -180,7 +188,8 @@ struct attribution_result {
     double total_conversions = 0.0, total_value = 0.0;
     double unattributed_conversions = 0.0, unattributed_value = 0.0;
     std::int64_t paths = 0, converting_paths = 0;
-    /// markov: removal effect per channel, 1 - P(convert without c) / P(convert), in [0, 1];
+    /// markov: removal effect per channel, 1 - P(convert without c) / P(convert), in [0, 1]
+    /// (with markov_weight::value, the value-weighted 1 - E[value without c] / E[value]);
     /// shapley: the raw Shapley value per channel (before scaling). Empty otherwise.
     std::vector<double> score;
     /// markov: P(convert) of the full chain; shapley: v(all channels).

@@ -8,6 +8,7 @@
 #include "funnelkit/columns.hpp"
 #include "funnelkit/config.hpp"
 #include "funnelkit/conversion.hpp"
+#include "funnelkit/drivers.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/funnel_analysis.hpp"
 #include "funnelkit/lifecycle.hpp"

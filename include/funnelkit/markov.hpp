@@ -11,6 +11,15 @@
 //    sends every transition into a state that contains c to "null";
 //    removal_effect(c) = 1 - P(convert without c) / P(convert), clamped to [0, 1] (removal
 //    can only lower P(convert); a value below 0 could only be rounding).
+//    Value-weighted removal effects (markov_weight::value, the convention of the
+//    ChannelAttribution package): a conversion reached from state s is worth v_s, the mean value
+//    of the observed conversions whose last state was s. E[value] is the expected converted value
+//    of a path started from the start state, the absorption "reward" x = Q x + r_v with r_v(s) =
+//    P(s -> conversion) v_s = (value of the conversions leaving s) / (moves out of s), solved
+//    exactly like P(convert); value_removal_effect(c) = 1 - E[value without c] / E[value],
+//    clamped to [0, 1]. ChannelAttribution estimates the same quantities by simulating paths (it
+//    draws each simulated conversion's value from the values observed after the same state);
+//    here they are exact.
 //
 // 2. A general absorbing chain (the pipeline view of the funnel): transient states Q and
 //    absorbing outcomes R; fundamental matrix N = (I - Q)^-1, absorption probabilities
@@ -22,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "funnelkit/config.hpp"
@@ -29,6 +39,15 @@
 FUNNELKIT_BEGIN_NAMESPACE
 
 class path_set;
+
+/// What a conversion is worth in the removal effect: `conversions` (each conversion counts 1,
+/// the removal effect of P(convert)) or `value` (each conversion is worth the mean value of the
+/// conversions observed after the same state; the removal effect of E[value]).
+enum class markov_weight : std::uint8_t { conversions = 0, value = 1 };
+/// "conversions" or "value".
+std::string_view to_string(markov_weight w) noexcept;
+/// Parses the names above; throws funnelkit::invalid_argument naming option 'markov_weight'.
+markov_weight parse_markov_weight(std::string_view name);
 
 struct markov_removal {
     int order = 1;
@@ -40,6 +59,13 @@ struct markov_removal {
     /// channel that appears on no path), and the removal effect in [0, 1].
     std::vector<double> p_convert_without;
     std::vector<double> removal_effect;
+    /// The weighting asked for. With markov_weight::value also: E[value] of the full chain (the
+    /// expected converted value per path), per channel E[value] with the channel removed and the
+    /// value-weighted removal effect in [0, 1]. The vectors are empty with `conversions`.
+    markov_weight weight = markov_weight::conversions;
+    double expected_value = 0.0;
+    std::vector<double> expected_value_without;
+    std::vector<double> value_removal_effect;
 };
 
 /// How the absorption probabilities are solved. `direct`: sparse LU of I - Q (exact up to
@@ -54,7 +80,8 @@ enum class markov_solver : std::uint8_t { automatic = 0, direct = 1, iterative =
 /// funnelkit::invalid_argument for an order outside 1..3 or channel codes too large to pack
 /// three to a state (>= 2^21 - 1).
 markov_removal markov_removal_effects(const path_set& paths, int order,
-                                      markov_solver solver = markov_solver::automatic);
+                                      markov_solver solver = markov_solver::automatic,
+                                      markov_weight weight = markov_weight::conversions);
 
 struct absorbing_chain_solution {
     std::size_t n_transient = 0, n_absorbing = 0;

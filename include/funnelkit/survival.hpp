@@ -22,6 +22,17 @@
 //   lost as a competing outcome; 1 - KM with lost treated as censored overstates it.
 //   Ties across outcomes at one time are processed together (lifelines instead jitters tied
 //   times at random, so it agrees only on data without ties).
+// - Aalen-Johansen confidence band: the delta-method (Greenwood-type) variance of F_k(t) given
+//   by Collett (Modelling Survival Data in Medical Research, 3rd ed., section 12.2; the
+//   estimator of lifelines' AalenJohansenFitter and of SAS PROC LIFETEST), summing over the
+//   times t_i <= t, with d_i all events at t_i and d_{k,i} those of outcome k:
+//     Var F_k(t) = sum (F_k(t) - F_k(t_i))^2 d_i / (n_i (n_i - d_i))
+//                + sum S(t_{i-1})^2 d_{k,i} (n_i - d_{k,i}) / n_i^3
+//                - 2 sum (F_k(t) - F_k(t_i)) S(t_{i-1}) d_{k,i} / n_i^2,
+//   where a time with n_i = d_i (nobody left after it) adds nothing to the first sum, as in the
+//   Greenwood sum above. The band applies the log(-log) transform: with
+//   se = sqrt(Var) / (F |log F|), lower = F^exp(z se) and upper = F^exp(-z se), so it stays
+//   inside [0, 1]; both bounds are 0 where F = 0 and 1 where F = 1.
 // Durations must be finite and >= 0; errors name the column, the row and the value.
 #pragma once
 
@@ -96,12 +107,15 @@ kaplan_meier_result kaplan_meier(std::span<const double> duration, std::span<con
 
 struct cumulative_incidence_result {
     std::int32_t n_outcomes = 0;            ///< K: outcomes are coded 1..K
+    double confidence = 0.95;               ///< confidence level of the band
     std::vector<double> time;               ///< distinct durations, ascending
     std::vector<std::int64_t> at_risk;      ///< n_j
     std::vector<std::int64_t> censored;     ///< c_j
     std::vector<std::int64_t> events;       ///< d_{k,j} at [j * K + (k - 1)]
     std::vector<double> incidence;          ///< F_k(t_j) at [j * K + (k - 1)]
     std::vector<double> survival;           ///< event-free survival S(t_j)
+    std::vector<double> variance;           ///< Var F_k(t_j) (delta method) at [j * K + (k - 1)]
+    std::vector<double> lower, upper;       ///< band of F_k(t_j) at [j * K + (k - 1)]
 
     /// F_k(t) as a right-continuous step function (0 before the first time); k in 1..K.
     double incidence_at(std::int32_t outcome, double t) const;
@@ -113,6 +127,11 @@ struct cumulative_incidence_result {
     /// The event-free survival S(t) (no outcome yet) as a step function (1 before the first time).
     double survival_at(double t) const;
     void survival_at(std::span<const double> t, std::span<double> out) const;
+    /// The band of F_k as step functions (0 before the first time); k in 1..K.
+    double lower_at(std::int32_t outcome, double t) const;
+    double upper_at(std::int32_t outcome, double t) const;
+    void lower_at(std::int32_t outcome, std::span<const double> t, std::span<double> out) const;
+    void upper_at(std::int32_t outcome, std::span<const double> t, std::span<double> out) const;
 };
 
 struct aalen_johansen_options {
@@ -120,6 +139,8 @@ struct aalen_johansen_options {
     /// code in the data is smaller: outcomes that never occur get columns of zero events and
     /// zero incidence. 0: as many as the largest code. At most 1024.
     std::int32_t n_outcomes = 0;
+    /// Confidence level of the band, in (0, 1).
+    double confidence = 0.95;
 };
 
 /// Aalen-Johansen cumulative incidence. `outcome[i]` is 0 for censored (open) and k >= 1 for

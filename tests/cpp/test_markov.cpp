@@ -128,3 +128,51 @@ TEST(Markov, NoConversionsAndBadInput) {
     EXPECT_THROW((void)solve_absorbing_chain(1, 1, q2, r2), invalid_argument);  // row sum > 1
     EXPECT_THROW((void)solve_absorbing_chain(2, 1, q2, r2), invalid_argument);  // size
 }
+
+// The chain of RemovalEffectsHandWorked with values 30 (A, B, C), 10 (B), 50 (C, A): the
+// conversions leaving A, B and C are worth 50, 10 and 30 over 3, 2 and 3 moves, so
+// r_v = (50/3, 5, 10). x = Q x + r_v gives x_A = 28, x_B = 44/3, x_C = 58/3 and E[value] =
+// 28/2 + (44/3)/4 + (58/3)/4 = 45/2. Without A: x_B = 10, x_C = 10, E = 5; without B:
+// x_A = 45/2, x_C = 35/2, E = 125/8; without C: x_A = 55/3, x_B = 5, E = 125/12.
+TEST(Markov, ValueWeightedRemovalEffectsHandWorked) {
+    cols c;
+    c.add(1, {0, 1, 2}, true);
+    c.add(2, {1}, true);
+    c.add(3, {0, 2}, false);
+    c.add(4, {2, 0}, true);
+    const std::vector<double> value{30, 10, 0, 50};
+    const path_set ps({c.path, c.time, c.channel}, {c.out_path, c.converted, value});
+    for (auto solver : {markov_solver::direct, markov_solver::iterative}) {
+        const auto m = markov_removal_effects(ps, 1, solver, markov_weight::value);
+        EXPECT_EQ(m.weight, markov_weight::value);
+        EXPECT_NEAR(m.p_convert, 0.75, 1e-12);  // unchanged
+        EXPECT_NEAR(m.expected_value, 22.5, 1e-10);
+        EXPECT_NEAR(m.expected_value_without[0], 5.0, 1e-10);
+        EXPECT_NEAR(m.expected_value_without[1], 125.0 / 8, 1e-10);
+        EXPECT_NEAR(m.expected_value_without[2], 125.0 / 12, 1e-10);
+        EXPECT_NEAR(m.value_removal_effect[0], 1 - 5.0 / 22.5, 1e-12);
+        EXPECT_NEAR(m.value_removal_effect[1], 1 - (125.0 / 8) / 22.5, 1e-12);
+        EXPECT_NEAR(m.value_removal_effect[2], 1 - (125.0 / 12) / 22.5, 1e-12);
+    }
+    // The default weighting leaves the value fields empty.
+    const auto plain = markov_removal_effects(ps, 1);
+    EXPECT_EQ(plain.weight, markov_weight::conversions);
+    EXPECT_TRUE(plain.value_removal_effect.empty());
+
+    // attribute(): value split by the value-weighted effects, conversions by P(convert)'s.
+    attribution_options op;
+    op.model = attribution_model::markov;
+    op.markov_weighting = markov_weight::value;
+    const auto a = attribute(ps, op);
+    const std::vector<double> re{1 - 5.0 / 22.5, 1 - (125.0 / 8) / 22.5, 1 - (125.0 / 12) / 22.5};
+    const double sum = re[0] + re[1] + re[2];
+    for (std::size_t k = 0; k < 3; ++k) {
+        EXPECT_NEAR(a.value[k], 90.0 * re[k] / sum, 1e-9);
+        EXPECT_NEAR(a.score[k], re[k], 1e-12);
+    }
+    op.markov_weighting = markov_weight::conversions;
+    const auto b = attribute(ps, op);
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(a.conversions[k], b.conversions[k], 1e-12);
+    EXPECT_EQ(parse_markov_weight("value"), markov_weight::value);
+    EXPECT_THROW((void)parse_markov_weight("revenue"), invalid_argument);
+}

@@ -8,6 +8,7 @@
 #include <funnelkit/campaign.hpp>
 #include <funnelkit/detail/exact_sum.hpp>
 #include <funnelkit/funnel_analysis.hpp>
+#include <funnelkit/markov.hpp>
 #include <funnelkit/synthetic.hpp>
 
 #include <algorithm>
@@ -188,6 +189,7 @@ TEST(AttributionState, PartsMergeToTheWholeAttribution) {
                    attribution_model::shapley})
         models.push_back({.model = m});
     models.push_back({.model = attribution_model::markov, .markov_order = 2});
+    models.push_back({.model = attribution_model::markov, .markov_weighting = markov_weight::value});
     models.push_back({.model = attribution_model::shapley, .game = shapley_game::value_rate});
     models.push_back({.model = attribution_model::shapley, .game = shapley_game::value_rate, .shapley_exact_max = 3,
                       .shapley_samples = 200, .seed = 7});

@@ -248,3 +248,68 @@ TEST(Survival, AalenJohansenWithOutcomesThatNeverOccur) {
     EXPECT_EQ(none.final_incidence(2), 0.0);
     EXPECT_THROW((void)aalen_johansen(d, out, {.n_outcomes = -1}), invalid_argument);
 }
+
+TEST(Survival, AalenJohansenBandMatchesLifelines) {
+    // lifelines 0.30.3 AalenJohansenFitter(calculate_variance=True): variance_ and
+    // confidence_interval_ (its two columns sorted: lifelines labels the smaller one "upper"),
+    // at the times 1..12 of untied data.
+    const std::vector<double> dur{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    const std::vector<std::int32_t> out{1, 2, 0, 1, 1, 2, 0, 1, 2, 1, 0, 0};
+    const auto aj = aalen_johansen(dur, out);
+    ASSERT_EQ(aj.time.size(), 12u);
+    ASSERT_EQ(aj.variance.size(), 24u);
+    const double var1[] = {0.00636574074074074, 0.00636574074074074, 0.00636574074074074, 0.012843411827465328,
+                           0.017701665142508767, 0.017701665142508767, 0.017701665142508767, 0.0230400281969212,
+                           0.023040028196921206, 0.025223384392623047, 0.025223384392623047, 0.025223384392623047};
+    const double lo1[] = {0.0050528354789907285, 0.0050528354789907285, 0.0050528354789907285, 0.027500435309355836,
+                          0.06380295378136713, 0.06380295378136713, 0.06380295378136713, 0.11357659087324158,
+                          0.11357659087324154, 0.17634895809787857, 0.17634895809787857, 0.17634895809787857};
+    const double hi1[] = {0.3110704099899873, 0.3110704099899873, 0.3110704099899873, 0.43159167191944997,
+                          0.5335487135552983, 0.5335487135552983, 0.5335487135552983, 0.649691009614809,
+                          0.649691009614809, 0.7467640718544397, 0.7467640718544397, 0.7467640718544397};
+    const double var2[] = {0.0, 0.006365740740740741, 0.006365740740740741, 0.006365740740740741,
+                           0.006365740740740741, 0.012843411827465324, 0.012843411827465324, 0.012843411827465324,
+                           0.020125076207895137, 0.020125076207895137, 0.020125076207895137, 0.020125076207895137};
+    const double lo2[] = {0.0, 0.005052835478990737, 0.005052835478990737, 0.005052835478990737,
+                          0.005052835478990737, 0.027500435309355847, 0.027500435309355847, 0.027500435309355847,
+                          0.06639214241854104, 0.06639214241854104, 0.06639214241854104, 0.06639214241854104};
+    const double hi2[] = {0.0, 0.3110704099899873, 0.3110704099899873, 0.3110704099899873, 0.3110704099899873,
+                          0.4315916719194499, 0.4315916719194499, 0.4315916719194499, 0.5630448181981533,
+                          0.5630448181981533, 0.5630448181981533, 0.5630448181981533};
+    for (std::size_t j = 0; j < 12; ++j) {
+        SCOPED_TRACE(j);
+        EXPECT_NEAR(aj.variance[2 * j], var1[j], 1e-14);
+        EXPECT_NEAR(aj.lower[2 * j], lo1[j], 1e-12);
+        EXPECT_NEAR(aj.upper[2 * j], hi1[j], 1e-12);
+        EXPECT_NEAR(aj.variance[2 * j + 1], var2[j], 1e-14);
+        EXPECT_NEAR(aj.lower[2 * j + 1], lo2[j], 1e-12);
+        EXPECT_NEAR(aj.upper[2 * j + 1], hi2[j], 1e-12);
+    }
+    EXPECT_EQ(aj.lower_at(1, 0.5), 0.0);
+    EXPECT_NEAR(aj.upper_at(1, 4.5), hi1[3], 1e-12);
+    // A higher confidence widens the band around the same estimate.
+    const auto wide = aalen_johansen(dur, out, {.confidence = 0.99});
+    EXPECT_EQ(wide.incidence, aj.incidence);
+    EXPECT_EQ(wide.variance, aj.variance);
+    for (std::size_t i = 0; i < aj.lower.size(); ++i) {
+        EXPECT_LE(wide.lower[i], aj.lower[i]);
+        EXPECT_GE(wide.upper[i], aj.upper[i]);
+        EXPECT_LE(aj.lower[i], aj.incidence[i]);
+        EXPECT_GE(aj.upper[i], aj.incidence[i]);
+    }
+    EXPECT_EQ(funnelkit_testing::error_of([&] { (void)aalen_johansen(dur, out, {.confidence = 1.5}); }),
+              "option 'confidence': value 1.5 must lie strictly between 0 and 1");
+}
+
+TEST(Survival, AalenJohansenBandWhenEveryoneEnds) {
+    // No censoring: the last time empties the risk set; F_1 + F_2 = 1 and the band stays finite.
+    const std::vector<double> dur{1, 2, 3, 4};
+    const std::vector<std::int32_t> out{1, 2, 1, 1};
+    const auto aj = aalen_johansen(dur, out);
+    for (std::size_t i = 0; i < aj.variance.size(); ++i) {
+        EXPECT_TRUE(std::isfinite(aj.variance[i])) << i;
+        EXPECT_GE(aj.variance[i], 0.0);
+        EXPECT_LE(aj.lower[i], aj.incidence[i]);
+        EXPECT_GE(aj.upper[i], aj.incidence[i]);
+    }
+}

@@ -82,7 +82,8 @@ def random_touches(n_paths: int = 600, seed: int = 4) -> tuple[pd.DataFrame, pd.
 
 MODELS = [dict(model="first_touch"), dict(model="linear"), dict(model="u_shaped"),
           dict(model="time_decay", half_life="2d"), dict(model="position", head=[0.5], tail=[0.3], middle=0.2),
-          dict(model="markov"), dict(model="markov", markov_order=2), dict(model="shapley"),
+          dict(model="markov"), dict(model="markov", markov_order=2), dict(model="markov", markov_weight="value"),
+          dict(model="shapley"),
           dict(model="shapley", shapley_game="value_rate"),
           dict(model="shapley", shapley_game="value_rate", shapley_exact_max=2, shapley_samples=300, seed=9)]
 

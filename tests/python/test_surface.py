@@ -130,6 +130,10 @@ def test_misspelled_step_is_an_error_with_the_closest_name():
         fk.window_funnel(_events(), window="1h", steps=["visit", "sign_up"], entity="user", time="ts", step="event")
     with pytest.raises(ValueError, match=r"did you mean 'signup'"):
         fk.funnel_analysis(_events(), window="1h", steps=["visit", "sign_up"], entity="user", time="ts", step="event")
+    with pytest.raises(ValueError, match=r"steps 'sign_up' \(did you mean 'signup'\?\), 'pay' never occur in column "
+                                         r"'event'.*count them as never reached"):
+        fk.window_funnel(_events(), window="1h", steps=["visit", "sign_up", "pay"], entity="user", time="ts",
+                         step="event")
 
 
 def test_missing_column_lists_the_columns_present():

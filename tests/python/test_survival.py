@@ -103,13 +103,49 @@ def test_aalen_johansen_matches_lifelines_on_random_data():
         np.testing.assert_allclose(ours.incidence.sum(axis=1) + ours.survival, 1.0, atol=1e-12)
 
 
+def test_aalen_johansen_band_matches_lifelines_on_random_data():
+    # lifelines' variance_ and confidence_interval_ (Collett's delta method, log(-log) scale). Its
+    # two interval columns are sorted here: lifelines labels the smaller bound "upper". Where the
+    # last time empties the risk set lifelines divides by zero (NaN); those rows are skipped.
+    lifelines = _lifelines()
+    rng = np.random.default_rng(21)
+    for trial in range(12):
+        n = int(rng.integers(10, 300))
+        dur = rng.exponential(30, n) + 1e-3
+        out = rng.choice([0, 1, 2], size=n, p=[0.3, 0.4, 0.3])
+        confidence = float(rng.choice([0.9, 0.95]))
+        ours = survival.aalen_johansen(dur, out, labels=["won", "lost"], confidence=confidence)
+        assert ours.confidence == confidence and ours.explain().options["confidence"] == confidence
+        assert "delta-method" in ours.explain().definition and "F_k(t_j)" in ours.explain().definition
+        for k, lab in ((1, "won"), (2, "lost")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ajf = lifelines.AalenJohansenFitter(calculate_variance=True, alpha=1 - confidence).fit(
+                    dur, out, event_of_interest=k)
+                var = ajf.variance_.loc[ours.time].to_numpy()
+                ci = np.sort(ajf.confidence_interval_.loc[ours.time].to_numpy(), axis=1)
+            ok = np.isfinite(var)
+            assert ok.sum() >= len(ok) - 1
+            np.testing.assert_allclose(ours.variance[ok, k - 1], var[ok], rtol=1e-9, atol=1e-15)
+            band = np.isfinite(ci).all(axis=1) & ok
+            np.testing.assert_allclose(ours[f"lower_{lab}"][band], ci[band, 0], rtol=1e-9, atol=1e-13)
+            np.testing.assert_allclose(ours[f"upper_{lab}"][band], ci[band, 1], rtol=1e-9, atol=1e-13)
+            f = ours.incidence[:, k - 1]
+            assert np.all(ours[f"lower_{lab}"] <= f + 1e-15) and np.all(ours[f"upper_{lab}"] >= f - 1e-15)
+            t = ours.time[len(ours.time) // 2]
+            assert ours.lower_at(lab, t) == ours[f"lower_{lab}"][len(ours.time) // 2]
+            assert ours.upper_at(lab, float(ours.time[0]) / 2) == 0.0
+
+
 def test_aalen_johansen_ties_and_labels():
     # Hand-worked in tests/cpp/test_survival.cpp: final won 7/12, lost 5/12.
     aj = survival.aalen_johansen([3, 1, 4, 2, 5, 3], [0, 1, 2, 2, 1, 1], labels=["won", "lost"])
     assert aj.final("won") == pytest.approx(7 / 12)
     assert aj.incidence_at("lost", 3.5) == pytest.approx(1 / 6)
     assert aj.columns == ["time", "at_risk", "censored", "events_won", "events_lost", "incidence_won",
-                          "incidence_lost", "survival"]
+                          "incidence_lost", "survival", "lower_won", "upper_won", "lower_lost", "upper_lost"]
+    with pytest.raises(ValueError, match="option 'confidence'"):
+        survival.aalen_johansen([1, 2], [1, 0], confidence=1.0)
     with pytest.raises(ValueError, match="column 'outcome', row 1: value -1"):
         survival.aalen_johansen([1, 2], [1, -1])
     with pytest.raises(ValueError, match=r"outcome 'wn' is not valid; did you mean 'won'"):

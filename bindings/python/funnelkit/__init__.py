@@ -23,6 +23,7 @@ from .attribution import AttributionResult, attribute, compare_attribution  # no
 from .audit import AuditResult, qualification_audit, roc_auc  # noqa: E402
 from .campaign import CampaignReport, campaign_report  # noqa: E402
 from .markov import AbsorbingChain, solve_absorbing_chain  # noqa: E402
+from .drivers import Drivers, drivers, dropoff_drivers  # noqa: E402
 from .planning import (  # noqa: E402
     CapacityResult,
     FunnelPlan,
@@ -137,4 +138,7 @@ __all__ = [
     "rate_interval",
     "rate_intervals",
     "two_proportion_ztest",
+    "Drivers",
+    "drivers",
+    "dropoff_drivers",
 ]

@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'estimate_lags', 'funnel_analysis', 'kaplan_meier', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'estimate_lags', 'fisher_exact', 'funnel_analysis', 'kaplan_meier', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -221,7 +221,7 @@ class KaplanMeierResult:
     def upper(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
 class CumulativeIncidenceResult:
-    def __getstate__(self) -> tuple[int, numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    def __getstate__(self) -> tuple[int, numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], float, numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         ...
     def __setstate__(self, arg0: tuple) -> None:
         ...
@@ -229,7 +229,11 @@ class CumulativeIncidenceResult:
         ...
     def incidence_at(self, outcome: typing.SupportsInt | typing.SupportsIndex, t: typing.Any) -> typing.Any:
         ...
+    def lower_at(self, outcome: typing.SupportsInt | typing.SupportsIndex, t: typing.Any) -> typing.Any:
+        ...
     def survival_at(self, t: typing.Any) -> typing.Any:
+        ...
+    def upper_at(self, outcome: typing.SupportsInt | typing.SupportsIndex, t: typing.Any) -> typing.Any:
         ...
     @property
     def at_risk(self) -> numpy.typing.NDArray[numpy.int64]:
@@ -238,10 +242,16 @@ class CumulativeIncidenceResult:
     def censored(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
     @property
+    def confidence(self) -> float:
+        ...
+    @property
     def events(self) -> numpy.ndarray:
         ...
     @property
     def incidence(self) -> numpy.ndarray:
+        ...
+    @property
+    def lower(self) -> numpy.ndarray:
         ...
     @property
     def n_outcomes(self) -> int:
@@ -251,6 +261,12 @@ class CumulativeIncidenceResult:
         ...
     @property
     def time(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def upper(self) -> numpy.ndarray:
+        ...
+    @property
+    def variance(self) -> numpy.ndarray:
         ...
 class WindowFunnelCounts:
     __hash__: typing.ClassVar[None] = None
@@ -713,13 +729,16 @@ class PathSet:
     def n_paths(self) -> int:
         ...
 class AttributionOptions:
-    def __init__(self, *, model: str = 'linear', u_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.4, 0.2, 0.4], w_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.3, 0.3, 0.3, 0.1], half_life: typing.SupportsFloat | typing.SupportsIndex = 604800.0, head: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], tail: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], middle: typing.SupportsFloat | typing.SupportsIndex = 0.0, markov_order: typing.SupportsInt | typing.SupportsIndex = 1, shapley_game: str = 'covered_value', shapley_exact_max: typing.SupportsInt | typing.SupportsIndex = 15, shapley_samples: typing.SupportsInt | typing.SupportsIndex = 2000, seed: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+    def __init__(self, *, model: str = 'linear', u_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.4, 0.2, 0.4], w_weights: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.3, 0.3, 0.3, 0.1], half_life: typing.SupportsFloat | typing.SupportsIndex = 604800.0, head: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], tail: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], middle: typing.SupportsFloat | typing.SupportsIndex = 0.0, markov_order: typing.SupportsInt | typing.SupportsIndex = 1, shapley_game: str = 'covered_value', shapley_exact_max: typing.SupportsInt | typing.SupportsIndex = 15, shapley_samples: typing.SupportsInt | typing.SupportsIndex = 2000, seed: typing.SupportsInt | typing.SupportsIndex = 1, markov_weight: str = 'conversions') -> None:
         ...
     @property
     def half_life(self) -> float:
         ...
     @property
     def markov_order(self) -> int:
+        ...
+    @property
+    def markov_weight(self) -> str:
         ...
     @property
     def model(self) -> str:
@@ -1213,7 +1232,22 @@ class SlaCommitment:
     @unit_name.setter
     def unit_name(self, arg0: str) -> None:
         ...
-def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_outcomes: typing.SupportsInt | typing.SupportsIndex = 0) -> CumulativeIncidenceResult:
+class DriverOptions:
+    def __init__(self, *, test: str = 'automatic', min_expected: typing.SupportsFloat | typing.SupportsIndex = 5.0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, adjust: str = 'benjamini_hochberg') -> None:
+        ...
+    @property
+    def adjust(self) -> str:
+        ...
+    @property
+    def confidence(self) -> float:
+        ...
+    @property
+    def min_expected(self) -> float:
+        ...
+    @property
+    def test(self) -> str:
+        ...
+def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_outcomes: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> CumulativeIncidenceResult:
     ...
 def adjust_p_values(p_values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], method: str) -> numpy.typing.NDArray[numpy.float64]:
     ...
@@ -1251,10 +1285,14 @@ def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typi
     """
     The change V1 - V0 split into N, D, W and L (log scale and LMDI-I).
     """
+def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], member_entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], member_feature: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_features: typing.SupportsInt | typing.SupportsIndex, options: DriverOptions = ...) -> dict:
+    ...
 def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: LagOptions, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> list:
     """
     Lag distributions and win rates of mature leads, overall then per segment.
     """
+def fisher_exact(a: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, d: typing.SupportsInt | typing.SupportsIndex, alternative: str = 'two-sided') -> float:
+    ...
 def funnel_analysis(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, property: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, *, options: FunnelAnalysisOptions) -> dict:
     ...
 def kaplan_meier(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], observed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> KaplanMeierResult:
@@ -1264,6 +1302,8 @@ def mature_cohorts(end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], m
 def normal_quantile(p: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
 def normalise_key(key: str, transform: str = 'normalise') -> str:
+    ...
+def odds_ratio_woolf(a: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, d: typing.SupportsInt | typing.SupportsIndex, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> typing.Any:
     ...
 def opportunities_from_stages(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], *, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, opportunity_stage: str = 'Opportunity', sql_stage: str = 'SQL') -> dict:
     """

@@ -698,7 +698,8 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
                    half_life: Any = None, head: Sequence[float] = (), tail: Sequence[float] = (), middle: float = 0.0,
                    markov_order: int = 1, shapley_game: str = "covered_value", shapley_exact_max: int = 15,
                    shapley_samples: int = 2000, seed: int = 1, time_unit: str | None = None, path: str | None = None,
-                   outcome_path: str | None = None, partitions: int | None = None) -> AttributionResult:
+                   outcome_path: str | None = None, markov_weight: str = "conversions",
+                   partitions: int | None = None) -> AttributionResult:
     """Attribution of conversions and value to channels: :func:`funnelkit.attribute` on {takes}
     (touches and outcomes, each {takes}), with the same arguments and the same result
     (``to_arrow().equals`` the single-machine result, to the last bit, seeded Shapley sampling
@@ -721,7 +722,8 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
     model_options = dict(model=_names.choice(model, MODELS, "model"),
                          u_weights=u_weights, w_weights=w_weights, half_life=half_life, head=head, tail=tail,
                          middle=middle, markov_order=markov_order, shapley_game=shapley_game,
-                         shapley_exact_max=shapley_exact_max, shapley_samples=shapley_samples, seed=seed)
+                         shapley_exact_max=shapley_exact_max, shapley_samples=shapley_samples, seed=seed,
+                         markov_weight=markov_weight)
     cols = dict(entity=entity, time=time, channel=channel, milestone=milestone, outcome_entity=outcome_entity,
                 converted=converted, value=value, conversion_time=conversion_time, time_unit=time_unit)
     t_cols = _columns(engine.columns(touches), entity, time, channel, milestone)

@@ -54,12 +54,13 @@ def check_in_data(names: Iterable[Any], present: Iterable[Any], *, what: str, co
     for n in missing:
         near = closest(n, values)
         parts.append(repr(n) + (f" (did you mean {' or '.join(repr(v) for v in near)}?)" if near else ""))
-    msg = (f"option '{option}': {what} {', '.join(parts)} never occur{'s' if len(missing) == 1 else ''} in "
+    one = len(missing) == 1
+    msg = (f"option '{option}': {what}{'' if one else 's'} {', '.join(parts)} never occur{'s' if one else ''} in "
            f"column '{column}' (values: {', '.join(repr(v) for v in values[:20])}{', ...' if len(values) > 20 else ''})")
     if absent == "warn":
         warnings.warn(msg + "; counted as never reached", UserWarning, stacklevel=3)
     else:
-        raise ValueError(msg + "; pass absent='warn' to count it as never reached")
+        raise ValueError(msg + f"; pass absent='warn' to count {'it' if one else 'them'} as never reached")
 
 
 def renamed(old: str, new: str, *, what: str = "option", stacklevel: int = 3) -> None:

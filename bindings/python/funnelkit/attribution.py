@@ -8,7 +8,10 @@ Definitions follow the C++ core (``include/funnelkit/attribution.hpp`` and ``mar
   Null touches (a missing channel) are dropped. Position-based models spread the weights of
   positions a short path lacks over the positions it has.
 * Markov: removal effect ``1 - P(convert without c) / P(convert)`` of an order-k chain (k = 1..3)
-  fitted to every path, solved exactly; credit proportional to the removal effect.
+  fitted to every path, solved exactly; credit proportional to the removal effect. With
+  ``markov_weight="value"`` (ChannelAttribution's convention) the value is split by the
+  value-weighted removal effect ``1 - E[value without c] / E[value]`` instead, each conversion
+  worth the mean value of the conversions observed after the same state.
 * Shapley: ``covered_value`` (value of converting paths whose channel set is covered; closed
   form) or ``value_rate`` (value per path among covered paths; exact up to
   ``shapley_exact_max`` channels, sampled with ``seed`` above), scaled to the total value.
@@ -37,11 +40,13 @@ MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_d
           "shapley")
 #: The Shapley games.
 SHAPLEY_GAMES = ("covered_value", "value_rate")
+#: What a conversion is worth in the Markov removal effect.
+MARKOV_WEIGHTS = ("conversions", "value")
 _MILESTONES = {"lead_created": 1, "opportunity_created": 2}
 _DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "time_decay", "markov", "shapley")
 #: The keyword arguments of attribute() that are model options (compare_attribution takes them too).
 _MODEL_OPTIONS = ("u_weights", "w_weights", "half_life", "head", "tail", "middle", "markov_order", "shapley_game",
-                  "shapley_exact_max", "shapley_samples", "seed")
+                  "shapley_exact_max", "shapley_samples", "seed", "markov_weight")
 
 _COMMON = ("Only converting paths hand out credit: each converting path with at least one touch gives exactly one "
            "conversion and its value to its touches, so every model's credits sum to the attributed totals; "
@@ -62,6 +67,12 @@ _MODEL_DEFINITIONS = {
     "markov": ("markov: credit proportional to the removal effect 1 - P(convert without c) / P(convert) of an "
                "order-k absorbing Markov chain fitted to all paths (converting or not), solved exactly; score = "
                "the removal effect, base = P(convert)."),
+    "markov_value": ("markov with markov_weight='value' (ChannelAttribution's convention): conversions are split by "
+                     "the removal effects of P(convert), the value by the value-weighted removal effects 1 - "
+                     "E[value without c] / E[value], where a conversion reached from a state is worth the mean value "
+                     "of the observed conversions after that state and E[value] is the expected converted value of a "
+                     "path, solved exactly from the same chain; score = the value-weighted removal effect, base = "
+                     "P(convert)."),
     "shapley": ("shapley: Shapley values of the chosen game over channel sets (covered_value: converted value of "
                 "the paths whose channels are all in the set; value_rate: value per path among them), scaled to "
                 "the total converted value; score = the raw Shapley value, base = v(all channels)."),
@@ -250,7 +261,8 @@ class AttributionResult(Table):
         cols: dict[str, Any] = {"channel": list(channels), "conversions": conversions, "value": value, "share": share}
         if model in ("markov", "shapley"):
             cols["score"] = score
-        super().__init__(cols, inputs=inputs, options=options, definition=_COMMON + _MODEL_DEFINITIONS[model])
+        key = "markov_value" if model == "markov" and options.get("markov_weight") == "value" else model
+        super().__init__(cols, inputs=inputs, options=options, definition=_COMMON + _MODEL_DEFINITIONS[key])
         #: The model's name.
         self.model = model
         #: Channel labels, in row order.
@@ -302,12 +314,12 @@ class AttributionResult(Table):
 
 def _options(model: str, *, u_weights: Sequence[float], w_weights: Sequence[float], half_life: float,
              head: Sequence[float], tail: Sequence[float], middle: float, markov_order: int, shapley_game: str,
-             shapley_exact_max: int, shapley_samples: int, seed: int) -> Any:
+             shapley_exact_max: int, shapley_samples: int, seed: int, markov_weight: str = "conversions") -> Any:
     return _core.AttributionOptions(
         model=model, u_weights=[float(x) for x in u_weights], w_weights=[float(x) for x in w_weights],
         half_life=float(half_life), head=[float(x) for x in head], tail=[float(x) for x in tail], middle=float(middle),
         markov_order=int(markov_order), shapley_game=shapley_game, shapley_exact_max=int(shapley_exact_max),
-        shapley_samples=int(shapley_samples), seed=int(seed))
+        shapley_samples=int(shapley_samples), seed=int(seed), markov_weight=markov_weight)
 
 
 def _entity_alias(entity: str, path: str | None, outcome_entity: str | None,
@@ -350,6 +362,7 @@ def attribute(
     time_unit: str | None = None,
     path: str | None = None,
     outcome_path: str | None = None,
+    markov_weight: str = "conversions",
 ) -> AttributionResult:
     """Attributes conversions and converted value to the channels on each entity's path.
 
@@ -373,8 +386,15 @@ def attribute(
         opportunity creation / rest; needs ``milestone``), ``"time_decay"`` (weight
         2^(-age / half_life)), ``"position"`` (``head`` weights from the first touch, ``tail``
         from the last, ``middle`` shared by the rest), ``"markov"`` (removal effect,
-        ``markov_order`` 1..3) or ``"shapley"`` (``shapley_game`` ``"covered_value"`` or
-        ``"value_rate"``, ``shapley_exact_max``, ``shapley_samples``, ``seed``).
+        ``markov_order`` 1..3, ``markov_weight``) or ``"shapley"`` (``shapley_game``
+        ``"covered_value"`` or ``"value_rate"``, ``shapley_exact_max``, ``shapley_samples``,
+        ``seed``).
+    markov_weight:
+        Markov only. ``"conversions"`` (default): conversions and value both split by the
+        removal effects of P(convert). ``"value"`` (ChannelAttribution's convention): the value
+        split by the value-weighted removal effects 1 - E[value without c] / E[value], each
+        conversion worth the mean value of the conversions observed after the same state; the
+        conversions still by P(convert)'s; ``score`` then holds the value-weighted effects.
     channels:
         Fixes the channel labels and their order (rows of the result); a channel value outside
         them is an error, and a listed channel that never occurs is an error listing the
@@ -395,13 +415,14 @@ def attribute(
     entity, outcome_entity = _entity_alias(entity, path, outcome_entity, outcome_path)
     model = _names.choice(model, MODELS, "model")
     shapley_game = _names.choice(shapley_game, SHAPLEY_GAMES, "shapley_game")
+    markov_weight = _names.choice(markov_weight, MARKOV_WEIGHTS, "markov_weight")
     paths = _Paths(touches, outcomes, entity=entity, time=time, channel=channel, milestone=milestone,
                    outcome_entity=outcome_entity, converted=converted, value=value, conversion_time=conversion_time,
                    channels=channels, absent=absent, time_unit=time_unit)
     hl = paths.half_life(half_life)
     opts = dict(u_weights=u_weights, w_weights=w_weights, half_life=hl, head=head, tail=tail, middle=middle,
                 markov_order=markov_order, shapley_game=shapley_game, shapley_exact_max=shapley_exact_max,
-                shapley_samples=shapley_samples, seed=seed)
+                shapley_samples=shapley_samples, seed=seed, markov_weight=markov_weight)
     raw = _core.attribute(paths.core, _options(model, **opts))
     shown = paths.options(opts, half_life, model=model)
     return AttributionResult(raw, paths.labels, model=model, inputs=paths.inputs, options=shown)
@@ -449,6 +470,7 @@ def compare_attribution(
             raise TypeError(_names.unknown("option", key, list(defaults), where="compare_attribution()"))
     defaults.update(options)
     defaults["shapley_game"] = _names.choice(defaults["shapley_game"], SHAPLEY_GAMES, "shapley_game")
+    defaults["markov_weight"] = _names.choice(defaults["markov_weight"], MARKOV_WEIGHTS, "markov_weight")
     paths = _Paths(touches, outcomes, entity=entity, time=time, channel=channel, milestone=milestone,
                    outcome_entity=outcome_entity, converted=converted, value=value, conversion_time=conversion_time,
                    channels=channels, absent=absent, time_unit=time_unit)
@@ -460,5 +482,6 @@ def compare_attribution(
                              dtype=np.float64)[: len(paths.labels)]
     shown = paths.options(defaults, half_life, models=models)
     definition = (_COMMON + "Each model column holds the converted value attributed to the channel under that "
-                  "model; " + " ".join(_MODEL_DEFINITIONS[m] for m in models))
+                  "model; " + " ".join(_MODEL_DEFINITIONS["markov_value" if m == "markov" and defaults["markov_weight"]
+                                                          == "value" else m] for m in models))
     return Table(cols, name="AttributionComparison", definition=definition, inputs=paths.inputs, options=shown)

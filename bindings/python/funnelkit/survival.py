@@ -211,8 +211,10 @@ class CumulativeIncidence(_Curve):
     distinct duration.
 
     Columns: ``time``, ``at_risk``, ``censored``, ``events_<label>`` and ``incidence_<label>``
-    for each outcome, ``survival`` (no outcome yet). ``incidence[j, k - 1]`` is the probability
-    of having ended in outcome k by ``time[j]``; incidences and survival add up to 1.
+    for each outcome, ``survival`` (no outcome yet), then the confidence band ``lower_<label>``
+    and ``upper_<label>`` of each incidence at level ``confidence``. ``incidence[j, k - 1]`` is
+    the probability of having ended in outcome k by ``time[j]``; incidences and survival add up
+    to 1. ``variance[j, k - 1]`` is the delta-method variance of that incidence.
     """
 
     definition = ("Aalen-Johansen cumulative incidence of competing outcomes 1..K (0 = censored, e.g. still "
@@ -220,6 +222,14 @@ class CumulativeIncidence(_Curve):
                   "is F_k(t_j) = sum over i <= j of S(t_(i-1)) d_(k,i) / n_i; the incidences and S add up to 1. "
                   "The probability of being won by t with lost as a competing outcome (not 1 - KM with lost "
                   "censored).")
+    #: The definition of the band columns, added to :meth:`explain` of every result.
+    band_definition = ("Band (lower_<label>, upper_<label>): the delta-method (Greenwood-type) variance of Collett, "
+                       "as in lifelines' AalenJohansenFitter: Var F_k(t) = sum over t_i <= t of (F_k(t) - F_k(t_i))^2 "
+                       "d_i / (n_i (n_i - d_i)) + S(t_(i-1))^2 d_(k,i) (n_i - d_(k,i)) / n_i^3 - 2 (F_k(t) - F_k(t_i)) "
+                       "S(t_(i-1)) d_(k,i) / n_i^2 (d_i: all events at t_i; a time that empties the risk set adds "
+                       "nothing to the first sum), on the log(-log) scale: with se = sqrt(Var) / (F |log F|), lower = "
+                       "F^exp(z se), upper = F^exp(-z se), z the normal quantile of the confidence level; 0 where F = "
+                       "0, 1 where F = 1.")
 
     def __init__(self, result: Any, labels: list[Any], *, unit: str | None = None,
                  inputs: dict[str, Any] | None = None):
@@ -231,7 +241,18 @@ class CumulativeIncidence(_Curve):
         for k, lab in enumerate(labels):
             cols[f"incidence_{lab}"] = incidence[:, k]
         cols["survival"] = result.survival
-        super().__init__(cols, inputs=inputs, options={"labels": list(labels)}, units={"time": unit} if unit else None)
+        lower, upper = result.lower, result.upper
+        for k, lab in enumerate(labels):
+            cols[f"lower_{lab}"] = lower[:, k]
+            cols[f"upper_{lab}"] = upper[:, k]
+        confidence = float(result.confidence)
+        super().__init__(cols, inputs=inputs, options={"labels": list(labels), "confidence": confidence},
+                         units={"time": unit} if unit else None,
+                         definition=self.definition + " " + self.band_definition)
+        #: Confidence level of the band.
+        self.confidence = confidence
+        #: Delta-method variance of F_k(t_j) at [j, k - 1].
+        self.variance = result.variance
         self._result = result
         self._unit = unit
         #: Outcome labels, for codes 1..K.
@@ -245,6 +266,16 @@ class CumulativeIncidence(_Curve):
         """F_outcome(t) (a probability) as a right-continuous step function, 0 before the first
         time; ``t`` in the durations' unit (timedeltas when they were timedeltas)."""
         return _lookup(self._result.incidence_at(self._index(outcome) + 1, _time_arg(t, self._unit)))
+
+    def lower_at(self, outcome: Any, t: Any) -> float | np.ndarray:
+        """Lower bound of the band of F_outcome at ``t`` (a step function like
+        :meth:`incidence_at`, 0 before the first time)."""
+        return _lookup(self._result.lower_at(self._index(outcome) + 1, _time_arg(t, self._unit)))
+
+    def upper_at(self, outcome: Any, t: Any) -> float | np.ndarray:
+        """Upper bound of the band of F_outcome at ``t`` (a step function like
+        :meth:`incidence_at`, 0 before the first time)."""
+        return _lookup(self._result.upper_at(self._index(outcome) + 1, _time_arg(t, self._unit)))
 
     def final(self, outcome: Any) -> float:
         """Incidence at the last time: the share ending in ``outcome`` as far as the data tells
@@ -262,13 +293,16 @@ class CumulativeIncidence(_Curve):
 
 
 def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
-                   labels: Sequence[Any] | None = None) -> CumulativeIncidence:
+                   labels: Sequence[Any] | None = None, confidence: float = 0.95) -> CumulativeIncidence:
     """Aalen-Johansen cumulative incidence for competing outcomes (e.g. won vs lost).
 
     ``outcomes`` holds 0 for censored (still open) and 1..K for the outcome; ``labels`` names
     outcomes 1..K (default 1..K). Ties at one time are processed together. With ``data=``,
-    ``durations`` and ``outcomes`` are column names. Matches lifelines'
-    ``AalenJohansenFitter`` on data without tied times (lifelines jitters ties at random).
+    ``durations`` and ``outcomes`` are column names. ``confidence`` (in (0, 1)) is the level of
+    the band of every incidence (delta-method variance on the log(-log) scale, see
+    :class:`CumulativeIncidence`). Matches lifelines' ``AalenJohansenFitter`` (estimate,
+    ``variance_`` and ``confidence_interval_``) on data without tied times (lifelines jitters
+    ties at random).
     """
     table = None if data is None else _frames.as_table(data)
     d, unit = duration_values(array_arg(durations, table, "duration"), duration_name(durations, table))
@@ -276,7 +310,7 @@ def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
     if labels is not None and len(set(map(str, labels))) != len(labels):
         raise ValueError(f"option 'labels': labels must be distinct, got {list(labels)!r}")
     # Outcomes that never occur (labels beyond the largest code) get zero columns from the core.
-    r = _core.aalen_johansen(d, o, 0 if labels is None else len(labels))
+    r = _core.aalen_johansen(d, o, 0 if labels is None else len(labels), float(confidence))
     k = int(r.n_outcomes)
     labs = list(range(1, k + 1)) if labels is None else list(labels)
     if len(labs) < k:

@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "funnelkit/attribution.hpp"
+#include "funnelkit/markov.hpp"
 
 namespace funnelkit::python {
 namespace {
@@ -53,7 +54,7 @@ void funnelkit::python::register_attribution(py::module_& m) {
         .def(py::init([](const std::string& model, const std::vector<double>& u, const std::vector<double>& w,
                          double half_life, std::vector<double> head, std::vector<double> tail, double middle,
                          int markov_order, const std::string& game, int exact_max, std::int64_t samples,
-                         std::uint64_t seed) {
+                         std::uint64_t seed, const std::string& markov_weight) {
                  attribution_options op;
                  op.model = parse_attribution_model(model);
                  if (u.size() != 3)
@@ -67,6 +68,7 @@ void funnelkit::python::register_attribution(py::module_& m) {
                  op.tail = std::move(tail);
                  op.middle = middle;
                  op.markov_order = markov_order;
+                 op.markov_weighting = parse_markov_weight(markov_weight);
                  op.game = parse_game(game);
                  op.shapley_exact_max = exact_max;
                  op.shapley_samples = samples;
@@ -77,10 +79,13 @@ void funnelkit::python::register_attribution(py::module_& m) {
              py::arg("w_weights") = std::vector<double>{0.3, 0.3, 0.3, 0.1}, py::arg("half_life") = 7.0 * 86'400.0,
              py::arg("head") = std::vector<double>{}, py::arg("tail") = std::vector<double>{},
              py::arg("middle") = 0.0, py::arg("markov_order") = 1, py::arg("shapley_game") = "covered_value",
-             py::arg("shapley_exact_max") = 15, py::arg("shapley_samples") = 2000, py::arg("seed") = 1)
+             py::arg("shapley_exact_max") = 15, py::arg("shapley_samples") = 2000, py::arg("seed") = 1,
+             py::arg("markov_weight") = "conversions")
         .def_property_readonly("model", [](const attribution_options& o) { return std::string(to_string(o.model)); })
         .def_readonly("half_life", &attribution_options::half_life)
         .def_readonly("markov_order", &attribution_options::markov_order)
+        .def_property_readonly("markov_weight",
+                               [](const attribution_options& o) { return std::string(to_string(o.markov_weighting)); })
         .def_property_readonly("shapley_game", [](const attribution_options& o) { return game_name(o.game); })
         .def_readonly("shapley_exact_max", &attribution_options::shapley_exact_max)
         .def_readonly("shapley_samples", &attribution_options::shapley_samples)

@@ -114,6 +114,22 @@ void funnelkit::python::register_survival(py::module_& m) {
         .def_property_readonly("incidence", [](const ci& r) {
             return copy_of(r.incidence).reshape({static_cast<py::ssize_t>(r.time.size()), py::ssize_t{r.n_outcomes}});
         })
+        .def_readonly("confidence", &ci::confidence)
+        .def_property_readonly("variance", [](const ci& r) {
+            return copy_of(r.variance).reshape({static_cast<py::ssize_t>(r.time.size()), py::ssize_t{r.n_outcomes}});
+        })
+        .def_property_readonly("lower", [](const ci& r) {
+            return copy_of(r.lower).reshape({static_cast<py::ssize_t>(r.time.size()), py::ssize_t{r.n_outcomes}});
+        })
+        .def_property_readonly("upper", [](const ci& r) {
+            return copy_of(r.upper).reshape({static_cast<py::ssize_t>(r.time.size()), py::ssize_t{r.n_outcomes}});
+        })
+        .def("lower_at", [](const ci& r, std::int32_t outcome, const py::object& t) {
+            return at_times(t, [&r, outcome](auto&&... a) { return r.lower_at(outcome, a...); });
+        }, py::arg("outcome"), py::arg("t"))
+        .def("upper_at", [](const ci& r, std::int32_t outcome, const py::object& t) {
+            return at_times(t, [&r, outcome](auto&&... a) { return r.upper_at(outcome, a...); });
+        }, py::arg("outcome"), py::arg("t"))
         .def("incidence_at", [](const ci& r, std::int32_t outcome, const py::object& t) {
             return at_times(t, [&r, outcome](auto&&... a) { return r.incidence_at(outcome, a...); });
         }, py::arg("outcome"), py::arg("t"))
@@ -124,10 +140,13 @@ void funnelkit::python::register_survival(py::module_& m) {
         .def(py::pickle(
             [](const ci& r) {
                 return py::make_tuple(r.n_outcomes, copy_of(r.time), copy_of(r.at_risk), copy_of(r.censored),
-                                      copy_of(r.events), copy_of(r.incidence), copy_of(r.survival));
+                                      copy_of(r.events), copy_of(r.incidence), copy_of(r.survival), r.confidence,
+                                      copy_of(r.variance), copy_of(r.lower), copy_of(r.upper));
             },
             [](const py::tuple& t) {
-                if (t.size() != 7) throw invalid_argument("CumulativeIncidenceResult: a pickled state has 7 fields");
+                // 7 fields: pickled before the band existed (its lookups then raise).
+                if (t.size() != 7 && t.size() != 11)
+                    throw invalid_argument("CumulativeIncidenceResult: a pickled state has 7 or 11 fields");
                 ci r;
                 r.n_outcomes = t[0].cast<std::int32_t>();
                 read_curve(r, t, 1, 2, 3, 6);
@@ -136,6 +155,15 @@ void funnelkit::python::register_survival(py::module_& m) {
                 const std::size_t k = static_cast<std::size_t>(r.n_outcomes);
                 if (r.n_outcomes < 0 || r.events.size() != r.time.size() * k || r.incidence.size() != r.time.size() * k)
                     throw invalid_argument("CumulativeIncidenceResult: the pickled columns do not fit together");
+                if (t.size() == 11) {
+                    r.confidence = t[7].cast<double>();
+                    r.variance = vector_of<double>(t[8], "variance");
+                    r.lower = vector_of<double>(t[9], "lower");
+                    r.upper = vector_of<double>(t[10], "upper");
+                    if (r.variance.size() != r.incidence.size() || r.lower.size() != r.incidence.size() ||
+                        r.upper.size() != r.incidence.size())
+                        throw invalid_argument("CumulativeIncidenceResult: the pickled band does not fit the curve");
+                }
                 return r;
             }));
 
@@ -149,11 +177,12 @@ void funnelkit::python::register_survival(py::module_& m) {
           py::arg("duration"), py::arg("observed") = py::none(), py::arg("confidence") = 0.95);
 
     m.def("aalen_johansen",
-          [](const array<double>& duration, const array<std::int32_t>& outcome, std::int32_t n_outcomes) {
+          [](const array<double>& duration, const array<std::int32_t>& outcome, std::int32_t n_outcomes,
+             double confidence) {
               const auto d = column(duration, "duration");
               const auto o = column(outcome, "outcome");
               py::gil_scoped_release release;
-              return aalen_johansen(d, o, {.n_outcomes = n_outcomes});
+              return aalen_johansen(d, o, {.n_outcomes = n_outcomes, .confidence = confidence});
           },
-          py::arg("duration"), py::arg("outcome"), py::arg("n_outcomes") = 0);
+          py::arg("duration"), py::arg("outcome"), py::arg("n_outcomes") = 0, py::arg("confidence") = 0.95);
 }

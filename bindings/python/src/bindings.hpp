@@ -35,6 +35,7 @@ void register_audit(py::module_& m);
 void register_velocity(py::module_& m);
 void register_planning(py::module_& m);
 void register_sla(py::module_& m);
+void register_drivers(py::module_& m);
 
 template <class T>
 using array = py::array_t<T, py::array::c_style>;

@@ -24,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
     register_velocity(m);
     register_planning(m);
     register_sla(m);
+    register_drivers(m);
 }

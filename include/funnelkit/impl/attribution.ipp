@@ -475,6 +475,8 @@ inline std::array<std::string, 3> option_difference(const attribution_options& a
     if (a.middle != b.middle) return {"middle", num(a.middle), num(b.middle)};
     if (a.markov_order != b.markov_order)
         return {"markov_order", std::to_string(a.markov_order), std::to_string(b.markov_order)};
+    if (a.markov_weighting != b.markov_weighting)
+        return {"markov_weight", std::string(to_string(a.markov_weighting)), std::string(to_string(b.markov_weighting))};
     if (a.game != b.game)
         return {"shapley_game", a.game == shapley_game::covered_value ? "covered_value" : "value_rate",
                 b.game == shapley_game::covered_value ? "covered_value" : "value_rate"};
@@ -646,6 +648,7 @@ FUNNELKIT_INLINE std::vector<std::byte> attribution_state::serialize() const {
     w.put(op.head);
     w.put(op.tail);
     w.put(static_cast<std::int32_t>(op.markov_order));
+    w.put(static_cast<std::uint8_t>(op.markov_weighting));
     w.put(static_cast<std::uint8_t>(op.game));
     w.put(static_cast<std::int32_t>(op.shapley_exact_max));
     w.put(op.shapley_samples);
@@ -698,6 +701,9 @@ FUNNELKIT_INLINE attribution_state attribution_state::deserialize(const void* da
     op.head = r.get_vector<double>();
     op.tail = r.get_vector<double>();
     op.markov_order = r.get<std::int32_t>();
+    const auto weighting = r.get<std::uint8_t>();
+    if (weighting > 1) r.fail("markov weight code " + std::to_string(weighting) + " is unknown");
+    op.markov_weighting = static_cast<markov_weight>(weighting);
     const auto game = r.get<std::uint8_t>();
     if (game > 1) r.fail("shapley game code " + std::to_string(game) + " is unknown");
     op.game = static_cast<shapley_game>(game);
@@ -788,9 +794,12 @@ FUNNELKIT_INLINE attribution_result attribute(const attribution_state& state) {
     if (op.model == attribution_model::markov) {
         // The chain is fitted to the distinct sequences, each repeated as often as it occurred,
         // in the table's order: the same chain whatever the order of the rows.
+        // The value of a sequence's conversions rides on its first converting copy: the chain
+        // reads only the sums of the values of the conversions leaving each state.
         std::vector<std::int64_t> path, time, outcome;
         std::vector<std::int32_t> channel;
         std::vector<std::uint8_t> converted;
+        std::vector<double> value;
         std::int64_t id = 0;
         for (const auto& [key, t] : state.table_)
             for (std::int64_t k = 0; k < t.paths; ++k, ++id) {
@@ -802,21 +811,26 @@ FUNNELKIT_INLINE attribution_result attribute(const attribution_state& state) {
                 if (k < t.conversions) {
                     outcome.push_back(id);
                     converted.push_back(1);
+                    value.push_back(k == 0 ? t.value.value() : 0.0);
                 }
             }
-        const path_set paths(touch_columns{path, time, channel}, outcome_columns{outcome, converted},
+        const path_set paths(touch_columns{path, time, channel}, outcome_columns{outcome, converted, value},
                              state.n_channels_);
-        const markov_removal mr = markov_removal_effects(paths, op.markov_order);
-        out.score = mr.removal_effect;
-        out.score.resize(nc, 0.0);
+        const markov_removal mr =
+            markov_removal_effects(paths, op.markov_order, markov_solver::automatic, op.markov_weighting);
+        std::vector<double> effect = mr.removal_effect;
+        std::vector<double> by_value = op.markov_weighting == markov_weight::value ? mr.value_removal_effect : effect;
+        effect.resize(nc, 0.0);
+        by_value.resize(nc, 0.0);
+        out.score = by_value;
         out.base = mr.p_convert;
-        double sum = 0.0;
-        for (double x : out.score) sum += x;
-        if (sum > 0.0)
-            for (std::size_t c = 0; c < nc; ++c) {
-                out.conversions[c] = out.total_conversions * out.score[c] / sum;
-                out.value[c] = out.total_value * out.score[c] / sum;
-            }
+        double sum = 0.0, sum_value = 0.0;
+        for (double x : effect) sum += x;
+        for (double x : by_value) sum_value += x;
+        for (std::size_t c = 0; c < nc; ++c) {
+            if (sum > 0.0) out.conversions[c] = out.total_conversions * effect[c] / sum;
+            if (sum_value > 0.0) out.value[c] = out.total_value * by_value[c] / sum_value;
+        }
         return out;
     }
     if (op.model == attribution_model::shapley && op.game == shapley_game::value_rate) {

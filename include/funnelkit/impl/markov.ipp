@@ -39,6 +39,10 @@ struct fitted_chain {
     std::vector<std::uint32_t> from, to;
     std::vector<double> prob;
     std::vector<double> to_conversion;  // per state
+    // Per state: converted value leaving it / moves out of it (P(s -> conversion) * mean value).
+    std::vector<double> to_conversion_value;
+    // The largest converted value of a path: E[value] from any state is at most this.
+    double max_value = 0.0;
     std::vector<std::pair<std::uint32_t, double>> start;
 };
 
@@ -46,6 +50,7 @@ inline fitted_chain fit(const path_set& paths, int order) {
     fitted_chain ch;
     std::unordered_map<std::uint64_t, std::uint32_t> index;
     std::vector<std::uint64_t> moves;  // (from << 32) | to
+    std::vector<double> value_out;     // per state: value of the conversions that left it
     const std::uint64_t keep = order >= 3 ? (std::uint64_t{1} << (3 * field_bits)) - 1
                                           : (std::uint64_t{1} << (field_bits * order)) - 1;
     for (std::size_t p = 0; p < paths.n_paths(); ++p) {
@@ -59,6 +64,11 @@ inline fitted_chain fit(const path_set& paths, int order) {
             prev = it->second;
         }
         moves.push_back((static_cast<std::uint64_t>(prev) << 32) | (paths.converted(p) ? to_conv : to_null));
+        if (paths.converted(p) && prev != from_start) {
+            if (value_out.size() <= prev) value_out.resize(static_cast<std::size_t>(prev) + 1, 0.0);
+            value_out[prev] += paths.value(p);
+            ch.max_value = std::max(ch.max_value, paths.value(p));
+        }
     }
     std::sort(moves.begin(), moves.end());
     const std::size_t n = ch.keys.size();
@@ -70,6 +80,10 @@ inline fitted_chain fit(const path_set& paths, int order) {
         else out_total[f] += 1.0;
     }
     ch.to_conversion.assign(n, 0.0);
+    ch.to_conversion_value.assign(n, 0.0);
+    value_out.resize(n, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+        if (out_total[i] > 0.0) ch.to_conversion_value[i] = value_out[i] / out_total[i];
     for (std::size_t i = 0; i < moves.size();) {
         std::size_t j = i;
         while (j < moves.size() && moves[j] == moves[i]) ++j;
@@ -95,13 +109,16 @@ inline fitted_chain fit(const path_set& paths, int order) {
 // Fixed point x = Q x + r from x = 0 over the kept states (Jacobi sweeps over an edge list).
 // The iterates increase to the solution and the error shrinks like the increments do, so
 // once the increment ratio rho settles, the remaining error is at most delta * rho / (1 - rho).
-inline bool iterate(const fitted_chain& ch, const std::vector<char>& keep, std::vector<double>& x) {
+// `reward` is the per-state absorption reward (to_conversion, or to_conversion_value) and `cap`
+// its largest value, which bounds the solution; the tolerance scales with it.
+inline bool iterate(const fitted_chain& ch, const std::vector<char>& keep, const std::vector<double>& reward,
+                    double cap, std::vector<double>& x) {
     const std::size_t n = ch.keys.size();
     x.assign(n, 0.0);
     std::vector<double> next(n);
     double prev_delta = 0.0;
     for (int it = 0; it < 10'000; ++it) {
-        for (std::size_t i = 0; i < n; ++i) next[i] = keep[i] ? ch.to_conversion[i] : 0.0;
+        for (std::size_t i = 0; i < n; ++i) next[i] = keep[i] ? reward[i] : 0.0;
         for (std::size_t e = 0; e < ch.prob.size(); ++e)
             if (keep[ch.from[e]] && keep[ch.to[e]]) next[ch.from[e]] += ch.prob[e] * x[ch.to[e]];
         double delta = 0.0;
@@ -110,23 +127,28 @@ inline bool iterate(const fitted_chain& ch, const std::vector<char>& keep, std::
         if (delta == 0.0) return true;
         if (it > 2 && prev_delta > 0.0) {
             const double rho = delta / prev_delta;
-            if (rho < 0.999 && delta * rho / (1.0 - rho) < 1e-13) return true;
+            if (rho < 0.999 && delta * rho / (1.0 - rho) < 1e-13 * cap) return true;
         }
         prev_delta = delta;
     }
     return false;
 }
 
-inline double p_convert(const fitted_chain& ch, const std::vector<char>& keep, markov_solver solver) {
+// The expected absorption reward from the start state: P(convert) with reward = to_conversion
+// (cap 1), E[value] with reward = to_conversion_value (cap: the largest converted value). Every
+// solution lies in [0, cap].
+inline double absorbed(const fitted_chain& ch, const std::vector<char>& keep, markov_solver solver,
+                       const std::vector<double>& reward, double cap) {
     const std::size_t n = ch.keys.size();
+    if (cap <= 0.0) return 0.0;
     if (solver == markov_solver::automatic) solver = n > 500 ? markov_solver::iterative : markov_solver::direct;
     if (solver == markov_solver::iterative) {
         std::vector<double> x;
-        if (iterate(ch, keep, x)) {
+        if (iterate(ch, keep, reward, cap, x)) {
             double p = 0.0;
             for (const auto& [j, pr] : ch.start)
-                if (keep[j]) p += pr * std::clamp(x[j], 0.0, 1.0);
-            return std::clamp(p, 0.0, 1.0);
+                if (keep[j]) p += pr * std::clamp(x[j], 0.0, cap);
+            return std::clamp(p, 0.0, cap);
         }
     }
     std::vector<int> sub(n, -1);
@@ -146,7 +168,7 @@ inline double p_convert(const fitted_chain& ch, const std::vector<char>& keep, m
     A.makeCompressed();
     Eigen::VectorXd r(m);
     for (std::size_t i = 0; i < n; ++i)
-        if (sub[i] >= 0) r[sub[i]] = ch.to_conversion[i];
+        if (sub[i] >= 0) r[sub[i]] = reward[i];
     Eigen::SparseLU<sparse, Eigen::COLAMDOrdering<int>> lu;
     lu.analyzePattern(A);
     lu.factorize(A);
@@ -155,13 +177,24 @@ inline double p_convert(const fitted_chain& ch, const std::vector<char>& keep, m
     const Eigen::VectorXd x = lu.solve(r);
     double p = 0.0;
     for (const auto& [j, pr] : ch.start)
-        if (sub[j] >= 0) p += pr * std::clamp(x[sub[j]], 0.0, 1.0);
-    return std::clamp(p, 0.0, 1.0);
+        if (sub[j] >= 0) p += pr * std::clamp(x[sub[j]], 0.0, cap);
+    return std::clamp(p, 0.0, cap);
 }
 
 }  // namespace detail::markov_impl
 
-FUNNELKIT_INLINE markov_removal markov_removal_effects(const path_set& paths, int order, markov_solver solver) {
+FUNNELKIT_INLINE std::string_view to_string(markov_weight w) noexcept {
+    return w == markov_weight::value ? "value" : "conversions";
+}
+
+FUNNELKIT_INLINE markov_weight parse_markov_weight(std::string_view name) {
+    if (name == "conversions") return markov_weight::conversions;
+    if (name == "value") return markov_weight::value;
+    detail::throw_option("markov_weight", "'" + std::string(name) + "'", "is not a weighting (expected conversions or value)");
+}
+
+FUNNELKIT_INLINE markov_removal markov_removal_effects(const path_set& paths, int order, markov_solver solver,
+                                                       markov_weight weight) {
     using namespace detail::markov_impl;
     if (order < 1 || order > 3)
         detail::throw_option("markov_order", std::to_string(order), "must be 1, 2 or 3");
@@ -176,7 +209,14 @@ FUNNELKIT_INLINE markov_removal markov_removal_effects(const path_set& paths, in
     const fitted_chain ch = fit(paths, order);
     out.n_states = ch.keys.size();
     std::vector<char> keep(ch.keys.size(), 1);
-    out.p_convert = p_convert(ch, keep, solver);
+    out.weight = weight;
+    const bool by_value = weight == markov_weight::value;
+    out.p_convert = absorbed(ch, keep, solver, ch.to_conversion, 1.0);
+    if (by_value) {
+        out.expected_value = absorbed(ch, keep, solver, ch.to_conversion_value, ch.max_value);
+        out.expected_value_without.assign(nc, out.expected_value);
+        out.value_removal_effect.assign(nc, 0.0);
+    }
     std::vector<char> present(nc, 0);
     for (std::uint64_t k : ch.keys)
         for (std::uint64_t key = k; key; key >>= field_bits) present[(key & field_mask) - 1] = 1;
@@ -186,9 +226,15 @@ FUNNELKIT_INLINE markov_removal markov_removal_effects(const path_set& paths, in
             continue;
         }
         for (std::size_t i = 0; i < ch.keys.size(); ++i) keep[i] = holds(ch.keys[i], c + 1) ? 0 : 1;
-        const double pw = std::min(p_convert(ch, keep, solver), out.p_convert);
+        const double pw = std::min(absorbed(ch, keep, solver, ch.to_conversion, 1.0), out.p_convert);
         out.p_convert_without[c] = pw;
         out.removal_effect[c] = std::clamp(1.0 - pw / out.p_convert, 0.0, 1.0);
+        if (by_value && out.expected_value > 0.0) {
+            const double vw =
+                std::min(absorbed(ch, keep, solver, ch.to_conversion_value, ch.max_value), out.expected_value);
+            out.expected_value_without[c] = vw;
+            out.value_removal_effect[c] = std::clamp(1.0 - vw / out.expected_value, 0.0, 1.0);
+        }
     }
     return out;
 }

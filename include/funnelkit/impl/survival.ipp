@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "funnelkit/error.hpp"
 #include "funnelkit/rates.hpp"
@@ -152,15 +153,45 @@ FUNNELKIT_INLINE kaplan_meier_result kaplan_meier(std::span<const double> durati
     return r;
 }
 
-FUNNELKIT_INLINE double cumulative_incidence_result::incidence_at(std::int32_t outcome, double t) const {
-    if (outcome < 1 || outcome > n_outcomes)
+namespace detail::survival_impl {
+
+// Outcome k's column of a time-major [j * K + (k - 1)] curve, as a step function (0 before the
+// first time).
+inline double outcome_step_at(const cumulative_incidence_result& r, const std::vector<double>& curve,
+                              std::int32_t outcome, double t) {
+    if (outcome < 1 || outcome > r.n_outcomes)
         detail::throw_option("outcome", std::to_string(outcome),
-                             "is not an outcome of this estimate (expected 1.." + std::to_string(n_outcomes) + ")");
+                             "is not an outcome of this estimate (expected 1.." + std::to_string(r.n_outcomes) + ")");
     if (std::isnan(t)) detail::throw_option("t", "NaN", "is not a time");
-    const auto it = std::upper_bound(time.begin(), time.end(), t);
-    if (it == time.begin()) return 0.0;
-    const auto j = static_cast<std::size_t>(it - time.begin()) - 1;
-    return incidence[j * static_cast<std::size_t>(n_outcomes) + static_cast<std::size_t>(outcome - 1)];
+    if (curve.size() != r.time.size() * static_cast<std::size_t>(r.n_outcomes))
+        detail::throw_option("band", std::to_string(curve.size()) + " values", "do not fit the curve's times");
+    const auto it = std::upper_bound(r.time.begin(), r.time.end(), t);
+    if (it == r.time.begin()) return 0.0;
+    const auto j = static_cast<std::size_t>(it - r.time.begin()) - 1;
+    return curve[j * static_cast<std::size_t>(r.n_outcomes) + static_cast<std::size_t>(outcome - 1)];
+}
+
+// The log(-log) band of an incidence F with variance v (see survival.hpp).
+inline std::pair<double, double> incidence_band(double f, double v, double z) {
+    if (f <= 0.0) return {0.0, 0.0};
+    if (f >= 1.0) return {1.0, 1.0};
+    const double log_f = std::log(f);  // < 0
+    const double k = z * std::sqrt(std::max(v, 0.0)) / (f * -log_f);
+    return {std::pow(f, std::exp(k)), std::pow(f, std::exp(-k))};
+}
+
+}  // namespace detail::survival_impl
+
+FUNNELKIT_INLINE double cumulative_incidence_result::incidence_at(std::int32_t outcome, double t) const {
+    return detail::survival_impl::outcome_step_at(*this, incidence, outcome, t);
+}
+
+FUNNELKIT_INLINE double cumulative_incidence_result::lower_at(std::int32_t outcome, double t) const {
+    return detail::survival_impl::outcome_step_at(*this, lower, outcome, t);
+}
+
+FUNNELKIT_INLINE double cumulative_incidence_result::upper_at(std::int32_t outcome, double t) const {
+    return detail::survival_impl::outcome_step_at(*this, upper, outcome, t);
 }
 
 FUNNELKIT_INLINE double cumulative_incidence_result::final_incidence(std::int32_t outcome) const {
@@ -173,6 +204,8 @@ FUNNELKIT_INLINE cumulative_incidence_result aalen_johansen(std::span<const doub
     constexpr std::int32_t max_outcomes = 1024;
     if (options.n_outcomes < 0 || options.n_outcomes > max_outcomes)
         detail::throw_option("n_outcomes", std::to_string(options.n_outcomes), "must lie in 0..1024");
+    if (!(options.confidence > 0.0 && options.confidence < 1.0))
+        detail::throw_option("confidence", detail::to_text(options.confidence), "must lie strictly between 0 and 1");
     if (outcome.size() != duration.size()) detail::throw_length("outcome", outcome.size(), "duration", duration.size());
     check_size(duration.size());
     check_durations(duration);
@@ -188,8 +221,15 @@ FUNNELKIT_INLINE cumulative_incidence_result aalen_johansen(std::span<const doub
     const auto K = static_cast<std::size_t>(k_max);
     const auto rows = sorted_pairs(duration, [&](std::size_t i) { return outcome[i]; });
     const std::size_t n = rows.size();
+    r.confidence = options.confidence;
+    const double z = -normal_quantile((1.0 - options.confidence) / 2.0);
     std::vector<std::int64_t> d(K);
     std::vector<double> f(K, 0.0);
+    // Running sums of the variance (survival.hpp), per outcome, expanded in powers of F_k(t):
+    // sum w_i (F - F_i)^2 = F^2 sw - 2 F swf + swff with w_i = d_i / (n_i (n_i - d_i)), and
+    // sum b_i (F - F_i) = F sb - sbf with b_i = S(t_{i-1}) d_{k,i} / n_i^2.
+    std::vector<double> swf(K, 0.0), swff(K, 0.0), sb(K, 0.0), sbf(K, 0.0), middle(K, 0.0);
+    double sw = 0.0;
     std::int64_t remaining = static_cast<std::int64_t>(n);
     double s = 1.0;
     for (std::size_t i = 0; i < n;) {
@@ -206,8 +246,26 @@ FUNNELKIT_INLINE cumulative_incidence_result aalen_johansen(std::span<const doub
             }
         }
         const auto nd = static_cast<double>(remaining);
+        const double w = d_all > 0 && d_all < remaining
+                             ? static_cast<double>(d_all) / (nd * (nd - static_cast<double>(d_all))) : 0.0;
+        sw += w;
         // F_k gains S(t-) * d_k / n; S then drops by the same total.
-        for (std::size_t k = 0; k < K; ++k) f[k] += s * static_cast<double>(d[k]) / nd;
+        for (std::size_t k = 0; k < K; ++k) {
+            const auto dk = static_cast<double>(d[k]);
+            f[k] += s * dk / nd;
+            swf[k] += w * f[k];
+            swff[k] += w * f[k] * f[k];
+            middle[k] += s * s * dk * (nd - dk) / (nd * nd * nd);
+            const double b = s * dk / (nd * nd);
+            sb[k] += b;
+            sbf[k] += b * f[k];
+            const double v = std::max(0.0, f[k] * f[k] * sw - 2.0 * f[k] * swf[k] + swff[k] + middle[k] -
+                                               2.0 * (f[k] * sb[k] - sbf[k]));
+            const auto [lo, hi] = incidence_band(f[k], v, z);
+            r.variance.push_back(v);
+            r.lower.push_back(lo);
+            r.upper.push_back(hi);
+        }
         if (d_all > 0) s = d_all == remaining ? 0.0 : s * (1.0 - static_cast<double>(d_all) / nd);
         r.time.push_back(t);
         r.at_risk.push_back(remaining);
@@ -241,6 +299,18 @@ FUNNELKIT_INLINE void cumulative_incidence_result::incidence_at(std::int32_t out
                                                                 std::span<double> out) const {
     if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
     for (std::size_t i = 0; i < t.size(); ++i) out[i] = incidence_at(outcome, t[i]);
+}
+
+FUNNELKIT_INLINE void cumulative_incidence_result::lower_at(std::int32_t outcome, std::span<const double> t,
+                                                            std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = lower_at(outcome, t[i]);
+}
+
+FUNNELKIT_INLINE void cumulative_incidence_result::upper_at(std::int32_t outcome, std::span<const double> t,
+                                                            std::span<double> out) const {
+    if (out.size() != t.size()) detail::throw_length("out", out.size(), "t", t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) out[i] = upper_at(outcome, t[i]);
 }
 
 FUNNELKIT_INLINE double cumulative_incidence_result::survival_at(double t) const {

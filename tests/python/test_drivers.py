@@ -1,0 +1,283 @@
+"""Drivers of conversion against an independent computation: 2x2 tables counted with pandas,
+p-values from scipy (fisher_exact, chi2_contingency), odds-ratio intervals from statsmodels
+(Table2x2), q-values from statsmodels' multipletests; every input format, names checked, the
+result contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import funnelkit as fk
+from conftest import as_format
+from contract import check_contract
+
+scipy_stats = pytest.importorskip("scipy.stats")
+tables = pytest.importorskip("statsmodels.stats.contingency_tables")
+multitest = pytest.importorskip("statsmodels.stats.multitest")
+
+
+def _reference_row(a: int, b: int, c: int, d: int, *, test: str = "automatic", min_expected: float = 5.0) -> dict:
+    """The statistics of one 2x2 table, from scipy and statsmodels."""
+    t = np.array([[a, b], [c, d]], dtype=float)
+    shifted = t + 0.5 if (t == 0).any() else t  # Haldane-Anscombe: 1/2 added to every cell
+    tab = tables.Table2x2(shifted, shift_zeros=False)
+    lo, hi = tab.oddsratio_confint(alpha=0.05)
+    n = t.sum()
+    expected = np.outer(t.sum(axis=1), t.sum(axis=0)) / n
+    fisher = test == "fisher" or (test == "automatic" and expected.min() < min_expected)
+    p = scipy_stats.fisher_exact(t).pvalue if fisher else scipy_stats.chi2_contingency(t, correction=True).pvalue
+    return {"odds_ratio": tab.oddsratio, "lower": lo, "upper": hi, "p_value": p, "test": "fisher" if fisher else "chi2"}
+
+
+def _reference_segments(df: pd.DataFrame, target: str, segments: list[str], base_stages: list[str] | None = None,
+                        **kw) -> pd.DataFrame:
+    """Per segment value, the counts and statistics, from the records with pandas alone."""
+    first = df.sort_values(["entity", "time"], kind="stable").groupby("entity").head(1).set_index("entity")
+    reached = df.groupby("entity")["stage"].agg(set)
+    population = reached.index if base_stages is None else reached.index[
+        reached.map(lambda s: bool(s & set(base_stages))).to_numpy()]
+    converted = reached.loc[population].map(lambda s: target in s)
+    rows = []
+    for seg in segments:
+        values = first.loc[population, seg]
+        for v in sorted(values.dropna().unique()):
+            has = (values == v).to_numpy()
+            conv = converted.to_numpy()
+            a, b = int((has & conv).sum()), int((has & ~conv).sum())
+            c, d = int((~has & conv).sum()), int((~has & ~conv).sum())
+            rows.append({"segment": seg, "value": v, "entities": a + b, "converted": a, "entities_without": c + d,
+                         "converted_without": c, **_reference_row(a, b, c, d, **kw)})
+    out = pd.DataFrame(rows)
+    out["q_value"] = multitest.multipletests(out["p_value"], method="fdr_bh")[1]
+    return out
+
+
+def _compare(ours: fk.Drivers, ref: pd.DataFrame, keys: list[str]) -> None:
+    got = ours.to_pandas().set_index(keys).sort_index()
+    want = ref.set_index(keys).sort_index()
+    assert list(got.index) == list(want.index)
+    for col in ("entities", "converted", "entities_without", "converted_without"):
+        if col in want:
+            np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+    for col in ("odds_ratio", "lower", "upper"):
+        np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(), rtol=1e-10, err_msg=col)
+    np.testing.assert_allclose(got["p_value"].to_numpy(), want["p_value"].to_numpy(), rtol=1e-8, atol=1e-300)
+    np.testing.assert_allclose(got["q_value"].to_numpy(), want["q_value"].to_numpy(), rtol=1e-8, atol=1e-300)
+    assert list(got["test"]) == list(want["test"])
+
+
+@pytest.fixture(scope="module")
+def crm() -> pd.DataFrame:
+    return fk.sample_crm(3_000, seed=11)
+
+
+def test_segment_drivers_match_scipy_and_statsmodels(crm):
+    ours = fk.drivers(crm, target="Customer", segments=["source", "campaign", "rep"])
+    ref = _reference_segments(crm, "Customer", ["source", "campaign", "rep"])
+    _compare(ours, ref, ["segment", "value"])
+    assert ours.population == crm["entity"].nunique()
+    # Ranked by q-value, then by |ln OR|.
+    q = ours.q_value
+    assert np.all(np.diff(q) >= 0)
+    assert list(ours["rank"]) == list(range(1, len(ours) + 1))
+    assert "association, not a cause" in ours.explain().definition
+    assert "association, not cause" in repr(ours)
+
+
+def test_base_stage_and_forced_tests(crm):
+    # Among the entities that reached SQL (or later: skipped stages are implied), what drives Customer?
+    ladder = fk.StageModel.b2b().ladder
+    later = ladder[ladder.index("SQL"):]
+    for test in ("fisher", "chi2"):
+        ours = fk.drivers(crm, target="Customer", segments=["source"], base="SQL", test=test)
+        ref = _reference_segments(crm, "Customer", ["source"], base_stages=later, test=test)
+        _compare(ours, ref, ["segment", "value"])
+        assert set(ours["test"]) == {test}
+        assert ours.explain().options["base"] == "SQL"
+
+
+def test_every_input_format_and_row_order_give_the_same_table(crm, input_format):
+    ref = fk.drivers(crm, target="Customer", segments=["source", "campaign"]).to_pandas()
+    shuffled = crm.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    got = fk.drivers(as_format(shuffled, input_format), target="Customer", segments=["source", "campaign"])
+    pd.testing.assert_frame_equal(got.to_pandas(), ref)
+
+
+def test_missing_values_and_string_ids():
+    df = pd.DataFrame({
+        "entity": ["a", "a", "b", "c", "c", "d", "e", "e", "f"],
+        "time": [1, 5, 2, 3, 9, 4, 1, 2, 7],
+        "stage": ["Lead", "Customer", "Lead", "Lead", "Customer", "Lead", "Lead", "Customer", "Lead"],
+        "source": ["ads", "web", None, "ads", "ads", "web", "web", "web", "ads"],
+    })
+    out = fk.drivers(df, target="Customer", segments=["source"], test="fisher")
+    d = out.to_pandas().set_index("value")
+    # Earliest records: a ads, b missing, c ads, d web, e web, f ads; customers: a, c, e.
+    assert d.loc["ads", "entities"] == 3 and d.loc["ads", "converted"] == 2
+    assert d.loc["web", "entities"] == 2 and d.loc["web", "converted"] == 1
+    assert d.loc["ads", "entities_without"] == 3  # b (missing), d, e
+    ref = _reference_row(2, 1, 1, 2, test="fisher")
+    assert d.loc["ads", "p_value"] == pytest.approx(ref["p_value"], rel=1e-12)
+    assert d.loc["ads", "odds_ratio"] == pytest.approx(4.0)
+    assert out.population == 6 and out.with_outcome == 3
+
+
+def test_contract_and_significant(crm):
+    out = fk.drivers(crm, target="Customer", segments=["source", "rep"])
+    doc = check_contract(out)
+    assert doc["data"][0]["rank"] == 1
+    sig = out.significant(0.5)
+    check_contract(sig)
+    assert len(sig) <= len(out) and np.all(sig["q_value"] <= 0.5)
+    with pytest.raises(ValueError, match="option 'level'"):
+        out.significant(1.5)
+
+
+def test_names_and_options_are_checked(crm):
+    with pytest.raises(ValueError, match="stage 'Custmer' is not valid; did you mean 'Customer'"):
+        fk.drivers(crm, target="Custmer", segments=["source"])
+    with pytest.raises(ValueError, match="sourc"):
+        fk.drivers(crm, target="Customer", segments=["sourc"])
+    with pytest.raises(ValueError, match="option 'test'.*'fischer'.*did you mean 'fisher'"):
+        fk.drivers(crm, target="Customer", segments=["source"], test="fischer")
+    with pytest.raises(ValueError, match="option 'confidence'"):
+        fk.drivers(crm, target="Customer", segments=["source"], confidence=95)
+    with pytest.raises(TypeError, match="option 'segments'"):
+        fk.drivers(crm, target="Customer", segments="source")
+    with pytest.raises(ValueError, match="repeated"):
+        fk.drivers(crm, target="Customer", segments=["source", "source"])
+
+
+# -- drop-off drivers over event streams ---------------------------------------------------------
+def _events(seed: int = 5, n: int = 600) -> pd.DataFrame:
+    """Visit -> signup -> purchase funnels with side events; 'pricing' makes dropping at purchase
+    less likely, 'error' more likely."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for e in range(n):
+        t = int(rng.integers(0, 1000))
+        rows.append((e, t, "visit"))
+        saw_error, saw_pricing = rng.random() < 0.3, rng.random() < 0.4
+        if saw_error:
+            rows.append((e, t + int(rng.integers(1, 5)), "error"))
+        if saw_pricing:
+            rows.append((e, t + int(rng.integers(1, 5)), "pricing"))
+        if rng.random() < 0.2:
+            rows.append((e, t + int(rng.integers(1, 5)), "blog"))
+        if rng.random() < 0.8:
+            rows.append((e, t + 6, "signup"))
+            p = 0.6 + 0.3 * saw_pricing - 0.4 * saw_error
+            if rng.random() < p:
+                rows.append((e, t + int(rng.integers(7, 30)), "purchase"))
+                if rng.random() < 0.5:
+                    rows.append((e, t + 40, "blog"))  # after purchase: outside the comparison
+        if rng.random() < 0.1:
+            rows.append((e, t - 5, "error"))  # before entry: outside the window
+    return pd.DataFrame(rows, columns=["entity", "time", "event"])
+
+
+def _reference_dropoff(df: pd.DataFrame, steps: list[str], window: int, at: str) -> pd.DataFrame:
+    """Levels, windows and event sets with pandas alone, for funnels whose events come in order
+    (here every entity's steps are ordered and within the window)."""
+    k = steps.index(at)
+    entry = df[df["event"] == steps[0]].groupby("entity")["time"].min()
+    rows = []
+    outcome = {}
+    sets = {}
+    data_end = df["time"].max()
+    for e, g in df.groupby("entity"):
+        if e not in entry.index:
+            continue
+        t0 = entry[e]
+        level = 0
+        last = t0
+        for s in steps:
+            hits = g[(g["event"] == s) & (g["time"] >= last) & (g["time"] - t0 <= window)]
+            if hits.empty:
+                break
+            level += 1
+            last = hits["time"].min()
+        if level < k:
+            continue
+        if level == k and t0 + window > data_end:
+            continue
+        went_on = level > k
+        cutoff = g[(g["event"] == at) & (g["time"] >= t0)]["time"].min() if went_on else np.inf
+        win = g[(g["time"] >= t0) & (g["time"] - t0 <= window) & (g["time"] < cutoff) & ~g["event"].isin(steps)]
+        outcome[e] = not went_on
+        sets[e] = set(win["event"])
+    names = sorted(set().union(*sets.values()))
+    for v in names:
+        has = np.array([v in sets[e] for e in outcome])
+        drop = np.array([outcome[e] for e in outcome])
+        a, b = int((has & drop).sum()), int((has & ~drop).sum())
+        c, d = int((~has & drop).sum()), int((~has & ~drop).sum())
+        rows.append({"event": v, "entities": a + b, "converted": a, **_reference_row(a, b, c, d)})
+    out = pd.DataFrame(rows)
+    out["q_value"] = multitest.multipletests(out["p_value"], method="fdr_bh")[1]
+    return out.rename(columns={"converted": "dropped"})
+
+
+def test_dropoff_drivers_match_an_independent_count():
+    df = _events()
+    steps = ["visit", "signup", "purchase"]
+    ours = fk.dropoff_drivers(df, steps=steps, window=60, dropped_at="purchase")
+    ref = _reference_dropoff(df, steps, 60, "purchase")
+    got = ours.to_pandas().set_index("event").sort_index()
+    want = ref.set_index("event").sort_index()
+    assert list(got.index) == list(want.index) == ["blog", "error", "pricing"]
+    np.testing.assert_array_equal(got["entities"], want["entities"])
+    np.testing.assert_array_equal(got["dropped"], want["dropped"])
+    for col in ("odds_ratio", "lower", "upper", "p_value", "q_value"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-8, err_msg=col)
+    # The planted effects: errors go with dropping, pricing against it.
+    assert got.loc["error", "odds_ratio"] > 1 > got.loc["pricing", "odds_ratio"]
+    assert ours["event"][0] in ("error", "pricing")
+    check_contract(ours)
+    assert ours.explain().options["dropped_at"] == "purchase"
+
+
+def test_dropoff_drivers_formats_datetimes_and_names(input_format):
+    df = _events(n=200)
+    ref = fk.dropoff_drivers(df, steps=["visit", "signup", "purchase"], window=60, dropped_at=3).to_pandas()
+    dt = df.assign(time=pd.Timestamp("2025-01-01") + pd.to_timedelta(df["time"], unit="s"))
+    got = fk.dropoff_drivers(as_format(dt, input_format), steps=["visit", "signup", "purchase"], window="60s",
+                             dropped_at="purchase")
+    pd.testing.assert_frame_equal(got.to_pandas(), ref)
+    with pytest.raises(ValueError, match="did you mean 'purchase'"):
+        fk.dropoff_drivers(df, steps=["visit", "signup", "purchase"], window=60, dropped_at="purchse")
+    with pytest.raises(ValueError, match="first step"):
+        fk.dropoff_drivers(df, steps=["visit", "signup", "purchase"], window=60, dropped_at="visit")
+    with pytest.raises(TypeError):
+        fk.dropoff_drivers(dt, steps=["visit", "signup", "purchase"], window=60, dropped_at="purchase")
+
+
+def test_open_windows_are_not_dropoffs():
+    # Entity 2 entered at 95 with a window of 10 and the data end at 100: still open, left out.
+    df = pd.DataFrame({"entity": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
+                       "time": [0, 1, 2, 95, 96, 10, 11, 12, 20, 21],
+                       "event": ["visit", "ad", "signup", "visit", "ad", "visit", "ad", "signup", "visit", "mail"]})
+    out = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=100)
+    d = out.to_pandas().set_index("event")
+    assert out.population == 3  # entities 1, 3, 4
+    assert d.loc["ad", "entities"] == 2 and d.loc["ad", "dropped"] == 0
+    assert d.loc["mail", "entities"] == 1 and d.loc["mail", "dropped"] == 1
+    later = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=200)
+    assert later.population == 4
+
+
+def test_open_entities_can_be_left_out(crm):
+    # Decided = reached Customer, or the latest record is Lost or Disqualified (terminal stages).
+    last = crm.sort_values(["entity", "time"], kind="stable").groupby("entity").tail(1).set_index("entity")["stage"]
+    reached = crm.groupby("entity")["stage"].agg(set)
+    decided = reached.index[(reached.map(lambda s: "Customer" in s)
+                             | last.loc[reached.index].isin(["Lost", "Disqualified", "Customer"])).to_numpy()]
+    ours = fk.drivers(crm, target="Customer", segments=["source"], open_entities="exclude")
+    ref = _reference_segments(crm[crm["entity"].isin(decided)], "Customer", ["source"])
+    _compare(ours, ref, ["segment", "value"])
+    assert ours.population == len(decided) < crm["entity"].nunique()
+    assert "decided" in ours.explain().definition
+    with pytest.raises(ValueError, match="option 'open_entities'"):
+        fk.drivers(crm, target="Customer", segments=["source"], open_entities="drop")
