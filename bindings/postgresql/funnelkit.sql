@@ -144,7 +144,7 @@ CREATE FUNCTION chi2_two_proportions(x_a bigint, n_a bigint, x_b bigint, n_b big
     AS 'MODULE_PATHNAME', 'fk_chi2_two_proportions_sql' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- ---- sales velocity over deal rows -------------------------------------------------------------------
-CREATE TYPE velocity_result AS (n bigint, won bigint, lost bigint, won_amount float8, lost_amount float8,
+CREATE TYPE velocity_result AS (n float8, won bigint, lost bigint, won_amount float8, lost_amount float8,
                                 deal_value float8, win_rate float8, cycle_length float8, velocity float8,
                                 status text, reason text);
 

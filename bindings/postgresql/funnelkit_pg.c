@@ -934,7 +934,7 @@ fk_velocity_final(PG_FUNCTION_ARGS)
 	s = (fkpg_state *) PG_GETARG_POINTER(0);
 	if (fk_deals_result((fk_deals *) s->handle, &v) != FK_OK)
 		fail(FK_INVALID_ARGUMENT, fk_deals_error((fk_deals *) s->handle), 0);
-	values[0] = Int64GetDatum(v.n);
+	values[0] = Float8GetDatum(v.n);
 	values[1] = Int64GetDatum(v.won);
 	values[2] = Int64GetDatum(v.lost);
 	values[3] = Float8GetDatum(v.won_amount);

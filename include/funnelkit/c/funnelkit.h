@@ -176,7 +176,8 @@ enum { FK_DEAL_OPEN = 0, FK_DEAL_WON = 1, FK_DEAL_LOST = 2 };
 typedef struct fk_deals fk_deals;
 
 typedef struct fk_velocity {
-    int64_t n, won, lost, cycle_deals, cycle_missing;
+    double n; /* N under the count option (the time-averaged open pipeline is fractional) */
+    int64_t won, lost, cycle_deals, cycle_missing;
     double won_amount, lost_amount;
     double deal_value, win_rate, cycle_length, velocity; /* each valid when its has_ flag is 1 */
     int has_deal_value, has_win_rate, has_cycle_length, has_velocity;
