@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
+#include <system_error>
 #include <type_traits>
 #include <cctype>
 #include <cmath>
@@ -362,6 +364,21 @@ fk::opportunity_records deal_records(const fk_deals& h) {
     return {h.created, h.closed, h.outcome, h.amount};
 }
 
+// The whole of `text` as a number of type T (a decimal integer, or a double), or an error naming
+// the option.
+template <class T>
+T number_option(std::string_view option, const std::string& text) {
+    T v{};
+    const char* first = text.data();
+    const char* last = first + text.size();
+    const auto [ptr, ec] = std::from_chars(first, last, v);
+    if (text.empty() || ec != std::errc() || ptr != last) {
+        if constexpr (std::is_floating_point_v<T>) bad_option(option, text, "is not a number");
+        else bad_option(option, text, "is not a whole number in range");
+    }
+    return v;
+}
+
 // Checks a velocity definition and gives its options.
 fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, double unit, const char* options) {
     fk::velocity_options o;
@@ -373,23 +390,30 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
         const std::string key = trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq));
         const std::string value = eq == std::string::npos ? "" : trim(pair.substr(eq + 1));
         if (key == "count") {
-            if (value == "created_in_period") o.count = fk::count_basis::created_in_period;
-            else if (value == "open_at_start") o.count = fk::count_basis::open_at_start;
-            else bad_option("count", value, "is not created_in_period or open_at_start");
+            o.count = fk::parse_count_basis(value);
         } else if (key == "win_rate") {
-            if (value == "count") o.win_rate = fk::win_rate_basis::count;
-            else if (value == "value") o.win_rate = fk::win_rate_basis::value;
-            else bad_option("win_rate", value, "is not count or value");
+            o.win_rate = fk::parse_win_rate_basis(value);
+        } else if (key == "cycle_from") {
+            o.cycle_from = fk::parse_cycle_start(value);
+            if (o.cycle_from != fk::cycle_start::created)
+                bad_option("cycle_from", value, "needs a column of cycle starts, which deal rows do not hold: only "
+                           "'created' is possible here");
         } else if (key == "cycle_over") {
-            if (value == "won") o.cycle_over = fk::cycle_deals::won;
-            else if (value == "closed") o.cycle_over = fk::cycle_deals::closed;
-            else bad_option("cycle_over", value, "is not won or closed");
+            o.cycle_over = fk::parse_cycle_deals(value);
         } else if (key == "cycle_stat") {
-            if (value == "mean") o.cycle_stat = fk::cycle_statistic::mean;
-            else if (value == "median") o.cycle_stat = fk::cycle_statistic::median;
-            else bad_option("cycle_stat", value, "is not mean or median");
+            o.cycle_stat = fk::parse_cycle_statistic(value);
+        } else if (key == "bootstrap") {
+            o.bootstrap = number_option<std::int32_t>("bootstrap", value);
+            if (o.bootstrap < 0) bad_option("bootstrap", value, "must be >= 0");
+        } else if (key == "confidence") {
+            o.confidence = number_option<double>("confidence", value);
+            if (!(o.confidence > 0 && o.confidence < 1)) bad_option("confidence", value, "must be in (0, 1)");
+        } else if (key == "seed") {
+            o.seed = number_option<std::uint64_t>("seed", value);
         } else {
-            bad_option("options", pair, "is not one of count=, win_rate=, cycle_over=, cycle_stat=");
+            bad_option("options", pair,
+                       "is not one of count=, win_rate=, cycle_from=, cycle_over=, cycle_stat=, bootstrap=, "
+                       "confidence=, seed=");
         }
     }
     if (end <= start)
@@ -920,6 +944,14 @@ void velocity_into(fk_deals* h, std::int64_t start, std::int64_t end, double uni
     v.has_win_rate = r.win_rate ? 1 : 0;
     v.has_cycle_length = r.cycle_length ? 1 : 0;
     v.has_velocity = r.velocity ? 1 : 0;
+    v.period_length = r.period_length;
+    v.realised = r.realised;
+    v.velocity_per_period = r.velocity_per_period.value_or(0.0);
+    v.has_velocity_per_period = r.velocity_per_period ? 1 : 0;
+    v.ci_lower = r.ci_lower.value_or(0.0);
+    v.ci_upper = r.ci_upper.value_or(0.0);
+    v.has_ci = r.ci_lower && r.ci_upper ? 1 : 0;
+    v.bootstrap_undefined = r.bootstrap_undefined;
     v.status = static_cast<int>(r.status);
     v.reason = h->reason.c_str();
     *out = v;

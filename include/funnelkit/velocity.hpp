@@ -157,6 +157,22 @@ enum class cycle_start : std::uint8_t { created = 0, sql = 1, first_touch = 2 };
 enum class cycle_deals : std::uint8_t { won = 0, closed = 1 };
 enum class cycle_statistic : std::uint8_t { mean = 0, median = 1 };
 
+/// The option words, as explanations print them: count_basis "average_open", "open_at_start",
+/// "created_in_period", "vendor"; win_rate_basis "count", "value"; cycle_start "created", "sql",
+/// "first_touch"; cycle_deals "won", "closed"; cycle_statistic "mean", "median". Each parser
+/// takes its option's words (what to_string gives) and throws funnelkit::invalid_argument
+/// naming the option, the value and the accepted words otherwise.
+std::string_view to_string(count_basis b) noexcept;
+std::string_view to_string(win_rate_basis b) noexcept;
+std::string_view to_string(cycle_start b) noexcept;
+std::string_view to_string(cycle_deals b) noexcept;
+std::string_view to_string(cycle_statistic b) noexcept;
+count_basis parse_count_basis(std::string_view name);
+win_rate_basis parse_win_rate_basis(std::string_view name);
+cycle_start parse_cycle_start(std::string_view name);
+cycle_deals parse_cycle_deals(std::string_view name);
+cycle_statistic parse_cycle_statistic(std::string_view name);
+
 struct velocity_options {
     count_basis count = count_basis::average_open;
     win_rate_basis win_rate = win_rate_basis::count;

@@ -290,8 +290,12 @@ static void test_velocity(void) {
     OK(fk_deal_outcome("Won", &outcome));
     CHECK(outcome == FK_DEAL_WON);
     CHECK(fk_deal_outcome("maybe", &outcome) == FK_INVALID_ARGUMENT);
-    /* Four deals created in [0, 100 days): two won (1000 after 10 days, 3000 after 30), one
-     * lost, one open. N = 4, D = 2000, W = 2/3, L = 20 days: V = 4 * 2000 * 2/3 / 20 = 266.67. */
+    /* Four deals created in [0, 100 days): A won 1000 (open days 0..10), B won 3000 (5..35),
+     * C lost 500 (6..20), D open 800 (from day 7). Over [0, 100 days), with the defaults:
+     * N = time-averaged open pipeline = (10 + 30 + 14 + 93) / 100 = 1.47, D = 2000, W = 2/3,
+     * L = mean days open of all closed deals = (10 + 30 + 14) / 3 = 18:
+     * V = 1.47 * 2000 * 2/3 / 18 = 108.89 per day, 10,888.9 per 100-day period; realised won
+     * revenue = 4000 / 100 = 40 per day. */
     OK(fk_deals_add(d, 0, 10 * day, FK_DEAL_WON, 1000));
     OK(fk_deals_add(d, 5 * day, 35 * day, FK_DEAL_WON, 3000));
     OK(fk_deals_add(e, 6 * day, 20 * day, FK_DEAL_LOST, 500));
@@ -302,14 +306,54 @@ static void test_velocity(void) {
     OK(fk_deals_serialize(d, &data, &size));
     OK(fk_deals_deserialize(data, size, &back));
     OK(fk_deals_velocity(back, 0, 100 * day, (double)day, NULL, &v));
-    CHECK(v.n == 4 && v.won == 2 && v.lost == 1);
-    CHECK(v.has_velocity && v.status == 0);
+    NEAR(v.n, 1.47, 1e-12);
+    CHECK(v.won == 2 && v.lost == 1 && v.cycle_deals == 3 && v.cycle_missing == 0);
+    CHECK(v.has_velocity && v.status == 0 && v.has_velocity_per_period && !v.has_ci);
+    NEAR(v.won_amount, 4000.0, 1e-9);
+    NEAR(v.lost_amount, 500.0, 1e-9);
     NEAR(v.deal_value, 2000.0, 1e-9);
     NEAR(v.win_rate, 2.0 / 3.0, 1e-12);
+    NEAR(v.cycle_length, 18.0, 1e-12);
+    NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 18.0, 1e-9);
+    NEAR(v.period_length, 100.0, 1e-12);
+    NEAR(v.velocity_per_period, 1.47 * 2000.0 * 2.0 / 3.0 / 18.0 * 100.0, 1e-7);
+    NEAR(v.realised, 40.0, 1e-12);
+    /* L over the won deals only: (10 + 30) / 2 = 20. */
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "cycle_over=won", &v));
     NEAR(v.cycle_length, 20.0, 1e-12);
-    NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 20.0, 1e-9);
+    NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 20.0, 1e-9);
+    /* N = the 4 deals created in the period, per period: V = N * D * W / 100 days = 53.33,
+     * N * D * W = 5,333.3 per period. */
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=created_in_period", &v));
+    CHECK(v.n == 4.0);
+    NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 100.0, 1e-9);
+    NEAR(v.velocity_per_period, 4 * 2000.0 * 2.0 / 3.0, 1e-7);
+    /* The vendor formula: created in the period, divided by L = 18. */
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=vendor", &v));
+    CHECK(v.n == 4.0);
+    NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 18.0, 1e-9);
+    /* Open at the start of [8, 100 days): A, B, C and D are all open on day 8; the period is 92
+     * days long, realised = 4000 / 92. */
+    OK(fk_deals_velocity(back, 8 * day, 100 * day, (double)day, "count=open_at_start", &v));
+    CHECK(v.n == 4.0);
+    NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 18.0, 1e-9);
+    NEAR(v.period_length, 92.0, 1e-12);
+    NEAR(v.realised, 4000.0 / 92.0, 1e-12);
+    /* W by value 4000 / 4500; the median days open of the closed deals {10, 30, 14} is 14. */
     OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "win_rate=value, cycle_stat=median", &v));
     NEAR(v.win_rate, 4000.0 / 4500.0, 1e-12);
+    NEAR(v.cycle_length, 14.0, 1e-12);
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "cycle_from=created, cycle_over=closed, count=average_open",
+                         &v));
+    NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 18.0, 1e-9);
+    /* A bootstrap interval of V around the point value, reproducible with its seed. */
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "bootstrap=200, confidence=0.9, seed=7", &v));
+    CHECK(v.has_ci && v.ci_lower <= v.ci_upper && v.bootstrap_undefined >= 0 && v.bootstrap_undefined <= 200);
+    {
+        const double lower = v.ci_lower, upper = v.ci_upper;
+        OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "seed=7,bootstrap=200,confidence=0.9", &v));
+        CHECK(v.ci_lower == lower && v.ci_upper == upper);
+    }
     /* An empty period: undefined V with a reason. */
     OK(fk_deals_velocity(back, 200 * day, 300 * day, (double)day, NULL, &v));
     CHECK(!v.has_velocity && v.status != 0 && strlen(v.reason) > 0);
@@ -318,6 +362,15 @@ static void test_velocity(void) {
     CHECK(strstr(fk_deals_error(d), "closed") != NULL);
     CHECK(fk_deals_add(d, 10, 20, FK_DEAL_WON, NAN) == FK_INVALID_ARGUMENT);
     CHECK(fk_deals_velocity(back, 0, 100, 1.0, "colour=blue", &v) == FK_INVALID_ARGUMENT);
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "count=created", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("average_open");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "cycle_from=sql", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("cycle_from");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "bootstrap=-1", &v) == FK_INVALID_ARGUMENT);
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "bootstrap=ten", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("bootstrap");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "confidence=1.5", &v) == FK_INVALID_ARGUMENT);
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "seed=-3", &v) == FK_INVALID_ARGUMENT);
     CHECK(fk_deals_velocity(back, 100, 0, 1.0, NULL, &v) == FK_INVALID_ARGUMENT);
     CHECK(fk_deals_deserialize("FKDL\x02\x00", 6, &e) == FK_INVALID_ARGUMENT);
     /* A recorded definition travels with the bytes and must agree on merge. */
@@ -326,7 +379,9 @@ static void test_velocity(void) {
     fk_deals_free(e);
     OK(fk_deals_deserialize(data, size, &e));
     OK(fk_deals_result(e, &v));
-    CHECK(v.n == 4 && v.has_velocity);
+    NEAR(v.n, 1.47, 1e-12);
+    NEAR(v.cycle_length, 14.0, 1e-12);
+    CHECK(v.has_velocity);
     CHECK(fk_deals_define(e, 0, 50 * day, (double)day, "cycle_stat=median") == FK_INVALID_ARGUMENT);
     CHECK(strstr(fk_deals_error(e), "period") != NULL);
     CHECK(fk_deals_define(e, 0, 100 * day, (double)day, "cycle_stat=mode") == FK_INVALID_ARGUMENT);

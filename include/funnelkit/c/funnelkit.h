@@ -176,13 +176,23 @@ enum { FK_DEAL_OPEN = 0, FK_DEAL_WON = 1, FK_DEAL_LOST = 2 };
 typedef struct fk_deals fk_deals;
 
 typedef struct fk_velocity {
-    double n; /* N under the count option (the time-averaged open pipeline is fractional) */
+    /* N under the count option: by default the time-averaged open pipeline (fractional) */
+    double n;
     int64_t won, lost, cycle_deals, cycle_missing;
     double won_amount, lost_amount;
     double deal_value, win_rate, cycle_length, velocity; /* each valid when its has_ flag is 1 */
     int has_deal_value, has_win_rate, has_cycle_length, has_velocity;
     int status;         /* 0 ok, 1 no won deals, 2 no closed deals, 3 no cycle, 4 zero cycle */
     const char* reason; /* why V is undefined ("" when defined); owned by the deals handle */
+    double period_length; /* (end - start) / unit: the period in units of L */
+    double realised;      /* won amount of the deals won in the period / period_length */
+    double velocity_per_period; /* V * period_length; valid when has_velocity_per_period is 1 */
+    int has_velocity_per_period;
+    /* Percentile bootstrap interval of V (option bootstrap=R > 0); valid when has_ci is 1.
+     * bootstrap_undefined: replicates where V was undefined, left out of the percentiles. */
+    double ci_lower, ci_upper;
+    int has_ci;
+    int32_t bootstrap_undefined;
 } fk_velocity;
 
 fk_status fk_deals_new(fk_deals** out);
@@ -197,9 +207,16 @@ fk_status fk_deals_size(const fk_deals* h, size_t* n);
 fk_status fk_deals_serialize(fk_deals* h, const void** data, size_t* size);
 fk_status fk_deals_deserialize(const void* data, size_t size, fk_deals** out);
 /* V = N * D * W / L over the period [start, end) in the times' unit; unit = length of one unit
- * of L in that unit (86400 for days from seconds). options: NULL or "" for the defaults, or
- * comma-separated key=value pairs: count=created_in_period|open_at_start,
- * win_rate=count|value, cycle_over=won|closed, cycle_stat=mean|median. */
+ * of L in that unit (86400 for days from seconds). The definitions are those of the C++
+ * funnelkit::velocity (include/funnelkit/velocity.hpp). options: NULL or "" for the defaults, or
+ * comma-separated key=value pairs, each value a word of the C++ option parsers
+ * (parse_count_basis and its siblings):
+ *   count=average_open (default: the time-averaged open pipeline) | open_at_start |
+ *         created_in_period (V = N * D * W / period length) | vendor (created, divided by L);
+ *   win_rate=count (default) | value;   cycle_over=closed (default) | won;
+ *   cycle_stat=mean (default) | median; cycle_from=created (the only start deal rows hold);
+ *   bootstrap=R (replicates of the percentile interval of V, default 0: none),
+ *   confidence=c (default 0.95), seed=s (default 42). */
 fk_status fk_deals_velocity(fk_deals* h, int64_t start, int64_t end, double unit, const char* options,
                             fk_velocity* out);
 /* Records (start, end, unit, options) as above, or checks them against the recorded ones

@@ -160,6 +160,19 @@ inline double percentile(const std::vector<double>& v, double q) {
     return v[lo] + (h - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
+// The value of an option enum named `word` among its `count` values (codes 0..count-1), by the
+// words name() gives them.
+template <class E>
+E parse_word(std::string_view option, std::string_view word, unsigned count) {
+    std::string accepted;
+    for (unsigned code = 0; code < count; ++code) {
+        const auto value = static_cast<E>(code);
+        if (word == name(value)) return value;
+        accepted += (code ? ", '" : "'") + std::string(name(value)) + "'";
+    }
+    detail::throw_option(option, "'" + std::string(word) + "'", "is not one of " + accepted);
+}
+
 }  // namespace detail::velocity_impl
 
 FUNNELKIT_INLINE std::string explanation_value::text() const {
@@ -218,6 +231,28 @@ FUNNELKIT_INLINE std::string explanation::json() const {
     json_string(s, note);
     s += "}";
     return s;
+}
+
+FUNNELKIT_INLINE std::string_view to_string(count_basis b) noexcept { return detail::velocity_impl::name(b); }
+FUNNELKIT_INLINE std::string_view to_string(win_rate_basis b) noexcept { return detail::velocity_impl::name(b); }
+FUNNELKIT_INLINE std::string_view to_string(cycle_start b) noexcept { return detail::velocity_impl::name(b); }
+FUNNELKIT_INLINE std::string_view to_string(cycle_deals b) noexcept { return detail::velocity_impl::name(b); }
+FUNNELKIT_INLINE std::string_view to_string(cycle_statistic b) noexcept { return detail::velocity_impl::name(b); }
+
+FUNNELKIT_INLINE count_basis parse_count_basis(std::string_view name) {
+    return detail::velocity_impl::parse_word<count_basis>("count", name, 4);
+}
+FUNNELKIT_INLINE win_rate_basis parse_win_rate_basis(std::string_view name) {
+    return detail::velocity_impl::parse_word<win_rate_basis>("win_rate", name, 2);
+}
+FUNNELKIT_INLINE cycle_start parse_cycle_start(std::string_view name) {
+    return detail::velocity_impl::parse_word<cycle_start>("cycle_from", name, 3);
+}
+FUNNELKIT_INLINE cycle_deals parse_cycle_deals(std::string_view name) {
+    return detail::velocity_impl::parse_word<cycle_deals>("cycle_over", name, 2);
+}
+FUNNELKIT_INLINE cycle_statistic parse_cycle_statistic(std::string_view name) {
+    return detail::velocity_impl::parse_word<cycle_statistic>("cycle_stat", name, 2);
 }
 
 FUNNELKIT_INLINE std::string_view to_string(velocity_status s) noexcept {
