@@ -1,0 +1,129 @@
+// Golden blobs of the C ABI's row buffers (docs/sql.md, "Byte formats of the row buffers"):
+// fk_events (FKEV) and fk_deals (FKDL), format version 2. The bytes a PostgreSQL server passes
+// between its parallel workers must keep loading; each stored blob loads, is exactly what the
+// writer writes today, gives the answer it was made for, and no flipped bit, truncation or
+// extra byte of it loads.
+#include <gtest/gtest.h>
+
+#include <funnelkit/c/funnelkit.h>
+#include <funnelkit/error.hpp>
+
+#include "golden_testing.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+std::vector<std::byte> bytes_of(const void* data, std::size_t size) {
+    std::vector<std::byte> out(size);
+    if (size) std::memcpy(out.data(), data, size);
+    return out;
+}
+
+// The State::deserialize shape corruptions_accepted expects, for a C handle type.
+template <class H, fk_status (*Deserialize)(const void*, std::size_t, H**), void (*Free)(H*)>
+struct c_blob {
+    static int deserialize(const std::byte* data, std::size_t size) {
+        H* h = nullptr;
+        if (Deserialize(data, size, &h) != FK_OK) throw funnelkit::invalid_argument(fk_last_error());
+        Free(h);
+        return 0;
+    }
+};
+using events_blob = c_blob<fk_events, fk_events_deserialize, fk_events_free>;
+using deals_blob = c_blob<fk_deals, fk_deals_deserialize, fk_deals_free>;
+
+constexpr std::int64_t day = 86'400;
+
+}  // namespace
+
+// Two entities' events, three steps, a one-hour window in strict_order. Entity 1: steps 1, 2,
+// 3 within the hour (level 3); entity 2: step 1, an event matching no step (which strict_order
+// keeps: it ends the chain), then step 2 (level 1).
+TEST(CApiGolden, EventBufferVersion2) {
+    fk_events* h = nullptr;
+    ASSERT_EQ(fk_events_new(&h), FK_OK);
+    std::uint32_t modes = 0;
+    ASSERT_EQ(fk_window_funnel_modes("strict_order", &modes), FK_OK);
+    ASSERT_EQ(fk_events_define(h, 3600, 3, modes), FK_OK);
+    const std::int64_t entity[] = {1, 1, 1, 2, 2, 2};
+    const std::int64_t time[] = {0, 600, 1200, 100, 200, 300};
+    const std::uint64_t mask[] = {1, 2, 4, 1, 0, 2};
+    ASSERT_EQ(fk_events_add_columns(h, entity, time, mask, 6), FK_OK);
+    const void* data = nullptr;
+    std::size_t size = 0;
+    ASSERT_EQ(fk_events_serialize(h, &data, &size), FK_OK);
+    const auto written = bytes_of(data, size);
+    fk_events_free(h);
+
+    funnelkit_testing::write_golden_if_asked("fk_events_v2.bin", written);
+    const auto golden = funnelkit_testing::read_golden("fk_events_v2.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
+    EXPECT_EQ(written, golden);
+    ASSERT_EQ(std::memcmp(golden.data(), "FKEV\x02\x00", 6), 0);
+
+    fk_events* back = nullptr;
+    ASSERT_EQ(fk_events_deserialize(golden.data(), golden.size(), &back), FK_OK) << fk_last_error();
+    std::size_t n = 0;
+    int defined = 0;
+    ASSERT_EQ(fk_events_size(back, &n, &defined), FK_OK);
+    EXPECT_EQ(n, 6u);
+    EXPECT_EQ(defined, 1);
+    fk_funnel_counts* counts = nullptr;
+    ASSERT_EQ(fk_events_counts(back, &counts), FK_OK) << fk_events_error(back);
+    std::int64_t reached = 0;
+    const std::int64_t want[] = {2, 2, 1, 1};  // entities at level >= 0, 1, 2, 3
+    for (std::uint32_t level = 0; level <= 3; ++level) {
+        ASSERT_EQ(fk_funnel_counts_reached(counts, level, &reached), FK_OK);
+        EXPECT_EQ(reached, want[level]) << "level " << level;
+    }
+    fk_funnel_counts_free(counts);
+    fk_events_free(back);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<events_blob>(golden), 0);
+}
+
+// The four deals of tests/c/test_c_api.c with a recorded definition: the period [0, 100 days)
+// in seconds, L in days, options "cycle_stat=median". The definition travels with the bytes:
+// N = (10 + 30 + 14 + 93) / 100 = 1.47 open deals on average, D = 2000, W = 2/3, L = median of
+// {10, 30, 14} = 14 days, V = 1.47 * 2000 * 2/3 / 14 = 140 per day.
+TEST(CApiGolden, DealBufferVersion2) {
+    fk_deals* h = nullptr;
+    ASSERT_EQ(fk_deals_new(&h), FK_OK);
+    ASSERT_EQ(fk_deals_define(h, 0, 100 * day, double(day), "cycle_stat=median"), FK_OK);
+    ASSERT_EQ(fk_deals_add(h, 0, 10 * day, FK_DEAL_WON, 1000), FK_OK);
+    ASSERT_EQ(fk_deals_add(h, 5 * day, 35 * day, FK_DEAL_WON, 3000), FK_OK);
+    ASSERT_EQ(fk_deals_add(h, 6 * day, 20 * day, FK_DEAL_LOST, 500), FK_OK);
+    ASSERT_EQ(fk_deals_add(h, 7 * day, FK_MISSING_TIME, FK_DEAL_OPEN, 800.5), FK_OK);
+    const void* data = nullptr;
+    std::size_t size = 0;
+    ASSERT_EQ(fk_deals_serialize(h, &data, &size), FK_OK);
+    const auto written = bytes_of(data, size);
+    fk_deals_free(h);
+
+    funnelkit_testing::write_golden_if_asked("fk_deals_v2.bin", written);
+    const auto golden = funnelkit_testing::read_golden("fk_deals_v2.bin");
+    ASSERT_FALSE(golden.empty()) << "missing golden blob";
+    EXPECT_EQ(written, golden);
+    ASSERT_EQ(std::memcmp(golden.data(), "FKDL\x02\x00", 6), 0);
+
+    fk_deals* back = nullptr;
+    ASSERT_EQ(fk_deals_deserialize(golden.data(), golden.size(), &back), FK_OK) << fk_last_error();
+    std::size_t n = 0;
+    ASSERT_EQ(fk_deals_size(back, &n), FK_OK);
+    EXPECT_EQ(n, 4u);
+    fk_velocity v{};
+    ASSERT_EQ(fk_deals_result(back, &v), FK_OK) << fk_deals_error(back);
+    EXPECT_NEAR(v.n, 1.47, 1e-12);
+    EXPECT_EQ(v.won, 2);
+    EXPECT_EQ(v.lost, 1);
+    EXPECT_DOUBLE_EQ(v.won_amount, 4000.0);
+    EXPECT_DOUBLE_EQ(v.cycle_length, 14.0);
+    EXPECT_NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 14.0, 1e-9);
+    EXPECT_DOUBLE_EQ(v.period_length, 100.0);
+    EXPECT_DOUBLE_EQ(v.realised, 40.0);
+    fk_deals_free(back);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<deals_blob>(golden), 0);
+}
