@@ -1017,9 +1017,12 @@ fk_status fk_plan_reverse_funnel(double goal, double deal_value, const char* con
         if (won_name) o.won_name = won_name;
         o.periods = periods;
         o.reps = reps;
-        if (rounding != nullptr && std::string_view(rounding) != "from_goal") {
-            if (std::string_view(rounding) == "chained") o.rounding = fk::plan_rounding::chained;
-            else bad_option("rounding", rounding, "is not from_goal or chained");
+        if (rounding != nullptr) {
+            const std::string_view word(rounding);
+            if (word == "deals_first" || word == "from_goal") o.rounding = fk::plan_rounding::deals_first;
+            else if (word == "chained") o.rounding = fk::plan_rounding::chained;
+            else if (word == "round_once") o.rounding = fk::plan_rounding::round_once;
+            else bad_option("rounding", word, "is not one of 'deals_first' (formerly 'from_goal'), 'chained', 'round_once'");
         }
         auto* h = new fk_plan();
         try {

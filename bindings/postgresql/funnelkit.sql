@@ -144,9 +144,15 @@ CREATE FUNCTION chi2_two_proportions(x_a bigint, n_a bigint, x_b bigint, n_b big
     AS 'MODULE_PATHNAME', 'fk_chi2_two_proportions_sql' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- ---- sales velocity over deal rows -------------------------------------------------------------------
+-- n: N under the count option (by default the time-averaged open pipeline, fractional);
+-- velocity: V per unit of L; velocity_per_period = V * period_length; realised: won amount of
+-- the deals won in the period / period_length; ci_lower, ci_upper: bootstrap interval of V
+-- (option bootstrap=R).
 CREATE TYPE velocity_result AS (n float8, won bigint, lost bigint, won_amount float8, lost_amount float8,
                                 deal_value float8, win_rate float8, cycle_length float8, velocity float8,
-                                status text, reason text);
+                                status text, reason text, velocity_per_period float8, realised float8,
+                                period_length float8, cycle_deals bigint, cycle_missing bigint,
+                                ci_lower float8, ci_upper float8);
 
 CREATE FUNCTION fk_velocity_step(internal, timestamptz, timestamptz, text, float8, timestamptz, timestamptz)
     RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_ts_step' LANGUAGE C PARALLEL SAFE;
@@ -157,6 +163,8 @@ CREATE FUNCTION fk_velocity_step(internal, timestamp, timestamp, text, float8, t
 CREATE FUNCTION fk_velocity_step(internal, timestamp, timestamp, text, float8, timestamp, timestamp, text)
     RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_ts_step' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_step(internal, bigint, bigint, text, float8, bigint, bigint, float8)
+    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_int_step' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION fk_velocity_step(internal, bigint, bigint, text, float8, bigint, bigint, float8, text)
     RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_int_step' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_combine(internal, internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'fkpg_velocity_combine' LANGUAGE C PARALLEL SAFE;
@@ -192,11 +200,16 @@ CREATE AGGREGATE velocity(created bigint, closed bigint, outcome text, amount fl
     SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
     COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
     DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE velocity(created bigint, closed bigint, outcome text, amount float8,
+                          period_start bigint, period_end bigint, unit float8, options text) (
+    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
+    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
+    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
 
 -- ---- the reverse funnel ---------------------------------------------------------------------------
 CREATE FUNCTION reverse_funnel(goal float8, deal_value float8, stages text[], rates float8[],
                                periods integer DEFAULT 1, reps integer DEFAULT 1,
-                               won text DEFAULT 'Customer', rounding text DEFAULT 'from_goal')
+                               won text DEFAULT 'Customer', rounding text DEFAULT 'deals_first')
     RETURNS TABLE (stage text, rate float8, rate_to_won float8, exact float8, volume float8,
                    per_period float8, per_rep_per_period float8)
     AS 'MODULE_PATHNAME', 'fk_reverse_funnel' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 8;

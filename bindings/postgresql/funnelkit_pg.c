@@ -869,8 +869,9 @@ fk_chi2_two_proportions_sql(PG_FUNCTION_ARGS)
 /* ---- velocity --------------------------------------------------------------------------- */
 
 /* velocity(state, created, closed, outcome text, amount float8, period_start, period_end
- *          [, options text | unit float8]): times are timestamps (microseconds, L in days) or
- * bigint ticks (L in `unit` ticks). */
+ *          [, options text]) on timestamps (microseconds, L in days), or
+ * velocity(state, ..., period_end, unit float8 [, options text]) on bigint ticks (L in `unit`
+ * ticks). The options string goes to the C ABI, which parses it with the C++ option parsers. */
 static Datum
 velocity_step(FunctionCallInfo fcinfo, bool timestamps)
 {
@@ -882,7 +883,7 @@ velocity_step(FunctionCallInfo fcinfo, bool timestamps)
 	int32		outcome;
 	char	   *word;
 	double		unit = timestamps ? (double) USECS_PER_DAY : optional_float(fcinfo, 7, 1.0);
-	char	   *options = timestamps ? optional_text(fcinfo, 7, "") : pstrdup("");
+	char	   *options = optional_text(fcinfo, timestamps ? 7 : 8, "");
 
 	NOT_NULL(1, "created");
 	NOT_NULL(3, "outcome");
@@ -918,15 +919,16 @@ Datum fk_velocity_int_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, fals
 
 
 /* RETURNS velocity_result (n, won, lost, won_amount, lost_amount, deal_value, win_rate,
- * cycle_length, velocity, status, reason). */
+ * cycle_length, velocity, status, reason, velocity_per_period, realised, period_length,
+ * cycle_deals, cycle_missing, ci_lower, ci_upper). */
 PG_FUNCTION_INFO_V1(fk_velocity_final);
 Datum
 fk_velocity_final(PG_FUNCTION_ARGS)
 {
 	fkpg_state *s;
 	fk_velocity v;
-	Datum		values[11];
-	bool		nulls[11] = {false};
+	Datum		values[18];
+	bool		nulls[18] = {false};
 	static const char *const statuses[] = {"ok", "no_won_deals", "no_closed_deals", "no_cycle", "zero_cycle"};
 
 	if (PG_ARGISNULL(0))
@@ -945,6 +947,13 @@ fk_velocity_final(PG_FUNCTION_ARGS)
 	values[8] = float_or_null(v.velocity, v.has_velocity, &nulls[8]);
 	values[9] = CStringGetTextDatum(v.status >= 0 && v.status <= 4 ? statuses[v.status] : "unknown");
 	values[10] = CStringGetTextDatum(v.reason ? v.reason : "");
+	values[11] = float_or_null(v.velocity_per_period, v.has_velocity_per_period, &nulls[11]);
+	values[12] = Float8GetDatum(v.realised);
+	values[13] = Float8GetDatum(v.period_length);
+	values[14] = Int64GetDatum(v.cycle_deals);
+	values[15] = Int64GetDatum(v.cycle_missing);
+	values[16] = float_or_null(v.ci_lower, v.has_ci, &nulls[16]);
+	values[17] = float_or_null(v.ci_upper, v.has_ci, &nulls[17]);
 	return composite(fcinfo, values, nulls);
 }
 

@@ -53,7 +53,12 @@ SELECT counts.week, r.level AS step, r.step AS name, r.entities, r.reached, r.st
        r.lower AS cumulative_lower, r.upper AS cumulative_upper
 FROM counts, window_funnel_rows(counts.c, ARRAY['Lead', 'MQL', 'SQL', 'Customer']) r;
 
--- Sales velocity V = N * D * W / L per source and calendar quarter (L in days, V per day).
+-- Sales velocity V = N * D * W / L per source and calendar quarter (L in days, V per day), with
+-- the library's default definitions: N is the time-averaged number of open opportunities over
+-- the quarter (not a head count: an opportunity open half the quarter counts one half), L the
+-- mean days from creation to close of every deal closed in the quarter, won or lost. By
+-- Little's law V then estimates won revenue per day; realised_per_day, the amount actually won
+-- in the quarter per day, stands beside it as the check. velocity_per_quarter = V * days.
 CREATE OR REPLACE VIEW velocity_by_source AS
 WITH quarters AS (
     SELECT q AS period_start, q + interval '3 months' AS period_end
@@ -63,8 +68,10 @@ v AS (
     SELECT d.source, q.period_start,
            velocity(d.created, d.closed, d.outcome, d.amount, q.period_start, q.period_end) AS v
     FROM deals d CROSS JOIN quarters q GROUP BY d.source, q.period_start, q.period_end)
-SELECT source, period_start, (v).n AS opportunities, (v).won, (v).lost, (v).deal_value, (v).win_rate,
-       (v).cycle_length AS cycle_days, (v).velocity AS velocity_per_day, (v).status
+SELECT source, period_start, (v).n AS avg_open_opportunities, (v).won, (v).lost, (v).deal_value,
+       (v).win_rate, (v).cycle_length AS cycle_days, (v).velocity AS velocity_per_day,
+       (v).realised AS realised_per_day, (v).velocity_per_period AS velocity_per_quarter,
+       (v).period_length AS days, (v).status
 FROM v;
 
 -- The reverse funnel: leads needed per stage for a revenue goal of 1,000,000 over 12 months and

@@ -413,6 +413,19 @@ static void test_plan(void) {
     CHECK(strcmp(row.name, "Customer") == 0 && !row.has_rate);
     CHECK(fk_plan_row_at(p, 5, &row) == FK_INVALID_ARGUMENT);
     fk_plan_free(p);
+    {
+        /* Every rounding word of funnelkit::plan_rounding (and the former name of deals_first):
+         * this goal divides exactly, so all give 1,000 leads. */
+        const char* words[] = {"deals_first", "from_goal", "chained", "round_once"};
+        for (i = 0; i < 4; ++i) {
+            OK(fk_plan_reverse_funnel(40000, 800, names, rates, 4, NULL, 1, 10, words[i], &p));
+            OK(fk_plan_row_at(p, 0, &row));
+            CHECK(row.volume == 1000);
+            fk_plan_free(p);
+        }
+        CHECK(fk_plan_reverse_funnel(40000, 800, names, rates, 4, NULL, 1, 10, "nearest", &p) == FK_INVALID_ARGUMENT);
+        ERR_HAS("round_once");
+    }
     rates[1] = 0.0;
     CHECK(fk_plan_reverse_funnel(40000, 800, names, rates, 4, NULL, 1, 10, NULL, &p) == FK_INVALID_ARGUMENT);
     ERR_HAS("rate");

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import math
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -363,44 +365,136 @@ def deals(db, crm):
 
 
 VELOCITY_COLUMNS = ["n", "won", "lost", "won_amount", "lost_amount", "deal_value", "win_rate", "cycle_length",
-                    "velocity", "status"]
+                    "velocity", "status", "reason", "velocity_per_period", "realised", "period_length",
+                    "cycle_deals", "cycle_missing", "ci_lower", "ci_upper"]
+# Options of the velocity aggregate taken with every word; cycle_from is left out because deal
+# rows hold only the creation time (cycle_from=created, the default).
+VELOCITY_KEYS = ("count", "win_rate", "cycle_over", "cycle_stat")
 
 
-@pytest.mark.parametrize("options", ["", "count=open_at_start,win_rate=value,cycle_over=closed,cycle_stat=median"])
+def option_words(db, key: str) -> list[str]:
+    """The words the library's C++ parser accepts for option `key`, as it lists them when it
+    refuses an unknown word: the SQL function takes the same words."""
+    import psycopg
+
+    with pytest.raises(psycopg.Error, match=f"option '{key}'") as err:
+        db.execute(f"SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, '{key}=no_such_word')").fetchall()
+    accepted = str(err.value).split("is not one of", 1)[1]
+    words = re.findall(r"'([a-z_]+)'", accepted)
+    assert len(words) >= 2, str(err.value)
+    return words
+
+
+def velocity_option_sets(db) -> list[str]:
+    """The defaults, then each word of each option (the others at their defaults), then a few
+    combinations."""
+    out = [""]
+    for key in VELOCITY_KEYS:
+        out += [f"{key}={word}" for word in option_words(db, key)]
+    out += ["count=open_at_start,win_rate=value,cycle_over=won,cycle_stat=median",
+            "count=created_in_period,cycle_stat=median", "count=vendor,win_rate=value,cycle_over=won"]
+    return out
+
+
+def python_velocity(df, options: str, **kw) -> pd.DataFrame:
+    """fk.velocity with the options of an SQL options string (a deprecated alias warns; the
+    numbers are what count here)."""
+    opts = dict(o.split("=") for o in options.split(",")) if options else {}
+    for k in ("bootstrap", "seed"):
+        if k in opts:
+            opts[k] = int(opts[k])
+    if "confidence" in opts:
+        opts["confidence"] = float(opts["confidence"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return fk.velocity(df, **kw, **opts).to_pandas()
+
+
+def assert_velocity_row(got, want, options: str) -> None:
+    """One velocity_result row against one row of fk.velocity's table, field by field."""
+    for name, value in zip(VELOCITY_COLUMNS, got):
+        expected = want[name] if name in want.index else None
+        where = f"{name} with options {options!r}"
+        if name == "reason" and expected is None:
+            continue
+        if name in ("status", "reason"):
+            assert value == expected, where
+        elif value is None:
+            assert expected is None or pd.isna(expected), where
+        else:
+            assert expected is not None and not pd.isna(expected), where
+            assert value == pytest.approx(float(expected), rel=1e-12, abs=1e-12), where
+
+
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
-def test_velocity_by_source_matches_python(db, deals, options, parallel):
+def test_velocity_by_source_matches_python(db, deals, parallel):
+    """Every field of velocity_result against fk.velocity on the sample deals, for every option
+    word the parser accepts, per source and overall, serial and in parallel plans."""
     start, end = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")
-    extra = f", '{options}'" if options else ""
+    for options in velocity_option_sets(db):
+        extra = f", '{options}'" if options else ""
+        q = (f"SELECT source, (v).* FROM (SELECT source, velocity(created, closed, outcome, amount, "
+             f"'{start}'::timestamp, '{end}'::timestamp{extra}) AS v FROM deals GROUP BY source) s ORDER BY source")
+        settings(db, PARALLEL if parallel else SERIAL)
+        got = rows(db, q)
+        if parallel:
+            assert "Partial" in plan(db, q)
+        reset(db)
+        want = python_velocity(deals, options, edges=[start, end], segment="source")
+        overall = want[want["source"] == "(all)"].iloc[0]
+        want = want[want["source"] != "(all)"].sort_values("source")
+        assert [g[0] for g in got] == want["source"].tolist()
+        for g, (_, w) in zip(got, want.iterrows()):
+            assert_velocity_row(g[1:], w, options)
+        # The overall row: the aggregate without GROUP BY.
+        q_all = (f"SELECT (velocity(created, closed, outcome, amount, '{start}'::timestamp, "
+                 f"'{end}'::timestamp{extra})).* FROM deals")
+        assert_velocity_row(db.execute(q_all).fetchone(), overall, options)
+
+
+def test_velocity_default_is_the_time_averaged_pipeline(db, deals):
+    """With no options N is the time-averaged open pipeline (fractional), L is over all closed
+    deals, and realised won revenue per day sits beside V."""
+    start, end = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")
+    v = db.execute(f"SELECT (v).n, (v).period_length, (v).realised, (v).won_amount, (v).velocity, "
+                   f"(v).velocity_per_period, (v).cycle_deals, (v).won + (v).lost FROM (SELECT velocity(created, "
+                   f"closed, outcome, amount, '{start}'::timestamp, '{end}'::timestamp) v FROM deals) s").fetchone()
+    n, length, realised, won_amount, velocity, per_period, cycle_deals, closed = v
+    assert length == (end - start).days
+    assert realised == pytest.approx(won_amount / length, rel=1e-15)
+    assert per_period == pytest.approx(velocity * length, rel=1e-15)
+    assert cycle_deals == closed
+    # N by hand: the days each deal is open inside the period, over the period's days.
+    c = deals["created"].clip(lower=start, upper=end)
+    e = deals["closed"].fillna(end).clip(lower=start, upper=end)
+    assert n == pytest.approx(((e - c).dt.total_seconds().clip(lower=0).sum() / 86400) / length, rel=1e-12)
+    assert n != round(n)
+
+
+def test_velocity_bootstrap_interval(db, deals):
+    """bootstrap=R gives fk.velocity's percentile interval, serial and parallel alike (the
+    interval depends on the deals as a set and the seed, not on their order)."""
+    start, end = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")
+    options = "bootstrap=200,confidence=0.9,seed=5"
     q = (f"SELECT source, (v).* FROM (SELECT source, velocity(created, closed, outcome, amount, "
-         f"'{start}'::timestamp, '{end}'::timestamp{extra}) AS v FROM deals GROUP BY source) s ORDER BY source")
-    settings(db, PARALLEL if parallel else SERIAL)
-    got = rows(db, q)
-    if parallel:
-        assert "Partial" in plan(db, q)
+         f"'{start}'::timestamp, '{end}'::timestamp, '{options}') AS v FROM deals GROUP BY source) s ORDER BY source")
+    settings(db, SERIAL)
+    serial = rows(db, q)
+    settings(db, PARALLEL)
+    parallel = rows(db, q)
     reset(db)
-    kw = dict(o.split("=") for o in options.split(",")) if options else {}
-    want = fk.velocity(deals, edges=[start, end], segment="source", **kw).to_pandas()
-    want = want[want["source"] != "(all)"].sort_values("source")
-    assert [g[0] for g in got] == want["source"].tolist()
-    for g, (_, w) in zip(got, want.iterrows()):
-        for name, value in zip(VELOCITY_COLUMNS, g[1:11]):
-            expected = w[name]
-            if name == "status":
-                assert value == expected
-            elif value is None:
-                assert pd.isna(expected), name
-            else:
-                assert value == pytest.approx(float(expected), rel=1e-12), name
-    # The overall row: the aggregate without GROUP BY.
-    q_all = (f"SELECT (velocity(created, closed, outcome, amount, '{start}'::timestamp, '{end}'::timestamp{extra})).* "
-             "FROM deals")
-    overall = fk.velocity(deals, edges=[start, end], **kw).to_pandas().iloc[0]
-    g = db.execute(q_all).fetchone()
-    assert g[8] == pytest.approx(overall["velocity"], rel=1e-12)
+    assert serial == parallel
+    assert any(g[17] is not None for g in serial)
+    # Each group is the whole of what the aggregate sees, so its resampling stream is that of
+    # fk.velocity's overall row on the group's deals (a segment row of one call draws its own).
+    for g in serial:
+        want = python_velocity(deals[deals["source"] == g[0]], options, edges=[start, end]).iloc[0]
+        assert_velocity_row(g[1:], want, options)
 
 
 def test_velocity_random_deals(db):
-    """Random deals, integer times (seconds, L in days) and timestamptz, every option word."""
+    """Random deals, integer times (seconds, L in days) and timestamptz, every option word:
+    every field against fk.velocity."""
     rng = np.random.default_rng(21)
     n = 3000
     created = rng.integers(0, 200 * 86400, n)
@@ -414,52 +508,70 @@ def test_velocity_random_deals(db):
     db.execute("CREATE OR REPLACE VIEW rdeals_ts AS SELECT seg, to_timestamp(created) AS created, "
                "to_timestamp(closed) AS closed, outcome, amount FROM rdeals")
     start, end = 30 * 86400, 150 * 86400
-    for options in ("", "count=open_at_start,cycle_stat=median", "win_rate=value,cycle_over=closed"):
-        kw = dict(o.split("=") for o in options.split(",")) if options else {}
-        want = fk.velocity(df, edges=[start, end], segment="seg", **kw).to_pandas()
+    for options in velocity_option_sets(db):
+        want = python_velocity(df, options, edges=[start, end], segment="seg")
         want = want[want["seg"] != "(all)"].sort_values("seg")
-        got_int = rows(db, f"SELECT seg, (v).velocity, (v).n, (v).cycle_length FROM (SELECT seg, velocity(created, "
-                           f"closed, outcome, amount, {start}, {end}, 86400) v FROM rdeals GROUP BY seg) s ORDER BY seg")
-        if options:
-            got_int = None  # the bigint form takes the unit, not options
         extra = f", '{options}'" if options else ""
-        got_ts = rows(db, f"SELECT seg, (v).velocity, (v).n, (v).cycle_length FROM (SELECT seg, velocity(created, "
-                          f"closed, outcome, amount, to_timestamp({start}), to_timestamp({end}){extra}) v "
-                          f"FROM rdeals_ts GROUP BY seg) s ORDER BY seg")
+        got_int = rows(db, f"SELECT seg, (v).* FROM (SELECT seg, velocity(created, closed, outcome, amount, "
+                           f"{start}, {end}, 86400{extra}) v FROM rdeals GROUP BY seg) s ORDER BY seg")
+        got_ts = rows(db, f"SELECT seg, (v).* FROM (SELECT seg, velocity(created, closed, outcome, amount, "
+                          f"to_timestamp({start}), to_timestamp({end}){extra}) v FROM rdeals_ts GROUP BY seg) s "
+                          f"ORDER BY seg")
         for got in (got_int, got_ts):
-            if got is None:
-                continue
             assert [g[0] for g in got] == want["seg"].astype(int).tolist()
             for g, (_, w) in zip(got, want.iterrows()):
-                assert g[2] == w["n"]
-                assert g[1] == pytest.approx(w["velocity"], rel=1e-12)
-                assert g[3] == pytest.approx(w["cycle_length"], rel=1e-12)
+                assert_velocity_row(g[1:], w, options)
 
 
 def test_velocity_integer_times(db):
-    """bigint times with the unit of L in ticks: the velocity of the C ABI test by hand."""
+    """bigint times with the unit of L in ticks: the hand-worked example of the C ABI test.
+    Deals open days 0..10 (won 1000), 5..35 (won 3000), 6..20 (lost 500), from 7 on (open):
+    N = (10 + 30 + 14 + 93) / 100 = 1.47, D = 2000, W = 2/3, L = (10 + 30 + 14) / 3 = 18."""
     day = 86400
     db.execute("DROP TABLE IF EXISTS d")
     db.execute("CREATE TABLE d (created bigint, closed bigint, outcome text, amount float8)")
     db.execute(f"INSERT INTO d VALUES (0, {10 * day}, 'won', 1000), ({5 * day}, {35 * day}, 'won', 3000), "
                f"({6 * day}, {20 * day}, 'lost', 500), ({7 * day}, NULL, 'open', 800)")
-    v = db.execute(f"SELECT (velocity(created, closed, outcome, amount, 0, {100 * day}, {day}::float8)).* FROM d").fetchone()
-    assert v[:3] == (4, 2, 1)
-    assert v[8] == pytest.approx(4 * 2000 * (2 / 3) / 20)
+
+    def velocity(options: str = ""):
+        extra = f", '{options}'" if options else ""
+        row = db.execute(f"SELECT (velocity(created, closed, outcome, amount, 0, {100 * day}, {day}::float8{extra})).* "
+                         "FROM d").fetchone()
+        return dict(zip(VELOCITY_COLUMNS, row))
+
+    v = velocity()
+    assert v["n"] == pytest.approx(1.47, rel=1e-14)
+    assert (v["won"], v["lost"], v["cycle_deals"], v["status"]) == (2, 1, 3, "ok")
+    assert v["cycle_length"] == pytest.approx(18.0, rel=1e-14)
+    assert v["velocity"] == pytest.approx(1.47 * 2000 * (2 / 3) / 18, rel=1e-12)
+    assert v["velocity_per_period"] == pytest.approx(1.47 * 2000 * (2 / 3) / 18 * 100, rel=1e-12)
+    assert (v["period_length"], v["realised"]) == (100.0, 40.0)
+    assert (v["ci_lower"], v["ci_upper"]) == (None, None)
+    v = velocity("count=created_in_period")
+    assert v["n"] == 4
+    assert v["velocity"] == pytest.approx(4 * 2000 * (2 / 3) / 100, rel=1e-12)
+    assert v["velocity_per_period"] == pytest.approx(4 * 2000 * (2 / 3), rel=1e-12)
+    v = velocity("count=vendor,cycle_over=won")
+    assert v["velocity"] == pytest.approx(4 * 2000 * (2 / 3) / 20, rel=1e-12)
 
 
 # --- the reverse funnel ----------------------------------------------------------------------------
 
 def test_reverse_funnel_matches_python(db):
     steps = [("Lead", 0.5), ("Connect", 0.6), ("Discovery", 0.5), ("Demo", 1 / 3)]
-    for rounding in ("from_goal", "chained"):
-        got = rows(db, "SELECT * FROM reverse_funnel(40000, 800, %s, %s, periods => 3, reps => 10, "
-                       "rounding => %s)", ([s for s, _ in steps], [r for _, r in steps], rounding))
-        want = fk.plan_reverse_funnel(goal=40000, deal_value=800, steps=steps, periods=3, reps=10,
-                                      rounding=rounding).to_pandas()
-        assert [g[0] for g in got] == want["stage"].tolist()
-        for col, k in (("volume", 4), ("per_period", 5), ("per_rep_per_period", 6), ("rate_to_won", 2)):
-            assert [g[k] for g in got] == want[col].tolist()
+    for goal in (40000, 35000):
+        for rounding in ("deals_first", "chained", "round_once"):
+            got = rows(db, "SELECT * FROM reverse_funnel(%s, 800, %s, %s, periods => 3, reps => 10, "
+                           "rounding => %s)", (goal, [s for s, _ in steps], [r for _, r in steps], rounding))
+            want = fk.plan_reverse_funnel(goal=goal, deal_value=800, steps=steps, periods=3, reps=10,
+                                          rounding=rounding).to_pandas()
+            assert [g[0] for g in got] == want["stage"].tolist()
+            for col, k in (("volume", 4), ("per_period", 5), ("per_rep_per_period", 6), ("rate_to_won", 2)):
+                assert [g[k] for g in got] == want[col].tolist(), (goal, rounding, col)
+        # 'from_goal', the former name of 'deals_first', still reads in SQL.
+        assert rows(db, "SELECT * FROM reverse_funnel(%s, 800, %s, %s, rounding => 'from_goal')",
+                    (goal, [s for s, _ in steps], [r for _, r in steps])) == \
+            rows(db, "SELECT * FROM reverse_funnel(%s, 800, %s, %s)", (goal, [s for s, _ in steps], [r for _, r in steps]))
     vol = [g[0] for g in rows(db, "SELECT volume FROM reverse_funnel(40000, 800, ARRAY['Lead','Connect','Discovery',"
                                   "'Demo'], ARRAY[0.5, 0.6, 0.5, 1.0/3])")]
     assert vol == [1000, 500, 300, 150, 50]
@@ -501,6 +613,10 @@ BAD = [
     ("SELECT velocity(0, 1, 'won', 'NaN', 0, 10, 1)", "amount"),
     ("SELECT velocity(0, 1, 'won', 1, 10, 0, 1)", "period_end"),
     ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'colour=blue')", "options"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'count=sometimes')", "option 'count'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'cycle_from=sql')", "option 'cycle_from'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'bootstrap=-5')", "option 'bootstrap'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'confidence=1')", "option 'confidence'"),
     ("SELECT * FROM reverse_funnel(100, 10, ARRAY['a'], ARRAY[0.0])", "rate"),
     ("SELECT * FROM reverse_funnel(100, 10, ARRAY['a', 'b'], ARRAY[0.5])", "2 stages but 1 rates"),
 ]
@@ -569,6 +685,22 @@ def test_bi_example_views(server):
         assert weeks[1] == wf.reached[4]
         vel = conn.execute("SELECT count(*), count(velocity_per_day) FROM velocity_by_source").fetchone()
         assert vel[0] > 0 and vel[1] > 0
+        # The busiest source and quarter against fk.velocity: N the time-averaged open pipeline,
+        # V, and the realised won revenue per day beside it.
+        row = conn.execute("SELECT source, period_start, avg_open_opportunities, velocity_per_day, "
+                           "realised_per_day, velocity_per_quarter, days FROM velocity_by_source "
+                           "WHERE velocity_per_day IS NOT NULL ORDER BY won + lost DESC, source, period_start "
+                           "LIMIT 1").fetchone()
+        source, q0 = row[0], pd.Timestamp(row[1])
+        q1 = q0 + pd.DateOffset(months=3)
+        want = fk.velocity(fk.opportunities_from_stages(crm).to_pandas(), edges=[q0, q1],
+                           segment="source").to_pandas()
+        want = want[want["source"] == source].iloc[0]
+        assert row[2] == pytest.approx(want["n"], rel=1e-12)
+        assert row[3] == pytest.approx(want["velocity"], rel=1e-12)
+        assert row[4] == pytest.approx(want["realised"], rel=1e-12)
+        assert row[5] == pytest.approx(want["velocity_per_period"], rel=1e-12)
+        assert row[6] == (q1 - q0).days
         plan_rows = conn.execute("SELECT stage, volume FROM plan").fetchall()
         assert [p[0] for p in plan_rows] == LADDER
         assert all(a[1] >= b[1] for a, b in zip(plan_rows, plan_rows[1:]))

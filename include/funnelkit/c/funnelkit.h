@@ -238,7 +238,8 @@ typedef struct fk_plan_row {
 
 /* From a revenue goal over `periods` periods, the average deal value and the stages (top of the
  * funnel first) with their rates to the next stage (the last one's next stage is won_name,
- * NULL = "Customer"); rounding "from_goal" (NULL) or "chained". */
+ * NULL = "Customer"); rounding "deals_first" (NULL; "from_goal" is its former name), "chained" or
+ * "round_once", as funnelkit::plan_rounding. */
 fk_status fk_plan_reverse_funnel(double goal, double deal_value, const char* const* names, const double* rates,
                                  size_t n_steps, const char* won_name, int32_t periods, int32_t reps,
                                  const char* rounding, fk_plan** out);
