@@ -12,7 +12,9 @@ as each of them. Modes (combinable, as in ClickHouse):
 - ``strict_order``: after step 1, an event matching no step, or a step occurring before the
   step it follows, ends the search;
 - ``allow_reentry`` (with ``strict_order``): out-of-order steps are ignored instead;
-- ``strict_increase``: a step advances a chain only when strictly later than the previous step.
+- ``strict_increase``: a step advances a chain only when strictly later than the previous step;
+- ``strict_once``: an event counts for one step of a chain at most (an event matching steps 1
+  and 2 no longer completes both; with one step per event it changes nothing).
 
 The answer does not depend on the row order of the input. The full rules are documented in
 ``include/funnelkit/window_funnel.hpp``.
@@ -218,6 +220,7 @@ def window_funnel(
     strict_increase: bool = False,
     allow_reentry: bool = False,
     exact_increase: bool = False,
+    strict_once: bool = False,
     order: str = "detect",
     threads: int = 1,
     per_entity: bool = False,
@@ -245,8 +248,9 @@ def window_funnel(
     step_mask:
         Instead of ``step``: a column of unsigned bitmasks, bit k set when the event matches
         step k (an event may match several steps).
-    strict_deduplication, strict_order, strict_increase, allow_reentry:
-        ClickHouse's modes (see the module documentation).
+    strict_deduplication, strict_order, strict_increase, allow_reentry, strict_once:
+        ClickHouse's modes (see the module documentation); ``strict_once`` combines with no
+        other mode.
     exact_increase:
         With ``strict_increase`` alone: the exact longest chain of strictly increasing times.
         ClickHouse keeps one chain per level and can lose an older chain that would still
@@ -298,7 +302,8 @@ def window_funnel(
         opts = _core.WindowFunnelOptions(
             window=int(window_ticks), steps=n_steps, strict_deduplication=bool(strict_deduplication),
             strict_order=bool(strict_order), strict_increase=bool(strict_increase), allow_reentry=bool(allow_reentry),
-            exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity))
+            exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity),
+            strict_once=bool(strict_once))
         counts, ids, levels = _core.window_funnel(ent, tim, code, mask, options=opts)
     except ValueError as exc:
         raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),
@@ -306,7 +311,8 @@ def window_funnel(
     options = {"window": _shown(window), "window_ticks": int(window_ticks), "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime, "strict_deduplication": bool(strict_deduplication),
                "strict_order": bool(strict_order), "strict_increase": bool(strict_increase),
-               "allow_reentry": bool(allow_reentry), "exact_increase": bool(exact_increase)}
+               "allow_reentry": bool(allow_reentry), "exact_increase": bool(exact_increase),
+               "strict_once": bool(strict_once)}
     inputs = {"rows": int(len(ent)), "entities": int(counts.entities),
               "columns": {"entity": entity, "time": time, "step": step if step_mask is None else step_mask}}
     if per_entity and ids is not None and ent_labels is not None:
