@@ -236,13 +236,14 @@ def conversion(
     model = model or StageModel.b2b()
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
     data = _frames.as_table(data)
-    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim = _frames.timestamps(_frames.column(data, time, "time"), time)
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment, segment_categories)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment", labels=True), segment,
+                                             segment_categories)
     try:
         counts = _core.conversion(model._m, ent, tim, stg, seg, skipped)
     except ValueError as exc:

@@ -394,25 +394,42 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
 // that cannot change a level (those matching no step, unless strict_order looks at them),
 // groups the rest by entity in cache-sized buckets and hands each entity's events, in time
 // order, to the step machine. Entities whose events were all dropped count at level 0.
-template <class Machine>
+// What a kept event carries through the grouping: its step mask, or, with step codes, the
+// code alone (one byte instead of eight; 0xff for an event matching no step).
+struct mask_payload {
+    using type = std::uint64_t;
+    static type of(const job&, std::size_t, std::uint64_t m) noexcept { return m; }
+    static std::uint64_t mask(type p) noexcept { return p; }
+};
+struct code_payload {
+    using type = std::uint8_t;
+    static type of(const job& j, std::size_t i, std::uint64_t) noexcept {
+        return j.code[i] < 0 ? type{0xff} : static_cast<type>(j.code[i]);
+    }
+    static std::uint64_t mask(type p) noexcept { return p == 0xff ? 0 : std::uint64_t{1} << p; }
+};
+
+template <class Payload, class Machine>
 void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned threads, std::vector<partial>& parts) {
+    using P = typename Payload::type;
     grouping_options go;
     go.threads = threads;
     go.visit_dropped = true;
-    const auto classify = [&](std::size_t i, std::uint64_t& m) {
-        m = row_mask(j, i);
+    const auto classify = [&](std::size_t i, P& p) {
+        const std::uint64_t m = row_mask(j, i);
+        p = Payload::of(j, i, m);
         return m != 0 || keep_other;
     };
     std::vector<once_group> once(j.once ? threads : 0);
     std::vector<std::vector<std::uint64_t>> once_masks(j.once ? threads : 0);
-    const auto visit = [&](unsigned t, std::int64_t id, std::span<const grouped_row<std::uint64_t>> rows) {
+    const auto visit = [&](unsigned t, std::int64_t id, std::span<const grouped_row<P>> rows) {
         std::int64_t first[64];
         std::int64_t last[64];
         unsigned level = 0;
         if (j.once) {
             level = once_level(
-                rows.size(), [&](std::size_t x) { return rows[x].time; }, [&](std::size_t x) { return rows[x].payload; },
-                j.window, j.steps, once[t], once_masks[t]);
+                rows.size(), [&](std::size_t x) { return rows[x].time; },
+                [&](std::size_t x) { return Payload::mask(rows[x].payload); }, j.window, j.steps, once[t], once_masks[t]);
         } else if (!rows.empty()) {
             bool done = false;
             std::int64_t gts = rows[0].time;
@@ -426,9 +443,10 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
                     s = d = 0;
                     other = false;
                 }
-                d |= s & r.payload;
-                s |= r.payload;
-                other |= r.payload == 0;
+                const std::uint64_t m = Payload::mask(r.payload);
+                d |= s & m;
+                s |= m;
+                other |= m == 0;
             }
             if (!done) mc.apply(gts, s, d, other, level, first, last);
         }
@@ -439,8 +457,8 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
             out.level.push_back(static_cast<std::uint8_t>(level));
         }
     };
-    group_by_entity<std::uint64_t>(std::span<const std::int64_t>(j.ent, j.n), std::span<const std::int64_t>(j.tim, j.n),
-                                   classify, visit, go);
+    group_by_entity<P>(std::span<const std::int64_t>(j.ent, j.n), std::span<const std::int64_t>(j.tim, j.n), classify,
+                       visit, go);
 }
 
 template <class F>
@@ -468,7 +486,8 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         if (order == input_order::time && j.check_order)
             for (std::size_t i = 1; i < j.n; ++i)
                 if (j.tim[i] < j.tim[i - 1]) [[unlikely]] broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
-        run_grouped(j, mc, j.keep_other, threads, parts);
+        if (j.code) run_grouped<code_payload>(j, mc, j.keep_other, threads, parts);
+        else run_grouped<mask_payload>(j, mc, j.keep_other, threads, parts);
     }
 }
 
