@@ -179,6 +179,19 @@ class Labels:
 
     @classmethod
     def _from_arrow_values(cls, values: Any) -> Labels | None:
+        # Python strings: pandas' hash factorisation (in C) when pandas is there, else Arrow's.
+        try:
+            import pandas as pd
+        except ImportError:
+            pd = None
+        if pd is not None:
+            try:
+                codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            except TypeError:  # unhashable values: the generic path reports them
+                return None
+            if len(uniques) and not all(isinstance(u, str) for u in uniques[: min(len(uniques), 64)]):
+                return None  # not a column of strings
+            return cls(np.asarray(codes, dtype=np.int32), list(uniques))
         pa = _need_pyarrow()
         try:
             arr = pa.array(values, from_pandas=True)
@@ -363,11 +376,11 @@ def int32_codes(arr: Any, name: str) -> np.ndarray:
     elif arr.dtype.kind not in "iub":
         raise TypeError(f"column '{name}': expected integer codes, got dtype {arr.dtype}")
     info = np.iinfo(np.int32)
-    if arr.size:
+    fits = arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and np.can_cast(arr.dtype, np.int32))
+    if arr.size and not fits and (arr.min() < info.min or arr.max() > info.max):
         bad = (arr < info.min) | (arr > info.max)
-        if bad.any():
-            row = _first_bad(bad)
-            raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int32")
+        row = _first_bad(bad)
+        raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int32")
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/serialize.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -257,14 +257,31 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
         }
         return out;
     }
-    detail::entity_index index(n / 4);
-    std::vector<entity_state> states;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t k = index.insert(ent[i]);
-        if (k == states.size()) states.emplace_back();
-        observe(states[k], model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
-    }
-    for (const entity_state& e : states) emit(e);
+    // Any other order: the grouping primitive (grouping.hpp). Without segments, records of
+    // stages off the ladder reach nothing and are dropped (their entities still count).
+    if (options.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
+    struct payload {
+        std::int32_t rank;
+        std::int32_t segment;
+    };
+    grouping_options go;
+    go.threads = options.threads;
+    std::vector<conversion_counts> part(std::max(1u, options.threads), out);
+    group_by_entity<payload>(
+        records.entity, records.time,
+        [&](std::size_t i, payload& p) {
+            p = {model.rank(stg[i]), has_seg ? seg[i] : conversion_counts::overall};
+            return p.rank >= 0 || has_seg;
+        },
+        [&](unsigned t, std::int64_t, std::span<const grouped_row<payload>> rows) {
+            entity_state e;
+            if (rows.empty()) e.segment = conversion_counts::overall;
+            for (const auto& r : rows) observe(e, r.payload.rank, r.time, r.payload.segment);
+            const std::uint64_t m = options.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
+            part[t].add_entity(m, e.segment);
+        },
+        go);
+    for (const auto& p : part) out.merge(p);
     return out;
 }
 
