@@ -108,7 +108,8 @@ TEST(Conversion, RowOrderDoesNotMatter) {
     std::iota(by_time.begin(), by_time.end(), 0);
     std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) { return data.time[a] < data.time[b]; });
     perm = by_time;
-    const auto e2 = pick(data.entity), t2 = pick(data.time), s2 = pick(data.stage), g3 = pick(data.source);
+    const auto e2 = pick(data.entity), t2 = pick(data.time);
+    const auto s2 = pick(data.stage), g3 = pick(data.source);
     for (unsigned threads : {1u, 2u, 3u})
         for (skipped_stages k : {skipped_stages::implied, skipped_stages::not_implied}) {
             const conversion_options o{.skipped = k, .threads = threads};

@@ -450,13 +450,19 @@ class LifecycleSummary:
     def n_stages(self) -> int:
         ...
 class HistoryOptions:
-    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
+    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def as_of(self) -> int | None:
         ...
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def threads(self) -> int:
+        ...
+    @threads.setter
+    def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
 class ReachOptions:
     def __init__(self, *, skipped: str = 'implied', passes: str = 'first') -> None:

@@ -134,9 +134,12 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
 
     // Options are bound as classes with keyword arguments; the functions take one options object.
     py::class_<history_options>(m, "HistoryOptions")
-        .def(py::init([](std::optional<std::int64_t> as_of) { return history_options{.as_of = as_of}; }),
-             py::kw_only(), py::arg("as_of") = py::none())
-        .def_readwrite("as_of", &history_options::as_of);
+        .def(py::init([](std::optional<std::int64_t> as_of, unsigned threads) {
+                 return history_options{.as_of = as_of, .threads = threads};
+             }),
+             py::kw_only(), py::arg("as_of") = py::none(), py::arg("threads") = 1u)
+        .def_readwrite("as_of", &history_options::as_of)
+        .def_readwrite("threads", &history_options::threads);
 
     // Option words are read and written by the core's parse_*/to_string routines.
     py::class_<reach_options>(m, "ReachOptions")
