@@ -25,6 +25,11 @@
 // kernels that treat a timestamp's rows as one group). The order in which entities are
 // visited, and on which thread, depends on the input; every kernel built on this merges
 // per-thread results whose sum does not depend on either.
+//
+// Kernels whose per-entity result does not depend on the order of the entity's rows (reach
+// by segment) use the primitive's other form, fold_by_entity(): one pass into a table of
+// per-entity states with prefetched slots, nothing copied or sorted; it measured faster for
+// them than partitioning (DuckDB-style hash aggregation, but with the misses overlapped).
 #pragma once
 
 #include <algorithm>
@@ -41,6 +46,7 @@
 #include "funnelkit/config.hpp"
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/huge_pages.hpp"
+#include "funnelkit/detail/state_table.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -438,6 +444,39 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             }
         });
     }
+}
+
+/// The primitive's other form, for kernels whose per-entity result is an order-free reduction
+/// (reach, counts): no row is copied and nothing sorted. One pass folds every row into its
+/// entity's state, `words` int64 stored inline in an open-addressing table (zero when the
+/// entity first appears), the slot of a row prefetched some rows ahead so that the cache
+/// misses overlap; then `visit(thread, entity, const std::int64_t* state)` runs once per
+/// entity. `fold(row, std::int64_t* state, bool fresh)` (fresh: the entity's first row) must
+/// give the same state whatever the order of an entity's rows. With threads, each thread reads every row's entity and folds the entities of
+/// its hash partition. Extra memory: the table, about 2 * (words + 1) * 8 bytes per entity.
+template <class Fold, class Visit>
+void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fold&& fold, Visit&& visit,
+                    unsigned threads = 1) {
+    const std::size_t n = entity.size();
+    if (n == 0) return;
+    threads = std::max(1u, static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, n / 8192))));
+    const std::int64_t* ent = entity.data();
+    constexpr std::size_t ahead = 16;
+    detail::run_workers(threads, [&](unsigned t) {
+        const auto mine = [&](std::int64_t e) {
+            return threads == 1 ||
+                   static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * threads) >> 32) == t;
+        };
+        detail::state_table table(words, std::min<std::size_t>(n / 16 + 1024, std::size_t{1} << 22) / threads);
+        bool fresh;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i + ahead < n) table.prefetch(ent[i + ahead]);
+            if (!mine(ent[i])) continue;
+            std::int64_t* state = table.find_or_insert(ent[i], fresh);
+            fold(i, state, fresh);
+        }
+        table.for_each([&](std::int64_t id, std::int64_t* state) { visit(t, id, static_cast<const std::int64_t*>(state)); });
+    });
 }
 
 FUNNELKIT_END_NAMESPACE

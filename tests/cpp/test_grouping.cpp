@@ -141,3 +141,35 @@ TEST(Grouping, ClassifierErrorsReachTheCaller) {
         }
     }
 }
+
+// fold_by_entity: every entity folded once over all its rows, whatever the thread count.
+TEST(Grouping, FoldVisitsEveryEntityOnceWithItsWholeState) {
+    for (std::size_t n : {std::size_t{0}, std::size_t{5}, std::size_t{200'000}}) {
+        table t = random_table(4, n);
+        std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> want;  // rows, sum of values
+        for (std::size_t i = 0; i < n; ++i) {
+            want[t.entity[i]].first += 1;
+            want[t.entity[i]].second += t.value[i];
+        }
+        for (unsigned threads : {1u, 2u, 3u}) {
+            std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> got;
+            std::mutex mu;
+            fold_by_entity(
+                t.entity, 2,
+                [&](std::size_t i, std::int64_t* w, bool fresh) {
+                    if (fresh) {
+                        EXPECT_TRUE(w[0] == 0 && w[1] == 0);
+                    }
+                    w[0] += 1;
+                    w[1] += t.value[i];
+                },
+                [&](unsigned, std::int64_t id, const std::int64_t* w) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    EXPECT_EQ(got.count(id), 0u);
+                    got[id] = {w[0], w[1]};
+                },
+                threads);
+            EXPECT_EQ(got, want) << "n " << n << " threads " << threads;
+        }
+    }
+}

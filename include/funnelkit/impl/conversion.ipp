@@ -257,30 +257,26 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
         }
         return out;
     }
-    // Any other order: the grouping primitive (grouping.hpp). Without segments, records of
-    // stages off the ladder reach nothing and are dropped (their entities still count).
+    // Any other order: reach is an order-free reduction per entity, so the grouping
+    // primitive's fold form (grouping.hpp): state words [mask, first time, segment].
     if (options.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
-    struct payload {
-        std::int32_t rank;
-        std::int32_t segment;
-    };
-    grouping_options go;
-    go.threads = options.threads;
     std::vector<conversion_counts> part(std::max(1u, options.threads), out);
-    group_by_entity<payload>(
-        records.entity, records.time,
-        [&](std::size_t i, payload& p) {
-            p = {model.rank(stg[i]), has_seg ? seg[i] : conversion_counts::overall};
-            return p.rank >= 0 || has_seg;
+    fold_by_entity(
+        records.entity, 3,
+        [&](std::size_t i, std::int64_t* w, bool fresh) {
+            entity_state e = fresh ? entity_state{} : entity_state{static_cast<std::uint64_t>(w[0]), w[1],
+                                                                      static_cast<std::int32_t>(w[2])};
+            observe(e, model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
+            w[0] = static_cast<std::int64_t>(e.mask);
+            w[1] = e.first_time;
+            w[2] = e.segment;
         },
-        [&](unsigned t, std::int64_t, std::span<const grouped_row<payload>> rows) {
-            entity_state e;
-            if (rows.empty()) e.segment = conversion_counts::overall;
-            for (const auto& r : rows) observe(e, r.payload.rank, r.time, r.payload.segment);
-            const std::uint64_t m = options.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
-            part[t].add_entity(m, e.segment);
+        [&](unsigned t, std::int64_t, const std::int64_t* w) {
+            const auto mask = static_cast<std::uint64_t>(w[0]);
+            part[t].add_entity(options.skipped == skipped_stages::implied ? detail::close_downwards(mask) : mask,
+                               static_cast<std::int32_t>(w[2]));
         },
-        go);
+        options.threads);
     for (const auto& p : part) out.merge(p);
     return out;
 }
