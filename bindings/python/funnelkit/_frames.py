@@ -123,7 +123,7 @@ def column(data: Any, name: str, option: str | None = None, *, labels: bool = Fa
         import pyarrow as pa
 
         if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
+            col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
         arr = col.to_numpy(zero_copy_only=False)
@@ -474,6 +474,15 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None)
                 raise ValueError(f"column '{name}', row {row}: value {key!r} is not among the given categories")
             mapping[j] = lookup[key]
         return mapping[inverse.reshape(-1)], cats
+    if arr.dtype.kind in "iu" and arr.size:
+        # Integer codes in a compact range (the usual case): which values occur, by counting,
+        # then one table lookup per row; no hashing, no int64 codes.
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < 4 * arr.size + 1024:
+            present = np.flatnonzero(np.bincount((arr - lo).astype(np.intp, copy=False), minlength=hi - lo + 1))
+            remap = np.full(hi - lo + 1, -1, dtype=np.int32)
+            remap[present] = np.arange(len(present), dtype=np.int32)
+            return remap[arr - lo], [int(v) + lo for v in present.tolist()]
     codes, uniques = _factorize(arr, sort=True)
     return codes.astype(np.int32), [_plain(u) for u in uniques]
 

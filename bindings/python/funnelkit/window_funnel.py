@@ -305,8 +305,9 @@ def window_funnel(
     options = {"window": _shown(window), "window_ticks": int(window_ticks), "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime, "strict_deduplication": bool(strict_deduplication),
                "strict_order": bool(strict_order), "strict_increase": bool(strict_increase),
-               "allow_reentry": bool(allow_reentry), "exact_increase": bool(exact_increase),
-               "strict_once": bool(strict_once)}
+               "allow_reentry": bool(allow_reentry), "exact_increase": bool(exact_increase)}
+    if strict_once:  # recorded only when set: results of earlier releases keep comparing equal
+        options["strict_once"] = True
     inputs = {"rows": int(len(ent)), "entities": int(counts.entities),
               "columns": {"entity": entity, "time": time, "step": step if step_mask is None else step_mask}}
     if per_entity and ids is not None and ent_labels is not None:
