@@ -41,6 +41,7 @@
 #include <memory>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "funnelkit/config.hpp"
