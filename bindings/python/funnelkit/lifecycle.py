@@ -740,14 +740,15 @@ def lifecycle(
     """
     model = model or StageModel.b2b()
     data = _frames.as_table(data)
-    ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
     tim, axis = _nanoseconds(tim, axis)
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment, segment_categories)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment", labels=True), segment,
+                                             segment_categories)
     why = None
     reasons: list[Any] | None = None
     if reason is not None:
