@@ -72,16 +72,22 @@ def table_doc(table: Table) -> dict[str, Any]:
 
 
 def _head(table: Table, n: int, *, relabel: dict[str, np.ndarray] | None = None) -> Table:
-    """The first ``n`` rows of a table, same name, definition, units and options."""
-    cols = {k: (np.asarray(v, dtype=object) if isinstance(v, list) else np.asarray(v))[:n]
-            for k, v in table._table().items()}
+    """The first ``n`` rows of a table, same name, definition, units, category order and
+    options (read from its Arrow form: units in the field metadata, categories as dictionaries)."""
+    import pyarrow as pa
+
+    arrow = table.to_arrow()
+    units = {f.name: f.metadata[b"unit"].decode() for f in arrow.schema if f.metadata and b"unit" in f.metadata}
+    categories = {f.name: arrow.column(f.name).combine_chunks().dictionary.to_pylist() for f in arrow.schema
+                  if pa.types.is_dictionary(f.type) and f.name not in (relabel or {})}
+    cols = {k: table.column(k)[:n] for k in table.columns}
     for k, labels in (relabel or {}).items():
         cols[k] = labels[np.asarray(cols[k], dtype=np.int64)]
     ex = table.explain()
     inputs = dict(ex.inputs)
     inputs["rows_total"] = len(table)
     return Table(cols, name=ex["result"], definition=ex.definition, inputs=inputs, options=ex.options,
-                 units=table._units, categories={k: v for k, v in table._categories.items() if k not in (relabel or {})})
+                 units=units, categories=categories)
 
 
 def _fmt_n(n: int, what: str) -> str:
@@ -166,12 +172,12 @@ class _Builder:
         lc = self.lc
         target = self.won or self.model.ladder[-1]
         by = lc.conversion(by="segment", confidence=c.confidence)
-        cols = by._table()
+        cols = by
         seg = np.asarray(cols[c.segment], dtype=object)
         stage = np.asarray(cols["stage"], dtype=object)
         first = self.model.ladder[0]
         rows = []
-        whole = lc.conversion(confidence=c.confidence)._table()
+        whole = lc.conversion(confidence=c.confidence)
         i, i0 = list(whole["stage"]).index(target), list(whole["stage"]).index(first)
         overall = {"entered": int(whole["reached"][i0]), "reached": int(whole["reached"][i]),
                    "rate": float(whole["cumulative_rate"][i]), "lower": float(whole["cum_lower"][i]),
@@ -220,11 +226,11 @@ class _Builder:
         c = self.cfg
         t = self.lc.conversion(by="cohort", period=c.period, tz=c.tz, maturity=c.maturity, immature="flag",
                                confidence=c.confidence)
-        cols = t._table()
+        cols = t
         first = np.asarray(cols["stage"], dtype=object) == self.model.ladder[0]
         n = int(np.asarray(cols["entities"])[first].sum())
         k = int(first.sum())
-        immature = int((~np.asarray(cols["mature"])[first]).sum()) if "mature" in cols else 0
+        immature = int((~np.asarray(cols["mature"])[first]).sum()) if "mature" in t.columns else 0
         self.add("cohorts", t, {"cohorts": t}, n=n, size=f"{n:,} entities in {k} cohorts ({immature} immature)",
                  summary={"cohorts": k, "immature": immature, "period": c.period, "maturity": c.maturity})
 
@@ -303,7 +309,7 @@ class _Builder:
         c = self.cfg
         a, b, days, outcome = self._conversion_durations()
         ttc = lc.time_to_convert(a, b, by_segment=c.segment is not None, confidence=c.confidence)
-        cols = ttc._table()
+        cols = ttc
         converted = days[outcome == 1]
         p90 = float(np.asarray(cols["p90"])[0])
         top = float(np.asarray(cols["max"])[0])
@@ -505,7 +511,7 @@ class _Builder:
         c = self.cfg
         conv = lifecycle(self.frame, model=self.model, **self.cols, segment=c.owner, as_of=c.as_of,
                          time_unit=c.time_unit).conversion(by="segment")
-        cols = conv._table()
+        cols = conv
         need = dict(zip(plan["stage"], plan["per_rep_per_period"]))
         keep = [i for i, s in enumerate(cols["stage"]) if s in need and cols[c.owner][i] != "(all)"]
         reps = [cols[c.owner][i] for i in keep]
