@@ -373,7 +373,7 @@ _RENDER = {"funnel": _funnel, "segments": _segments, "drivers": _drivers, "cohor
 _DETAIL = {"funnel": ("funnel", ["stage", "owner", "reached", "step_rate", "step_lower", "step_upper",
                                   "cumulative_rate", "cum_lower", "cum_upper"]),
            "segments": ("tests", None),
-           "drivers": ("drivers", ["segment", "value", "entities", "converted", "rate", "rate_without", "odds_ratio",
+           "drivers": ("drivers", ["segment", "value", "entities", "rate", "rate_without", "odds_ratio",
                                    "lower", "upper", "q_value"]),
            "time_in_stage": ("time_in_stage", ["stage", "visits", "open", "median", "p90", "km_median",
                                                "km_median_lower", "km_median_upper"]),
