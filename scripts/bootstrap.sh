@@ -3,8 +3,9 @@
 #   bootstrap.sh demo   the compiler, CMake, Ninja, Eigen and Boost (Debian) and a project virtual
 #                       environment .venv with scripts/requirements-demo.txt (build and run);
 #   bootstrap.sh        (or "test") also ccache, GoogleTest, Google Benchmark, Chromium, a Java
-#                       runtime for PySpark, and scripts/requirements.txt (the other input formats,
-#                       the references, PySpark and Dask).
+#                       runtime for PySpark, PostgreSQL 15 with its server headers (the SQL
+#                       extension and its tests), and scripts/requirements.txt (the other input
+#                       formats, the references, PySpark and Dask).
 # Idempotent. Prints what it installs; prints nothing when nothing is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,7 @@ esac
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(g++ libeigen3-dev libboost-dev python3-venv python3-dev)
-if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache chromium openjdk-17-jre-headless); fi
+if [ "$mode" = test ]; then packages+=(libgtest-dev libbenchmark-dev ccache chromium openjdk-17-jre-headless postgresql-15 postgresql-server-dev-15); fi
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

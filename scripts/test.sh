@@ -6,7 +6,8 @@
 #   3. the Python package built with pip (scikit-build-core)
 #   4. the wheel in an environment with only numpy and pyarrow
 #   5. benchmarks/peers.py --quick: every event-funnel engine returns the same levels
-#   6. pytest
+#   6. the PostgreSQL extension, built on the C++ build of step 1 and installed into PostgreSQL 15
+#   7. pytest (the SQL tests start their own PostgreSQL server)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -44,6 +45,9 @@ step "event funnels: funnelkit, ClickHouse (chdb), DuckDB, Polars and pandas mus
 for order in entity_time time shuffled; do
   .venv/bin/python benchmarks/peers.py --quick --order "$order" --json "build/peers-quick-$order.json" | tail -n 1
 done
+
+step "PostgreSQL extension (build and install)"
+bash scripts/postgres.sh install build/dev
 
 step "Python tests"
 export FUNNELKIT_EXAMPLE_BIN="$root/build/dev/examples"

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "funnelkit/config.hpp"
+#include "funnelkit/detail/exact_sum.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -97,6 +98,9 @@ private:
     bool keep_values_ = true;
     std::int64_t ticks_per_second_ = 0;
     std::int64_t count_ = 0;
+    // The sum as an exact expansion (every value added without rounding) and rounded once:
+    // the same double whatever the order of the values and however they were merged.
+    detail::exact_sum exact_{};
     double sum_ = 0;
     double min_ = 0;  // meaningful only when count_ > 0
     double max_ = 0;

@@ -2,8 +2,9 @@
 // path.
 //
 // Input is columnar. Touches: one row per touch, with the path (entity) id, the touch time
-// (any integer unit; it also orders the touches of a path, ties kept in row order) and a
-// channel code (>= 0; -1 marks a null touch, which is dropped). Outcomes: one row per path,
+// (any integer unit; it also orders the touches of a path, ties by channel code, then
+// milestone, so that the order of the rows never matters) and a channel code (>= 0; -1 marks
+// a null touch, which is dropped). Outcomes: one row per path,
 // with a conversion flag and the converted value (revenue; use 1 to attribute conversions
 // only), and optionally the conversion time (used by time decay; default: the time of the
 // path's last touch).
@@ -28,11 +29,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "funnelkit/config.hpp"
+#include "funnelkit/detail/exact_sum.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -93,6 +96,8 @@ public:
     /// Converting paths without any non-null touch: counted here, not in n_paths().
     double unattributed_conversions() const noexcept { return unattributed_conversions_; }
     double unattributed_value() const noexcept { return unattributed_value_; }
+    /// The values of those paths, in the order met (for exact, order-free sums).
+    std::span<const double> unattributed_values() const noexcept { return unattributed_values_; }
 
 private:
     std::int32_t n_channels_ = 0;
@@ -107,6 +112,7 @@ private:
     std::vector<std::int64_t> conv_time_;
     double unattributed_conversions_ = 0.0;
     double unattributed_value_ = 0.0;
+    std::vector<double> unattributed_values_;
 };
 
 /// Declared in markov.hpp (conversions = 0, value = 1); named here by the options.
@@ -191,6 +197,71 @@ struct attribution_result {
     /// shapley: true when the values are exact, false when sampled.
     bool exact = true;
 };
+
+/// A distinct path of an attribution state: how many paths, how many of them converted, and
+/// their converted value (an exact sum).
+struct attribution_path_totals {
+    std::int64_t paths = 0, conversions = 0;
+    detail::exact_sum value{};
+    friend bool operator==(const attribution_path_totals&, const attribution_path_totals&) = default;
+};
+
+/// Mergeable state of attribute(): what the chosen model needs of a set of paths, every sum
+/// exact, so that the result of merged states (paths partitioned by id) equals the result of
+/// all the paths, to the last bit, whatever the order of the rows or the partitioning.
+/// - rule-based models (and shapley with the covered_value game, whose values have a closed
+///   form): the credits per channel, exact sums of each path's credits;
+/// - markov: the distinct channel sequences with their path and conversion counts;
+/// - shapley (value_rate): the distinct channel sets with their path and conversion counts and
+///   converted value.
+/// The result is computed from the state (attribute(const attribution_state&)). States record
+/// their options: merging states of different options is an error naming the option. Merging
+/// states of fewer channels pads them with channels that have no credit.
+class attribution_state {
+public:
+    attribution_state() = default;
+    /// An empty state of these options (validated) over `n_channels` channels.
+    attribution_state(const attribution_options& options, std::int32_t n_channels);
+
+    const attribution_options& options() const noexcept { return options_; }
+    bool records_options() const noexcept { return recorded_; }
+    std::int32_t n_channels() const noexcept { return n_channels_; }
+    std::int64_t paths() const noexcept { return paths_; }
+    std::int64_t converting_paths() const noexcept { return converting_paths_; }
+    std::int64_t unattributed_conversions() const noexcept { return unattributed_conversions_; }
+    double total_value() const noexcept { return total_value_.value(); }
+    double unattributed_value() const noexcept { return unattributed_value_.value(); }
+    /// Distinct sequences (markov) or sets (shapley, value_rate) of channel codes.
+    const std::map<std::vector<std::int32_t>, attribution_path_totals>& table() const noexcept { return table_; }
+
+    /// Adds the paths of a path set (validating the options against it as attribute() does).
+    void add(const path_set& paths);
+    /// Throws funnelkit::invalid_argument, leaving this state unchanged, when an option differs
+    /// ("cannot merge attribution_state: half_life differs (...)") or a count would overflow.
+    void merge(const attribution_state& other);
+    attribution_state& operator+=(const attribution_state& other) { merge(other); return *this; }
+    void reset();
+
+    std::vector<std::byte> serialize() const;
+    static attribution_state deserialize(const void* data, std::size_t size);
+    friend bool operator==(const attribution_state& a, const attribution_state& b);
+
+private:
+    friend attribution_result attribute(const attribution_state& state);
+    bool recorded_ = false;
+    attribution_options options_{};
+    std::int32_t n_channels_ = 0;
+    std::int64_t paths_ = 0, converting_paths_ = 0, unattributed_conversions_ = 0;
+    detail::exact_sum total_value_{}, unattributed_value_{};
+    std::vector<detail::exact_sum> conversions_, value_;
+    std::map<std::vector<std::int32_t>, attribution_path_totals> table_;
+};
+
+/// The state of a path set under the options.
+attribution_state attribution_sums(const path_set& paths, const attribution_options& options = {});
+/// The attribution of a state's paths with the state's options (attribute(paths, options)
+/// is attribute(attribution_sums(paths, options))).
+attribution_result attribute(const attribution_state& state);
 
 /// Attributes every converting path's conversion and value with the chosen model. Throws
 /// funnelkit::invalid_argument (naming the option) on invalid options: negative or

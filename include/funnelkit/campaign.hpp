@@ -43,6 +43,7 @@
 #include "funnelkit/columns.hpp"
 #include "funnelkit/config.hpp"
 #include "funnelkit/conversion.hpp"
+#include "funnelkit/detail/exact_sum.hpp"
 #include "funnelkit/model.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -87,6 +88,77 @@ struct campaign_report_result {
     campaign_row total;
     std::vector<std::int32_t> missing_cost;  ///< segments with leads but no cost
 };
+
+/// What makes two campaign states comparable; 0 / -1 / nullopt: not recorded (a state built by
+/// hand or read without the field). Merging states whose recorded fields differ is an error
+/// naming the field.
+struct campaign_definition {
+    /// stage_model::fingerprint() of the model.
+    std::uint64_t model_fingerprint = 0;
+    /// 0: skipped stages implied, 1: not implied.
+    std::optional<std::uint8_t> skipped{};
+    /// Ladder ranks of the MQL, SQL and opportunity stages.
+    std::int32_t mql_rank = -1, sql_rank = -1, opportunity_rank = -1;
+    /// Time units per day of the durations to win (campaign_options::seconds_per_day).
+    double ticks_per_day = 0.0;
+    friend bool operator==(const campaign_definition&, const campaign_definition&) = default;
+};
+
+/// The sums of one segment over some entities. Every field adds exactly: integer counts, the
+/// revenue as an exact sum of the won amounts (rounded once when read, so it does not depend
+/// on the order of the entities nor on the partitioning), the time to win as a 128-bit
+/// integer of time units.
+struct campaign_segment_sums {
+    std::int64_t leads = 0, mqls = 0, sqls = 0, opportunities = 0, won = 0, lost = 0;
+    detail::exact_sum revenue{};
+    detail::int128 ticks_to_win = 0;
+    friend bool operator==(const campaign_segment_sums&, const campaign_segment_sums&) = default;
+};
+
+/// Mergeable state of campaign_report(): the per-segment sums of a set of entities. The
+/// report is a function of the state and the report-only options (cost, level), so the report
+/// of merged states (entities partitioned by id) equals the report of all the records, to the
+/// last bit. Merging states with fewer segments pads them with empty segments.
+class campaign_state {
+public:
+    campaign_state() = default;
+    explicit campaign_state(std::size_t segments, const campaign_definition& definition = {});
+
+    std::size_t segments() const noexcept { return sums_.size(); }
+    const campaign_definition& definition() const noexcept { return definition_; }
+    const campaign_segment_sums& segment(std::size_t g) const { return sums_.at(g); }
+
+    /// Adds one entity to segment g (growing the state when g >= segments()): lead, the
+    /// reached flags, won (with its amount and time to win, >= 0) or lost. Counters that
+    /// would overflow throw and change nothing.
+    void add_entity(std::size_t g, bool mql, bool sql, bool opportunity, bool won, bool lost, double amount,
+                    detail::int128 ticks_to_win);
+    /// Throws funnelkit::invalid_argument, leaving this state unchanged, when a recorded
+    /// definition field differs ("cannot merge campaign_state: model differs (...)"), or a
+    /// count would overflow.
+    void merge(const campaign_state& other);
+    campaign_state& operator+=(const campaign_state& other) { merge(other); return *this; }
+    void reset();
+
+    std::vector<std::byte> serialize() const;
+    static campaign_state deserialize(const void* data, std::size_t size);
+    /// Equal definitions and equal sums (a missing segment equals an empty one).
+    friend bool operator==(const campaign_state& a, const campaign_state& b);
+
+private:
+    campaign_definition definition_{};
+    std::vector<campaign_segment_sums> sums_;
+};
+
+/// The state of the records' entities (what campaign_report() reports), with at least
+/// `segments` segments. Same checks as campaign_report().
+campaign_state campaign_sums(const stage_model& model, const stage_records& records,
+                             const campaign_options& options = {}, std::size_t segments = 0);
+
+/// The report of a state, with options.cost and options.level (the other options must agree
+/// with the state's recorded definition; a recorded ticks_per_day that differs from
+/// options.seconds_per_day is an error). Rows: max(state.segments(), options.cost.size()).
+campaign_report_result campaign_report(const campaign_state& state, const campaign_options& options = {});
 
 /// Builds the report. The records need a segment column. Throws funnelkit::invalid_argument
 /// on invalid records (see stage_records::validate), a missing segment column, unknown stage

@@ -108,6 +108,8 @@ struct funnel_analysis_options {
     /// year of the first step-1 event at a fixed UTC offset (see period.hpp); period_start
     /// then holds the start of each calendar period. Not together with `period`.
     std::optional<calendar_options> trend_calendar{};
+    /// Ticks per second of the timestamps, recorded in the result's states (0: not recorded).
+    std::int64_t ticks_per_second = 0;
 };
 
 /// Optional per-event columns of funnel_analysis() (leave empty when absent).
@@ -121,6 +123,62 @@ struct step_duration_summary {
     double mean = 0, median = 0, p90 = 0;  ///< linear interpolation between order statistics
     std::int64_t min = 0, max = 0;
     std::vector<std::int64_t> histogram{};  ///< histogram_edges.size() + 1 bins
+};
+
+/// What makes two funnel analyses comparable: every option that changes what a level or a
+/// duration means, after defaults are resolved (data_end, histogram edges).
+struct funnel_analysis_definition {
+    std::uint64_t steps = 0;
+    std::int64_t window = 0;
+    /// 0: not recorded (joins with any unit).
+    std::int64_t ticks_per_second = 0;
+    bool unordered = false, count_conversions = false;
+    std::uint8_t attribution = 0;
+    std::uint64_t attribution_step = 0;
+    std::int64_t period = 0, period_origin = 0, data_end = 0;
+    std::vector<std::int64_t> histogram_edges{};
+    /// event, after, before per exclusion.
+    std::vector<std::int64_t> exclusions{};
+    /// min_gap, max_gap (-1: none), optional (0/1) per step; empty without step rules.
+    std::vector<std::int64_t> step_rules{};
+    /// Empty, or period kind, ticks per second and UTC offset of trend_calendar.
+    std::vector<std::int64_t> calendar{};
+
+    /// The definition of an analysis run with these options (defaults resolved).
+    static funnel_analysis_definition of(const funnel_analysis_options& resolved);
+    friend bool operator==(const funnel_analysis_definition&, const funnel_analysis_definition&) = default;
+};
+
+/// Mergeable state of funnel_analysis()'s time to convert: per step k >= 1, the per-entity
+/// durations from step 1 (far fewer than the events: at most one per entity and step), and the
+/// analysis definition. Merging parts of disjoint entities gives every duration of the whole,
+/// so summaries() of the merged state equal time_to_step of one run over all events, to the
+/// last bit. A merge of states of different definitions is an error naming the option.
+class funnel_durations {
+public:
+    funnel_durations() = default;
+    /// per_step: one vector per step (index 0 empty), each >= 0.
+    funnel_durations(const funnel_analysis_definition& definition, std::vector<std::vector<std::int64_t>> per_step);
+
+    bool records_definition() const noexcept { return recorded_; }
+    const funnel_analysis_definition& definition() const noexcept { return definition_; }
+    std::size_t steps() const noexcept { return durations_.size(); }
+    /// The durations to step k, ascending.
+    std::span<const std::int64_t> durations(std::size_t step) const { return durations_.at(step); }
+    /// time_to_step as funnel_analysis() reports it (histograms over the definition's edges).
+    std::vector<step_duration_summary> summaries() const;
+
+    void merge(const funnel_durations& other);
+    funnel_durations& operator+=(const funnel_durations& other) { merge(other); return *this; }
+    void reset();
+    std::vector<std::byte> serialize() const;
+    static funnel_durations deserialize(const void* data, std::size_t size);
+    friend bool operator==(const funnel_durations&, const funnel_durations&) = default;
+
+private:
+    bool recorded_ = false;
+    funnel_analysis_definition definition_{};
+    std::vector<std::vector<std::int64_t>> durations_;
 };
 
 /// The result of funnel_analysis() (named funnel_analysis before the function took that name).
@@ -139,6 +197,9 @@ struct funnel_analysis_result {
     /// through_step[k]: entities with a valid chain that went through step k itself (closed
     /// and open alike). Filled for ordered funnels.
     std::vector<std::int64_t> through_step{};
+    /// The per-entity durations behind time_to_step, with the analysis definition: the
+    /// mergeable state of time_to_step.
+    funnel_durations durations{};
 };
 
 /// Funnel analysis over an event stream in any row order (single-threaded; sorts a row

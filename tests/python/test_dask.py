@@ -63,6 +63,64 @@ def events():
     return random_events()
 
 
+def random_touches(n_paths: int = 600, seed: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Touches of skewed paths (one path holds a large share), null touches, ties in time, and
+    outcomes with values, paths without touches and touches without an outcome row."""
+    rng = np.random.default_rng(seed)
+    n = 8 * n_paths
+    path = np.minimum(rng.zipf(1.5, n), n_paths).astype(np.int64)
+    channel = rng.choice(["ads", "mail", "seo", "social", "tv", None], n, p=[0.3, 0.2, 0.2, 0.15, 0.1, 0.05])
+    touches = pd.DataFrame({"path": path, "time": rng.integers(0, 30 * 86_400, n) // 600 * 600,
+                            "channel": channel.astype(object)})
+    ids = np.arange(1, n_paths + 40, dtype=np.int64)  # some outcome paths have no touch
+    ids = ids[rng.random(len(ids)) < 0.9]  # some touched paths have no outcome row
+    converted = (rng.random(len(ids)) < 0.4).astype(np.int64)
+    value = np.round(rng.lognormal(6, 1.5, len(ids)), 2) * converted
+    outcomes = pd.DataFrame({"path": ids, "converted": converted, "value": value})
+    return touches, outcomes
+
+
+MODELS = [dict(model="first_touch"), dict(model="linear"), dict(model="u_shaped"),
+          dict(model="time_decay", half_life="2d"), dict(model="position", head=[0.5], tail=[0.3], middle=0.2),
+          dict(model="markov"), dict(model="markov", markov_order=2), dict(model="markov", markov_weight="value"),
+          dict(model="shapley"),
+          dict(model="shapley", shapley_game="value_rate"),
+          dict(model="shapley", shapley_game="value_rate", shapley_exact_max=2, shapley_samples=300, seed=9)]
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_campaign_report_equal_one_machine(client, crm, partitions):
+    crm = crm.assign(amount=np.where(crm["stage"] == "Customer", np.round(np.arange(len(crm)) * 97.13 % 5e4, 2), 0.0))
+    for kw in (dict(cost={"Webinar": 1200.0, "Paid Search": 3e4}), dict(skipped="recorded", interval="jeffreys")):
+        got = fkd.campaign_report(_ddf(crm), partitions=partitions, **kw)
+        want = fk.campaign_report(crm, **kw)
+        _same(got, want)
+        assert got.missing_cost == want.missing_cost
+    check_contract(got)
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_attribution_equal_one_machine(client, partitions):
+    """Every model, seeded Shapley sampling included, gives the single-machine credits to the
+    last bit: rule-based credits are exact sums, Markov and Shapley use the merged paths."""
+    touches, outcomes = random_touches()
+    t, o = _ddf(touches), _ddf(outcomes, 2)
+    for kw in MODELS:
+        _same(fkd.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
+    # Integer channel codes (-1: a null touch), datetime touches with milestones.
+    coded = touches.assign(channel=touches["channel"].map({"ads": 0, "mail": 1, "seo": 2, "social": 3, "tv": 5})
+                           .fillna(-1).astype(np.int64))
+    _same(fkd.attribute(_ddf(coded), o, partitions=partitions), fk.attribute(coded, outcomes))
+    st, so = fk.sample_touches(400, seed=3)
+    st = st.assign(time=st["time"].astype("datetime64[us]"), channel=st["channel"].astype(object),
+                   milestone=st["milestone"].astype(object))
+    so = so.assign(conversion_time=so["conversion_time"].astype("datetime64[us]"))
+    kw = dict(model="w_shaped", milestone="milestone", conversion_time="conversion_time")
+    got = fkd.attribute(_ddf(st), _ddf(so), partitions=partitions, **kw)
+    _same(got, fk.attribute(st, so, **kw))
+    check_contract(got)
+
+
 def _ddf(df, n=3):
     return dd.from_pandas(df, npartitions=n, sort=False)
 
@@ -103,6 +161,7 @@ def test_event_funnels_equal_one_machine(client, crm, events, partitions):
     assert (got.closed, got.open, got.unattributed) == (want.closed, want.open, want.unattributed)
     assert got.conversions == want.conversions and got.through_step == want.through_step
     assert got.data_end == want.data_end and list(got.by_period) == list(want.by_period)
+    assert got.time_to_convert().to_arrow().equals(want.time_to_convert().to_arrow())
 
 
 def test_datetime_events_and_results_pass_the_contract(client, crm, events):
@@ -110,8 +169,8 @@ def test_datetime_events_and_results_pass_the_contract(client, crm, events):
     kw = dict(window="3d", steps=EVENTS, step="event", segment="channel", period="month")
     got = fkd.funnel_analysis(_ddf(dated), data_end="1970-02-15", **kw)
     _same(got, fk.funnel_analysis(dated, data_end="1970-02-15", **kw))
-    with pytest.raises(NotImplementedError, match="time_to_convert"):
-        got.time_to_convert()
+    assert got.time_to_convert().to_arrow().equals(fk.funnel_analysis(dated, data_end="1970-02-15", **kw)
+                                                   .time_to_convert().to_arrow())
     wf = fkd.window_funnel(_ddf(dated), window="3d", steps=EVENTS, step="event")
     for result in (wf, got, fkd.conversion(_ddf(crm), segment="source"), fkd.lifecycle(_ddf(crm))):
         check_contract(result)
@@ -135,10 +194,24 @@ def test_errors_are_the_single_machine_ones(client, events):
         fkd.window_funnel(data, window="1d", steps=EVENTS, step="event", per_entity=True)
     with pytest.raises(NotImplementedError, match="per_entity"):
         fkd.conversion(data, per_entity=True)
-    with pytest.raises(NotImplementedError, match="campaign state"):
-        fkd.campaign_report(data)
-    with pytest.raises(NotImplementedError, match="attribution state"):
-        fkd.attribute(data, data)
+    touches, outcomes = random_touches(200)
+    for kwargs in (dict(model="markv"), dict(channels=["ads", "mail", "seo", "social", "tv", "print"]),
+                   dict(model="w_shaped"), dict(u_weights=(0, 0, 0), model="u_shaped")):
+        with pytest.raises((ValueError, TypeError)) as single:
+            fk.attribute(touches, outcomes, **kwargs)
+        with pytest.raises(type(single.value)) as dist:
+            fkd.attribute(_ddf(touches), _ddf(outcomes), **kwargs)
+        assert str(dist.value) == str(single.value)
+    # A channel outside `channels`: the same message, with the row within its partition.
+    with pytest.raises(ValueError, match=r"column 'channel', row \d+ \(not in option 'channels'\)"):
+        fkd.attribute(_ddf(touches), _ddf(outcomes), channels=["ads", "tv"])
+    crm = fk.sample_crm(200, seed=1)
+    for kwargs in (dict(cost={"Webinr": 1.0}), dict(mql_stage="MQ"), dict(segment="sourc")):
+        with pytest.raises((ValueError, TypeError)) as single:
+            fk.campaign_report(crm, **kwargs)
+        with pytest.raises(type(single.value)) as dist:
+            fkd.campaign_report(_ddf(crm), **kwargs)
+        assert str(dist.value) == str(single.value)
     with pytest.raises(TypeError, match="bare number"):
         fkd.lifecycle(_ddf(events.assign(time=pd.to_datetime(events["time"], unit="s"))), as_of=5,
                       stage="event")
@@ -180,7 +253,7 @@ def test_same_arguments_as_one_machine():
 
     extra = {"lifecycle": ["skipped", "passes"]}
     for module in (fkd, fks):
-        for name in ("window_funnel", "conversion", "lifecycle", "funnel_analysis"):
+        for name in ("window_funnel", "conversion", "lifecycle", "funnel_analysis", "campaign_report", "attribute"):
             single = inspect.signature(getattr(fk, name)).parameters
             dist = inspect.signature(getattr(module, name)).parameters
             assert [p for p in dist if p not in extra.get(name, [])] == [*single, "partitions"], name
@@ -194,9 +267,15 @@ def test_many_parts_merge_in_a_tree(client, crm):
     _same(got, fk.conversion(crm, segment="source"))
 
 
-def test_rounding_of_large_duration_sums_is_announced():
-    state = fk.lifecycle(fk.sample_crm(300, seed=1)).summary()
-    _distributed._check_rounding(state)  # seconds-resolution sums in ns: exact
-    big = fk.lifecycle(fk.sample_crm(30_000, seed=1)).summary()
-    with pytest.warns(_distributed.MergeRoundingWarning, match="last bits"):
-        _distributed._check_rounding(big)
+def test_large_duration_sums_merge_exactly(client):
+    """Time in stage sums beyond 2**53 ticks: the summaries keep their sums exactly (rounded
+    once), so the merged means equal the single-machine ones to the last bit, in any order."""
+    crm = fk.sample_crm(20_000, seed=1)
+    crm["time"] = crm["time"].astype("datetime64[ns]") + pd.to_timedelta(np.arange(len(crm)) % 997, unit="ns")
+    want = fk.lifecycle(crm).summary()
+    big = [s for s in want.stages if want._state.time_in_stage(want.stages.index(s), -1).sum >= 2.0 ** 53]
+    assert big  # the sums need more than a double's 53 bits of nanoseconds
+    got = fkd.lifecycle(_ddf(crm, 4), partitions=7)
+    _same(got, want)
+    shuffled = fk.lifecycle(crm.sample(frac=1.0, random_state=2)).summary()
+    assert shuffled == want and shuffled.to_arrow().equals(want.to_arrow())

@@ -108,6 +108,7 @@ def test_event_funnels_equal_one_machine(spark_crm, crm, spark_events, events, p
         assert getattr(got, part)().to_arrow().equals(getattr(want, part)().to_arrow())
     assert (got.closed, got.open, got.unattributed) == (want.closed, want.open, want.unattributed)
     assert got.conversions == want.conversions and got.through_step == want.through_step
+    assert got.time_to_convert().to_arrow().equals(want.time_to_convert().to_arrow())
 
 
 def test_spark_timestamps_are_instants(spark, spark_crm, crm):
@@ -145,14 +146,13 @@ def test_errors_are_the_single_machine_ones(spark_crm, spark_events, events):
         assert str(dist.value) == str(single.value)
     with pytest.raises(TypeError, match="bare number"):
         fks.window_funnel(spark_crm, window=3600, steps=STEPS, step="stage")
-    with pytest.raises(NotImplementedError, match="time_to_convert"):
-        fks.funnel_analysis(spark_events, window="1d", steps=EVENTS, step="event").time_to_convert()
     with pytest.raises(NotImplementedError, match="per_entity"):
         fks.window_funnel(spark_events, window="1d", steps=EVENTS, step="event", per_entity=True)
-    with pytest.raises(NotImplementedError, match="campaign state"):
-        fks.campaign_report(spark_crm)
-    with pytest.raises(NotImplementedError, match="attribution state"):
-        fks.attribute(spark_events, spark_events)
+    with pytest.raises(ValueError) as single:
+        fk.attribute(events, events, model="markv")
+    with pytest.raises(ValueError) as dist:
+        fks.attribute(spark_events, spark_events, model="markv")
+    assert str(dist.value) == str(single.value)
     with pytest.raises(TypeError, match="Spark DataFrame"):
         fks.conversion(events)
     # An error inside a partition (a stage outside the model) reaches the driver with its text.
@@ -163,3 +163,48 @@ def test_errors_are_the_single_machine_ones(spark_crm, spark_events, events):
 def test_many_parts_merge_on_the_executors(spark_crm, crm):
     """More parts than one merge task takes: the executors merge them in a tree first."""
     _same(fks.conversion(spark_crm, segment="source", partitions=40), fk.conversion(crm, segment="source"))
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_campaign_report_equal_one_machine(spark, crm, partitions):
+    crm = crm.assign(amount=np.where(crm["stage"] == "Customer", np.round(np.arange(len(crm)) * 97.13 % 5e4, 2), 0.0))
+    data = spark.createDataFrame(crm)
+    kw = dict(cost={"Webinar": 1200.0, "Paid Search": 3e4}, skipped="recorded" if partitions == 7 else "implied")
+    got, want = fks.campaign_report(data, partitions=partitions, **kw), fk.campaign_report(crm, **kw)
+    _same(got, want)
+    assert got.missing_cost == want.missing_cost
+    check_contract(got)
+
+
+def _touches():
+    """Touches of skewed paths (one path holds a large share), null touches, outcome rows
+    without touches and touched paths without an outcome row."""
+    rng = np.random.default_rng(4)
+    n_paths, n = 500, 4000
+    touches = pd.DataFrame({"path": np.minimum(rng.zipf(1.5, n), n_paths).astype(np.int64),
+                            "time": rng.integers(0, 30 * 86_400, n) // 600 * 600,
+                            "channel": rng.choice(["ads", "mail", "seo", "social", None], n,
+                                                  p=[0.3, 0.25, 0.2, 0.2, 0.05]).astype(object)})
+    ids = np.arange(1, n_paths + 30, dtype=np.int64)
+    ids = ids[rng.random(len(ids)) < 0.9]
+    converted = (rng.random(len(ids)) < 0.4).astype(np.int64)
+    outcomes = pd.DataFrame({"path": ids, "converted": converted,
+                             "value": np.round(rng.lognormal(6, 1.5, len(ids)), 2) * converted})
+    return touches, outcomes
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_attribution_equal_one_machine(spark, partitions):
+    """Rule-based credits (exact sums), Markov (merged paths) and seeded Shapley sampling give
+    the single-machine result to the last bit."""
+    touches, outcomes = _touches()
+    t, o = spark.createDataFrame(touches).repartition(3), spark.createDataFrame(outcomes)
+    models = [dict(model="linear"), dict(model="time_decay", half_life=86_400 * 2), dict(model="markov"),
+              dict(model="shapley", shapley_game="value_rate", shapley_exact_max=2, shapley_samples=200, seed=5)]
+    for kw in models if partitions == 2 else models[::3]:
+        _same(fks.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
+    if partitions == 2:  # Spark timestamps: the same instants, durations as strings
+        dated = touches.assign(time=pd.to_datetime(touches["time"], unit="s").astype("datetime64[us]")
+                               .dt.tz_localize("UTC"))
+        kw = dict(model="time_decay", half_life="2d")
+        _same(fks.attribute(spark.createDataFrame(dated), o, partitions=2, **kw), fk.attribute(dated, outcomes, **kw))

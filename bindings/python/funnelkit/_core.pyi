@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'ForecastOptions', 'FunnelAnalysisOptions', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'backtest_forecast', 'beta_quantile', 'build_histories', 'campaign_report', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'estimate_lags', 'fisher_exact', 'forecast_pipeline', 'funnel_analysis', 'kaplan_meier', 'markov_chain_outcomes', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'estimate_lags', 'fisher_exact', 'funnel_analysis', 'kaplan_meier', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -106,7 +106,7 @@ class DurationSummary:
         ...
     def __iadd__(self, arg0: DurationSummary) -> DurationSummary:
         ...
-    def __init__(self, keep_values: bool = True) -> None:
+    def __init__(self, keep_values: bool = True, *, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
     def __setstate__(self, arg0: bytes) -> None:
         ...
@@ -140,6 +140,9 @@ class DurationSummary:
         ...
     @property
     def sum(self) -> float:
+        ...
+    @property
+    def ticks_per_second(self) -> int:
         ...
 class BaselineOptions:
     def __init__(self, *, baseline: typing.SupportsInt | typing.SupportsIndex = 0, test: str = 'z', adjust: str = 'holm', confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, interval: str = 'wilson', prior_alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, prior_beta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
@@ -319,7 +322,7 @@ class WindowFunnelOptions:
     strict_deduplication: bool
     strict_increase: bool
     strict_order: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def steps(self) -> int:
@@ -334,15 +337,62 @@ class WindowFunnelOptions:
     def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def ticks_per_second(self) -> int:
+        ...
+    @ticks_per_second.setter
+    def ticks_per_second(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
     def window(self) -> int:
         ...
     @window.setter
     def window(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class FunnelDurations:
+    """
+    Mergeable state of funnel_analysis's time to convert: the per-entity durations to each step and the analysis definition.
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> FunnelDurations:
+        """
+        Reads a state from serialize()'s bytes.
+        """
+    def __eq__(self, arg0: FunnelDurations) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: FunnelDurations) -> FunnelDurations:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def durations(self, step: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
+        ...
+    def merge(self, other: FunnelDurations) -> None:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def reset(self) -> None:
+        """
+        Empties the state.
+        """
+    def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    def summaries(self) -> list:
+        """
+        time_to_step as funnel_analysis returns it.
+        """
+    @property
+    def steps(self) -> int:
+        ...
 class FunnelAnalysisOptions:
     count_conversions: bool
     unordered: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = []) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = [], ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
     @property
     def data_end(self) -> int | None:
@@ -464,14 +514,23 @@ class LifecycleSummary:
     @property
     def n_stages(self) -> int:
         ...
+    @property
+    def ticks_per_second(self) -> int:
+        ...
 class HistoryOptions:
-    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
+    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def as_of(self) -> int | None:
         ...
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def ticks_per_second(self) -> int:
+        ...
+    @ticks_per_second.setter
+    def ticks_per_second(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
 class ReachOptions:
     def __init__(self, *, skipped: str = 'implied', passes: str = 'first') -> None:
@@ -619,6 +678,47 @@ class CampaignOptions:
     @property
     def ticks_per_day(self) -> float:
         ...
+class CampaignState:
+    """
+    Mergeable per-segment sums of campaign_report (exact: integer counts, exactly rounded revenue, 128-bit time to win).
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> CampaignState:
+        """
+        Reads a state from serialize()'s bytes.
+        """
+    def __eq__(self, arg0: CampaignState) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: CampaignState) -> CampaignState:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def leads(self, segment: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def merge(self, other: CampaignState) -> None:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def reset(self) -> None:
+        """
+        Empties the state.
+        """
+    def revenue(self, segment: typing.SupportsInt | typing.SupportsIndex) -> float:
+        ...
+    def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    def won(self, segment: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    @property
+    def segments(self) -> int:
+        ...
 class PathSet:
     def __init__(self, *, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, outcome_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, n_channels: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
@@ -691,6 +791,53 @@ class Attribution:
         ...
     @property
     def value(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+class AttributionState:
+    """
+    Mergeable state of attribute(): exact credit sums per channel (rule-based models) or the distinct paths with their counts (markov, shapley).
+    """
+    __hash__: typing.ClassVar[None] = None
+    @staticmethod
+    def deserialize(data: bytes) -> AttributionState:
+        """
+        Reads a state from serialize()'s bytes.
+        """
+    def __eq__(self, arg0: AttributionState) -> bool:
+        ...
+    def __getstate__(self) -> bytes:
+        ...
+    def __iadd__(self, arg0: AttributionState) -> AttributionState:
+        ...
+    def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: bytes) -> None:
+        ...
+    def merge(self, other: AttributionState) -> None:
+        """
+        Adds a state computed on other entities into this one (in place).
+        """
+    def reset(self) -> None:
+        """
+        Empties the state.
+        """
+    def serialize(self) -> bytes:
+        """
+        The state in funnelkit's versioned binary format.
+        """
+    @property
+    def converting_paths(self) -> int:
+        ...
+    @property
+    def distinct_paths(self) -> int:
+        ...
+    @property
+    def n_channels(self) -> int:
+        ...
+    @property
+    def paths(self) -> int:
+        ...
+    @property
+    def total_value(self) -> float:
         ...
 class AbsorbingChainSolution:
     @property
@@ -813,7 +960,7 @@ class VelocityOptions:
     """
     Definitions of N, W and L, the unit of L and the bootstrap of V.
     """
-    def __init__(self, *, count: str = 'average_open', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'closed', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42) -> None:
+    def __init__(self, *, count: str = 'created_in_period', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'won', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42) -> None:
         ...
     def __repr__(self) -> str:
         ...
@@ -836,7 +983,7 @@ class VelocityOptions:
     @property
     def count(self) -> str:
         """
-        N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_in_period' (V per period / period length) or 'vendor' (created in the period / L).
+        N: 'created_in_period' or 'open_at_start'.
         """
     @count.setter
     def count(self, arg1: str) -> None:
@@ -901,7 +1048,7 @@ class ReverseFunnelOptions:
     """
     A revenue goal, the deal value and the stage rates of a reverse funnel.
     """
-    def __init__(self, *, goal: typing.SupportsFloat | typing.SupportsIndex, deal_value: typing.SupportsFloat | typing.SupportsIndex, steps: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], basis: str = 'total', won_name: str = 'Customer', periods: typing.SupportsInt | typing.SupportsIndex = 1, reps: typing.SupportsInt | typing.SupportsIndex = 1, rounding: str = 'deals_first', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> None:
+    def __init__(self, *, goal: typing.SupportsFloat | typing.SupportsIndex, deal_value: typing.SupportsFloat | typing.SupportsIndex, steps: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], basis: str = 'total', won_name: str = 'Customer', periods: typing.SupportsInt | typing.SupportsIndex = 1, reps: typing.SupportsInt | typing.SupportsIndex = 1, rounding: str = 'from_goal', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> None:
         ...
     @property
     def basis(self) -> str:
@@ -946,7 +1093,7 @@ class ReverseFunnelOptions:
     @property
     def rounding(self) -> str:
         """
-        'deals_first' (deals rounded up first, each stage from them), 'chained' (each stage from the rounded stage below) or 'round_once' (each figure from the unrounded goal, rounded once).
+        'from_goal' (each stage from the deals) or 'chained' (from the rounded stage below).
         """
     @rounding.setter
     def rounding(self, arg1: str) -> None:
@@ -1100,115 +1247,29 @@ class DriverOptions:
     @property
     def test(self) -> str:
         ...
-class ForecastOptions:
-    """
-    The forecast model, the step and horizon, the semi-Markov age cap and the simulated intervals.
-    """
-    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False) -> None:
-        ...
-    @property
-    def as_of(self) -> int | None:
-        """
-        End of the observation (None: the latest record).
-        """
-    @as_of.setter
-    def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
-        ...
-    @property
-    def by_segment(self) -> bool:
-        """
-        One transition model per segment.
-        """
-    @by_segment.setter
-    def by_segment(self, arg0: bool) -> None:
-        ...
-    @property
-    def confidence(self) -> float:
-        """
-        Confidence level of the intervals.
-        """
-    @confidence.setter
-    def confidence(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def max_age(self) -> int:
-        """
-        Semi-Markov: ages with hazards of their own.
-        """
-    @max_age.setter
-    def max_age(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def model(self) -> str:
-        """
-        'markov' or 'semi_markov'.
-        """
-    @model.setter
-    def model(self, arg1: str) -> None:
-        ...
-    @property
-    def origin(self) -> int | None:
-        """
-        Forecast origin (None: the end of the data).
-        """
-    @origin.setter
-    def origin(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
-        ...
-    @property
-    def period_steps(self) -> int:
-        """
-        Steps per period.
-        """
-    @period_steps.setter
-    def period_steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def periods(self) -> int:
-        """
-        Periods of the horizon.
-        """
-    @periods.setter
-    def periods(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def seed(self) -> int:
-        """
-        Seed of the simulations.
-        """
-    @seed.setter
-    def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def simulations(self) -> int:
-        """
-        Simulations of the intervals (0: none).
-        """
-    @simulations.setter
-    def simulations(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def step(self) -> int:
-        """
-        Ticks of one step.
-        """
-    @step.setter
-    def step(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
 def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_outcomes: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> CumulativeIncidenceResult:
     ...
 def adjust_p_values(p_values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], method: str) -> numpy.typing.NDArray[numpy.float64]:
     ...
 def attribute(paths: PathSet, options: AttributionOptions) -> Attribution:
     ...
-def backtest_forecast(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], *, origins: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], options: ForecastOptions = ..., calibration_bins: typing.SupportsInt | typing.SupportsIndex = 10, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> dict:
+def attribute_state(state: AttributionState) -> Attribution:
     """
-    Backtest of the forecast: train to each origin, forecast, compare with what happened.
+    The attribution of a (merged) AttributionState with its options.
     """
+def attribution_sums(paths: PathSet, options: AttributionOptions) -> AttributionState:
+    ...
 def beta_quantile(p: typing.SupportsFloat | typing.SupportsIndex, a: typing.SupportsFloat | typing.SupportsIndex, b: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
 def build_histories(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, options: HistoryOptions = ...) -> Histories:
     ...
 def campaign_report(model: StageModel, *, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, options: CampaignOptions) -> dict:
+    ...
+def campaign_report_of(state: CampaignState, *, options: CampaignOptions) -> dict:
+    """
+    The report of a (merged) CampaignState, as campaign_report returns it.
+    """
+def campaign_sums(model: StageModel, *, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, options: CampaignOptions, segments: typing.SupportsInt | typing.SupportsIndex = 0) -> CampaignState:
     ...
 def ceil_whole(x: typing.SupportsFloat | typing.SupportsIndex, tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> float:
     """
@@ -1222,7 +1283,7 @@ def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLik
     ...
 def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typing.SupportsFloat | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, l0: typing.SupportsFloat | typing.SupportsIndex, n1: typing.SupportsFloat | typing.SupportsIndex, d1: typing.SupportsFloat | typing.SupportsIndex, w1: typing.SupportsFloat | typing.SupportsIndex, l1: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     """
-    The change V1 - V0 split into N, D, W and L (log scale, LMDI-I and Shapley).
+    The change V1 - V0 split into N, D, W and L (log scale and LMDI-I).
     """
 def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], member_entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], member_feature: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_features: typing.SupportsInt | typing.SupportsIndex, options: DriverOptions = ...) -> dict:
     ...
@@ -1232,18 +1293,10 @@ def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]
     """
 def fisher_exact(a: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, d: typing.SupportsInt | typing.SupportsIndex, alternative: str = 'two-sided') -> float:
     ...
-def forecast_pipeline(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], *, options: ForecastOptions = ..., segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> dict:
-    """
-    Forecast of the pipeline open at the origin: per entity, per period, per stage, and the transitions.
-    """
 def funnel_analysis(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, property: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, *, options: FunnelAnalysisOptions) -> dict:
     ...
 def kaplan_meier(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], observed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> KaplanMeierResult:
     ...
-def markov_chain_outcomes(p: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_transient: typing.SupportsInt | typing.SupportsIndex, n_absorbing: typing.SupportsInt | typing.SupportsIndex, *, won: typing.SupportsInt | typing.SupportsIndex = 0, steps: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
-    """
-    Outcomes of a Markov chain given per step as a flat row-major n_transient x (n_transient + n_absorbing) matrix (diagonal = stay): absorption probabilities, expected steps, P(won at step t).
-    """
 def mature_cohorts(end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], maturity: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint8]:
     ...
 def normal_quantile(p: typing.SupportsFloat | typing.SupportsIndex) -> float:

@@ -40,8 +40,10 @@ import numpy as np
 
 from . import _core, _frames, _names
 from ._result import Mergeable, _decode, _encode, restore
-from .attribution import AttributionResult
-from .campaign import CampaignReport
+from .attribution import MODELS, SHAPLEY_GAMES, AttributionResult, _channel_codes, _entity_alias, _options, _Paths
+from .attribution import attribute as attribute_local
+from .campaign import CampaignReport, _Prepared
+from .campaign import campaign_report as campaign_report_local
 from .conversion import ConversionTable
 from .conversion import conversion as conversion_local
 from .funnel_analysis import FunnelAnalysis
@@ -61,9 +63,9 @@ FANOUT = 16
 
 
 class MergeRoundingWarning(UserWarning):
-    """A merged floating-point sum may differ in its last bits from the single-machine sum,
-    because the parts added it up in another order (see the message for which number and the
-    bound)."""
+    """Kept for code that filters it: no longer emitted. Every sum a merged result reports is
+    exact (duration sums, revenue, credits: exact expansions rounded once), so merged results
+    equal single-machine ones to the last bit."""
 
 
 # -- parts ---------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def merge_parts(parts: Iterable[Any]) -> bytes | None:
         if blob is None:
             continue
         header, states = open_part(blob)
-        opened.append((header, {k: restore(v) for k, v in states.items()}))
+        opened.append((header, {k: _restore_state(k, v) for k, v in states.items()}))
     if not opened:
         return None
     while len(opened) > 1:
@@ -152,7 +154,22 @@ def merge_parts(parts: Iterable[Any]) -> bytes | None:
             nxt.append(opened[-1])
         opened = nxt
     header, states = opened[0]
-    return pack_part(header, {k: v.to_bytes() for k, v in states.items()})
+    return pack_part(header, {k: _state_bytes(k, v) for k, v in states.items()})
+
+
+#: States named "core <Class>" hold the bytes of a compiled core state (``_core.<Class>``,
+#: its own versioned format with a CRC-32C); the others are Mergeable.to_bytes() envelopes.
+_CORE = "core "
+
+
+def _restore_state(name: str, blob: bytes) -> Any:
+    if name.startswith(_CORE):
+        return getattr(_core, name[len(_CORE):].split()[0]).deserialize(blob)
+    return restore(blob)
+
+
+def _state_bytes(name: str, state: Any) -> bytes:
+    return state.serialize() if name.startswith(_CORE) else state.to_bytes()
 
 
 # -- the plan of a job (built on the driver, shipped to the executors) ----------------------------
@@ -179,6 +196,9 @@ class Plan:
     summary: dict[str, Any] | None = None
     scan_time: tuple[str, str | None] | None = None
     scan_labels: tuple[tuple[str, str], ...] = ()
+    #: Pair jobs (attribute): the second input's columns and each input's entity column.
+    other_columns: tuple[str, ...] = ()
+    entities: tuple[str, str] | None = None
 
 
 def _plain_arrow(table: Any) -> Any:
@@ -239,7 +259,12 @@ def part_of_table(plan: Plan, table: Any) -> bytes | None:
             header["max"]["time"] = int(ticks.max())
         for name, how in plan.scan_labels:
             col = _frames.column(table, name, name)
-            labels = _reason_codes(col, name, None)[1] if how == "reason" else _frames.category_codes(col, name)[1]
+            if how == "reason":
+                labels = _reason_codes(col, name, None)[1]
+            elif how == "channel":
+                labels = _channel_codes(col, name, None, "error")[1]
+            else:
+                labels = _frames.category_codes(col, name)[1]
             header["sets"][name] = sorted(json.dumps(_encode(v)) for v in labels)
     elif plan.kind == "window_funnel":
         states["result"] = window_funnel_local(table, **kwargs).to_bytes()
@@ -258,12 +283,56 @@ def part_of_table(plan: Plan, table: Any) -> bytes | None:
             states["segment " + json.dumps(_encode(label))] = wf.to_bytes()
         for key, wf in res.by_period.items():
             states["period " + json.dumps(_encode(key))] = wf.to_bytes()
+        if res._duration_state is not None:
+            states[_CORE + "FunnelDurations"] = res._duration_state.serialize()
         header["sums"]["conversions"] = int(res.conversions)
         header["sums"]["through_step"] = [int(v) for v in res.through_step.values()]
         header["sums"]["entities"] = int(res.closed.entities + res.open.entities)
+    elif plan.kind == "campaign":
+        prep = _Prepared(table, **kwargs)
+        states[_CORE + "CampaignState"] = prep.state().serialize()
     else:
         raise ValueError(f"unknown part kind {plan.kind!r}")
     return pack_part(header, states)
+
+
+def part_of_pair(plan: Plan, touches: Any, outcomes: Any) -> bytes | None:
+    """The part of one partition of a pair job (attribute): the touches and the outcomes of the
+    same entities (``pyarrow.Table`` each). Runs on the executors."""
+    if touches.num_rows == 0 and outcomes.num_rows == 0:
+        return None
+    touches, outcomes = _plain_arrow(touches), _plain_arrow(outcomes)
+    kwargs = dict(plan.kwargs)
+    model_options = kwargs.pop("model_options")
+    with warnings.catch_warnings():  # a listed channel absent from this partition is no error here
+        warnings.simplefilter("ignore", UserWarning)
+        paths = _Paths(touches, outcomes, absent="warn", **kwargs)
+    model_options["half_life"] = paths.half_life(model_options["half_life"])
+    state = _core.attribution_sums(paths.core, _options(**model_options))
+    header = {"kind": plan.kind, "sums": {"rows": int(touches.num_rows), "outcomes": int(outcomes.num_rows)},
+              "sets": {}, "max": {}}
+    return pack_part(header, {_CORE + "AttributionState": state.serialize()})
+
+
+#: Column names of a pair job's union (Spark): the side (0 the first input, 1 the second) and
+#: the entity; the other columns are prefixed by their side.
+SIDE, ENTITY, FIRST, SECOND = "__funnelkit_side", "__funnelkit_entity", "a:", "b:"
+
+
+def split_union(plan: Plan, table: Any) -> tuple[Any, Any]:
+    """The two inputs of a pair job from the rows of their union (see :data:`SIDE`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert plan.entities is not None
+    side = table.column(SIDE)
+    out = []
+    for k, (prefix, cols, entity) in enumerate(((FIRST, plan.columns, plan.entities[0]),
+                                                (SECOND, plan.other_columns, plan.entities[1]))):
+        rows = table.filter(pc.equal(side, k))
+        arrays = [rows.column(ENTITY)] + [rows.column(prefix + c) for c in cols]
+        out.append(pa.Table.from_arrays(arrays, names=[entity, *cols]))
+    return out[0], out[1]
 
 
 # -- engines -------------------------------------------------------------------------------------
@@ -287,6 +356,12 @@ class Engine:
         raise NotImplementedError
 
     def map_reduce(self, data: Any, plan: Plan, entity: str | None, partitions: int | None) -> bytes | None:
+        raise NotImplementedError
+
+    def map_reduce_pair(self, first: Any, second: Any, plan: Plan, partitions: int | None) -> bytes | None:
+        """Like map_reduce for two inputs whose rows are grouped by the entity columns of
+        ``plan.entities``, the rows of one entity from both inputs in the same partition, on
+        which :func:`part_of_pair` runs."""
         raise NotImplementedError
 
 
@@ -349,7 +424,7 @@ def _run(engine: Engine, data: Any, plan: Plan, entity: str, partitions: int | N
     if merged is None:
         return {"sums": {"rows": 0}, "sets": {}, "max": {}}, {}
     header, states = open_part(merged)
-    return header, {k: restore(v) for k, v in states.items()}
+    return header, {k: _restore_state(k, v) for k, v in states.items()}
 
 
 def _partitions(value: int | None) -> int | None:
@@ -461,9 +536,8 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     partition builds its entities' histories with the compiled core and returns their summary;
     the summaries merge exactly (counts add, kept durations pool, so medians and p90 are the
     single-machine ones). Without ``segment_categories`` / ``reason_categories`` a map-only
-    pass first gathers the sorted labels. The mean time in stage is a floating-point sum: when
-    a stage's total exceeds 2**53 units of the durations' resolution the parts may round it
-    differently from one machine, and a :class:`MergeRoundingWarning` says so."""
+    pass first gathers the sorted labels. The sums of time in stage are kept exactly (rounded
+    once when read), so the means are the single-machine ones to the last bit as well."""
     engine.check(data)
     partitions = _partitions(partitions)
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
@@ -488,34 +562,7 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     header, states = _run(engine, data, Plan("lifecycle", kwargs, cols, summary=summary), entity, partitions)
     out = states["result"] if "result" in states else lifecycle_local(empty, **kwargs).summary(**summary)
     out._inputs = _inputs(dry.summary(), header, engine, entities=int(header["sums"].get("entities", 0)))
-    _check_rounding(out)
     return out
-
-
-def _check_rounding(summary: LifecycleSummary) -> None:
-    """Warns when a stage's total time exceeds what a double holds exactly: then the order in
-    which the parts added it up may change its last bits (and those of the mean)."""
-    state = summary._state
-    for k, name in enumerate(summary.stages):
-        if state.n_stages == 0:
-            return
-        s = state.time_in_stage(k, -1)
-        if s.count == 0:
-            continue
-        values = np.asarray(s.values(), dtype=np.float64)
-        if not values.size or not np.all(values == np.round(values)) or values.max() >= 2.0**62:
-            exact = False
-        else:
-            ints = values.astype(np.int64)
-            low = int(np.bitwise_or.reduce(ints))
-            zeros = (low & -low).bit_length() - 1 if low else 0
-            exact = float(s.sum) < 2.0 ** (53 + zeros)
-        if not exact:
-            warnings.warn(
-                f"LifecycleSummary: the total time in stage {name!r} ({float(s.sum):.6g} {summary.time_unit}) is beyond "
-                f"what a double adds up exactly at the durations' resolution, so its mean may differ from a "
-                f"single-machine run in the last bits (relative difference below {s.count * 2.0**-53:.2g}); the counts, "
-                "min, max, median and p90 are exact", MergeRoundingWarning, stacklevel=4)
 
 
 def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Sequence[Any] | int,
@@ -530,9 +577,10 @@ def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Seque
                          partitions: int | None = None) -> FunnelAnalysis:
     """Funnel analysis beyond ``windowFunnel``: :func:`funnelkit.funnel_analysis` on {takes},
     with the same arguments. The level counts (closed, open, per segment, per period, through
-    each step, conversions) equal the single-machine ones; ``time_to_convert()`` raises
-    NotImplementedError (the core returns only the median and p90 of each step's durations, which
-    do not merge; see docs/distributed.md).
+    each step, conversions) and ``time_to_convert()`` equal the single-machine ones: every
+    partition returns the core's mergeable duration state (the per-entity durations to each
+    step, with the analysis definition), and the summaries are computed once from the merged
+    durations.
 
     Without ``data_end`` a map-only pass first finds the largest timestamp (the single-machine
     default is that + 1, over all rows, so every partition must use the same one)."""
@@ -578,21 +626,6 @@ def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Seque
     return _merged_analysis(dry, names, header, states, engine)
 
 
-class _MergedFunnelAnalysis(FunnelAnalysis):
-    """A :class:`funnelkit.FunnelAnalysis` merged from partitions: every level count is the
-    single-machine one; the time to convert is not available (see ``time_to_convert``)."""
-
-    def time_to_convert(self) -> Any:
-        """Not available from merged partitions: the compiled core returns each step's median
-        and p90 of the time to convert, not the durations, and quantiles of parts do not add up;
-        a mergeable duration state per step (kept values) in the core's funnel_analysis result
-        would make it exact."""
-        raise NotImplementedError(
-            "time_to_convert() is not available from a distributed funnel_analysis: the core returns only the "
-            "median and p90 of each step's durations per partition, and quantiles of parts do not merge; "
-            "it needs a mergeable duration summary per step in the core's funnel_analysis result")
-
-
 def _merged_analysis(dry: FunnelAnalysis, names: list[str], header: dict[str, Any], states: dict[str, Any],
                      engine: Engine) -> FunnelAnalysis:
     options = dry._options
@@ -606,39 +639,132 @@ def _merged_analysis(dry: FunnelAnalysis, names: list[str], header: dict[str, An
     periods = sorted((_decode(json.loads(k[len("period "):])) for k in states if k.startswith("period ")))
     axis = dry._axis
     through = header["sums"].get("through_step", [0] * n)
+    durations = states.get(_CORE + "FunnelDurations")
     raw = {"closed": counts("closed"), "open": counts("open"), "unattributed": counts("unattributed"),
            "by_segment": [counts("segment " + json.dumps(_encode(s))) for s in segments],
            "conversions": int(header["sums"].get("conversions", 0)),
            "histogram_edges": np.asarray(dry.histogram_edges).astype(np.int64),
-           "data_end": int(np.asarray([dry.data_end]).astype(np.int64)[0]), "time_to_step": [],
-           "through_step": through}
+           "data_end": int(np.asarray([dry.data_end]).astype(np.int64)[0]),
+           "time_to_step": durations.summaries() if durations is not None else dry._durations,
+           "through_step": through, "durations": durations}
     by_period = {p: WindowFunnel(counts("period " + json.dumps(_encode(p))), names, options=options) for p in periods}
-    out = _MergedFunnelAnalysis(raw, names, segments if options.get("segment") else None, axis, by_period,
-                                options=options, inputs=_inputs(dry, header, engine))
-    out._name_override = "FunnelAnalysis"
+    return FunnelAnalysis(raw, names, segments if options.get("segment") else None, axis, by_period,
+                          options=options, inputs=_inputs(dry, header, engine))
+
+
+def campaign_report_dist(engine: Engine, data: Any, *, model: Any = None, entity: str = "entity", time: str = "time",
+                         stage: str = "stage", segment: str = "source", amount: str | None = "amount",
+                         cost: Mapping[Any, float] | None = None, absent: str = "error", mql_stage: str = "MQL",
+                         sql_stage: str = "SQL", opportunity_stage: str = "Opportunity", skipped: str = "implied",
+                         confidence: float = 0.95, interval: str = "wilson", time_unit: str | None = None,
+                         level: float | None = None, partitions: int | None = None) -> CampaignReport:
+    """The closed-loop campaign and source report: :func:`funnelkit.campaign_report` on {takes},
+    with the same arguments and the same result (``to_arrow().equals`` the single-machine
+    report on the same rows, to the last bit).
+
+    A map-only pass first gathers the sorted segment labels; rows are then grouped by
+    ``entity`` and every partition computes the core's mergeable campaign state (per segment:
+    integer counts, the revenue as an exact sum, the time to win as a 128-bit integer), so the
+    merged state is the single-machine one and the report (rates, intervals, z-tests, Holm,
+    velocity) is computed once from it on the driver."""
+    engine.check(data)
+    partitions = _partitions(partitions)
+    if level is not None:
+        _names.renamed("level", "confidence")
+        confidence = level
+    kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, amount=amount,
+                  mql_stage=mql_stage, sql_stage=sql_stage, opportunity_stage=opportunity_stage, skipped=skipped,
+                  confidence=confidence, interval=interval, time_unit=time_unit)
+    cols = _columns(engine.columns(data), entity, time, stage, segment, amount)
+    empty = _empty(engine, data, cols)
+    _dry_run(campaign_report_local, empty, **kwargs)
+    labels = _scan(engine, data, (segment,), labels=((segment, "segment"),))[segment]
+    prep = _Prepared(empty, categories=list(labels), **kwargs)
+    options = prep.core_options(cost, absent)  # checks the cost labels against every segment
+    header, states = _run(engine, data, Plan("campaign", dict(kwargs, categories=list(labels)), cols), entity,
+                          partitions)
+    state = states.get(_CORE + "CampaignState") or prep.state()
+    raw = _core.campaign_report_of(state, options=options)
+    out = prep.report(raw, cost, engine=engine.takes)
+    out._inputs["rows"] = int(header["sums"].get("rows", 0))
     return out
 
 
-def _not_exact(name: str, why: str) -> Callable[..., Any]:
-    def refuse(engine: Engine, data: Any, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{name}() is not available on {engine.takes}: {why}")
+def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = "linear", entity: str = "path",
+                   time: str = "time", channel: str = "channel", milestone: str | None = None,
+                   outcome_entity: str | None = None, converted: str = "converted", value: str | None = "value",
+                   conversion_time: str | None = None, channels: Sequence[Any] | None = None, absent: str = "error",
+                   u_weights: Sequence[float] = (0.4, 0.2, 0.4), w_weights: Sequence[float] = (0.3, 0.3, 0.3, 0.1),
+                   half_life: Any = None, head: Sequence[float] = (), tail: Sequence[float] = (), middle: float = 0.0,
+                   markov_order: int = 1, shapley_game: str = "covered_value", shapley_exact_max: int = 15,
+                   shapley_samples: int = 2000, seed: int = 1, time_unit: str | None = None, path: str | None = None,
+                   outcome_path: str | None = None, markov_weight: str = "conversions",
+                   partitions: int | None = None) -> AttributionResult:
+    """Attribution of conversions and value to channels: :func:`funnelkit.attribute` on {takes}
+    (touches and outcomes, each {takes}), with the same arguments and the same result
+    (``to_arrow().equals`` the single-machine result, to the last bit, seeded Shapley sampling
+    included).
 
-    refuse.__name__ = name
-    return refuse
+    The touches and the outcomes of each entity are brought to the same partition; every
+    partition computes the core's mergeable attribution state: exact per-channel credit sums
+    for the rule-based models (and Shapley's covered_value game), the distinct paths with
+    their counts for Markov (channel sequences) and Shapley's value_rate game (channel sets).
+    The driver merges the states and computes the attribution once, so removal effects and
+    Shapley values are those of all the paths. Without ``channels`` a map-only pass first
+    gathers the sorted channel labels of a text column."""
+    engine.check(touches)
+    engine.check(outcomes)
+    partitions = _partitions(partitions)
+    entity, outcome_entity = _entity_alias(entity, path, outcome_entity, outcome_path)
+    out_entity = outcome_entity or entity
+    import pyarrow as pa
 
-
-campaign_report_dist = _not_exact(
-    "campaign_report",
-    "the core computes the report (rates, intervals, z-tests, Holm, velocity) from all rows at once and has no "
-    "mergeable campaign state; its revenue and days-to-win are floating-point sums whose last bits depend on the "
-    "order of addition, so merged partitions would differ from the single-machine report. It needs a core "
-    "campaign state (per-segment counts, exactly rounded sums) with merge and serialisation")
-attribute_dist = _not_exact(
-    "attribute",
-    "the core attributes from all paths at once (Markov chains and Shapley games are global) and has no mergeable "
-    "attribution state; the credits are floating-point sums whose last bits depend on the order of addition. It "
-    "needs a core attribution state (transition counts, coalition values, exactly rounded credit sums) with merge "
-    "and serialisation")
+    model_options = dict(model=_names.choice(model, MODELS, "model"),
+                         u_weights=u_weights, w_weights=w_weights, half_life=half_life, head=head, tail=tail,
+                         middle=middle, markov_order=markov_order, shapley_game=shapley_game,
+                         shapley_exact_max=shapley_exact_max, shapley_samples=shapley_samples, seed=seed,
+                         markov_weight=markov_weight)
+    cols = dict(entity=entity, time=time, channel=channel, milestone=milestone, outcome_entity=outcome_entity,
+                converted=converted, value=value, conversion_time=conversion_time, time_unit=time_unit)
+    t_cols = _columns(engine.columns(touches), entity, time, channel, milestone)
+    o_cols = _columns(engine.columns(outcomes), out_entity, converted, value, conversion_time)
+    t_empty, o_empty = _empty(engine, touches, t_cols), _empty(engine, outcomes, o_cols)
+    _dry_run(attribute_local, t_empty, outcomes=o_empty, channels=channels, absent="warn", **model_options, **cols)
+    codes = (channels is None and channel in t_empty.column_names
+             and pa.types.is_integer(t_empty.schema.field(channel).type))
+    labels: list[Any] | None = None  # integer channel codes: labelled by themselves, as on one machine
+    if not codes:
+        found = _scan(engine, touches, (channel,), labels=((channel, "channel"),))[channel]
+        labels = found if channels is None else list(channels)
+        if channels is not None:
+            _names.check_in_data(labels, found, what="channel", column=channel, option="channels", absent=absent)
+    kwargs = dict(cols, channels=labels, model_options=dict(model_options))
+    kwargs["model_options"]["shapley_game"] = _names.choice(shapley_game, SHAPLEY_GAMES, "shapley_game")
+    plan = Plan("attribute", kwargs, tuple(c for c in t_cols if c != entity), other_columns=tuple(
+        c for c in o_cols if c != out_entity), entities=(entity, out_entity))
+    merged = engine.map_reduce_pair(touches, outcomes, plan, partitions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        paths = _Paths(t_empty, o_empty, channels=labels, absent="warn",
+                       **{k: v for k, v in cols.items()})
+    opts = dict(kwargs["model_options"])
+    given_half_life = opts["half_life"]
+    opts["half_life"] = paths.half_life(given_half_life)
+    if merged is None:
+        state = _core.attribution_sums(paths.core, _options(**opts))
+        header = {"sums": {}}
+    else:
+        header, states = open_part(merged)
+        state = _core.AttributionState.deserialize(states[_CORE + "AttributionState"])
+    raw = _core.attribute_state(state)
+    if labels is None:
+        labels = list(range(int(state.n_channels)))
+    model_name = opts.pop("model")
+    shown = paths.options(opts, given_half_life, model=model_name)
+    inputs = {"touches": int(header["sums"].get("rows", 0)), "outcomes": int(header["sums"].get("outcomes", 0)),
+              "paths": int(state.paths), "channels": len(labels), "engine": engine.takes,
+              "columns": {**{k: v for k, v in cols.items() if k != "time_unit"}, "outcome_entity": out_entity}}
+    return AttributionResult(raw, labels, model=model_name, inputs=inputs, options=shown)
 
 
 def public(fn: Callable[..., Any], engine: Engine, name: str, result: Any, doc: str | None = None) -> Callable[..., Any]:
@@ -661,13 +787,9 @@ def public(fn: Callable[..., Any], engine: Engine, name: str, result: Any, doc: 
 def publish(engine: Engine) -> tuple[Callable[..., Any], ...]:
     """The public functions of an engine module: window_funnel, conversion, lifecycle,
     funnel_analysis, campaign_report and attribute, in that order."""
-    refused = ("Not available on {takes} (NotImplementedError): {what} does not merge exactly from partitions "
-               "(see docs/distributed.md).")
     return (public(window_funnel_dist, engine, "window_funnel", WindowFunnel),
             public(conversion_dist, engine, "conversion", ConversionTable),
             public(lifecycle_dist, engine, "lifecycle", LifecycleSummary),
             public(funnel_analysis_dist, engine, "funnel_analysis", FunnelAnalysis),
-            public(campaign_report_dist, engine, "campaign_report", CampaignReport,
-                   doc=refused.format(takes="{takes}", what="the campaign report")),
-            public(attribute_dist, engine, "attribute", AttributionResult,
-                   doc=refused.format(takes="{takes}", what="attribution")))
+            public(campaign_report_dist, engine, "campaign_report", CampaignReport),
+            public(attribute_dist, engine, "attribute", AttributionResult))

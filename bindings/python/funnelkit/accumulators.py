@@ -51,7 +51,18 @@ def duration_values(v: Any, name: str = "duration") -> tuple[np.ndarray, str | N
         arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"column '{name}': expected numeric durations or timedeltas, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1), unit
+    out = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        shown = "NaN" if np.isnan(out[row]) else str(out[row])
+        raise ValueError(f"column '{name}', row {row}: value {shown} is not a finite duration")
+    return out, unit
+
+
+def duration_name(durations: Any, data: Any) -> str:
+    """The name of the durations in messages: the column's with ``data=``, else 'duration'."""
+    return durations if isinstance(durations, str) and data is not None else "duration"
 
 
 def _stats_of(state: Any) -> dict[str, Any]:
@@ -180,7 +191,7 @@ def describe_durations(durations: Any, segment: Any = None, *, data: Any = None,
     """
     segment = renamed(segment, by, "segment", "by", "describe_durations()")
     table = None if data is None else _frames.as_table(data)
-    d, td_unit = duration_values(array_arg(durations, table, "duration"))
+    d, td_unit = duration_values(array_arg(durations, table, "duration"), duration_name(durations, table))
     unit = unit or td_unit
     key = name or (segment if isinstance(segment, str) and table is not None else "segment")
     options = {"unit": unit, "segment": key if segment is not None else None}

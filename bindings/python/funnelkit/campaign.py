@@ -145,40 +145,74 @@ def campaign_report(
     if level is not None:
         _names.renamed("level", "confidence")
         confidence = level
-    model = model or StageModel.b2b()
-    skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
-    interval = _names.choice(interval, INTERVALS, "interval")
-    stages = {opt: _ladder_stage(model, name, opt) for opt, name in
-              (("mql_stage", mql_stage), ("sql_stage", sql_stage), ("opportunity_stage", opportunity_stage))}
-    table = _frames.as_table(data)
-    ent = _frames.entity_codes(_frames.column(table, entity, "entity"), entity)
-    tim, axis = _frames.time_axis(_frames.column(table, time, "time"), time, time_unit)
-    stg = _frames.stage_codes(_frames.column(table, stage, "stage"), model.names, stage)
-    seg, labels = _frames.category_codes(_frames.column(table, segment, "segment"), segment)
-    amt = _frames.amounts(_frames.column(table, amount, "amount"), amount) if amount else None
-    costs = [float("nan")] * len(labels)
-    if cost is not None:
-        _names.check_in_data(list(cost), labels, what="segment", column=segment, option="cost", absent=absent)
-        by_label = {str(lab): i for i, lab in enumerate(labels)}
-        for key, c in cost.items():
-            if str(key) not in by_label:
-                continue  # absent="warn": ignored
-            c = float(c)
-            if not (c >= 0) or np.isinf(c):
-                raise ValueError(f"option 'cost': value {c} for segment {key!r} is not a cost >= 0")
-            costs[by_label[str(key)]] = c
-    options_core = _core.CampaignOptions(mql_stage=mql_stage, sql_stage=sql_stage, opportunity_stage=opportunity_stage,
-                                         skipped=skipped, cost=costs, confidence=float(confidence), interval=interval,
-                                         ticks_per_day=86_400.0 * axis.ticks_per_second)
+    prep = _Prepared(data, model=model, entity=entity, time=time, stage=stage, segment=segment, amount=amount,
+                     mql_stage=mql_stage, sql_stage=sql_stage, opportunity_stage=opportunity_stage, skipped=skipped,
+                     confidence=confidence, interval=interval, time_unit=time_unit)
+    options_core = prep.core_options(cost, absent)
     try:
-        raw = _core.campaign_report(model._m, entity=ent, time=tim, stage=stg, segment=seg, amount=amt,
-                                    options=options_core)
+        raw = _core.campaign_report(prep.model._m, entity=prep.ent, time=prep.tim, stage=prep.stg, segment=prep.seg,
+                                    amount=prep.amt, options=options_core)
     except ValueError as exc:
-        raise ValueError(_rename(str(exc), entity=entity, time=time, stage=stage, segment=segment,
-                                 amount=amount)) from None
-    inputs = {"rows": int(len(ent)), "entities": int(raw["leads"][-1]) if len(raw["leads"]) else 0,
-              "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment, "amount": amount}}
-    options = {**stages, "skipped": skipped, "confidence": float(confidence), "interval": interval,
-               "cost": {str(k): float(v) for k, v in (cost or {}).items()}, "time_unit": axis.unit,
-               "time_is_datetime": axis.is_datetime}
-    return CampaignReport(dict(raw), list(labels), segment, inputs=inputs, options=options)
+        raise ValueError(prep.renamed(exc)) from None
+    return prep.report(raw, cost)
+
+
+class _Prepared:
+    """The checked options and the columns of a campaign report as codes: what the report on
+    one machine and the per-partition states of funnelkit.spark / funnelkit.dask share.
+    ``categories`` fixes the segment labels (their codes are then the positions in it)."""
+
+    def __init__(self, data: Any, *, model: StageModel | None, entity: str, time: str, stage: str, segment: str,
+                 amount: str | None, mql_stage: str, sql_stage: str, opportunity_stage: str, skipped: str,
+                 confidence: float, interval: str, time_unit: str | None, categories: list[Any] | None = None):
+        self.model = model or StageModel.b2b()
+        self.skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
+        self.interval = _names.choice(interval, INTERVALS, "interval")
+        self.stages = {opt: _ladder_stage(self.model, name, opt) for opt, name in
+                       (("mql_stage", mql_stage), ("sql_stage", sql_stage), ("opportunity_stage", opportunity_stage))}
+        self.confidence = confidence
+        self.columns = {"entity": entity, "time": time, "stage": stage, "segment": segment, "amount": amount}
+        table = _frames.as_table(data)
+        self.ent = _frames.entity_codes(_frames.column(table, entity, "entity"), entity)
+        self.tim, self.axis = _frames.time_axis(_frames.column(table, time, "time"), time, time_unit)
+        self.stg = _frames.stage_codes(_frames.column(table, stage, "stage"), self.model.names, stage)
+        self.seg, labels = _frames.category_codes(_frames.column(table, segment, "segment"), segment, categories)
+        self.labels = list(labels)
+        self.amt = _frames.amounts(_frames.column(table, amount, "amount"), amount) if amount else None
+
+    def core_options(self, cost: Mapping[Any, float] | None, absent: str) -> Any:
+        costs = [float("nan")] * len(self.labels)
+        if cost is not None:
+            segment = self.columns["segment"]
+            _names.check_in_data(list(cost), self.labels, what="segment", column=segment, option="cost", absent=absent)
+            by_label = {str(lab): i for i, lab in enumerate(self.labels)}
+            for key, c in cost.items():
+                if str(key) not in by_label:
+                    continue  # absent="warn": ignored
+                c = float(c)
+                if not (c >= 0) or np.isinf(c):
+                    raise ValueError(f"option 'cost': value {c} for segment {key!r} is not a cost >= 0")
+                costs[by_label[str(key)]] = c
+        return _core.CampaignOptions(**self.stages, skipped=self.skipped, cost=costs,
+                                     confidence=float(self.confidence), interval=self.interval,
+                                     ticks_per_day=86_400.0 * self.axis.ticks_per_second)
+
+    def renamed(self, exc: Exception) -> str:
+        return _rename(str(exc), **self.columns)
+
+    def state(self) -> Any:
+        """The mergeable CampaignState of these rows (with every segment label)."""
+        try:
+            return _core.campaign_sums(self.model._m, entity=self.ent, time=self.tim, stage=self.stg,
+                                       segment=self.seg, amount=self.amt, options=self.core_options(None, "error"),
+                                       segments=len(self.labels))
+        except ValueError as exc:
+            raise ValueError(self.renamed(exc)) from None
+
+    def report(self, raw: Any, cost: Mapping[Any, float] | None, **inputs: Any) -> CampaignReport:
+        inputs = {"rows": int(len(self.ent)), "entities": int(raw["leads"][-1]) if len(raw["leads"]) else 0,
+                  "columns": dict(self.columns), **inputs}
+        options = {**self.stages, "skipped": self.skipped, "confidence": float(self.confidence),
+                   "interval": self.interval, "cost": {str(k): float(v) for k, v in (cost or {}).items()},
+                   "time_unit": self.axis.unit, "time_is_datetime": self.axis.is_datetime}
+        return CampaignReport(dict(raw), list(self.labels), self.columns["segment"], inputs=inputs, options=options)

@@ -61,6 +61,8 @@ class FunnelAnalysis(Table):
         self.histogram_edges = axis.timedeltas(np.asarray(raw["histogram_edges"], dtype=np.int64))
         self.data_end = axis.datetimes(np.array([raw["data_end"]], dtype=np.int64))[0]
         self._durations = raw["time_to_step"]
+        # The mergeable state behind time_to_step (per-entity durations and the definition).
+        self._duration_state = raw.get("durations")
         #: Entities with a chain that went through each step itself (step name -> count).
         self.through_step = {name: int(c) for name, c in zip(step_names, raw["through_step"])}
 
@@ -296,7 +298,7 @@ def funnel_analysis(
             window=int(window_ticks), steps=n_steps, unordered=bool(unordered),
             count_conversions=bool(count_conversions), exclusions=excl, attribution=attribution,
             attribution_step=att_step, period=int(bucket), period_origin=int(origin), data_end=end_ticks,
-            histogram_edges=edges, step_rules=rules)
+            histogram_edges=edges, step_rules=rules, ticks_per_second=int(tps))
         res = _core.funnel_analysis(ent, tim, code_arr, None, seg, prop, options=opts)
     except ValueError as exc:
         msg = _rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step), ("segment", segment),

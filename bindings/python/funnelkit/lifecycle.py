@@ -657,7 +657,8 @@ class LifecycleSummary(Mergeable):
         name or ladder position), overall or of one ``segment``, in ticks of the time column
         (its ``unit`` is the time unit)."""
         k, g = self._rank(stage), self._seg(segment)
-        state = self._state.time_in_stage(k, g) if g < self._state.n_segments else _core.DurationSummary(True)
+        state = (self._state.time_in_stage(k, g) if g < self._state.n_segments
+                 else _core.DurationSummary(True, ticks_per_second=self._state.ticks_per_second))
         return DurationSummary._from_state(state, {"unit": self.time_unit})
 
     def transitions(self) -> Table:
@@ -790,7 +791,8 @@ def lifecycle(
         why, reasons = _reason_codes(_frames.column(data, reason, "reason"), reason, reason_categories)
     as_of_ticks = axis.timestamp(as_of, "as_of", allow_none=True)
     try:
-        h = _core.build_histories(model._m, ent, tim, stg, seg, why, _core.HistoryOptions(as_of=as_of_ticks))
+        options = _core.HistoryOptions(as_of=as_of_ticks, ticks_per_second=axis.ticks_per_second)
+        h = _core.build_histories(model._m, ent, tim, stg, seg, why, options)
     except ValueError as exc:
         msg = _rename(str(exc), entity=entity, time=time, stage=stage, segment=segment, reason=reason)
         if as_of_ticks is not None:

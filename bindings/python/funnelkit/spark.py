@@ -13,9 +13,11 @@ Spark timestamps reach the partitions as Arrow microseconds (``TimestampType`` i
 ``TimestampNTZType`` as wall-clock time); durations are timedeltas or strings (``"1h"``,
 ``"7d"``) as on one machine, and integer time columns take ``time_unit=``.
 
+``campaign_report`` and ``attribute`` (touches and outcomes, each a Spark DataFrame) compute the
+core's mergeable campaign and attribution states per partition, exact to the last bit.
+
 Needs ``pip install 'funnelkit[spark]'`` on the driver and the same funnelkit wheel on every
-executor (see docs/distributed.md). ``campaign_report`` and ``attribute`` raise
-NotImplementedError: their results do not merge exactly from partitions (see their messages).
+executor (see docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -94,11 +96,48 @@ class _Spark(_d.Engine):
             n = partitions or int(data.sparkSession.conf.get("spark.sql.shuffle.partitions"))
         else:
             n = _input_partitions(df)
-        parts = df.mapInArrow(functools.partial(_map_partition, plan), "part binary")
-        while n > _d.FANOUT:  # merge on the executors, FANOUT parts per task, until few are left
-            n = math.ceil(n / _d.FANOUT)
-            parts = parts.repartition(n).mapInArrow(_merge_batches, "part binary")
-        return _d.merge_parts(bytes(row[0]) for row in parts.collect())
+        return _tree_merge(df.mapInArrow(functools.partial(_map_partition, plan), "part binary"), n)
+
+
+    def map_reduce_pair(self, first: Any, second: Any, plan: _d.Plan, partitions: int | None) -> bytes | None:
+        from pyspark.sql import functions as F
+
+        assert plan.entities is not None
+
+        def side(df: Any, k: int) -> Any:
+            cols = [F.lit(k).cast("byte").alias(_d.SIDE), F.col(plan.entities[k]).alias(_d.ENTITY)]
+            for prefix, names, source, mine in ((_d.FIRST, plan.columns, first, k == 0),
+                                                (_d.SECOND, plan.other_columns, second, k == 1)):
+                for c in names:
+                    cols.append(F.col(c).alias(prefix + c) if mine
+                                else F.lit(None).cast(source.schema[c].dataType).alias(prefix + c))
+            return df.select(*cols)
+
+        both = side(first, 0).unionByName(side(second, 1))
+        both = both.repartition(partitions, _d.ENTITY) if partitions else both.repartition(_d.ENTITY)
+        n = partitions or int(first.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+        return _tree_merge(both.mapInArrow(functools.partial(_map_pair, plan), "part binary"), n)
+
+
+def _tree_merge(parts: Any, n: int) -> bytes | None:
+    """The parts of n partitions merged: on the executors, FANOUT parts per task, until few are
+    left, which the driver merges."""
+    while n > _d.FANOUT:
+        n = math.ceil(n / _d.FANOUT)
+        parts = parts.repartition(n).mapInArrow(_merge_batches, "part binary")
+    return _d.merge_parts(bytes(row[0]) for row in parts.collect())
+
+
+def _map_pair(plan: _d.Plan, batches: Iterator[Any]) -> Iterator[Any]:
+    """mapInArrow body of a pair job: the union's rows of the partition -> its part."""
+    import pyarrow as pa
+
+    batches = list(batches)
+    if not batches:
+        return
+    blob = _d.part_of_pair(plan, *_d.split_union(plan, pa.Table.from_batches(batches)))
+    if blob is not None:
+        yield pa.RecordBatch.from_arrays([pa.array([blob], type=pa.binary())], names=["part"])
 
 
 _ENGINE = _Spark()

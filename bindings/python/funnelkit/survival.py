@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _core, _frames, _names, _time
 from ._result import Table
-from .accumulators import duration_values
+from .accumulators import duration_name, duration_values
 from .rates import array_arg, check_confidence, renamed
 
 __all__ = ["KaplanMeier", "kaplan_meier", "CumulativeIncidence", "aalen_johansen"]
@@ -200,7 +200,7 @@ def kaplan_meier(durations: Any, observed: Any = None, *, data: Any = None, conf
     """
     confidence = check_confidence(renamed(confidence, level, "confidence", "level", "kaplan_meier()"))
     table = None if data is None else _frames.as_table(data)
-    d, unit = duration_values(array_arg(durations, table, "duration"))
+    d, unit = duration_values(array_arg(durations, table, "duration"), duration_name(durations, table))
     o = None if observed is None else _observed(array_arg(observed, table, "observed"))
     r = _core.kaplan_meier(d, o, confidence)
     return KaplanMeier(r, unit=unit, inputs={"durations": int(len(d)), "events": int(r.event_count)})
@@ -305,7 +305,7 @@ def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
     ties at random).
     """
     table = None if data is None else _frames.as_table(data)
-    d, unit = duration_values(array_arg(durations, table, "duration"))
+    d, unit = duration_values(array_arg(durations, table, "duration"), duration_name(durations, table))
     o = _frames.int32_codes(np.asarray(array_arg(outcomes, table, "outcome")).reshape(-1), "outcome")
     if labels is not None and len(set(map(str, labels))) != len(labels):
         raise ValueError(f"option 'labels': labels must be distinct, got {list(labels)!r}")

@@ -298,7 +298,8 @@ def window_funnel(
         opts = _core.WindowFunnelOptions(
             window=int(window_ticks), steps=n_steps, strict_deduplication=bool(strict_deduplication),
             strict_order=bool(strict_order), strict_increase=bool(strict_increase), allow_reentry=bool(allow_reentry),
-            exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity))
+            exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity),
+            ticks_per_second=int(axis.ticks_per_second))
         counts, ids, levels = _core.window_funnel(ent, tim, code, mask, options=opts)
     except ValueError as exc:
         raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),

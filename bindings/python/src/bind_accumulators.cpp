@@ -29,7 +29,9 @@ void funnelkit::python::register_accumulators(py::module_& m) {
 
     py::class_<duration_summary> summary(m, "DurationSummary");
     bind_state(summary);
-    summary.def(py::init<bool>(), py::arg("keep_values") = true)
+    summary.def(py::init<bool, std::int64_t>(), py::arg("keep_values") = true, py::kw_only(),
+                py::arg("ticks_per_second") = 0)
+        .def_property_readonly("ticks_per_second", &duration_summary::ticks_per_second)
         .def("fill", [](duration_summary& s, const array<double>& v) { s.fill(column(v, "duration")); },
              py::arg("values"))
         .def("add", &duration_summary::add, py::arg("value"))

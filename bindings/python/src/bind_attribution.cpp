@@ -112,4 +112,26 @@ void funnelkit::python::register_attribution(py::module_& m) {
               return attribute(paths, options);
           },
           py::arg("paths"), py::arg("options"));
+
+    bind_state(py::class_<attribution_state>(m, "AttributionState",
+                                             "Mergeable state of attribute(): exact credit sums per channel (rule-based "
+                                             "models) or the distinct paths with their counts (markov, shapley)."))
+        .def(py::init<>())
+        .def_property_readonly("n_channels", &attribution_state::n_channels)
+        .def_property_readonly("paths", &attribution_state::paths)
+        .def_property_readonly("converting_paths", &attribution_state::converting_paths)
+        .def_property_readonly("total_value", &attribution_state::total_value)
+        .def_property_readonly("distinct_paths", [](const attribution_state& s) { return s.table().size(); });
+    m.def("attribution_sums",
+          [](const path_set& paths, const attribution_options& options) {
+              py::gil_scoped_release release;
+              return attribution_sums(paths, options);
+          },
+          py::arg("paths"), py::arg("options"));
+    m.def("attribute_state",
+          [](const attribution_state& state) {
+              py::gil_scoped_release release;
+              return attribute(state);
+          },
+          py::arg("state"), "The attribution of a (merged) AttributionState with its options.");
 }

@@ -26,6 +26,9 @@ struct campaign_binding_options {
 };
 
 void reinterval(rate_estimate& r, double level, interval_method method) {
+    // A step rate above 1 (skipped stages not implied) is no proportion: no interval, as in
+    // the core's Wilson intervals.
+    if (r.x > r.n) return;
     const auto b = rate_interval(r.x, r.n, level, method);
     r.lower = b ? std::optional<double>(b->lower) : std::nullopt;
     r.upper = b ? std::optional<double>(b->upper) : std::nullopt;
@@ -84,6 +87,24 @@ py::dict campaign_dict(const campaign_report_result& r) {
     return d;
 }
 
+/// The report of a state with the binding's options (intervals recomputed for non-Wilson methods).
+py::dict report_dict(const campaign_state& state, const campaign_binding_options& options) {
+    campaign_report_result r;
+    {
+        py::gil_scoped_release release;
+        r = campaign_report(state, options.core);
+        if (options.interval != interval_method::wilson) {
+            rate_estimate campaign_row::* const rates[] = {
+                &campaign_row::lead_to_mql, &campaign_row::mql_to_sql, &campaign_row::sql_to_opportunity,
+                &campaign_row::opportunity_to_won, &campaign_row::lead_to_won};
+            for (auto& row : r.rows)
+                for (auto member : rates) reinterval(row.*member, options.core.level, options.interval);
+            for (auto member : rates) reinterval(r.total.*member, options.core.level, options.interval);
+        }
+    }
+    return campaign_dict(r);
+}
+
 }  // namespace
 }  // namespace funnelkit::python
 
@@ -123,26 +144,47 @@ void funnelkit::python::register_campaign(py::module_& m) {
                                [](const campaign_binding_options& o) { return o.core.seconds_per_day; })
         .def_property_readonly("cost", [](const campaign_binding_options& o) { return o.core.cost; });
 
+    bind_state(py::class_<campaign_state>(m, "CampaignState",
+                                          "Mergeable per-segment sums of campaign_report (exact: integer counts, "
+                                          "exactly rounded revenue, 128-bit time to win)."))
+        .def(py::init<>())
+        .def_property_readonly("segments", &campaign_state::segments)
+        .def("leads", [](const campaign_state& s, std::size_t g) { return s.segment(g).leads; }, py::arg("segment"))
+        .def("won", [](const campaign_state& s, std::size_t g) { return s.segment(g).won; }, py::arg("segment"))
+        .def("revenue", [](const campaign_state& s, std::size_t g) { return s.segment(g).revenue.value(); },
+             py::arg("segment"));
+
+    auto records = [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
+                      const array<std::int32_t>& stage, const array<std::int32_t>& segment,
+                      const std::optional<array<double>>& amount) {
+        return stage_records{column(entity, "entity"), column(time, "time"), column(stage, "stage"),
+                             column(segment, "segment"), optional_column(amount, "amount")};
+    };
+    m.def("campaign_sums",
+          [records](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
+                    const array<std::int32_t>& stage, const array<std::int32_t>& segment,
+                    const std::optional<array<double>>& amount, const campaign_binding_options& options,
+                    std::size_t segments) {
+              const stage_records rec = records(entity, time, stage, segment, amount);
+              py::gil_scoped_release release;
+              return campaign_sums(model, rec, options.core, segments);
+          },
+          py::arg("model"), py::kw_only(), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment"),
+          py::arg("amount") = py::none(), py::arg("options"), py::arg("segments") = 0);
+    m.def("campaign_report_of", &report_dict, py::arg("state"), py::kw_only(), py::arg("options"),
+          "The report of a (merged) CampaignState, as campaign_report returns it.");
+
     m.def("campaign_report",
-          [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
-             const array<std::int32_t>& stage, const array<std::int32_t>& segment,
-             const std::optional<array<double>>& amount, const campaign_binding_options& options) {
-              const stage_records rec{column(entity, "entity"), column(time, "time"), column(stage, "stage"),
-                                      column(segment, "segment"), optional_column(amount, "amount")};
-              campaign_report_result r;
+          [records](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
+                    const array<std::int32_t>& stage, const array<std::int32_t>& segment,
+                    const std::optional<array<double>>& amount, const campaign_binding_options& options) {
+              const stage_records rec = records(entity, time, stage, segment, amount);
+              campaign_state state;
               {
                   py::gil_scoped_release release;
-                  r = campaign_report(model, rec, options.core);
-                  if (options.interval != interval_method::wilson) {
-                      rate_estimate campaign_row::* const rates[] = {
-                          &campaign_row::lead_to_mql, &campaign_row::mql_to_sql, &campaign_row::sql_to_opportunity,
-                          &campaign_row::opportunity_to_won, &campaign_row::lead_to_won};
-                      for (auto& row : r.rows)
-                          for (auto member : rates) reinterval(row.*member, options.core.level, options.interval);
-                      for (auto member : rates) reinterval(r.total.*member, options.core.level, options.interval);
-                  }
+                  state = campaign_sums(model, rec, options.core);
               }
-              return campaign_dict(r);
+              return report_dict(state, options);
           },
           py::arg("model"), py::kw_only(), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment"),
           py::arg("amount") = py::none(), py::arg("options"));

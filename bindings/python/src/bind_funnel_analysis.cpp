@@ -10,9 +10,41 @@
 #include "bindings.hpp"
 #include "funnelkit/funnel_analysis.hpp"
 
+namespace funnelkit::python {
+namespace {
+py::list summaries_list(const std::vector<step_duration_summary>& summaries) {
+    py::list out;
+    for (const auto& s : summaries) {
+        py::dict x;
+        x["count"] = s.count;
+        x["mean"] = s.mean;
+        x["median"] = s.median;
+        x["p90"] = s.p90;
+        x["min"] = s.min;
+        x["max"] = s.max;
+        x["histogram"] = s.histogram;
+        out.append(x);
+    }
+    return out;
+}
+}  // namespace
+}  // namespace funnelkit::python
+
 void funnelkit::python::register_funnel_analysis(py::module_& m) {
     using namespace funnelkit;
     using namespace funnelkit::python;
+
+    bind_state(py::class_<funnel_durations>(m, "FunnelDurations",
+                                            "Mergeable state of funnel_analysis's time to convert: the per-entity "
+                                            "durations to each step and the analysis definition."))
+        .def(py::init<>())
+        .def_property_readonly("steps", &funnel_durations::steps)
+        .def("durations", [](const funnel_durations& s, std::size_t k) {
+                 const auto d = s.durations(k);
+                 return to_numpy(std::vector<std::int64_t>(d.begin(), d.end()));
+             }, py::arg("step"))
+        .def("summaries", [](const funnel_durations& s) { return summaries_list(s.summaries()); },
+             "time_to_step as funnel_analysis returns it.");
 
     py::class_<funnel_analysis_options>(m, "FunnelAnalysisOptions")
         .def(py::init([](std::int64_t window, std::size_t steps, bool unordered, bool count_conversions,
@@ -20,7 +52,8 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
                          const std::string& attribution, std::size_t attribution_step, std::int64_t period,
                          std::int64_t period_origin, std::optional<std::int64_t> data_end,
                          const std::vector<std::int64_t>& histogram_edges,
-                         const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules) {
+                         const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules,
+                         std::int64_t ticks_per_second) {
                  funnel_analysis_options o;
                  o.window = window;
                  o.steps = steps;
@@ -38,6 +71,7 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
                  o.period_origin = period_origin;
                  o.data_end = data_end;
                  o.histogram_edges = histogram_edges;
+                 o.ticks_per_second = ticks_per_second;
                  for (const auto& [min_gap, max_gap, optional] : step_rules)
                      o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
                  return o;
@@ -48,7 +82,8 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
              py::arg("attribution") = "first_touch", py::arg("attribution_step") = 0u, py::arg("period") = 0,
              py::arg("period_origin") = 0, py::arg("data_end") = py::none(),
              py::arg("histogram_edges") = std::vector<std::int64_t>{},
-             py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{})
+             py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{},
+             py::arg("ticks_per_second") = 0)
         .def_readwrite("window", &funnel_analysis_options::window)
         .def_readwrite("steps", &funnel_analysis_options::steps)
         .def_readwrite("unordered", &funnel_analysis_options::unordered)
@@ -71,30 +106,34 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
                 py::gil_scoped_release release;
                 r = funnel_analysis(ev, at, o);
             }
+            // The level counts record the window and the time unit, so that merging counts of
+            // analyses with other windows or units fails naming the field (funnel_analysis's own
+            // modes are no window_funnel modes: not recorded; the durations state records the
+            // whole definition).
+            const window_funnel_definition def{o.window, o.ticks_per_second, std::nullopt};
+            auto defined = [&](const window_funnel_counts& c) {
+                window_funnel_counts out(c.steps(), def);
+                out.merge(c);
+                return out;
+            };
+            auto defined_all = [&](const std::vector<window_funnel_counts>& v) {
+                std::vector<window_funnel_counts> out;
+                for (const auto& c : v) out.push_back(defined(c));
+                return out;
+            };
             py::dict d;
-            d["closed"] = r.closed;
-            d["open"] = r.open;
-            d["by_segment"] = r.by_segment;
-            d["unattributed"] = r.unattributed;
+            d["closed"] = defined(r.closed);
+            d["open"] = defined(r.open);
+            d["by_segment"] = defined_all(r.by_segment);
+            d["unattributed"] = defined(r.unattributed);
             d["period_start"] = r.period_start;
-            d["by_period"] = r.by_period;
+            d["by_period"] = defined_all(r.by_period);
             d["conversions"] = r.conversions;
             d["histogram_edges"] = r.histogram_edges;
             d["data_end"] = r.data_end;
             d["through_step"] = r.through_step;
-            py::list durations;
-            for (const auto& s : r.time_to_step) {
-                py::dict x;
-                x["count"] = s.count;
-                x["mean"] = s.mean;
-                x["median"] = s.median;
-                x["p90"] = s.p90;
-                x["min"] = s.min;
-                x["max"] = s.max;
-                x["histogram"] = s.histogram;
-                durations.append(x);
-            }
-            d["time_to_step"] = durations;
+            d["time_to_step"] = summaries_list(r.time_to_step);
+            d["durations"] = std::move(r.durations);
             return d;
         },
         py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::arg("segment"),

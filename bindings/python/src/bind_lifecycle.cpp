@@ -127,6 +127,7 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
     summary.def(py::init<>())
         .def_property_readonly("n_stages", &lifecycle_summary::n_stages)
         .def_property_readonly("n_segments", &lifecycle_summary::n_segments)
+        .def_property_readonly("ticks_per_second", &lifecycle_summary::ticks_per_second)
         .def_property_readonly("conversion", [](const lifecycle_summary& s) { return s.conversion(); })
         .def_property_readonly("flow", [](const lifecycle_summary& s) { return s.flow(); })
         .def("time_in_stage", [](const lifecycle_summary& s, std::size_t rank, std::int32_t segment) {
@@ -134,9 +135,12 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
 
     // Options are bound as classes with keyword arguments; the functions take one options object.
     py::class_<history_options>(m, "HistoryOptions")
-        .def(py::init([](std::optional<std::int64_t> as_of) { return history_options{.as_of = as_of}; }),
-             py::kw_only(), py::arg("as_of") = py::none())
-        .def_readwrite("as_of", &history_options::as_of);
+        .def(py::init([](std::optional<std::int64_t> as_of, std::int64_t ticks_per_second) {
+                 return history_options{.as_of = as_of, .ticks_per_second = ticks_per_second};
+             }),
+             py::kw_only(), py::arg("as_of") = py::none(), py::arg("ticks_per_second") = 1)
+        .def_readwrite("as_of", &history_options::as_of)
+        .def_readwrite("ticks_per_second", &history_options::ticks_per_second);
 
     // Option words are read and written by the core's parse_*/to_string routines.
     py::class_<reach_options>(m, "ReachOptions")

@@ -102,12 +102,19 @@ FUNNELKIT_INLINE void duration_summary::fill(std::span<const double> values) {
     const double lo = (acc::min)(batch);
     const double hi = (acc::max)(batch);
     const std::int64_t count = detail::add_count(count_, n, "duration_summary::fill");
-    const double sum = sum_ + acc::sum(batch);
+    detail::exact_sum exact = exact_;
+    try {
+        for (double v : values) exact.add(v);
+    } catch (const invalid_argument&) {
+        throw invalid_argument("duration_summary::fill: the sum of durations is not a finite double (inf)");
+    }
+    const double sum = exact.value();
     if (!std::isfinite(sum))
         throw invalid_argument("duration_summary::fill: the sum of durations is not a finite double (" + detail::to_text(sum) + ")");
     min_ = count_ == 0 ? lo : std::min(min_, lo);
     max_ = count_ == 0 ? hi : std::max(max_, hi);
     count_ = count;
+    exact_ = std::move(exact);
     sum_ = sum;
     if (keep_values_) values_.insert(values_.end(), values.begin(), values.end());
 }
@@ -125,8 +132,11 @@ FUNNELKIT_INLINE void duration_summary::merge(const duration_summary& other) {
         min_ = count_ == 0 ? other.min_ : std::min(min_, other.min_);
         max_ = count_ == 0 ? other.max_ : std::max(max_, other.max_);
     }
+    detail::exact_sum exact = exact_;
+    exact.merge(other.exact_, "cannot merge duration_summary: the sum of durations");
     count_ += other.count_;
-    sum_ += other.sum_;
+    exact_ = std::move(exact);
+    sum_ = exact_.value();
     if (keep_values_ && other.keep_values_) {
         values_.insert(values_.end(), other.values_.begin(), other.values_.end());
     } else {
@@ -138,6 +148,7 @@ FUNNELKIT_INLINE void duration_summary::merge(const duration_summary& other) {
 
 FUNNELKIT_INLINE void duration_summary::reset() {
     count_ = 0;
+    exact_.reset();
     sum_ = 0;
     min_ = max_ = 0;
     values_.clear();
@@ -248,6 +259,15 @@ FUNNELKIT_INLINE duration_summary duration_summary::deserialize(const void* data
         const double slack = 2.0 * n * n * eps * std::max(std::abs(out.min_), std::abs(out.max_));
         if (out.sum_ < n * out.min_ - slack || out.sum_ > n * out.max_ + slack)
             r.fail("sum " + detail::to_text(out.sum_) + " lies outside count * [minimum, maximum]");
+    }
+    // With the values kept the exact sum is theirs (a blob written by an older release may
+    // hold their sum rounded in another order: the exact one replaces it); without them, the
+    // stored sum is where later merges start from.
+    if (keep == 1) {
+        out.exact_ = detail::exact_sum::of(out.values_);
+        out.sum_ = out.exact_.value();
+    } else {
+        out.exact_ = detail::exact_sum::of({out.sum_});
     }
     return out;
 }

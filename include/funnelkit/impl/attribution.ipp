@@ -7,15 +7,18 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <string>
 
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/random.hpp"
+#include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/markov.hpp"
+#include "funnelkit/serialize.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -97,7 +100,13 @@ FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_column
             order[fill[k]++] = i;
         }
     }
-    auto by_time = [&](std::size_t a, std::size_t b) { return t.time[a] < t.time[b]; };
+    // Touches tied in time are ordered by channel code, then milestone: the order of a path
+    // depends on its touches as a set, not on the order of the rows (nor on a partitioning).
+    auto by_time = [&](std::size_t a, std::size_t b) {
+        if (t.time[a] != t.time[b]) return t.time[a] < t.time[b];
+        if (t.channel[a] != t.channel[b]) return t.channel[a] < t.channel[b];
+        return !t.milestone.empty() && t.milestone[a] < t.milestone[b];
+    };
     channel_.reserve(order.size());
     time_.reserve(order.size());
     if (has_milestones_) milestone_.reserve(order.size());
@@ -108,6 +117,7 @@ FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_column
             if (is_conv) {
                 unattributed_conversions_ += 1.0;
                 unattributed_value_ += val;
+                unattributed_values_.push_back(val);
             }
             continue;
         }
@@ -281,48 +291,29 @@ struct channel_sets {
     std::vector<double> n_paths, conversions, value;
 };
 
-// Canonical: dense channel indices in ascending channel code, sets in ascending order of
-// their members, each set's value summed in ascending order. The sets, and so the exact and
-// the sampled Shapley values, depend on the paths as a set, not on the order of the rows.
-inline channel_sets distinct_sets(const path_set& paths) {
+// The distinct channel sets of a state's table (keys: sorted channel codes), on dense channel
+// indices in ascending channel code; the table is ordered, so the sets, and so the exact and
+// the sampled Shapley values, depend on the paths as a set, not on the order of the rows or on
+// how they were partitioned.
+inline channel_sets sets_of(const std::map<std::vector<std::int32_t>, attribution_path_totals>& table,
+                            std::int32_t n_channels) {
     channel_sets out;
-    const auto nc = static_cast<std::size_t>(paths.n_channels());
+    const auto nc = static_cast<std::size_t>(n_channels);
     std::vector<char> used(nc, 0);
-    for (std::size_t p = 0; p < paths.n_paths(); ++p)
-        for (std::int32_t c : paths.channels(p)) used[static_cast<std::size_t>(c)] = 1;
+    for (const auto& [key, t] : table)
+        for (std::int32_t c : key) used[static_cast<std::size_t>(c)] = 1;
     std::vector<std::int32_t> dense(nc, -1);
     for (std::size_t c = 0; c < nc; ++c)
         if (used[c]) {
             dense[c] = static_cast<std::int32_t>(out.present.size());
             out.present.push_back(static_cast<std::int32_t>(c));
         }
-    struct totals {
-        double n_paths = 0, conversions = 0;
-        std::vector<double> values;
-    };
-    std::map<std::vector<std::uint32_t>, totals> seen;
-    std::vector<std::uint32_t> key;
-    for (std::size_t p = 0; p < paths.n_paths(); ++p) {
-        key.clear();
-        for (std::int32_t c : paths.channels(p)) key.push_back(static_cast<std::uint32_t>(dense[static_cast<std::size_t>(c)]));
-        std::sort(key.begin(), key.end());
-        key.erase(std::unique(key.begin(), key.end()), key.end());
-        totals& t = seen[key];
-        t.n_paths += 1.0;
-        if (paths.converted(p)) {
-            t.conversions += 1.0;
-            t.values.push_back(paths.value(p));
-        }
-    }
-    for (auto& [members, t] : seen) {
-        out.members.insert(out.members.end(), members.begin(), members.end());
+    for (const auto& [key, t] : table) {
+        for (std::int32_t c : key) out.members.push_back(static_cast<std::uint32_t>(dense[static_cast<std::size_t>(c)]));
         out.offsets.push_back(out.members.size());
-        out.n_paths.push_back(t.n_paths);
-        out.conversions.push_back(t.conversions);
-        std::sort(t.values.begin(), t.values.end());
-        double v = 0.0;
-        for (double x : t.values) v += x;
-        out.value.push_back(v);
+        out.n_paths.push_back(static_cast<double>(t.paths));
+        out.conversions.push_back(static_cast<double>(t.conversions));
+        out.value.push_back(t.value.value());
     }
     return out;
 }
@@ -419,30 +410,9 @@ inline std::array<std::vector<double>, 2> shapley_sampled(const channel_sets& cs
     return phi;
 }
 
-inline void shapley(const path_set& paths, const attribution_options& op, attribution_result& out) {
-    const auto nc = static_cast<std::size_t>(paths.n_channels());
+// The value_rate game over the state's channel sets.
+inline void shapley_rate(const channel_sets& cs, std::size_t nc, const attribution_options& op, attribution_result& out) {
     out.score.assign(nc, 0.0);
-    if (op.game == shapley_game::covered_value) {
-        // Closed form: the game is a sum of unanimity games, one per converting path.
-        std::vector<std::int32_t> distinct;
-        for (std::size_t p = 0; p < paths.n_paths(); ++p) {
-            if (!paths.converted(p)) continue;
-            auto ch = paths.channels(p);
-            distinct.assign(ch.begin(), ch.end());
-            std::sort(distinct.begin(), distinct.end());
-            distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-            const double share = 1.0 / static_cast<double>(distinct.size());
-            for (std::int32_t c : distinct) {
-                out.conversions[static_cast<std::size_t>(c)] += share;
-                out.value[static_cast<std::size_t>(c)] += share * paths.value(p);
-            }
-        }
-        out.score = out.value;
-        out.base = out.total_value;
-        out.exact = true;
-        return;
-    }
-    const channel_sets cs = distinct_sets(paths);
     const std::size_t k = cs.present.size();
     if (k == 0) return;
     out.exact = k <= static_cast<std::size_t>(op.shapley_exact_max);
@@ -457,9 +427,7 @@ inline void shapley(const path_set& paths, const attribution_options& op, attrib
     out.base = v_all[1];
     for (std::size_t i = 0; i < k; ++i) out.score[static_cast<std::size_t>(cs.present[i])] = phi[1][i];
     // Scale so the credits sum to the totals; the Shapley values sum to v(all) (efficiency).
-    // The totals are the canonical sums over the sets (equal to total_conversions and
-    // total_value up to rounding), so that the credits do not depend on the row order either.
-    const std::array<double, 2> totals{all.conv, all.val};
+    const std::array<double, 2> totals{out.total_conversions, out.total_value};
     for (int d = 0; d < 2; ++d) {
         if (!(v_all[static_cast<std::size_t>(d)] > 0.0)) continue;
         double sum = 0.0;
@@ -472,53 +440,130 @@ inline void shapley(const path_set& paths, const attribution_options& op, attrib
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// the state
+
+inline constexpr char state_magic[] = "FKAT";
+inline constexpr std::uint16_t state_format = 2;
+inline constexpr std::string_view merge_what = "cannot merge attribution_state";
+
+// Models whose state is a table of distinct paths (sequences for markov, channel sets for the
+// value_rate game) rather than credits per channel.
+inline bool uses_table(const attribution_options& op) {
+    return op.model == attribution_model::markov ||
+           (op.model == attribution_model::shapley && op.game == shapley_game::value_rate);
+}
+
+inline std::string list_text(const std::vector<double>& v) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + detail::to_text(v[i]);
+    return s + "]";
+}
+
+// The first option that differs, as (name, mine, theirs); empty name when none does.
+inline std::array<std::string, 3> option_difference(const attribution_options& a, const attribution_options& b) {
+    auto num = [](double x) { return detail::to_text(x); };
+    if (a.model != b.model) return {"model", std::string(to_string(a.model)), std::string(to_string(b.model))};
+    const std::vector<double> ua{a.u_first, a.u_middle, a.u_last}, ub{b.u_first, b.u_middle, b.u_last};
+    if (ua != ub) return {"u_weights", list_text(ua), list_text(ub)};
+    const std::vector<double> wa{a.w_first, a.w_lead, a.w_opportunity, a.w_rest},
+        wb{b.w_first, b.w_lead, b.w_opportunity, b.w_rest};
+    if (wa != wb) return {"w_weights", list_text(wa), list_text(wb)};
+    if (a.half_life != b.half_life) return {"half_life", num(a.half_life), num(b.half_life)};
+    if (a.head != b.head) return {"head", list_text(a.head), list_text(b.head)};
+    if (a.tail != b.tail) return {"tail", list_text(a.tail), list_text(b.tail)};
+    if (a.middle != b.middle) return {"middle", num(a.middle), num(b.middle)};
+    if (a.markov_order != b.markov_order)
+        return {"markov_order", std::to_string(a.markov_order), std::to_string(b.markov_order)};
+    if (a.markov_weighting != b.markov_weighting)
+        return {"markov_weight", std::string(to_string(a.markov_weighting)), std::string(to_string(b.markov_weighting))};
+    if (a.game != b.game)
+        return {"shapley_game", a.game == shapley_game::covered_value ? "covered_value" : "value_rate",
+                b.game == shapley_game::covered_value ? "covered_value" : "value_rate"};
+    if (a.shapley_exact_max != b.shapley_exact_max)
+        return {"shapley_exact_max", std::to_string(a.shapley_exact_max), std::to_string(b.shapley_exact_max)};
+    if (a.shapley_samples != b.shapley_samples)
+        return {"shapley_samples", std::to_string(a.shapley_samples), std::to_string(b.shapley_samples)};
+    if (a.seed != b.seed) return {"seed", std::to_string(a.seed), std::to_string(b.seed)};
+    return {};
+}
+
+inline void add_totals(attribution_path_totals& a, const attribution_path_totals& b, std::string_view what) {
+    attribution_path_totals r = a;
+    r.paths = add_count(a.paths, b.paths, what);
+    r.conversions = add_count(a.conversions, b.conversions, what);
+    r.value.merge(b.value, what);
+    a = std::move(r);
+}
+
 }  // namespace detail::attribution_impl
 
-FUNNELKIT_INLINE attribution_result attribute(const path_set& paths, const attribution_options& op) {
+FUNNELKIT_INLINE attribution_state::attribution_state(const attribution_options& options, std::int32_t n_channels)
+    : recorded_(true), options_(options), n_channels_(n_channels) {
     using namespace detail::attribution_impl;
-    validate(paths, op);
-    attribution_result out;
-    out.model = op.model;
-    const auto nc = static_cast<std::size_t>(paths.n_channels());
-    out.conversions.assign(nc, 0.0);
-    out.value.assign(nc, 0.0);
-    out.unattributed_conversions = paths.unattributed_conversions();
-    out.unattributed_value = paths.unattributed_value();
-    out.paths = static_cast<std::int64_t>(paths.n_paths());
-    for (std::size_t p = 0; p < paths.n_paths(); ++p)
-        if (paths.converted(p)) {
-            ++out.converting_paths;
-            out.total_value += paths.value(p);
-        }
-    out.total_conversions = static_cast<double>(out.converting_paths);
+    if (n_channels < 0) detail::throw_option("n_channels", std::to_string(n_channels), "must be >= 0");
+    validate(path_set({}, {}), options_);
+    conversions_.resize(static_cast<std::size_t>(n_channels));
+    value_.resize(static_cast<std::size_t>(n_channels));
+}
 
-    if (op.model == attribution_model::markov) {
-        const markov_removal mr =
-            markov_removal_effects(paths, op.markov_order, markov_solver::automatic, op.markov_weighting);
-        const std::vector<double>& by_value =
-            op.markov_weighting == markov_weight::value ? mr.value_removal_effect : mr.removal_effect;
-        out.score = by_value;
-        out.base = mr.p_convert;
-        double sum = 0.0, sum_value = 0.0;
-        for (double x : mr.removal_effect) sum += x;
-        for (double x : by_value) sum_value += x;
-        for (std::size_t c = 0; c < nc; ++c) {
-            if (sum > 0.0) out.conversions[c] = out.total_conversions * mr.removal_effect[c] / sum;
-            if (sum_value > 0.0) out.value[c] = out.total_value * by_value[c] / sum_value;
-        }
-        return out;
+FUNNELKIT_INLINE void attribution_state::add(const path_set& paths) {
+    using namespace detail::attribution_impl;
+    constexpr std::string_view what = "attribution_state::add";
+    validate(paths, options_);
+    const attribution_options& op = options_;
+    attribution_state next = *this;
+    if (paths.n_channels() > next.n_channels_) {
+        next.n_channels_ = paths.n_channels();
+        next.conversions_.resize(static_cast<std::size_t>(next.n_channels_));
+        next.value_.resize(static_cast<std::size_t>(next.n_channels_));
     }
-    if (op.model == attribution_model::shapley) {
-        shapley(paths, op, out);
-        return out;
-    }
-
+    next.paths_ = detail::add_count(next.paths_, static_cast<std::int64_t>(paths.n_paths()), what);
+    next.unattributed_conversions_ = detail::add_count(
+        next.unattributed_conversions_, static_cast<std::int64_t>(paths.unattributed_values().size()), what);
+    for (double v : paths.unattributed_values()) next.unattributed_value_.add(v, what);
+    const bool table = uses_table(op);
     const std::array<double, 1> u_head{op.u_first}, u_tail{op.u_last};
     std::vector<double> w;
+    std::vector<std::int32_t> key;
     for (std::size_t p = 0; p < paths.n_paths(); ++p) {
-        if (!paths.converted(p)) continue;
+        const bool conv = paths.converted(p);
+        const double v = paths.value(p);
+        if (conv) {
+            next.converting_paths_ = detail::add_count(next.converting_paths_, 1, what);
+            next.total_value_.add(v, what);
+        }
         const auto ch = paths.channels(p);
+        if (table) {
+            key.assign(ch.begin(), ch.end());
+            if (op.model == attribution_model::shapley) {
+                std::sort(key.begin(), key.end());
+                key.erase(std::unique(key.begin(), key.end()), key.end());
+            }
+            attribution_path_totals one;
+            one.paths = 1;
+            if (conv) {
+                one.conversions = 1;
+                one.value.add(v, what);
+            }
+            add_totals(next.table_[key], one, what);
+            continue;
+        }
+        if (!conv) continue;
         const std::size_t n = ch.size();
+        if (op.model == attribution_model::shapley) {
+            // covered_value: a sum of unanimity games, one per converting path; each path gives
+            // its conversion and value in equal parts to its distinct channels.
+            key.assign(ch.begin(), ch.end());
+            std::sort(key.begin(), key.end());
+            key.erase(std::unique(key.begin(), key.end()), key.end());
+            const double share = 1.0 / static_cast<double>(key.size());
+            for (std::int32_t c : key) {
+                next.conversions_[static_cast<std::size_t>(c)].add(share, what);
+                next.value_[static_cast<std::size_t>(c)].add(share * v, what);
+            }
+            continue;
+        }
         switch (op.model) {
         case attribution_model::first_touch: w.assign(n, 0.0), w.front() = 1.0; break;
         case attribution_model::last_touch: w.assign(n, 0.0), w.back() = 1.0; break;
@@ -526,19 +571,286 @@ FUNNELKIT_INLINE attribution_result attribute(const path_set& paths, const attri
         case attribution_model::u_shaped: position_weights(n, u_head, u_tail, op.u_middle, w); break;
         case attribution_model::position: position_weights(n, op.head, op.tail, op.middle, w); break;
         case attribution_model::w_shaped: w_shape_weights(paths.milestones(p), op, w); break;
-        case attribution_model::time_decay:
-            time_decay_weights(paths.times(p), op.half_life, w);
-            break;
+        case attribution_model::time_decay: time_decay_weights(paths.times(p), op.half_life, w); break;
         default: break;
         }
-        const double v = paths.value(p);
         for (std::size_t i = 0; i < n; ++i) {
+            if (w[i] == 0.0) continue;
             const auto c = static_cast<std::size_t>(ch[i]);
-            out.conversions[c] += w[i];
-            out.value[c] += w[i] * v;
+            next.conversions_[c].add(w[i], what);
+            next.value_[c].add(w[i] * v, what);
         }
     }
+    *this = std::move(next);
+}
+
+FUNNELKIT_INLINE void attribution_state::merge(const attribution_state& other) {
+    using namespace detail::attribution_impl;
+    if (&other == this) {
+        const attribution_state copy = other;
+        merge(copy);
+        return;
+    }
+    if (recorded_ && other.recorded_) {
+        const auto diff = option_difference(options_, other.options_);
+        if (!diff[0].empty()) detail::throw_incompatible(merge_what, diff[0], diff[1], diff[2]);
+    }
+    attribution_state next = *this;
+    if (!recorded_ && other.recorded_) next.recorded_ = true, next.options_ = other.options_;
+    if (other.n_channels_ > next.n_channels_) {
+        next.n_channels_ = other.n_channels_;
+        next.conversions_.resize(static_cast<std::size_t>(next.n_channels_));
+        next.value_.resize(static_cast<std::size_t>(next.n_channels_));
+    }
+    next.paths_ = detail::add_count(next.paths_, other.paths_, merge_what);
+    next.converting_paths_ = detail::add_count(next.converting_paths_, other.converting_paths_, merge_what);
+    next.unattributed_conversions_ =
+        detail::add_count(next.unattributed_conversions_, other.unattributed_conversions_, merge_what);
+    next.total_value_.merge(other.total_value_, merge_what);
+    next.unattributed_value_.merge(other.unattributed_value_, merge_what);
+    for (std::size_t c = 0; c < other.conversions_.size(); ++c) {
+        next.conversions_[c].merge(other.conversions_[c], merge_what);
+        next.value_[c].merge(other.value_[c], merge_what);
+    }
+    for (const auto& [key, t] : other.table_) add_totals(next.table_[key], t, merge_what);
+    *this = std::move(next);
+}
+
+FUNNELKIT_INLINE void attribution_state::reset() {
+    paths_ = converting_paths_ = unattributed_conversions_ = 0;
+    total_value_.reset();
+    unattributed_value_.reset();
+    for (auto& x : conversions_) x.reset();
+    for (auto& x : value_) x.reset();
+    table_.clear();
+}
+
+FUNNELKIT_INLINE bool operator==(const attribution_state& a, const attribution_state& b) {
+    using namespace detail::attribution_impl;
+    if (a.recorded_ != b.recorded_ || (a.recorded_ && !option_difference(a.options_, b.options_)[0].empty()))
+        return false;
+    if (a.n_channels_ != b.n_channels_ || a.paths_ != b.paths_ || a.converting_paths_ != b.converting_paths_ ||
+        a.unattributed_conversions_ != b.unattributed_conversions_ || !(a.total_value_ == b.total_value_) ||
+        !(a.unattributed_value_ == b.unattributed_value_))
+        return false;
+    return a.conversions_ == b.conversions_ && a.value_ == b.value_ && a.table_ == b.table_;
+}
+
+FUNNELKIT_INLINE std::vector<std::byte> attribution_state::serialize() const {
+    using namespace detail::attribution_impl;
+    detail::byte_writer w(state_magic, state_format);
+    w.put(static_cast<std::uint8_t>(recorded_ ? 1 : 0));
+    const attribution_options& op = options_;
+    w.put(static_cast<std::uint8_t>(op.model));
+    for (double x : {op.u_first, op.u_middle, op.u_last, op.w_first, op.w_lead, op.w_opportunity, op.w_rest,
+                     op.half_life, op.middle})
+        w.put(x);
+    w.put(op.head);
+    w.put(op.tail);
+    w.put(static_cast<std::int32_t>(op.markov_order));
+    w.put(static_cast<std::uint8_t>(op.markov_weighting));
+    w.put(static_cast<std::uint8_t>(op.game));
+    w.put(static_cast<std::int32_t>(op.shapley_exact_max));
+    w.put(op.shapley_samples);
+    w.put(op.seed);
+    w.put(n_channels_);
+    w.put(paths_);
+    w.put(converting_paths_);
+    w.put(unattributed_conversions_);
+    w.put(total_value_.parts());
+    w.put(unattributed_value_.parts());
+    for (std::size_t c = 0; c < conversions_.size(); ++c) {
+        w.put(conversions_[c].parts());
+        w.put(value_[c].parts());
+    }
+    w.put(static_cast<std::uint64_t>(table_.size()));
+    for (const auto& [key, t] : table_) {
+        w.put(key);
+        w.put(t.paths);
+        w.put(t.conversions);
+        w.put(t.value.parts());
+    }
+    return std::move(w).finish();
+}
+
+FUNNELKIT_INLINE attribution_state attribution_state::deserialize(const void* data, std::size_t size) {
+    using namespace detail::attribution_impl;
+    detail::byte_reader r(data, size, state_magic, "attribution_state");
+    r.accept_versions(state_format, state_format);
+    attribution_state st;
+    auto exact = [&](std::string_view field) {
+        const auto parts = r.get_vector<double>();
+        for (double p : parts)
+            if (!std::isfinite(p)) r.fail(std::string(field) + ": part " + detail::to_text(p) + " is not finite");
+        try {
+            return detail::exact_sum::of(parts);
+        } catch (const invalid_argument&) {
+            r.fail(std::string(field) + " is not a finite double");
+        }
+    };
+    const auto recorded = r.get<std::uint8_t>();
+    if (recorded > 1) r.fail("options flag " + std::to_string(recorded) + " is not 0 or 1");
+    st.recorded_ = recorded == 1;
+    attribution_options& op = st.options_;
+    const auto model = r.get<std::uint8_t>();
+    if (model > static_cast<std::uint8_t>(attribution_model::shapley)) r.fail("model code " + std::to_string(model) + " is unknown");
+    op.model = static_cast<attribution_model>(model);
+    for (double* x : {&op.u_first, &op.u_middle, &op.u_last, &op.w_first, &op.w_lead, &op.w_opportunity, &op.w_rest,
+                      &op.half_life, &op.middle})
+        *x = r.get<double>();
+    op.head = r.get_vector<double>();
+    op.tail = r.get_vector<double>();
+    op.markov_order = r.get<std::int32_t>();
+    const auto weighting = r.get<std::uint8_t>();
+    if (weighting > 1) r.fail("markov weight code " + std::to_string(weighting) + " is unknown");
+    op.markov_weighting = static_cast<markov_weight>(weighting);
+    const auto game = r.get<std::uint8_t>();
+    if (game > 1) r.fail("shapley game code " + std::to_string(game) + " is unknown");
+    op.game = static_cast<shapley_game>(game);
+    op.shapley_exact_max = r.get<std::int32_t>();
+    op.shapley_samples = r.get<std::int64_t>();
+    op.seed = r.get<std::uint64_t>();
+    if (st.recorded_) {
+        try {
+            validate(path_set({}, {}), op);
+        } catch (const invalid_argument& e) {
+            r.fail(std::string("invalid options: ") + e.what());
+        }
+    }
+    st.n_channels_ = r.get<std::int32_t>();
+    if (st.n_channels_ < 0) r.fail("channel count " + std::to_string(st.n_channels_) + " is negative");
+    st.paths_ = r.get<std::int64_t>();
+    st.converting_paths_ = r.get<std::int64_t>();
+    st.unattributed_conversions_ = r.get<std::int64_t>();
+    if (st.paths_ < 0 || st.converting_paths_ < 0 || st.unattributed_conversions_ < 0) r.fail("negative path count");
+    if (st.converting_paths_ > st.paths_) r.fail("more converting paths than paths");
+    st.total_value_ = exact("total value");
+    st.unattributed_value_ = exact("unattributed value");
+    if (st.total_value_.value() < 0.0 || st.unattributed_value_.value() < 0.0) r.fail("negative value");
+    // Each channel takes at least 16 bytes.
+    if (static_cast<std::size_t>(st.n_channels_) > size / 16) r.fail("channel count exceeds the blob");
+    st.conversions_.resize(static_cast<std::size_t>(st.n_channels_));
+    st.value_.resize(static_cast<std::size_t>(st.n_channels_));
+    for (std::size_t c = 0; c < st.conversions_.size(); ++c) {
+        st.conversions_[c] = exact("channel credit");
+        st.value_[c] = exact("channel value");
+    }
+    const auto entries = r.get<std::uint64_t>();
+    if (entries > size / 32) r.fail("path count " + std::to_string(entries) + " exceeds the blob");
+    const bool table = st.recorded_ && uses_table(op);
+    if (entries > 0 && !table) r.fail("a path table in a state whose model keeps credits");
+    std::int64_t in_table = 0, conv_in_table = 0;
+    const std::vector<std::int32_t>* prev = nullptr;
+    for (std::uint64_t e = 0; e < entries; ++e) {
+        auto key = r.get_vector<std::int32_t>();
+        attribution_path_totals t;
+        t.paths = r.get<std::int64_t>();
+        t.conversions = r.get<std::int64_t>();
+        t.value = exact("path value");
+        if (key.empty()) r.fail("an empty path in the table");
+        for (std::int32_t c : key)
+            if (c < 0 || c >= st.n_channels_) r.fail("channel code " + std::to_string(c) + " outside the channels");
+        if (op.model == attribution_model::shapley && !std::is_sorted(key.begin(), key.end(), std::less_equal<>{}))
+            r.fail("a channel set that is not strictly ascending");
+        if (t.paths <= 0 || t.conversions < 0 || t.conversions > t.paths) r.fail("invalid path counts");
+        if (t.value.value() < 0.0 || (t.conversions == 0 && t.value.value() != 0.0)) r.fail("invalid path value");
+        if (prev && !(*prev < key)) r.fail("paths not in strictly ascending order");
+        in_table = detail::add_count(in_table, t.paths, "attribution_state");
+        conv_in_table = detail::add_count(conv_in_table, t.conversions, "attribution_state");
+        auto it = st.table_.emplace_hint(st.table_.end(), std::move(key), std::move(t));
+        prev = &it->first;
+    }
+    if (table && (in_table != st.paths_ || conv_in_table != st.converting_paths_))
+        r.fail("the path table does not add up to the path counts");
+    if (!table) {
+        for (std::size_t c = 0; c < st.conversions_.size(); ++c)
+            if (st.conversions_[c].value() < 0.0 || st.value_[c].value() < 0.0) r.fail("a negative channel credit");
+    }
+    r.finish();
+    return st;
+}
+
+FUNNELKIT_INLINE attribution_state attribution_sums(const path_set& paths, const attribution_options& options) {
+    attribution_state st(options, paths.n_channels());
+    st.add(paths);
+    return st;
+}
+
+FUNNELKIT_INLINE attribution_result attribute(const attribution_state& state) {
+    using namespace detail::attribution_impl;
+    const attribution_options& op = state.options_;
+    attribution_result out;
+    out.model = op.model;
+    const auto nc = static_cast<std::size_t>(state.n_channels_);
+    out.conversions.assign(nc, 0.0);
+    out.value.assign(nc, 0.0);
+    out.unattributed_conversions = static_cast<double>(state.unattributed_conversions_);
+    out.unattributed_value = state.unattributed_value_.value();
+    out.paths = state.paths_;
+    out.converting_paths = state.converting_paths_;
+    out.total_value = state.total_value_.value();
+    out.total_conversions = static_cast<double>(out.converting_paths);
+
+    if (op.model == attribution_model::markov) {
+        // The chain is fitted to the distinct sequences, each repeated as often as it occurred,
+        // in the table's order: the same chain whatever the order of the rows.
+        // The value of a sequence's conversions rides on its first converting copy: the chain
+        // reads only the sums of the values of the conversions leaving each state.
+        std::vector<std::int64_t> path, time, outcome;
+        std::vector<std::int32_t> channel;
+        std::vector<std::uint8_t> converted;
+        std::vector<double> value;
+        std::int64_t id = 0;
+        for (const auto& [key, t] : state.table_)
+            for (std::int64_t k = 0; k < t.paths; ++k, ++id) {
+                for (std::size_t i = 0; i < key.size(); ++i) {
+                    path.push_back(id);
+                    time.push_back(static_cast<std::int64_t>(i));
+                    channel.push_back(key[i]);
+                }
+                if (k < t.conversions) {
+                    outcome.push_back(id);
+                    converted.push_back(1);
+                    value.push_back(k == 0 ? t.value.value() : 0.0);
+                }
+            }
+        const path_set paths(touch_columns{path, time, channel}, outcome_columns{outcome, converted, value},
+                             state.n_channels_);
+        const markov_removal mr =
+            markov_removal_effects(paths, op.markov_order, markov_solver::automatic, op.markov_weighting);
+        std::vector<double> effect = mr.removal_effect;
+        std::vector<double> by_value = op.markov_weighting == markov_weight::value ? mr.value_removal_effect : effect;
+        effect.resize(nc, 0.0);
+        by_value.resize(nc, 0.0);
+        out.score = by_value;
+        out.base = mr.p_convert;
+        double sum = 0.0, sum_value = 0.0;
+        for (double x : effect) sum += x;
+        for (double x : by_value) sum_value += x;
+        for (std::size_t c = 0; c < nc; ++c) {
+            if (sum > 0.0) out.conversions[c] = out.total_conversions * effect[c] / sum;
+            if (sum_value > 0.0) out.value[c] = out.total_value * by_value[c] / sum_value;
+        }
+        return out;
+    }
+    if (op.model == attribution_model::shapley && op.game == shapley_game::value_rate) {
+        shapley_rate(sets_of(state.table_, state.n_channels_), nc, op, out);
+        return out;
+    }
+    for (std::size_t c = 0; c < nc; ++c) {
+        out.conversions[c] = state.conversions_[c].value();
+        out.value[c] = state.value_[c].value();
+    }
+    if (op.model == attribution_model::shapley) {  // covered_value: the closed form
+        out.score = out.value;
+        out.base = out.total_value;
+        out.exact = true;
+    }
     return out;
+}
+
+FUNNELKIT_INLINE attribution_result attribute(const path_set& paths, const attribution_options& op) {
+    return attribute(attribution_sums(paths, op));
 }
 
 FUNNELKIT_INLINE attribution_result attribute(const touch_columns& touches, const outcome_columns& outcomes,

@@ -14,7 +14,9 @@
 #include <numeric>
 #include <string>
 
+#include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/serialize.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -268,6 +270,200 @@ inline step_duration_summary summarise(std::vector<std::int64_t>& d, const std::
 
 }  // namespace detail::funnel_analysis_impl
 
+// ---------------------------------------------------------------------------------------------
+// funnel_durations
+
+namespace detail::funnel_analysis_impl {
+inline constexpr char durations_magic[] = "FKFA";
+inline constexpr std::uint16_t durations_format = 2;
+inline constexpr std::string_view merge_what = "cannot merge funnel_durations";
+
+inline std::string list_text(const std::vector<std::int64_t>& v) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+    return s + "]";
+}
+
+// The joined definition, or a throw naming the first option that differs.
+inline funnel_analysis_definition join(const funnel_analysis_definition& a, const funnel_analysis_definition& b) {
+    auto same = [](std::string_view field, auto x, auto y) {
+        if (x != y) throw_incompatible(merge_what, field, std::to_string(x), std::to_string(y));
+    };
+    auto same_list = [](std::string_view field, const std::vector<std::int64_t>& x, const std::vector<std::int64_t>& y) {
+        if (x != y) throw_incompatible(merge_what, field, list_text(x), list_text(y));
+    };
+    same("steps", a.steps, b.steps);
+    same("window", a.window, b.window);
+    funnel_analysis_definition d = a;
+    d.ticks_per_second = join_recorded(merge_what, "time unit", a.ticks_per_second, b.ticks_per_second, std::int64_t{0},
+                                       [](std::int64_t t) { return t == 0 ? std::string("not recorded") : std::to_string(t); },
+                                       "ticks per second");
+    same("unordered", a.unordered, b.unordered);
+    same("count_conversions", a.count_conversions, b.count_conversions);
+    same("attribution", a.attribution, b.attribution);
+    same("attribution_step", a.attribution_step, b.attribution_step);
+    same("period", a.period, b.period);
+    same("period_origin", a.period_origin, b.period_origin);
+    same("data_end", a.data_end, b.data_end);
+    same_list("histogram_edges", a.histogram_edges, b.histogram_edges);
+    same_list("exclusions", a.exclusions, b.exclusions);
+    same_list("step_rules", a.step_rules, b.step_rules);
+    same_list("trend_calendar", a.calendar, b.calendar);
+    return d;
+}
+}  // namespace detail::funnel_analysis_impl
+
+FUNNELKIT_INLINE funnel_analysis_definition funnel_analysis_definition::of(const funnel_analysis_options& o) {
+    funnel_analysis_definition d;
+    d.steps = o.steps;
+    d.window = o.window;
+    d.ticks_per_second = o.ticks_per_second;
+    d.unordered = o.unordered;
+    d.count_conversions = o.count_conversions;
+    d.attribution = static_cast<std::uint8_t>(o.attribute);
+    d.attribution_step = o.attribute == funnel_attribution::step ? o.attribution_step : 0;
+    d.period = o.period;
+    d.period_origin = o.period > 0 ? o.period_origin : 0;
+    d.data_end = o.data_end.value_or(0);
+    d.histogram_edges = o.histogram_edges;
+    for (const auto& x : o.exclusions) d.exclusions.insert(d.exclusions.end(), {x.event, x.after, x.before});
+    for (const auto& r : o.step_rules) d.step_rules.insert(d.step_rules.end(), {r.min_gap, r.max_gap.value_or(-1), r.optional ? 1 : 0});
+    if (o.trend_calendar)
+        d.calendar = {static_cast<std::int64_t>(o.trend_calendar->period), o.trend_calendar->ticks_per_second,
+                      o.trend_calendar->utc_offset_seconds};
+    return d;
+}
+
+FUNNELKIT_INLINE funnel_durations::funnel_durations(const funnel_analysis_definition& definition,
+                                                    std::vector<std::vector<std::int64_t>> per_step)
+    : recorded_(true), definition_(definition), durations_(std::move(per_step)) {
+    if (durations_.size() != definition_.steps)
+        detail::throw_option("per_step", std::to_string(durations_.size()) + " entries",
+                             "must have one entry per step (" + std::to_string(definition_.steps) + ")");
+    if (!durations_.empty() && !durations_[0].empty())
+        detail::throw_option("per_step[0]", std::to_string(durations_[0].size()) + " durations",
+                             "must be empty: step 1 has no time to convert");
+    for (std::size_t k = 0; k < durations_.size(); ++k) {
+        for (std::int64_t d : durations_[k])
+            if (d < 0) detail::throw_option("per_step[" + std::to_string(k) + "]", std::to_string(d), "is a negative duration");
+        std::sort(durations_[k].begin(), durations_[k].end());
+    }
+}
+
+FUNNELKIT_INLINE std::vector<step_duration_summary> funnel_durations::summaries() const {
+    using namespace detail::funnel_analysis_impl;
+    std::vector<step_duration_summary> out(durations_.size());
+    for (std::size_t s = 1; s < durations_.size(); ++s) {
+        std::vector<std::int64_t> copy = durations_[s];
+        out[s] = summarise(copy, definition_.histogram_edges);
+    }
+    if (!out.empty()) out[0].histogram.assign(definition_.histogram_edges.size() + 1, 0);
+    return out;
+}
+
+FUNNELKIT_INLINE void funnel_durations::merge(const funnel_durations& other) {
+    using namespace detail::funnel_analysis_impl;
+    if (&other == this) {
+        const funnel_durations copy = other;
+        merge(copy);
+        return;
+    }
+    if (!other.recorded_) {
+        if (other.durations_.empty()) return;
+        if (recorded_ && other.durations_.size() != durations_.size())
+            detail::throw_incompatible(merge_what, "steps", std::to_string(durations_.size()), std::to_string(other.durations_.size()));
+    }
+    funnel_analysis_definition def = other.definition_;
+    if (recorded_ && other.recorded_) def = join(definition_, other.definition_);
+    else if (recorded_) def = definition_;
+    std::vector<std::vector<std::int64_t>> out = durations_;
+    if (out.empty()) out.resize(other.durations_.size());
+    if (out.size() != other.durations_.size() && !other.durations_.empty())
+        detail::throw_incompatible(merge_what, "steps", std::to_string(out.size()), std::to_string(other.durations_.size()));
+    for (std::size_t k = 0; k < other.durations_.size(); ++k) {
+        auto& dst = out[k];
+        const auto mid = static_cast<std::ptrdiff_t>(dst.size());
+        dst.insert(dst.end(), other.durations_[k].begin(), other.durations_[k].end());
+        std::inplace_merge(dst.begin(), dst.begin() + mid, dst.end());
+    }
+    recorded_ = recorded_ || other.recorded_;
+    definition_ = std::move(def);
+    durations_ = std::move(out);
+}
+
+FUNNELKIT_INLINE void funnel_durations::reset() {
+    for (auto& d : durations_) d.clear();
+}
+
+FUNNELKIT_INLINE std::vector<std::byte> funnel_durations::serialize() const {
+    using namespace detail::funnel_analysis_impl;
+    detail::byte_writer w(durations_magic, durations_format);
+    const auto& d = definition_;
+    w.put(static_cast<std::uint8_t>(recorded_ ? 1 : 0));
+    w.put(d.steps);
+    w.put(d.window);
+    w.put(d.ticks_per_second);
+    w.put(static_cast<std::uint8_t>((d.unordered ? 1 : 0) | (d.count_conversions ? 2 : 0)));
+    w.put(d.attribution);
+    w.put(d.attribution_step);
+    w.put(d.period);
+    w.put(d.period_origin);
+    w.put(d.data_end);
+    w.put(d.histogram_edges);
+    w.put(d.exclusions);
+    w.put(d.step_rules);
+    w.put(d.calendar);
+    w.put(static_cast<std::uint64_t>(durations_.size()));
+    for (const auto& v : durations_) w.put(v);
+    return std::move(w).finish();
+}
+
+FUNNELKIT_INLINE funnel_durations funnel_durations::deserialize(const void* data, std::size_t size) {
+    using namespace detail::funnel_analysis_impl;
+    detail::byte_reader r(data, size, durations_magic, "funnel_durations");
+    r.accept_versions(durations_format, durations_format);
+    funnel_durations st;
+    auto& d = st.definition_;
+    const auto recorded = r.get<std::uint8_t>();
+    if (recorded > 1) r.fail("definition flag " + std::to_string(recorded) + " is not 0 or 1");
+    st.recorded_ = recorded == 1;
+    d.steps = r.get<std::uint64_t>();
+    d.window = r.get<std::int64_t>();
+    d.ticks_per_second = r.get<std::int64_t>();
+    const auto modes = r.get<std::uint8_t>();
+    if (modes > 3) r.fail("mode bits " + std::to_string(modes) + " are not 0..3");
+    d.unordered = modes & 1, d.count_conversions = (modes & 2) != 0;
+    d.attribution = r.get<std::uint8_t>();
+    d.attribution_step = r.get<std::uint64_t>();
+    d.period = r.get<std::int64_t>();
+    d.period_origin = r.get<std::int64_t>();
+    d.data_end = r.get<std::int64_t>();
+    d.histogram_edges = r.get_vector<std::int64_t>();
+    d.exclusions = r.get_vector<std::int64_t>();
+    d.step_rules = r.get_vector<std::int64_t>();
+    d.calendar = r.get_vector<std::int64_t>();
+    if (d.steps > 64) r.fail("step count " + std::to_string(d.steps) + " is not 0..64");
+    if (d.window < 0 || d.ticks_per_second < 0 || d.period < 0) r.fail("a negative window, time unit or period");
+    if (d.attribution > 2) r.fail("attribution code " + std::to_string(d.attribution) + " is not 0..2");
+    if (d.steps > 0 && d.attribution_step >= d.steps) r.fail("attribution step outside the steps");
+    if (!std::is_sorted(d.histogram_edges.begin(), d.histogram_edges.end())) r.fail("histogram edges not ascending");
+    if (d.exclusions.size() % 3 != 0 || d.step_rules.size() % 3 != 0) r.fail("exclusions or step rules of a bad size");
+    if (!d.step_rules.empty() && d.step_rules.size() != 3 * d.steps) r.fail("step rules for another number of steps");
+    if (!d.calendar.empty() && d.calendar.size() != 3) r.fail("a calendar of a bad size");
+    const auto n = r.get<std::uint64_t>();
+    if (n != (st.recorded_ ? d.steps : n) || n > 64) r.fail("duration lists " + std::to_string(n) + " do not match the steps");
+    st.durations_.resize(static_cast<std::size_t>(n));
+    for (std::size_t k = 0; k < st.durations_.size(); ++k) {
+        st.durations_[k] = r.get_vector<std::int64_t>();
+        const auto& v = st.durations_[k];
+        if (k == 0 && !v.empty()) r.fail("durations to the first step");
+        if (!std::is_sorted(v.begin(), v.end())) r.fail("durations to step " + std::to_string(k) + " not ascending");
+        if (!v.empty() && v.front() < 0) r.fail("a negative duration to step " + std::to_string(k));
+    }
+    r.finish();
+    return st;
+}
+
 FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
                                                         const funnel_analysis_options& options) {
     using namespace detail::funnel_analysis_impl;
@@ -320,6 +516,8 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
                 detail::throw_option(name + ".optional", "true", "is not allowed: the first and the last step must be required");
         }
     }
+    if (o.ticks_per_second < 0)
+        detail::throw_option("ticks_per_second", detail::to_text(o.ticks_per_second), "must be > 0 (0: not recorded)");
     if (!std::is_sorted(o.histogram_edges.begin(), o.histogram_edges.end()))
         detail::throw_option("histogram_edges", "(unsorted)", "must be ascending");
     if (o.histogram_edges.empty())
@@ -486,9 +684,8 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
         out.period_start.push_back(start);
         out.by_period.push_back(std::move(c));
     }
-    out.time_to_step.resize(o.steps);
-    for (unsigned s = 1; s < o.steps; ++s) out.time_to_step[s] = summarise(durations[s], o.histogram_edges);
-    out.time_to_step[0].histogram.assign(o.histogram_edges.size() + 1, 0);
+    out.durations = funnel_durations(funnel_analysis_definition::of(o), std::move(durations));
+    out.time_to_step = out.durations.summaries();
     return out;
 }
 

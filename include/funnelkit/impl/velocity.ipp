@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/exact_sum.hpp"
 #include "funnelkit/detail/random.hpp"
 #include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
@@ -97,7 +98,9 @@ inline double median_of(std::vector<double>& v) {
 // Per (period, segment) sums.
 struct cell {
     std::int64_t won = 0, lost = 0, cycle_deals = 0, cycle_missing = 0;
-    double n = 0, won_amount = 0, lost_amount = 0, cycle_sum = 0;
+    double n = 0;
+    // Exact sums, rounded once when read: the same doubles whatever the order of the rows.
+    detail::exact_sum won_amount, lost_amount, cycle_sum;
     // average_open: the time open inside the period, summed exactly in 128 bits (high, low
     // words), so that N does not depend on the row order.
     std::uint64_t open_lo = 0, open_hi = 0;
@@ -405,11 +408,11 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                                  "gives a cycle length beyond the largest double in units of time_unit " +
                                      detail::to_text(o.time_unit));
         auto add = [&](cell& k) {
-            if (won) { k.won += 1; k.won_amount += a; } else { k.lost += 1; k.lost_amount += a; }
+            if (won) { k.won += 1; k.won_amount.add_or_overflow(a); } else { k.lost += 1; k.lost_amount.add_or_overflow(a); }
             if (!in_cycle) return;
             if (s == missing_time) { k.cycle_missing += 1; return; }
             k.cycle_deals += 1;
-            k.cycle_sum += d;
+            k.cycle_sum.add_or_overflow(d);
             if (median) k.cycles.push_back(d);
         };
         add(cells[p * rows]);
@@ -444,24 +447,24 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             v.interval = periods[p];
             v.n = k.n;
             v.period_length = detail::elapsed(periods[p].start, periods[p].end) / o.time_unit;
-            v.realised = k.won_amount / v.period_length;
+            v.realised = k.won_amount.value() / v.period_length;
             v.won = k.won;
             v.lost = k.lost;
-            v.won_amount = k.won_amount;
-            v.lost_amount = k.lost_amount;
+            v.won_amount = k.won_amount.value();
+            v.lost_amount = k.lost_amount.value();
             v.cycle_deals = k.cycle_deals;
             v.cycle_missing = k.cycle_missing;
             v.options = o;
             std::optional<double> med;
             if (median && !k.cycles.empty()) med = median_of(k.cycles);
-            finish(v, o, k.cycle_sum, med);
+            finish(v, o, k.cycle_sum.value(), med);
             // Sums of finite inputs can still leave the doubles: report that, never an inf.
             const std::string where = "period " + std::to_string(p) + (r == 0 ? std::string(" (all segments)")
                                                                                : ", segment " + std::to_string(r - 1));
-            if (!std::isfinite(k.won_amount + k.lost_amount))
+            if (!std::isfinite(v.won_amount + v.lost_amount))
                 throw invalid_argument("column 'amount': the amounts of the deals closed in " + where +
                                        " sum beyond the largest double");
-            if (!std::isfinite(k.cycle_sum))
+            if (!std::isfinite(k.cycle_sum.value()))
                 throw invalid_argument("the cycle lengths of " + where + " sum beyond the largest double (time_unit " +
                                        detail::to_text(o.time_unit) + ")");
             if (v.velocity && !std::isfinite(*v.velocity))

@@ -1,0 +1,377 @@
+/* The C ABI, used from C: every handle type, serialization round trips, merges, and errors that
+ * come back as statuses with messages (never as a crash). Compiled as C11. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "funnelkit/c/funnelkit.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        ++checks;                                                            \
+        if (!(cond)) {                                                       \
+            ++failures;                                                      \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                    \
+    } while (0)
+#define OK(call) CHECK((call) == FK_OK)
+#define NEAR(a, b, tol) CHECK(fabs((a) - (b)) <= (tol))
+#define ERR_HAS(text) CHECK(strstr(fk_last_error(), (text)) != NULL)
+
+/* ClickHouse's windowFunnel on small hand-made cases, in every mode. */
+static void test_window_funnel_levels(void) {
+    /* steps 1@0, 2@10, 1@3000, 2@3100, 3@3100 with a one-hour window: ClickHouse's
+     * strict_increase gives 2, funnelkit's exact_increase gives 3, the default mode 3. */
+    int64_t t[] = {0, 10, 3000, 3100, 3100};
+    uint64_t m[] = {1, 2, 1, 2, 4};
+    uint32_t level = 99, modes = 0;
+    OK(fk_window_funnel_level(t, m, 5, 3600, 3, 0, &level));
+    CHECK(level == 3);
+    OK(fk_window_funnel_modes("strict_increase", &modes));
+    OK(fk_window_funnel_level(t, m, 5, 3600, 3, modes, &level));
+    CHECK(level == 2);
+    OK(fk_window_funnel_modes("strict_increase, exact_increase", &modes));
+    CHECK(modes == (FK_STRICT_INCREASE | FK_EXACT_INCREASE));
+    OK(fk_window_funnel_level(t, m, 5, 3600, 3, modes, &level));
+    CHECK(level == 3);
+
+    /* strict_order: an event matching no step after step 1 ends the search. */
+    {
+        int64_t t2[] = {0, 1, 2, 3};
+        uint64_t m2[] = {1, 0, 2, 4};
+        OK(fk_window_funnel_level(t2, m2, 4, 100, 3, 0, &level));
+        CHECK(level == 3);
+        OK(fk_window_funnel_modes("strict_order", &modes));
+        OK(fk_window_funnel_level(t2, m2, 4, 100, 3, modes, &level));
+        CHECK(level == 1);
+    }
+    /* strict_order vs allow_reentry: step 1 again before step 2. */
+    {
+        int64_t t3[] = {0, 1, 2, 3};
+        uint64_t m3[] = {1, 1, 2, 4};
+        OK(fk_window_funnel_modes("strict_order", &modes));
+        OK(fk_window_funnel_level(t3, m3, 4, 100, 3, modes, &level));
+        CHECK(level == 3);
+        /* step 3 before step 2 (checked with ClickHouse: 1 in strict_order, 3 with allow_reentry). */
+        {
+            int64_t t4[] = {0, 1, 2, 3};
+            uint64_t m4[] = {1, 4, 2, 4};
+            OK(fk_window_funnel_level(t4, m4, 4, 100, 3, modes, &level));
+            CHECK(level == 1);
+            OK(fk_window_funnel_modes("strict_order,allow_reentry", &modes));
+            OK(fk_window_funnel_level(t4, m4, 4, 100, 3, modes, &level));
+            CHECK(level == 3);
+        }
+    }
+    /* strict_deduplication: a repeated step 2 ends the search at level 2. */
+    {
+        int64_t t5[] = {0, 1, 2, 3};
+        uint64_t m5[] = {1, 2, 2, 4};
+        OK(fk_window_funnel_modes("strict_deduplication", &modes));
+        OK(fk_window_funnel_level(t5, m5, 4, 100, 3, modes, &level));
+        CHECK(level == 2);
+    }
+    /* The window boundary is inclusive. */
+    {
+        int64_t t6[] = {0, 10};
+        uint64_t m6[] = {1, 2};
+        OK(fk_window_funnel_level(t6, m6, 2, 10, 2, 0, &level));
+        CHECK(level == 2);
+        OK(fk_window_funnel_level(t6, m6, 2, 9, 2, 0, &level));
+        CHECK(level == 1);
+    }
+    /* Errors: unknown modes, bad combinations, bad windows and step counts. */
+    CHECK(fk_window_funnel_modes("strict_ordr", &modes) == FK_INVALID_ARGUMENT);
+    ERR_HAS("strict_ordr");
+    CHECK(fk_window_funnel_modes("allow_reentry", &modes) == FK_INVALID_ARGUMENT);
+    ERR_HAS("requires strict_order");
+    CHECK(fk_window_funnel_level(t, m, 5, -1, 3, 0, &level) == FK_INVALID_ARGUMENT);
+    ERR_HAS("window");
+    CHECK(fk_window_funnel_level(t, m, 5, 10, 65, 0, &level) == FK_INVALID_ARGUMENT);
+    ERR_HAS("64");
+    CHECK(fk_window_funnel_level(t, m, 5, 10, 2, 0, &level) == FK_INVALID_ARGUMENT); /* mask 4 > 2 steps */
+    CHECK(fk_window_funnel_level(t, m, 5, 10, 3, 0, NULL) == FK_NULL_POINTER);
+}
+
+static void test_events_state(void) {
+    fk_events *a = NULL, *b = NULL, *c = NULL;
+    const void* data;
+    size_t size, n;
+    int defined;
+    uint32_t level;
+    OK(fk_events_new(&a));
+    OK(fk_events_new(&b));
+    OK(fk_events_define(a, 100, 3, 0));
+    OK(fk_events_add(a, 0, 1));
+    OK(fk_events_add(a, 5, 0)); /* matches no step: dropped outside strict_order */
+    OK(fk_events_add(b, 50, 4));
+    OK(fk_events_add(b, 20, 2));
+    OK(fk_events_size(a, &n, &defined));
+    CHECK(n == 1 && defined == 1);
+    OK(fk_events_level(a, &level));
+    CHECK(level == 1);
+    /* Merge, serialize, deserialize: the same level. */
+    OK(fk_events_merge(a, b));
+    OK(fk_events_level(a, &level));
+    CHECK(level == 3);
+    OK(fk_events_serialize(a, &data, &size));
+    OK(fk_events_deserialize(data, size, &c));
+    OK(fk_events_level(c, &level));
+    CHECK(level == 3);
+    /* A corrupted blob is refused with a message, whichever byte is flipped. */
+    {
+        unsigned char* copy = malloc(size);
+        size_t i;
+        int refused = 0;
+        for (i = 0; i < size; ++i) {
+            fk_events* d = NULL;
+            memcpy(copy, data, size);
+            copy[i] ^= 0x10;
+            if (fk_events_deserialize(copy, size, &d) == FK_INVALID_ARGUMENT) ++refused;
+            fk_events_free(d);
+        }
+        CHECK(refused == (int)size);
+        CHECK(fk_events_deserialize(copy, 3, &c) == FK_INVALID_ARGUMENT);
+        ERR_HAS("cannot deserialise fk_events");
+        free(copy);
+    }
+    /* A different definition does not merge; the message names the field. */
+    {
+        fk_events* other = NULL;
+        OK(fk_events_new(&other));
+        OK(fk_events_define(other, 200, 3, 0));
+        CHECK(fk_events_merge(a, other) == FK_INVALID_ARGUMENT);
+        CHECK(strstr(fk_events_error(a), "window") != NULL);
+        CHECK(fk_events_define(a, 100, 2, 0) == FK_INVALID_ARGUMENT);
+        fk_events_free(other);
+    }
+    /* Multi-entity columns give funnel counts. */
+    {
+        fk_events* e = NULL;
+        fk_funnel_counts *fc = NULL, *fc2 = NULL;
+        int64_t ent[] = {1, 1, 1, 2, 2, 3, 4};
+        int64_t tt[] = {0, 10, 20, 0, 100, 5, 5};
+        uint64_t mm[] = {1, 2, 4, 1, 2, 2, 0};
+        int64_t reached;
+        uint32_t steps;
+        OK(fk_events_new(&e));
+        OK(fk_events_define(e, 50, 3, FK_STRICT_ORDER)); /* keeps events matching no step */
+        OK(fk_events_add_columns(e, ent, tt, mm, 7));
+        OK(fk_events_counts(e, &fc));
+        OK(fk_funnel_counts_steps(fc, &steps));
+        CHECK(steps == 3);
+        OK(fk_funnel_counts_reached(fc, 0, &reached));
+        CHECK(reached == 4);
+        OK(fk_funnel_counts_reached(fc, 1, &reached));
+        CHECK(reached == 2);
+        OK(fk_funnel_counts_reached(fc, 3, &reached));
+        CHECK(reached == 1);
+        OK(fk_funnel_counts_serialize(fc, &data, &size));
+        OK(fk_funnel_counts_deserialize(data, size, &fc2));
+        OK(fk_funnel_counts_merge(fc2, fc));
+        OK(fk_funnel_counts_reached(fc2, 0, &reached));
+        CHECK(reached == 8);
+        CHECK(fk_funnel_counts_reached(fc2, 4, &reached) == FK_INVALID_ARGUMENT);
+        CHECK(fk_funnel_counts_deserialize("FKWF", 4, &fc2) == FK_INVALID_ARGUMENT);
+        fk_funnel_counts_free(fc);
+        fk_funnel_counts_free(fc2);
+        fk_events_free(e);
+    }
+    fk_events_free(a);
+    fk_events_free(b);
+    fk_events_free(c);
+    fk_events_free(NULL);
+}
+
+static void test_conversion(void) {
+    fk_conversion *h = NULL, *g = NULL, *back = NULL;
+    uint64_t mask;
+    int64_t count;
+    double rate;
+    int defined;
+    const void* data;
+    size_t size;
+    uint32_t stages, segments;
+    OK(fk_reach_mask(2, 4, 1, &mask));
+    CHECK(mask == 7);
+    OK(fk_reach_mask(2, 4, 0, &mask));
+    CHECK(mask == 4);
+    OK(fk_reach_mask(-1, 4, 1, &mask));
+    CHECK(mask == 0);
+    CHECK(fk_reach_mask(4, 4, 1, &mask) == FK_INVALID_ARGUMENT);
+    ERR_HAS("rank");
+
+    OK(fk_conversion_new(3, 1, &h));
+    OK(fk_conversion_new(3, 1, &g));
+    /* segment 0: 3 entities reaching stages 0, 0-1, 0-2; segment 1: two entities at stage 0. */
+    OK(fk_conversion_add(h, 1, 0));
+    OK(fk_conversion_add(h, 3, 0));
+    OK(fk_conversion_add(g, 7, 0));
+    OK(fk_conversion_add(g, 1, 1));
+    OK(fk_conversion_add(g, 1, 1));
+    OK(fk_conversion_merge(h, g));
+    OK(fk_conversion_shape(h, &stages, &segments));
+    CHECK(stages == 3 && segments == 2);
+    OK(fk_conversion_entities(h, -1, &count));
+    CHECK(count == 5);
+    OK(fk_conversion_reached(h, 1, 0, &count));
+    CHECK(count == 2);
+    OK(fk_conversion_step_rate(h, 1, 0, &rate, &defined));
+    CHECK(defined && fabs(rate - 2.0 / 3.0) < 1e-15);
+    OK(fk_conversion_step_rate(h, 0, 0, &rate, &defined));
+    CHECK(!defined);
+    OK(fk_conversion_cumulative_rate(h, 2, -1, &rate, &defined));
+    CHECK(defined && fabs(rate - 0.2) < 1e-15);
+    OK(fk_conversion_serialize(h, &data, &size));
+    OK(fk_conversion_deserialize(data, size, &back));
+    OK(fk_conversion_reached(back, 2, -1, &count));
+    CHECK(count == 1);
+    /* implied counts refuse a mask with a hole; segments below -1 are refused. */
+    CHECK(fk_conversion_add(h, 5, 0) == FK_INVALID_ARGUMENT);
+    CHECK(strstr(fk_conversion_error(h), "misses a stage") != NULL);
+    CHECK(fk_conversion_add(h, 1, -2) == FK_INVALID_ARGUMENT);
+    /* Different ladders do not merge. */
+    {
+        fk_conversion* four = NULL;
+        OK(fk_conversion_new(4, 1, &four));
+        OK(fk_conversion_add(four, 1, -1));
+        CHECK(fk_conversion_merge(h, four) == FK_INVALID_ARGUMENT);
+        fk_conversion_free(four);
+    }
+    fk_conversion_free(h);
+    fk_conversion_free(g);
+    fk_conversion_free(back);
+}
+
+static void test_rates(void) {
+    fk_interval iv;
+    fk_test t;
+    OK(fk_rate_interval(7, 50, 0.95, NULL, &iv));
+    CHECK(iv.defined);
+    NEAR(iv.lower, 0.069508, 5e-7);
+    NEAR(iv.upper, 0.261862, 5e-7);
+    NEAR(iv.estimate, 0.14, 1e-15);
+    OK(fk_rate_interval(0, 0, 0.95, "wilson", &iv));
+    CHECK(!iv.defined);
+    OK(fk_rate_interval(7, 50, 0.95, "exact", &iv));
+    CHECK(iv.lower > 0.05 && iv.upper < 0.3);
+    CHECK(fk_rate_interval(8, 5, 0.95, NULL, &iv) == FK_INVALID_ARGUMENT);
+    CHECK(fk_rate_interval(1, 5, 1.5, NULL, &iv) == FK_INVALID_ARGUMENT);
+    ERR_HAS("confidence");
+    CHECK(fk_rate_interval(1, 5, 0.95, "wilsn", &iv) == FK_INVALID_ARGUMENT);
+    ERR_HAS("interval");
+    /* z = (0.6 - 0.4) / sqrt(0.5 * 0.5 * (1/100 + 1/100)) = 2.8284271 (b against a). */
+    OK(fk_two_proportion_ztest(40, 100, 60, 100, NULL, &t));
+    CHECK(t.defined);
+    NEAR(t.statistic, 2.8284271247461903, 1e-12);
+    NEAR(t.p_value, 0.004677734981047177, 1e-12);
+    OK(fk_two_proportion_ztest(40, 100, 60, 100, "larger", &t));
+    NEAR(t.p_value, 0.0023388674905235884, 1e-12);
+    OK(fk_two_proportion_ztest(0, 10, 0, 10, NULL, &t));
+    CHECK(!t.defined);
+    CHECK(fk_two_proportion_ztest(40, 100, 60, 100, "bigger", &t) == FK_INVALID_ARGUMENT);
+    OK(fk_chi2_two_proportions(40, 100, 60, 100, 0, &t));
+    NEAR(t.statistic, 8.0, 1e-12);
+}
+
+static void test_velocity(void) {
+    fk_deals *d = NULL, *e = NULL, *back = NULL;
+    fk_velocity v;
+    int32_t outcome;
+    const void* data;
+    size_t size, n;
+    const int64_t day = 86400;
+    OK(fk_deals_new(&d));
+    OK(fk_deals_new(&e));
+    OK(fk_deal_outcome("Won", &outcome));
+    CHECK(outcome == FK_DEAL_WON);
+    CHECK(fk_deal_outcome("maybe", &outcome) == FK_INVALID_ARGUMENT);
+    /* Four deals created in [0, 100 days): two won (1000 after 10 days, 3000 after 30), one
+     * lost, one open. N = 4, D = 2000, W = 2/3, L = 20 days: V = 4 * 2000 * 2/3 / 20 = 266.67. */
+    OK(fk_deals_add(d, 0, 10 * day, FK_DEAL_WON, 1000));
+    OK(fk_deals_add(d, 5 * day, 35 * day, FK_DEAL_WON, 3000));
+    OK(fk_deals_add(e, 6 * day, 20 * day, FK_DEAL_LOST, 500));
+    OK(fk_deals_add(e, 7 * day, FK_MISSING_TIME, FK_DEAL_OPEN, 800));
+    OK(fk_deals_merge(d, e));
+    OK(fk_deals_size(d, &n));
+    CHECK(n == 4);
+    OK(fk_deals_serialize(d, &data, &size));
+    OK(fk_deals_deserialize(data, size, &back));
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, NULL, &v));
+    CHECK(v.n == 4 && v.won == 2 && v.lost == 1);
+    CHECK(v.has_velocity && v.status == 0);
+    NEAR(v.deal_value, 2000.0, 1e-9);
+    NEAR(v.win_rate, 2.0 / 3.0, 1e-12);
+    NEAR(v.cycle_length, 20.0, 1e-12);
+    NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 20.0, 1e-9);
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "win_rate=value, cycle_stat=median", &v));
+    NEAR(v.win_rate, 4000.0 / 4500.0, 1e-12);
+    /* An empty period: undefined V with a reason. */
+    OK(fk_deals_velocity(back, 200 * day, 300 * day, (double)day, NULL, &v));
+    CHECK(!v.has_velocity && v.status != 0 && strlen(v.reason) > 0);
+    /* Errors. */
+    CHECK(fk_deals_add(d, 10, 5, FK_DEAL_WON, 1) == FK_INVALID_ARGUMENT);
+    CHECK(strstr(fk_deals_error(d), "closed") != NULL);
+    CHECK(fk_deals_add(d, 10, 20, FK_DEAL_WON, NAN) == FK_INVALID_ARGUMENT);
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "colour=blue", &v) == FK_INVALID_ARGUMENT);
+    CHECK(fk_deals_velocity(back, 100, 0, 1.0, NULL, &v) == FK_INVALID_ARGUMENT);
+    CHECK(fk_deals_deserialize("FKDL\x02\x00", 6, &e) == FK_INVALID_ARGUMENT);
+    /* A recorded definition travels with the bytes and must agree on merge. */
+    OK(fk_deals_define(back, 0, 100 * day, (double)day, "cycle_stat=median"));
+    OK(fk_deals_serialize(back, &data, &size));
+    fk_deals_free(e);
+    OK(fk_deals_deserialize(data, size, &e));
+    OK(fk_deals_result(e, &v));
+    CHECK(v.n == 4 && v.has_velocity);
+    CHECK(fk_deals_define(e, 0, 50 * day, (double)day, "cycle_stat=median") == FK_INVALID_ARGUMENT);
+    CHECK(strstr(fk_deals_error(e), "period") != NULL);
+    CHECK(fk_deals_define(e, 0, 100 * day, (double)day, "cycle_stat=mode") == FK_INVALID_ARGUMENT);
+    fk_deals_free(e);
+    e = NULL;
+    fk_deals_free(d);
+    fk_deals_free(e);
+    fk_deals_free(back);
+}
+
+static void test_plan(void) {
+    /* The DOMAIN example: $40,000 at $800, rates 0.5, 0.6, 0.5, 1/3, 10 reps. */
+    const char* names[] = {"Lead", "Connect", "Discovery", "Demo"};
+    double rates[] = {0.5, 0.6, 0.5, 1.0 / 3.0};
+    const double volumes[] = {1000, 500, 300, 150, 50};
+    fk_plan* p = NULL;
+    fk_plan_row row;
+    size_t rows, i;
+    OK(fk_plan_reverse_funnel(40000, 800, names, rates, 4, NULL, 1, 10, NULL, &p));
+    OK(fk_plan_size(p, &rows));
+    CHECK(rows == 5);
+    for (i = 0; i < rows && i < 5; ++i) {
+        OK(fk_plan_row_at(p, i, &row));
+        CHECK(row.volume == volumes[i]);
+    }
+    OK(fk_plan_row_at(p, 0, &row));
+    CHECK(strcmp(row.name, "Lead") == 0 && row.per_rep_per_period == 100 && row.has_rate);
+    OK(fk_plan_row_at(p, 4, &row));
+    CHECK(strcmp(row.name, "Customer") == 0 && !row.has_rate);
+    CHECK(fk_plan_row_at(p, 5, &row) == FK_INVALID_ARGUMENT);
+    fk_plan_free(p);
+    rates[1] = 0.0;
+    CHECK(fk_plan_reverse_funnel(40000, 800, names, rates, 4, NULL, 1, 10, NULL, &p) == FK_INVALID_ARGUMENT);
+    ERR_HAS("rate");
+}
+
+int main(void) {
+    CHECK(strlen(fk_version()) >= 5);
+    CHECK(strcmp(fk_status_name(FK_INVALID_ARGUMENT), "invalid argument") == 0);
+    test_window_funnel_levels();
+    test_events_state();
+    test_conversion();
+    test_rates();
+    test_velocity();
+    test_plan();
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}

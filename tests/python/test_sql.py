@@ -1,0 +1,574 @@
+"""The PostgreSQL extension: a real PostgreSQL 15 server started for this module, every SQL
+function checked against the Python API on the sample data and on random data, serial and with
+parallel plans forced (Partial Aggregate in EXPLAIN, identical answers), the ClickHouse
+conformance cases of the window funnel through SQL, bad input as SQL errors, and a server log
+without a crashed backend at the end."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import funnelkit as fk
+import pg_server
+from test_window_funnel import MODES, chdb_levels, random_events
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0",
+            "max_parallel_workers_per_gather": "2"}
+SERIAL = {"max_parallel_workers_per_gather": "0"}
+LADDER = ["Lead", "MQL", "SAL", "SQL", "Opportunity", "Customer"]
+
+
+@pytest.fixture(scope="session")
+def server():
+    reason = pg_server.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    pytest.importorskip("psycopg")
+    missing = pg_server.extension_missing()
+    if missing:
+        pytest.fail(missing)
+    srv = pg_server.Server().start()
+    try:
+        with srv.connect() as conn:
+            conn.execute("CREATE EXTENSION funnelkit")
+        yield srv
+    finally:
+        crashes = srv.crashes()
+        srv.stop(remove=not crashes)
+    assert not crashes, f"the server log reports crashes ({srv.log}):\n" + "\n".join(crashes)
+
+
+@pytest.fixture(scope="module")
+def db(server):
+    with server.connect() as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        yield conn
+
+
+def settings(conn, values: dict[str, str]) -> None:
+    for k, v in values.items():
+        conn.execute(f"SET {k} = {v}")
+
+
+def reset(conn) -> None:
+    for k in {**PARALLEL, **SERIAL}:
+        conn.execute(f"RESET {k}")
+
+
+def load(conn, name: str, df: pd.DataFrame, types: dict[str, str]) -> None:
+    """A fresh table `name` with the columns of df (in order) and the given SQL types."""
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute(f"CREATE TABLE {name} (" + ", ".join(f"{c} {types[c]}" for c in df.columns) + ")")
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, header=False, na_rep="")
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {name} FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getvalue())
+    conn.execute(f"ANALYZE {name}")
+
+
+def rows(conn, sql: str, params=None) -> list[tuple]:
+    return conn.execute(sql, params).fetchall()
+
+
+def plan(conn, sql: str) -> str:
+    return "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql).fetchall())
+
+
+def conditions(steps: int) -> str:
+    return ", ".join(f"(mask & {1 << k}) <> 0" for k in range(steps))
+
+
+def funnel_sql(table: str, window, steps: int, modes: tuple[str, ...]) -> str:
+    mode = f"'{','.join(modes)}', " if modes else ""
+    return (f"SELECT entity, window_funnel({window}, {mode}time, {conditions(steps)}) FROM {table} "
+            f"GROUP BY entity ORDER BY entity")
+
+
+def python_levels(df: pd.DataFrame, window, steps: int, modes: tuple[str, ...]) -> list[tuple[int, int]]:
+    r = fk.window_funnel(df, window=window, steps=steps, step=None, step_mask="mask", per_entity=True,
+                         **{m: True for m in modes})
+    return list(zip(r.entity.tolist(), r.level.astype(int).tolist()))
+
+
+# --- window_funnel ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("multi", [False, True], ids=["codes", "multi-step"])
+def test_window_funnel_matches_python_and_clickhouse(db, multi):
+    """Every mode on random events with frequent ties, as in test_window_funnel's conformance
+    cases: SQL == funnelkit.window_funnel, and == ClickHouse's windowFunnel on the first case."""
+    for case, (seed, steps, window) in enumerate([(1, 3, 0), (2, 4, 5), (3, 2, 17), (4, 5, 40)]):
+        df = random_events(seed * 10 + multi, 400, steps, multi)
+        load(db, "ev", df, {"entity": "bigint", "time": "bigint", "mask": "bigint"})
+        for modes in MODES:
+            got = rows(db, funnel_sql("ev", window, steps, modes))
+            assert got == python_levels(df, window, steps, modes), (seed, modes)
+            if case == 0 and pytest.importorskip("chdb"):
+                want = chdb_levels(df, window, steps, modes)
+                assert [lv for _, lv in got] == want.tolist(), (seed, modes)
+
+
+def test_window_funnel_parallel_plan(db):
+    """Forced parallel plans: a Partial Aggregate in EXPLAIN, two workers, the same levels."""
+    df = random_events(99, 6000, 4, True)
+    load(db, "ev_big", df, {"entity": "bigint", "time": "bigint", "mask": "bigint"})
+    for modes in [(), ("strict_order",), ("strict_deduplication", "strict_increase")]:
+        q = funnel_sql("ev_big", 7, 4, modes)
+        settings(db, SERIAL)
+        serial = rows(db, q)
+        assert "Partial" not in plan(db, q)
+        settings(db, PARALLEL)
+        text = plan(db, q)
+        assert "Partial" in text and "Gather" in text, text
+        analyzed = "\n".join(r[0] for r in db.execute("EXPLAIN (ANALYZE, COSTS OFF) " + q).fetchall())
+        assert "Workers Launched: 2" in analyzed, analyzed
+        assert rows(db, q) == serial
+        reset(db)
+        assert serial == python_levels(df, 7, 4, modes)
+    # Without GROUP BY (one entity made of every row): partial states of every worker combine.
+    q1 = f"SELECT window_funnel(3, time, {conditions(4)}) FROM ev_big"
+    settings(db, PARALLEL)
+    assert "Partial Aggregate" in plan(db, q1)
+    par = rows(db, q1)
+    reset(db)
+    one = df.assign(entity=0)
+    assert par == [(python_levels(one, 3, 4, ())[0][1],)]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_window_funnel_counts_match_python(db, parallel):
+    """Levels counted by window_funnel_counts and shown by window_funnel_rows == the table of
+    funnelkit.window_funnel (reached, step and cumulative rates), with Wilson intervals."""
+    df = random_events(5, 3000, 4, True)
+    load(db, "ev_counts", df, {"entity": "bigint", "time": "bigint", "mask": "bigint"})
+    db.execute("DROP TABLE IF EXISTS ev_levels")
+    db.execute(f"CREATE TABLE ev_levels AS SELECT entity, window_funnel(6, time, {conditions(4)}) AS level "
+               f"FROM ev_counts GROUP BY entity")
+    db.execute("ANALYZE ev_levels")
+    q = ("SELECT r.* FROM (SELECT window_funnel_counts(level, 4) AS c FROM ev_levels) s, "
+         "window_funnel_rows(s.c, ARRAY['a', 'b', 'c', 'd']) r ORDER BY r.level")
+    settings(db, PARALLEL if parallel else SERIAL)
+    if parallel:
+        assert "Partial Aggregate" in plan(db, q)
+    got = rows(db, q)
+    reset(db)
+    want = fk.window_funnel(df, window=6, steps=4, step=None, step_mask="mask")
+    table = want.to_pandas()
+    assert [g[1] for g in got] == ["a", "b", "c", "d"]
+    assert [g[2] for g in got] == [want.reached[0]] * 4
+    assert [g[3] for g in got] == table["reached"].tolist()
+    assert [g[4] for g in got] == pytest.approx(table["step_rate"].tolist(), rel=1e-15)
+    assert [g[5] for g in got] == pytest.approx(table["cumulative_rate"].tolist(), rel=1e-15)
+    for g in got:
+        iv = fk.rate_interval(g[3], want.reached[1])
+        assert (g[6], g[7]) == pytest.approx((iv.lower, iv.upper), rel=1e-14)
+    state = db.execute("SELECT window_funnel_counts(level, 4) FROM ev_levels").fetchone()[0]
+    assert db.execute("SELECT funnelkit_state_check(%s)", (state,)).fetchone()[0] == "window_funnel counts: 4 steps"
+
+
+@pytest.mark.parametrize("ts_type", ["timestamp", "timestamptz"])
+def test_window_funnel_timestamps(db, ts_type):
+    """Timestamps with an interval window == Python with a datetime column and window="1h"."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    df = pd.DataFrame({"entity": rng.integers(0, 1500, n),
+                       "time": pd.to_datetime(rng.integers(0, 3 * 86400, n) * 1_000_000, unit="us"),
+                       "mask": (1 << rng.integers(0, 4, n)) * (rng.random(n) < 0.7)})
+    load(db, "ev_ts", df, {"entity": "bigint", "time": ts_type, "mask": "bigint"})
+    for modes in [(), ("strict_order", "allow_reentry"), ("strict_increase",)]:
+        mode = f"'{','.join(modes)}', " if modes else ""
+        q = (f"SELECT entity, window_funnel(interval '1 hour', {mode}time, {conditions(4)}) FROM ev_ts "
+             f"GROUP BY entity ORDER BY entity")
+        want = python_levels(df, "1h", 4, modes)
+        assert rows(db, q) == want
+        settings(db, PARALLEL)
+        assert rows(db, q) == want
+        reset(db)
+    # An interval of days is 24 hours; 90 minutes as an interval.
+    q = f"SELECT entity, window_funnel(interval '90 minutes', time, {conditions(4)}) FROM ev_ts GROUP BY 1 ORDER BY 1"
+    assert rows(db, q) == python_levels(df, "90min", 4, ())
+
+
+def test_window_funnel_hand_cases(db):
+    """Call shapes of ClickHouse: 1@0, 2@10, 1@3000, 2@3100, 3@3100 with a one-hour window."""
+    db.execute("DROP TABLE IF EXISTS hand")
+    db.execute("CREATE TABLE hand (uid int, ts bigint, step int)")
+    db.execute("INSERT INTO hand VALUES (1,0,1),(1,10,2),(1,3000,1),(1,3100,2),(1,3100,3),(2,0,2),(3,5,1)")
+    base = "FROM hand GROUP BY uid ORDER BY uid"
+    assert rows(db, f"SELECT uid, window_funnel(3600, ts, step = 1, step = 2, step = 3) {base}") == \
+        [(1, 3), (2, 0), (3, 1)]
+    assert rows(db, f"SELECT uid, window_funnel(3600, 'strict_increase', ts, step = 1, step = 2, step = 3) {base}") \
+        == [(1, 2), (2, 0), (3, 1)]
+    assert rows(db, f"SELECT uid, window_funnel(3600, 'strict_increase, exact_increase', ts, step = 1, step = 2, "
+                    f"step = 3) {base}") == [(1, 3), (2, 0), (3, 1)]
+    # NULL conditions count as false (as in WHERE); no rows: level 0.
+    assert rows(db, "SELECT window_funnel(10, ts, NULL, step = 2) FROM hand WHERE uid = 1") == [(0,)]
+    assert rows(db, "SELECT window_funnel(10, ts, step = 1) FROM hand WHERE false") == [(0,)]
+    # As a window function over a running frame.
+    got = rows(db, "SELECT window_funnel(3600, ts, step = 1, step = 2) OVER (ORDER BY ts, step) FROM hand "
+                   "WHERE uid = 1 ORDER BY ts, step")
+    assert [g[0] for g in got] == [1, 2, 2, 2, 2]
+
+
+# --- stage reach and conversion ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def crm(db):
+    df = fk.sample_crm(3000, seed=11)
+    out = pd.DataFrame({"entity": df["entity"], "time": df["time"], "stage": df["stage"].astype(str),
+                        "source": df["source"].astype(str), "amount": df["amount"]})
+    load(db, "crm", out, {"entity": "bigint", "time": "timestamp", "stage": "text", "source": "text",
+                          "amount": "float8"})
+    return df
+
+
+CONVERSION_SQL = """
+WITH per_entity AS (
+    SELECT entity, stage_reach(stage, %(ladder)s) AS reached,
+           (array_agg(source ORDER BY time, source))[1] AS source
+    FROM crm GROUP BY entity),
+counts AS (SELECT source, conversion_counts(reached, 6) AS c FROM per_entity GROUP BY source)
+SELECT source, r.stage, r.entities, r.reached, r.step_rate, r.cumulative_rate, r.lower, r.upper
+FROM counts, conversion_rows(counts.c, %(ladder)s) r ORDER BY source, r.rank
+"""
+
+# The same in two steps, both of them parallel: per-entity reach into a table (the segment is
+# the same on every record of an entity in the sample, so min() is the earliest record's), then
+# conversion counts per source.
+ENTITY_SQL = """
+CREATE TABLE crm_entities AS
+SELECT entity, stage_reach(stage, %(ladder)s) AS reached, min(source) AS source FROM crm GROUP BY entity
+"""
+COUNTS_SQL = """
+WITH counts AS (SELECT source, conversion_counts(reached, 6) AS c FROM crm_entities GROUP BY source)
+SELECT source, r.stage, r.entities, r.reached, r.step_rate, r.cumulative_rate, r.lower, r.upper
+FROM counts, conversion_rows(counts.c, %(ladder)s) r ORDER BY source, r.rank
+"""
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_conversion_by_segment_matches_python(db, crm, parallel):
+    if not parallel:
+        settings(db, SERIAL)
+        got = rows(db, CONVERSION_SQL, {"ladder": LADDER})
+    else:
+        settings(db, PARALLEL)
+        literal = {"ladder": "ARRAY" + str(LADDER)}
+        # stage_reach combines partial masks too (one group of every row: the union of reach).
+        q_all = "SELECT stage_reach(stage, %(ladder)s) FROM crm"
+        assert "Partial Aggregate" in plan(db, q_all % literal)
+        assert rows(db, q_all, {"ladder": LADDER}) == [(63,)]
+        db.execute("DROP TABLE IF EXISTS crm_entities")
+        db.execute(ENTITY_SQL, {"ladder": LADDER})
+        db.execute("ANALYZE crm_entities")
+        assert "Partial" in plan(db, COUNTS_SQL % literal)
+        got = rows(db, COUNTS_SQL, {"ladder": LADDER})
+    reset(db)
+    want = fk.conversion(crm, segment="source").without_overall().to_pandas()
+    assert len(got) == len(want)
+    for g, (_, w) in zip(got, want.iterrows()):
+        assert g[0] == w["source"] and g[1] == w["stage"]
+        assert (g[2], g[3]) == (w["entities"], w["reached"])
+        for a, b in ((g[4], w["step_rate"]), (g[5], w["cumulative_rate"])):
+            assert (a is None and math.isnan(b)) or a == pytest.approx(b, rel=1e-15)
+        iv = fk.rate_interval(int(w["reached"]), int(want[want["source"] == w["source"]]["reached"].iloc[0]))
+        assert (g[6], g[7]) == pytest.approx((iv.lower, iv.upper), rel=1e-14)
+
+
+def test_conversion_merge_and_overall(db, crm):
+    """The per-source states merged (conversion_merge, and the aggregate over all entities) ==
+    the overall Python table; stage_reach with integer ranks == with names."""
+    q = ("WITH e AS (SELECT entity, stage_reach(stage, %(l)s) r, "
+         "stage_reach(coalesce(array_position(%(l)s, stage) - 1, -1), 6) AS by_rank "
+         "FROM crm GROUP BY entity) SELECT bool_and(r = by_rank), conversion_counts(r, 6) FROM e")
+    same, state = db.execute(q, {"l": LADDER}).fetchone()
+    assert same
+    merged = db.execute("WITH e AS (SELECT entity, min(source) s, stage_reach(stage, %(l)s) r FROM crm GROUP BY 1), "
+                        "c AS (SELECT conversion_counts(r, 6) c FROM e GROUP BY s) "
+                        "SELECT c FROM c", {"l": LADDER}).fetchall()
+    total = merged[0][0]
+    for (part,) in merged[1:]:
+        total = db.execute("SELECT conversion_merge(%s, %s)", (total, part)).fetchone()[0]
+    assert bytes(total) == bytes(state)
+    want = fk.conversion(crm).to_pandas()
+    got = rows(db, "SELECT reached FROM conversion_rows(%s) ORDER BY rank", (state,))
+    assert [g[0] for g in got] == want["reached"].tolist()
+    assert db.execute("SELECT funnelkit_state_check(%s)", (state,)).fetchone()[0] == \
+        f"conversion_counts: 6 stages, {crm['entity'].nunique()} entities"
+    # 'recorded': only recorded stages count.
+    q2 = ("WITH e AS (SELECT entity, stage_reach(stage, %(l)s, 'recorded') r FROM crm GROUP BY 1) "
+          "SELECT r.reached FROM (SELECT conversion_counts(r, 6, 'recorded') c FROM e) s, conversion_rows(s.c) r")
+    want2 = fk.conversion(crm, skipped="recorded").to_pandas()
+    assert [g[0] for g in rows(db, q2, {"l": LADDER})] == want2["reached"].tolist()
+
+
+# --- rates -------------------------------------------------------------------------------------------
+
+def test_rate_intervals_and_tests_match_python(db):
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        n = int(rng.integers(0, 500))
+        x = int(rng.integers(0, n + 1))
+        conf = float(rng.choice([0.8, 0.9, 0.95, 0.99]))
+        for method in ("wilson", "agresti_coull", "jeffreys", "clopper_pearson"):
+            got = db.execute("SELECT (rate_interval(%s, %s, %s, %s)).*", (x, n, conf, method)).fetchone()
+            want = fk.rate_interval(x, n, confidence=conf, interval=method)
+            if n == 0:
+                assert got == (None, None, None)
+            else:
+                assert got == pytest.approx((want.estimate, want.lower, want.upper), rel=1e-15, abs=1e-300)
+        if n:
+            w = db.execute("SELECT (wilson(%s, %s, %s)).*", (x, n, conf)).fetchone()
+            assert w == db.execute("SELECT (rate_interval(%s, %s, %s)).*", (x, n, conf)).fetchone()
+        n_b = int(rng.integers(1, 500))
+        x_b = int(rng.integers(0, n_b + 1))
+        for alt in ("two-sided", "larger", "smaller"):
+            got = db.execute("SELECT (two_proportion_ztest(%s, %s, %s, %s, %s)).*", (x, n, x_b, n_b, alt)).fetchone()
+            want = fk.two_proportion_ztest(x, n, x_b, n_b, alternative=alt)
+            if want is None:
+                assert got == (None, None)
+            else:
+                assert got == pytest.approx((want.statistic, want.p_value), rel=1e-14)
+        if n:
+            for yates in (True, False):
+                got = db.execute("SELECT (chi2_two_proportions(%s, %s, %s, %s, %s)).*",
+                                 (x, n, x_b, n_b, yates)).fetchone()
+                want = fk.chi2_test(np.array([[x, n - x], [x_b, n_b - x_b]]), yates=yates)
+                if want is None:
+                    assert got == (None, None)
+                else:
+                    assert got == pytest.approx((want.statistic, want.p_value), rel=1e-12)
+    # The DOMAIN example.
+    lo, hi = db.execute("SELECT lower, upper FROM wilson(7, 50)").fetchone()
+    assert (round(lo, 6), round(hi, 6)) == (0.069508, 0.261862)
+
+
+# --- velocity ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def deals(db, crm):
+    opps = fk.opportunities_from_stages(crm).to_pandas()
+    df = pd.DataFrame({"entity": opps["entity"], "source": opps["source"].astype(str), "created": opps["created"],
+                       "closed": opps["closed"], "outcome": opps["outcome"], "amount": opps["amount"]})
+    load(db, "deals", df, {"entity": "bigint", "source": "text", "created": "timestamp", "closed": "timestamp",
+                           "outcome": "text", "amount": "float8"})
+    return df
+
+
+VELOCITY_COLUMNS = ["n", "won", "lost", "won_amount", "lost_amount", "deal_value", "win_rate", "cycle_length",
+                    "velocity", "status"]
+
+
+@pytest.mark.parametrize("options", ["", "count=open_at_start,win_rate=value,cycle_over=closed,cycle_stat=median"])
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_velocity_by_source_matches_python(db, deals, options, parallel):
+    start, end = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")
+    extra = f", '{options}'" if options else ""
+    q = (f"SELECT source, (v).* FROM (SELECT source, velocity(created, closed, outcome, amount, "
+         f"'{start}'::timestamp, '{end}'::timestamp{extra}) AS v FROM deals GROUP BY source) s ORDER BY source")
+    settings(db, PARALLEL if parallel else SERIAL)
+    got = rows(db, q)
+    if parallel:
+        assert "Partial" in plan(db, q)
+    reset(db)
+    kw = dict(o.split("=") for o in options.split(",")) if options else {}
+    want = fk.velocity(deals, edges=[start, end], segment="source", **kw).to_pandas()
+    want = want[want["source"] != "(all)"].sort_values("source")
+    assert [g[0] for g in got] == want["source"].tolist()
+    for g, (_, w) in zip(got, want.iterrows()):
+        for name, value in zip(VELOCITY_COLUMNS, g[1:11]):
+            expected = w[name]
+            if name == "status":
+                assert value == expected
+            elif value is None:
+                assert pd.isna(expected), name
+            else:
+                assert value == pytest.approx(float(expected), rel=1e-12), name
+    # The overall row: the aggregate without GROUP BY.
+    q_all = (f"SELECT (velocity(created, closed, outcome, amount, '{start}'::timestamp, '{end}'::timestamp{extra})).* "
+             "FROM deals")
+    overall = fk.velocity(deals, edges=[start, end], **kw).to_pandas().iloc[0]
+    g = db.execute(q_all).fetchone()
+    assert g[8] == pytest.approx(overall["velocity"], rel=1e-12)
+
+
+def test_velocity_random_deals(db):
+    """Random deals, integer times (seconds, L in days) and timestamptz, every option word."""
+    rng = np.random.default_rng(21)
+    n = 3000
+    created = rng.integers(0, 200 * 86400, n)
+    outcome = rng.choice(["won", "lost", "open"], n, p=[0.3, 0.4, 0.3])
+    closed = np.where(outcome == "open", -1, created + rng.integers(0, 90 * 86400, n))
+    df = pd.DataFrame({"seg": rng.integers(0, 3, n), "created": created,
+                       "closed": pd.array(np.where(closed < 0, None, closed), dtype="Int64"),
+                       "outcome": outcome, "amount": rng.gamma(2.0, 5000.0, n).round(2)})
+    load(db, "rdeals", df, {"seg": "integer", "created": "bigint", "closed": "bigint", "outcome": "text",
+                            "amount": "float8"})
+    db.execute("CREATE OR REPLACE VIEW rdeals_ts AS SELECT seg, to_timestamp(created) AS created, "
+               "to_timestamp(closed) AS closed, outcome, amount FROM rdeals")
+    start, end = 30 * 86400, 150 * 86400
+    for options in ("", "count=open_at_start,cycle_stat=median", "win_rate=value,cycle_over=closed"):
+        kw = dict(o.split("=") for o in options.split(",")) if options else {}
+        want = fk.velocity(df, edges=[start, end], segment="seg", **kw).to_pandas()
+        want = want[want["seg"] != "(all)"].sort_values("seg")
+        got_int = rows(db, f"SELECT seg, (v).velocity, (v).n, (v).cycle_length FROM (SELECT seg, velocity(created, "
+                           f"closed, outcome, amount, {start}, {end}, 86400) v FROM rdeals GROUP BY seg) s ORDER BY seg")
+        if options:
+            got_int = None  # the bigint form takes the unit, not options
+        extra = f", '{options}'" if options else ""
+        got_ts = rows(db, f"SELECT seg, (v).velocity, (v).n, (v).cycle_length FROM (SELECT seg, velocity(created, "
+                          f"closed, outcome, amount, to_timestamp({start}), to_timestamp({end}){extra}) v "
+                          f"FROM rdeals_ts GROUP BY seg) s ORDER BY seg")
+        for got in (got_int, got_ts):
+            if got is None:
+                continue
+            assert [g[0] for g in got] == want["seg"].astype(int).tolist()
+            for g, (_, w) in zip(got, want.iterrows()):
+                assert g[2] == w["n"]
+                assert g[1] == pytest.approx(w["velocity"], rel=1e-12)
+                assert g[3] == pytest.approx(w["cycle_length"], rel=1e-12)
+
+
+def test_velocity_integer_times(db):
+    """bigint times with the unit of L in ticks: the velocity of the C ABI test by hand."""
+    day = 86400
+    db.execute("DROP TABLE IF EXISTS d")
+    db.execute("CREATE TABLE d (created bigint, closed bigint, outcome text, amount float8)")
+    db.execute(f"INSERT INTO d VALUES (0, {10 * day}, 'won', 1000), ({5 * day}, {35 * day}, 'won', 3000), "
+               f"({6 * day}, {20 * day}, 'lost', 500), ({7 * day}, NULL, 'open', 800)")
+    v = db.execute(f"SELECT (velocity(created, closed, outcome, amount, 0, {100 * day}, {day}::float8)).* FROM d").fetchone()
+    assert v[:3] == (4, 2, 1)
+    assert v[8] == pytest.approx(4 * 2000 * (2 / 3) / 20)
+
+
+# --- the reverse funnel ----------------------------------------------------------------------------
+
+def test_reverse_funnel_matches_python(db):
+    steps = [("Lead", 0.5), ("Connect", 0.6), ("Discovery", 0.5), ("Demo", 1 / 3)]
+    for rounding in ("from_goal", "chained"):
+        got = rows(db, "SELECT * FROM reverse_funnel(40000, 800, %s, %s, periods => 3, reps => 10, "
+                       "rounding => %s)", ([s for s, _ in steps], [r for _, r in steps], rounding))
+        want = fk.plan_reverse_funnel(goal=40000, deal_value=800, steps=steps, periods=3, reps=10,
+                                      rounding=rounding).to_pandas()
+        assert [g[0] for g in got] == want["stage"].tolist()
+        for col, k in (("volume", 4), ("per_period", 5), ("per_rep_per_period", 6), ("rate_to_won", 2)):
+            assert [g[k] for g in got] == want[col].tolist()
+    vol = [g[0] for g in rows(db, "SELECT volume FROM reverse_funnel(40000, 800, ARRAY['Lead','Connect','Discovery',"
+                                  "'Demo'], ARRAY[0.5, 0.6, 0.5, 1.0/3])")]
+    assert vol == [1000, 500, 300, 150, 50]
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+BAD = [
+    ("SELECT window_funnel(-1, ts, step = 1) FROM hand", "option 'window'"),
+    ("SELECT window_funnel(NULL::bigint, ts, step = 1) FROM hand", "argument 'window' is NULL"),
+    ("SELECT window_funnel(10, NULL::bigint, step = 1) FROM hand", "argument 'timestamp' is NULL"),
+    ("SELECT window_funnel(10, 'strict_ordr', ts, step = 1) FROM hand", "strict_ordr"),
+    ("SELECT window_funnel(10, 'allow_reentry', ts, step = 1) FROM hand", "requires strict_order"),
+    ("SELECT window_funnel(10, ts, VARIADIC ARRAY[]::boolean[]) FROM hand", "1 to 64 conditions, got 0"),
+    ("SELECT window_funnel(10, ts, " + ", ".join(["step = 1"] * 65) + ") FROM hand", "1 to 64 conditions, got 65"),
+    ("SELECT window_funnel(uid::bigint, ts, step = 1) FROM hand", "must be constant"),
+    ("SELECT window_funnel(interval '1 month', now()::timestamp, true)", "no fixed length"),
+    ("SELECT window_funnel(interval '1 hour', 'infinity'::timestamp, true)", "infinite"),
+    ("SELECT window_funnel(10, 9223372036854775800, true)", "overflows"),
+    ("SELECT window_funnel_counts(5, 4)", "level 5 is not 0 to 4"),
+    ("SELECT window_funnel_counts(x, 3 + x) FROM (VALUES (0), (1)) v(x)", "must be constant"),
+    ("SELECT * FROM window_funnel_rows('FKWF'::bytea)", "cannot deserialise window_funnel_counts"),
+    ("SELECT stage_reach(7, 6)", "rank"),
+    ("SELECT stage_reach(NULL::int, 6)", "argument 'rank' is NULL"),
+    ("SELECT stage_reach('Lead', ARRAY['Lead'], 'sometimes')", "option 'skipped'"),
+    ("SELECT conversion_counts(5, 3)", "misses a stage"),
+    ("SELECT conversion_counts(x, 3) FROM (VALUES (1::bigint), (NULL)) v(x)", "argument 'reached' is NULL"),
+    ("SELECT * FROM conversion_rows('\\x00'::bytea)", "cannot deserialise"),
+    ("SELECT funnelkit_state_check('FKEV'::bytea)", "cannot deserialise fk_events"),
+    ("SELECT funnelkit_state_check('FKDL'::bytea)", "cannot deserialise fk_deals"),
+    ("SELECT funnelkit_state_check('FKWFxx'::bytea)", "cannot deserialise window_funnel_counts"),
+    ("SELECT * FROM wilson(8, 5)", "successes"),
+    ("SELECT * FROM rate_interval(1, 5, 1.5)", "confidence"),
+    ("SELECT * FROM rate_interval(1, 5, 0.9, 'wilsn')", "interval"),
+    ("SELECT * FROM two_proportion_ztest(1, 5, 1, 5, 'bigger')", "alternative"),
+    ("SELECT * FROM wilson(NULL, 5)", "argument 'successes' is NULL"),
+    ("SELECT velocity(1, 0, 'won', 1, 0, 10, 1) ", "closed"),
+    ("SELECT velocity(0, 1, 'maybe', 1, 0, 10, 1)", "outcome"),
+    ("SELECT velocity(0, 1, 'won', 'NaN', 0, 10, 1)", "amount"),
+    ("SELECT velocity(0, 1, 'won', 1, 10, 0, 1)", "period_end"),
+    ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'colour=blue')", "options"),
+    ("SELECT * FROM reverse_funnel(100, 10, ARRAY['a'], ARRAY[0.0])", "rate"),
+    ("SELECT * FROM reverse_funnel(100, 10, ARRAY['a', 'b'], ARRAY[0.5])", "2 stages but 1 rates"),
+]
+
+
+@pytest.mark.parametrize("sql,message", BAD, ids=[m for _, m in BAD])
+def test_bad_input_is_an_sql_error(db, sql, message):
+    import psycopg
+
+    db.execute("CREATE TABLE IF NOT EXISTS hand (uid int, ts bigint, step int)")
+    if not db.execute("SELECT count(*) FROM hand").fetchone()[0]:
+        db.execute("INSERT INTO hand VALUES (1,0,1),(1,10,2),(2,0,2)")
+    with pytest.raises(psycopg.Error, match=message):
+        db.execute(sql).fetchall()
+    assert db.execute("SELECT 1").fetchone() == (1,)  # the backend lives on
+
+
+def test_corrupted_states_are_refused(db, crm):
+    """Every byte of a conversion state flipped: an SQL error (checksum), never a crash."""
+    import psycopg
+
+    state = bytes(db.execute("WITH e AS (SELECT stage_reach(stage, %s) r FROM crm GROUP BY entity) "
+                             "SELECT conversion_counts(r, 6) FROM e", (LADDER,)).fetchone()[0])
+    for i in range(0, len(state)):
+        bad = bytearray(state)
+        bad[i] ^= 0x01
+        with pytest.raises(psycopg.Error, match="cannot deserialise"):
+            db.execute("SELECT * FROM conversion_rows(%s)", (bytes(bad),)).fetchall()
+    with pytest.raises(psycopg.Error, match="cannot deserialise"):
+        db.execute("SELECT conversion_merge(%s, %s)", (state, state[:-1])).fetchall()
+
+
+def test_zz_server_log_has_no_crash(server):
+    assert server.crashes() == []
+
+
+# --- the BI example ---------------------------------------------------------------------------
+
+def test_bi_example_views(server):
+    """examples/sql: load the sample, create the views, and check them against Python."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "sql" / "load_sample.py"
+    spec = importlib.util.spec_from_file_location("load_sample", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with server.connect() as conn:
+        conn.execute("CREATE DATABASE bi")
+    conninfo = server.conninfo.replace("dbname=postgres", "dbname=bi")
+    mod.load(conninfo, leads=4000, seed=5)
+    crm = fk.sample_crm(4000, seed=5)
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        got = conn.execute("SELECT source, stage, reached, cumulative_rate FROM funnel_by_source "
+                           "ORDER BY source = '(all)' DESC, source, rank").fetchall()
+        want = fk.conversion(crm, segment="source").to_pandas()
+        assert [(g[0], g[1], g[2]) for g in got] == list(zip(want["source"], want["stage"], want["reached"]))
+        tests = conn.execute("SELECT source, z, p_value FROM source_vs_rest ORDER BY source").fetchall()
+        assert len(tests) == crm["source"].nunique() and all(0 <= t[2] <= 1 for t in tests)
+        weeks = conn.execute("SELECT sum(entities) FILTER (WHERE step = 1), sum(reached) FILTER (WHERE step = 4) "
+                             "FROM event_funnel_by_week").fetchone()
+        assert weeks[0] == crm["entity"].nunique()
+        wf = fk.window_funnel(crm, window="60d", steps=["Lead", "MQL", "SQL", "Customer"], step="stage")
+        assert weeks[1] == wf.reached[4]
+        vel = conn.execute("SELECT count(*), count(velocity_per_day) FROM velocity_by_source").fetchone()
+        assert vel[0] > 0 and vel[1] > 0
+        plan_rows = conn.execute("SELECT stage, volume FROM plan").fetchall()
+        assert [p[0] for p in plan_rows] == LADDER
+        assert all(a[1] >= b[1] for a, b in zip(plan_rows, plan_rows[1:]))
