@@ -74,7 +74,7 @@ def crm() -> pd.DataFrame:
 
 
 def test_segment_drivers_match_scipy_and_statsmodels(crm):
-    ours = fk.drivers(crm, target="Customer", segments=["source", "campaign", "rep"])
+    ours = fk.drivers(crm, target="Customer", segments=["source", "campaign", "rep"], maturity=None)
     ref = _reference_segments(crm, "Customer", ["source", "campaign", "rep"])
     _compare(ours, ref, ["segment", "value"])
     assert ours.population == crm["entity"].nunique()
@@ -91,7 +91,8 @@ def test_base_stage_and_forced_tests(crm):
     ladder = fk.StageModel.b2b().ladder
     later = ladder[ladder.index("SQL"):]
     for test in ("fisher", "chi2"):
-        ours = fk.drivers(crm, target="Customer", segments=["source"], base="SQL", test=test)
+        ours = fk.drivers(crm, target="Customer", segments=["source"], base="SQL", test=test,
+                          maturity=None)
         ref = _reference_segments(crm, "Customer", ["source"], base_stages=later, test=test)
         _compare(ours, ref, ["segment", "value"])
         assert set(ours["test"]) == {test}
@@ -112,7 +113,7 @@ def test_missing_values_and_string_ids():
         "stage": ["Lead", "Customer", "Lead", "Lead", "Customer", "Lead", "Lead", "Customer", "Lead"],
         "source": ["ads", "web", None, "ads", "ads", "web", "web", "web", "ads"],
     })
-    out = fk.drivers(df, target="Customer", segments=["source"], test="fisher")
+    out = fk.drivers(df, target="Customer", segments=["source"], test="fisher", maturity=None)
     d = out.to_pandas().set_index("value")
     # Earliest records: a ads, b missing, c ads, d web, e web, f ads; customers: a, c, e.
     assert d.loc["ads", "entities"] == 3 and d.loc["ads", "converted"] == 2
@@ -178,34 +179,48 @@ def _events(seed: int = 5, n: int = 600) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["entity", "time", "event"])
 
 
-def _reference_dropoff(df: pd.DataFrame, steps: list[str], window: int, at: str) -> pd.DataFrame:
+def _level(g: pd.DataFrame, steps: list[str], t0: int, window: int) -> int:
+    """The funnel level of one entity's events (steps in order, within the window of t0)."""
+    level, last = 0, t0
+    for s in steps:
+        hits = g[(g["event"] == s) & (g["time"] >= last) & (g["time"] - t0 <= window)]
+        if hits.empty:
+            break
+        level += 1
+        last = hits["time"].min()
+    return level
+
+
+def _reference_dropoff(df: pd.DataFrame, steps: list[str], window: int, at: str, tau: int | None = None) -> pd.DataFrame:
     """Levels, windows and event sets with pandas alone, for funnels whose events come in order
-    (here every entity's steps are ordered and within the window)."""
+    (here every entity's steps are ordered and within the window), compared at the landmark tau
+    (default: the median time from entry to the first `at` event among those who went on)."""
     k = steps.index(at)
     entry = df[df["event"] == steps[0]].groupby("entity")["time"].min()
     rows = []
     outcome = {}
     sets = {}
     data_end = df["time"].max()
+    if tau is None:
+        lags = []
+        for e, g in df.groupby("entity"):
+            if e in entry.index:
+                hit = g[(g["event"] == at) & (g["time"] >= entry[e])]["time"]
+                if len(hit) and _level(g, steps, entry[e], window) > k:
+                    lags.append(hit.min() - entry[e])
+        tau = int(np.median(lags))
     for e, g in df.groupby("entity"):
         if e not in entry.index:
             continue
         t0 = entry[e]
-        level = 0
-        last = t0
-        for s in steps:
-            hits = g[(g["event"] == s) & (g["time"] >= last) & (g["time"] - t0 <= window)]
-            if hits.empty:
-                break
-            level += 1
-            last = hits["time"].min()
-        if level < k:
-            continue
-        if level == k and t0 + window > data_end:
+        level = _level(g, steps, t0, window)
+        if level < k or t0 + window > data_end:  # not at the step before `at`, or the window still open
             continue
         went_on = level > k
-        cutoff = g[(g["event"] == at) & (g["time"] >= t0)]["time"].min() if went_on else np.inf
-        win = g[(g["time"] >= t0) & (g["time"] - t0 <= window) & (g["time"] < cutoff) & ~g["event"].isin(steps)]
+        hit = g[(g["event"] == at) & (g["time"] >= t0)]["time"]
+        if len(hit) and hit.min() - t0 <= tau:  # reached `at` by the landmark
+            continue
+        win = g[(g["time"] >= t0) & (g["time"] - t0 <= tau) & ~g["event"].isin(steps)]
         outcome[e] = not went_on
         sets[e] = set(win["event"])
     names = sorted(set().union(*sets.values()))
@@ -228,6 +243,10 @@ def test_dropoff_drivers_match_an_independent_count():
     got = ours.to_pandas().set_index("event").sort_index()
     want = ref.set_index("event").sort_index()
     assert list(got.index) == list(want.index) == ["blog", "error", "pricing"]
+    fixed = fk.dropoff_drivers(df, steps=steps, window=60, dropped_at="purchase", landmark=10).to_pandas()
+    want10 = _reference_dropoff(df, steps, 60, "purchase", tau=10).set_index("event").sort_index()
+    np.testing.assert_array_equal(fixed.set_index("event").sort_index()["entities"], want10["entities"])
+    np.testing.assert_array_equal(fixed.set_index("event").sort_index()["dropped"], want10["dropped"])
     np.testing.assert_array_equal(got["entities"], want["entities"])
     np.testing.assert_array_equal(got["dropped"], want["dropped"])
     for col in ("odds_ratio", "lower", "upper", "p_value", "q_value"):
@@ -259,13 +278,19 @@ def test_open_windows_are_not_dropoffs():
     df = pd.DataFrame({"entity": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
                        "time": [0, 1, 2, 95, 96, 10, 11, 12, 20, 21],
                        "event": ["visit", "ad", "signup", "visit", "ad", "visit", "ad", "signup", "visit", "mail"]})
-    out = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=100)
+    # With the landmark at 1 tick, 1 and 3 (signup at 2) are still on the way and count.
+    out = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=100,
+                             landmark=1)
     d = out.to_pandas().set_index("event")
     assert out.population == 3  # entities 1, 3, 4
     assert d.loc["ad", "entities"] == 2 and d.loc["ad", "dropped"] == 0
     assert d.loc["mail", "entities"] == 1 and d.loc["mail", "dropped"] == 1
-    later = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=200)
+    later = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=200,
+                               landmark=1)
     assert later.population == 4
+    # At the default landmark (the median time to signup, 2) both went on by then: only 4 is left.
+    auto = fk.dropoff_drivers(df, steps=["visit", "signup"], window=10, dropped_at="signup", data_end=100)
+    assert auto.population == 1 and auto.explain().options["landmark_ticks"] == 2
 
 
 def test_open_entities_can_be_left_out(crm):
@@ -274,7 +299,7 @@ def test_open_entities_can_be_left_out(crm):
     reached = crm.groupby("entity")["stage"].agg(set)
     decided = reached.index[(reached.map(lambda s: "Customer" in s)
                              | last.loc[reached.index].isin(["Lost", "Disqualified", "Customer"])).to_numpy()]
-    ours = fk.drivers(crm, target="Customer", segments=["source"], open_entities="exclude")
+    ours = fk.drivers(crm, target="Customer", segments=["source"], open_entities="exclude", maturity=None)
     ref = _reference_segments(crm[crm["entity"].isin(decided)], "Customer", ["source"])
     _compare(ours, ref, ["segment", "value"])
     assert ours.population == len(decided) < crm["entity"].nunique()
