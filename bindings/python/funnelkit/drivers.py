@@ -19,7 +19,10 @@ ways the table does not see.
 
 :func:`drivers` reads stage histories (who reached the target stage, among those who reached the
 base stage); :func:`dropoff_drivers` reads event streams (which events were seen by those who
-dropped out at a funnel step, against those who went on).
+dropped out at a funnel step, against those who went on). Both observe every entity equally
+long, or time alone would look like a driver: :func:`drivers` over a maturity window (entities
+followed for T, the outcome reached within T), :func:`dropoff_drivers` at a landmark (events in
+the first tau after entry, among the entities that had not gone on by then).
 """
 
 from __future__ import annotations
