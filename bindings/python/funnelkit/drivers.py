@@ -200,8 +200,10 @@ def _reach_times(model: StageModel, codes_of: tuple[np.ndarray, np.ndarray], tic
 def _span(ticks: int, axis: Any) -> str:
     """A duration in ticks as text: the ticks and their unit, and days when that unit is known."""
     per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}.get(axis.unit)
-    days = f" ({ticks / per_second / 86_400:.1f} days)" if per_second else ""
-    return f"{ticks} ticks of {axis.unit}{days}"
+    days = f"{ticks / per_second / 86_400:.1f} days" if per_second else ""
+    if axis.is_datetime and days:
+        return days
+    return f"{ticks} {axis.unit}" + (f" ({days})" if days else "")
 
 
 def _member(ids: np.ndarray, chosen: np.ndarray) -> np.ndarray:
