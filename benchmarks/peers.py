@@ -3,9 +3,11 @@
 
 Engines: funnelkit, ClickHouse's windowFunnel in-process through chdb, DuckDB SQL, Polars and
 pandas (pandas only up to 1e7 events). The workload has `--events` events over `--entities`
-entities; each entity's events come in sessions of about ten within half an hour, spread over
-30 days (timestamps in seconds); an event is step 0..3 with probability 0.20, 0.10, 0.05, 0.02
-(shifted for other step counts) and no step otherwise; the window is one hour.
+entities with Zipf-like sizes (the entity of size rank r holds a share proportional to 1/r);
+each entity's events come in sessions of about ten within half an hour, spread over 30 days
+(timestamps in seconds, one event in five tied with the previous one of its entity); an event
+is step 0..3 with probability 0.16, 0.10, 0.06, 0.03 (0.01 for further steps) and no step
+otherwise (65% of the events); the window is one hour.
 
 Every engine runs in its own subprocess (so its peak resident memory is its own; "loaded MB" is
 its resident memory once the interpreter is up and the input columns are loaded), loads the
@@ -46,26 +48,41 @@ PANDAS_MAX_EVENTS = 10_000_000
 
 # -- workload -------------------------------------------------------------------------------
 def generate(events: int, entities: int, steps: int, order: str, seed: int = 42) -> dict[str, np.ndarray]:
+    """The event workload (see the module documentation): skewed entity sizes, most events
+    matching no step, timestamps in seconds with ties, in the requested row order."""
     rng = np.random.default_rng(seed)
     entities = max(1, min(entities, events))
-    # Entity sizes: multinomial around events/entities, at least one event each.
-    sizes = np.ones(entities, dtype=np.int64) + rng.multinomial(events - entities, np.full(entities, 1.0 / entities))
-    ent = np.repeat(np.arange(entities, dtype=np.int64) * 7919 + 13, sizes)
-    # Sessions of about ten events within half an hour, sessions uniform over 30 days.
-    idx_in_entity = np.arange(events, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    session_id = np.repeat(np.cumsum(sizes) - sizes, sizes) // 1 + idx_in_entity // 10
+    # Zipf-like entity sizes: entity of rank r gets a share proportional to 1/r (the largest
+    # holds about 8% of the events at 1e5 entities), at least one event each; ranks are given
+    # to ids at random so that id order says nothing about size.
+    weight = 1.0 / np.arange(1, entities + 1, dtype=np.float64)
+    sizes = np.ones(entities, dtype=np.int64) + rng.multinomial(events - entities, weight / weight.sum())
+    ids = rng.permutation(entities).astype(np.int64) * 7919 + 13
+    ent = np.repeat(ids, sizes)
+    del weight
+    # Sessions of about ten events within half an hour, sessions uniform over 30 days; one event
+    # in five repeats the previous event's second (ties).
+    starts = np.cumsum(sizes) - sizes
+    idx_in_entity = np.arange(events, dtype=np.int64) - np.repeat(starts, sizes)
+    session_id = np.repeat(starts, sizes) + idx_in_entity // 10
+    del idx_in_entity
     session_start = rng.integers(0, 30 * 86400, size=events, dtype=np.int64)
     tim = 1_700_000_000 + session_start[session_id] + rng.integers(0, 1800, size=events, dtype=np.int64)
-    del session_start, session_id, idx_in_entity
-    probs = np.array([0.20, 0.10, 0.05, 0.02] + [0.01] * max(0, steps - 4))[:steps]
+    del session_start, session_id
+    # Step k with probability 0.16, 0.10, 0.06, 0.03 (then 0.01 each), no step otherwise (65%).
+    probs = np.array([0.16, 0.10, 0.06, 0.03] + [0.01] * max(0, steps - 4))[:steps]
     u = rng.random(events)
-    cum = np.cumsum(probs)
-    step = np.searchsorted(cum, u, side="right").astype(np.int32)
+    step = np.searchsorted(np.cumsum(probs), u, side="right").astype(np.int32)
     step[step >= steps] = -1
     del u
-    # (entity, time) order, then the requested order.
+    # (entity, time) order, ties added, then the requested order.
     o = np.lexsort((tim, ent))
     ent, tim, step = ent[o], tim[o], step[o]
+    del o
+    tie = np.flatnonzero(rng.random(events) < 0.2)
+    tie = tie[(tie > 0)]
+    tie = tie[ent[tie] == ent[tie - 1]]
+    tim[tie] = tim[tie - 1]  # earlier rows first: the time order within an entity is kept
     if order == "time":
         o = np.argsort(tim, kind="stable")
     elif order == "shuffled":

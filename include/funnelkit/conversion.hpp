@@ -39,6 +39,9 @@ enum class recycled_passes : std::uint8_t { first_only = 0, every_pass = 1 };
 
 struct conversion_options {
     skipped_stages skipped = skipped_stages::implied;
+    /// Worker threads for records not sorted by entity (>= 1; entities are partitioned by a
+    /// hash of their id, each thread counts its buckets, the counts are merged). Changes no count.
+    unsigned threads = 1;
 };
 
 /// What makes two conversion_counts comparable: the stage model whose ladder the ranks refer

@@ -29,6 +29,11 @@
 //   effect), then by feature code; untested features last.
 // A driver is an association, not a cause: entities with v may differ from the others in ways
 // the table does not see.
+// The table is only as fair as the population and the features given to drivers(): every entity
+// must be observed equally long, or time alone becomes a driver. The Python layer ensures this
+// with a maturity window for segment drivers (entities followed for T, outcome within T of entry)
+// and a landmark for drop-off drivers (events in [entry, entry + tau] among entities that had not
+// reached the next step by tau); README "Drivers of conversion" has the details.
 #pragma once
 
 #include <cstddef>

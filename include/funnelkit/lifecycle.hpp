@@ -44,6 +44,9 @@ struct history_options {
     /// Changes no history; lifecycle_summary records it so that summaries measured in
     /// different units do not merge.
     std::int64_t ticks_per_second = 1;
+    /// Worker threads for records not in history order (>= 1): they take the grouping
+    /// primitive's buckets of entities (grouping.hpp). Changes no history.
+    unsigned threads = 1;
 };
 
 /// Per-entity stage histories. Entities are ordered by id. Each entity's records are kept in
@@ -102,6 +105,10 @@ public:
 
 private:
     explicit stage_histories(stage_model m) : model_(std::move(m)) {}
+    // Appends one entity's history from its records in history order (build_histories).
+    template <class Time, class Stage, class Segment, class Reason>
+    void append_entity(std::int64_t id, std::size_t rows, Time time_at, Stage stage_at, Segment segment_at,
+                       Reason reason_at, bool has_segment, bool has_reason);
 
     stage_model model_;
     std::int64_t as_of_ = 0;

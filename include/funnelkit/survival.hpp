@@ -22,7 +22,7 @@
 //   lost as a competing outcome; 1 - KM with lost treated as censored overstates it.
 //   Ties across outcomes at one time are processed together (lifelines instead jitters tied
 //   times at random, so it agrees only on data without ties).
-// - Aalen-Johansen confidence band: the delta-method (Greenwood-type) variance of F_k(t) given
+// - Aalen-Johansen confidence band (pointwise): the delta-method (Greenwood-type) variance of F_k(t) given
 //   by Collett (Modelling Survival Data in Medical Research, 3rd ed., section 12.2; the
 //   estimator of lifelines' AalenJohansenFitter and of SAS PROC LIFETEST), summing over the
 //   times t_i <= t, with d_i all events at t_i and d_{k,i} those of outcome k:
@@ -32,7 +32,10 @@
 //   where a time with n_i = d_i (nobody left after it) adds nothing to the first sum, as in the
 //   Greenwood sum above. The band applies the log(-log) transform: with
 //   se = sqrt(Var) / (F |log F|), lower = F^exp(z se) and upper = F^exp(-z se), so it stays
-//   inside [0, 1]; both bounds are 0 where F = 0 and 1 where F = 1.
+//   inside [0, 1]; both bounds are 0 where F = 0 and 1 where F = 1. The band is pointwise:
+//   at each time t it covers F_k(t) with the confidence level, but the whole curve lies inside
+//   it at every time at once with a lower probability (it is not a simultaneous band such as
+//   Hall-Wellner or equal-precision bands). The Kaplan-Meier band above is pointwise too.
 // Durations must be finite and >= 0; errors name the column, the row and the value.
 #pragma once
 

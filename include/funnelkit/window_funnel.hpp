@@ -33,6 +33,13 @@
 //     ignored instead of ending the search; events that match no step still end it.
 //   - strict_increase: step k > 1 extends a chain only when its time is strictly later than
 //     the chain's previous step (ties never advance).
+//   - strict_once: an event counts for one step of a chain at most. An event matching steps 1
+//     and 2 no longer completes both; two events tied in time still may (one step each). Per
+//     timestamp, a chain advances from level j to level k when steps j+1..k can be given to
+//     distinct events of that timestamp, each matching its step; the latest start wins at
+//     every level as in the default mode. With step codes (one step per event) it is the
+//     default mode. It does not combine with the other modes. This matches ClickHouse's
+//     windowFunnel(window, 'strict_once') (checked against it on random tied events).
 //
 // Where ClickHouse is demonstrably wrong. strict_increase keeps one chain per level and
 // overwrites it with the newest one, so an older chain that could still advance is lost:
@@ -52,8 +59,12 @@
 // broken promise throws funnelkit::invalid_argument naming the row. input_order::detect scans
 // the time and entity columns once to find the best order.
 //
+// Input not sorted by (entity, time) goes through funnelkit's grouping primitive
+// (funnelkit/grouping.hpp): events matching no step are dropped first (outside strict_order),
+// the rest partitioned by entity into cache-sized buckets and sorted by time there.
+//
 // Parallelism: `threads` > 1 partitions entities (by id ranges on (entity, time) input, by
-// id hash otherwise), computes partial states on std::thread workers and merges them.
+// id hash buckets otherwise), computes partial states on std::thread workers and merges them.
 #pragma once
 
 #include <cstddef>
@@ -96,6 +107,8 @@ struct window_funnel_options {
     bool allow_reentry = false;
     /// Exact strict_increase (see above); needs strict_increase, not with the other modes.
     bool exact_increase = false;
+    /// ClickHouse's strict_once (see above); not with the other modes.
+    bool strict_once = false;
     input_order order = input_order::detect;
     /// Worker threads, >= 1 (1 = run on the calling thread).
     unsigned threads = 1;
@@ -114,6 +127,7 @@ enum window_funnel_mode : std::uint8_t {
     strict_increase_mode = 4,
     allow_reentry_mode = 8,
     exact_increase_mode = 16,
+    strict_once_mode = 32,
 };
 
 /// What makes two window_funnel_counts comparable: the window, its time unit and the mode

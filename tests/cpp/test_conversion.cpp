@@ -102,6 +102,25 @@ TEST(Conversion, RowOrderDoesNotMatter) {
     const auto shuffled = conversion(model, {e, t, s, g2});
     EXPECT_EQ(sorted, shuffled);
     EXPECT_EQ(sorted.entities(), 3000);
+    // Time order, and threads (the grouping primitive's buckets), change nothing either; nor
+    // does dropping the segment column change the overall row.
+    std::vector<std::size_t> by_time(data.size());
+    std::iota(by_time.begin(), by_time.end(), 0);
+    std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) { return data.time[a] < data.time[b]; });
+    perm = by_time;
+    const auto e2 = pick(data.entity), t2 = pick(data.time);
+    const auto s2 = pick(data.stage), g3 = pick(data.source);
+    for (unsigned threads : {1u, 2u, 3u})
+        for (skipped_stages k : {skipped_stages::implied, skipped_stages::not_implied}) {
+            const conversion_options o{.skipped = k, .threads = threads};
+            const auto want = conversion(model, data.records(), o);
+            EXPECT_EQ(conversion(model, {e2, t2, s2, g3}, o), want);
+            EXPECT_EQ(conversion(model, {e, t, s, g2}, o), want);
+            const auto overall = conversion(model, {e, t, s, {}}, o);
+            for (std::size_t rank = 0; rank < model.ladder().size(); ++rank)
+                EXPECT_EQ(overall.reached(rank), want.reached(rank));
+            EXPECT_EQ(overall.entities(), want.entities());
+        }
 }
 
 TEST(Conversion, MergeOfEntityPartitionsEqualsWhole) {

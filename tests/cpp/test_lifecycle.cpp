@@ -753,3 +753,44 @@ TEST(Lifecycle, GrowingFlowCountsCopiesBlocks) {
     EXPECT_EQ(a.reasons(1, 0), 1);
     EXPECT_EQ(a.exits(0, flow_counts::disqualified), 1);
 }
+
+// Histories of shuffled and time-ordered records, built on 1 to 3 threads (the grouping
+// primitive), equal those of records in history order, column by column.
+TEST(Lifecycle, HistoriesOfAnyRowOrderAndThreadCountAreIdentical) {
+    const auto data = generate_sample({.leads = 4000, .seed = 17});
+    const auto model = sample_model();
+    const auto ref = build_histories(model, data.records());
+    const std::size_t n = data.size();
+    std::vector<std::size_t> shuffled(n), by_time(n);
+    std::iota(shuffled.begin(), shuffled.end(), 0);
+    std::iota(by_time.begin(), by_time.end(), 0);
+    std::mt19937_64 g(3);
+    std::shuffle(shuffled.begin(), shuffled.end(), g);
+    std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) { return data.time[a] < data.time[b]; });
+    auto same = [](auto a, auto b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); };
+    for (const auto* p : {&shuffled, &by_time}) {
+        const auto e = permuted(data.entity, *p), t = permuted(data.time, *p);
+        const auto s = permuted(data.stage, *p), seg = permuted(data.source, *p);
+        const auto a = permuted(data.amount, *p);
+        const auto why = permuted(data.reason, *p);
+        for (unsigned threads : {1u, 2u, 3u}) {
+            history_options o;
+            o.threads = threads;
+            const auto h = build_histories(model, {e, t, s, seg, a, why}, o);
+            ASSERT_EQ(h.size(), ref.size());
+            EXPECT_TRUE(same(h.entities(), ref.entities()));
+            EXPECT_TRUE(same(h.offsets(), ref.offsets()));
+            EXPECT_TRUE(same(h.event_times(), ref.event_times()));
+            EXPECT_TRUE(same(h.event_stages(), ref.event_stages()));
+            EXPECT_TRUE(same(h.segments(), ref.segments()));
+            EXPECT_TRUE(same(h.event_reasons(), ref.event_reasons()));
+            for (std::size_t i = 0; i < h.size(); ++i) {
+                ASSERT_EQ(h.recorded(i), ref.recorded(i));
+                ASSERT_EQ(h.recycles(i), ref.recycles(i));
+                ASSERT_EQ(h.last_reason(i), ref.last_reason(i));
+            }
+            EXPECT_EQ(compute_flow(h), compute_flow(ref));
+            EXPECT_EQ(summarize(h, {}), summarize(ref, {}));
+        }
+    }
+}

@@ -8,6 +8,7 @@
 #include <funnelkit/error.hpp>
 #include <funnelkit/window_funnel.hpp>
 
+#include "error_testing.hpp"
 #include "event_stream_testing.hpp"
 #include "golden_testing.hpp"
 
@@ -524,4 +525,60 @@ TEST(WindowFunnel, ExactIncreaseAgainstBruteForce) {
     EXPECT_EQ(window_funnel(ex.view(), o).level[0], 3u);
     o.strict_order = true;
     EXPECT_THROW(window_funnel(ex.view(), o), funnelkit::invalid_argument);
+}
+
+// strict_once: ClickHouse's windowFunnel(w, 'strict_once') on these events (steps 1-based as
+// bit sets; values checked against ClickHouse through chdb).
+TEST(WindowFunnel, StrictOnceClickHouseCases) {
+    struct kase {
+        std::vector<std::pair<std::int64_t, std::uint64_t>> ev;
+        unsigned default_level, once_level;
+    };
+    const std::vector<kase> cases = {
+        {{{1, steps_of({1, 2, 3})}}, 3, 1},
+        {{{1, steps_of({1, 2, 3})}, {2, steps_of({1, 2, 3})}}, 3, 2},
+        {{{1, steps_of({1, 2})}, {2, steps_of({2, 3})}}, 3, 2},
+        {{{1, steps_of({1})}, {1, steps_of({2})}}, 2, 2},
+        {{{1, steps_of({2})}, {1, steps_of({1})}}, 2, 2},
+        {{{1, steps_of({1, 2})}, {1, steps_of({1, 2})}}, 2, 2},
+        {{{1, steps_of({1})}, {2, steps_of({1, 2})}}, 2, 2},
+        {{{1, steps_of({1, 2})}, {2, steps_of({3})}}, 3, 1},
+        {{{1, steps_of({1})}, {1, steps_of({2, 3})}}, 3, 2},
+        {{{1, steps_of({1, 2})}, {1, steps_of({1, 3})}}, 3, 2},
+        {{{1, steps_of({1, 2})}, {1, steps_of({1, 2})}, {1, steps_of({3})}}, 3, 3},
+    };
+    for (const auto& c : cases) {
+        events e;
+        for (auto [t, m] : c.ev) e.add(7, t, m);
+        auto o = opts(100, 3);
+        o.per_entity = true;
+        EXPECT_EQ(window_funnel(e.view(), o).level.at(0), c.default_level);
+        o.strict_once = true;
+        for (auto order : {input_order::entity_time, input_order::unsorted}) {
+            o.order = order;
+            const auto r = window_funnel(e.view(), o);
+            ASSERT_EQ(r.level.size(), 1u);
+            EXPECT_EQ(r.level[0], c.once_level) << "case " << (&c - cases.data());
+        }
+    }
+}
+
+// With one step per event (step codes), strict_once is the default mode; it records its own
+// mode bit, and does not combine with another mode.
+TEST(WindowFunnel, StrictOnceWithCodesAndOptions) {
+    auto e = random_events(11, 2000, 10, 4, 30, 0.0);
+    std::vector<std::int32_t> code;
+    for (auto mk : e.mask) code.push_back(mk ? std::countr_zero(mk) : -1);
+    const event_columns v{.entity = e.entity, .time = e.time, .step = code};
+    auto o = opts(5, 4);
+    o.per_entity = true;
+    const auto plain = window_funnel(v, o);
+    o.strict_once = true;
+    const auto once = window_funnel(v, o);
+    EXPECT_EQ(once.level, plain.level);
+    EXPECT_EQ(once.counts.definition().modes, std::optional<std::uint8_t>(strict_once_mode));
+    auto merged = plain.counts;
+    EXPECT_THROW(merged.merge(once.counts), invalid_argument);
+    o.strict_order = true;
+    EXPECT_NE(error_of([&] { window_funnel(v, o); }).find("option 'strict_once'"), std::string::npos);
 }

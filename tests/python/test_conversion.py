@@ -218,3 +218,31 @@ def test_cpp_example_gives_the_same_numbers():
     assert list(cpp["stage"]) == [str(s) for s in py["stage"]]
     assert list(cpp["reached"]) == list(py["reached"])
     np.testing.assert_array_equal(cpp["cumulative_rate"].to_numpy(), py["cumulative_rate"].to_numpy())
+
+
+def test_labels_rows_order_and_threads_never_change_the_table():
+    """Stages and segments as strings, pandas categoricals, Arrow dictionaries or Polars
+    categoricals; rows shuffled, in time order or sorted; 1 to 3 threads: one table."""
+    import polars as pl
+    import pyarrow as pa
+
+    df = fk.sample_crm(6000, seed=21)
+    want = fk.conversion(df.sort_values(["entity", "time"], kind="stable"), entity="entity", time="time",
+                         stage="stage", segment="source")
+    kw = dict(entity="entity", time="time", stage="stage", segment="source")
+    shuffled = df.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    strings = shuffled.assign(stage=shuffled["stage"].astype(str), source=shuffled["source"].astype(str))
+    cats = strings.assign(stage=strings["stage"].astype("category"), source=strings["source"].astype("category"))
+    arrow = pa.Table.from_pandas(strings, preserve_index=False)
+    arrow_dict = arrow.set_column(arrow.schema.get_field_index("stage"), "stage",
+                                  arrow.column("stage").dictionary_encode())
+    polars_cat = pl.from_pandas(strings).with_columns(pl.col("stage").cast(pl.Categorical),
+                                                      pl.col("source").cast(pl.Categorical))
+    for name, frame in [("strings", strings), ("categoricals", cats), ("arrow", arrow), ("arrow dictionary", arrow_dict),
+                        ("polars categoricals", polars_cat), ("time order", df.sort_values("time", kind="stable"))]:
+        for threads in (1, 2, 3):
+            got = fk.conversion(frame, threads=threads, **kw)
+            assert got == want, (name, threads)
+            assert got.segments == want.segments
+    with pytest.raises(ValueError, match="option 'threads'"):
+        fk.conversion(df, threads=0, **kw)

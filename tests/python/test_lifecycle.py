@@ -554,3 +554,44 @@ def test_maturity_never_overflows():
     at_once = lc.conversion(by="cohort", maturity=0)
     np.testing.assert_array_equal(at_once["mature"], at_once["cohort_end"] <= lc.as_of)
     assert at_once["mature"].any()
+
+
+def test_visits_and_conversion_times_hand_worked():
+    """The durations behind time_in_stage and time_to_convert, on three entities worked by hand
+    (integer seconds; one day = 86,400)."""
+    day = 86_400
+    data = {"entity": np.array([1, 1, 1, 2, 2, 3]),
+            "time": np.array([0, 2 * day, 5 * day, 0, 3 * day, 1 * day]),
+            "stage": np.array(["Lead", "MQL", "Customer", "Lead", "Lost", "Lead"], dtype=object)}
+    lc = lifecycle(data, as_of=10 * day)
+    v = lc.visits()
+    check_contract(v)
+    got = sorted(zip(v["entity"].tolist(), v["stage"].tolist(), v["days"].tolist(), v["completed"].tolist()))
+    assert got == [(1, "Lead", 2.0, True), (1, "MQL", 3.0, True), (2, "Lead", 3.0, True), (3, "Lead", 9.0, False)]
+    assert v.explain().inputs["as_of"] == 10 * day
+    t = lc.conversion_times("Lead", "Customer")
+    check_contract(t)
+    assert sorted(zip(t["entity"].tolist(), t["days"].tolist(), t["outcome"].tolist())) == \
+        [(1, 5.0, 1), (2, 3.0, 2), (3, 9.0, 0)]
+    assert t.explain().options == {"from_stage": "Lead", "to_stage": "Customer"}
+    with pytest.raises(ValueError, match="did you mean"):
+        lc.conversion_times("Lead", "Custmer")
+
+
+def test_visits_and_conversion_times_give_the_tabulated_summaries(crm, lc):
+    """Kaplan-Meier and Aalen-Johansen over these durations reproduce time_in_stage and
+    time_to_convert; entity ids are the input's."""
+    v = lc.visits().to_pandas()
+    assert set(v["entity"]) <= set(crm["entity"])
+    tis = lc.time_in_stage().to_pandas().set_index("stage")
+    for stage in ("Lead", "MQL", "SQL"):
+        one = v[v["stage"] == stage]
+        assert len(one) == tis.loc[stage, "visits"] and (~one["completed"]).sum() == tis.loc[stage, "open"]
+        km = fk.kaplan_meier(one["days"].to_numpy(), one["completed"].to_numpy())
+        assert km.median == pytest.approx(tis.loc[stage, "km_median"], rel=1e-12)
+    t = lc.conversion_times("Lead", "Customer")
+    ttc = lc.time_to_convert("Lead", "Customer").to_dict("records")[0]
+    assert len(t) == ttc["entered"] and int((t["outcome"] == 1).sum()) == ttc["converted"]
+    aj = fk.aalen_johansen(t["days"], t["outcome"], labels=["won", "lost"])
+    assert aj.final("won") == pytest.approx(ttc["p_convert"], rel=1e-12)
+    assert aj.final("lost") == pytest.approx(ttc["p_closed_otherwise"], rel=1e-12)

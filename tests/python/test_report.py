@@ -17,7 +17,9 @@ import funnelkit as fk
 from funnelkit.report import main
 from test_report_schema import SCHEMA, check_numbers, validate
 
-FLAGS = ["--segment", "source", "--amount", "amount", "--owner", "rep", "--reason", "reason"]
+FLAGS = ["--segment", "source", "--campaign", "campaign", "--amount", "amount", "--owner", "rep", "--reason", "reason"]
+#: The columns the drivers of conversion are computed over, in the report's order.
+DRIVER_COLUMNS = ["source", "campaign", "rep"]
 RENAMED = {"entity": "lead_id", "time": "changed_at", "stage": "lifecycle_stage", "source": "channel",
            "amount": "deal_value", "rep": "owner", "reason": "lost_reason"}
 
@@ -56,14 +58,22 @@ def close(a, b):
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
 
 
-def api_numbers(df, as_of):
+def api_numbers(df, as_of, driver_columns=DRIVER_COLUMNS):
     """The numbers the report must show, from the Python API on the same records."""
     model = fk.StageModel.b2b()
     lc = fk.lifecycle(df, model=model, segment="source", reason="reason", as_of=as_of)
     camp = fk.campaign_report(df, model=model, segment="source")
+    times = lc.conversion_times("Lead", "Customer")
+    aj = fk.aalen_johansen(times["days"], times["outcome"], labels=["won", "lost"], confidence=0.95)
+    visits = lc.visits()
+    lead = visits["stage"] == "Lead"
+    km_lead = fk.kaplan_meier(visits["days"][lead], visits["completed"][lead], confidence=0.95)
     return {"conversion": lc.conversion().to_dict("records"), "time_in_stage": lc.time_in_stage().to_dict("records"),
             "ttc": lc.time_to_convert("Lead", "Customer", by_segment=True).to_dict("records"),
-            "campaign": camp.to_dict("records"), "stuck": len(lc.stuck(percentile=90))}
+            "campaign": camp.to_dict("records"), "stuck": len(lc.stuck(percentile=90)),
+            "drivers": fk.drivers(df, target="Customer", segments=driver_columns, model=model,
+                                  confidence=0.95).to_dict("records"),
+            "aj": aj, "km_lead": km_lead}
 
 
 def check_against_api(doc, api):
@@ -82,6 +92,47 @@ def check_against_api(doc, api):
         assert close(got["revenue"], want["revenue"]) and close(got["lead_to_won"], want["lead_to_won"])
         assert close(got["p_holm"], want["p_holm"])
     assert section(doc, "stuck")["n"] == api["stuck"]
+    check_drivers_and_bands(doc, api)
+
+
+def check_drivers_and_bands(doc, api):
+    """The drivers of conversion, the Aalen-Johansen band and the Kaplan-Meier curves of the
+    document against the Python API."""
+    drv = section(doc, "drivers")
+    got = drv["tables"]["drivers"]["data"]
+    assert len(got) == len(api["drivers"]) > 0
+    for g, w in zip(got, api["drivers"]):
+        assert (g["segment"], g["value"], g["rank"], g["test"]) == (w["segment"], w["value"], w["rank"], w["test"])
+        assert (g["entities"], g["converted"], g["entities_without"]) == (w["entities"], w["converted"],
+                                                                           w["entities_without"])
+        for k in ("rate", "rate_without", "odds_ratio", "lower", "upper", "p_value", "q_value"):
+            assert close(g[k], w[k]), (g["value"], k)
+    sm = drv["summary"]
+    assert sm["target"] == "Customer" and sm["population"] == drv["n"]
+    assert sm["significant"] == sum(1 for w in api["drivers"] if w["q_value"] is not None and w["q_value"] <= 0.05)
+    assert "association, not a cause" in drv["definition"] and any("association, not a cause" in n for n in drv["notes"])
+    # won and lost over time: incidences and their band on the document's grid
+    wl = section(doc, "won_lost")
+    aj = api["aj"]
+    rows = wl["tables"]["incidence"]["data"]
+    days = np.array([r["days"] for r in rows])
+    for col, values in (("won", aj.incidence_at("won", days)), ("lost", aj.incidence_at("lost", days)),
+                        ("open", aj.survival_at(days)),
+                        ("lower_won", aj.lower_at("won", days)), ("upper_won", aj.upper_at("won", days)),
+                        ("lower_lost", aj.lower_at("lost", days)), ("upper_lost", aj.upper_at("lost", days))):
+        assert all(close(r[col], v) for r, v in zip(rows, values)), col
+    assert all(r["lower_won"] <= r["won"] <= r["upper_won"] for r in rows)
+    last = aj.time[-1]
+    for key, value in (("p_won", aj.final("won")), ("p_lost", aj.final("lost")),
+                       ("p_won_lower", aj.lower_at("won", last)), ("p_won_upper", aj.upper_at("won", last)),
+                       ("p_lost_lower", aj.lower_at("lost", last)), ("p_lost_upper", aj.upper_at("lost", last))):
+        assert close(wl["summary"][key], value), key
+    # time in stage: the Kaplan-Meier curve of Lead visits with its band
+    curves = [r for r in section(doc, "time_in_stage")["tables"]["curves"]["data"] if r["stage"] == "Lead"]
+    km = api["km_lead"]
+    t = np.array([r["days"] for r in curves])
+    for col, values in (("survival", km.survival_at(t)), ("lower", km.lower_at(t)), ("upper", km.upper_at(t))):
+        assert all(close(r[col], v) for r, v in zip(curves, values)), col
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet", "duckdb"])
@@ -105,7 +156,8 @@ def test_report_with_funnelkit_toml_and_other_column_names(crm, tmp_path, monkey
     assert run(["init", src]) == 0
     text = (tmp_path / "funnelkit.toml").read_text()
     for key, col in (("entity", "lead_id"), ("time", "changed_at"), ("stage", "lifecycle_stage"),
-                     ("segment", "channel"), ("amount", "deal_value"), ("owner", "owner"), ("reason", "lost_reason")):
+                     ("segment", "channel"), ("campaign", "campaign"), ("amount", "deal_value"), ("owner", "owner"),
+                     ("reason", "lost_reason")):
         assert f'{key} = "{col}"' in text, key
     model = fk.StageModel.b2b()
     for s in model.stages:
@@ -130,6 +182,11 @@ def test_report_with_funnelkit_toml_and_other_column_names(crm, tmp_path, monkey
                               segment="channel", amount="deal_value", cost={"Paid Search": 250000, "Webinar": 120000},
                               absent="warn")
     got = {r["channel"]: r for r in section(doc, "campaign")["tables"]["campaign"]["data"]}
+    drv = fk.drivers(renamed, target="Customer", segments=["channel", "campaign", "owner"], entity="lead_id",
+                     time="changed_at", stage="lifecycle_stage").to_dict("records")
+    shown = section(doc, "drivers")["tables"]["drivers"]["data"]
+    assert [(r["segment"], r["value"], r["rank"]) for r in shown] == [(r["segment"], r["value"], r["rank"]) for r in drv]
+    assert all(close(a["q_value"], b["q_value"]) for a, b in zip(shown, drv))
     assert close(got["Paid Search"]["roi"], camp.row("Paid Search")["roi"])
     # flags win over the file
     assert run(["report", src, "--goal", "750000", "--json", "t2.json", "--quiet"]) == 0
@@ -154,6 +211,17 @@ def test_touches_events_html_and_csv_outputs(crm, tmp_path):
     assert [r["reached"] for r in section(doc, "events")["tables"]["event_funnel"]["data"]] == list(wf["reached"])
     files = sorted(os.listdir(tmp_path / "csv"))
     assert "funnel__funnel.csv" in files and "attribution__attribution.csv" in files
+    import csv
+
+    with open(tmp_path / "csv" / "drivers__drivers.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    want = section(doc, "drivers")["tables"]["drivers"]["data"]
+    assert [(r["segment"], r["value"]) for r in table] == [(r["segment"], str(r["value"])) for r in want]
+    assert all(close(float(a["odds_ratio"]), b["odds_ratio"]) and close(float(a["q_value"]), b["q_value"])
+               for a, b in zip(table, want))
+    with open(tmp_path / "csv" / "won_lost__incidence.csv", newline="") as fh:
+        band = list(csv.DictReader(fh))
+    assert {"lower_won", "upper_won", "lower_lost", "upper_lost"} <= set(band[0])
     assert len(files) == sum(len(s["tables"]) for s in doc["sections"])
     html = (tmp_path / "r.html").read_text()
     assert "<script src" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
@@ -163,7 +231,8 @@ def test_touches_events_html_and_csv_outputs(crm, tmp_path):
 def test_sample_terminal_report(capsys):
     assert run(["report", "--sample", "--leads", "2000"]) == 0
     out = capsys.readouterr()
-    for title in ("Funnel (2,000 entities)", "Conversion by segment", "Cohorts", "Time in stage", "Stage flow",
+    for title in ("Funnel (2,000 entities)", "Conversion by segment", "Drivers of conversion", "odds ratio",
+                  "association, not a cause", "P(won)", "Cohorts", "Time in stage", "Stage flow",
                   "Sales velocity", "Reverse-funnel plan", "Service levels", "Campaign ROI", "Attribution",
                   "Event funnel"):
         assert title in out.out, title

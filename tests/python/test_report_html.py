@@ -4,7 +4,7 @@ request, every section present with the numbers of the JSON, and a screenshot.
 Chromium is driven through the DevTools protocol over a pipe (``--remote-debugging-pipe``: JSON
 messages on file descriptors 3 and 4, no port, no websocket), so the test needs nothing but the
 browser. Run ``python tests/python/test_report_html.py --screenshot docs/report.png`` to redraw the
-README's picture.
+README's picture (the top 2,700 pixels of the sample report, in 256 colours).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def test_every_section_is_present_with_the_numbers_of_the_json(page):
                        "[s.dataset.section, Number(s.dataset.n), s.innerText, s.querySelectorAll('svg').length])")
     by_id = {sid: (n, text, charts) for sid, n, text, charts in shown}
     assert list(by_id) == [s["id"] for s in doc["sections"]]
-    assert len(by_id) == 15 and not doc["skipped"]
+    assert len(by_id) == 16 and not doc["skipped"]
     for s in doc["sections"]:
         n, text, charts = by_id[s["id"]]
         assert n == s["n"] and s["sample_size"] in text, s["id"]
@@ -189,6 +189,20 @@ def test_every_section_is_present_with_the_numbers_of_the_json(page):
         has("stuck", f"{r['entity']:,}")
     for r in sec["events"]["tables"]["event_funnel"]["data"]:
         has("events", f"{r['reached']:,}")
+    # drivers: each value drawn in the forest plot with its odds ratio, interval and q-value, the
+    # association-not-cause wording beside it
+    drv = sec["drivers"]
+    for r in drv["tables"]["drivers"]["data"][: drv["summary"]["shown"]]:
+        has("drivers", f"{r['segment']} = {r['value']}")
+        has("drivers", f"{r['odds_ratio']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}] q {r['q_value']:.2g}")
+    has("drivers", "association, not a cause")
+    assert b.evaluate("document.querySelectorAll('#sec-drivers svg circle').length") == drv["summary"]["shown"]
+    # won and lost over time: the confidence band of each incidence is a shaded area
+    sm = sec["won_lost"]["summary"]
+    has("won_lost", f"won {100 * sm['p_won']:.1f}% [{100 * sm['p_won_lower']:.1f}%, {100 * sm['p_won_upper']:.1f}%]")
+    bands = b.evaluate("Array.from(document.querySelectorAll('#sec-won_lost svg path')).filter(p => "
+                       "p.getAttribute('fill') !== 'none' && p.getAttribute('d').endsWith('Z')).length")
+    assert bands == 2
     # cohorts: immature ones are marked
     immature = sum(1 for r in sec["cohorts"]["tables"]["cohorts"]["data"] if r["stage"] == "Lead" and not r["mature"])
     assert by_id["cohorts"][1].count("immature") >= immature > 0
@@ -215,4 +229,10 @@ if __name__ == "__main__" and "--screenshot" in sys.argv:
         br = open_page(html, os.path.join(tmp, "profile"))
         screenshot(br, target, max_height=2700)
         br.close()
+    try:  # a 256-colour palette keeps the committed picture small (Pillow comes with matplotlib)
+        from PIL import Image
+
+        Image.open(target).quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+    except ImportError:
+        pass
     print(f"wrote {target}")

@@ -107,7 +107,12 @@ def schema_for(doc):
             for c in t["columns"]:
                 if c["name"] in dynamic:
                     continue
-                types = ["integer", "string"] if c["name"] == "entity" else _TYPES[c["type"]]
+                if c["name"] == "entity":
+                    types = ["integer", "string"]
+                elif (s["id"], c["name"]) == ("drivers", "value"):  # the values of the data's segment columns
+                    types = ["integer", "number", "string", "boolean", "null"]
+                else:
+                    types = _TYPES[c["type"]]
                 props[c["name"]] = {"type": types, **({"description": f"unit: {c['unit']}"} if c.get("unit") else {})}
                 required.append(c["name"])
             key = f"table_{s['id']}_{name}"

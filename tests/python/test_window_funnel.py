@@ -26,6 +26,7 @@ MODES = [
     ("strict_deduplication", "strict_order", "strict_increase"),
     ("strict_deduplication", "strict_order", "allow_reentry"),
     ("strict_order", "strict_increase", "allow_reentry"),
+    ("strict_once",),
 ]
 
 
@@ -197,3 +198,81 @@ def test_exact_increase_corrects_clickhouse():
 
 
 # --- per-step gaps and optional steps ------------------------------------------------------
+
+
+def _label_frames(n: int = 30_000, seed: int = 5):
+    """One event table as codes and as the label types users hold (strings, categoricals,
+    Arrow dictionaries, Polars categoricals), with entity ids of several integer widths."""
+    import pyarrow as pa
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    names = np.array(["view", "signup", "trial", "paid", "noise", "other"], dtype=object)
+    code = rng.integers(0, len(names), n)
+    ent = rng.integers(0, 400, n)
+    t = rng.integers(0, 5000, n).astype(np.int64)
+    codes = {"entity": ent.astype(np.int64), "time": t, "step": np.where(code < 4, code, -1).astype(np.int32)}
+    labels = names[code]
+    frames = {
+        "pandas strings": pd.DataFrame({"entity": ent, "time": t, "step": labels}),
+        "pandas categorical": pd.DataFrame({"entity": ent, "time": t, "step": pd.Categorical(labels)}),
+        "arrow strings": pa.table({"entity": ent, "time": t, "step": pa.array(labels.tolist())}),
+        "arrow dictionary": pa.table({"entity": ent, "time": t,
+                                      "step": pa.array(labels.tolist()).dictionary_encode()}),
+        "arrow chunked dictionary": pa.Table.from_batches(
+            [pa.record_batch({"entity": ent[a:b], "time": t[a:b], "step": pa.array(labels[a:b].tolist()).dictionary_encode()})
+             for a, b in [(0, n // 3), (n // 3, n)]]),
+        "polars categorical": pl.DataFrame({"entity": ent, "time": t,
+                                            "step": pl.Series(labels.tolist(), dtype=pl.Categorical)}),
+        "polars strings": pl.DataFrame({"entity": ent, "time": t, "step": labels.tolist()}),
+        "dict of numpy strings": {"entity": ent, "time": t, "step": labels.astype(str)},
+    }
+    for dtype in (np.int8, np.int16, np.int32, np.uint16, np.uint32, np.uint64):
+        frames[f"entity {np.dtype(dtype).name}"] = {"entity": (ent % 120).astype(dtype), "time": t, "step": labels}
+    return codes, frames
+
+
+def test_labels_of_every_kind_give_the_answer_of_codes():
+    codes, frames = _label_frames()
+    want = window_funnel(codes, window=600, steps=4, per_entity=True)
+    for name, frame in frames.items():
+        got = window_funnel(frame, window=600, steps=["view", "signup", "trial", "paid"], per_entity=True)
+        if name.startswith("entity "):
+            small = dict(codes, entity=codes["entity"] % 120)
+            assert got.reached == window_funnel(small, window=600, steps=4).reached, name
+        else:
+            assert got.reached == want.reached, name
+            np.testing.assert_array_equal(np.asarray(got.level), np.asarray(want.level), err_msg=name)
+    # String entity ids: the same levels, labelled with the ids.
+    strings = {"entity": np.array([f"lead-{e}" for e in codes["entity"]], dtype=object), "time": codes["time"],
+               "step": codes["step"]}
+    got = window_funnel(strings, window=600, steps=4, per_entity=True)
+    assert got.reached == want.reached
+    by_id = dict(zip(got.entity.tolist(), np.asarray(got.level).tolist()))
+    assert all(by_id[f"lead-{e}"] == lvl for e, lvl in zip(want.entity.tolist(), np.asarray(want.level).tolist()))
+
+
+def test_missing_labels_name_the_row():
+    codes, frames = _label_frames(2_000)
+    df = frames["pandas strings"].copy()
+    df["entity"] = df["entity"].astype(object).map(lambda e: f"id{e}")
+    df.loc[1234, "entity"] = None
+    with pytest.raises(ValueError, match="column 'entity', row 1234: missing value"):
+        window_funnel(df, window=600, steps=["view", "signup"])
+
+
+@pytest.mark.parametrize("modes", [(), ("strict_order",), ("strict_deduplication", "strict_increase"),
+                                   ("strict_once",)], ids=lambda m: "+".join(m) or "default")
+def test_row_order_and_threads_never_change_an_answer(modes):
+    rng = np.random.default_rng(3)
+    n = 60_000
+    df = pd.DataFrame({"entity": rng.zipf(1.5, n) % 3000, "time": rng.integers(0, 900, n),
+                       "mask": rng.choice([0, 0, 1, 2, 4, 8, 3, 6], n).astype(np.uint64)})
+    kw = dict(window=120, steps=4, step=None, step_mask="mask", per_entity=True, **{m: True for m in modes})
+    want = window_funnel(df.sort_values(["entity", "time"], kind="stable"), order="entity_time", **kw)
+    for order, frame in [("time", df.sort_values("time", kind="stable")), ("unsorted", df),
+                         ("detect", df.sample(frac=1.0, random_state=1))]:
+        for threads in (1, 2, 3):
+            got = window_funnel(frame, order=order, threads=threads, **kw)
+            assert got == want, (order, threads)
+            np.testing.assert_array_equal(np.asarray(got.level), np.asarray(want.level))

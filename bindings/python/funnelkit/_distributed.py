@@ -454,9 +454,9 @@ def _inputs(dry: Any, header: dict[str, Any], engine: Engine, **extra: Any) -> d
 def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | Sequence[Any], entity: str = "entity",
                   time: str = "time", step: str | None = "step", step_mask: str | None = None,
                   strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False,
-                  allow_reentry: bool = False, exact_increase: bool = False, order: str = "detect",
-                  threads: int = 1, per_entity: bool = False, time_unit: str | None = None, absent: str = "error",
-                  partitions: int | None = None) -> WindowFunnel:
+                  allow_reentry: bool = False, exact_increase: bool = False, strict_once: bool = False,
+                  order: str = "detect", threads: int = 1, per_entity: bool = False, time_unit: str | None = None,
+                  absent: str = "error", partitions: int | None = None) -> WindowFunnel:
     """Per-entity funnel levels over an event stream, counted per level: :func:`funnelkit.window_funnel`
     on {takes}, with the same arguments and the same result (equal, ``==``, to the
     single-machine result on the same rows).
@@ -473,7 +473,7 @@ def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | S
     kwargs = dict(window=window, entity=entity, time=time, step=step, step_mask=step_mask,
                   strict_deduplication=strict_deduplication, strict_order=strict_order,
                   strict_increase=strict_increase, allow_reentry=allow_reentry, exact_increase=exact_increase,
-                  threads=threads, time_unit=time_unit)
+                  strict_once=strict_once, threads=threads, time_unit=time_unit)
     cols = _columns(engine.columns(data), entity, time, step_mask if step_mask is not None else step)
     empty = _empty(engine, data, cols)
     dry = _dry_run(window_funnel_local, empty, steps=steps, order=order, absent="warn", **kwargs)
@@ -494,7 +494,7 @@ def window_funnel_dist(engine: Engine, data: Any, *, window: Any, steps: int | S
 
 def conversion_dist(engine: Engine, data: Any, *, model: Any = None, entity: str = "entity", time: str = "time",
                     stage: str = "stage", segment: str | None = None, segment_categories: Sequence[Any] | None = None,
-                    skipped: str = "implied", per_entity: bool = False,
+                    skipped: str = "implied", per_entity: bool = False, threads: int = 1,
                     partitions: int | None = None) -> ConversionTable:
     """Reach and conversion rates per ladder stage, overall and per segment: :func:`funnelkit.conversion`
     on {takes}, with the same arguments and the same result (equal, ``==``, to the
@@ -507,7 +507,7 @@ def conversion_dist(engine: Engine, data: Any, *, model: Any = None, entity: str
     engine.check(data)
     partitions = _partitions(partitions)
     _no_per_entity(per_entity, "conversion")
-    kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, skipped=skipped)
+    kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, skipped=skipped, threads=threads)
     cols = _columns(engine.columns(data), entity, time, stage, segment)
     empty = _empty(engine, data, cols)
     dry = _dry_run(conversion_local, empty, segment_categories=segment_categories or ([] if segment else None), **kwargs)

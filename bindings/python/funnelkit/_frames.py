@@ -29,6 +29,7 @@ __all__ = [
     "category_codes",
     "amounts",
     "n_rows",
+    "Labels",
 ]
 
 
@@ -81,10 +82,12 @@ def has_column(data: Any, name: str) -> bool:
     return name in column_names(as_table(data))
 
 
-def column(data: Any, name: str, option: str | None = None) -> np.ndarray:
+def column(data: Any, name: str, option: str | None = None, *, labels: bool = False) -> Any:
     """The named column as a one-dimensional numpy array (object dtype for strings); a missing
     column is an error that lists the columns present and the closest names. ``option`` names
-    the keyword argument that chose the column (e.g. ``entity=``)."""
+    the keyword argument that chose the column (e.g. ``entity=``). With ``labels=True``, a
+    column of strings or categories comes as :class:`Labels` (dictionary codes encoded by Arrow
+    or taken from the categorical, never an object array); other columns as without it."""
     table = as_table(data)
     present = column_names(table)
     if name not in present:
@@ -99,6 +102,10 @@ def column(data: Any, name: str, option: str | None = None) -> np.ndarray:
         col = table.column(name)
     else:
         col = table[name]
+    if labels:
+        encoded = Labels.of(col)
+        if encoded is not None:
+            return encoded
     cmod = type(col).__module__
     if cmod.startswith("pandas"):
         if isinstance(col.dtype, _pandas_categorical()):
@@ -116,7 +123,7 @@ def column(data: Any, name: str, option: str | None = None) -> np.ndarray:
         import pyarrow as pa
 
         if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
+            col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
         arr = col.to_numpy(zero_copy_only=False)
@@ -133,6 +140,106 @@ def _pandas_categorical() -> type:
     return pd.CategoricalDtype
 
 
+class Labels:
+    """A column of strings or categories as dictionary codes: ``codes`` (int32, one per row,
+    -1 where the value is missing) and ``categories`` (the distinct values, a list). Built by
+    Arrow's dictionary encoding, or from a categorical's own codes, so that no Python loop runs
+    per row and no object array is made."""
+
+    __slots__ = ("codes", "categories")
+
+    def __init__(self, codes: np.ndarray, categories: list[Any]):
+        self.codes = codes
+        self.categories = categories
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @classmethod
+    def of(cls, col: Any) -> Labels | None:
+        """The labels of a pandas, Polars, PyArrow or numpy column of strings or categories;
+        None for any other column (numbers, datetimes, mixed objects)."""
+        mod = type(col).__module__
+        if mod.startswith("pandas"):
+            if isinstance(col.dtype, _pandas_categorical()):
+                return cls(np.asarray(col.cat.codes, dtype=np.int32), col.cat.categories.tolist())
+            if col.dtype.kind in "OSU" or str(col.dtype).startswith("string"):
+                return cls._from_arrow_values(col)
+            return None
+        if mod.startswith("polars"):
+            dtype = str(col.dtype)
+            if dtype.startswith(("Categorical", "Enum", "String", "Utf8")):
+                return cls._of_arrow(col.to_arrow())
+            return None
+        if mod.startswith("pyarrow"):
+            return cls._of_arrow(col)
+        if isinstance(col, np.ndarray) and col.ndim == 1 and col.dtype.kind in "OSU":
+            return cls._from_arrow_values(col)
+        return None
+
+    @classmethod
+    def _from_arrow_values(cls, values: Any) -> Labels | None:
+        # Python strings: pandas' hash factorisation (in C) when pandas is there, else Arrow's.
+        try:
+            import pandas as pd
+        except ImportError:
+            pd = None
+        if pd is not None:
+            try:
+                codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            except TypeError:  # unhashable values: the generic path reports them
+                return None
+            if len(uniques) and not all(isinstance(u, str) for u in uniques[: min(len(uniques), 64)]):
+                return None  # not a column of strings
+            return cls(np.asarray(codes, dtype=np.int32), list(uniques))
+        pa = _need_pyarrow()
+        try:
+            arr = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            return None  # mixed or unusual objects: the generic path handles them
+        return cls._of_arrow(arr)
+
+    @classmethod
+    def _of_arrow(cls, col: Any) -> Labels | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(col, pa.ChunkedArray):
+            if pa.types.is_dictionary(col.type) and col.num_chunks > 1:
+                col = col.unify_dictionaries()
+            col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+                or pa.types.is_dictionary(col.type)):
+            return None
+        if not pa.types.is_dictionary(col.type):
+            if pa.types.is_string_view(kind):
+                col = col.cast(pa.large_string())
+            col = pc.dictionary_encode(col)
+        indices = col.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, -1)
+        codes = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+        return cls(codes, col.dictionary.to_pylist())
+
+    def present(self) -> np.ndarray:
+        """Which categories occur in the column (a bool per category)."""
+        valid = self.codes[self.codes >= 0]
+        return np.bincount(valid, minlength=len(self.categories))[: len(self.categories)] > 0
+
+    def first_row(self, code: int) -> int:
+        """The first row holding category ``code`` (-1: a missing value)."""
+        return int(np.flatnonzero(self.codes == code)[0])
+
+    def check_no_missing(self, name: str) -> None:
+        if len(self.codes) and self.codes.min() < 0:
+            raise ValueError(f"column '{name}', row {self.first_row(-1)}: missing value")
+
+    def mapped(self, mapping: np.ndarray) -> np.ndarray:
+        """``mapping[code]`` for every row, ``mapping[-1]`` for a missing value."""
+        return mapping[self.codes]
+
+
 def n_rows(arr: Any) -> int:
     return len(arr)
 
@@ -144,6 +251,9 @@ def _first_bad(mask: np.ndarray) -> int:
 def entity_codes(arr: Any, name: str = "entity") -> np.ndarray:
     """Entity ids as int64. Integer ids pass through; any other ids (strings, UUIDs) are
     replaced by dense codes in order of first appearance, which identifies the same entities."""
+    if isinstance(arr, Labels):
+        arr.check_no_missing(name)
+        return arr.codes.astype(np.int64)
     arr = _values(arr)
     if arr.dtype.kind in "iu":
         if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
@@ -161,6 +271,9 @@ def entity_codes(arr: Any, name: str = "entity") -> np.ndarray:
             row = _first_bad(out_of_range)
             raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])!r} does not fit in int64")
         return arr.astype(np.int64)
+    encoded = Labels.of(arr)
+    if encoded is not None:
+        return entity_codes(encoded, name)
     _check_no_missing(arr, name)
     codes, _ = _factorize(arr)
     return codes.astype(np.int64)
@@ -169,9 +282,15 @@ def entity_codes(arr: Any, name: str = "entity") -> np.ndarray:
 def entity_ids(arr: Any, name: str = "entity") -> tuple[np.ndarray, np.ndarray | None]:
     """Like :func:`entity_codes`, and also the original ids of the codes when the ids were not
     integers (None otherwise), to label per-entity results."""
+    if isinstance(arr, Labels):
+        arr.check_no_missing(name)
+        return arr.codes.astype(np.int64), np.asarray(arr.categories, dtype=object)
     values = _values(arr)
     if values.dtype.kind in "iuf":
         return entity_codes(values, name), None
+    encoded = Labels.of(values)
+    if encoded is not None:
+        return entity_ids(encoded, name)
     _check_no_missing(values, name)
     codes, uniques = _factorize(values)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
@@ -257,11 +376,11 @@ def int32_codes(arr: Any, name: str) -> np.ndarray:
     elif arr.dtype.kind not in "iub":
         raise TypeError(f"column '{name}': expected integer codes, got dtype {arr.dtype}")
     info = np.iinfo(np.int32)
-    if arr.size:
+    fits = arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and np.can_cast(arr.dtype, np.int32))
+    if arr.size and not fits and (arr.min() < info.min or arr.max() > info.max):
         bad = (arr < info.min) | (arr > info.max)
-        if bad.any():
-            row = _first_bad(bad)
-            raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int32")
+        row = _first_bad(bad)
+        raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int32")
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
@@ -269,22 +388,32 @@ def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarr
     """Stage codes from stage names (strings or categoricals) or integer codes. Unknown names
     raise ValueError naming the row and the value; integer codes are range-checked by the core."""
     if _is_pandas_categorical(arr):
-        cats = [str(c) for c in arr.cat.categories]
+        arr = Labels.of(arr)
+    if isinstance(arr, Labels):
+        arr.check_no_missing(name)
         lookup = {n: i for i, n in enumerate(names)}
-        for c in cats:
-            if c not in lookup:
-                row = int(np.flatnonzero((arr == c).to_numpy())[0]) if (arr == c).any() else None
-                if row is not None:
-                    raise ValueError(f"column '{name}', row {row}: value '{c}' is not a stage of the model "
-                                     f"(stages: {', '.join(names)})")
-        mapping = np.array([lookup.get(c, -1) for c in cats], dtype=np.int32)
-        codes = arr.cat.codes.to_numpy()
-        if (codes < 0).any():
-            raise ValueError(f"column '{name}', row {_first_bad(codes < 0)}: missing stage")
-        return mapping[codes]
+        mapping = np.full(len(arr.categories) + 1, -1, dtype=np.int32)
+        present = arr.present()
+        for j, c in enumerate(arr.categories):
+            key = str(c)
+            if key in lookup:
+                mapping[j] = lookup[key]
+            elif present[j]:
+                from ._names import closest
+
+                near = closest(key, names)
+                raise ValueError(
+                    f"column '{name}', row {arr.first_row(j)}: value '{key}' is not a stage of the model"
+                    + (f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else "")
+                    + f" (stages: {', '.join(names)})"
+                )
+        return arr.mapped(mapping)
     arr = _values(arr)
     if arr.dtype.kind in "iuf":
         return int32_codes(arr, name)
+    encoded = Labels.of(arr)
+    if encoded is not None:
+        return stage_codes(encoded, names, name)
     _check_no_missing(arr, name)
     uniques, inverse = np.unique(arr.astype(str), return_inverse=True)
     lookup = {n: i for i, n in enumerate(names)}
@@ -309,19 +438,29 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None)
     Labels are the sorted distinct values present, for every input format (a categorical's
     declared categories and order are not used), unless ``categories`` fixes them; values
     outside ``categories`` raise ValueError."""
-    if _is_pandas_categorical(arr) and categories is None:
-        # Same labels as for plain values: the sorted values present, whatever the declared
-        # categories (and their order) are, so every input format gives the same table.
-        codes = arr.cat.codes.to_numpy()
-        if (codes < 0).any():
-            raise ValueError(f"column '{name}', row {_first_bad(codes < 0)}: missing value")
-        present = np.unique(codes)
-        cats = np.asarray(arr.cat.categories, dtype=object)[present]
-        order = sorted(range(len(cats)), key=lambda i: cats[i])
-        remap = np.full(len(arr.cat.categories), -1, dtype=np.int32)
-        remap[present[order]] = np.arange(len(order), dtype=np.int32)
-        return remap[codes], [_plain(cats[i]) for i in order]
+    if _is_pandas_categorical(arr):
+        arr = Labels.of(arr)
+    if isinstance(arr, Labels):
+        arr.check_no_missing(name)
+        cats = [_plain(c) for c in arr.categories]
+        remap = np.full(len(cats) + 1, -1, dtype=np.int32)
+        present = np.flatnonzero(arr.present())
+        if categories is not None:
+            out = list(categories)
+            lookup = {c: i for i, c in enumerate(out)}
+            for j in present:
+                if cats[j] not in lookup:
+                    raise ValueError(f"column '{name}', row {arr.first_row(int(j))}: value {cats[j]!r} is not among "
+                                     "the given categories")
+                remap[j] = lookup[cats[j]]
+            return arr.mapped(remap), out
+        order = sorted(present.tolist(), key=lambda j: cats[j])
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return arr.mapped(remap), [cats[j] for j in order]
     arr = _values(arr)
+    encoded = Labels.of(arr) if arr.dtype.kind in "OSU" else None
+    if encoded is not None:
+        return category_codes(encoded, name, categories)
     _check_no_missing(arr, name)
     if categories is not None:
         cats = list(categories)
@@ -335,6 +474,15 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None)
                 raise ValueError(f"column '{name}', row {row}: value {key!r} is not among the given categories")
             mapping[j] = lookup[key]
         return mapping[inverse.reshape(-1)], cats
+    if arr.dtype.kind in "iu" and arr.size:
+        # Integer codes in a compact range (the usual case): which values occur, by counting,
+        # then one table lookup per row; no hashing, no int64 codes.
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < 4 * arr.size + 1024:
+            present = np.flatnonzero(np.bincount((arr - lo).astype(np.intp, copy=False), minlength=hi - lo + 1))
+            remap = np.full(hi - lo + 1, -1, dtype=np.int32)
+            remap[present] = np.arange(len(present), dtype=np.int32)
+            return remap[arr - lo], [int(v) + lo for v in present.tolist()]
     codes, uniques = _factorize(arr, sort=True)
     return codes.astype(np.int32), [_plain(u) for u in uniques]
 
@@ -363,10 +511,14 @@ def _values(arr: Any) -> np.ndarray:
 
 
 def _check_no_missing(arr: np.ndarray, name: str) -> None:
-    if arr.dtype.kind == "O":
-        for i, v in enumerate(arr):
-            if v is None or (isinstance(v, float) and v != v):
-                raise ValueError(f"column '{name}', row {i}: missing value")
+    if arr.dtype.kind == "O" and len(arr):
+        # None and float NaN, compared in C: `x != x` holds only for NaN.
+        try:
+            missing = np.asarray(np.equal(arr, None) | np.not_equal(arr, arr), dtype=bool)
+        except TypeError:  # values whose comparison is not a bool (pandas.NA)
+            missing = np.array([v is None or (isinstance(v, float) and v != v) for v in arr], dtype=bool)
+        if missing.any():
+            raise ValueError(f"column '{name}', row {_first_bad(missing)}: missing value")
 
 
 def _factorize(arr: np.ndarray, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:

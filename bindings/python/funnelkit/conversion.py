@@ -206,6 +206,7 @@ def conversion(
     segment_categories: Sequence[Any] | None = None,
     skipped: str = "implied",
     per_entity: bool = False,
+    threads: int = 1,
 ) -> ConversionTable:
     """Reach and conversion rates per ladder stage, overall and per segment.
 
@@ -230,21 +231,27 @@ def conversion(
     per_entity:
         Also keep which entities reached which stage, for ``result.entities_at(stage)`` and
         ``result.dropped_at(stage)`` (costs the stage histories of every entity).
+    threads:
+        Worker threads for records not sorted by entity (entities are partitioned by a hash of
+        their id); the counts never depend on it.
 
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
     model = model or StageModel.b2b()
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
     data = _frames.as_table(data)
-    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim = _frames.timestamps(_frames.column(data, time, "time"), time)
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment, segment_categories)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment", labels=True), segment,
+                                             segment_categories)
     try:
-        counts = _core.conversion(model._m, ent, tim, stg, seg, skipped)
+        counts = _core.conversion(model._m, ent, tim, stg, seg, skipped, int(threads))
     except ValueError as exc:
         raise ValueError(_rename(str(exc), entity=entity, time=time, stage=stage, segment=segment)) from None
     if segment is not None and segment_categories is not None and counts.n_segments < len(labels):

@@ -19,7 +19,10 @@ ways the table does not see.
 
 :func:`drivers` reads stage histories (who reached the target stage, among those who reached the
 base stage); :func:`dropoff_drivers` reads event streams (which events were seen by those who
-dropped out at a funnel step, against those who went on).
+dropped out at a funnel step, against those who went on). Both observe every entity equally
+long, or time alone would look like a driver: :func:`drivers` over a maturity window (entities
+followed for T, the outcome reached within T), :func:`dropoff_drivers` at a landmark (events in
+the first tau after entry, among the entities that had not gone on by then).
 """
 
 from __future__ import annotations
@@ -165,13 +168,42 @@ def _options(test: str, confidence: float, adjust: str, min_expected: float) -> 
                                adjust=_names.choice(adjust, _ADJUST, "adjust"), min_expected=float(min_expected))
 
 
-def _dense_entities(raw: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _dense_entities(raw: Any, name: str, with_codes: bool = False) -> Any:
     """Per row, a dense entity index 0..E-1 (in order of the sorted entity codes), and the ids of
-    the E entities as the other funnelkit results report them (the original ids, or the codes)."""
+    the E entities as the other funnelkit results report them (the original ids, or the codes);
+    with ``with_codes``, also each row's entity code."""
     codes, labels = _frames.entity_ids(raw, name)
     uniq, dense = np.unique(codes, return_inverse=True)
     ids = uniq if labels is None else labels[uniq]
-    return dense.reshape(-1).astype(np.int64), ids
+    dense = dense.reshape(-1).astype(np.int64)
+    return (dense, ids, (codes, uniq)) if with_codes else (dense, ids)
+
+
+def _reach_times(model: StageModel, codes_of: tuple[np.ndarray, np.ndarray], ticks: np.ndarray,
+                 stage_code: np.ndarray, skipped: str, base: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """When each entity (in dense order) reached ``base`` and ``target``, from the core's stage
+    histories as :func:`funnelkit.conversion` reads them (the smallest int64 when never)."""
+    codes, uniq = codes_of
+    h = _core.build_histories(model._m, codes, ticks, stage_code, None, None, _core.HistoryOptions())
+    times = np.asarray(h.entry_times(skipped == "implied"))
+    rows = np.searchsorted(uniq, np.asarray(h.summary()["entity"], dtype=np.int64))
+    ladder = model.ladder
+    never = np.iinfo(np.int64).min
+    out = []
+    for name in (base, target):
+        t = np.full(len(uniq), never, dtype=np.int64)
+        t[rows] = times[:, ladder.index(name)]
+        out.append(t)
+    return out[0], out[1]
+
+
+def _span(ticks: int, axis: Any) -> str:
+    """A duration in ticks as text: the ticks and their unit, and days when that unit is known."""
+    per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}.get(axis.unit)
+    days = f"{ticks / per_second / 86_400:.1f} days" if per_second else ""
+    if axis.is_datetime and days:
+        return days
+    return f"{ticks} {axis.unit}" + (f" ({days})" if days else "")
 
 
 def _member(ids: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -195,6 +227,9 @@ def drivers(
     time: str = "time",
     stage: str = "stage",
     skipped: str = "implied",
+    maturity: Any = "auto",
+    as_of: Any = None,
+    time_unit: str | None = None,
     open_entities: str = "count",
     test: str = "automatic",
     confidence: float = 0.95,
@@ -225,12 +260,30 @@ def drivers(
         As in :func:`funnelkit.conversion`: the stage model (default B2B), column names, and
         whether reaching a stage implies the earlier ones (``"implied"``) or not
         (``"recorded"``).
+    maturity:
+        The maturity window T, so that every entity compared has been followed equally long.
+        With T, the population is the entities that reached ``base`` at least T before
+        ``as_of`` (entry = the time they reached ``base``), and the outcome is reaching
+        ``target`` within T of entry (by entry + T, inclusive). Without it, entities that arrived
+        shortly before the end of the data have had no time to convert, and any segment tied
+        to time (arrival month, a new campaign, a new rep) looks like a bad one. ``"auto"``
+        (default): T is the 90th percentile of the time from ``base`` to ``target`` among the
+        entities that reached both (0 when none did). A duration (``"90d"``,
+        ``datetime.timedelta``; a bare integer only for an integer time column, in its ticks)
+        sets T; ``None`` turns the window off (every entity in ``base`` counts, converted or
+        not by the end of the data; then see ``open_entities``).
+    as_of:
+        The end of the follow-up (a timestamp like the time column); default the last record.
+    time_unit:
+        The unit of an integer time column (default seconds), for ``maturity``.
     open_entities:
-        What to do with entities that are still open: they have not reached ``target`` and their
-        latest record is not a terminal stage (won, lost or disqualified in ``model``).
-        ``"count"`` (default): they count as not converted, like a conversion rate without a
-        maturity window. ``"exclude"``: they leave the population, so only decided entities are
-        compared (an entity recycled after a loss is open again).
+        What to do with entities that are still open: they have not reached ``target`` (within
+        T, with a maturity window) and their latest record (at or before entry + T, with a
+        maturity window) is not a terminal stage (won, lost or disqualified in ``model``).
+        ``"count"`` (default): they count as not converted. ``"exclude"``: they leave the
+        population, so only decided entities are compared (an entity recycled after a loss is
+        open again). Without a maturity window, ``"count"`` penalises recent arrivals and
+        ``"exclude"`` still favours segments that are decided quickly.
     test:
         ``"automatic"`` (Fisher's exact test when an expected count is below ``min_expected``,
         chi-squared with Yates' correction otherwise), ``"fisher"`` or ``"chi2"``.
@@ -258,22 +311,50 @@ def drivers(
     seg_raw = {s: _frames.column(table, s, "segments") for s in segments}
     reach = conversion(table, model=model, entity=entity, time=time, stage=stage, skipped=skipped, per_entity=True)
     base_name = base if base is not None else reach.stages[0]
-    converted_ids = reach.entities_at(target)
-    base_ids = reach.entities_at(base_name)
+    reach.entities_at(target)  # checks the names
+    reach.entities_at(base_name)
 
-    dense, ids = _dense_entities(_frames.column(table, entity, "entity"), entity)
-    ticks = _frames.timestamps(_frames.column(table, time, "time"), time)
+    dense, ids, codes_of = _dense_entities(_frames.column(table, entity, "entity"), entity, with_codes=True)
+    ticks, axis = _frames.time_axis(_frames.column(table, time, "time"), time, time_unit)
     order = np.lexsort((np.arange(len(dense)), ticks, dense))  # by entity, time, row
     first = order[np.r_[True, dense[order][1:] != dense[order][:-1]]] if len(order) else order
+    stage_code = _frames.stage_codes(_frames.column(table, stage, "stage"), model.names, stage)
+    base_time, target_time = _reach_times(model, codes_of, ticks, stage_code, skipped, base_name, target)
+    never = np.iinfo(np.int64).min
+    in_base = base_time != never
+    reached = target_time != never
+
+    window = None
+    if maturity is not None:
+        if isinstance(maturity, str) and maturity == "auto":
+            both = in_base & reached & (target_time >= base_time)
+            lags = (target_time[both] - base_time[both]).astype(np.float64)
+            window = int(np.ceil(np.quantile(lags, 0.9))) if len(lags) else 0
+        else:
+            window = int(axis.duration(maturity, "maturity"))
+            if window < 0:
+                raise ValueError(f"option 'maturity': value {maturity!r} is negative")
+    end = int(ticks.max()) if len(ticks) else 0
+    if as_of is not None:
+        end = int(axis.timestamp(as_of, "as_of"))
     outcome = np.full(len(ids), 2, dtype=np.uint8)
-    in_base = _member(ids, base_ids)
-    outcome[in_base] = _member(ids[in_base], converted_ids).astype(np.uint8)
+    if window is None:
+        outcome[in_base] = reached[in_base].astype(np.uint8)
+        bound = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
+    else:
+        matured = in_base & (base_time <= end - window)
+        bound = np.where(in_base, base_time + window, never)
+        outcome[matured] = (reached[matured] & (target_time[matured] <= bound[matured])).astype(np.uint8)
     if open_entities == "exclude":
-        last = order[np.r_[dense[order][1:] != dense[order][:-1], True]] if len(order) else order
-        codes = _frames.stage_codes(_frames.column(table, stage, "stage"), model.names, stage)
+        # Each entity's latest record, at or before entry + T with a maturity window.
+        seen = ticks[order] <= bound[dense[order]]
+        rows = order[seen]
+        ents = dense[rows]
+        last_rows = rows[np.r_[ents[1:] != ents[:-1], True]] if len(rows) else rows
         terminal = np.array([st.kind != "step" for st in model.stages], dtype=bool)
-        still_open = (outcome == 0) & ~terminal[codes[last]]
-        outcome[still_open] = 2
+        decided = np.zeros(len(ids), dtype=bool)
+        decided[dense[last_rows]] = terminal[stage_code[last_rows]]
+        outcome[(outcome == 0) & ~decided] = 2
 
     member_entity, member_feature = [], []
     seg_col: list[Any] = []
@@ -291,14 +372,27 @@ def drivers(
     raw = _core.drivers(outcome, np.concatenate(member_entity), np.concatenate(member_feature), offset, opts)
     inputs = {"rows": int(len(dense)), "entities": int(len(ids)), "population": int(raw["entities"]),
               "columns": {"entity": entity, "time": time, "stage": stage, "segments": segments}}
-    options = {"target": target, "base": base_name, "skipped": skipped, "open_entities": open_entities, "test": test,
-               "confidence": float(confidence),
+    options = {"target": target, "base": base_name, "skipped": skipped,
+               "maturity": None if maturity is None else _shown(maturity), "maturity_ticks": window,
+               "as_of": end, "time_unit": axis.unit, "time_is_datetime": axis.is_datetime,
+               "open_entities": open_entities, "test": test, "confidence": float(confidence),
                "adjust": adjust, "min_expected": float(min_expected)}
-    definition = (f"Drivers of conversion: among the entities that reached {base_name!r}"
-                  + (" and are decided (reached the target, or whose latest record is a terminal stage)"
-                     if open_entities == "exclude" else "")
-                  + f", the outcome is reaching {target!r}; each feature is one value of a segment column (the value "
-                  "on the entity's earliest record). " + _STATISTICS)
+    if window is None:
+        definition = (f"Drivers of conversion without a maturity window: among the entities that reached {base_name!r}"
+                      + (" and are decided (reached the target, or whose latest record is a terminal stage)"
+                         if open_entities == "exclude" else "")
+                      + f", the outcome is reaching {target!r} by the end of the data (recent arrivals have had less "
+                      "time, so segments tied to arrival time are confounded with it)")
+    else:
+        definition = (f"Drivers of conversion with a maturity window T = {_span(window, axis)}"
+                      + (" (the 90th percentile of the time from base to target among those who reached both)"
+                         if isinstance(maturity, str) else "")
+                      + f": among the entities that reached {base_name!r} at least T before as_of (entry = that time)"
+                      + (" and are decided by entry + T (reached the target, or their latest record by then is a "
+                         "terminal stage)" if open_entities == "exclude" else "")
+                      + f", the outcome is reaching {target!r} by entry + T; every entity compared was followed for T")
+    definition += ("; each feature is one value of a segment column (the value on the entity's earliest record). "
+                   + _STATISTICS)
     return Drivers(raw, {"segment": seg_col, "value": val_col}, outcome="converted", confidence=float(confidence),
                    definition=definition, inputs=inputs, options=options)
 
@@ -314,6 +408,7 @@ def dropoff_drivers(
     time: str = "time",
     event: str = "event",
     include_steps: bool = False,
+    landmark: Any = "auto",
     data_end: Any = None,
     time_unit: str | None = None,
     strict_deduplication: bool = False,
@@ -328,15 +423,17 @@ def dropoff_drivers(
     """Events over-represented among the entities that dropped out at a funnel step.
 
     The funnel is :func:`funnelkit.window_funnel` over ``events`` (steps are values of the
-    ``event`` column, ``window`` the conversion window, the ClickHouse modes as there). The
-    population is the entities that reached the step before ``dropped_at``; the outcome is
-    *dropped*: they did not reach ``dropped_at``. Entities whose window was still open at
-    ``data_end`` (default: the last event's time) and that did not go on are not drop-offs yet and
-    are left out. Each feature is "saw event e" in the entity's funnel window: from its first
-    step-1 event until the window closes (entry + ``window``, inclusive), and for those who went
-    on, only before their first ``dropped_at`` event at or after entry. Step events are left out
-    unless ``include_steps``.
-
+    ``event`` column, ``window`` the conversion window, the ClickHouse modes as there). An
+    entity's entry is its first step-1 event. The comparison is made at a landmark tau after
+    entry, the same for everyone: the population is the entities that reached the step before
+    ``dropped_at``, whose window (entry + ``window``) closed by ``data_end`` (default: the last
+    event's time), and that had not reached ``dropped_at`` by entry + tau (their first
+    ``dropped_at`` event at or after entry comes later). The outcome is *dropped*: they did not
+    reach ``dropped_at`` in the funnel. Each feature is "saw event e" in [entry, entry + tau].
+    Every entity is observed over the same interval, so an event that has nothing to do with the
+    outcome has an odds ratio near 1 (counting events until conversion for those who went on,
+    but over the whole window for those who dropped, would make any steady event look like a
+    driver of drop-off). Step events are left out unless ``include_steps``.
     Parameters
     ----------
     events:
@@ -349,6 +446,13 @@ def dropoff_drivers(
     dropped_at:
         The step (a name of ``steps``, not the first, or its 1-based level) whose non-arrival is
         the outcome.
+    landmark:
+        tau, the length of the interval after entry in which events are counted, at most
+        ``window``. ``"auto"`` (default): the median time from entry to the first ``dropped_at``
+        event among the entities that went on (``window`` when none did), so about half of
+        them are still on the way at tau. A duration like ``window``. Events after tau are not
+        seen: a shorter tau asks about early behaviour, a longer one leaves fewer entities that
+        went on in the comparison.
     data_end:
         The end of the data (a timestamp like the time column); default the last event.
     test, confidence, adjust, min_expected:
@@ -403,12 +507,25 @@ def dropoff_drivers(
 
     went_on = levels >= level
     dropped = levels == level - 1
+    if isinstance(landmark, str) and landmark == "auto":
+        on = went_on & (cutoff != big)
+        lags = cutoff[on] - entry[on]
+        tau = int(np.median(lags)) if len(lags) else window_ticks
+    else:
+        tau = int(axis.duration(landmark, "landmark"))
+        if not 0 <= tau <= window_ticks:
+            raise ValueError(f"option 'landmark': value {_shown(landmark)!r} must lie between 0 and the window "
+                             f"({_shown(window)!r})")
+    tau = min(tau, window_ticks)
     closed = entry <= end - window_ticks  # the window [entry, entry + window] ended by data_end
+    waiting = cutoff == big  # no dropped_at event by entry + tau
+    has_next = ~waiting
+    waiting[has_next] = cutoff[has_next] - entry[has_next] > tau
     outcome = np.full(len(ids), 2, dtype=np.uint8)
-    outcome[went_on] = 0
-    outcome[dropped & closed] = 1
+    outcome[went_on & closed & waiting] = 0
+    outcome[dropped & closed & waiting] = 1
 
-    keep = (codes >= 0) & (ticks >= row_entry) & (ticks - row_entry <= window_ticks) & (ticks < cutoff[dense])
+    keep = (codes >= 0) & (ticks >= row_entry) & (ticks - row_entry <= tau)
     if not include_steps:
         keep &= ~np.isin(codes, [c for c in step_code if c >= 0])
     feature_codes = codes[keep]
@@ -419,15 +536,20 @@ def dropoff_drivers(
     inputs = {"rows": int(len(dense)), "entities": int(len(ids)), "population": int(raw["entities"]),
               "columns": {"entity": entity, "time": time, "event": event}}
     options = {"steps": [_shown(s) for s in step_names], "window": _shown(window), "window_ticks": window_ticks,
-               "dropped_at": _shown(step_names[level - 1]), "data_end": end, "time_unit": axis.unit,
+               "dropped_at": _shown(step_names[level - 1]), "landmark": _shown(landmark), "landmark_ticks": tau,
+               "data_end": end, "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime, "include_steps": bool(include_steps), "test": test,
                "confidence": float(confidence), "adjust": adjust, "min_expected": float(min_expected)}
-    definition = (f"Drop-off drivers at step {step_names[level - 1]!r}: among the entities that reached "
-                  f"{step_names[level - 2]!r} (window_funnel levels), the outcome is dropped = did not reach "
-                  f"{step_names[level - 1]!r}; entities whose window was still open at data_end and that did not go on "
-                  "are left out. Each feature is an event seen in the entity's window, from its first step-1 event "
-                  "to entry + window, and for those who went on before their first "
-                  f"{step_names[level - 1]!r} event" + ("" if include_steps else "; step events are left out")
-                  + ". " + _STATISTICS)
+    nxt_name = step_names[level - 1]
+    definition = (f"Drop-off drivers at step {nxt_name!r}, compared at a landmark tau = {_span(tau, axis)} after "
+                  "entry (the entity's first step-1 event)"
+                  + (f" (the median time to the first {nxt_name!r} event among those who went on)"
+                     if isinstance(landmark, str) else "")
+                  + f": the population is the entities that reached {step_names[level - 2]!r} (window_funnel levels), "
+                  "whose window closed by data_end, and that had no "
+                  f"{nxt_name!r} event in [entry, entry + tau]; the outcome is dropped = did not reach {nxt_name!r}. "
+                  "Each feature is an event seen in [entry, entry + tau], the same interval for everyone, so an event "
+                  "unrelated to the outcome has an odds ratio near 1"
+                  + ("" if include_steps else "; step events are left out") + ". " + _STATISTICS)
     return Drivers(raw, {"event": [labels[i] for i in used]}, outcome="dropped", confidence=float(confidence),
                    definition=definition, inputs=inputs, options=options)

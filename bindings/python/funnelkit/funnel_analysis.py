@@ -246,16 +246,16 @@ def funnel_analysis(
         excl.append((code, step_index(after, "exclusions.after"), step_index(before, "exclusions.before")))
 
     data = _frames.as_table(data)
-    ent = _frames.entity_codes(_frames.column(data, entity, "entity"), entity)
+    ent = _frames.entity_codes(_frames.column(data, entity, "entity", labels=True), entity)
     tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
     window_ticks = axis.duration(window, "window")
-    raw = _frames.column(data, step, "step")
+    raw = _frames.column(data, step, "step", labels=lookup is not None)
     code_arr = _frames.int32_codes(raw, step) if lookup is None else _step_codes(raw, lookup, step, absent=absent,
                                                                                  extra=extra)
     seg = prop = None
     labels = None
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment", labels=True), segment)
     if hold is not None:
         prop = _frames.entity_codes(_frames.column(data, hold, "hold"), hold)
     att_step = 0 if attribution_step is None else step_index(attribution_step, "attribution_step")

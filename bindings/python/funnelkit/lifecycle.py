@@ -429,6 +429,43 @@ class Lifecycle:
                                       "Kaplan-Meier median with the other two censored; p_convert and "
                                       "p_closed_otherwise: Aalen-Johansen cumulative incidences at the last time.")
 
+    def visits(self) -> Table:
+        """Every visit of a step stage, one row each: entity, stage (name), entered (a datetime
+        for datetime input, else ticks), days (time spent in the visit, in days) and completed
+        (False for an open entity's current visit, censored at as_of). The durations behind
+        :meth:`time_in_stage`, e.g. for ``kaplan_meier(v["days"], v["completed"])`` of one
+        stage."""
+        v = self._h.time_in_stage()
+        names = np.array(self.model.names, dtype=object)
+        ids = self._arrays()["entity"]  # the core's rows index the entities in id order
+        cols = {"entity": self._entity_labels(ids[np.asarray(v["entity"])]), "stage": names[np.asarray(v["stage"])],
+                "entered": self._axis.datetimes(np.asarray(v["entered"], dtype=np.int64)),
+                "days": np.asarray(v["duration"], dtype=np.float64) / self._per_day,
+                "completed": np.asarray(v["completed"]).astype(bool)}
+        return self._table(cols, name="Visits", options={}, units={"days": _DAYS},
+                           categories={"stage": self.model.names},
+                           definition="One row per visit of a step stage: from a record of the stage until the "
+                                      "entity's next record (completed), or until as_of for an open entity's "
+                                      "current visit (completed = false, censored); days = its length in days.")
+
+    def conversion_times(self, from_stage: str | int, to_stage: str | int) -> Table:
+        """Per entity that reached ``from_stage`` (a stage name or ladder position): entity, days
+        from reaching it to reaching ``to_stage`` (converted), to closing otherwise (lost or
+        disqualified first) or to as_of (still open), and outcome: 1 converted, 2 closed
+        otherwise, 0 open (censored), the codes :func:`funnelkit.aalen_johansen` takes. The
+        durations behind :meth:`time_to_convert`."""
+        a, b = self._rank(from_stage, "from_stage"), self._rank(to_stage, "to_stage")
+        t = self._h.time_to_convert(a, b)
+        cols = {"entity": self._entity_labels(self._arrays()["entity"][np.asarray(t["entity"])]),
+                "days": np.asarray(t["duration"], dtype=np.float64) / self._per_day,
+                "outcome": np.asarray(t["outcome"]).astype(np.int64)}
+        return self._table(cols, name="ConversionTimes", units={"days": _DAYS},
+                           options={"from_stage": self.stages[a], "to_stage": self.stages[b]},
+                           definition="One row per entity that reached from_stage (reach times: skipped stages count "
+                                      "as reached): days until it reached to_stage (outcome 1), until it was lost or "
+                                      "disqualified first (outcome 2, a competing outcome) or until as_of while still "
+                                      "open (outcome 0, censored).")
+
     # -- aging -------------------------------------------------------------------------------------
     def stuck(self, *, limit: Mapping[Any, Any] | None = None, percentile: float = 90.0) -> Table:
         """Open entities that have been in their current stage longer than a limit: a fixed
@@ -740,14 +777,15 @@ def lifecycle(
     """
     model = model or StageModel.b2b()
     data = _frames.as_table(data)
-    ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
     tim, axis = _nanoseconds(tim, axis)
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage"), model.names, stage)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:
-        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment"), segment, segment_categories)
+        seg, labels = _frames.category_codes(_frames.column(data, segment, "segment", labels=True), segment,
+                                             segment_categories)
     why = None
     reasons: list[Any] | None = None
     if reason is not None:

@@ -195,7 +195,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--delimiter", help="CSV delimiter (default: detected)")
     cols = rep.add_argument_group("columns (override funnelkit.toml)")
     for name, text in (("entity", "entity id"), ("time", "time of the stage change"), ("stage", "stage name"),
-                       ("segment", "segment: source, campaign, ..."), ("amount", "deal value"),
+                       ("segment", "segment: source, campaign, ..."),
+                       ("campaign", "campaign (a second segment for the drivers of conversion)"), ("amount", "deal value"),
                        ("owner", "owner (rep) of the record"), ("reason", "lost or disqualification reason")):
         cols.add_argument(f"--{name}", metavar="COLUMN", help=f"column of the {text}")
     cols.add_argument("--time-unit", choices=("s", "ms", "us", "ns"), help="unit of integer times (default s)")
@@ -264,7 +265,7 @@ def _config(args: argparse.Namespace) -> Any:
     cfg = sample_config() if args.sample else ReportConfig()
     if path:
         cfg = load_toml(path, cfg)
-    for key in ("entity", "time", "stage", "segment", "amount", "owner", "reason", "time_unit", "goal", "period",
+    for key in ("entity", "time", "stage", "segment", "campaign", "amount", "owner", "reason", "time_unit", "goal", "period",
                 "maturity", "confidence", "title", "as_of", "window"):
         value = getattr(args, key)
         if value is not None:
@@ -293,7 +294,7 @@ def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("report: give DATA files or --sample (one of the two)")
     cfg = _config(args)
     quiet = args.quiet
-    progress = _Progress(not quiet and sys.stderr.isatty(), total=16)
+    progress = _Progress(not quiet and sys.stderr.isatty(), total=17)
     try:
         if args.sample:
             doc = _sample_with(cfg, args, progress)

@@ -211,8 +211,9 @@ class CumulativeIncidence(_Curve):
     distinct duration.
 
     Columns: ``time``, ``at_risk``, ``censored``, ``events_<label>`` and ``incidence_<label>``
-    for each outcome, ``survival`` (no outcome yet), then the confidence band ``lower_<label>``
-    and ``upper_<label>`` of each incidence at level ``confidence``. ``incidence[j, k - 1]`` is
+    for each outcome, ``survival`` (no outcome yet), then the pointwise confidence band
+    ``lower_<label>`` and ``upper_<label>`` of each incidence at level ``confidence`` (it covers
+    each time's incidence at that level, not the whole curve at once). ``incidence[j, k - 1]`` is
     the probability of having ended in outcome k by ``time[j]``; incidences and survival add up
     to 1. ``variance[j, k - 1]`` is the delta-method variance of that incidence.
     """
@@ -223,8 +224,10 @@ class CumulativeIncidence(_Curve):
                   "The probability of being won by t with lost as a competing outcome (not 1 - KM with lost "
                   "censored).")
     #: The definition of the band columns, added to :meth:`explain` of every result.
-    band_definition = ("Band (lower_<label>, upper_<label>): the delta-method (Greenwood-type) variance of Collett, "
-                       "as in lifelines' AalenJohansenFitter: Var F_k(t) = sum over t_i <= t of (F_k(t) - F_k(t_i))^2 "
+    band_definition = ("Band (lower_<label>, upper_<label>), pointwise: at each time it covers F_k(t) with the "
+                       "confidence level, but it is not a simultaneous band for the whole curve (the curve stays "
+                       "inside it at every time at once with a lower probability). Its variance is the delta-method "
+                       "(Greenwood-type) variance of Collett, as in lifelines' AalenJohansenFitter: Var F_k(t) = sum over t_i <= t of (F_k(t) - F_k(t_i))^2 "
                        "d_i / (n_i (n_i - d_i)) + S(t_(i-1))^2 d_(k,i) (n_i - d_(k,i)) / n_i^3 - 2 (F_k(t) - F_k(t_i)) "
                        "S(t_(i-1)) d_(k,i) / n_i^2 (d_i: all events at t_i; a time that empties the risk set adds "
                        "nothing to the first sum), on the log(-log) scale: with se = sqrt(Var) / (F |log F|), lower = "
@@ -299,7 +302,7 @@ def aalen_johansen(durations: Any, outcomes: Any, *, data: Any = None,
     ``outcomes`` holds 0 for censored (still open) and 1..K for the outcome; ``labels`` names
     outcomes 1..K (default 1..K). Ties at one time are processed together. With ``data=``,
     ``durations`` and ``outcomes`` are column names. ``confidence`` (in (0, 1)) is the level of
-    the band of every incidence (delta-method variance on the log(-log) scale, see
+    the pointwise band of every incidence (delta-method variance on the log(-log) scale, see
     :class:`CumulativeIncidence`). Matches lifelines' ``AalenJohansenFitter`` (estimate,
     ``variance_`` and ``confidence_interval_``) on data without tied times (lifelines jitters
     ties at random).

@@ -12,7 +12,9 @@ as each of them. Modes (combinable, as in ClickHouse):
 - ``strict_order``: after step 1, an event matching no step, or a step occurring before the
   step it follows, ends the search;
 - ``allow_reentry`` (with ``strict_order``): out-of-order steps are ignored instead;
-- ``strict_increase``: a step advances a chain only when strictly later than the previous step.
+- ``strict_increase``: a step advances a chain only when strictly later than the previous step;
+- ``strict_once``: an event counts for one step of a chain at most (an event matching steps 1
+  and 2 no longer completes both; with one step per event it changes nothing).
 
 The answer does not depend on the row order of the input. The full rules are documented in
 ``include/funnelkit/window_funnel.hpp``.
@@ -177,24 +179,18 @@ def _step_codes(raw: Any, lookup: dict[str, int], column: str, *, absent: str, o
                 extra: dict[str, int] | None = None) -> np.ndarray:
     """Step codes of a column of step names: each name's index, ``extra`` codes for named
     non-step events, -1 for anything else. Every step name must occur in the column (or, with
-    ``absent="warn"``, a warning says which do not)."""
-    if hasattr(raw, "cat"):
-        cats = np.asarray(raw.cat.categories.astype(str), dtype=object)
-        codes = raw.cat.codes.to_numpy()
-        present_codes = np.unique(codes[codes >= 0])
-        uniques = cats[present_codes]
-        inverse_map = np.full(len(cats) + 1, -1, dtype=np.int64)
-        inverse_map[present_codes] = np.arange(len(present_codes))
-        inverse = inverse_map[codes]
-    else:
-        values = np.asarray(raw, dtype=object)
-        uniques, inverse = np.unique(values.astype(str), return_inverse=True) if len(values) else (
-            np.array([], dtype=object), np.array([], dtype=np.int64))
-        inverse = inverse.reshape(-1)
-    _names.check_in_data(list(lookup), uniques.tolist(), what="step", column=column, option=option, absent=absent)
+    ``absent="warn"``, a warning says which do not). The names are dictionary-encoded by Arrow
+    (or read from a categorical's codes), then mapped once per distinct name."""
+    labels = raw if isinstance(raw, _frames.Labels) else _frames.Labels.of(raw)
+    if labels is None:  # numbers or mixed objects: compare their text
+        labels = _frames.Labels.of(np.asarray(raw, dtype=object).astype(str))
+    names = [str(c) for c in labels.categories]
+    present = labels.present()
+    _names.check_in_data(list(lookup), [n for n, p in zip(names, present) if p], what="step", column=column,
+                         option=option, absent=absent)
     full = {**lookup, **(extra or {})}
-    mapping = np.array([full.get(str(u), -1) for u in uniques] + [-1], dtype=np.int32)
-    return mapping[inverse] if len(inverse) else np.empty(0, dtype=np.int32)
+    mapping = np.array([full.get(n, -1) for n in names] + [-1], dtype=np.int32)
+    return labels.mapped(mapping)
 
 
 def _rename_columns(message: str, pairs: Sequence[tuple[str, str | None]]) -> str:
@@ -218,6 +214,7 @@ def window_funnel(
     strict_increase: bool = False,
     allow_reentry: bool = False,
     exact_increase: bool = False,
+    strict_once: bool = False,
     order: str = "detect",
     threads: int = 1,
     per_entity: bool = False,
@@ -245,8 +242,9 @@ def window_funnel(
     step_mask:
         Instead of ``step``: a column of unsigned bitmasks, bit k set when the event matches
         step k (an event may match several steps).
-    strict_deduplication, strict_order, strict_increase, allow_reentry:
-        ClickHouse's modes (see the module documentation).
+    strict_deduplication, strict_order, strict_increase, allow_reentry, strict_once:
+        ClickHouse's modes (see the module documentation); ``strict_once`` combines with no
+        other mode.
     exact_increase:
         With ``strict_increase`` alone: the exact longest chain of strictly increasing times.
         ClickHouse keeps one chain per level and can lose an older chain that would still
@@ -277,7 +275,7 @@ def window_funnel(
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
     data = _frames.as_table(data)
-    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
+    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
     window_ticks = axis.duration(window, "window")
     code = mask = None
@@ -290,7 +288,7 @@ def window_funnel(
             raise ValueError(f"column '{step_mask}', row {row}: value {int(raw[row])} is not a bitmask")
         mask = np.ascontiguousarray(raw, dtype=np.uint64)
     elif step is not None:
-        raw = _frames.column(data, step, "step")
+        raw = _frames.column(data, step, "step", labels=lookup is not None)
         code = _frames.int32_codes(raw, step) if lookup is None else _step_codes(raw, lookup, step, absent=absent)
     else:
         raise ValueError("give the column of step codes (step=) or of step bitmasks (step_mask=)")
@@ -299,7 +297,8 @@ def window_funnel(
             window=int(window_ticks), steps=n_steps, strict_deduplication=bool(strict_deduplication),
             strict_order=bool(strict_order), strict_increase=bool(strict_increase), allow_reentry=bool(allow_reentry),
             exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity),
-            ticks_per_second=int(axis.ticks_per_second))
+            ticks_per_second=int(axis.ticks_per_second),
+            strict_once=bool(strict_once))
         counts, ids, levels = _core.window_funnel(ent, tim, code, mask, options=opts)
     except ValueError as exc:
         raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),
@@ -308,6 +307,8 @@ def window_funnel(
                "time_is_datetime": axis.is_datetime, "strict_deduplication": bool(strict_deduplication),
                "strict_order": bool(strict_order), "strict_increase": bool(strict_increase),
                "allow_reentry": bool(allow_reentry), "exact_increase": bool(exact_increase)}
+    if strict_once:  # recorded only when set: results of earlier releases keep comparing equal
+        options["strict_once"] = True
     inputs = {"rows": int(len(ent)), "entities": int(counts.entities),
               "columns": {"entity": entity, "time": time, "step": step if step_mask is None else step_mask}}
     if per_entity and ids is not None and ent_labels is not None:

@@ -63,7 +63,7 @@ void funnelkit::python::register_conversion(py::module_& m) {
     m.def("conversion",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
              const array<std::int32_t>& stage, const std::optional<array<std::int32_t>>& segment,
-             const std::string& skipped) {
+             const std::string& skipped, unsigned threads) {
               stage_records r{column(entity, "entity"), column(time, "time"), column(stage, "stage"),
                               optional_column(segment, "segment")};
               conversion_options o;
@@ -71,9 +71,10 @@ void funnelkit::python::register_conversion(py::module_& m) {
               else if (skipped == "recorded") o.skipped = skipped_stages::not_implied;
               else throw funnelkit::invalid_argument("option 'skipped': value '" + skipped +
                                                      "' is not one of 'implied', 'recorded'");
+              o.threads = threads;
               py::gil_scoped_release release;
               return conversion(model, r, o);
           },
           py::arg("model"), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment") = py::none(),
-          py::arg("skipped") = "implied");
+          py::arg("skipped") = "implied", py::arg("threads") = 1u);
 }

@@ -135,12 +135,13 @@ void funnelkit::python::register_lifecycle(py::module_& m) {
 
     // Options are bound as classes with keyword arguments; the functions take one options object.
     py::class_<history_options>(m, "HistoryOptions")
-        .def(py::init([](std::optional<std::int64_t> as_of, std::int64_t ticks_per_second) {
-                 return history_options{.as_of = as_of, .ticks_per_second = ticks_per_second};
+        .def(py::init([](std::optional<std::int64_t> as_of, std::int64_t ticks_per_second, unsigned threads) {
+                 return history_options{.as_of = as_of, .ticks_per_second = ticks_per_second, .threads = threads};
              }),
-             py::kw_only(), py::arg("as_of") = py::none(), py::arg("ticks_per_second") = 1)
+             py::kw_only(), py::arg("as_of") = py::none(), py::arg("ticks_per_second") = 1, py::arg("threads") = 1u)
         .def_readwrite("as_of", &history_options::as_of)
-        .def_readwrite("ticks_per_second", &history_options::ticks_per_second);
+        .def_readwrite("ticks_per_second", &history_options::ticks_per_second)
+        .def_readwrite("threads", &history_options::threads);
 
     // Option words are read and written by the core's parse_*/to_string routines.
     py::class_<reach_options>(m, "ReachOptions")

@@ -44,7 +44,7 @@ void funnelkit::python::register_window_funnel(py::module_& m) {
     py::class_<window_funnel_options>(m, "WindowFunnelOptions")
         .def(py::init([](std::int64_t window, std::size_t steps, bool strict_deduplication, bool strict_order,
                          bool strict_increase, bool allow_reentry, bool exact_increase, const std::string& order,
-                         unsigned threads, bool per_entity, std::int64_t ticks_per_second) {
+                         unsigned threads, bool per_entity, std::int64_t ticks_per_second, bool strict_once) {
                  window_funnel_options o;
                  o.window = window;
                  o.steps = steps;
@@ -57,12 +57,13 @@ void funnelkit::python::register_window_funnel(py::module_& m) {
                  o.threads = threads;
                  o.per_entity = per_entity;
                  o.ticks_per_second = ticks_per_second;
+                 o.strict_once = strict_once;
                  return o;
              }),
              py::kw_only(), py::arg("window"), py::arg("steps"), py::arg("strict_deduplication") = false,
              py::arg("strict_order") = false, py::arg("strict_increase") = false, py::arg("allow_reentry") = false,
              py::arg("exact_increase") = false, py::arg("order") = "detect", py::arg("threads") = 1u,
-             py::arg("per_entity") = false, py::arg("ticks_per_second") = 1)
+             py::arg("per_entity") = false, py::arg("ticks_per_second") = 1, py::arg("strict_once") = false)
         .def_readwrite("window", &window_funnel_options::window)
         .def_readwrite("steps", &window_funnel_options::steps)
         .def_readwrite("strict_deduplication", &window_funnel_options::strict_deduplication)
@@ -72,7 +73,8 @@ void funnelkit::python::register_window_funnel(py::module_& m) {
         .def_readwrite("exact_increase", &window_funnel_options::exact_increase)
         .def_readwrite("threads", &window_funnel_options::threads)
         .def_readwrite("per_entity", &window_funnel_options::per_entity)
-        .def_readwrite("ticks_per_second", &window_funnel_options::ticks_per_second);
+        .def_readwrite("ticks_per_second", &window_funnel_options::ticks_per_second)
+        .def_readwrite("strict_once", &window_funnel_options::strict_once);
 
     m.def(
         "window_funnel",

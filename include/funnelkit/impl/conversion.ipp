@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/serialize.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -257,14 +257,27 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
         }
         return out;
     }
-    detail::entity_index index(n / 4);
-    std::vector<entity_state> states;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t k = index.insert(ent[i]);
-        if (k == states.size()) states.emplace_back();
-        observe(states[k], model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
-    }
-    for (const entity_state& e : states) emit(e);
+    // Any other order: reach is an order-free reduction per entity, so the grouping
+    // primitive's fold form (grouping.hpp): state words [mask, first time, segment].
+    if (options.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
+    std::vector<conversion_counts> part(std::max(1u, options.threads), out);
+    fold_by_entity(
+        records.entity, 3,
+        [&](std::size_t i, std::int64_t* w, bool fresh) {
+            entity_state e = fresh ? entity_state{} : entity_state{static_cast<std::uint64_t>(w[0]), w[1],
+                                                                      static_cast<std::int32_t>(w[2])};
+            observe(e, model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
+            w[0] = static_cast<std::int64_t>(e.mask);
+            w[1] = e.first_time;
+            w[2] = e.segment;
+        },
+        [&](unsigned t, std::int64_t, const std::int64_t* w) {
+            const auto mask = static_cast<std::uint64_t>(w[0]);
+            part[t].add_entity(options.skipped == skipped_stages::implied ? detail::close_downwards(mask) : mask,
+                               static_cast<std::int32_t>(w[2]));
+        },
+        options.threads);
+    for (const auto& p : part) out.merge(p);
     return out;
 }
 

@@ -10,7 +10,7 @@
 #include <numeric>
 #include <string>
 
-#include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/error.hpp"
 #include "funnelkit/survival.hpp"
@@ -27,6 +27,45 @@ inline std::uint32_t tie_key(const stage_model& m, std::int32_t code) noexcept {
 }
 
 }  // namespace detail::lifecycle_impl
+
+template <class Time, class Stage, class Segment, class Reason>
+void stage_histories::append_entity(std::int64_t id, std::size_t rows, Time time_at, Stage stage_at, Segment segment_at,
+                                    Reason reason_at, bool has_segment, bool has_reason) {
+    const std::int64_t t0 = time_at(0);
+    std::int32_t seg = has_segment ? segment_at(0) : -1;
+    std::uint64_t recorded = 0;
+    std::int32_t recycles = 0, last_rank = -1, exit_rank = -1;
+    std::int64_t prev_time = never;
+    std::int32_t prev_stage = -1;
+    for (std::size_t k = 0; k < rows; ++k) {
+        const std::int64_t t = time_at(k);
+        const std::int32_t s = stage_at(k);
+        if (has_segment && t == t0) seg = std::min(seg, segment_at(k));
+        if (t == prev_time && s == prev_stage) {  // exact duplicate: counts once
+            // Its reason is the smallest of the duplicates', whatever their row order.
+            if (has_reason) reason_.back() = std::min(reason_.back(), reason_at(k));
+            continue;
+        }
+        prev_time = t;
+        prev_stage = s;
+        time_.push_back(t);
+        stage_.push_back(s);
+        if (has_reason) reason_.push_back(reason_at(k));
+        const std::int32_t rank = model_.rank(s);
+        if (rank >= 0) {
+            recorded |= std::uint64_t{1} << rank;
+            if (last_rank >= 0 && rank < last_rank) ++recycles;
+            last_rank = rank;
+            if (!model_.is_terminal(s)) exit_rank = rank;
+        }
+    }
+    entity_.push_back(id);
+    segment_.push_back(seg);
+    recorded_.push_back(recorded);
+    recycles_.push_back(recycles);
+    exit_rank_.push_back(exit_rank);
+    offset_.push_back(time_.size());
+}
 
 // Entry times are read off the entity's few events rather than stored per (entity, stage):
 // a dense matrix would be the largest part of the histories.
@@ -106,138 +145,87 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
             in_order = tie_key(model, stg[i]) >= tie_key(model, stg[i - 1]);
         }
     }
-    // Out of order: group rows by entity with a hash map and a counting sort (O(n)), order
-    // the distinct entities by id (m log m), then sort each entity's few rows by (time, tie,
-    // row). Much cheaper than sorting all n rows by a composite key.
-    std::vector<std::uint64_t> order;  // rows in history order
-    if (!in_order) {
-        detail::entity_index index(n / 2);
-        std::vector<std::uint32_t> dense(n);
-        std::vector<std::uint32_t> count;
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint32_t d = index.insert(ent[i]);
-            dense[i] = d;
-            if (d == count.size()) count.push_back(0);
-            ++count[d];
-        }
-        const std::size_t m = count.size();
-        std::vector<std::uint32_t> by_id(m);
-        {
-            // Sort (id, dense index) pairs held together: no indirection in the comparisons.
-            std::vector<std::pair<std::int64_t, std::uint32_t>> ids(m);
-            for (std::size_t i = 0; i < n; ++i) ids[dense[i]] = {ent[i], dense[i]};
-            std::sort(ids.begin(), ids.end());
-            for (std::size_t r = 0; r < m; ++r) by_id[r] = ids[r].second;
-        }
-        std::vector<std::uint64_t> start(m + 1, 0);  // by dense id: where its rows go
-        {
-            std::uint64_t at = 0;
-            for (std::uint32_t d : by_id) {
-                start[d] = at;
-                at += count[d];
-            }
-        }
-        order.resize(n);
-        for (std::size_t i = 0; i < n; ++i) order[start[dense[i]]++] = i;
-        std::vector<std::uint32_t>().swap(dense);
-    }
-    // Gather every column into entity order with tight, independent loads (the CPU overlaps
-    // their cache misses), so everything below reads memory sequentially.
-    std::vector<std::int64_t> ent_s, tim_s;
-    std::vector<std::int32_t> stg_s, seg_s, rsn_s;
+    if (options.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
     const std::int32_t* seg_p = has_seg ? records.segment.data() : nullptr;
     const std::int32_t* rsn_p = has_reason ? records.reason.data() : nullptr;
-    if (!in_order) {
-        auto gather = [&](auto& out, const auto* col) {
-            out.resize(n);
-            for (std::size_t j = 0; j < n; ++j) out[j] = col[order[j]];
-            return out.data();
-        };
-        ent = gather(ent_s, ent);
-        tim = gather(tim_s, tim);
-        stg = gather(stg_s, stg);
-        if (has_seg) seg_p = gather(seg_s, seg_p);
-        if (has_reason) rsn_p = gather(rsn_s, rsn_p);
-        // Each entity's rows, now contiguous, into (time, tie key, original row) order.
-        std::vector<std::uint32_t> idx;
-        std::vector<std::int64_t> t_buf;
-        std::vector<std::int32_t> s_buf, g_buf, r_buf;
-        std::size_t b = 0;
-        while (b < n) {
-            std::size_t e = b + 1;
-            while (e < n && ent_s[e] == ent_s[b]) ++e;
-            bool sorted_group = true;
-            for (std::size_t j = b + 1; j < e && sorted_group; ++j)
-                sorted_group = tim_s[j - 1] < tim_s[j] ||
-                               (tim_s[j - 1] == tim_s[j] && tie_key(model, stg_s[j - 1]) < tie_key(model, stg_s[j]));
-            if (!sorted_group) {
-                const std::size_t g = e - b;
-                idx.resize(g);
-                std::iota(idx.begin(), idx.end(), 0u);
-                std::sort(idx.begin(), idx.end(), [&](std::uint32_t x, std::uint32_t y) {
-                    const std::size_t a = b + x, c = b + y;
-                    if (tim_s[a] != tim_s[c]) return tim_s[a] < tim_s[c];
-                    const auto ta = tie_key(model, stg_s[a]), tc = tie_key(model, stg_s[c]);
-                    return ta != tc ? ta < tc : order[a] < order[c];
-                });
-                auto permute = [&](auto& col, auto& buf) {
-                    buf.resize(g);
-                    for (std::size_t j = 0; j < g; ++j) buf[j] = col[b + idx[j]];
-                    std::copy(buf.begin(), buf.end(), col.begin() + static_cast<std::ptrdiff_t>(b));
-                };
-                permute(tim_s, t_buf);
-                permute(stg_s, s_buf);
-                if (has_seg) permute(seg_s, g_buf);
-                if (has_reason) permute(rsn_s, r_buf);
-            }
-            b = e;
+    if (in_order) {
+        h.time_.reserve(n);
+        h.stage_.reserve(n);
+        if (has_reason) h.reason_.reserve(n);
+        for (std::size_t j = 0; j < n;) {
+            std::size_t e = j + 1;
+            while (e < n && ent[e] == ent[j]) ++e;
+            h.append_entity(
+                ent[j], e - j, [&](std::size_t k) { return tim[j + k]; }, [&](std::size_t k) { return stg[j + k]; },
+                [&](std::size_t k) { return has_seg ? seg_p[j + k] : -1; },
+                [&](std::size_t k) { return has_reason ? rsn_p[j + k] : 0; }, has_seg, has_reason);
+            j = e;
         }
-        std::vector<std::uint64_t>().swap(order);
+        return h;
     }
-    auto row_at = [](std::size_t j) noexcept { return j; };
-
-    h.time_.reserve(n);
-    h.stage_.reserve(n);
-    if (has_reason) h.reason_.reserve(n);
-    std::size_t j = 0;
-    while (j < n) {
-        const std::size_t first = row_at(j);
-        const std::int64_t id = ent[first];
-        const std::int64_t t0 = tim[first];
-        std::int32_t seg = has_seg ? seg_p[first] : -1;
-        std::uint64_t recorded = 0;
-        std::int32_t recycles = 0, last_rank = -1, exit_rank = -1;
-        std::int64_t prev_time = never;
-        std::int32_t prev_stage = -1;
-        for (; j < n; ++j) {
-            const std::size_t r = row_at(j);
-            if (ent[r] != id) break;
-            const std::int64_t t = tim[r];
-            const std::int32_t s = stg[r];
-            if (has_seg && t == t0) seg = std::min(seg, seg_p[r]);
-            if (t == prev_time && s == prev_stage) {  // exact duplicate: counts once
-                // Its reason is the smallest of the duplicates', whatever their row order.
-                if (has_reason) h.reason_.back() = std::min(h.reason_.back(), rsn_p[r]);
-                continue;
-            }
-            prev_time = t;
-            prev_stage = s;
-            h.time_.push_back(t);
-            h.stage_.push_back(s);
-            if (has_reason) h.reason_.push_back(rsn_p[r]);
-            const std::int32_t rank = model.rank(s);
-            if (rank >= 0) {
-                recorded |= std::uint64_t{1} << rank;
-                if (last_rank >= 0 && rank < last_rank) ++recycles;
-                last_rank = rank;
-                if (!model.is_terminal(s)) exit_rank = rank;
-            }
-        }
+    // Out of order: the grouping primitive hands each entity's records in (time, tie key)
+    // order to a thread, which appends its history to a part of its own; the parts are then
+    // laid out in ascending entity id. Records tied in time and tie key are the same stage,
+    // duplicates whose result does not depend on their order.
+    struct payload {
+        std::int32_t stage, segment, reason;
+    };
+    const unsigned threads = options.threads;
+    std::vector<stage_histories> parts(threads, stage_histories(model));
+    for (auto& p : parts) {  // a thread's share of the events, with room for uneven buckets
+        const std::size_t share = threads == 1 ? n : n / threads + n / (4 * threads) + 1024;
+        p.time_.reserve(share);
+        p.stage_.reserve(share);
+        if (has_reason) p.reason_.reserve(share);
+    }
+    grouping_options go;
+    go.threads = threads;
+    go.visit_dropped = false;
+    group_by_entity<payload>(
+        records.entity, records.time,
+        [&](std::size_t i, payload& p) {
+            p = {stg[i], has_seg ? seg_p[i] : -1, has_reason ? rsn_p[i] : 0};
+            return true;
+        },
+        [&](unsigned t, std::int64_t id, std::span<const grouped_row<payload>> rows) {
+            parts[t].append_entity(
+                id, rows.size(), [&](std::size_t k) { return rows[k].time; },
+                [&](std::size_t k) { return rows[k].payload.stage; }, [&](std::size_t k) { return rows[k].payload.segment; },
+                [&](std::size_t k) { return rows[k].payload.reason; }, has_seg, has_reason);
+        },
+        go, [&](const payload& a, const payload& b) { return tie_key(model, a.stage) < tie_key(model, b.stage); });
+    // Entities of every part in id order, then their histories copied in that order.
+    std::vector<std::pair<std::int64_t, std::uint64_t>> where;  // (id, part << 40 | index)
+    std::size_t total = 0;
+    for (unsigned t = 0; t < threads; ++t) total += parts[t].entity_.size();
+    where.reserve(total);
+    for (unsigned t = 0; t < threads; ++t)
+        for (std::size_t i = 0; i < parts[t].entity_.size(); ++i)
+            where.emplace_back(parts[t].entity_[i], (std::uint64_t{t} << 40) | i);
+    std::sort(where.begin(), where.end());
+    h.entity_.reserve(total);
+    h.segment_.reserve(total);
+    h.recorded_.reserve(total);
+    h.recycles_.reserve(total);
+    h.exit_rank_.reserve(total);
+    h.offset_.reserve(total + 1);
+    std::size_t events = 0;
+    for (const auto& p : parts) events += p.time_.size();
+    h.time_.reserve(events);
+    h.stage_.reserve(events);
+    if (has_reason) h.reason_.reserve(events);
+    for (const auto& [id, at] : where) {
+        const stage_histories& p = parts[at >> 40];
+        const std::size_t i = at & ((std::uint64_t{1} << 40) - 1);
         h.entity_.push_back(id);
-        h.segment_.push_back(seg);
-        h.recorded_.push_back(recorded);
-        h.recycles_.push_back(recycles);
-        h.exit_rank_.push_back(exit_rank);
+        h.segment_.push_back(p.segment_[i]);
+        h.recorded_.push_back(p.recorded_[i]);
+        h.recycles_.push_back(p.recycles_[i]);
+        h.exit_rank_.push_back(p.exit_rank_[i]);
+        const auto b = static_cast<std::ptrdiff_t>(p.offset_[i]), e = static_cast<std::ptrdiff_t>(p.offset_[i + 1]);
+        h.time_.insert(h.time_.end(), p.time_.begin() + b, p.time_.begin() + e);
+        h.stage_.insert(h.stage_.end(), p.stage_.begin() + b, p.stage_.begin() + e);
+        if (has_reason) h.reason_.insert(h.reason_.end(), p.reason_.begin() + b, p.reason_.begin() + e);
         h.offset_.push_back(h.time_.size());
     }
     return h;

@@ -171,7 +171,7 @@ inline double outcome_step_at(const cumulative_incidence_result& r, const std::v
     return curve[j * static_cast<std::size_t>(r.n_outcomes) + static_cast<std::size_t>(outcome - 1)];
 }
 
-// The log(-log) band of an incidence F with variance v (see survival.hpp).
+// The pointwise log(-log) band of an incidence F with variance v at one time (see survival.hpp).
 inline std::pair<double, double> incidence_band(double f, double v, double z) {
     if (f <= 0.0) return {0.0, 0.0};
     if (f >= 1.0) return {1.0, 1.0};

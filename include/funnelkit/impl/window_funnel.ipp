@@ -15,8 +15,8 @@
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/detail/window_funnel_kernel.hpp"
-#include "funnelkit/detail/window_funnel_table.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/serialize.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -31,16 +31,17 @@ inline std::string modes_text(std::optional<std::uint8_t> m) {
     if (!m) return "not recorded";
     if (*m == 0) return "default";
     static constexpr const char* names[] = {"strict_deduplication", "strict_order", "strict_increase", "allow_reentry",
-                                            "exact_increase"};
+                                            "exact_increase", "strict_once"};
     std::string out;
-    for (int b = 0; b < 5; ++b)
+    for (int b = 0; b < 6; ++b)
         if (*m & (1u << b)) out += (out.empty() ? "" : "+") + std::string(names[b]);
     return out;
 }
 
 // The flag combinations window_funnel() accepts; empty when valid.
 inline std::string invalid_modes(std::uint8_t m) {
-    if (m >= 32) return "has unknown bits";
+    if (m >= 64) return "has unknown bits";
+    if ((m & strict_once_mode) && (m & ~strict_once_mode)) return "has strict_once with another mode";
     if ((m & allow_reentry_mode) && !(m & strict_order_mode)) return "has allow_reentry without strict_order";
     if ((m & exact_increase_mode) &&
         (!(m & strict_increase_mode) || (m & strict_deduplication_mode) || (m & strict_order_mode)))
@@ -69,6 +70,7 @@ FUNNELKIT_INLINE window_funnel_definition window_funnel_definition::of(const win
     if (o.strict_increase) m |= strict_increase_mode;
     if (o.allow_reentry) m |= allow_reentry_mode;
     if (o.exact_increase) m |= exact_increase_mode;
+    if (o.strict_once) m |= strict_once_mode;
     return {o.window, o.ticks_per_second, m};
 }
 
@@ -168,7 +170,7 @@ FUNNELKIT_INLINE window_funnel_counts window_funnel_counts::deserialize(const vo
         if (window >= 0) def.window = window;
         def.ticks_per_second = r.get<std::int64_t>();
         if (def.ticks_per_second < 0) r.fail("ticks per second " + std::to_string(def.ticks_per_second) + " is negative");
-        def.modes = r.get_code(31, "modes");
+        def.modes = r.get_code(63, "modes");
         if (def.modes)
             if (const std::string why = invalid_modes(*def.modes); !why.empty()) r.fail("modes " + modes_text(def.modes) + " " + why);
     }
@@ -205,9 +207,12 @@ struct job {
     unsigned steps;
     bool per_entity;
     bool check_order;           // the caller promised an order: verify it
+    bool keep_other;            // events matching no step matter (strict_order)
+    bool once;                  // strict_once with step masks (with step codes it is the default mode)
+    std::uint64_t window;
 };
 
-struct partial {
+struct alignas(64) partial {  // one per thread, on cache lines of its own
     window_funnel_counts counts;
     std::vector<std::int64_t> entity;
     std::vector<std::uint8_t> level;
@@ -252,9 +257,104 @@ inline std::uint64_t row_mask(const job& j, std::size_t i) {
                              std::string(order));
 }
 
+// strict_once (an event counts for one step of a chain at most). Events at different times are
+// different events, so the rule only bites within one timestamp: there, a chain may take
+// several steps at once only through distinct events. A chain at level j before the group
+// (or a new chain, j = 0) reaches level k when steps j+1..k can be given to distinct events of
+// the group, each matching its step (a matching, found step by step with augmenting paths);
+// as in the default mode, the latest start wins at every level. With one step per event (step
+// codes) this is the default mode.
+class once_group {
+public:
+    /// Applies the group of events `masks` at time `ts`.
+    void apply(std::int64_t ts, const std::uint64_t* masks, std::size_t r, std::uint64_t window, unsigned steps,
+               unsigned& level, std::int64_t* first) {
+        masks_ = masks;
+        r_ = r;
+        std::int64_t next[64];
+        std::copy(first, first + level, next);
+        unsigned top = level;
+        for (unsigned j = 0; j <= level && j < steps; ++j) {
+            std::int64_t start;
+            if (j == 0) start = ts;
+            else if (static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(first[j - 1]) <= window) start = first[j - 1];
+            else continue;
+            // Steps j..k-1 (0-based) to distinct events.
+            owner_.assign(r, -1);
+            unsigned k = j;
+            while (k < steps) {
+                seen_.assign(r, 0);
+                if (!augment(static_cast<int>(k))) break;
+                ++k;
+            }
+            for (unsigned l = std::max(j, 1u); l <= k; ++l)
+                if (l > top || next[l - 1] < start) next[l - 1] = start;
+            top = std::max(top, k);
+        }
+        for (unsigned l = 0; l < top; ++l) first[l] = next[l];
+        level = top;
+    }
+
+private:
+    bool augment(int step) {
+        for (std::size_t e = 0; e < r_; ++e) {
+            if (!((masks_[e] >> step) & 1u) || seen_[e]) continue;
+            seen_[e] = 1;
+            if (owner_[e] < 0 || augment(owner_[e])) {
+                owner_[e] = step;
+                return true;
+            }
+        }
+        return false;
+    }
+    const std::uint64_t* masks_ = nullptr;
+    std::size_t r_ = 0;
+    std::vector<int> owner_;
+    std::vector<char> seen_;
+};
+
+// The strict_once level of one entity's events, given in time order by mask_at(i)/time_at(i).
+template <class Time, class Mask>
+unsigned once_level(std::size_t n, Time time_at, Mask mask_at, std::uint64_t window, unsigned steps, once_group& g,
+                    std::vector<std::uint64_t>& masks) {
+    std::int64_t first[64];
+    unsigned level = 0;
+    for (std::size_t i = 0; i < n && level < steps;) {
+        const std::int64_t ts = time_at(i);
+        masks.clear();
+        for (; i < n && time_at(i) == ts; ++i)
+            if (mask_at(i)) masks.push_back(mask_at(i));
+        if (!masks.empty()) g.apply(ts, masks.data(), masks.size(), window, steps, level, first);
+    }
+    return level;
+}
+
 // Rows grouped by entity, time ascending within an entity: one sequential pass, no table.
 template <class Machine>
 void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::size_t end, partial& out) {
+    if (j.once) {
+        once_group g;
+        std::vector<std::uint64_t> masks;
+        for (std::size_t i = begin; i < end;) {
+            const std::int64_t e = j.ent[i];
+            std::size_t k = i;
+            for (; k < end && j.ent[k] == e; ++k) {
+                row_mask(j, k);
+                if (k > i && j.tim[k] < j.tim[k - 1]) [[unlikely]] broken_promise("time", k, j.tim[k], j.tim[k - 1], "(entity, time)");
+            }
+            const unsigned level = once_level(
+                k - i, [&](std::size_t x) { return j.tim[i + x]; }, [&](std::size_t x) { return j.mask[i + x]; },
+                j.window, j.steps, g, masks);
+            if (j.check_order && k < end && j.ent[k] < e) [[unlikely]] broken_promise("entity", k, j.ent[k], e, "(entity, time)");
+            out.counts.add(level);
+            if (j.per_entity) {
+                out.entity.push_back(e);
+                out.level.push_back(static_cast<std::uint8_t>(level));
+            }
+            i = k;
+        }
+        return;
+    }
     std::int64_t first[64];
     std::int64_t last[64];
     std::size_t i = begin;
@@ -290,208 +390,83 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
     }
 }
 
-// State words of an entity in the streaming kernel: [0] group time, [1] group steps S, [2]
-// flags (bits 0-7 level, bit 8 done, bit 9 a no-step event in the group), [3] repeated steps D
-// (only with strict_deduplication), then first[steps], then last[steps] with strict_increase.
-// With 4 steps and the default mode a slot (key + 7 words) is one cache line.
-inline constexpr std::int64_t flag_done = 1 << 8;
-inline constexpr std::int64_t flag_other = 1 << 9;
-inline constexpr std::size_t lookahead = 32;
-
-inline unsigned partition_of(std::int64_t e, unsigned parts) {
-    return static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * parts) >> 32);
-}
-
-template <bool Dedup>
-struct slot_layout {
-    static constexpr std::size_t header = Dedup ? 4 : 3;
-    static std::uint64_t repeated(const std::int64_t* s) noexcept {
-        if constexpr (Dedup) return static_cast<std::uint64_t>(s[3]);
-        else return 0;
+// Rows in any other order: the grouping primitive (funnelkit/grouping.hpp) drops the events
+// that cannot change a level (those matching no step, unless strict_order looks at them),
+// groups the rest by entity in cache-sized buckets and hands each entity's events, in time
+// order, to the step machine. Entities whose events were all dropped count at level 0.
+// What a kept event carries through the grouping: its step mask, or, with step codes, the
+// code alone (one byte instead of eight; 0xff for an event matching no step).
+struct mask_payload {
+    using type = std::uint64_t;
+    static type of(const job&, std::size_t, std::uint64_t m) noexcept { return m; }
+    static std::uint64_t mask(type p) noexcept { return p; }
+};
+struct code_payload {
+    using type = std::uint8_t;
+    static type of(const job& j, std::size_t i, std::uint64_t) noexcept {
+        return j.code[i] < 0 ? type{0xff} : static_cast<type>(j.code[i]);
     }
+    static std::uint64_t mask(type p) noexcept { return p == 0xff ? 0 : std::uint64_t{1} << p; }
 };
 
-template <class Machine, bool Dedup>
-inline void flush_slot(const Machine& mc, std::int64_t* s, unsigned steps) {
-    if (s[2] & flag_done) return;
-    unsigned level = static_cast<unsigned>(s[2] & 0xff);
-    constexpr std::size_t h = slot_layout<Dedup>::header;
-    const bool done = mc.apply(s[0], static_cast<std::uint64_t>(s[1]), slot_layout<Dedup>::repeated(s),
-                               (s[2] & flag_other) != 0, level, s + h, s + h + steps);
-    s[2] = static_cast<std::int64_t>(level) | (done ? flag_done : 0);
-}
-
-inline std::size_t expected_entities(std::size_t n) { return std::min<std::size_t>(n / 256 + 16, std::size_t{1} << 16); }
-
-// Time-ordered rows: one pass, the state of each entity kept inline in a hash table whose
-// slots are prefetched `lookahead` rows ahead. Only the entities of partition `part` (of
-// `parts`) are processed.
-template <class Machine, bool StrictIncrease, bool Dedup>
-void run_time(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
-    detail::state_table table(slot_layout<Dedup>::header + j.steps * (StrictIncrease ? 2u : 1u), expected_entities(j.n));
-    std::int64_t prev = std::numeric_limits<std::int64_t>::min();
-    for (std::size_t i = 0; i < j.n; ++i) {
-        if (i + lookahead < j.n) table.prefetch(j.ent[i + lookahead]);
-        const std::int64_t t = j.tim[i];
-        if (j.check_order && t < prev) [[unlikely]] broken_promise("time", i, t, prev, "time");
-        prev = t;
-        const std::int64_t e = j.ent[i];
-        if (parts > 1 && partition_of(e, parts) != part) continue;
+template <class Payload, class Machine>
+void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned threads, std::vector<partial>& parts) {
+    using P = typename Payload::type;
+    grouping_options go;
+    go.threads = threads;
+    go.visit_dropped = true;
+    const auto classify = [&](std::size_t i, P& p) {
         const std::uint64_t m = row_mask(j, i);
-        bool fresh;
-        std::int64_t* s = table.find_or_insert(e, fresh);
-        if (fresh) s[0] = t;
-        if (s[2] & flag_done) continue;
-        if (s[0] != t) {
-            flush_slot<Machine, Dedup>(mc, s, j.steps);
-            s[0] = t;
-            s[1] = 0;
-            if constexpr (Dedup) s[3] = 0;
-            s[2] &= ~flag_other;
-            if (s[2] & flag_done) continue;
-        }
-        if constexpr (Dedup) s[3] |= s[1] & static_cast<std::int64_t>(m);
-        s[1] |= static_cast<std::int64_t>(m);
-        if (m == 0) s[2] |= flag_other;
-    }
-    table.for_each([&](std::int64_t e, std::int64_t* s) {
-        flush_slot<Machine, Dedup>(mc, s, j.steps);
-        const auto level = static_cast<unsigned>(s[2] & 0xff);
-        out.counts.add(level);
-        if (j.per_entity) {
-            out.entity.push_back(e);
-            out.level.push_back(static_cast<std::uint8_t>(level));
-        }
-    });
-}
-
-// Unsorted rows, in rounds over sub-partitions of this thread's entities (so the per-round
-// buffers stay a small fraction of the input): one scan copies the round's events into a
-// buffer while a small hash table numbers the entities and counts their events, a counting
-// sort groups the events by entity, then each entity's events are sorted by time and run
-// through the step machine.
-template <class Machine>
-void run_unsorted(const job& j, const Machine& mc, unsigned part, unsigned parts, partial& out) {
-    // Up to 16 rounds: the buffers (40 bytes per event of a round) then stay near 12% of the
-    // input columns (20 bytes per event) at the cost of one scan of the entity column per round.
-    const std::size_t mine = j.n / parts + 1;
-    const auto rounds = static_cast<unsigned>(std::clamp<std::size_t>(mine >> 16, 1, 16));
-    const unsigned total = parts * rounds;
-    struct tagged {
-        std::int64_t t;
-        std::uint64_t m;
-        std::uint32_t k;
+        p = Payload::of(j, i, m);
+        return m != 0 || keep_other;
     };
-    struct ev {
-        std::int64_t t;
-        std::uint64_t m;
-    };
-    std::vector<tagged> a;
-    // Events grouped by entity: written in random order, so on huge pages when large.
-    const std::size_t cap = mine / rounds + mine / (rounds * 8) + 16;
-    std::unique_ptr<ev[]> grouped;
-    std::size_t grouped_cap = 0;
-    std::vector<std::uint32_t> start;
-    std::vector<std::int64_t> ids;
-    std::int64_t first[64];
-    std::int64_t last[64];
-    for (unsigned q = 0; q < rounds; ++q) {
-        const unsigned target = part * rounds + q;
-        detail::state_table table(1, expected_entities(j.n / total));
-        a.clear();
-        a.reserve(cap);
-        ids.clear();
-        bool fresh;
-        for (std::size_t i = 0; i < j.n; ++i) {
-            const std::int64_t e = j.ent[i];
-            if (total > 1 && partition_of(e, total) != target) continue;
-            const std::uint64_t m = row_mask(j, i);
-            std::int64_t* s = table.find_or_insert(e, fresh);
-            if (fresh) {
-                s[0] = static_cast<std::int64_t>(ids.size()) << 32;
-                ids.push_back(e);
-            }
-            ++s[0];  // low 32 bits: event count; high bits: dense entity number
-            a.push_back({j.tim[i], m, static_cast<std::uint32_t>(s[0] >> 32)});
-        }
-        if (a.size() > std::numeric_limits<std::uint32_t>::max())
-            detail::throw_option("order", "unsorted", "supports at most 2^32-1 events per round: sort the input by time first");
-        const std::size_t entities = ids.size();
-        start.assign(entities + 1, 0);
-        table.for_each([&](std::int64_t, std::int64_t* s) {
-            start[static_cast<std::size_t>(s[0] >> 32) + 1] = static_cast<std::uint32_t>(s[0] & 0xffffffff);
-        });
-        table = detail::state_table(1, 0);
-        for (std::size_t k = 0; k < entities; ++k) start[k + 1] += start[k];
-        if (a.size() > grouped_cap) {
-            grouped_cap = std::max(a.size(), cap);
-            grouped.reset(new ev[grouped_cap]);
-            detail::advise_huge_pages(grouped.get(), grouped_cap * sizeof(ev));
-        }
-        {
-            std::vector<std::uint32_t> cursor(start.begin(), start.end() - 1);
-            for (const tagged& x : a) grouped[cursor[x.k]++] = {x.t, x.m};
-        }
-        for (std::size_t k = 0; k < entities; ++k) {
-            ev* b = grouped.get() + start[k];
-            ev* e = grouped.get() + start[k + 1];
-            bool sorted = true;
-            for (ev* p = b + 1; p < e; ++p)
-                if (p->t < p[-1].t) {
-                    sorted = false;
-                    break;
-                }
-            if (!sorted) std::sort(b, e, [](const ev& x, const ev& y) { return x.t < y.t; });
-            unsigned level = 0;
+    std::vector<once_group> once(j.once ? threads : 0);
+    std::vector<std::vector<std::uint64_t>> once_masks(j.once ? threads : 0);
+    const auto visit = [&](unsigned t, std::int64_t id, std::span<const grouped_row<P>> rows) {
+        std::int64_t first[64];
+        std::int64_t last[64];
+        unsigned level = 0;
+        if (j.once) {
+            level = once_level(
+                rows.size(), [&](std::size_t x) { return rows[x].time; },
+                [&](std::size_t x) { return Payload::mask(rows[x].payload); }, j.window, j.steps, once[t], once_masks[t]);
+        } else if (!rows.empty()) {
             bool done = false;
-            std::int64_t gts = b->t;
+            std::int64_t gts = rows[0].time;
             std::uint64_t s = 0, d = 0;
             bool other = false;
-            for (const ev* p = b; p < e; ++p) {
-                if (p->t != gts) {
+            for (const auto& r : rows) {
+                if (r.time != gts) {
                     done = mc.apply(gts, s, d, other, level, first, last);
                     if (done) break;
-                    gts = p->t;
+                    gts = r.time;
                     s = d = 0;
                     other = false;
                 }
-                d |= s & p->m;
-                s |= p->m;
-                other |= p->m == 0;
+                const std::uint64_t m = Payload::mask(r.payload);
+                d |= s & m;
+                s |= m;
+                other |= m == 0;
             }
             if (!done) mc.apply(gts, s, d, other, level, first, last);
-            out.counts.add(level);
-            if (j.per_entity) {
-                out.entity.push_back(ids[k]);
-                out.level.push_back(static_cast<std::uint8_t>(level));
-            }
         }
-    }
+        partial& out = parts[t];
+        out.counts.add(level);
+        if (j.per_entity) {
+            out.entity.push_back(id);
+            out.level.push_back(static_cast<std::uint8_t>(level));
+        }
+    };
+    group_by_entity<P>(std::span<const std::int64_t>(j.ent, j.n), std::span<const std::int64_t>(j.tim, j.n), classify,
+                       visit, go);
 }
 
 template <class F>
 void run_threads(unsigned threads, std::vector<partial>& parts, F&& body) {
-    if (threads == 1) {
-        body(0u, parts[0]);
-        return;
-    }
-    std::vector<std::exception_ptr> errors(threads);
-    std::vector<std::thread> pool;
-    pool.reserve(threads);
-    for (unsigned t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            try {
-                body(t, parts[t]);
-            } catch (...) {
-                errors[t] = std::current_exception();
-            }
-        });
-    for (auto& th : pool) th.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    detail::run_workers(threads, [&](unsigned t) { body(t, parts[t]); });
 }
 
-template <class Machine, bool StrictIncrease, bool Dedup>
+template <class Machine>
 void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned threads, std::vector<partial>& parts) {
     if (order == input_order::entity_time) {
         // Split the rows into `threads` ranges at entity boundaries.
@@ -505,10 +480,14 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
             cut[t] = c;
         }
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
-    } else if (order == input_order::time) {
-        run_threads(threads, parts, [&](unsigned t, partial& p) { run_time<Machine, StrictIncrease, Dedup>(j, mc, t, threads, p); });
     } else {
-        run_threads(threads, parts, [&](unsigned t, partial& p) { run_unsorted(j, mc, t, threads, p); });
+        // Time order has no kernel of its own: grouping measured faster than a one-pass hash
+        // table of entity states (the table misses the cache on every row) and uses threads.
+        if (order == input_order::time && j.check_order)
+            for (std::size_t i = 1; i < j.n; ++i)
+                if (j.tim[i] < j.tim[i - 1]) [[unlikely]] broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
+        if (j.code) run_grouped<code_payload>(j, mc, j.keep_other, threads, parts);
+        else run_grouped<mask_payload>(j, mc, j.keep_other, threads, parts);
     }
 }
 
@@ -516,7 +495,7 @@ template <bool StrictOrder, bool StrictIncrease, bool Dedup>
 void dispatch(const job& j, const window_funnel_options& o, input_order order, unsigned threads, std::vector<partial>& parts) {
     const detail::funnel_machine<StrictOrder, StrictIncrease, Dedup> mc{static_cast<std::uint64_t>(o.window), j.steps,
                                                                          o.allow_reentry, o.exact_increase};
-    dispatch_order<decltype(mc), StrictIncrease, Dedup>(j, mc, order, threads, parts);
+    dispatch_order(j, mc, order, threads, parts);
 }
 
 }  // namespace detail::window_funnel_impl
@@ -545,6 +524,8 @@ FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events,
     if (o.exact_increase && (!o.strict_increase || o.strict_deduplication || o.strict_order))
         detail::throw_option("exact_increase", "true",
                              "requires strict_increase without strict_deduplication or strict_order");
+    if (o.strict_once && (o.strict_deduplication || o.strict_order || o.strict_increase || o.allow_reentry || o.exact_increase))
+        detail::throw_option("strict_once", "true", "does not combine with another mode");
     if (o.order != input_order::detect && o.order != input_order::entity_time && o.order != input_order::time &&
         o.order != input_order::unsorted)
         detail::throw_option("order", std::to_string(static_cast<int>(o.order)), "is not an input order");
@@ -567,6 +548,9 @@ FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events,
     j.max_time = std::numeric_limits<std::int64_t>::max() - o.window;
     j.per_entity = o.per_entity;
     j.check_order = o.order != input_order::detect && o.order != input_order::unsorted;
+    j.keep_other = o.strict_order;
+    j.once = o.strict_once && j.mask != nullptr;
+    j.window = static_cast<std::uint64_t>(o.window);
 
     window_funnel_result result;
     const window_funnel_definition definition = window_funnel_definition::of(o);

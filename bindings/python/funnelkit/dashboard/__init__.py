@@ -31,7 +31,7 @@ SAMPLE_COSTS = {"Webinar": 120_000.0, "Paid Search": 250_000.0, "Organic": 60_00
 def sample_config() -> ReportConfig:
     """The configuration of the built-in sample: its columns, the B2B model, a goal of 1,000,000
     a month, MQL follow-up within 24 hours, 100 leads per rep per month and illustrative costs."""
-    cfg = ReportConfig(segment="source", amount="amount", owner="rep", reason="reason", goal=1_000_000.0,
+    cfg = ReportConfig(segment="source", campaign="campaign", amount="amount", owner="rep", reason="reason", goal=1_000_000.0,
                        response_stage="MQL", response_limit="24h", volume_target=100.0, volume_stage="Lead",
                        costs=dict(SAMPLE_COSTS), title="Funnel report of the sample CRM data set")
     ladder = cfg.model.ladder
@@ -75,7 +75,8 @@ def report_from_files(paths: Sequence[str], cfg: ReportConfig, *, table: str | N
 
     cols = Columns(ids=[cfg.entity], times=[cfg.time], labels=[cfg.stage], time_unit=cfg.time_unit,
                    options={cfg.entity: "--entity", cfg.time: "--time", cfg.stage: "--stage"})
-    for key, flag in (("segment", "--segment"), ("owner", "--owner"), ("reason", "--reason")):
+    for key, flag in (("segment", "--segment"), ("campaign", "--campaign"), ("owner", "--owner"),
+                      ("reason", "--reason")):
         name = getattr(cfg, key)
         if name:
             cols.labels.append(name)

@@ -24,6 +24,7 @@ from .. import __version__
 from .._result import Table, plain
 from ..attribution import compare_attribution
 from ..campaign import campaign_report
+from ..drivers import drivers
 from ..forecast import backtest_forecast, forecast_pipeline
 from ..lifecycle import Lifecycle, lifecycle
 from ..planning import plan_reverse_funnel, steps_from_conversion
@@ -44,6 +45,7 @@ VERSION = 1
 SECTIONS = {
     "funnel": "Funnel",
     "segments": "Conversion by segment",
+    "drivers": "Drivers of conversion",
     "cohorts": "Cohorts",
     "time_in_stage": "Time in stage",
     "time_to_convert": "Time to convert",
@@ -59,6 +61,8 @@ SECTIONS = {
     "events": "Event funnel",
 }
 _CURVE_POINTS = 80
+#: Drivers drawn in the forest plot (the table holds every tested value).
+_DRIVER_ROWS = 20
 _STUCK_ROWS = 50
 
 
@@ -68,16 +72,22 @@ def table_doc(table: Table) -> dict[str, Any]:
 
 
 def _head(table: Table, n: int, *, relabel: dict[str, np.ndarray] | None = None) -> Table:
-    """The first ``n`` rows of a table, same name, definition, units and options."""
-    cols = {k: (np.asarray(v, dtype=object) if isinstance(v, list) else np.asarray(v))[:n]
-            for k, v in table._table().items()}
+    """The first ``n`` rows of a table, same name, definition, units, category order and
+    options (read from its Arrow form: units in the field metadata, categories as dictionaries)."""
+    import pyarrow as pa
+
+    arrow = table.to_arrow()
+    units = {f.name: f.metadata[b"unit"].decode() for f in arrow.schema if f.metadata and b"unit" in f.metadata}
+    categories = {f.name: arrow.column(f.name).combine_chunks().dictionary.to_pylist() for f in arrow.schema
+                  if pa.types.is_dictionary(f.type) and f.name not in (relabel or {})}
+    cols = {k: table.column(k)[:n] for k in table.columns}
     for k, labels in (relabel or {}).items():
         cols[k] = labels[np.asarray(cols[k], dtype=np.int64)]
     ex = table.explain()
     inputs = dict(ex.inputs)
     inputs["rows_total"] = len(table)
     return Table(cols, name=ex["result"], definition=ex.definition, inputs=inputs, options=ex.options,
-                 units=table._units, categories={k: v for k, v in table._categories.items() if k not in (relabel or {})})
+                 units=units, categories=categories)
 
 
 def _fmt_n(n: int, what: str) -> str:
@@ -120,10 +130,6 @@ class _Builder:
         c = self.cfg
         return {"entity": c.entity, "time": c.time, "stage": c.stage}
 
-    def _per_day(self) -> float:
-        assert self.lc is not None
-        return self.lc._per_day
-
     def _grid(self, upper: float) -> np.ndarray:
         upper = upper if math.isfinite(upper) and upper > 0 else 1.0
         return np.linspace(0.0, upper, _CURVE_POINTS + 1)
@@ -132,6 +138,7 @@ class _Builder:
     def run(self) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("reading stage histories", self.histories), ("funnel", self.funnel), ("segments", self.segments),
+            ("drivers", self.drivers),
             ("cohorts", self.cohorts), ("time in stage", self.time_in_stage),
             ("time to convert", self.time_to_convert), ("stage flow", self.flow), ("stuck leads", self.stuck),
             ("velocity", self.velocity), ("plan", self.plan), ("forecast", self.forecast), ("service levels", self.sla),
@@ -165,12 +172,12 @@ class _Builder:
         lc = self.lc
         target = self.won or self.model.ladder[-1]
         by = lc.conversion(by="segment", confidence=c.confidence)
-        cols = by._table()
+        cols = by
         seg = np.asarray(cols[c.segment], dtype=object)
         stage = np.asarray(cols["stage"], dtype=object)
         first = self.model.ladder[0]
         rows = []
-        whole = lc.conversion(confidence=c.confidence)._table()
+        whole = lc.conversion(confidence=c.confidence)
         i, i0 = list(whole["stage"]).index(target), list(whole["stage"]).index(first)
         overall = {"entered": int(whole["reached"][i0]), "reached": int(whole["reached"][i]),
                    "rate": float(whole["cumulative_rate"][i]), "lower": float(whole["cum_lower"][i]),
@@ -219,31 +226,56 @@ class _Builder:
         c = self.cfg
         t = self.lc.conversion(by="cohort", period=c.period, tz=c.tz, maturity=c.maturity, immature="flag",
                                confidence=c.confidence)
-        cols = t._table()
+        cols = t
         first = np.asarray(cols["stage"], dtype=object) == self.model.ladder[0]
         n = int(np.asarray(cols["entities"])[first].sum())
         k = int(first.sum())
-        immature = int((~np.asarray(cols["mature"])[first]).sum()) if "mature" in cols else 0
+        immature = int((~np.asarray(cols["mature"])[first]).sum()) if "mature" in t.columns else 0
         self.add("cohorts", t, {"cohorts": t}, n=n, size=f"{n:,} entities in {k} cohorts ({immature} immature)",
                  summary={"cohorts": k, "immature": immature, "period": c.period, "maturity": c.maturity})
 
+    def drivers(self) -> None:
+        c = self.cfg
+        columns = list(dict.fromkeys(x for x in (c.segment, c.campaign, c.owner) if x))
+        if not columns:
+            return self.skip("drivers", "no segment, campaign or owner column (--segment, --campaign, --owner)")
+        target = self.won or self.model.ladder[-1]
+        try:
+            d = drivers(self.frame, target=target, segments=columns, model=self.model, **self.cols,
+                        confidence=c.confidence)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"drivers of conversion: {exc}") from None
+        level = round(1.0 - c.confidence, 12)
+        with np.errstate(invalid="ignore"):
+            significant = int((np.asarray(d.q_value, dtype=np.float64) <= level).sum())
+        tested = int(np.isfinite(np.asarray(d.p_value, dtype=np.float64)).sum())
+        notes = [f"{significant} of {tested} tested values have a Benjamini-Hochberg q-value at or below {level:g}. "
+                 "A driver is an association, not a cause: entities with a value may differ from the others in "
+                 "ways the table does not see."]
+        self.add("drivers", d, {"drivers": d}, n=d.population,
+                 size=f"{d.population:,} entities, {d.with_outcome:,} reached {target}; {len(d)} values of "
+                      f"{', '.join(columns)}",
+                 notes=notes,
+                 summary={"target": target, "columns": columns, "population": d.population,
+                          "reached": d.with_outcome, "confidence": d.confidence, "level": level,
+                          "significant": significant, "tested": tested, "shown": min(len(d), _DRIVER_ROWS)})
+
     def time_in_stage(self) -> None:
         lc = self.lc
-        tis = lc.time_in_stage(confidence=self.cfg.confidence)
-        v = lc._h.time_in_stage()  # every visit: stage code, duration (ticks), completed
-        per_day = self._per_day()
-        stage_codes = np.asarray(v["stage"])
-        days = np.asarray(v["duration"], dtype=np.float64) / per_day
-        done = np.asarray(v["completed"]).astype(np.uint8)
-        names = self.model.names
+        c = self.cfg
+        tis = lc.time_in_stage(confidence=c.confidence)
+        visits = lc.visits()  # every visit: stage, days, completed (open visits censored at as_of)
+        stage = visits["stage"]
+        days = visits["days"]
+        done = visits["completed"]
         curves: list[tuple[str, KaplanMeier]] = []
-        for code in self.model.ladder_codes:
-            if names[code] == self.won:
+        for name in self.model.ladder:
+            if name == self.won:
                 continue
-            m = stage_codes == code
-            if m.sum() == 0:
+            m = stage == name
+            if not m.any():
                 continue
-            curves.append((names[code], kaplan_meier(days[m], done[m], confidence=self.cfg.confidence)))
+            curves.append((name, kaplan_meier(days[m], done[m], confidence=c.confidence)))
         tails = [km.percentile(0.1) for _, km in curves if len(km)]
         finite = [t for t in tails if math.isfinite(t)]
         upper = 1.2 * max(finite) if finite else max([float(km.time[-1]) for _, km in curves if len(km)] + [1.0])
@@ -253,8 +285,8 @@ class _Builder:
             out["stage"] += [name] * len(grid)
             out["days"] += grid.tolist()
             out["survival"] += np.atleast_1d(km.survival_at(grid)).tolist()
-            out["lower"] += np.atleast_1d(km._step(km.lower, 1.0, grid)).tolist()
-            out["upper"] += np.atleast_1d(km._step(km.upper, 1.0, grid)).tolist()
+            out["lower"] += np.atleast_1d(km.lower_at(grid)).tolist()
+            out["upper"] += np.atleast_1d(km.upper_at(grid)).tolist()
         ladder = [s for s in self.model.ladder if s != self.won]
         curve_table = Table({"stage": out["stage"], "days": np.array(out["days"]), "survival": np.array(out["survival"]),
                              "lower": np.array(out["lower"]), "upper": np.array(out["upper"])},
@@ -262,23 +294,22 @@ class _Builder:
                             definition=("Kaplan-Meier curve of the time spent in each stage per visit (open visits "
                                         "censored at as_of), sampled at evenly spaced days: " + KaplanMeier.definition),
                             inputs={"visits": int(len(days)), "completed": int(done.sum())},
-                            options={"confidence": self.cfg.confidence, "points": _CURVE_POINTS + 1})
+                            options={"confidence": c.confidence, "points": _CURVE_POINTS + 1})
         n = int(np.asarray(tis["visits"]).sum())
         self.add("time_in_stage", tis, {"time_in_stage": tis, "curves": curve_table}, n=n,
-                 size=f"{n:,} visits ({int((1 - done).sum()):,} still open)")
+                 size=f"{n:,} visits ({int((~done).sum()):,} still open)")
 
     def _conversion_durations(self) -> tuple[str, str, np.ndarray, np.ndarray]:
-        lc = self.lc
         a, b = self.model.ladder[0], self.won or self.model.ladder[-1]
-        t = lc._h.time_to_convert(0, self.model.ladder.index(b))
-        return a, b, np.asarray(t["duration"], dtype=np.float64) / self._per_day(), np.asarray(t["outcome"]).astype(np.int32)
+        t = self.lc.conversion_times(a, b)
+        return a, b, t["days"], t["outcome"].astype(np.int32)
 
     def time_to_convert(self) -> None:
         lc = self.lc
         c = self.cfg
         a, b, days, outcome = self._conversion_durations()
         ttc = lc.time_to_convert(a, b, by_segment=c.segment is not None, confidence=c.confidence)
-        cols = ttc._table()
+        cols = ttc
         converted = days[outcome == 1]
         p90 = float(np.asarray(cols["p90"])[0])
         top = float(np.asarray(cols["max"])[0])
@@ -299,7 +330,7 @@ class _Builder:
         self.add("time_to_convert", ttc, {"time_to_convert": ttc, "histogram": hist}, n=n,
                  size=f"{n:,} entered {a}, {len(converted):,} reached {b}")
         # won and lost over time: Aalen-Johansen with closed-otherwise as the competing outcome
-        aj = aalen_johansen(days, outcome, labels=["won", "lost"])
+        aj = aalen_johansen(days, outcome, labels=["won", "lost"], confidence=c.confidence)
         if not len(aj):
             return self.skip("won_lost", "no durations")
         final = [aj.final("won"), aj.final("lost")]
@@ -309,18 +340,28 @@ class _Builder:
         grid = self._grid(upper * 1.05)
         curve = Table({"days": grid, "won": np.atleast_1d(aj.incidence_at("won", grid)),
                        "lost": np.atleast_1d(aj.incidence_at("lost", grid)),
-                       "open": np.atleast_1d(aj._step(aj.survival, 1.0, grid))},
+                       "open": np.atleast_1d(aj.survival_at(grid)),
+                       "lower_won": np.atleast_1d(aj.lower_at("won", grid)),
+                       "upper_won": np.atleast_1d(aj.upper_at("won", grid)),
+                       "lower_lost": np.atleast_1d(aj.lower_at("lost", grid)),
+                       "upper_lost": np.atleast_1d(aj.upper_at("lost", grid))},
                       name="WonLostIncidence", units={"days": "days"},
                       definition=(f"Days from reaching {a}: the probability of having been won (reached {b}) and of "
                                   "having been lost or disqualified first, by the Aalen-Johansen estimator with the "
                                   "two as competing outcomes and open entities censored at as_of; open = neither "
-                                  "yet. Sampled at evenly spaced days. " + aj.definition),
+                                  "yet. lower_won, upper_won, lower_lost, upper_lost: the confidence band of each "
+                                  "incidence. Sampled at evenly spaced days. " + aj.explain().definition),
                       inputs={"entities": int(len(days)), "won": int((outcome == 1).sum()),
                               "lost": int((outcome == 2).sum()), "open": int((outcome == 0).sum())},
-                      options={"from_stage": a, "to_stage": b, "points": _CURVE_POINTS + 1})
+                      options={"from_stage": a, "to_stage": b, "points": _CURVE_POINTS + 1,
+                               "confidence": aj.confidence})
         self.add("won_lost", curve, {"incidence": curve}, n=len(days),
                  size=f"{len(days):,} entities ({int((outcome == 0).sum()):,} still open)",
-                 summary={"p_won": final[0], "p_lost": final[1]})
+                 summary={"p_won": final[0], "p_lost": final[1], "confidence": aj.confidence,
+                          "p_won_lower": float(aj.lower_at("won", aj.time[-1])),
+                          "p_won_upper": float(aj.upper_at("won", aj.time[-1])),
+                          "p_lost_lower": float(aj.lower_at("lost", aj.time[-1])),
+                          "p_lost_upper": float(aj.upper_at("lost", aj.time[-1]))})
 
     def flow(self) -> None:
         lc = self.lc
@@ -470,7 +511,7 @@ class _Builder:
         c = self.cfg
         conv = lifecycle(self.frame, model=self.model, **self.cols, segment=c.owner, as_of=c.as_of,
                          time_unit=c.time_unit).conversion(by="segment")
-        cols = conv._table()
+        cols = conv
         need = dict(zip(plan["stage"], plan["per_rep_per_period"]))
         keep = [i for i, s in enumerate(cols["stage"]) if s in need and cols[c.owner][i] != "(all)"]
         reps = [cols[c.owner][i] for i in keep]

@@ -11,6 +11,7 @@ A ``funnelkit.toml`` looks like this (every key is optional; ``funnelkit init DA
     time = "changed_at"
     stage = "stage"
     segment = "source"        # conversion by segment, campaign ROI, velocity by source
+    campaign = "campaign"     # drivers of conversion (beside segment and owner)
     amount = "amount"         # deal value: revenue, velocity, the plan
     owner = "rep"             # SLA per rep, the plan per rep
     reason = "reason"         # why leads leave
@@ -62,7 +63,7 @@ from ..model import StageModel
 
 __all__ = ["ReportConfig", "DataError", "load_toml", "config_to_toml"]
 
-_COLUMN_KEYS = ("entity", "time", "stage", "segment", "amount", "owner", "reason")
+_COLUMN_KEYS = ("entity", "time", "stage", "segment", "campaign", "amount", "owner", "reason")
 _KINDS = ("step", "won", "lost", "disqualified")
 
 
@@ -78,6 +79,7 @@ class ReportConfig:
     time: str = "time"
     stage: str = "stage"
     segment: str | None = None
+    campaign: str | None = None
     amount: str | None = None
     owner: str | None = None
     reason: str | None = None

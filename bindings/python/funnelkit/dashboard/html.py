@@ -71,14 +71,14 @@ def _e(text: Any) -> str:
 _PCT = {"rate", "lower", "upper", "share", "compliance", "pacing", "elapsed", "attainment", "p_convert",
         "p_closed_otherwise", "survival", "won_share", "roi_share"}
 _PCT_PREFIX = ("step_", "cum_", "lead_to_", "mql_to_", "sql_to_", "opportunity_to_")
-_SCI = {"p_value", "p_holm", "p_adjusted", "z", "score", "statistic"}
+_SCI = {"p_value", "p_holm", "p_adjusted", "q_value", "z", "score", "statistic"}
 
 
 def _is_pct(name: str) -> bool:
-    return name in _PCT or name.endswith(("rate", "_share")) or name.startswith(_PCT_PREFIX)
+    return name in _PCT or name.endswith(("rate", "_share")) or name.startswith(_PCT_PREFIX + ("rate_",))
 
 
-def _cell(value: Any, unit: str | None, name: str) -> str:
+def _cell(value: Any, unit: str | None, name: str, ratios: frozenset[str] = frozenset()) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -86,7 +86,7 @@ def _cell(value: Any, unit: str | None, name: str) -> str:
     if isinstance(value, list):
         return _e(", ".join(map(str, value)))
     if isinstance(value, (int, float)):
-        if _is_pct(name):
+        if _is_pct(name) and name not in ratios:
             return pct(value)
         if isinstance(value, float) and name in _SCI:
             return f"{value:.3g}"
@@ -94,14 +94,17 @@ def _cell(value: Any, unit: str | None, name: str) -> str:
     return _e(value)
 
 
-def table_html(t: dict[str, Any], *, limit: int = 60, columns: list[str] | None = None) -> str:
-    """A table document as an HTML table (the first ``limit`` rows), units in the header."""
+def table_html(t: dict[str, Any], *, limit: int = 60, columns: list[str] | None = None,
+               ratios: frozenset[str] = frozenset()) -> str:
+    """A table document as an HTML table (the first ``limit`` rows), units in the header;
+    ``ratios`` names columns shown as numbers although their names suggest percentages."""
     cols = [c for c in t["columns"] if columns is None or c["name"] in columns]
     head = "".join(f"<th>{_e(c['name'])}" + (f" <small>({_e(c['unit'])})</small>" if c.get("unit") else "") + "</th>"
                    for c in cols)
     body = []
     for r in t["data"][:limit]:
-        body.append("<tr>" + "".join(f"<td>{_cell(r[c['name']], c.get('unit'), c['name'])}</td>" for c in cols) + "</tr>")
+        body.append("<tr>" + "".join(f"<td>{_cell(r[c['name']], c.get('unit'), c['name'], ratios)}</td>"
+                                     for c in cols) + "</tr>")
     more = f"<p class='size'>{len(t['data']) - limit:,} more rows in the JSON and CSV output.</p>" \
         if len(t["data"]) > limit else ""
     return f"<div class='tablewrap'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
@@ -146,6 +149,21 @@ def _segments(s: dict[str, Any]) -> str:
             f"entities; ▲/▼ = significantly higher/lower than the rest (Holm)</h3>{chart}")
 
 
+def _drivers(s: dict[str, Any]) -> str:
+    sm = s["summary"]
+    d = rows(s["tables"]["drivers"])[: sm["shown"]]
+    significant = [r["q_value"] is not None and r["q_value"] <= sm["level"] for r in d]
+    chart = svg.odds_forest([f"{r['segment']} = {r['value']}" for r in d], [r["odds_ratio"] for r in d],
+                            [r["lower"] for r in d], [r["upper"] for r in d], [r["q_value"] for r in d], significant,
+                            counts=[f"{r['converted']:,} of {r['entities']:,} reached {sm['target']} "
+                                    f"({pct(r['rate'])}) against {pct(r['rate_without'])} of the rest" for r in d],
+                            label=f"drivers of conversion to {sm['target']}")
+    more = len(s["tables"]["drivers"]["data"]) - len(d)
+    return (f"<h3>Odds of reaching {_e(sm['target'])} with each value against everyone else ({pct(sm['confidence'], 0)} "
+            f"interval, log scale); green/red: q-value (Benjamini-Hochberg) at or below {sm['level']:g}"
+            + (f"; the {len(d)} strongest of {len(d) + more} shown" if more > 0 else "") + "</h3>" + chart)
+
+
 def _cohorts(s: dict[str, Any]) -> str:
     d = rows(s["tables"]["cohorts"])
     stages = list(dict.fromkeys(r["stage"] for r in d))
@@ -183,10 +201,16 @@ def _time_to_convert(s: dict[str, Any]) -> str:
 def _won_lost(s: dict[str, Any]) -> str:
     d = rows(s["tables"]["incidence"])
     x = [r["days"] for r in d]
-    series = [{"name": "won", "x": x, "y": [r["won"] for r in d], "colour": svg.PALETTE[2]},
-              {"name": "lost or disqualified", "x": x, "y": [r["lost"] for r in d], "colour": svg.PALETTE[5]},
+    series = [{"name": "won", "x": x, "y": [r["won"] for r in d], "colour": svg.PALETTE[2],
+               "lo": [r["lower_won"] for r in d], "hi": [r["upper_won"] for r in d]},
+              {"name": "lost or disqualified", "x": x, "y": [r["lost"] for r in d], "colour": svg.PALETTE[5],
+               "lo": [r["lower_lost"] for r in d], "hi": [r["upper_lost"] for r in d]},
               {"name": "still open", "x": x, "y": [r["open"] for r in d], "colour": svg.PALETTE[8]}]
-    return ("<h3>Probability of being won, lost or still open t days after entering (Aalen-Johansen)</h3>"
+    sm = s["summary"]
+    return (f"<h3>Probability of being won, lost or still open t days after entering (Aalen-Johansen; band = "
+            f"{pct(sm['confidence'], 0)} confidence interval): won {pct(sm['p_won'])} [{pct(sm['p_won_lower'])}, "
+            f"{pct(sm['p_won_upper'])}], lost {pct(sm['p_lost'])} [{pct(sm['p_lost_lower'])}, "
+            f"{pct(sm['p_lost_upper'])}] at the last time</h3>"
             + svg.curves(series, xlabel="days since entering", ylabel="probability", label="won and lost over time"))
 
 
@@ -341,7 +365,7 @@ def _events(s: dict[str, Any]) -> str:
                       [r["cumulative_rate"] for r in d], label="event funnel")
 
 
-_RENDER = {"funnel": _funnel, "segments": _segments, "cohorts": _cohorts, "time_in_stage": _time_in_stage,
+_RENDER = {"funnel": _funnel, "segments": _segments, "drivers": _drivers, "cohorts": _cohorts, "time_in_stage": _time_in_stage,
            "time_to_convert": _time_to_convert, "won_lost": _won_lost, "flow": _flow, "stuck": _stuck,
            "velocity": _velocity, "plan": _plan, "forecast": _forecast, "sla": _sla, "campaign": _campaign, "attribution": _attribution,
            "events": _events}
@@ -349,6 +373,8 @@ _RENDER = {"funnel": _funnel, "segments": _segments, "cohorts": _cohorts, "time_
 _DETAIL = {"funnel": ("funnel", ["stage", "owner", "reached", "step_rate", "step_lower", "step_upper",
                                   "cumulative_rate", "cum_lower", "cum_upper"]),
            "segments": ("tests", None),
+           "drivers": ("drivers", ["segment", "value", "entities", "rate", "rate_without", "odds_ratio",
+                                   "lower", "upper", "q_value"]),
            "time_in_stage": ("time_in_stage", ["stage", "visits", "open", "median", "p90", "km_median",
                                                "km_median_lower", "km_median_upper"]),
            "time_to_convert": ("time_to_convert", None), "flow": ("exits", None),
@@ -356,6 +382,10 @@ _DETAIL = {"funnel": ("funnel", ["stage", "owner", "reached", "step_rate", "step
            "sla": ("response", ["by", "group", "met", "breached", "pending", "breached_untouched", "compliance",
                                 "mean_over", "max_over"]),
            "attribution": ("attribution", None), "events": ("event_funnel", None)}
+# Columns of a section's table that hold ratios, not proportions (the interval of an odds ratio).
+_RATIOS = {"drivers": frozenset({"lower", "upper"})}
+# Rows of a section's table shown under the chart when fewer than 60 (the rest are in the JSON and CSV).
+_ROWS = {"drivers": 20}
 _SKIP_COLUMNS = {"from_stage", "to_stage", "period_start", "period_end", "status", "reason", "cycle_deals",
                  "cycle_missing", "ci_lower", "ci_upper", "won_amount", "lost_amount", "min", "max", "mean"}
 
@@ -369,7 +399,9 @@ def _section(s: dict[str, Any]) -> str:
         t = s["tables"][detail]
         if columns is None and len(t["columns"]) > 9:
             columns = [c["name"] for c in t["columns"] if c["name"] not in _SKIP_COLUMNS]
-        table = f"<details open><summary>Table</summary>{table_html(t, columns=columns)}</details>"
+        ratios = _RATIOS.get(s["id"], frozenset())
+        table = (f"<details open><summary>Table</summary>"
+                 f"{table_html(t, columns=columns, ratios=ratios, limit=_ROWS.get(s['id'], 60))}</details>")
     return (f"<section id='sec-{_e(s['id'])}' data-section='{_e(s['id'])}' data-n='{int(s['n'])}'>"
             f"<h2>{_e(s['title'])}</h2><p class='size'>{_e(s['sample_size'])}</p>"
             f"<div class='body'><div class='charts'>{chart}{notes}{table}</div>{_aside(s)}</div></section>")

@@ -25,6 +25,7 @@ _PATTERNS = {
              r"time", r"date"],
     "stage": [r"^stage$", r"^(lifecycle|lead|deal|funnel)_?stage$", r"stage", r"^status$", r"^state$", r"^step$"],
     "segment": [r"^source$", r"^(lead_?)?source$", r"^channel$", r"^campaign$", r"^utm_source$", r"source", r"segment"],
+    "campaign": [r"^campaign$", r"^(utm_)?campaign_?(name|id)?$", r"campaign"],
     "amount": [r"^amount$", r"^(deal_?)?(value|amount)$", r"^revenue$", r"amount", r"value"],
     "owner": [r"^owner$", r"^rep$", r"^(sales_?)?rep$", r"^owner_?(name|id)?$", r"^assignee$", r"owner"],
     "reason": [r"^reason$", r"^(lost|loss|disqualification|dq)_?reason$", r"reason"],
@@ -45,7 +46,7 @@ def _pick(role: str, names: Sequence[str], types: dict[str, str], taken: set[str
                 continue
             if role == "time" and not ("TIMESTAMP" in t or "DATE" in t or "VARCHAR" in t or "INT" in t):
                 continue
-            if role in ("stage", "segment", "owner", "reason") and "TIMESTAMP" in t:
+            if role in ("stage", "segment", "campaign", "owner", "reason") and "TIMESTAMP" in t:
                 continue
             return n
     return None
@@ -59,7 +60,7 @@ def guess_config(paths: Sequence[str], *, table: str | None = None, query: str |
     types = {n: str(t).upper() for n, t in zip(names, rel.types)}
     taken: set[str] = set()
     found: dict[str, str | None] = {}
-    for role in ("entity", "time", "stage", "amount", "reason", "owner", "segment"):
+    for role in ("entity", "time", "stage", "amount", "reason", "owner", "segment", "campaign"):
         found[role] = _pick(role, names, types, taken)
         if found[role]:
             taken.add(found[role])
@@ -97,14 +98,14 @@ def guess_config(paths: Sequence[str], *, table: str | None = None, query: str |
     except (ValueError, TypeError) as exc:
         raise DataError(f"cannot build a stage model from the values of {found['stage']!r}: {exc}") from None
     cfg = ReportConfig(entity=found["entity"], time=found["time"], stage=found["stage"], segment=found["segment"],
-                       amount=found["amount"], owner=found["owner"], reason=found["reason"], model=model)
+                       campaign=found["campaign"], amount=found["amount"], owner=found["owner"], reason=found["reason"], model=model)
     for role in ("mql", "sql", "opportunity"):
         setattr(cfg, role, cfg.stage_role(role))
     cfg.response_stage = cfg.mql
     cfg.volume_stage = model.ladder[0]
     comments["entity"] = f"{entities:,} distinct values in {rows:,} rows"
     comments["stage"] = f"{len(stats)} distinct values; the model below orders them by position in each history"
-    for role in ("segment", "amount", "owner", "reason"):
+    for role in ("segment", "campaign", "amount", "owner", "reason"):
         if found[role] is None:
             comments[role] = "no such column recognised"
     if found["segment"]:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["PALETTE", "funnel", "forest", "heatmap", "curves", "histogram", "sankey", "hbars", "waterfall",
+__all__ = ["PALETTE", "funnel", "forest", "odds_forest", "heatmap", "curves", "histogram", "sankey", "hbars", "waterfall",
            "grouped_hbars", "columns"]
 
 #: Colours of series (colour-blind safe, Okabe-Ito order).
@@ -197,6 +197,51 @@ def forest(labels: Sequence[str], rate: Sequence[float | None], lo: Sequence[flo
         svg.add(f'<circle cx="{sx(rate[i]):.1f}" cy="{y:.1f}" r="5" fill="{colour}"><title>{_e(tip)}</title></circle>')
         mark = ("▲ higher" if (z[i] or 0) > 0 else "▼ lower") if significant[i] else ""
         svg.text(x1 + 10, y + 4, f"{pct(rate[i])}  {mark}", size=11, fill=colour,
+                 weight="600" if significant[i] else "normal")
+    return svg.render()
+
+
+def odds_forest(labels: Sequence[str], ratio: Sequence[float | None], lo: Sequence[float | None],
+                hi: Sequence[float | None], q: Sequence[float | None], significant: Sequence[bool], *,
+                counts: Sequence[str], label: str = "odds ratios") -> str:
+    """One row per feature: the odds ratio (dot) and its interval (line) on a log axis, with the
+    line of no association at 1. Significant rows are green above 1 and red below."""
+    w, row = 760, 24
+    h = 52 + row * len(labels)
+    left = min(max(90, 12 + 6.2 * max((len(str(x)) for x in labels), default=0)), 240)
+    right = 200
+    x0, x1 = left, w - right
+    finite = [v for v in [*lo, *hi, *ratio] if v is not None and math.isfinite(v) and v > 0]
+    lo_v = min(finite + [0.5]) / 1.15
+    hi_v = max(finite + [2.0]) * 1.15
+    a, b = math.log10(lo_v), math.log10(hi_v)
+    sx = lambda v: x0 + (math.log10(min(max(v, lo_v), hi_v)) - a) / (b - a) * (x1 - x0)  # noqa: E731
+    y_end = 16 + row * len(labels)
+    svg = _Svg(w, h, label)
+    for k in range(math.floor(a), math.ceil(b) + 1):  # decades, with 2x and 5x between them when few
+        for m in ((1, 2, 5) if b - a < 3 else (1,)):
+            t = m * 10.0 ** k
+            if lo_v <= t <= hi_v:
+                svg.line(sx(t), 6, sx(t), y_end)
+                svg.text(sx(t), y_end + 14, f"{t:g}", anchor="middle", size=10, fill=_MUTED)
+    svg.text((x0 + x1) / 2, y_end + 30, "odds ratio (log scale); 1 = no association", anchor="middle", size=11,
+             fill=_MUTED)
+    svg.line(sx(1.0), 6, sx(1.0), y_end, _INK, 1.2, "4 3")
+    for i, lab in enumerate(labels):
+        y = 16 + i * row + row / 2 - 4
+        svg.text(left - 8, y + 4, lab, anchor="end", size=11.5)
+        r = ratio[i]
+        if r is None or not math.isfinite(r) or r <= 0:
+            svg.text(x0 + 4, y + 4, "not tested", size=11, fill=_MUTED)
+            continue
+        colour = (_GOOD if r > 1 else _BAD) if significant[i] else _INK
+        if lo[i] is not None and hi[i] is not None:
+            svg.line(sx(lo[i]), y, sx(hi[i]), y, colour, 2)
+        qv = "-" if q[i] is None else f"{q[i]:.3g}"
+        tip = f"{lab}: odds ratio {r:.3g} [{num(lo[i])}, {num(hi[i])}], q {qv}; {counts[i]}"
+        svg.add(f'<circle cx="{sx(r):.1f}" cy="{y:.1f}" r="4.5" fill="{colour}"><title>{_e(tip)}</title></circle>')
+        qs = "-" if q[i] is None else f"{q[i]:.2g}"
+        svg.text(x1 + 8, y + 4, f"{r:.2f} [{lo[i]:.2f}, {hi[i]:.2f}] q {qs}", size=10, fill=colour,
                  weight="600" if significant[i] else "normal")
     return svg.render()
 

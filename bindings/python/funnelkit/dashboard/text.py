@@ -59,6 +59,17 @@ def _section_lines(s: dict[str, Any]) -> list[str]:
                  f"[{fmt(r['lower'], 'pct')}, {fmt(r['upper'], 'pct')}]", fmt(r["p_holm"]),
                  ("*" if r["significant"] else "")] for r in sorted(rows(t["tests"]), key=lambda r: -(r["rate"] or 0))]
         out += _grid([seg, "entered", "reached", "rate", "interval", "p (Holm)", ""], body)
+    elif sid == "drivers":
+        sm = s["summary"]
+        body = [[f"{r['segment']} = {r['value']}", fmt(r["entities"]), fmt(r["rate"], "pct"),
+                 fmt(r["rate_without"], "pct"), f"{r['odds_ratio']:.2f}" if r["odds_ratio"] is not None else "-",
+                 f"[{r['lower']:.2f}, {r['upper']:.2f}]" if r["lower"] is not None else "-",
+                 "-" if r["q_value"] is None else f"{r['q_value']:.3g}",
+                 "*" if r["q_value"] is not None and r["q_value"] <= sm["level"] else ""]
+                for r in rows(t["drivers"])[:10]]
+        out += _grid(["value", "entities", "rate", "rest", "odds ratio", "interval", "q (BH)", ""], body)
+        if len(t["drivers"]["data"]) > 10:
+            out.append(f"  ... {len(t['drivers']['data']) - 10} more values in the JSON and CSV output")
     elif sid == "cohorts":
         data = rows(t["cohorts"])
         stages = list(dict.fromkeys(r["stage"] for r in data))
@@ -76,8 +87,11 @@ def _section_lines(s: dict[str, Any]) -> list[str]:
                    f"median {fmt(r['median'], 'days')} days, p90 {fmt(r['p90'], 'days')} days; KM median "
                    f"{fmt(r['km_median'], 'days')} days")
     elif sid == "won_lost":
-        out.append(f"  P(won) {fmt(s['summary']['p_won'], 'pct')}, P(lost) {fmt(s['summary']['p_lost'], 'pct')} "
-                   "(Aalen-Johansen, at the last observed time)")
+        sm = s["summary"]
+        out.append(f"  P(won) {fmt(sm['p_won'], 'pct')} [{fmt(sm['p_won_lower'], 'pct')}, {fmt(sm['p_won_upper'], 'pct')}], "
+                   f"P(lost) {fmt(sm['p_lost'], 'pct')} [{fmt(sm['p_lost_lower'], 'pct')}, "
+                   f"{fmt(sm['p_lost_upper'], 'pct')}] (Aalen-Johansen at the last observed time, "
+                   f"{fmt(100 * sm['confidence'])}% intervals)")
     elif sid == "flow":
         if "reasons" in t:
             top = sorted(rows(t["reasons"]), key=lambda r: -r["count"])[:5]

@@ -1,37 +1,25 @@
 // funnelkit internals: an open-addressing table from entity id to a fixed-size block of int64
 // state words stored inline in the slot, so finding an entity's state costs one cache miss,
 // and that miss can be prefetched some rows ahead. Linear probing, load factor at most 1/2,
-// occupancy in a bitmap (small enough to stay in cache).
+// occupancy in a bitmap (small enough to stay in cache). fold_by_entity (grouping.hpp) runs
+// order-free per-entity reductions through it.
 #pragma once
 
 #include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <vector>
-
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
 #include "funnelkit/config.hpp"
 #include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/huge_pages.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 namespace detail {
-
-/// Asks for transparent huge pages on the whole 2 MiB pages inside [p, p + bytes), before the
-/// first touch; a no-op elsewhere than Linux.
-inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
-#ifdef __linux__
-    constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
-    const auto addr = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t lo = (addr + huge - 1) & ~(huge - 1);
-    const std::uintptr_t hi = (addr + bytes) & ~(huge - 1);
-    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-#endif
-}
 
 class state_table {
 public:
@@ -86,17 +74,18 @@ private:
     }
 
     void rehash(std::size_t capacity) {
-        std::unique_ptr<std::int64_t[]> old = std::move(words_);
+        std::unique_ptr<std::int64_t, release> old = std::move(words_);
         std::vector<std::uint64_t> old_used = std::move(used_);
         const std::int64_t* old_base = base_;
         const std::size_t old_capacity = capacity_;
         // 8 spare words so the first slot can start on a 64-byte boundary. Large tables ask for
         // transparent huge pages before the first touch: random slot accesses then hit the TLB.
         const std::size_t words = capacity * stride_ + 8;
-        words_.reset(new std::int64_t[words]);
+        // calloc: large blocks come from fresh pages, already zero, so nothing is filled twice.
+        words_.reset(static_cast<std::int64_t*>(std::calloc(words, sizeof(std::int64_t))));
+        if (!words_) throw std::bad_alloc();
         const auto addr = reinterpret_cast<std::uintptr_t>(words_.get());
         advise_huge_pages(words_.get(), words * sizeof(std::int64_t));
-        std::fill(words_.get(), words_.get() + words, std::int64_t{0});
         base_ = words_.get() + ((64 - addr % 64) % 64) / sizeof(std::int64_t);
         used_.assign((capacity + 63) / 64, 0);
         capacity_ = capacity;
@@ -112,7 +101,10 @@ private:
     }
 
     std::size_t stride_;
-    std::unique_ptr<std::int64_t[]> words_;
+    struct release {
+        void operator()(std::int64_t* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<std::int64_t, release> words_;
     std::int64_t* base_ = nullptr;
     std::vector<std::uint64_t> used_;
     std::size_t capacity_ = 0;

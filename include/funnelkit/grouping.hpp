@@ -1,0 +1,487 @@
+// funnelkit: the one grouping primitive of the per-entity kernels.
+//
+// Every per-entity kernel (window funnel, funnel analysis, conversion, histories) needs the
+// rows of each entity together and in time order. Input sorted by (entity, time) already is;
+// any other order goes through group_by_entity(), which
+//   1. classifies every row once: the kernel says whether the row can matter (a window-funnel
+//      event that matches no step cannot, outside strict_order) and what it carries (its
+//      payload, e.g. a step mask); rows that cannot matter are dropped, only their entity is
+//      remembered so that an entity with no row left is still visited (it counts, at level 0);
+//   2. partitions the kept rows by a hash of the entity into buckets (a radix partition with
+//      one histogram pass and one scatter pass), sized so that a bucket fits in cache;
+//   3. within each bucket, numbers the entities with a small hash table, groups the rows by
+//      entity with a counting sort and sorts each entity's rows by time (ties by the kernel's
+//      tie order), all in cache;
+//   4. hands every entity's rows to the kernel's visitor.
+// Threads split the two passes by row ranges and then take buckets one at a time (largest
+// first), so a thread never waits for another except at the two barriers. When the buffers of
+// all buckets would exceed a memory budget (by default 40% of the input columns), the buckets
+// are processed in rounds; a byte per row remembers each row's bucket, so a round re-reads only
+// its own rows. The extra memory of a call stays near that budget, plus that byte per row and
+// the scratch of one bucket per thread.
+//
+// The visitor of an entity sees its rows in ascending time, and for equal times in the tie
+// order the kernel gives (by default none: ties come in an unspecified order, which suits
+// kernels that treat a timestamp's rows as one group). The order in which entities are
+// visited, and on which thread, depends on the input; every kernel built on this merges
+// per-thread results whose sum does not depend on either.
+//
+// Kernels whose per-entity result does not depend on the order of the entity's rows (reach
+// by segment) use the primitive's other form, fold_by_entity(): one pass into a table of
+// per-entity states with prefetched slots, nothing copied or sorted; it measured faster for
+// them than partitioning (DuckDB-style hash aggregation, but with the misses overlapped).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "funnelkit/config.hpp"
+#include "funnelkit/detail/entity_index.hpp"
+#include "funnelkit/detail/huge_pages.hpp"
+#include "funnelkit/detail/state_table.hpp"
+
+FUNNELKIT_BEGIN_NAMESPACE
+
+/// One row of an entity after grouping: its time and what the kernel kept of it.
+template <class Payload>
+struct grouped_row {
+    std::int64_t time;
+    Payload payload;
+};
+
+struct grouping_options {
+    /// Worker threads, >= 1.
+    unsigned threads = 1;
+    /// Visit entities all of whose rows were dropped (with no rows), once each.
+    bool visit_dropped = true;
+    /// Bytes the partitioned rows may take at once; 0: 40% of the input columns (entity, time
+    /// and payload), at least 8 MiB. More rows than fit are processed in rounds.
+    std::size_t budget_bytes = 0;
+};
+
+/// Tie order of group_by_entity's default: none.
+struct no_tie_order {
+    template <class P>
+    constexpr bool operator()(const P&, const P&) const noexcept {
+        return false;
+    }
+};
+
+namespace detail {
+
+/// Runs body(t) for t in [0, threads) on `threads` std::threads (the calling thread only when
+/// threads == 1) and rethrows the exception of the lowest-numbered thread that threw.
+void run_workers(unsigned threads, const std::function<void(unsigned)>& body);
+
+/// How group_by_entity() splits its work: 2^bits hash bins of the entity, rounds of
+/// consecutive bins whose rows fit in the budget.
+struct grouping_plan {
+    unsigned bits = 0;
+    /// round r covers bins [round_start[r], round_start[r + 1]).
+    std::vector<std::size_t> round_start;
+};
+
+/// Hash bits for n rows (bins of a few thousand rows each, at most 4096 bins).
+unsigned grouping_bits(std::size_t n);
+
+/// Rounds of consecutive bins whose bytes (kept rows of row_bytes, dropped rows of 8 bytes)
+/// fit in `budget` (a bin larger than the budget is a round of its own).
+std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept, const std::vector<std::size_t>& dropped,
+                                         std::size_t row_bytes, std::size_t budget);
+
+inline std::size_t grouping_bin(std::int64_t entity, unsigned bits) noexcept {
+    return bits == 0 ? 0 : static_cast<std::size_t>(mix64(static_cast<std::uint64_t>(entity)) >> (64 - bits));
+}
+
+/// Open-addressing map from entity id to a dense number, reused from bucket to bucket.
+class bucket_index {
+public:
+    void reset(std::size_t expected) {
+        const std::size_t cap = std::bit_ceil(std::max<std::size_t>(64, expected * 2));
+        if (cap != keys_.size()) {
+            keys_.assign(cap, 0);
+            vals_.assign(cap, empty);
+        } else {
+            std::fill(vals_.begin(), vals_.end(), empty);
+        }
+        mask_ = cap - 1;
+        size_ = 0;
+    }
+    /// Dense number of `id`; `fresh` is set when it was inserted now.
+    std::uint32_t insert(std::int64_t id, bool& fresh) {
+        if ((size_ + 1) * 4 > keys_.size() * 3) grow();
+        for (std::size_t pos = home(id);; pos = (pos + 1) & mask_) {
+            if (vals_[pos] == empty) {
+                keys_[pos] = id;
+                vals_[pos] = static_cast<std::uint32_t>(size_++);
+                fresh = true;
+                return vals_[pos];
+            }
+            if (keys_[pos] == id) {
+                fresh = false;
+                return vals_[pos];
+            }
+        }
+    }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    static constexpr std::uint32_t empty = 0xffffffffu;
+    std::size_t home(std::int64_t id) const noexcept {
+        // The bucket's entities share the high hash bits: index by the low ones.
+        return static_cast<std::size_t>(mix64(static_cast<std::uint64_t>(id))) & mask_;
+    }
+    void grow() {
+        std::vector<std::int64_t> k = std::move(keys_);
+        std::vector<std::uint32_t> v = std::move(vals_);
+        keys_.assign(k.size() * 2, 0);
+        vals_.assign(k.size() * 2, empty);
+        mask_ = keys_.size() - 1;
+        for (std::size_t i = 0; i < k.size(); ++i) {
+            if (v[i] == empty) continue;
+            std::size_t pos = home(k[i]);
+            while (vals_[pos] != empty) pos = (pos + 1) & mask_;
+            keys_[pos] = k[i];
+            vals_[pos] = v[i];
+        }
+    }
+    std::vector<std::int64_t> keys_;
+    std::vector<std::uint32_t> vals_;
+    std::size_t mask_ = 0;
+    std::size_t size_ = 0;
+};
+
+/// Stable LSD radix sort of rows by time, 11 bits a pass over time - min (passes whose digit is
+/// the same for every row are skipped); `tmp` is scratch of the same length.
+template <class Payload>
+inline void radix_sort_by_time(grouped_row<Payload>* b, grouped_row<Payload>* e, grouped_row<Payload>* tmp) {
+    const std::size_t n = static_cast<std::size_t>(e - b);
+    std::int64_t lo = b->time, hi = b->time;
+    for (auto* p = b; p < e; ++p) {
+        lo = std::min(lo, p->time);
+        hi = std::max(hi, p->time);
+    }
+    const std::uint64_t range = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+    constexpr unsigned digit = 11;
+    constexpr std::size_t radix = std::size_t{1} << digit;
+    std::size_t count[radix];
+    grouped_row<Payload>* src = b;
+    grouped_row<Payload>* dst = tmp;
+    for (unsigned shift = 0; shift < 64 && (range >> shift) != 0; shift += digit) {
+        std::fill(count, count + radix, std::size_t{0});
+        const auto key = [&](const grouped_row<Payload>& r) {
+            return static_cast<std::size_t>(((static_cast<std::uint64_t>(r.time) - static_cast<std::uint64_t>(lo)) >> shift) &
+                                            (radix - 1));
+        };
+        for (std::size_t i = 0; i < n; ++i) ++count[key(src[i])];
+        std::size_t acc = 0;
+        for (std::size_t d = 0; d < radix; ++d) {
+            const std::size_t c = count[d];
+            count[d] = acc;
+            acc += c;
+        }
+        for (std::size_t i = 0; i < n; ++i) dst[count[key(src[i])]++] = src[i];
+        std::swap(src, dst);
+    }
+    if (src != b) std::copy(src, src + n, b);
+}
+
+/// Sorts one entity's rows by (time, tie order): nothing when already sorted, insertion sort
+/// when short, a radix sort by time (then the tie order within equal times) when long.
+template <class Payload, class TieLess>
+inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, const TieLess& tie_less,
+                             std::vector<grouped_row<Payload>>& tmp) {
+    const auto less = [&](const grouped_row<Payload>& x, const grouped_row<Payload>& y) {
+        return x.time < y.time || (x.time == y.time && tie_less(x.payload, y.payload));
+    };
+    bool sorted = true;
+    for (auto* p = b + 1; p < e; ++p)
+        if (less(*p, p[-1])) {
+            sorted = false;
+            break;
+        }
+    if (sorted) return;
+    if (e - b <= 32) {
+        for (auto* p = b + 1; p < e; ++p) {
+            const grouped_row<Payload> x = *p;
+            auto* q = p;
+            while (q > b && less(x, q[-1])) {
+                *q = q[-1];
+                --q;
+            }
+            *q = x;
+        }
+        return;
+    }
+    if (e - b <= 512) {
+        std::sort(b, e, less);
+        return;
+    }
+    tmp.resize(static_cast<std::size_t>(e - b));
+    radix_sort_by_time(b, e, tmp.data());
+    if constexpr (!std::is_same_v<TieLess, no_tie_order>) {
+        for (auto* p = b; p < e;) {
+            auto* q = p + 1;
+            while (q < e && q->time == p->time) ++q;
+            if (q - p > 1) std::sort(p, q, less);
+            p = q;
+        }
+    }
+}
+
+}  // namespace detail
+
+/// Groups the rows of an entity column and a time column by entity and calls
+/// `visit(thread, entity, std::span<const grouped_row<Payload>> rows)` once per entity, its
+/// kept rows in ascending time (ties in `tie_less` order). `classify(row, Payload& payload)`
+/// returns whether the row is kept and fills its payload; it may throw for a bad row (the
+/// exception of the lowest row range is rethrown) and is called again with the same row, so it
+/// must be a pure function of the row. With options.visit_dropped, an entity none of whose rows
+/// was kept is visited once with no rows. visit runs on `options.threads` threads (thread =
+/// 0..threads-1); calls with the same thread number never overlap.
+template <class Payload, class Classify, class Visit, class TieLess = no_tie_order>
+void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::int64_t> time, Classify&& classify,
+                     Visit&& visit, const grouping_options& options, TieLess tie_less = {}) {
+    const std::size_t n = entity.size();
+    if (n == 0) return;
+    const unsigned threads =
+        std::max(1u, static_cast<unsigned>(std::min<std::size_t>(options.threads, std::max<std::size_t>(1, n / 8192))));
+    const unsigned bits = detail::grouping_bits(n);
+    const std::size_t bins = std::size_t{1} << bits;
+    const bool dropped_too = options.visit_dropped;
+    const std::int64_t* ent = entity.data();
+    const std::int64_t* tim = time.data();
+    const auto chunk = [&](unsigned t) {
+        return std::pair<std::size_t, std::size_t>{n * t / threads, n * (t + 1) / threads};
+    };
+
+    // Pass 1: per thread, kept and dropped rows per bin; every row's bin, with the kept flag in
+    // the top bit, so that later rounds read one byte per row instead of hashing again.
+    std::unique_ptr<std::uint8_t[]> bin_of(new std::uint8_t[n]);
+    constexpr std::uint8_t kept_bit = 0x80;
+    std::vector<std::vector<std::size_t>> kept(threads, std::vector<std::size_t>(bins, 0));
+    std::vector<std::vector<std::size_t>> dropped(threads, std::vector<std::size_t>(bins, 0));
+    detail::run_workers(threads, [&](unsigned t) {
+        auto [b, e] = chunk(t);
+        std::size_t* k = kept[t].data();
+        std::size_t* d = dropped[t].data();
+        std::uint8_t* out = bin_of.get();
+        Payload p{};
+        for (std::size_t i = b; i < e; ++i) {
+            const auto bin = static_cast<std::uint8_t>(detail::grouping_bin(ent[i], bits));
+            if (classify(i, p)) {
+                ++k[bin];
+                out[i] = static_cast<std::uint8_t>(bin | kept_bit);
+            } else {
+                ++d[bin];
+                out[i] = bin;
+            }
+        }
+    });
+    std::vector<std::size_t> kept_total(bins, 0), dropped_total(bins, 0);
+    for (unsigned t = 0; t < threads; ++t)
+        for (std::size_t b = 0; b < bins; ++b) {
+            kept_total[b] += kept[t][b];
+            dropped_total[b] += dropped_too ? dropped[t][b] : 0;
+        }
+    constexpr std::size_t row_bytes = 2 * sizeof(std::int64_t) + sizeof(Payload);
+    const std::size_t budget =
+        options.budget_bytes ? options.budget_bytes : std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 4 / 10);
+    const std::vector<std::size_t> rounds = detail::grouping_rounds(kept_total, dropped_total, row_bytes, budget);
+
+    // Scratch of each worker: the rows of one bucket grouped by entity, and its index.
+    struct scratch {
+        detail::bucket_index index;
+        std::vector<std::int64_t> ids;
+        std::vector<std::uint32_t> start;
+        std::vector<std::uint32_t> dense;
+        std::vector<grouped_row<Payload>> rows;
+        std::vector<grouped_row<Payload>> tmp;
+    };
+    std::vector<scratch> work(threads);
+    // The round's rows, bin after bin, as three columns (entity, time, payload); dropped rows
+    // keep only their entity.
+    std::unique_ptr<std::int64_t[]> k_ent, k_tim, d_ent;
+    std::unique_ptr<Payload[]> k_pay;
+    // Cursors of thread t's rows of bin b within the round's columns.
+    std::vector<std::vector<std::size_t>> kept_at(threads, std::vector<std::size_t>(bins, 0));
+    std::vector<std::vector<std::size_t>> drop_at(threads, std::vector<std::size_t>(bins, 0));
+    std::vector<std::size_t> bin_start(bins + 1, 0), drop_start(bins + 1, 0);
+    std::vector<std::size_t> order;
+
+    for (std::size_t r = 0; r + 1 < rounds.size(); ++r) {
+        const std::size_t lo = rounds[r], hi = rounds[r + 1];
+        std::size_t nk = 0, nd = 0;
+        for (std::size_t b = lo; b < hi; ++b) {
+            bin_start[b] = nk;
+            drop_start[b] = nd;
+            for (unsigned t = 0; t < threads; ++t) {
+                kept_at[t][b] = nk;
+                nk += kept[t][b];
+                drop_at[t][b] = nd;
+                nd += dropped_too ? dropped[t][b] : 0;
+            }
+        }
+        bin_start[hi] = nk;
+        drop_start[hi] = nd;
+        if (r == 0) {
+            // Sized once for the largest round; written in random order, so on huge pages.
+            std::size_t most_k = 0, most_d = 0;
+            for (std::size_t q = 0; q + 1 < rounds.size(); ++q) {
+                std::size_t a = 0, c = 0;
+                for (std::size_t b = rounds[q]; b < rounds[q + 1]; ++b) {
+                    a += kept_total[b];
+                    c += dropped_total[b];
+                }
+                most_k = std::max(most_k, a);
+                most_d = std::max(most_d, c);
+            }
+            k_ent.reset(new std::int64_t[most_k]);
+            k_tim.reset(new std::int64_t[most_k]);
+            k_pay.reset(new Payload[most_k]);
+            d_ent.reset(new std::int64_t[most_d]);
+            detail::advise_huge_pages(k_ent.get(), most_k * sizeof(std::int64_t));
+            detail::advise_huge_pages(k_tim.get(), most_k * sizeof(std::int64_t));
+            detail::advise_huge_pages(k_pay.get(), most_k * sizeof(Payload));
+            detail::advise_huge_pages(d_ent.get(), most_d * sizeof(std::int64_t));
+        }
+        // Pass 2: scatter this round's rows into their bins.
+        detail::run_workers(threads, [&](unsigned t) {
+            auto [b, e] = chunk(t);
+            std::size_t* kc = kept_at[t].data();
+            std::size_t* dc = drop_at[t].data();
+            std::int64_t* oe = k_ent.get();
+            std::int64_t* ot = k_tim.get();
+            Payload* op = k_pay.get();
+            std::int64_t* od = d_ent.get();
+            const std::uint8_t* bo = bin_of.get();
+            Payload p{};
+            for (std::size_t i = b; i < e; ++i) {
+                const std::uint8_t code = bo[i];
+                const std::size_t bin = code & (kept_bit - 1);
+                if (bin < lo || bin >= hi) continue;
+                if (code & kept_bit) {
+                    classify(i, p);
+                    const std::size_t at = kc[bin]++;
+                    oe[at] = ent[i];
+                    ot[at] = tim[i];
+                    op[at] = p;
+                } else if (dropped_too) {
+                    od[dc[bin]++] = ent[i];
+                }
+            }
+        });
+        // Pass 3: threads take the round's bins, largest first.
+        order.clear();
+        for (std::size_t b = lo; b < hi; ++b)
+            if (bin_start[b + 1] > bin_start[b] || drop_start[b + 1] > drop_start[b]) order.push_back(b);
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return bin_start[a + 1] - bin_start[a] > bin_start[b + 1] - bin_start[b];
+        });
+        std::atomic<std::size_t> next{0};
+        detail::run_workers(threads, [&](unsigned t) {
+            scratch& s = work[t];
+            for (;;) {
+                const std::size_t q = next.fetch_add(1, std::memory_order_relaxed);
+                if (q >= order.size()) break;
+                const std::size_t b = order[q];
+                const std::int64_t* be = k_ent.get() + bin_start[b];
+                const std::int64_t* bt = k_tim.get() + bin_start[b];
+                const Payload* bp = k_pay.get() + bin_start[b];
+                const std::size_t m = bin_start[b + 1] - bin_start[b];
+                // Number the entities and count their rows, then group them by a counting sort.
+                s.index.reset(m / 8 + 16);
+                s.ids.clear();
+                s.start.clear();
+                s.dense.resize(m);
+                for (std::size_t i = 0; i < m; ++i) {
+                    bool fresh;
+                    const std::uint32_t d = s.index.insert(be[i], fresh);
+                    if (fresh) {
+                        s.ids.push_back(be[i]);
+                        s.start.push_back(0);
+                    }
+                    ++s.start[d];
+                    s.dense[i] = d;
+                }
+                const std::size_t ne = s.ids.size();
+                std::uint32_t acc = 0;
+                for (std::size_t k2 = 0; k2 < ne; ++k2) {
+                    const std::uint32_t c = s.start[k2];
+                    s.start[k2] = acc;
+                    acc += c;
+                }
+                s.start.push_back(acc);
+                if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
+                grouped_row<Payload>* gr = s.rows.data();
+                // start[k] serves as the cursor of entity k, then is shifted back.
+                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.dense[i]]++] = {bt[i], bp[i]};
+                for (std::size_t k2 = ne; k2 > 0; --k2) s.start[k2] = s.start[k2 - 1];
+                s.start[0] = 0;
+                for (std::size_t k2 = 0; k2 < ne; ++k2) {
+                    grouped_row<Payload>* eb = gr + s.start[k2];
+                    grouped_row<Payload>* ee = gr + s.start[k2 + 1];
+                    detail::sort_entity_rows(eb, ee, tie_less, s.tmp);
+                    visit(t, s.ids[k2], std::span<const grouped_row<Payload>>(eb, ee));
+                }
+                if (dropped_too) {
+                    const std::int64_t* db = d_ent.get() + drop_start[b];
+                    const std::size_t md = drop_start[b + 1] - drop_start[b];
+                    for (std::size_t i = 0; i < md; ++i) {
+                        bool fresh;
+                        s.index.insert(db[i], fresh);
+                        if (fresh) visit(t, db[i], std::span<const grouped_row<Payload>>());
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The primitive's other form, for kernels whose per-entity result is an order-free reduction
+/// (reach, counts): no row is copied and nothing sorted. One pass folds every row into its
+/// entity's state, `words` int64 stored inline in an open-addressing table (zero when the
+/// entity first appears), the slot of a row prefetched some rows ahead so that the cache
+/// misses overlap; then `visit(thread, entity, const std::int64_t* state)` runs once per
+/// entity. `fold(row, std::int64_t* state, bool fresh)` (fresh: the entity's first row) must
+/// give the same state whatever the order of an entity's rows. With threads, each thread reads every row's entity and folds the entities of
+/// its hash partition. Extra memory: the table, about 2 * (words + 1) * 8 bytes per entity.
+template <class Fold, class Visit>
+void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fold&& fold, Visit&& visit,
+                    unsigned threads = 1) {
+    const std::size_t n = entity.size();
+    if (n == 0) return;
+    threads = std::max(1u, static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, n / 8192))));
+    const std::int64_t* ent = entity.data();
+    constexpr std::size_t ahead = 16;
+    detail::run_workers(threads, [&](unsigned t) {
+        const auto mine = [&](std::int64_t e) {
+            return threads == 1 ||
+                   static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * threads) >> 32) == t;
+        };
+        detail::state_table table(words, std::min<std::size_t>(n / 16 + 1024, std::size_t{1} << 22) / threads);
+        bool fresh;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i + ahead < n) table.prefetch(ent[i + ahead]);
+            if (!mine(ent[i])) continue;
+            std::int64_t* state = table.find_or_insert(ent[i], fresh);
+            fold(i, state, fresh);
+        }
+        table.for_each([&](std::int64_t id, std::int64_t* state) { visit(t, id, static_cast<const std::int64_t*>(state)); });
+    });
+}
+
+FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/grouping.ipp"
+#endif

@@ -1,0 +1,64 @@
+// Definitions for funnelkit/grouping.hpp; config.hpp explains the compiled and header-only modes.
+#pragma once
+
+#include "funnelkit/grouping.hpp"
+
+#include <exception>
+#include <thread>
+
+FUNNELKIT_BEGIN_NAMESPACE
+namespace detail {
+
+FUNNELKIT_INLINE void run_workers(unsigned threads, const std::function<void(unsigned)>& body) {
+    if (threads <= 1) {
+        body(0);
+        return;
+    }
+    std::vector<std::exception_ptr> errors(threads);
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    for (unsigned t = 1; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            try {
+                body(t);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    try {
+        body(0);
+    } catch (...) {
+        errors[0] = std::current_exception();
+    }
+    for (auto& th : pool) th.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
+FUNNELKIT_INLINE unsigned grouping_bits(std::size_t n) {
+    // About 32768 rows per bin before dropping (a bin's kept rows then fit in the L2 or L3
+    // cache), 1 to 128 bins: few enough output streams for the scatter to stay in the TLB, and
+    // a bin number fits in 7 bits.
+    const std::size_t target = n / 32768;
+    return target <= 1 ? 0u : std::min(7u, static_cast<unsigned>(std::bit_width(target) - 1));
+}
+
+FUNNELKIT_INLINE std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept,
+                                                          const std::vector<std::size_t>& dropped, std::size_t row_bytes,
+                                                          std::size_t budget) {
+    std::vector<std::size_t> start{0};
+    std::size_t used = 0;
+    for (std::size_t b = 0; b < kept.size(); ++b) {
+        const std::size_t bytes = kept[b] * row_bytes + dropped[b] * sizeof(std::int64_t);
+        if (used > 0 && used + bytes > budget) {
+            start.push_back(b);
+            used = 0;
+        }
+        used += bytes;
+    }
+    start.push_back(kept.size());
+    return start;
+}
+
+}  // namespace detail
+FUNNELKIT_END_NAMESPACE

@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include <funnelkit/detail/random.hpp>
+#include <funnelkit/grouping.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+using namespace funnelkit;
+
+namespace {
+
+struct table {
+    std::vector<std::int64_t> entity, time;
+    std::vector<std::int32_t> value;  // < 0: a row the kernel drops
+};
+
+// Skewed entity sizes (one entity holds a fifth of the rows), many ties, a third of the rows dropped.
+table random_table(std::uint64_t seed, std::size_t n) {
+    detail::rng r(seed);
+    table t;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto id = r.uniform() < 0.2 ? std::int64_t{-5} : static_cast<std::int64_t>(r.below(n / 20 + 1)) * 977 - 3000;
+        t.entity.push_back(id);
+        t.time.push_back(static_cast<std::int64_t>(r.below(50)) - 10);
+        t.value.push_back(r.uniform() < 0.33 ? -1 : static_cast<std::int32_t>(r.below(1000)));
+    }
+    return t;
+}
+
+using grouped = std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::int32_t>>>;
+
+// Reference: every entity, its kept rows sorted by (time, value).
+grouped reference(const table& t, bool dropped_too) {
+    grouped g;
+    for (std::size_t i = 0; i < t.entity.size(); ++i) {
+        if (t.value[i] >= 0) g[t.entity[i]].emplace_back(t.time[i], t.value[i]);
+        else if (dropped_too) g[t.entity[i]];
+    }
+    for (auto& [id, rows] : g) std::sort(rows.begin(), rows.end());
+    return g;
+}
+
+grouped run(const table& t, unsigned threads, std::size_t budget, bool dropped_too) {
+    grouped g;
+    std::mutex mu;
+    grouping_options o;
+    o.threads = threads;
+    o.budget_bytes = budget;
+    o.visit_dropped = dropped_too;
+    group_by_entity<std::int32_t>(
+        t.entity, t.time,
+        [&](std::size_t i, std::int32_t& p) {
+            p = t.value[i];
+            return p >= 0;
+        },
+        [&](unsigned thread, std::int64_t id, std::span<const grouped_row<std::int32_t>> rows) {
+            EXPECT_LT(thread, threads);
+            std::lock_guard<std::mutex> lock(mu);
+            EXPECT_EQ(g.count(id), 0u) << "entity " << id << " visited twice";
+            auto& v = g[id];
+            for (const auto& r : rows) v.emplace_back(r.time, r.payload);
+        },
+        o, [](std::int32_t a, std::int32_t b) { return a < b; });
+    return g;
+}
+
+}  // namespace
+
+// Every entity visited once with its kept rows in (time, tie order), whatever the row order,
+// the number of threads and the number of rounds the memory budget imposes.
+TEST(Grouping, MatchesReferenceForEveryOrderThreadAndBudget) {
+    for (std::uint64_t seed : {1u, 2u}) {
+        for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{37}, std::size_t{300'000}}) {
+            table t = random_table(seed, n);
+            for (bool dropped_too : {true, false}) {
+                const grouped want = reference(t, dropped_too);
+                for (unsigned threads : {1u, 2u, 3u})
+                    for (std::size_t budget : {std::size_t{0}, std::size_t{1} << 16}) {
+                        EXPECT_EQ(run(t, threads, budget, dropped_too), want)
+                            << "seed " << seed << " n " << n << " threads " << threads << " budget " << budget;
+                    }
+                // Sorted by (entity, time) and by time only: the same groups.
+                std::vector<std::size_t> p(n);
+                for (std::size_t i = 0; i < n; ++i) p[i] = i;
+                for (int by_entity = 0; by_entity < 2; ++by_entity) {
+                    std::stable_sort(p.begin(), p.end(), [&](std::size_t a, std::size_t b) {
+                        return by_entity ? std::pair(t.entity[a], t.time[a]) < std::pair(t.entity[b], t.time[b])
+                                         : t.time[a] < t.time[b];
+                    });
+                    table s;
+                    for (std::size_t i : p) {
+                        s.entity.push_back(t.entity[i]);
+                        s.time.push_back(t.time[i]);
+                        s.value.push_back(t.value[i]);
+                    }
+                    EXPECT_EQ(run(s, 2, 0, dropped_too), want);
+                }
+            }
+        }
+    }
+}
+
+// A long entity goes through the radix sort: times spanning the whole int64 range.
+TEST(Grouping, LongEntityWithExtremeTimes) {
+    detail::rng r(9);
+    table t;
+    for (std::size_t i = 0; i < 5000; ++i) {
+        t.entity.push_back(42);
+        const std::uint64_t u = r.next();
+        t.time.push_back(static_cast<std::int64_t>(u));
+        t.value.push_back(static_cast<std::int32_t>(i % 7));
+    }
+    t.time[0] = std::numeric_limits<std::int64_t>::min();
+    t.time[1] = std::numeric_limits<std::int64_t>::max();
+    EXPECT_EQ(run(t, 1, 0, true), reference(t, true));
+}
+
+// A throwing classifier: the exception of the first bad row reaches the caller, from any thread.
+TEST(Grouping, ClassifierErrorsReachTheCaller) {
+    table t = random_table(3, 100'000);
+    for (unsigned threads : {1u, 2u}) {
+        grouping_options o;
+        o.threads = threads;
+        try {
+            group_by_entity<int>(
+                t.entity, t.time,
+                [&](std::size_t i, int&) -> bool {
+                    if (i >= 70'000) throw std::runtime_error("row " + std::to_string(i));
+                    return true;
+                },
+                [](unsigned, std::int64_t, std::span<const grouped_row<int>>) {}, o);
+            FAIL() << "no error";
+        } catch (const std::runtime_error& e) {
+            EXPECT_STREQ(e.what(), "row 70000");
+        }
+    }
+}
+
+// fold_by_entity: every entity folded once over all its rows, whatever the thread count.
+TEST(Grouping, FoldVisitsEveryEntityOnceWithItsWholeState) {
+    for (std::size_t n : {std::size_t{0}, std::size_t{5}, std::size_t{200'000}}) {
+        table t = random_table(4, n);
+        std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> want;  // rows, sum of values
+        for (std::size_t i = 0; i < n; ++i) {
+            want[t.entity[i]].first += 1;
+            want[t.entity[i]].second += t.value[i];
+        }
+        for (unsigned threads : {1u, 2u, 3u}) {
+            std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> got;
+            std::mutex mu;
+            fold_by_entity(
+                t.entity, 2,
+                [&](std::size_t i, std::int64_t* w, bool fresh) {
+                    if (fresh) {
+                        EXPECT_TRUE(w[0] == 0 && w[1] == 0);
+                    }
+                    w[0] += 1;
+                    w[1] += t.value[i];
+                },
+                [&](unsigned, std::int64_t id, const std::int64_t* w) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    EXPECT_EQ(got.count(id), 0u);
+                    got[id] = {w[0], w[1]};
+                },
+                threads);
+            EXPECT_EQ(got, want) << "n " << n << " threads " << threads;
+        }
+    }
+}
