@@ -117,16 +117,18 @@ std::uint32_t parse_modes(const char* text) {
         else if (w == "strict_increase" || w == "strict") flags |= FK_STRICT_INCREASE;
         else if (w == "allow_reentry") flags |= FK_ALLOW_REENTRY;
         else if (w == "exact_increase") flags |= FK_EXACT_INCREASE;
+        else if (w == "strict_once") flags |= FK_STRICT_ONCE;
         else
             bad_option("mode", word,
                        "is not a mode (strict_deduplication, strict_order, strict_increase, allow_reentry, "
-                       "exact_increase)");
+                       "exact_increase, strict_once)");
     }
     return flags;
 }
 
 void check_modes(std::uint32_t m) {
-    if (m >= 32) bad_option("mode", std::to_string(m), "has unknown bits");
+    if (m >= 64) bad_option("mode", std::to_string(m), "has unknown bits");
+    if ((m & FK_STRICT_ONCE) && m != FK_STRICT_ONCE) bad_option("mode", "strict_once", "does not combine with other modes");
     if ((m & FK_ALLOW_REENTRY) && !(m & FK_STRICT_ORDER))
         bad_option("mode", "allow_reentry", "requires strict_order");
     if ((m & FK_EXACT_INCREASE) &&
@@ -150,6 +152,7 @@ fk::window_funnel_options funnel_options(std::int64_t window, std::uint32_t step
     o.strict_increase = (modes & FK_STRICT_INCREASE) != 0;
     o.allow_reentry = (modes & FK_ALLOW_REENTRY) != 0;
     o.exact_increase = (modes & FK_EXACT_INCREASE) != 0;
+    o.strict_once = (modes & FK_STRICT_ONCE) != 0;
     return o;
 }
 

@@ -34,6 +34,17 @@ static void test_window_funnel_levels(void) {
     OK(fk_window_funnel_modes("strict_increase", &modes));
     OK(fk_window_funnel_level(t, m, 5, 3600, 3, modes, &level));
     CHECK(level == 2);
+    {
+        /* strict_once: one event matching steps 1 and 2 counts for one of them only. */
+        int64_t t1[] = {0};
+        uint64_t m1[] = {3};
+        OK(fk_window_funnel_modes("strict_once", &modes));
+        CHECK(modes == FK_STRICT_ONCE);
+        OK(fk_window_funnel_level(t1, m1, 1, 3600, 2, modes, &level));
+        CHECK(level == 1);
+        CHECK(fk_window_funnel_modes("strict_once,strict_order", &modes) == FK_INVALID_ARGUMENT);
+        ERR_HAS("strict_once");
+    }
     OK(fk_window_funnel_modes("strict_increase, exact_increase", &modes));
     CHECK(modes == (FK_STRICT_INCREASE | FK_EXACT_INCREASE));
     OK(fk_window_funnel_level(t, m, 5, 3600, 3, modes, &level));

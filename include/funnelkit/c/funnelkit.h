@@ -56,7 +56,8 @@ enum {
     FK_STRICT_ORDER = 2,
     FK_STRICT_INCREASE = 4,
     FK_ALLOW_REENTRY = 8, /* needs FK_STRICT_ORDER */
-    FK_EXACT_INCREASE = 16 /* funnelkit's exact strict_increase; needs FK_STRICT_INCREASE alone */
+    FK_EXACT_INCREASE = 16, /* funnelkit's exact strict_increase; needs FK_STRICT_INCREASE alone */
+    FK_STRICT_ONCE = 32     /* ClickHouse's strict_once: an event counts for one step at most; alone */
 };
 
 /* Parses a comma-separated list of mode names ("strict_order,allow_reentry"; spaces allowed,
