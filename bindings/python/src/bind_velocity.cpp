@@ -18,7 +18,9 @@ namespace funnelkit::python {
 namespace {
 
 // The words of each option, in enum order (pick() and word() read the same list).
-const std::initializer_list<const char*> count_words = {"created_in_period", "open_at_start", "average_open", "vendor"};
+// created_in_period: the deprecated name of the vendor figure (the core keeps its former meaning).
+const std::initializer_list<const char*> count_words = {"created_in_period", "open_at_start", "average_open", "vendor",
+                                                       "created_per_period"};
 const std::initializer_list<const char*> win_rate_words = {"count", "value"};
 const std::initializer_list<const char*> cycle_from_words = {"created", "sql", "first_touch"};
 const std::initializer_list<const char*> cycle_over_words = {"won", "closed"};
@@ -142,8 +144,9 @@ void register_velocity(py::module_& m) {
            py::arg("time_unit") = 86'400.0, py::arg("unit_name") = "day", py::arg("bootstrap") = 0,
            py::arg("confidence") = 0.95, py::arg("seed") = 42);
     word_property(vo, "count", &velocity_options::count, count_words,
-                  "N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_in_period' (V per period / "
-                  "period length) or 'vendor' (created in the period / L).");
+                  "N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_per_period' (V per period "
+                  "/ period length) or 'vendor' (created in the period / L; 'created_in_period' is its deprecated "
+                  "name).");
     word_property(vo, "win_rate", &velocity_options::win_rate, win_rate_words, "W by 'count' or by 'value'.");
     word_property(vo, "cycle_from", &velocity_options::cycle_from, cycle_from_words,
                   "Start of L: 'created', 'sql' or 'first_touch'.");
