@@ -4,6 +4,8 @@ backtest on the sample data, and checked options."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -324,7 +326,14 @@ def test_checked_inputs_speak_in_datetimes_and_steps():
     with pytest.raises(ValueError, match=r"origin.*2030-01-01.*after the end of the data \(as_of 2024-"):
         fk.forecast_pipeline(crm, origin="2030-01-01")
     f = fk.forecast_pipeline(crm, simulations=0)
-    assert f.to_pandas().attrs.get("units", {}).get("revenue_lower", "currency") == "currency"
+    units = {c["name"]: c.get("unit") for c in json.loads(f.to_json())["columns"]}
+    assert units["revenue_lower"] == units["revenue_upper"] == units["expected_revenue"] == "currency"
+    stage_units = {c["name"]: c.get("unit") for c in json.loads(f.stages().to_json())["columns"]}
+    assert stage_units["open_amount"] == "currency"
+    weekly = fk.forecast_pipeline(crm, simulations=0, step="7d", period_length="28d", max_age="84d")
+    tr, ents = weekly.transitions(), weekly.entities()
+    assert (np.asarray(tr["age_days"]) == np.asarray(tr["age"]) * 7.0).all()
+    assert (np.asarray(ents["age_days"]) % 7 == 0).all()
 
 
 # Pooled 80% coverage over data seeds. The per-seed coverage of 3 x 6 cells is noisy (a standard
@@ -341,3 +350,57 @@ def test_pooled_interval_coverage_over_data_seeds():
         cells += s.loc["semi_markov", "intervals"]
     assert cells == 90
     assert 0.70 <= held / cells <= 0.92
+
+
+def test_markov_hazards_against_daily_snapshots_in_pandas():
+    """The Markov hazards of the sample, recomputed from the definition: the state of every
+    entity at each daily snapshot origin - k days (stage of its last record at or before it),
+    moves = consecutive snapshots in different states, at risk = consecutive pairs starting in a
+    transient state."""
+    crm = fk.sample_crm(600, seed=8)
+    origin = pd.Timestamp("2024-10-01")
+    f = fk.forecast_pipeline(crm, method="markov", origin=origin, simulations=0)
+    names = list(fk.sample_model().names)
+    terminal = {"Customer", "Lost", "Disqualified"}
+    day = pd.Timedelta(days=1)
+    moves: dict[tuple[str, str], int] = {}
+    risk: dict[str, int] = {}
+    for _, g in crm[crm["time"] <= origin].sort_values(["time"], kind="stable").groupby("entity", observed=True):
+        times = g["time"].to_numpy()
+        stages = g["stage"].astype(str).to_numpy()
+        k0 = -((origin - pd.Timestamp(times[0])) // day)  # first snapshot at or after the first record
+        snaps = np.asarray(origin.to_datetime64() + np.arange(k0, 1) * np.timedelta64(1, "D"), dtype=times.dtype)
+        idx = np.searchsorted(times, snaps, side="right") - 1
+        states = stages[idx]
+        for a, b in zip(states[:-1], states[1:]):
+            if a in terminal:
+                break
+            risk[a] = risk.get(a, 0) + 1
+            if b != a:
+                moves[(a, b)] = moves.get((a, b), 0) + 1
+    tr = f.transitions().to_pandas()
+    got = {(r["from"], r["to"]): (r["moves"], r["at_risk"], r["hazard"]) for _, r in tr.iterrows()}
+    assert set(got) == set(moves)
+    for (a, b), n in moves.items():
+        m, at_risk, h = got[(a, b)]
+        assert (m, at_risk) == (n, risk[a]), (a, b)
+        assert h == pytest.approx(n / risk[a], rel=1e-12)
+    assert set(names) >= set(risk)
+
+
+def test_weighted_pipeline_interval_against_the_exact_distribution():
+    """Without the hazard bootstrap, the weighted pipeline's simulated interval of wins is the
+    10% and 90% quantiles of a sum of independent Bernoulli(stage probability) draws; the exact
+    (Poisson-binomial) distribution by convolution puts them within one win."""
+    crm = fk.sample_crm(2_000, seed=4)
+    f = fk.forecast_pipeline(crm, origin="2024-10-01", simulations=4000, bootstrap_hazards=False)
+    sp = np.nan_to_num(f.entities().to_pandas()["stage_probability"].to_numpy())
+    dist = np.zeros(len(sp) + 1)
+    dist[0] = 1.0
+    for p in sp:
+        dist[1:] = dist[1:] * (1 - p) + dist[:-1] * p
+        dist[0] *= 1 - p
+    cdf = np.cumsum(dist)
+    lo, hi = int(np.searchsorted(cdf, 0.1)), int(np.searchsorted(cdf, 0.9))
+    assert f.weighted.wins == pytest.approx(sp.sum())
+    assert abs(f.weighted.wins_lower - lo) <= 1 and abs(f.weighted.wins_upper - hi) <= 1

@@ -250,13 +250,15 @@ class PipelineForecast(Table):
                      categories={"stage": [self._stage_names[c] for c in np.asarray(s["stage"])]})
 
     def transitions(self) -> Table:
-        """The estimated overall model: one row per (``from`` stage, ``age`` in steps, ``to``
-        stage) with a move: ``hazard`` (probability per step), ``moves`` counted and
+        """The estimated overall model: one row per (``from`` stage, ``age`` in steps (and
+        ``age_days``, the same age in days as :meth:`entities` reports it), ``to`` stage) with a move: ``hazard`` (probability per step), ``moves`` counted and
         ``at_risk`` (entity-steps behind the row). The age of the last rows (``max_age``) pools
         every older age; the Markov model has age 0 only."""
         t = self._raw["transitions"]
         names = self._stage_names
+        step_days = float(self._axis.days(self._step))
         cols = {"from": [names[c] for c in np.asarray(t["from"])], "age": np.asarray(t["age"]),
+                "age_days": np.asarray(t["age"], dtype=np.float64) * step_days,
                 "to": [names[c] for c in np.asarray(t["to"])], "hazard": np.asarray(t["hazard"]),
                 "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"])}
         return Table(cols, name="ForecastTransitions",
@@ -264,7 +266,7 @@ class PipelineForecast(Table):
                                  "age in the stage: moves / entity-steps at risk (Markov), or the discrete hazard "
                                  "of the Aalen-Johansen estimate (semi-Markov; ages from max_age on pooled)."),
                      inputs=self._inputs, options={**self._options, "max_age_steps": int(t["max_age"])},
-                     units={"age": "steps"})
+                     units={"age": "steps", "age_days": "days", "at_risk": "entity-steps"})
 
     def __repr__(self) -> str:
         c = self._table()
