@@ -180,6 +180,11 @@ struct velocity_options {
     double time_unit = 86'400.0;
     /// Name of that unit, for explanations ("day").
     std::string unit_name = "day";
+    /// End of the data: the latest time the records observed (default: the latest time in them,
+    /// created, closed, SQL or first touch). A period running past it is partial: N keeps the
+    /// deals open after the data ends and the realised revenue has not happened yet, so its V
+    /// and realised are not comparable with full periods (velocity_result::partial says so).
+    std::optional<std::int64_t> as_of{};
     /// Bootstrap replicates for the confidence interval of V (0: no interval).
     std::int32_t bootstrap = 0;
     double confidence = 0.95;
@@ -207,6 +212,11 @@ struct velocity_result {
     double period_length = 0.0;
     /// Won revenue realised in the period per unit: won_amount / period_length.
     double realised = 0.0;
+    /// The end of the data (options.as_of or the latest time in the records), the share of the
+    /// period up to it (0..1), and whether the period runs past it (observed < 1).
+    std::int64_t as_of = 0;
+    double observed = 1.0;
+    bool partial = false;
     double won_amount = 0.0, lost_amount = 0.0;
     /// Deals whose cycle entered L, and deals left out for lack of the chosen start time.
     std::int64_t cycle_deals = 0, cycle_missing = 0;

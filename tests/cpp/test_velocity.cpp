@@ -852,3 +852,19 @@ TEST(Velocity, DecompositionRefusesDifferentBases) {
     }
     EXPECT_NO_THROW((void)decompose_velocity(ra[0], ra[0]));
 }
+
+// A period running past the end of the data is partial: the share observed and the note say so.
+TEST(Velocity, PeriodsPastTheDataEndArePartial) {
+    const auto o = domain_example();  // the latest time: the last won close, day 9 + 90 = 99
+    const period p[] = {{0, 50 * day}, {50 * day, 150 * day}};
+    const auto r = velocity(o.view(false), p, {});
+    EXPECT_FALSE(r[0].partial);
+    EXPECT_EQ(r[0].observed, 1.0);
+    EXPECT_TRUE(r[1].partial);
+    EXPECT_EQ(r[1].as_of, 99 * day);
+    EXPECT_DOUBLE_EQ(r[1].observed, 0.49);
+    EXPECT_NE(r[1].explain().note.find("PARTIAL"), std::string::npos);
+    velocity_options vo;
+    vo.as_of = 150 * day;
+    EXPECT_FALSE(velocity(o.view(false), p, vo)[1].partial);
+}

@@ -406,7 +406,7 @@ def test_average_open_by_hand_and_the_realised_revenue(input_format):
 def test_created_in_period_is_per_period_and_vendor_divides_by_l():
     df = _domain_opportunities().iloc[:40]
     per = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], count="created_per_period", cycle_over="won")
-    assert per["velocity_per_period"][0] == pytest.approx(41 * 25_000 * 0.25)
+    assert per["velocity_per_period"][0] == pytest.approx(40 * 25_000 * 0.25)
     assert per["velocity"][0] == pytest.approx(40 * 25_000 * 0.25 / 366)  # 2024 has 366 days
     assert per["realised"][0] == pytest.approx(250_000 / 366)
     vendor = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], **VENDOR)
@@ -505,3 +505,25 @@ def test_explain_claims_littles_law_only_when_it_holds():
     assert "won deals only" in won and "median" in won
     start = fk.velocity(df, edges=edges, count="open_at_start").explain(0).definition
     assert "by Little's law" not in start
+
+
+def test_periods_past_the_data_end_are_marked_partial():
+    """A quarter cut at 2024-11-15: N keeps the deals open after the data ends while realised
+    counts only the observed half, so V is not comparable: the row says so."""
+    crm = fk.sample_crm(20_000, seed=42)
+    cut = crm[crm["time"] < "2024-11-15"]
+    opp = fk.opportunities_from_stages(cut)
+    t = fk.velocity(opp, edges=["2024-07-01", "2024-10-01", "2025-01-01"])
+    rows = t.to_pandas()
+    assert not rows["partial"][0] and rows["observed"][0] == 1.0
+    assert rows["partial"][1]
+    # The end of the data: the latest created, closed, SQL or first-touch time of the opportunities.
+    last = max(pd.Series(opp[c]).max() for c in ("created", "closed", "sql_time", "first_touch"))
+    share = (last - pd.Timestamp("2024-10-01")) / (pd.Timestamp("2025-01-01") - pd.Timestamp("2024-10-01"))
+    assert rows["observed"][1] == pytest.approx(share, abs=1e-12)
+    ex = t.explain(1)
+    assert "PARTIAL" in ex.definition and str(ex.inputs["as_of"]).startswith("2024-11-14")
+    assert str(ex.inputs["period_start"]).startswith("2024-10-01")
+    # An explicit as_of at the period end makes it whole.
+    whole = fk.velocity(opp, edges=["2024-10-01", "2025-01-01"], as_of="2025-01-01")
+    assert not whole["partial"][0]

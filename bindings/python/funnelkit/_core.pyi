@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'estimate_lags', 'fisher_exact', 'funnel_analysis', 'kaplan_meier', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'ForecastOptions', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'backtest_forecast', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'estimate_lags', 'fisher_exact', 'forecast_pipeline', 'funnel_analysis', 'kaplan_meier', 'markov_chain_outcomes', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -960,9 +960,17 @@ class VelocityOptions:
     """
     Definitions of N, W and L, the unit of L and the bootstrap of V.
     """
-    def __init__(self, *, count: str = 'created_in_period', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'won', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42) -> None:
+    def __init__(self, *, count: str = 'average_open', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'closed', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
         ...
     def __repr__(self) -> str:
+        ...
+    @property
+    def as_of(self) -> int | None:
+        """
+        End of the data (None: the latest time in the records).
+        """
+    @as_of.setter
+    def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
         ...
     @property
     def bootstrap(self) -> int:
@@ -983,7 +991,7 @@ class VelocityOptions:
     @property
     def count(self) -> str:
         """
-        N: 'created_in_period' or 'open_at_start'.
+        N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_per_period' (V per period / period length) or 'vendor' (created in the period / L; 'created_in_period' is its deprecated name).
         """
     @count.setter
     def count(self, arg1: str) -> None:
@@ -1048,7 +1056,7 @@ class ReverseFunnelOptions:
     """
     A revenue goal, the deal value and the stage rates of a reverse funnel.
     """
-    def __init__(self, *, goal: typing.SupportsFloat | typing.SupportsIndex, deal_value: typing.SupportsFloat | typing.SupportsIndex, steps: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], basis: str = 'total', won_name: str = 'Customer', periods: typing.SupportsInt | typing.SupportsIndex = 1, reps: typing.SupportsInt | typing.SupportsIndex = 1, rounding: str = 'from_goal', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> None:
+    def __init__(self, *, goal: typing.SupportsFloat | typing.SupportsIndex, deal_value: typing.SupportsFloat | typing.SupportsIndex, steps: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex]], basis: str = 'total', won_name: str = 'Customer', periods: typing.SupportsInt | typing.SupportsIndex = 1, reps: typing.SupportsInt | typing.SupportsIndex = 1, rounding: str = 'deals_first', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> None:
         ...
     @property
     def basis(self) -> str:
@@ -1093,7 +1101,7 @@ class ReverseFunnelOptions:
     @property
     def rounding(self) -> str:
         """
-        'from_goal' (each stage from the deals) or 'chained' (from the rounded stage below).
+        'deals_first' (deals rounded up first, each stage from them), 'chained' (each stage from the rounded stage below) or 'round_once' (each figure from the unrounded goal, rounded once).
         """
     @rounding.setter
     def rounding(self, arg1: str) -> None:
@@ -1247,6 +1255,108 @@ class DriverOptions:
     @property
     def test(self) -> str:
         ...
+class ForecastOptions:
+    """
+    The forecast model, the step and horizon, the semi-Markov age cap and the simulated intervals.
+    """
+    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False, bootstrap_hazards: bool = True) -> None:
+        ...
+    @property
+    def as_of(self) -> int | None:
+        """
+        End of the observation (None: the latest record).
+        """
+    @as_of.setter
+    def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def bootstrap_hazards(self) -> bool:
+        """
+        Intervals re-estimate the hazards from a bootstrap of the training entities.
+        """
+    @bootstrap_hazards.setter
+    def bootstrap_hazards(self, arg0: bool) -> None:
+        ...
+    @property
+    def by_segment(self) -> bool:
+        """
+        One transition model per segment.
+        """
+    @by_segment.setter
+    def by_segment(self, arg0: bool) -> None:
+        ...
+    @property
+    def confidence(self) -> float:
+        """
+        Confidence level of the intervals.
+        """
+    @confidence.setter
+    def confidence(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_age(self) -> int:
+        """
+        Semi-Markov: ages with hazards of their own.
+        """
+    @max_age.setter
+    def max_age(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def model(self) -> str:
+        """
+        'markov' or 'semi_markov'.
+        """
+    @model.setter
+    def model(self, arg1: str) -> None:
+        ...
+    @property
+    def origin(self) -> int | None:
+        """
+        Forecast origin (None: the end of the data).
+        """
+    @origin.setter
+    def origin(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def period_steps(self) -> int:
+        """
+        Steps per period.
+        """
+    @period_steps.setter
+    def period_steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def periods(self) -> int:
+        """
+        Periods of the horizon.
+        """
+    @periods.setter
+    def periods(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def seed(self) -> int:
+        """
+        Seed of the simulations.
+        """
+    @seed.setter
+    def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def simulations(self) -> int:
+        """
+        Simulations of the intervals (0: none).
+        """
+    @simulations.setter
+    def simulations(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def step(self) -> int:
+        """
+        Ticks of one step.
+        """
+    @step.setter
+    def step(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_outcomes: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> CumulativeIncidenceResult:
     ...
 def adjust_p_values(p_values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], method: str) -> numpy.typing.NDArray[numpy.float64]:
@@ -1259,6 +1369,10 @@ def attribute_state(state: AttributionState) -> Attribution:
     """
 def attribution_sums(paths: PathSet, options: AttributionOptions) -> AttributionState:
     ...
+def backtest_forecast(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], *, origins: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], options: ForecastOptions = ..., calibration_bins: typing.SupportsInt | typing.SupportsIndex = 10, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> dict:
+    """
+    Backtest of the forecast: train to each origin, forecast, compare with what happened.
+    """
 def beta_quantile(p: typing.SupportsFloat | typing.SupportsIndex, a: typing.SupportsFloat | typing.SupportsIndex, b: typing.SupportsFloat | typing.SupportsIndex) -> float:
     ...
 def build_histories(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, reason: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, options: HistoryOptions = ...) -> Histories:
@@ -1283,7 +1397,7 @@ def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLik
     ...
 def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typing.SupportsFloat | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, l0: typing.SupportsFloat | typing.SupportsIndex, n1: typing.SupportsFloat | typing.SupportsIndex, d1: typing.SupportsFloat | typing.SupportsIndex, w1: typing.SupportsFloat | typing.SupportsIndex, l1: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     """
-    The change V1 - V0 split into N, D, W and L (log scale and LMDI-I).
+    The change V1 - V0 split into N, D, W and L (log scale, LMDI-I and Shapley).
     """
 def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], member_entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], member_feature: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_features: typing.SupportsInt | typing.SupportsIndex, options: DriverOptions = ...) -> dict:
     ...
@@ -1293,10 +1407,18 @@ def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]
     """
 def fisher_exact(a: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, d: typing.SupportsInt | typing.SupportsIndex, alternative: str = 'two-sided') -> float:
     ...
+def forecast_pipeline(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], *, options: ForecastOptions = ..., segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> dict:
+    """
+    Forecast of the pipeline open at the origin: per entity, per period, per stage, and the transitions.
+    """
 def funnel_analysis(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, property: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, *, options: FunnelAnalysisOptions) -> dict:
     ...
 def kaplan_meier(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], observed: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> KaplanMeierResult:
     ...
+def markov_chain_outcomes(p: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_transient: typing.SupportsInt | typing.SupportsIndex, n_absorbing: typing.SupportsInt | typing.SupportsIndex, *, won: typing.SupportsInt | typing.SupportsIndex = 0, steps: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    """
+    Outcomes of a Markov chain given per step as a flat row-major n_transient x (n_transient + n_absorbing) matrix (diagonal = stay): absorption probabilities, expected steps, P(won at step t).
+    """
 def mature_cohorts(end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], maturity: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint8]:
     ...
 def normal_quantile(p: typing.SupportsFloat | typing.SupportsIndex) -> float:

@@ -258,9 +258,9 @@ class PipelineForecast(Table):
         names = self._stage_names
         step_days = float(self._axis.days(self._step))
         cols = {"from": [names[c] for c in np.asarray(t["from"])], "age": np.asarray(t["age"]),
-                "age_days": np.asarray(t["age"], dtype=np.float64) * step_days,
                 "to": [names[c] for c in np.asarray(t["to"])], "hazard": np.asarray(t["hazard"]),
-                "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"])}
+                "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"]),
+                "age_days": np.asarray(t["age"], dtype=np.float64) * step_days}
         return Table(cols, name="ForecastTransitions",
                      definition=("Probability per step of moving from a stage to another (or an outcome) at a given "
                                  "age in the stage: moves / entity-steps at risk (Markov), or the discrete hazard "

@@ -237,6 +237,8 @@ class VelocityTable(Table):
     of the period per ``unit``, the check beside V), ``period_length`` (in ``unit``), ``won``, ``lost``, ``won_amount``, ``lost_amount``, ``cycle_deals`` (deals
     in L), ``cycle_missing`` (deals without the cycle's start time), ``ci_lower``/``ci_upper``
     (percentile bootstrap interval of V at ``confidence``, null without ``bootstrap``),
+    ``observed`` (share of the period up to the end of the data) and ``partial`` (the period
+    runs past the end of the data: not comparable with whole periods),
     ``status`` (``ok`` or why V is undefined), ``reason``, and ``basis`` (the options the
     drivers depend on, ``"count=..., win_rate=..., ..."``: :func:`decompose_velocity` refuses
     two rows of different bases).
@@ -262,8 +264,9 @@ class VelocityTable(Table):
             cols[segment_name] = names[seg + 1]
         for k in ("n", "deal_value", "win_rate", "cycle_length", "velocity", "velocity_per_period", "realised",
                   "period_length", "won", "lost", "won_amount",
-                  "lost_amount", "cycle_deals", "cycle_missing", "ci_lower", "ci_upper"):
+                  "lost_amount", "cycle_deals", "cycle_missing", "ci_lower", "ci_upper", "observed"):
             cols[k] = np.asarray(raw[k])[keep]
+        cols["partial"] = np.asarray(raw["partial"])[keep].astype(bool)
         basis = ", ".join(f"{k}={options[k]}" for k in _BASIS_FIELDS if k in options)
         cols["basis"] = np.array([basis] * int(keep.sum()), dtype=object)
         cols["status"] = np.array(raw["status"], dtype=object)[keep]
@@ -299,7 +302,12 @@ class VelocityTable(Table):
             raise IndexError(f"row {row} is out of range for a table of {n} rows")
         cols = self._table()
         relabel = {"period": [_time_value(cols["period_start"][row]), _time_value(cols["period_end"][row])],
+                   "period_start": _time_value(cols["period_start"][row]),
+                   "period_end": _time_value(cols["period_end"][row]),
                    "segment": cols[self.segment_name][row] if self.segment_name else OVERALL}
+        as_of = dict(self._core[row].inputs).get("as_of")
+        if as_of is not None and self._axis.is_datetime:
+            relabel["as_of"] = _time_value(self._axis.datetimes(np.array([int(as_of)], dtype=np.int64))[0])
         return _core_explanation(self._core[row], "VelocityTable", relabel=relabel, options=self._options)
 
     def __repr__(self) -> str:
@@ -340,6 +348,7 @@ def velocity(
     bootstrap: int = 0,
     confidence: float = 0.95,
     seed: int = 42,
+    as_of: Any = None,
     time_unit: str | None = None,
     periods: Any = None,
 ) -> VelocityTable:
@@ -383,6 +392,12 @@ def velocity(
     bootstrap, confidence, seed:
         Replicates of a percentile bootstrap interval of V (0: none), its confidence level, and
         the seed that makes it reproducible.
+    as_of:
+        The end of the data (default: the latest time in it). A period running past it is
+        *partial*: N keeps counting the deals still open after the data ends and ``realised``
+        covers only the observed part, so its V and realised are not comparable with whole
+        periods. The ``partial`` and ``observed`` (share of the period up to ``as_of``) columns
+        and ``explain(row)`` say so.
     time_unit:
         What integer times count (``"s"`` default, ``"ms"``, ``"us"``, ``"ns"``); datetime
         columns carry their own unit.
@@ -428,7 +443,8 @@ def velocity(
     starts, ends, period_opts = _periods(axis, period, edges, tz, span, "velocity()")
     opts = _core.VelocityOptions(count=count, win_rate=win_rate, cycle_from=cycle_from, cycle_over=cycle_over,
                                  cycle_stat=cycle_stat, time_unit=float(unit_ticks), unit_name=unit_name,
-                                 bootstrap=int(bootstrap), confidence=float(confidence), seed=int(seed))
+                                 bootstrap=int(bootstrap), confidence=float(confidence), seed=int(seed),
+                                 as_of=axis.timestamp(as_of, "as_of", allow_none=True))
     raw = _core.velocity(cr, cl, oc, am, starts, ends, options=opts, segment=seg, sql_time=sq, first_touch=ft)
     options = {**period_opts, "count": count, "win_rate": win_rate, "cycle_from": cycle_from,
                "cycle_over": cycle_over, "cycle_stat": cycle_stat, "unit": unit_name, "unit_ticks": int(unit_ticks),

@@ -438,6 +438,18 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         }
     }
 
+    // The end of the data: a period running past it is partial.
+    std::int64_t as_of = std::numeric_limits<std::int64_t>::min();
+    if (o.as_of) {
+        as_of = *o.as_of;
+    } else {
+        for (std::size_t i = 0; i < rec.size(); ++i) {
+            as_of = std::max(as_of, rec.created[i]);
+            if (rec.outcome[i] != 0) as_of = std::max(as_of, rec.closed[i]);
+            if (!rec.sql_time.empty() && rec.sql_time[i] != missing_time) as_of = std::max(as_of, rec.sql_time[i]);
+            if (!rec.first_touch.empty() && rec.first_touch[i] != missing_time) as_of = std::max(as_of, rec.first_touch[i]);
+        }
+    }
     std::vector<velocity_result> out;
     out.reserve(P * rows);
     for (std::size_t p = 0; p < P; ++p) {
@@ -450,6 +462,14 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             v.n = k.n;
             v.period_length = detail::elapsed(periods[p].start, periods[p].end) / o.time_unit;
             v.realised = k.won_amount.value() / v.period_length;
+            v.as_of = as_of;
+            // Observed through as_of: the period [start, end) is whole when as_of >= end - 1.
+            if (rec.size() > 0 && as_of < periods[p].end - 1) {
+                v.partial = true;
+                v.observed = as_of < periods[p].start
+                                 ? 0.0
+                                 : detail::elapsed(periods[p].start, as_of) / detail::elapsed(periods[p].start, periods[p].end);
+            }
             v.won = k.won;
             v.lost = k.lost;
             v.won_amount = k.won_amount.value();
@@ -591,6 +611,8 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
         {"lost_amount", lost_amount},
         {"cycle_deals", cycle_deals},
         {"cycle_missing", cycle_missing},
+        {"as_of", as_of},
+        {"observed", observed},
     };
     if (ci_lower) {
         e.inputs.emplace_back("ci_lower", *ci_lower);
@@ -654,7 +676,11 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
              std::string(name(options.cycle_from)) + ") over " +
              (options.cycle_over == cycle_deals::won ? "won" : "all closed") + " deals, in " + options.unit_name + "s" +
              "; realised: won amount of the period / period length, revenue per " + options.unit_name + " as a check" +
-             (status == velocity_status::ok ? std::string() : "; undefined: " + reason);
+             (status == velocity_status::ok ? std::string() : "; undefined: " + reason) +
+             (partial ? "; PARTIAL period: the data end (as_of) falls " + num(100 * observed) +
+                            "% into it, so N keeps deals open after the data ends and realised counts only the "
+                            "observed part: V and realised are not comparable with whole periods"
+                      : std::string());
     return e;
 }
 
