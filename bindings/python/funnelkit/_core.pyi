@@ -321,9 +321,8 @@ class WindowFunnelOptions:
     per_entity: bool
     strict_deduplication: bool
     strict_increase: bool
-    strict_once: bool
     strict_order: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1, strict_once: bool = False) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def steps(self) -> int:
@@ -519,19 +518,13 @@ class LifecycleSummary:
     def ticks_per_second(self) -> int:
         ...
 class HistoryOptions:
-    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def as_of(self) -> int | None:
         ...
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
-        ...
-    @property
-    def threads(self) -> int:
-        ...
-    @threads.setter
-    def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def ticks_per_second(self) -> int:
@@ -967,9 +960,17 @@ class VelocityOptions:
     """
     Definitions of N, W and L, the unit of L and the bootstrap of V.
     """
-    def __init__(self, *, count: str = 'average_open', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'closed', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42) -> None:
+    def __init__(self, *, count: str = 'average_open', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'closed', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
         ...
     def __repr__(self) -> str:
+        ...
+    @property
+    def as_of(self) -> int | None:
+        """
+        End of the data (None: the latest time in the records).
+        """
+    @as_of.setter
+    def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
         ...
     @property
     def bootstrap(self) -> int:
@@ -990,7 +991,7 @@ class VelocityOptions:
     @property
     def count(self) -> str:
         """
-        N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_in_period' (V per period / period length) or 'vendor' (created in the period / L).
+        N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_per_period' (V per period / period length) or 'vendor' (created in the period / L; 'created_in_period' is its deprecated name).
         """
     @count.setter
     def count(self, arg1: str) -> None:
@@ -1258,7 +1259,7 @@ class ForecastOptions:
     """
     The forecast model, the step and horizon, the semi-Markov age cap and the simulated intervals.
     """
-    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False) -> None:
+    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False, bootstrap_hazards: bool = True) -> None:
         ...
     @property
     def as_of(self) -> int | None:
@@ -1267,6 +1268,14 @@ class ForecastOptions:
         """
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def bootstrap_hazards(self) -> bool:
+        """
+        Intervals re-estimate the hazards from a bootstrap of the training entities.
+        """
+    @bootstrap_hazards.setter
+    def bootstrap_hazards(self, arg0: bool) -> None:
         ...
     @property
     def by_segment(self) -> bool:
@@ -1384,7 +1393,7 @@ def chi2_test(table: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], yate
     ...
 def compare_to_baseline(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], options: BaselineOptions = ...) -> dict:
     ...
-def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', threads: typing.SupportsInt | typing.SupportsIndex = 1) -> ConversionCounts:
+def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied') -> ConversionCounts:
     ...
 def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typing.SupportsFloat | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, l0: typing.SupportsFloat | typing.SupportsIndex, n1: typing.SupportsFloat | typing.SupportsIndex, d1: typing.SupportsFloat | typing.SupportsIndex, w1: typing.SupportsFloat | typing.SupportsIndex, l1: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     """
