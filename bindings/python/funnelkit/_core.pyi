@@ -321,8 +321,9 @@ class WindowFunnelOptions:
     per_entity: bool
     strict_deduplication: bool
     strict_increase: bool
+    strict_once: bool
     strict_order: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, strict_deduplication: bool = False, strict_order: bool = False, strict_increase: bool = False, allow_reentry: bool = False, exact_increase: bool = False, order: str = 'detect', threads: typing.SupportsInt | typing.SupportsIndex = 1, per_entity: bool = False, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1, strict_once: bool = False) -> None:
         ...
     @property
     def steps(self) -> int:
@@ -518,13 +519,19 @@ class LifecycleSummary:
     def ticks_per_second(self) -> int:
         ...
 class HistoryOptions:
-    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+    def __init__(self, *, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 1, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def as_of(self) -> int | None:
         ...
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def threads(self) -> int:
+        ...
+    @threads.setter
+    def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def ticks_per_second(self) -> int:
@@ -1393,7 +1400,7 @@ def chi2_test(table: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], yate
     ...
 def compare_to_baseline(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], options: BaselineOptions = ...) -> dict:
     ...
-def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied') -> ConversionCounts:
+def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', threads: typing.SupportsInt | typing.SupportsIndex = 1) -> ConversionCounts:
     ...
 def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typing.SupportsFloat | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, l0: typing.SupportsFloat | typing.SupportsIndex, n1: typing.SupportsFloat | typing.SupportsIndex, d1: typing.SupportsFloat | typing.SupportsIndex, w1: typing.SupportsFloat | typing.SupportsIndex, l1: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     """
