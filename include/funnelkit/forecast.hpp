@@ -32,7 +32,16 @@
 // H the total hazard. Summed over the steps of each period it gives each open entity's chance of
 // being won in that period; expected wins and revenue per period add these up (revenue with the
 // entity's latest known amount, or the mean won amount of the training data when it has none).
-// Intervals come from a seeded simulation of the entities' outcomes (independent given the model).
+// Intervals come from a seeded simulation that carries both sources of uncertainty: in each
+// replicate the training entities are resampled with replacement (a bootstrap over the entities
+// in ascending id order, so the row order of the input never changes a result), the hazards are
+// re-estimated from the resample, each open entity's chances are recomputed from them, and then
+// its outcome is drawn. Without the resampling (bootstrap_hazards = false) the intervals carry
+// only the outcome randomness given the estimated hazards, and are too narrow.
+// by_segment: a segment's model uses its own hazards where the segment has exposure; a (stage,
+// age) cell of it without any entity-step at risk falls back to the pooled model's hazards
+// (no history is not evidence that a deal never moves); the entities report the steps at risk
+// behind their cell and whether it fell back.
 // The weighted pipeline beside it: each open entity's stage probability (the share won among the
 // training entities that were in that stage and have closed) times its amount, without timing.
 // Only the pipeline open at the origin is forecast; entities that arrive later are not.
@@ -74,6 +83,9 @@ struct transition_model {
     std::vector<std::int64_t> moves;
     /// Segment the model was estimated on (-1: every entity).
     std::int32_t segment = -1;
+    /// Per (s, a) row: 1 when the segment had no exposure there and the row holds the pooled
+    /// model's hazards (empty for the pooled model and hand-built ones).
+    std::vector<std::uint8_t> pooled;
 
     std::size_t n_transient() const noexcept { return transient.size(); }
     std::size_t n_states() const noexcept { return transient.size() + absorbing.size(); }
@@ -130,6 +142,10 @@ struct forecast_options {
     std::int32_t simulations = 2000;
     double confidence = 0.8;
     std::uint64_t seed = 42;
+    /// Parameter uncertainty in the intervals: each simulation re-estimates the hazards (and the
+    /// weighted pipeline's stage probabilities) from a bootstrap resample of the training
+    /// entities. false: outcome randomness only.
+    bool bootstrap_hazards = true;
     /// One transition model per segment (the segment of each entity's earliest record).
     bool by_segment = false;
 };
@@ -147,6 +163,10 @@ struct forecast_entity_rows {
     std::vector<double> p_won_in;
     /// The weighted pipeline's stage probability.
     std::vector<double> stage_probability;
+    /// Entity-steps at risk behind the entity's (stage, age) cell of the model used, and whether
+    /// that cell fell back to the pooled model (by_segment, a segment without exposure there).
+    std::vector<double> at_risk;
+    std::vector<std::uint8_t> pooled;
     std::size_t size() const noexcept { return entity.size(); }
 };
 
@@ -184,6 +204,9 @@ struct pipeline_forecast {
     double weighted_revenue = 0.0, weighted_wins = 0.0;
     double weighted_revenue_lower = 0.0, weighted_revenue_upper = 0.0, weighted_wins_lower = 0.0,
            weighted_wins_upper = 0.0;
+    /// by_segment: (stage, age) cells of the segment models that fell back to the pooled hazards,
+    /// and open entities whose cell did.
+    std::int64_t pooled_cells = 0, pooled_entities = 0;
     explanation explain() const;
 };
 
@@ -195,7 +218,8 @@ pipeline_forecast forecast_pipeline(const stage_model& model, const stage_record
 struct backtest_options {
     /// The forecast settings (its model and origin are not used: both models run at every origin).
     forecast_options forecast{};
-    /// Origins, ascending; each origin + horizon must be at or before as_of.
+    /// Origins, ascending; each origin + horizon must be at or before as_of, no origin before the
+    /// first record, and some entity open at each.
     std::vector<std::int64_t> origins;
     /// Equal-width bins of the predicted probability of a win within the horizon.
     std::int32_t calibration_bins = 10;
@@ -221,13 +245,14 @@ struct calibration_rows {
     std::size_t size() const noexcept { return method.size(); }
 };
 
-/// Per method: intervals checked and the share that held the actual value (wins, revenue), mean
+/// Per method: intervals checked and the share that held the actual value (wins, revenue; cells
+/// with nothing to forecast, expected wins 0, are left out and counted in empty_cells), mean
 /// absolute and mean signed errors (expected - actual) of wins and revenue, over the per-period
 /// rows (Markov, semi-Markov) or the whole-horizon rows (weighted pipeline); and the Brier score
 /// of the per-entity probabilities of a win within the horizon.
 struct backtest_summary_rows {
     std::vector<std::int32_t> method;
-    std::vector<std::int64_t> intervals;
+    std::vector<std::int64_t> intervals, empty_cells;
     std::vector<double> coverage_wins, coverage_revenue, mae_wins, bias_wins, mae_revenue, bias_revenue, brier;
     std::size_t size() const noexcept { return method.size(); }
 };

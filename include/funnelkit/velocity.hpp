@@ -10,10 +10,13 @@
 //     time in a steady state;
 //   * open_at_start: opportunities open at the period's start (created before `start` and not
 //     closed before it), also divided by L;
-//   * created_in_period: opportunities created in the period; N * D * W is then revenue *per
+//   * created_per_period: opportunities created in the period; N * D * W is then revenue *per
 //     period*, and V = N * D * W / (period length), not / L;
 //   * vendor: created in the period and divided by L, the formula as vendors print it. It
-//     overstates revenue per unit of time by the ratio period length / L.
+//     overstates revenue per unit of time by the ratio period length / L;
+//   * created_in_period (deprecated): the former name of the vendor figure, kept with its
+//     former meaning (created in the period, divided by L) so that old callers get the same
+//     numbers; use vendor (the same figure) or created_per_period (per period).
 // - The deals that measure D, W and L are the opportunities *closed* (won or lost) in the
 //   period: closed time in [start, end).
 // - D: mean amount of the won deals.
@@ -151,7 +154,15 @@ opportunity_table opportunities_from_stages(const stage_model& model, const stag
                                             std::string_view opportunity_stage = "Opportunity",
                                             std::string_view sql_stage = "SQL");
 
-enum class count_basis : std::uint8_t { created_in_period = 0, open_at_start = 1, average_open = 2, vendor = 3 };
+enum class count_basis : std::uint8_t {
+    /// Deprecated: the vendor figure under its former name (N created in the period, over L).
+    created_in_period = 0,
+    open_at_start = 1,
+    average_open = 2,
+    vendor = 3,
+    /// N created in the period; V = N * D * W / period length (N * D * W is revenue per period).
+    created_per_period = 4,
+};
 enum class win_rate_basis : std::uint8_t { count = 0, value = 1 };
 enum class cycle_start : std::uint8_t { created = 0, sql = 1, first_touch = 2 };
 enum class cycle_deals : std::uint8_t { won = 0, closed = 1 };
@@ -185,6 +196,11 @@ struct velocity_options {
     double time_unit = 86'400.0;
     /// Name of that unit, for explanations ("day").
     std::string unit_name = "day";
+    /// End of the data: the latest time the records observed (default: the latest time in them,
+    /// created, closed, SQL or first touch). A period running past it is partial: N keeps the
+    /// deals open after the data ends and the realised revenue has not happened yet, so its V
+    /// and realised are not comparable with full periods (velocity_result::partial says so).
+    std::optional<std::int64_t> as_of{};
     /// Bootstrap replicates for the confidence interval of V (0: no interval).
     std::int32_t bootstrap = 0;
     double confidence = 0.95;
@@ -212,11 +228,16 @@ struct velocity_result {
     double period_length = 0.0;
     /// Won revenue realised in the period per unit: won_amount / period_length.
     double realised = 0.0;
+    /// The end of the data (options.as_of or the latest time in the records), the share of the
+    /// period up to it (0..1), and whether the period runs past it (observed < 1).
+    std::int64_t as_of = 0;
+    double observed = 1.0;
+    bool partial = false;
     double won_amount = 0.0, lost_amount = 0.0;
     /// Deals whose cycle entered L, and deals left out for lack of the chosen start time.
     std::int64_t cycle_deals = 0, cycle_missing = 0;
     std::optional<double> deal_value, win_rate, cycle_length, velocity;
-    /// V * period_length: revenue per period (N * D * W with created_in_period).
+    /// V * period_length: revenue per period (N * D * W with created_per_period).
     std::optional<double> velocity_per_period;
     velocity_status status = velocity_status::ok;
     std::string reason;
@@ -283,8 +304,10 @@ struct velocity_decomposition {
 /// 0 has no logarithm: the split is undefined).
 velocity_decomposition decompose_velocity(double n0, double d0, double w0, double l0, double n1,
                                           double d1, double w1, double l1);
-/// From two defined results; throws naming the undefined one. L is the denominator V used:
-/// the cycle length, or the period length with count_basis::created_in_period.
+/// From two defined results; throws naming the undefined one, and when the two were computed
+/// with different options (count, win_rate, cycle_from, cycle_over, cycle_stat, time_unit),
+/// naming the first option that differs: drivers on different bases do not split. L is the
+/// denominator V used: the cycle length, or the period length with count_basis::created_per_period.
 velocity_decomposition decompose_velocity(const velocity_result& before, const velocity_result& after);
 
 FUNNELKIT_END_NAMESPACE

@@ -370,7 +370,8 @@ std::optional<double> reference_v(const opps& o, period q, int seg, const veloci
     for (std::size_t i = 0; i < o.created.size(); ++i) {
         if (seg >= 0 && o.segment[i] != seg) continue;
         const bool closed = o.outcome[i] != 0;
-        if (vo.count == count_basis::created_in_period || vo.count == count_basis::vendor) {
+        if (vo.count == count_basis::created_in_period || vo.count == count_basis::vendor ||
+            vo.count == count_basis::created_per_period) {
             if (o.created[i] >= q.start && o.created[i] < q.end) n += 1;
         } else if (vo.count == count_basis::open_at_start) {
             if (o.created[i] < q.start && (!closed || o.closed[i] >= q.start)) n += 1;
@@ -393,7 +394,7 @@ std::optional<double> reference_v(const opps& o, period q, int seg, const veloci
     if (won == 0) return std::nullopt;
     const double d = wa / won;
     const double w = vo.win_rate == win_rate_basis::count ? won / (won + lost) : wa / (wa + la);
-    if (vo.count == count_basis::created_in_period) return n * d * w / (static_cast<double>(q.end - q.start) / vo.time_unit);
+    if (vo.count == count_basis::created_per_period) return n * d * w / (static_cast<double>(q.end - q.start) / vo.time_unit);
     if (cyc.empty()) return std::nullopt;
     std::sort(cyc.begin(), cyc.end());
     double l = 0;
@@ -423,7 +424,7 @@ TEST(Velocity, MatchesReferenceOnRandomData) {
     std::vector<period> ps;
     for (int m = 0; m < 12; ++m) ps.push_back({m * 30 * day + 5 * day, (m + 1) * 30 * day + 5 * day});
     int checked = 0;
-    for (int cb = 0; cb < 4; ++cb)
+    for (int cb = 0; cb < 5; ++cb)
         for (int wb = 0; wb < 2; ++wb)
             for (int cs = 0; cs < 3; ++cs)
                 for (int co = 0; co < 2; ++co)
@@ -691,11 +692,11 @@ TEST(Velocity, AverageOpenIsTheTimeAveragedPipeline) {
 // N created in the period makes N * D * W revenue per period: V divides by the period length.
 // The DOMAIN example over a year: 40 * 25,000 * 0.25 = 250,000 a year, 684.93 a day, while the
 // vendor formula divides by L = 90 days and prints 2,777.78 a day.
-TEST(Velocity, CreatedInPeriodIsPerPeriodAndVendorKeepsItsName) {
+TEST(Velocity, CreatedPerPeriodIsPerPeriodAndVendorKeepsItsName) {
     const auto o = domain_example();
     const period p[] = {{0, 365 * day}};
     velocity_options vo;
-    vo.count = count_basis::created_in_period;
+    vo.count = count_basis::created_per_period;
     const auto r = velocity(o.view(false), p, vo)[0];
     ASSERT_TRUE(r.defined());
     EXPECT_DOUBLE_EQ(*r.velocity_per_period, 250'000);
@@ -784,4 +785,86 @@ TEST(Velocity, AverageOpenDoesNotDependOnRowOrder) {
     for (std::size_t k = 0; k < got.size(); ++k) {
         EXPECT_EQ(got[k].n, want[k].n) << k;
     }
+}
+
+// The deprecated enumerator created_in_period keeps its former meaning, the vendor figure (N
+// created in the period, divided by L), so old callers get the same numbers; its explanation
+// names both new words.
+TEST(Velocity, DeprecatedCreatedInPeriodIsTheVendorFigure) {
+    const auto o = domain_example();
+    const period p[] = {{0, 365 * day}};
+    velocity_options old = vendor();
+    old.count = count_basis::created_in_period;
+    const auto r = velocity(o.view(false), p, old)[0];
+    const auto v = velocity(o.view(false), p, vendor())[0];
+    ASSERT_TRUE(r.defined());
+    EXPECT_EQ(*r.velocity, *v.velocity);
+    EXPECT_NEAR(*r.velocity, 2777.7777777777778, 1e-9);
+    const auto note = r.explain().note;
+    EXPECT_NE(note.find("deprecated"), std::string::npos);
+    EXPECT_NE(note.find("created_per_period"), std::string::npos);
+    EXPECT_NE(note.find("vendor"), std::string::npos);
+}
+
+// explain() claims Little's law only with N the time-averaged pipeline and L the mean time open
+// from creation over every closed deal; otherwise it names what differs.
+TEST(Velocity, LittlesLawIsClaimedOnlyWhenItHolds) {
+    const auto o = domain_example();
+    const period p[] = {{0, 365 * day}};
+    velocity_options vo;  // the defaults: average_open, created, closed, mean
+    const auto ok = velocity(o.view(false), p, vo)[0].explain().note;
+    EXPECT_NE(ok.find("by Little's law"), std::string::npos);
+    vo.cycle_over = cycle_deals::won;
+    vo.cycle_stat = cycle_statistic::median;
+    const auto bad = velocity(o.view(false), p, vo)[0].explain().note;
+    EXPECT_EQ(bad.find("by Little's law"), std::string::npos);
+    EXPECT_NE(bad.find("does not apply"), std::string::npos);
+    EXPECT_NE(bad.find("won deals only"), std::string::npos);
+    EXPECT_NE(bad.find("median"), std::string::npos);
+    vo = {};
+    vo.count = count_basis::open_at_start;
+    EXPECT_EQ(velocity(o.view(false), p, vo)[0].explain().note.find("by Little's law"), std::string::npos);
+}
+
+// Two results on different bases do not split: the error names the option.
+TEST(Velocity, DecompositionRefusesDifferentBases) {
+    const auto o = domain_example();
+    const period p[] = {{0, 365 * day}};
+    velocity_options a = vendor(), b = vendor();
+    b.count = count_basis::created_per_period;
+    const auto ra = velocity(o.view(false), p, a);
+    const auto rb = velocity(o.view(false), p, b);
+    ASSERT_TRUE(ra[0].defined() && rb[0].defined());
+    try {
+        (void)decompose_velocity(ra[0], rb[0]);
+        ADD_FAILURE() << "no error";
+    } catch (const invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("count"), std::string::npos) << e.what();
+    }
+    b = vendor();
+    b.win_rate = win_rate_basis::value;
+    const auto rc = velocity(o.view(false), p, b);
+    try {
+        (void)decompose_velocity(ra[0], rc[0]);
+        ADD_FAILURE() << "no error";
+    } catch (const invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("win_rate"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW((void)decompose_velocity(ra[0], ra[0]));
+}
+
+// A period running past the end of the data is partial: the share observed and the note say so.
+TEST(Velocity, PeriodsPastTheDataEndArePartial) {
+    const auto o = domain_example();  // the latest time: the last won close, day 9 + 90 = 99
+    const period p[] = {{0, 50 * day}, {50 * day, 150 * day}};
+    const auto r = velocity(o.view(false), p, {});
+    EXPECT_FALSE(r[0].partial);
+    EXPECT_EQ(r[0].observed, 1.0);
+    EXPECT_TRUE(r[1].partial);
+    EXPECT_EQ(r[1].as_of, 99 * day);
+    EXPECT_DOUBLE_EQ(r[1].observed, 0.49);
+    EXPECT_NE(r[1].explain().note.find("PARTIAL"), std::string::npos);
+    velocity_options vo;
+    vo.as_of = 150 * day;
+    EXPECT_FALSE(velocity(o.view(false), p, vo)[1].partial);
 }

@@ -131,11 +131,11 @@ def test_calendar_periods_and_time_zones():
     df = pd.DataFrame({"created": pd.to_datetime(["2024-03-31 23:30", "2024-04-01 00:30"]),
                        "closed": pd.to_datetime(["2024-04-10", "2024-04-10"]), "outcome": ["won", "lost"],
                        "amount": [100.0, 100.0]})
-    utc = fk.velocity(df, period="month", count="created_in_period")
+    utc = fk.velocity(df, period="month", count="created_per_period")
     assert [str(s)[:10] for s in utc["period_start"]] == ["2024-03-01", "2024-04-01"]
     assert list(utc["n"]) == [1, 1]
     # In Berlin (UTC+2 in April) both were created in April, and April starts at 22:00 UTC.
-    berlin = fk.velocity(df, period="month", tz="Europe/Berlin", count="created_in_period")
+    berlin = fk.velocity(df, period="month", tz="Europe/Berlin", count="created_per_period")
     assert str(berlin["period_start"][0]) == "2024-03-31T22:00:00.000000000"
     assert list(berlin["n"]) == [2]
     weeks = fk.velocity(df, period="week")
@@ -227,7 +227,7 @@ def _pandas_velocity(df: pd.DataFrame, edges: list[int], *, count: str, win_rate
             d = df if seg is None else df[df["source"] == seg]
             cl = closed.loc[d.index]
             is_closed = d["outcome"] != "open"
-            if count in ("created_in_period", "vendor"):
+            if count in ("created_per_period", "vendor"):
                 n = float(((d["created"] >= lo) & (d["created"] < hi)).sum())
             elif count == "open_at_start":
                 n = float(((d["created"] < lo) & (~is_closed | (cl >= lo))).sum())
@@ -245,7 +245,7 @@ def _pandas_velocity(df: pd.DataFrame, edges: list[int], *, count: str, win_rate
                 cyc_rows = won if cycle_over == "won" else d[inp]
                 cyc = (cl.loc[cyc_rows.index] - start_col.loc[cyc_rows.index]) / DAY
                 L = cyc.mean() if cycle_stat == "mean" else cyc.median()
-                if count == "created_in_period":
+                if count == "created_per_period":
                     v = n * dv * w / ((hi - lo) / DAY)  # revenue per period over the period's length
                 elif L > 0:
                     v = n * dv * w / L
@@ -253,7 +253,7 @@ def _pandas_velocity(df: pd.DataFrame, edges: list[int], *, count: str, win_rate
     return pd.DataFrame(out, columns=["p", "source", "n", "velocity"])
 
 
-@pytest.mark.parametrize("count", ["average_open", "open_at_start", "created_in_period", "vendor"])
+@pytest.mark.parametrize("count", ["average_open", "open_at_start", "created_per_period", "vendor"])
 @pytest.mark.parametrize("win_rate", ["count", "value"])
 @pytest.mark.parametrize("cycle", [("created", "won", "mean"), ("sql", "closed", "median"), ("created", "closed", "median")])
 def test_velocity_matches_pandas(count, win_rate, cycle):
@@ -405,7 +405,7 @@ def test_average_open_by_hand_and_the_realised_revenue(input_format):
 
 def test_created_in_period_is_per_period_and_vendor_divides_by_l():
     df = _domain_opportunities().iloc[:40]
-    per = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], count="created_in_period", cycle_over="won")
+    per = fk.velocity(df, edges=["2024-01-01", "2025-01-01"], count="created_per_period", cycle_over="won")
     assert per["velocity_per_period"][0] == pytest.approx(40 * 25_000 * 0.25)
     assert per["velocity"][0] == pytest.approx(40 * 25_000 * 0.25 / 366)  # 2024 has 366 days
     assert per["realised"][0] == pytest.approx(250_000 / 366)
@@ -413,7 +413,7 @@ def test_created_in_period_is_per_period_and_vendor_divides_by_l():
     assert vendor["velocity"][0] == pytest.approx(2777.7777777777778)
     assert "vendor formula" in vendor.explain(0).definition
     # A row of created_in_period splits by driver with the period length as the denominator.
-    rows = fk.velocity(df, edges=["2024-01-01", "2024-07-01", "2025-01-01"], count="created_in_period").to_dict("records")
+    rows = fk.velocity(df, edges=["2024-01-01", "2024-07-01", "2025-01-01"], count="created_per_period").to_dict("records")
     split = fk.decompose_velocity(rows[0], rows[0])
     assert split.v0 == pytest.approx(rows[0]["velocity"])
 
@@ -455,3 +455,75 @@ def test_shapley_split_against_every_order():
     table = r.drivers()
     np.testing.assert_allclose(table["shapley_contribution"], got)
     check_contract(table)
+
+
+# -- review fixes: count words, decomposition bases, Little's law in explain() ---------------------
+def test_created_in_period_is_a_deprecated_alias_of_the_vendor_figure():
+    """count="created_in_period" keeps the numbers old callers got (created in the period, over
+    L), with a warning naming both new words; the per-period figure is "created_per_period"."""
+    df = _domain_opportunities()
+    edges = ["2024-01-01", "2025-01-01"]
+    with pytest.warns(DeprecationWarning, match="created_per_period") as rec:
+        old = fk.velocity(df, edges=edges, count="created_in_period", cycle_over="won")
+    assert "vendor" in str(rec[0].message)
+    vendor = fk.velocity(df, edges=edges, **VENDOR)
+    assert old["velocity"][0] == vendor["velocity"][0] == pytest.approx(41 * 25_000 * 0.25 / 90)
+    assert old.explain().options["count"] == "vendor"
+    per = fk.velocity(df, edges=edges, count="created_per_period", cycle_over="won")
+    assert per["velocity_per_period"][0] == pytest.approx(41 * 25_000 * 0.25)
+
+
+def test_decomposition_refuses_rows_of_different_bases():
+    """A created_per_period row (L = period length) against an average_open row (L = cycle
+    length) used to split silently into meaningless drivers; the error names the option."""
+    crm = fk.sample_crm(20_000, seed=42)
+    opp = fk.opportunities_from_stages(crm)
+    a = fk.velocity(opp, edges=["2024-07-01", "2024-10-01"], count="created_per_period").to_dict("records")[0]
+    b = fk.velocity(opp, edges=["2024-10-01", "2024-12-31"]).to_dict("records")[0]
+    with pytest.raises(ValueError, match="option 'count': 'created_per_period' \\(before\\) vs 'average_open'"):
+        fk.decompose_velocity(a, b)
+    c = fk.velocity(opp, edges=["2024-10-01", "2024-12-31"], cycle_stat="median").to_dict("records")[0]
+    with pytest.raises(ValueError, match="option 'cycle_stat'"):
+        fk.decompose_velocity(b, c)
+    # Same basis: the denominator is read from the row's basis, not guessed; L for average_open.
+    b0 = fk.velocity(opp, edges=["2024-07-01", "2024-10-01"]).to_dict("records")[0]
+    d = fk.decompose_velocity(b0, b)
+    assert d.v0 == pytest.approx(b0["n"] * b0["deal_value"] * b0["win_rate"] / b0["cycle_length"])
+    a1 = fk.velocity(opp, edges=["2024-10-01", "2024-12-31"], count="created_per_period").to_dict("records")[0]
+    d = fk.decompose_velocity(a, a1)
+    assert d.v0 == pytest.approx(a["n"] * a["deal_value"] * a["win_rate"] / a["period_length"])
+    assert d.v0 == pytest.approx(a["velocity"])
+
+
+def test_explain_claims_littles_law_only_when_it_holds():
+    df = _domain_opportunities()
+    edges = ["2024-01-01", "2025-01-01"]
+    ok = fk.velocity(df, edges=edges).explain(0).definition
+    assert "by Little's law" in ok
+    won = fk.velocity(df, edges=edges, cycle_over="won", cycle_stat="median").explain(0).definition
+    assert "by Little's law" not in won and "does not apply" in won
+    assert "won deals only" in won and "median" in won
+    start = fk.velocity(df, edges=edges, count="open_at_start").explain(0).definition
+    assert "by Little's law" not in start
+
+
+def test_periods_past_the_data_end_are_marked_partial():
+    """A quarter cut at 2024-11-15: N keeps the deals open after the data ends while realised
+    counts only the observed half, so V is not comparable: the row says so."""
+    crm = fk.sample_crm(20_000, seed=42)
+    cut = crm[crm["time"] < "2024-11-15"]
+    opp = fk.opportunities_from_stages(cut)
+    t = fk.velocity(opp, edges=["2024-07-01", "2024-10-01", "2025-01-01"])
+    rows = t.to_pandas()
+    assert not rows["partial"][0] and rows["observed"][0] == 1.0
+    assert rows["partial"][1]
+    # The end of the data: the latest created, closed, SQL or first-touch time of the opportunities.
+    last = max(pd.Series(opp[c]).max() for c in ("created", "closed", "sql_time", "first_touch"))
+    share = (last - pd.Timestamp("2024-10-01")) / (pd.Timestamp("2025-01-01") - pd.Timestamp("2024-10-01"))
+    assert rows["observed"][1] == pytest.approx(share, abs=1e-12)
+    ex = t.explain(1)
+    assert "PARTIAL" in ex.definition and str(ex.inputs["as_of"]).startswith("2024-11-14")
+    assert str(ex.inputs["period_start"]).startswith("2024-10-01")
+    # An explicit as_of at the period end makes it whole.
+    whole = fk.velocity(opp, edges=["2024-10-01", "2025-01-01"], as_of="2025-01-01")
+    assert not whole["partial"][0]

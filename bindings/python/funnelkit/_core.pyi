@@ -967,9 +967,17 @@ class VelocityOptions:
     """
     Definitions of N, W and L, the unit of L and the bootstrap of V.
     """
-    def __init__(self, *, count: str = 'average_open', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'closed', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42) -> None:
+    def __init__(self, *, count: str = 'average_open', win_rate: str = 'count', cycle_from: str = 'created', cycle_over: str = 'closed', cycle_stat: str = 'mean', time_unit: typing.SupportsFloat | typing.SupportsIndex = 86400.0, unit_name: str = 'day', bootstrap: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, seed: typing.SupportsInt | typing.SupportsIndex = 42, as_of: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
         ...
     def __repr__(self) -> str:
+        ...
+    @property
+    def as_of(self) -> int | None:
+        """
+        End of the data (None: the latest time in the records).
+        """
+    @as_of.setter
+    def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
         ...
     @property
     def bootstrap(self) -> int:
@@ -990,7 +998,7 @@ class VelocityOptions:
     @property
     def count(self) -> str:
         """
-        N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_in_period' (V per period / period length) or 'vendor' (created in the period / L).
+        N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_per_period' (V per period / period length) or 'vendor' (created in the period / L; 'created_in_period' is its deprecated name).
         """
     @count.setter
     def count(self, arg1: str) -> None:
@@ -1258,7 +1266,7 @@ class ForecastOptions:
     """
     The forecast model, the step and horizon, the semi-Markov age cap and the simulated intervals.
     """
-    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False) -> None:
+    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False, bootstrap_hazards: bool = True) -> None:
         ...
     @property
     def as_of(self) -> int | None:
@@ -1267,6 +1275,14 @@ class ForecastOptions:
         """
     @as_of.setter
     def as_of(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def bootstrap_hazards(self) -> bool:
+        """
+        Intervals re-estimate the hazards from a bootstrap of the training entities.
+        """
+    @bootstrap_hazards.setter
+    def bootstrap_hazards(self, arg0: bool) -> None:
         ...
     @property
     def by_segment(self) -> bool:

@@ -23,7 +23,9 @@ origin is forecast, not entities that arrive later. The numbers come from the co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,7 @@ _BACKTEST_METHODS = ("markov", "semi_markov", "weighted_pipeline")
 
 
 def _prepare(data: Any, model: StageModel | None, entity: str, time: str, stage: str, segment: str | None,
-             amount: str | None, time_unit: str | None, by_segment: bool) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray,
+             amount: str | None, time_unit: str | None, by_segment: bool, no_amount: float | None = None) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray,
                                                                   np.ndarray | None, list[Any], np.ndarray | None,
                                                                   np.ndarray | None, TimeAxis]:
     from .model import StageModel
@@ -58,12 +60,32 @@ def _prepare(data: Any, model: StageModel | None, entity: str, time: str, stage:
     st = _frames.stage_codes(_frames.column(data, stage, "stage"), m.names, stage)
     seg, labels = _labels_of(data, segment, "segment")
     am = _frames.amounts(_frames.column(data, amount, "amount"), amount) if amount else None
+    if am is not None and no_amount is not None:
+        # A value the data uses for "no amount" (sample_crm writes 0 on rows without a deal).
+        am = np.where(am == float(no_amount), np.nan, am)
+    if len(ent) == 0:
+        raise ValueError("data: no stage records (0 rows); a forecast needs the stage histories")
     return m, getattr(m, "_m", m), ent, tm, st, seg, labels, am, ent_labels, axis
+
+
+@contextlib.contextmanager
+def _ticks_as_times(axis: TimeAxis, ticks: Sequence[int | None]) -> Iterator[None]:
+    """Re-raises the core's ValueError with the given tick values (origins, the first record, the
+    end of the data) shown as datetimes for datetime input, as people read them."""
+    try:
+        yield
+    except ValueError as exc:
+        if not axis.is_datetime:
+            raise
+        text = str(exc)
+        for t in sorted({int(t) for t in ticks if t is not None}, key=lambda v: -len(str(v))):
+            text = re.sub(rf"(?<![0-9]){t}(?![0-9])", _time_value(axis, t), text)
+        raise ValueError(text) from None
 
 
 def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods: int, max_age: Any,
              simulations: int, confidence: float, seed: int, by_segment: bool, origin: Any,
-             as_of: Any) -> tuple[Any, dict[str, Any], int]:
+             as_of: Any, bootstrap_hazards: bool = True) -> tuple[Any, dict[str, Any], int]:
     method = _names.choice(method, _METHODS, "method")
     step_ticks = int(axis.duration(step, "step"))
     if step_ticks <= 0:
@@ -73,6 +95,8 @@ def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods
         raise ValueError(f"option 'period_length': value {period_length!r} must be a positive whole number of "
                          f"steps (step={step!r})")
     age = int(axis.duration(max_age, "max_age"))
+    if age < 0 or age % step_ticks:
+        raise ValueError(f"option 'max_age': value {max_age!r} must be a whole number of steps >= 0 (step={step!r})")
     for name, value in (("periods", periods), ("simulations", simulations)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"option '{name}': value {value!r} must be an integer >= 0")
@@ -82,10 +106,11 @@ def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods
                               as_of=axis.timestamp(as_of, "as_of", allow_none=True), periods=int(periods),
                               period_steps=plen // step_ticks, max_age=age // step_ticks,
                               simulations=int(simulations), confidence=float(confidence), seed=int(seed),
-                              by_segment=bool(by_segment))
+                              by_segment=bool(by_segment), bootstrap_hazards=bool(bootstrap_hazards))
     shown = {"method": method, "step": str(step), "period_length": str(period_length), "periods": int(periods),
              "max_age": str(max_age), "simulations": int(simulations), "confidence": float(confidence),
-             "seed": int(seed), "by_segment": bool(by_segment), "time_unit": axis.unit,
+             "seed": int(seed), "bootstrap_hazards": bool(bootstrap_hazards), "by_segment": bool(by_segment),
+             "time_unit": axis.unit,
              "time_is_datetime": axis.is_datetime}
     return o, shown, step_ticks
 
@@ -142,7 +167,8 @@ class PipelineForecast(Table):
                 "period_end": axis.datetimes(p["end"])}
         for k in ("expected_wins", "wins_lower", "wins_upper", "expected_revenue", "revenue_lower", "revenue_upper"):
             cols[k] = np.asarray(p[k])
-        super().__init__(cols, options=options, inputs=inputs, units={"expected_revenue": "currency"})
+        super().__init__(cols, options=options, inputs=inputs,
+                         units={"expected_revenue": "currency", "revenue_lower": "currency", "revenue_upper": "currency"})
         self._raw = raw
         self._axis = axis
         self._stage_names = stage_names
@@ -173,7 +199,10 @@ class PipelineForecast(Table):
         the mean won amount when ``own_amount`` is False), ``p_won``, ``p_lost`` (any other
         outcome), ``p_never`` (never closes, as far as the model can tell),
         ``expected_days_to_close`` (among the paths that close), ``p_won_period_1`` ... (won in
-        each period of the horizon), ``stage_probability`` (the weighted pipeline's)."""
+        each period of the horizon), ``stage_probability`` (the weighted pipeline's),
+        ``at_risk`` (entity-steps of training history behind the entity's (stage, age) cell of
+        the model used) and ``pooled`` (with ``by_segment``: the entity's segment had no history
+        in that cell, so the pooled hazards were used)."""
         e = self._raw["entities"]
         step_days = float(self._axis.days(self._step))
         ids = np.asarray(e["entity"])
@@ -193,9 +222,12 @@ class PipelineForecast(Table):
         for q in range(pw.shape[1]):
             cols[f"p_won_period_{q + 1}"] = pw[:, q]
         cols["stage_probability"] = np.asarray(e["stage_probability"])
+        cols["at_risk"] = np.asarray(e["at_risk"])
+        cols["pooled"] = np.asarray(e["pooled"]).astype(bool)
         return Table(cols, name="ForecastEntities", definition=self.definition + " One row per open entity.",
                      inputs=self._inputs, options=self._options,
-                     units={"age_days": "days", "expected_days_to_close": "days", "amount": "currency"},
+                     units={"age_days": "days", "expected_days_to_close": "days", "amount": "currency",
+                            "at_risk": "entity-steps"},
                      categories={"stage": list(self._stage_names)})
 
     def stages(self) -> Table:
@@ -213,25 +245,28 @@ class PipelineForecast(Table):
                                  "chain, the expected time to close among the paths that close, and the weighted "
                                  "pipeline's stage probability (share won among closed training entities that were "
                                  "in the stage)."),
-                     inputs=self._inputs, options=self._options, units={"expected_days_to_close": "days"},
+                     inputs=self._inputs, options=self._options,
+                     units={"expected_days_to_close": "days", "open_amount": "currency"},
                      categories={"stage": [self._stage_names[c] for c in np.asarray(s["stage"])]})
 
     def transitions(self) -> Table:
-        """The estimated overall model: one row per (``from`` stage, ``age`` in steps, ``to``
-        stage) with a move: ``hazard`` (probability per step), ``moves`` counted and
+        """The estimated overall model: one row per (``from`` stage, ``age`` in steps (and
+        ``age_days``, the same age in days as :meth:`entities` reports it), ``to`` stage) with a move: ``hazard`` (probability per step), ``moves`` counted and
         ``at_risk`` (entity-steps behind the row). The age of the last rows (``max_age``) pools
         every older age; the Markov model has age 0 only."""
         t = self._raw["transitions"]
         names = self._stage_names
+        step_days = float(self._axis.days(self._step))
         cols = {"from": [names[c] for c in np.asarray(t["from"])], "age": np.asarray(t["age"]),
                 "to": [names[c] for c in np.asarray(t["to"])], "hazard": np.asarray(t["hazard"]),
-                "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"])}
+                "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"]),
+                "age_days": np.asarray(t["age"], dtype=np.float64) * step_days}
         return Table(cols, name="ForecastTransitions",
                      definition=("Probability per step of moving from a stage to another (or an outcome) at a given "
                                  "age in the stage: moves / entity-steps at risk (Markov), or the discrete hazard "
                                  "of the Aalen-Johansen estimate (semi-Markov; ages from max_age on pooled)."),
                      inputs=self._inputs, options={**self._options, "max_age_steps": int(t["max_age"])},
-                     units={"age": "steps"})
+                     units={"age": "steps", "age_days": "days", "at_risk": "entity-steps"})
 
     def __repr__(self) -> str:
         c = self._table()
@@ -265,6 +300,8 @@ def forecast_pipeline(
     confidence: float = 0.8,
     seed: int = 42,
     by_segment: bool = False,
+    bootstrap_hazards: bool = True,
+    no_amount: float | None = None,
     time_unit: str | None = None,
 ) -> PipelineForecast:
     """Forecast of the pipeline open at ``origin`` from stage-change records.
@@ -277,8 +314,14 @@ def forecast_pipeline(
     model:
         The :class:`funnelkit.StageModel` (default: the B2B model); terminal stages are absorbing.
     entity, time, stage, segment, amount:
-        Column names; ``amount`` holds deal values (the latest positive one per entity is its
-        amount); ``segment`` labels the entities (and, with ``by_segment``, one model each).
+        Column names; ``amount`` holds deal values: an entity's amount is its latest known one
+        at the origin (0 is an amount; NaN means none, and the mean won amount of the training
+        data is used); ``segment`` labels the entities (and, with ``by_segment``, one model
+        each; a segment's (stage, age) cells without any history use the pooled hazards).
+    no_amount:
+        A value of the amount column that means "no amount" like NaN, for data that writes one
+        on rows without a deal (``no_amount=0`` for :func:`funnelkit.sample_crm`, which writes
+        0 on its Lead to SQL rows). Default None: only NaN means none.
     method:
         ``"semi_markov"`` (default; hazards by time in stage) or ``"markov"``.
     step, period_length, periods:
@@ -291,16 +334,23 @@ def forecast_pipeline(
         Semi-Markov: ages (time in stage) with hazards of their own; older ones are pooled.
     simulations, confidence, seed:
         The seeded simulation of the intervals (0: none) and their level (80% by default).
+    bootstrap_hazards:
+        True (default): each simulation first re-estimates the hazards from a bootstrap
+        resample of the training entities (taken in ascending entity order, so row order never
+        matters), so the intervals carry the uncertainty of the estimated model as well as the
+        outcome randomness. False: outcome randomness only (narrower, and too narrow).
     by_segment:
         One transition model per segment (needs ``segment``).
     time_unit:
         What integer times count (``"s"`` default); datetime columns carry their own unit.
     """
     m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, model, entity, time, stage, segment,
-                                                                             amount, time_unit, by_segment)
+                                                                             amount, time_unit, by_segment, no_amount)
     opts, shown, step_ticks = _options(axis, method, step, period_length, periods, max_age, simulations, confidence,
-                                       seed, by_segment, origin, as_of)
-    raw = _core.forecast_pipeline(core_model, ent, tm, st, options=opts, segment=seg, amount=am)
+                                       seed, by_segment, origin, as_of, bootstrap_hazards)
+    shown["no_amount"] = no_amount
+    with _ticks_as_times(axis, [int(tm.min()), int(tm.max()), opts.origin, opts.as_of]):
+        raw = _core.forecast_pipeline(core_model, ent, tm, st, options=opts, segment=seg, amount=am)
     inputs = {"rows": int(len(ent)), "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment,
                                                  "amount": amount}}
     return PipelineForecast(raw, axis, list(m.names), labels, ent_labels, step_ticks, options=shown, inputs=inputs)
@@ -330,7 +380,9 @@ class ForecastBacktest(Table):
         cols["covered_wins"] = (cols["actual_wins"] >= cols["wins_lower"]) & (cols["actual_wins"] <= cols["wins_upper"])
         cols["covered_revenue"] = ((cols["actual_revenue"] >= cols["revenue_lower"])
                                    & (cols["actual_revenue"] <= cols["revenue_upper"]))
-        super().__init__(cols, options=options, inputs=inputs, categories={"method": list(_BACKTEST_METHODS)})
+        money = {k: "currency" for k in ("expected_revenue", "revenue_lower", "revenue_upper", "actual_revenue")}
+        super().__init__(cols, options=options, inputs=inputs, units=money,
+                         categories={"method": list(_BACKTEST_METHODS)})
         self._raw = raw
 
     def explain(self) -> Explanation:
@@ -339,22 +391,25 @@ class ForecastBacktest(Table):
                                  inputs=self._inputs, options=self._options)
 
     def summary(self) -> Table:
-        """Per method: ``intervals`` checked, ``coverage_wins`` and ``coverage_revenue`` (share of
-        the intervals that held the actual value), ``mae_wins``, ``bias_wins``, ``mae_revenue``,
+        """Per method: ``intervals`` checked, ``empty_cells`` (cells with nothing to forecast,
+        expected wins 0, left out of the coverage), ``coverage_wins`` and ``coverage_revenue``
+        (share of the checked intervals that held the actual value), ``mae_wins``, ``bias_wins``, ``mae_revenue``,
         ``bias_revenue`` (errors are expected - actual, per period for the chains and over the
         whole horizon for the weighted pipeline) and ``brier`` (of the per-entity probability of
         a win within the horizon)."""
         s = self._raw["summary"]
         cols = {"method": [_BACKTEST_METHODS[k] for k in np.asarray(s["method"])]}
-        for k in ("intervals", "coverage_wins", "coverage_revenue", "mae_wins", "bias_wins", "mae_revenue",
-                  "bias_revenue", "brier"):
+        for k in ("intervals", "empty_cells", "coverage_wins", "coverage_revenue", "mae_wins", "bias_wins",
+                  "mae_revenue", "bias_revenue", "brier"):
             cols[k] = np.asarray(s[k])
         return Table(cols, name="ForecastBacktestSummary",
                      definition=("Per forecast method over the backtest origins: the share of the intervals at the "
                                  "confidence level that held the actual wins (revenue), the mean absolute and mean "
                                  "signed errors (expected - actual) of wins and revenue, and the Brier score of the "
                                  "per-entity probabilities of a win within the horizon."),
-                     inputs=self._inputs, options=self._options, categories={"method": list(_BACKTEST_METHODS)})
+                     inputs=self._inputs, options=self._options,
+                     units={"mae_revenue": "currency", "bias_revenue": "currency"},
+                     categories={"method": list(_BACKTEST_METHODS)})
 
     def calibration(self) -> Table:
         """Per method and bin of the predicted probability of a win within the horizon (pooled
@@ -398,6 +453,8 @@ def backtest_forecast(
     confidence: float = 0.8,
     seed: int = 42,
     by_segment: bool = False,
+    bootstrap_hazards: bool = True,
+    no_amount: float | None = None,
     calibration_bins: int = 10,
     time_unit: str | None = None,
 ) -> ForecastBacktest:
@@ -406,13 +463,17 @@ def backtest_forecast(
     pipeline, and compares with what the entities open at the origin did.
 
     ``origins`` are explicit forecast origins (ascending); by default the last ``n_origins``
-    origins ``every`` apart that leave a whole horizon before the end of the data. The other
+    origins ``every`` apart that leave a whole horizon before the end of the data. An origin
+    before the first record, or with no entity open at it, raises ValueError naming it: its
+    cells would be empty and count as covered. Cells with nothing to forecast (expected wins 0)
+    are left out of the coverage and counted in the summary's ``empty_cells``. The other
     options are those of :func:`forecast_pipeline` (``method`` is not one: both run).
     """
     m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, model, entity, time, stage, segment,
-                                                                             amount, time_unit, by_segment)
+                                                                             amount, time_unit, by_segment, no_amount)
     opts, shown, step_ticks = _options(axis, "semi_markov", step, period_length, periods, max_age, simulations,
-                                       confidence, seed, by_segment, None, as_of)
+                                       confidence, seed, by_segment, None, as_of, bootstrap_hazards)
+    shown["no_amount"] = no_amount
     del shown["method"]
     if origins is None:
         if isinstance(n_origins, bool) or not isinstance(n_origins, (int, np.integer)) or n_origins < 1:
@@ -426,8 +487,16 @@ def backtest_forecast(
         shown.update({"n_origins": int(n_origins), "every": str(every)})
     else:
         ticks = [int(axis.timestamp(o, f"origins[{i}]")) for i, o in enumerate(origins)]
-    raw = _core.backtest_forecast(core_model, ent, tm, st, origins=ticks, options=opts,
-                                  calibration_bins=int(calibration_bins), segment=seg, amount=am)
+    first = int(tm.min())
+    for i, t in enumerate(ticks):
+        if t < first:
+            where = (f"n_origins={int(n_origins)} every {every!r} reaches back to origin {_time_value(axis, t)}"
+                     if origins is None else f"origins[{i}] = {_time_value(axis, t)}")
+            raise ValueError(f"option 'origins': {where}, before the first record ({_time_value(axis, first)}): "
+                             "there is nothing to train on or forecast there; use fewer or later origins")
+    with _ticks_as_times(axis, [first, int(tm.max()), opts.as_of, *ticks]):
+        raw = _core.backtest_forecast(core_model, ent, tm, st, origins=ticks, options=opts,
+                                      calibration_bins=int(calibration_bins), segment=seg, amount=am)
     shown["calibration_bins"] = int(calibration_bins)
     shown_origins = [_time_value(axis, t) for t in ticks]
     inputs = {"rows": int(len(ent)), "origins": shown_origins,

@@ -9,11 +9,12 @@ Definitions (each choice is an option, named in ``explain()``):
   and divided by its length. By Little's law the open pipeline equals the arrival rate times the
   time a deal stays open, so N * D * W / L is then the won revenue per day in a steady state.
   ``"open_at_start"``: opportunities open at the period's start (created before it and not
-  closed before it), also over L. ``"created_in_period"``: opportunities created in the period;
+  closed before it), also over L. ``"created_per_period"``: opportunities created in the period;
   N * D * W is then revenue *per period* and V divides it by the period's length, not by L.
   ``"vendor"``: created in the period and divided by L, the formula as vendors print it, which
   overstates revenue per day by the ratio period / L (a year of arrivals over a 30-day cycle
-  is about 12 times too high);
+  is about 12 times too high). ``"created_in_period"`` is the deprecated name of ``"vendor"``
+  (its meaning before ``"created_per_period"`` existed): it warns and gives the vendor figure;
 - D: mean amount of the deals won in the period;
 - W: won / (won + lost) of the deals closed in the period, by count or by value;
 - L: per deal, close - start of its cycle (creation, SQL time or first touch), over won deals
@@ -236,7 +237,11 @@ class VelocityTable(Table):
     of the period per ``unit``, the check beside V), ``period_length`` (in ``unit``), ``won``, ``lost``, ``won_amount``, ``lost_amount``, ``cycle_deals`` (deals
     in L), ``cycle_missing`` (deals without the cycle's start time), ``ci_lower``/``ci_upper``
     (percentile bootstrap interval of V at ``confidence``, null without ``bootstrap``),
-    ``status`` (``ok`` or why V is undefined) and ``reason``.
+    ``observed`` (share of the period up to the end of the data) and ``partial`` (the period
+    runs past the end of the data: not comparable with whole periods),
+    ``status`` (``ok`` or why V is undefined), ``reason``, and ``basis`` (the options the
+    drivers depend on, ``"count=..., win_rate=..., ..."``: :func:`decompose_velocity` refuses
+    two rows of different bases).
     """
 
     definition = ("Sales velocity V = N * D * W / L per period and segment: N the time-averaged open pipeline over "
@@ -259,8 +264,11 @@ class VelocityTable(Table):
             cols[segment_name] = names[seg + 1]
         for k in ("n", "deal_value", "win_rate", "cycle_length", "velocity", "velocity_per_period", "realised",
                   "period_length", "won", "lost", "won_amount",
-                  "lost_amount", "cycle_deals", "cycle_missing", "ci_lower", "ci_upper"):
+                  "lost_amount", "cycle_deals", "cycle_missing", "ci_lower", "ci_upper", "observed"):
             cols[k] = np.asarray(raw[k])[keep]
+        cols["partial"] = np.asarray(raw["partial"])[keep].astype(bool)
+        basis = ", ".join(f"{k}={options[k]}" for k in _BASIS_FIELDS if k in options)
+        cols["basis"] = np.array([basis] * int(keep.sum()), dtype=object)
         cols["status"] = np.array(raw["status"], dtype=object)[keep]
         cols["reason"] = np.array(raw["reason"], dtype=object)[keep]
         plural = unit_name if unit_name not in UNITS else unit_name + "s"
@@ -294,7 +302,12 @@ class VelocityTable(Table):
             raise IndexError(f"row {row} is out of range for a table of {n} rows")
         cols = self._table()
         relabel = {"period": [_time_value(cols["period_start"][row]), _time_value(cols["period_end"][row])],
+                   "period_start": _time_value(cols["period_start"][row]),
+                   "period_end": _time_value(cols["period_end"][row]),
                    "segment": cols[self.segment_name][row] if self.segment_name else OVERALL}
+        as_of = dict(self._core[row].inputs).get("as_of")
+        if as_of is not None and self._axis.is_datetime:
+            relabel["as_of"] = _time_value(self._axis.datetimes(np.array([int(as_of)], dtype=np.int64))[0])
         return _core_explanation(self._core[row], "VelocityTable", relabel=relabel, options=self._options)
 
     def __repr__(self) -> str:
@@ -335,6 +348,7 @@ def velocity(
     bootstrap: int = 0,
     confidence: float = 0.95,
     seed: int = 42,
+    as_of: Any = None,
     time_unit: str | None = None,
     periods: Any = None,
 ) -> VelocityTable:
@@ -362,9 +376,10 @@ def velocity(
         Columns of the cycle's start when ``cycle_from`` is ``"sql"`` or ``"first_touch"``.
     count:
         N = ``"average_open"`` (default: the time-averaged open pipeline; V is then revenue per
-        ``unit`` by Little's law), ``"open_at_start"``, ``"created_in_period"`` (V = N * D * W
+        ``unit`` by Little's law), ``"open_at_start"``, ``"created_per_period"`` (V = N * D * W
         / the period length; ``velocity_per_period`` = N * D * W) or ``"vendor"`` (created in
         the period, divided by L: the vendor formula, too high by the ratio period / L).
+        ``"created_in_period"`` is a deprecated alias of ``"vendor"`` (DeprecationWarning).
     win_rate:
         W = won / (won + lost) by ``"count"`` (default) or by ``"value"``.
     cycle_from, cycle_over, cycle_stat:
@@ -377,6 +392,12 @@ def velocity(
     bootstrap, confidence, seed:
         Replicates of a percentile bootstrap interval of V (0: none), its confidence level, and
         the seed that makes it reproducible.
+    as_of:
+        The end of the data (default: the latest time in it). A period running past it is
+        *partial*: N keeps counting the deals still open after the data ends and ``realised``
+        covers only the observed part, so its V and realised are not comparable with whole
+        periods. The ``partial`` and ``observed`` (share of the period up to ``as_of``) columns
+        and ``explain(row)`` say so.
     time_unit:
         What integer times count (``"s"`` default, ``"ms"``, ``"us"``, ``"ns"``); datetime
         columns carry their own unit.
@@ -388,7 +409,12 @@ def velocity(
     the value for bad input.
     """
     period, edges = _period_spec(period, edges, periods, "velocity()")
-    count = _names.choice(count, ("average_open", "open_at_start", "created_in_period", "vendor"), "count")
+    if count == "created_in_period":
+        warnings.warn("velocity(count='created_in_period') is deprecated: it is the vendor figure (created in the "
+                      "period, divided by L), now count='vendor'; for revenue per period (divided by the period "
+                      "length) use count='created_per_period'", DeprecationWarning, stacklevel=2)
+        count = "vendor"
+    count = _names.choice(count, _COUNTS, "count")
     win_rate = _names.choice(win_rate, ("count", "value"), "win_rate")
     cycle_from = _names.choice(cycle_from, ("created", "sql", "first_touch"), "cycle_from")
     cycle_over = _names.choice(cycle_over, ("won", "closed"), "cycle_over")
@@ -417,7 +443,8 @@ def velocity(
     starts, ends, period_opts = _periods(axis, period, edges, tz, span, "velocity()")
     opts = _core.VelocityOptions(count=count, win_rate=win_rate, cycle_from=cycle_from, cycle_over=cycle_over,
                                  cycle_stat=cycle_stat, time_unit=float(unit_ticks), unit_name=unit_name,
-                                 bootstrap=int(bootstrap), confidence=float(confidence), seed=int(seed))
+                                 bootstrap=int(bootstrap), confidence=float(confidence), seed=int(seed),
+                                 as_of=axis.timestamp(as_of, "as_of", allow_none=True))
     raw = _core.velocity(cr, cl, oc, am, starts, ends, options=opts, segment=seg, sql_time=sq, first_touch=ft)
     options = {**period_opts, "count": count, "win_rate": win_rate, "cycle_from": cycle_from,
                "cycle_over": cycle_over, "cycle_stat": cycle_stat, "unit": unit_name, "unit_ticks": int(unit_ticks),
@@ -439,6 +466,9 @@ def velocity_formula(n: float, deal_value: float, win_rate: float, cycle_length:
 
 # -- the change of V by driver -------------------------------------------------------------------
 _DRIVERS = ("N", "D", "W", "L")
+_COUNTS = ("average_open", "open_at_start", "created_per_period", "vendor")
+# The options a velocity row's drivers depend on, in the order they are compared.
+_BASIS_FIELDS = ("count", "win_rate", "cycle_from", "cycle_over", "cycle_stat", "unit")
 
 
 @dataclass(frozen=True)
@@ -505,6 +535,19 @@ class VelocityDecomposition(Scalar):
         return f"VelocityDecomposition(V {self.v0:,.2f} -> {self.v1:,.2f}, change {self.change:+,.2f} = {parts})"
 
 
+def _basis(x: Any) -> dict[str, str] | None:
+    """The options of a velocity row (its ``basis`` column), or None for a bare (N, D, W, L)."""
+    if isinstance(x, (tuple, list)):
+        return None
+    try:
+        text = x["basis"]
+    except (KeyError, TypeError, IndexError):
+        return None
+    if not isinstance(text, str):
+        return None
+    return dict(part.split("=", 1) for part in text.split(", ") if "=" in part)
+
+
 def _nwdl(x: Any, option: str) -> tuple[float, float, float, float]:
     if isinstance(x, (tuple, list)):
         if len(x) != 4:
@@ -512,16 +555,27 @@ def _nwdl(x: Any, option: str) -> tuple[float, float, float, float]:
         return tuple(float(v) for v in x)  # type: ignore[return-value]
     try:
         n, d, w = float(x["n"]), float(x["deal_value"]), float(x["win_rate"])
-        denominator = float(x["cycle_length"]) if x["cycle_length"] is not None else float("nan")
-        # A row of count="created_in_period" divides by the period length: V * period = N * D * W.
-        if "period_length" in x and x.get("velocity") is not None and x["velocity"] == x["velocity"]:
-            per = float(x["period_length"])
-            if np.isclose(float(x["velocity"]) * per, n * d * w, rtol=1e-12, atol=0.0):
-                denominator = per
+        basis = _basis(x) or {}
+        # A row of count="created_per_period" divides by the period length (V * period = N * D *
+        # W); every other basis by L. The row says which in its basis column.
+        if basis.get("count") == "created_per_period":
+            denominator = float(x["period_length"])
+        else:
+            denominator = float(x["cycle_length"]) if x["cycle_length"] is not None else float("nan")
         return n, d, w, denominator
     except (KeyError, TypeError, IndexError):
         raise TypeError(f"option '{option}': expected (N, D, W, L) or a row with n, deal_value, win_rate and "
                         f"cycle_length, got {x!r}") from None
+
+
+def _same_basis(before: Any, after: Any) -> None:
+    a, b = _basis(before), _basis(after)
+    if a is None or b is None:
+        return  # explicit (N, D, W, L) numbers: the caller chose them
+    for k in _BASIS_FIELDS:
+        if a.get(k) != b.get(k):
+            raise ValueError(f"option '{k}': {a.get(k)!r} (before) vs {b.get(k)!r} (after): the two rows were "
+                             "computed on different bases, and their drivers do not split")
 
 
 def decompose_velocity(before: Any, after: Any) -> VelocityDecomposition:
@@ -529,9 +583,12 @@ def decompose_velocity(before: Any, after: Any) -> VelocityDecomposition:
 
     ``before`` and ``after`` are (N, D, W, L) tuples or rows with ``n``, ``deal_value``,
     ``win_rate`` and ``cycle_length`` (e.g. ``table.to_dict("records")[i]`` of a
-    :class:`VelocityTable`; a row of ``count="created_in_period"`` uses its period length as
-    the denominator). Every input must be finite and > 0: a driver of 0 has no logarithm. The
-    result has the log split, the LMDI-I split and the Shapley split."""
+    :class:`VelocityTable`; a row of ``count="created_per_period"`` uses its period length as
+    the denominator). Two rows computed with different options (count, win_rate, cycle_from,
+    cycle_over, cycle_stat, unit: the ``basis`` column) raise ValueError naming the option:
+    their drivers are on different bases. Every input must be finite and > 0: a driver of 0 has
+    no logarithm. The result has the log split, the LMDI-I split and the Shapley split."""
+    _same_basis(before, after)
     a, b = _nwdl(before, "before"), _nwdl(after, "after")
     r = _core.decompose_velocity(*a, *b)
     return VelocityDecomposition(float(r["v0"]), float(r["v1"]), float(r["weight"]),

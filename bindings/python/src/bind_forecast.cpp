@@ -72,6 +72,8 @@ py::dict transitions_dict(const transition_model& m) {
 
 py::dict forecast_dict(pipeline_forecast&& f) {
     py::dict d;
+    // The explanation reads the result's vectors: build it before they are moved out.
+    d["explanation"] = f.explain();
     auto& E = f.entities;
     py::dict e;
     const std::size_t n = E.size();
@@ -86,6 +88,8 @@ py::dict forecast_dict(pipeline_forecast&& f) {
     e["p_never"] = to_numpy(std::move(E.p_never));
     e["expected_steps"] = to_numpy(std::move(E.expected_steps));
     e["stage_probability"] = to_numpy(std::move(E.stage_probability));
+    e["at_risk"] = to_numpy(std::move(E.at_risk));
+    e["pooled"] = to_numpy(std::move(E.pooled));
     auto pw = to_numpy(std::move(E.p_won_in));
     e["p_won_in"] = pw.reshape({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(f.options.periods)});
     d["entities"] = e;
@@ -122,7 +126,8 @@ py::dict forecast_dict(pipeline_forecast&& f) {
     d["origin"] = f.origin;
     d["as_of"] = f.as_of;
     d["default_amount"] = f.default_amount;
-    d["explanation"] = f.explain();
+    d["pooled_cells"] = f.pooled_cells;
+    d["pooled_entities"] = f.pooled_entities;
     return d;
 }
 
@@ -135,7 +140,7 @@ void register_forecast(py::module_& m) {
     fo.def(py::init([](const std::string& model, std::int64_t step, std::optional<std::int64_t> origin,
                        std::optional<std::int64_t> as_of, std::int32_t periods, std::int32_t period_steps,
                        std::int32_t max_age, std::int32_t simulations, double confidence, std::uint64_t seed,
-                       bool by_segment) {
+                       bool by_segment, bool bootstrap_hazards) {
                forecast_options o;
                o.model = pick<forecast_model>("model", model, model_words);
                o.step = step;
@@ -148,12 +153,13 @@ void register_forecast(py::module_& m) {
                o.confidence = confidence;
                o.seed = seed;
                o.by_segment = by_segment;
+               o.bootstrap_hazards = bootstrap_hazards;
                return o;
            }),
            py::kw_only(), py::arg("model") = "semi_markov", py::arg("step") = 86'400, py::arg("origin") = py::none(),
            py::arg("as_of") = py::none(), py::arg("periods") = 3, py::arg("period_steps") = 30,
            py::arg("max_age") = 90, py::arg("simulations") = 2000, py::arg("confidence") = 0.8, py::arg("seed") = 42,
-           py::arg("by_segment") = false)
+           py::arg("by_segment") = false, py::arg("bootstrap_hazards") = true)
         .def_property(
             "model", [](const forecast_options& o) { return word(o.model, model_words); },
             [](forecast_options& o, const std::string& v) { o.model = pick<forecast_model>("model", v, model_words); },
@@ -167,7 +173,9 @@ void register_forecast(py::module_& m) {
         .def_readwrite("simulations", &forecast_options::simulations, "Simulations of the intervals (0: none).")
         .def_readwrite("confidence", &forecast_options::confidence, "Confidence level of the intervals.")
         .def_readwrite("seed", &forecast_options::seed, "Seed of the simulations.")
-        .def_readwrite("by_segment", &forecast_options::by_segment, "One transition model per segment.");
+        .def_readwrite("by_segment", &forecast_options::by_segment, "One transition model per segment.")
+        .def_readwrite("bootstrap_hazards", &forecast_options::bootstrap_hazards,
+                       "Intervals re-estimate the hazards from a bootstrap of the training entities.");
 
     m.def("forecast_pipeline",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
@@ -201,6 +209,8 @@ void register_forecast(py::module_& m) {
                   b = backtest_forecast(model, r, bo);
               }
               py::dict d;
+              // The explanation reads the result's vectors: build it before they are moved out.
+              d["explanation"] = b.explain();
               auto& R = b.rows;
               py::dict rows;
               rows["origin"] = to_numpy(std::move(R.origin));
@@ -229,6 +239,7 @@ void register_forecast(py::module_& m) {
               py::dict sum;
               sum["method"] = to_numpy(std::move(S.method));
               sum["intervals"] = to_numpy(std::move(S.intervals));
+              sum["empty_cells"] = to_numpy(std::move(S.empty_cells));
               sum["coverage_wins"] = to_numpy(std::move(S.coverage_wins));
               sum["coverage_revenue"] = to_numpy(std::move(S.coverage_revenue));
               sum["mae_wins"] = to_numpy(std::move(S.mae_wins));
@@ -238,7 +249,6 @@ void register_forecast(py::module_& m) {
               sum["brier"] = to_numpy(std::move(S.brier));
               d["summary"] = sum;
               d["as_of"] = b.as_of;
-              d["explanation"] = b.explain();
               return d;
           },
           "Backtest of the forecast: train to each origin, forecast, compare with what happened.", py::arg("model"),

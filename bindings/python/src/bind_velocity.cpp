@@ -18,7 +18,9 @@ namespace funnelkit::python {
 namespace {
 
 // The words of each option, in enum order (pick() and word() read the same list).
-const std::initializer_list<const char*> count_words = {"created_in_period", "open_at_start", "average_open", "vendor"};
+// created_in_period: the deprecated name of the vendor figure (the core keeps its former meaning).
+const std::initializer_list<const char*> count_words = {"created_in_period", "open_at_start", "average_open", "vendor",
+                                                       "created_per_period"};
 const std::initializer_list<const char*> win_rate_words = {"count", "value"};
 const std::initializer_list<const char*> cycle_from_words = {"created", "sql", "first_touch"};
 const std::initializer_list<const char*> cycle_over_words = {"won", "closed"};
@@ -37,7 +39,8 @@ py::dict velocity_dict(const std::vector<velocity_result>& res) {
     const std::size_t n = res.size();
     std::vector<std::int64_t> period_index(n), start(n), end(n), won(n), lost(n), cd(n), cm(n);
     std::vector<std::int32_t> segment(n), bu(n);
-    std::vector<double> N(n), wa(n), la(n), D(n), W(n), L(n), V(n), VP(n), PL(n), RE(n), lo(n), hi(n);
+    std::vector<double> N(n), wa(n), la(n), D(n), W(n), L(n), V(n), VP(n), PL(n), RE(n), lo(n), hi(n), OB(n);
+    std::vector<std::uint8_t> partial(n);
     py::list status, reason, expl;
     for (std::size_t i = 0; i < n; ++i) {
         const auto& r = res[i];
@@ -51,6 +54,8 @@ py::dict velocity_dict(const std::vector<velocity_result>& res) {
         D[i] = or_nan(r.deal_value); W[i] = or_nan(r.win_rate); L[i] = or_nan(r.cycle_length); V[i] = or_nan(r.velocity);
         lo[i] = or_nan(r.ci_lower); hi[i] = or_nan(r.ci_upper);
         bu[i] = r.bootstrap_undefined;
+        OB[i] = r.observed;
+        partial[i] = r.partial ? 1 : 0;
         status.append(std::string(to_string(r.status)));
         reason.append(r.reason);
         expl.append(py::cast(r.explain()));
@@ -68,6 +73,8 @@ py::dict velocity_dict(const std::vector<velocity_result>& res) {
     d["velocity_per_period"] = to_numpy(std::move(VP));
     d["period_length"] = to_numpy(std::move(PL));
     d["realised"] = to_numpy(std::move(RE));
+    d["observed"] = to_numpy(std::move(OB));
+    d["partial"] = to_numpy(std::move(partial));
     d["won"] = to_numpy(std::move(won));
     d["lost"] = to_numpy(std::move(lost));
     d["won_amount"] = to_numpy(std::move(wa));
@@ -123,7 +130,8 @@ void register_velocity(py::module_& m) {
                                     "Definitions of N, W and L, the unit of L and the bootstrap of V.");
     vo.def(py::init([](const std::string& count, const std::string& win_rate, const std::string& cycle_from,
                        const std::string& cycle_over, const std::string& cycle_stat, double time_unit,
-                       const std::string& unit_name, std::int32_t bootstrap, double confidence, std::uint64_t seed) {
+                       const std::string& unit_name, std::int32_t bootstrap, double confidence, std::uint64_t seed,
+                       std::optional<std::int64_t> as_of) {
                velocity_options o;
                o.count = pick<count_basis>("count", count, count_words);
                o.win_rate = pick<win_rate_basis>("win_rate", win_rate, win_rate_words);
@@ -135,15 +143,17 @@ void register_velocity(py::module_& m) {
                o.bootstrap = bootstrap;
                o.confidence = confidence;
                o.seed = seed;
+               o.as_of = as_of;
                return o;
            }),
            py::kw_only(), py::arg("count") = "average_open", py::arg("win_rate") = "count",
            py::arg("cycle_from") = "created", py::arg("cycle_over") = "closed", py::arg("cycle_stat") = "mean",
            py::arg("time_unit") = 86'400.0, py::arg("unit_name") = "day", py::arg("bootstrap") = 0,
-           py::arg("confidence") = 0.95, py::arg("seed") = 42);
+           py::arg("confidence") = 0.95, py::arg("seed") = 42, py::arg("as_of") = py::none());
     word_property(vo, "count", &velocity_options::count, count_words,
-                  "N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_in_period' (V per period / "
-                  "period length) or 'vendor' (created in the period / L).");
+                  "N: 'average_open' (time-averaged open pipeline), 'open_at_start', 'created_per_period' (V per period "
+                  "/ period length) or 'vendor' (created in the period / L; 'created_in_period' is its deprecated "
+                  "name).");
     word_property(vo, "win_rate", &velocity_options::win_rate, win_rate_words, "W by 'count' or by 'value'.");
     word_property(vo, "cycle_from", &velocity_options::cycle_from, cycle_from_words,
                   "Start of L: 'created', 'sql' or 'first_touch'.");
@@ -155,6 +165,7 @@ void register_velocity(py::module_& m) {
         .def_readwrite("bootstrap", &velocity_options::bootstrap, "Bootstrap replicates of V (0: no interval).")
         .def_readwrite("confidence", &velocity_options::confidence, "Confidence of the bootstrap interval.")
         .def_readwrite("seed", &velocity_options::seed, "Seed of the bootstrap.")
+        .def_readwrite("as_of", &velocity_options::as_of, "End of the data (None: the latest time in the records).")
         .def("__repr__", [](const velocity_options& o) {
             return "VelocityOptions(count='" + word(o.count, count_words) + "', win_rate='" +
                    word(o.win_rate, win_rate_words) + "', cycle_from='" + word(o.cycle_from, cycle_from_words) +

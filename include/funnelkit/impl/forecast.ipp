@@ -47,7 +47,7 @@ struct prepared {
     std::vector<std::int32_t> state_of;  // stage code -> state index (transient first, then absorbing)
     std::vector<std::int32_t> transient, absorbing;
     std::size_t won_index = 0;  // into absorbing
-    // Amounts > 0 of each entity as (time, amount), sorted.
+    // Known amounts (not NaN; 0 is an amount) of each entity as (time, amount), sorted.
     std::vector<std::size_t> amount_offset;
     std::vector<std::pair<std::int64_t, double>> amounts;
 
@@ -56,20 +56,30 @@ struct prepared {
     bool is_absorbing(std::int32_t state) const noexcept { return static_cast<std::size_t>(state) >= transient.size(); }
     std::int32_t won_state() const noexcept { return static_cast<std::int32_t>(transient.size() + won_index); }
 
-    // Latest amount of entity i at or before t (0 when none).
+    // Latest known amount of entity i at or before t (NaN when none).
     double amount_at(std::size_t i, std::int64_t t) const {
         const auto first = amounts.begin() + static_cast<std::ptrdiff_t>(amount_offset[i]);
         const auto last = amounts.begin() + static_cast<std::ptrdiff_t>(amount_offset[i + 1]);
         auto it = std::upper_bound(first, last, std::make_pair(t, std::numeric_limits<double>::infinity()));
-        return it == first ? 0.0 : std::prev(it)->second;
+        return it == first ? std::numeric_limits<double>::quiet_NaN() : std::prev(it)->second;
     }
 };
 
 inline prepared prepare(const stage_model& model, const stage_records& rec, std::optional<std::int64_t> as_of) {
     if (!model.won()) detail::throw_option("model", "(no won stage)", "a forecast needs a won stage");
+    if (rec.size() == 0) detail::throw_option("records", "(empty)", "a forecast needs stage records; none were given");
+    // Amounts: NaN marks a record without one (the entity's latest known amount, else the mean
+    // won amount, is used); 0 is an amount. The histories do not need the column.
+    if (!rec.amount.empty() && rec.amount.size() != rec.size())
+        detail::throw_length("amount", rec.amount.size(), "entity", rec.size());
+    for (std::size_t r = 0; r < rec.amount.size(); ++r)
+        if (!std::isnan(rec.amount[r]) && !(std::isfinite(rec.amount[r]) && rec.amount[r] >= 0))
+            detail::throw_at_row("amount", r, detail::to_text(rec.amount[r]), "is not a finite amount >= 0 (NaN: no amount)");
+    stage_records without_amount = rec;
+    without_amount.amount = {};
     history_options ho;
     ho.as_of = as_of;
-    prepared p{build_histories(model, rec, ho), {}, {}, {}, 0, {}, {}};
+    prepared p{build_histories(model, without_amount, ho), {}, {}, {}, 0, {}, {}};
     const auto n_codes = static_cast<std::int32_t>(model.size());
     for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.transient).push_back(c);
     p.state_of.assign(static_cast<std::size_t>(n_codes), -1);
@@ -83,7 +93,7 @@ inline prepared prepare(const stage_model& model, const stage_records& rec, std:
     std::vector<std::pair<std::size_t, std::pair<std::int64_t, double>>> rows;
     if (!rec.amount.empty()) {
         for (std::size_t r = 0; r < rec.size(); ++r) {
-            if (!(rec.amount[r] > 0)) continue;
+            if (std::isnan(rec.amount[r])) continue;
             const auto it = std::lower_bound(ids.begin(), ids.end(), rec.entity[r]);
             rows.push_back({static_cast<std::size_t>(it - ids.begin()), {rec.time[r], rec.amount[r]}});
         }
@@ -151,9 +161,10 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
     return v;
 }
 
-// Estimates a model from the runs of the entities with segment `segment` (-1: all).
+// Estimates a model from the runs of the entities with segment `segment` (-1: all), each entity
+// counted mult[i] times (a bootstrap resample; nullptr: once).
 inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
-                                 std::int32_t segment) {
+                                 std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
     transition_model m;
     m.kind = kind;
     m.max_age = kind == forecast_model::markov ? 0 : max_age;
@@ -170,11 +181,13 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
     std::vector<std::vector<std::int32_t>> out(nt);
     for (std::size_t i = 0; i < p.h.size(); ++i) {
         if (segment >= 0 && seg[i] != segment) continue;
-        for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
-            const run& x = v.runs[r];
-            dur[static_cast<std::size_t>(x.state)].push_back(static_cast<double>(x.steps));
-            out[static_cast<std::size_t>(x.state)].push_back(x.dest + 1);
-        }
+        const std::uint32_t times_drawn = mult ? (*mult)[i] : 1u;
+        for (std::uint32_t k = 0; k < times_drawn; ++k)
+            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
+                const run& x = v.runs[r];
+                dur[static_cast<std::size_t>(x.state)].push_back(static_cast<double>(x.steps));
+                out[static_cast<std::size_t>(x.state)].push_back(x.dest + 1);
+            }
     }
     const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
     for (std::size_t s = 0; s < nt; ++s) {
@@ -216,6 +229,21 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
         }
     }
     return m;
+}
+
+// A segment's cells without exposure take the pooled model's hazards (no history is not evidence
+// that a deal never moves). Returns the cells that fell back.
+inline std::int64_t fall_back(transition_model& m, const transition_model& pooled) {
+    const std::size_t S = m.n_states(), A = m.ages(), nt = m.n_transient();
+    m.pooled.assign(nt * A, 0);
+    std::int64_t cells = 0;
+    for (std::size_t k = 0; k < nt * A; ++k) {
+        if (m.at_risk[k] > 0) continue;
+        m.pooled[k] = 1;
+        ++cells;
+        for (std::size_t d = 0; d < S; ++d) m.hazard[k * S + d] = pooled.hazard[k * S + d];
+    }
+    return cells;
 }
 
 // One step of the backward recursion: cur[s * A + a] = P(won at step t | at (s, a) now) from
@@ -288,6 +316,29 @@ inline double percentile(std::vector<double>& v, double q) {
     return v[lo] + (hq - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
+// The models of one forecast: the pooled one, then one per segment with by_segment (cells without
+// exposure falling back to the pooled hazards), from the training entities counted mult times.
+inline std::vector<transition_model> models_at(const prepared& p, const origin_view& v, const forecast_options& o,
+                                               const std::vector<std::uint32_t>* mult, std::int64_t* pooled_cells) {
+    std::vector<transition_model> models;
+    models.push_back(estimate(p, v, o.model, o.max_age, -1, mult));
+    const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
+    std::int64_t cells = 0;
+    for (std::int32_t g = 0; g < n_seg; ++g) {
+        models.push_back(estimate(p, v, o.model, o.max_age, g, mult));
+        cells += fall_back(models.back(), models[0]);
+    }
+    if (pooled_cells) *pooled_cells = cells;
+    return models;
+}
+
+// What each entity adds to the training figures: whether it has closed by the origin (and won),
+// its won amount (NaN: none known), and the transient states it visited.
+struct training_entity {
+    bool closed = false, won = false;
+    double won_amount = std::numeric_limits<double>::quiet_NaN();
+};
+
 // A forecast at one origin with one model, from the prepared data and the view at the origin.
 inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, std::int64_t origin, const forecast_options& o) {
     (void)horizon_ticks(o, origin);
@@ -298,17 +349,16 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
     f.options.origin = origin;
     const std::size_t nt = p.n_transient(), H = static_cast<std::size_t>(o.periods);
     const auto seg = p.h.segments();
-    f.models.push_back(estimate(p, v, o.model, o.max_age, -1));
-    const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
-    for (std::int32_t g = 0; g < n_seg; ++g) f.models.push_back(estimate(p, v, o.model, o.max_age, g));
+    const double work = static_cast<double>(o.periods) * o.period_steps * static_cast<double>(o.model == forecast_model::markov ? 1 : o.max_age + 1) *
+                        static_cast<double>(nt * p.n_states()) * (o.by_segment ? static_cast<double>(p.h.n_segments()) + 1 : 1.0) *
+                        (o.bootstrap_hazards ? static_cast<double>(o.simulations) + 1 : 1.0);
+    if (work > 4e11)
+        detail::throw_option("periods", std::to_string(o.periods),
+                             "times period_steps, max_age, the states, segments and simulations is too much work (" +
+                                 detail::to_text(work) + " operations); use a longer step, a shorter horizon or fewer simulations");
+    f.models = models_at(p, v, o, nullptr, &f.pooled_cells);
     std::vector<chain_outcomes> outcomes;
     std::vector<std::vector<double>> per_period;
-    const double work = static_cast<double>(o.periods) * o.period_steps * static_cast<double>(f.models[0].ages()) *
-                        static_cast<double>(nt * p.n_states());
-    if (work > 2e10)
-        detail::throw_option("periods", std::to_string(o.periods),
-                             "times period_steps, max_age and the states is too much work (" + detail::to_text(work) +
-                                 " operations); use a longer step or a shorter horizon");
     for (const auto& m : f.models) {
         outcomes.push_back(solve_outcomes(m));
         per_period.push_back(won_per_period(m, o.periods, o.period_steps));
@@ -316,53 +366,73 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
 
     // Training: mean won amount, and the weighted pipeline's stage probabilities (share won among
     // the entities that were in the stage and have closed by the origin).
-    double won_sum = 0.0;
-    std::int64_t won_n = 0;
-    std::vector<double> closed_in(nt, 0.0), won_in(nt, 0.0);
+    std::vector<training_entity> te(p.h.size());
     const std::int32_t won_state = p.won_state();
     const auto off = p.h.offsets();
     const auto times = p.h.event_times();
     for (std::size_t i = 0; i < p.h.size(); ++i) {
         const std::int32_t st = v.state[i];
         if (st < 0 || !p.is_absorbing(st)) continue;
-        const bool won = st == won_state;
-        if (won) {
+        te[i].closed = true;
+        te[i].won = st == won_state;
+        if (te[i].won) {
             // The time of its (first) won event at or before the origin.
             std::int64_t wt = origin;
             for (std::size_t e = off[i]; e < off[i + 1] && times[e] <= origin; ++e)
                 if (p.state_of[static_cast<std::size_t>(p.h.event_stages()[e])] == won_state) { wt = times[e]; break; }
-            const double a = p.amount_at(i, wt);
-            if (a > 0) { won_sum += a; ++won_n; }
+            te[i].won_amount = p.amount_at(i, wt);
         }
-        std::vector<char> seen(nt, 0);
-        for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) seen[static_cast<std::size_t>(v.runs[r].state)] = 1;
-        for (std::size_t s = 0; s < nt; ++s)
-            if (seen[s]) {
-                closed_in[s] += 1;
-                if (won) won_in[s] += 1;
-            }
     }
+    // stage_p from the training entities counted mult times (nullptr: once); and the mean won amount.
+    auto stage_probabilities = [&](const std::vector<std::uint32_t>* mult) {
+        std::vector<double> closed_in(nt, 0.0), won_in(nt, 0.0);
+        std::vector<char> seen(nt);
+        for (std::size_t i = 0; i < p.h.size(); ++i) {
+            if (!te[i].closed) continue;
+            const double w = mult ? static_cast<double>((*mult)[i]) : 1.0;
+            if (w == 0) continue;
+            std::fill(seen.begin(), seen.end(), 0);
+            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) seen[static_cast<std::size_t>(v.runs[r].state)] = 1;
+            for (std::size_t s = 0; s < nt; ++s)
+                if (seen[s]) {
+                    closed_in[s] += w;
+                    if (te[i].won) won_in[s] += w;
+                }
+        }
+        std::vector<double> sp(nt, std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t s = 0; s < nt; ++s)
+            if (closed_in[s] > 0) sp[s] = won_in[s] / closed_in[s];
+        return sp;
+    };
+    double won_sum = 0.0;
+    std::int64_t won_n = 0;
+    for (const auto& t : te)
+        if (t.won && !std::isnan(t.won_amount)) { won_sum += t.won_amount; ++won_n; }
     f.default_amount = won_n ? won_sum / static_cast<double>(won_n) : 0.0;
-    std::vector<double> stage_p(nt, std::numeric_limits<double>::quiet_NaN());
-    for (std::size_t s = 0; s < nt; ++s)
-        if (closed_in[s] > 0) stage_p[s] = won_in[s] / closed_in[s];
+    const std::vector<double> stage_p = stage_probabilities(nullptr);
 
-    // Open entities at the origin.
+    // Open entities at the origin, with the index of their model and cell.
     auto& E = f.entities;
+    std::vector<std::size_t> model_of, cell_of, entity_index;
     for (std::size_t i = 0; i < p.h.size(); ++i) {
         const std::int32_t st = v.state[i];
         if (st < 0 || p.is_absorbing(st)) continue;
         const auto s = static_cast<std::size_t>(st);
         const std::size_t mi = o.by_segment && seg[i] >= 0 ? static_cast<std::size_t>(seg[i]) + 1 : 0;
         const auto& co = outcomes[mi];
+        const auto& md = f.models[mi];
         const auto a = static_cast<std::size_t>(v.age[i]);
+        const std::size_t idx = s * md.ages() + std::min(a, md.ages() - 1);
+        model_of.push_back(mi);
+        cell_of.push_back(idx);
+        entity_index.push_back(i);
         E.entity.push_back(p.h.entities()[i]);
         E.segment.push_back(seg[i]);
         E.stage.push_back(p.transient[s]);
         E.age.push_back(v.age[i]);
         const double own = p.amount_at(i, origin);
-        E.amount.push_back(own > 0 ? own : f.default_amount);
-        E.own_amount.push_back(own > 0 ? 1 : 0);
+        E.amount.push_back(!std::isnan(own) ? own : f.default_amount);
+        E.own_amount.push_back(!std::isnan(own) ? 1 : 0);
         double won = 0.0, other = 0.0;
         for (std::size_t k = 0; k < p.absorbing.size(); ++k) (k == p.won_index ? won : other) += co.p(s, a, k);
         E.p_won.push_back(won);
@@ -370,10 +440,13 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         E.p_never.push_back(co.p_never[s * co.ages + std::min(a, co.ages - 1)]);
         E.expected_steps.push_back(co.steps(s, a));
         const auto& g = per_period[mi];
-        const std::size_t block = nt * f.models[mi].ages();
-        const std::size_t idx = s * f.models[mi].ages() + std::min(a, f.models[mi].ages() - 1);
+        const std::size_t block = nt * md.ages();
         for (std::size_t q = 0; q < H; ++q) E.p_won_in.push_back(g[q * block + idx]);
         E.stage_probability.push_back(stage_p[s]);
+        E.at_risk.push_back(md.at_risk[idx]);
+        const bool fell_back = !md.pooled.empty() && md.pooled[idx];
+        E.pooled.push_back(fell_back ? 1 : 0);
+        f.pooled_entities += fell_back ? 1 : 0;
     }
 
     // Expected wins and revenue per period, and the weighted pipeline.
@@ -401,7 +474,9 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         f.weighted_wins += sp;
         f.weighted_revenue += sp * E.amount[i];
     }
-    // Intervals: simulate which period (if any) each entity is won in; entities are independent.
+    // Intervals: per replicate, (with bootstrap_hazards) resample the training entities and
+    // re-estimate the hazards and stage probabilities, then draw which period (if any) each open
+    // entity is won in; entities are independent given the replicate's model.
     const double lo_q = (1 - o.confidence) / 2, hi_q = 1 - lo_q;
     const std::size_t R = static_cast<std::size_t>(o.simulations);
     P.wins_lower.assign(H + 1, std::numeric_limits<double>::quiet_NaN());
@@ -413,15 +488,38 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
     if (R > 0) {
         std::vector<std::vector<double>> wins(H + 1, std::vector<double>(R, 0.0)), rev(H + 1, std::vector<double>(R, 0.0));
         std::vector<double> ww(R, 0.0), wr(R, 0.0);
-        std::vector<double> cum(H);
+        // The training entities (those with a run or closed by the origin), in ascending id order.
+        std::vector<std::size_t> train;
+        for (std::size_t i = 0; i < p.h.size(); ++i)
+            if (v.run_offset[i + 1] > v.run_offset[i] || te[i].closed) train.push_back(i);
+        std::vector<std::uint32_t> mult(p.h.size(), 0);
+        std::vector<double> pw(n * H), sp_r(n);
         for (std::size_t r = 0; r < R; ++r) {
+            if (o.bootstrap_hazards && !train.empty()) {
+                detail::rng gb(o.seed, (std::uint64_t{2} << 40) + r);
+                std::fill(mult.begin(), mult.end(), 0u);
+                for (std::size_t k = 0; k < train.size(); ++k) ++mult[train[gb.below(train.size())]];
+                const auto models = models_at(p, v, o, &mult, nullptr);
+                std::vector<std::vector<double>> g;
+                g.reserve(models.size());
+                for (const auto& m : models) g.push_back(won_per_period(m, o.periods, o.period_steps));
+                const auto spr = stage_probabilities(&mult);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const std::size_t block = nt * models[model_of[i]].ages();
+                    for (std::size_t q = 0; q < H; ++q) pw[i * H + q] = g[model_of[i]][q * block + cell_of[i]];
+                    sp_r[i] = spr[static_cast<std::size_t>(v.state[entity_index[i]])];
+                }
+            } else {
+                std::copy(E.p_won_in.begin(), E.p_won_in.end(), pw.begin());
+                std::copy(E.stage_probability.begin(), E.stage_probability.end(), sp_r.begin());
+            }
             detail::rng g(o.seed, r);
             detail::rng gw(o.seed, (std::uint64_t{1} << 40) + r);
             for (std::size_t i = 0; i < n; ++i) {
                 const double u = g.uniform();
                 double c = 0.0;
                 for (std::size_t k = 0; k < H; ++k) {
-                    c += E.p_won_in[i * H + k];
+                    c += pw[i * H + k];
                     if (u < c) {
                         wins[k][r] += 1;
                         rev[k][r] += E.amount[i];
@@ -430,7 +528,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
                         break;
                     }
                 }
-                const double sp = std::isnan(E.stage_probability[i]) ? 0.0 : E.stage_probability[i];
+                const double sp = std::isnan(sp_r[i]) ? 0.0 : sp_r[i];
                 if (gw.uniform() < sp) {
                     ww[r] += 1;
                     wr[r] += E.amount[i];
@@ -673,7 +771,9 @@ FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
                 {"expected_revenue", periods.expected_revenue.empty() ? 0.0 : periods.expected_revenue[whole]},
                 {"weighted_wins", weighted_wins},
                 {"weighted_revenue", weighted_revenue},
-                {"default_amount", default_amount}};
+                {"default_amount", default_amount},
+                {"pooled_cells", pooled_cells},
+                {"pooled_entities", pooled_entities}};
     e.options = {{"model", to_string(options.model)},
                  {"step", options.step},
                  {"periods", options.periods},
@@ -682,9 +782,20 @@ FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
                  {"simulations", options.simulations},
                  {"confidence", options.confidence},
                  {"seed", options.seed},
+                 {"bootstrap_hazards", options.bootstrap_hazards ? "yes" : "no"},
                  {"by_segment", options.by_segment ? "yes" : "no"}};
     e.note = "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
-             " seeded simulations of the entities' outcomes; weighted pipeline = sum of stage probability x amount "
+             " seeded simulations" +
+             (options.bootstrap_hazards
+                  ? std::string(", each re-estimating the hazards from a bootstrap resample of the training entities "
+                                "(parameter uncertainty) before drawing the entities' outcomes")
+                  : std::string(" of the entities' outcomes given the estimated hazards (no parameter uncertainty)")) +
+             (options.by_segment ? "; by segment: " + std::to_string(pooled_cells) +
+                                       " (stage, age) cells of the segment models had no exposure and use the pooled "
+                                       "hazards, for " + std::to_string(pooled_entities) + " open entities"
+                                 : std::string()) +
+             "; revenue uses the entity's latest known amount (0 is an amount; NaN is none), else the mean won amount "
+             "of the training data; weighted pipeline = sum of stage probability x amount "
              "(share won among closed training entities that were in the stage), with no timing";
     return e;
 }
@@ -707,6 +818,14 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
                                  "leaves less than the horizon (" + std::to_string(horizon) + " ticks) before the end of the data (" +
                                      std::to_string(p.h.as_of()) + ")");
     }
+    // An origin before the first record, or with nothing open, has nothing to forecast: its empty
+    // cells would count as covered (0 in [0, 0]) and inflate the coverage.
+    const auto all_times = p.h.event_times();
+    const std::int64_t first = all_times.empty() ? p.h.as_of() : *std::min_element(all_times.begin(), all_times.end());
+    for (std::size_t k = 0; k < bo.origins.size(); ++k)
+        if (bo.origins[k] < first)
+            detail::throw_at_row("origins", k, std::to_string(bo.origins[k]),
+                                 "is before the first record (" + std::to_string(first) + "): there is nothing to train on or forecast");
     forecast_backtest out;
     out.options = bo;
     out.as_of = p.h.as_of();
@@ -725,12 +844,15 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
         R.expected_wins.push_back(ew); R.wins_lower.push_back(wl); R.wins_upper.push_back(wu); R.actual_wins.push_back(aw);
         R.expected_revenue.push_back(er); R.revenue_lower.push_back(rl); R.revenue_upper.push_back(ru); R.actual_revenue.push_back(ar);
     };
-    for (const std::int64_t origin : bo.origins) {
+    for (std::size_t ok = 0; ok < bo.origins.size(); ++ok) {
+        const std::int64_t origin = bo.origins[ok];
         const auto v = view_at(p, origin, fo.step);
+        if (std::none_of(v.state.begin(), v.state.end(), [&](std::int32_t st) { return st >= 0 && !p.is_absorbing(st); }))
+            detail::throw_at_row("origins", ok, std::to_string(origin), "has no entity open at it: there is nothing to forecast");
         // What the entities open at the origin did: the period of their win, if their first
         // terminal event after the origin is a win within the horizon.
         std::vector<std::int32_t> won_period(p.h.size(), -1);
-        std::vector<double> won_amount(p.h.size(), 0.0);
+        std::vector<double> won_amount(p.h.size(), std::numeric_limits<double>::quiet_NaN());
         for (std::size_t i = 0; i < p.h.size(); ++i) {
             const std::int32_t st = v.state[i];
             if (st < 0 || p.is_absorbing(st)) continue;
@@ -758,7 +880,7 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
             const auto i = static_cast<std::size_t>(
                 std::lower_bound(p.h.entities().begin(), p.h.entities().end(), E.entity[k]) - p.h.entities().begin());
             if (won_period[i] < 0) continue;
-            const double amount = won_amount[i] > 0 ? won_amount[i] : E.amount[k];
+            const double amount = !std::isnan(won_amount[i]) ? won_amount[i] : E.amount[k];
             aw[static_cast<std::size_t>(won_period[i])] += 1;
             ar[static_cast<std::size_t>(won_period[i])] += amount;
             aw[H] += 1;
@@ -812,14 +934,20 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
             C.observed.push_back(cnt[b] ? obs[b] / static_cast<double>(cnt[b]) : std::numeric_limits<double>::quiet_NaN());
         }
         // Summary over the per-period rows (Markov, semi-Markov) or the whole-horizon rows.
-        std::int64_t cells = 0, cov_w = 0, cov_r = 0;
+        // Cells with nothing to forecast (expected wins 0) are left out of the coverage: 0 in [0, 0]
+        // says nothing about the intervals.
+        std::int64_t cells = 0, empty = 0, cov_w = 0, cov_r = 0;
         double mae_w = 0, bias_w = 0, mae_r = 0, bias_r = 0;
         for (std::size_t k = 0; k < R.size(); ++k) {
             if (R.method[k] != method) continue;
             if (method < 2 && R.period[k] < 0) continue;
             ++cells;
-            cov_w += R.actual_wins[k] >= R.wins_lower[k] && R.actual_wins[k] <= R.wins_upper[k];
-            cov_r += R.actual_revenue[k] >= R.revenue_lower[k] && R.actual_revenue[k] <= R.revenue_upper[k];
+            if (R.expected_wins[k] == 0) {
+                ++empty;
+            } else {
+                cov_w += R.actual_wins[k] >= R.wins_lower[k] && R.actual_wins[k] <= R.wins_upper[k];
+                cov_r += R.actual_revenue[k] >= R.revenue_lower[k] && R.actual_revenue[k] <= R.revenue_upper[k];
+            }
             mae_w += std::fabs(R.expected_wins[k] - R.actual_wins[k]);
             bias_w += R.expected_wins[k] - R.actual_wins[k];
             mae_r += std::fabs(R.expected_revenue[k] - R.actual_revenue[k]);
@@ -827,11 +955,14 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
         }
         auto& S = out.summary;
         const double c = static_cast<double>(std::max<std::int64_t>(cells, 1));
+        const std::int64_t checked = cells - empty;
+        const double cc = static_cast<double>(std::max<std::int64_t>(checked, 1));
         const bool intervals = fo.simulations > 0;
         S.method.push_back(method);
-        S.intervals.push_back(intervals ? cells : 0);
-        S.coverage_wins.push_back(intervals && cells ? static_cast<double>(cov_w) / c : std::numeric_limits<double>::quiet_NaN());
-        S.coverage_revenue.push_back(intervals && cells ? static_cast<double>(cov_r) / c : std::numeric_limits<double>::quiet_NaN());
+        S.intervals.push_back(intervals ? checked : 0);
+        S.empty_cells.push_back(empty);
+        S.coverage_wins.push_back(intervals && checked ? static_cast<double>(cov_w) / cc : std::numeric_limits<double>::quiet_NaN());
+        S.coverage_revenue.push_back(intervals && checked ? static_cast<double>(cov_r) / cc : std::numeric_limits<double>::quiet_NaN());
         S.mae_wins.push_back(mae_w / c);
         S.bias_wins.push_back(bias_w / c);
         S.mae_revenue.push_back(mae_r / c);
@@ -850,10 +981,14 @@ FUNNELKIT_INLINE explanation forecast_backtest::explain() const {
     e.inputs = {{"origins", static_cast<std::int64_t>(options.origins.size())}, {"as_of", as_of}};
     for (std::size_t k = 0; k < summary.size(); ++k) {
         const std::string m(backtest_method_name(summary.method[k]));
+        e.inputs.emplace_back("intervals " + m, summary.intervals[k]);
+        e.inputs.emplace_back("empty_cells " + m, summary.empty_cells[k]);
         e.inputs.emplace_back("coverage_wins " + m, summary.coverage_wins[k]);
         e.inputs.emplace_back("coverage_revenue " + m, summary.coverage_revenue[k]);
         e.inputs.emplace_back("mae_wins " + m, summary.mae_wins[k]);
+        e.inputs.emplace_back("bias_wins " + m, summary.bias_wins[k]);
         e.inputs.emplace_back("mae_revenue " + m, summary.mae_revenue[k]);
+        e.inputs.emplace_back("bias_revenue " + m, summary.bias_revenue[k]);
         e.inputs.emplace_back("brier " + m, summary.brier[k]);
     }
     e.options = {{"step", options.forecast.step},
@@ -863,10 +998,13 @@ FUNNELKIT_INLINE explanation forecast_backtest::explain() const {
                  {"simulations", options.forecast.simulations},
                  {"confidence", options.forecast.confidence},
                  {"seed", options.forecast.seed},
+                 {"bootstrap_hazards", options.forecast.bootstrap_hazards ? "yes" : "no"},
                  {"by_segment", options.forecast.by_segment ? "yes" : "no"},
                  {"calibration_bins", options.calibration_bins}};
     e.note = "coverage: share of the intervals at the confidence level that held the actual value (per period for "
-             "the chains, whole horizon for the weighted pipeline); errors are expected - actual; calibration pools the "
+             "the chains, whole horizon for the weighted pipeline), leaving out the empty cells (expected wins 0, "
+             "nothing to forecast); intervals carry the uncertainty of the hazards (bootstrap of the training "
+             "entities) unless bootstrap_hazards is off; errors are expected - actual; calibration pools the "
              "entities of every origin by their predicted probability of a win within the horizon";
     return e;
 }

@@ -62,6 +62,7 @@ inline std::string_view name(count_basis b) {
         case count_basis::open_at_start: return "open_at_start";
         case count_basis::average_open: return "average_open";
         case count_basis::vendor: return "vendor";
+        case count_basis::created_per_period: return "created_per_period";
     }
     return "unknown";
 }
@@ -78,7 +79,7 @@ inline void check_options(const velocity_options& o) {
     if (o.bootstrap < 0) detail::throw_option("bootstrap", std::to_string(o.bootstrap), "must be >= 0");
     if (!(o.confidence > 0 && o.confidence < 1))
         detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
-    if (static_cast<unsigned>(o.count) > 3u) detail::throw_option("count", std::to_string(static_cast<int>(o.count)), "is not a count_basis");
+    if (static_cast<unsigned>(o.count) > 4u) detail::throw_option("count", std::to_string(static_cast<int>(o.count)), "is not a count_basis");
     if (static_cast<unsigned>(o.win_rate) > 1u) detail::throw_option("win_rate", std::to_string(static_cast<int>(o.win_rate)), "is not a win_rate_basis");
     if (static_cast<unsigned>(o.cycle_from) > 2u) detail::throw_option("cycle_from", std::to_string(static_cast<int>(o.cycle_from)), "is not a cycle_start");
     if (static_cast<unsigned>(o.cycle_over) > 1u) detail::throw_option("cycle_over", std::to_string(static_cast<int>(o.cycle_over)), "is not a cycle_deals");
@@ -127,7 +128,7 @@ inline void finish(velocity_result& r, const velocity_options& o, double cycle_s
         r.cycle_length = o.cycle_stat == cycle_statistic::mean ? cycle_sum / static_cast<double>(r.cycle_deals) : cycle_med;
     // With N created in the period, N * D * W is revenue per period: V divides by the period
     // length and needs no L.
-    const bool per_period = o.count == count_basis::created_in_period;
+    const bool per_period = o.count == count_basis::created_per_period;
     if (!r.deal_value) {
         r.status = velocity_status::no_won_deals;
         r.reason = "no won deal closed in the period: D (mean won amount) is undefined";
@@ -390,7 +391,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         const std::size_t seg_row = has_seg ? static_cast<std::size_t>(rec.segment[i]) + 1 : 0;
         const std::int64_t c = rec.created[i];
         const bool is_closed = rec.outcome[i] != 0;
-        if (o.count == count_basis::created_in_period || o.count == count_basis::vendor) {
+        if (o.count == count_basis::created_in_period || o.count == count_basis::vendor ||
+            o.count == count_basis::created_per_period) {
             const std::size_t p = period_of(c);
             if (p < P) {
                 cells[p * rows].n += 1;
@@ -471,6 +473,18 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
         }
     }
 
+    // The end of the data: a period running past it is partial.
+    std::int64_t as_of = std::numeric_limits<std::int64_t>::min();
+    if (o.as_of) {
+        as_of = *o.as_of;
+    } else {
+        for (std::size_t i = 0; i < rec.size(); ++i) {
+            as_of = std::max(as_of, rec.created[i]);
+            if (rec.outcome[i] != 0) as_of = std::max(as_of, rec.closed[i]);
+            if (!rec.sql_time.empty() && rec.sql_time[i] != missing_time) as_of = std::max(as_of, rec.sql_time[i]);
+            if (!rec.first_touch.empty() && rec.first_touch[i] != missing_time) as_of = std::max(as_of, rec.first_touch[i]);
+        }
+    }
     std::vector<velocity_result> out;
     out.reserve(P * rows);
     for (std::size_t p = 0; p < P; ++p) {
@@ -483,6 +497,14 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             v.n = k.n;
             v.period_length = detail::elapsed(periods[p].start, periods[p].end) / o.time_unit;
             v.realised = k.won_amount.value() / v.period_length;
+            v.as_of = as_of;
+            // Observed through as_of: the period [start, end) is whole when as_of >= end - 1.
+            if (rec.size() > 0 && as_of < periods[p].end - 1) {
+                v.partial = true;
+                v.observed = as_of < periods[p].start
+                                 ? 0.0
+                                 : detail::elapsed(periods[p].start, as_of) / detail::elapsed(periods[p].start, periods[p].end);
+            }
             v.won = k.won;
             v.lost = k.lost;
             v.won_amount = k.won_amount.value();
@@ -530,7 +552,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
                 const bool is_closed = rec.outcome[i] != 0;
                 const bool closed_here = is_closed && rec.closed[i] >= q.start && rec.closed[i] < q.end;
                 double in_n = 0.0;
-                if (o.count == count_basis::created_in_period || o.count == count_basis::vendor) {
+                if (o.count == count_basis::created_in_period || o.count == count_basis::vendor ||
+            o.count == count_basis::created_per_period) {
                     in_n = c >= q.start && c < q.end ? 1.0 : 0.0;
                 } else if (o.count == count_basis::open_at_start) {
                     in_n = c < q.start && (!is_closed || rec.closed[i] >= q.start) ? 1.0 : 0.0;
@@ -601,7 +624,7 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
     using namespace detail::velocity_impl;
     explanation e;
     e.metric = "sales velocity";
-    const bool per_period = options.count == count_basis::created_in_period;
+    const bool per_period = options.count == count_basis::created_per_period;
     e.formula = per_period ? "V = N * D * W / period length (revenue per " + options.unit_name +
                                  "; N * D * W is revenue per period)"
                            : "V = N * D * W / L (revenue per " + options.unit_name + ")";
@@ -623,6 +646,8 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
         {"lost_amount", lost_amount},
         {"cycle_deals", cycle_deals},
         {"cycle_missing", cycle_missing},
+        {"as_of", as_of},
+        {"observed", observed},
     };
     if (ci_lower) {
         e.inputs.emplace_back("ci_lower", *ci_lower);
@@ -642,17 +667,41 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
     };
     std::string n_text;
     switch (options.count) {
-        case count_basis::average_open:
-            n_text = "N: time-averaged open pipeline over the period (by Little's law N * D * W / L is then won "
-                     "revenue per " + options.unit_name + " in a steady state)";
+        case count_basis::average_open: {
+            // Little's law (open pipeline = arrival rate x mean time open) makes N * D * W / L the
+            // won revenue per unit only when L is the mean time open, from creation, of every
+            // closed deal: the population N counts. Say so only then, and name what differs.
+            std::vector<std::string> differs;
+            if (options.cycle_from != cycle_start::created)
+                differs.push_back("L starts at " + std::string(name(options.cycle_from)) + ", not at creation");
+            if (options.cycle_over != cycle_deals::closed) differs.push_back("L is over won deals only, not all closed deals");
+            if (options.cycle_stat != cycle_statistic::mean) differs.push_back("L is a median, not the mean time open");
+            n_text = "N: time-averaged open pipeline over the period";
+            if (differs.empty()) {
+                n_text += " (by Little's law N * D * W / L is then won revenue per " + options.unit_name +
+                          " in a steady state)";
+            } else {
+                n_text += " (Little's law does not apply as computed: ";
+                for (std::size_t k = 0; k < differs.size(); ++k) n_text += (k ? "; " : "") + differs[k];
+                n_text += "; V is then not the won revenue per " + options.unit_name + ")";
+            }
             break;
-        case count_basis::open_at_start: n_text = "N: opportunities open at the period start"; break;
-        case count_basis::created_in_period:
+        }
+        case count_basis::open_at_start:
+            n_text = "N: opportunities open at the period start, divided by L (not Little's law's time-averaged "
+                     "pipeline: V is not the won revenue per " + options.unit_name + " unless the pipeline is steady)";
+            break;
+        case count_basis::created_per_period:
             n_text = "N: opportunities created in the period, so N * D * W is revenue per period and V divides it by "
                      "the period length, not by L";
             break;
         case count_basis::vendor:
-            n_text = "N: opportunities created in the period, divided by L (the vendor formula: it overstates "
+        case count_basis::created_in_period:
+            n_text = std::string(options.count == count_basis::created_in_period
+                                     ? "count created_in_period is the deprecated name of the vendor figure (use "
+                                       "vendor, or created_per_period for revenue per period); "
+                                     : "") +
+                     "N: opportunities created in the period, divided by L (the vendor formula: it overstates "
                      "revenue per " + options.unit_name + " by period length / L)";
             break;
     }
@@ -662,7 +711,11 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
              std::string(name(options.cycle_from)) + ") over " +
              (options.cycle_over == cycle_deals::won ? "won" : "all closed") + " deals, in " + options.unit_name + "s" +
              "; realised: won amount of the period / period length, revenue per " + options.unit_name + " as a check" +
-             (status == velocity_status::ok ? std::string() : "; undefined: " + reason);
+             (status == velocity_status::ok ? std::string() : "; undefined: " + reason) +
+             (partial ? "; PARTIAL period: the data end (as_of) falls " + num(100 * observed) +
+                            "% into it, so N keeps deals open after the data ends and realised counts only the "
+                            "observed part: V and realised are not comparable with whole periods"
+                      : std::string());
     return e;
 }
 
@@ -720,10 +773,23 @@ FUNNELKIT_INLINE velocity_decomposition decompose_velocity(double n0, double d0,
 }
 
 FUNNELKIT_INLINE velocity_decomposition decompose_velocity(const velocity_result& a, const velocity_result& b) {
+    using namespace detail::velocity_impl;
     if (!a.defined()) detail::throw_option("before", std::string(to_string(a.status)), "is undefined: " + a.reason);
     if (!b.defined()) detail::throw_option("after", std::string(to_string(b.status)), "is undefined: " + b.reason);
+    // Drivers measured on different bases do not split: refuse, naming the first option that differs.
+    const velocity_options &x = a.options, &y = b.options;
+    auto differ = [](const char* field, std::string_view u, std::string_view v) {
+        detail::throw_option(field, std::string(u) + " vs " + std::string(v),
+                             "differs between the two results: their drivers are on different bases and do not split");
+    };
+    if (x.count != y.count) differ("count", name(x.count), name(y.count));
+    if (x.win_rate != y.win_rate) differ("win_rate", name(x.win_rate), name(y.win_rate));
+    if (x.cycle_from != y.cycle_from) differ("cycle_from", name(x.cycle_from), name(y.cycle_from));
+    if (x.cycle_over != y.cycle_over) differ("cycle_over", name(x.cycle_over), name(y.cycle_over));
+    if (x.cycle_stat != y.cycle_stat) differ("cycle_stat", name(x.cycle_stat), name(y.cycle_stat));
+    if (x.time_unit != y.time_unit) differ("time_unit", detail::to_text(x.time_unit), detail::to_text(y.time_unit));
     auto denominator = [](const velocity_result& r) {
-        return r.options.count == count_basis::created_in_period ? r.period_length : r.cycle_length.value_or(0.0);
+        return r.options.count == count_basis::created_per_period ? r.period_length : r.cycle_length.value_or(0.0);
     };
     return decompose_velocity(a.n, *a.deal_value, *a.win_rate, denominator(a), b.n, *b.deal_value, *b.win_rate,
                               denominator(b));

@@ -448,7 +448,10 @@ class _Builder:
         c = self.cfg
         if self.won is None:
             return self.skip("forecast", "the model has no won stage")
-        kw = dict(model=self.model, **self.cols, segment=c.segment, amount=c.amount, time_unit=c.time_unit)
+        # CRM exports write 0 where a record carries no deal amount; the forecast reads those as
+        # missing (the mean won amount stands in) rather than as deals worth nothing.
+        kw = dict(model=self.model, **self.cols, segment=c.segment, amount=c.amount, time_unit=c.time_unit,
+                  no_amount=0.0 if c.amount is not None else None)
         try:
             start, end = self._span()
             fc = forecast_pipeline(self.frame, as_of=end, simulations=1000, **kw)
@@ -465,7 +468,7 @@ class _Builder:
         try:
             bt = backtest_forecast(self.frame, as_of=end, simulations=500, **kw)
             tables["backtest"] = bt.summary()
-            semi = bt.summary().to_dict("records")[1]
+            semi = next(r for r in bt.summary().to_dict("records") if r["method"] == "semi_markov")
             notes.append(f"backtest over {len(bt.explain().inputs['origins'])} origins 30 days apart: the semi-Markov "
                          f"80% intervals held the actual wins in {semi['coverage_wins']:.0%} of the periods.")
         except (ValueError, TypeError) as exc:
