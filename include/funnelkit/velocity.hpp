@@ -168,8 +168,8 @@ enum class cycle_start : std::uint8_t { created = 0, sql = 1, first_touch = 2 };
 enum class cycle_deals : std::uint8_t { won = 0, closed = 1 };
 enum class cycle_statistic : std::uint8_t { mean = 0, median = 1 };
 
-/// The option words, as explanations print them: count_basis "average_open", "open_at_start",
-/// "created_in_period", "vendor"; win_rate_basis "count", "value"; cycle_start "created", "sql",
+/// The option words, as explanations print them: count_basis "created_in_period" (deprecated),
+/// "open_at_start", "average_open", "vendor", "created_per_period"; win_rate_basis "count", "value"; cycle_start "created", "sql",
 /// "first_touch"; cycle_deals "won", "closed"; cycle_statistic "mean", "median". Each parser
 /// takes its option's words (what to_string gives) and throws funnelkit::invalid_argument
 /// naming the option, the value and the accepted words otherwise.

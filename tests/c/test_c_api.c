@@ -335,12 +335,16 @@ static void test_velocity(void) {
     NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 20.0, 1e-9);
     /* N = the 4 deals created in the period, per period: V = N * D * W / 100 days = 53.33,
      * N * D * W = 5,333.3 per period. */
-    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=created_in_period", &v));
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=created_per_period", &v));
     CHECK(v.n == 4.0);
     NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 100.0, 1e-9);
     NEAR(v.velocity_per_period, 4 * 2000.0 * 2.0 / 3.0, 1e-7);
     /* The vendor formula: created in the period, divided by L = 18. */
     OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=vendor", &v));
+    CHECK(v.n == 4.0);
+    NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 18.0, 1e-9);
+    /* created_in_period, the deprecated name of the vendor figure, keeps that meaning. */
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=created_in_period", &v));
     CHECK(v.n == 4.0);
     NEAR(v.velocity, 4 * 2000.0 * 2.0 / 3.0 / 18.0, 1e-9);
     /* Open at the start of [8, 100 days): A, B, C and D are all open on day 8; the period is 92

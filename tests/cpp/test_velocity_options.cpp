@@ -40,7 +40,7 @@ void round_trip(Parse parse, unsigned count, const std::string& option) {
 }  // namespace
 
 TEST(VelocityOptions, WordsRoundTrip) {
-    round_trip<count_basis>(parse_count_basis, 4, "count");
+    round_trip<count_basis>(parse_count_basis, 5, "count");
     round_trip<win_rate_basis>(parse_win_rate_basis, 2, "win_rate");
     round_trip<cycle_start>(parse_cycle_start, 3, "cycle_from");
     round_trip<cycle_deals>(parse_cycle_deals, 2, "cycle_over");
@@ -50,6 +50,7 @@ TEST(VelocityOptions, WordsRoundTrip) {
 TEST(VelocityOptions, WordsAreTheExplainedOnes) {
     EXPECT_EQ(parse_count_basis("average_open"), count_basis::average_open);
     EXPECT_EQ(parse_count_basis("vendor"), count_basis::vendor);
+    EXPECT_EQ(parse_count_basis("created_per_period"), count_basis::created_per_period);
     EXPECT_EQ(to_string(velocity_options{}.count), "average_open");
     EXPECT_EQ(to_string(velocity_options{}.cycle_over), "closed");
     // The words explain() prints are the ones the parsers take.

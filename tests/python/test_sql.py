@@ -392,7 +392,7 @@ def velocity_option_sets(db) -> list[str]:
     for key in VELOCITY_KEYS:
         out += [f"{key}={word}" for word in option_words(db, key)]
     out += ["count=open_at_start,win_rate=value,cycle_over=won,cycle_stat=median",
-            "count=created_in_period,cycle_stat=median", "count=vendor,win_rate=value,cycle_over=won"]
+            "count=created_per_period,cycle_stat=median", "count=vendor,win_rate=value,cycle_over=won"]
     return out
 
 
@@ -547,12 +547,14 @@ def test_velocity_integer_times(db):
     assert v["velocity_per_period"] == pytest.approx(1.47 * 2000 * (2 / 3) / 18 * 100, rel=1e-12)
     assert (v["period_length"], v["realised"]) == (100.0, 40.0)
     assert (v["ci_lower"], v["ci_upper"]) == (None, None)
-    v = velocity("count=created_in_period")
+    v = velocity("count=created_per_period")
     assert v["n"] == 4
     assert v["velocity"] == pytest.approx(4 * 2000 * (2 / 3) / 100, rel=1e-12)
     assert v["velocity_per_period"] == pytest.approx(4 * 2000 * (2 / 3), rel=1e-12)
     v = velocity("count=vendor,cycle_over=won")
     assert v["velocity"] == pytest.approx(4 * 2000 * (2 / 3) / 20, rel=1e-12)
+    # created_in_period: the deprecated name of the vendor figure, with its meaning.
+    assert velocity("count=created_in_period,cycle_over=won")["velocity"] == v["velocity"]
 
 
 # --- the reverse funnel ----------------------------------------------------------------------------

@@ -213,7 +213,8 @@ fk_status fk_deals_deserialize(const void* data, size_t size, fk_deals** out);
  * comma-separated key=value pairs, each value a word of the C++ option parsers
  * (parse_count_basis and its siblings):
  *   count=average_open (default: the time-averaged open pipeline) | open_at_start |
- *         created_in_period (V = N * D * W / period length) | vendor (created, divided by L);
+ *         created_per_period (V = N * D * W / period length) | vendor (created, divided by L) |
+ *         created_in_period (deprecated name of vendor);
  *   win_rate=count (default) | value;   cycle_over=closed (default) | won;
  *   cycle_stat=mean (default) | median; cycle_from=created (the only start deal rows hold);
  *   bootstrap=R (replicates of the percentile interval of V, default 0: none),

@@ -241,7 +241,7 @@ FUNNELKIT_INLINE std::string_view to_string(cycle_deals b) noexcept { return det
 FUNNELKIT_INLINE std::string_view to_string(cycle_statistic b) noexcept { return detail::velocity_impl::name(b); }
 
 FUNNELKIT_INLINE count_basis parse_count_basis(std::string_view name) {
-    return detail::velocity_impl::parse_word<count_basis>("count", name, 4);
+    return detail::velocity_impl::parse_word<count_basis>("count", name, 5);
 }
 FUNNELKIT_INLINE win_rate_basis parse_win_rate_basis(std::string_view name) {
     return detail::velocity_impl::parse_word<win_rate_basis>("win_rate", name, 2);
