@@ -79,7 +79,8 @@ def _ticks_as_times(axis: TimeAxis, ticks: Sequence[int | None]) -> Iterator[Non
             raise
         text = str(exc)
         for t in sorted({int(t) for t in ticks if t is not None}, key=lambda v: -len(str(v))):
-            text = re.sub(rf"(?<![0-9]){t}(?![0-9])", _time_value(axis, t), text)
+            # a row number ("row 0") is not a time, even when a tick has the same value
+            text = re.sub(rf"(?<![0-9])(?<!row ){t}(?![0-9])", _time_value(axis, t), text)
         raise ValueError(text) from None
 
 
