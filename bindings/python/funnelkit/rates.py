@@ -112,20 +112,62 @@ def _count(v: Any, name: str) -> int:
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return int(v)
         raise TypeError(f"option '{name}': expected an integer count, got {v!r}")
-    return int(v)
+    return _in_int64(int(v), f"option '{name}'")
+
+
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _in_int64(v: int, where: str) -> int:
+    """A count that fits the 64-bit integers of the kernels (beyond them it would wrap)."""
+    if not _INT64[0] <= v <= _INT64[1]:
+        raise ValueError(f"{where}: value {v} does not fit in a 64-bit integer count")
+    return v
+
+
+def _cell(arr: np.ndarray, flat: int) -> str:
+    """Where the flat index ``flat`` is: its row, and its column for a table."""
+    if arr.ndim == 2:
+        r, c = np.unravel_index(flat, arr.shape)
+        return f"row {int(r)}, column {int(c)}"
+    return f"row {flat}"
 
 
 def int_array(v: Any, name: str) -> np.ndarray:
     """Integer counts as int64; fractional, missing or non-numeric values name the row."""
     arr = np.asarray(v)
+    # Python integers beyond int64 make an object, uint64 or float64 array (the last one rounded):
+    # name the first one with its exact value
+    ints = np.array(v, dtype=object) if isinstance(v, (list, tuple)) or arr.dtype.kind == "O" else None
+    if ints is not None and all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+                                for x in ints.ravel()):
+        for flat, x in enumerate(ints.ravel()):
+            _in_int64(int(x), f"column '{name}', {_cell(ints, flat)}")
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
-            row = int(np.flatnonzero(bad.ravel())[0])
-            raise TypeError(f"column '{name}', row {row}: value {arr.ravel()[row].item()!r} is not an integer count")
-    elif arr.dtype.kind not in "iub":
+            flat = int(np.flatnonzero(bad.ravel())[0])
+            raise TypeError(f"column '{name}', {_cell(arr, flat)}: value {arr.ravel()[flat].item()!r} is not an "
+                            "integer count")
+        big = (arr < -2.0 ** 63) | (arr >= 2.0 ** 63)
+    elif arr.dtype.kind == "u":
+        big = arr > np.uint64(_INT64[1])
+    elif arr.dtype.kind not in "ib":
         raise TypeError(f"column '{name}': expected integer counts, got dtype {arr.dtype}")
+    else:
+        big = np.zeros(arr.shape, dtype=bool)
+    if big.any():  # a cast would wrap these to other (often negative) numbers
+        flat = int(np.flatnonzero(big.ravel())[0])
+        raise ValueError(f"column '{name}', {_cell(arr, flat)}: value {arr.ravel()[flat].item()!r} does not fit in "
+                         "a 64-bit integer count")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def count_array(value: Any, data: Any, option: str) -> np.ndarray:
+    """Integer counts of an array argument, flat. A list goes to int_array as it is, so that an
+    integer beyond int64 is named with its exact value (not as numpy's uint64 or float)."""
+    raw = value if data is None and isinstance(value, (list, tuple)) else array_arg(value, data, option)
+    return int_array(raw, option).reshape(-1)
 
 
 def _float_array(v: Any, name: str) -> np.ndarray:
@@ -244,8 +286,8 @@ def rate_intervals(successes: Any, trials: Any, *, data: Any = None, confidence:
     confidence = check_confidence(renamed(confidence, level, "confidence", "level", "rate_intervals()"))
     interval = check_interval(renamed(interval, method, "interval", "method", "rate_intervals()"))
     table = None if data is None else _frames.as_table(data)
-    x = int_array(array_arg(successes, table, "successes"), "successes").reshape(-1)
-    n = int_array(array_arg(trials, table, "trials"), "trials").reshape(-1)
+    x = count_array(successes, table, "successes")
+    n = count_array(trials, table, "trials")
     d = _core_intervals(x, n, confidence, interval)
     return Table({"successes": x, "trials": n, "estimate": d["estimate"], "lower": d["lower"], "upper": d["upper"],
                   "defined": d["defined"].astype(bool)},
@@ -381,8 +423,8 @@ def compare_to_baseline(successes: Any, trials: Any, *, data: Any = None, segmen
     test = _names.choice(test, _TESTS, "test")
     adjust = "none" if adjust == "none" else _adjust_name(adjust, "adjust")
     table = None if data is None else _frames.as_table(data)
-    x = int_array(array_arg(successes, table, "successes"), "successes").reshape(-1)
-    n = int_array(array_arg(trials, table, "trials"), "trials").reshape(-1)
+    x = count_array(successes, table, "successes")
+    n = count_array(trials, table, "trials")
     if len(x) != len(n):
         raise ValueError(f"column 'trials' has {len(n)} rows but column 'successes' has {len(x)}")
     seg_name = segment if isinstance(segment, str) and table is not None else "segment"
