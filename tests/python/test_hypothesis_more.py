@@ -33,7 +33,7 @@ sample_touches and revenue_report generate their own data from a seed (test_samp
 test_report.py pin them); solve_absorbing_chain takes a matrix whose valid region (a
 transient part with spectral radius below 1) is hard to draw at random, and is checked
 against hand-solved chains in test_markov.py; steps_from_conversion takes a ConversionTable
-(reached through conversion here and in test_planning.py); the classes (Table, Scalar,
+(checked in test_planning.py); the classes (Table, Scalar,
 Mergeable, Stage, StageModel and the result types) are reached through the functions.
 
 Example counts keep the file at about 15 s; ``derandomize=True`` keeps CI deterministic.
@@ -597,3 +597,39 @@ def test_suppression_keys_match_after_the_same_normalisation(added, probe, trans
     kept = {norm(k) for k in added} - {None}
     got = s.check(pd.DataFrame({"key": probe}), keys={"company": ("key", transform)}).to_pandas()["suppressed"]
     assert got.tolist() == [norm(k) is not None and norm(k) in kept for k in probe]
+
+
+# -- invariants of the estimators ------------------------------------------------------------------
+@SETTINGS
+@given(durations().map(_outcome_codes))
+def test_survival_and_incidence_curves_are_consistent(df):
+    """Kaplan-Meier: the product limit computed here, non-increasing, inside its interval;
+    Aalen-Johansen: incidences non-decreasing, adding up with survival to 1."""
+    km = fk.kaplan_meier("days", "observed", data=df).to_pandas()
+    s, want = 1.0, []
+    for t in km["time"]:
+        at = df["days"] >= t
+        d = int((df["observed"] & (df["days"] == t)).sum())
+        s *= 1.0 - d / int(at.sum())
+        want.append(s)
+    assert np.allclose(km["survival"], want, rtol=1e-12, atol=1e-15)
+    assert (np.diff(km["survival"]) <= 0).all()
+    assert ((km["lower"] <= km["survival"] + 1e-12) & (km["survival"] <= km["upper"] + 1e-12)).all()
+    aj = fk.aalen_johansen("days", "outcome", data=df, labels=["won", "lost"]).to_pandas()
+    inc = aj[["incidence_won", "incidence_lost"]].to_numpy()
+    assert (np.diff(inc, axis=0) >= -1e-15).all()
+    assert np.allclose(inc.sum(axis=1) + aj["survival"], 1.0, atol=1e-12)
+    for k in ("won", "lost"):
+        assert ((aj[f"lower_{k}"] <= aj[f"incidence_{k}"] + 1e-12)
+                & (aj[f"incidence_{k}"] <= aj[f"upper_{k}"] + 1e-12)).all()
+
+
+@SETTINGS
+@given(crm())
+def test_driver_p_values_are_probabilities_and_adjusted_upwards(df):
+    d = fk.drivers(df, target="Customer", segments=["source"], maturity=None).to_pandas()
+    tested = d["p_value"].notna()
+    assert ((d.loc[tested, "p_value"] >= 0) & (d.loc[tested, "p_value"] <= 1)).all()
+    q, p = d.loc[tested, "q_value"], d.loc[tested, "p_value"]
+    assert ((q >= p - 1e-15) & (q <= 1)).all()
+    assert (d["converted"] <= d["entities"]).all() and (d["converted_without"] <= d["entities_without"]).all()
