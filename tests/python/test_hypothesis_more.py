@@ -19,7 +19,8 @@ Where each public name of ``funnelkit.__all__`` that takes data or numbers is co
   forecast_pipeline (seeded), backtest_forecast (seeded), the Lifecycle methods conversion,
   exits, histories, stuck, time_in_stage, transitions, visits, time_to_convert and
   conversion_times and reasons,
-  window_funnel with strict_once and threads 1 vs 2, conversion with threads 1 vs 2,
+  window_funnel with strict_once, every combination of up to three modes under every order
+  promise and 1 to 4 threads, conversion with threads 1 vs 2 to 4,
   SuppressionList (add_ids/add_keys/check/merge/to_bytes), rate_interval, rate_intervals,
   two_proportion_ztest, chi2_test, probability_b_beats_a, adjust_p_values,
   compare_to_baseline, roc_auc, decompose_velocity, velocity_formula, plan_reverse_funnel,
@@ -226,6 +227,26 @@ def test_a_missing_value_is_named_or_left_out(name):
 def test_window_funnel_threads_do_not_matter_strict_once(df, threads, strict_once):
     kw = dict(window=2 * DAY, steps=EVENTS, step="event", absent="warn", strict_once=strict_once)
     assert fk.window_funnel(df, threads=threads, **kw) == fk.window_funnel(df, threads=1, **kw)
+
+
+MODES = ["strict_deduplication", "strict_order", "strict_increase", "allow_reentry", "exact_increase", "strict_once"]
+
+
+@SETTINGS
+@given(events(), st.lists(st.sampled_from(MODES), max_size=3, unique=True), st.integers(0, 2 ** 16),
+       st.integers(1, 4))
+def test_window_funnel_modes_with_every_order_promise_and_thread_count(df, modes, seed, threads):
+    """Any combination of modes gives the same levels for shuffled rows scanned as unsorted,
+    for rows sorted by time (ties in any order) under order="time", and for rows sorted by
+    (entity, time) under order="entity_time", on any number of threads."""
+    kw = dict(window=2 * DAY, steps=EVENTS, step="event", absent="warn", per_entity=True, **dict.fromkeys(modes, True))
+    want = _call(lambda d: _arrow(fk.window_funnel(d, **kw)), df)
+    shuffled = _shuffled(df, seed)
+    for data, extra in ((shuffled, dict(order="unsorted", threads=threads)),
+                        (shuffled.sort_values("time", kind="stable"), dict(order="time")),
+                        (shuffled.sort_values(["entity", "time"], kind="stable"),
+                         dict(order="entity_time", threads=threads))):
+        assert _same(_call(lambda d: _arrow(fk.window_funnel(d, **kw, **extra)), data), want), extra
 
 
 @SETTINGS
