@@ -404,7 +404,7 @@ def test_two_proportion_ztest_is_antisymmetric(a, b):
 
 
 @SETTINGS
-@given(counts(10 ** 4), counts(10 ** 4))
+@given(counts(10 ** 12), counts(10 ** 12))
 def test_probability_b_beats_a_is_complementary(a, b):
     p = fk.probability_b_beats_a(*a, *b)
     q = fk.probability_b_beats_a(*b, *a)
