@@ -196,6 +196,9 @@ def test_row_order_and_weekly_steps(crm):
     weekly = fk.forecast_pipeline(crm, step="7d", period_length="28d", max_age="84d", **kw)
     assert weekly.explain().options["step"] == "7d" and len(weekly) == 4
     assert weekly["expected_wins"][3] == pytest.approx(ref["expected_wins"][:3].sum(), rel=0.25)
+    # Weekly steps with the defaults: 30 and 90 days rounded to whole weeks (28 and 91 days).
+    default = fk.forecast_pipeline(crm, step="1w", **kw)
+    assert default.to_dict() == fk.forecast_pipeline(crm, step="7d", period_length="28d", max_age="91d", **kw).to_dict()
 
 
 # -- review fixes: explanations, empty backtest cells, segments, amounts, parameter uncertainty ----

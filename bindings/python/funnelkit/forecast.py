@@ -84,6 +84,14 @@ def _ticks_as_times(axis: TimeAxis, ticks: Sequence[int | None]) -> Iterator[Non
         raise ValueError(text) from None
 
 
+def _near_whole_steps(axis: TimeAxis, duration: str, option: str, step_ticks: int, *, minimum: int) -> Any:
+    """The default of a duration option: ``duration`` rounded to the nearest whole number of
+    steps (at least ``minimum``), as ticks, or as a timedelta for datetime columns."""
+    ticks = int(axis.duration(duration, option))
+    whole = max(minimum, round(ticks / step_ticks)) * step_ticks
+    return np.timedelta64(whole, axis.unit) if axis.is_datetime else whole
+
+
 def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods: int, max_age: Any,
              simulations: int, confidence: float, seed: int, by_segment: bool, origin: Any,
              as_of: Any, bootstrap_hazards: bool = True) -> tuple[Any, dict[str, Any], int]:
@@ -91,6 +99,10 @@ def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods
     step_ticks = int(axis.duration(step, "step"))
     if step_ticks <= 0:
         raise ValueError(f"option 'step': value {step!r} must be a positive duration")
+    if period_length is None:  # about a month, in whole steps
+        period_length = _near_whole_steps(axis, "30d", "period_length", step_ticks, minimum=1)
+    if max_age is None:  # about a quarter, in whole steps
+        max_age = _near_whole_steps(axis, "90d", "max_age", step_ticks, minimum=0)
     plen = int(axis.duration(period_length, "period_length"))
     if plen <= 0 or plen % step_ticks:
         raise ValueError(f"option 'period_length': value {period_length!r} must be a positive whole number of "
@@ -292,11 +304,11 @@ def forecast_pipeline(
     amount: str | None = "amount",
     method: str = "semi_markov",
     step: Any = "1d",
-    period_length: Any = "30d",
+    period_length: Any = None,
     periods: int = 3,
     origin: Any = None,
     as_of: Any = None,
-    max_age: Any = "90d",
+    max_age: Any = None,
     simulations: int = 2000,
     confidence: float = 0.8,
     seed: int = 42,
@@ -327,12 +339,14 @@ def forecast_pipeline(
         ``"semi_markov"`` (default; hazards by time in stage) or ``"markov"``.
     step, period_length, periods:
         The chain's step (``"1d"``), and the horizon: ``periods`` periods of ``period_length``
-        (a whole number of steps).
+        (a whole number of steps; by default 30 days rounded to whole steps, e.g. 28 days for
+        ``step="1w"``).
     origin, as_of:
         The forecast origin (training data up to it; default the end of the data) and the end
         of the observation (default the latest record).
     max_age:
-        Semi-Markov: ages (time in stage) with hazards of their own; older ones are pooled.
+        Semi-Markov: ages (time in stage) with hazards of their own; older ones are pooled
+        (a whole number of steps; by default 90 days rounded to whole steps).
     simulations, confidence, seed:
         The seeded simulation of the intervals (0: none) and their level (80% by default).
     bootstrap_hazards:
@@ -446,10 +460,10 @@ def backtest_forecast(
     n_origins: int = 6,
     every: Any = "30d",
     step: Any = "1d",
-    period_length: Any = "30d",
+    period_length: Any = None,
     periods: int = 3,
     as_of: Any = None,
-    max_age: Any = "90d",
+    max_age: Any = None,
     simulations: int = 1000,
     confidence: float = 0.8,
     seed: int = 42,
