@@ -197,7 +197,7 @@ def test_level_counts_record_window_and_unit_from_the_core():
         merged.merge(a.closed._state)
         assert merged.entities == part._state.entities + a.closed._state.entities
         # ... and the result refuses the merge as a whole.
-        with pytest.raises(ValueError, match="window"):
+        with pytest.raises(ValueError, match="different 'options': 'window' differs \\(10 vs 20\\)"):
             part.copy().merge(b.closed)
     # The window of counts read back from bytes is still checked.
     back = type(a.closed).from_bytes(a.by_segment["zz"].to_bytes())

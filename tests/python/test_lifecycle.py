@@ -595,3 +595,15 @@ def test_visits_and_conversion_times_give_the_tabulated_summaries(crm, lc):
     aj = fk.aalen_johansen(t["days"], t["outcome"], labels=["won", "lost"])
     assert aj.final("won") == pytest.approx(ttc["p_convert"], rel=1e-12)
     assert aj.final("lost") == pytest.approx(ttc["p_closed_otherwise"], rel=1e-12)
+
+
+def test_empty_records_report_no_observation_end():
+    """With no records and no as_of there is no observation end: as_of is None, not the epoch;
+    a given as_of is kept."""
+    empty = fk.sample_crm(50, seed=1).iloc[:0]
+    lc = fk.lifecycle(empty)
+    assert len(lc) == 0 and lc.as_of is None
+    assert "no records" in repr(lc) and "1970" not in repr(lc)
+    given = fk.lifecycle(empty, as_of="2024-06-30")
+    assert given.as_of == np.datetime64("2024-06-30T00:00:00")
+    assert "as of 2024-06-30" in repr(given)
