@@ -91,7 +91,7 @@ fk_status query(const H* h, Out* out, const char* what, F&& body) noexcept {
     return guarded(h, std::forward<F>(body));
 }
 
-void bad_option(std::string_view option, std::string_view value, std::string_view problem) {
+[[noreturn]] void bad_option(std::string_view option, std::string_view value, std::string_view problem) {
     fk::detail::throw_option(option, value, problem);
 }
 
@@ -469,10 +469,36 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
     return o;
 }
 
+// The options are read as key=value pairs; throws naming the first key whose value differs
+// between the options of earlier rows and `now` (both valid, so each key is there at most once).
+[[noreturn]] void different_option(std::string_view before, std::string_view now) {
+    const auto pairs = [](std::string_view text) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const std::string& pair : split_commas(text)) {
+            const std::size_t eq = pair.find('=');
+            out.emplace_back(trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq)),
+                             eq == std::string::npos ? "" : trim(pair.substr(eq + 1)));
+        }
+        return out;
+    };
+    const auto a = pairs(before), b = pairs(now);
+    const auto value = [](const auto& list, const std::string& key) -> std::string {
+        for (const auto& [k, v] : list)
+            if (k == key) return v;
+        return "(not given)";
+    };
+    for (const auto* list : {&a, &b})
+        for (const auto& [key, v] : *list)
+            if (value(a, key) != value(b, key))
+                bad_option(key, value(b, key),
+                           "differs from the " + value(a, key) + " of earlier rows: it must be constant");
+    bad_option("options", now, "differ from the options of earlier rows ('" + std::string(before) + "')");
+}
+
 // cycle_from=sql or first_touch reads a column of cycle starts, which only rows added with them
 // carry.
 void check_cycle_columns(const fk_deals& h, const fk::velocity_options& o) {
-    if (o.cycle_from == fk::cycle_start::created || h.has_starts || h.created.empty()) return;
+    if (o.cycle_from == fk::cycle_start::created || h.has_starts) return;
     const std::string word(fk::to_string(o.cycle_from));
     bad_option("cycle_from", word,
                "needs the " + std::string(o.cycle_from == fk::cycle_start::sql ? "sql_time" : "first_touch") +
@@ -1071,7 +1097,7 @@ fk_status fk_deals_define(fk_deals* h, int64_t start, int64_t end, double unit, 
                            "differs from the period of earlier rows (" + std::to_string(h->start) + ".." +
                                std::to_string(h->end) + "): it must be constant");
             if (h->unit != unit) bad_option("unit", fk::detail::to_text(unit), "differs from the unit of earlier rows");
-            bad_option("options", opts, "differ from the options of earlier rows ('" + h->options + "')");
+            different_option(h->options, opts);
         }
         h->defined = true;
         h->start = start;
