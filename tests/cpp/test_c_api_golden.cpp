@@ -38,6 +38,17 @@ using deals_blob = c_blob<fk_deals, fk_deals_deserialize, fk_deals_free>;
 
 constexpr std::int64_t day = 86'400;
 
+// The stored blob `name` of a current format (written anew when FUNNELKIT_WRITE_GOLDEN is set):
+// exactly the bytes the writer writes today, starting with `head` (magic and version).
+std::vector<std::byte> current_golden(const char* name, const std::vector<std::byte>& written, const char* head) {
+    funnelkit_testing::write_golden_if_asked(name, written);
+    auto golden = funnelkit_testing::read_golden(name);
+    EXPECT_FALSE(golden.empty()) << "missing golden blob " << name;
+    EXPECT_EQ(written, golden);
+    EXPECT_TRUE(golden.size() >= 6 && std::memcmp(golden.data(), head, 6) == 0) << name;
+    return golden;
+}
+
 }  // namespace
 
 // Two entities' events, three steps, a one-hour window in strict_order. Entity 1: steps 1, 2,
@@ -59,11 +70,8 @@ TEST(CApiGolden, EventBufferVersion2) {
     const auto written = bytes_of(data, size);
     fk_events_free(h);
 
-    funnelkit_testing::write_golden_if_asked("fk_events_v2.bin", written);
-    const auto golden = funnelkit_testing::read_golden("fk_events_v2.bin");
-    ASSERT_FALSE(golden.empty()) << "missing golden blob";
-    EXPECT_EQ(written, golden);
-    ASSERT_EQ(std::memcmp(golden.data(), "FKEV\x02\x00", 6), 0);
+    const auto golden = current_golden("fk_events_v2.bin", written, "FKEV\x02\x00");
+    ASSERT_FALSE(golden.empty());
 
     fk_events* back = nullptr;
     ASSERT_EQ(fk_events_deserialize(golden.data(), golden.size(), &back), FK_OK) << fk_last_error();
@@ -161,11 +169,8 @@ TEST(CApiGolden, DealBufferVersion3) {
     const auto written = serialized(h);
     fk_deals_free(h);
 
-    funnelkit_testing::write_golden_if_asked("fk_deals_v3.bin", written);
-    const auto golden = funnelkit_testing::read_golden("fk_deals_v3.bin");
-    ASSERT_FALSE(golden.empty()) << "missing golden blob";
-    EXPECT_EQ(written, golden);
-    ASSERT_EQ(std::memcmp(golden.data(), "FKDL\x03\x00", 6), 0);
+    const auto golden = current_golden("fk_deals_v3.bin", written, "FKDL\x03\x00");
+    ASSERT_FALSE(golden.empty());
 
     fk_deals* back = nullptr;
     ASSERT_EQ(fk_deals_deserialize(golden.data(), golden.size(), &back), FK_OK) << fk_last_error();

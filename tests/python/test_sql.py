@@ -911,6 +911,21 @@ def test_bi_example_views(server):
         assert row[4] == pytest.approx(want["realised"], rel=1e-12)
         assert row[5] == pytest.approx(want["velocity_per_period"], rel=1e-12)
         assert row[6] == (q1 - q0).days
+        # L from the SQL stage, and the partial last quarter (every source shares one as_of).
+        got = conn.execute("SELECT cycle_days_from_sql, velocity_per_day_from_sql FROM velocity_by_source "
+                           "WHERE source = %s AND period_start = %s", (source, row[1])).fetchone()
+        opps = fk.opportunities_from_stages(crm).to_pandas()
+        want = fk.velocity(opps, edges=[q0, q1], segment="source", cycle_from="sql", sql_time="sql_time",
+                           first_touch="first_touch").to_pandas()
+        want = want[want["source"] == source].iloc[0]
+        assert got == pytest.approx((want["cycle_length"], want["velocity"]), rel=1e-12)
+        last = conn.execute("SELECT max(period_start) FROM velocity_by_source").fetchone()[0]
+        flags = conn.execute("SELECT DISTINCT partial, observed_share FROM velocity_by_source "
+                             "WHERE period_start = %s", (last,)).fetchall()
+        l0 = pd.Timestamp(last)
+        want = fk.velocity(opps, edges=[l0, l0 + pd.DateOffset(months=3)], sql_time="sql_time",
+                           first_touch="first_touch").to_pandas().iloc[0]
+        assert flags == [(bool(want["partial"]), pytest.approx(want["observed"], rel=1e-12))]
         plan_rows = conn.execute("SELECT stage, volume FROM plan").fetchall()
         assert [p[0] for p in plan_rows] == LADDER
         assert all(a[1] >= b[1] for a, b in zip(plan_rows, plan_rows[1:]))
