@@ -418,6 +418,17 @@ T number_option(std::string_view option, const std::string& text) {
     return v;
 }
 
+// The key=value pairs of an options string, in order (a pair without '=' has an empty value).
+std::vector<std::pair<std::string, std::string>> option_pairs(std::string_view text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const std::string& pair : split_commas(text)) {
+        const std::size_t eq = pair.find('=');
+        out.emplace_back(trim(std::string_view(pair).substr(0, eq == std::string::npos ? pair.size() : eq)),
+                         eq == std::string::npos ? "" : trim(std::string_view(pair).substr(eq + 1)));
+    }
+    return out;
+}
+
 // Checks a velocity definition and gives its options.
 fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, double unit, const char* options) {
     fk::velocity_options o;
@@ -425,10 +436,7 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
     o.time_unit = unit;
     o.unit_name = fk::detail::to_display(unit) + " ticks";
     std::vector<std::string> seen;
-    for (const std::string& pair : split_commas(options ? options : "")) {
-        const std::size_t eq = pair.find('=');
-        const std::string key = trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq));
-        const std::string value = eq == std::string::npos ? "" : trim(pair.substr(eq + 1));
+    for (const auto& [key, value] : option_pairs(options ? options : "")) {
         if (std::find(seen.begin(), seen.end(), key) != seen.end())
             bad_option(key, value, "is given twice in the options '" + std::string(options) + "'");
         seen.push_back(key);
@@ -459,7 +467,7 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
             if (value.empty()) bad_option("unit_name", value, "must not be empty");
             o.unit_name = value;
         } else {
-            bad_option("options", pair,
+            bad_option("options", key + "=" + value,
                        "is not one of count=, win_rate=, cycle_from=, cycle_over=, cycle_stat=, bootstrap=, "
                        "confidence=, seed=, as_of=, unit_name=");
         }
@@ -472,16 +480,7 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
 // The options are read as key=value pairs; throws naming the first key whose value differs
 // between the options of earlier rows and `now` (both valid, so each key is there at most once).
 [[noreturn]] void different_option(std::string_view before, std::string_view now) {
-    const auto pairs = [](std::string_view text) {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (const std::string& pair : split_commas(text)) {
-            const std::size_t eq = pair.find('=');
-            out.emplace_back(trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq)),
-                             eq == std::string::npos ? "" : trim(pair.substr(eq + 1)));
-        }
-        return out;
-    };
-    const auto a = pairs(before), b = pairs(now);
+    const auto a = option_pairs(before), b = option_pairs(now);
     const auto value = [](const auto& list, const std::string& key) -> std::string {
         for (const auto& [k, v] : list)
             if (k == key) return v;
