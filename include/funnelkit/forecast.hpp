@@ -32,12 +32,16 @@
 // H the total hazard. Summed over the steps of each period it gives each open entity's chance of
 // being won in that period; expected wins and revenue per period add these up (revenue with the
 // entity's latest known amount, or the mean won amount of the training data when it has none).
-// Intervals come from a seeded simulation that carries both sources of uncertainty: in each
-// replicate the training entities are resampled with replacement (a bootstrap over the entities
-// in ascending id order, so the row order of the input never changes a result), the hazards are
-// re-estimated from the resample, each open entity's chances are recomputed from them, and then
-// its outcome is drawn. Without the resampling (bootstrap_hazards = false) the intervals carry
-// only the outcome randomness given the estimated hazards, and are too narrow.
+// Intervals come from a seeded simulation that carries the sources of uncertainty: the training
+// entities are resampled with replacement (bootstrap_models resamples over the entities in
+// ascending id order, so the row order of the input never changes a result), the hazards are
+// re-estimated from each resample (from the counts of runs by length, which are sufficient),
+// each open entity's chances are recomputed from them, and simulation r draws every open
+// entity's outcome from resample r mod bootstrap_models. An entity without an amount of its own
+// that wins takes the amount of a random training win (resample_amounts). Without the
+// resampling (bootstrap_hazards = false) the intervals carry only the outcome randomness given
+// the estimated hazards, and are too narrow. Simulations run on `threads` threads, each from its
+// own seeded stream: the same numbers for any thread count.
 // by_segment: a segment's model uses its own hazards where the segment has exposure; a (stage,
 // age) cell of it without any entity-step at risk falls back to the pooled model's hazards
 // (no history is not evidence that a deal never moves); the entities report the steps at risk
@@ -146,8 +150,19 @@ struct forecast_options {
     /// weighted pipeline's stage probabilities) from a bootstrap resample of the training
     /// entities. false: outcome randomness only.
     bool bootstrap_hazards = true;
+    /// Bootstrap resamples behind the intervals (>= 1): simulation r uses resample
+    /// r mod min(bootstrap_models, simulations), so the model fits stay bounded as the outcome
+    /// draws grow.
+    std::int32_t bootstrap_models = 200;
+    /// Amount uncertainty: an open entity without an amount of its own that wins in a simulation
+    /// takes the amount of a training win drawn at random (their mean is the default amount used
+    /// by the expected revenue); false: always the mean won amount.
+    bool resample_amounts = true;
     /// One transition model per segment (the segment of each entity's earliest record).
     bool by_segment = false;
+    /// Worker threads of the simulations (>= 1). Every simulation draws from its own seeded
+    /// stream, so the results do not depend on the number of threads.
+    unsigned threads = 1;
 };
 
 struct forecast_entity_rows {

@@ -17,7 +17,7 @@
 #include "funnelkit/error.hpp"
 #include "funnelkit/lifecycle.hpp"
 #include "funnelkit/markov.hpp"
-#include "funnelkit/survival.hpp"
+#include "funnelkit/grouping.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -162,7 +162,12 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
 }
 
 // Estimates a model from the runs of the entities with segment `segment` (-1: all), each entity
-// counted mult[i] times (a bootstrap resample; nullptr: once).
+// counted mult[i] times (a bootstrap resample; nullptr: once). The counts are sufficient: a run
+// of T steps is at risk at ages 0..T-1 and, when it ended, moved at age T-1 (ages from the
+// tail on pooled), so a histogram of the run lengths per state gives every at-risk count by a
+// suffix sum, in one pass over the runs and without sorting. h_s(a, d) = moves / at risk is the
+// discrete hazard of the Aalen-Johansen estimate of the runs of s (destinations competing, open
+// runs censored at their length); the tail row pools the moves and steps at risk beyond it.
 inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
                                  std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
     transition_model m;
@@ -177,55 +182,38 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
     m.at_risk.assign(nt * A, 0.0);
     m.moves.assign(nt * A * S, 0);
     const auto seg = p.h.segments();
-    std::vector<std::vector<double>> dur(nt);
-    std::vector<std::vector<std::int32_t>> out(nt);
+    const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
+    // length[s * A + k]: runs of s whose length clipped to the tail is k; beyond[s]: their steps
+    // at risk past the tail.
+    std::vector<double> length(nt * A, 0.0), beyond(nt, 0.0);
     for (std::size_t i = 0; i < p.h.size(); ++i) {
         if (segment >= 0 && seg[i] != segment) continue;
-        const std::uint32_t times_drawn = mult ? (*mult)[i] : 1u;
-        for (std::uint32_t k = 0; k < times_drawn; ++k)
-            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
-                const run& x = v.runs[r];
-                dur[static_cast<std::size_t>(x.state)].push_back(static_cast<double>(x.steps));
-                out[static_cast<std::size_t>(x.state)].push_back(x.dest + 1);
+        const std::uint32_t w = mult ? (*mult)[i] : 1u;
+        if (w == 0) continue;
+        for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
+            const run& x = v.runs[r];
+            const auto s = static_cast<std::size_t>(x.state);
+            const auto T = static_cast<std::uint64_t>(x.steps);
+            length[s * A + static_cast<std::size_t>(std::min<std::uint64_t>(T, tail))] += w;
+            if (T > tail) beyond[s] += static_cast<double>(w) * static_cast<double>(T - tail);
+            if (x.dest >= 0) {
+                const std::size_t row = T > tail ? tail : static_cast<std::size_t>(T) - 1;
+                m.moves[(s * A + row) * S + static_cast<std::size_t>(x.dest)] += w;
             }
-    }
-    const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
-    for (std::size_t s = 0; s < nt; ++s) {
-        const auto& d = dur[s];
-        if (d.empty()) continue;
-        // Pooled tail: moves at steps > tail, over the steps at risk beyond age `tail`.
-        double exposure = 0.0;
-        for (std::size_t k = 0; k < d.size(); ++k) {
-            const double beyond = d[k] - static_cast<double>(tail);
-            if (beyond <= 0) continue;
-            exposure += beyond;
-            if (out[s][k] > 0) m.moves[(s * A + tail) * S + static_cast<std::size_t>(out[s][k] - 1)] += 1;
         }
-        m.at_risk[s * A + tail] = exposure;
-        if (exposure > 0)
-            for (std::size_t j = 0; j < S; ++j)
-                m.hazard[(s * A + tail) * S + j] = static_cast<double>(m.moves[(s * A + tail) * S + j]) / exposure;
-        if (tail == 0) continue;
-        // Ages below the tail: the discrete hazards of the Aalen-Johansen estimate, with the
-        // destinations as competing outcomes and the open runs censored.
-        aalen_johansen_options ao;
-        ao.n_outcomes = static_cast<std::int32_t>(S);
-        const auto aj = aalen_johansen(d, out[s], ao);
-        std::vector<double> sorted = d;
-        std::sort(sorted.begin(), sorted.end());
-        for (std::size_t a = 0; a < tail; ++a) {
-            const double t = static_cast<double>(a + 1);
-            m.at_risk[s * A + a] =
-                static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), t));
-            const auto it = std::lower_bound(aj.time.begin(), aj.time.end(), t);
-            if (it == aj.time.end() || *it != t) continue;
-            const auto j = static_cast<std::size_t>(it - aj.time.begin());
-            const double n = static_cast<double>(aj.at_risk[j]);
-            for (std::size_t k = 0; k < S; ++k) {
-                const std::int64_t e = aj.events[j * S + k];
-                m.moves[(s * A + a) * S + k] = e;
-                if (n > 0) m.hazard[(s * A + a) * S + k] = static_cast<double>(e) / n;
-            }
+    }
+    for (std::size_t s = 0; s < nt; ++s) {
+        m.at_risk[s * A + tail] = beyond[s];
+        double at_least = 0.0;  // runs of length >= a + 1
+        for (std::size_t a = tail; a-- > 0;) {
+            at_least += length[s * A + a + 1];
+            m.at_risk[s * A + a] = at_least;
+        }
+        for (std::size_t a = 0; a < A; ++a) {
+            const double n = m.at_risk[s * A + a];
+            if (n > 0)
+                for (std::size_t d = 0; d < S; ++d)
+                    m.hazard[(s * A + a) * S + d] = static_cast<double>(m.moves[(s * A + a) * S + d]) / n;
         }
     }
     return m;
@@ -246,34 +234,61 @@ inline std::int64_t fall_back(transition_model& m, const transition_model& poole
     return cells;
 }
 
-// One step of the backward recursion: cur[s * A + a] = P(won at step t | at (s, a) now) from
-// prev = the same for step t - 1 (nullptr at t = 1).
-inline void won_step(const transition_model& m, const double* prev, double* cur) {
-    const std::size_t nt = m.n_transient(), S = m.n_states(), A = m.ages(), won = nt + m.won_index;
-    for (std::size_t s = 0; s < nt; ++s)
-        for (std::size_t a = 0; a < A; ++a) {
-            if (!prev) {
-                cur[s * A + a] = m.h(s, a, won);
-                continue;
+// The backward recursion of the chances of a win, over a model's rows: the total hazard and the
+// hazard of a win per (s, a), and per state the transient destinations it ever moves to (most
+// pairs of stages never exchange entities, so the recursion visits only those).
+struct won_recursion {
+    const transition_model& m;
+    std::size_t nt, A;
+    std::vector<double> total, won;
+    std::vector<std::size_t> dest_offset, dest;
+
+    explicit won_recursion(const transition_model& model)
+        : m(model), nt(model.n_transient()), A(model.ages()), total(nt * A, 0.0), won(nt * A, 0.0), dest_offset(nt + 1, 0) {
+        const std::size_t S = m.n_states(), w = nt + m.won_index;
+        for (std::size_t s = 0; s < nt; ++s) {
+            for (std::size_t d = 0; d < nt; ++d)
+                for (std::size_t a = 0; a < A; ++a)
+                    if (m.hazard[(s * A + a) * S + d] != 0) {
+                        dest.push_back(d);
+                        break;
+                    }
+            dest_offset[s + 1] = dest.size();
+            for (std::size_t a = 0; a < A; ++a) {
+                double H = 0.0;
+                for (std::size_t d = 0; d < S; ++d) H += m.hazard[(s * A + a) * S + d];
+                total[s * A + a] = H;
+                won[s * A + a] = m.hazard[(s * A + a) * S + w];
             }
-            double v = 0.0, H = 0.0;
-            for (std::size_t d = 0; d < S; ++d) {
-                const double x = m.h(s, a, d);
-                H += x;
-                if (d < nt) v += x * prev[d * A];
-            }
-            v += (1 - H) * prev[s * A + std::min(a + 1, A - 1)];
-            cur[s * A + a] = v;
         }
-}
+    }
+
+    // cur[s * A + a] = P(won at step t | at (s, a) now) from prev = the same for step t - 1
+    // (nullptr at t = 1).
+    void step(const double* prev, double* cur) const {
+        const std::size_t S = m.n_states();
+        if (!prev) {
+            std::copy(won.begin(), won.end(), cur);
+            return;
+        }
+        for (std::size_t s = 0; s < nt; ++s)
+            for (std::size_t a = 0; a < A; ++a) {
+                const double* h = &m.hazard[(s * A + a) * S];
+                double v = 0.0;
+                for (std::size_t k = dest_offset[s]; k < dest_offset[s + 1]; ++k) v += h[dest[k]] * prev[dest[k] * A];
+                cur[s * A + a] = v + (1 - total[s * A + a]) * prev[s * A + std::min(a + 1, A - 1)];
+            }
+    }
+};
 
 // P(won in period q | at (s, a) now), [q * (n_transient * ages) + s * ages + a], keeping two steps
 // in memory at a time.
 inline std::vector<double> won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps) {
+    const won_recursion rec(m);
     const std::size_t block = m.n_transient() * m.ages();
     std::vector<double> out(static_cast<std::size_t>(periods) * block, 0.0), prev(block), cur(block);
     for (std::int32_t t = 1; t <= periods * period_steps; ++t) {
-        won_step(m, t > 1 ? prev.data() : nullptr, cur.data());
+        rec.step(t > 1 ? prev.data() : nullptr, cur.data());
         double* sum = &out[static_cast<std::size_t>((t - 1) / period_steps) * block];
         for (std::size_t k = 0; k < block; ++k) sum[k] += cur[k];
         std::swap(prev, cur);
@@ -293,6 +308,9 @@ inline void check_options(const forecast_options& o) {
     if (o.simulations < 0 || o.simulations > 1'000'000)
         detail::throw_option("simulations", std::to_string(o.simulations), "must be in 0..1000000");
     if (!(o.confidence > 0 && o.confidence < 1)) detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
+    if (o.bootstrap_models < 1 || o.bootstrap_models > 1'000'000)
+        detail::throw_option("bootstrap_models", std::to_string(o.bootstrap_models), "must be in 1..1000000");
+    if (o.threads < 1 || o.threads > 1024) detail::throw_option("threads", std::to_string(o.threads), "must be in 1..1024");
 }
 
 // The horizon in ticks, periods * period_steps * step; throws when it or origin + horizon would
@@ -351,7 +369,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
     const auto seg = p.h.segments();
     const double work = static_cast<double>(o.periods) * o.period_steps * static_cast<double>(o.model == forecast_model::markov ? 1 : o.max_age + 1) *
                         static_cast<double>(nt * p.n_states()) * (o.by_segment ? static_cast<double>(p.h.n_segments()) + 1 : 1.0) *
-                        (o.bootstrap_hazards ? static_cast<double>(o.simulations) + 1 : 1.0);
+                        (o.bootstrap_hazards ? static_cast<double>(std::min(o.simulations, o.bootstrap_models)) + 1 : 1.0);
     if (work > 4e11)
         detail::throw_option("periods", std::to_string(o.periods),
                              "times period_steps, max_age, the states, segments and simulations is too much work (" +
@@ -492,49 +510,69 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         std::vector<std::size_t> train;
         for (std::size_t i = 0; i < p.h.size(); ++i)
             if (v.run_offset[i + 1] > v.run_offset[i] || te[i].closed) train.push_back(i);
-        std::vector<std::uint32_t> mult(p.h.size(), 0);
-        std::vector<double> pw(n * H), sp_r(n);
-        for (std::size_t r = 0; r < R; ++r) {
-            if (o.bootstrap_hazards && !train.empty()) {
-                detail::rng gb(o.seed, (std::uint64_t{2} << 40) + r);
-                std::fill(mult.begin(), mult.end(), 0u);
-                for (std::size_t k = 0; k < train.size(); ++k) ++mult[train[gb.below(train.size())]];
-                const auto models = models_at(p, v, o, &mult, nullptr);
-                std::vector<std::vector<double>> g;
-                g.reserve(models.size());
-                for (const auto& m : models) g.push_back(won_per_period(m, o.periods, o.period_steps));
-                const auto spr = stage_probabilities(&mult);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const std::size_t block = nt * models[model_of[i]].ages();
-                    for (std::size_t q = 0; q < H; ++q) pw[i * H + q] = g[model_of[i]][q * block + cell_of[i]];
-                    sp_r[i] = spr[static_cast<std::size_t>(v.state[entity_index[i]])];
-                }
-            } else {
-                std::copy(E.p_won_in.begin(), E.p_won_in.end(), pw.begin());
-                std::copy(E.stage_probability.begin(), E.stage_probability.end(), sp_r.begin());
-            }
+        // Amounts of the training wins, in entity order: an entity without an amount of its own
+        // that wins in a simulation takes one of them at random (their mean is default_amount).
+        std::vector<double> won_amounts;
+        for (const auto& t : te)
+            if (t.won && !std::isnan(t.won_amount)) won_amounts.push_back(t.won_amount);
+        const bool draw_amounts = o.resample_amounts && !won_amounts.empty();
+        const bool resample = o.bootstrap_hazards && !train.empty();
+        // Simulation r uses bootstrap model r mod B; without resampling, the groups only share work.
+        const std::size_t B = resample ? std::min<std::size_t>(R, static_cast<std::size_t>(o.bootstrap_models))
+                                       : std::min<std::size_t>(R, std::size_t{4} * o.threads);
+        auto simulate = [&](std::size_t r, const double* pw, const double* sp_r) {
             detail::rng g(o.seed, r);
             detail::rng gw(o.seed, (std::uint64_t{1} << 40) + r);
+            detail::rng ga(o.seed, (std::uint64_t{3} << 40) + r);
             for (std::size_t i = 0; i < n; ++i) {
+                const double amount =
+                    E.own_amount[i] || !draw_amounts ? E.amount[i] : won_amounts[ga.below(won_amounts.size())];
                 const double u = g.uniform();
                 double c = 0.0;
                 for (std::size_t k = 0; k < H; ++k) {
                     c += pw[i * H + k];
                     if (u < c) {
                         wins[k][r] += 1;
-                        rev[k][r] += E.amount[i];
+                        rev[k][r] += amount;
                         wins[H][r] += 1;
-                        rev[H][r] += E.amount[i];
+                        rev[H][r] += amount;
                         break;
                     }
                 }
                 const double sp = std::isnan(sp_r[i]) ? 0.0 : sp_r[i];
                 if (gw.uniform() < sp) {
                     ww[r] += 1;
-                    wr[r] += E.amount[i];
+                    wr[r] += amount;
                 }
             }
-        }
+        };
+        const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, B));
+        run_workers(threads, [&](unsigned worker) {
+            std::vector<std::uint32_t> mult(p.h.size(), 0);
+            std::vector<double> pw(n * H), sp_r(n);
+            for (std::size_t b = worker; b < B; b += threads) {
+                if (resample) {
+                    // Re-estimate the hazards and stage probabilities from a bootstrap resample of
+                    // the training entities.
+                    detail::rng gb(o.seed, (std::uint64_t{2} << 40) + b);
+                    std::fill(mult.begin(), mult.end(), 0u);
+                    for (std::size_t k = 0; k < train.size(); ++k) ++mult[train[gb.below(train.size())]];
+                    const auto models = models_at(p, v, o, &mult, nullptr);
+                    std::vector<std::vector<double>> g;
+                    g.reserve(models.size());
+                    for (const auto& m : models) g.push_back(won_per_period(m, o.periods, o.period_steps));
+                    const auto spr = stage_probabilities(&mult);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        const std::size_t block = nt * models[model_of[i]].ages();
+                        for (std::size_t q = 0; q < H; ++q) pw[i * H + q] = g[model_of[i]][q * block + cell_of[i]];
+                        sp_r[i] = spr[static_cast<std::size_t>(v.state[entity_index[i]])];
+                    }
+                }
+                const double* pwp = resample ? pw.data() : E.p_won_in.data();
+                const double* spp = resample ? sp_r.data() : E.stage_probability.data();
+                for (std::size_t r = b; r < R; r += B) simulate(r, pwp, spp);
+            }
+        });
         for (std::size_t k = 0; k <= H; ++k) {
             P.wins_lower[k] = percentile(wins[k], lo_q);
             P.wins_upper[k] = percentile(wins[k], hi_q);
@@ -735,8 +773,9 @@ FUNNELKIT_INLINE std::vector<double> won_per_step(const transition_model& m, std
         detail::throw_option("steps", std::to_string(steps),
                              "times the states and ages (" + std::to_string(block) + ") is more than 100,000,000 values");
     std::vector<double> g(static_cast<std::size_t>(steps) * block, 0.0);
+    const won_recursion rec(m);
     for (std::int32_t t = 1; t <= steps; ++t)
-        won_step(m, t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr, &g[static_cast<std::size_t>(t - 1) * block]);
+        rec.step(t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr, &g[static_cast<std::size_t>(t - 1) * block]);
     return g;
 }
 
@@ -783,13 +822,19 @@ FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
                  {"confidence", options.confidence},
                  {"seed", options.seed},
                  {"bootstrap_hazards", options.bootstrap_hazards ? "yes" : "no"},
+                 {"bootstrap_models", options.bootstrap_models},
+                 {"resample_amounts", options.resample_amounts ? "yes" : "no"},
                  {"by_segment", options.by_segment ? "yes" : "no"}};
     e.note = "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
              " seeded simulations" +
              (options.bootstrap_hazards
-                  ? std::string(", each re-estimating the hazards from a bootstrap resample of the training entities "
-                                "(parameter uncertainty) before drawing the entities' outcomes")
+                  ? ", each drawing the entities' outcomes from hazards re-estimated on one of " +
+                        std::to_string(std::min(options.simulations, options.bootstrap_models)) +
+                        " bootstrap resamples of the training entities (parameter uncertainty)"
                   : std::string(" of the entities' outcomes given the estimated hazards (no parameter uncertainty)")) +
+             (options.resample_amounts ? std::string("; an entity without an amount that wins takes the amount of a "
+                                                     "random training win (amount uncertainty)")
+                                       : std::string()) +
              (options.by_segment ? "; by segment: " + std::to_string(pooled_cells) +
                                        " (stage, age) cells of the segment models had no exposure and use the pooled "
                                        "hazards, for " + std::to_string(pooled_entities) + " open entities"
@@ -999,6 +1044,8 @@ FUNNELKIT_INLINE explanation forecast_backtest::explain() const {
                  {"confidence", options.forecast.confidence},
                  {"seed", options.forecast.seed},
                  {"bootstrap_hazards", options.forecast.bootstrap_hazards ? "yes" : "no"},
+                 {"bootstrap_models", options.forecast.bootstrap_models},
+                 {"resample_amounts", options.forecast.resample_amounts ? "yes" : "no"},
                  {"by_segment", options.forecast.by_segment ? "yes" : "no"},
                  {"calibration_bins", options.calibration_bins}};
     e.note = "coverage: share of the intervals at the confidence level that held the actual value (per period for "
