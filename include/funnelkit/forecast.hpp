@@ -69,6 +69,13 @@ FUNNELKIT_BEGIN_NAMESPACE
 enum class forecast_model : std::uint8_t { markov = 0, semi_markov = 1 };
 std::string_view to_string(forecast_model m) noexcept;
 
+/// What the chain's state remembers of an entity's path besides its stage and the time in it.
+/// none: nothing. visited: the set of transient stages it has been in before the current run
+/// (a fresh lead and a lead handed back from sales are different states, and so are deals that
+/// skipped the early stages and deals that went through them).
+enum class path_memory : std::uint8_t { none = 0, visited = 1 };
+std::string_view to_string(path_memory m) noexcept;
+
 /// An estimated (or hand-built) transition model. States are the model's stage codes: transient
 /// ones (non-terminal stages) and absorbing ones (terminal stages). Ages run 0..max_age; the row
 /// of age max_age holds the pooled hazard of every age >= max_age (max_age = 0: a Markov chain).
@@ -76,7 +83,11 @@ struct transition_model {
     forecast_model kind = forecast_model::markov;
     std::int32_t max_age = 0;
     /// Stage codes of the transient and absorbing states, ascending; won_index indexes absorbing.
+    /// With path memory a stage has one transient state per set of stages visited before.
     std::vector<std::int32_t> transient, absorbing;
+    /// Path memory: per transient state, the stages visited before its run (bit c: stage code
+    /// c); empty without path memory.
+    std::vector<std::uint64_t> visited;
     std::size_t won_index = 0;
     /// hazard[((s * (max_age + 1)) + a) * n_states() + d]: probability that an entity at
     /// transient state s (index into transient) and age a is in state d at the next step, d
@@ -160,6 +171,11 @@ struct forecast_options {
     bool resample_amounts = true;
     /// One transition model per segment (the segment of each entity's earliest record).
     bool by_segment = false;
+    /// Path memory of the state (see path_memory). A (state, age) cell with no training
+    /// history takes the hazards of its stage pooled over every path at that age. With
+    /// `visited`, histories with more than 256 (stage, visited set) states are refused (use
+    /// none).
+    path_memory memory = path_memory::visited;
     /// Worker threads of the simulations (>= 1). Every simulation draws from its own seeded
     /// stream, so the results do not depend on the number of threads.
     unsigned threads = 1;

@@ -43,6 +43,7 @@ __all__ = ["forecast_pipeline", "backtest_forecast", "ForecastOptions", "Pipelin
            "WeightedPipeline"]
 
 _METHODS = ("markov", "semi_markov")
+_MEMORY = ("none", "visited")
 _BACKTEST_METHODS = ("markov", "semi_markov", "weighted_pipeline")
 
 
@@ -79,6 +80,11 @@ class ForecastOptions:
       a simulation takes the amount of a random training win, so the revenue intervals carry
       the spread of deal sizes; False: always the mean won amount.
     - ``by_segment``: one transition model per segment (needs ``segment``).
+    - ``memory``: what the chain's state remembers of an entity's path besides its stage and the
+      time in it: ``"visited"`` (default), the set of stages it was in before the current stay (a fresh lead and a lead handed back by sales are different states, and so
+      are deals that skipped the early stages), or ``"none"``. A (state, age) cell without
+      training history takes its stage's hazards pooled over every path. Histories with more
+      than 256 (stage, visited set) states are refused with ``"visited"``.
     - ``threads``: worker threads of the simulations; the numbers do not depend on it.
     - ``time_unit``: what integer times count (``"s"`` default); datetime columns carry their
       own unit.
@@ -103,6 +109,7 @@ class ForecastOptions:
     bootstrap_models: int = 200
     resample_amounts: bool = True
     by_segment: bool = False
+    memory: str = "visited"
     threads: int = 1
     time_unit: str | None = None
 
@@ -168,6 +175,7 @@ def _near_whole_steps(axis: TimeAxis, duration: str, option: str, step_ticks: in
 def _options(axis: TimeAxis, method: str, o: ForecastOptions, simulations: int,
              origin: Any) -> tuple[Any, dict[str, Any], int]:
     method = _names.choice(method, _METHODS, "method")
+    memory = _names.choice(o.memory, _MEMORY, "memory")
     step_ticks = int(axis.duration(o.step, "step"))
     if step_ticks <= 0:
         raise ValueError(f"option 'step': value {o.step!r} must be a positive duration")
@@ -195,12 +203,12 @@ def _options(axis: TimeAxis, method: str, o: ForecastOptions, simulations: int,
                                  simulations=int(simulations), confidence=float(o.confidence), seed=int(o.seed),
                                  by_segment=bool(o.by_segment), bootstrap_hazards=bool(o.bootstrap_hazards),
                                  bootstrap_models=int(o.bootstrap_models), resample_amounts=bool(o.resample_amounts),
-                                 threads=int(o.threads))
+                                 threads=int(o.threads), memory=memory)
     shown = {"method": method, "step": str(o.step), "period_length": str(period_length), "periods": int(o.periods),
              "max_age": str(max_age), "simulations": int(simulations), "confidence": float(o.confidence),
              "seed": int(o.seed), "bootstrap_hazards": bool(o.bootstrap_hazards),
              "bootstrap_models": int(o.bootstrap_models), "resample_amounts": bool(o.resample_amounts),
-             "by_segment": bool(o.by_segment), "threads": int(o.threads), "no_amount": o.no_amount,
+             "by_segment": bool(o.by_segment), "memory": memory, "threads": int(o.threads), "no_amount": o.no_amount,
              "time_unit": axis.unit, "time_is_datetime": axis.is_datetime}
     return core, shown, step_ticks
 
@@ -343,7 +351,10 @@ class PipelineForecast(Table):
         """The estimated overall model: one row per (``from`` stage, ``age`` in steps (and
         ``age_days``, the same age in days as :meth:`entities` reports it), ``to`` stage) with a move: ``hazard`` (probability per step), ``moves`` counted and
         ``at_risk`` (entity-steps behind the row). The age of the last rows (``max_age``) pools
-        every older age; the Markov model has age 0 only."""
+        every older age; the Markov model has age 0 only. With ``memory="visited"`` a
+        ``visited`` column names the stages the entities of the row were in before (joined by
+        ``+``; empty for a first stay), and ``moves``/``at_risk`` are 0 on rows whose hazards
+        were pooled over the paths of their stage."""
         t = self._raw["transitions"]
         names = self._stage_names
         step_days = float(self._axis.days(self._step))
@@ -351,6 +362,9 @@ class PipelineForecast(Table):
                 "to": [names[c] for c in np.asarray(t["to"])], "hazard": np.asarray(t["hazard"]),
                 "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"]),
                 "age_days": np.asarray(t["age"], dtype=np.float64) * step_days}
+        if self._options.get("memory") == "visited":
+            masks = [int(x) for x in np.asarray(t["visited"])]
+            cols["visited"] = ["+".join(n for c, n in enumerate(names) if m >> c & 1) for m in masks]
         return Table(cols, name="ForecastTransitions",
                      definition=("Probability per step of moving from a stage to another (or an outcome) at a given "
                                  "age in the stage: moves / entity-steps at risk (Markov), or the discrete hazard "

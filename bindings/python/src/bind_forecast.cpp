@@ -18,6 +18,7 @@ namespace funnelkit::python {
 namespace {
 
 const std::initializer_list<const char*> model_words = {"markov", "semi_markov"};
+const std::initializer_list<const char*> memory_words = {"none", "visited"};
 
 stage_records make_records(const array<std::int64_t>& entity, const array<std::int64_t>& time,
                            const array<std::int32_t>& stage, const std::optional<array<std::int32_t>>& segment,
@@ -38,6 +39,7 @@ void put_columns(py::dict& d, const char* name, V& column, Rest&... rest) {
 // moves counted, plus the steps at risk of the row.
 py::dict transitions_dict(const transition_model& m) {
     std::vector<std::int32_t> from, age, to;
+    std::vector<std::uint64_t> visited;
     std::vector<double> hazard, at_risk;
     std::vector<std::int64_t> moves;
     const std::size_t S = m.n_states(), A = m.ages();
@@ -48,6 +50,7 @@ py::dict transitions_dict(const transition_model& m) {
                 const std::int64_t n = m.moves[(s * A + a) * S + d];
                 if (h == 0 && n == 0) continue;
                 from.push_back(m.transient[s]);
+                visited.push_back(m.visited.empty() ? 0 : m.visited[s]);
                 age.push_back(static_cast<std::int32_t>(a));
                 to.push_back(d < m.n_transient() ? m.transient[d] : m.absorbing[d - m.n_transient()]);
                 hazard.push_back(h);
@@ -64,7 +67,7 @@ py::dict transitions_dict(const transition_model& m) {
             r_risk.push_back(m.at_risk[s * A + a]);
         }
     py::dict d;
-    put_columns(d, "from", from, "age", age, "to", to, "hazard", hazard, "at_risk", at_risk, "moves", moves, "risk_stage",
+    put_columns(d, "from", from, "visited", visited, "age", age, "to", to, "hazard", hazard, "at_risk", at_risk, "moves", moves, "risk_stage",
                 r_stage, "risk_age", r_age, "risk_steps", r_risk);
     d["max_age"] = m.max_age;
     d["segment"] = m.segment;
@@ -122,7 +125,7 @@ void register_forecast(py::module_& m) {
                        std::optional<std::int64_t> as_of, std::int32_t periods, std::int32_t period_steps,
                        std::int32_t max_age, std::int32_t simulations, double confidence, std::uint64_t seed,
                        bool by_segment, bool bootstrap_hazards, std::int32_t bootstrap_models, bool resample_amounts,
-                       unsigned threads) {
+                       unsigned threads, const std::string& memory) {
                forecast_options o;
                o.model = pick<forecast_model>("model", model, model_words);
                o.step = step;
@@ -139,13 +142,14 @@ void register_forecast(py::module_& m) {
                o.bootstrap_models = bootstrap_models;
                o.resample_amounts = resample_amounts;
                o.threads = threads;
+               o.memory = pick<path_memory>("memory", memory, memory_words);
                return o;
            }),
            py::kw_only(), py::arg("model") = "semi_markov", py::arg("step") = 86'400, py::arg("origin") = py::none(),
            py::arg("as_of") = py::none(), py::arg("periods") = 3, py::arg("period_steps") = 30,
            py::arg("max_age") = 90, py::arg("simulations") = 2000, py::arg("confidence") = 0.8, py::arg("seed") = 42,
            py::arg("by_segment") = false, py::arg("bootstrap_hazards") = true, py::arg("bootstrap_models") = 200,
-           py::arg("resample_amounts") = true, py::arg("threads") = 1)
+           py::arg("resample_amounts") = true, py::arg("threads") = 1, py::arg("memory") = "visited")
         .def_property(
             "model", [](const forecast_options& o) { return word(o.model, model_words); },
             [](forecast_options& o, const std::string& v) { o.model = pick<forecast_model>("model", v, model_words); },
@@ -167,7 +171,11 @@ void register_forecast(py::module_& m) {
         .def_readwrite("resample_amounts", &forecast_options::resample_amounts,
                        "A winning entity without an amount takes the amount of a random training win.")
         .def_readwrite("threads", &forecast_options::threads,
-                       "Worker threads of the simulations (the results do not depend on it).");
+                       "Worker threads of the simulations (the results do not depend on it).")
+        .def_property(
+            "memory", [](const forecast_options& o) { return word(o.memory, memory_words); },
+            [](forecast_options& o, const std::string& v) { o.memory = pick<path_memory>("memory", v, memory_words); },
+            "Path memory of the state: 'none' or 'visited' (the stages visited before the run).");
 
     m.def("forecast_pipeline",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,

@@ -43,9 +43,21 @@ struct run {
 
 // The data the forecasts share: histories, amounts, state indexing.
 struct prepared {
+    explicit prepared(stage_histories hist) : h(std::move(hist)) {}
     stage_histories h;
-    std::vector<std::int32_t> state_of;  // stage code -> state index (transient first, then absorbing)
+    // Stage code -> state index (transient first, then absorbing); a transient stage maps to its
+    // state without memory (nothing visited before).
+    std::vector<std::int32_t> state_of;
+    // Stage code of each transient state (a stage has one state per path with memory), and of
+    // each absorbing state.
     std::vector<std::int32_t> transient, absorbing;
+    // With path memory: the stages visited before each transient state's run (bit c: code c);
+    // empty without.
+    std::vector<std::uint64_t> visited;
+    // Per transient state: its stage's index among the transient stages (base_stage).
+    std::vector<std::int32_t> base_of, base_stage;
+    // State index of every history event.
+    std::vector<std::int32_t> event_state;
     std::size_t won_index = 0;  // into absorbing
     // Known amounts (not NaN; 0 is an amount) of each entity as (time, amount), sorted.
     std::vector<std::size_t> amount_offset;
@@ -65,7 +77,8 @@ struct prepared {
     }
 };
 
-inline prepared prepare(const stage_model& model, const stage_records& rec, std::optional<std::int64_t> as_of) {
+inline prepared prepare(const stage_model& model, const stage_records& rec, std::optional<std::int64_t> as_of,
+                        path_memory memory = path_memory::none) {
     if (!model.won()) detail::throw_option("model", "(no won stage)", "a forecast needs a won stage");
     if (rec.size() == 0) detail::throw_option("records", "(empty)", "a forecast needs stage records; none were given");
     // Amounts: NaN marks a record without one (the entity's latest known amount, else the mean
@@ -79,15 +92,61 @@ inline prepared prepare(const stage_model& model, const stage_records& rec, std:
     without_amount.amount = {};
     history_options ho;
     ho.as_of = as_of;
-    prepared p{build_histories(model, without_amount, ho), {}, {}, {}, 0, {}, {}};
+    prepared p{build_histories(model, without_amount, ho)};
     const auto n_codes = static_cast<std::int32_t>(model.size());
-    for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.transient).push_back(c);
+    if (memory == path_memory::visited && n_codes > 64)
+        detail::throw_option("memory", "visited", "records the visited stages of models with at most 64 stages, not " +
+                                                      std::to_string(n_codes));
+    for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.base_stage).push_back(c);
+    // The transient states: every transient stage with nothing visited before, and with path
+    // memory every (stage, stages visited before the run) that occurs in the histories. The
+    // visited set grows when a run of another stage ends (repeated records of one stage do not
+    // change it); runs are read from the events, so a visit between two snapshots counts.
+    const auto off = p.h.offsets();
+    const auto ev = p.h.event_stages();
+    std::vector<std::uint64_t> mask(ev.size(), 0);
+    if (memory == path_memory::visited)
+        for (std::size_t i = 0; i < p.h.size(); ++i) {
+            std::uint64_t seen = 0, run_mask = 0;
+            std::int32_t cur = -1;
+            for (std::size_t e = off[i]; e < off[i + 1]; ++e) {
+                if (ev[e] != cur) {
+                    if (cur >= 0 && !model.is_terminal(cur)) seen |= std::uint64_t{1} << cur;
+                    cur = ev[e];
+                    run_mask = seen;
+                }
+                mask[e] = run_mask;
+            }
+        }
+    std::vector<std::pair<std::int32_t, std::uint64_t>> keys;
+    for (const std::int32_t c : p.base_stage) keys.push_back({c, 0});
+    for (std::size_t e = 0; e < ev.size(); ++e)
+        if (!model.is_terminal(ev[e])) keys.push_back({ev[e], mask[e]});
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.size() > 256)
+        detail::throw_option("memory", "visited",
+                             "gives " + std::to_string(keys.size()) + " (stage, stages visited before) states in these "
+                             "histories, more than 256; use memory none");
+    std::vector<std::int32_t> base_index(static_cast<std::size_t>(n_codes), -1);
+    for (std::size_t b = 0; b < p.base_stage.size(); ++b) base_index[static_cast<std::size_t>(p.base_stage[b])] = static_cast<std::int32_t>(b);
+    for (const auto& [c, m] : keys) {
+        p.transient.push_back(c);
+        p.base_of.push_back(base_index[static_cast<std::size_t>(c)]);
+        if (memory == path_memory::visited) p.visited.push_back(m);
+    }
+    auto index_of = [&](std::int32_t c, std::uint64_t m) {
+        return static_cast<std::int32_t>(std::lower_bound(keys.begin(), keys.end(), std::make_pair(c, m)) - keys.begin());
+    };
     p.state_of.assign(static_cast<std::size_t>(n_codes), -1);
-    for (std::size_t i = 0; i < p.transient.size(); ++i) p.state_of[static_cast<std::size_t>(p.transient[i])] = static_cast<std::int32_t>(i);
+    for (const std::int32_t c : p.base_stage) p.state_of[static_cast<std::size_t>(c)] = index_of(c, 0);
     for (std::size_t i = 0; i < p.absorbing.size(); ++i) {
         p.state_of[static_cast<std::size_t>(p.absorbing[i])] = static_cast<std::int32_t>(p.transient.size() + i);
         if (p.absorbing[i] == *model.won()) p.won_index = i;
     }
+    p.event_state.resize(ev.size());
+    for (std::size_t e = 0; e < ev.size(); ++e)
+        p.event_state[e] = model.is_terminal(ev[e]) ? p.state_of[static_cast<std::size_t>(ev[e])] : index_of(ev[e], mask[e]);
     const auto ids = p.h.entities();
     std::vector<std::size_t> count(ids.size() + 1, 0);
     std::vector<std::pair<std::size_t, std::pair<std::int64_t, double>>> rows;
@@ -120,7 +179,6 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
     const auto& h = p.h;
     const auto off = h.offsets();
     const auto times = h.event_times();
-    const auto stages = h.event_stages();
     origin_view v;
     v.run_offset.assign(h.size() + 1, 0);
     v.state.assign(h.size(), -1);
@@ -136,7 +194,7 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
             const std::int64_t lo = grid_index(t, origin, step);
             const std::int64_t hi = e + 1 < off[i + 1] && times[e + 1] <= origin ? grid_index(times[e + 1], origin, step) - 1 : 0;
             if (lo > hi) continue;  // a visit between two snapshots: not seen on the grid
-            const std::int32_t s = p.state_of[static_cast<std::size_t>(stages[e])];
+            const std::int32_t s = p.event_state[e];
             if (s == cur) {
                 last = hi;
                 continue;
@@ -174,6 +232,7 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
     m.kind = kind;
     m.max_age = kind == forecast_model::markov ? 0 : max_age;
     m.transient = p.transient;
+    m.visited = p.visited;
     m.absorbing = p.absorbing;
     m.won_index = p.won_index;
     m.segment = segment;
@@ -217,6 +276,43 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
         }
     }
     return m;
+}
+
+// Path memory: a (state, age) cell without exposure takes its stage's hazards at that age pooled
+// over every path (moves and steps at risk of all the stage's states added up), each move to
+// another stage going to the state of that stage whose visited set adds this stage (the same
+// destination it would have had), or where no such state exists, the destination seen.
+inline void pool_paths(transition_model& m, const prepared& p) {
+    if (m.visited.empty()) return;
+    const std::size_t S = m.n_states(), A = m.ages(), nt = m.n_transient();
+    std::vector<std::pair<std::int32_t, std::uint64_t>> keys(nt);
+    for (std::size_t s = 0; s < nt; ++s) keys[s] = {m.transient[s], m.visited[s]};
+    std::vector<double> moved(S);
+    for (std::size_t s = 0; s < nt; ++s) {
+        const std::uint64_t after = m.visited[s] | (std::uint64_t{1} << m.transient[s]);
+        for (std::size_t a = 0; a < A; ++a) {
+            if (m.at_risk[s * A + a] > 0) continue;
+            double n = 0.0;
+            std::fill(moved.begin(), moved.end(), 0.0);
+            for (std::size_t o = 0; o < nt; ++o) {
+                if (p.base_of[o] != p.base_of[s]) continue;
+                n += m.at_risk[o * A + a];
+                for (std::size_t d = 0; d < S; ++d) {
+                    const auto k = m.moves[(o * A + a) * S + d];
+                    if (k == 0) continue;
+                    std::size_t to = d;
+                    if (d < nt) {
+                        const auto it = std::lower_bound(keys.begin(), keys.end(), std::make_pair(m.transient[d], after));
+                        if (it != keys.end() && *it == std::make_pair(m.transient[d], after))
+                            to = static_cast<std::size_t>(it - keys.begin());
+                    }
+                    moved[to] += static_cast<double>(k);
+                }
+            }
+            if (n > 0)
+                for (std::size_t d = 0; d < S; ++d) m.hazard[(s * A + a) * S + d] = d == s ? 0.0 : moved[d] / n;
+        }
+    }
 }
 
 // A segment's cells without exposure take the pooled model's hazards (no history is not evidence
@@ -298,6 +394,7 @@ inline std::vector<double> won_per_period(const transition_model& m, std::int32_
 
 inline void check_options(const forecast_options& o) {
     if (static_cast<unsigned>(o.model) > 1u) detail::throw_option("model", std::to_string(static_cast<int>(o.model)), "is not a forecast_model");
+    if (static_cast<unsigned>(o.memory) > 1u) detail::throw_option("memory", std::to_string(static_cast<int>(o.memory)), "is not a path_memory");
     if (o.step <= 0) detail::throw_option("step", std::to_string(o.step), "must be > 0");
     if (o.periods < 1 || o.periods > 1000) detail::throw_option("periods", std::to_string(o.periods), "must be in 1..1000");
     if (o.period_steps < 1 || o.period_steps > 100'000)
@@ -340,6 +437,7 @@ inline std::vector<transition_model> models_at(const prepared& p, const origin_v
                                                const std::vector<std::uint32_t>* mult, std::int64_t* pooled_cells) {
     std::vector<transition_model> models;
     models.push_back(estimate(p, v, o.model, o.max_age, -1, mult));
+    pool_paths(models[0], p);
     const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
     std::int64_t cells = 0;
     for (std::int32_t g = 0; g < n_seg; ++g) {
@@ -402,23 +500,26 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         }
     }
     // stage_p from the training entities counted mult times (nullptr: once); and the mean won amount.
+    // Per transient stage (the states of a stage with path memory taken together).
+    const std::size_t nb = p.base_stage.size();
     auto stage_probabilities = [&](const std::vector<std::uint32_t>* mult) {
-        std::vector<double> closed_in(nt, 0.0), won_in(nt, 0.0);
-        std::vector<char> seen(nt);
+        std::vector<double> closed_in(nb, 0.0), won_in(nb, 0.0);
+        std::vector<char> seen(nb);
         for (std::size_t i = 0; i < p.h.size(); ++i) {
             if (!te[i].closed) continue;
             const double w = mult ? static_cast<double>((*mult)[i]) : 1.0;
             if (w == 0) continue;
             std::fill(seen.begin(), seen.end(), 0);
-            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) seen[static_cast<std::size_t>(v.runs[r].state)] = 1;
-            for (std::size_t s = 0; s < nt; ++s)
+            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r)
+                seen[static_cast<std::size_t>(p.base_of[static_cast<std::size_t>(v.runs[r].state)])] = 1;
+            for (std::size_t s = 0; s < nb; ++s)
                 if (seen[s]) {
                     closed_in[s] += w;
                     if (te[i].won) won_in[s] += w;
                 }
         }
-        std::vector<double> sp(nt, std::numeric_limits<double>::quiet_NaN());
-        for (std::size_t s = 0; s < nt; ++s)
+        std::vector<double> sp(nb, std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t s = 0; s < nb; ++s)
             if (closed_in[s] > 0) sp[s] = won_in[s] / closed_in[s];
         return sp;
     };
@@ -460,7 +561,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         const auto& g = per_period[mi];
         const std::size_t block = nt * md.ages();
         for (std::size_t q = 0; q < H; ++q) E.p_won_in.push_back(g[q * block + idx]);
-        E.stage_probability.push_back(stage_p[s]);
+        E.stage_probability.push_back(stage_p[static_cast<std::size_t>(p.base_of[s])]);
         E.at_risk.push_back(md.at_risk[idx]);
         const bool fell_back = !md.pooled.empty() && md.pooled[idx];
         E.pooled.push_back(fell_back ? 1 : 0);
@@ -565,7 +666,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
                     for (std::size_t i = 0; i < n; ++i) {
                         const std::size_t block = nt * models[model_of[i]].ages();
                         for (std::size_t q = 0; q < H; ++q) pw[i * H + q] = g[model_of[i]][q * block + cell_of[i]];
-                        sp_r[i] = spr[static_cast<std::size_t>(v.state[entity_index[i]])];
+                        sp_r[i] = spr[static_cast<std::size_t>(p.base_of[static_cast<std::size_t>(v.state[entity_index[i]])])];
                     }
                 }
                 const double* pwp = resample ? pw.data() : E.p_won_in.data();
@@ -585,19 +686,46 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         f.weighted_revenue_upper = percentile(wr, hi_q);
     }
 
-    // Per stage of the overall model.
+    // Per stage of the overall model. With path memory a stage has several states: P(won) and
+    // the time to close from a fresh entry are averaged over them, weighted by their training
+    // runs at risk at age 0 (equal weights when none has any).
     const auto& co = outcomes[0];
-    for (std::size_t s = 0; s < nt; ++s) {
-        f.stages.stage.push_back(p.transient[s]);
+    const auto& m0 = f.models[0];
+    for (std::size_t b = 0; b < nb; ++b) {
+        const std::int32_t code = p.base_stage[b];
+        f.stages.stage.push_back(code);
         std::int64_t open = 0;
         double amt = 0.0;
         for (std::size_t i = 0; i < n; ++i)
-            if (E.stage[i] == p.transient[s]) { ++open; amt += E.amount[i]; }
+            if (E.stage[i] == code) { ++open; amt += E.amount[i]; }
         f.stages.open.push_back(open);
         f.stages.open_amount.push_back(amt);
-        f.stages.p_won.push_back(co.p(s, 0, p.won_index));
-        f.stages.expected_steps.push_back(co.steps(s, 0));
-        f.stages.stage_probability.push_back(stage_p[s]);
+        double w_all = 0.0;
+        for (std::size_t s = 0; s < nt; ++s)
+            if (p.base_of[s] == static_cast<std::int32_t>(b)) w_all += m0.at_risk[s * m0.ages()];
+        if (p.visited.empty()) {  // one state per stage
+            const auto s = static_cast<std::size_t>(p.state_of[static_cast<std::size_t>(code)]);
+            f.stages.p_won.push_back(co.p(s, 0, p.won_index));
+            f.stages.expected_steps.push_back(co.steps(s, 0));
+            f.stages.stage_probability.push_back(stage_p[b]);
+            continue;
+        }
+        double sw = 0.0, won = 0.0, closes = 0.0, time = 0.0;
+        for (std::size_t s = 0; s < nt; ++s) {
+            if (p.base_of[s] != static_cast<std::int32_t>(b)) continue;
+            const double w = w_all > 0 ? m0.at_risk[s * m0.ages()] : 1.0;
+            if (w == 0) continue;
+            const double close = 1 - co.p_never[s * co.ages];
+            sw += w;
+            won += w * co.p(s, 0, p.won_index);
+            if (close > 1e-15) {
+                closes += w * close;
+                time += w * close * co.steps(s, 0);
+            }
+        }
+        f.stages.p_won.push_back(won / sw);
+        f.stages.expected_steps.push_back(closes > 0 ? time / closes : std::numeric_limits<double>::quiet_NaN());
+        f.stages.stage_probability.push_back(stage_p[b]);
     }
     return f;
 }
@@ -606,6 +734,10 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
 
 FUNNELKIT_INLINE std::string_view to_string(forecast_model m) noexcept {
     return m == forecast_model::markov ? "markov" : "semi_markov";
+}
+
+FUNNELKIT_INLINE std::string_view to_string(path_memory m) noexcept {
+    return m == path_memory::visited ? "visited" : "none";
 }
 
 FUNNELKIT_INLINE std::string_view backtest_method_name(std::int32_t method) noexcept {
@@ -622,6 +754,7 @@ FUNNELKIT_INLINE void transition_model::validate() const {
     if (max_age < 0) detail::throw_option("max_age", std::to_string(max_age), "must be >= 0");
     if (absorbing.empty()) detail::throw_option("absorbing", "0 states", "a chain needs at least one absorbing state");
     if (won_index >= absorbing.size()) detail::throw_option("won_index", std::to_string(won_index), "is not an absorbing state");
+    if (!visited.empty() && visited.size() != nt) detail::throw_length("visited", visited.size(), "transient", nt);
     if (hazard.size() != nt * A * S) detail::throw_length("hazard", hazard.size(), "n_transient * ages * n_states", nt * A * S);
     for (std::size_t s = 0; s < nt; ++s)
         for (std::size_t a = 0; a < A; ++a) {
@@ -783,7 +916,7 @@ FUNNELKIT_INLINE pipeline_forecast forecast_pipeline(const stage_model& model, c
                                                      const forecast_options& o) {
     using namespace detail::forecast_impl;
     check_options(o);
-    const auto p = prepare(model, records, o.as_of);
+    const auto p = prepare(model, records, o.as_of, o.memory);
     const std::int64_t origin = o.origin.value_or(p.h.as_of());
     if (origin > p.h.as_of())
         detail::throw_option("origin", std::to_string(origin), "is after the end of the data (as_of " + std::to_string(p.h.as_of()) + ")");
@@ -824,7 +957,8 @@ FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
                  {"bootstrap_hazards", options.bootstrap_hazards ? "yes" : "no"},
                  {"bootstrap_models", options.bootstrap_models},
                  {"resample_amounts", options.resample_amounts ? "yes" : "no"},
-                 {"by_segment", options.by_segment ? "yes" : "no"}};
+                 {"by_segment", options.by_segment ? "yes" : "no"},
+                 {"memory", to_string(options.memory)}};
     e.note = "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
              " seeded simulations" +
              (options.bootstrap_hazards
@@ -852,7 +986,7 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
     if (bo.calibration_bins < 1 || bo.calibration_bins > 1000)
         detail::throw_option("calibration_bins", std::to_string(bo.calibration_bins), "must be in 1..1000");
     if (bo.origins.empty()) detail::throw_option("origins", "(none)", "give at least one origin");
-    const auto p = prepare(model, records, bo.forecast.as_of);
+    const auto p = prepare(model, records, bo.forecast.as_of, bo.forecast.memory);
     const auto& fo = bo.forecast;
     const std::int64_t horizon = horizon_ticks(fo, bo.origins.front());
     for (std::size_t k = 0; k < bo.origins.size(); ++k) {
@@ -1047,6 +1181,7 @@ FUNNELKIT_INLINE explanation forecast_backtest::explain() const {
                  {"bootstrap_models", options.forecast.bootstrap_models},
                  {"resample_amounts", options.forecast.resample_amounts ? "yes" : "no"},
                  {"by_segment", options.forecast.by_segment ? "yes" : "no"},
+                 {"memory", to_string(options.forecast.memory)},
                  {"calibration_bins", options.calibration_bins}};
     e.note = "coverage: share of the intervals at the confidence level that held the actual value (per period for "
              "the chains, whole horizon for the weighted pipeline), leaving out the empty cells (expected wins 0, "
