@@ -226,9 +226,9 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
 // suffix sum, in one pass over the runs and without sorting. h_s(a, d) = moves / at risk is the
 // discrete hazard of the Aalen-Johansen estimate of the runs of s (destinations competing, open
 // runs censored at their length); the tail row pools the moves and steps at risk beyond it.
-inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
-                                 std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
-    transition_model m;
+// Into m, reusing its buffers (the bootstrap refits one model after another).
+inline void estimate(transition_model& m, const prepared& p, const origin_view& v, forecast_model kind,
+                     std::int32_t max_age, std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
     m.kind = kind;
     m.max_age = kind == forecast_model::markov ? 0 : max_age;
     m.transient = p.transient;
@@ -240,6 +240,7 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
     m.hazard.assign(nt * A * S, 0.0);
     m.at_risk.assign(nt * A, 0.0);
     m.moves.assign(nt * A * S, 0);
+    m.pooled.clear();
     const auto seg = p.h.segments();
     const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
     // length[s * A + k]: runs of s whose length clipped to the tail is k; beyond[s]: their steps
@@ -275,6 +276,12 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
                     m.hazard[(s * A + a) * S + d] = static_cast<double>(m.moves[(s * A + a) * S + d]) / n;
         }
     }
+}
+
+inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
+                                 std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
+    transition_model m;
+    estimate(m, p, v, kind, max_age, segment, mult);
     return m;
 }
 
@@ -379,16 +386,25 @@ struct won_recursion {
 
 // P(won in period q | at (s, a) now), [q * (n_transient * ages) + s * ages + a], keeping two steps
 // in memory at a time.
-inline std::vector<double> won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps) {
+// Into out, with prev and cur as scratch; all three keep their buffers between calls.
+inline void won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps,
+                           std::vector<double>& out, std::vector<double>& prev, std::vector<double>& cur) {
     const won_recursion rec(m);
     const std::size_t block = m.n_transient() * m.ages();
-    std::vector<double> out(static_cast<std::size_t>(periods) * block, 0.0), prev(block), cur(block);
+    out.assign(static_cast<std::size_t>(periods) * block, 0.0);
+    prev.resize(block);
+    cur.resize(block);
     for (std::int32_t t = 1; t <= periods * period_steps; ++t) {
         rec.step(t > 1 ? prev.data() : nullptr, cur.data());
         double* sum = &out[static_cast<std::size_t>((t - 1) / period_steps) * block];
         for (std::size_t k = 0; k < block; ++k) sum[k] += cur[k];
         std::swap(prev, cur);
     }
+}
+
+inline std::vector<double> won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps) {
+    std::vector<double> out, prev, cur;
+    won_per_period(m, periods, period_steps, out, prev, cur);
     return out;
 }
 
@@ -433,18 +449,24 @@ inline double percentile(std::vector<double>& v, double q) {
 
 // The models of one forecast: the pooled one, then one per segment with by_segment (cells without
 // exposure falling back to the pooled hazards), from the training entities counted mult times.
+inline void models_at(std::vector<transition_model>& models, const prepared& p, const origin_view& v,
+                      const forecast_options& o, const std::vector<std::uint32_t>* mult, std::int64_t* pooled_cells) {
+    const std::size_t n_seg = o.by_segment ? p.h.n_segments() : 0;
+    models.resize(n_seg + 1);
+    estimate(models[0], p, v, o.model, o.max_age, -1, mult);
+    pool_paths(models[0], p);
+    std::int64_t cells = 0;
+    for (std::size_t g = 0; g < n_seg; ++g) {
+        estimate(models[g + 1], p, v, o.model, o.max_age, static_cast<std::int32_t>(g), mult);
+        cells += fall_back(models[g + 1], models[0]);
+    }
+    if (pooled_cells) *pooled_cells = cells;
+}
+
 inline std::vector<transition_model> models_at(const prepared& p, const origin_view& v, const forecast_options& o,
                                                const std::vector<std::uint32_t>* mult, std::int64_t* pooled_cells) {
     std::vector<transition_model> models;
-    models.push_back(estimate(p, v, o.model, o.max_age, -1, mult));
-    pool_paths(models[0], p);
-    const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
-    std::int64_t cells = 0;
-    for (std::int32_t g = 0; g < n_seg; ++g) {
-        models.push_back(estimate(p, v, o.model, o.max_age, g, mult));
-        cells += fall_back(models.back(), models[0]);
-    }
-    if (pooled_cells) *pooled_cells = cells;
+    models_at(models, p, v, o, mult, pooled_cells);
     return models;
 }
 
@@ -650,7 +672,10 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, B));
         run_workers(threads, [&](unsigned worker) {
             std::vector<std::uint32_t> mult(p.h.size(), 0);
-            std::vector<double> pw(n * H), sp_r(n);
+            std::vector<double> pw(n * H), sp_r(n), prev, cur;
+            // Buffers kept from one resample to the next.
+            std::vector<transition_model> models;
+            std::vector<std::vector<double>> g;
             for (std::size_t b = worker; b < B; b += threads) {
                 if (resample) {
                     // Re-estimate the hazards and stage probabilities from a bootstrap resample of
@@ -658,10 +683,10 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
                     detail::rng gb(o.seed, (std::uint64_t{2} << 40) + b);
                     std::fill(mult.begin(), mult.end(), 0u);
                     for (std::size_t k = 0; k < train.size(); ++k) ++mult[train[gb.below(train.size())]];
-                    const auto models = models_at(p, v, o, &mult, nullptr);
-                    std::vector<std::vector<double>> g;
-                    g.reserve(models.size());
-                    for (const auto& m : models) g.push_back(won_per_period(m, o.periods, o.period_steps));
+                    models_at(models, p, v, o, &mult, nullptr);
+                    g.resize(models.size());
+                    for (std::size_t k = 0; k < models.size(); ++k)
+                        won_per_period(models[k], o.periods, o.period_steps, g[k], prev, cur);
                     const auto spr = stage_probabilities(&mult);
                     for (std::size_t i = 0; i < n; ++i) {
                         const std::size_t block = nt * models[model_of[i]].ages();
@@ -959,7 +984,11 @@ FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
                  {"resample_amounts", options.resample_amounts ? "yes" : "no"},
                  {"by_segment", options.by_segment ? "yes" : "no"},
                  {"memory", to_string(options.memory)}};
-    e.note = "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
+    e.note = std::string(options.memory == path_memory::visited
+                             ? "the chain's state also holds the set of stages visited before the current stay (path "
+                               "memory; cells without history pool the stage's paths); "
+                             : "") +
+             "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
              " seeded simulations" +
              (options.bootstrap_hazards
                   ? ", each drawing the entities' outcomes from hazards re-estimated on one of " +
