@@ -10,6 +10,14 @@
 // snapshots in one transient stage; its age at a snapshot is the number of steps already spent
 // in the stage. From snapshot to snapshot an entity at transient stage s and age a moves to stage
 // d with probability h_s(a, d), or stays (and its age grows by one).
+// Path memory (forecast_options::memory = path_memory::visited, the default): the transient
+// states are (stage, set of stages visited before the current run), as they occur in the
+// histories (the set grows when a run of records of another stage ends, read from the events,
+// so a visit between two snapshots counts). A recycled lead or a deal that skipped the early
+// stages is then a state of its own; "stage s" below means such a state. A (state, age) cell
+// without training history takes the hazards of its stage pooled over all its states at that
+// age, each move sent to the state of the destination stage whose set adds this stage. The
+// stage table and the weighted pipeline stay per stage.
 // - Markov (forecast_model::markov): h does not depend on the age. h_s(d) = moves from s to d /
 //   entity-steps at risk in s, the occurrence/exposure estimate of the per-step transition
 //   matrix ("counts of moves per step from each transient stage").

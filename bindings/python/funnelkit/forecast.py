@@ -13,6 +13,9 @@ disqualified) are absorbing; the others are transient, and moves between them in
   stage. The hazards come from the Aalen-Johansen estimate of each stage's runs (destinations as
   competing outcomes, runs still open at the origin censored); runs older than ``max_age``
   share one pooled hazard. Deals that sit too long rarely close, and this model knows it.
+- ``memory="visited"`` (default): the state also holds the set of stages the entity was in before
+  its current stay, so recycled leads and deals that skipped the early stages are states of
+  their own (``memory="none"``: stage and time in it only).
 
 From the model: each open entity's probability of being won (absorbing chain, N = (I - Q)^-1,
 B = N R) and expected time to close; its chance of being won in each period of the horizon; the
