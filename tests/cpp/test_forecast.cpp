@@ -362,13 +362,9 @@ TEST(Forecast, SegmentWithoutHistoryFallsBackToThePooledHazards) {
     r.add(21, 4, 0, 9.0); seg.push_back(1);
     stage_records v = r.view();
     v.segment = seg;
-    forecast_options fo;
-    fo.model = forecast_model::markov;
+    auto fo = step_options(forecast_model::markov, 5, 0);
     fo.memory = path_memory::none;
-    fo.step = 1;
     fo.periods = 2;
-    fo.period_steps = 5;
-    fo.simulations = 0;
     fo.by_segment = true;
     const auto f = forecast_pipeline(abc_model(), v, fo);
     ASSERT_EQ(f.entities.size(), 2u);
@@ -389,14 +385,10 @@ TEST(Forecast, SegmentWithoutHistoryFallsBackToThePooledHazards) {
 TEST(Forecast, ZeroIsAnAmountAndNaNIsNone) {
     auto r = hand_records();
     r.add(5, 9, 0, 0.0);  // e5 enters A with an amount of 0
-    forecast_options fo;
-    fo.model = forecast_model::markov;
+    auto fo = step_options(forecast_model::markov, 5, 0);
     fo.memory = path_memory::none;
-    fo.step = 1;
     fo.origin = 10;
     fo.periods = 2;
-    fo.period_steps = 5;
-    fo.simulations = 0;
     const auto f = forecast_pipeline(abc_model(), r.view(), fo);
     const auto& E = f.entities;
     ASSERT_EQ(E.size(), 4u);  // e3, e4, e5, e9
