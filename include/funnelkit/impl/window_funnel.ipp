@@ -237,7 +237,7 @@ struct alignas(64) partial {  // one per thread, on cache lines of its own
 }
 
 // Step mask of row i; throws on an invalid code or mask or on a timestamp that overflows.
-inline std::uint64_t row_mask(const job& j, std::size_t i) {
+[[gnu::always_inline]] inline std::uint64_t row_mask(const job& j, std::size_t i) {
     std::uint64_t m;
     if (j.code) {
         const std::int32_t c = j.code[i];
