@@ -42,7 +42,11 @@ public:
         for (std::size_t pos = static_cast<std::size_t>(hash) & mask_;; pos = (pos + 1) & mask_) {
             std::int64_t* s = base_ + pos * stride_;
             if (!used(pos)) {
-                if ((size_ + 1) * 2 > capacity_) [[unlikely]] return find_or_insert(key, fresh);
+                if ((size_ + 1) * 2 > capacity_) [[unlikely]] {
+                    rehash(capacity_ * 2);
+                    pos = (static_cast<std::size_t>(hash) - 1) & mask_;  // the step below: the new home slot
+                    continue;
+                }
                 s[0] = key;
                 used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
                 ++size_;
@@ -58,24 +62,7 @@ public:
 
     /// State words of `key`, inserting zeroed state when new (then `fresh` is set).
     std::int64_t* find_or_insert(std::int64_t key, bool& fresh) {
-        for (std::size_t pos = home(key);; pos = (pos + 1) & mask_) {
-            std::int64_t* s = base_ + pos * stride_;
-            if (!used(pos)) {
-                if ((size_ + 1) * 2 > capacity_) {
-                    rehash(capacity_ * 2);
-                    return find_or_insert(key, fresh);
-                }
-                s[0] = key;
-                used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
-                ++size_;
-                fresh = true;
-                return s + 1;
-            }
-            if (s[0] == key) {
-                fresh = false;
-                return s + 1;
-            }
-        }
+        return find_or_insert_hashed(key, mix64(static_cast<std::uint64_t>(key)), fresh);
     }
 
     std::size_t size() const noexcept { return size_; }
