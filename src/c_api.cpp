@@ -513,6 +513,21 @@ std::string velocity_basis(const fk::velocity_options& o) {
            ", unit=" + o.unit_name;
 }
 
+// Format 2 writers took a key given twice with the last value winning; such a buffer keeps
+// loading, its options rewritten with each key once, at its last position.
+std::string last_value_per_key(const std::string& options) {
+    const auto pairs = option_pairs(options);
+    std::string out;
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        bool later = false;
+        for (std::size_t j = i + 1; j < pairs.size() && !later; ++j) later = pairs[j].first == pairs[i].first;
+        if (later) continue;
+        if (!out.empty()) out += ',';
+        out += pairs[i].first + '=' + pairs[i].second;
+    }
+    return out;
+}
+
 void read_deals(const void* data, std::size_t size, fk_deals& h) {
     fk::detail::byte_reader r(data, size, deals_magic, "fk_deals");
     const std::uint16_t version = r.accept_versions(deals_first_format, deals_format);
@@ -523,6 +538,7 @@ void read_deals(const void* data, std::size_t size, fk_deals& h) {
     h.end = r.get<std::int64_t>();
     h.unit = r.get<double>();
     h.options = r.get_string();
+    if (version < 3) h.options = last_value_per_key(h.options);
     h.created = get_array<std::int64_t>(r, "created");
     h.closed = get_array<std::int64_t>(r, "closed");
     h.outcome = get_array<std::int8_t>(r, "outcome");

@@ -868,6 +868,34 @@ fk_chi2_two_proportions_sql(PG_FUNCTION_ARGS)
 
 /* ---- velocity --------------------------------------------------------------------------- */
 
+/* Refuses `key` among the user's comma-separated key=value options when this aggregate sets it
+ * itself (timestamps: unit_name and as_of, which would otherwise be read as raw microseconds
+ * since 2000; an as_of argument: as_of), naming where it belongs. */
+static void
+refuse_option(const char *options, const char *key, const char *where)
+{
+	size_t		len = strlen(key);
+	const char *p = options;
+
+	while (*p)
+	{
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncmp(p, key, len) == 0)
+		{
+			const char *q = p + len;
+
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == '=' || *q == ',' || *q == '\0')
+				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								errmsg("funnelkit: option '%s' in options '%s': %s", key, options, where)));
+		}
+		while (*p && *p != ',')
+			p++;
+	}
+}
+
 /* The transition function of every velocity aggregate. Arguments: state, created, closed,
  * outcome text, amount float8, [sql_time, first_touch,] period_start, period_end, [as_of,]
  * [unit float8 (bigint times only),] [options text]. Timestamps count microseconds and L is in
@@ -933,6 +961,14 @@ velocity_step(FunctionCallInfo fcinfo, bool timestamps, bool starts, bool with_a
 		if (with_as_of)
 			finite_timestamp(PG_GETARG_INT64(as_of_arg), "as_of");
 	}
+	if (timestamps)
+	{
+		refuse_option(user_options, "as_of", "with timestamp times pass as_of as the aggregate's as_of argument "
+					  "(a timestamp)");
+		refuse_option(user_options, "unit_name", "with timestamp times L is in days");
+	}
+	else if (with_as_of)
+		refuse_option(user_options, "as_of", "it is given as the aggregate's as_of argument");
 	word = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	FK_CHECK(fk_deal_outcome(word, &outcome));
 	options = psprintf("%s%s%s", timestamps ? "unit_name=day" : "", timestamps && *user_options ? "," : "",

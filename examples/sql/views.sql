@@ -60,7 +60,7 @@ FROM counts, window_funnel_rows(counts.c, ARRAY['Lead', 'MQL', 'SQL', 'Customer'
 -- Little's law V then estimates won revenue per day; realised_per_day, the amount actually won
 -- in the quarter per day, stands beside it as the check. velocity_per_quarter = V * days.
 -- Every source shares one end of the data (as_of, the latest time in deals): a quarter running
--- past it is partial (observed_share < 1), and its V and realised are not comparable with whole
+-- past it is partial (observed < 1), and its V and realised are not comparable with whole
 -- quarters. cycle_days_from_sql and velocity_per_day_from_sql measure L from the SQL stage
 -- instead of the opportunity's creation (cycle_from=sql).
 CREATE OR REPLACE VIEW velocity_by_source AS
@@ -81,7 +81,7 @@ v AS (
 SELECT source, period_start, (v).n AS avg_open_opportunities, (v).won, (v).lost, (v).deal_value,
        (v).win_rate, (v).cycle_length AS cycle_days, (v).velocity AS velocity_per_day,
        (v).realised AS realised_per_day, (v).velocity_per_period AS velocity_per_quarter,
-       (v).period_length AS days, (v).status, (v).partial, (v).observed AS observed_share,
+       (v).period_length AS days, (v).status, (v).partial, (v).observed,
        (from_sql).cycle_length AS cycle_days_from_sql, (from_sql).velocity AS velocity_per_day_from_sql
 FROM v;
 

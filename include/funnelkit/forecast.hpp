@@ -181,8 +181,9 @@ struct forecast_options {
     bool by_segment = false;
     /// Path memory of the state (see path_memory). A (state, age) cell with no training
     /// history takes the hazards of its stage pooled over every path at that age. With
-    /// `visited`, histories with more than 256 (stage, visited set) states are refused (use
-    /// none).
+    /// `visited`, histories with more than 256 (stage, visited set) states, and models with a
+    /// non-terminal stage of code 64 or more (the set is a bit per stage code), are refused
+    /// (use none).
     path_memory memory = path_memory::visited;
     /// Worker threads of the simulations (>= 1). Every simulation draws from its own seeded
     /// stream, so the results do not depend on the number of threads.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <funnelkit/c/funnelkit.h>
+#include <funnelkit/detail/crc32c.hpp>
 #include <funnelkit/error.hpp>
 
 #include "golden_testing.hpp"
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace {
@@ -151,6 +153,44 @@ TEST(CApiGolden, DealBufferVersion2) {
     EXPECT_EQ(serialized(back), written);  // read as version 2, written as version 3
     fk_deals_free(back);
     EXPECT_EQ(funnelkit_testing::corruptions_accepted<deals_blob>(golden), 0);
+}
+
+// Format 2 writers accepted a key given twice, the last value winning: the golden version-2
+// blob with its options rewritten to "cycle_stat=mean,cycle_stat=median" (checksum recomputed)
+// loads and answers as the original (L is the median, 14 days); written anew, it names each
+// key once.
+TEST(CApiGolden, DealBufferVersion2WithARepeatedKey) {
+    const auto golden = funnelkit_testing::read_golden("fk_deals_v2.bin");
+    ASSERT_GT(golden.size(), 39u);
+    const std::size_t at = 4 + 2 + 1 + 8 + 8 + 8;  // magic, version, defined, start, end, unit
+    std::uint64_t n = 0;
+    std::memcpy(&n, golden.data() + at, 8);
+    ASSERT_EQ(std::string(reinterpret_cast<const char*>(golden.data()) + at + 8, n), "cycle_stat=median");
+    const std::string twice = "cycle_stat=mean,cycle_stat=median";
+    std::vector<std::byte> blob(golden.begin(), golden.begin() + static_cast<std::ptrdiff_t>(at));
+    const std::uint64_t m = twice.size();
+    const auto* mp = reinterpret_cast<const std::byte*>(&m);
+    blob.insert(blob.end(), mp, mp + 8);
+    const auto* tp = reinterpret_cast<const std::byte*>(twice.data());
+    blob.insert(blob.end(), tp, tp + twice.size());
+    blob.insert(blob.end(), golden.begin() + static_cast<std::ptrdiff_t>(at + 8 + n), golden.end() - 4);
+    const std::uint32_t crc = funnelkit::detail::crc32c(blob.data(), blob.size());
+    const auto* cp = reinterpret_cast<const std::byte*>(&crc);
+    blob.insert(blob.end(), cp, cp + 4);
+
+    fk_deals* back = nullptr;
+    ASSERT_EQ(fk_deals_deserialize(blob.data(), blob.size(), &back), FK_OK) << fk_last_error();
+    fk_velocity v{};
+    ASSERT_EQ(fk_deals_result(back, &v), FK_OK) << fk_deals_error(back);
+    EXPECT_DOUBLE_EQ(v.cycle_length, 14.0);
+    EXPECT_NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 14.0, 1e-9);
+    const auto rewritten = serialized(back);
+    fk_deals_free(back);
+    fk_deals* h = four_deals();
+    EXPECT_EQ(rewritten, serialized(h));  // the options "cycle_stat=median", as version 3
+    fk_deals_free(h);
+    // A version-3 blob is written by today's checks: a key given twice is corruption there.
+    ASSERT_EQ(std::memcmp(rewritten.data(), "FKDL\x03\x00", 6), 0);
 }
 
 // Version 3 with the cycle starts and as_of in the definition: SQL times 4, 15 and 10 days of

@@ -611,9 +611,10 @@ TEST(Forecast, PathMemoryByHand) {
     EXPECT_EQ(f.entities.stage_probability, none.entities.stage_probability);
     ASSERT_EQ(f.stages.size(), 2u);
     EXPECT_EQ(f.stages.open, (std::vector<std::int64_t>{1, 1}));
-    // Per stage from a fresh entry: A's states weighted by their steps at risk at age 0 (4 and 4):
-    // (2/3 + 1) / 2; B's (1 and 2): (1 * 1 + 2 * 1) / 3.
-    EXPECT_NEAR(f.stages.p_won[0], (2.0 / 3 + 1) / 2, 1e-12);
+    // Per stage from a fresh entry: A's states weighted by their entries (runs of at least one
+    // step), not by their steps at risk (4 and 4): A|{} was entered 3 times (e1, e2, e3),
+    // A|{A,B} twice (e1, e3): (3 * 2/3 + 2 * 1) / 5; B's (1 and 2 entries): (1 * 1 + 2 * 1) / 3.
+    EXPECT_NEAR(f.stages.p_won[0], (3 * (2.0 / 3) + 2 * 1.0) / 5, 1e-12);
     EXPECT_NEAR(f.stages.p_won[1], 1.0, 1e-12);
     EXPECT_NE(f.explain().json().find("\"memory\""), std::string::npos);
 }

@@ -867,6 +867,15 @@ TEST(Velocity, PeriodsPastTheDataEndArePartial) {
     velocity_options vo;
     vo.as_of = 150 * day;
     EXPECT_FALSE(velocity(o.view(false), p, vo)[1].partial);
+    // No rows: an as_of option still ends the data (half of [0, 100 days) observed); without
+    // one there is no end to compare and the period counts as whole.
+    const opportunity_records none{};
+    const period q[] = {{0, 100 * day}};
+    vo.as_of = 50 * day;
+    const auto cut = velocity(none, q, vo);
+    EXPECT_TRUE(cut[0].partial);
+    EXPECT_DOUBLE_EQ(cut[0].observed, 0.5);
+    EXPECT_FALSE(velocity(none, q, {})[0].partial);
 }
 
 // decompose_velocity checks its inputs with velocity_formula's routine: a win rate above 1,

@@ -502,6 +502,21 @@ def test_path_memory_by_hand():
         fk.forecast_pipeline(df, memory="visit", **kw)
 
 
+def test_stage_table_weighs_path_states_by_entries_in_both_models():
+    """With path memory a stage's P(won) from a fresh entry averages its states weighted by how
+    often each was entered, the same in the Markov and the semi-Markov model (not by the steps
+    spent in each, which would favour states where entities sit long). A is entered fresh twice
+    (one won, one lost: 1/2 each) and once after B (won: 1), so P(won | A) = (2 * 1/2 + 1) / 3."""
+    abw = fk.StageModel([fk.Stage("A"), fk.Stage("B"), fk.Stage("Won", kind="won"), fk.Stage("Lost", kind="lost")])
+    df = pd.DataFrame([(1, 0, "A"), (1, 1, "Won"), (2, 0, "A"), (2, 1, "Lost"), (3, 0, "B"), (3, 1, "A"),
+                       (3, 9, "Won"), (4, 10, "A")], columns=["entity", "time", "stage"])
+    kw = dict(model=abw, amount=None, step=1, period_length=5, periods=1, simulations=0, time_unit="s")
+    markov = fk.forecast_pipeline(df, method="markov", max_age=0, **kw).stages().to_pandas().set_index("stage")
+    semi = fk.forecast_pipeline(df, method="semi_markov", max_age=20, **kw).stages().to_pandas().set_index("stage")
+    assert markov.loc["A", "p_won"] == pytest.approx(2 / 3, rel=1e-12)
+    assert semi.loc["A", "p_won"] == pytest.approx(2 / 3, rel=1e-12)
+
+
 def test_path_memory_hazards_against_daily_snapshots_in_pandas():
     """The Markov hazards with memory="visited" (the default), recomputed from daily snapshots
     whose state adds the stages of the entity's earlier runs of records."""
@@ -514,3 +529,22 @@ def test_path_memory_hazards_against_daily_snapshots_in_pandas():
     assert set(got) == set(moves)
     for (a, v, b), n in moves.items():
         assert got[(a, v, b)] == (n, risk[(a, v)]), (a, v, b)
+
+
+def test_path_memory_takes_64_transient_stages_whatever_the_terminal_codes():
+    """The visited set is a bit per stage code of the non-terminal stages: 63 ladder stages and
+    three terminal ones (codes 63..65) forecast with memory="visited"; a non-terminal stage of
+    code 64 (terminal stages listed before the ladder) is refused naming the option."""
+    ladder = [fk.Stage(f"S{i}") for i in range(63)]
+    ends = [fk.Stage("Won", kind="won"), fk.Stage("Lost", kind="lost"), fk.Stage("DQ", kind="disqualified")]
+    df = pd.DataFrame([(1, 0, "S0"), (1, 1, "S1"), (1, 2, "Won"), (2, 0, "S0"), (2, 1, "Lost"), (3, 0, "S0")],
+                      columns=["entity", "time", "stage"])
+    kw = dict(amount=None, step=1, period_length=1, periods=1, simulations=0, time_unit="s", memory="visited",
+              method="markov", max_age=0)
+    f = fk.forecast_pipeline(df, model=fk.StageModel(ladder + ends), **kw)
+    assert f.entities().to_pandas()["p_won"].tolist() == [pytest.approx(0.5, rel=1e-12)]
+    # Terminal stages listed first push a 63-stage ladder's last step to code 64.
+    wide = fk.StageModel([ends[1], ends[2]] + ladder + [ends[0]])
+    with pytest.raises(ValueError, match="option 'memory'.*stage 64 is not terminal"):
+        fk.forecast_pipeline(df, model=wide, **kw)
+    assert len(fk.forecast_pipeline(df, model=wide, **{**kw, "memory": "none"}).entities()) == 1

@@ -807,12 +807,19 @@ BAD = [
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'cycle_from=sqltime')", "option 'cycle_from'"),
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'count=vendor,count=vendor')", "given twice"),
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'as_of=soon')", "option 'as_of'"),
-    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 5, 1::float8, 'as_of=5')", "given twice"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 5, 1::float8, 'as_of=5')",
+     "option 'as_of' in options 'as_of=5': it is given as the aggregate's as_of argument"),
+    # Timestamps: as_of in options would be raw microseconds since 2000, L is in days.
+    ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'as_of=1700000000000000')",
+     "option 'as_of' in options .*pass as_of as the aggregate's as_of argument"),
+    ("SELECT velocity(now()::timestamp, now()::timestamp, 'won', 1, now()::timestamp, "
+     "now()::timestamp + interval '1 day', ' as_of = 5')", "option 'as_of' in options"),
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, NULL::bigint, 1::float8, '')", "argument 'as_of' is NULL"),
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 5, NULL::float8, '')", "argument 'unit' is NULL"),
     ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'infinity'::timestamptz, '')",
      "argument 'as_of' is an infinite timestamp"),
-    ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'unit_name=week')", "given twice"),
+    ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'unit_name=week')",
+     "option 'unit_name' in options 'unit_name=week': with timestamp times L is in days"),
     ("SELECT velocity(0, 5, 'won', 1, 7, NULL::bigint, 0, 10, 1::float8, 'cycle_from=sql')", "sql_time"),
     ("SELECT velocity(0, 5, 'won', 1, NULL::bigint, 6, 0, 10, 1::float8, 'cycle_from=first_touch')", "first_touch"),
     ("SELECT velocity(NULL::bigint, 5, 'won', 1, 1, 0, 0, 10, 1::float8, '')", "argument 'created' is NULL"),
@@ -920,7 +927,7 @@ def test_bi_example_views(server):
         want = want[want["source"] == source].iloc[0]
         assert got == pytest.approx((want["cycle_length"], want["velocity"]), rel=1e-12)
         last = conn.execute("SELECT max(period_start) FROM velocity_by_source").fetchone()[0]
-        flags = conn.execute("SELECT DISTINCT partial, observed_share FROM velocity_by_source "
+        flags = conn.execute("SELECT DISTINCT partial, observed FROM velocity_by_source "
                              "WHERE period_start = %s", (last,)).fetchall()
         l0 = pd.Timestamp(last)
         want = fk.velocity(opps, edges=[l0, l0 + pd.DateOffset(months=3)], sql_time="sql_time",

@@ -527,6 +527,10 @@ def test_periods_past_the_data_end_are_marked_partial():
     # An explicit as_of at the period end makes it whole.
     whole = fk.velocity(opp, edges=["2024-10-01", "2025-01-01"], as_of="2025-01-01")
     assert not whole["partial"][0]
+    # No opportunities: a given as_of still ends the data.
+    empty = fk.velocity(pd.DataFrame(opp.to_pandas()).iloc[:0], edges=["2024-01-01", "2024-04-01"],
+                        as_of="2024-02-15")
+    assert empty["partial"][0] and empty["observed"][0] == pytest.approx(45 / 91, abs=1e-12)
 
 
 def test_decompose_velocity_checks_inputs_like_velocity_formula():

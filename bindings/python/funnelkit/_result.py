@@ -486,9 +486,13 @@ class Mergeable(Table):
             a, b = mine.get(key), theirs.get(key)
             if a == b:
                 continue
+            field = None
             if isinstance(a, dict) and isinstance(b, dict):
-                # name the first field of an options dict that differs, not the whole dict
-                field = next(k for k in sorted(set(a) | set(b), key=str) if a.get(k) != b.get(k))
+                # name the first field of an options dict that differs, not the whole dict (a key
+                # one side lacks and the other holds as None differs in presence only)
+                field = next((k for k in sorted(set(a) | set(b), key=str) if (k in a, a.get(k)) != (k in b, b.get(k))),
+                             None)
+            if field is not None:
                 raise ValueError(f"cannot merge {type(self).__name__} parts with different {key!r}: "
                                  f"{field!r} differs ({_short(a.get(field))} vs {_short(b.get(field))})")
             raise ValueError(f"cannot merge {type(self).__name__} parts with different {key!r}: "

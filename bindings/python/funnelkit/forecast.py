@@ -84,10 +84,13 @@ class ForecastOptions:
       the spread of deal sizes; False: always the mean won amount.
     - ``by_segment``: one transition model per segment (needs ``segment``).
     - ``memory``: what the chain's state remembers of an entity's path besides its stage and the
-      time in it: ``"visited"`` (default), the set of stages it was in before the current stay (a fresh lead and a lead handed back by sales are different states, and so
-      are deals that skipped the early stages), or ``"none"``. A (state, age) cell without
-      training history takes its stage's hazards pooled over every path. Histories with more
-      than 256 (stage, visited set) states are refused with ``"visited"``.
+      time in it: ``"visited"`` (default), the set of stages it was in before the current
+      stay (a fresh lead and a lead handed back by sales are different states, and so are
+      deals that skipped the early stages), or ``"none"``. A (state, age) cell without
+      training history takes its stage's hazards pooled over every path. ``"visited"``
+      refuses histories with more than 256 (stage, visited set) states, and models with a
+      non-terminal stage at code 64 or above (only when terminal stages are listed before a
+      63-stage ladder).
     - ``threads``: worker threads of the simulations; the numbers do not depend on it.
     - ``time_unit``: what integer times count (``"s"`` default); datetime columns carry their
       own unit.
@@ -412,7 +415,7 @@ def forecast_pipeline(
         columns ``entity``, ``time``, ``stage``, ``segment``, ``amount``, ``model``,
         ``no_amount``, ``step``, ``period_length``, ``periods``, ``as_of``, ``max_age``,
         ``simulations`` (default 2000), ``confidence``, ``seed``, ``bootstrap_hazards``,
-        ``bootstrap_models``, ``resample_amounts``, ``by_segment``, ``threads``,
+        ``bootstrap_models``, ``resample_amounts``, ``by_segment``, ``memory``, ``threads``,
         ``time_unit``), as one object and/or as keywords (keywords win).
     """
     o = _resolve(options, keywords, "forecast_pipeline")

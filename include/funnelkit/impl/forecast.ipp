@@ -94,9 +94,14 @@ inline prepared prepare(const stage_model& model, const stage_records& rec, std:
     ho.as_of = as_of;
     prepared p{build_histories(model, without_amount, ho)};
     const auto n_codes = static_cast<std::int32_t>(model.size());
-    if (memory == path_memory::visited && n_codes > 64)
-        detail::throw_option("memory", "visited", "records the visited stages of models with at most 64 stages, not " +
-                                                      std::to_string(n_codes));
+    // The visited set is a bit per stage code; only transient stages are recorded in it, so
+    // terminal stages (won, lost, disqualified) may take any code.
+    if (memory == path_memory::visited)
+        for (std::int32_t c = 64; c < n_codes; ++c)
+            if (!model.is_terminal(c))
+                detail::throw_option("memory", "visited",
+                                     "records the visited stages as bits of their codes, for stages of codes 0..63; "
+                                     "stage " + std::to_string(c) + " is not terminal; use memory none");
     for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.base_stage).push_back(c);
     // The transient states: every transient stage with nothing visited before, and with path
     // memory every (stage, stages visited before the run) that occurs in the histories. The
@@ -712,10 +717,14 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
     }
 
     // Per stage of the overall model. With path memory a stage has several states: P(won) and
-    // the time to close from a fresh entry are averaged over them, weighted by their training
-    // runs at risk at age 0 (equal weights when none has any).
+    // the time to close from a fresh entry are averaged over them, weighted by their entries:
+    // the training runs at risk at age 0 (runs of at least one step), counted from the runs so
+    // that the Markov model (one age row holding every step at risk) weighs them alike (equal
+    // weights when none has any).
     const auto& co = outcomes[0];
-    const auto& m0 = f.models[0];
+    std::vector<double> entries(nt, 0.0);
+    for (const run& x : v.runs)
+        if (x.steps >= 1) entries[static_cast<std::size_t>(x.state)] += 1.0;
     for (std::size_t b = 0; b < nb; ++b) {
         const std::int32_t code = p.base_stage[b];
         f.stages.stage.push_back(code);
@@ -727,7 +736,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         f.stages.open_amount.push_back(amt);
         double w_all = 0.0;
         for (std::size_t s = 0; s < nt; ++s)
-            if (p.base_of[s] == static_cast<std::int32_t>(b)) w_all += m0.at_risk[s * m0.ages()];
+            if (p.base_of[s] == static_cast<std::int32_t>(b)) w_all += entries[s];
         if (p.visited.empty()) {  // one state per stage
             const auto s = static_cast<std::size_t>(p.state_of[static_cast<std::size_t>(code)]);
             f.stages.p_won.push_back(co.p(s, 0, p.won_index));
@@ -738,7 +747,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         double sw = 0.0, won = 0.0, closes = 0.0, time = 0.0;
         for (std::size_t s = 0; s < nt; ++s) {
             if (p.base_of[s] != static_cast<std::int32_t>(b)) continue;
-            const double w = w_all > 0 ? m0.at_risk[s * m0.ages()] : 1.0;
+            const double w = w_all > 0 ? entries[s] : 1.0;
             if (w == 0) continue;
             const double close = 1 - co.p_never[s * co.ages];
             sw += w;

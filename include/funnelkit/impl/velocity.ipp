@@ -519,7 +519,8 @@ FUNNELKIT_INLINE std::vector<velocity_result> velocity(const opportunity_records
             v.realised = k.won_amount.value() / v.period_length;
             v.as_of = as_of;
             // Observed through as_of: the period [start, end) is whole when as_of >= end - 1.
-            if (rec.size() > 0 && as_of < periods[p].end - 1) {
+            // Without rows and without an as_of option there is no end of the data to compare.
+            if ((o.as_of || rec.size() > 0) && as_of < periods[p].end - 1) {
                 v.partial = true;
                 v.observed = as_of < periods[p].start
                                  ? 0.0
