@@ -459,7 +459,8 @@ class _Builder:
             return self.skip("forecast", str(exc))
         tables: dict[str, Table] = {"forecast": fc, "stages": fc.stages()}
         notes = [f"the pipeline open at {str(fc.origin)[:10]} run forward through a semi-Markov chain estimated from "
-                 "the stage histories (the chance of moving depends on the time already in the stage); intervals at "
+                 "the stage histories (the chance of moving depends on the time already in the stage and on the "
+                 "stages visited before); intervals at "
                  "80% from 1,000 seeded simulations. Only entities open now are forecast, not new arrivals.",
                  f"weighted pipeline (stage probability x amount, no timing): {fc.weighted.wins:,.1f} wins, "
                  f"{fc.weighted.revenue:,.0f} revenue."]
