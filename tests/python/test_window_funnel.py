@@ -276,3 +276,13 @@ def test_row_order_and_threads_never_change_an_answer(modes):
             got = window_funnel(frame, order=order, threads=threads, **kw)
             assert got == want, (order, threads)
             np.testing.assert_array_equal(np.asarray(got.level), np.asarray(want.level))
+
+
+def test_empty_input_gives_an_empty_funnel_not_a_missing_step_error():
+    """With no rows there is no value a step name could have mistyped: the funnel counts zero
+    entities (a step name missing from a non-empty column is still an error)."""
+    ev = pd.DataFrame({"entity": ["a"], "time": pd.to_datetime(["2024-01-01"]), "step": ["x"]})
+    empty = window_funnel(ev.iloc[:0], window="2d", steps=["x", "y"])
+    assert empty.to_pandas()["reached"].tolist() == [0, 0]
+    with pytest.raises(ValueError, match="step 'y' never occurs in column 'step'"):
+        window_funnel(ev, window="2d", steps=["x", "y"])

@@ -47,7 +47,7 @@ def check_in_data(names: Iterable[Any], present: Iterable[Any], *, what: str, co
     absent = choice(absent, ABSENT, "absent")
     seen = {str(p) for p in present}
     missing = [n for n in names if str(n) not in seen]
-    if not missing:
+    if not missing or not seen:  # no values at all (empty input): nothing for a name to mistype
         return
     values = sorted(seen)
     parts = []
