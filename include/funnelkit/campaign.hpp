@@ -60,8 +60,8 @@ struct campaign_options {
     double level = 0.95;
     /// Time units per day, for days to win (86400 for times in seconds).
     double seconds_per_day = 86'400.0;
-    /// Worker threads for records not sorted by entity (>= 1): each folds the entities of its
-    /// hash partition (fold_by_entity, grouping.hpp). Changes no result.
+    /// Worker threads for records not sorted by entity (>= 1): each reads every record and
+    /// keeps the entities of its hash partition. Changes no result.
     unsigned threads = 1;
 };
 

@@ -4,8 +4,6 @@
 #include "funnelkit/campaign.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <type_traits>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -348,26 +346,28 @@ FUNNELKIT_INLINE campaign_state campaign_sums(const stage_model& model, const st
             emit(state, e);
         }
     } else {
-        // Any other order: the grouping primitive's fold form (grouping.hpp), each entity's
-        // state kept inline in its table; threads fold their hash partitions into sums of
-        // their own, merged after.
-        static_assert(sizeof(entity_state) % sizeof(std::int64_t) == 0 && std::is_trivially_copyable_v<entity_state>);
-        constexpr std::size_t words = sizeof(entity_state) / sizeof(std::int64_t);
-        std::vector<campaign_state> parts(op.threads, state);
-        fold_by_entity(
-            records.entity, words,
-            [&](std::size_t i, std::int64_t* slot, bool fresh) {
-                entity_state e;
-                if (!fresh) std::memcpy(static_cast<void*>(&e), slot, sizeof e);
-                observe(e, i);
-                std::memcpy(slot, &e, sizeof e);
-            },
-            [&](unsigned t, std::int64_t, const std::int64_t* slot) {
-                entity_state e;
-                std::memcpy(static_cast<void*>(&e), slot, sizeof e);
-                emit(parts[t], e);
-            },
-            op.threads);
+        // Any other order: each thread numbers the entities of its hash partition with an
+        // index and keeps their states in a dense vector, then emits them into sums of its own,
+        // merged after. (The grouping primitive's fold form, fold_by_entity, keeps the 48-byte
+        // states inline in its table; on shuffled sample records it measured 1.9x slower.)
+        const unsigned threads = static_cast<unsigned>(
+            std::max<std::size_t>(1, std::min<std::size_t>(op.threads, std::max<std::size_t>(1, n / 8192))));
+        std::vector<campaign_state> parts(threads, state);
+        detail::run_workers(threads, [&](unsigned t) {
+            const auto mine = [&](std::int64_t e) {
+                return threads == 1 ||
+                       static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * threads) >> 32) == t;
+            };
+            detail::entity_index index(n / 4 / threads);
+            std::vector<entity_state> states;
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!mine(ent[i])) continue;
+                const std::uint32_t k = index.insert(ent[i]);
+                if (k == states.size()) states.emplace_back();
+                observe(states[k], i);
+            }
+            for (const auto& e : states) emit(parts[t], e);
+        });
         for (const auto& p : parts) state.merge(p);
     }
 
