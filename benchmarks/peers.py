@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+import funnel_sql
+
 ENGINES = ("funnelkit", "chdb", "duckdb", "polars", "pandas")
 PANDAS_MAX_EVENTS = 10_000_000
 
@@ -112,19 +114,8 @@ def run_funnelkit(d, steps, window, threads, order):
 
 
 def run_chdb(d, steps, window, threads, order):
-    import chdb
-    import pandas as pd
-    from chdb import session as chs
-
-    sess = chs.Session()
-    df = pd.DataFrame(d)  # noqa: F841 - read by the Python() table function
-    sess.query("CREATE TABLE ev (entity Int64, time UInt64, step Int32) ENGINE = Memory")
-    sess.query("INSERT INTO ev SELECT entity, toUInt64(time), step FROM Python(df)")
-    del df
-    conds = ", ".join(f"step = {k}" for k in range(steps))
-    sql = (f"SELECT level, count() AS n FROM (SELECT entity, windowFunnel({window})(time, {conds}) AS level "
-           f"FROM ev GROUP BY entity) GROUP BY level ORDER BY level SETTINGS max_threads = {threads}")
-    _ = chdb  # imported for availability
+    sess = funnel_sql.chdb_session(d)
+    sql = funnel_sql.chdb_levels_sql(steps, window, threads)
 
     def q():
         out = sess.query(sql, "CSV").data()
@@ -138,17 +129,10 @@ def run_chdb(d, steps, window, threads, order):
 
 
 def _asof_sql(steps: int, window: int) -> str:
-    parts = ["s0 AS (SELECT entity, time AS t0, time AS tp FROM ev WHERE step = 0)"]
-    for k in range(1, steps):
-        parts.append(
-            f"e{k} AS (SELECT entity, time AS tk FROM ev WHERE step = {k}), "
-            f"s{k} AS (SELECT s.entity, s.t0, e.tk AS tp FROM s{k - 1} s ASOF JOIN e{k} e "
-            f"ON s.entity = e.entity AND s.tp <= e.tk WHERE e.tk <= s.t0 + {window})")
-    reach = " UNION ALL ".join(f"SELECT DISTINCT entity, {k + 1} AS level FROM s{k}" for k in range(steps))
-    return (f"WITH {', '.join(parts)}, r AS ({reach}), "
-            f"per AS (SELECT a.entity, COALESCE(MAX(r.level), 0) AS level FROM (SELECT DISTINCT entity FROM ev) a "
-            f"LEFT JOIN r USING (entity) GROUP BY a.entity) "
-            f"SELECT level, COUNT(*) FROM per GROUP BY level ORDER BY level")
+    return funnel_sql.chain_sql(steps, lambda k: (
+        f"e{k} AS (SELECT entity, time AS tk FROM ev WHERE step = {k}), "
+        f"s{k} AS (SELECT s.entity, s.t0, e.tk AS tp FROM s{k - 1} s ASOF JOIN e{k} e "
+        f"ON s.entity = e.entity AND s.tp <= e.tk WHERE e.tk <= s.t0 + {window})"), group_reach=False)
 
 
 def run_duckdb(d, steps, window, threads, order):

@@ -40,6 +40,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "python"))
 import pg_server  # noqa: E402
 
+sys.path.insert(0, str(HERE))
+import funnel_sql  # noqa: E402
+
 _spec = importlib.util.spec_from_file_location("peers", HERE / "peers.py")
 peers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(peers)
@@ -56,16 +59,10 @@ def funnelkit_sql(steps: int, window: int) -> str:
 
 
 def plain_sql(steps: int, window: int) -> str:
-    parts = ["s0 AS (SELECT entity, time AS t0, time AS tp FROM ev WHERE step = 0)"]
-    for k in range(1, steps):
-        parts.append(
-            f"s{k} AS (SELECT s.entity, s.t0, n.time AS tp FROM s{k - 1} s CROSS JOIN LATERAL "
-            f"(SELECT e.time FROM ev e WHERE e.entity = s.entity AND e.step = {k} AND e.time >= s.tp "
-            f"ORDER BY e.time LIMIT 1) n WHERE n.time <= s.t0 + {window})")
-    reach = " UNION ALL ".join(f"SELECT entity, {k + 1} AS level FROM s{k}" for k in range(steps))
-    return (f"WITH {', '.join(parts)}, r AS (SELECT entity, max(level) AS level FROM ({reach}) u GROUP BY entity), "
-            f"per AS (SELECT a.entity, coalesce(r.level, 0) AS level FROM (SELECT DISTINCT entity FROM ev) a "
-            f"LEFT JOIN r USING (entity)) SELECT level, count(*) FROM per GROUP BY level ORDER BY level")
+    return funnel_sql.chain_sql(steps, lambda k: (
+        f"s{k} AS (SELECT s.entity, s.t0, n.time AS tp FROM s{k - 1} s CROSS JOIN LATERAL "
+        f"(SELECT e.time FROM ev e WHERE e.entity = s.entity AND e.step = {k} AND e.time >= s.tp "
+        f"ORDER BY e.time LIMIT 1) n WHERE n.time <= s.t0 + {window})"), group_reach=True)
 
 
 def reached(hist_rows, steps: int) -> list[int]:
@@ -150,19 +147,9 @@ def main() -> None:
     finally:
         srv.stop()
 
-    import chdb  # noqa: F401
-    from chdb import session as chs
-    import pandas as pd
-
-    sess = chs.Session()
-    df = pd.DataFrame(d)  # noqa: F841 - read by the Python() table function
-    sess.query("CREATE TABLE ev (entity Int64, time UInt64, step Int32) ENGINE = Memory")
-    sess.query("INSERT INTO ev SELECT entity, toUInt64(time), step FROM Python(df)")
-    del df
-    conds = ", ".join(f"step = {k}" for k in range(steps))
+    sess = funnel_sql.chdb_session(d)
     for threads in (1, 2):
-        sql = (f"SELECT level, count() AS n FROM (SELECT entity, windowFunnel({window})(time, {conds}) AS level "
-               f"FROM ev GROUP BY entity) GROUP BY level ORDER BY level SETTINGS max_threads = {threads}")
+        sql = funnel_sql.chdb_levels_sql(steps, window, threads)
 
         def q():
             out = sess.query(sql, "CSV").data()

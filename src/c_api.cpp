@@ -35,13 +35,14 @@ namespace {
 thread_local std::string last_error;
 
 // Every handle carries its last error message and a buffer for its serialized bytes.
+// The message is mutable: a failed query on a handle the caller holds const still records it.
 struct handle_base {
-    std::string error;
+    mutable std::string error;
     std::vector<std::byte> bytes;
 };
 
 template <class F>
-fk_status guarded(handle_base* h, F&& body) noexcept {
+fk_status guarded(const handle_base* h, F&& body) noexcept {
     std::string message;
     fk_status status = FK_INTERNAL;
     try {
@@ -69,7 +70,7 @@ fk_status guarded(handle_base* h, F&& body) noexcept {
     return status;
 }
 
-fk_status null_pointer(handle_base* h, const char* what) noexcept {
+fk_status null_pointer(const handle_base* h, const char* what) noexcept {
     return guarded(h, [&] { throw fk::invalid_argument(std::string("argument '") + what + "' is a null pointer"); }) ==
                    FK_INVALID_ARGUMENT
                ? FK_NULL_POINTER
@@ -81,7 +82,16 @@ fk_status null_pointer(handle_base* h, const char* what) noexcept {
         if ((p) == nullptr) return null_pointer((h), #p);   \
     } while (0)
 
-void bad_option(std::string_view option, std::string_view value, std::string_view problem) {
+// A query of a handle: checks the handle and the pointer the answer goes to (named `what` in the
+// message), then runs `body` guarded, a failure recorded in the handle.
+template <class H, class Out, class F>
+fk_status query(const H* h, Out* out, const char* what, F&& body) noexcept {
+    if (h == nullptr) return null_pointer(nullptr, "h");
+    if (out == nullptr) return null_pointer(h, what);
+    return guarded(h, std::forward<F>(body));
+}
+
+[[noreturn]] void bad_option(std::string_view option, std::string_view value, std::string_view problem) {
     fk::detail::throw_option(option, value, problem);
 }
 
@@ -250,7 +260,11 @@ struct fk_deals : handle_base {
     std::vector<std::int64_t> created, closed;
     std::vector<std::int8_t> outcome;
     std::vector<double> amount;
-    std::string reason;
+    // The optional cycle starts (cycle_from=sql, first_touch): empty while no row gave them,
+    // else one value per row, FK_MISSING_TIME where a row has none.
+    bool has_starts = false;
+    std::vector<std::int64_t> sql_time, first_touch;
+    std::string reason, basis;
 };
 
 struct fk_plan : handle_base {
@@ -302,10 +316,14 @@ std::vector<T> get_array(fk::detail::byte_reader& r, const char* column) {
 
 constexpr char events_magic[] = "FKEV";
 constexpr char deals_magic[] = "FKDL";
-constexpr std::uint16_t buffer_format = 2;  // the frame's first checksummed version
+constexpr std::uint16_t events_format = 2;  // the frame's first checksummed version
+// Deal buffers: version 2 holds (created, closed, outcome, amount); version 3 adds a flag and,
+// when set, the sql_time and first_touch columns. Both are read; version 3 is written.
+constexpr std::uint16_t deals_first_format = 2;
+constexpr std::uint16_t deals_format = 3;
 
 std::vector<std::byte> write_events(const fk_events& h) {
-    fk::detail::byte_writer w(events_magic, buffer_format);
+    fk::detail::byte_writer w(events_magic, events_format);
     w.put(static_cast<std::uint8_t>(h.defined ? 1 : 0));
     w.put(h.window);
     w.put(h.steps);
@@ -319,7 +337,7 @@ std::vector<std::byte> write_events(const fk_events& h) {
 
 void read_events(const void* data, std::size_t size, fk_events& h) {
     fk::detail::byte_reader r(data, size, events_magic, "fk_events");
-    r.accept_versions(buffer_format, buffer_format);
+    r.accept_versions(events_format, events_format);
     const auto defined = r.get<std::uint8_t>();
     h.window = r.get<std::int64_t>();
     h.steps = r.get<std::uint32_t>();
@@ -350,7 +368,7 @@ void read_events(const void* data, std::size_t size, fk_events& h) {
 }
 
 std::vector<std::byte> write_deals(const fk_deals& h) {
-    fk::detail::byte_writer w(deals_magic, buffer_format);
+    fk::detail::byte_writer w(deals_magic, deals_format);
     w.put(static_cast<std::uint8_t>(h.defined ? 1 : 0));
     w.put(h.start);
     w.put(h.end);
@@ -360,11 +378,29 @@ std::vector<std::byte> write_deals(const fk_deals& h) {
     put_array(w, h.closed);
     put_array(w, h.outcome);
     put_array(w, h.amount);
+    w.put(static_cast<std::uint8_t>(h.has_starts ? 1 : 0));
+    if (h.has_starts) {
+        put_array(w, h.sql_time);
+        put_array(w, h.first_touch);
+    }
     return std::move(w).finish();
 }
 
 fk::opportunity_records deal_records(const fk_deals& h) {
-    return {h.created, h.closed, h.outcome, h.amount};
+    fk::opportunity_records r{h.created, h.closed, h.outcome, h.amount};
+    if (h.has_starts) {
+        r.sql_time = h.sql_time;
+        r.first_touch = h.first_touch;
+    }
+    return r;
+}
+
+// Gives a buffer the cycle-start columns, every earlier row without either start.
+void add_start_columns(fk_deals& h) {
+    if (h.has_starts) return;
+    h.sql_time.assign(h.created.size(), FK_MISSING_TIME);
+    h.first_touch.assign(h.created.size(), FK_MISSING_TIME);
+    h.has_starts = true;
 }
 
 // The whole of `text` as a number of type T (a decimal integer, or a double), or an error naming
@@ -382,25 +418,36 @@ T number_option(std::string_view option, const std::string& text) {
     return v;
 }
 
+// The key=value pairs of an options string, in order (a pair without '=' has an empty value).
+std::vector<std::pair<std::string, std::string>> option_pairs(std::string_view text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const std::string& pair : split_commas(text)) {
+        const std::size_t eq = pair.find('=');
+        out.emplace_back(trim(std::string_view(pair).substr(0, eq == std::string::npos ? pair.size() : eq)),
+                         eq == std::string::npos ? "" : trim(std::string_view(pair).substr(eq + 1)));
+    }
+    return out;
+}
+
 // Checks a velocity definition and gives its options.
 fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, double unit, const char* options) {
     fk::velocity_options o;
     if (!(std::isfinite(unit) && unit > 0)) bad_option("unit", fk::detail::to_text(unit), "must be finite and > 0");
     o.time_unit = unit;
-    o.unit_name = "unit";
-    for (const std::string& pair : split_commas(options ? options : "")) {
-        const std::size_t eq = pair.find('=');
-        const std::string key = trim(pair.substr(0, eq == std::string::npos ? pair.size() : eq));
-        const std::string value = eq == std::string::npos ? "" : trim(pair.substr(eq + 1));
+    o.unit_name = fk::detail::to_display(unit) + " ticks";
+    std::vector<std::string> seen;
+    for (const auto& [key, value] : option_pairs(options ? options : "")) {
+        if (std::find(seen.begin(), seen.end(), key) != seen.end())
+            bad_option(key, value, "is given twice in the options '" + std::string(options) + "'");
+        seen.push_back(key);
         if (key == "count") {
             o.count = fk::parse_count_basis(value);
+            // The deprecated word names the vendor figure, as in Python: one basis, one name.
+            if (o.count == fk::count_basis::created_in_period) o.count = fk::count_basis::vendor;
         } else if (key == "win_rate") {
             o.win_rate = fk::parse_win_rate_basis(value);
         } else if (key == "cycle_from") {
             o.cycle_from = fk::parse_cycle_start(value);
-            if (o.cycle_from != fk::cycle_start::created)
-                bad_option("cycle_from", value, "needs a column of cycle starts, which deal rows do not hold: only "
-                           "'created' is possible here");
         } else if (key == "cycle_over") {
             o.cycle_over = fk::parse_cycle_deals(value);
         } else if (key == "cycle_stat") {
@@ -413,10 +460,16 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
             if (!(o.confidence > 0 && o.confidence < 1)) bad_option("confidence", value, "must be in (0, 1)");
         } else if (key == "seed") {
             o.seed = number_option<std::uint64_t>("seed", value);
+        } else if (key == "as_of") {
+            o.as_of = number_option<std::int64_t>("as_of", value);
+            if (*o.as_of == FK_MISSING_TIME) bad_option("as_of", value, "is the missing-time marker, not a time");
+        } else if (key == "unit_name") {
+            if (value.empty()) bad_option("unit_name", value, "must not be empty");
+            o.unit_name = value;
         } else {
-            bad_option("options", pair,
+            bad_option("options", key + "=" + value,
                        "is not one of count=, win_rate=, cycle_from=, cycle_over=, cycle_stat=, bootstrap=, "
-                       "confidence=, seed=");
+                       "confidence=, seed=, as_of=, unit_name=");
         }
     }
     if (end <= start)
@@ -424,9 +477,45 @@ fk::velocity_options velocity_options(std::int64_t start, std::int64_t end, doub
     return o;
 }
 
+// The options are read as key=value pairs; throws naming the first key whose value differs
+// between the options of earlier rows and `now` (both valid, so each key is there at most once).
+[[noreturn]] void different_option(std::string_view before, std::string_view now) {
+    const auto a = option_pairs(before), b = option_pairs(now);
+    const auto value = [](const auto& list, const std::string& key) -> std::string {
+        for (const auto& [k, v] : list)
+            if (k == key) return v;
+        return "(not given)";
+    };
+    for (const auto* list : {&a, &b})
+        for (const auto& [key, v] : *list)
+            if (value(a, key) != value(b, key))
+                bad_option(key, value(b, key),
+                           "differs from the " + value(a, key) + " of earlier rows: it must be constant");
+    bad_option("options", now, "differ from the options of earlier rows ('" + std::string(before) + "')");
+}
+
+// cycle_from=sql or first_touch reads a column of cycle starts, which only rows added with them
+// carry.
+void check_cycle_columns(const fk_deals& h, const fk::velocity_options& o) {
+    if (o.cycle_from == fk::cycle_start::created || h.has_starts) return;
+    const std::string word(fk::to_string(o.cycle_from));
+    bad_option("cycle_from", word,
+               "needs the " + std::string(o.cycle_from == fk::cycle_start::sql ? "sql_time" : "first_touch") +
+                   " column, which these deal rows do not carry: add them with fk_deals_add_cycle_starts (in SQL, "
+                   "the velocity aggregate that takes sql_time and first_touch)");
+}
+
+// The options the drivers of V depend on, as the basis column of funnelkit.velocity writes them.
+std::string velocity_basis(const fk::velocity_options& o) {
+    return "count=" + std::string(fk::to_string(o.count)) + ", win_rate=" + std::string(fk::to_string(o.win_rate)) +
+           ", cycle_from=" + std::string(fk::to_string(o.cycle_from)) + ", cycle_over=" +
+           std::string(fk::to_string(o.cycle_over)) + ", cycle_stat=" + std::string(fk::to_string(o.cycle_stat)) +
+           ", unit=" + o.unit_name;
+}
+
 void read_deals(const void* data, std::size_t size, fk_deals& h) {
     fk::detail::byte_reader r(data, size, deals_magic, "fk_deals");
-    r.accept_versions(buffer_format, buffer_format);
+    const std::uint16_t version = r.accept_versions(deals_first_format, deals_format);
     const auto defined = r.get<std::uint8_t>();
     if (defined > 1) r.fail("a flag byte is not 0 or 1");
     h.defined = defined == 1;
@@ -438,9 +527,20 @@ void read_deals(const void* data, std::size_t size, fk_deals& h) {
     h.closed = get_array<std::int64_t>(r, "closed");
     h.outcome = get_array<std::int8_t>(r, "outcome");
     h.amount = get_array<double>(r, "amount");
+    if (version >= 3) {
+        const auto has_starts = r.get<std::uint8_t>();
+        if (has_starts > 1) r.fail("a flag byte is not 0 or 1");
+        h.has_starts = has_starts == 1;
+        if (h.has_starts) {
+            h.sql_time = get_array<std::int64_t>(r, "sql_time");
+            h.first_touch = get_array<std::int64_t>(r, "first_touch");
+        }
+    }
     r.finish();
     const std::size_t n = h.created.size();
-    if (h.closed.size() != n || h.outcome.size() != n || h.amount.size() != n) r.fail("columns differ in length");
+    if (h.closed.size() != n || h.outcome.size() != n || h.amount.size() != n ||
+        (h.has_starts && (h.sql_time.size() != n || h.first_touch.size() != n)))
+        r.fail("columns differ in length");
     try {
         deal_records(h).validate();
         if (h.defined) velocity_options(h.start, h.end, h.unit, h.options.c_str());
@@ -453,6 +553,50 @@ void read_deals(const void* data, std::size_t size, fk_deals& h) {
 
 void check_segment(std::int32_t segment) {
     if (segment < -1) bad_option("segment", std::to_string(segment), "must be >= 0, or -1 for all entities");
+}
+
+// A rate of a conversion state (step or cumulative): the value, or 0 and *defined = 0.
+template <class Rate>
+fk_status conversion_rate(const fk_conversion* h, int32_t segment, double* rate, int* defined, Rate get) noexcept {
+    if (defined == nullptr) return null_pointer(h, "defined");
+    return query(h, rate, "rate", [&] {
+        check_segment(segment);
+        const std::optional<double> r = get(h->counts);
+        *rate = r.value_or(0.0);
+        *defined = r ? 1 : 0;
+    });
+}
+
+// Checks one deal row as opportunity_records::validate does (the whole buffer is validated again
+// by funnelkit::velocity), so that SQL names the bad row as it arrives, and appends it.
+void add_deal(fk_deals& h, std::int64_t created, std::int64_t closed, std::int32_t outcome, double amount,
+              std::int64_t sql_time, std::int64_t first_touch) {
+    const std::size_t row = h.created.size();
+    if (outcome < FK_DEAL_OPEN || outcome > FK_DEAL_LOST)
+        fk::detail::throw_at_row("outcome", row, std::to_string(outcome), "is not an outcome code (0 open, 1 won, 2 lost)");
+    if (!std::isfinite(amount) || amount < 0)
+        fk::detail::throw_at_row("amount", row, fk::detail::to_text(amount), "must be finite and >= 0");
+    if (created == FK_MISSING_TIME) fk::detail::throw_at_row("created", row, "missing", "is required");
+    if (outcome != FK_DEAL_OPEN) {
+        if (closed == FK_MISSING_TIME)
+            fk::detail::throw_at_row("closed", row, "missing", "is required for a won or lost deal");
+        if (closed < created)
+            fk::detail::throw_at_row("closed", row, std::to_string(closed),
+                                     "is before the creation time " + std::to_string(created));
+        const std::pair<const char*, std::int64_t> starts[] = {{"sql_time", sql_time}, {"first_touch", first_touch}};
+        for (const auto& [column, t] : starts)
+            if (t != FK_MISSING_TIME && t > closed)
+                fk::detail::throw_at_row(column, row, std::to_string(t), "is after the close time " + std::to_string(closed));
+    }
+    if (sql_time != FK_MISSING_TIME || first_touch != FK_MISSING_TIME) add_start_columns(h);
+    h.created.push_back(created);
+    h.closed.push_back(outcome == FK_DEAL_OPEN ? FK_MISSING_TIME : closed);
+    h.outcome.push_back(static_cast<std::int8_t>(outcome));
+    h.amount.push_back(amount);
+    if (h.has_starts) {
+        h.sql_time.push_back(sql_time);
+        h.first_touch.push_back(first_touch);
+    }
 }
 
 }  // namespace
@@ -628,9 +772,7 @@ fk_status fk_events_deserialize(const void* data, size_t size, fk_events** out) 
 }
 
 fk_status fk_events_level(const fk_events* h, uint32_t* level) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(const_cast<fk_events*>(h), level);
-    return guarded(const_cast<fk_events*>(h), [&] {
+    return query(h, level, "level", [&] {
         if (h->time.empty()) {
             *level = 0;
             return;
@@ -641,9 +783,7 @@ fk_status fk_events_level(const fk_events* h, uint32_t* level) {
 }
 
 fk_status fk_events_counts(const fk_events* h, fk_funnel_counts** out) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(const_cast<fk_events*>(h), out);
-    return guarded(const_cast<fk_events*>(h), [&] {
+    return query(h, out, "out", [&] {
         if (!h->defined) throw fk::invalid_argument("fk_events: no window and steps were given (fk_events_define)");
         auto* c = new fk_funnel_counts();
         try {
@@ -688,16 +828,11 @@ fk_status fk_funnel_counts_merge(fk_funnel_counts* h, const fk_funnel_counts* ot
 }
 
 fk_status fk_funnel_counts_steps(const fk_funnel_counts* h, uint32_t* steps) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(const_cast<fk_funnel_counts*>(h), steps);
-    *steps = static_cast<uint32_t>(h->counts.steps());
-    return FK_OK;
+    return query(h, steps, "steps", [&] { *steps = static_cast<uint32_t>(h->counts.steps()); });
 }
 
 fk_status fk_funnel_counts_reached(const fk_funnel_counts* h, uint32_t level, int64_t* count) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(const_cast<fk_funnel_counts*>(h), count);
-    return guarded(const_cast<fk_funnel_counts*>(h), [&] { *count = h->counts.reached(level); });
+    return query(h, count, "count", [&] { *count = h->counts.reached(level); });
 }
 
 fk_status fk_funnel_counts_serialize(fk_funnel_counts* h, const void** data, size_t* size) {
@@ -764,20 +899,14 @@ fk_status fk_conversion_shape(const fk_conversion* h, uint32_t* n_stages, uint32
 }
 
 fk_status fk_conversion_entities(const fk_conversion* h, int32_t segment, int64_t* count) {
-    FK_REQUIRE(nullptr, h);
-    auto* m = const_cast<fk_conversion*>(h);
-    FK_REQUIRE(m, count);
-    return guarded(m, [&] {
+    return query(h, count, "count", [&] {
         check_segment(segment);
         *count = h->counts.entities(segment);
     });
 }
 
 fk_status fk_conversion_reached(const fk_conversion* h, uint32_t rank, int32_t segment, int64_t* count) {
-    FK_REQUIRE(nullptr, h);
-    auto* m = const_cast<fk_conversion*>(h);
-    FK_REQUIRE(m, count);
-    return guarded(m, [&] {
+    return query(h, count, "count", [&] {
         check_segment(segment);
         *count = h->counts.reached(rank, segment);
     });
@@ -785,30 +914,14 @@ fk_status fk_conversion_reached(const fk_conversion* h, uint32_t rank, int32_t s
 
 fk_status fk_conversion_step_rate(const fk_conversion* h, uint32_t rank, int32_t segment, double* rate,
                                   int* defined) {
-    FK_REQUIRE(nullptr, h);
-    auto* m = const_cast<fk_conversion*>(h);
-    FK_REQUIRE(m, rate);
-    FK_REQUIRE(m, defined);
-    return guarded(m, [&] {
-        check_segment(segment);
-        const auto r = h->counts.step_rate(rank, segment);
-        *rate = r.value_or(0.0);
-        *defined = r ? 1 : 0;
-    });
+    return conversion_rate(h, segment, rate, defined,
+                           [&](const fk::conversion_counts& c) { return c.step_rate(rank, segment); });
 }
 
 fk_status fk_conversion_cumulative_rate(const fk_conversion* h, uint32_t rank, int32_t segment, double* rate,
                                         int* defined) {
-    FK_REQUIRE(nullptr, h);
-    auto* m = const_cast<fk_conversion*>(h);
-    FK_REQUIRE(m, rate);
-    FK_REQUIRE(m, defined);
-    return guarded(m, [&] {
-        check_segment(segment);
-        const auto r = h->counts.cumulative_rate(rank, segment);
-        *rate = r.value_or(0.0);
-        *defined = r ? 1 : 0;
-    });
+    return conversion_rate(h, segment, rate, defined,
+                           [&](const fk::conversion_counts& c) { return c.cumulative_rate(rank, segment); });
 }
 
 fk_status fk_conversion_serialize(fk_conversion* h, const void** data, size_t* size) {
@@ -874,24 +987,15 @@ fk_status fk_deals_new(fk_deals** out) {
 
 fk_status fk_deals_add(fk_deals* h, int64_t created, int64_t closed, int32_t outcome, double amount) {
     FK_REQUIRE(nullptr, h);
+    return guarded(h, [&] { add_deal(*h, created, closed, outcome, amount, FK_MISSING_TIME, FK_MISSING_TIME); });
+}
+
+fk_status fk_deals_add_cycle_starts(fk_deals* h, int64_t created, int64_t closed, int32_t outcome, double amount,
+                                    int64_t sql_time, int64_t first_touch) {
+    FK_REQUIRE(nullptr, h);
     return guarded(h, [&] {
-        const std::size_t row = h->created.size();
-        if (outcome < FK_DEAL_OPEN || outcome > FK_DEAL_LOST)
-            fk::detail::throw_at_row("outcome", row, std::to_string(outcome), "is not an outcome code (0 open, 1 won, 2 lost)");
-        if (!std::isfinite(amount) || amount < 0)
-            fk::detail::throw_at_row("amount", row, fk::detail::to_text(amount), "must be finite and >= 0");
-        if (created == FK_MISSING_TIME) fk::detail::throw_at_row("created", row, "missing", "is required");
-        if (outcome != FK_DEAL_OPEN) {
-            if (closed == FK_MISSING_TIME)
-                fk::detail::throw_at_row("closed", row, "missing", "is required for a won or lost deal");
-            if (closed < created)
-                fk::detail::throw_at_row("closed", row, std::to_string(closed),
-                                         "is before the creation time " + std::to_string(created));
-        }
-        h->created.push_back(created);
-        h->closed.push_back(outcome == FK_DEAL_OPEN ? FK_MISSING_TIME : closed);
-        h->outcome.push_back(static_cast<std::int8_t>(outcome));
-        h->amount.push_back(amount);
+        add_deal(*h, created, closed, outcome, amount, sql_time, first_touch);
+        add_start_columns(*h);  // also when this row has neither: the rows carry the columns
     });
 }
 
@@ -901,18 +1005,26 @@ fk_status fk_deals_merge(fk_deals* h, const fk_deals* other) {
     return guarded(h, [&] {
         if (other->defined && fk_deals_define(h, other->start, other->end, other->unit, other->options.c_str()) != FK_OK)
             throw fk::invalid_argument("cannot merge fk_deals: " + h->error);
+        if (other->has_starts) add_start_columns(*h);
+        const std::size_t n = other->created.size();
         h->created.insert(h->created.end(), other->created.begin(), other->created.end());
         h->closed.insert(h->closed.end(), other->closed.begin(), other->closed.end());
         h->outcome.insert(h->outcome.end(), other->outcome.begin(), other->outcome.end());
         h->amount.insert(h->amount.end(), other->amount.begin(), other->amount.end());
+        if (h->has_starts) {
+            if (other->has_starts) {
+                h->sql_time.insert(h->sql_time.end(), other->sql_time.begin(), other->sql_time.end());
+                h->first_touch.insert(h->first_touch.end(), other->first_touch.begin(), other->first_touch.end());
+            } else {
+                h->sql_time.insert(h->sql_time.end(), n, FK_MISSING_TIME);
+                h->first_touch.insert(h->first_touch.end(), n, FK_MISSING_TIME);
+            }
+        }
     });
 }
 
 fk_status fk_deals_size(const fk_deals* h, size_t* n) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(const_cast<fk_deals*>(h), n);
-    *n = h->created.size();
-    return FK_OK;
+    return query(h, n, "n", [&] { *n = h->created.size(); });
 }
 
 fk_status fk_deals_serialize(fk_deals* h, const void** data, size_t* size) {
@@ -927,6 +1039,7 @@ namespace {
 void velocity_into(fk_deals* h, std::int64_t start, std::int64_t end, double unit, const char* options,
                    fk_velocity* out) {
     const fk::velocity_options o = velocity_options(start, end, unit, options);
+    check_cycle_columns(*h, o);
     const fk::period p{start, end};
     const auto rows = fk::velocity(deal_records(*h), std::span<const fk::period>(&p, 1), o);
     const fk::velocity_result& r = rows.at(0);
@@ -957,15 +1070,18 @@ void velocity_into(fk_deals* h, std::int64_t start, std::int64_t end, double uni
     v.bootstrap_undefined = r.bootstrap_undefined;
     v.status = static_cast<int>(r.status);
     v.reason = h->reason.c_str();
+    v.as_of = r.as_of;
+    v.observed = r.observed;
+    v.partial = r.partial ? 1 : 0;
+    h->basis = velocity_basis(r.options);
+    v.basis = h->basis.c_str();
     *out = v;
 }
 }  // namespace
 
 fk_status fk_deals_velocity(fk_deals* h, int64_t start, int64_t end, double unit, const char* options,
                             fk_velocity* out) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(h, out);
-    return guarded(h, [&] { velocity_into(h, start, end, unit, options, out); });
+    return query(h, out, "out", [&] { velocity_into(h, start, end, unit, options, out); });
 }
 
 fk_status fk_deals_define(fk_deals* h, int64_t start, int64_t end, double unit, const char* options) {
@@ -980,7 +1096,7 @@ fk_status fk_deals_define(fk_deals* h, int64_t start, int64_t end, double unit, 
                            "differs from the period of earlier rows (" + std::to_string(h->start) + ".." +
                                std::to_string(h->end) + "): it must be constant");
             if (h->unit != unit) bad_option("unit", fk::detail::to_text(unit), "differs from the unit of earlier rows");
-            bad_option("options", opts, "differ from the options of earlier rows ('" + h->options + "')");
+            different_option(h->options, opts);
         }
         h->defined = true;
         h->start = start;
@@ -991,9 +1107,7 @@ fk_status fk_deals_define(fk_deals* h, int64_t start, int64_t end, double unit, 
 }
 
 fk_status fk_deals_result(fk_deals* h, fk_velocity* out) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(h, out);
-    return guarded(h, [&] {
+    return query(h, out, "out", [&] {
         if (!h->defined) throw fk::invalid_argument("fk_deals: no period was given (fk_deals_define)");
         velocity_into(h, h->start, h->end, h->unit, h->options.c_str(), out);
     });
@@ -1040,17 +1154,11 @@ fk_status fk_plan_reverse_funnel(double goal, double deal_value, const char* con
 
 
 fk_status fk_plan_size(const fk_plan* h, size_t* rows) {
-    FK_REQUIRE(nullptr, h);
-    FK_REQUIRE(const_cast<fk_plan*>(h), rows);
-    *rows = h->plan.rows.size();
-    return FK_OK;
+    return query(h, rows, "rows", [&] { *rows = h->plan.rows.size(); });
 }
 
 fk_status fk_plan_row_at(const fk_plan* h, size_t i, fk_plan_row* out) {
-    FK_REQUIRE(nullptr, h);
-    auto* m = const_cast<fk_plan*>(h);
-    FK_REQUIRE(m, out);
-    return guarded(m, [&] {
+    return query(h, out, "out", [&] {
         if (i >= h->plan.rows.size())
             bad_option("row", std::to_string(i), "is beyond the plan's " + std::to_string(h->plan.rows.size()) + " rows");
         const fk::plan_row& r = h->plan.rows[i];

@@ -147,64 +147,66 @@ CREATE FUNCTION chi2_two_proportions(x_a bigint, n_a bigint, x_b bigint, n_b big
 -- n: N under the count option (by default the time-averaged open pipeline, fractional);
 -- velocity: V per unit of L; velocity_per_period = V * period_length; realised: won amount of
 -- the deals won in the period / period_length; ci_lower, ci_upper: bootstrap interval of V
--- (option bootstrap=R).
-CREATE TYPE velocity_result AS (n float8, won bigint, lost bigint, won_amount float8, lost_amount float8,
-                                deal_value float8, win_rate float8, cycle_length float8, velocity float8,
-                                status text, reason text, velocity_per_period float8, realised float8,
-                                period_length float8, cycle_deals bigint, cycle_missing bigint,
-                                ci_lower float8, ci_upper float8);
-
-CREATE FUNCTION fk_velocity_step(internal, timestamptz, timestamptz, text, float8, timestamptz, timestamptz)
-    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_ts_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION fk_velocity_step(internal, timestamptz, timestamptz, text, float8, timestamptz, timestamptz, text)
-    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_ts_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION fk_velocity_step(internal, timestamp, timestamp, text, float8, timestamp, timestamp)
-    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_ts_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION fk_velocity_step(internal, timestamp, timestamp, text, float8, timestamp, timestamp, text)
-    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_ts_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION fk_velocity_step(internal, bigint, bigint, text, float8, bigint, bigint, float8)
-    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_int_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION fk_velocity_step(internal, bigint, bigint, text, float8, bigint, bigint, float8, text)
-    RETURNS internal AS 'MODULE_PATHNAME', 'fk_velocity_int_step' LANGUAGE C PARALLEL SAFE;
+-- (option bootstrap=R); as_of: the end of the data, of the times' type (hence one result type
+-- per time type); observed: the share of the period up to as_of; partial: the period runs past
+-- as_of; basis: the options V's drivers depend on.
+-- Per time type T (timestamptz, timestamp, bigint with a unit float8 argument U after the
+-- period and as_of), five shapes of the aggregate:
+--   velocity(created T, closed T, outcome text, amount float8, period_start T, period_end T [U])
+--   velocity(... period_end T [U], options text)
+--   velocity(... period_end T, as_of T [U], options text)
+--   velocity(created T, closed T, outcome text, amount float8, sql_time T, first_touch T,
+--            period_start T, period_end T [U], options text)
+--   velocity(... sql_time T, first_touch T, period_start T, period_end T, as_of T [U], options text)
 CREATE FUNCTION fk_velocity_combine(internal, internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'fkpg_velocity_combine' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_serialize(internal) RETURNS bytea
     AS 'MODULE_PATHNAME', 'fkpg_velocity_serialize' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION fk_velocity_deserialize(bytea, internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'fkpg_velocity_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
-CREATE FUNCTION fk_velocity_final(internal) RETURNS velocity_result
-    AS 'MODULE_PATHNAME', 'fk_velocity_final' LANGUAGE C PARALLEL SAFE;
 
-CREATE AGGREGATE velocity(created timestamptz, closed timestamptz, outcome text, amount float8,
-                          period_start timestamptz, period_end timestamptz) (
-    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
-    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
-    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
-CREATE AGGREGATE velocity(created timestamptz, closed timestamptz, outcome text, amount float8,
-                          period_start timestamptz, period_end timestamptz, options text) (
-    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
-    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
-    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
-CREATE AGGREGATE velocity(created timestamp, closed timestamp, outcome text, amount float8,
-                          period_start timestamp, period_end timestamp) (
-    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
-    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
-    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
-CREATE AGGREGATE velocity(created timestamp, closed timestamp, outcome text, amount float8,
-                          period_start timestamp, period_end timestamp, options text) (
-    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
-    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
-    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
-CREATE AGGREGATE velocity(created bigint, closed bigint, outcome text, amount float8,
-                          period_start bigint, period_end bigint, unit float8) (
-    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
-    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
-    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
-CREATE AGGREGATE velocity(created bigint, closed bigint, outcome text, amount float8,
-                          period_start bigint, period_end bigint, unit float8, options text) (
-    SFUNC = fk_velocity_step, STYPE = internal, FINALFUNC = fk_velocity_final,
-    COMBINEFUNC = fk_velocity_combine, SERIALFUNC = fk_velocity_serialize,
-    DESERIALFUNC = fk_velocity_deserialize, PARALLEL = SAFE);
+DO $velocity$
+DECLARE
+    t record;
+    shape record;
+    fields constant text := 'n float8, won bigint, lost bigint, won_amount float8, lost_amount float8, '
+        'deal_value float8, win_rate float8, cycle_length float8, velocity float8, status text, reason text, '
+        'velocity_per_period float8, realised float8, period_length float8, cycle_deals bigint, '
+        'cycle_missing bigint, ci_lower float8, ci_upper float8, as_of %s, observed float8, partial boolean, '
+        'basis text';
+    args text;
+    types text;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('timestamptz', 'velocity_result', 'ts', ''),
+                                   ('timestamp', 'velocity_result_timestamp', 'ts', ''),
+                                   ('bigint', 'velocity_result_bigint', 'int', ', unit float8')) v(ty, result, c, unit)
+    LOOP
+        EXECUTE format('CREATE TYPE %I AS (' || fields || ')', t.result, t.ty);
+        EXECUTE format('CREATE FUNCTION fk_velocity_final_%s(internal) RETURNS %I '
+                       'AS ''MODULE_PATHNAME'', ''fk_velocity_final'' LANGUAGE C PARALLEL SAFE', t.ty, t.result);
+        FOR shape IN SELECT * FROM (VALUES
+                ('', '', false, '', ''),
+                ('', '', false, ', options text', ''),
+                ('', ', as_of %1$s', true, ', options text', '_as_of'),
+                (', sql_time %1$s, first_touch %1$s', '', false, ', options text', '_starts'),
+                (', sql_time %1$s, first_touch %1$s', ', as_of %1$s', true, ', options text', '_starts_as_of'))
+                v(starts, as_of, has_as_of, options, suffix)
+        LOOP
+            args := format('created %1$s, closed %1$s, outcome text, amount float8' || shape.starts ||
+                           ', period_start %1$s, period_end %1$s' || shape.as_of || t.unit || shape.options, t.ty);
+            -- The transition function takes the state, then the aggregate's argument types.
+            types := regexp_replace(args, '(^|, )[a-z_]+ ', '\1', 'g');
+            EXECUTE format('CREATE FUNCTION fk_velocity_step(internal, %s) RETURNS internal '
+                           'AS ''MODULE_PATHNAME'', ''fk_velocity_%s%s_step'' LANGUAGE C PARALLEL SAFE',
+                           types, t.c, shape.suffix);
+            EXECUTE format('CREATE AGGREGATE velocity(%s) (SFUNC = fk_velocity_step, STYPE = internal, '
+                           'FINALFUNC = fk_velocity_final_%s, COMBINEFUNC = fk_velocity_combine, '
+                           'SERIALFUNC = fk_velocity_serialize, DESERIALFUNC = fk_velocity_deserialize, '
+                           'PARALLEL = SAFE)', args, t.ty);
+        END LOOP;
+    END LOOP;
+END
+$velocity$;
 
 -- ---- the reverse funnel ---------------------------------------------------------------------------
 CREATE FUNCTION reverse_funnel(goal float8, deal_value float8, stages text[], rates float8[],

@@ -868,67 +868,116 @@ fk_chi2_two_proportions_sql(PG_FUNCTION_ARGS)
 
 /* ---- velocity --------------------------------------------------------------------------- */
 
-/* velocity(state, created, closed, outcome text, amount float8, period_start, period_end
- *          [, options text]) on timestamps (microseconds, L in days), or
- * velocity(state, ..., period_end, unit float8 [, options text]) on bigint ticks (L in `unit`
- * ticks). The options string goes to the C ABI, which parses it with the C++ option parsers. */
+/* The transition function of every velocity aggregate. Arguments: state, created, closed,
+ * outcome text, amount float8, [sql_time, first_touch,] period_start, period_end, [as_of,]
+ * [unit float8 (bigint times only),] [options text]. Timestamps count microseconds and L is in
+ * days; bigint times are ticks and L is in `unit` ticks. The C ABI reads the options with the
+ * C++ option parsers; this function adds the unit's name (day) for timestamps and as_of. */
 static Datum
-velocity_step(FunctionCallInfo fcinfo, bool timestamps)
+velocity_step(FunctionCallInfo fcinfo, bool timestamps, bool starts, bool with_as_of)
 {
 	MemoryContext context = aggregate_context(fcinfo, "velocity");
 	fkpg_state *s = state_or_new(fcinfo, context, &deals_kind);
 	fk_deals   *h = (fk_deals *) s->handle;
+	int			period_arg = starts ? 7 : 5;
+	int			next = period_arg + 2;
+	int			as_of_arg = with_as_of ? next++ : -1;
+	int			unit_arg = timestamps ? -1 : next++;
 	int64		created;
 	int64		closed = FK_MISSING_TIME;
+	int64		sql_time = FK_MISSING_TIME;
+	int64		first_touch = FK_MISSING_TIME;
+	int64		period_start;
+	int64		period_end;
 	int32		outcome;
 	char	   *word;
-	double		unit = timestamps ? (double) USECS_PER_DAY : optional_float(fcinfo, 7, 1.0);
-	char	   *options = optional_text(fcinfo, timestamps ? 7 : 8, "");
+	double		unit = (double) USECS_PER_DAY;
+	char	   *user_options = optional_text(fcinfo, next, "");
+	char	   *options;
+	fk_status	added;
 
 	NOT_NULL(1, "created");
 	NOT_NULL(3, "outcome");
 	NOT_NULL(4, "amount");
-	NOT_NULL(5, "period_start");
-	NOT_NULL(6, "period_end");
-	if (!timestamps && PG_NARGS() > 7)
-		NOT_NULL(7, "unit");
+	NOT_NULL(period_arg, "period_start");
+	NOT_NULL(period_arg + 1, "period_end");
+	if (with_as_of)
+		NOT_NULL(as_of_arg, "as_of");
+	if (!timestamps && PG_NARGS() > unit_arg)
+	{
+		NOT_NULL(unit_arg, "unit");
+		unit = PG_GETARG_FLOAT8(unit_arg);
+	}
+	else if (!timestamps)
+		unit = 1.0;
 	created = PG_GETARG_INT64(1);
-	word = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	FK_CHECK(fk_deal_outcome(word, &outcome));
 	if (!PG_ARGISNULL(2))
 		closed = PG_GETARG_INT64(2);
+	if (starts && !PG_ARGISNULL(5))
+		sql_time = PG_GETARG_INT64(5);
+	if (starts && !PG_ARGISNULL(6))
+		first_touch = PG_GETARG_INT64(6);
+	period_start = PG_GETARG_INT64(period_arg);
+	period_end = PG_GETARG_INT64(period_arg + 1);
 	if (timestamps)
 	{
 		finite_timestamp(created, "created");
 		if (closed != FK_MISSING_TIME)
 			finite_timestamp(closed, "closed");
+		if (sql_time != FK_MISSING_TIME)
+			finite_timestamp(sql_time, "sql_time");
+		if (first_touch != FK_MISSING_TIME)
+			finite_timestamp(first_touch, "first_touch");
+		finite_timestamp(period_start, "period_start");
+		finite_timestamp(period_end, "period_end");
+		if (with_as_of)
+			finite_timestamp(PG_GETARG_INT64(as_of_arg), "as_of");
 	}
-	if (fk_deals_define(h, PG_GETARG_INT64(5), PG_GETARG_INT64(6), unit, options) != FK_OK)
+	word = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	FK_CHECK(fk_deal_outcome(word, &outcome));
+	options = psprintf("%s%s%s", timestamps ? "unit_name=day" : "", timestamps && *user_options ? "," : "",
+					   user_options);
+	if (with_as_of)
+		options = psprintf("%s%sas_of=" INT64_FORMAT, options, *options ? "," : "", PG_GETARG_INT64(as_of_arg));
+	if (fk_deals_define(h, period_start, period_end, unit, options) != FK_OK)
 		fail(FK_INVALID_ARGUMENT, fk_deals_error(h), 0);
-	if (fk_deals_add(h, created, closed, outcome, PG_GETARG_FLOAT8(4)) != FK_OK)
+	added = starts ? fk_deals_add_cycle_starts(h, created, closed, outcome, PG_GETARG_FLOAT8(4), sql_time, first_touch)
+		: fk_deals_add(h, created, closed, outcome, PG_GETARG_FLOAT8(4));
+	if (added != FK_OK)
 		fail(FK_INVALID_ARGUMENT, fk_deals_error(h), 0);
 	pfree(word);
+	pfree(user_options);
 	pfree(options);
 	PG_RETURN_POINTER(s);
 }
 
-PG_FUNCTION_INFO_V1(fk_velocity_ts_step);
-PG_FUNCTION_INFO_V1(fk_velocity_int_step);
-Datum fk_velocity_ts_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, true); }
-Datum fk_velocity_int_step(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, false); }
-
+/* The transition functions: ts (timestamp or timestamptz) or int (bigint) times, with the
+ * cycle-start columns (starts) and an as_of argument or not. */
+#define VELOCITY_STEP(name, timestamps, starts, as_of) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS) { return velocity_step(fcinfo, timestamps, starts, as_of); }
+VELOCITY_STEP(fk_velocity_ts_step, true, false, false)
+VELOCITY_STEP(fk_velocity_int_step, false, false, false)
+VELOCITY_STEP(fk_velocity_ts_as_of_step, true, false, true)
+VELOCITY_STEP(fk_velocity_int_as_of_step, false, false, true)
+VELOCITY_STEP(fk_velocity_ts_starts_step, true, true, false)
+VELOCITY_STEP(fk_velocity_int_starts_step, false, true, false)
+VELOCITY_STEP(fk_velocity_ts_starts_as_of_step, true, true, true)
+VELOCITY_STEP(fk_velocity_int_starts_as_of_step, false, true, true)
 
 /* RETURNS velocity_result (n, won, lost, won_amount, lost_amount, deal_value, win_rate,
  * cycle_length, velocity, status, reason, velocity_per_period, realised, period_length,
- * cycle_deals, cycle_missing, ci_lower, ci_upper). */
+ * cycle_deals, cycle_missing, ci_lower, ci_upper, as_of, observed, partial, basis), or
+ * velocity_result_timestamp / velocity_result_bigint, the same with as_of of the times' type
+ * (each an int64 Datum). */
 PG_FUNCTION_INFO_V1(fk_velocity_final);
 Datum
 fk_velocity_final(PG_FUNCTION_ARGS)
 {
 	fkpg_state *s;
 	fk_velocity v;
-	Datum		values[18];
-	bool		nulls[18] = {false};
+	Datum		values[22];
+	bool		nulls[22] = {false};
 	static const char *const statuses[] = {"ok", "no_won_deals", "no_closed_deals", "no_cycle", "zero_cycle"};
 
 	if (PG_ARGISNULL(0))
@@ -954,6 +1003,11 @@ fk_velocity_final(PG_FUNCTION_ARGS)
 	values[15] = Int64GetDatum(v.cycle_missing);
 	values[16] = float_or_null(v.ci_lower, v.has_ci, &nulls[16]);
 	values[17] = float_or_null(v.ci_upper, v.has_ci, &nulls[17]);
+	values[18] = Int64GetDatum(v.as_of);
+	nulls[18] = v.as_of == FK_MISSING_TIME;
+	values[19] = Float8GetDatum(v.observed);
+	values[20] = BoolGetDatum(v.partial != 0);
+	values[21] = CStringGetTextDatum(v.basis ? v.basis : "");
 	return composite(fcinfo, values, nulls);
 }
 

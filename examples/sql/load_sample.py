@@ -3,7 +3,8 @@
     python examples/sql/load_sample.py "host=/tmp/fk-pg user=postgres dbname=postgres" [--leads 20000]
 
 Tables: crm (one row per stage change: entity, time, stage, source, amount) and deals (one row
-per opportunity: entity, source, created, closed, outcome, amount). Needs psycopg 3 and a server
+per opportunity: entity, source, created, closed, outcome, amount, and the cycle starts sql_time
+and first_touch). Needs psycopg 3 and a server
 with the funnelkit extension installed (bash scripts/postgres.sh install; start a throwaway server
 with bash scripts/postgres.sh start DIR).
 """
@@ -39,13 +40,15 @@ def load(conninfo: str, leads: int = 20_000, seed: int = 42) -> None:
     opps = fk.opportunities_from_stages(crm).to_pandas()
     deals = pd.DataFrame({"entity": opps["entity"], "source": opps["source"].astype(str),
                           "created": opps["created"], "closed": opps["closed"], "outcome": opps["outcome"],
-                          "amount": opps["amount"]})
+                          "amount": opps["amount"], "sql_time": opps["sql_time"],
+                          "first_touch": opps["first_touch"]})
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         copy_frame(conn, "crm", records, {"entity": "bigint", "time": "timestamp", "stage": "text",
                                           "source": "text", "amount": "float8"})
         copy_frame(conn, "deals", deals, {"entity": "bigint", "source": "text", "created": "timestamp",
-                                          "closed": "timestamp", "outcome": "text", "amount": "float8"})
+                                          "closed": "timestamp", "outcome": "text", "amount": "float8",
+                                          "sql_time": "timestamp", "first_touch": "timestamp"})
         conn.execute(VIEWS.read_text())
 
 

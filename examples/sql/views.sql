@@ -59,19 +59,30 @@ FROM counts, window_funnel_rows(counts.c, ARRAY['Lead', 'MQL', 'SQL', 'Customer'
 -- mean days from creation to close of every deal closed in the quarter, won or lost. By
 -- Little's law V then estimates won revenue per day; realised_per_day, the amount actually won
 -- in the quarter per day, stands beside it as the check. velocity_per_quarter = V * days.
+-- Every source shares one end of the data (as_of, the latest time in deals): a quarter running
+-- past it is partial (observed_share < 1), and its V and realised are not comparable with whole
+-- quarters. cycle_days_from_sql and velocity_per_day_from_sql measure L from the SQL stage
+-- instead of the opportunity's creation (cycle_from=sql).
 CREATE OR REPLACE VIEW velocity_by_source AS
 WITH quarters AS (
     SELECT q AS period_start, q + interval '3 months' AS period_end
     FROM generate_series((SELECT date_trunc('quarter', min(created)) FROM deals),
                          (SELECT date_trunc('quarter', max(created)) FROM deals), interval '3 months') q),
+data_end AS (
+    SELECT greatest(max(created), max(closed), max(sql_time), max(first_touch)) AS as_of FROM deals),
 v AS (
     SELECT d.source, q.period_start,
-           velocity(d.created, d.closed, d.outcome, d.amount, q.period_start, q.period_end) AS v
-    FROM deals d CROSS JOIN quarters q GROUP BY d.source, q.period_start, q.period_end)
+           velocity(d.created, d.closed, d.outcome, d.amount, d.sql_time, d.first_touch, q.period_start,
+                    q.period_end, e.as_of, '') AS v,
+           velocity(d.created, d.closed, d.outcome, d.amount, d.sql_time, d.first_touch, q.period_start,
+                    q.period_end, e.as_of, 'cycle_from=sql') AS from_sql
+    FROM deals d CROSS JOIN quarters q CROSS JOIN data_end e
+    GROUP BY d.source, q.period_start, q.period_end, e.as_of)
 SELECT source, period_start, (v).n AS avg_open_opportunities, (v).won, (v).lost, (v).deal_value,
        (v).win_rate, (v).cycle_length AS cycle_days, (v).velocity AS velocity_per_day,
        (v).realised AS realised_per_day, (v).velocity_per_period AS velocity_per_quarter,
-       (v).period_length AS days, (v).status
+       (v).period_length AS days, (v).status, (v).partial, (v).observed AS observed_share,
+       (from_sql).cycle_length AS cycle_days_from_sql, (from_sql).velocity AS velocity_per_day_from_sql
 FROM v;
 
 -- The reverse funnel: leads needed per stage for a revenue goal of 1,000,000 over 12 months and

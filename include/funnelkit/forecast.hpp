@@ -10,6 +10,14 @@
 // snapshots in one transient stage; its age at a snapshot is the number of steps already spent
 // in the stage. From snapshot to snapshot an entity at transient stage s and age a moves to stage
 // d with probability h_s(a, d), or stays (and its age grows by one).
+// Path memory (forecast_options::memory = path_memory::visited, the default): the transient
+// states are (stage, set of stages visited before the current run), as they occur in the
+// histories (the set grows when a run of records of another stage ends, read from the events,
+// so a visit between two snapshots counts). A recycled lead or a deal that skipped the early
+// stages is then a state of its own; "stage s" below means such a state. A (state, age) cell
+// without training history takes the hazards of its stage pooled over all its states at that
+// age, each move sent to the state of the destination stage whose set adds this stage. The
+// stage table and the weighted pipeline stay per stage.
 // - Markov (forecast_model::markov): h does not depend on the age. h_s(d) = moves from s to d /
 //   entity-steps at risk in s, the occurrence/exposure estimate of the per-step transition
 //   matrix ("counts of moves per step from each transient stage").
@@ -32,12 +40,16 @@
 // H the total hazard. Summed over the steps of each period it gives each open entity's chance of
 // being won in that period; expected wins and revenue per period add these up (revenue with the
 // entity's latest known amount, or the mean won amount of the training data when it has none).
-// Intervals come from a seeded simulation that carries both sources of uncertainty: in each
-// replicate the training entities are resampled with replacement (a bootstrap over the entities
-// in ascending id order, so the row order of the input never changes a result), the hazards are
-// re-estimated from the resample, each open entity's chances are recomputed from them, and then
-// its outcome is drawn. Without the resampling (bootstrap_hazards = false) the intervals carry
-// only the outcome randomness given the estimated hazards, and are too narrow.
+// Intervals come from a seeded simulation that carries the sources of uncertainty: the training
+// entities are resampled with replacement (bootstrap_models resamples over the entities in
+// ascending id order, so the row order of the input never changes a result), the hazards are
+// re-estimated from each resample (from the counts of runs by length, which are sufficient),
+// each open entity's chances are recomputed from them, and simulation r draws every open
+// entity's outcome from resample r mod bootstrap_models. An entity without an amount of its own
+// that wins takes the amount of a random training win (resample_amounts). Without the
+// resampling (bootstrap_hazards = false) the intervals carry only the outcome randomness given
+// the estimated hazards, and are too narrow. Simulations run on `threads` threads, each from its
+// own seeded stream: the same numbers for any thread count.
 // by_segment: a segment's model uses its own hazards where the segment has exposure; a (stage,
 // age) cell of it without any entity-step at risk falls back to the pooled model's hazards
 // (no history is not evidence that a deal never moves); the entities report the steps at risk
@@ -65,6 +77,13 @@ FUNNELKIT_BEGIN_NAMESPACE
 enum class forecast_model : std::uint8_t { markov = 0, semi_markov = 1 };
 std::string_view to_string(forecast_model m) noexcept;
 
+/// What the chain's state remembers of an entity's path besides its stage and the time in it.
+/// none: nothing. visited: the set of transient stages it has been in before the current run
+/// (a fresh lead and a lead handed back from sales are different states, and so are deals that
+/// skipped the early stages and deals that went through them).
+enum class path_memory : std::uint8_t { none = 0, visited = 1 };
+std::string_view to_string(path_memory m) noexcept;
+
 /// An estimated (or hand-built) transition model. States are the model's stage codes: transient
 /// ones (non-terminal stages) and absorbing ones (terminal stages). Ages run 0..max_age; the row
 /// of age max_age holds the pooled hazard of every age >= max_age (max_age = 0: a Markov chain).
@@ -72,7 +91,11 @@ struct transition_model {
     forecast_model kind = forecast_model::markov;
     std::int32_t max_age = 0;
     /// Stage codes of the transient and absorbing states, ascending; won_index indexes absorbing.
+    /// With path memory a stage has one transient state per set of stages visited before.
     std::vector<std::int32_t> transient, absorbing;
+    /// Path memory: per transient state, the stages visited before its run (bit c: stage code
+    /// c); empty without path memory.
+    std::vector<std::uint64_t> visited;
     std::size_t won_index = 0;
     /// hazard[((s * (max_age + 1)) + a) * n_states() + d]: probability that an entity at
     /// transient state s (index into transient) and age a is in state d at the next step, d
@@ -146,8 +169,24 @@ struct forecast_options {
     /// weighted pipeline's stage probabilities) from a bootstrap resample of the training
     /// entities. false: outcome randomness only.
     bool bootstrap_hazards = true;
+    /// Bootstrap resamples behind the intervals (>= 1): simulation r uses resample
+    /// r mod min(bootstrap_models, simulations), so the model fits stay bounded as the outcome
+    /// draws grow.
+    std::int32_t bootstrap_models = 200;
+    /// Amount uncertainty: an open entity without an amount of its own that wins in a simulation
+    /// takes the amount of a training win drawn at random (their mean is the default amount used
+    /// by the expected revenue); false: always the mean won amount.
+    bool resample_amounts = true;
     /// One transition model per segment (the segment of each entity's earliest record).
     bool by_segment = false;
+    /// Path memory of the state (see path_memory). A (state, age) cell with no training
+    /// history takes the hazards of its stage pooled over every path at that age. With
+    /// `visited`, histories with more than 256 (stage, visited set) states are refused (use
+    /// none).
+    path_memory memory = path_memory::visited;
+    /// Worker threads of the simulations (>= 1). Every simulation draws from its own seeded
+    /// stream, so the results do not depend on the number of threads.
+    unsigned threads = 1;
 };
 
 struct forecast_entity_rows {

@@ -185,7 +185,14 @@ private:
 };
 
 /// The result of funnel_analysis() (named funnel_analysis before the function took that name).
+/// Every window_funnel_counts in it (closed, open, per segment, unattributed, per period)
+/// records the window and the time unit (ticks_per_second; 0: not recorded) of the analysis
+/// in its definition(): merging them with counts of another window or unit throws naming the
+/// field. funnel_analysis's own options are no window_funnel modes, so modes stay unrecorded.
 struct funnel_analysis_result {
+    /// The definition the level counts of an analysis with these options record.
+    static window_funnel_definition counts_definition(const funnel_analysis_options& options);
+
     window_funnel_counts closed;  ///< entities whose outcome is final
     window_funnel_counts open;    ///< entrants whose window is still open at data_end
     std::vector<window_funnel_counts> by_segment{};  ///< index = segment code

@@ -84,6 +84,8 @@ struct sla_group {
     /// met / (met + breached); empty when nothing is decided yet.
     std::optional<double> compliance;
     /// Mean and largest time over the limit among breaches, in display units (0 without any).
+    /// Formed from the exact integer sum as a reduced fraction of ticks, so they depend only on
+    /// the instants: not on the row order, nor on the time unit they are written in.
     double mean_over = 0.0, max_over = 0.0;
 };
 

@@ -300,8 +300,11 @@ struct velocity_decomposition {
     explanation explain() const;
 };
 
-/// Throws funnelkit::invalid_argument when an input is not finite and positive (a driver of
-/// 0 has no logarithm: the split is undefined).
+/// The inputs are checked as velocity_formula checks them (one routine), and must also be > 0
+/// (a driver of 0 has no logarithm: the split is undefined): a value that is not finite, not
+/// positive, or a win rate above 1 throws funnelkit::invalid_argument naming the row ("before"
+/// for period 0, "after" for period 1) and the field ("n", "deal_value", "win_rate",
+/// "cycle_length").
 velocity_decomposition decompose_velocity(double n0, double d0, double w0, double l0, double n1,
                                           double d1, double w1, double l1);
 /// From two defined results; throws naming the undefined one, and when the two were computed

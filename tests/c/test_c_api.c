@@ -407,6 +407,99 @@ static void test_velocity(void) {
     fk_deals_free(back);
 }
 
+/* The new fields of fk_velocity and the cycle starts: the deals of test_velocity with SQL times
+ * 4, 15 and 10 days (won A, won B, lost C) and first touches 0, 4 and 4 days. L from the SQL
+ * time = (6 + 20 + 10) / 3 = 12 days; from the first touch (10 + 31 + 16) / 3 = 19 days. */
+static void test_velocity_starts(void) {
+    const int64_t day = 86400;
+    fk_deals *d = NULL, *e = NULL, *back = NULL;
+    fk_velocity v;
+    const void* data = NULL;
+    size_t size = 0, n = 0;
+
+    OK(fk_deals_new(&d));
+    OK(fk_deals_new(&e));
+    OK(fk_deals_add_cycle_starts(d, 0, 10 * day, FK_DEAL_WON, 1000, 4 * day, 0));
+    OK(fk_deals_add_cycle_starts(d, 5 * day, 35 * day, FK_DEAL_WON, 3000, 15 * day, 4 * day));
+    /* Rows without starts merge in: they have neither (missing in L from sql or first touch). */
+    OK(fk_deals_add(e, 6 * day, 20 * day, FK_DEAL_LOST, 500));
+    OK(fk_deals_merge(d, e));
+    OK(fk_deals_velocity(d, 0, 100 * day, (double)day, "cycle_from=sql", &v));
+    CHECK(v.cycle_deals == 2 && v.cycle_missing == 1);
+    NEAR(v.cycle_length, 13.0, 1e-12);
+    fk_deals_free(d);
+    d = NULL;
+    OK(fk_deals_new(&d));
+    /* Rows first without, then with starts: the earlier rows get missing starts. */
+    OK(fk_deals_add(d, 7 * day, FK_MISSING_TIME, FK_DEAL_OPEN, 800));
+    OK(fk_deals_add_cycle_starts(d, 0, 10 * day, FK_DEAL_WON, 1000, 4 * day, 0));
+    OK(fk_deals_add_cycle_starts(d, 5 * day, 35 * day, FK_DEAL_WON, 3000, 15 * day, 4 * day));
+    OK(fk_deals_add_cycle_starts(d, 6 * day, 20 * day, FK_DEAL_LOST, 500, 10 * day, 4 * day));
+    OK(fk_deals_size(d, &n));
+    CHECK(n == 4);
+    OK(fk_deals_serialize(d, &data, &size));
+    CHECK(size > 6 && memcmp(data, "FKDL\x03\x00", 6) == 0);
+    OK(fk_deals_deserialize(data, size, &back));
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "cycle_from=sql", &v));
+    CHECK(v.cycle_deals == 3 && v.cycle_missing == 0 && v.has_cycle_length);
+    NEAR(v.cycle_length, 12.0, 1e-12);
+    NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 12.0, 1e-9);
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "cycle_from=first_touch, cycle_stat=median", &v));
+    NEAR(v.cycle_length, 16.0, 1e-12);
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "cycle_from=first_touch", &v));
+    NEAR(v.cycle_length, 19.0, 1e-12);
+    CHECK(strcmp(v.basis, "count=average_open, win_rate=count, cycle_from=first_touch, cycle_over=closed, "
+                          "cycle_stat=mean, unit=86400 ticks") == 0);
+    /* The end of the data: the latest time in the rows (the close at 35 days), so [0, 100 days)
+     * is partial with 35% observed; an as_of after the period makes it whole. */
+    CHECK(v.as_of == 35 * day && v.partial == 1);
+    NEAR(v.observed, 0.35, 1e-15);
+    OK(fk_deals_velocity(back, 0, 30 * day, (double)day, "unit_name=day", &v));
+    CHECK(v.as_of == 35 * day && v.partial == 0 && v.observed == 1.0);
+    CHECK(strcmp(v.basis, "count=average_open, win_rate=count, cycle_from=created, cycle_over=closed, "
+                          "cycle_stat=mean, unit=day") == 0);
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "as_of=8640000", &v));
+    CHECK(v.as_of == 100 * day && v.partial == 0 && v.observed == 1.0);
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "as_of=-86400", &v));
+    CHECK(v.as_of == -day && v.partial == 1 && v.observed == 0.0);
+    /* The deprecated count word reads as the vendor figure it names. */
+    OK(fk_deals_velocity(back, 0, 100 * day, (double)day, "count=created_in_period", &v));
+    CHECK(strncmp(v.basis, "count=vendor,", 13) == 0);
+    /* An empty buffer without as_of has no end of data; nor has it the cycle-start columns. */
+    fk_deals_free(e);
+    e = NULL;
+    OK(fk_deals_new(&e));
+    OK(fk_deals_velocity(e, 0, 100 * day, (double)day, NULL, &v));
+    CHECK(v.as_of == FK_MISSING_TIME && v.partial == 0 && !v.has_velocity);
+    CHECK(fk_deals_velocity(e, 0, 100 * day, (double)day, "cycle_from=sql", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("fk_deals_add_cycle_starts");
+
+    /* Bad input: a start after the close, unknown words, keys given twice, as_of not a time. */
+    CHECK(fk_deals_add_cycle_starts(d, 0, 10, FK_DEAL_WON, 1, 11, FK_MISSING_TIME) == FK_INVALID_ARGUMENT);
+    ERR_HAS("sql_time");
+    CHECK(fk_deals_add_cycle_starts(d, 0, 10, FK_DEAL_LOST, 1, FK_MISSING_TIME, 12) == FK_INVALID_ARGUMENT);
+    ERR_HAS("first_touch");
+    CHECK(fk_deals_add_cycle_starts(d, 5, 1, FK_DEAL_WON, 1, 0, 0) == FK_INVALID_ARGUMENT);
+    ERR_HAS("closed");
+    CHECK(fk_deals_add_cycle_starts(NULL, 0, 1, FK_DEAL_WON, 1, 0, 0) == FK_NULL_POINTER);
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "cycle_from=sqltime", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("cycle_from");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "count=vendor, count=vendor", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("given twice");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "as_of=soon", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("as_of");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, "unit_name=", &v) == FK_INVALID_ARGUMENT);
+    ERR_HAS("unit_name");
+    CHECK(fk_deals_velocity(back, 0, 100, 1.0, NULL, NULL) == FK_NULL_POINTER);
+    /* A recorded definition names the option that changes. */
+    OK(fk_deals_define(back, 0, 100 * day, (double)day, "cycle_from=sql,as_of=100"));
+    CHECK(fk_deals_define(back, 0, 100 * day, (double)day, "cycle_from=sql,as_of=200") == FK_INVALID_ARGUMENT);
+    CHECK(strstr(fk_deals_error(back), "option 'as_of': value 200 differs from the 100") != NULL);
+    fk_deals_free(d);
+    fk_deals_free(e);
+    fk_deals_free(back);
+}
+
 static void test_plan(void) {
     /* The DOMAIN example: $40,000 at $800, rates 0.5, 0.6, 0.5, 1/3, 10 reps. */
     const char* names[] = {"Lead", "Connect", "Discovery", "Demo"};
@@ -454,6 +547,7 @@ int main(void) {
     test_conversion();
     test_rates();
     test_velocity();
+    test_velocity_starts();
     test_plan();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

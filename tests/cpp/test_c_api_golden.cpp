@@ -1,8 +1,8 @@
 // Golden blobs of the C ABI's row buffers (docs/sql.md, "Byte formats of the row buffers"):
-// fk_events (FKEV) and fk_deals (FKDL), format version 2. The bytes a PostgreSQL server passes
-// between its parallel workers must keep loading; each stored blob loads, is exactly what the
-// writer writes today, gives the answer it was made for, and no flipped bit, truncation or
-// extra byte of it loads.
+// fk_events (FKEV) format version 2, fk_deals (FKDL) format versions 2 and 3. The bytes a
+// PostgreSQL server passes between its parallel workers must keep loading; each stored blob
+// loads, gives the answer it was made for, and no flipped bit, truncation or extra byte of it
+// loads; the blob of each current version is exactly what the writer writes today.
 #include <gtest/gtest.h>
 
 #include <funnelkit/c/funnelkit.h>
@@ -38,6 +38,17 @@ using deals_blob = c_blob<fk_deals, fk_deals_deserialize, fk_deals_free>;
 
 constexpr std::int64_t day = 86'400;
 
+// The stored blob `name` of a current format (written anew when FUNNELKIT_WRITE_GOLDEN is set):
+// exactly the bytes the writer writes today, starting with `head` (magic and version).
+std::vector<std::byte> current_golden(const char* name, const std::vector<std::byte>& written, const char* head) {
+    funnelkit_testing::write_golden_if_asked(name, written);
+    auto golden = funnelkit_testing::read_golden(name);
+    EXPECT_FALSE(golden.empty()) << "missing golden blob " << name;
+    EXPECT_EQ(written, golden);
+    EXPECT_TRUE(golden.size() >= 6 && std::memcmp(golden.data(), head, 6) == 0) << name;
+    return golden;
+}
+
 }  // namespace
 
 // Two entities' events, three steps, a one-hour window in strict_order. Entity 1: steps 1, 2,
@@ -59,11 +70,8 @@ TEST(CApiGolden, EventBufferVersion2) {
     const auto written = bytes_of(data, size);
     fk_events_free(h);
 
-    funnelkit_testing::write_golden_if_asked("fk_events_v2.bin", written);
-    const auto golden = funnelkit_testing::read_golden("fk_events_v2.bin");
-    ASSERT_FALSE(golden.empty()) << "missing golden blob";
-    EXPECT_EQ(written, golden);
-    ASSERT_EQ(std::memcmp(golden.data(), "FKEV\x02\x00", 6), 0);
+    const auto golden = current_golden("fk_events_v2.bin", written, "FKEV\x02\x00");
+    ASSERT_FALSE(golden.empty());
 
     fk_events* back = nullptr;
     ASSERT_EQ(fk_events_deserialize(golden.data(), golden.size(), &back), FK_OK) << fk_last_error();
@@ -85,28 +93,42 @@ TEST(CApiGolden, EventBufferVersion2) {
     EXPECT_EQ(funnelkit_testing::corruptions_accepted<events_blob>(golden), 0);
 }
 
+namespace {
+
 // The four deals of tests/c/test_c_api.c with a recorded definition: the period [0, 100 days)
-// in seconds, L in days, options "cycle_stat=median". The definition travels with the bytes:
-// N = (10 + 30 + 14 + 93) / 100 = 1.47 open deals on average, D = 2000, W = 2/3, L = median of
-// {10, 30, 14} = 14 days, V = 1.47 * 2000 * 2/3 / 14 = 140 per day.
-TEST(CApiGolden, DealBufferVersion2) {
+// in seconds, L in days, options "cycle_stat=median". Without cycle starts (fk_deals_add).
+fk_deals* four_deals() {
     fk_deals* h = nullptr;
-    ASSERT_EQ(fk_deals_new(&h), FK_OK);
-    ASSERT_EQ(fk_deals_define(h, 0, 100 * day, double(day), "cycle_stat=median"), FK_OK);
-    ASSERT_EQ(fk_deals_add(h, 0, 10 * day, FK_DEAL_WON, 1000), FK_OK);
-    ASSERT_EQ(fk_deals_add(h, 5 * day, 35 * day, FK_DEAL_WON, 3000), FK_OK);
-    ASSERT_EQ(fk_deals_add(h, 6 * day, 20 * day, FK_DEAL_LOST, 500), FK_OK);
-    ASSERT_EQ(fk_deals_add(h, 7 * day, FK_MISSING_TIME, FK_DEAL_OPEN, 800.5), FK_OK);
+    EXPECT_EQ(fk_deals_new(&h), FK_OK);
+    EXPECT_EQ(fk_deals_define(h, 0, 100 * day, double(day), "cycle_stat=median"), FK_OK);
+    EXPECT_EQ(fk_deals_add(h, 0, 10 * day, FK_DEAL_WON, 1000), FK_OK);
+    EXPECT_EQ(fk_deals_add(h, 5 * day, 35 * day, FK_DEAL_WON, 3000), FK_OK);
+    EXPECT_EQ(fk_deals_add(h, 6 * day, 20 * day, FK_DEAL_LOST, 500), FK_OK);
+    EXPECT_EQ(fk_deals_add(h, 7 * day, FK_MISSING_TIME, FK_DEAL_OPEN, 800.5), FK_OK);
+    return h;
+}
+
+std::vector<std::byte> serialized(fk_deals* h) {
     const void* data = nullptr;
     std::size_t size = 0;
-    ASSERT_EQ(fk_deals_serialize(h, &data, &size), FK_OK);
-    const auto written = bytes_of(data, size);
-    fk_deals_free(h);
+    EXPECT_EQ(fk_deals_serialize(h, &data, &size), FK_OK);
+    return bytes_of(data, size);
+}
 
-    funnelkit_testing::write_golden_if_asked("fk_deals_v2.bin", written);
+}  // namespace
+
+// Version 2, written before the cycle starts existed: it keeps loading, gives the answer it was
+// made for (N = (10 + 30 + 14 + 93) / 100 = 1.47 open deals on average, D = 2000, W = 2/3,
+// L = median of {10, 30, 14} = 14 days, V = 1.47 * 2000 * 2/3 / 14 = 140 per day), and writes
+// today's version 3 of the same rows.
+TEST(CApiGolden, DealBufferVersion2) {
+    fk_deals* h = four_deals();
+    const auto written = serialized(h);
+    fk_deals_free(h);
+    ASSERT_EQ(std::memcmp(written.data(), "FKDL\x03\x00", 6), 0);
+
     const auto golden = funnelkit_testing::read_golden("fk_deals_v2.bin");
     ASSERT_FALSE(golden.empty()) << "missing golden blob";
-    EXPECT_EQ(written, golden);
     ASSERT_EQ(std::memcmp(golden.data(), "FKDL\x02\x00", 6), 0);
 
     fk_deals* back = nullptr;
@@ -124,6 +146,46 @@ TEST(CApiGolden, DealBufferVersion2) {
     EXPECT_NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 14.0, 1e-9);
     EXPECT_DOUBLE_EQ(v.period_length, 100.0);
     EXPECT_DOUBLE_EQ(v.realised, 40.0);
+    EXPECT_EQ(v.as_of, 35 * day);
+    EXPECT_EQ(v.partial, 1);
+    EXPECT_EQ(serialized(back), written);  // read as version 2, written as version 3
+    fk_deals_free(back);
+    EXPECT_EQ(funnelkit_testing::corruptions_accepted<deals_blob>(golden), 0);
+}
+
+// Version 3 with the cycle starts and as_of in the definition: SQL times 4, 15 and 10 days of
+// the closed deals (none for the open one), first touches 0, 4 and 4 days; options
+// "cycle_from=sql,as_of=8640000" (the end of the data at 100 days: the period is whole).
+// L = mean of {10 - 4, 35 - 15, 20 - 10} = 12 days, V = 1.47 * 2000 * 2/3 / 12 = 163.33.
+TEST(CApiGolden, DealBufferVersion3) {
+    fk_deals* h = nullptr;
+    ASSERT_EQ(fk_deals_new(&h), FK_OK);
+    ASSERT_EQ(fk_deals_define(h, 0, 100 * day, double(day), "cycle_from=sql,as_of=8640000"), FK_OK);
+    ASSERT_EQ(fk_deals_add_cycle_starts(h, 0, 10 * day, FK_DEAL_WON, 1000, 4 * day, 0), FK_OK);
+    ASSERT_EQ(fk_deals_add_cycle_starts(h, 5 * day, 35 * day, FK_DEAL_WON, 3000, 15 * day, 4 * day), FK_OK);
+    ASSERT_EQ(fk_deals_add_cycle_starts(h, 6 * day, 20 * day, FK_DEAL_LOST, 500, 10 * day, 4 * day), FK_OK);
+    ASSERT_EQ(fk_deals_add_cycle_starts(h, 7 * day, FK_MISSING_TIME, FK_DEAL_OPEN, 800.5, FK_MISSING_TIME,
+                                        FK_MISSING_TIME), FK_OK);
+    const auto written = serialized(h);
+    fk_deals_free(h);
+
+    const auto golden = current_golden("fk_deals_v3.bin", written, "FKDL\x03\x00");
+    ASSERT_FALSE(golden.empty());
+
+    fk_deals* back = nullptr;
+    ASSERT_EQ(fk_deals_deserialize(golden.data(), golden.size(), &back), FK_OK) << fk_last_error();
+    fk_velocity v{};
+    ASSERT_EQ(fk_deals_result(back, &v), FK_OK) << fk_deals_error(back);
+    EXPECT_NEAR(v.n, 1.47, 1e-12);
+    EXPECT_EQ(v.cycle_deals, 3);
+    EXPECT_EQ(v.cycle_missing, 0);
+    EXPECT_DOUBLE_EQ(v.cycle_length, 12.0);
+    EXPECT_NEAR(v.velocity, 1.47 * 2000.0 * 2.0 / 3.0 / 12.0, 1e-9);
+    EXPECT_EQ(v.as_of, 100 * day);
+    EXPECT_EQ(v.partial, 0);
+    EXPECT_DOUBLE_EQ(v.observed, 1.0);
+    EXPECT_STREQ(v.basis, "count=average_open, win_rate=count, cycle_from=sql, cycle_over=closed, cycle_stat=mean, "
+                          "unit=86400 ticks");
     fk_deals_free(back);
     EXPECT_EQ(funnelkit_testing::corruptions_accepted<deals_blob>(golden), 0);
 }

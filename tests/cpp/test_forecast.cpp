@@ -76,6 +76,29 @@ recs hand_records() {
     return r;
 }
 
+// Options of the small hand-worked forecasts: steps of 1 tick, one period, no simulations.
+forecast_options step_options(forecast_model model, std::int32_t period_steps, std::int32_t max_age) {
+    forecast_options fo;
+    fo.model = model;
+    fo.step = 1;
+    fo.periods = 1;
+    fo.period_steps = period_steps;
+    fo.max_age = max_age;
+    fo.simulations = 0;
+    return fo;
+}
+
+// A forecast 90 days before the end of a generated sample, with `simulations` simulations
+// drawing from `models` bootstrap resamples.
+forecast_options late_origin(const sample_data& s, std::int32_t simulations, std::int32_t models) {
+    forecast_options fo;
+    fo.origin = s.end - 90 * 86'400;
+    fo.as_of = s.end;
+    fo.simulations = simulations;
+    fo.bootstrap_models = models;
+    return fo;
+}
+
 }  // namespace
 
 TEST(Forecast, HandBuiltMarkovChainMatchesFractions) {
@@ -210,6 +233,7 @@ TEST(Forecast, EstimatesFromHandBuiltHistories) {
     const auto r = hand_records();
     forecast_options fo;
     fo.model = forecast_model::markov;
+    fo.memory = path_memory::none;  // the hand-worked chain has one state per stage
     fo.step = 1;
     fo.origin = 10;
     fo.periods = 2;
@@ -338,12 +362,9 @@ TEST(Forecast, SegmentWithoutHistoryFallsBackToThePooledHazards) {
     r.add(21, 4, 0, 9.0); seg.push_back(1);
     stage_records v = r.view();
     v.segment = seg;
-    forecast_options fo;
-    fo.model = forecast_model::markov;
-    fo.step = 1;
+    auto fo = step_options(forecast_model::markov, 5, 0);
+    fo.memory = path_memory::none;
     fo.periods = 2;
-    fo.period_steps = 5;
-    fo.simulations = 0;
     fo.by_segment = true;
     const auto f = forecast_pipeline(abc_model(), v, fo);
     ASSERT_EQ(f.entities.size(), 2u);
@@ -364,13 +385,10 @@ TEST(Forecast, SegmentWithoutHistoryFallsBackToThePooledHazards) {
 TEST(Forecast, ZeroIsAnAmountAndNaNIsNone) {
     auto r = hand_records();
     r.add(5, 9, 0, 0.0);  // e5 enters A with an amount of 0
-    forecast_options fo;
-    fo.model = forecast_model::markov;
-    fo.step = 1;
+    auto fo = step_options(forecast_model::markov, 5, 0);
+    fo.memory = path_memory::none;
     fo.origin = 10;
     fo.periods = 2;
-    fo.period_steps = 5;
-    fo.simulations = 0;
     const auto f = forecast_pipeline(abc_model(), r.view(), fo);
     const auto& E = f.entities;
     ASSERT_EQ(E.size(), 4u);  // e3, e4, e5, e9
@@ -481,4 +499,152 @@ TEST(Forecast, BadInputIsNamed) {
     forecast_options old;
     old.max_age = 20'000;
     EXPECT_THROW(forecast_pipeline(abc_model(), r.view(), old), invalid_argument);
+}
+
+// The simulations run on threads, each from its own seeded stream: any thread count gives the
+// same intervals, bit for bit, with and without the hazard bootstrap and by segment.
+TEST(Forecast, IntervalsDoNotDependOnTheThreadCount) {
+    const auto s = generate_sample({.leads = 3'000, .seed = 9});
+    auto fo = late_origin(s, 120, 25);
+    for (const bool by_segment : {false, true})
+        for (const bool bootstrap : {true, false}) {
+            fo.by_segment = by_segment;
+            fo.bootstrap_hazards = bootstrap;
+            fo.threads = 1;
+            const auto a = forecast_pipeline(sample_model(), s.records(), fo);
+            for (const unsigned t : {2u, 3u, 7u}) {
+                fo.threads = t;
+                const auto b = forecast_pipeline(sample_model(), s.records(), fo);
+                EXPECT_EQ(a.periods.wins_lower, b.periods.wins_lower) << t;
+                EXPECT_EQ(a.periods.wins_upper, b.periods.wins_upper) << t;
+                EXPECT_EQ(a.periods.revenue_lower, b.periods.revenue_lower) << t;
+                EXPECT_EQ(a.periods.revenue_upper, b.periods.revenue_upper) << t;
+                EXPECT_EQ(a.weighted_revenue_upper, b.weighted_revenue_upper) << t;
+            }
+        }
+}
+
+// Simulation r uses bootstrap resample r mod bootstrap_models: with as many resamples as
+// simulations every simulation has its own; fewer resamples change only the intervals.
+TEST(Forecast, BootstrapModelsBoundTheRefits) {
+    const auto s = generate_sample({.leads = 2'000, .seed = 4});
+    auto fo = late_origin(s, 60, 60);
+    const auto all = forecast_pipeline(sample_model(), s.records(), fo);
+    fo.bootstrap_models = 1'000;  // capped at the simulations: the same resamples
+    const auto capped = forecast_pipeline(sample_model(), s.records(), fo);
+    EXPECT_EQ(all.periods.wins_upper, capped.periods.wins_upper);
+    EXPECT_EQ(all.periods.revenue_upper, capped.periods.revenue_upper);
+    fo.bootstrap_models = 5;
+    const auto few = forecast_pipeline(sample_model(), s.records(), fo);
+    EXPECT_EQ(few.periods.expected_wins, all.periods.expected_wins);
+    EXPECT_NE(few.explain().note.find("one of 5 bootstrap resamples"), std::string::npos);
+    fo.bootstrap_models = 0;
+    EXPECT_THROW(forecast_pipeline(sample_model(), s.records(), fo), invalid_argument);
+    fo.bootstrap_models = 5;
+    fo.threads = 0;
+    EXPECT_THROW(forecast_pipeline(sample_model(), s.records(), fo), invalid_argument);
+}
+
+// Amount uncertainty by hand: one open entity without an amount, whose win is certain in the
+// first step; the training wins were 100 and 300. With resample_amounts the simulated revenue
+// is 100 or 300 (about half each), without it always the mean, 200; the expected revenue is 200
+// either way.
+TEST(Forecast, ResampledAmountsComeFromTheTrainingWins) {
+    recs r;
+    r.add(1, 0, 0); r.add(1, 1, 2, 100.0);  // A then Won (100) at step 1
+    r.add(2, 0, 0); r.add(2, 1, 2, 300.0);  // A then Won (300)
+    r.add(3, 2, 0);                         // open in A at the origin
+    auto fo = step_options(forecast_model::markov, 1, 0);
+    fo.origin = 2;
+    fo.as_of = 2;
+    fo.simulations = 400;
+    fo.bootstrap_hazards = false;
+    fo.confidence = 0.5;
+    const auto a = forecast_pipeline(abc_model(), r.view(), fo);
+    ASSERT_EQ(a.entities.size(), 1u);
+    EXPECT_DOUBLE_EQ(a.entities.p_won[0], 1.0);
+    EXPECT_DOUBLE_EQ(a.periods.expected_revenue[0], 200.0);
+    EXPECT_DOUBLE_EQ(a.periods.revenue_lower[0], 100.0);
+    EXPECT_DOUBLE_EQ(a.periods.revenue_upper[0], 300.0);
+    fo.resample_amounts = false;
+    const auto b = forecast_pipeline(abc_model(), r.view(), fo);
+    EXPECT_DOUBLE_EQ(b.periods.revenue_lower[0], 200.0);
+    EXPECT_DOUBLE_EQ(b.periods.revenue_upper[0], 200.0);
+}
+
+// Path memory by hand (Markov, steps of 1, origin 5):
+// e1: A@0 B@1 A@2 Won@3; e2: A@0 Lost@2; e3: A@0 B@1 A@2, open; e4: B@0 Won@1; e5: B@5, open.
+// States: A|{} (0), A|{A,B} (1), B|{} (2), B|{A} (3).
+// A|{}: 4 steps at risk (1 + 2 + 1), 2 moves to B|{A}, 1 to Lost. A|{A,B}: 4 steps (1 + 3),
+// 1 move to Won. B|{}: 1 step, 1 to Won. B|{A}: 2 steps, 2 moves to A|{A,B}.
+// e3 (in A after a visit to B) is won with probability 1; a fresh A with 2/3. Without memory
+// A has 8 steps at risk (to B 2, Lost 1, Won 1) and B 3 (to A 2, Won 1): P(won | A) = 5/8.
+TEST(Forecast, PathMemoryByHand) {
+    recs r;
+    r.add(1, 0, 0); r.add(1, 1, 1); r.add(1, 2, 0); r.add(1, 3, 2);
+    r.add(2, 0, 0); r.add(2, 2, 3);
+    r.add(3, 0, 0); r.add(3, 1, 1); r.add(3, 2, 0);
+    r.add(4, 0, 1); r.add(4, 1, 2);
+    r.add(5, 5, 1);
+    auto fo = step_options(forecast_model::markov, 5, 0);
+    fo.memory = path_memory::none;
+    const auto none = forecast_pipeline(abc_model(), r.view(), fo);
+    ASSERT_EQ(none.entities.size(), 2u);
+    EXPECT_NEAR(none.entities.p_won[0], 5.0 / 8, 1e-12);
+    fo.memory = path_memory::visited;
+    const auto f = forecast_pipeline(abc_model(), r.view(), fo);
+    const auto& m = f.models[0];
+    ASSERT_EQ(m.transient, (std::vector<std::int32_t>{0, 0, 1, 1}));
+    ASSERT_EQ(m.visited, (std::vector<std::uint64_t>{0, 3, 0, 1}));
+    const std::size_t S = m.n_states();  // 4 transient + Won, Lost
+    EXPECT_EQ(m.at_risk, (std::vector<double>{4, 4, 1, 2}));
+    EXPECT_DOUBLE_EQ(m.hazard[0 * S + 3], 0.5);   // A|{} -> B|{A}
+    EXPECT_DOUBLE_EQ(m.hazard[0 * S + 5], 0.25);  // A|{} -> Lost
+    EXPECT_DOUBLE_EQ(m.hazard[1 * S + 4], 0.25);  // A|{A,B} -> Won
+    EXPECT_DOUBLE_EQ(m.hazard[2 * S + 4], 1.0);   // B|{} -> Won
+    EXPECT_DOUBLE_EQ(m.hazard[3 * S + 1], 1.0);   // B|{A} -> A|{A,B}
+    ASSERT_EQ(f.entities.size(), 2u);
+    EXPECT_EQ(f.entities.stage[0], 0);  // the stage code, not the state
+    EXPECT_NEAR(f.entities.p_won[0], 1.0, 1e-12);
+    EXPECT_NEAR(f.entities.expected_steps[0], 4.0, 1e-12);
+    // The weighted pipeline and the open counts stay per stage.
+    EXPECT_EQ(f.entities.stage_probability, none.entities.stage_probability);
+    ASSERT_EQ(f.stages.size(), 2u);
+    EXPECT_EQ(f.stages.open, (std::vector<std::int64_t>{1, 1}));
+    // Per stage from a fresh entry: A's states weighted by their steps at risk at age 0 (4 and 4):
+    // (2/3 + 1) / 2; B's (1 and 2): (1 * 1 + 2 * 1) / 3.
+    EXPECT_NEAR(f.stages.p_won[0], (2.0 / 3 + 1) / 2, 1e-12);
+    EXPECT_NEAR(f.stages.p_won[1], 1.0, 1e-12);
+    EXPECT_NE(f.explain().json().find("\"memory\""), std::string::npos);
+}
+
+// A state with no history at some age takes its stage's hazards pooled over the paths there.
+// Semi-Markov, steps of 1, max_age 3, origin 5: e1 A@0 B@1 (open); e2 A@0 Won@2; e3 B@0 A@4
+// (open, age 1); e4 B@0 A@3 Won@4; e5 B@5. States A|{} (0), A|{B} (1), B|{} (2), B|{A} (3).
+// A|{}: at risk 2 at age 0 (e1 moves to B|{A}), 1 at age 1 (e2 moves to Won). A|{B}: at risk 2
+// at age 0 (e4 moves to Won), none at age 1: pooled over A's paths at age 1, hazard 1 to Won.
+TEST(Forecast, PathMemoryCellsWithoutHistoryPoolTheStage) {
+    recs r;
+    r.add(1, 0, 0); r.add(1, 1, 1);
+    r.add(2, 0, 0); r.add(2, 2, 2);
+    r.add(3, 0, 1); r.add(3, 4, 0);
+    r.add(4, 0, 1); r.add(4, 3, 0); r.add(4, 4, 2);
+    r.add(5, 5, 1);
+    auto fo = step_options(forecast_model::semi_markov, 3, 3);
+    fo.memory = path_memory::visited;
+    const auto f = forecast_pipeline(abc_model(), r.view(), fo);
+    const auto& m = f.models[0];
+    ASSERT_EQ(m.transient, (std::vector<std::int32_t>{0, 0, 1, 1}));
+    ASSERT_EQ(m.visited, (std::vector<std::uint64_t>{0, 2, 0, 1}));
+    const std::size_t S = m.n_states(), A = m.ages();
+    EXPECT_DOUBLE_EQ(m.hazard[(0 * A + 0) * S + 3], 0.5);  // A|{} -> B|{A} at age 0
+    EXPECT_DOUBLE_EQ(m.hazard[(0 * A + 1) * S + 4], 1.0);  // A|{} -> Won at age 1
+    EXPECT_DOUBLE_EQ(m.hazard[(1 * A + 0) * S + 4], 0.5);  // A|{B} -> Won at age 0
+    EXPECT_EQ(m.at_risk[1 * A + 1], 0.0);
+    EXPECT_DOUBLE_EQ(m.hazard[(1 * A + 1) * S + 4], 1.0);  // pooled over A's paths at age 1
+    // e3 (A|{B}, age 1) is then won at the next step.
+    for (std::size_t k = 0; k < f.entities.size(); ++k)
+        if (f.entities.entity[k] == 3) {
+            EXPECT_NEAR(f.entities.p_won_in[k], 1.0, 1e-12);
+        }
 }

@@ -77,12 +77,55 @@ TEST(FunnelAnalysis, PlainEqualsWindowFunnel) {
         auto e = random_events(seed + 40, 800, 12, 4, 60, seed % 2 ? 0.3 : 0.0);
         funnel_analysis_options o{.window = 10, .steps = 4};
         const auto a = funnel_analysis(e.view(), {}, o);
-        // funnel_analysis records no definition; window_funnel does.
+        // funnel_analysis records the window (the time unit only when given) but no modes;
+        // window_funnel records all three.
         auto plain = merged(a);
         plain.merge(window_funnel_counts(4, window_funnel_definition::of(opts(10, 4))));
         EXPECT_EQ(plain, window_funnel(e.view(), opts(10, 4)).counts);
         EXPECT_EQ(a.conversions, a.closed.at_level(4) + a.open.at_level(4));
     }
+}
+
+// The level counts carry the window and the time unit they were computed with: merging counts
+// of another window or unit is refused naming the field, and the durations state agrees.
+TEST(FunnelAnalysis, CountsRecordWindowAndUnit) {
+    auto e = random_events(7, 300, 12, 3, 60, 0.0);
+    funnel_analysis_options o{.window = 10, .steps = 3, .period = 20, .ticks_per_second = 1};
+    const auto a = funnel_analysis(e.view(), {}, o);
+    for (const auto* c : {&a.closed, &a.open, &a.unattributed}) {
+        EXPECT_EQ(c->definition().window, std::optional<std::int64_t>(10));
+        EXPECT_EQ(c->definition().ticks_per_second, 1);
+        EXPECT_FALSE(c->definition().modes.has_value());
+    }
+    ASSERT_FALSE(a.by_period.empty());
+    for (const auto& c : a.by_period) EXPECT_EQ(c.definition(), a.closed.definition());
+    EXPECT_EQ(a.durations.definition().window, 10);
+    EXPECT_EQ(a.durations.definition().ticks_per_second, 1);
+
+    // Same events, other window: the merge fails naming the window, and changes nothing.
+    o.window = 20;
+    const auto b = funnel_analysis(e.view(), {}, o);
+    window_funnel_counts c = a.closed;
+    try {
+        c.merge(b.closed);
+        ADD_FAILURE() << "merged counts of windows 10 and 20";
+    } catch (const invalid_argument& ex) {
+        EXPECT_NE(std::string(ex.what()).find("window"), std::string::npos) << ex.what();
+    }
+    EXPECT_EQ(c, a.closed);
+    // Same window in milliseconds: the merge fails naming the time unit.
+    o.window = 10;
+    o.ticks_per_second = 1000;
+    const auto ms = funnel_analysis(e.view(), {}, o);
+    try {
+        c.merge(ms.open);
+        ADD_FAILURE() << "merged counts of seconds and milliseconds";
+    } catch (const invalid_argument& ex) {
+        EXPECT_NE(std::string(ex.what()).find("time unit"), std::string::npos) << ex.what();
+    }
+    // Same definition: the merge adds.
+    c.merge(a.open);
+    EXPECT_EQ(c.entities(), a.closed.entities() + a.open.entities());
 }
 
 TEST(FunnelAnalysis, ExclusionsAgainstBruteForce) {
@@ -135,7 +178,7 @@ TEST(FunnelAnalysis, HoldPropertyEqualsPerPropertyFunnel) {
         auto& b = best[pr.entity[i] / 4];
         b = std::max<unsigned>(b, pr.level[i]);
     }
-    window_funnel_counts want(3);
+    window_funnel_counts want(3, funnel_analysis_result::counts_definition({.window = 12, .steps = 3}));
     for (auto [id, l] : best) want.add(l);
     EXPECT_EQ(merged(a), want);
     EXPECT_NE(merged(a), merged(funnel_analysis(e.view(), {}, {.window = 12, .steps = 3})));
@@ -146,7 +189,7 @@ TEST(FunnelAnalysis, UnorderedAgainstBruteForce) {
     const auto a = funnel_analysis(e.view(), {}, {.window = 7, .steps = 4, .unordered = true});
     std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> by;
     for (std::size_t i = 0; i < e.size(); ++i) by[e.entity[i]].emplace_back(e.time[i], e.mask[i]);
-    window_funnel_counts want(4);
+    window_funnel_counts want(4, funnel_analysis_result::counts_definition({.window = 7, .steps = 4, .unordered = true}));
     for (auto& [id, ev] : by) {
         unsigned best = 0;
         for (auto [t0, m0] : ev) {
@@ -379,7 +422,8 @@ TEST(FunnelStepRules, AgainstBruteForce) {
         }
         o.data_end = 10;  // some chains still open, some closed
         const auto all = funnel_analysis(e.view(), {}, o);
-        window_funnel_counts closed(n), open(n);
+        window_funnel_counts closed(n, funnel_analysis_result::counts_definition(o)),
+            open(n, funnel_analysis_result::counts_definition(o));
         std::vector<std::int64_t> through(n, 0);
         std::vector<std::vector<std::int64_t>> dur(n);
         for (auto& [id, ev] : by) {

@@ -273,3 +273,61 @@ TEST(Sla, VolumePeriodAtTheInt64Limit) {
     EXPECT_EQ(team.pacing, std::optional<double>(0.6));
     EXPECT_EQ(team.status, sla_status::pending);
 }
+
+namespace {
+// One response SLA of one touch, evaluated on items created at 0 and touched `over` ticks after
+// a deadline of `limit` ticks, with `scale` ticks per second.
+response_sla_result late_touches(const std::vector<std::int64_t>& over, std::int64_t limit, std::int64_t scale) {
+    sla_commitment c = follow_up_24h();
+    c.limit = limit * scale;
+    c.display_unit = static_cast<double>(hour * scale);
+    std::vector<std::int64_t> created(over.size(), 0), touch;
+    for (std::int64_t o : over) touch.push_back(c.limit + o * scale);
+    return sla_response(c, response_records{created, touch}, std::numeric_limits<std::int64_t>::max());
+}
+}  // namespace
+
+// mean_over is formed from the exact integer sum of the time over the limit: the same instants
+// in seconds, milliseconds and nanoseconds give the same bits, and so does any row order.
+TEST(Sla, MeanOverDependsOnlyOnTheInstants) {
+    // Hand-worked: 2,181,138 s over the limit in 5 breaches = 436,227.6 s = 121.1743 h, i.e.
+    // 2181138 / 18000 = 363523 / 3000 hours, rounded once.
+    const std::vector<std::int64_t> over{719'831, 227'121, 442'622, 761'112, 30'452};
+    const auto s = late_touches(over, 24 * hour, 1);
+    const auto ms = late_touches(over, 24 * hour, 1'000);
+    const auto ns = late_touches(over, 24 * hour, 1'000'000'000);
+    ASSERT_EQ(s.groups[0].breached, 5);
+    EXPECT_EQ(s.groups[0].mean_over, 363'523.0 / 3'000.0);
+    // Summed in doubles and divided twice, the nanosecond mean came out one ulp away.
+    EXPECT_EQ(ms.groups[0].mean_over, s.groups[0].mean_over);
+    EXPECT_EQ(ns.groups[0].mean_over, s.groups[0].mean_over);
+    EXPECT_EQ(ns.groups[0].max_over, s.groups[0].max_over);
+    EXPECT_EQ(s.groups[0].max_over, 761'112.0 / 3'600.0);
+    for (std::size_t i = 0; i < over.size(); ++i) EXPECT_EQ(ns.breaches[i].over_display, s.breaches[i].over_display);
+
+    // Row order: overs near 10^18 ns, whose double sum depends on the order of the additions.
+    std::vector<std::int64_t> big{995'097'304'719'337'844, 978'894'089'588'363'900, 105'590'074'702'964'384};
+    const double first = late_touches(big, 0, 1).groups[0].mean_over;
+    std::sort(big.begin(), big.end());
+    do {
+        EXPECT_EQ(late_touches(big, 0, 1).groups[0].mean_over, first);
+    } while (std::next_permutation(big.begin(), big.end()));
+    // The exact mean: 2,079,581,469,010,666,128 / 3 / 3600 hours.
+    EXPECT_NEAR(first, 2'079'581'469'010'666'128.0 / 3.0 / 3600.0, 1e-15 * first);
+}
+
+// The elapsed share of a running volume period is the same for the same instants in any unit.
+TEST(Sla, VolumeElapsedShareIsUnitFree) {
+    auto share = [](std::int64_t scale) {
+        sla_commitment c;
+        c.kind = sla_kind::volume;
+        c.target = 10;
+        const std::vector<period> periods{{0, 365 * day * scale}};
+        const std::vector<std::int64_t> time{day * scale};
+        const std::vector<std::int32_t> rep{0};
+        return sla_volume(c, volume_records{time, rep}, periods, (100 * day + 7) * scale, 1).rows[0].elapsed;
+    };
+    EXPECT_EQ(share(1), static_cast<double>(100 * day + 7) / static_cast<double>(365 * day));
+    EXPECT_EQ(share(1'000), share(1));
+    EXPECT_EQ(share(1'000'000'000), share(1));
+}

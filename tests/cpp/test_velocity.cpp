@@ -868,3 +868,33 @@ TEST(Velocity, PeriodsPastTheDataEndArePartial) {
     vo.as_of = 150 * day;
     EXPECT_FALSE(velocity(o.view(false), p, vo)[1].partial);
 }
+
+// decompose_velocity checks its inputs with velocity_formula's routine: a win rate above 1,
+// a negative or non-finite value is refused naming the row (before / after) and the field.
+TEST(Velocity, DecomposeChecksInputsLikeTheFormula) {
+    auto message = [](auto&& call) {
+        try {
+            call();
+        } catch (const invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_THROW(velocity_formula(40, 25'000, 1.5, 90), invalid_argument);
+    const std::string above = message([] { (void)decompose_velocity(40, 25'000, 0.25, 90, 50, 24'000, 1.5, 80); });
+    EXPECT_NE(above.find("'after'"), std::string::npos) << above;
+    EXPECT_NE(above.find("'win_rate'"), std::string::npos) << above;
+    EXPECT_NE(above.find("1.5"), std::string::npos) << above;
+    const std::string negative = message([] { (void)decompose_velocity(40, 25'000, -0.25, 90, 50, 24'000, 0.3, 80); });
+    EXPECT_NE(negative.find("'before'"), std::string::npos) << negative;
+    EXPECT_NE(negative.find("'win_rate'"), std::string::npos) << negative;
+    const std::string nan = message([] { (void)decompose_velocity(40, std::nan(""), 0.25, 90, 50, 24'000, 0.3, 80); });
+    EXPECT_NE(nan.find("'before'"), std::string::npos) << nan;
+    EXPECT_NE(nan.find("'deal_value'"), std::string::npos) << nan;
+    const std::string cycle = message([] { (void)decompose_velocity(40, 25'000, 0.25, 90, 50, 24'000, 0.3, INFINITY); });
+    EXPECT_NE(cycle.find("'after'"), std::string::npos) << cycle;
+    EXPECT_NE(cycle.find("'cycle_length'"), std::string::npos) << cycle;
+    // A win rate of exactly 1 is valid for both.
+    EXPECT_NO_THROW((void)decompose_velocity(40, 25'000, 1.0, 90, 50, 24'000, 1.0, 80));
+    EXPECT_DOUBLE_EQ(velocity_formula(40, 25'000, 1.0, 100), 10'000.0);
+}

@@ -475,6 +475,60 @@ TEST(WindowFunnel, LargeUnsortedRoundsMatchSorted) {
     for (auto [id, lvl] : want) ASSERT_EQ(sorted.level[i++], lvl) << id;
 }
 
+// Time order streams through a table of entity states while the entities are few (below 2^17)
+// and groups otherwise: both sides of that limit, every mode, codes and masks, 1 to 3 threads,
+// against the (entity, time) kernel on the same events.
+TEST(WindowFunnel, TimeOrderStreamMatchesSorted) {
+    for (std::size_t entities : {std::size_t{700}, std::size_t{140'000}}) {
+        auto e = random_events(entities, entities, entities < 1000 ? 60 : 3, 4, 50, 0.0);
+        events by_time = e;
+        by_time.permute(order_by(e, false, 11));
+        events sorted = e;
+        sorted.permute(order_by(e, true, 12));
+        const auto codes = [](const events& x) {
+            std::vector<std::int32_t> c;
+            for (auto mk : x.mask) c.push_back(mk ? std::countr_zero(mk) : -1);
+            return c;
+        };
+        const auto c_time = codes(by_time), c_sorted = codes(sorted);
+        for (const mode& m : all_modes) {
+            auto o = opts(7, 4, m);
+            o.per_entity = true;
+            o.order = input_order::entity_time;
+            const auto want = window_funnel({.entity = sorted.entity, .time = sorted.time, .step = c_sorted}, o);
+            ASSERT_GT(want.entity.size(), entities / 2);
+            for (unsigned threads : {1u, 2u, 3u}) {
+                o.threads = threads;
+                o.order = input_order::time;
+                const auto got = window_funnel({.entity = by_time.entity, .time = by_time.time, .step = c_time}, o);
+                ASSERT_EQ(got.entity, want.entity) << mode_name(m) << threads;
+                ASSERT_EQ(got.level, want.level) << mode_name(m) << " threads " << threads << " entities " << entities;
+                EXPECT_EQ(got.counts, want.counts);
+                const auto masks = window_funnel(by_time.view(), o);
+                ASSERT_EQ(masks.level, want.level) << mode_name(m) << " masks, threads " << threads;
+            }
+        }
+    }
+    // A bad row is reported at its row whichever thread meets it.
+    auto e = random_events(3, 3000, 20, 4, 50, 0.0);
+    e.permute(order_by(e, false, 4));
+    std::vector<std::int32_t> code;
+    for (auto mk : e.mask) code.push_back(mk ? std::countr_zero(mk) : -1);
+    code[e.size() - 10] = 9;
+    code[e.size() - 5] = 9;
+    for (unsigned threads : {1u, 2u}) {
+        auto o = opts(7, 4);
+        o.order = input_order::time;
+        o.threads = threads;
+        try {
+            window_funnel({.entity = e.entity, .time = e.time, .step = code}, o);
+            ADD_FAILURE() << "no error";
+        } catch (const std::exception& x) {
+            EXPECT_NE(std::string(x.what()).find("row " + std::to_string(e.size() - 10)), std::string::npos) << x.what();
+        }
+    }
+}
+
 // exact_increase against a brute force: the longest chain of strictly increasing times in the
 // window, steps in order.
 TEST(WindowFunnel, ExactIncreaseAgainstBruteForce) {

@@ -1,6 +1,7 @@
 // Fuzz target: forecast_pipeline() and backtest_forecast() on decoded stage records and options.
 // Checks: every probability in [0, 1] and an entity's outcomes summing to 1, the whole horizon
-// the sum of its periods, intervals ordered, and reversed rows giving the same forecast bit for bit.
+// the sum of its periods, intervals ordered, and reversed rows on one thread giving the same
+// forecast bit for bit (row order and thread count never change a result).
 #include <funnelkit/forecast.hpp>
 
 #include <cmath>
@@ -22,6 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.confidence = in.flag() ? 0.8 : in.number();
     o.seed = in.byte();
     o.by_segment = in.flag();
+    o.memory = static_cast<path_memory>(in.byte() % 2);
+    o.threads = 1 + in.byte() % 3u;
+    o.bootstrap_models = static_cast<std::int32_t>(in.range(0, 5));
+    o.resample_amounts = in.flag();
     if (in.flag()) o.origin = in.flag() ? in.range(0, 60) : in.wide();
     if (in.flag()) o.as_of = in.flag() ? in.range(0, 80) : in.wide();
     const bool with_segment = in.flag();
@@ -61,7 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::vector<std::int64_t> re(entity.rbegin(), entity.rend()), rt(time.rbegin(), time.rend());
         const std::vector<std::int32_t> rs(stage.rbegin(), stage.rend()), rg(segment.rbegin(), segment.rend());
         const std::vector<double> ra(amount.rbegin(), amount.rend());
-        const auto g = forecast_pipeline(model, {re, rt, rs, rg, ra}, o);
+        forecast_options one = o;
+        one.threads = 1;
+        const auto g = forecast_pipeline(model, {re, rt, rs, rg, ra}, one);
         FUZZ_CHECK(g.entities.p_won == E.p_won && g.entities.amount == E.amount && g.entities.age == E.age);
         // Bit for bit, NaN (no interval without simulations) matching NaN.
         auto same = [](const std::vector<double>& x, const std::vector<double>& y) {

@@ -18,15 +18,11 @@ import dask.dataframe as dd  # noqa: E402
 import funnelkit as fk  # noqa: E402
 import funnelkit.dask as fkd  # noqa: E402
 from contract import check_contract  # noqa: E402
+from distributed_data import (  # noqa: E402
+    EVENTS, PARTITIONS, STEPS, crm_records, quiet, same_errors, same_result, skewed_events, with_amounts)
 from funnelkit import _distributed  # noqa: E402
 
-pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),
-              pytest.mark.filterwarnings("ignore::DeprecationWarning:distributed"),
-              pytest.mark.filterwarnings("ignore::DeprecationWarning:dask")]
-
-STEPS = ["Lead", "MQL", "SQL", "Customer"]
-EVENTS = ["visit", "signup", "trial", "pay"]
-PARTITIONS = (1, 2, 7)
+pytestmark = quiet("distributed", "dask")
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +36,12 @@ def client():
 @pytest.fixture(scope="module")
 def crm():
     """The sample CRM records, times at Spark's resolution (microseconds)."""
-    df = fk.sample_crm(1500, seed=7)
-    df["time"] = df["time"].astype("datetime64[us]")
-    for c in ("stage", "source", "reason"):
-        df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df
-
-
-def random_events(n: int = 6000, seed: int = 3) -> pd.DataFrame:
-    """Events of skewed entities (a Zipf-like law: one entity holds a large share), ties, events
-    matching no step, integer seconds."""
-    rng = np.random.default_rng(seed)
-    entity = np.minimum(rng.zipf(1.6, n), 400).astype(np.int64)
-    time = rng.integers(0, 40 * 86_400, n) // 60 * 60
-    event = rng.choice(EVENTS + ["other", "help"], n, p=[0.3, 0.2, 0.15, 0.1, 0.2, 0.05])
-    segment = rng.choice(["ads", "mail", "seo"], n)
-    return pd.DataFrame({"entity": entity, "time": time, "event": event, "channel": segment})
+    return crm_records()
 
 
 @pytest.fixture(scope="module")
 def events():
-    return random_events()
+    return skewed_events(seed=3)
 
 
 def random_touches(n_paths: int = 600, seed: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -90,11 +71,11 @@ MODELS = [dict(model="first_touch"), dict(model="linear"), dict(model="u_shaped"
 
 @pytest.mark.parametrize("partitions", PARTITIONS)
 def test_campaign_report_equal_one_machine(client, crm, partitions):
-    crm = crm.assign(amount=np.where(crm["stage"] == "Customer", np.round(np.arange(len(crm)) * 97.13 % 5e4, 2), 0.0))
+    crm = with_amounts(crm)
     for kw in (dict(cost={"Webinar": 1200.0, "Paid Search": 3e4}), dict(skipped="recorded", interval="jeffreys")):
         got = fkd.campaign_report(_ddf(crm), partitions=partitions, **kw)
         want = fk.campaign_report(crm, **kw)
-        _same(got, want)
+        same_result(got, want)
         assert got.missing_cost == want.missing_cost
     check_contract(got)
 
@@ -106,18 +87,18 @@ def test_attribution_equal_one_machine(client, partitions):
     touches, outcomes = random_touches()
     t, o = _ddf(touches), _ddf(outcomes, 2)
     for kw in MODELS:
-        _same(fkd.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
+        same_result(fkd.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
     # Integer channel codes (-1: a null touch), datetime touches with milestones.
     coded = touches.assign(channel=touches["channel"].map({"ads": 0, "mail": 1, "seo": 2, "social": 3, "tv": 5})
                            .fillna(-1).astype(np.int64))
-    _same(fkd.attribute(_ddf(coded), o, partitions=partitions), fk.attribute(coded, outcomes))
+    same_result(fkd.attribute(_ddf(coded), o, partitions=partitions), fk.attribute(coded, outcomes))
     st, so = fk.sample_touches(400, seed=3)
     st = st.assign(time=st["time"].astype("datetime64[us]"), channel=st["channel"].astype(object),
                    milestone=st["milestone"].astype(object))
     so = so.assign(conversion_time=so["conversion_time"].astype("datetime64[us]"))
     kw = dict(model="w_shaped", milestone="milestone", conversion_time="conversion_time")
     got = fkd.attribute(_ddf(st), _ddf(so), partitions=partitions, **kw)
-    _same(got, fk.attribute(st, so, **kw))
+    same_result(got, fk.attribute(st, so, **kw))
     check_contract(got)
 
 
@@ -125,22 +106,15 @@ def _ddf(df, n=3):
     return dd.from_pandas(df, npartitions=n, sort=False)
 
 
-def _same(got, want):
-    assert type(got) is type(want) or isinstance(got, type(want))
-    assert got.to_arrow().equals(want.to_arrow())
-    if isinstance(want, fk.Mergeable):
-        assert got == want
-
-
 @pytest.mark.parametrize("partitions", PARTITIONS)
 def test_conversion_and_lifecycle_equal_one_machine(client, crm, partitions):
     data = _ddf(crm)
-    _same(fkd.conversion(data, segment="source", partitions=partitions), fk.conversion(crm, segment="source"))
-    _same(fkd.conversion(data, skipped="recorded", partitions=partitions), fk.conversion(crm, skipped="recorded"))
+    same_result(fkd.conversion(data, segment="source", partitions=partitions), fk.conversion(crm, segment="source"))
+    same_result(fkd.conversion(data, skipped="recorded", partitions=partitions), fk.conversion(crm, skipped="recorded"))
     got = fkd.lifecycle(data, segment="source", reason="reason", partitions=partitions)
-    _same(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
+    same_result(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
     assert got.explain().inputs["rows"] == len(crm)
-    _same(fkd.lifecycle(data, passes="every", as_of="2030-01-01", partitions=partitions),
+    same_result(fkd.lifecycle(data, passes="every", as_of="2030-01-01", partitions=partitions),
           fk.lifecycle(crm, as_of="2030-01-01").summary(passes="every"))
 
 
@@ -148,14 +122,14 @@ def test_conversion_and_lifecycle_equal_one_machine(client, crm, partitions):
 def test_event_funnels_equal_one_machine(client, crm, events, partitions):
     data = _ddf(crm)
     kw = dict(window="30d", steps=STEPS, step="stage")
-    _same(fkd.window_funnel(data, partitions=partitions, **kw), fk.window_funnel(crm, **kw))
+    same_result(fkd.window_funnel(data, partitions=partitions, **kw), fk.window_funnel(crm, **kw))
     kw = dict(window=3 * 86_400, steps=EVENTS, step="event", strict_order=True)
-    _same(fkd.window_funnel(_ddf(events, 5), partitions=partitions, **kw), fk.window_funnel(events, **kw))
+    same_result(fkd.window_funnel(_ddf(events, 5), partitions=partitions, **kw), fk.window_funnel(events, **kw))
     kw = dict(window="2d", steps=EVENTS, step="event", segment="channel", period="week", tz="Europe/Berlin",
               exclusions=[("help", "signup", "pay")], max_gap={"trial": "1d"}, optional=["trial"],
               count_conversions=True)
     got, want = fkd.funnel_analysis(_ddf(events, 5), partitions=partitions, **kw), fk.funnel_analysis(events, **kw)
-    _same(got, want)
+    same_result(got, want)
     for part in ("segments", "trend"):
         assert getattr(got, part)().to_arrow().equals(getattr(want, part)().to_arrow())
     assert (got.closed, got.open, got.unattributed) == (want.closed, want.open, want.unattributed)
@@ -168,7 +142,7 @@ def test_datetime_events_and_results_pass_the_contract(client, crm, events):
     dated = events.assign(time=pd.to_datetime(events["time"], unit="s").astype("datetime64[us]"))
     kw = dict(window="3d", steps=EVENTS, step="event", segment="channel", period="month")
     got = fkd.funnel_analysis(_ddf(dated), data_end="1970-02-15", **kw)
-    _same(got, fk.funnel_analysis(dated, data_end="1970-02-15", **kw))
+    same_result(got, fk.funnel_analysis(dated, data_end="1970-02-15", **kw))
     assert got.time_to_convert().to_arrow().equals(fk.funnel_analysis(dated, data_end="1970-02-15", **kw)
                                                    .time_to_convert().to_arrow())
     wf = fkd.window_funnel(_ddf(dated), window="3d", steps=EVENTS, step="event")
@@ -178,14 +152,7 @@ def test_datetime_events_and_results_pass_the_contract(client, crm, events):
 
 def test_errors_are_the_single_machine_ones(client, events):
     data = _ddf(events)
-    for kwargs in (dict(window="1d", steps=["visit", "sign_up"], step="event"),
-                   dict(window=3600.5, steps=EVENTS, step="event"),
-                   dict(window="1d", steps=EVENTS, step="evnt")):
-        with pytest.raises((ValueError, TypeError)) as single:
-            fk.window_funnel(events, **kwargs)
-        with pytest.raises(type(single.value)) as dist:
-            fkd.window_funnel(data, **kwargs)
-        assert str(dist.value) == str(single.value)
+    same_errors(lambda **kw: fk.window_funnel(events, **kw), lambda **kw: fkd.window_funnel(data, **kw))
     with pytest.warns(UserWarning, match="never occurs"):
         got = fkd.window_funnel(data, window="1d", steps=["visit", "sign_up"], step="event", absent="warn")
     with pytest.warns(UserWarning, match="never occurs"):
@@ -264,7 +231,7 @@ def test_same_arguments_as_one_machine():
 
 def test_many_parts_merge_in_a_tree(client, crm):
     got = fkd.conversion(_ddf(crm, 2), segment="source", partitions=40)
-    _same(got, fk.conversion(crm, segment="source"))
+    same_result(got, fk.conversion(crm, segment="source"))
 
 
 def test_large_duration_sums_merge_exactly(client):
@@ -276,6 +243,6 @@ def test_large_duration_sums_merge_exactly(client):
     big = [s for s in want.stages if want._state.time_in_stage(want.stages.index(s), -1).sum >= 2.0 ** 53]
     assert big  # the sums need more than a double's 53 bits of nanoseconds
     got = fkd.lifecycle(_ddf(crm, 4), partitions=7)
-    _same(got, want)
+    same_result(got, want)
     shuffled = fk.lifecycle(crm.sample(frac=1.0, random_state=2)).summary()
     assert shuffled == want and shuffled.to_arrow().equals(want.to_arrow())

@@ -28,11 +28,11 @@ def _hand_records() -> pd.DataFrame:
 
 
 def test_hand_worked_markov_forecast_in_every_input_format(input_format):
-    """A: 12 steps at risk, one move to B and one to Lost; B: 3 steps, one to Won and one back
-    to A. Jump chain A -> B | Lost (1/2 each), B -> A | Won (1/2 each): P(won | A) = 1/3,
-    P(won | B) = 2/3."""
+    """Without path memory. A: 12 steps at risk, one move to B and one to Lost; B: 3 steps, one
+    to Won and one back to A. Jump chain A -> B | Lost (1/2 each), B -> A | Won (1/2 each):
+    P(won | A) = 1/3, P(won | B) = 2/3."""
     f = fk.forecast_pipeline(as_format(_hand_records(), input_format), model=ABC, method="markov", step=1,
-                             period_length=5, periods=2, max_age=0, simulations=0)
+                             period_length=5, periods=2, max_age=0, simulations=0, memory="none")
     assert isinstance(f, fk.PipelineForecast)
     e = f.entities()
     assert list(e["entity"]) == [3, 4, 9] and list(e["stage"]) == ["A", "A", "B"]
@@ -46,7 +46,7 @@ def test_hand_worked_markov_forecast_in_every_input_format(input_format):
     np.testing.assert_allclose(st["stage_probability"], [0.5, 1.0])
     assert f.weighted.revenue == pytest.approx(0.5 * 1000 + 0.5 * 500 + 500)
     ref = fk.forecast_pipeline(_hand_records(), model=ABC, method="markov", step=1, period_length=5, periods=2,
-                               max_age=0, simulations=0)
+                               max_age=0, simulations=0, memory="none")
     assert f.to_dict() == ref.to_dict() and e.to_dict() == ref.entities().to_dict()
 
 
@@ -58,7 +58,7 @@ def crm() -> pd.DataFrame:
 def test_markov_chain_against_numpy(crm):
     """The estimated per-step chain, solved again with numpy: B = (I - Q)^-1 R, t = (I - Q)^-1 1,
     and P(won in the first period) from powers of the full step matrix."""
-    f = fk.forecast_pipeline(crm, method="markov", origin="2024-10-01", simulations=0)
+    f = fk.forecast_pipeline(crm, method="markov", origin="2024-10-01", simulations=0, memory="none")
     names = list(fk.sample_model().names)
     tr = f.transitions().to_pandas()
     st = f.stages().to_pandas()
@@ -89,7 +89,7 @@ def test_markov_chain_against_numpy(crm):
 def test_semi_markov_against_a_direct_simulation(crm):
     """The semi-Markov chance of a win within the horizon, against a simulation (numpy) of the
     estimated hazards, for the open opportunities (ages differ: old ones rarely close)."""
-    f = fk.forecast_pipeline(crm, origin="2024-10-01", simulations=0, max_age="60d")
+    f = fk.forecast_pipeline(crm, origin="2024-10-01", simulations=0, max_age="60d", memory="none")
     tr = f.transitions().to_pandas()
     names = list(fk.sample_model().names)
     A = int(tr["age"].max())
@@ -355,40 +355,55 @@ def test_pooled_interval_coverage_over_data_seeds():
     assert 0.70 <= held / cells <= 0.92
 
 
-def test_markov_hazards_against_daily_snapshots_in_pandas():
-    """The Markov hazards of the sample, recomputed from the definition: the state of every
-    entity at each daily snapshot origin - k days (stage of its last record at or before it),
-    moves = consecutive snapshots in different states, at risk = consecutive pairs starting in a
-    transient state."""
-    crm = fk.sample_crm(600, seed=8)
-    origin = pd.Timestamp("2024-10-01")
-    f = fk.forecast_pipeline(crm, method="markov", origin=origin, simulations=0)
+def _snapshot_moves(crm: pd.DataFrame, origin: pd.Timestamp, visited: bool) -> tuple[dict, dict]:
+    """Moves and steps at risk from daily snapshots, by the definition: the state of an entity at
+    the snapshot origin - k days is the stage of its last record at or before it (with
+    ``visited``, and the stages of the entity's earlier runs of records, joined by "+"); a move is
+    two consecutive snapshots in different states; at risk: consecutive pairs starting in a
+    transient state. Keys (from, visited, to) and (from, visited)."""
     names = list(fk.sample_model().names)
     terminal = {"Customer", "Lost", "Disqualified"}
     day = pd.Timedelta(days=1)
-    moves: dict[tuple[str, str], int] = {}
-    risk: dict[str, int] = {}
+    moves: dict[tuple[str, str, str], int] = {}
+    risk: dict[tuple[str, str], int] = {}
     for _, g in crm[crm["time"] <= origin].sort_values(["time"], kind="stable").groupby("entity", observed=True):
         times = g["time"].to_numpy()
         stages = g["stage"].astype(str).to_numpy()
+        labels, seen, cur, run_label = [], set(), None, ""
+        for s in stages:  # the visited set of each record's run
+            if s != cur:
+                if cur is not None and cur not in terminal:
+                    seen.add(cur)
+                cur = s
+                run_label = "+".join(n for n in names if n in seen) if visited else ""
+            labels.append(run_label)
         k0 = -((origin - pd.Timestamp(times[0])) // day)  # first snapshot at or after the first record
         snaps = np.asarray(origin.to_datetime64() + np.arange(k0, 1) * np.timedelta64(1, "D"), dtype=times.dtype)
         idx = np.searchsorted(times, snaps, side="right") - 1
-        states = stages[idx]
+        states = [(stages[i], labels[i]) for i in idx]
         for a, b in zip(states[:-1], states[1:]):
-            if a in terminal:
+            if a[0] in terminal:
                 break
             risk[a] = risk.get(a, 0) + 1
             if b != a:
-                moves[(a, b)] = moves.get((a, b), 0) + 1
+                moves[(a[0], a[1], b[0])] = moves.get((a[0], a[1], b[0]), 0) + 1
+    return moves, risk
+
+
+def test_markov_hazards_against_daily_snapshots_in_pandas():
+    """The Markov hazards of the sample without path memory, recomputed from daily snapshots."""
+    crm = fk.sample_crm(600, seed=8)
+    origin = pd.Timestamp("2024-10-01")
+    f = fk.forecast_pipeline(crm, method="markov", origin=origin, simulations=0, memory="none")
+    moves, risk = _snapshot_moves(crm, origin, visited=False)
     tr = f.transitions().to_pandas()
     got = {(r["from"], r["to"]): (r["moves"], r["at_risk"], r["hazard"]) for _, r in tr.iterrows()}
-    assert set(got) == set(moves)
-    for (a, b), n in moves.items():
+    assert set(got) == {(a, b) for a, _, b in moves}
+    for (a, v, b), n in moves.items():
         m, at_risk, h = got[(a, b)]
-        assert (m, at_risk) == (n, risk[a]), (a, b)
-        assert h == pytest.approx(n / risk[a], rel=1e-12)
-    assert set(names) >= set(risk)
+        assert (m, at_risk) == (n, risk[(a, v)]), (a, b)
+        assert h == pytest.approx(n / risk[(a, v)], rel=1e-12)
+    assert "visited" not in tr.columns
 
 
 def test_weighted_pipeline_interval_against_the_exact_distribution():
@@ -407,3 +422,95 @@ def test_weighted_pipeline_interval_against_the_exact_distribution():
     lo, hi = int(np.searchsorted(cdf, 0.1)), int(np.searchsorted(cdf, 0.9))
     assert f.weighted.wins == pytest.approx(sp.sum())
     assert abs(f.weighted.wins_lower - lo) <= 1 and abs(f.weighted.wins_upper - hi) <= 1
+
+
+# -- one options object, threads, bounded bootstrap models, amount uncertainty --------------------
+def test_options_object_and_keywords_are_one_definition():
+    """ForecastOptions holds the options both functions share: passing it, passing the same
+    keywords, or overriding its fields with keywords gives the same result."""
+    crm = fk.sample_crm(1_500, seed=6)
+    o = fk.ForecastOptions(step="7d", periods=2, simulations=40, seed=5, no_amount=0)
+    a = fk.forecast_pipeline(crm, origin="2024-09-01", options=o)
+    b = fk.forecast_pipeline(crm, origin="2024-09-01", step="7d", periods=2, simulations=40, seed=5, no_amount=0)
+    assert a.to_dict() == b.to_dict() and a.explain().options == b.explain().options
+    c = fk.forecast_pipeline(crm, origin="2024-09-01", options=fk.ForecastOptions(step="1d"), step="7d", periods=2,
+                             simulations=40, seed=5, no_amount=0)
+    assert c.to_dict() == a.to_dict()
+    bt = fk.backtest_forecast(crm, n_origins=2, options=o)
+    assert bt.to_dict() == fk.backtest_forecast(crm, n_origins=2, step="7d", periods=2, simulations=40, seed=5,
+                                                no_amount=0).to_dict()
+    with pytest.raises(TypeError, match="did you mean 'simulations'"):
+        fk.forecast_pipeline(crm, simulation=10)
+    with pytest.raises(TypeError, match="ForecastOptions"):
+        fk.backtest_forecast(crm, options={"step": "7d"})
+    check_contract(a)
+
+
+def test_threads_and_bootstrap_models():
+    """Any thread count gives the same numbers; bootstrap_models caps the refits (at least the
+    simulations: the same intervals), and fewer resamples leave the expected values alone."""
+    crm = fk.sample_crm(3_000, seed=2)
+    kw = dict(origin="2024-10-01", simulations=90, no_amount=0, segment="source", by_segment=True)
+    one = fk.forecast_pipeline(crm, **kw)
+    two = fk.forecast_pipeline(crm, threads=2, **kw)
+    assert one.to_dict() == two.to_dict()
+    assert fk.forecast_pipeline(crm, bootstrap_models=90, **kw).to_dict() == \
+        fk.forecast_pipeline(crm, bootstrap_models=5000, **kw).to_dict()
+    few = fk.forecast_pipeline(crm, bootstrap_models=3, **kw)
+    np.testing.assert_array_equal(few["expected_wins"], one["expected_wins"])
+    assert "one of 3 bootstrap resamples" in few.explain().definition
+    with pytest.raises(ValueError, match="threads"):
+        fk.forecast_pipeline(crm, threads=0)
+
+
+def test_resampled_amounts_against_the_training_wins():
+    """An open entity without an amount whose win is certain: the training wins were 100 and 300,
+    so with resample_amounts its simulated revenue is one of them (the 25% and 75% quantiles of
+    about as many of each), without it always their mean; the expected revenue is 200 either
+    way."""
+    nan = float("nan")
+    df = pd.DataFrame([(1, 0, "A", nan), (1, 1, "Won", 100.0), (2, 0, "A", nan), (2, 1, "Won", 300.0),
+                       (3, 2, "A", nan)], columns=["entity", "time", "stage", "amount"])
+    kw = dict(model=ABC, method="markov", step=1, period_length=1, periods=1, max_age=0, simulations=400,
+              bootstrap_hazards=False, confidence=0.5)
+    f = fk.forecast_pipeline(df, **kw)
+    assert f["expected_revenue"][0] == 200.0
+    assert (f["revenue_lower"][0], f["revenue_upper"][0]) == (100.0, 300.0)
+    g = fk.forecast_pipeline(df, resample_amounts=False, **kw)
+    assert (g["revenue_lower"][0], g["revenue_upper"][0]) == (200.0, 200.0)
+
+
+def test_path_memory_by_hand():
+    """memory="visited" (Markov, steps of 1, origin 5): e3 sits in A after a visit to B; the
+    entities that did so before were all won, so P(won) = 1 (4 steps at risk, 1 move to Won);
+    without memory A and B pool fresh and returning entities: P(won | A) = 5/8."""
+    rows = [(1, 0, "A"), (1, 1, "B"), (1, 2, "A"), (1, 3, "Won"), (2, 0, "A"), (2, 2, "Lost"), (3, 0, "A"),
+            (3, 1, "B"), (3, 2, "A"), (4, 0, "B"), (4, 1, "Won"), (5, 5, "B")]
+    df = pd.DataFrame(rows, columns=["entity", "time", "stage"])
+    kw = dict(model=ABC, amount=None, method="markov", step=1, period_length=5, periods=1, max_age=0, simulations=0)
+    none = fk.forecast_pipeline(df, memory="none", **kw).entities().to_pandas().set_index("entity")
+    assert none.loc[3, "p_won"] == pytest.approx(5 / 8, rel=1e-12)
+    f = fk.forecast_pipeline(df, memory="visited", **kw)
+    e = f.entities().to_pandas().set_index("entity")
+    assert e.loc[3, "stage"] == "A" and e.loc[3, "p_won"] == pytest.approx(1.0, rel=1e-12)
+    tr = f.transitions().to_pandas()
+    got = {(r["from"], r["visited"], r["to"]): (r["moves"], r["at_risk"]) for _, r in tr.iterrows()}
+    assert got == {("A", "", "B"): (2, 4), ("A", "", "Lost"): (1, 4), ("A", "A+B", "Won"): (1, 4),
+                   ("B", "", "Won"): (1, 1), ("B", "A", "A"): (2, 2)}
+    assert f.explain().options["memory"] == "visited"
+    with pytest.raises(ValueError, match="did you mean 'visited'"):
+        fk.forecast_pipeline(df, memory="visit", **kw)
+
+
+def test_path_memory_hazards_against_daily_snapshots_in_pandas():
+    """The Markov hazards with memory="visited" (the default), recomputed from daily snapshots
+    whose state adds the stages of the entity's earlier runs of records."""
+    crm = fk.sample_crm(600, seed=8)
+    origin = pd.Timestamp("2024-10-01")
+    f = fk.forecast_pipeline(crm, method="markov", origin=origin, simulations=0)
+    moves, risk = _snapshot_moves(crm, origin, visited=True)
+    tr = f.transitions().to_pandas()
+    got = {(r["from"], r["visited"], r["to"]): (r["moves"], r["at_risk"]) for _, r in tr.iterrows() if r["moves"] > 0}
+    assert set(got) == set(moves)
+    for (a, v, b), n in moves.items():
+        assert got[(a, v, b)] == (n, risk[(a, v)]), (a, v, b)

@@ -208,3 +208,40 @@ def test_row_order_and_threads_give_identical_results():
         assert sum(ref[0]) > 0
     with pytest.raises(ValueError, match="option 'threads'"):
         funnel_analysis(df, window=300, steps=steps, entity="user", time="ts", step="event", threads=0)
+
+
+def test_level_counts_record_window_and_unit_from_the_core():
+    """Every level count of the result (closed, open, per segment, including a segment no entity
+    was attributed to, per period) carries the window and the time unit it was computed with:
+    a merge with counts of another window or unit is refused naming the field."""
+    df = pd.DataFrame({"user": ["u1", "u1", "u1", "u2", "u2"], "ts": [0, 1, 2, 5, 30],
+                       "event": ["view", "signup", "buy", "view", "signup"],
+                       "src": ["ads", "ads", "zz", "ads", "ads"]})
+    kw = dict(steps=["view", "signup", "buy"], entity="user", time="ts", step="event", data_end=100,
+              segment="src", period="day")
+    a = funnel_analysis(df, window=10, **kw)
+    b = funnel_analysis(df, window=20, **kw)
+    ms = funnel_analysis(df, window=10, time_unit="ms", **kw)  # 10 ms: the same ticks, another unit
+    # "zz" is on no entity's first event: its counts are empty, with the analysis's definition.
+    assert a.by_segment["zz"].reached == [0, 0, 0, 0]
+    parts = [a.closed, a.open, a.unattributed, a.by_segment["ads"], a.by_segment["zz"], *a.by_period.values()]
+
+    def state(part):  # an independent copy of the core's level counts
+        return type(part._state).deserialize(part._state.serialize())
+
+    for part in parts:
+        # The core state names the field that differs ...
+        with pytest.raises(ValueError, match="window differs"):
+            state(part).merge(b.closed._state)
+        with pytest.raises(ValueError, match="time unit differs"):
+            state(part).merge(ms.closed._state)
+        merged = state(part)
+        merged.merge(a.closed._state)
+        assert merged.entities == part._state.entities + a.closed._state.entities
+        # ... and the result refuses the merge as a whole.
+        with pytest.raises(ValueError, match="different 'options': 'window' differs \\(10 vs 20\\)"):
+            part.copy().merge(b.closed)
+    # The window of counts read back from bytes is still checked.
+    back = type(a.closed).from_bytes(a.by_segment["zz"].to_bytes())
+    with pytest.raises(ValueError, match="window differs"):
+        back._state.merge(b.open._state)

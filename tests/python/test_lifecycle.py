@@ -617,3 +617,15 @@ def test_lifecycle_threads_and_row_order_give_identical_results():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="option 'threads'"):
             lifecycle(crm, threads=bad)
+
+
+def test_empty_records_report_no_observation_end():
+    """With no records and no as_of there is no observation end: as_of is None, not the epoch;
+    a given as_of is kept."""
+    empty = fk.sample_crm(50, seed=1).iloc[:0]
+    lc = fk.lifecycle(empty)
+    assert len(lc) == 0 and lc.as_of is None
+    assert "no records" in repr(lc) and "1970" not in repr(lc)
+    given = fk.lifecycle(empty, as_of="2024-06-30")
+    assert given.as_of == np.datetime64("2024-06-30T00:00:00")
+    assert "as of 2024-06-30" in repr(given)

@@ -199,3 +199,40 @@ def test_revenue_report_demo():
     assert "Sales velocity by source" in text
     assert "Webinar" in text and "Plan for" in text and "ResponseSLA(compliance" in text
     assert "VolumeSLA(" in text
+
+
+# -- mean over the limit: exact, unit-free and order-free ------------------------------------------
+_OVERS = [719_831, 227_121, 442_622, 761_112, 30_452]  # seconds over a 24 h limit
+
+
+def _late(unit: str, order: list[int] | None = None) -> pd.DataFrame:
+    start = np.datetime64("2024-03-01T00:00:00", unit)
+    created = np.array([start] * len(_OVERS), dtype=f"datetime64[{unit}]")
+    touch = created + np.array([24 * 3600 + o for o in _OVERS], dtype="timedelta64[s]").astype(f"timedelta64[{unit}]")
+    df = pd.DataFrame({"created": created, "first_touch": touch, "rep": ["a", "b", "a", "b", "a"]})
+    return df if order is None else df.iloc[order].reset_index(drop=True)
+
+
+def test_mean_over_is_the_same_for_every_time_unit_and_row_order():
+    from fractions import Fraction
+    kw = dict(created="created", first_touch="first_touch", limit="24h", as_of="2024-06-01", rep="rep")
+    ref = fk.sla_response(_late("s"), **kw)
+    # Hand-worked: 2,181,138 s over the limit in 5 breaches = 121.17433... hours, rounded once.
+    assert ref["breached"][0] == 5
+    assert ref["mean_over"][0] == float(Fraction(sum(_OVERS), 5 * 3600))
+    assert ref["max_over"][0] == 761_112 / 3600
+    for unit in ("ms", "us", "ns"):
+        got = fk.sla_response(_late(unit), **kw)
+        # Identical to the bit (the double sum in nanoseconds used to land one ulp away).
+        np.testing.assert_array_equal(np.asarray(got["mean_over"]), np.asarray(ref["mean_over"]))
+        np.testing.assert_array_equal(np.asarray(got["max_over"]), np.asarray(ref["max_over"]))
+        np.testing.assert_array_equal(np.asarray(got.breaches()["over_hours"]),
+                                      np.asarray(ref.breaches()["over_hours"]))
+    # Row order: many breaches of large nanosecond overs, summed exactly.
+    df = _mqls(4000)
+    df = df.assign(created=df["created"].astype("datetime64[ns]"), first_touch=df["first_touch"] + pd.Timedelta("123ns"))
+    kw = dict(created="created", first_touch="first_touch", limit="1h", as_of="2024-04-30", rep="rep")
+    want = np.asarray(fk.sla_response(df, **kw)["mean_over"])
+    for seed in range(5):
+        got = fk.sla_response(df.sample(frac=1.0, random_state=seed).reset_index(drop=True), **kw)
+        np.testing.assert_array_equal(np.asarray(got["mean_over"]), want)

@@ -21,14 +21,10 @@ pd = pytest.importorskip("pandas")
 import funnelkit as fk  # noqa: E402
 import funnelkit.spark as fks  # noqa: E402
 from contract import check_contract  # noqa: E402
+from distributed_data import (  # noqa: E402
+    EVENTS, PARTITIONS, STEPS, crm_records, quiet, same_errors, same_result, skewed_events, with_amounts)
 
-pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),
-              pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark"),
-              pytest.mark.filterwarnings("ignore::DeprecationWarning:py4j")]
-
-STEPS = ["Lead", "MQL", "SQL", "Customer"]
-EVENTS = ["visit", "signup", "trial", "pay"]
-PARTITIONS = (1, 2, 7)
+pytestmark = quiet("pyspark", "py4j")
 
 
 @pytest.fixture(scope="session")
@@ -49,23 +45,12 @@ def spark():
 @pytest.fixture(scope="module")
 def crm():
     """The sample CRM records with Spark's time resolution (microseconds, UTC)."""
-    df = fk.sample_crm(1500, seed=7)
-    df["time"] = df["time"].astype("datetime64[us]").dt.tz_localize("UTC")
-    for c in ("stage", "source", "reason"):
-        df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df[["entity", "time", "stage", "source", "reason"]]
+    return crm_records(utc=True)[["entity", "time", "stage", "source", "reason"]]
 
 
 @pytest.fixture(scope="module")
 def events():
-    """Events of skewed entities (a Zipf-like law: one entity holds a large share), ties, events
-    matching no step, integer seconds."""
-    rng = np.random.default_rng(5)
-    n = 6000
-    return pd.DataFrame({"entity": np.minimum(rng.zipf(1.6, n), 400).astype(np.int64),
-                         "time": rng.integers(0, 40 * 86_400, n) // 60 * 60,
-                         "event": rng.choice(EVENTS + ["other", "help"], n, p=[0.3, 0.2, 0.15, 0.1, 0.2, 0.05]),
-                         "channel": rng.choice(["ads", "mail", "seo"], n)})
+    return skewed_events(seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -78,32 +63,25 @@ def spark_events(spark, events):
     return spark.createDataFrame(events).repartition(3).cache()
 
 
-def _same(got, want):
-    assert isinstance(got, type(want))
-    assert got.to_arrow().equals(want.to_arrow())
-    if isinstance(want, fk.Mergeable):
-        assert got == want
-
-
 @pytest.mark.parametrize("partitions", PARTITIONS)
 def test_conversion_and_lifecycle_equal_one_machine(spark_crm, crm, partitions):
-    _same(fks.conversion(spark_crm, segment="source", partitions=partitions), fk.conversion(crm, segment="source"))
+    same_result(fks.conversion(spark_crm, segment="source", partitions=partitions), fk.conversion(crm, segment="source"))
     got = fks.lifecycle(spark_crm, segment="source", reason="reason", partitions=partitions)
-    _same(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
+    same_result(got, fk.lifecycle(crm, segment="source", reason="reason").summary())
     assert got.explain().inputs["rows"] == len(crm)
 
 
 @pytest.mark.parametrize("partitions", PARTITIONS)
 def test_event_funnels_equal_one_machine(spark_crm, crm, spark_events, events, partitions):
     kw = dict(window="30d", steps=STEPS, step="stage")
-    _same(fks.window_funnel(spark_crm, partitions=partitions, **kw), fk.window_funnel(crm, **kw))
+    same_result(fks.window_funnel(spark_crm, partitions=partitions, **kw), fk.window_funnel(crm, **kw))
     kw = dict(window=3 * 86_400, steps=EVENTS, step="event", strict_order=True)
-    _same(fks.window_funnel(spark_events, partitions=partitions, **kw), fk.window_funnel(events, **kw))
+    same_result(fks.window_funnel(spark_events, partitions=partitions, **kw), fk.window_funnel(events, **kw))
     kw = dict(window="2d", steps=EVENTS, step="event", segment="channel", period="week", tz="Europe/Berlin",
               exclusions=[("help", "signup", "pay")], max_gap={"trial": "1d"}, optional=["trial"],
               count_conversions=True)
     got, want = fks.funnel_analysis(spark_events, partitions=partitions, **kw), fk.funnel_analysis(events, **kw)
-    _same(got, want)
+    same_result(got, want)
     for part in ("segments", "trend"):
         assert getattr(got, part)().to_arrow().equals(getattr(want, part)().to_arrow())
     assert (got.closed, got.open, got.unattributed) == (want.closed, want.open, want.unattributed)
@@ -121,13 +99,13 @@ def test_spark_timestamps_are_instants(spark, spark_crm, crm):
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     try:
         got = fks.funnel_analysis(spark_crm, partitions=2, **kw)
-        _same(got, want)
-        _same(fks.lifecycle(spark_crm, partitions=2), fk.lifecycle(crm).summary())
+        same_result(got, want)
+        same_result(fks.lifecycle(spark_crm, partitions=2), fk.lifecycle(crm).summary())
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
     wall = spark_crm.withColumn("time", F.col("time").cast("timestamp_ntz"))
     naive = crm.assign(time=crm["time"].dt.tz_localize(None))
-    _same(fks.window_funnel(wall, window="30d", steps=STEPS, step="stage"),
+    same_result(fks.window_funnel(wall, window="30d", steps=STEPS, step="stage"),
           fk.window_funnel(naive, window="30d", steps=STEPS, step="stage"))
     check_contract(got)
     for result in (fks.window_funnel(wall, window="30d", steps=STEPS, step="stage"),
@@ -136,14 +114,7 @@ def test_spark_timestamps_are_instants(spark, spark_crm, crm):
 
 
 def test_errors_are_the_single_machine_ones(spark_crm, spark_events, events):
-    for kwargs in (dict(window="1d", steps=["visit", "sign_up"], step="event"),
-                   dict(window=3600.5, steps=EVENTS, step="event"),
-                   dict(window="1d", steps=EVENTS, step="evnt")):
-        with pytest.raises((ValueError, TypeError)) as single:
-            fk.window_funnel(events, **kwargs)
-        with pytest.raises(type(single.value)) as dist:
-            fks.window_funnel(spark_events, **kwargs)
-        assert str(dist.value) == str(single.value)
+    same_errors(lambda **kw: fk.window_funnel(events, **kw), lambda **kw: fks.window_funnel(spark_events, **kw))
     with pytest.raises(TypeError, match="bare number"):
         fks.window_funnel(spark_crm, window=3600, steps=STEPS, step="stage")
     with pytest.raises(NotImplementedError, match="per_entity"):
@@ -162,16 +133,16 @@ def test_errors_are_the_single_machine_ones(spark_crm, spark_events, events):
 
 def test_many_parts_merge_on_the_executors(spark_crm, crm):
     """More parts than one merge task takes: the executors merge them in a tree first."""
-    _same(fks.conversion(spark_crm, segment="source", partitions=40), fk.conversion(crm, segment="source"))
+    same_result(fks.conversion(spark_crm, segment="source", partitions=40), fk.conversion(crm, segment="source"))
 
 
 @pytest.mark.parametrize("partitions", PARTITIONS)
 def test_campaign_report_equal_one_machine(spark, crm, partitions):
-    crm = crm.assign(amount=np.where(crm["stage"] == "Customer", np.round(np.arange(len(crm)) * 97.13 % 5e4, 2), 0.0))
+    crm = with_amounts(crm)
     data = spark.createDataFrame(crm)
     kw = dict(cost={"Webinar": 1200.0, "Paid Search": 3e4}, skipped="recorded" if partitions == 7 else "implied")
     got, want = fks.campaign_report(data, partitions=partitions, **kw), fk.campaign_report(crm, **kw)
-    _same(got, want)
+    same_result(got, want)
     assert got.missing_cost == want.missing_cost
     check_contract(got)
 
@@ -202,9 +173,9 @@ def test_attribution_equal_one_machine(spark, partitions):
     models = [dict(model="linear"), dict(model="time_decay", half_life=86_400 * 2), dict(model="markov"),
               dict(model="shapley", shapley_game="value_rate", shapley_exact_max=2, shapley_samples=200, seed=5)]
     for kw in models if partitions == 2 else models[::3]:
-        _same(fks.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
+        same_result(fks.attribute(t, o, partitions=partitions, **kw), fk.attribute(touches, outcomes, **kw))
     if partitions == 2:  # Spark timestamps: the same instants, durations as strings
         dated = touches.assign(time=pd.to_datetime(touches["time"], unit="s").astype("datetime64[us]")
                                .dt.tz_localize("UTC"))
         kw = dict(model="time_decay", half_life="2d")
-        _same(fks.attribute(spark.createDataFrame(dated), o, partitions=2, **kw), fk.attribute(dated, outcomes, **kw))
+        same_result(fks.attribute(spark.createDataFrame(dated), o, partitions=2, **kw), fk.attribute(dated, outcomes, **kw))

@@ -358,17 +358,19 @@ def test_rate_intervals_and_tests_match_python(db):
 def deals(db, crm):
     opps = fk.opportunities_from_stages(crm).to_pandas()
     df = pd.DataFrame({"entity": opps["entity"], "source": opps["source"].astype(str), "created": opps["created"],
-                       "closed": opps["closed"], "outcome": opps["outcome"], "amount": opps["amount"]})
+                       "closed": opps["closed"], "outcome": opps["outcome"], "amount": opps["amount"],
+                       "sql_time": opps["sql_time"], "first_touch": opps["first_touch"]})
     load(db, "deals", df, {"entity": "bigint", "source": "text", "created": "timestamp", "closed": "timestamp",
-                           "outcome": "text", "amount": "float8"})
+                           "outcome": "text", "amount": "float8", "sql_time": "timestamp",
+                           "first_touch": "timestamp"})
     return df
 
 
 VELOCITY_COLUMNS = ["n", "won", "lost", "won_amount", "lost_amount", "deal_value", "win_rate", "cycle_length",
                     "velocity", "status", "reason", "velocity_per_period", "realised", "period_length",
-                    "cycle_deals", "cycle_missing", "ci_lower", "ci_upper"]
-# Options of the velocity aggregate taken with every word; cycle_from is left out because deal
-# rows hold only the creation time (cycle_from=created, the default).
+                    "cycle_deals", "cycle_missing", "ci_lower", "ci_upper", "as_of", "observed", "partial", "basis"]
+# Options of the velocity aggregate taken with every word; cycle_from has its own tests, with
+# the aggregate that takes the sql_time and first_touch columns.
 VELOCITY_KEYS = ("count", "win_rate", "cycle_over", "cycle_stat")
 
 
@@ -411,13 +413,15 @@ def python_velocity(df, options: str, **kw) -> pd.DataFrame:
 
 
 def assert_velocity_row(got, want, options: str) -> None:
-    """One velocity_result row against one row of fk.velocity's table, field by field."""
+    """One velocity_result row against one row of fk.velocity's table, field by field (as_of,
+    which the table keeps in explain(), only where the expected row is given one)."""
+    assert len(got) == len(VELOCITY_COLUMNS)
     for name, value in zip(VELOCITY_COLUMNS, got):
         expected = want[name] if name in want.index else None
         where = f"{name} with options {options!r}"
-        if name == "reason" and expected is None:
+        if name in ("reason", "as_of") and expected is None:
             continue
-        if name in ("status", "reason"):
+        if name in ("status", "reason", "basis", "partial", "as_of"):
             assert value == expected, where
         elif value is None:
             assert expected is None or pd.isna(expected), where
@@ -512,8 +516,10 @@ def test_velocity_random_deals(db):
         want = python_velocity(df, options, edges=[start, end], segment="seg")
         want = want[want["seg"] != "(all)"].sort_values("seg")
         extra = f", '{options}'" if options else ""
+        # Integer times name their unit in the options (the basis says unit=day, as in Python).
+        named = f", '{options + ',' if options else ''}unit_name=day'"
         got_int = rows(db, f"SELECT seg, (v).* FROM (SELECT seg, velocity(created, closed, outcome, amount, "
-                           f"{start}, {end}, 86400{extra}) v FROM rdeals GROUP BY seg) s ORDER BY seg")
+                           f"{start}, {end}, 86400{named}) v FROM rdeals GROUP BY seg) s ORDER BY seg")
         got_ts = rows(db, f"SELECT seg, (v).* FROM (SELECT seg, velocity(created, closed, outcome, amount, "
                           f"to_timestamp({start}), to_timestamp({end}){extra}) v FROM rdeals_ts GROUP BY seg) s "
                           f"ORDER BY seg")
@@ -555,6 +561,184 @@ def test_velocity_integer_times(db):
     assert v["velocity"] == pytest.approx(4 * 2000 * (2 / 3) / 20, rel=1e-12)
     # created_in_period: the deprecated name of the vendor figure, with its meaning.
     assert velocity("count=created_in_period,cycle_over=won")["velocity"] == v["velocity"]
+
+
+def test_velocity_cycle_from_words(db):
+    """The SQL options take the library's cycle_from words, sql and first_touch among them."""
+    assert set(option_words(db, "cycle_from")) == {"created", "sql", "first_touch"}
+
+
+def starts_sql(table: str, group: str, start: str, end: str, options: str, as_of: str | None = None) -> str:
+    """The velocity aggregate over deal rows with their cycle starts, per `group` (or overall)."""
+    at = f", {as_of}" if as_of else ""
+    call = f"velocity(created, closed, outcome, amount, sql_time, first_touch, {start}, {end}{at}, '{options}')"
+    if not group:
+        return f"SELECT ({call}).* FROM {table}"
+    return f"SELECT {group}, (v).* FROM (SELECT {group}, {call} AS v FROM {table} GROUP BY {group}) s ORDER BY {group}"
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_velocity_cycle_from_matches_python(db, deals, parallel):
+    """cycle_from=created, sql and first_touch through the aggregate that takes the sql_time and
+    first_touch columns: every field of velocity_result against fk.velocity with the same
+    columns, for every option set, per source and overall, serial and in parallel plans."""
+    start, end = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")
+    bounds = (f"'{start}'::timestamp", f"'{end}'::timestamp")
+    for cycle_from in ("created", "sql", "first_touch"):
+        for options in velocity_option_sets(db):
+            opts = ",".join(x for x in (options, f"cycle_from={cycle_from}") if x)
+            q = starts_sql("deals", "source", *bounds, opts)
+            settings(db, PARALLEL if parallel else SERIAL)
+            got = rows(db, q)
+            if parallel:
+                assert "Partial" in plan(db, q)
+            overall_got = db.execute(starts_sql("deals", "", *bounds, opts)).fetchone()
+            reset(db)
+            want = python_velocity(deals, opts, edges=[start, end], segment="source", sql_time="sql_time",
+                                   first_touch="first_touch")
+            overall = want[want["source"] == "(all)"].iloc[0]
+            want = want[want["source"] != "(all)"].sort_values("source")
+            assert [g[0] for g in got] == want["source"].tolist()
+            for g, (_, w) in zip(got, want.iterrows()):
+                assert_velocity_row(g[1:], w, opts)
+            assert_velocity_row(overall_got, overall, opts)
+            assert overall_got[VELOCITY_COLUMNS.index("basis")].startswith(
+                f"count={overall['basis'].split(',')[0].split('=')[1]}, ")
+    # L from the SQL time differs from L from creation on the sample (the choice matters).
+    ls = [db.execute(starts_sql("deals", "", *bounds, f"cycle_from={c}")).fetchone()[7]
+          for c in ("created", "sql", "first_touch")]
+    assert len(set(ls)) == 3
+
+
+def random_deals_with_starts(seed: int, n: int) -> pd.DataFrame:
+    """Deals in integer seconds with first touches before creation and SQL times between creation
+    and close, each missing on some rows (those rows are left out of L and counted in
+    cycle_missing)."""
+    rng = np.random.default_rng(seed)
+    created = rng.integers(0, 200 * 86400, n)
+    outcome = rng.choice(["won", "lost", "open"], n, p=[0.3, 0.4, 0.3])
+    closed = np.where(outcome == "open", -1, created + rng.integers(0, 90 * 86400, n))
+    first_touch = created - rng.integers(0, 40 * 86400, n)
+    sql_time = created + rng.integers(0, 30 * 86400, n)
+    sql_time = np.where(closed >= 0, np.minimum(sql_time, closed), sql_time)
+
+    def nullable(values, missing):
+        return pd.array(np.where(missing, None, values), dtype="Int64")
+
+    return pd.DataFrame({"seg": rng.integers(0, 3, n), "created": created,
+                         "closed": nullable(closed, closed < 0), "outcome": outcome,
+                         "amount": rng.gamma(2.0, 5000.0, n).round(2),
+                         "sql_time": nullable(sql_time, rng.random(n) < 0.25),
+                         "first_touch": nullable(first_touch, rng.random(n) < 0.1)})
+
+
+def test_velocity_cycle_from_random_deals(db):
+    """Random deals with missing cycle starts, integer times and timestamptz, every cycle_from
+    and a few option sets: every field against fk.velocity (cycle_missing counts the deals
+    without the chosen start)."""
+    df = random_deals_with_starts(23, 2500)
+    load(db, "sdeals", df, {"seg": "integer", "created": "bigint", "closed": "bigint", "outcome": "text",
+                            "amount": "float8", "sql_time": "bigint", "first_touch": "bigint"})
+    db.execute("CREATE OR REPLACE VIEW sdeals_ts AS SELECT seg, to_timestamp(created) AS created, "
+               "to_timestamp(closed) AS closed, outcome, amount, to_timestamp(sql_time) AS sql_time, "
+               "to_timestamp(first_touch) AS first_touch FROM sdeals")
+    start, end = 30 * 86400, 150 * 86400
+    missing = []
+    for cycle_from in ("created", "sql", "first_touch"):
+        for options in ("", "cycle_stat=median", "cycle_over=won,count=open_at_start", "count=created_per_period",
+                        "win_rate=value,cycle_stat=median,cycle_over=won"):
+            opts = ",".join(x for x in (options, f"cycle_from={cycle_from}") if x)
+            want = python_velocity(df, opts, edges=[start, end], segment="seg", sql_time="sql_time",
+                                   first_touch="first_touch")
+            want = want[want["seg"] != "(all)"].sort_values("seg")
+            got_int = rows(db, starts_sql("sdeals", "seg", str(start), f"{end}, 86400", opts + ",unit_name=day"))
+            got_ts = rows(db, starts_sql("sdeals_ts", "seg", f"to_timestamp({start})", f"to_timestamp({end})", opts))
+            for got in (got_int, got_ts):
+                assert [g[0] for g in got] == want["seg"].astype(int).tolist()
+                for g, (_, w) in zip(got, want.iterrows()):
+                    assert_velocity_row(g[1:], w, opts)
+            missing.append(sum(g[VELOCITY_COLUMNS.index("cycle_missing") + 1] for g in got_int))
+    assert missing[:5] == [0] * 5 and min(missing[5:]) > 0  # created never misses; sql_time and first_touch do
+
+
+def test_velocity_as_of_and_partial_periods(db, deals):
+    """A period running past the end of the data is partial: observed is the share of it up to
+    as_of. Without as_of the end of the data is the latest time among the aggregate's rows (per
+    group); with as_of every group shares it, as the segments of one fk.velocity call do."""
+    start, end = pd.Timestamp("2024-10-01"), pd.Timestamp("2025-04-01")
+    bounds = f"'{start}'::timestamp, '{end}'::timestamp"
+    # Default: the latest created or closed time of all deals (sql_time and first_touch too in
+    # the aggregate that takes them), by hand.
+    latest = max(deals["created"].max(), deals["closed"].max())
+    latest_all = max(latest, deals["sql_time"].max(), deals["first_touch"].max())
+    got = db.execute(f"SELECT (velocity(created, closed, outcome, amount, {bounds})).* FROM deals").fetchone()
+    want = python_velocity(deals, "", edges=[start, end]).iloc[0].copy()
+    want["as_of"] = latest.to_pydatetime()
+    assert_velocity_row(got, want, "")
+    assert got[VELOCITY_COLUMNS.index("partial")] is True
+    assert got[VELOCITY_COLUMNS.index("observed")] == pytest.approx((latest - start) / (end - start), rel=1e-12)
+    got = db.execute(starts_sql("deals", "", f"'{start}'::timestamp", f"'{end}'::timestamp", "")).fetchone()
+    assert got[VELOCITY_COLUMNS.index("as_of")] == latest_all.to_pydatetime()
+
+    # An explicit as_of, per source: every row as fk.velocity's segment rows with that as_of.
+    as_of = pd.Timestamp("2024-12-15 12:00")
+    for options in ("", "count=created_per_period,cycle_from=sql"):
+        q = (f"SELECT source, (v).* FROM (SELECT source, velocity(created, closed, outcome, amount, sql_time, "
+             f"first_touch, {bounds}, '{as_of}'::timestamp, '{options}') v FROM deals GROUP BY source) s "
+             f"ORDER BY source")
+        got = rows(db, q)
+        want = python_velocity(deals, options, edges=[start, end], segment="source", as_of=as_of,
+                               sql_time="sql_time", first_touch="first_touch")
+        want = want[want["source"] != "(all)"].sort_values("source")
+        for g, (_, w) in zip(got, want.iterrows()):
+            w = w.copy()
+            w["as_of"] = as_of.to_pydatetime()
+            assert_velocity_row(g[1:], w, options)
+            assert g[1 + VELOCITY_COLUMNS.index("observed")] == pytest.approx(
+                (as_of - start) / (end - start), rel=1e-12)
+    # The as_of shape without the cycle starts; an as_of after the period: a whole period.
+    q = f"SELECT (velocity(created, closed, outcome, amount, {bounds}, '2025-06-01'::timestamp, '')).* FROM deals"
+    got = dict(zip(VELOCITY_COLUMNS, db.execute(q).fetchone()))
+    assert (got["partial"], got["observed"]) == (False, 1.0)
+    # timestamptz gives as_of as timestamptz, bigint as bigint.
+    got = db.execute(f"SELECT (v).as_of, (v).observed FROM (SELECT velocity(created::timestamptz, "
+                     f"closed::timestamptz, outcome, amount, '{start}'::timestamptz, '{end}'::timestamptz, "
+                     f"'{as_of}'::timestamptz, '') v FROM deals) s").fetchone()
+    assert pd.Timestamp(got[0]) == as_of.tz_localize("UTC")
+    got = db.execute("SELECT (velocity(0, 10, 'won', 5, 0, 100, 40, 1::float8, '')).as_of").fetchone()
+    assert got == (40,)
+
+
+def test_velocity_integer_times_with_starts(db):
+    """The hand-worked example with cycle starts in bigint ticks: SQL times 4, 15 and 10 days
+    (won A, won B, lost C), first touches 0, 1 and 2 days before creation. L from the SQL time =
+    (10-4 + 35-15 + 20-10) / 3 = 12 days; from the first touch (10 + 31 + 16) / 3 = 19 days.
+    With as_of = 60 days the period [0, 100 days) is partial, observed 0.6."""
+    day = 86400
+    db.execute("DROP TABLE IF EXISTS d2")
+    db.execute("CREATE TABLE d2 (created bigint, closed bigint, outcome text, amount float8, sql_time bigint, "
+               "first_touch bigint)")
+    db.execute(f"INSERT INTO d2 VALUES (0, {10 * day}, 'won', 1000, {4 * day}, 0), "
+               f"({5 * day}, {35 * day}, 'won', 3000, {15 * day}, {4 * day}), "
+               f"({6 * day}, {20 * day}, 'lost', 500, {10 * day}, {4 * day}), "
+               f"({7 * day}, NULL, 'open', 800, NULL, NULL)")
+
+    def velocity(options: str, as_of: str = ""):
+        at = f", {as_of}" if as_of else ""
+        row = db.execute(f"SELECT (velocity(created, closed, outcome, amount, sql_time, first_touch, 0, {100 * day}"
+                         f"{at}, {day}::float8, '{options}')).* FROM d2").fetchone()
+        return dict(zip(VELOCITY_COLUMNS, row))
+
+    assert velocity("cycle_from=sql")["cycle_length"] == pytest.approx(12.0, rel=1e-14)
+    v = velocity("cycle_from=first_touch,unit_name=day")
+    assert v["cycle_length"] == pytest.approx(19.0, rel=1e-14)
+    assert v["basis"] == "count=average_open, win_rate=count, cycle_from=first_touch, cycle_over=closed, " \
+                         "cycle_stat=mean, unit=day"
+    assert (v["as_of"], v["partial"], v["observed"]) == (35 * day, True, 0.35)
+    v = velocity("cycle_from=sql", str(60 * day))
+    assert (v["as_of"], v["partial"], v["observed"]) == (60 * day, True, pytest.approx(0.6, rel=1e-15))
+    assert v["basis"].endswith("unit=86400 ticks")
+    assert velocity("")["cycle_length"] == pytest.approx(18.0, rel=1e-14)
 
 
 # --- the reverse funnel ----------------------------------------------------------------------------
@@ -619,6 +803,30 @@ BAD = [
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'cycle_from=sql')", "option 'cycle_from'"),
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'bootstrap=-5')", "option 'bootstrap'"),
     ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'confidence=1')", "option 'confidence'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'cycle_from=first_touch')", "option 'cycle_from'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'cycle_from=sqltime')", "option 'cycle_from'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'count=vendor,count=vendor')", "given twice"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 1::float8, 'as_of=soon')", "option 'as_of'"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 5, 1::float8, 'as_of=5')", "given twice"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, NULL::bigint, 1::float8, '')", "argument 'as_of' is NULL"),
+    ("SELECT velocity(0, 1, 'won', 1, 0, 10, 5, NULL::float8, '')", "argument 'unit' is NULL"),
+    ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'infinity'::timestamptz, '')",
+     "argument 'as_of' is an infinite timestamp"),
+    ("SELECT velocity(now(), now(), 'won', 1, now(), now() + interval '1 day', 'unit_name=week')", "given twice"),
+    ("SELECT velocity(0, 5, 'won', 1, 7, NULL::bigint, 0, 10, 1::float8, 'cycle_from=sql')", "sql_time"),
+    ("SELECT velocity(0, 5, 'won', 1, NULL::bigint, 6, 0, 10, 1::float8, 'cycle_from=first_touch')", "first_touch"),
+    ("SELECT velocity(NULL::bigint, 5, 'won', 1, 1, 0, 0, 10, 1::float8, '')", "argument 'created' is NULL"),
+    ("SELECT velocity(5, 1, 'won', 1, 1, 0, 0, 10, 1::float8, 'cycle_from=sql')", "closed"),
+    ("SELECT velocity(0, 5, NULL, 1, 1, 0, 0, 10, 1::float8, '')", "argument 'outcome' is NULL"),
+    ("SELECT velocity(0, 5, 'won', 1, 1, 0, 10, 0, 1::float8, '')", "period_end"),
+    ("SELECT velocity(0, 5, 'won', 1, 1, 0, 0, 10, NULL::bigint, 1::float8, '')", "argument 'as_of' is NULL"),
+    ("SELECT velocity(0, 5, 'won', 1, 1, 0, 0, 10, 3, 1::float8, 'cycle_from=nowhere')", "option 'cycle_from'"),
+    ("SELECT velocity(now(), now(), 'won', 1, 'infinity'::timestamp, NULL::timestamp, now()::timestamp, "
+     "now()::timestamp + interval '1 day', 'cycle_from=sql')", "argument 'sql_time' is an infinite timestamp"),
+    ("SELECT velocity(x, 5, 'won', 1, 1, 0, 0, 10, x, 1::float8, '') FROM (VALUES (0::bigint), (1)) v(x)",
+     "option 'as_of': value 1 differs from the 0 of earlier rows"),
+    ("SELECT velocity(0, 5, 'won', 1, 0, 10, 1::float8, o) FROM (VALUES ('count=vendor'), ('')) v(o)",
+     "option 'count': value \\(not given\\) differs from the vendor of earlier rows"),
     ("SELECT * FROM reverse_funnel(100, 10, ARRAY['a'], ARRAY[0.0])", "rate"),
     ("SELECT * FROM reverse_funnel(100, 10, ARRAY['a', 'b'], ARRAY[0.5])", "2 stages but 1 rates"),
 ]
@@ -703,6 +911,21 @@ def test_bi_example_views(server):
         assert row[4] == pytest.approx(want["realised"], rel=1e-12)
         assert row[5] == pytest.approx(want["velocity_per_period"], rel=1e-12)
         assert row[6] == (q1 - q0).days
+        # L from the SQL stage, and the partial last quarter (every source shares one as_of).
+        got = conn.execute("SELECT cycle_days_from_sql, velocity_per_day_from_sql FROM velocity_by_source "
+                           "WHERE source = %s AND period_start = %s", (source, row[1])).fetchone()
+        opps = fk.opportunities_from_stages(crm).to_pandas()
+        want = fk.velocity(opps, edges=[q0, q1], segment="source", cycle_from="sql", sql_time="sql_time",
+                           first_touch="first_touch").to_pandas()
+        want = want[want["source"] == source].iloc[0]
+        assert got == pytest.approx((want["cycle_length"], want["velocity"]), rel=1e-12)
+        last = conn.execute("SELECT max(period_start) FROM velocity_by_source").fetchone()[0]
+        flags = conn.execute("SELECT DISTINCT partial, observed_share FROM velocity_by_source "
+                             "WHERE period_start = %s", (last,)).fetchall()
+        l0 = pd.Timestamp(last)
+        want = fk.velocity(opps, edges=[l0, l0 + pd.DateOffset(months=3)], sql_time="sql_time",
+                           first_touch="first_touch").to_pandas().iloc[0]
+        assert flags == [(bool(want["partial"]), pytest.approx(want["observed"], rel=1e-12))]
         plan_rows = conn.execute("SELECT stage, volume FROM plan").fetchall()
         assert [p[0] for p in plan_rows] == LADDER
         assert all(a[1] >= b[1] for a, b in zip(plan_rows, plan_rows[1:]))

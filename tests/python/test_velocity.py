@@ -527,3 +527,24 @@ def test_periods_past_the_data_end_are_marked_partial():
     # An explicit as_of at the period end makes it whole.
     whole = fk.velocity(opp, edges=["2024-10-01", "2025-01-01"], as_of="2025-01-01")
     assert not whole["partial"][0]
+
+
+def test_decompose_velocity_checks_inputs_like_velocity_formula():
+    """A win rate above 1, a negative or a NaN input is refused as velocity_formula refuses it,
+    naming the row (before / after) and the field."""
+    with pytest.raises(ValueError, match="option 'win_rate': value 1.5 must be in \\[0, 1\\]"):
+        fk.velocity_formula(40, 25_000, 1.5, 90)
+    good = (40, 25_000, 0.25, 90)
+    with pytest.raises(ValueError, match="option 'after', field 'win_rate': value 1.5 must be in"):
+        fk.decompose_velocity(good, (50, 24_000, 1.5, 80))
+    with pytest.raises(ValueError, match="option 'before', field 'win_rate': value -0.25"):
+        fk.decompose_velocity((40, 25_000, -0.25, 90), good)
+    with pytest.raises(ValueError, match="option 'before', field 'n': value NaN"):
+        fk.decompose_velocity((math.nan, 25_000, 0.25, 90), good)
+    with pytest.raises(ValueError, match="option 'after', field 'cycle_length'"):
+        fk.decompose_velocity(good, (40, 25_000, 0.25, -1))
+    row = {"n": 50, "deal_value": 24_000, "win_rate": 1.2, "cycle_length": 80}
+    with pytest.raises(ValueError, match="option 'after', field 'win_rate': value 1.2"):
+        fk.decompose_velocity(good, row)
+    # A win rate of exactly 1 is a valid input of both.
+    assert fk.decompose_velocity(good, (40, 25_000, 1.0, 90)).v1 == pytest.approx(fk.velocity_formula(40, 25_000, 1.0, 90))

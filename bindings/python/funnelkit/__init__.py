@@ -39,6 +39,7 @@ from .planning import (  # noqa: E402
 )
 from .forecast import (  # noqa: E402
     ForecastBacktest,
+    ForecastOptions,
     PipelineForecast,
     WeightedPipeline,
     backtest_forecast,
@@ -133,6 +134,7 @@ __all__ = [
     "velocity",
     "velocity_formula",
     "ForecastBacktest",
+    "ForecastOptions",
     "PipelineForecast",
     "WeightedPipeline",
     "backtest_forecast",

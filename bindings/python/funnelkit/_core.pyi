@@ -1275,7 +1275,7 @@ class ForecastOptions:
     """
     The forecast model, the step and horizon, the semi-Markov age cap and the simulated intervals.
     """
-    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False, bootstrap_hazards: bool = True) -> None:
+    def __init__(self, *, model: str = 'semi_markov', step: typing.SupportsInt | typing.SupportsIndex = 86400, origin: typing.SupportsInt | typing.SupportsIndex | None = None, as_of: typing.SupportsInt | typing.SupportsIndex | None = None, periods: typing.SupportsInt | typing.SupportsIndex = 3, period_steps: typing.SupportsInt | typing.SupportsIndex = 30, max_age: typing.SupportsInt | typing.SupportsIndex = 90, simulations: typing.SupportsInt | typing.SupportsIndex = 2000, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.8, seed: typing.SupportsInt | typing.SupportsIndex = 42, by_segment: bool = False, bootstrap_hazards: bool = True, bootstrap_models: typing.SupportsInt | typing.SupportsIndex = 200, resample_amounts: bool = True, threads: typing.SupportsInt | typing.SupportsIndex = 1, memory: str = 'visited') -> None:
         ...
     @property
     def as_of(self) -> int | None:
@@ -1292,6 +1292,14 @@ class ForecastOptions:
         """
     @bootstrap_hazards.setter
     def bootstrap_hazards(self, arg0: bool) -> None:
+        ...
+    @property
+    def bootstrap_models(self) -> int:
+        """
+        Bootstrap resamples behind the intervals; simulation r uses resample r mod this.
+        """
+    @bootstrap_models.setter
+    def bootstrap_models(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def by_segment(self) -> bool:
@@ -1316,6 +1324,14 @@ class ForecastOptions:
         """
     @max_age.setter
     def max_age(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def memory(self) -> str:
+        """
+        Path memory of the state: 'none' or 'visited' (the stages visited before the run).
+        """
+    @memory.setter
+    def memory(self, arg1: str) -> None:
         ...
     @property
     def model(self) -> str:
@@ -1350,6 +1366,14 @@ class ForecastOptions:
     def periods(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def resample_amounts(self) -> bool:
+        """
+        A winning entity without an amount takes the amount of a random training win.
+        """
+    @resample_amounts.setter
+    def resample_amounts(self, arg0: bool) -> None:
+        ...
+    @property
     def seed(self) -> int:
         """
         Seed of the simulations.
@@ -1372,6 +1396,14 @@ class ForecastOptions:
         """
     @step.setter
     def step(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def threads(self) -> int:
+        """
+        Worker threads of the simulations (the results do not depend on it).
+        """
+    @threads.setter
+    def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
 def aalen_johansen(duration: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_outcomes: typing.SupportsInt | typing.SupportsIndex = 0, confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95) -> CumulativeIncidenceResult:
     ...

@@ -483,9 +483,16 @@ class Mergeable(Table):
         the labels of a part that had none)."""
         mine, theirs = self._labels(), other._labels()
         for key in sorted(set(mine) | set(theirs)):
-            if mine.get(key) != theirs.get(key):
+            a, b = mine.get(key), theirs.get(key)
+            if a == b:
+                continue
+            if isinstance(a, dict) and isinstance(b, dict):
+                # name the first field of an options dict that differs, not the whole dict
+                field = next(k for k in sorted(set(a) | set(b), key=str) if a.get(k) != b.get(k))
                 raise ValueError(f"cannot merge {type(self).__name__} parts with different {key!r}: "
-                                 f"{_short(mine.get(key))} vs {_short(theirs.get(key))}")
+                                 f"{field!r} differs ({_short(a.get(field))} vs {_short(b.get(field))})")
+            raise ValueError(f"cannot merge {type(self).__name__} parts with different {key!r}: "
+                             f"{_short(a)} vs {_short(b)}")
 
     # the contract
     def merge(self: T, other: T) -> T:

@@ -13,6 +13,9 @@ disqualified) are absorbing; the others are transient, and moves between them in
   stage. The hazards come from the Aalen-Johansen estimate of each stage's runs (destinations as
   competing outcomes, runs still open at the origin censored); runs older than ``max_age``
   share one pooled hazard. Deals that sit too long rarely close, and this model knows it.
+- ``memory="visited"`` (default): the state also holds the set of stages the entity was in before
+  its current stay, so recycled leads and deals that skipped the early stages are states of
+  their own (``memory="none"``: stage and time in it only).
 
 From the model: each open entity's probability of being won (absorbing chain, N = (I - Q)^-1,
 B = N R) and expected time to close; its chance of being won in each period of the horizon; the
@@ -26,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,30 +42,110 @@ from .velocity import _core_explanation, _labels_of, _plain_table
 if TYPE_CHECKING:
     from .model import StageModel
 
-__all__ = ["forecast_pipeline", "backtest_forecast", "PipelineForecast", "ForecastBacktest", "WeightedPipeline"]
+__all__ = ["forecast_pipeline", "backtest_forecast", "ForecastOptions", "PipelineForecast", "ForecastBacktest",
+           "WeightedPipeline"]
 
 _METHODS = ("markov", "semi_markov")
+_MEMORY = ("none", "visited")
 _BACKTEST_METHODS = ("markov", "semi_markov", "weighted_pipeline")
 
 
-def _prepare(data: Any, model: StageModel | None, entity: str, time: str, stage: str, segment: str | None,
-             amount: str | None, time_unit: str | None, by_segment: bool, no_amount: float | None = None) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray,
-                                                                  np.ndarray | None, list[Any], np.ndarray | None,
-                                                                  np.ndarray | None, TimeAxis]:
+@dataclass(frozen=True)
+class ForecastOptions:
+    """The options :func:`forecast_pipeline` and :func:`backtest_forecast` share, in one place.
+
+    Both functions take them as keywords (``fk.forecast_pipeline(crm, step="7d")``) or as one
+    object (``options=fk.ForecastOptions(step="7d")``, keywords overriding its fields).
+
+    - ``model``: the :class:`funnelkit.StageModel` (default: the B2B model); terminal stages
+      are absorbing.
+    - ``entity``, ``time``, ``stage``, ``segment``, ``amount``: column names. ``amount`` holds
+      deal values: an entity's amount is its latest known one at the origin (0 is an amount;
+      NaN means none, and the mean won amount of the training data is used); ``segment`` labels
+      the entities (and, with ``by_segment``, one model each; a segment's (stage, age) cells
+      without any history use the pooled hazards).
+    - ``no_amount``: a value of the amount column that means "no amount" like NaN
+      (``no_amount=0`` for :func:`funnelkit.sample_crm`, which writes 0 on rows without a deal).
+    - ``step``, ``period_length``, ``periods``: the chain's step (``"1d"``) and the horizon,
+      ``periods`` periods of ``period_length`` (a whole number of steps; by default 30 days
+      rounded to whole steps, e.g. 28 days for ``step="1w"``).
+    - ``as_of``: the end of the observation (default the latest record).
+    - ``max_age``: semi-Markov ages (time in stage) with hazards of their own; older ones are
+      pooled (a whole number of steps; by default 90 days rounded to whole steps).
+    - ``simulations``, ``confidence``, ``seed``: the seeded simulation of the intervals (0: none;
+      default None: 2000 for a forecast, 1000 per origin for a backtest) and their level.
+    - ``bootstrap_hazards``: True (default): the intervals carry the uncertainty of the estimated
+      model; the hazards are re-estimated on ``bootstrap_models`` (200) bootstrap resamples of
+      the training entities (in ascending entity order, so row order never matters) and
+      simulation r draws the outcomes from resample r mod ``bootstrap_models``. False: outcome
+      randomness only (too narrow).
+    - ``resample_amounts``: True (default): an entity without an amount of its own that wins in
+      a simulation takes the amount of a random training win, so the revenue intervals carry
+      the spread of deal sizes; False: always the mean won amount.
+    - ``by_segment``: one transition model per segment (needs ``segment``).
+    - ``memory``: what the chain's state remembers of an entity's path besides its stage and the
+      time in it: ``"visited"`` (default), the set of stages it was in before the current stay (a fresh lead and a lead handed back by sales are different states, and so
+      are deals that skipped the early stages), or ``"none"``. A (state, age) cell without
+      training history takes its stage's hazards pooled over every path. Histories with more
+      than 256 (stage, visited set) states are refused with ``"visited"``.
+    - ``threads``: worker threads of the simulations; the numbers do not depend on it.
+    - ``time_unit``: what integer times count (``"s"`` default); datetime columns carry their
+      own unit.
+    """
+
+    model: StageModel | None = None
+    entity: str = "entity"
+    time: str = "time"
+    stage: str = "stage"
+    segment: str | None = None
+    amount: str | None = "amount"
+    no_amount: float | None = None
+    step: Any = "1d"
+    period_length: Any = None
+    periods: int = 3
+    as_of: Any = None
+    max_age: Any = None
+    simulations: int | None = None
+    confidence: float = 0.8
+    seed: int = 42
+    bootstrap_hazards: bool = True
+    bootstrap_models: int = 200
+    resample_amounts: bool = True
+    by_segment: bool = False
+    memory: str = "visited"
+    threads: int = 1
+    time_unit: str | None = None
+
+
+def _resolve(options: ForecastOptions | None, keywords: dict[str, Any], function: str) -> ForecastOptions:
+    """The options object with the keywords applied; an unknown keyword is a TypeError naming
+    the closest option."""
+    if options is not None and not isinstance(options, ForecastOptions):
+        raise TypeError(f"{function}(): 'options' must be a funnelkit.ForecastOptions, got {type(options).__name__}")
+    valid = [f.name for f in fields(ForecastOptions)]
+    for k in keywords:
+        if k not in valid:
+            raise TypeError(f"{function}() got an unexpected keyword argument {k!r}: "
+                            + _names.unknown("keyword", k, valid))
+    return replace(options if options is not None else ForecastOptions(), **keywords)
+
+
+def _prepare(data: Any, o: ForecastOptions) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                                                      list[Any], np.ndarray | None, np.ndarray | None, TimeAxis]:
     from .model import StageModel
 
-    if by_segment and segment is None:
+    if o.by_segment and o.segment is None:
         raise ValueError("option 'by_segment': needs the segment column (segment=)")
-    m = model if model is not None else StageModel.b2b()
+    m = o.model if o.model is not None else StageModel.b2b()
     data = _plain_table(data)
-    ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity"), entity)
-    tm, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
-    st = _frames.stage_codes(_frames.column(data, stage, "stage"), m.names, stage)
-    seg, labels = _labels_of(data, segment, "segment")
-    am = _frames.amounts(_frames.column(data, amount, "amount"), amount) if amount else None
-    if am is not None and no_amount is not None:
+    ent, ent_labels = _frames.entity_ids(_frames.column(data, o.entity, "entity"), o.entity)
+    tm, axis = _frames.time_axis(_frames.column(data, o.time, "time"), o.time, o.time_unit)
+    st = _frames.stage_codes(_frames.column(data, o.stage, "stage"), m.names, o.stage)
+    seg, labels = _labels_of(data, o.segment, "segment")
+    am = _frames.amounts(_frames.column(data, o.amount, "amount"), o.amount) if o.amount else None
+    if am is not None and o.no_amount is not None:
         # A value the data uses for "no amount" (sample_crm writes 0 on rows without a deal).
-        am = np.where(am == float(no_amount), np.nan, am)
+        am = np.where(am == float(o.no_amount), np.nan, am)
     if len(ent) == 0:
         raise ValueError("data: no stage records (0 rows); a forecast needs the stage histories")
     return m, getattr(m, "_m", m), ent, tm, st, seg, labels, am, ent_labels, axis
@@ -92,13 +175,14 @@ def _near_whole_steps(axis: TimeAxis, duration: str, option: str, step_ticks: in
     return np.timedelta64(whole, axis.unit) if axis.is_datetime else whole
 
 
-def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods: int, max_age: Any,
-             simulations: int, confidence: float, seed: int, by_segment: bool, origin: Any,
-             as_of: Any, bootstrap_hazards: bool = True) -> tuple[Any, dict[str, Any], int]:
+def _options(axis: TimeAxis, method: str, o: ForecastOptions, simulations: int,
+             origin: Any) -> tuple[Any, dict[str, Any], int]:
     method = _names.choice(method, _METHODS, "method")
-    step_ticks = int(axis.duration(step, "step"))
+    memory = _names.choice(o.memory, _MEMORY, "memory")
+    step_ticks = int(axis.duration(o.step, "step"))
     if step_ticks <= 0:
-        raise ValueError(f"option 'step': value {step!r} must be a positive duration")
+        raise ValueError(f"option 'step': value {o.step!r} must be a positive duration")
+    period_length, max_age = o.period_length, o.max_age
     if period_length is None:  # about a month, in whole steps
         period_length = _near_whole_steps(axis, "30d", "period_length", step_ticks, minimum=1)
     if max_age is None:  # about a quarter, in whole steps
@@ -106,26 +190,30 @@ def _options(axis: TimeAxis, method: str, step: Any, period_length: Any, periods
     plen = int(axis.duration(period_length, "period_length"))
     if plen <= 0 or plen % step_ticks:
         raise ValueError(f"option 'period_length': value {period_length!r} must be a positive whole number of "
-                         f"steps (step={step!r})")
+                         f"steps (step={o.step!r})")
     age = int(axis.duration(max_age, "max_age"))
     if age < 0 or age % step_ticks:
-        raise ValueError(f"option 'max_age': value {max_age!r} must be a whole number of steps >= 0 (step={step!r})")
-    for name, value in (("periods", periods), ("simulations", simulations)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"option '{name}': value {value!r} must be an integer >= 0")
-    if not 0 < float(confidence) < 1:
-        raise ValueError(f"option 'confidence': value {confidence!r} must be in (0, 1)")
-    o = _core.ForecastOptions(model=method, step=step_ticks, origin=axis.timestamp(origin, "origin", allow_none=True),
-                              as_of=axis.timestamp(as_of, "as_of", allow_none=True), periods=int(periods),
-                              period_steps=plen // step_ticks, max_age=age // step_ticks,
-                              simulations=int(simulations), confidence=float(confidence), seed=int(seed),
-                              by_segment=bool(by_segment), bootstrap_hazards=bool(bootstrap_hazards))
-    shown = {"method": method, "step": str(step), "period_length": str(period_length), "periods": int(periods),
-             "max_age": str(max_age), "simulations": int(simulations), "confidence": float(confidence),
-             "seed": int(seed), "bootstrap_hazards": bool(bootstrap_hazards), "by_segment": bool(by_segment),
-             "time_unit": axis.unit,
-             "time_is_datetime": axis.is_datetime}
-    return o, shown, step_ticks
+        raise ValueError(f"option 'max_age': value {max_age!r} must be a whole number of steps >= 0 (step={o.step!r})")
+    for name, value, low in (("periods", o.periods, 0), ("simulations", simulations, 0),
+                             ("bootstrap_models", o.bootstrap_models, 1), ("threads", o.threads, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"option '{name}': value {value!r} must be an integer >= {low}")
+    if not 0 < float(o.confidence) < 1:
+        raise ValueError(f"option 'confidence': value {o.confidence!r} must be in (0, 1)")
+    core = _core.ForecastOptions(model=method, step=step_ticks, origin=axis.timestamp(origin, "origin", allow_none=True),
+                                 as_of=axis.timestamp(o.as_of, "as_of", allow_none=True), periods=int(o.periods),
+                                 period_steps=plen // step_ticks, max_age=age // step_ticks,
+                                 simulations=int(simulations), confidence=float(o.confidence), seed=int(o.seed),
+                                 by_segment=bool(o.by_segment), bootstrap_hazards=bool(o.bootstrap_hazards),
+                                 bootstrap_models=int(o.bootstrap_models), resample_amounts=bool(o.resample_amounts),
+                                 threads=int(o.threads), memory=memory)
+    shown = {"method": method, "step": str(o.step), "period_length": str(period_length), "periods": int(o.periods),
+             "max_age": str(max_age), "simulations": int(simulations), "confidence": float(o.confidence),
+             "seed": int(o.seed), "bootstrap_hazards": bool(o.bootstrap_hazards),
+             "bootstrap_models": int(o.bootstrap_models), "resample_amounts": bool(o.resample_amounts),
+             "by_segment": bool(o.by_segment), "memory": memory, "threads": int(o.threads), "no_amount": o.no_amount,
+             "time_unit": axis.unit, "time_is_datetime": axis.is_datetime}
+    return core, shown, step_ticks
 
 
 def _time_value(axis: TimeAxis, ticks: int) -> Any:
@@ -266,7 +354,10 @@ class PipelineForecast(Table):
         """The estimated overall model: one row per (``from`` stage, ``age`` in steps (and
         ``age_days``, the same age in days as :meth:`entities` reports it), ``to`` stage) with a move: ``hazard`` (probability per step), ``moves`` counted and
         ``at_risk`` (entity-steps behind the row). The age of the last rows (``max_age``) pools
-        every older age; the Markov model has age 0 only."""
+        every older age; the Markov model has age 0 only. With ``memory="visited"`` a
+        ``visited`` column names the stages the entities of the row were in before (joined by
+        ``+``; empty for a first stay), and ``moves``/``at_risk`` are 0 on rows whose hazards
+        were pooled over the paths of their stage."""
         t = self._raw["transitions"]
         names = self._stage_names
         step_days = float(self._axis.days(self._step))
@@ -274,6 +365,9 @@ class PipelineForecast(Table):
                 "to": [names[c] for c in np.asarray(t["to"])], "hazard": np.asarray(t["hazard"]),
                 "moves": np.asarray(t["moves"]), "at_risk": np.asarray(t["at_risk"]),
                 "age_days": np.asarray(t["age"], dtype=np.float64) * step_days}
+        if self._options.get("memory") == "visited":
+            masks = [int(x) for x in np.asarray(t["visited"])]
+            cols["visited"] = ["+".join(n for c, n in enumerate(names) if m >> c & 1) for m in masks]
         return Table(cols, name="ForecastTransitions",
                      definition=("Probability per step of moving from a stage to another (or an outcome) at a given "
                                  "age in the stage: moves / entity-steps at risk (Markov), or the discrete hazard "
@@ -296,26 +390,10 @@ class PipelineForecast(Table):
 def forecast_pipeline(
     data: Any,
     *,
-    model: StageModel | None = None,
-    entity: str = "entity",
-    time: str = "time",
-    stage: str = "stage",
-    segment: str | None = None,
-    amount: str | None = "amount",
     method: str = "semi_markov",
-    step: Any = "1d",
-    period_length: Any = None,
-    periods: int = 3,
     origin: Any = None,
-    as_of: Any = None,
-    max_age: Any = None,
-    simulations: int = 2000,
-    confidence: float = 0.8,
-    seed: int = 42,
-    by_segment: bool = False,
-    bootstrap_hazards: bool = True,
-    no_amount: float | None = None,
-    time_unit: str | None = None,
+    options: ForecastOptions | None = None,
+    **keywords: Any,
 ) -> PipelineForecast:
     """Forecast of the pipeline open at ``origin`` from stage-change records.
 
@@ -324,50 +402,27 @@ def forecast_pipeline(
     data:
         Stage-change records, one row per (entity, time, stage): pandas or Polars, PyArrow, a
         dict of arrays (e.g. :func:`funnelkit.sample_crm`).
-    model:
-        The :class:`funnelkit.StageModel` (default: the B2B model); terminal stages are absorbing.
-    entity, time, stage, segment, amount:
-        Column names; ``amount`` holds deal values: an entity's amount is its latest known one
-        at the origin (0 is an amount; NaN means none, and the mean won amount of the training
-        data is used); ``segment`` labels the entities (and, with ``by_segment``, one model
-        each; a segment's (stage, age) cells without any history use the pooled hazards).
-    no_amount:
-        A value of the amount column that means "no amount" like NaN, for data that writes one
-        on rows without a deal (``no_amount=0`` for :func:`funnelkit.sample_crm`, which writes
-        0 on its Lead to SQL rows). Default None: only NaN means none.
     method:
         ``"semi_markov"`` (default; hazards by time in stage) or ``"markov"``.
-    step, period_length, periods:
-        The chain's step (``"1d"``), and the horizon: ``periods`` periods of ``period_length``
-        (a whole number of steps; by default 30 days rounded to whole steps, e.g. 28 days for
-        ``step="1w"``).
-    origin, as_of:
-        The forecast origin (training data up to it; default the end of the data) and the end
-        of the observation (default the latest record).
-    max_age:
-        Semi-Markov: ages (time in stage) with hazards of their own; older ones are pooled
-        (a whole number of steps; by default 90 days rounded to whole steps).
-    simulations, confidence, seed:
-        The seeded simulation of the intervals (0: none) and their level (80% by default).
-    bootstrap_hazards:
-        True (default): each simulation first re-estimates the hazards from a bootstrap
-        resample of the training entities (taken in ascending entity order, so row order never
-        matters), so the intervals carry the uncertainty of the estimated model as well as the
-        outcome randomness. False: outcome randomness only (narrower, and too narrow).
-    by_segment:
-        One transition model per segment (needs ``segment``).
-    time_unit:
-        What integer times count (``"s"`` default); datetime columns carry their own unit.
+    origin:
+        The forecast origin: the model is trained on the data up to it (default the end of the
+        data).
+    options, **keywords:
+        The options shared with :func:`backtest_forecast` (:class:`ForecastOptions`: the
+        columns ``entity``, ``time``, ``stage``, ``segment``, ``amount``, ``model``,
+        ``no_amount``, ``step``, ``period_length``, ``periods``, ``as_of``, ``max_age``,
+        ``simulations`` (default 2000), ``confidence``, ``seed``, ``bootstrap_hazards``,
+        ``bootstrap_models``, ``resample_amounts``, ``by_segment``, ``threads``,
+        ``time_unit``), as one object and/or as keywords (keywords win).
     """
-    m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, model, entity, time, stage, segment,
-                                                                             amount, time_unit, by_segment, no_amount)
-    opts, shown, step_ticks = _options(axis, method, step, period_length, periods, max_age, simulations, confidence,
-                                       seed, by_segment, origin, as_of, bootstrap_hazards)
-    shown["no_amount"] = no_amount
+    o = _resolve(options, keywords, "forecast_pipeline")
+    m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, o)
+    sims = 2000 if o.simulations is None else o.simulations
+    opts, shown, step_ticks = _options(axis, method, o, sims, origin)
     with _ticks_as_times(axis, [int(tm.min()), int(tm.max()), opts.origin, opts.as_of]):
         raw = _core.forecast_pipeline(core_model, ent, tm, st, options=opts, segment=seg, amount=am)
-    inputs = {"rows": int(len(ent)), "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment,
-                                                 "amount": amount}}
+    inputs = {"rows": int(len(ent)), "columns": {"entity": o.entity, "time": o.time, "stage": o.stage,
+                                                 "segment": o.segment, "amount": o.amount}}
     return PipelineForecast(raw, axis, list(m.names), labels, ent_labels, step_ticks, options=shown, inputs=inputs)
 
 
@@ -450,28 +505,12 @@ class ForecastBacktest(Table):
 def backtest_forecast(
     data: Any,
     *,
-    model: StageModel | None = None,
-    entity: str = "entity",
-    time: str = "time",
-    stage: str = "stage",
-    segment: str | None = None,
-    amount: str | None = "amount",
     origins: Sequence[Any] | None = None,
     n_origins: int = 6,
     every: Any = "30d",
-    step: Any = "1d",
-    period_length: Any = None,
-    periods: int = 3,
-    as_of: Any = None,
-    max_age: Any = None,
-    simulations: int = 1000,
-    confidence: float = 0.8,
-    seed: int = 42,
-    by_segment: bool = False,
-    bootstrap_hazards: bool = True,
-    no_amount: float | None = None,
     calibration_bins: int = 10,
-    time_unit: str | None = None,
+    options: ForecastOptions | None = None,
+    **keywords: Any,
 ) -> ForecastBacktest:
     """Backtest of :func:`forecast_pipeline`: trains on the data up to each origin, forecasts
     the next ``periods`` periods with the Markov and semi-Markov models and the weighted
@@ -481,14 +520,16 @@ def backtest_forecast(
     origins ``every`` apart that leave a whole horizon before the end of the data. An origin
     before the first record, or with no entity open at it, raises ValueError naming it: its
     cells would be empty and count as covered. Cells with nothing to forecast (expected wins 0)
-    are left out of the coverage and counted in the summary's ``empty_cells``. The other
-    options are those of :func:`forecast_pipeline` (``method`` is not one: both run).
+    are left out of the coverage and counted in the summary's ``empty_cells``.
+    ``calibration_bins``: equal-width bins of the predicted probability of a win within the
+    horizon. The other options are those of :func:`forecast_pipeline`
+    (:class:`ForecastOptions`, as one object and/or as keywords; ``simulations`` defaults to
+    1000 per origin; ``method`` is not one: both models run).
     """
-    m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, model, entity, time, stage, segment,
-                                                                             amount, time_unit, by_segment, no_amount)
-    opts, shown, step_ticks = _options(axis, "semi_markov", step, period_length, periods, max_age, simulations,
-                                       confidence, seed, by_segment, None, as_of, bootstrap_hazards)
-    shown["no_amount"] = no_amount
+    o = _resolve(options, keywords, "backtest_forecast")
+    m, core_model, ent, tm, st, seg, labels, am, ent_labels, axis = _prepare(data, o)
+    sims = 1000 if o.simulations is None else o.simulations
+    opts, shown, step_ticks = _options(axis, "semi_markov", o, sims, None)
     del shown["method"]
     if origins is None:
         if isinstance(n_origins, bool) or not isinstance(n_origins, (int, np.integer)) or n_origins < 1:
@@ -497,11 +538,11 @@ def backtest_forecast(
         if gap <= 0:
             raise ValueError(f"option 'every': value {every!r} must be a positive duration")
         end = opts.as_of if opts.as_of is not None else int(tm.max()) if len(tm) else 0
-        last = end - int(periods) * opts.period_steps * step_ticks
+        last = end - int(o.periods) * opts.period_steps * step_ticks
         ticks = [last - gap * k for k in range(int(n_origins))][::-1]
         shown.update({"n_origins": int(n_origins), "every": str(every)})
     else:
-        ticks = [int(axis.timestamp(o, f"origins[{i}]")) for i, o in enumerate(origins)]
+        ticks = [int(axis.timestamp(t, f"origins[{i}]")) for i, t in enumerate(origins)]
     first = int(tm.min())
     for i, t in enumerate(ticks):
         if t < first:
@@ -515,5 +556,6 @@ def backtest_forecast(
     shown["calibration_bins"] = int(calibration_bins)
     shown_origins = [_time_value(axis, t) for t in ticks]
     inputs = {"rows": int(len(ent)), "origins": shown_origins,
-              "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment, "amount": amount}}
+              "columns": {"entity": o.entity, "time": o.time, "stage": o.stage, "segment": o.segment,
+                          "amount": o.amount}}
     return ForecastBacktest(raw, axis, options=shown, inputs=inputs)

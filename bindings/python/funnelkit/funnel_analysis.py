@@ -54,8 +54,11 @@ class FunnelAnalysis(Table):
             if segment_labels is not None else {})
         if segment_labels is not None:
             for lab in segment_labels[len(raw["by_segment"]):]:
-                self.by_segment[lab] = WindowFunnel(_core.WindowFunnelCounts(len(step_names)), step_names,
-                                                    options=options)
+                # A segment no entity was attributed to: empty counts with the core's definition
+                # (window, time unit) of this analysis.
+                empty = _core.WindowFunnelCounts.deserialize(raw["closed"].serialize())
+                empty.reset()
+                self.by_segment[lab] = WindowFunnel(empty, step_names, options=options)
         self.unattributed = WindowFunnel(raw["unattributed"], step_names, options=options)
         self.by_period = by_period
         self.conversions = int(raw["conversions"])

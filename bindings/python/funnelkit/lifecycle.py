@@ -80,6 +80,7 @@ class Lifecycle:
         self._axis = axis
         self._inputs = dict(inputs or {})
         self._per_entity: dict[str, np.ndarray] | None = None
+        self._as_of_given = True  # lifecycle() clears it when as_of came from the records alone
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -93,9 +94,12 @@ class Lifecycle:
         return self._axis
 
     @property
-    def as_of(self) -> np.datetime64 | np.int64:
+    def as_of(self) -> np.datetime64 | np.int64 | None:
         """The observation end (open entities are censored here): a ``numpy.datetime64`` for
-        datetime input, else ticks of the time column."""
+        datetime input, else ticks of the time column; None when there were no records and no
+        ``as_of`` was given (there is no observation end to report)."""
+        if self._inputs.get("rows") == 0 and not self._as_of_given:
+            return None
         return self._axis.datetimes(np.array([self._h.as_of], dtype=np.int64))[0]
 
     def __len__(self) -> int:
@@ -513,7 +517,8 @@ class Lifecycle:
 
     def __repr__(self) -> str:
         seg = f", segments by {self.segment_name!r}" if self.segment_name else ""
-        return f"Lifecycle({len(self):,} entities{seg}, as of {self.as_of})"
+        when = "no records" if self.as_of is None else f"as of {self.as_of}"
+        return f"Lifecycle({len(self):,} entities{seg}, {when})"
 
 
 def _shown(value: Any) -> Any:
@@ -814,5 +819,7 @@ def lifecycle(
     inputs = {"rows": int(len(ent)), "entities": int(h.size),
               "columns": {"entity": entity, "time": time, "stage": stage, "segment": segment, "reason": reason},
               "time": axis.to_dict()}
-    return Lifecycle(h, model, axis=axis, segment_name=segment, segments=labels, reasons=reasons, ids=ids,
-                     inputs=inputs)
+    result = Lifecycle(h, model, axis=axis, segment_name=segment, segments=labels, reasons=reasons, ids=ids,
+                       inputs=inputs)
+    result._as_of_given = as_of_ticks is not None
+    return result

@@ -60,12 +60,15 @@ def _epoch_seconds(start: Any) -> int:
     raise TypeError(f"option 'start': expected seconds since the epoch, an ISO date string or a datetime, got {start!r}")
 
 
-def _check_options(leads: Any, seed: Any, days: Any, reps: Any, first_lead: Any) -> None:
+def _core_args(leads: Any, seed: Any, start: Any, days: Any, reps: Any, first_lead: Any) -> tuple[int, ...]:
+    """The sample's options checked and in the order the core's generators take them: (leads,
+    seed, first_lead, start in epoch seconds, days, reps)."""
     for name, value in (("leads", leads), ("days", days), ("reps", reps), ("first_lead", first_lead)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
             raise TypeError(f"option '{name}': expected an integer, got {value!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"option 'seed': value {seed!r} must be an integer >= 0")
+    return int(leads), int(seed), int(first_lead), _epoch_seconds(start), int(days), int(reps)
 
 
 def sample_crm_arrays(
@@ -83,8 +86,7 @@ def sample_crm_arrays(
     -1 when a move has none), ``amount`` (float64 deal value on Opportunity, Customer and Lost
     rows, 0 elsewhere), and ``end`` (int, exclusive end of the period in epoch seconds).
     Rows are ordered by (entity, time)."""
-    _check_options(leads, seed, days, reps, first_lead)
-    return dict(_core.sample_arrays(int(leads), int(seed), int(first_lead), _epoch_seconds(start), int(days), int(reps)))
+    return dict(_core.sample_arrays(*_core_args(leads, seed, start, days, reps, first_lead)))
 
 
 def sample_crm(
@@ -109,6 +111,7 @@ def sample_crm(
     a = sample_crm_arrays(leads, seed=seed, start=start, days=days, reps=reps, first_lead=first_lead)
     labels = sample_labels()
     model = sample_model()
+    rep_names = [f"Rep {i + 1:02d}" for i in range(reps)]
     if frame != "pandas":
         pa = need("pyarrow", "sample_crm(frame='arrow')")
         end = str(np.datetime64(int(a["end"]), "s"))
@@ -116,7 +119,7 @@ def sample_crm(
             "entity": a["entity"], "time": a["time"].astype("datetime64[s]"),
             "stage": _dictionary(pa, a["stage"], model.names), "source": _dictionary(pa, a["source"], labels["source"]),
             "campaign": _dictionary(pa, a["campaign"], labels["campaign"]),
-            "rep": _dictionary(pa, a["rep"], [f"Rep {i + 1:02d}" for i in range(reps)]),
+            "rep": _dictionary(pa, a["rep"], rep_names),
             "reason": _dictionary(pa, a["reason"], labels["reason"]), "amount": a["amount"],
         }).replace_schema_metadata({"end": end, "end_epoch_s": str(int(a["end"]))})
         return table if frame == "arrow" else need("polars", "sample_crm(frame='polars')").from_arrow(table)
@@ -132,7 +135,7 @@ def sample_crm(
             "stage": cat(a["stage"], model.names),
             "source": cat(a["source"], labels["source"]),
             "campaign": cat(a["campaign"], labels["campaign"]),
-            "rep": cat(a["rep"], [f"Rep {i + 1:02d}" for i in range(reps)]),
+            "rep": cat(a["rep"], rep_names),
             "reason": cat(a["reason"], labels["reason"]),
             "amount": a["amount"],
         }
@@ -170,8 +173,7 @@ def sample_touches(
     :func:`sample_crm`, whose leads these are (pandas DataFrames)."""
     pd = need("pandas", "sample_touches()")
 
-    _check_options(leads, seed, days, reps, first_lead)
-    t = _core.sample_touch_arrays(int(leads), int(seed), int(first_lead), _epoch_seconds(start), int(days), int(reps))
+    t = _core.sample_touch_arrays(*_core_args(leads, seed, start, days, reps, first_lead))
     channels = list(_core.sample_channels())
     milestone = pd.Categorical.from_codes(t["milestone"].astype(np.int8) - 1, categories=["lead_created", "opportunity_created"])
     touches = pd.DataFrame({"path": t["path"], "time": t["time"].astype("datetime64[s]"),

@@ -586,8 +586,10 @@ def decompose_velocity(before: Any, after: Any) -> VelocityDecomposition:
     :class:`VelocityTable`; a row of ``count="created_per_period"`` uses its period length as
     the denominator). Two rows computed with different options (count, win_rate, cycle_from,
     cycle_over, cycle_stat, unit: the ``basis`` column) raise ValueError naming the option:
-    their drivers are on different bases. Every input must be finite and > 0: a driver of 0 has
-    no logarithm. The result has the log split, the LMDI-I split and the Shapley split."""
+    their drivers are on different bases. The inputs are checked as :func:`velocity_formula`
+    checks them (a win rate in [0, 1], the others finite) and must also be > 0 (a driver of 0
+    has no logarithm); a bad value raises ValueError naming the row (``before``/``after``) and
+    the field. The result has the log split, the LMDI-I split and the Shapley split."""
     _same_basis(before, after)
     a, b = _nwdl(before, "before"), _nwdl(after, "after")
     r = _core.decompose_velocity(*a, *b)

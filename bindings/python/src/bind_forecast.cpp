@@ -18,6 +18,7 @@ namespace funnelkit::python {
 namespace {
 
 const std::initializer_list<const char*> model_words = {"markov", "semi_markov"};
+const std::initializer_list<const char*> memory_words = {"none", "visited"};
 
 stage_records make_records(const array<std::int64_t>& entity, const array<std::int64_t>& time,
                            const array<std::int32_t>& stage, const std::optional<array<std::int32_t>>& segment,
@@ -26,10 +27,19 @@ stage_records make_records(const array<std::int64_t>& entity, const array<std::i
             optional_column(amount, "amount")};
 }
 
+// Moves each named column into the dict as a numpy array: put_columns(d, "a", a, "b", b, ...).
+void put_columns(py::dict&) {}
+template <class V, class... Rest>
+void put_columns(py::dict& d, const char* name, V& column, Rest&... rest) {
+    d[name] = to_numpy(std::move(column));
+    put_columns(d, rest...);
+}
+
 // The model's hazards in long form: one row per (stage, age, destination) with a hazard > 0 or
 // moves counted, plus the steps at risk of the row.
 py::dict transitions_dict(const transition_model& m) {
     std::vector<std::int32_t> from, age, to;
+    std::vector<std::uint64_t> visited;
     std::vector<double> hazard, at_risk;
     std::vector<std::int64_t> moves;
     const std::size_t S = m.n_states(), A = m.ages();
@@ -40,6 +50,7 @@ py::dict transitions_dict(const transition_model& m) {
                 const std::int64_t n = m.moves[(s * A + a) * S + d];
                 if (h == 0 && n == 0) continue;
                 from.push_back(m.transient[s]);
+                visited.push_back(m.visited.empty() ? 0 : m.visited[s]);
                 age.push_back(static_cast<std::int32_t>(a));
                 to.push_back(d < m.n_transient() ? m.transient[d] : m.absorbing[d - m.n_transient()]);
                 hazard.push_back(h);
@@ -56,15 +67,8 @@ py::dict transitions_dict(const transition_model& m) {
             r_risk.push_back(m.at_risk[s * A + a]);
         }
     py::dict d;
-    d["from"] = to_numpy(std::move(from));
-    d["age"] = to_numpy(std::move(age));
-    d["to"] = to_numpy(std::move(to));
-    d["hazard"] = to_numpy(std::move(hazard));
-    d["at_risk"] = to_numpy(std::move(at_risk));
-    d["moves"] = to_numpy(std::move(moves));
-    d["risk_stage"] = to_numpy(std::move(r_stage));
-    d["risk_age"] = to_numpy(std::move(r_age));
-    d["risk_steps"] = to_numpy(std::move(r_risk));
+    put_columns(d, "from", from, "visited", visited, "age", age, "to", to, "hazard", hazard, "at_risk", at_risk, "moves", moves, "risk_stage",
+                r_stage, "risk_age", r_age, "risk_steps", r_risk);
     d["max_age"] = m.max_age;
     d["segment"] = m.segment;
     return d;
@@ -77,42 +81,22 @@ py::dict forecast_dict(pipeline_forecast&& f) {
     auto& E = f.entities;
     py::dict e;
     const std::size_t n = E.size();
-    e["entity"] = to_numpy(std::move(E.entity));
-    e["segment"] = to_numpy(std::move(E.segment));
-    e["stage"] = to_numpy(std::move(E.stage));
-    e["age"] = to_numpy(std::move(E.age));
-    e["amount"] = to_numpy(std::move(E.amount));
-    e["own_amount"] = to_numpy(std::move(E.own_amount));
-    e["p_won"] = to_numpy(std::move(E.p_won));
-    e["p_lost"] = to_numpy(std::move(E.p_lost));
-    e["p_never"] = to_numpy(std::move(E.p_never));
-    e["expected_steps"] = to_numpy(std::move(E.expected_steps));
-    e["stage_probability"] = to_numpy(std::move(E.stage_probability));
-    e["at_risk"] = to_numpy(std::move(E.at_risk));
-    e["pooled"] = to_numpy(std::move(E.pooled));
+    put_columns(e, "entity", E.entity, "segment", E.segment, "stage", E.stage, "age", E.age, "amount", E.amount,
+                "own_amount", E.own_amount, "p_won", E.p_won, "p_lost", E.p_lost, "p_never", E.p_never, "expected_steps",
+                E.expected_steps, "stage_probability", E.stage_probability, "at_risk", E.at_risk, "pooled", E.pooled);
     auto pw = to_numpy(std::move(E.p_won_in));
     e["p_won_in"] = pw.reshape({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(f.options.periods)});
     d["entities"] = e;
     auto& P = f.periods;
     py::dict p;
-    p["period"] = to_numpy(std::move(P.period));
-    p["start"] = to_numpy(std::move(P.start));
-    p["end"] = to_numpy(std::move(P.end));
-    p["expected_wins"] = to_numpy(std::move(P.expected_wins));
-    p["wins_lower"] = to_numpy(std::move(P.wins_lower));
-    p["wins_upper"] = to_numpy(std::move(P.wins_upper));
-    p["expected_revenue"] = to_numpy(std::move(P.expected_revenue));
-    p["revenue_lower"] = to_numpy(std::move(P.revenue_lower));
-    p["revenue_upper"] = to_numpy(std::move(P.revenue_upper));
+    put_columns(p, "period", P.period, "start", P.start, "end", P.end, "expected_wins", P.expected_wins, "wins_lower",
+                P.wins_lower, "wins_upper", P.wins_upper, "expected_revenue", P.expected_revenue, "revenue_lower",
+                P.revenue_lower, "revenue_upper", P.revenue_upper);
     d["periods"] = p;
     auto& S = f.stages;
     py::dict s;
-    s["stage"] = to_numpy(std::move(S.stage));
-    s["open"] = to_numpy(std::move(S.open));
-    s["open_amount"] = to_numpy(std::move(S.open_amount));
-    s["p_won"] = to_numpy(std::move(S.p_won));
-    s["expected_steps"] = to_numpy(std::move(S.expected_steps));
-    s["stage_probability"] = to_numpy(std::move(S.stage_probability));
+    put_columns(s, "stage", S.stage, "open", S.open, "open_amount", S.open_amount, "p_won", S.p_won, "expected_steps",
+                S.expected_steps, "stage_probability", S.stage_probability);
     d["stages"] = s;
     d["transitions"] = transitions_dict(f.models[0]);
     py::dict w;
@@ -140,7 +124,8 @@ void register_forecast(py::module_& m) {
     fo.def(py::init([](const std::string& model, std::int64_t step, std::optional<std::int64_t> origin,
                        std::optional<std::int64_t> as_of, std::int32_t periods, std::int32_t period_steps,
                        std::int32_t max_age, std::int32_t simulations, double confidence, std::uint64_t seed,
-                       bool by_segment, bool bootstrap_hazards) {
+                       bool by_segment, bool bootstrap_hazards, std::int32_t bootstrap_models, bool resample_amounts,
+                       unsigned threads, const std::string& memory) {
                forecast_options o;
                o.model = pick<forecast_model>("model", model, model_words);
                o.step = step;
@@ -154,12 +139,17 @@ void register_forecast(py::module_& m) {
                o.seed = seed;
                o.by_segment = by_segment;
                o.bootstrap_hazards = bootstrap_hazards;
+               o.bootstrap_models = bootstrap_models;
+               o.resample_amounts = resample_amounts;
+               o.threads = threads;
+               o.memory = pick<path_memory>("memory", memory, memory_words);
                return o;
            }),
            py::kw_only(), py::arg("model") = "semi_markov", py::arg("step") = 86'400, py::arg("origin") = py::none(),
            py::arg("as_of") = py::none(), py::arg("periods") = 3, py::arg("period_steps") = 30,
            py::arg("max_age") = 90, py::arg("simulations") = 2000, py::arg("confidence") = 0.8, py::arg("seed") = 42,
-           py::arg("by_segment") = false, py::arg("bootstrap_hazards") = true)
+           py::arg("by_segment") = false, py::arg("bootstrap_hazards") = true, py::arg("bootstrap_models") = 200,
+           py::arg("resample_amounts") = true, py::arg("threads") = 1, py::arg("memory") = "visited")
         .def_property(
             "model", [](const forecast_options& o) { return word(o.model, model_words); },
             [](forecast_options& o, const std::string& v) { o.model = pick<forecast_model>("model", v, model_words); },
@@ -175,7 +165,17 @@ void register_forecast(py::module_& m) {
         .def_readwrite("seed", &forecast_options::seed, "Seed of the simulations.")
         .def_readwrite("by_segment", &forecast_options::by_segment, "One transition model per segment.")
         .def_readwrite("bootstrap_hazards", &forecast_options::bootstrap_hazards,
-                       "Intervals re-estimate the hazards from a bootstrap of the training entities.");
+                       "Intervals re-estimate the hazards from a bootstrap of the training entities.")
+        .def_readwrite("bootstrap_models", &forecast_options::bootstrap_models,
+                       "Bootstrap resamples behind the intervals; simulation r uses resample r mod this.")
+        .def_readwrite("resample_amounts", &forecast_options::resample_amounts,
+                       "A winning entity without an amount takes the amount of a random training win.")
+        .def_readwrite("threads", &forecast_options::threads,
+                       "Worker threads of the simulations (the results do not depend on it).")
+        .def_property(
+            "memory", [](const forecast_options& o) { return word(o.memory, memory_words); },
+            [](forecast_options& o, const std::string& v) { o.memory = pick<path_memory>("memory", v, memory_words); },
+            "Path memory of the state: 'none' or 'visited' (the stages visited before the run).");
 
     m.def("forecast_pipeline",
           [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
@@ -213,40 +213,21 @@ void register_forecast(py::module_& m) {
               d["explanation"] = b.explain();
               auto& R = b.rows;
               py::dict rows;
-              rows["origin"] = to_numpy(std::move(R.origin));
-              rows["method"] = to_numpy(std::move(R.method));
-              rows["period"] = to_numpy(std::move(R.period));
-              rows["expected_wins"] = to_numpy(std::move(R.expected_wins));
-              rows["wins_lower"] = to_numpy(std::move(R.wins_lower));
-              rows["wins_upper"] = to_numpy(std::move(R.wins_upper));
-              rows["actual_wins"] = to_numpy(std::move(R.actual_wins));
-              rows["expected_revenue"] = to_numpy(std::move(R.expected_revenue));
-              rows["revenue_lower"] = to_numpy(std::move(R.revenue_lower));
-              rows["revenue_upper"] = to_numpy(std::move(R.revenue_upper));
-              rows["actual_revenue"] = to_numpy(std::move(R.actual_revenue));
+              put_columns(rows, "origin", R.origin, "method", R.method, "period", R.period, "expected_wins", R.expected_wins,
+                          "wins_lower", R.wins_lower, "wins_upper", R.wins_upper, "actual_wins", R.actual_wins,
+                          "expected_revenue", R.expected_revenue, "revenue_lower", R.revenue_lower, "revenue_upper",
+                          R.revenue_upper, "actual_revenue", R.actual_revenue);
               d["rows"] = rows;
               auto& C = b.calibration;
               py::dict cal;
-              cal["method"] = to_numpy(std::move(C.method));
-              cal["bin"] = to_numpy(std::move(C.bin));
-              cal["lower"] = to_numpy(std::move(C.lower));
-              cal["upper"] = to_numpy(std::move(C.upper));
-              cal["entities"] = to_numpy(std::move(C.entities));
-              cal["predicted"] = to_numpy(std::move(C.predicted));
-              cal["observed"] = to_numpy(std::move(C.observed));
+              put_columns(cal, "method", C.method, "bin", C.bin, "lower", C.lower, "upper", C.upper, "entities", C.entities,
+                          "predicted", C.predicted, "observed", C.observed);
               d["calibration"] = cal;
               auto& S = b.summary;
               py::dict sum;
-              sum["method"] = to_numpy(std::move(S.method));
-              sum["intervals"] = to_numpy(std::move(S.intervals));
-              sum["empty_cells"] = to_numpy(std::move(S.empty_cells));
-              sum["coverage_wins"] = to_numpy(std::move(S.coverage_wins));
-              sum["coverage_revenue"] = to_numpy(std::move(S.coverage_revenue));
-              sum["mae_wins"] = to_numpy(std::move(S.mae_wins));
-              sum["bias_wins"] = to_numpy(std::move(S.bias_wins));
-              sum["mae_revenue"] = to_numpy(std::move(S.mae_revenue));
-              sum["bias_revenue"] = to_numpy(std::move(S.bias_revenue));
-              sum["brier"] = to_numpy(std::move(S.brier));
+              put_columns(sum, "method", S.method, "intervals", S.intervals, "empty_cells", S.empty_cells, "coverage_wins",
+                          S.coverage_wins, "coverage_revenue", S.coverage_revenue, "mae_wins", S.mae_wins, "bias_wins",
+                          S.bias_wins, "mae_revenue", S.mae_revenue, "bias_revenue", S.bias_revenue, "brier", S.brier);
               d["summary"] = sum;
               d["as_of"] = b.as_of;
               return d;

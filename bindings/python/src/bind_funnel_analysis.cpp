@@ -108,28 +108,16 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
                 py::gil_scoped_release release;
                 r = funnel_analysis(ev, at, o);
             }
-            // The level counts record the window and the time unit, so that merging counts of
-            // analyses with other windows or units fails naming the field (funnel_analysis's own
-            // modes are no window_funnel modes: not recorded; the durations state records the
-            // whole definition).
-            const window_funnel_definition def{o.window, o.ticks_per_second, std::nullopt};
-            auto defined = [&](const window_funnel_counts& c) {
-                window_funnel_counts out(c.steps(), def);
-                out.merge(c);
-                return out;
-            };
-            auto defined_all = [&](const std::vector<window_funnel_counts>& v) {
-                std::vector<window_funnel_counts> out;
-                for (const auto& c : v) out.push_back(defined(c));
-                return out;
-            };
+            // The level counts come from the core with the window and the time unit they were
+            // computed with recorded (a merge with counts of another window or unit fails naming
+            // the field); the envelope keeps no copy of its own.
             py::dict d;
-            d["closed"] = defined(r.closed);
-            d["open"] = defined(r.open);
-            d["by_segment"] = defined_all(r.by_segment);
-            d["unattributed"] = defined(r.unattributed);
+            d["closed"] = std::move(r.closed);
+            d["open"] = std::move(r.open);
+            d["by_segment"] = std::move(r.by_segment);
+            d["unattributed"] = std::move(r.unattributed);
             d["period_start"] = r.period_start;
-            d["by_period"] = defined_all(r.by_period);
+            d["by_period"] = std::move(r.by_period);
             d["conversions"] = r.conversions;
             d["histogram_edges"] = r.histogram_edges;
             d["data_end"] = r.data_end;

@@ -171,9 +171,10 @@ enum { FK_DEAL_OPEN = 0, FK_DEAL_WON = 1, FK_DEAL_LOST = 2 };
 /* Time value meaning "absent" (a deal not closed). */
 #define FK_MISSING_TIME INT64_MIN
 
-/* fk_deals: a buffer of opportunity rows (created, closed, outcome, amount), mergeable and
- * serializable: the aggregate state of velocity in SQL. It may record the period, the unit and
- * the options of the velocity it will give (fk_deals_define), which then travel with it. */
+/* fk_deals: a buffer of opportunity rows (created, closed, outcome, amount, and optionally the
+ * cycle starts sql_time and first_touch), mergeable and serializable: the aggregate state of
+ * velocity in SQL. It may record the period, the unit and the options of the velocity it will
+ * give (fk_deals_define), which then travel with it. */
 typedef struct fk_deals fk_deals;
 
 typedef struct fk_velocity {
@@ -194,6 +195,17 @@ typedef struct fk_velocity {
     double ci_lower, ci_upper;
     int has_ci;
     int32_t bootstrap_undefined;
+    /* The end of the data (option as_of=, or the latest created, closed, sql_time or first_touch
+     * time of the rows; FK_MISSING_TIME for an empty buffer without as_of), the share of the
+     * period observed up to it (0..1), and partial = 1 when the period runs past it (its V and
+     * realised are then not comparable with whole periods). */
+    int64_t as_of;
+    double observed;
+    int partial;
+    /* The options V's drivers depend on, as funnelkit.velocity's basis column writes them:
+     * "count=..., win_rate=..., cycle_from=..., cycle_over=..., cycle_stat=..., unit=...";
+     * owned by the deals handle. */
+    const char* basis;
 } fk_velocity;
 
 fk_status fk_deals_new(fk_deals** out);
@@ -201,6 +213,13 @@ void fk_deals_free(fk_deals* h);
 const char* fk_deals_error(const fk_deals* h);
 /* One opportunity: closed = FK_MISSING_TIME for open deals; amount finite and >= 0. */
 fk_status fk_deals_add(fk_deals* h, int64_t created, int64_t closed, int32_t outcome, double amount);
+/* One opportunity with the cycle starts that cycle_from=sql and cycle_from=first_touch measure L
+ * from: sql_time (when it became sales-qualified) and first_touch (its earliest touch), each
+ * FK_MISSING_TIME when the deal has none (it is then left out of L and counted in
+ * cycle_missing). Neither may be after the close of a closed deal. Rows added with fk_deals_add
+ * have neither start. */
+fk_status fk_deals_add_cycle_starts(fk_deals* h, int64_t created, int64_t closed, int32_t outcome, double amount,
+                                    int64_t sql_time, int64_t first_touch);
 /* Parses an outcome word: "won", "lost", "open" (any case). */
 fk_status fk_deal_outcome(const char* text, int32_t* outcome);
 fk_status fk_deals_merge(fk_deals* h, const fk_deals* other);
@@ -216,9 +235,14 @@ fk_status fk_deals_deserialize(const void* data, size_t size, fk_deals** out);
  *         created_per_period (V = N * D * W / period length) | vendor (created, divided by L) |
  *         created_in_period (deprecated name of vendor);
  *   win_rate=count (default) | value;   cycle_over=closed (default) | won;
- *   cycle_stat=mean (default) | median; cycle_from=created (the only start deal rows hold);
+ *   cycle_stat=mean (default) | median;
+ *   cycle_from=created (default) | sql | first_touch (the latter two need rows added with
+ *         fk_deals_add_cycle_starts);
  *   bootstrap=R (replicates of the percentile interval of V, default 0: none),
- *   confidence=c (default 0.95), seed=s (default 42). */
+ *   confidence=c (default 0.95), seed=s (default 42);
+ *   as_of=T (the end of the data, in the times' unit; default: the latest time in the rows);
+ *   unit_name=word (the name of the unit in basis; default "<unit> ticks", e.g. "86400 ticks").
+ * Each key at most once. */
 fk_status fk_deals_velocity(fk_deals* h, int64_t start, int64_t end, double unit, const char* options,
                             fk_velocity* out);
 /* Records (start, end, unit, options) as above, or checks them against the recorded ones

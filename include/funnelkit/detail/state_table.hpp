@@ -29,20 +29,23 @@ public:
         rehash(std::bit_ceil(std::max<std::size_t>(16, expected * 2)));
     }
 
-    void prefetch(std::int64_t key) const noexcept {
-        const std::int64_t* p = base_ + home(key) * stride_;
+    void prefetch(std::int64_t key) const noexcept { prefetch_hashed(mix64(static_cast<std::uint64_t>(key))); }
+    /// prefetch() given the key's mix64 hash.
+    void prefetch_hashed(std::uint64_t hash) const noexcept {
+        const std::int64_t* p = base_ + (static_cast<std::size_t>(hash) & mask_) * stride_;
         __builtin_prefetch(p);
         if (stride_ > 8) __builtin_prefetch(p + 8);
     }
 
-    /// State words of `key`, inserting zeroed state when new (then `fresh` is set).
-    std::int64_t* find_or_insert(std::int64_t key, bool& fresh) {
-        for (std::size_t pos = home(key);; pos = (pos + 1) & mask_) {
+    /// find_or_insert() given the key's mix64 hash; the common case inline.
+    std::int64_t* find_or_insert_hashed(std::int64_t key, std::uint64_t hash, bool& fresh) {
+        for (std::size_t pos = static_cast<std::size_t>(hash) & mask_;; pos = (pos + 1) & mask_) {
             std::int64_t* s = base_ + pos * stride_;
             if (!used(pos)) {
-                if ((size_ + 1) * 2 > capacity_) {
+                if ((size_ + 1) * 2 > capacity_) [[unlikely]] {
                     rehash(capacity_ * 2);
-                    return find_or_insert(key, fresh);
+                    pos = (static_cast<std::size_t>(hash) - 1) & mask_;  // the step below: the new home slot
+                    continue;
                 }
                 s[0] = key;
                 used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
@@ -55,6 +58,11 @@ public:
                 return s + 1;
             }
         }
+    }
+
+    /// State words of `key`, inserting zeroed state when new (then `fresh` is set).
+    std::int64_t* find_or_insert(std::int64_t key, bool& fresh) {
+        return find_or_insert_hashed(key, mix64(static_cast<std::uint64_t>(key)), fresh);
     }
 
     std::size_t size() const noexcept { return size_; }
@@ -74,18 +82,16 @@ private:
     }
 
     void rehash(std::size_t capacity) {
-        std::unique_ptr<std::int64_t, release> old = std::move(words_);
+        huge_array<std::int64_t> old = std::move(words_);
         std::vector<std::uint64_t> old_used = std::move(used_);
         const std::int64_t* old_base = base_;
         const std::size_t old_capacity = capacity_;
-        // 8 spare words so the first slot can start on a 64-byte boundary. Large tables ask for
-        // transparent huge pages before the first touch: random slot accesses then hit the TLB.
+        // 8 spare words so the first slot can start on a 64-byte boundary. Zeroed memory on
+        // transparent huge pages when large (huge_pages.hpp): random slot accesses then hit
+        // the TLB, and the prefetches are not dropped on a page walk.
         const std::size_t words = capacity * stride_ + 8;
-        // calloc: large blocks come from fresh pages, already zero, so nothing is filled twice.
-        words_.reset(static_cast<std::int64_t*>(std::calloc(words, sizeof(std::int64_t))));
-        if (!words_) throw std::bad_alloc();
+        words_ = huge_array<std::int64_t>(words);
         const auto addr = reinterpret_cast<std::uintptr_t>(words_.get());
-        advise_huge_pages(words_.get(), words * sizeof(std::int64_t));
         base_ = words_.get() + ((64 - addr % 64) % 64) / sizeof(std::int64_t);
         used_.assign((capacity + 63) / 64, 0);
         capacity_ = capacity;
@@ -101,10 +107,7 @@ private:
     }
 
     std::size_t stride_;
-    struct release {
-        void operator()(std::int64_t* p) const noexcept { std::free(p); }
-    };
-    std::unique_ptr<std::int64_t, release> words_;
+    huge_array<std::int64_t> words_;
     std::int64_t* base_ = nullptr;
     std::vector<std::uint64_t> used_;
     std::size_t capacity_ = 0;

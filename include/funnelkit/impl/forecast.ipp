@@ -17,7 +17,7 @@
 #include "funnelkit/error.hpp"
 #include "funnelkit/lifecycle.hpp"
 #include "funnelkit/markov.hpp"
-#include "funnelkit/survival.hpp"
+#include "funnelkit/grouping.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 
@@ -43,9 +43,21 @@ struct run {
 
 // The data the forecasts share: histories, amounts, state indexing.
 struct prepared {
+    explicit prepared(stage_histories hist) : h(std::move(hist)) {}
     stage_histories h;
-    std::vector<std::int32_t> state_of;  // stage code -> state index (transient first, then absorbing)
+    // Stage code -> state index (transient first, then absorbing); a transient stage maps to its
+    // state without memory (nothing visited before).
+    std::vector<std::int32_t> state_of;
+    // Stage code of each transient state (a stage has one state per path with memory), and of
+    // each absorbing state.
     std::vector<std::int32_t> transient, absorbing;
+    // With path memory: the stages visited before each transient state's run (bit c: code c);
+    // empty without.
+    std::vector<std::uint64_t> visited;
+    // Per transient state: its stage's index among the transient stages (base_stage).
+    std::vector<std::int32_t> base_of, base_stage;
+    // State index of every history event.
+    std::vector<std::int32_t> event_state;
     std::size_t won_index = 0;  // into absorbing
     // Known amounts (not NaN; 0 is an amount) of each entity as (time, amount), sorted.
     std::vector<std::size_t> amount_offset;
@@ -65,7 +77,8 @@ struct prepared {
     }
 };
 
-inline prepared prepare(const stage_model& model, const stage_records& rec, std::optional<std::int64_t> as_of) {
+inline prepared prepare(const stage_model& model, const stage_records& rec, std::optional<std::int64_t> as_of,
+                        path_memory memory = path_memory::none) {
     if (!model.won()) detail::throw_option("model", "(no won stage)", "a forecast needs a won stage");
     if (rec.size() == 0) detail::throw_option("records", "(empty)", "a forecast needs stage records; none were given");
     // Amounts: NaN marks a record without one (the entity's latest known amount, else the mean
@@ -79,15 +92,61 @@ inline prepared prepare(const stage_model& model, const stage_records& rec, std:
     without_amount.amount = {};
     history_options ho;
     ho.as_of = as_of;
-    prepared p{build_histories(model, without_amount, ho), {}, {}, {}, 0, {}, {}};
+    prepared p{build_histories(model, without_amount, ho)};
     const auto n_codes = static_cast<std::int32_t>(model.size());
-    for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.transient).push_back(c);
+    if (memory == path_memory::visited && n_codes > 64)
+        detail::throw_option("memory", "visited", "records the visited stages of models with at most 64 stages, not " +
+                                                      std::to_string(n_codes));
+    for (std::int32_t c = 0; c < n_codes; ++c) (model.is_terminal(c) ? p.absorbing : p.base_stage).push_back(c);
+    // The transient states: every transient stage with nothing visited before, and with path
+    // memory every (stage, stages visited before the run) that occurs in the histories. The
+    // visited set grows when a run of another stage ends (repeated records of one stage do not
+    // change it); runs are read from the events, so a visit between two snapshots counts.
+    const auto off = p.h.offsets();
+    const auto ev = p.h.event_stages();
+    std::vector<std::uint64_t> mask(ev.size(), 0);
+    if (memory == path_memory::visited)
+        for (std::size_t i = 0; i < p.h.size(); ++i) {
+            std::uint64_t seen = 0, run_mask = 0;
+            std::int32_t cur = -1;
+            for (std::size_t e = off[i]; e < off[i + 1]; ++e) {
+                if (ev[e] != cur) {
+                    if (cur >= 0 && !model.is_terminal(cur)) seen |= std::uint64_t{1} << cur;
+                    cur = ev[e];
+                    run_mask = seen;
+                }
+                mask[e] = run_mask;
+            }
+        }
+    std::vector<std::pair<std::int32_t, std::uint64_t>> keys;
+    for (const std::int32_t c : p.base_stage) keys.push_back({c, 0});
+    for (std::size_t e = 0; e < ev.size(); ++e)
+        if (!model.is_terminal(ev[e])) keys.push_back({ev[e], mask[e]});
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.size() > 256)
+        detail::throw_option("memory", "visited",
+                             "gives " + std::to_string(keys.size()) + " (stage, stages visited before) states in these "
+                             "histories, more than 256; use memory none");
+    std::vector<std::int32_t> base_index(static_cast<std::size_t>(n_codes), -1);
+    for (std::size_t b = 0; b < p.base_stage.size(); ++b) base_index[static_cast<std::size_t>(p.base_stage[b])] = static_cast<std::int32_t>(b);
+    for (const auto& [c, m] : keys) {
+        p.transient.push_back(c);
+        p.base_of.push_back(base_index[static_cast<std::size_t>(c)]);
+        if (memory == path_memory::visited) p.visited.push_back(m);
+    }
+    auto index_of = [&](std::int32_t c, std::uint64_t m) {
+        return static_cast<std::int32_t>(std::lower_bound(keys.begin(), keys.end(), std::make_pair(c, m)) - keys.begin());
+    };
     p.state_of.assign(static_cast<std::size_t>(n_codes), -1);
-    for (std::size_t i = 0; i < p.transient.size(); ++i) p.state_of[static_cast<std::size_t>(p.transient[i])] = static_cast<std::int32_t>(i);
+    for (const std::int32_t c : p.base_stage) p.state_of[static_cast<std::size_t>(c)] = index_of(c, 0);
     for (std::size_t i = 0; i < p.absorbing.size(); ++i) {
         p.state_of[static_cast<std::size_t>(p.absorbing[i])] = static_cast<std::int32_t>(p.transient.size() + i);
         if (p.absorbing[i] == *model.won()) p.won_index = i;
     }
+    p.event_state.resize(ev.size());
+    for (std::size_t e = 0; e < ev.size(); ++e)
+        p.event_state[e] = model.is_terminal(ev[e]) ? p.state_of[static_cast<std::size_t>(ev[e])] : index_of(ev[e], mask[e]);
     const auto ids = p.h.entities();
     std::vector<std::size_t> count(ids.size() + 1, 0);
     std::vector<std::pair<std::size_t, std::pair<std::int64_t, double>>> rows;
@@ -120,7 +179,6 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
     const auto& h = p.h;
     const auto off = h.offsets();
     const auto times = h.event_times();
-    const auto stages = h.event_stages();
     origin_view v;
     v.run_offset.assign(h.size() + 1, 0);
     v.state.assign(h.size(), -1);
@@ -136,7 +194,7 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
             const std::int64_t lo = grid_index(t, origin, step);
             const std::int64_t hi = e + 1 < off[i + 1] && times[e + 1] <= origin ? grid_index(times[e + 1], origin, step) - 1 : 0;
             if (lo > hi) continue;  // a visit between two snapshots: not seen on the grid
-            const std::int32_t s = p.state_of[static_cast<std::size_t>(stages[e])];
+            const std::int32_t s = p.event_state[e];
             if (s == cur) {
                 last = hi;
                 continue;
@@ -162,13 +220,19 @@ inline origin_view view_at(const prepared& p, std::int64_t origin, std::int64_t 
 }
 
 // Estimates a model from the runs of the entities with segment `segment` (-1: all), each entity
-// counted mult[i] times (a bootstrap resample; nullptr: once).
-inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
-                                 std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
-    transition_model m;
+// counted mult[i] times (a bootstrap resample; nullptr: once). The counts are sufficient: a run
+// of T steps is at risk at ages 0..T-1 and, when it ended, moved at age T-1 (ages from the
+// tail on pooled), so a histogram of the run lengths per state gives every at-risk count by a
+// suffix sum, in one pass over the runs and without sorting. h_s(a, d) = moves / at risk is the
+// discrete hazard of the Aalen-Johansen estimate of the runs of s (destinations competing, open
+// runs censored at their length); the tail row pools the moves and steps at risk beyond it.
+// Into m, reusing its buffers (the bootstrap refits one model after another).
+inline void estimate(transition_model& m, const prepared& p, const origin_view& v, forecast_model kind,
+                     std::int32_t max_age, std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
     m.kind = kind;
     m.max_age = kind == forecast_model::markov ? 0 : max_age;
     m.transient = p.transient;
+    m.visited = p.visited;
     m.absorbing = p.absorbing;
     m.won_index = p.won_index;
     m.segment = segment;
@@ -176,59 +240,86 @@ inline transition_model estimate(const prepared& p, const origin_view& v, foreca
     m.hazard.assign(nt * A * S, 0.0);
     m.at_risk.assign(nt * A, 0.0);
     m.moves.assign(nt * A * S, 0);
+    m.pooled.clear();
     const auto seg = p.h.segments();
-    std::vector<std::vector<double>> dur(nt);
-    std::vector<std::vector<std::int32_t>> out(nt);
+    const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
+    // length[s * A + k]: runs of s whose length clipped to the tail is k; beyond[s]: their steps
+    // at risk past the tail.
+    std::vector<double> length(nt * A, 0.0), beyond(nt, 0.0);
     for (std::size_t i = 0; i < p.h.size(); ++i) {
         if (segment >= 0 && seg[i] != segment) continue;
-        const std::uint32_t times_drawn = mult ? (*mult)[i] : 1u;
-        for (std::uint32_t k = 0; k < times_drawn; ++k)
-            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
-                const run& x = v.runs[r];
-                dur[static_cast<std::size_t>(x.state)].push_back(static_cast<double>(x.steps));
-                out[static_cast<std::size_t>(x.state)].push_back(x.dest + 1);
+        const std::uint32_t w = mult ? (*mult)[i] : 1u;
+        if (w == 0) continue;
+        for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) {
+            const run& x = v.runs[r];
+            const auto s = static_cast<std::size_t>(x.state);
+            const auto T = static_cast<std::uint64_t>(x.steps);
+            length[s * A + static_cast<std::size_t>(std::min<std::uint64_t>(T, tail))] += w;
+            if (T > tail) beyond[s] += static_cast<double>(w) * static_cast<double>(T - tail);
+            if (x.dest >= 0) {
+                const std::size_t row = T > tail ? tail : static_cast<std::size_t>(T) - 1;
+                m.moves[(s * A + row) * S + static_cast<std::size_t>(x.dest)] += w;
             }
+        }
     }
-    const std::size_t tail = A - 1;  // the pooled row: ages >= max_age
     for (std::size_t s = 0; s < nt; ++s) {
-        const auto& d = dur[s];
-        if (d.empty()) continue;
-        // Pooled tail: moves at steps > tail, over the steps at risk beyond age `tail`.
-        double exposure = 0.0;
-        for (std::size_t k = 0; k < d.size(); ++k) {
-            const double beyond = d[k] - static_cast<double>(tail);
-            if (beyond <= 0) continue;
-            exposure += beyond;
-            if (out[s][k] > 0) m.moves[(s * A + tail) * S + static_cast<std::size_t>(out[s][k] - 1)] += 1;
+        m.at_risk[s * A + tail] = beyond[s];
+        double at_least = 0.0;  // runs of length >= a + 1
+        for (std::size_t a = tail; a-- > 0;) {
+            at_least += length[s * A + a + 1];
+            m.at_risk[s * A + a] = at_least;
         }
-        m.at_risk[s * A + tail] = exposure;
-        if (exposure > 0)
-            for (std::size_t j = 0; j < S; ++j)
-                m.hazard[(s * A + tail) * S + j] = static_cast<double>(m.moves[(s * A + tail) * S + j]) / exposure;
-        if (tail == 0) continue;
-        // Ages below the tail: the discrete hazards of the Aalen-Johansen estimate, with the
-        // destinations as competing outcomes and the open runs censored.
-        aalen_johansen_options ao;
-        ao.n_outcomes = static_cast<std::int32_t>(S);
-        const auto aj = aalen_johansen(d, out[s], ao);
-        std::vector<double> sorted = d;
-        std::sort(sorted.begin(), sorted.end());
-        for (std::size_t a = 0; a < tail; ++a) {
-            const double t = static_cast<double>(a + 1);
-            m.at_risk[s * A + a] =
-                static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), t));
-            const auto it = std::lower_bound(aj.time.begin(), aj.time.end(), t);
-            if (it == aj.time.end() || *it != t) continue;
-            const auto j = static_cast<std::size_t>(it - aj.time.begin());
-            const double n = static_cast<double>(aj.at_risk[j]);
-            for (std::size_t k = 0; k < S; ++k) {
-                const std::int64_t e = aj.events[j * S + k];
-                m.moves[(s * A + a) * S + k] = e;
-                if (n > 0) m.hazard[(s * A + a) * S + k] = static_cast<double>(e) / n;
-            }
+        for (std::size_t a = 0; a < A; ++a) {
+            const double n = m.at_risk[s * A + a];
+            if (n > 0)
+                for (std::size_t d = 0; d < S; ++d)
+                    m.hazard[(s * A + a) * S + d] = static_cast<double>(m.moves[(s * A + a) * S + d]) / n;
         }
     }
+}
+
+inline transition_model estimate(const prepared& p, const origin_view& v, forecast_model kind, std::int32_t max_age,
+                                 std::int32_t segment, const std::vector<std::uint32_t>* mult = nullptr) {
+    transition_model m;
+    estimate(m, p, v, kind, max_age, segment, mult);
     return m;
+}
+
+// Path memory: a (state, age) cell without exposure takes its stage's hazards at that age pooled
+// over every path (moves and steps at risk of all the stage's states added up), each move to
+// another stage going to the state of that stage whose visited set adds this stage (the same
+// destination it would have had), or where no such state exists, the destination seen.
+inline void pool_paths(transition_model& m, const prepared& p) {
+    if (m.visited.empty()) return;
+    const std::size_t S = m.n_states(), A = m.ages(), nt = m.n_transient();
+    std::vector<std::pair<std::int32_t, std::uint64_t>> keys(nt);
+    for (std::size_t s = 0; s < nt; ++s) keys[s] = {m.transient[s], m.visited[s]};
+    std::vector<double> moved(S);
+    for (std::size_t s = 0; s < nt; ++s) {
+        const std::uint64_t after = m.visited[s] | (std::uint64_t{1} << m.transient[s]);
+        for (std::size_t a = 0; a < A; ++a) {
+            if (m.at_risk[s * A + a] > 0) continue;
+            double n = 0.0;
+            std::fill(moved.begin(), moved.end(), 0.0);
+            for (std::size_t o = 0; o < nt; ++o) {
+                if (p.base_of[o] != p.base_of[s]) continue;
+                n += m.at_risk[o * A + a];
+                for (std::size_t d = 0; d < S; ++d) {
+                    const auto k = m.moves[(o * A + a) * S + d];
+                    if (k == 0) continue;
+                    std::size_t to = d;
+                    if (d < nt) {
+                        const auto it = std::lower_bound(keys.begin(), keys.end(), std::make_pair(m.transient[d], after));
+                        if (it != keys.end() && *it == std::make_pair(m.transient[d], after))
+                            to = static_cast<std::size_t>(it - keys.begin());
+                    }
+                    moved[to] += static_cast<double>(k);
+                }
+            }
+            if (n > 0)
+                for (std::size_t d = 0; d < S; ++d) m.hazard[(s * A + a) * S + d] = d == s ? 0.0 : moved[d] / n;
+        }
+    }
 }
 
 // A segment's cells without exposure take the pooled model's hazards (no history is not evidence
@@ -246,43 +337,80 @@ inline std::int64_t fall_back(transition_model& m, const transition_model& poole
     return cells;
 }
 
-// One step of the backward recursion: cur[s * A + a] = P(won at step t | at (s, a) now) from
-// prev = the same for step t - 1 (nullptr at t = 1).
-inline void won_step(const transition_model& m, const double* prev, double* cur) {
-    const std::size_t nt = m.n_transient(), S = m.n_states(), A = m.ages(), won = nt + m.won_index;
-    for (std::size_t s = 0; s < nt; ++s)
-        for (std::size_t a = 0; a < A; ++a) {
-            if (!prev) {
-                cur[s * A + a] = m.h(s, a, won);
-                continue;
+// The backward recursion of the chances of a win, over a model's rows: the total hazard and the
+// hazard of a win per (s, a), and per state the transient destinations it ever moves to (most
+// pairs of stages never exchange entities, so the recursion visits only those).
+struct won_recursion {
+    const transition_model& m;
+    std::size_t nt, A;
+    std::vector<double> total, won;
+    std::vector<std::size_t> dest_offset, dest;
+
+    explicit won_recursion(const transition_model& model)
+        : m(model), nt(model.n_transient()), A(model.ages()), total(nt * A, 0.0), won(nt * A, 0.0), dest_offset(nt + 1, 0) {
+        const std::size_t S = m.n_states(), w = nt + m.won_index;
+        for (std::size_t s = 0; s < nt; ++s) {
+            for (std::size_t d = 0; d < nt; ++d)
+                for (std::size_t a = 0; a < A; ++a)
+                    if (m.hazard[(s * A + a) * S + d] != 0) {
+                        dest.push_back(d);
+                        break;
+                    }
+            dest_offset[s + 1] = dest.size();
+            for (std::size_t a = 0; a < A; ++a) {
+                double H = 0.0;
+                for (std::size_t d = 0; d < S; ++d) H += m.hazard[(s * A + a) * S + d];
+                total[s * A + a] = H;
+                won[s * A + a] = m.hazard[(s * A + a) * S + w];
             }
-            double v = 0.0, H = 0.0;
-            for (std::size_t d = 0; d < S; ++d) {
-                const double x = m.h(s, a, d);
-                H += x;
-                if (d < nt) v += x * prev[d * A];
-            }
-            v += (1 - H) * prev[s * A + std::min(a + 1, A - 1)];
-            cur[s * A + a] = v;
         }
-}
+    }
+
+    // cur[s * A + a] = P(won at step t | at (s, a) now) from prev = the same for step t - 1
+    // (nullptr at t = 1).
+    void step(const double* prev, double* cur) const {
+        const std::size_t S = m.n_states();
+        if (!prev) {
+            std::copy(won.begin(), won.end(), cur);
+            return;
+        }
+        for (std::size_t s = 0; s < nt; ++s)
+            for (std::size_t a = 0; a < A; ++a) {
+                const double* h = &m.hazard[(s * A + a) * S];
+                double v = 0.0;
+                for (std::size_t k = dest_offset[s]; k < dest_offset[s + 1]; ++k) v += h[dest[k]] * prev[dest[k] * A];
+                cur[s * A + a] = v + (1 - total[s * A + a]) * prev[s * A + std::min(a + 1, A - 1)];
+            }
+    }
+};
 
 // P(won in period q | at (s, a) now), [q * (n_transient * ages) + s * ages + a], keeping two steps
 // in memory at a time.
-inline std::vector<double> won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps) {
+// Into out, with prev and cur as scratch; all three keep their buffers between calls.
+inline void won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps,
+                           std::vector<double>& out, std::vector<double>& prev, std::vector<double>& cur) {
+    const won_recursion rec(m);
     const std::size_t block = m.n_transient() * m.ages();
-    std::vector<double> out(static_cast<std::size_t>(periods) * block, 0.0), prev(block), cur(block);
+    out.assign(static_cast<std::size_t>(periods) * block, 0.0);
+    prev.resize(block);
+    cur.resize(block);
     for (std::int32_t t = 1; t <= periods * period_steps; ++t) {
-        won_step(m, t > 1 ? prev.data() : nullptr, cur.data());
+        rec.step(t > 1 ? prev.data() : nullptr, cur.data());
         double* sum = &out[static_cast<std::size_t>((t - 1) / period_steps) * block];
         for (std::size_t k = 0; k < block; ++k) sum[k] += cur[k];
         std::swap(prev, cur);
     }
+}
+
+inline std::vector<double> won_per_period(const transition_model& m, std::int32_t periods, std::int32_t period_steps) {
+    std::vector<double> out, prev, cur;
+    won_per_period(m, periods, period_steps, out, prev, cur);
     return out;
 }
 
 inline void check_options(const forecast_options& o) {
     if (static_cast<unsigned>(o.model) > 1u) detail::throw_option("model", std::to_string(static_cast<int>(o.model)), "is not a forecast_model");
+    if (static_cast<unsigned>(o.memory) > 1u) detail::throw_option("memory", std::to_string(static_cast<int>(o.memory)), "is not a path_memory");
     if (o.step <= 0) detail::throw_option("step", std::to_string(o.step), "must be > 0");
     if (o.periods < 1 || o.periods > 1000) detail::throw_option("periods", std::to_string(o.periods), "must be in 1..1000");
     if (o.period_steps < 1 || o.period_steps > 100'000)
@@ -293,6 +421,9 @@ inline void check_options(const forecast_options& o) {
     if (o.simulations < 0 || o.simulations > 1'000'000)
         detail::throw_option("simulations", std::to_string(o.simulations), "must be in 0..1000000");
     if (!(o.confidence > 0 && o.confidence < 1)) detail::throw_option("confidence", detail::to_text(o.confidence), "must be in (0, 1)");
+    if (o.bootstrap_models < 1 || o.bootstrap_models > 1'000'000)
+        detail::throw_option("bootstrap_models", std::to_string(o.bootstrap_models), "must be in 1..1000000");
+    if (o.threads < 1 || o.threads > 1024) detail::throw_option("threads", std::to_string(o.threads), "must be in 1..1024");
 }
 
 // The horizon in ticks, periods * period_steps * step; throws when it or origin + horizon would
@@ -318,17 +449,24 @@ inline double percentile(std::vector<double>& v, double q) {
 
 // The models of one forecast: the pooled one, then one per segment with by_segment (cells without
 // exposure falling back to the pooled hazards), from the training entities counted mult times.
+inline void models_at(std::vector<transition_model>& models, const prepared& p, const origin_view& v,
+                      const forecast_options& o, const std::vector<std::uint32_t>* mult, std::int64_t* pooled_cells) {
+    const std::size_t n_seg = o.by_segment ? p.h.n_segments() : 0;
+    models.resize(n_seg + 1);
+    estimate(models[0], p, v, o.model, o.max_age, -1, mult);
+    pool_paths(models[0], p);
+    std::int64_t cells = 0;
+    for (std::size_t g = 0; g < n_seg; ++g) {
+        estimate(models[g + 1], p, v, o.model, o.max_age, static_cast<std::int32_t>(g), mult);
+        cells += fall_back(models[g + 1], models[0]);
+    }
+    if (pooled_cells) *pooled_cells = cells;
+}
+
 inline std::vector<transition_model> models_at(const prepared& p, const origin_view& v, const forecast_options& o,
                                                const std::vector<std::uint32_t>* mult, std::int64_t* pooled_cells) {
     std::vector<transition_model> models;
-    models.push_back(estimate(p, v, o.model, o.max_age, -1, mult));
-    const std::int32_t n_seg = o.by_segment ? static_cast<std::int32_t>(p.h.n_segments()) : 0;
-    std::int64_t cells = 0;
-    for (std::int32_t g = 0; g < n_seg; ++g) {
-        models.push_back(estimate(p, v, o.model, o.max_age, g, mult));
-        cells += fall_back(models.back(), models[0]);
-    }
-    if (pooled_cells) *pooled_cells = cells;
+    models_at(models, p, v, o, mult, pooled_cells);
     return models;
 }
 
@@ -351,7 +489,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
     const auto seg = p.h.segments();
     const double work = static_cast<double>(o.periods) * o.period_steps * static_cast<double>(o.model == forecast_model::markov ? 1 : o.max_age + 1) *
                         static_cast<double>(nt * p.n_states()) * (o.by_segment ? static_cast<double>(p.h.n_segments()) + 1 : 1.0) *
-                        (o.bootstrap_hazards ? static_cast<double>(o.simulations) + 1 : 1.0);
+                        (o.bootstrap_hazards ? static_cast<double>(std::min(o.simulations, o.bootstrap_models)) + 1 : 1.0);
     if (work > 4e11)
         detail::throw_option("periods", std::to_string(o.periods),
                              "times period_steps, max_age, the states, segments and simulations is too much work (" +
@@ -384,23 +522,26 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         }
     }
     // stage_p from the training entities counted mult times (nullptr: once); and the mean won amount.
+    // Per transient stage (the states of a stage with path memory taken together).
+    const std::size_t nb = p.base_stage.size();
     auto stage_probabilities = [&](const std::vector<std::uint32_t>* mult) {
-        std::vector<double> closed_in(nt, 0.0), won_in(nt, 0.0);
-        std::vector<char> seen(nt);
+        std::vector<double> closed_in(nb, 0.0), won_in(nb, 0.0);
+        std::vector<char> seen(nb);
         for (std::size_t i = 0; i < p.h.size(); ++i) {
             if (!te[i].closed) continue;
             const double w = mult ? static_cast<double>((*mult)[i]) : 1.0;
             if (w == 0) continue;
             std::fill(seen.begin(), seen.end(), 0);
-            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r) seen[static_cast<std::size_t>(v.runs[r].state)] = 1;
-            for (std::size_t s = 0; s < nt; ++s)
+            for (std::size_t r = v.run_offset[i]; r < v.run_offset[i + 1]; ++r)
+                seen[static_cast<std::size_t>(p.base_of[static_cast<std::size_t>(v.runs[r].state)])] = 1;
+            for (std::size_t s = 0; s < nb; ++s)
                 if (seen[s]) {
                     closed_in[s] += w;
                     if (te[i].won) won_in[s] += w;
                 }
         }
-        std::vector<double> sp(nt, std::numeric_limits<double>::quiet_NaN());
-        for (std::size_t s = 0; s < nt; ++s)
+        std::vector<double> sp(nb, std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t s = 0; s < nb; ++s)
             if (closed_in[s] > 0) sp[s] = won_in[s] / closed_in[s];
         return sp;
     };
@@ -442,7 +583,7 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         const auto& g = per_period[mi];
         const std::size_t block = nt * md.ages();
         for (std::size_t q = 0; q < H; ++q) E.p_won_in.push_back(g[q * block + idx]);
-        E.stage_probability.push_back(stage_p[s]);
+        E.stage_probability.push_back(stage_p[static_cast<std::size_t>(p.base_of[s])]);
         E.at_risk.push_back(md.at_risk[idx]);
         const bool fell_back = !md.pooled.empty() && md.pooled[idx];
         E.pooled.push_back(fell_back ? 1 : 0);
@@ -492,49 +633,72 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         std::vector<std::size_t> train;
         for (std::size_t i = 0; i < p.h.size(); ++i)
             if (v.run_offset[i + 1] > v.run_offset[i] || te[i].closed) train.push_back(i);
-        std::vector<std::uint32_t> mult(p.h.size(), 0);
-        std::vector<double> pw(n * H), sp_r(n);
-        for (std::size_t r = 0; r < R; ++r) {
-            if (o.bootstrap_hazards && !train.empty()) {
-                detail::rng gb(o.seed, (std::uint64_t{2} << 40) + r);
-                std::fill(mult.begin(), mult.end(), 0u);
-                for (std::size_t k = 0; k < train.size(); ++k) ++mult[train[gb.below(train.size())]];
-                const auto models = models_at(p, v, o, &mult, nullptr);
-                std::vector<std::vector<double>> g;
-                g.reserve(models.size());
-                for (const auto& m : models) g.push_back(won_per_period(m, o.periods, o.period_steps));
-                const auto spr = stage_probabilities(&mult);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const std::size_t block = nt * models[model_of[i]].ages();
-                    for (std::size_t q = 0; q < H; ++q) pw[i * H + q] = g[model_of[i]][q * block + cell_of[i]];
-                    sp_r[i] = spr[static_cast<std::size_t>(v.state[entity_index[i]])];
-                }
-            } else {
-                std::copy(E.p_won_in.begin(), E.p_won_in.end(), pw.begin());
-                std::copy(E.stage_probability.begin(), E.stage_probability.end(), sp_r.begin());
-            }
+        // Amounts of the training wins, in entity order: an entity without an amount of its own
+        // that wins in a simulation takes one of them at random (their mean is default_amount).
+        std::vector<double> won_amounts;
+        for (const auto& t : te)
+            if (t.won && !std::isnan(t.won_amount)) won_amounts.push_back(t.won_amount);
+        const bool draw_amounts = o.resample_amounts && !won_amounts.empty();
+        const bool resample = o.bootstrap_hazards && !train.empty();
+        // Simulation r uses bootstrap model r mod B; without resampling, the groups only share work.
+        const std::size_t B = resample ? std::min<std::size_t>(R, static_cast<std::size_t>(o.bootstrap_models))
+                                       : std::min<std::size_t>(R, std::size_t{4} * o.threads);
+        auto simulate = [&](std::size_t r, const double* pw, const double* sp_r) {
             detail::rng g(o.seed, r);
             detail::rng gw(o.seed, (std::uint64_t{1} << 40) + r);
+            detail::rng ga(o.seed, (std::uint64_t{3} << 40) + r);
             for (std::size_t i = 0; i < n; ++i) {
+                const double amount =
+                    E.own_amount[i] || !draw_amounts ? E.amount[i] : won_amounts[ga.below(won_amounts.size())];
                 const double u = g.uniform();
                 double c = 0.0;
                 for (std::size_t k = 0; k < H; ++k) {
                     c += pw[i * H + k];
                     if (u < c) {
                         wins[k][r] += 1;
-                        rev[k][r] += E.amount[i];
+                        rev[k][r] += amount;
                         wins[H][r] += 1;
-                        rev[H][r] += E.amount[i];
+                        rev[H][r] += amount;
                         break;
                     }
                 }
                 const double sp = std::isnan(sp_r[i]) ? 0.0 : sp_r[i];
                 if (gw.uniform() < sp) {
                     ww[r] += 1;
-                    wr[r] += E.amount[i];
+                    wr[r] += amount;
                 }
             }
-        }
+        };
+        const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, B));
+        run_workers(threads, [&](unsigned worker) {
+            std::vector<std::uint32_t> mult(p.h.size(), 0);
+            std::vector<double> pw(n * H), sp_r(n), prev, cur;
+            // Buffers kept from one resample to the next.
+            std::vector<transition_model> models;
+            std::vector<std::vector<double>> g;
+            for (std::size_t b = worker; b < B; b += threads) {
+                if (resample) {
+                    // Re-estimate the hazards and stage probabilities from a bootstrap resample of
+                    // the training entities.
+                    detail::rng gb(o.seed, (std::uint64_t{2} << 40) + b);
+                    std::fill(mult.begin(), mult.end(), 0u);
+                    for (std::size_t k = 0; k < train.size(); ++k) ++mult[train[gb.below(train.size())]];
+                    models_at(models, p, v, o, &mult, nullptr);
+                    g.resize(models.size());
+                    for (std::size_t k = 0; k < models.size(); ++k)
+                        won_per_period(models[k], o.periods, o.period_steps, g[k], prev, cur);
+                    const auto spr = stage_probabilities(&mult);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        const std::size_t block = nt * models[model_of[i]].ages();
+                        for (std::size_t q = 0; q < H; ++q) pw[i * H + q] = g[model_of[i]][q * block + cell_of[i]];
+                        sp_r[i] = spr[static_cast<std::size_t>(p.base_of[static_cast<std::size_t>(v.state[entity_index[i]])])];
+                    }
+                }
+                const double* pwp = resample ? pw.data() : E.p_won_in.data();
+                const double* spp = resample ? sp_r.data() : E.stage_probability.data();
+                for (std::size_t r = b; r < R; r += B) simulate(r, pwp, spp);
+            }
+        });
         for (std::size_t k = 0; k <= H; ++k) {
             P.wins_lower[k] = percentile(wins[k], lo_q);
             P.wins_upper[k] = percentile(wins[k], hi_q);
@@ -547,19 +711,46 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
         f.weighted_revenue_upper = percentile(wr, hi_q);
     }
 
-    // Per stage of the overall model.
+    // Per stage of the overall model. With path memory a stage has several states: P(won) and
+    // the time to close from a fresh entry are averaged over them, weighted by their training
+    // runs at risk at age 0 (equal weights when none has any).
     const auto& co = outcomes[0];
-    for (std::size_t s = 0; s < nt; ++s) {
-        f.stages.stage.push_back(p.transient[s]);
+    const auto& m0 = f.models[0];
+    for (std::size_t b = 0; b < nb; ++b) {
+        const std::int32_t code = p.base_stage[b];
+        f.stages.stage.push_back(code);
         std::int64_t open = 0;
         double amt = 0.0;
         for (std::size_t i = 0; i < n; ++i)
-            if (E.stage[i] == p.transient[s]) { ++open; amt += E.amount[i]; }
+            if (E.stage[i] == code) { ++open; amt += E.amount[i]; }
         f.stages.open.push_back(open);
         f.stages.open_amount.push_back(amt);
-        f.stages.p_won.push_back(co.p(s, 0, p.won_index));
-        f.stages.expected_steps.push_back(co.steps(s, 0));
-        f.stages.stage_probability.push_back(stage_p[s]);
+        double w_all = 0.0;
+        for (std::size_t s = 0; s < nt; ++s)
+            if (p.base_of[s] == static_cast<std::int32_t>(b)) w_all += m0.at_risk[s * m0.ages()];
+        if (p.visited.empty()) {  // one state per stage
+            const auto s = static_cast<std::size_t>(p.state_of[static_cast<std::size_t>(code)]);
+            f.stages.p_won.push_back(co.p(s, 0, p.won_index));
+            f.stages.expected_steps.push_back(co.steps(s, 0));
+            f.stages.stage_probability.push_back(stage_p[b]);
+            continue;
+        }
+        double sw = 0.0, won = 0.0, closes = 0.0, time = 0.0;
+        for (std::size_t s = 0; s < nt; ++s) {
+            if (p.base_of[s] != static_cast<std::int32_t>(b)) continue;
+            const double w = w_all > 0 ? m0.at_risk[s * m0.ages()] : 1.0;
+            if (w == 0) continue;
+            const double close = 1 - co.p_never[s * co.ages];
+            sw += w;
+            won += w * co.p(s, 0, p.won_index);
+            if (close > 1e-15) {
+                closes += w * close;
+                time += w * close * co.steps(s, 0);
+            }
+        }
+        f.stages.p_won.push_back(won / sw);
+        f.stages.expected_steps.push_back(closes > 0 ? time / closes : std::numeric_limits<double>::quiet_NaN());
+        f.stages.stage_probability.push_back(stage_p[b]);
     }
     return f;
 }
@@ -568,6 +759,10 @@ inline pipeline_forecast forecast_at(const prepared& p, const origin_view& v, st
 
 FUNNELKIT_INLINE std::string_view to_string(forecast_model m) noexcept {
     return m == forecast_model::markov ? "markov" : "semi_markov";
+}
+
+FUNNELKIT_INLINE std::string_view to_string(path_memory m) noexcept {
+    return m == path_memory::visited ? "visited" : "none";
 }
 
 FUNNELKIT_INLINE std::string_view backtest_method_name(std::int32_t method) noexcept {
@@ -584,6 +779,7 @@ FUNNELKIT_INLINE void transition_model::validate() const {
     if (max_age < 0) detail::throw_option("max_age", std::to_string(max_age), "must be >= 0");
     if (absorbing.empty()) detail::throw_option("absorbing", "0 states", "a chain needs at least one absorbing state");
     if (won_index >= absorbing.size()) detail::throw_option("won_index", std::to_string(won_index), "is not an absorbing state");
+    if (!visited.empty() && visited.size() != nt) detail::throw_length("visited", visited.size(), "transient", nt);
     if (hazard.size() != nt * A * S) detail::throw_length("hazard", hazard.size(), "n_transient * ages * n_states", nt * A * S);
     for (std::size_t s = 0; s < nt; ++s)
         for (std::size_t a = 0; a < A; ++a) {
@@ -735,8 +931,9 @@ FUNNELKIT_INLINE std::vector<double> won_per_step(const transition_model& m, std
         detail::throw_option("steps", std::to_string(steps),
                              "times the states and ages (" + std::to_string(block) + ") is more than 100,000,000 values");
     std::vector<double> g(static_cast<std::size_t>(steps) * block, 0.0);
+    const won_recursion rec(m);
     for (std::int32_t t = 1; t <= steps; ++t)
-        won_step(m, t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr, &g[static_cast<std::size_t>(t - 1) * block]);
+        rec.step(t > 1 ? &g[static_cast<std::size_t>(t - 2) * block] : nullptr, &g[static_cast<std::size_t>(t - 1) * block]);
     return g;
 }
 
@@ -744,7 +941,7 @@ FUNNELKIT_INLINE pipeline_forecast forecast_pipeline(const stage_model& model, c
                                                      const forecast_options& o) {
     using namespace detail::forecast_impl;
     check_options(o);
-    const auto p = prepare(model, records, o.as_of);
+    const auto p = prepare(model, records, o.as_of, o.memory);
     const std::int64_t origin = o.origin.value_or(p.h.as_of());
     if (origin > p.h.as_of())
         detail::throw_option("origin", std::to_string(origin), "is after the end of the data (as_of " + std::to_string(p.h.as_of()) + ")");
@@ -783,13 +980,24 @@ FUNNELKIT_INLINE explanation pipeline_forecast::explain() const {
                  {"confidence", options.confidence},
                  {"seed", options.seed},
                  {"bootstrap_hazards", options.bootstrap_hazards ? "yes" : "no"},
-                 {"by_segment", options.by_segment ? "yes" : "no"}};
-    e.note = "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
+                 {"bootstrap_models", options.bootstrap_models},
+                 {"resample_amounts", options.resample_amounts ? "yes" : "no"},
+                 {"by_segment", options.by_segment ? "yes" : "no"},
+                 {"memory", to_string(options.memory)}};
+    e.note = std::string(options.memory == path_memory::visited
+                             ? "the chain's state also holds the set of stages visited before the current stay (path "
+                               "memory; cells without history pool the stage's paths); "
+                             : "") +
+             "only the pipeline open at the origin is forecast; intervals from " + std::to_string(options.simulations) +
              " seeded simulations" +
              (options.bootstrap_hazards
-                  ? std::string(", each re-estimating the hazards from a bootstrap resample of the training entities "
-                                "(parameter uncertainty) before drawing the entities' outcomes")
+                  ? ", each drawing the entities' outcomes from hazards re-estimated on one of " +
+                        std::to_string(std::min(options.simulations, options.bootstrap_models)) +
+                        " bootstrap resamples of the training entities (parameter uncertainty)"
                   : std::string(" of the entities' outcomes given the estimated hazards (no parameter uncertainty)")) +
+             (options.resample_amounts ? std::string("; an entity without an amount that wins takes the amount of a "
+                                                     "random training win (amount uncertainty)")
+                                       : std::string()) +
              (options.by_segment ? "; by segment: " + std::to_string(pooled_cells) +
                                        " (stage, age) cells of the segment models had no exposure and use the pooled "
                                        "hazards, for " + std::to_string(pooled_entities) + " open entities"
@@ -807,7 +1015,7 @@ FUNNELKIT_INLINE forecast_backtest backtest_forecast(const stage_model& model, c
     if (bo.calibration_bins < 1 || bo.calibration_bins > 1000)
         detail::throw_option("calibration_bins", std::to_string(bo.calibration_bins), "must be in 1..1000");
     if (bo.origins.empty()) detail::throw_option("origins", "(none)", "give at least one origin");
-    const auto p = prepare(model, records, bo.forecast.as_of);
+    const auto p = prepare(model, records, bo.forecast.as_of, bo.forecast.memory);
     const auto& fo = bo.forecast;
     const std::int64_t horizon = horizon_ticks(fo, bo.origins.front());
     for (std::size_t k = 0; k < bo.origins.size(); ++k) {
@@ -999,7 +1207,10 @@ FUNNELKIT_INLINE explanation forecast_backtest::explain() const {
                  {"confidence", options.forecast.confidence},
                  {"seed", options.forecast.seed},
                  {"bootstrap_hazards", options.forecast.bootstrap_hazards ? "yes" : "no"},
+                 {"bootstrap_models", options.forecast.bootstrap_models},
+                 {"resample_amounts", options.forecast.resample_amounts ? "yes" : "no"},
                  {"by_segment", options.forecast.by_segment ? "yes" : "no"},
+                 {"memory", to_string(options.forecast.memory)},
                  {"calibration_bins", options.calibration_bins}};
     e.note = "coverage: share of the intervals at the confidence level that held the actual value (per period for "
              "the chains, whole horizon for the weighted pipeline), leaving out the empty cells (expected wins 0, "

@@ -336,6 +336,13 @@ FUNNELKIT_INLINE funnel_analysis_definition funnel_analysis_definition::of(const
     return d;
 }
 
+FUNNELKIT_INLINE window_funnel_definition funnel_analysis_result::counts_definition(const funnel_analysis_options& o) {
+    window_funnel_definition d;
+    d.window = o.window;
+    d.ticks_per_second = o.ticks_per_second;
+    return d;
+}
+
 FUNNELKIT_INLINE funnel_durations::funnel_durations(const funnel_analysis_definition& definition,
                                                     std::vector<std::vector<std::int64_t>> per_step)
     : recorded_(true), definition_(definition), durations_(std::move(per_step)) {
@@ -595,10 +602,15 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     }
 
     funnel_analysis_result out;
-    out.closed = window_funnel_counts(o.steps);
-    out.open = window_funnel_counts(o.steps);
-    out.unattributed = window_funnel_counts(o.steps);
-    out.by_segment.assign(static_cast<std::size_t>(max_seg + 1), window_funnel_counts(o.steps));
+    // Every level count records the window and the time unit it was computed with, so a merge
+    // of counts of another window or unit is refused naming the field. The modes are
+    // window_funnel's and not recorded here (the durations state records the whole definition).
+    const window_funnel_definition counts_definition = funnel_analysis_result::counts_definition(o);
+    const window_funnel_counts empty(o.steps, counts_definition);
+    out.closed = empty;
+    out.open = empty;
+    out.unattributed = empty;
+    out.by_segment.assign(static_cast<std::size_t>(max_seg + 1), empty);
     out.histogram_edges = o.histogram_edges;
     out.data_end = *o.data_end;
     if (!o.unordered) out.through_step.assign(o.steps, 0);
@@ -678,7 +690,7 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
                 const std::int64_t p = rel >= 0 ? rel / o.period : -((-rel + o.period - 1) / o.period);
                 start = o.period_origin + p * o.period;
             }
-            T.trend.try_emplace(start, o.steps).first->second.add(best.level);
+            T.trend.try_emplace(start, empty).first->second.add(best.level);
         }
         if (!o.unordered) {
             for (unsigned s = 1; s < o.steps; ++s)
@@ -692,7 +704,7 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     const unsigned threads = sorted ? 1u : o.threads;
     std::vector<tally> tallies(threads);
     for (auto& T : tallies) {
-        T.closed = T.open = T.unattributed = window_funnel_counts(o.steps);
+        T.closed = T.open = T.unattributed = empty;
         T.by_segment = out.by_segment;
         if (!o.unordered) T.through_step.assign(o.steps, 0);
         T.durations.resize(o.steps);

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <string>
 
+#include "funnelkit/detail/exact_sum.hpp"
 #include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
 
@@ -26,9 +27,47 @@ inline std::int64_t sat_sub(std::int64_t a, std::int64_t b) noexcept {
 
 struct group_acc {
     std::int64_t met = 0, breached = 0, pending = 0, not_started = 0, untouched = 0;
-    double over_sum = 0.0;
+    // Exact sum of the (non-negative) time over the limit: at most 2^63 breaches of at most
+    // 2^63 ticks each fit, and the sum does not depend on the order of the rows.
+    detail::uint128 over_sum = 0;
     std::int64_t over_max = 0;
 };
+
+inline detail::uint128 gcd128(detail::uint128 a, detail::uint128 b) noexcept {
+    while (b != 0) {
+        const detail::uint128 t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+// num / (count * unit) as a double that depends only on the rational number, not on how it is
+// written: the same instants in seconds and in nanoseconds (num and unit both 10^9 times
+// larger) give the same bits. The fraction is reduced by its gcd first; when both terms then fit
+// a double's 53 bits the one division is correctly rounded, otherwise the integer quotient and
+// the reduced remainder's fraction are each converted once. A unit that is not a whole number
+// of ticks (possible only from C++) falls back to the exact mean per item divided by the unit.
+inline double exact_ratio(detail::uint128 num, std::int64_t count, double unit) noexcept {
+    if (count <= 0) return 0.0;
+    constexpr double max_unit = 4611686018427387904.0;  // 2^62
+    if (!(unit >= 1.0 && unit <= max_unit && std::floor(unit) == unit)) {
+        const detail::uint128 c = static_cast<detail::uint128>(count);
+        const detail::uint128 q = num / c, r = num % c;
+        const detail::uint128 g = gcd128(r, c);
+        return (static_cast<double>(q) + (r == 0 ? 0.0 : static_cast<double>(r / g) / static_cast<double>(c / g))) / unit;
+    }
+    // count < 2^63 and unit <= 2^62: the product fits 125 bits.
+    detail::uint128 den = static_cast<detail::uint128>(count) * static_cast<detail::uint128>(static_cast<std::uint64_t>(unit));
+    const detail::uint128 g = gcd128(num, den);
+    num /= g;
+    den /= g;
+    constexpr detail::uint128 exact = static_cast<detail::uint128>(1) << 53;
+    if (num <= exact && den <= exact) return static_cast<double>(num) / static_cast<double>(den);
+    const detail::uint128 q = num / den, r = num % den;
+    const detail::uint128 h = gcd128(r, den);
+    return static_cast<double>(q) + (r == 0 ? 0.0 : static_cast<double>(r / h) / static_cast<double>(den / h));
+}
 
 inline std::int32_t check_codes(std::span<const std::int32_t> col, std::string_view name, std::size_t n) {
     if (col.empty()) return 0;
@@ -52,8 +91,8 @@ inline sla_group to_group(const group_acc& a, std::string by, std::int32_t code,
     g.breached_untouched = a.untouched;
     if (a.met + a.breached > 0) g.compliance = static_cast<double>(a.met) / static_cast<double>(a.met + a.breached);
     if (a.breached > 0) {
-        g.mean_over = a.over_sum / static_cast<double>(a.breached) / unit;
-        g.max_over = static_cast<double>(a.over_max) / unit;
+        g.mean_over = exact_ratio(a.over_sum, a.breached, unit);
+        g.max_over = exact_ratio(static_cast<detail::uint128>(a.over_max), 1, unit);
     }
     return g;
 }
@@ -180,7 +219,7 @@ FUNNELKIT_INLINE response_sla_result sla_response(const sla_commitment& c, const
                 case sla_status::breached:
                     ++a.breached;
                     if (!touched) ++a.untouched;
-                    a.over_sum += static_cast<double>(over);
+                    a.over_sum += static_cast<detail::uint128>(over);
                     a.over_max = std::max(a.over_max, over);
                     break;
             }
@@ -193,7 +232,8 @@ FUNNELKIT_INLINE response_sla_result sla_response(const sla_commitment& c, const
         if (tm >= 0) bump(by_team[static_cast<std::size_t>(tm)]);
         if (sg >= 0) bump(by_seg[static_cast<std::size_t>(sg)]);
         if (s == sla_status::breached)
-            out.breaches.push_back({i, rp, tm, sg, created, deadline, over, static_cast<double>(over) / c.display_unit, touched});
+            out.breaches.push_back({i, rp, tm, sg, created, deadline, over,
+                                    exact_ratio(static_cast<detail::uint128>(over), 1, c.display_unit), touched});
     }
     out.groups.push_back(to_group(all, "all", -1, c.display_unit));
     for (std::size_t r = 0; r < by_rep.size(); ++r) out.groups.push_back(to_group(by_rep[r], "rep", static_cast<std::int32_t>(r), c.display_unit));
@@ -255,9 +295,15 @@ FUNNELKIT_INLINE volume_sla_result sla_volume(const sla_commitment& c, const vol
     out.reps = reps;
     for (std::size_t p = 0; p < P; ++p) {
         const period q = periods[p];
-        // Exact integer differences, rounded once: periods near the int64 limits keep their length.
-        const double length = detail::elapsed(q.start, q.end);
-        const double elapsed = as_of >= q.end ? 1.0 : (as_of <= q.start ? 0.0 : detail::elapsed(q.start, as_of) / length);
+        // The elapsed share from the exact integer differences, reduced before it is rounded:
+        // periods near the int64 limits keep their length, and the same instants in another
+        // time unit give the same share to the bit.
+        double elapsed = as_of >= q.end ? 1.0 : 0.0;
+        if (as_of > q.start && as_of < q.end) {
+            const std::uint64_t done = detail::elapsed_ticks(q.start, as_of), length = detail::elapsed_ticks(q.start, q.end);
+            const std::uint64_t g = std::gcd(done, length);
+            elapsed = static_cast<double>(done / g) / static_cast<double>(length / g);
+        }
         for (std::size_t r = 0; r < R; ++r) {
             volume_row row;
             row.period_index = p;

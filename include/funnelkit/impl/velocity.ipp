@@ -174,6 +174,26 @@ E parse_word(std::string_view option, std::string_view word, unsigned count) {
     detail::throw_option(option, "'" + std::string(word) + "'", "is not one of " + accepted);
 }
 
+// The inputs of V = N * D * W / L, checked the same way wherever they are given by hand:
+// N and D finite and >= 0, W in [0, 1], L finite and > 0. `positive` also refuses N, D or W
+// of 0 (the decomposition takes their logarithms). `row` ("before", "after") names the row of
+// the inputs in the error; empty: the inputs are options of their own.
+inline void check_drivers(double n, double d, double w, double l, std::string_view row, bool positive) {
+    auto fail = [&](std::string_view field, double value, std::string_view problem) {
+        if (row.empty()) detail::throw_option(field, detail::to_text(value), problem);
+        throw invalid_argument("option '" + std::string(row) + "', field '" + std::string(field) + "': value " +
+                               detail::to_text(value) + " " + std::string(problem));
+    };
+    const char* zero = " (a driver of 0 has no logarithm: the split is undefined)";
+    if (!(std::isfinite(n) && (positive ? n > 0 : n >= 0)))
+        fail("n", n, positive ? std::string("must be finite and > 0") + zero : "must be finite and >= 0");
+    if (!(std::isfinite(d) && (positive ? d > 0 : d >= 0)))
+        fail("deal_value", d, positive ? std::string("must be finite and > 0") + zero : "must be finite and >= 0");
+    if (!((positive ? w > 0 : w >= 0) && w <= 1))
+        fail("win_rate", w, positive ? std::string("must be in (0, 1]") + zero : "must be in [0, 1]");
+    if (!(std::isfinite(l) && l > 0)) fail("cycle_length", l, "must be finite and > 0");
+}
+
 }  // namespace detail::velocity_impl
 
 FUNNELKIT_INLINE std::string explanation_value::text() const {
@@ -720,21 +740,14 @@ FUNNELKIT_INLINE explanation velocity_result::explain() const {
 }
 
 FUNNELKIT_INLINE double velocity_formula(double n, double d, double w, double l) {
-    if (!(std::isfinite(n) && n >= 0)) detail::throw_option("n", detail::to_text(n), "must be finite and >= 0");
-    if (!(std::isfinite(d) && d >= 0)) detail::throw_option("deal_value", detail::to_text(d), "must be finite and >= 0");
-    if (!(w >= 0 && w <= 1)) detail::throw_option("win_rate", detail::to_text(w), "must be in [0, 1]");
-    if (!(std::isfinite(l) && l > 0)) detail::throw_option("cycle_length", detail::to_text(l), "must be finite and > 0");
+    detail::velocity_impl::check_drivers(n, d, w, l, {}, false);
     return n * d * w / l;
 }
 
 FUNNELKIT_INLINE velocity_decomposition decompose_velocity(double n0, double d0, double w0, double l0, double n1, double d1, double w1,
                                                            double l1) {
-    const char* names[8] = {"n0", "d0", "w0", "l0", "n1", "d1", "w1", "l1"};
-    const double vals[8] = {n0, d0, w0, l0, n1, d1, w1, l1};
-    for (int i = 0; i < 8; ++i)
-        if (!(std::isfinite(vals[i]) && vals[i] > 0))
-            detail::throw_option(names[i], detail::to_text(vals[i]),
-                                 "must be finite and > 0 (a driver of 0 has no logarithm: the split is undefined)");
+    detail::velocity_impl::check_drivers(n0, d0, w0, l0, "before", true);
+    detail::velocity_impl::check_drivers(n1, d1, w1, l1, "after", true);
     velocity_decomposition r;
     r.inputs0[0] = n0; r.inputs0[1] = d0; r.inputs0[2] = w0; r.inputs0[3] = l0;
     r.inputs1[0] = n1; r.inputs1[1] = d1; r.inputs1[2] = w1; r.inputs1[3] = l1;
