@@ -70,8 +70,11 @@ public:
     /// value for mismatched lengths, channel codes < -1 or >= n_channels (when n_channels >
     /// 0), unknown milestone codes, converted flags other than 0/1, negative or non-finite
     /// values, repeated outcome path ids, or a touch later than its path's conversion time.
-    /// `n_channels` = 0 means "largest channel code + 1".
-    path_set(const touch_columns& touches, const outcome_columns& outcomes, std::int32_t n_channels = 0);
+    /// `n_channels` = 0 means "largest channel code + 1". Touches go through the grouping
+    /// primitive (grouping.hpp) on `threads` worker threads (>= 1); the paths are the same for
+    /// every row order and thread count.
+    path_set(const touch_columns& touches, const outcome_columns& outcomes, std::int32_t n_channels = 0,
+             unsigned threads = 1);
 
     std::size_t n_paths() const noexcept { return offsets_.size() - 1; }
     std::int32_t n_channels() const noexcept { return n_channels_; }
@@ -176,6 +179,9 @@ struct attribution_options {
     int shapley_exact_max = 15;
     std::int64_t shapley_samples = 2000;
     std::uint64_t seed = 1;
+    /// Worker threads for grouping touches into paths (>= 1; attribute() from columns). Changes
+    /// no result and is not part of a state's options.
+    unsigned threads = 1;
 };
 
 struct attribution_result {

@@ -12,7 +12,7 @@
 //   recycled entities count once.
 // - lost = entities with a record of a lost-kind stage that were never won.
 // - revenue = per won entity, the amount of its latest won-stage record (amount column;
-//   0 without one), summed.
+//   0 without one; of won-stage records tied at that time, the largest amount), summed.
 // - cost per lead = cost / leads; cost per MQL = cost / MQLs; CAC = cost / won;
 //   ROI = (revenue - cost) / cost. Undefined (nullopt) on a zero denominator.
 // - Missing costs: a segment whose cost is NaN or beyond the end of the cost table has no
@@ -60,6 +60,9 @@ struct campaign_options {
     double level = 0.95;
     /// Time units per day, for days to win (86400 for times in seconds).
     double seconds_per_day = 86'400.0;
+    /// Worker threads for records not sorted by entity (>= 1): each reads every record and
+    /// keeps the entities of its hash partition. Changes no result.
+    unsigned threads = 1;
 };
 
 /// x of n: the rate x / n (nullopt for n = 0) and its interval (nullopt for n = 0 or x > n).

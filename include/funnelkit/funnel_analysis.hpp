@@ -110,6 +110,9 @@ struct funnel_analysis_options {
     std::optional<calendar_options> trend_calendar{};
     /// Ticks per second of the timestamps, recorded in the result's states (0: not recorded).
     std::int64_t ticks_per_second = 0;
+    /// Worker threads for events not sorted by (entity, time) (>= 1): they take the grouping
+    /// primitive's buckets of entities (grouping.hpp). Changes no result.
+    unsigned threads = 1;
 };
 
 /// Optional per-event columns of funnel_analysis() (leave empty when absent).
@@ -209,8 +212,10 @@ struct funnel_analysis_result {
     funnel_durations durations{};
 };
 
-/// Funnel analysis over an event stream in any row order (single-threaded; sorts a row
-/// permutation, 8 bytes per event). Throws funnelkit::invalid_argument on bad options or input.
+/// Funnel analysis over an event stream in any row order (rows sorted by (entity, time) are read
+/// as they are, others grouped by grouping.hpp on options.threads threads; the result is the
+/// same for every row order and thread count). Throws funnelkit::invalid_argument on bad
+/// options or input.
 funnel_analysis_result funnel_analysis(const event_columns& events, const event_attributes& attributes,
                                        const funnel_analysis_options& options);
 

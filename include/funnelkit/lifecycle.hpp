@@ -109,6 +109,14 @@ private:
     template <class Time, class Stage, class Segment, class Reason>
     void append_entity(std::int64_t id, std::size_t rows, Time time_at, Stage stage_at, Segment segment_at,
                        Reason reason_at, bool has_segment, bool has_reason);
+    // Appends entities [first, last) of another part (build_histories with threads).
+    void append_part(const stage_histories& part, std::size_t first, std::size_t last);
+    // Empties the entities and events, keeping the capacity.
+    void clear_entities() noexcept;
+    // build_histories for records not in history order: groups them by entity in ascending
+    // id order and appends each entity's history to h.
+    static void group_histories_in_order(const stage_model& model, const stage_records& records, unsigned threads,
+                                         stage_histories& h);
 
     stage_model model_;
     std::int64_t as_of_ = 0;

@@ -392,3 +392,68 @@ TEST(Attribution, TimeDecayExactAtTheInt64Limit) {
     EXPECT_DOUBLE_EQ(r.value[0], 1.0);  // weights 1/3 and 2/3 of 3
     EXPECT_DOUBLE_EQ(r.value[1], 2.0);
 }
+
+// Shuffled, time-ordered and path-sorted touches on 1 to 3 threads: the same path set (paths
+// with an outcome row in that row's order, the others by ascending id) and the same credits.
+TEST(Attribution, PathSetOfAnyRowOrderAndThreadCountIsIdentical) {
+    std::mt19937_64 g(31);
+    paths_data d;
+    const std::int64_t paths = 3000;
+    for (std::size_t i = 0; i < 40000; ++i)
+        d.touch(static_cast<std::int64_t>(g() % paths) * 104729 - 77, static_cast<std::int64_t>(g() % 500),
+                static_cast<std::int32_t>(g() % 7) - 1, static_cast<std::uint8_t>(g() % 3));
+    for (std::int64_t p = paths + 5; p-- > 0;)  // outcome rows in descending id, some without touches
+        if (g() % 2) d.outcome(p * 104729 - 77, g() % 2 == 0, static_cast<double>(g() % 100), static_cast<std::int64_t>(g() % 600));
+    const std::size_t n = d.path.size();
+    std::vector<std::size_t> shuffled(n), by_time(n), sorted(n);
+    std::iota(shuffled.begin(), shuffled.end(), 0);
+    std::shuffle(shuffled.begin(), shuffled.end(), g);
+    by_time = shuffled;
+    std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) { return d.time[a] < d.time[b]; });
+    sorted = shuffled;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) { return d.path[a] < d.path[b]; });
+    const path_set ref(d.touches(), d.outcomes(true));
+    ASSERT_GT(ref.n_paths(), 1000u);
+    EXPECT_GT(ref.unattributed_conversions(), 0.0);
+    for (std::size_t p = 1; p < ref.n_paths(); ++p) {
+        const auto t = ref.times(p);
+        EXPECT_TRUE(std::is_sorted(t.begin(), t.end()));
+    }
+    auto same = [](auto a, auto b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); };
+    attribution_options markov;
+    markov.model = attribution_model::markov;
+    attribution_options w;
+    w.model = attribution_model::w_shaped;
+    for (const auto* order : {&sorted, &by_time, &shuffled}) {
+        paths_data q = d;
+        for (std::size_t i = 0; i < n; ++i) {
+            q.path[i] = d.path[(*order)[i]], q.time[i] = d.time[(*order)[i]];
+            q.channel[i] = d.channel[(*order)[i]], q.milestone[i] = d.milestone[(*order)[i]];
+        }
+        for (unsigned threads : {1u, 2u, 3u}) {
+            const path_set ps(q.touches(), q.outcomes(true), 0, threads);
+            ASSERT_EQ(ps.n_paths(), ref.n_paths());
+            EXPECT_EQ(ps.n_channels(), ref.n_channels());
+            EXPECT_TRUE(same(ps.unattributed_values(), ref.unattributed_values()));
+            for (std::size_t p = 0; p < ps.n_paths(); ++p) {
+                ASSERT_EQ(ps.path_id(p), ref.path_id(p));
+                ASSERT_TRUE(same(ps.channels(p), ref.channels(p)));
+                ASSERT_TRUE(same(ps.times(p), ref.times(p)));
+                ASSERT_TRUE(same(ps.milestones(p), ref.milestones(p)));
+                ASSERT_EQ(ps.converted(p), ref.converted(p));
+                ASSERT_EQ(ps.value(p), ref.value(p));
+                ASSERT_EQ(ps.conversion_time(p), ref.conversion_time(p));
+            }
+            for (const auto& op : {markov, w}) {
+                attribution_options o = op;
+                o.threads = threads;
+                const auto a = attribute(q.touches(), q.outcomes(true), o);
+                const auto b = attribute(ref, op);
+                EXPECT_EQ(a.conversions, b.conversions);
+                EXPECT_EQ(a.value, b.value);
+                EXPECT_EQ(a.unattributed_value, b.unattributed_value);
+            }
+        }
+    }
+    EXPECT_THROW(path_set(d.touches(), d.outcomes(), 0, 0), invalid_argument);
+}

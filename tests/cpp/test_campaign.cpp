@@ -5,7 +5,11 @@
 #include <funnelkit/error.hpp>
 #include <funnelkit/synthetic.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
+#include <type_traits>
 #include <limits>
 #include <optional>
 #include <vector>
@@ -205,4 +209,60 @@ TEST(Campaign, DaysToWinAtTheInt64Limits) {
     ASSERT_TRUE(rep.rows[0].days_to_win.has_value());
     // Entity 1: (2^64 - 2) seconds; entity 2: exactly 3 days.
     EXPECT_DOUBLE_EQ(*rep.rows[0].days_to_win, (18446744073709551614.0 / day + 3.0) / 2.0);
+}
+
+// Shuffled, time-ordered and entity-sorted records on 1 to 3 threads: the same state (and
+// report); tied won records count their largest amount in any row order.
+TEST(Campaign, AnyRowOrderAndThreadCountGiveTheSameState) {
+    const auto data = generate_sample({.leads = 12000, .seed = 23});
+    const auto model = sample_model();
+    const std::size_t n = data.size();
+    ASSERT_GT(n, 3u * 8192u);  // enough rows for three threads
+    std::vector<std::size_t> shuffled(n), by_time(n), sorted(n);
+    std::iota(shuffled.begin(), shuffled.end(), 0);
+    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(4));
+    by_time = shuffled;
+    std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) { return data.time[a] < data.time[b]; });
+    sorted = shuffled;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) { return data.entity[a] < data.entity[b]; });
+    const auto permuted = [](const auto& v, const std::vector<std::size_t>& p) {
+        std::remove_cvref_t<decltype(v)> out(p.size());
+        for (std::size_t i = 0; i < p.size(); ++i) out[i] = v[p[i]];
+        return out;
+    };
+    std::optional<campaign_state> ref;
+    for (const auto* p : {&sorted, &by_time, &shuffled}) {
+        const auto e = permuted(data.entity, *p), t = permuted(data.time, *p);
+        const auto s = permuted(data.stage, *p), g = permuted(data.source, *p);
+        const auto a = permuted(data.amount, *p);
+        for (unsigned threads : {1u, 2u, 3u}) {
+            campaign_options op;
+            op.threads = threads;
+            const auto st = campaign_sums(model, {e, t, s, g, a}, op);
+            if (!ref) ref = st;
+            else EXPECT_TRUE(st == *ref) << "threads " << threads;
+        }
+    }
+    campaign_options bad;
+    bad.threads = 0;
+    EXPECT_THROW(campaign_sums(model, data.records(), bad), invalid_argument);
+
+    // Two won records of one lead at the same time: the larger amount, whichever row is first.
+    for (const bool larger_first : {false, true}) {
+        rows r;
+        r.add(1, 0, 0, 0);
+        r.add(1, day, 5, 0, larger_first ? 900 : 100);
+        r.add(1, day, 5, 0, larger_first ? 100 : 900);
+        r.add(2, 0, 0, 0);
+        for (const bool shuffle_rows : {false, true}) {
+            rows q = r;
+            if (shuffle_rows) {  // entity order broken: the fold path
+                std::swap(q.entity[0], q.entity[3]), std::swap(q.time[0], q.time[3]);
+                std::swap(q.stage[0], q.stage[3]), std::swap(q.segment[0], q.segment[3]);
+                std::swap(q.amount[0], q.amount[3]);
+            }
+            const auto rep = campaign_report(sample_model(), q.view(), {});
+            EXPECT_DOUBLE_EQ(rep.total.revenue, 900.0) << larger_first << shuffle_rows;
+        }
+    }
 }

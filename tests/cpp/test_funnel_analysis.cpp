@@ -14,6 +14,8 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -578,4 +580,108 @@ TEST(FunnelStepRules, BadOptions) {
     o.unordered = false;
     o.steps = 65;
     expect_error(o, "steps");
+}
+
+namespace {
+
+// Rows of a random event stream: entity sizes from 1 to ~60, second timestamps with ties,
+// step codes 0..3, exclusion event 4 and no step (-1), properties 0..2, segments 0..3.
+struct order_stream {
+    std::vector<std::int64_t> entity, time, property;
+    std::vector<std::int32_t> step, segment;
+
+    std::vector<std::int64_t> permuted64(const std::vector<std::int64_t>& v, const std::vector<std::size_t>& p) const {
+        std::vector<std::int64_t> out(p.size());
+        for (std::size_t i = 0; i < p.size(); ++i) out[i] = v[p[i]];
+        return out;
+    }
+    std::vector<std::int32_t> permuted32(const std::vector<std::int32_t>& v, const std::vector<std::size_t>& p) const {
+        std::vector<std::int32_t> out(p.size());
+        for (std::size_t i = 0; i < p.size(); ++i) out[i] = v[p[i]];
+        return out;
+    }
+};
+
+order_stream random_order_stream(std::size_t n, std::uint64_t seed) {
+    detail::rng g(seed);
+    order_stream s;
+    for (std::size_t i = 0; i < n; ++i) {
+        s.entity.push_back(static_cast<std::int64_t>(g.below(n / 30)) * 7919 - 5000);
+        s.time.push_back(static_cast<std::int64_t>(g.below(2000)));
+        // Half the events match nothing; the rest a step or the exclusion event.
+        s.step.push_back(g.below(2) == 0 ? -1 : static_cast<std::int32_t>(g.below(5)));
+        s.property.push_back(static_cast<std::int64_t>(g.below(3)));
+        s.segment.push_back(static_cast<std::int32_t>(g.below(4)));
+    }
+    return s;
+}
+
+void expect_same_analysis(const funnel_analysis_result& a, const funnel_analysis_result& b, const std::string& what) {
+    EXPECT_EQ(a.closed, b.closed) << what;
+    EXPECT_EQ(a.open, b.open) << what;
+    EXPECT_EQ(a.unattributed, b.unattributed) << what;
+    EXPECT_EQ(a.by_segment, b.by_segment) << what;
+    EXPECT_EQ(a.period_start, b.period_start) << what;
+    EXPECT_EQ(a.by_period, b.by_period) << what;
+    EXPECT_EQ(a.conversions, b.conversions) << what;
+    EXPECT_EQ(a.through_step, b.through_step) << what;
+    EXPECT_EQ(a.data_end, b.data_end) << what;
+    EXPECT_EQ(a.durations, b.durations) << what;
+    ASSERT_EQ(a.time_to_step.size(), b.time_to_step.size()) << what;
+    for (std::size_t k = 0; k < a.time_to_step.size(); ++k) {
+        EXPECT_EQ(a.time_to_step[k].count, b.time_to_step[k].count) << what;
+        EXPECT_EQ(a.time_to_step[k].median, b.time_to_step[k].median) << what;
+        EXPECT_EQ(a.time_to_step[k].histogram, b.time_to_step[k].histogram) << what;
+    }
+}
+
+}  // namespace
+
+// Rows sorted by (entity, time), in time order or shuffled, on 1 to 3 threads: the same result
+// in every mode (the grouped path drops events matching nothing unless they may attribute).
+TEST(FunnelAnalysis, AnyRowOrderAndThreadCountGiveTheSameResult) {
+    const auto s = random_order_stream(30000, 99);
+    const std::size_t n = s.entity.size();
+    std::vector<std::size_t> shuffled(n), by_time(n), sorted(n);
+    std::iota(shuffled.begin(), shuffled.end(), 0);
+    std::mt19937_64 g(5);
+    std::shuffle(shuffled.begin(), shuffled.end(), g);
+    by_time = shuffled;
+    std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) { return s.time[a] < s.time[b]; });
+    sorted = shuffled;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) {
+        return s.entity[a] != s.entity[b] ? s.entity[a] < s.entity[b] : s.time[a] < s.time[b];
+    });
+    std::vector<funnel_analysis_options> modes(6);
+    for (auto& o : modes) o.steps = 4, o.window = 300;
+    modes[0].period = 500;                                                        // segments by first touch, trend
+    modes[1].exclusions = {{4, 0, 2}}, modes[1].attribute = funnel_attribution::last_touch;
+    modes[2].unordered = true, modes[2].attribute = funnel_attribution::step, modes[2].attribution_step = 1;
+    modes[3].step_rules = {{}, {std::optional<std::int64_t>{100}, 5, false}, {std::nullopt, 0, true}, {}};
+    modes[4].count_conversions = true, modes[4].data_end = 1500;
+    modes[5].attribute = funnel_attribution::step, modes[5].attribution_step = 0;  // events matching nothing dropped
+    for (std::size_t mode = 0; mode < modes.size(); ++mode) {
+        for (const bool with_property : {false, true}) {
+            std::optional<funnel_analysis_result> ref;
+            for (const auto* p : {&sorted, &by_time, &shuffled}) {
+                const auto e = s.permuted64(s.entity, *p), t = s.permuted64(s.time, *p), pr = s.permuted64(s.property, *p);
+                const auto st = s.permuted32(s.step, *p), sg = s.permuted32(s.segment, *p);
+                for (unsigned threads : {1u, 2u, 3u}) {
+                    funnel_analysis_options o = modes[mode];
+                    o.threads = threads;
+                    const auto r = funnel_analysis({e, t, st}, {sg, with_property ? std::span<const std::int64_t>(pr)
+                                                                                   : std::span<const std::int64_t>()},
+                                                   o);
+                    if (!ref) ref = r;
+                    else
+                        expect_same_analysis(r, *ref, "mode " + std::to_string(mode) + " property " +
+                                                          std::to_string(with_property) + " threads " + std::to_string(threads));
+                }
+            }
+            EXPECT_GT(ref->closed.entities() + ref->open.entities(), 0);
+        }
+    }
+    funnel_analysis_options bad;
+    bad.steps = 2, bad.threads = 0;
+    EXPECT_THROW(funnel_analysis({s.entity, s.time, s.step}, {}, bad), invalid_argument);
 }

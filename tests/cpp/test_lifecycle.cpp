@@ -757,10 +757,12 @@ TEST(Lifecycle, GrowingFlowCountsCopiesBlocks) {
 // Histories of shuffled and time-ordered records, built on 1 to 3 threads (the grouping
 // primitive), equal those of records in history order, column by column.
 TEST(Lifecycle, HistoriesOfAnyRowOrderAndThreadCountAreIdentical) {
-    const auto data = generate_sample({.leads = 4000, .seed = 17});
+    // Enough records for three threads (each takes at least 8192 records).
+    const auto data = generate_sample({.leads = 12000, .seed = 17});
     const auto model = sample_model();
     const auto ref = build_histories(model, data.records());
     const std::size_t n = data.size();
+    ASSERT_GT(n, 3u * 8192u);
     std::vector<std::size_t> shuffled(n), by_time(n);
     std::iota(shuffled.begin(), shuffled.end(), 0);
     std::iota(by_time.begin(), by_time.end(), 0);

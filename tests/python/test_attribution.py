@@ -15,6 +15,7 @@ import pytest
 import funnelkit as fk
 from conftest import as_format
 from contract import check_contract
+from row_orders import THREADS, three_orders
 from funnelkit import attribution as at
 
 
@@ -373,3 +374,22 @@ def test_numpy_and_dict_input_need_no_pandas(monkeypatch):
     assert got.channels == ref.channels
     np.testing.assert_allclose(got.value, ref.value, rtol=1e-12)
     at.compare_attribution(t, o, models=["linear", "shapley"])
+
+
+def test_row_order_and_threads_give_identical_paths_and_credits():
+    touches, outcomes = random_paths(4, 4_000, 6, 12)
+    assert len(touches) > 3 * 8192  # every thread gets rows
+    touches["time"] = touches["time"] // 10  # ties within paths
+    ref = None
+    for name, frame in three_orders(touches, entity="path").items():
+        for threads in THREADS:
+            got = [at.attribute(frame, outcomes, model=m, milestone="milestone", conversion_time="conversion_time",
+                                threads=threads).to_pandas() for m in ("markov", "w_shaped", "time_decay")]
+            cmp = at.compare_attribution(frame, outcomes, models=["linear", "shapley"], threads=threads).to_pandas()
+            if ref is None:
+                ref = (got, cmp)
+                continue
+            for a, b in zip(got + [cmp], ref[0] + [ref[1]]):
+                pd.testing.assert_frame_equal(a, b, obj=f"{name}, {threads} threads")
+    with pytest.raises(ValueError, match="option 'threads'"):
+        at.attribute(touches, outcomes, threads=0)

@@ -13,6 +13,7 @@ import pytest
 import funnelkit as fk
 from conftest import as_format
 from contract import check_contract
+from row_orders import THREADS, three_orders
 from funnelkit import campaign
 
 
@@ -156,3 +157,31 @@ def test_numpy_and_dict_input_need_no_pandas(sample_df, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     got = campaign.campaign_report(d, model=fk.sample_model())
     np.testing.assert_array_equal(got["won"], ref["won"])
+
+
+def test_row_order_and_threads_give_identical_reports():
+    crm = fk.sample_crm(12_000, seed=9)
+    assert len(crm) > 3 * 8192  # every thread gets rows
+    cost = {s: 1_000.0 * (i + 1) for i, s in enumerate(sorted(crm["source"].unique()))}
+    ref = None
+    for name, df in three_orders(crm).items():
+        for threads in THREADS:
+            rep = campaign.campaign_report(df, model=fk.sample_model(), cost=cost, threads=threads)
+            got = rep.to_pandas()
+            if ref is None:
+                ref = got
+                continue
+            pd.testing.assert_frame_equal(got, ref, obj=f"{name}, {threads} threads")
+    assert ref["leads"].sum() > 0
+    with pytest.raises(ValueError, match="option 'threads'"):
+        campaign.campaign_report(crm, model=fk.sample_model(), threads=0)
+
+
+def test_tied_won_records_count_the_larger_amount_in_any_order():
+    rows = {"entity": [1, 1, 1, 2], "time": [0, 86_400, 86_400, 0],
+            "stage": ["Lead", "Customer", "Customer", "Lead"], "source": ["ads"] * 4,
+            "amount": [0.0, 100.0, 900.0, 0.0]}
+    df = pd.DataFrame(rows)
+    for order in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]):
+        rep = campaign.campaign_report(df.iloc[order], model=fk.sample_model())
+        assert rep.to_pandas()["revenue"].iloc[0] == 900.0

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from funnelkit.funnel_analysis import funnel_analysis
+from row_orders import THREADS, three_orders
 
 
 def test_funnel_analysis_features():
@@ -166,6 +167,47 @@ def brute_step_rules(events, window, n, max_gap, min_gap, optional, data_end):
                 if q not in optional:
                     break
     return level, through, is_open
+
+
+def test_row_order_and_threads_give_identical_results():
+    rng = np.random.default_rng(8)
+    n = 30_000
+    events = np.array(["view", "signup", "trial", "buy", "refund", "other"])
+    df = pd.DataFrame({
+        "user": rng.integers(0, 1_000, n) * 7_919,
+        "ts": rng.integers(0, 5_000, n),  # many ties
+        "event": events[np.minimum(rng.integers(0, 9, n), 5)],  # about half match no step
+        "src": np.array(["ads", "seo", "mail"])[rng.integers(0, 3, n)],
+        "deal": rng.integers(0, 3, n),
+    })
+    steps = ["view", "signup", "trial", "buy"]
+    variants = [
+        dict(segment="src", period="day", count_conversions=True),
+        dict(segment="src", attribution="step", attribution_step="signup", hold="deal"),
+        dict(exclusions=[("refund", "signup", "buy")], segment="src", attribution="last_touch"),
+        dict(unordered=True),
+        dict(max_gap={"signup": 60}, optional=["trial"]),
+    ]
+    for kw in variants:
+        ref = None
+        for name, frame in three_orders(df, entity="user", time="ts").items():
+            for threads in THREADS:
+                r = funnel_analysis(frame, window=300, steps=steps, entity="user", time="ts", step="event",
+                                    data_end=5_000, threads=threads, **kw)
+                got = (r.closed.reached, r.open.reached, r.conversions,
+                       {k: v.reached for k, v in r.by_segment.items()},
+                       r.time_to_convert().to_pandas() if not kw.get("unordered") else None,
+                       r.trend().to_pandas() if "period" in kw else None)
+                if ref is None:
+                    ref = got
+                    continue
+                assert got[:4] == ref[:4], (kw, name, threads)
+                for a, b in zip(got[4:], ref[4:]):
+                    if a is not None:
+                        pd.testing.assert_frame_equal(a, b, obj=f"{kw}, {name}, {threads} threads")
+        assert sum(ref[0]) > 0
+    with pytest.raises(ValueError, match="option 'threads'"):
+        funnel_analysis(df, window=300, steps=steps, entity="user", time="ts", step="event", threads=0)
 
 
 def test_level_counts_record_window_and_unit_from_the_core():

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import funnelkit as fk
 from conftest import as_format
 from contract import check_contract
+from row_orders import THREADS, three_orders
 from funnelkit import _core
 from funnelkit.lifecycle import LifecycleSummary, lifecycle
 
@@ -595,6 +596,27 @@ def test_visits_and_conversion_times_give_the_tabulated_summaries(crm, lc):
     aj = fk.aalen_johansen(t["days"], t["outcome"], labels=["won", "lost"])
     assert aj.final("won") == pytest.approx(ttc["p_convert"], rel=1e-12)
     assert aj.final("lost") == pytest.approx(ttc["p_closed_otherwise"], rel=1e-12)
+
+
+# -- row order and threads ---------------------------------------------------------------------
+def test_lifecycle_threads_and_row_order_give_identical_results():
+    crm = fk.sample_crm(12_000, seed=3)
+    assert len(crm) > 3 * 8192  # every thread gets rows
+    ref = None
+    for name, df in three_orders(crm).items():
+        for threads in THREADS:
+            lc_ = lifecycle(df, segment="source", reason="reason", as_of=crm.attrs["end"], threads=threads)
+            got = (lc_.summary(), lc_.histories().to_pandas(), lc_.transitions().to_pandas(),
+                   lc_.time_in_stage().to_pandas())
+            if ref is None:
+                ref = got
+                continue
+            assert got[0] == ref[0], (name, threads)
+            for a, b in zip(got[1:], ref[1:]):
+                pd.testing.assert_frame_equal(a, b, obj=f"{name}, {threads} threads")
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="option 'threads'"):
+            lifecycle(crm, threads=bad)
 
 
 def test_empty_records_report_no_observation_end():

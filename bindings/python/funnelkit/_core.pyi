@@ -393,7 +393,7 @@ class FunnelDurations:
 class FunnelAnalysisOptions:
     count_conversions: bool
     unordered: bool
-    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = [], ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    def __init__(self, *, window: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex, unordered: bool = False, count_conversions: bool = False, exclusions: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = [], attribution: str = 'first_touch', attribution_step: typing.SupportsInt | typing.SupportsIndex = 0, period: typing.SupportsInt | typing.SupportsIndex = 0, period_origin: typing.SupportsInt | typing.SupportsIndex = 0, data_end: typing.SupportsInt | typing.SupportsIndex | None = None, histogram_edges: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], step_rules: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex | None, bool]] = [], ticks_per_second: typing.SupportsInt | typing.SupportsIndex = 0, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def data_end(self) -> int | None:
@@ -418,6 +418,12 @@ class FunnelAnalysisOptions:
         ...
     @steps.setter
     def steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def threads(self) -> int:
+        ...
+    @threads.setter
+    def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def window(self) -> int:
@@ -662,7 +668,7 @@ class Histories:
     def size(self) -> int:
         ...
 class CampaignOptions:
-    def __init__(self, *, mql_stage: str = 'MQL', sql_stage: str = 'SQL', opportunity_stage: str = 'Opportunity', skipped: str = 'implied', cost: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, interval: str = 'wilson', ticks_per_day: typing.SupportsFloat | typing.SupportsIndex = 86400.0) -> None:
+    def __init__(self, *, mql_stage: str = 'MQL', sql_stage: str = 'SQL', opportunity_stage: str = 'Opportunity', skipped: str = 'implied', cost: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], confidence: typing.SupportsFloat | typing.SupportsIndex = 0.95, interval: str = 'wilson', ticks_per_day: typing.SupportsFloat | typing.SupportsIndex = 86400.0, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def confidence(self) -> float:
@@ -681,6 +687,9 @@ class CampaignOptions:
         ...
     @property
     def sql_stage(self) -> str:
+        ...
+    @property
+    def threads(self) -> int:
         ...
     @property
     def ticks_per_day(self) -> float:
@@ -727,7 +736,7 @@ class CampaignState:
     def segments(self) -> int:
         ...
 class PathSet:
-    def __init__(self, *, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, outcome_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, n_channels: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    def __init__(self, *, path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], channel: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], milestone: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None = None, outcome_path: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], converted: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, conversion_time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, n_channels: typing.SupportsInt | typing.SupportsIndex = 0, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
         ...
     @property
     def n_channels(self) -> int:

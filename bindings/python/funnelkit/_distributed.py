@@ -527,7 +527,7 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
                    stage: str = "stage", segment: str | None = None, reason: str | None = None,
                    segment_categories: Sequence[Any] | None = None, reason_categories: Sequence[Any] | None = None,
                    as_of: Any = None, time_unit: str | None = None, skipped: str = "implied", passes: str = "first",
-                   partitions: int | None = None) -> LifecycleSummary:
+                   threads: int = 1, partitions: int | None = None) -> LifecycleSummary:
     """The mergeable lifecycle summary (reach, flow, time in stage):
     ``funnelkit.lifecycle(data, ...).summary(skipped=..., passes=...)`` on {takes}, with the
     same arguments and the same result (equal, ``==``, to the single-machine summary).
@@ -543,7 +543,7 @@ def lifecycle_dist(engine: Engine, data: Any, *, model: Any = None, entity: str 
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
     passes = _names.choice(passes, ("first", "every"), "passes")
     kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, reason=reason, as_of=as_of,
-                  time_unit=time_unit)
+                  time_unit=time_unit, threads=threads)
     cols = _columns(engine.columns(data), entity, time, stage, segment, reason)
     empty = _empty(engine, data, cols)
     dry = _dry_run(lifecycle_local, empty, segment_categories=segment_categories or ([] if segment else None),
@@ -573,7 +573,7 @@ def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Seque
                          tz: Any = "UTC", data_end: Any = None, histogram_edges: Sequence[Any] = (),
                          max_gap: Mapping[Any, Any] | Sequence[Any] | None = None,
                          min_gap: Mapping[Any, Any] | Sequence[Any] | None = None, optional: Sequence[Any] = (),
-                         time_unit: str | None = None, absent: str = "error",
+                         time_unit: str | None = None, absent: str = "error", threads: int = 1,
                          partitions: int | None = None) -> FunnelAnalysis:
     """Funnel analysis beyond ``windowFunnel``: :func:`funnelkit.funnel_analysis` on {takes},
     with the same arguments. The level counts (closed, open, per segment, per period, through
@@ -589,7 +589,7 @@ def funnel_analysis_dist(engine: Engine, data: Any, *, window: Any, steps: Seque
     _names.choice(absent, _names.ABSENT, "absent")
     kwargs = dict(window=window, entity=entity, time=time, step=step, unordered=unordered,
                   count_conversions=count_conversions, hold=hold, segment=segment, attribution=attribution,
-                  period=period, tz=tz, histogram_edges=list(histogram_edges), time_unit=time_unit)
+                  period=period, tz=tz, histogram_edges=list(histogram_edges), time_unit=time_unit, threads=threads)
     cols = _columns(engine.columns(data), entity, time, step, hold, segment)
     empty = _empty(engine, data, cols)
     named = dict(steps=steps, exclusions=list(exclusions), attribution_step=attribution_step, max_gap=max_gap,
@@ -657,7 +657,7 @@ def campaign_report_dist(engine: Engine, data: Any, *, model: Any = None, entity
                          cost: Mapping[Any, float] | None = None, absent: str = "error", mql_stage: str = "MQL",
                          sql_stage: str = "SQL", opportunity_stage: str = "Opportunity", skipped: str = "implied",
                          confidence: float = 0.95, interval: str = "wilson", time_unit: str | None = None,
-                         level: float | None = None, partitions: int | None = None) -> CampaignReport:
+                         level: float | None = None, threads: int = 1, partitions: int | None = None) -> CampaignReport:
     """The closed-loop campaign and source report: :func:`funnelkit.campaign_report` on {takes},
     with the same arguments and the same result (``to_arrow().equals`` the single-machine
     report on the same rows, to the last bit).
@@ -674,7 +674,7 @@ def campaign_report_dist(engine: Engine, data: Any, *, model: Any = None, entity
         confidence = level
     kwargs = dict(model=model, entity=entity, time=time, stage=stage, segment=segment, amount=amount,
                   mql_stage=mql_stage, sql_stage=sql_stage, opportunity_stage=opportunity_stage, skipped=skipped,
-                  confidence=confidence, interval=interval, time_unit=time_unit)
+                  confidence=confidence, interval=interval, time_unit=time_unit, threads=threads)
     cols = _columns(engine.columns(data), entity, time, stage, segment, amount)
     empty = _empty(engine, data, cols)
     _dry_run(campaign_report_local, empty, **kwargs)
@@ -698,7 +698,7 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
                    half_life: Any = None, head: Sequence[float] = (), tail: Sequence[float] = (), middle: float = 0.0,
                    markov_order: int = 1, shapley_game: str = "covered_value", shapley_exact_max: int = 15,
                    shapley_samples: int = 2000, seed: int = 1, time_unit: str | None = None, path: str | None = None,
-                   outcome_path: str | None = None, markov_weight: str = "conversions",
+                   outcome_path: str | None = None, markov_weight: str = "conversions", threads: int = 1,
                    partitions: int | None = None) -> AttributionResult:
     """Attribution of conversions and value to channels: :func:`funnelkit.attribute` on {takes}
     (touches and outcomes, each {takes}), with the same arguments and the same result
@@ -738,7 +738,7 @@ def attribute_dist(engine: Engine, touches: Any, outcomes: Any, *, model: str = 
         labels = found if channels is None else list(channels)
         if channels is not None:
             _names.check_in_data(labels, found, what="channel", column=channel, option="channels", absent=absent)
-    kwargs = dict(cols, channels=labels, model_options=dict(model_options))
+    kwargs = dict(cols, channels=labels, threads=threads, model_options=dict(model_options))
     kwargs["model_options"]["shapley_game"] = _names.choice(shapley_game, SHAPLEY_GAMES, "shapley_game")
     plan = Plan("attribute", kwargs, tuple(c for c in t_cols if c != entity), other_columns=tuple(
         c for c in o_cols if c != out_entity), entities=(entity, out_entity))

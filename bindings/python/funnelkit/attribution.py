@@ -32,6 +32,7 @@ import numpy as np
 from . import _core, _frames, _names
 from ._result import Table
 from .conversion import _rename
+from .lifecycle import _threads_option
 
 __all__ = ["MODELS", "AttributionResult", "attribute", "compare_attribution"]
 
@@ -180,7 +181,7 @@ class _Paths:
 
     def __init__(self, touches: Any, outcomes: Any, *, entity: str, time: str, channel: str, milestone: str | None,
                  outcome_entity: str | None, converted: str, value: str | None, conversion_time: str | None,
-                 channels: Sequence[Any] | None, absent: str, time_unit: str | None):
+                 channels: Sequence[Any] | None, absent: str, time_unit: str | None, threads: int = 1):
         touches = _frames.as_table(touches)
         outcomes = _frames.as_table(outcomes)
         out_entity = outcome_entity or entity
@@ -195,7 +196,8 @@ class _Paths:
                                conversion_time) if conversion_time else None)
         try:
             self.core = _core.PathSet(path=e_t, time=tim, channel=ch, milestone=ms, outcome_path=e_o, converted=conv,
-                                      value=val, conversion_time=ct, n_channels=len(self.labels))
+                                      value=val, conversion_time=ct, n_channels=len(self.labels),
+                                      threads=_threads_option(threads))
         except ValueError as exc:
             raise ValueError(_rename(str(exc), path=entity, time=time, channel=channel, milestone=milestone,
                                      **{"outcome path": out_entity}, converted=converted, value=value,
@@ -363,6 +365,7 @@ def attribute(
     path: str | None = None,
     outcome_path: str | None = None,
     markov_weight: str = "conversions",
+    threads: int = 1,
 ) -> AttributionResult:
     """Attributes conversions and converted value to the channels on each entity's path.
 
@@ -408,6 +411,9 @@ def attribute(
         durations such as ``"7d"`` convert; datetime columns carry their own unit.
     path, outcome_path:
         Deprecated names of ``entity`` and ``outcome_entity``.
+    threads:
+        Worker threads (>= 1) grouping the touches into paths (by a hash of the entity id); the
+        paths and credits never depend on it.
 
     Raises ValueError naming the column, the row and the value for bad input, and the closest
     valid names for an unknown model, game or channel.
@@ -418,7 +424,7 @@ def attribute(
     markov_weight = _names.choice(markov_weight, MARKOV_WEIGHTS, "markov_weight")
     paths = _Paths(touches, outcomes, entity=entity, time=time, channel=channel, milestone=milestone,
                    outcome_entity=outcome_entity, converted=converted, value=value, conversion_time=conversion_time,
-                   channels=channels, absent=absent, time_unit=time_unit)
+                   channels=channels, absent=absent, time_unit=time_unit, threads=threads)
     hl = paths.half_life(half_life)
     opts = dict(u_weights=u_weights, w_weights=w_weights, half_life=hl, head=head, tail=tail, middle=middle,
                 markov_order=markov_order, shapley_game=shapley_game, shapley_exact_max=shapley_exact_max,
@@ -446,6 +452,7 @@ def compare_attribution(
     time_unit: str | None = None,
     path: str | None = None,
     outcome_path: str | None = None,
+    threads: int = 1,
     **options: Any,
 ) -> Table:
     """Attributed converted value per channel under several models, the paths prepared once.
@@ -454,7 +461,8 @@ def compare_attribution(
     column ``channel`` then one column per model (attributed value; each sums to the attributed
     total). ``models`` are names of :data:`MODELS` (each checked, with the closest names on a
     typo); ``options`` are the model options of :func:`attribute` (``half_life``,
-    ``u_weights``, ``markov_order``, ...). Other arguments as in :func:`attribute`.
+    ``u_weights``, ``markov_order``, ...). Other arguments (``threads`` too) as in
+    :func:`attribute`.
     """
     entity, outcome_entity = _entity_alias(entity, path, outcome_entity, outcome_path)
     if isinstance(models, str):
@@ -473,7 +481,7 @@ def compare_attribution(
     defaults["markov_weight"] = _names.choice(defaults["markov_weight"], MARKOV_WEIGHTS, "markov_weight")
     paths = _Paths(touches, outcomes, entity=entity, time=time, channel=channel, milestone=milestone,
                    outcome_entity=outcome_entity, converted=converted, value=value, conversion_time=conversion_time,
-                   channels=channels, absent=absent, time_unit=time_unit)
+                   channels=channels, absent=absent, time_unit=time_unit, threads=threads)
     half_life = defaults.pop("half_life")
     defaults["half_life"] = paths.half_life(half_life)
     cols: dict[str, Any] = {"channel": list(paths.labels)}

@@ -16,6 +16,7 @@ import numpy as np
 from . import _core, _frames, _names
 from ._result import Table
 from .conversion import _rename
+from .lifecycle import _threads_option
 from .model import StageModel
 
 __all__ = ["CampaignReport", "campaign_report", "INTERVALS", "TOTAL"]
@@ -112,6 +113,7 @@ def campaign_report(
     interval: str = "wilson",
     time_unit: str | None = None,
     level: float | None = None,
+    threads: int = 1,
 ) -> CampaignReport:
     """Closed-loop report per source, campaign or any segment of stage-change records.
 
@@ -139,6 +141,9 @@ def campaign_report(
     time_unit:
         What integer times count (``"s"`` default, ``"ms"``, ``"us"``, ``"ns"``), for days to
         win and velocity; datetime columns carry their own unit.
+    threads:
+        Worker threads (>= 1) for records not sorted by entity: each folds the leads of its
+        hash partition; the report never depends on it.
 
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
@@ -147,7 +152,7 @@ def campaign_report(
         confidence = level
     prep = _Prepared(data, model=model, entity=entity, time=time, stage=stage, segment=segment, amount=amount,
                      mql_stage=mql_stage, sql_stage=sql_stage, opportunity_stage=opportunity_stage, skipped=skipped,
-                     confidence=confidence, interval=interval, time_unit=time_unit)
+                     confidence=confidence, interval=interval, time_unit=time_unit, threads=threads)
     options_core = prep.core_options(cost, absent)
     try:
         raw = _core.campaign_report(prep.model._m, entity=prep.ent, time=prep.tim, stage=prep.stg, segment=prep.seg,
@@ -164,7 +169,9 @@ class _Prepared:
 
     def __init__(self, data: Any, *, model: StageModel | None, entity: str, time: str, stage: str, segment: str,
                  amount: str | None, mql_stage: str, sql_stage: str, opportunity_stage: str, skipped: str,
-                 confidence: float, interval: str, time_unit: str | None, categories: list[Any] | None = None):
+                 confidence: float, interval: str, time_unit: str | None, categories: list[Any] | None = None,
+                 threads: int = 1):
+        self.threads = _threads_option(threads)
         self.model = model or StageModel.b2b()
         self.skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
         self.interval = _names.choice(interval, INTERVALS, "interval")
@@ -195,7 +202,7 @@ class _Prepared:
                 costs[by_label[str(key)]] = c
         return _core.CampaignOptions(**self.stages, skipped=self.skipped, cost=costs,
                                      confidence=float(self.confidence), interval=self.interval,
-                                     ticks_per_day=86_400.0 * self.axis.ticks_per_second)
+                                     ticks_per_day=86_400.0 * self.axis.ticks_per_second, threads=self.threads)
 
     def renamed(self, exc: Exception) -> str:
         return _rename(str(exc), **self.columns)

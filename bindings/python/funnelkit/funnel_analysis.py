@@ -16,6 +16,7 @@ import numpy as np
 from . import _core, _frames, _names, _time
 from ._result import Table, shown as _shown
 from ._time import TimeAxis
+from .lifecycle import _threads_option
 from .window_funnel import WindowFunnel, _rename_columns, _step_codes, _step_names
 
 if TYPE_CHECKING:
@@ -173,6 +174,7 @@ def funnel_analysis(
     optional: Sequence[Any] = (),
     time_unit: str | None = None,
     absent: str = "error",
+    threads: int = 1,
 ) -> FunnelAnalysis:
     """Funnel analysis beyond ``windowFunnel`` (rules in ``include/funnelkit/funnel_analysis.hpp``).
 
@@ -222,7 +224,11 @@ def funnel_analysis(
         What integer timestamps count (``"s"`` default, ``"ms"``, ``"us"``, ``"ns"``).
     absent:
         ``"error"`` or ``"warn"`` for a step name that never occurs in the step column.
+    threads:
+        Worker threads (>= 1) for events not sorted by entity and time: they take buckets of
+        entities (grouped by a hash of the id); the result never depends on it.
     """
+    threads = _threads_option(threads)
     names, lookup = _step_names(steps)
     n_steps = len(names)
     attribution = _names.choice(attribution, ("first_touch", "last_touch", "step"), "attribution")
@@ -301,7 +307,7 @@ def funnel_analysis(
             window=int(window_ticks), steps=n_steps, unordered=bool(unordered),
             count_conversions=bool(count_conversions), exclusions=excl, attribution=attribution,
             attribution_step=att_step, period=int(bucket), period_origin=int(origin), data_end=end_ticks,
-            histogram_edges=edges, step_rules=rules, ticks_per_second=int(tps))
+            histogram_edges=edges, step_rules=rules, ticks_per_second=int(tps), threads=threads)
         res = _core.funnel_analysis(ent, tim, code_arr, None, seg, prop, options=opts)
     except ValueError as exc:
         msg = _rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step), ("segment", segment),

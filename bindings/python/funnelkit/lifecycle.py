@@ -707,6 +707,13 @@ def _restore_summary(blob: bytes, model: StageModel, segment_name: str | None, s
                                             segments=segments)
 
 
+def _threads_option(threads: Any) -> int:
+    """The ``threads=`` option of the per-entity kernels, checked: an integer >= 1."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
+    return int(threads)
+
+
 def _reason_codes(col: Any, name: str, categories: Sequence[Any] | None) -> tuple[np.ndarray, list[Any]]:
     """Reason codes (-1 where missing) and their labels."""
     vals = _frames._values(col)
@@ -750,6 +757,7 @@ def lifecycle(
     reason_categories: Sequence[Any] | None = None,
     as_of: Any = None,
     time_unit: str | None = None,
+    threads: int = 1,
 ) -> Lifecycle:
     """Builds stage histories from stage-change records.
 
@@ -777,9 +785,13 @@ def lifecycle(
     time_unit:
         What integer timestamps count: ``"s"`` (default), ``"ms"``, ``"us"``, ``"ns"``. Datetime
         columns carry their own unit.
+    threads:
+        Worker threads (>= 1) for records not sorted by entity and time: they take buckets of
+        entities; the histories and every table drawn from them never depend on it.
 
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
+    threads = _threads_option(threads)
     model = model or StageModel.b2b()
     data = _frames.as_table(data)
     ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
@@ -797,7 +809,7 @@ def lifecycle(
         why, reasons = _reason_codes(_frames.column(data, reason, "reason"), reason, reason_categories)
     as_of_ticks = axis.timestamp(as_of, "as_of", allow_none=True)
     try:
-        options = _core.HistoryOptions(as_of=as_of_ticks, ticks_per_second=axis.ticks_per_second)
+        options = _core.HistoryOptions(as_of=as_of_ticks, ticks_per_second=axis.ticks_per_second, threads=threads)
         h = _core.build_histories(model._m, ent, tim, stg, seg, why, options)
     except ValueError as exc:
         msg = _rename(str(exc), entity=entity, time=time, stage=stage, segment=segment, reason=reason)

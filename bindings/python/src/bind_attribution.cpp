@@ -35,18 +35,19 @@ void funnelkit::python::register_attribution(py::module_& m) {
                          const array<std::int32_t>& channel, const std::optional<array<std::uint8_t>>& milestone,
                          const array<std::int64_t>& outcome_path, const array<std::uint8_t>& converted,
                          const std::optional<array<double>>& value,
-                         const std::optional<array<std::int64_t>>& conversion_time, std::int32_t n_channels) {
+                         const std::optional<array<std::int64_t>>& conversion_time, std::int32_t n_channels,
+                         unsigned threads) {
                  const touch_columns t{column(path, "path"), column(time, "time"), column(channel, "channel"),
                                        optional_column(milestone, "milestone")};
                  const outcome_columns o{column(outcome_path, "outcome path"), column(converted, "converted"),
                                          optional_column(value, "value"),
                                          optional_column(conversion_time, "conversion_time")};
                  py::gil_scoped_release release;
-                 return path_set(t, o, n_channels);
+                 return path_set(t, o, n_channels, threads);
              }),
              py::kw_only(), py::arg("path"), py::arg("time"), py::arg("channel"), py::arg("milestone") = py::none(),
              py::arg("outcome_path"), py::arg("converted"), py::arg("value") = py::none(),
-             py::arg("conversion_time") = py::none(), py::arg("n_channels") = 0)
+             py::arg("conversion_time") = py::none(), py::arg("n_channels") = 0, py::arg("threads") = 1u)
         .def_property_readonly("n_paths", &path_set::n_paths)
         .def_property_readonly("n_channels", &path_set::n_channels);
 

@@ -115,7 +115,7 @@ void funnelkit::python::register_campaign(py::module_& m) {
     py::class_<campaign_binding_options>(m, "CampaignOptions")
         .def(py::init([](const std::string& mql_stage, const std::string& sql_stage,
                          const std::string& opportunity_stage, const std::string& skipped, std::vector<double> cost,
-                         double confidence, const std::string& interval, double ticks_per_day) {
+                         double confidence, const std::string& interval, double ticks_per_day, unsigned threads) {
                  campaign_binding_options o;
                  o.core.mql_stage = mql_stage;
                  o.core.sql_stage = sql_stage;
@@ -127,12 +127,13 @@ void funnelkit::python::register_campaign(py::module_& m) {
                  o.core.level = confidence;
                  o.interval = parse_interval_method(interval);
                  o.core.seconds_per_day = ticks_per_day;
+                 o.core.threads = threads;
                  return o;
              }),
              py::kw_only(), py::arg("mql_stage") = "MQL", py::arg("sql_stage") = "SQL",
              py::arg("opportunity_stage") = "Opportunity", py::arg("skipped") = "implied",
              py::arg("cost") = std::vector<double>{}, py::arg("confidence") = 0.95, py::arg("interval") = "wilson",
-             py::arg("ticks_per_day") = 86'400.0)
+             py::arg("ticks_per_day") = 86'400.0, py::arg("threads") = 1u)
         .def_property_readonly("mql_stage", [](const campaign_binding_options& o) { return o.core.mql_stage; })
         .def_property_readonly("sql_stage", [](const campaign_binding_options& o) { return o.core.sql_stage; })
         .def_property_readonly("opportunity_stage",
@@ -142,7 +143,8 @@ void funnelkit::python::register_campaign(py::module_& m) {
                                [](const campaign_binding_options& o) { return std::string(to_string(o.interval)); })
         .def_property_readonly("ticks_per_day",
                                [](const campaign_binding_options& o) { return o.core.seconds_per_day; })
-        .def_property_readonly("cost", [](const campaign_binding_options& o) { return o.core.cost; });
+        .def_property_readonly("cost", [](const campaign_binding_options& o) { return o.core.cost; })
+        .def_property_readonly("threads", [](const campaign_binding_options& o) { return o.core.threads; });
 
     bind_state(py::class_<campaign_state>(m, "CampaignState",
                                           "Mergeable per-segment sums of campaign_report (exact: integer counts, "

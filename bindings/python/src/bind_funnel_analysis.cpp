@@ -53,7 +53,7 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
                          std::int64_t period_origin, std::optional<std::int64_t> data_end,
                          const std::vector<std::int64_t>& histogram_edges,
                          const std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>& step_rules,
-                         std::int64_t ticks_per_second) {
+                         std::int64_t ticks_per_second, unsigned threads) {
                  funnel_analysis_options o;
                  o.window = window;
                  o.steps = steps;
@@ -72,6 +72,7 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
                  o.data_end = data_end;
                  o.histogram_edges = histogram_edges;
                  o.ticks_per_second = ticks_per_second;
+                 o.threads = threads;
                  for (const auto& [min_gap, max_gap, optional] : step_rules)
                      o.step_rules.push_back({.max_gap = max_gap, .min_gap = min_gap, .optional = optional});
                  return o;
@@ -83,8 +84,9 @@ void funnelkit::python::register_funnel_analysis(py::module_& m) {
              py::arg("period_origin") = 0, py::arg("data_end") = py::none(),
              py::arg("histogram_edges") = std::vector<std::int64_t>{},
              py::arg("step_rules") = std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>, bool>>{},
-             py::arg("ticks_per_second") = 0)
+             py::arg("ticks_per_second") = 0, py::arg("threads") = 1u)
         .def_readwrite("window", &funnel_analysis_options::window)
+        .def_readwrite("threads", &funnel_analysis_options::threads)
         .def_readwrite("steps", &funnel_analysis_options::steps)
         .def_readwrite("unordered", &funnel_analysis_options::unordered)
         .def_readwrite("count_conversions", &funnel_analysis_options::count_conversions)

@@ -11,12 +11,13 @@
 #include <map>
 #include <numeric>
 #include <string>
+#include <tuple>
 
-#include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/random.hpp"
 #include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/markov.hpp"
 #include "funnelkit/serialize.hpp"
 
@@ -25,7 +26,8 @@ FUNNELKIT_BEGIN_NAMESPACE
 // ---------------------------------------------------------------------------------------------
 // path_set
 
-FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_columns& o, std::int32_t n_channels) {
+FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_columns& o, std::int32_t n_channels,
+                                    unsigned threads) {
     const std::size_t n = t.size();
     if (t.time.size() != n) detail::throw_length("time", t.time.size(), "path", n);
     if (t.channel.size() != n) detail::throw_length("channel", t.channel.size(), "path", n);
@@ -37,6 +39,7 @@ FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_column
     if (!o.conversion_time.empty() && o.conversion_time.size() != m)
         detail::throw_length("conversion_time", o.conversion_time.size(), "outcome path", m);
     if (n_channels < 0) detail::throw_option("n_channels", std::to_string(n_channels), "must be >= 0");
+    if (threads == 0) detail::throw_option("threads", "0", "must be >= 1");
 
     std::int32_t max_channel = -1;
     for (std::size_t i = 0; i < n; ++i) {
@@ -64,78 +67,119 @@ FUNNELKIT_INLINE path_set::path_set(const touch_columns& t, const outcome_column
     n_channels_ = n_channels > 0 ? n_channels : max_channel + 1;
     has_milestones_ = !t.milestone.empty();
 
-    // Dense ids: outcome rows first (0..m-1, duplicates rejected), then touch-only paths.
-    detail::entity_index index(m + n / 4);
-    for (std::size_t i = 0; i < m; ++i) {
-        const std::uint32_t k = index.insert(o.path[i]);
-        if (k != i) [[unlikely]]
-            detail::throw_at_row("outcome path", i, std::to_string(o.path[i]),
-                                 "repeats a path id (each path has one outcome row)");
-    }
-    std::vector<std::uint32_t> dense(n);
-    std::vector<std::size_t> count;
-    count.assign(m, 0);
-    auto conv_time_of = [&](std::uint32_t k) -> const std::int64_t* {
-        if (k < m && !o.conversion_time.empty() && o.converted[k]) return &o.conversion_time[k];
-        return nullptr;
+    // Outcome rows by path id, for the lookups of the grouped paths (repeated ids rejected).
+    std::vector<std::pair<std::int64_t, std::uint32_t>> outcome_of(m);
+    for (std::size_t i = 0; i < m; ++i) outcome_of[i] = {o.path[i], static_cast<std::uint32_t>(i)};
+    std::sort(outcome_of.begin(), outcome_of.end());
+    // The first row that repeats an earlier row's id is the one reported.
+    std::size_t repeat = m;
+    for (std::size_t i = 1; i < m; ++i)
+        if (outcome_of[i].first == outcome_of[i - 1].first && (i < 2 || outcome_of[i - 2].first != outcome_of[i].first))
+            repeat = std::min<std::size_t>(repeat, outcome_of[i].second);
+    if (repeat < m) [[unlikely]]
+        detail::throw_at_row("outcome path", repeat, std::to_string(o.path[repeat]),
+                             "repeats a path id (each path has one outcome row)");
+    constexpr std::uint32_t no_outcome = 0xffffffffu;
+    const auto outcome_row = [&](std::int64_t id) {
+        const auto it = std::lower_bound(outcome_of.begin(), outcome_of.end(), std::pair{id, std::uint32_t{0}});
+        return it != outcome_of.end() && it->first == id ? it->second : no_outcome;
     };
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t k = index.insert(t.path[i]);
-        if (k >= count.size()) count.resize(k + 1, 0);
-        dense[i] = k;
-        if (t.channel[i] < 0) continue;
-        if (const std::int64_t* ct = conv_time_of(k); ct && t.time[i] > *ct) continue;  // after conversion
-        ++count[k];
-    }
-    const std::size_t n_dense = count.size();
-    std::vector<std::size_t> start(n_dense + 1, 0);
-    for (std::size_t k = 0; k < n_dense; ++k) start[k + 1] = start[k] + count[k];
-    std::vector<std::size_t> order(start.back());
-    {
-        std::vector<std::size_t> fill(start.begin(), start.end() - 1);
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint32_t k = dense[i];
-            if (t.channel[i] < 0) continue;
-            if (const std::int64_t* ct = conv_time_of(k); ct && t.time[i] > *ct) continue;
-            order[fill[k]++] = i;
-        }
-    }
-    // Touches tied in time are ordered by channel code, then milestone: the order of a path
-    // depends on its touches as a set, not on the order of the rows (nor on a partitioning).
-    auto by_time = [&](std::size_t a, std::size_t b) {
-        if (t.time[a] != t.time[b]) return t.time[a] < t.time[b];
-        if (t.channel[a] != t.channel[b]) return t.channel[a] < t.channel[b];
-        return !t.milestone.empty() && t.milestone[a] < t.milestone[b];
+
+    // Non-null touches grouped by path through the grouping primitive, in time order; touches
+    // tied in time are ordered by channel code, then milestone, so that a path depends on its
+    // touches as a set, not on the order of the rows. Each thread keeps the paths it built.
+    struct touch {
+        std::int32_t channel;
+        std::uint8_t milestone;
     };
-    channel_.reserve(order.size());
-    time_.reserve(order.size());
-    if (has_milestones_) milestone_.reserve(order.size());
-    for (std::size_t k = 0; k < n_dense; ++k) {
-        const bool is_conv = k < m && o.converted[k] != 0;
-        const double val = k < m ? (o.value.empty() ? 1.0 : o.value[k]) : 0.0;
-        if (count[k] == 0) {
-            if (is_conv) {
-                unattributed_conversions_ += 1.0;
-                unattributed_value_ += val;
-                unattributed_values_.push_back(val);
+    struct part {
+        std::vector<std::int32_t> channel;
+        std::vector<std::int64_t> time;
+        std::vector<std::uint8_t> milestone;
+        std::vector<std::size_t> end;       // end of each path's touches
+        std::vector<std::int64_t> id;
+        std::vector<std::uint32_t> outcome;  // outcome row, or no_outcome
+    };
+    const bool has_ms = !t.milestone.empty();
+    const auto* tch = t.channel.data();
+    const auto* tms = has_ms ? t.milestone.data() : nullptr;
+    std::vector<part> parts(std::max(1u, threads));
+    grouping_options go;
+    go.threads = std::max(1u, threads);
+    go.visit_dropped = false;
+    group_by_entity<touch>(
+        t.path, t.time,
+        [&](std::size_t i, touch& x) {
+            x = {tch[i], has_ms ? tms[i] : std::uint8_t{0}};
+            return tch[i] >= 0;
+        },
+        [&](unsigned th, std::int64_t id, std::span<const grouped_row<touch>> rows) {
+            const std::uint32_t k = outcome_row(id);
+            std::size_t keep = rows.size();
+            if (k != no_outcome && o.converted[k] && !o.conversion_time.empty()) {
+                // Touches after the conversion do not count.
+                const std::int64_t ct = o.conversion_time[k];
+                keep = static_cast<std::size_t>(
+                    std::upper_bound(rows.begin(), rows.end(), ct, [](std::int64_t c, const auto& r) { return c < r.time; }) -
+                    rows.begin());
             }
-            continue;
+            if (keep == 0) return;
+            part& p = parts[th];
+            for (std::size_t j = 0; j < keep; ++j) {
+                p.channel.push_back(rows[j].payload.channel);
+                p.time.push_back(rows[j].time);
+                if (has_ms) p.milestone.push_back(rows[j].payload.milestone);
+            }
+            p.end.push_back(p.channel.size());
+            p.id.push_back(id);
+            p.outcome.push_back(k);
+        },
+        go, [](const touch& a, const touch& b) { return a.channel < b.channel || (a.channel == b.channel && a.milestone < b.milestone); });
+
+    // Layout: paths with an outcome row in the order of those rows, then the other paths by
+    // ascending id.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> by_outcome(m, {no_outcome, 0});  // (part, index)
+    std::vector<std::tuple<std::int64_t, std::uint32_t, std::uint32_t>> others;
+    std::size_t touches = 0;
+    for (std::uint32_t th = 0; th < parts.size(); ++th) {
+        touches += parts[th].channel.size();
+        for (std::uint32_t i = 0; i < parts[th].id.size(); ++i) {
+            const std::uint32_t k = parts[th].outcome[i];
+            if (k != no_outcome) by_outcome[k] = {th, i};
+            else others.emplace_back(parts[th].id[i], th, i);
         }
-        auto first = order.begin() + static_cast<std::ptrdiff_t>(start[k]);
-        auto last = order.begin() + static_cast<std::ptrdiff_t>(start[k + 1]);
-        if (!std::is_sorted(first, last, by_time)) std::stable_sort(first, last, by_time);
-        for (auto it = first; it != last; ++it) {
-            channel_.push_back(t.channel[*it]);
-            time_.push_back(t.time[*it]);
-            if (has_milestones_) milestone_.push_back(t.milestone[*it]);
-        }
-        offsets_.push_back(channel_.size());
-        ids_.push_back(k < m ? o.path[k] : t.path[*first]);
-        converted_.push_back(is_conv ? 1 : 0);
-        value_.push_back(is_conv ? val : 0.0);
-        const std::int64_t* ct = conv_time_of(static_cast<std::uint32_t>(k));
-        conv_time_.push_back(ct ? *ct : time_.back());
     }
+    std::sort(others.begin(), others.end());
+    channel_.reserve(touches);
+    time_.reserve(touches);
+    if (has_milestones_) milestone_.reserve(touches);
+    const auto emit = [&](std::uint32_t th, std::uint32_t i, std::uint32_t k) {
+        const part& p = parts[th];
+        const std::size_t b = i == 0 ? 0 : p.end[i - 1], e = p.end[i];
+        channel_.insert(channel_.end(), p.channel.begin() + static_cast<std::ptrdiff_t>(b),
+                        p.channel.begin() + static_cast<std::ptrdiff_t>(e));
+        time_.insert(time_.end(), p.time.begin() + static_cast<std::ptrdiff_t>(b), p.time.begin() + static_cast<std::ptrdiff_t>(e));
+        if (has_milestones_)
+            milestone_.insert(milestone_.end(), p.milestone.begin() + static_cast<std::ptrdiff_t>(b),
+                              p.milestone.begin() + static_cast<std::ptrdiff_t>(e));
+        offsets_.push_back(channel_.size());
+        ids_.push_back(p.id[i]);
+        const bool is_conv = k != no_outcome && o.converted[k] != 0;
+        converted_.push_back(is_conv ? 1 : 0);
+        value_.push_back(is_conv ? (o.value.empty() ? 1.0 : o.value[k]) : 0.0);
+        conv_time_.push_back(is_conv && !o.conversion_time.empty() ? o.conversion_time[k] : time_.back());
+    };
+    for (std::uint32_t k = 0; k < m; ++k) {
+        if (by_outcome[k].first != no_outcome) {
+            emit(by_outcome[k].first, by_outcome[k].second, k);
+        } else if (o.converted[k]) {
+            const double val = o.value.empty() ? 1.0 : o.value[k];
+            unattributed_conversions_ += 1.0;
+            unattributed_value_ += val;
+            unattributed_values_.push_back(val);
+        }
+    }
+    for (const auto& [id, th, i] : others) emit(th, i, no_outcome);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,7 +899,7 @@ FUNNELKIT_INLINE attribution_result attribute(const path_set& paths, const attri
 
 FUNNELKIT_INLINE attribution_result attribute(const touch_columns& touches, const outcome_columns& outcomes,
                                               const attribution_options& options) {
-    return attribute(path_set(touches, outcomes), options);
+    return attribute(path_set(touches, outcomes, 0, options.threads), options);
 }
 
 FUNNELKIT_END_NAMESPACE

@@ -16,6 +16,7 @@
 #include "funnelkit/detail/stage_mask.hpp"
 #include "funnelkit/detail/time_math.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/rates.hpp"
 #include "funnelkit/serialize.hpp"
 #include "funnelkit/velocity.hpp"
@@ -276,6 +277,7 @@ FUNNELKIT_INLINE campaign_state campaign_sums(const stage_model& model, const st
     const std::int32_t n_seg_data = records.validate(model);
     if (!records.has_segment() && records.size() > 0)
         detail::throw_option("segment", "none", "a segment column (source or campaign) is required");
+    if (op.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
     if (!(op.level > 0.0 && op.level < 1.0)) detail::throw_option("level", detail::to_text(op.level), "must be in (0, 1)");
     if (!(op.seconds_per_day > 0.0) || std::isinf(op.seconds_per_day))
         detail::throw_option("seconds_per_day", detail::to_text(op.seconds_per_day), "must be finite and > 0");
@@ -308,9 +310,12 @@ FUNNELKIT_INLINE campaign_state campaign_sums(const stage_model& model, const st
         if (s == won_code) {
             e.won = true;
             e.won_time = std::min(e.won_time, t);
-            if (t >= e.last_won_time) {
+            // The latest won record's amount; of won records tied at that time, the largest,
+            // so that the order of the rows never matters.
+            const double amount = has_amount ? records.amount[i] : 0.0;
+            if (t > e.last_won_time || (t == e.last_won_time && amount > e.won_amount)) {
                 e.last_won_time = t;
-                e.won_amount = has_amount ? records.amount[i] : 0.0;
+                e.won_amount = amount;
             }
         } else if (model.at(s).kind == stage_kind::lost) {
             e.lost = true;
@@ -325,12 +330,12 @@ FUNNELKIT_INLINE campaign_state campaign_sums(const stage_model& model, const st
     def.mql_rank = r_mql, def.sql_rank = r_sql, def.opportunity_rank = r_opp;
     def.ticks_per_day = op.seconds_per_day;
     campaign_state state(n_segments, def);
-    auto emit = [&](const entity_state& e) {
+    auto emit = [&](campaign_state& to, const entity_state& e) {
         const std::uint64_t m = op.skipped == skipped_stages::implied ? detail::close_downwards(e.mask) : e.mask;
         // elapsed ticks >= 0 (the first record is no later than the first won record); the
         // difference of two int64 needs 65 bits.
         const detail::int128 ticks = e.won ? static_cast<detail::int128>(e.won_time) - static_cast<detail::int128>(e.first_time) : 0;
-        state.add_entity(static_cast<std::size_t>(e.segment), (m >> r_mql) & 1, (m >> r_sql) & 1, (m >> r_opp) & 1,
+        to.add_entity(static_cast<std::size_t>(e.segment), (m >> r_mql) & 1, (m >> r_sql) & 1, (m >> r_opp) & 1,
                          e.won, !e.won && e.lost, e.won ? e.won_amount : 0.0, ticks);
     };
     if (std::is_sorted(ent, ent + n)) {
@@ -338,17 +343,32 @@ FUNNELKIT_INLINE campaign_state campaign_sums(const stage_model& model, const st
             entity_state e;
             const std::int64_t id = ent[i];
             for (; i < n && ent[i] == id; ++i) observe(e, i);
-            emit(e);
+            emit(state, e);
         }
     } else {
-        detail::entity_index index(n / 4);
-        std::vector<entity_state> states;
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint32_t k = index.insert(ent[i]);
-            if (k == states.size()) states.emplace_back();
-            observe(states[k], i);
-        }
-        for (const auto& e : states) emit(e);
+        // Any other order: each thread numbers the entities of its hash partition with an
+        // index and keeps their states in a dense vector, then emits them into sums of its own,
+        // merged after. (The grouping primitive's fold form, fold_by_entity, keeps the 48-byte
+        // states inline in its table; on shuffled sample records it measured 1.9x slower.)
+        const unsigned threads = static_cast<unsigned>(
+            std::max<std::size_t>(1, std::min<std::size_t>(op.threads, std::max<std::size_t>(1, n / 8192))));
+        std::vector<campaign_state> parts(threads, state);
+        detail::run_workers(threads, [&](unsigned t) {
+            const auto mine = [&](std::int64_t e) {
+                return threads == 1 ||
+                       static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * threads) >> 32) == t;
+            };
+            detail::entity_index index(n / 4 / threads);
+            std::vector<entity_state> states;
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!mine(ent[i])) continue;
+                const std::uint32_t k = index.insert(ent[i]);
+                if (k == states.size()) states.emplace_back();
+                observe(states[k], i);
+            }
+            for (const auto& e : states) emit(parts[t], e);
+        });
+        for (const auto& p : parts) state.merge(p);
     }
 
     return state;

@@ -1,7 +1,8 @@
 // Definitions for funnelkit/funnel_analysis.hpp; config.hpp explains the compiled and header-only modes.
 // funnel_analysis: the event-stream funnel with the features peers offer beyond windowFunnel.
-// Not the hot path: rows are grouped through a sorted permutation, then each entity (and each
-// of its property values) is evaluated on its own.
+// Rows sorted by (entity, time) are read as they are; any other order goes through the
+// grouping primitive (grouping.hpp); then each entity (and each of its property values) is
+// evaluated on its own.
 #pragma once
 
 #include "funnelkit/funnel_analysis.hpp"
@@ -16,6 +17,7 @@
 
 #include "funnelkit/detail/state_merge.hpp"
 #include "funnelkit/error.hpp"
+#include "funnelkit/grouping.hpp"
 #include "funnelkit/serialize.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -545,39 +547,36 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     // Events usable: the steps and the exclusion events.
     std::uint64_t known = o.steps == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << o.steps) - 1;
     for (const auto& x : o.exclusions) known |= std::uint64_t{1} << x.event;
-    std::vector<ev> evs(n);
+    if (o.threads == 0) detail::throw_option("threads", "0", "must be >= 1");
     std::int32_t max_seg = -1;
     std::int64_t max_t = std::numeric_limits<std::int64_t>::min();
+    const auto* ent = events.entity.data();
+    const auto* tim = events.time.data();
+    bool sorted = true;  // by (entity, time)
     for (std::size_t i = 0; i < n; ++i) {
-        std::uint64_t m;
         if (has_code) {
             const std::int32_t c = events.step[i];
             if (c < -1 || c > 63)
                 detail::throw_at_row("step", i, detail::to_text(c), "is not an event code (expected -1..63)");
-            m = c >= 0 ? std::uint64_t{1} << c : 0;
-        } else {
-            m = events.step_mask[i];
         }
-        const std::int64_t t = events.time[i];
+        const std::int64_t t = tim[i];
         if (t > std::numeric_limits<std::int64_t>::max() - o.window)
             detail::throw_at_row("time", i, detail::to_text(t), "overflows int64 when the window is added");
         const std::int32_t sg = has_seg ? attributes.segment[i] : 0;
         if (sg < 0) detail::throw_at_row("segment", i, detail::to_text(sg), "is not a segment code (expected >= 0)");
         max_seg = std::max(max_seg, has_seg ? sg : -1);
         max_t = std::max(max_t, t);
-        evs[i] = {t, m & known, has_prop ? attributes.property[i] : 0, sg};
+        if (i > 0 && sorted) sorted = ent[i] > ent[i - 1] || (ent[i] == ent[i - 1] && t >= tim[i - 1]);
     }
     if (!o.data_end) o.data_end = n ? max_t + 1 : 0;
-
-    std::vector<std::uint32_t> perm(n);
-    if (n > std::numeric_limits<std::uint32_t>::max()) detail::throw_option("rows", std::to_string(n), "exceeds 2^32-1");
-    std::iota(perm.begin(), perm.end(), 0u);
-    const auto* ent = events.entity.data();
-    std::sort(perm.begin(), perm.end(), [&](std::uint32_t a, std::uint32_t b) {
-        if (ent[a] != ent[b]) return ent[a] < ent[b];
-        if (evs[a].prop != evs[b].prop) return evs[a].prop < evs[b].prop;
-        return evs[a].t < evs[b].t;
-    });
+    // The event of row i as the evaluators read it.
+    const auto mask_of = [&](std::size_t i) {
+        if (has_code) {
+            const std::int32_t c = events.step[i];
+            return (c >= 0 ? std::uint64_t{1} << c : 0) & known;
+        }
+        return events.step_mask[i] & known;
+    };
 
     evaluator ev_{o, o.steps == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << o.steps) - 1, std::vector<std::uint64_t>(o.steps + 1, 0)};
     for (const auto& x : o.exclusions)
@@ -615,21 +614,27 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     out.histogram_edges = o.histogram_edges;
     out.data_end = *o.data_end;
     if (!o.unordered) out.through_step.assign(o.steps, 0);
-    std::map<std::int64_t, window_funnel_counts> trend;
-    std::vector<std::vector<std::int64_t>> durations(o.steps);
 
-    std::vector<ev> buf;
-    std::size_t i = 0;
-    while (i < n) {
-        const std::int64_t id = ent[perm[i]];
+    // What each thread counts; the sums do not depend on which thread saw which entity.
+    struct tally {
+        window_funnel_counts closed, open, unattributed;
+        std::vector<window_funnel_counts> by_segment;
+        std::int64_t conversions = 0;
+        std::vector<std::int64_t> through_step;
+        std::map<std::int64_t, window_funnel_counts> trend;
+        std::vector<std::vector<std::int64_t>> durations;
+        std::vector<ev> buf;
+    };
+    // One entity: its events in `buf`, in time order; evaluated per property value.
+    const auto account = [&](tally& T) {
+        std::vector<ev>& buf = T.buf;
+        if (has_prop) std::stable_sort(buf.begin(), buf.end(), [](const ev& a, const ev& b) { return a.prop < b.prop; });
         outcome r;
         std::fill(std::begin(r.dur), std::end(r.dur), std::int64_t{-1});
         // Attribution over all the entity's events.
         std::int64_t seg_time = 0;
         std::int32_t seg = -1;
-        std::size_t j = i;
-        for (; j < n && ent[perm[j]] == id; ++j) {
-            const ev& x = evs[perm[j]];
+        for (const ev& x : buf) {
             bool take = false;
             switch (o.attribute) {
                 case funnel_attribution::first_touch: take = seg < 0 || x.t < seg_time || (x.t == seg_time && x.seg < seg); break;
@@ -646,16 +651,18 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
         // One evaluation per property value (a single one without a property column).
         outcome best;
         std::fill(std::begin(best.dur), std::end(best.dur), std::int64_t{-1});
-        for (std::size_t k = i; k < j;) {
-            const std::int64_t prop = evs[perm[k]].prop;
-            buf.clear();
-            for (; k < j && evs[perm[k]].prop == prop; ++k) buf.push_back(evs[perm[k]]);
+        for (std::size_t k = 0; k < buf.size();) {
+            std::size_t j = k + 1;
+            while (j < buf.size() && buf[j].prop == buf[k].prop) ++j;
+            const ev* b = buf.data() + k;
+            const ev* e = buf.data() + j;
+            k = j;
             outcome g;
             std::fill(std::begin(g.dur), std::end(g.dur), std::int64_t{-1});
-            if (o.unordered) ev_.unordered(buf.data(), buf.data() + buf.size(), g);
-            else if (ev_.plan) ev_.ruled(buf.data(), buf.data() + buf.size(), g);
+            if (o.unordered) ev_.unordered(b, e, g);
+            else if (ev_.plan) ev_.ruled(b, e, g);
             else {
-                ev_.ordered(buf.data(), buf.data() + buf.size(), g);
+                ev_.ordered(b, e, g);
                 g.through = g.level >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << g.level) - 1;
             }
             best.level = std::max(best.level, g.level);
@@ -668,11 +675,11 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
         }
         if (best.level == o.steps) best.open = false;
         if (!o.count_conversions && best.level == o.steps) best.conversions = 1;
-        out.conversions += best.conversions;
-        (best.open ? out.open : out.closed).add(best.level);
+        T.conversions += best.conversions;
+        (best.open ? T.open : T.closed).add(best.level);
         if (has_seg) {
-            if (seg >= 0) out.by_segment[static_cast<std::size_t>(seg)].add(best.level);
-            else out.unattributed.add(best.level);
+            if (seg >= 0) T.by_segment[static_cast<std::size_t>(seg)].add(best.level);
+            else T.unattributed.add(best.level);
         }
         if ((o.period > 0 || o.trend_calendar) && best.entry != std::numeric_limits<std::int64_t>::max()) {
             std::int64_t start = 0;
@@ -683,14 +690,76 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
                 const std::int64_t p = rel >= 0 ? rel / o.period : -((-rel + o.period - 1) / o.period);
                 start = o.period_origin + p * o.period;
             }
-            trend.try_emplace(start, empty).first->second.add(best.level);
+            T.trend.try_emplace(start, empty).first->second.add(best.level);
         }
         if (!o.unordered) {
             for (unsigned s = 1; s < o.steps; ++s)
-                if (best.dur[s] >= 0) durations[s].push_back(best.dur[s]);
-            for (std::uint64_t m = best.through; m; m &= m - 1) ++out.through_step[static_cast<std::size_t>(std::countr_zero(m))];
+                if (best.dur[s] >= 0) T.durations[s].push_back(best.dur[s]);
+            for (std::uint64_t m = best.through; m; m &= m - 1) ++T.through_step[static_cast<std::size_t>(std::countr_zero(m))];
         }
-        i = j;
+    };
+    const auto event_at = [&](std::size_t i) {
+        return ev{tim[i], mask_of(i), has_prop ? attributes.property[i] : 0, has_seg ? attributes.segment[i] : 0};
+    };
+    const unsigned threads = sorted ? 1u : o.threads;
+    std::vector<tally> tallies(threads);
+    for (auto& T : tallies) {
+        T.closed = T.open = T.unattributed = empty;
+        T.by_segment = out.by_segment;
+        if (!o.unordered) T.through_step.assign(o.steps, 0);
+        T.durations.resize(o.steps);
+    }
+    if (sorted) {
+        // Rows sorted by (entity, time): each entity's run as it is.
+        tally& T = tallies[0];
+        for (std::size_t i = 0; i < n;) {
+            std::size_t j = i + 1;
+            while (j < n && ent[j] == ent[i]) ++j;
+            T.buf.clear();
+            for (std::size_t k = i; k < j; ++k) T.buf.push_back(event_at(k));
+            account(T);
+            i = j;
+        }
+    } else {
+        // Any other order: the grouping primitive. An event that is neither a step nor an
+        // exclusion changes no evaluation; it is dropped unless it may attribute its entity's
+        // segment (first or last touch). An entity left without events still counts, at level 0.
+        struct payload {
+            std::uint64_t m;
+            std::int64_t prop;
+            std::int32_t seg;
+        };
+        const bool keep_all = has_seg && o.attribute != funnel_attribution::step;
+        grouping_options go;
+        go.threads = threads;
+        group_by_entity<payload>(
+            events.entity, events.time,
+            [&](std::size_t i, payload& p) {
+                p = {mask_of(i), has_prop ? attributes.property[i] : 0, has_seg ? attributes.segment[i] : 0};
+                return keep_all || p.m != 0;
+            },
+            [&](unsigned t, std::int64_t, std::span<const grouped_row<payload>> rows) {
+                tally& T = tallies[t];
+                T.buf.clear();
+                for (const auto& r : rows) T.buf.push_back({r.time, r.payload.m, r.payload.prop, r.payload.seg});
+                account(T);
+            },
+            go);
+    }
+    std::map<std::int64_t, window_funnel_counts> trend;
+    std::vector<std::vector<std::int64_t>> durations(o.steps);
+    for (auto& T : tallies) {
+        out.closed.merge(T.closed);
+        out.open.merge(T.open);
+        out.unattributed.merge(T.unattributed);
+        for (std::size_t g = 0; g < out.by_segment.size(); ++g) out.by_segment[g].merge(T.by_segment[g]);
+        out.conversions += T.conversions;
+        for (std::size_t k = 0; k < out.through_step.size(); ++k) out.through_step[k] += T.through_step[k];
+        for (auto& [start, c] : T.trend) {
+            auto [it, fresh] = trend.try_emplace(start, c);
+            if (!fresh) it->second.merge(c);
+        }
+        for (std::size_t k = 0; k < o.steps; ++k) durations[k].insert(durations[k].end(), T.durations[k].begin(), T.durations[k].end());
     }
     for (auto& [start, c] : trend) {
         out.period_start.push_back(start);

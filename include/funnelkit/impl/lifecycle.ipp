@@ -4,6 +4,8 @@
 #include "funnelkit/lifecycle.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -26,7 +28,225 @@ inline std::uint32_t tie_key(const stage_model& m, std::int32_t code) noexcept {
     return r >= 0 ? static_cast<std::uint32_t>(r) : 64u + static_cast<std::uint32_t>(code);
 }
 
+struct history_payload {
+    std::int32_t stage, segment, reason;
+};
+
+// Monotone map from entity id to one of 2^bits bins: bins hold about equal numbers of rows
+// (quantiles of a sample of the ids) and a smaller id never lands in a later bin, so that
+// visiting the bins in order visits the entities in ascending id order.
+struct ordered_bins {
+    std::uint64_t lo = 0;
+    unsigned shift = 0;
+    std::vector<std::uint8_t> slot_bin;  // bin of each slot of (id - lo) >> shift
+
+    ordered_bins(std::span<const std::int64_t> ent, unsigned bits) {
+        const std::size_t n = ent.size();
+        std::int64_t mn = ent[0], mx = ent[0];
+        for (const std::int64_t e : ent) {
+            mn = std::min(mn, e);
+            mx = std::max(mx, e);
+        }
+        lo = static_cast<std::uint64_t>(mn);
+        const std::uint64_t range = static_cast<std::uint64_t>(mx) - lo;
+        constexpr unsigned slot_bits = 16;
+        shift = std::bit_width(range) > slot_bits ? static_cast<unsigned>(std::bit_width(range)) - slot_bits : 0u;
+        const std::size_t slots = static_cast<std::size_t>(range >> shift) + 1;
+        // Rows per slot in an evenly strided sample, then slots cut into bins of equal weight.
+        std::vector<std::uint32_t> weight(slots, 0);
+        const std::size_t step = std::max<std::size_t>(1, n / 65536);
+        std::size_t sampled = 0;
+        for (std::size_t i = 0; i < n; i += step, ++sampled) ++weight[slot(ent[i])];
+        const std::size_t bins = std::size_t{1} << bits;
+        slot_bin.resize(slots);
+        std::size_t acc = 0;
+        for (std::size_t k = 0; k < slots; ++k) {
+            slot_bin[k] = static_cast<std::uint8_t>(std::min(bins - 1, acc * bins / sampled));
+            acc += weight[k];
+        }
+    }
+    std::size_t slot(std::int64_t id) const noexcept {
+        return static_cast<std::size_t>((static_cast<std::uint64_t>(id) - lo) >> shift);
+    }
+    std::size_t bin(std::int64_t id) const noexcept { return slot_bin[slot(id)]; }
+};
+
 }  // namespace detail::lifecycle_impl
+
+// Records in any order to histories in ascending entity id. The grouping primitive's passes
+// (grouping.hpp: one pass to count rows per bin, rounds of a scatter into bins, then each bin
+// grouped in cache), but with bins in entity-id order instead of hash order: the bins are
+// visited in ascending order and the entities of a bin are numbered in ascending id, so each
+// history is appended in its final place and nothing is copied into id order afterwards.
+// With threads, threads take the bins of a round in ascending order, each appends to a part of
+// its own, and the parts are appended to the histories bin after bin.
+FUNNELKIT_INLINE void stage_histories::group_histories_in_order(const stage_model& model, const stage_records& records,
+                                                                unsigned threads_wanted, stage_histories& h) {
+    using namespace detail::lifecycle_impl;
+    using row = grouped_row<history_payload>;
+    const std::size_t n = records.size();
+    const std::int64_t* ent = records.entity.data();
+    const std::int64_t* tim = records.time.data();
+    const std::int32_t* stg = records.stage.data();
+    const bool has_seg = records.has_segment();
+    const bool has_reason = !records.reason.empty();
+    const std::int32_t* seg_p = has_seg ? records.segment.data() : nullptr;
+    const std::int32_t* rsn_p = has_reason ? records.reason.data() : nullptr;
+    const unsigned threads =
+        std::max(1u, static_cast<unsigned>(std::min<std::size_t>(threads_wanted, std::max<std::size_t>(1, n / 8192))));
+    const unsigned bits = detail::grouping_bits(n);
+    const std::size_t bins = std::size_t{1} << bits;
+    const ordered_bins order(records.entity, bits);
+    const auto chunk = [&](unsigned t) {
+        return std::pair<std::size_t, std::size_t>{n * t / threads, n * (t + 1) / threads};
+    };
+    // Pass 1: every row's bin, and rows per bin and thread.
+    std::unique_ptr<std::uint8_t[]> bin_of(new std::uint8_t[n]);
+    std::vector<std::vector<std::size_t>> count(threads, std::vector<std::size_t>(bins, 0));
+    detail::run_workers(threads, [&](unsigned t) {
+        auto [b, e] = chunk(t);
+        std::size_t* c = count[t].data();
+        std::uint8_t* out = bin_of.get();
+        for (std::size_t i = b; i < e; ++i) {
+            const auto bin = static_cast<std::uint8_t>(order.bin(ent[i]));
+            out[i] = bin;
+            ++c[bin];
+        }
+    });
+    std::vector<std::size_t> total(bins, 0);
+    for (unsigned t = 0; t < threads; ++t)
+        for (std::size_t b = 0; b < bins; ++b) total[b] += count[t][b];
+    constexpr std::size_t row_bytes = 2 * sizeof(std::int64_t) + sizeof(history_payload);
+    const std::size_t budget = std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 4 / 10);
+    const std::vector<std::size_t> rounds =
+        detail::grouping_rounds(total, std::vector<std::size_t>(bins, 0), row_bytes, budget);
+    std::size_t most = 0;
+    for (std::size_t r = 0; r + 1 < rounds.size(); ++r) {
+        std::size_t a = 0;
+        for (std::size_t b = rounds[r]; b < rounds[r + 1]; ++b) a += total[b];
+        most = std::max(most, a);
+    }
+    std::unique_ptr<std::int64_t[]> k_ent(new std::int64_t[most]), k_tim(new std::int64_t[most]);
+    std::unique_ptr<history_payload[]> k_pay(new history_payload[most]);
+    detail::advise_huge_pages(k_ent.get(), most * sizeof(std::int64_t));
+    detail::advise_huge_pages(k_tim.get(), most * sizeof(std::int64_t));
+    detail::advise_huge_pages(k_pay.get(), most * sizeof(history_payload));
+
+    struct scratch {
+        detail::bucket_index index;
+        std::vector<grouped_row<std::uint32_t>> ids, ids_tmp;  // (entity id as the sort key, dense number)
+        std::vector<std::uint32_t> dense, rank, start;
+        std::vector<row> rows, tmp;
+    };
+    std::vector<scratch> work(threads);
+    // Output of each bin when threads > 1: (part, first entity, end entity) of that part.
+    struct piece {
+        unsigned part = 0;
+        std::size_t entity_begin = 0, entity_end = 0;
+    };
+    std::vector<stage_histories> parts;
+    if (threads > 1) parts.assign(threads, stage_histories(model));
+    std::vector<piece> pieces(bins);
+    std::vector<std::vector<std::size_t>> at(threads, std::vector<std::size_t>(bins, 0));
+    std::vector<std::size_t> bin_start(bins + 1, 0);
+    // Room for every record and as many entities, so that appending never reallocates; only
+    // the pages written are backed by memory.
+    const auto make_room = [&](stage_histories& x, std::size_t rows) {
+        const auto room = [&](auto& v) { v.reserve(rows + 1); };
+        room(x.time_), room(x.stage_), room(x.entity_), room(x.segment_), room(x.offset_);
+        room(x.recorded_), room(x.recycles_), room(x.exit_rank_);
+        if (has_reason) room(x.reason_);
+    };
+    make_room(h, n);
+    for (auto& p : parts) make_room(p, most);
+    const auto tie_less = [&](const history_payload& a, const history_payload& b) {
+        return tie_key(model, a.stage) < tie_key(model, b.stage);
+    };
+    for (std::size_t r = 0; r + 1 < rounds.size(); ++r) {
+        const std::size_t lo = rounds[r], hi = rounds[r + 1];
+        std::size_t nk = 0;
+        for (std::size_t b = lo; b < hi; ++b) {
+            bin_start[b] = nk;
+            for (unsigned t = 0; t < threads; ++t) {
+                at[t][b] = nk;
+                nk += count[t][b];
+            }
+        }
+        bin_start[hi] = nk;
+        // Pass 2: scatter the round's rows into their bins.
+        detail::run_workers(threads, [&](unsigned t) {
+            auto [b, e] = chunk(t);
+            std::size_t* cur = at[t].data();
+            const std::uint8_t* bo = bin_of.get();
+            std::int64_t* oe = k_ent.get();
+            std::int64_t* ot = k_tim.get();
+            history_payload* op = k_pay.get();
+            for (std::size_t i = b; i < e; ++i) {
+                const std::size_t bin = bo[i];
+                if (bin < lo || bin >= hi) continue;
+                const std::size_t k = cur[bin]++;
+                oe[k] = ent[i];
+                ot[k] = tim[i];
+                op[k] = {stg[i], has_seg ? seg_p[i] : -1, has_reason ? rsn_p[i] : 0};
+            }
+        });
+        // Pass 3: bins in ascending order, entities of a bin in ascending id.
+        std::atomic<std::size_t> next{lo};
+        detail::run_workers(threads, [&](unsigned t) {
+            scratch& s = work[t];
+            stage_histories& out = threads > 1 ? parts[t] : h;
+            for (;;) {
+                const std::size_t b = next.fetch_add(1, std::memory_order_relaxed);
+                if (b >= hi) break;
+                const std::size_t m = bin_start[b + 1] - bin_start[b];
+                pieces[b] = {t, out.entity_.size(), out.entity_.size()};
+                if (m == 0) continue;
+                const std::int64_t* be = k_ent.get() + bin_start[b];
+                const std::int64_t* bt = k_tim.get() + bin_start[b];
+                const history_payload* bp = k_pay.get() + bin_start[b];
+                s.index.reset(m / 4 + 16);
+                s.ids.clear();
+                s.dense.resize(m);
+                for (std::size_t i = 0; i < m; ++i) {
+                    bool fresh;
+                    const std::uint32_t d = s.index.insert(be[i], fresh);
+                    if (fresh) s.ids.push_back({be[i], d});
+                    s.dense[i] = d;
+                }
+                const std::size_t ne = s.ids.size();
+                // Ids in ascending order: the radix sort by the time field sorts them (signed
+                // order: it works on the difference to the smallest id).
+                s.ids_tmp.resize(ne);
+                detail::sort_entity_rows(s.ids.data(), s.ids.data() + ne, no_tie_order{}, s.ids_tmp);
+                s.rank.resize(ne);
+                s.start.assign(ne + 1, 0);
+                for (std::size_t k = 0; k < ne; ++k) s.rank[s.ids[k].payload] = static_cast<std::uint32_t>(k);
+                for (std::size_t i = 0; i < m; ++i) ++s.start[s.rank[s.dense[i]] + 1];
+                for (std::size_t k = 0; k < ne; ++k) s.start[k + 1] += s.start[k];
+                if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
+                row* gr = s.rows.data();
+                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.rank[s.dense[i]]]++] = {bt[i], bp[i]};
+                // start[k] is now the end of entity k's rows.
+                for (std::size_t k = 0, from = 0; k < ne; ++k) {
+                    row* eb = gr + from;
+                    row* ee = gr + s.start[k];
+                    from = s.start[k];
+                    detail::sort_entity_rows(eb, ee, tie_less, s.tmp);
+                    out.append_entity(
+                        s.ids[k].time, static_cast<std::size_t>(ee - eb), [&](std::size_t q) { return eb[q].time; },
+                        [&](std::size_t q) { return eb[q].payload.stage; },
+                        [&](std::size_t q) { return eb[q].payload.segment; },
+                        [&](std::size_t q) { return eb[q].payload.reason; }, has_seg, has_reason);
+                }
+                pieces[b].entity_end = out.entity_.size();
+            }
+        });
+        if (threads == 1) continue;
+        for (std::size_t b = lo; b < hi; ++b) h.append_part(parts[pieces[b].part], pieces[b].entity_begin, pieces[b].entity_end);
+        for (auto& p : parts) p.clear_entities();
+    }
+}
+
 
 template <class Time, class Stage, class Segment, class Reason>
 void stage_histories::append_entity(std::int64_t id, std::size_t rows, Time time_at, Stage stage_at, Segment segment_at,
@@ -65,6 +285,40 @@ void stage_histories::append_entity(std::int64_t id, std::size_t rows, Time time
     recycles_.push_back(recycles);
     exit_rank_.push_back(exit_rank);
     offset_.push_back(time_.size());
+}
+
+FUNNELKIT_INLINE void stage_histories::append_part(const stage_histories& p, std::size_t first, std::size_t last) {
+    if (first == last) return;
+    const auto cut = [](const auto& v, std::size_t b, std::size_t e) {
+        return std::pair{v.begin() + static_cast<std::ptrdiff_t>(b), v.begin() + static_cast<std::ptrdiff_t>(e)};
+    };
+    const auto append = [&](auto& to, const auto& from, std::size_t b, std::size_t e) {
+        const auto [x, y] = cut(from, b, e);
+        to.insert(to.end(), x, y);
+    };
+    append(entity_, p.entity_, first, last);
+    append(segment_, p.segment_, first, last);
+    append(recorded_, p.recorded_, first, last);
+    append(recycles_, p.recycles_, first, last);
+    append(exit_rank_, p.exit_rank_, first, last);
+    const std::size_t eb = p.offset_[first], ee = p.offset_[last];
+    const std::size_t base = time_.size();
+    for (std::size_t i = first; i < last; ++i) offset_.push_back(base + p.offset_[i + 1] - eb);
+    append(time_, p.time_, eb, ee);
+    append(stage_, p.stage_, eb, ee);
+    if (!p.reason_.empty()) append(reason_, p.reason_, eb, ee);
+}
+
+FUNNELKIT_INLINE void stage_histories::clear_entities() noexcept {
+    entity_.clear();
+    segment_.clear();
+    recorded_.clear();
+    recycles_.clear();
+    exit_rank_.clear();
+    offset_.assign(1, 0);
+    time_.clear();
+    stage_.clear();
+    reason_.clear();
 }
 
 // Entry times are read off the entity's few events rather than stored per (entity, stage):
@@ -163,71 +417,9 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
         }
         return h;
     }
-    // Out of order: the grouping primitive hands each entity's records in (time, tie key)
-    // order to a thread, which appends its history to a part of its own; the parts are then
-    // laid out in ascending entity id. Records tied in time and tie key are the same stage,
-    // duplicates whose result does not depend on their order.
-    struct payload {
-        std::int32_t stage, segment, reason;
-    };
-    const unsigned threads = options.threads;
-    std::vector<stage_histories> parts(threads, stage_histories(model));
-    for (auto& p : parts) {  // a thread's share of the events, with room for uneven buckets
-        const std::size_t share = threads == 1 ? n : n / threads + n / (4 * threads) + 1024;
-        p.time_.reserve(share);
-        p.stage_.reserve(share);
-        if (has_reason) p.reason_.reserve(share);
-    }
-    grouping_options go;
-    go.threads = threads;
-    go.visit_dropped = false;
-    group_by_entity<payload>(
-        records.entity, records.time,
-        [&](std::size_t i, payload& p) {
-            p = {stg[i], has_seg ? seg_p[i] : -1, has_reason ? rsn_p[i] : 0};
-            return true;
-        },
-        [&](unsigned t, std::int64_t id, std::span<const grouped_row<payload>> rows) {
-            parts[t].append_entity(
-                id, rows.size(), [&](std::size_t k) { return rows[k].time; },
-                [&](std::size_t k) { return rows[k].payload.stage; }, [&](std::size_t k) { return rows[k].payload.segment; },
-                [&](std::size_t k) { return rows[k].payload.reason; }, has_seg, has_reason);
-        },
-        go, [&](const payload& a, const payload& b) { return tie_key(model, a.stage) < tie_key(model, b.stage); });
-    // Entities of every part in id order, then their histories copied in that order.
-    std::vector<std::pair<std::int64_t, std::uint64_t>> where;  // (id, part << 40 | index)
-    std::size_t total = 0;
-    for (unsigned t = 0; t < threads; ++t) total += parts[t].entity_.size();
-    where.reserve(total);
-    for (unsigned t = 0; t < threads; ++t)
-        for (std::size_t i = 0; i < parts[t].entity_.size(); ++i)
-            where.emplace_back(parts[t].entity_[i], (std::uint64_t{t} << 40) | i);
-    std::sort(where.begin(), where.end());
-    h.entity_.reserve(total);
-    h.segment_.reserve(total);
-    h.recorded_.reserve(total);
-    h.recycles_.reserve(total);
-    h.exit_rank_.reserve(total);
-    h.offset_.reserve(total + 1);
-    std::size_t events = 0;
-    for (const auto& p : parts) events += p.time_.size();
-    h.time_.reserve(events);
-    h.stage_.reserve(events);
-    if (has_reason) h.reason_.reserve(events);
-    for (const auto& [id, at] : where) {
-        const stage_histories& p = parts[at >> 40];
-        const std::size_t i = at & ((std::uint64_t{1} << 40) - 1);
-        h.entity_.push_back(id);
-        h.segment_.push_back(p.segment_[i]);
-        h.recorded_.push_back(p.recorded_[i]);
-        h.recycles_.push_back(p.recycles_[i]);
-        h.exit_rank_.push_back(p.exit_rank_[i]);
-        const auto b = static_cast<std::ptrdiff_t>(p.offset_[i]), e = static_cast<std::ptrdiff_t>(p.offset_[i + 1]);
-        h.time_.insert(h.time_.end(), p.time_.begin() + b, p.time_.begin() + e);
-        h.stage_.insert(h.stage_.end(), p.stage_.begin() + b, p.stage_.begin() + e);
-        if (has_reason) h.reason_.insert(h.reason_.end(), p.reason_.begin() + b, p.reason_.begin() + e);
-        h.offset_.push_back(h.time_.size());
-    }
+    // Out of order: the records are grouped by entity in ascending id order
+    // (group_histories_in_order below) and each entity's history appended as it comes.
+    stage_histories::group_histories_in_order(model, records, options.threads, h);
     return h;
 }
 
