@@ -68,3 +68,12 @@ def renamed(old: str, new: str, *, what: str = "option", stacklevel: int = 3) ->
     release."""
     warnings.warn(f"{what} '{old}' is deprecated and will be removed; use '{new}'", DeprecationWarning,
                   stacklevel=stacklevel)
+
+
+def threads_option(threads: Any) -> int:
+    """The ``threads=`` option of the per-entity kernels, checked: an integer >= 1."""
+    import numpy as np
+
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
+    return int(threads)

@@ -32,7 +32,6 @@ import numpy as np
 from . import _core, _frames, _names
 from ._result import Table
 from .conversion import _rename
-from .lifecycle import _threads_option
 
 __all__ = ["MODELS", "AttributionResult", "attribute", "compare_attribution"]
 
@@ -197,7 +196,7 @@ class _Paths:
         try:
             self.core = _core.PathSet(path=e_t, time=tim, channel=ch, milestone=ms, outcome_path=e_o, converted=conv,
                                       value=val, conversion_time=ct, n_channels=len(self.labels),
-                                      threads=_threads_option(threads))
+                                      threads=_names.threads_option(threads))
         except ValueError as exc:
             raise ValueError(_rename(str(exc), path=entity, time=time, channel=channel, milestone=milestone,
                                      **{"outcome path": out_entity}, converted=converted, value=value,

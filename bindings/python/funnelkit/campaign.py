@@ -16,7 +16,6 @@ import numpy as np
 from . import _core, _frames, _names
 from ._result import Table
 from .conversion import _rename
-from .lifecycle import _threads_option
 from .model import StageModel
 
 __all__ = ["CampaignReport", "campaign_report", "INTERVALS", "TOTAL"]
@@ -171,7 +170,7 @@ class _Prepared:
                  amount: str | None, mql_stage: str, sql_stage: str, opportunity_stage: str, skipped: str,
                  confidence: float, interval: str, time_unit: str | None, categories: list[Any] | None = None,
                  threads: int = 1):
-        self.threads = _threads_option(threads)
+        self.threads = _names.threads_option(threads)
         self.model = model or StageModel.b2b()
         self.skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
         self.interval = _names.choice(interval, INTERVALS, "interval")

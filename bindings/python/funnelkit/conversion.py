@@ -239,8 +239,7 @@ def conversion(
     """
     model = model or StageModel.b2b()
     skipped = _names.choice(skipped, ("implied", "recorded"), "skipped")
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
+    threads = _names.threads_option(threads)
     data = _frames.as_table(data)
     ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim = _frames.timestamps(_frames.column(data, time, "time"), time)

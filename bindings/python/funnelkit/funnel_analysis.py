@@ -16,7 +16,6 @@ import numpy as np
 from . import _core, _frames, _names, _time
 from ._result import Table, shown as _shown
 from ._time import TimeAxis
-from .lifecycle import _threads_option
 from .window_funnel import WindowFunnel, _rename_columns, _step_codes, _step_names
 
 if TYPE_CHECKING:
@@ -228,7 +227,7 @@ def funnel_analysis(
         Worker threads (>= 1) for events not sorted by entity and time: they take buckets of
         entities (grouped by a hash of the id); the result never depends on it.
     """
-    threads = _threads_option(threads)
+    threads = _names.threads_option(threads)
     names, lookup = _step_names(steps)
     n_steps = len(names)
     attribution = _names.choice(attribution, ("first_touch", "last_touch", "step"), "attribution")

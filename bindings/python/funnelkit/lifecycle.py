@@ -707,13 +707,6 @@ def _restore_summary(blob: bytes, model: StageModel, segment_name: str | None, s
                                             segments=segments)
 
 
-def _threads_option(threads: Any) -> int:
-    """The ``threads=`` option of the per-entity kernels, checked: an integer >= 1."""
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
-    return int(threads)
-
-
 def _reason_codes(col: Any, name: str, categories: Sequence[Any] | None) -> tuple[np.ndarray, list[Any]]:
     """Reason codes (-1 where missing) and their labels."""
     vals = _frames._values(col)
@@ -791,7 +784,7 @@ def lifecycle(
 
     Raises ValueError or TypeError naming the column, the row and the value for bad input.
     """
-    threads = _threads_option(threads)
+    threads = _names.threads_option(threads)
     model = model or StageModel.b2b()
     data = _frames.as_table(data)
     ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)

@@ -272,8 +272,7 @@ def window_funnel(
     order = _names.choice(order, _ORDERS, "order")
     names, lookup = _step_names(steps)
     n_steps = len(names)
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"option 'threads': value {threads!r} must be an integer >= 1")
+    threads = _names.threads_option(threads)
     data = _frames.as_table(data)
     ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
