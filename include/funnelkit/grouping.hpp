@@ -482,11 +482,15 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
 /// The primitive's other form, for kernels whose per-entity result is an order-free reduction
 /// (reach, counts): no row is copied and nothing sorted. One pass folds every row into its
 /// entity's state, `words` int64 stored inline in an open-addressing table (zero when the
-/// entity first appears), the slot of a row prefetched some rows ahead so that the cache
-/// misses overlap; then `visit(thread, entity, const std::int64_t* state)` runs once per
-/// entity. `fold(row, std::int64_t* state, bool fresh)` (fresh: the entity's first row) must
-/// give the same state whatever the order of an entity's rows. With threads, each thread reads every row's entity and folds the entities of
-/// its hash partition. Extra memory: the table, about 2 * (words + 1) * 8 bytes per entity.
+/// entity first appears); the rows' hashes are taken a block at a time and their slots
+/// prefetched a block ahead, so that the cache misses overlap. Then
+/// `visit(thread, entity, const std::int64_t* state)` runs once per entity.
+/// `fold(row, std::int64_t* state, bool fresh)` (fresh: the entity's first row) must give the
+/// same state whatever the order of an entity's rows, and `visit` must not depend on the order
+/// in which entities come. The table is sized once from an estimate of the number of entities
+/// (detail::estimate_distinct, one more read of the entity column), so it does not grow on the
+/// way. With threads, each thread reads every row's entity and folds the entities of its hash
+/// partition. Extra memory: the table, 1.33 to 2.7 times (words + 1) * 8 bytes per entity.
 template <class Fold, class Visit>
 void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fold&& fold, Visit&& visit,
                     unsigned threads = 1) {
@@ -494,19 +498,33 @@ void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fol
     if (n == 0) return;
     threads = std::max(1u, static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, n / 8192))));
     const std::int64_t* ent = entity.data();
-    constexpr std::size_t ahead = 16;
+    const std::size_t expected = detail::estimate_distinct(ent, n);
     detail::run_workers(threads, [&](unsigned t) {
-        const auto mine = [&](std::int64_t e) {
-            return threads == 1 ||
-                   static_cast<unsigned>(((detail::mix64(static_cast<std::uint64_t>(e)) >> 32) * threads) >> 32) == t;
+        // Room for the estimate's error and an uneven split between threads; past it, growth.
+        detail::state_table table(words, expected / threads + expected / (8 * threads) + 16);
+        constexpr std::size_t block = 32;
+        std::uint64_t hashes[2][block];
+        bool mine[2][block];
+        // Hashes rows [b, b + block) and prefetches the slots of this thread's rows.
+        const auto prepare = [&](std::size_t b, std::uint64_t* h, bool* m) {
+            const std::size_t e = std::min(n, b + block);
+            for (std::size_t i = b; i < e; ++i) {
+                const std::uint64_t x = detail::mix64(static_cast<std::uint64_t>(ent[i]));
+                h[i - b] = x;
+                m[i - b] = threads == 1 || static_cast<unsigned>(((x >> 32) * threads) >> 32) == t;
+                if (m[i - b]) table.prefetch_hashed(x);
+            }
         };
-        detail::state_table table(words, std::min<std::size_t>(n / 16 + 1024, std::size_t{1} << 22) / threads);
+        prepare(0, hashes[0], mine[0]);
         bool fresh;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (i + ahead < n) table.prefetch(ent[i + ahead]);
-            if (!mine(ent[i])) continue;
-            std::int64_t* state = table.find_or_insert(ent[i], fresh);
-            fold(i, state, fresh);
+        for (std::size_t b = 0, k = 0; b < n; b += block, k ^= 1) {
+            if (b + block < n) prepare(b + block, hashes[k ^ 1], mine[k ^ 1]);
+            const std::size_t e = std::min(n, b + block);
+            for (std::size_t i = b; i < e; ++i) {
+                if (!mine[k][i - b]) continue;
+                std::int64_t* state = table.find_or_insert_hashed(ent[i], hashes[k][i - b], fresh);
+                fold(i, state, fresh);
+            }
         }
         table.for_each([&](std::int64_t id, std::int64_t* state) { visit(t, id, static_cast<const std::int64_t*>(state)); });
     });

@@ -173,3 +173,55 @@ TEST(Grouping, FoldVisitsEveryEntityOnceWithItsWholeState) {
         }
     }
 }
+
+// The distinct-count estimate that sizes fold tables: within a few percent for every
+// cardinality and key pattern (dense, spread by 2^32, negative), never above the row count.
+TEST(Grouping, DistinctEstimateIsCloseForEveryCardinality) {
+    detail::rng r(11);
+    for (std::size_t distinct : {std::size_t{1}, std::size_t{7}, std::size_t{300}, std::size_t{5'000},
+                                 std::size_t{60'000}, std::size_t{400'000}}) {
+        for (int pattern = 0; pattern < 3; ++pattern) {
+            std::vector<std::int64_t> keys(400'000);
+            std::vector<bool> seen(distinct, false);
+            std::size_t truth = 0;
+            for (auto& k : keys) {
+                const std::uint64_t v = r.below(distinct);
+                truth += !seen[v];
+                seen[v] = true;
+                k = pattern == 0 ? static_cast<std::int64_t>(v)
+                                 : pattern == 1 ? static_cast<std::int64_t>(v << 32) : -static_cast<std::int64_t>(v) * 977;
+            }
+            const std::size_t est = detail::estimate_distinct(keys.data(), keys.size());
+            EXPECT_LE(est, keys.size());
+            EXPECT_NEAR(static_cast<double>(est), static_cast<double>(truth), 0.05 * static_cast<double>(truth) + 1)
+                << "distinct " << truth << " pattern " << pattern;
+        }
+    }
+    EXPECT_EQ(detail::estimate_distinct(nullptr, 0), 0u);
+}
+
+// A table sized far too small grows on the way and keeps every key's state.
+TEST(Grouping, StateTableGrowsPastItsSizeKeepingStates) {
+    detail::state_table t(2, 4);
+    bool fresh = false;
+    for (std::int64_t round = 0; round < 3; ++round)
+        for (std::int64_t k = 0; k < 50'000; ++k) {
+            std::int64_t* s = t.find_or_insert(k * 7919 - 100'000, fresh);
+            EXPECT_EQ(fresh, round == 0);
+            if (fresh) {
+                EXPECT_EQ(s[0], 0);
+                EXPECT_EQ(s[1], 0);
+            }
+            s[0] += 1;
+            s[1] += k;
+        }
+    EXPECT_EQ(t.size(), 50'000u);
+    std::size_t visited = 0;
+    t.for_each([&](std::int64_t key, std::int64_t* s) {
+        ++visited;
+        const std::int64_t k = (key + 100'000) / 7919;
+        EXPECT_EQ(s[0], 3);
+        EXPECT_EQ(s[1], 3 * k);
+    });
+    EXPECT_EQ(visited, 50'000u);
+}

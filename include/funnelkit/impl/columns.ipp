@@ -3,12 +3,27 @@
 
 #include "funnelkit/columns.hpp"
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 #include <string>
 
 #include "funnelkit/error.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
+
+namespace detail {
+/// The least and greatest of n codes ({INT32_MAX, INT32_MIN} when n is 0).
+inline std::pair<std::int32_t, std::int32_t> min_max(const std::int32_t* v, std::size_t n) noexcept {
+    std::int32_t lo = INT32_MAX, hi = INT32_MIN;
+    for (std::size_t i = 0; i < n; ++i) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    return {lo, hi};
+}
+}  // namespace detail
 
 FUNNELKIT_INLINE std::int32_t stage_records::validate(const stage_model& model) const {
     const std::size_t n = entity.size();
@@ -18,20 +33,25 @@ FUNNELKIT_INLINE std::int32_t stage_records::validate(const stage_model& model) 
     if (!amount.empty() && amount.size() != n) detail::throw_length("amount", amount.size(), "entity", n);
     if (!reason.empty() && reason.size() != n) detail::throw_length("reason", reason.size(), "entity", n);
 
+    // Range checks as branch-free reductions (they vectorise); the offending row is looked up
+    // only when one exists.
     const auto n_stages = static_cast<std::int32_t>(model.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::int32_t s = stage[i];
-        if (s < 0 || s >= n_stages) [[unlikely]]
-            detail::throw_at_row("stage", i, std::to_string(s),
-                                 "is not a stage code (expected 0.." + std::to_string(n_stages - 1) + ")");
+    const auto [stage_lo, stage_hi] = detail::min_max(stage.data(), n);
+    if (n > 0 && (stage_lo < 0 || stage_hi >= n_stages)) [[unlikely]] {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::int32_t s = stage[i];
+            if (s < 0 || s >= n_stages)
+                detail::throw_at_row("stage", i, std::to_string(s),
+                                     "is not a stage code (expected 0.." + std::to_string(n_stages - 1) + ")");
+        }
     }
-    std::int32_t max_segment = -1;
-    for (std::size_t i = 0; i < segment.size(); ++i) {
-        const std::int32_t g = segment[i];
-        if (g < 0) [[unlikely]]
-            detail::throw_at_row("segment", i, std::to_string(g), "is negative; segment codes must be >= 0");
-        max_segment = g > max_segment ? g : max_segment;
+    const auto [segment_lo, segment_hi] = detail::min_max(segment.data(), segment.size());
+    if (!segment.empty() && segment_lo < 0) [[unlikely]] {
+        for (std::size_t i = 0; i < segment.size(); ++i)
+            if (segment[i] < 0)
+                detail::throw_at_row("segment", i, std::to_string(segment[i]), "is negative; segment codes must be >= 0");
     }
+    const std::int32_t max_segment = segment.empty() ? -1 : segment_hi;
     for (std::size_t i = 0; i < amount.size(); ++i) {
         const double a = amount[i];
         if (!(a >= 0.0) || std::isinf(a)) [[unlikely]]
