@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'ForecastOptions', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'backtest_forecast', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'estimate_lags', 'fisher_exact', 'forecast_pipeline', 'funnel_analysis', 'kaplan_meier', 'markov_chain_outcomes', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'ForecastOptions', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'backtest_forecast', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'code_counts', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'encode_strings', 'estimate_lags', 'fisher_exact', 'forecast_pipeline', 'funnel_analysis', 'kaplan_meier', 'markov_chain_outcomes', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'remap_codes', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -1439,6 +1439,10 @@ def ceil_whole(x: typing.SupportsFloat | typing.SupportsIndex, tolerance: typing
     """
 def chi2_test(table: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], yates: bool = True) -> typing.Any:
     ...
+def code_counts(codes: numpy.ndarray, categories: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.
+    """
 def compare_to_baseline(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], options: BaselineOptions = ...) -> dict:
     ...
 def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', threads: typing.SupportsInt | typing.SupportsIndex = 1) -> ConversionCounts:
@@ -1449,6 +1453,10 @@ def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typi
     """
 def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], member_entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], member_feature: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_features: typing.SupportsInt | typing.SupportsIndex, options: DriverOptions = ...) -> dict:
     ...
+def encode_strings(values: numpy.ndarray) -> typing.Any:
+    """
+    (codes int32, distinct strings) of an object array of str (None/NaN: -1), in order of first appearance; None when it holds other objects.
+    """
 def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: LagOptions, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> list:
     """
     Lag distributions and win rates of mature leads, overall then per segment.
@@ -1499,6 +1507,10 @@ def qualification_audit(*, score: typing.Annotated[numpy.typing.ArrayLike, numpy
     ...
 def rate_intervals(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], confidence: typing.SupportsFloat | typing.SupportsIndex, interval: str) -> dict:
     ...
+def remap_codes(codes: numpy.ndarray, mapping: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], offset: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int32]:
+    """
+    mapping[code] per row (int32); mapping[-1] (its last entry) for code -1; code = value - offset.
+    """
 def reps_needed(volume_per_month: typing.SupportsFloat | typing.SupportsIndex, *, capacity: typing.SupportsFloat | typing.SupportsIndex, per: str = 'month', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> dict:
     """
     Reps needed = ceil_whole(volume per month / capacity per rep per month).

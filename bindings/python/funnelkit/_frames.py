@@ -141,16 +141,17 @@ def _pandas_categorical() -> type:
 
 
 class Labels:
-    """A column of strings or categories as dictionary codes: ``codes`` (int32, one per row,
-    -1 where the value is missing) and ``categories`` (the distinct values, a list). Built by
-    Arrow's dictionary encoding, or from a categorical's own codes, so that no Python loop runs
-    per row and no object array is made."""
+    """A column of strings or categories as dictionary codes: ``codes`` (signed integers of any
+    width, one per row, -1 where the value is missing) and ``categories`` (the distinct values, a
+    list). Built in C++ from Python strings, by Arrow's dictionary encoding, or from a
+    categorical's own codes, so that no Python code runs per row."""
 
-    __slots__ = ("codes", "categories")
+    __slots__ = ("codes", "categories", "_counts")
 
     def __init__(self, codes: np.ndarray, categories: list[Any]):
         self.codes = codes
         self.categories = categories
+        self._counts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -162,7 +163,8 @@ class Labels:
         mod = type(col).__module__
         if mod.startswith("pandas"):
             if isinstance(col.dtype, _pandas_categorical()):
-                return cls(np.asarray(col.cat.codes, dtype=np.int32), col.cat.categories.tolist())
+                # The categorical's own codes, at their own width (int8 for up to 127 categories).
+                return cls(np.ascontiguousarray(col.cat.codes.to_numpy()), col.cat.categories.tolist())
             if col.dtype.kind in "OSU" or str(col.dtype).startswith("string"):
                 return cls._from_arrow_values(col)
             return None
@@ -179,7 +181,15 @@ class Labels:
 
     @classmethod
     def _from_arrow_values(cls, values: Any) -> Labels | None:
-        # Python strings: pandas' hash factorisation (in C) when pandas is there, else Arrow's.
+        # Python strings: one pass in C++ (a label is usually the same object row after row),
+        # else pandas' hash factorisation, else Arrow's.
+        from . import _core
+
+        arr = values.to_numpy() if type(values).__module__.startswith("pandas") else values
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "O":
+            encoded = _core.encode_strings(arr)
+            if encoded is not None:
+                return cls(encoded[0], encoded[1])
         try:
             import pandas as pd
         except ImportError:
@@ -222,22 +232,31 @@ class Labels:
         codes = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)
         return cls(codes, col.dictionary.to_pylist())
 
+    def counts(self) -> np.ndarray:
+        """Rows per category, then (last) the rows with a missing value; one pass in C++."""
+        if self._counts is None:
+            from . import _core
+
+            self._counts = _core.code_counts(self.codes, len(self.categories))
+        return self._counts
+
     def present(self) -> np.ndarray:
         """Which categories occur in the column (a bool per category)."""
-        valid = self.codes[self.codes >= 0]
-        return np.bincount(valid, minlength=len(self.categories))[: len(self.categories)] > 0
+        return self.counts()[:-1] > 0
 
     def first_row(self, code: int) -> int:
         """The first row holding category ``code`` (-1: a missing value)."""
         return int(np.flatnonzero(self.codes == code)[0])
 
     def check_no_missing(self, name: str) -> None:
-        if len(self.codes) and self.codes.min() < 0:
+        if self.counts()[-1]:
             raise ValueError(f"column '{name}', row {self.first_row(-1)}: missing value")
 
     def mapped(self, mapping: np.ndarray) -> np.ndarray:
-        """``mapping[code]`` for every row, ``mapping[-1]`` for a missing value."""
-        return mapping[self.codes]
+        """``mapping[code]`` (int32) for every row, ``mapping[-1]`` for a missing value."""
+        from . import _core
+
+        return _core.remap_codes(self.codes, np.ascontiguousarray(mapping, dtype=np.int32))
 
 
 def n_rows(arr: Any) -> int:
@@ -479,6 +498,16 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None)
         # then one table lookup per row; no hashing, no int64 codes.
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo < 4 * arr.size + 1024:
+            if arr.dtype.kind == "i":  # one pass each in C++, no shifted copy of the column
+                from . import _core
+
+                arr = np.ascontiguousarray(arr)
+                present = np.flatnonzero(_core.code_counts(arr, hi - lo + 1, lo)[:-1])
+                if lo == 0 and len(present) == hi + 1 and arr.dtype == np.int32:
+                    return arr, list(range(hi + 1))  # already the dense codes 0..hi
+                remap = np.full(hi - lo + 2, -1, dtype=np.int32)
+                remap[present] = np.arange(len(present), dtype=np.int32)
+                return _core.remap_codes(arr, remap, lo), [int(v) + lo for v in present.tolist()]
             present = np.flatnonzero(np.bincount((arr - lo).astype(np.intp, copy=False), minlength=hi - lo + 1))
             remap = np.full(hi - lo + 1, -1, dtype=np.int32)
             remap[present] = np.arange(len(present), dtype=np.int32)

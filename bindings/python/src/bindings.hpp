@@ -37,6 +37,7 @@ void register_planning(py::module_& m);
 void register_sla(py::module_& m);
 void register_drivers(py::module_& m);
 void register_forecast(py::module_& m);
+void register_labels(py::module_& m);
 
 template <class T>
 using array = py::array_t<T, py::array::c_style>;

@@ -26,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
     register_sla(m);
     register_drivers(m);
     register_forecast(m);
+    register_labels(m);
 }

@@ -1,0 +1,144 @@
+// Ingestion helpers of the Python layer for columns of labels (strings, categories): a column
+// of Python strings to dense codes, and the counting and remapping of label codes. Each is one
+// pass in C++ over the column, so that no Python code runs per element.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bindings.hpp"
+
+namespace funnelkit::python {
+namespace {
+
+/// Codes of a one-dimensional object array of str, in order of first appearance (None and
+/// float NaN: -1), with the distinct strings (the first object holding each). None when the
+/// array holds anything else, so that the caller's general path handles (and reports) it.
+py::object encode_strings(const py::array& values) {
+    if (values.ndim() != 1 || values.dtype().kind() != 'O') return py::none();
+    const auto n = static_cast<std::size_t>(values.shape(0));
+    const py::ssize_t stride = values.strides(0);
+    const char* base = static_cast<const char*>(values.data());
+    std::vector<std::int32_t> codes(n);
+    std::vector<PyObject*> firsts;
+    // Views into each string's own UTF-8 (kept alive by the array, which holds the strings).
+    std::unordered_map<std::string_view, std::int32_t> by_text;
+    // The same label is usually the same object row after row: a direct-mapped cache from the
+    // object's address to its code answers those without reading the text.
+    constexpr std::size_t cache_size = 4096;
+    std::vector<PyObject*> cache_key(cache_size, nullptr);
+    std::vector<std::int32_t> cache_code(cache_size, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        PyObject* o = *reinterpret_cast<PyObject* const*>(base + static_cast<py::ssize_t>(i) * stride);
+        const std::size_t slot = (reinterpret_cast<std::uintptr_t>(o) >> 4) & (cache_size - 1);
+        if (cache_key[slot] == o) {
+            codes[i] = cache_code[slot];
+            continue;
+        }
+        std::int32_t code;
+        if (PyUnicode_Check(o)) {
+            Py_ssize_t len = 0;
+            const char* text = PyUnicode_AsUTF8AndSize(o, &len);
+            if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
+                PyErr_Clear();
+                return py::none();
+            }
+            const auto [it, fresh] =
+                by_text.try_emplace(std::string_view(text, static_cast<std::size_t>(len)), static_cast<std::int32_t>(firsts.size()));
+            if (fresh) {
+                if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+                    throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
+                firsts.push_back(o);
+            }
+            code = it->second;
+        } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
+            code = -1;
+        } else {
+            return py::none();
+        }
+        cache_key[slot] = o;
+        cache_code[slot] = code;
+        codes[i] = code;
+    }
+    py::list uniques(firsts.size());
+    for (std::size_t j = 0; j < firsts.size(); ++j)
+        uniques[j] = py::reinterpret_borrow<py::object>(firsts[j]);
+    return py::make_tuple(to_numpy(std::move(codes)), uniques);
+}
+
+/// Calls f(const T*, n) on a one-dimensional contiguous array of signed integer codes.
+template <class F>
+auto with_codes(const py::array& codes, F&& f) {
+    if (codes.ndim() != 1 || codes.dtype().kind() != 'i' ||
+        (codes.shape(0) > 1 && codes.strides(0) != codes.dtype().itemsize()))
+        throw funnelkit::invalid_argument("label codes must be a one-dimensional contiguous array of signed integers");
+    const auto n = static_cast<std::size_t>(codes.shape(0));
+    switch (codes.dtype().itemsize()) {
+        case 1: return f(static_cast<const std::int8_t*>(codes.data()), n);
+        case 2: return f(static_cast<const std::int16_t*>(codes.data()), n);
+        case 4: return f(static_cast<const std::int32_t*>(codes.data()), n);
+        case 8: return f(static_cast<const std::int64_t*>(codes.data()), n);
+        default: throw funnelkit::invalid_argument("label codes of an unsupported width");
+    }
+}
+
+template <class T>
+[[noreturn]] void bad_code(std::size_t row, T code, std::size_t categories) {
+    throw funnelkit::invalid_argument("label code " + std::to_string(static_cast<long long>(code)) + " at row " +
+                                      std::to_string(row) + " is outside -1.." + std::to_string(categories - 1));
+}
+
+/// How many rows hold each of `categories` codes, and (last) how many are missing (-1). A row's
+/// code is its value minus `offset`.
+py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t categories, std::int64_t offset) {
+    std::vector<std::int64_t> counts(categories + 1, 0);  // counts[0]: -1, counts[1 + j]: code j
+    with_codes(codes, [&](const auto* c, std::size_t n) {
+        std::int64_t* k = counts.data() + 1;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto v = static_cast<std::int64_t>(c[i]) - offset;
+            if (v < -1 || v >= static_cast<std::int64_t>(categories)) [[unlikely]]
+                bad_code(i, v, categories);
+            ++k[v];
+        }
+    });
+    std::vector<std::int64_t> out(counts.begin() + 1, counts.end());
+    out.push_back(counts[0]);
+    return to_numpy(std::move(out));
+}
+
+/// mapping[code] for every row as int32, mapping[categories] for a missing value (-1), where
+/// mapping holds categories + 1 entries and a row's code is its value minus `offset`.
+py::array_t<std::int32_t> remap_codes(const py::array& codes, const array<std::int32_t>& mapping, std::int64_t offset) {
+    const auto map = column(mapping, "mapping");
+    if (map.empty()) throw funnelkit::invalid_argument("the mapping of label codes is empty");
+    const std::size_t categories = map.size() - 1;
+    return with_codes(codes, [&](const auto* c, std::size_t n) {
+        py::array_t<std::int32_t> result(static_cast<py::ssize_t>(n));  // written once, not zeroed first
+        std::int32_t* out = result.mutable_data();
+        const std::int32_t* m = map.data();
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto v = static_cast<std::int64_t>(c[i]) - offset;
+            if (v < -1 || v >= static_cast<std::int64_t>(categories)) [[unlikely]]
+                bad_code(i, v, categories);
+            out[i] = m[v < 0 ? categories : static_cast<std::size_t>(v)];
+        }
+        return result;
+    });
+}
+
+}  // namespace
+
+void register_labels(py::module_& m) {
+    m.def("encode_strings", &encode_strings, py::arg("values"),
+          "(codes int32, distinct strings) of an object array of str (None/NaN: -1), in order of first "
+          "appearance; None when it holds other objects.");
+    m.def("code_counts", &code_counts, py::arg("codes"), py::arg("categories"), py::arg("offset") = 0,
+          "Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.");
+    m.def("remap_codes", &remap_codes, py::arg("codes"), py::arg("mapping"), py::arg("offset") = 0,
+          "mapping[code] per row (int32); mapping[-1] (its last entry) for code -1; code = value - offset.");
+}
+
+}  // namespace funnelkit::python

@@ -1,0 +1,134 @@
+"""Label columns (strings, categoricals) reach the core as codes without per-row Python: the
+C++ string encoder, label-code counting and remapping, checked against pandas and numpy, and
+every user-facing format giving the same table and the same errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import funnelkit as fk
+from funnelkit import _core, _frames
+
+
+def _fresh(s: str) -> str:
+    """An equal string that is a different object (no interning), as a CSV reader makes them."""
+    return "".join(list(s))
+
+
+def test_encode_strings_matches_pandas_factorize():
+    rng = np.random.default_rng(3)
+    words = ["Lead", "MQL", "Sälj", "機会", "", "a b", "Lead "]
+    vals = np.array([_fresh(words[i]) if rng.random() < 0.5 else words[i] for i in rng.integers(0, len(words), 20_000)],
+                    dtype=object)
+    vals[rng.integers(0, len(vals), 300)] = None
+    vals[rng.integers(0, len(vals), 300)] = float("nan")
+    codes, uniques = _core.encode_strings(vals)
+    want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
+    assert codes.dtype == np.int32
+    np.testing.assert_array_equal(codes, want_codes)
+    assert uniques == list(want_uniques)
+    # Equal text in different objects is one label.
+    a, b = _fresh("Webinar"), _fresh("Webinar")
+    assert a is not b
+    codes, uniques = _core.encode_strings(np.array([a, b, "x", a], dtype=object))
+    assert codes.tolist() == [0, 0, 1, 0] and uniques == ["Webinar", "x"]
+
+
+def test_encode_strings_leaves_other_objects_to_the_general_path():
+    assert _core.encode_strings(np.array(["a", 1], dtype=object)) is None
+    assert _core.encode_strings(np.array(["a", pd.NA], dtype=object)) is None
+    assert _core.encode_strings(np.array(["a", "\ud800"], dtype=object)) is None  # a lone surrogate
+    assert _core.encode_strings(np.array([1, 2])) is None
+    codes, uniques = _core.encode_strings(np.array([], dtype=object))
+    assert len(codes) == 0 and uniques == []
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+def test_code_counts_and_remap_agree_with_numpy(dtype):
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-1, 9, 50_000).astype(dtype)
+    counts = _core.code_counts(codes, 9)
+    np.testing.assert_array_equal(counts[:-1], np.bincount(codes[codes >= 0], minlength=9))
+    assert counts[-1] == (codes == -1).sum()
+    mapping = rng.integers(-1, 100, 10).astype(np.int32)
+    np.testing.assert_array_equal(_core.remap_codes(codes, mapping), mapping[codes])
+    # With an offset: values lo.. are codes 0..
+    shifted = (codes.astype(np.int64) + 1000).astype(np.int64)
+    shifted[codes == -1] = 999
+    np.testing.assert_array_equal(_core.code_counts(shifted, 9, 1000), counts)
+    np.testing.assert_array_equal(_core.remap_codes(shifted, mapping, 1000), mapping[codes])
+
+
+def test_code_errors_name_the_row_and_value():
+    with pytest.raises(ValueError, match="label code 9 at row 2 is outside -1..8"):
+        _core.code_counts(np.array([0, 1, 9], np.int32), 9)
+    with pytest.raises(ValueError, match="label code -2 at row 1 is outside -1..2"):
+        _core.remap_codes(np.array([0, -2], np.int16), np.zeros(4, np.int32))
+    with pytest.raises(ValueError, match="contiguous array of signed integers"):
+        _core.code_counts(np.arange(10, dtype=np.int32)[::2], 10)
+
+
+def test_categorical_codes_keep_their_width():
+    col = pd.Series(pd.Categorical(["b", "a", None, "b"]))
+    lab = _frames.Labels.of(col)
+    assert lab.codes.dtype == np.int8
+    assert lab.present().tolist() == [True, True]
+    with pytest.raises(ValueError, match="column 'stage', row 2: missing value"):
+        lab.check_no_missing("stage")
+
+
+def _records(n=30_000, seed=2):
+    rng = np.random.default_rng(seed)
+    names = fk.StageModel.b2b().names
+    return pd.DataFrame({
+        "entity": rng.integers(0, n // 6, n) * 7 + 3,
+        "time": rng.integers(0, 10**6, n),
+        "stage": np.array(names, dtype=object)[rng.integers(0, len(names), n)],
+        "source": np.array(["Web", "Ads", "Event", "Partner"], dtype=object)[rng.integers(0, 4, n)],
+    })
+
+
+def test_every_label_format_gives_the_same_table():
+    import polars as pl
+    import pyarrow as pa
+
+    df = _records()
+    want = fk.conversion(df, segment="source")
+    fresh = df.assign(stage=[_fresh(s) for s in df["stage"]], source=[_fresh(s) for s in df["source"]])
+    cat = df.assign(stage=df["stage"].astype("category"), source=df["source"].astype("category"))
+    wide = df.assign(source=pd.Categorical(df["source"], categories=[f"c{i}" for i in range(300)] + ["Web", "Ads", "Event",
+                                                                                                      "Partner"]))
+    assert wide["source"].cat.codes.dtype == np.int16
+    for data in (fresh, cat, wide, pa.Table.from_pandas(df), pl.from_pandas(df), pl.from_pandas(cat),
+                 df.assign(stage=df["stage"].astype("string[pyarrow]"))):
+        got = fk.conversion(data, segment="source")
+        assert got == want, type(data)
+        assert got.to_pandas().equals(want.to_pandas())
+    # Integer segment codes: dense 0..k, shifted, and with gaps all give the labels they hold.
+    codes = df.assign(source=df["source"].map({"Web": 0, "Ads": 1, "Event": 2, "Partner": 3}).astype(np.int32))
+    t = fk.conversion(codes, segment="source")
+    assert list(t.segments) == [0, 1, 2, 3]
+    shifted = codes.assign(source=codes["source"] * 10 - 5)
+    assert list(fk.conversion(shifted, segment="source").segments) == [-5, 5, 15, 25]
+    for s, s2 in zip(t.segments, fk.conversion(shifted, segment="source").segments):
+        assert t.entities(s) == fk.conversion(shifted, segment="source").entities(s2)
+
+
+def test_missing_and_unknown_labels_name_the_row():
+    df = _records(200)
+    bad = df.copy()
+    bad.loc[7, "stage"] = None
+    with pytest.raises(ValueError, match="column 'stage', row 7: missing value"):
+        fk.conversion(bad)
+    bad["stage"] = bad["stage"].astype("category")
+    with pytest.raises(ValueError, match="column 'stage', row 7: missing value"):
+        fk.conversion(bad)
+    typo = df.copy()
+    typo.loc[11, "stage"] = _fresh("Opportunty")
+    with pytest.raises(ValueError, match="column 'stage', row 11: value 'Opportunty' is not a stage of the model; "
+                                         "did you mean 'Opportunity'"):
+        fk.conversion(typo)
+    nan_src = df.copy()
+    nan_src.loc[4, "source"] = float("nan")
+    with pytest.raises(ValueError, match="column 'source', row 4: missing value"):
+        fk.conversion(nan_src, segment="source")
