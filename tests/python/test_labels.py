@@ -22,16 +22,17 @@ def test_encode_strings_matches_pandas_factorize():
                     dtype=object)
     vals[rng.integers(0, len(vals), 300)] = None
     vals[rng.integers(0, len(vals), 300)] = float("nan")
-    codes, uniques = _core.encode_strings(vals)
+    codes, uniques, counts = _core.encode_strings(vals)
     want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
     assert codes.dtype == np.int32
     np.testing.assert_array_equal(codes, want_codes)
     assert uniques == list(want_uniques)
+    np.testing.assert_array_equal(counts, _core.code_counts(codes, len(uniques)))
     # Equal text in different objects is one label.
     a, b = _fresh("Webinar"), _fresh("Webinar")
     assert a is not b
-    codes, uniques = _core.encode_strings(np.array([a, b, "x", a], dtype=object))
-    assert codes.tolist() == [0, 0, 1, 0] and uniques == ["Webinar", "x"]
+    codes, uniques, counts = _core.encode_strings(np.array([a, b, "x", a, None], dtype=object))
+    assert codes.tolist() == [0, 0, 1, 0, -1] and uniques == ["Webinar", "x"] and counts.tolist() == [3, 1, 1]
 
 
 def test_encode_strings_leaves_other_objects_to_the_general_path():
@@ -39,8 +40,8 @@ def test_encode_strings_leaves_other_objects_to_the_general_path():
     assert _core.encode_strings(np.array(["a", pd.NA], dtype=object)) is None
     assert _core.encode_strings(np.array(["a", "\ud800"], dtype=object)) is None  # a lone surrogate
     assert _core.encode_strings(np.array([1, 2])) is None
-    codes, uniques = _core.encode_strings(np.array([], dtype=object))
-    assert len(codes) == 0 and uniques == []
+    codes, uniques, counts = _core.encode_strings(np.array([], dtype=object))
+    assert len(codes) == 0 and uniques == [] and counts.tolist() == [0]
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
@@ -57,6 +58,11 @@ def test_code_counts_and_remap_agree_with_numpy(dtype):
     shifted[codes == -1] = 999
     np.testing.assert_array_equal(_core.code_counts(shifted, 9, 1000), counts)
     np.testing.assert_array_equal(_core.remap_codes(shifted, mapping, 1000), mapping[codes])
+    # In place: the int32 codes themselves are overwritten and returned.
+    own = codes.astype(np.int32)
+    out = _core.remap_codes(own, mapping, in_place=True)
+    assert np.shares_memory(out, own)
+    np.testing.assert_array_equal(own, mapping[codes])
 
 
 def test_code_errors_name_the_row_and_value():
@@ -66,6 +72,12 @@ def test_code_errors_name_the_row_and_value():
         _core.remap_codes(np.array([0, -2], np.int16), np.zeros(4, np.int32))
     with pytest.raises(ValueError, match="contiguous array of signed integers"):
         _core.code_counts(np.arange(10, dtype=np.int32)[::2], 10)
+    frozen = np.zeros(3, np.int32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="in place needs writeable int32 codes"):
+        _core.remap_codes(frozen, np.zeros(2, np.int32), in_place=True)
+    with pytest.raises(ValueError, match="in place needs writeable int32 codes"):
+        _core.remap_codes(np.zeros(3, np.int8), np.zeros(2, np.int32), in_place=True)
 
 
 def test_categorical_codes_keep_their_width():
@@ -132,3 +144,14 @@ def test_missing_and_unknown_labels_name_the_row():
     nan_src.loc[4, "source"] = float("nan")
     with pytest.raises(ValueError, match="column 'source', row 4: missing value"):
         fk.conversion(nan_src, segment="source")
+
+
+def test_the_callers_columns_are_never_modified():
+    df = _records(5_000)
+    before = df.copy()
+    cat = df.assign(stage=df["stage"].astype("category"))
+    cat_codes = cat["stage"].cat.codes.to_numpy().copy()
+    fk.conversion(df, segment="source")
+    fk.conversion(cat, segment="source")
+    pd.testing.assert_frame_equal(df, before)
+    np.testing.assert_array_equal(cat["stage"].cat.codes.to_numpy(), cat_codes)

@@ -146,12 +146,16 @@ class Labels:
     list). Built in C++ from Python strings, by Arrow's dictionary encoding, or from a
     categorical's own codes, so that no Python code runs per row."""
 
-    __slots__ = ("codes", "categories", "_counts")
+    __slots__ = ("codes", "categories", "_counts", "_owned")
 
-    def __init__(self, codes: np.ndarray, categories: list[Any]):
+    def __init__(self, codes: np.ndarray, categories: list[Any], counts: np.ndarray | None = None,
+                 owned: bool = False):
         self.codes = codes
         self.categories = categories
-        self._counts: np.ndarray | None = None
+        self._counts = counts
+        # Codes made for this object alone (not a view of the caller's data): mapped() may then
+        # overwrite them, as its last use.
+        self._owned = owned
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -189,7 +193,7 @@ class Labels:
         if isinstance(arr, np.ndarray) and arr.dtype.kind == "O":
             encoded = _core.encode_strings(arr)
             if encoded is not None:
-                return cls(encoded[0], encoded[1])
+                return cls(encoded[0], encoded[1], counts=encoded[2], owned=True)
         try:
             import pandas as pd
         except ImportError:
@@ -253,10 +257,14 @@ class Labels:
             raise ValueError(f"column '{name}', row {self.first_row(-1)}: missing value")
 
     def mapped(self, mapping: np.ndarray) -> np.ndarray:
-        """``mapping[code]`` (int32) for every row, ``mapping[-1]`` for a missing value."""
+        """``mapping[code]`` (int32) for every row, ``mapping[-1]`` for a missing value. The last
+        use of the object: codes it owns are overwritten rather than copied."""
         from . import _core
 
-        return _core.remap_codes(self.codes, np.ascontiguousarray(mapping, dtype=np.int32))
+        out = _core.remap_codes(self.codes, np.ascontiguousarray(mapping, dtype=np.int32), in_place=self._owned)
+        if self._owned:
+            self.codes, self._counts, self._owned = None, None, False  # spent
+        return out
 
 
 def n_rows(arr: Any) -> int:

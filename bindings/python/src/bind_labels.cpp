@@ -15,14 +15,17 @@ namespace funnelkit::python {
 namespace {
 
 /// Codes of a one-dimensional object array of str, in order of first appearance (None and
-/// float NaN: -1), with the distinct strings (the first object holding each). None when the
-/// array holds anything else, so that the caller's general path handles (and reports) it.
+/// float NaN: -1), the distinct strings (the first object holding each) and the rows per code
+/// (code_counts' layout: one count per string, then the missing rows). None when the array
+/// holds anything else, so that the caller's general path handles (and reports) it.
 py::object encode_strings(const py::array& values) {
     if (values.ndim() != 1 || values.dtype().kind() != 'O') return py::none();
     const auto n = static_cast<std::size_t>(values.shape(0));
     const py::ssize_t stride = values.strides(0);
     const char* base = static_cast<const char*>(values.data());
-    std::vector<std::int32_t> codes(n);
+    py::array_t<std::int32_t> result(static_cast<py::ssize_t>(n));  // written once, not zeroed first
+    std::int32_t* codes = result.mutable_data();
+    std::vector<std::int64_t> counts(1, 0);  // counts[0]: missing, counts[1 + j]: code j
     std::vector<PyObject*> firsts;
     // Views into each string's own UTF-8 (kept alive by the array, which holds the strings).
     std::unordered_map<std::string_view, std::int32_t> by_text;
@@ -52,6 +55,7 @@ py::object encode_strings(const py::array& values) {
                 if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
                     throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
                 firsts.push_back(o);
+                counts.push_back(0);
             }
             code = it->second;
         } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
@@ -66,7 +70,10 @@ py::object encode_strings(const py::array& values) {
     py::list uniques(firsts.size());
     for (std::size_t j = 0; j < firsts.size(); ++j)
         uniques[j] = py::reinterpret_borrow<py::object>(firsts[j]);
-    return py::make_tuple(to_numpy(std::move(codes)), uniques);
+    for (std::size_t i = 0; i < n; ++i) ++counts[static_cast<std::size_t>(codes[i] + 1)];
+    std::vector<std::int64_t> per_code(counts.begin() + 1, counts.end());
+    per_code.push_back(counts[0]);
+    return py::make_tuple(result, uniques, to_numpy(std::move(per_code)));
 }
 
 /// Calls f(const T*, n) on a one-dimensional contiguous array of signed integer codes.
@@ -111,13 +118,16 @@ py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t catego
 
 /// mapping[code] for every row as int32, mapping[categories] for a missing value (-1), where
 /// mapping holds categories + 1 entries and a row's code is its value minus `offset`.
-py::array_t<std::int32_t> remap_codes(const py::array& codes, const array<std::int32_t>& mapping, std::int64_t offset) {
+/// With in_place, `codes` (int32, writeable) is overwritten and returned.
+py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping, std::int64_t offset, bool in_place) {
     const auto map = column(mapping, "mapping");
     if (map.empty()) throw funnelkit::invalid_argument("the mapping of label codes is empty");
     const std::size_t categories = map.size() - 1;
+    if (in_place && (codes.dtype().kind() != 'i' || codes.dtype().itemsize() != 4 || !codes.writeable()))
+        throw funnelkit::invalid_argument("remapping in place needs writeable int32 codes");
     return with_codes(codes, [&](const auto* c, std::size_t n) {
-        py::array_t<std::int32_t> result(static_cast<py::ssize_t>(n));  // written once, not zeroed first
-        std::int32_t* out = result.mutable_data();
+        py::array result = in_place ? codes : py::array_t<std::int32_t>(static_cast<py::ssize_t>(n));  // not zeroed first
+        auto* out = static_cast<std::int32_t*>(result.mutable_data());
         const std::int32_t* m = map.data();
         for (std::size_t i = 0; i < n; ++i) {
             const auto v = static_cast<std::int64_t>(c[i]) - offset;
@@ -133,12 +143,14 @@ py::array_t<std::int32_t> remap_codes(const py::array& codes, const array<std::i
 
 void register_labels(py::module_& m) {
     m.def("encode_strings", &encode_strings, py::arg("values"),
-          "(codes int32, distinct strings) of an object array of str (None/NaN: -1), in order of first "
-          "appearance; None when it holds other objects.");
+          "(codes int32, distinct strings, rows per code then missing rows) of an object array of str "
+          "(None/NaN: -1), in order of first appearance; None when it holds other objects.");
     m.def("code_counts", &code_counts, py::arg("codes"), py::arg("categories"), py::arg("offset") = 0,
           "Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.");
     m.def("remap_codes", &remap_codes, py::arg("codes"), py::arg("mapping"), py::arg("offset") = 0,
-          "mapping[code] per row (int32); mapping[-1] (its last entry) for code -1; code = value - offset.");
+          py::arg("in_place") = false,
+          "mapping[code] per row (int32); mapping[-1] (its last entry) for code -1; code = value - offset. "
+          "in_place overwrites the (int32) codes.");
 }
 
 }  // namespace funnelkit::python
