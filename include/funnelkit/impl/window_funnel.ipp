@@ -467,10 +467,10 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
 // prefetched some rows ahead), nothing copied or sorted. An entity's rows arrive in time
 // order, so its pending group (the steps seen at its latest timestamp) is applied when a later
 // timestamp shows up, and the pending groups of all entities at the end: the same groups, in
-// the same order, as the grouped kernels apply. One thread: split by entity hash, each thread
-// still read and hashed every row and the total CPU time doubled (measured), where grouping
-// divides its work. Returns false, having changed nothing, when the table would outgrow
-// `max_entities` (the caller then groups).
+// the same order, as the grouped kernels apply. With threads, thread `part` of `parts` takes
+// the entities a one-multiply hash assigns to it, and lists its rows of each block before
+// hashing them (mix64 costs more than the rest of a skipped row). Returns false, having changed
+// nothing, when its table would outgrow `max_entities` (the caller then groups).
 // 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
 
@@ -482,8 +482,16 @@ struct machine_traits<detail::funnel_machine<StrictOrder, StrictIncrease, Dedup>
     static constexpr bool last = StrictIncrease;
 };
 
+/// Which of `parts` stream threads takes entity e: cheap, and spread enough for balance (the
+/// answer does not depend on it).
+inline unsigned stream_part(std::int64_t e, unsigned parts) noexcept {
+    const std::uint64_t x = static_cast<std::uint64_t>(e) * 0x9E3779B97F4A7C15ull;
+    return static_cast<unsigned>(((x >> 32) * parts) >> 32);
+}
+
 template <class Machine>
-bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, partial& out) {
+bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, partial& out, unsigned part = 0,
+                     unsigned parts = 1) {
     using traits = machine_traits<Machine>;
     // Words of a state: flags (level, pending group, final level, an event matching no step
     // in the group), the group's time, its steps, [its repeated steps], first[steps], [last[steps]].
@@ -493,32 +501,21 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
     detail::state_table table(words, 4096);
     detail::drop_filter filter;
     filter.reset();
-    // The hash of a row is computed once, `ahead` rows early, to prefetch the row's slot.
-    constexpr std::size_t ahead = 16;
-    std::uint64_t ring[ahead];
     const std::int64_t* ent = j.ent;
-    for (std::size_t i = 0; i < std::min(ahead, j.n); ++i) {
-        ring[i] = detail::mix64(static_cast<std::uint64_t>(ent[i]));
-        table.prefetch_hashed(ring[i]);
-    }
     bool fresh;
-    for (std::size_t i = 0; i < j.n; ++i) {
-        const std::uint64_t h = ring[i % ahead];
-        if (i + ahead < j.n) {
-            const std::uint64_t h2 = detail::mix64(static_cast<std::uint64_t>(ent[i + ahead]));
-            ring[i % ahead] = h2;
-            table.prefetch_hashed(h2);
-        }
+    // One row of this thread's entities given its hash: false when the table outgrew
+    // max_entities.
+    const auto row = [&](std::size_t i, std::uint64_t h) -> bool {
         const std::int64_t e = ent[i];
         const std::uint64_t m = row_mask(j, i);
         // An event matching no step only makes its entity known (outside strict_order):
         // skipped when the filter saw the entity last.
-        if (m == 0 && !j.keep_other && !filter.fresh(e, h)) continue;
+        if (m == 0 && !j.keep_other && !filter.fresh(e, h)) return true;
         std::int64_t* st = table.find_or_insert_hashed(e, h, fresh);
         if (fresh && table.size() > max_entities) [[unlikely]] return false;
-        if (m == 0 && !j.keep_other) continue;
+        if (m == 0 && !j.keep_other) return true;
         std::int64_t flags = st[0];
-        if (flags & done_bit) continue;
+        if (flags & done_bit) return true;
         const std::int64_t ts = j.tim[i];
         std::uint64_t s = static_cast<std::uint64_t>(st[2]);
         std::uint64_t d = traits::dedup ? static_cast<std::uint64_t>(st[3]) : 0;
@@ -531,7 +528,7 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
             other = false;
             if (done) {
                 st[0] = flags;
-                continue;
+                return true;
             }
         }
         d |= s & m;
@@ -541,6 +538,46 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
         st[1] = ts;
         st[2] = static_cast<std::int64_t>(s);
         if constexpr (traits::dedup) st[3] = static_cast<std::int64_t>(d);
+        return true;
+    };
+    // The hash of a row is computed once, `ahead` rows early, to prefetch the row's slot.
+    constexpr std::size_t ahead = 16;
+    if (parts == 1) {
+        std::uint64_t ring[ahead];
+        for (std::size_t i = 0; i < std::min(ahead, j.n); ++i) {
+            ring[i] = detail::mix64(static_cast<std::uint64_t>(ent[i]));
+            table.prefetch_hashed(ring[i]);
+        }
+        for (std::size_t i = 0; i < j.n; ++i) {
+            const std::uint64_t h = ring[i % ahead];
+            if (i + ahead < j.n) {
+                const std::uint64_t h2 = detail::mix64(static_cast<std::uint64_t>(ent[i + ahead]));
+                ring[i % ahead] = h2;
+                table.prefetch_hashed(h2);
+            }
+            if (!row(i, h)) return false;
+        }
+    } else {
+        // A block at a time: this thread's rows of the block listed without a branch (a
+        // branch on a random owner mispredicts on every other row), then hashed, prefetched
+        // `ahead` rows early and streamed in order.
+        constexpr std::size_t block = 512;
+        std::uint32_t mine[block];
+        std::uint64_t hash[block];
+        for (std::size_t b = 0; b < j.n; b += block) {
+            const std::size_t e = std::min(j.n, b + block);
+            std::size_t k = 0;
+            for (std::size_t i = b; i < e; ++i) {
+                mine[k] = static_cast<std::uint32_t>(i - b);
+                k += stream_part(ent[i], parts) == part;
+            }
+            for (std::size_t q = 0; q < k; ++q) hash[q] = detail::mix64(static_cast<std::uint64_t>(ent[b + mine[q]]));
+            for (std::size_t q = 0; q < std::min(ahead, k); ++q) table.prefetch_hashed(hash[q]);
+            for (std::size_t q = 0; q < k; ++q) {
+                if (q + ahead < k) table.prefetch_hashed(hash[q + ahead]);
+                if (!row(b + mine[q], hash[q])) return false;
+            }
+        }
     }
     table.for_each([&](std::int64_t id, std::int64_t* st) {
         unsigned level = static_cast<unsigned>(st[0] & 0xff);
@@ -576,14 +613,47 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         }
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
     } else {
-        // Time order on one thread streams through a table of entity states while the
+        // Time order streams through a table of entity states (one per thread) while the
         // entities are few enough for the table to stay in cache; with more, grouping measured
         // faster (the table misses the cache on every row).
-        if (order == input_order::time && j.check_order)
-            for (std::size_t i = 1; i < j.n; ++i)
-                if (j.tim[i] < j.tim[i - 1]) [[unlikely]] broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
-        if (order == input_order::time && !j.once && threads == 1 && run_time_stream(j, mc, stream_max_entities, parts[0]))
-            return;
+        if (order == input_order::time && j.check_order) {
+            // The promise checked by every thread over its share of the rows; the first broken
+            // row is reported.
+            std::vector<std::size_t> first(threads, j.n);
+            detail::run_workers(threads, [&](unsigned t) {
+                const std::size_t b = std::max<std::size_t>(1, j.n * t / threads), e = j.n * (t + 1) / threads;
+                for (std::size_t i = b; i < e; ++i)
+                    if (j.tim[i] < j.tim[i - 1]) [[unlikely]] {
+                        first[t] = i;
+                        break;
+                    }
+            });
+            const std::size_t i = *std::min_element(first.begin(), first.end());
+            if (i < j.n) broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
+        }
+        if (order == input_order::time && !j.once) {
+            if (threads == 1) {
+                if (run_time_stream(j, mc, stream_max_entities, parts[0])) return;
+            } else {
+                // Each thread streams its share of the entities into a part of its own; the
+                // parts are kept only when every thread's entities fitted.
+                std::vector<partial> streamed(parts);
+                std::vector<char> fitted(threads, 0);
+                try {
+                    run_threads(threads, streamed, [&](unsigned t, partial& p) {
+                        fitted[t] = run_time_stream(j, mc, stream_max_entities, p, t, threads);
+                    });
+                } catch (const invalid_argument&) {
+                    // A bad row: each thread meets the first of its own entities' rows, so the
+                    // grouped path below reports the first bad row of the input instead.
+                    fitted.assign(threads, 0);
+                }
+                if (std::all_of(fitted.begin(), fitted.end(), [](char f) { return f != 0; })) {
+                    parts.swap(streamed);
+                    return;
+                }
+            }
+        }
         if (j.code) run_grouped<code_payload>(j, mc, j.keep_other, threads, parts);
         else run_grouped<mask_payload>(j, mc, j.keep_other, threads, parts);
     }
@@ -598,16 +668,31 @@ void dispatch(const job& j, const window_funnel_options& o, input_order order, u
 
 }  // namespace detail::window_funnel_impl
 
+namespace detail::window_funnel_impl {
+/// detect_order() over rows [1, n) split between threads, each comparing its rows with the
+/// row before (so the pairs across a cut are compared too).
+inline input_order detect_order_threads(const std::int64_t* entity, const std::int64_t* time, std::size_t n,
+                                        unsigned threads) {
+    std::vector<char> by_entity(threads, 1), by_time(threads, 1);
+    detail::run_workers(threads, [&](unsigned t) {
+        const std::size_t b = std::max<std::size_t>(1, n * t / threads), e = n * (t + 1) / threads;
+        bool be = true, bt = true;
+        for (std::size_t i = b; i < e && (be || bt); ++i) {
+            const bool time_up = time[i] >= time[i - 1];
+            bt = bt && time_up;
+            be = be && (entity[i] > entity[i - 1] || (entity[i] == entity[i - 1] && time_up));
+        }
+        by_entity[t] = be;
+        by_time[t] = bt;
+    });
+    const auto all = [](const std::vector<char>& v) { return std::all_of(v.begin(), v.end(), [](char c) { return c != 0; }); };
+    return all(by_entity) ? input_order::entity_time : all(by_time) ? input_order::time : input_order::unsorted;
+}
+}  // namespace detail::window_funnel_impl
+
 FUNNELKIT_INLINE input_order detect_order(std::span<const std::int64_t> entity, std::span<const std::int64_t> time) {
     if (entity.size() != time.size()) detail::throw_length("time", time.size(), "entity", entity.size());
-    bool by_entity = true, by_time = true;
-    const std::size_t n = entity.size();
-    for (std::size_t i = 1; i < n && (by_entity || by_time); ++i) {
-        const bool time_up = time[i] >= time[i - 1];
-        by_time = by_time && time_up;
-        by_entity = by_entity && (entity[i] > entity[i - 1] || (entity[i] == entity[i - 1] && time_up));
-    }
-    return by_entity ? input_order::entity_time : by_time ? input_order::time : input_order::unsorted;
+    return detail::window_funnel_impl::detect_order_threads(entity.data(), time.data(), entity.size(), 1);
 }
 
 FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events, const window_funnel_options& o) {
@@ -655,8 +740,9 @@ FUNNELKIT_INLINE window_funnel_result window_funnel(const event_columns& events,
     result.counts = window_funnel_counts(o.steps, definition);
     if (n == 0) return result;
 
-    const input_order order = o.order == input_order::detect ? detect_order(events.entity, events.time) : o.order;
     const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, std::max<std::size_t>(1, n / 4096)));
+    const input_order order =
+        o.order == input_order::detect ? detect_order_threads(j.ent, j.tim, n, threads) : o.order;
     std::vector<partial> parts(threads);
     for (auto& p : parts) p.counts = window_funnel_counts(o.steps, definition);
 
