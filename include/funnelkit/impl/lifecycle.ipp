@@ -359,14 +359,17 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
     h.n_segments_ = static_cast<std::size_t>(n_segments);
     std::int64_t max_time = never;
     std::int32_t max_reason = -1;
-    std::size_t min_row = 0;
+    // The least and greatest time as branch-free reductions (they vectorise); rows are looked
+    // up only for an error.
+    std::int64_t min_time = std::numeric_limits<std::int64_t>::max();
     for (std::size_t i = 0; i < n; ++i) {
-        // The smallest int64 is the `never` of entry-time columns: no record may have it.
-        if (tim[i] == never) [[unlikely]]
-            detail::throw_at_row("time", i, std::to_string(tim[i]), "is reserved for 'never' (the smallest int64)");
-        max_time = std::max(max_time, tim[i]);
-        if (tim[i] < tim[min_row]) min_row = i;
+        max_time = tim[i] > max_time ? tim[i] : max_time;
+        min_time = tim[i] < min_time ? tim[i] : min_time;
     }
+    const auto row_of = [&](std::int64_t t) { return static_cast<std::size_t>(std::find(tim, tim + n, t) - tim); };
+    // The smallest int64 is the `never` of entry-time columns: no record may have it.
+    if (n > 0 && min_time == never) [[unlikely]]
+        detail::throw_at_row("time", row_of(never), std::to_string(never), "is reserved for 'never' (the smallest int64)");
     if (has_reason)
         for (std::size_t i = 0; i < n; ++i) max_reason = std::max(max_reason, records.reason[i]);
     h.n_reasons_ = static_cast<std::size_t>(max_reason + 1);
@@ -383,8 +386,8 @@ FUNNELKIT_INLINE stage_histories build_histories(const stage_model& model, const
     }
     // Every duration of the histories (visits, times to convert, ages) lies within as_of minus
     // the earliest time, which must therefore fit int64.
-    if (n > 0 && tim[min_row] < 0 && h.as_of_ > std::numeric_limits<std::int64_t>::max() + tim[min_row])
-        detail::throw_at_row("time", min_row, std::to_string(tim[min_row]),
+    if (n > 0 && min_time < 0 && h.as_of_ > std::numeric_limits<std::int64_t>::max() + min_time)
+        detail::throw_at_row("time", row_of(min_time), std::to_string(min_time),
                              "is more than 2^63 - 1 ticks before as_of " + std::to_string(h.as_of_) +
                                  ": durations would not fit int64");
 
