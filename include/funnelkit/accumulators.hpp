@@ -67,6 +67,9 @@ public:
     /// Adds a batch. Every value must be finite: a NaN or infinity throws naming column
     /// 'duration' and its row in the batch, and leaves the state unchanged.
     void fill(std::span<const double> values);
+    /// Same, taking the batch's memory for the kept values instead of copying them when this
+    /// summary keeps values and holds none yet.
+    void fill(std::vector<double>&& values);
     /// Throws funnelkit::invalid_argument, leaving this summary unchanged, when the recorded
     /// units differ ("cannot merge duration_summary: time unit differs (1 vs 1000 ticks per
     /// second)"), the count would overflow or the sum would not be finite.

@@ -297,3 +297,40 @@ TEST(DurationSummary, SummariesPerGroup) {
               "column 'duration', row 1: value NaN is not a finite duration");
     EXPECT_THROW((void)summarize_durations(v, std::vector<std::int32_t>{0}, 1), invalid_argument);
 }
+
+// A batch of whole numbers is summed as one 128-bit integer, any other batch value by value:
+// both give the exact sum rounded once, the same bits as adding one value at a time; a moved
+// batch keeps the same values as a copied one.
+TEST(DurationSummary, WholeNumberBatchesSumExactlyAndMovedBatchesKeepTheirValues) {
+    detail::rng r(8);
+    for (int trial = 0; trial < 40; ++trial) {
+        std::vector<double> v;
+        const bool fractional = trial % 4 == 3;
+        for (int i = 0; i < 2000; ++i) {
+            const double big = static_cast<double>(r.below(std::uint64_t{1} << 53));  // up to 2^53 - 1
+            double x = (i % 7 == 0) ? big : static_cast<double>(r.below(100000));
+            if (fractional && i == 1000) x += 0.25;
+            v.push_back(x);
+        }
+        if (trial % 5 == 0) v.push_back(9007199254740992.0);  // 2^53 itself
+        duration_summary one_by_one, batch, moved;
+        for (double x : v) one_by_one.add(x);
+        batch.fill(v);
+        std::vector<double> copy = v;
+        moved.fill(std::move(copy));
+        EXPECT_EQ(batch.sum(), one_by_one.sum()) << trial;
+        EXPECT_EQ(moved, batch) << trial;
+        EXPECT_EQ(moved.quantile(0.5), batch.quantile(0.5));
+        EXPECT_EQ(moved.count(), static_cast<std::int64_t>(v.size()));
+    }
+    // A moved batch with a bad value changes nothing and still throws naming the row.
+    duration_summary s;
+    s.fill(std::vector<double>{1.0, 2.0});
+    std::vector<double> bad{3.0, std::nan(""), 4.0};
+    EXPECT_THROW(s.fill(std::move(bad)), invalid_argument);
+    EXPECT_EQ(s.count(), 2);
+    EXPECT_EQ(s.sum(), 3.0);
+    s.fill(std::vector<double>{5.0});
+    EXPECT_EQ(s.count(), 3);
+    EXPECT_EQ(s.quantile(0.5), 2.0);
+}

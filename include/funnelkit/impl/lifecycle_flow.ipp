@@ -474,7 +474,7 @@ FUNNELKIT_INLINE lifecycle_summary summarize(const stage_histories& h, const rea
             if (seg >= 0) cells[static_cast<std::size_t>(seg + 1) * s.n_stages_ + rank].push_back(d);
         }
     }
-    for (std::size_t c = 0; c < cells.size(); ++c) s.durations_[c].fill(cells[c]);
+    for (std::size_t c = 0; c < cells.size(); ++c) s.durations_[c].fill(std::move(cells[c]));
     return s;
 }
 
