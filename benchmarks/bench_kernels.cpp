@@ -1,6 +1,7 @@
 // Benchmarks of the per-entity kernels beyond the window funnel on unsorted input: funnel
-// analysis (events), attribution paths (touches), the campaign report and lifecycle histories
-// (CRM stage records), each on shuffled rows, with 1 and 2 threads.
+// analysis (events), attribution paths (touches), the campaign report, stage reach and
+// lifecycle histories (CRM stage records), each on shuffled rows, with 1 and 2 threads; and the
+// memory floor of any per-row hash-table update (BM_random_update_floor).
 //
 // Events and touches have Zipf-like entity sizes (the entity of size rank r holds a share
 // proportional to 1/r), timestamps in seconds with ties, and most events matching no step.
@@ -10,6 +11,8 @@
 
 #include <funnelkit/attribution.hpp>
 #include <funnelkit/campaign.hpp>
+#include <funnelkit/conversion.hpp>
+#include <funnelkit/detail/state_table.hpp>
 #include <funnelkit/funnel_analysis.hpp>
 #include <funnelkit/lifecycle.hpp>
 #include <funnelkit/synthetic.hpp>
@@ -188,6 +191,36 @@ void BM_lifecycle_report_shuffled(benchmark::State& state) {
     });
 }
 
+void BM_reach_shuffled(benchmark::State& state) {
+    const auto& d = records(static_cast<std::size_t>(state.range(1)));
+    const auto model = funnelkit::sample_model();
+    funnelkit::conversion_options op;
+    op.threads = threads_of(state);
+    timed(state, d.size(), [&] { benchmark::DoNotOptimize(funnelkit::conversion(model, d.records(), op)); });
+}
+
+// What any kernel that updates a per-entity state in a hash table pays at least: one
+// read-modify-write of a random 64-byte line per row (the rows' entities in the order of
+// shuffled stage records; a table of 32-byte slots at the fold's load factor), with the same
+// block-ahead prefetching as fold_by_entity and nothing else: no probing, no state logic.
+void BM_random_update_floor(benchmark::State& state) {
+    const auto& d = records(static_cast<std::size_t>(state.range(1)));
+    const auto ent = d.records().entity;
+    const std::size_t slots = funnelkit::detail::state_table::capacity_for(
+        funnelkit::detail::estimate_distinct(ent.data(), ent.size()));
+    std::vector<std::int64_t> table(slots * 4);
+    const std::size_t mask = slots - 1;
+    timed(state, ent.size(), [&] {
+        constexpr std::size_t ahead = 32;
+        for (std::size_t i = 0; i < ent.size(); ++i) {
+            if (i + ahead < ent.size())
+                __builtin_prefetch(&table[(funnelkit::detail::mix64(static_cast<std::uint64_t>(ent[i + ahead])) & mask) * 4]);
+            table[(funnelkit::detail::mix64(static_cast<std::uint64_t>(ent[i])) & mask) * 4] += 1;
+        }
+        benchmark::DoNotOptimize(table.data());
+    });
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
     // Arguments: threads, rows (the smoke test runs the names ending in /1000000).
     for (std::int64_t n : {1'000'000, 10'000'000})
@@ -201,6 +234,8 @@ BENCHMARK(BM_funnel_analysis_shuffled)->Apply(sizes);
 BENCHMARK(BM_attribution_paths_shuffled)->Apply(sizes);
 BENCHMARK(BM_attribution_linear_shuffled)->Apply(sizes);
 BENCHMARK(BM_campaign_shuffled)->Apply(sizes);
+BENCHMARK(BM_reach_shuffled)->Apply(sizes);
+BENCHMARK(BM_random_update_floor)->Args({1, 1'000'000})->Args({1, 10'000'000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_histories_shuffled)->Apply(sizes);
 BENCHMARK(BM_lifecycle_report_shuffled)->Apply(sizes);
 
