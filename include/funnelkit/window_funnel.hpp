@@ -62,12 +62,13 @@
 // Input not sorted by (entity, time) goes through funnelkit's grouping primitive
 // (funnelkit/grouping.hpp): events matching no step are dropped first (outside strict_order),
 // the rest partitioned by entity into cache-sized buckets and sorted by time there. Input in
-// time order on one thread, with at most 2^17 entities, is instead read once as it comes, each
-// entity's chain state in a hash table that stays in cache (not for strict_once with step
-// masks); past that many entities the call groups.
+// time order, with at most 2^17 entities per thread, is instead read once as it comes, each
+// entity's chain state in a hash table that stays in cache (each thread streams the entities
+// a hash assigns it; not for strict_once with step masks); past that many entities the call
+// groups.
 //
 // Parallelism: `threads` > 1 partitions entities (by id ranges on (entity, time) input, by
-// id hash buckets otherwise), computes partial states on std::thread workers and merges them.
+// id hash otherwise), computes partial states on std::thread workers and merges them.
 #pragma once
 
 #include <cstddef>
