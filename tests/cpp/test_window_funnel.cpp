@@ -664,4 +664,20 @@ TEST(WindowFunnel, FirstBadRowWithAnyThreads) {
             }
         }
     }
+    // A broken time-order promise: the first decrease is named whichever thread checks it.
+    for (std::size_t i = 0; i < n; ++i) code[i] = static_cast<std::int32_t>(i % 3) - 1;
+    tim[20001] = 0;
+    tim[15000] = 1;
+    for (unsigned threads : {1u, 2u, 3u, 4u}) {
+        auto o = opts(100, 2);
+        o.order = input_order::time;
+        o.threads = threads;
+        try {
+            window_funnel({.entity = ent, .time = tim, .step = code}, o);
+            ADD_FAILURE() << "no error, threads " << threads;
+        } catch (const funnelkit::invalid_argument& ex) {
+            EXPECT_NE(std::string(ex.what()).find("column 'time', row 15000: value 1"), std::string::npos)
+                << ex.what() << " threads " << threads;
+        }
+    }
 }
