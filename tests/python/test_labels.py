@@ -177,3 +177,23 @@ def test_code_offsets_near_the_int64_limits_do_not_wrap():
     # No category at all: the range in the message is -1..-1.
     with pytest.raises(ValueError, match=r"label code 5 at row 0 is outside -1\.\.-1$"):
         _core.code_counts(np.array([5], np.int8), 0)
+
+
+@pytest.mark.parametrize("dtype", [">i2", ">i4", ">i8", "<i2", "<i4"])
+def test_integer_segments_in_either_byte_order(dtype):
+    # Big-endian int16 256, 0 and 1 read natively as 1, 0 and 256: all in range, so the codes
+    # came out wrong without an error.
+    values = np.array([256, 0, 256, 1], dtype=dtype)
+    codes, labels = _frames.category_codes(values, "segment")
+    assert labels == [0, 1, 256]
+    np.testing.assert_array_equal(codes, [2, 0, 2, 1])
+    codes, labels = _frames.category_codes(pd.DataFrame({"s": values})["s"], "segment")
+    assert labels == [0, 1, 256]
+
+
+def test_label_code_kernels_refuse_byte_swapped_codes():
+    swapped = np.array([0, 1], dtype=np.dtype(np.int32).newbyteorder())
+    with pytest.raises(ValueError, match="byte order"):
+        _core.code_counts(swapped, 2)
+    with pytest.raises(ValueError, match="byte order"):
+        _core.remap_codes(swapped, np.zeros(3, np.int32))

@@ -1,6 +1,7 @@
 // Ingestion helpers of the Python layer for columns of labels (strings, categories): a column
 // of Python strings to dense codes, and the counting and remapping of label codes. Each is one
 // pass in C++ over the column, so that no Python code runs per element.
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -83,6 +84,10 @@ auto with_codes(const py::array& codes, F&& f) {
     if (codes.ndim() != 1 || codes.dtype().kind() != 'i' ||
         (codes.shape(0) > 1 && codes.strides(0) != codes.dtype().itemsize()))
         throw funnelkit::invalid_argument("label codes must be a one-dimensional contiguous array of signed integers");
+    // Codes are read as native integers: a byte-swapped array would read as other values.
+    const char order = codes.dtype().byteorder();
+    if ((order == '<' && std::endian::native != std::endian::little) || (order == '>' && std::endian::native != std::endian::big))
+        throw funnelkit::invalid_argument("label codes must be in the machine's byte order");
     const auto n = static_cast<std::size_t>(codes.shape(0));
     switch (codes.dtype().itemsize()) {
         case 1: return f(static_cast<const std::int8_t*>(codes.data()), n);
