@@ -636,3 +636,37 @@ TEST(WindowFunnel, StrictOnceWithCodesAndOptions) {
     o.strict_order = true;
     EXPECT_NE(error_of([&] { window_funnel(v, o); }).find("option 'strict_once'"), std::string::npos);
 }
+
+// A bad row is reported as the first bad row of the input whatever the thread count and
+// whichever path (time-order stream or grouping) runs: two bad step codes on entities of
+// different threads, the later one on the entity seen first.
+TEST(WindowFunnel, FirstBadRowWithAnyThreads) {
+    const std::size_t n = 3 * 8192;
+    std::vector<std::int64_t> ent(n), tim(n);
+    std::vector<std::int32_t> code(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        ent[i] = static_cast<std::int64_t>(i % 97);
+        tim[i] = static_cast<std::int64_t>(i);
+        code[i] = static_cast<std::int32_t>(i % 3) - 1;
+    }
+    const auto expect_error = [&](input_order order, unsigned threads, const std::string& needle) {
+        auto o = opts(100, 2);
+        o.order = order;
+        o.threads = threads;
+        try {
+            window_funnel({.entity = ent, .time = tim, .step = code}, o);
+            ADD_FAILURE() << "no error, threads " << threads;
+        } catch (const funnelkit::invalid_argument& ex) {
+            EXPECT_NE(std::string(ex.what()).find(needle), std::string::npos)
+                << ex.what() << " threads " << threads << " order " << static_cast<int>(order);
+        }
+    };
+    for (std::size_t bad : {std::size_t{15000}, std::size_t{20001}}) code[bad] = 7;
+    for (input_order order : {input_order::detect, input_order::time, input_order::unsorted})
+        for (unsigned threads : {1u, 2u, 3u, 4u}) expect_error(order, threads, "column 'step', row 15000: value 7");
+    // A broken time-order promise: the first decrease is named whichever thread checks it.
+    for (std::size_t i = 0; i < n; ++i) code[i] = static_cast<std::int32_t>(i % 3) - 1;
+    tim[20001] = 0;
+    tim[15000] = 1;
+    for (unsigned threads : {1u, 2u, 3u, 4u}) expect_error(input_order::time, threads, "column 'time', row 15000: value 1");
+}

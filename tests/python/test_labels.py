@@ -155,3 +155,45 @@ def test_the_callers_columns_are_never_modified():
     fk.conversion(cat, segment="source")
     pd.testing.assert_frame_equal(df, before)
     np.testing.assert_array_equal(cat["stage"].cat.codes.to_numpy(), cat_codes)
+
+
+def test_code_offsets_near_the_int64_limits_do_not_wrap():
+    # INT64_MAX - INT64_MIN wraps to -1 in 64 bits: the far value must not count as missing.
+    big = np.array([np.iinfo(np.int64).max], np.int64)
+    low = np.iinfo(np.int64).min
+    with pytest.raises(ValueError, match="label value 9223372036854775807 at row 0 minus offset -9223372036854775808"):
+        _core.code_counts(big, 3, low)
+    with pytest.raises(ValueError, match="at row 0 minus offset"):
+        _core.remap_codes(big, np.array([0, 1, 2, 9], np.int32), low)
+    # INT64_MIN - INT64_MAX wraps to 1: a code in range.
+    small = np.array([np.iinfo(np.int64).max, low], np.int64)
+    with pytest.raises(ValueError, match="label value -9223372036854775808 at row 1"):
+        _core.code_counts(small, 3, np.iinfo(np.int64).max)
+    # The extremes themselves, as category_codes passes them (offset = the least value).
+    extremes = np.array([low, np.iinfo(np.int64).max, low], np.int64)
+    with pytest.raises(ValueError, match="row 1"):
+        _core.code_counts(extremes, 3, low)
+    np.testing.assert_array_equal(_core.code_counts(np.array([low, low + 2], np.int64), 3, low), [1, 0, 1, 0])
+    # No category at all: the range in the message is -1..-1.
+    with pytest.raises(ValueError, match=r"label code 5 at row 0 is outside -1\.\.-1$"):
+        _core.code_counts(np.array([5], np.int8), 0)
+
+
+@pytest.mark.parametrize("dtype", [">i2", ">i4", ">i8", "<i2", "<i4"])
+def test_integer_segments_in_either_byte_order(dtype):
+    # Big-endian int16 256, 0 and 1 read natively as 1, 0 and 256: all in range, so the codes
+    # came out wrong without an error.
+    values = np.array([256, 0, 256, 1], dtype=dtype)
+    codes, labels = _frames.category_codes(values, "segment")
+    assert labels == [0, 1, 256]
+    np.testing.assert_array_equal(codes, [2, 0, 2, 1])
+    codes, labels = _frames.category_codes(pd.DataFrame({"s": values})["s"], "segment")
+    assert labels == [0, 1, 256]
+
+
+def test_label_code_kernels_refuse_byte_swapped_codes():
+    swapped = np.array([0, 1], dtype=np.dtype(np.int32).newbyteorder())
+    with pytest.raises(ValueError, match="byte order"):
+        _core.code_counts(swapped, 2)
+    with pytest.raises(ValueError, match="byte order"):
+        _core.remap_codes(swapped, np.zeros(3, np.int32))

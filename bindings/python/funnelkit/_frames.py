@@ -509,7 +509,7 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None)
             if arr.dtype.kind == "i":  # one pass each in C++, no shifted copy of the column
                 from . import _core
 
-                arr = np.ascontiguousarray(arr)
+                arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))  # read as native integers
                 present = np.flatnonzero(_core.code_counts(arr, hi - lo + 1, lo)[:-1])
                 if lo == 0 and len(present) == hi + 1 and arr.dtype == np.int32:
                     return arr, list(range(hi + 1))  # already the dense codes 0..hi

@@ -1,6 +1,7 @@
 // Ingestion helpers of the Python layer for columns of labels (strings, categories): a column
 // of Python strings to dense codes, and the counting and remapping of label codes. Each is one
 // pass in C++ over the column, so that no Python code runs per element.
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "funnelkit/detail/exact_sum.hpp"
 
 namespace funnelkit::python {
 namespace {
@@ -82,6 +84,10 @@ auto with_codes(const py::array& codes, F&& f) {
     if (codes.ndim() != 1 || codes.dtype().kind() != 'i' ||
         (codes.shape(0) > 1 && codes.strides(0) != codes.dtype().itemsize()))
         throw funnelkit::invalid_argument("label codes must be a one-dimensional contiguous array of signed integers");
+    // Codes are read as native integers: a byte-swapped array would read as other values.
+    const char order = codes.dtype().byteorder();
+    if ((order == '<' && std::endian::native != std::endian::little) || (order == '>' && std::endian::native != std::endian::big))
+        throw funnelkit::invalid_argument("label codes must be in the machine's byte order");
     const auto n = static_cast<std::size_t>(codes.shape(0));
     switch (codes.dtype().itemsize()) {
         case 1: return f(static_cast<const std::int8_t*>(codes.data()), n);
@@ -92,10 +98,23 @@ auto with_codes(const py::array& codes, F&& f) {
     }
 }
 
+[[noreturn]] void bad_code(std::size_t row, std::int64_t value, std::int64_t offset, std::size_t categories) {
+    const std::string range = "-1.." + std::to_string(static_cast<long long>(categories) - 1);
+    if (offset == 0)
+        throw funnelkit::invalid_argument("label code " + std::to_string(value) + " at row " + std::to_string(row) +
+                                          " is outside " + range);
+    throw funnelkit::invalid_argument("label value " + std::to_string(value) + " at row " + std::to_string(row) +
+                                      " minus offset " + std::to_string(offset) + " is outside " + range);
+}
+
+/// A row's code: its value minus `offset`, in 128 bits so that no difference wraps (a wrapped
+/// difference could land in -1..categories-1 and count a far value as a code).
 template <class T>
-[[noreturn]] void bad_code(std::size_t row, T code, std::size_t categories) {
-    throw funnelkit::invalid_argument("label code " + std::to_string(static_cast<long long>(code)) + " at row " +
-                                      std::to_string(row) + " is outside -1.." + std::to_string(categories - 1));
+[[gnu::always_inline]] inline std::int64_t code_of(T value, std::int64_t offset, std::size_t row, std::size_t categories) {
+    const auto v = static_cast<funnelkit::detail::int128>(value) - offset;
+    if (v < -1 || v >= static_cast<funnelkit::detail::int128>(categories)) [[unlikely]]
+        bad_code(row, static_cast<std::int64_t>(value), offset, categories);
+    return static_cast<std::int64_t>(v);
 }
 
 /// How many rows hold each of `categories` codes, and (last) how many are missing (-1). A row's
@@ -105,10 +124,7 @@ py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t catego
     with_codes(codes, [&](const auto* c, std::size_t n) {
         std::int64_t* k = counts.data() + 1;
         for (std::size_t i = 0; i < n; ++i) {
-            const auto v = static_cast<std::int64_t>(c[i]) - offset;
-            if (v < -1 || v >= static_cast<std::int64_t>(categories)) [[unlikely]]
-                bad_code(i, v, categories);
-            ++k[v];
+            ++k[code_of(c[i], offset, i, categories)];
         }
     });
     std::vector<std::int64_t> out(counts.begin() + 1, counts.end());
@@ -130,9 +146,7 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
         auto* out = static_cast<std::int32_t*>(result.mutable_data());
         const std::int32_t* m = map.data();
         for (std::size_t i = 0; i < n; ++i) {
-            const auto v = static_cast<std::int64_t>(c[i]) - offset;
-            if (v < -1 || v >= static_cast<std::int64_t>(categories)) [[unlikely]]
-                bad_code(i, v, categories);
+            const std::int64_t v = code_of(c[i], offset, i, categories);
             out[i] = m[v < 0 ? categories : static_cast<std::size_t>(v)];
         }
         return result;
