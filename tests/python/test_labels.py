@@ -197,3 +197,20 @@ def test_label_code_kernels_refuse_byte_swapped_codes():
         _core.code_counts(swapped, 2)
     with pytest.raises(ValueError, match="byte order"):
         _core.remap_codes(swapped, np.zeros(3, np.int32))
+
+
+def test_missing_numeric_segments_are_missing_values():
+    df = _records(300)
+    seg = (np.arange(300) % 3).astype(float)
+    seg[7] = np.nan
+    for col in (seg, pd.array(np.where(np.isnan(seg), None, seg), dtype="Int64"),
+                pd.Series(pd.to_datetime(np.where(np.isnan(seg), np.datetime64("NaT"),
+                                                   np.datetime64("2026-01-01") + seg.astype("timedelta64[D]"))))):
+        data = df.assign(seg=col)
+        with pytest.raises(ValueError, match="column 'seg', row 7: missing value"):
+            fk.conversion(data, segment="seg")
+        with pytest.raises(ValueError, match="column 'seg', row 7: missing value"):
+            fk.lifecycle(data, segment="seg")
+    # Without a missing value, float codes are segments as before.
+    ok = df.assign(seg=(np.arange(300) % 3).astype(float))
+    assert list(fk.conversion(ok, segment="seg").segments) == [0.0, 1.0, 2.0]

@@ -548,6 +548,14 @@ def _values(arr: Any) -> np.ndarray:
 
 
 def _check_no_missing(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind in "fc" and len(arr):  # NaN (nullable integer columns arrive as floats)
+        missing = np.isnan(arr)
+        if missing.any():
+            raise ValueError(f"column '{name}', row {_first_bad(missing)}: missing value")
+    if arr.dtype.kind in "mM" and len(arr):
+        missing = np.isnat(arr)
+        if missing.any():
+            raise ValueError(f"column '{name}', row {_first_bad(missing)}: missing value")
     if arr.dtype.kind == "O" and len(arr):
         # None and float NaN, compared in C: `x != x` holds only for NaN.
         try:
