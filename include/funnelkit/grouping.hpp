@@ -7,9 +7,12 @@
 //      event that matches no step cannot, outside strict_order) and what it carries (its
 //      payload, e.g. a step mask); rows that cannot matter are dropped, only their entity is
 //      remembered so that an entity with no row left is still visited (it counts, at level 0),
-//      and not even that when a small per-thread filter saw the entity's previous dropped row;
+//      and not even that when a small per-thread filter saw a row of the entity last; the pass
+//      has no branch on the row (both questions are close to coin flips on real data);
 //   2. partitions the kept rows by a hash of the entity into buckets (a radix partition with
-//      one histogram pass and one scatter pass), sized so that a bucket fits in cache;
+//      one histogram pass and one scatter pass), sized so that a bucket fits in cache; a kept
+//      row is written whole (entity, time, payload packed), so that each bucket is one output
+//      stream of the scatter;
 //   3. within each bucket, numbers the entities with a small hash table, groups the rows by
 //      entity with a counting sort and sorts each entity's rows by time (ties by the kernel's
 //      tie order), all in cache;
@@ -17,9 +20,10 @@
 // Threads split the two passes by row ranges and then take buckets one at a time (largest
 // first), so a thread never waits for another except at the two barriers. When the buffers of
 // all buckets would exceed a memory budget (by default 40% of the input columns), the buckets
-// are processed in rounds; a byte per row remembers each row's bucket, so a round re-reads only
-// its own rows. The extra memory of a call stays near that budget, plus that byte per row and
-// the scratch of one bucket per thread. Large buffers are on transparent huge pages
+// are processed in rounds; a byte per row remembers each row's bucket (or that it is a dropped
+// row not to copy), so the scatter and each round read one byte per row to find their rows.
+// The extra memory of a call stays near that budget, plus that byte per row and the scratch of
+// one bucket per thread. Large buffers are on transparent huge pages
 // (detail/huge_pages.hpp): the kernel zeroes fresh memory about three times faster so.
 //
 // The visitor of an entity sees its rows in ascending time, and for equal times in the tie
@@ -81,6 +85,15 @@ struct no_tie_order {
 
 namespace detail {
 
+/// A kept row between the scatter and the in-cache grouping, packed (17 bytes with a one-byte
+/// payload) so that a bin's rows are one output stream of the scatter.
+template <class Payload>
+struct [[gnu::packed]] partitioned_row {
+    std::int64_t entity;
+    std::int64_t time;
+    Payload payload;
+};
+
 /// Runs body(t) for t in [0, threads) on `threads` std::threads (the calling thread only when
 /// threads == 1) and rethrows the exception of the lowest-numbered thread that threw.
 void run_workers(unsigned threads, const std::function<void(unsigned)>& body);
@@ -101,14 +114,9 @@ unsigned grouping_bits(std::size_t n);
 std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept, const std::vector<std::size_t>& dropped,
                                          std::size_t row_bytes, std::size_t budget);
 
-inline std::size_t grouping_bin(std::int64_t entity, unsigned bits) noexcept {
-    return bits == 0 ? 0 : static_cast<std::size_t>(mix64(static_cast<std::uint64_t>(entity)) >> (64 - bits));
-}
-
-/// A direct-mapped memory of the entities of recent dropped rows (one slot per hash value):
-/// fresh(id) is false only when id is already in its slot, so a dropped row is skipped only
-/// when an earlier dropped row of its entity was kept; the same sequence of calls after
-/// reset() gives the same answers.
+/// A direct-mapped memory of recently seen entities (one slot per hash value): fresh(id) is
+/// false only when id is already in its slot, and leaves id there; the same sequence of calls
+/// after reset() gives the same answers.
 class drop_filter {
 public:
     void reset() {
@@ -117,9 +125,9 @@ public:
     }
     bool fresh(std::int64_t id, std::uint64_t hash) noexcept {
         std::int64_t& s = slot_[static_cast<std::size_t>(hash) & (size - 1)];
-        if (s == id && id != empty) return false;
+        const bool seen = s == id && id != empty;
         s = id;
-        return true;
+        return !seen;
     }
 
 private:
@@ -222,7 +230,9 @@ inline void radix_sort_by_time(grouped_row<Payload>* b, grouped_row<Payload>* e,
 }
 
 /// Sorts one entity's rows by (time, tie order): nothing when already sorted, insertion sort
-/// when short, a radix sort by time (then the tie order within equal times) when long.
+/// when short, a radix sort by time (then the tie order within equal times) when long. (On
+/// shuffled second-resolution times, the radix sort measured faster than std::sort from about
+/// 100 rows on.)
 template <class Payload, class TieLess>
 inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, const TieLess& tie_less,
                              std::vector<grouped_row<Payload>>& tmp) {
@@ -248,7 +258,7 @@ inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, c
         }
         return;
     }
-    if (e - b <= 512) {
+    if (e - b <= 128) {
         std::sort(b, e, less);
         return;
     }
@@ -281,8 +291,9 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
     if (n == 0) return;
     const unsigned threads =
         std::max(1u, static_cast<unsigned>(std::min<std::size_t>(options.threads, std::max<std::size_t>(1, n / 8192))));
-    const unsigned bits = detail::grouping_bits(n);
-    const std::size_t bins = std::size_t{1} << bits;
+    // Bins by a multiply-shift of the hash's high half: up to 127, so that a row's code (bin,
+    // kept bit, or the skip code 0x7f) fits in a byte.
+    const std::size_t bins = std::min<std::size_t>(127, std::size_t{1} << detail::grouping_bits(n));
     const bool dropped_too = options.visit_dropped;
     const std::int64_t* ent = entity.data();
     const std::int64_t* tim = time.data();
@@ -290,32 +301,35 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         return std::pair<std::size_t, std::size_t>{n * t / threads, n * (t + 1) / threads};
     };
 
-    // Pass 1: per thread, kept and dropped rows per bin; every row's bin, with the kept flag in
-    // the top bit, so that later rounds read one byte per row instead of hashing again. A
-    // dropped row matters only through its entity, so a dropped row whose entity the thread's
-    // filter saw last in its slot is not counted (nor copied by pass 2, which replays the filter).
+    // Pass 1: per thread, kept and dropped rows per bin, and every row's code: its bin with the
+    // kept bit for a kept row, its bin for a dropped row to copy, `skip` for a dropped row not
+    // to copy, so that pass 2 reads one byte per row instead of hashing or filtering again. A
+    // dropped row matters only through its entity: it is skipped when the thread's filter saw
+    // its entity last in its slot.
     detail::huge_array<std::uint8_t> bin_of = detail::make_huge_array<std::uint8_t>(n);
-    constexpr std::uint8_t kept_bit = 0x80;
+    constexpr std::uint8_t kept_bit = 0x80, skip = 0x7f;
     std::vector<std::vector<std::size_t>> kept(threads, std::vector<std::size_t>(bins, 0));
     std::vector<std::vector<std::size_t>> dropped(threads, std::vector<std::size_t>(bins, 0));
-    std::vector<detail::drop_filter> filters(dropped_too ? threads : 0);
     detail::run_workers(threads, [&](unsigned t) {
         auto [b, e] = chunk(t);
-        std::size_t* k = kept[t].data();
-        std::size_t* d = dropped[t].data();
-        std::uint8_t* out = bin_of.get();
-        if (dropped_too) filters[t].reset();
+        std::size_t* const k = kept[t].data();
+        std::size_t* const d = dropped[t].data();
+        std::uint8_t* const out = bin_of.get();
+        detail::drop_filter filter;
+        filter.reset();
         Payload p{};
+        // Without branches on the row (whether it is kept, and whether its entity was seen, are
+        // both close to coin flips): every row's entity goes into the filter, so that a dropped
+        // row is copied only when no row of its entity (kept or dropped) was the slot's last.
         for (std::size_t i = b; i < e; ++i) {
-            const std::uint64_t h = detail::mix64(static_cast<std::uint64_t>(ent[i]));
-            const auto bin = static_cast<std::uint8_t>(bits == 0 ? 0 : h >> (64 - bits));
-            if (classify(i, p)) {
-                ++k[bin];
-                out[i] = static_cast<std::uint8_t>(bin | kept_bit);
-            } else {
-                out[i] = bin;
-                if (dropped_too && filters[t].fresh(ent[i], h)) ++d[bin];
-            }
+            const std::int64_t id = ent[i];
+            const std::uint64_t h = detail::mix64(static_cast<std::uint64_t>(id));
+            const auto bin = static_cast<std::uint8_t>(((h >> 32) * bins) >> 32);
+            const bool keep = classify(i, p);
+            const bool copy = filter.fresh(id, h) & !keep & dropped_too;
+            k[bin] += keep;
+            d[bin] += copy;
+            out[i] = keep ? static_cast<std::uint8_t>(bin | kept_bit) : copy ? bin : skip;
         }
     });
     std::vector<std::size_t> kept_total(bins, 0), dropped_total(bins, 0);
@@ -324,7 +338,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             kept_total[b] += kept[t][b];
             dropped_total[b] += dropped_too ? dropped[t][b] : 0;
         }
-    constexpr std::size_t row_bytes = 2 * sizeof(std::int64_t) + sizeof(Payload);
+    using part_row = detail::partitioned_row<Payload>;
+    constexpr std::size_t row_bytes = sizeof(part_row);
     const std::size_t budget =
         options.budget_bytes ? options.budget_bytes : std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 4 / 10);
     const std::vector<std::size_t> rounds = detail::grouping_rounds(kept_total, dropped_total, row_bytes, budget);
@@ -339,10 +354,10 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         std::vector<grouped_row<Payload>> tmp;
     };
     std::vector<scratch> work(threads);
-    // The round's rows, bin after bin, as three columns (entity, time, payload); dropped rows
-    // keep only their entity.
-    detail::huge_array<std::int64_t> k_ent, k_tim, d_ent;
-    detail::huge_array<Payload> k_pay;
+    // The round's rows, bin after bin: kept rows whole (one output stream per bin for the
+    // scatter, not three), dropped rows only their entity.
+    detail::huge_array<part_row> k_row;
+    detail::huge_array<std::int64_t> d_ent;
     // Cursors of thread t's rows of bin b within the round's columns.
     std::vector<std::vector<std::size_t>> kept_at(threads, std::vector<std::size_t>(bins, 0));
     std::vector<std::vector<std::size_t>> drop_at(threads, std::vector<std::size_t>(bins, 0));
@@ -376,39 +391,27 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 most_k = std::max(most_k, a);
                 most_d = std::max(most_d, c);
             }
-            k_ent = detail::make_huge_array<std::int64_t>(most_k);
-            k_tim = detail::make_huge_array<std::int64_t>(most_k);
-            k_pay = detail::make_huge_array<Payload>(most_k);
+            k_row = detail::make_huge_array<part_row>(most_k);
             d_ent = detail::make_huge_array<std::int64_t>(most_d);
         }
         // Pass 2: scatter this round's rows into their bins.
         detail::run_workers(threads, [&](unsigned t) {
             auto [b, e] = chunk(t);
-            std::size_t* kc = kept_at[t].data();
-            std::size_t* dc = drop_at[t].data();
-            std::int64_t* oe = k_ent.get();
-            std::int64_t* ot = k_tim.get();
-            Payload* op = k_pay.get();
-            std::int64_t* od = d_ent.get();
-            const std::uint8_t* bo = bin_of.get();
-            if (dropped_too) filters[t].reset();
+            std::size_t* const kc = kept_at[t].data();
+            std::size_t* const dc = drop_at[t].data();
+            part_row* const ok = k_row.get();
+            std::int64_t* const od = d_ent.get();
+            const std::uint8_t* const bo = bin_of.get();
             Payload p{};
             for (std::size_t i = b; i < e; ++i) {
                 const std::uint8_t code = bo[i];
                 const std::size_t bin = code & (kept_bit - 1);
+                if (bin < lo || bin >= hi) continue;  // the skip code is past every bin
                 if (code & kept_bit) {
-                    if (bin < lo || bin >= hi) continue;
                     classify(i, p);
-                    const std::size_t at = kc[bin]++;
-                    oe[at] = ent[i];
-                    ot[at] = tim[i];
-                    op[at] = p;
-                } else if (dropped_too) {
-                    // The filter sees every dropped row of the chunk, in every round, in the
-                    // order of pass 1: it takes the same decisions.
-                    const std::int64_t id = ent[i];
-                    if (filters[t].fresh(id, detail::mix64(static_cast<std::uint64_t>(id))) && bin >= lo && bin < hi)
-                        od[dc[bin]++] = id;
+                    ok[kc[bin]++] = {ent[i], tim[i], p};
+                } else {
+                    od[dc[bin]++] = ent[i];
                 }
             }
         });
@@ -426,9 +429,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 const std::size_t q = next.fetch_add(1, std::memory_order_relaxed);
                 if (q >= order.size()) break;
                 const std::size_t b = order[q];
-                const std::int64_t* be = k_ent.get() + bin_start[b];
-                const std::int64_t* bt = k_tim.get() + bin_start[b];
-                const Payload* bp = k_pay.get() + bin_start[b];
+                const part_row* br = k_row.get() + bin_start[b];
                 const std::size_t m = bin_start[b + 1] - bin_start[b];
                 // Number the entities and count their rows, then group them by a counting sort.
                 s.index.reset(m / 8 + 16);
@@ -437,9 +438,10 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 s.dense.resize(m);
                 for (std::size_t i = 0; i < m; ++i) {
                     bool fresh;
-                    const std::uint32_t d = s.index.insert(be[i], fresh);
+                    const std::int64_t id = br[i].entity;
+                    const std::uint32_t d = s.index.insert(id, fresh);
                     if (fresh) {
-                        s.ids.push_back(be[i]);
+                        s.ids.push_back(id);
                         s.start.push_back(0);
                     }
                     ++s.start[d];
@@ -456,7 +458,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
                 grouped_row<Payload>* gr = s.rows.data();
                 // start[k] serves as the cursor of entity k, then is shifted back.
-                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.dense[i]]++] = {bt[i], bp[i]};
+                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.dense[i]]++] = {br[i].time, br[i].payload};
                 for (std::size_t k2 = ne; k2 > 0; --k2) s.start[k2] = s.start[k2 - 1];
                 s.start[0] = 0;
                 for (std::size_t k2 = 0; k2 < ne; ++k2) {

@@ -20,7 +20,9 @@ struct table {
     std::vector<std::int32_t> value;  // < 0: a row the kernel drops
 };
 
-// Skewed entity sizes (one entity holds a fifth of the rows), many ties, a third of the rows dropped.
+// Skewed entity sizes (one entity holds a fifth of the rows), many ties, a third of the rows
+// dropped, and every row of the entities with ids divisible by 7 dropped (such entities are
+// visited with no rows, once, however their dropped rows fall among the others).
 table random_table(std::uint64_t seed, std::size_t n) {
     detail::rng r(seed);
     table t;
@@ -28,7 +30,7 @@ table random_table(std::uint64_t seed, std::size_t n) {
         const auto id = r.uniform() < 0.2 ? std::int64_t{-5} : static_cast<std::int64_t>(r.below(n / 20 + 1)) * 977 - 3000;
         t.entity.push_back(id);
         t.time.push_back(static_cast<std::int64_t>(r.below(50)) - 10);
-        t.value.push_back(r.uniform() < 0.33 ? -1 : static_cast<std::int32_t>(r.below(1000)));
+        t.value.push_back(r.uniform() < 0.33 || id % 7 == 0 ? -1 : static_cast<std::int32_t>(r.below(1000)));
     }
     return t;
 }
