@@ -116,7 +116,8 @@ FUNNELKIT_INLINE void stage_histories::group_histories_in_order(const stage_mode
     std::vector<std::size_t> total(bins, 0);
     for (unsigned t = 0; t < threads; ++t)
         for (std::size_t b = 0; b < bins; ++b) total[b] += count[t][b];
-    constexpr std::size_t row_bytes = 2 * sizeof(std::int64_t) + sizeof(history_payload);
+    using part_row = detail::partitioned_row<history_payload>;
+    constexpr std::size_t row_bytes = sizeof(part_row);
     const std::size_t budget = std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 4 / 10);
     const std::vector<std::size_t> rounds =
         detail::grouping_rounds(total, std::vector<std::size_t>(bins, 0), row_bytes, budget);
@@ -126,11 +127,8 @@ FUNNELKIT_INLINE void stage_histories::group_histories_in_order(const stage_mode
         for (std::size_t b = rounds[r]; b < rounds[r + 1]; ++b) a += total[b];
         most = std::max(most, a);
     }
-    std::unique_ptr<std::int64_t[]> k_ent(new std::int64_t[most]), k_tim(new std::int64_t[most]);
-    std::unique_ptr<history_payload[]> k_pay(new history_payload[most]);
-    detail::advise_huge_pages(k_ent.get(), most * sizeof(std::int64_t));
-    detail::advise_huge_pages(k_tim.get(), most * sizeof(std::int64_t));
-    detail::advise_huge_pages(k_pay.get(), most * sizeof(history_payload));
+    // A round's rows, bin after bin, each written whole: one output stream per bin.
+    detail::huge_array<part_row> k_row = detail::make_huge_array<part_row>(most);
 
     struct scratch {
         detail::bucket_index index;
@@ -178,16 +176,11 @@ FUNNELKIT_INLINE void stage_histories::group_histories_in_order(const stage_mode
             auto [b, e] = chunk(t);
             std::size_t* cur = at[t].data();
             const std::uint8_t* bo = bin_of.get();
-            std::int64_t* oe = k_ent.get();
-            std::int64_t* ot = k_tim.get();
-            history_payload* op = k_pay.get();
+            part_row* const out = k_row.get();
             for (std::size_t i = b; i < e; ++i) {
                 const std::size_t bin = bo[i];
                 if (bin < lo || bin >= hi) continue;
-                const std::size_t k = cur[bin]++;
-                oe[k] = ent[i];
-                ot[k] = tim[i];
-                op[k] = {stg[i], has_seg ? seg_p[i] : -1, has_reason ? rsn_p[i] : 0};
+                out[cur[bin]++] = {ent[i], tim[i], {stg[i], has_seg ? seg_p[i] : -1, has_reason ? rsn_p[i] : 0}};
             }
         });
         // Pass 3: bins in ascending order, entities of a bin in ascending id.
@@ -201,16 +194,15 @@ FUNNELKIT_INLINE void stage_histories::group_histories_in_order(const stage_mode
                 const std::size_t m = bin_start[b + 1] - bin_start[b];
                 pieces[b] = {t, out.entity_.size(), out.entity_.size()};
                 if (m == 0) continue;
-                const std::int64_t* be = k_ent.get() + bin_start[b];
-                const std::int64_t* bt = k_tim.get() + bin_start[b];
-                const history_payload* bp = k_pay.get() + bin_start[b];
+                const part_row* br = k_row.get() + bin_start[b];
                 s.index.reset(m / 4 + 16);
                 s.ids.clear();
                 s.dense.resize(m);
                 for (std::size_t i = 0; i < m; ++i) {
                     bool fresh;
-                    const std::uint32_t d = s.index.insert(be[i], fresh);
-                    if (fresh) s.ids.push_back({be[i], d});
+                    const std::int64_t id = br[i].entity;
+                    const std::uint32_t d = s.index.insert(id, fresh);
+                    if (fresh) s.ids.push_back({id, d});
                     s.dense[i] = d;
                 }
                 const std::size_t ne = s.ids.size();
@@ -225,7 +217,7 @@ FUNNELKIT_INLINE void stage_histories::group_histories_in_order(const stage_mode
                 for (std::size_t k = 0; k < ne; ++k) s.start[k + 1] += s.start[k];
                 if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
                 row* gr = s.rows.data();
-                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.rank[s.dense[i]]]++] = {bt[i], bp[i]};
+                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.rank[s.dense[i]]]++] = {br[i].time, br[i].payload};
                 // start[k] is now the end of entity k's rows.
                 for (std::size_t k = 0, from = 0; k < ne; ++k) {
                     row* eb = gr + from;
