@@ -33,6 +33,21 @@ struct stage_records {
     std::int32_t validate(const stage_model& model) const;
 };
 
+/// The columns conversion() reads, with stage and segment codes of one byte each (what a
+/// categorical with fewer than 128 categories maps to): the same counts as stage_records with
+/// the codes widened, without the four-byte copies. Codes as in stage_records.
+struct compact_stage_records {
+    std::span<const std::int64_t> entity;
+    std::span<const std::int64_t> time;
+    std::span<const std::int8_t> stage;
+    std::span<const std::int8_t> segment{};
+
+    std::size_t size() const noexcept { return entity.size(); }
+    bool has_segment() const noexcept { return !segment.empty(); }
+    /// As stage_records::validate, for these columns.
+    std::int32_t validate(const stage_model& model) const;
+};
+
 FUNNELKIT_END_NAMESPACE
 
 #ifdef FUNNELKIT_HEADER_ONLY

@@ -126,6 +126,9 @@ conversion_definition join_definitions(const conversion_definition& a, const con
 /// records the model's fingerprint, options.skipped and recycled_passes::first_only.
 conversion_counts conversion(const stage_model& model, const stage_records& records,
                              const conversion_options& options = {});
+/// The same with one-byte stage and segment codes (columns.hpp: compact_stage_records).
+conversion_counts conversion(const stage_model& model, const compact_stage_records& records,
+                             const conversion_options& options = {});
 
 [[deprecated("use conversion")]]
 inline conversion_counts compute_conversion(const stage_model& model, const stage_records& records,

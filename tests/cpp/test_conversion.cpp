@@ -346,3 +346,54 @@ TEST(Conversion, SegmentOfAnEntityAtTheLargestTime) {
     EXPECT_EQ(c.entities(0), 1);
     EXPECT_EQ(c.entities(), 2);
 }
+
+// One-byte stage and segment codes (compact_stage_records) count exactly as the int32 columns,
+// in every row order, with and without segments, on 1 to 3 threads.
+TEST(Conversion, CompactCodesCountAsInt32Codes) {
+    const auto data = generate_sample({.leads = 3000, .seed = 17});
+    const auto model = sample_model();
+    std::vector<std::size_t> perm(data.size());
+    std::iota(perm.begin(), perm.end(), 0);
+    std::mt19937_64 g(9);
+    for (int order = 0; order < 2; ++order) {
+        if (order == 1) std::shuffle(perm.begin(), perm.end(), g);
+        std::vector<std::int64_t> e(perm.size()), t(perm.size());
+        std::vector<std::int32_t> s(perm.size()), seg(perm.size());
+        std::vector<std::int8_t> s8(perm.size()), seg8(perm.size());
+        for (std::size_t i = 0; i < perm.size(); ++i) {
+            e[i] = data.entity[perm[i]];
+            t[i] = data.time[perm[i]];
+            s[i] = data.stage[perm[i]];
+            seg[i] = data.source[perm[i]];
+            s8[i] = static_cast<std::int8_t>(s[i]);
+            seg8[i] = static_cast<std::int8_t>(seg[i]);
+        }
+        for (unsigned threads : {1u, 2u, 3u})
+            for (skipped_stages k : {skipped_stages::implied, skipped_stages::not_implied}) {
+                const conversion_options o{.skipped = k, .threads = threads};
+                const auto want = conversion(model, stage_records{e, t, s, seg}, o);
+                EXPECT_EQ(conversion(model, compact_stage_records{e, t, s8, seg8}, o), want) << order << threads;
+                EXPECT_EQ(conversion(model, compact_stage_records{e, t, s8, {}}, o),
+                          conversion(model, stage_records{e, t, s, {}}, o));
+            }
+    }
+}
+
+TEST(Conversion, CompactCodesNameTheBadRow) {
+    const auto r = hand_example();
+    std::vector<std::int8_t> s8(r.stage.begin(), r.stage.end()), seg8(r.segment.begin(), r.segment.end());
+    const auto message = [&] {
+        return error_of([&] { (void)conversion(stage_model::b2b(), compact_stage_records{r.entity, r.time, s8, seg8}); });
+    };
+    s8[4] = 8;
+    EXPECT_EQ(message(), "column 'stage', row 4: value 8 is not a stage code (expected 0..7)");
+    s8[4] = -128;
+    EXPECT_EQ(message(), "column 'stage', row 4: value -128 is not a stage code (expected 0..7)");
+    s8[4] = 4;
+    seg8[2] = -1;
+    EXPECT_EQ(message(), "column 'segment', row 2: value -1 is negative; segment codes must be >= 0");
+    seg8[2] = 127;
+    EXPECT_EQ(conversion(stage_model::b2b(), compact_stage_records{r.entity, r.time, s8, seg8}).n_segments(), 128u);
+    seg8.pop_back();
+    EXPECT_EQ(message(), "column 'segment' has 18 rows but column 'entity' has 19");
+}

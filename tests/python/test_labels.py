@@ -214,3 +214,50 @@ def test_missing_numeric_segments_are_missing_values():
     # Without a missing value, float codes are segments as before.
     ok = df.assign(seg=(np.arange(300) % 3).astype(float))
     assert list(fk.conversion(ok, segment="seg").segments) == [0.0, 1.0, 2.0]
+
+
+def test_labels_become_one_byte_codes_for_reach():
+    """Categoricals and strings reach the conversion kernel as int8 codes (the same table as
+    int32 codes, a quarter of the memory); more labels than int8 holds stay int32."""
+    m = fk.StageModel.b2b()
+    rng = np.random.default_rng(12)
+    n = 50_000
+    stage = pd.Series(pd.Categorical(rng.choice(m.names, n)))
+    few = pd.Series(rng.choice(["web", "ads", "event"], n)).astype(object)
+    many = pd.Series([f"src{i}" for i in rng.integers(0, 300, n)]).astype(object)
+    assert _frames.stage_codes(stage, m.names, narrow=True).dtype == np.int8
+    assert _frames.stage_codes(stage, m.names).dtype == np.int32
+    assert _frames.category_codes(few, "source", narrow=True)[0].dtype == np.int8
+    assert _frames.category_codes(many, "source", narrow=True)[0].dtype == np.int32
+    base = pd.DataFrame({"entity": rng.integers(0, 5_000, n), "time": rng.integers(0, 10**6, n), "stage": stage})
+    for source in (few, many):
+        labels = base.assign(source=source)
+        codes = base.assign(stage=_frames.stage_codes(stage, m.names), source=pd.factorize(source, sort=True)[0])
+        want = fk.conversion(codes, segment="source")
+        got = fk.conversion(labels, segment="source")
+        assert got.to_pandas()["reached"].tolist() == want.to_pandas()["reached"].tolist()
+        assert got.to_pandas()["entities"].tolist() == want.to_pandas()["entities"].tolist()
+
+
+def test_one_byte_codes_in_the_core():
+    m = fk.StageModel.b2b()
+    ent = np.array([1, 1, 2, 3, 2], dtype=np.int64)
+    tim = np.array([1, 2, 3, 4, 5], dtype=np.int64)
+    stg = np.array([0, 1, 0, 2, 3], dtype=np.int8)
+    seg = np.array([0, 0, 1, 1, 1], dtype=np.int8)
+    a = _core.conversion(m._m, ent, tim, stg, seg)
+    b = _core.conversion(m._m, ent, tim, stg.astype(np.int32), seg.astype(np.int32))
+    c = _core.conversion(m._m, ent, tim, stg, seg.astype(np.int32))  # a mix is read as int32
+    assert a.table().keys() == b.table().keys()
+    for k in a.table():
+        np.testing.assert_array_equal(a.table()[k], b.table()[k])
+        np.testing.assert_array_equal(c.table()[k], b.table()[k])
+    bad = stg.copy()
+    bad[3] = -7
+    with pytest.raises(ValueError, match=r"column 'stage', row 3: value -7 is not a stage code"):
+        _core.conversion(m._m, ent, tim, bad, seg)
+    with pytest.raises(ValueError, match="mapped code 200 does not fit in int8"):
+        _core.remap_codes(np.array([0, 1], dtype=np.int8), np.array([0, 200, -1], dtype=np.int32), narrow=True)
+    with pytest.raises(ValueError, match="in place"):
+        _core.remap_codes(np.array([0, 1], dtype=np.int32), np.array([0, 1, -1], dtype=np.int32), in_place=True,
+                          narrow=True)

@@ -1445,7 +1445,11 @@ def code_counts(codes: numpy.ndarray, categories: typing.SupportsInt | typing.Su
     """
 def compare_to_baseline(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], options: BaselineOptions = ...) -> dict:
     ...
+@typing.overload
 def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, skipped: str = 'implied', threads: typing.SupportsInt | typing.SupportsIndex = 1) -> ConversionCounts:
+    ...
+@typing.overload
+def conversion(model: StageModel, entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int8] | None = None, skipped: str = 'implied', threads: typing.SupportsInt | typing.SupportsIndex = 1) -> ConversionCounts:
     ...
 def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typing.SupportsFloat | typing.SupportsIndex, w0: typing.SupportsFloat | typing.SupportsIndex, l0: typing.SupportsFloat | typing.SupportsIndex, n1: typing.SupportsFloat | typing.SupportsIndex, d1: typing.SupportsFloat | typing.SupportsIndex, w1: typing.SupportsFloat | typing.SupportsIndex, l1: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     """
@@ -1455,7 +1459,7 @@ def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], memb
     ...
 def encode_strings(values: numpy.ndarray) -> typing.Any:
     """
-    (codes int32, distinct strings) of an object array of str (None/NaN: -1), in order of first appearance; None when it holds other objects.
+    (codes int32, distinct strings, rows per code then missing rows) of an object array of str (None/NaN: -1), in order of first appearance; None when it holds other objects.
     """
 def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: LagOptions, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> list:
     """
@@ -1507,9 +1511,9 @@ def qualification_audit(*, score: typing.Annotated[numpy.typing.ArrayLike, numpy
     ...
 def rate_intervals(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], trials: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], confidence: typing.SupportsFloat | typing.SupportsIndex, interval: str) -> dict:
     ...
-def remap_codes(codes: numpy.ndarray, mapping: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], offset: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int32]:
+def remap_codes(codes: numpy.ndarray, mapping: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], offset: typing.SupportsInt | typing.SupportsIndex = 0, in_place: bool = False, narrow: bool = False) -> numpy.ndarray:
     """
-    mapping[code] per row (int32); mapping[-1] (its last entry) for code -1; code = value - offset.
+    mapping[code] per row (int32, or int8 with narrow); mapping[-1] (its last entry) for code -1; code = value - offset. in_place overwrites the (int32) codes.
     """
 def reps_needed(volume_per_month: typing.SupportsFloat | typing.SupportsIndex, *, capacity: typing.SupportsFloat | typing.SupportsIndex, per: str = 'month', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> dict:
     """

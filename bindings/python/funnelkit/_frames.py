@@ -256,12 +256,17 @@ class Labels:
         if self.counts()[-1]:
             raise ValueError(f"column '{name}', row {self.first_row(-1)}: missing value")
 
-    def mapped(self, mapping: np.ndarray) -> np.ndarray:
+    def mapped(self, mapping: np.ndarray, narrow: bool = False) -> np.ndarray:
         """``mapping[code]`` (int32) for every row, ``mapping[-1]`` for a missing value. The last
-        use of the object: codes it owns are overwritten rather than copied."""
+        use of the object: codes it owns are overwritten rather than copied. With ``narrow``
+        the result is int8 when every mapped value fits (a quarter of the memory)."""
         from . import _core
 
-        out = _core.remap_codes(self.codes, np.ascontiguousarray(mapping, dtype=np.int32), in_place=self._owned)
+        mapping = np.ascontiguousarray(mapping, dtype=np.int32)
+        if narrow and mapping.size and -128 <= int(mapping.min()) and int(mapping.max()) <= 127:
+            out = _core.remap_codes(self.codes, mapping, narrow=True)
+        else:
+            out = _core.remap_codes(self.codes, mapping, in_place=self._owned)
         if self._owned:
             self.codes, self._counts, self._owned = None, None, False  # spent
         return out
@@ -411,9 +416,10 @@ def int32_codes(arr: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
-def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarray:
+def stage_codes(arr: Any, names: Sequence[str], name: str = "stage", narrow: bool = False) -> np.ndarray:
     """Stage codes from stage names (strings or categoricals) or integer codes. Unknown names
-    raise ValueError naming the row and the value; integer codes are range-checked by the core."""
+    raise ValueError naming the row and the value; integer codes are range-checked by the core.
+    With ``narrow``, codes made from labels are int8 (for kernels that read one-byte codes)."""
     if _is_pandas_categorical(arr):
         arr = Labels.of(arr)
     if isinstance(arr, Labels):
@@ -434,13 +440,13 @@ def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarr
                     + (f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else "")
                     + f" (stages: {', '.join(names)})"
                 )
-        return arr.mapped(mapping)
+        return arr.mapped(mapping, narrow)
     arr = _values(arr)
     if arr.dtype.kind in "iuf":
         return int32_codes(arr, name)
     encoded = Labels.of(arr)
     if encoded is not None:
-        return stage_codes(encoded, names, name)
+        return stage_codes(encoded, names, name, narrow)
     _check_no_missing(arr, name)
     uniques, inverse = np.unique(arr.astype(str), return_inverse=True)
     lookup = {n: i for i, n in enumerate(names)}
@@ -460,11 +466,13 @@ def stage_codes(arr: Any, names: Sequence[str], name: str = "stage") -> np.ndarr
     return mapping[inverse.reshape(-1)]
 
 
-def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None) -> tuple[np.ndarray, list[Any]]:
+def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None,
+                   narrow: bool = False) -> tuple[np.ndarray, list[Any]]:
     """Dense int32 codes and their labels for any column (strings, categoricals, integers).
     Labels are the sorted distinct values present, for every input format (a categorical's
     declared categories and order are not used), unless ``categories`` fixes them; values
-    outside ``categories`` raise ValueError."""
+    outside ``categories`` raise ValueError. With ``narrow``, codes made from labels are int8
+    when they fit."""
     if _is_pandas_categorical(arr):
         arr = Labels.of(arr)
     if isinstance(arr, Labels):
@@ -480,14 +488,14 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None)
                     raise ValueError(f"column '{name}', row {arr.first_row(int(j))}: value {cats[j]!r} is not among "
                                      "the given categories")
                 remap[j] = lookup[cats[j]]
-            return arr.mapped(remap), out
+            return arr.mapped(remap, narrow), out
         order = sorted(present.tolist(), key=lambda j: cats[j])
         remap[order] = np.arange(len(order), dtype=np.int32)
-        return arr.mapped(remap), [cats[j] for j in order]
+        return arr.mapped(remap, narrow), [cats[j] for j in order]
     arr = _values(arr)
     encoded = Labels.of(arr) if arr.dtype.kind in "OSU" else None
     if encoded is not None:
-        return category_codes(encoded, name, categories)
+        return category_codes(encoded, name, categories, narrow)
     _check_no_missing(arr, name)
     if categories is not None:
         cats = list(categories)

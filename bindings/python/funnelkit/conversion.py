@@ -243,12 +243,14 @@ def conversion(
     data = _frames.as_table(data)
     ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim = _frames.timestamps(_frames.column(data, time, "time"), time)
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage)
+    # Codes made from labels are one byte where they fit: the core reads int8 stage and segment
+    # codes as they are (any other mix is read as int32).
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage, narrow=True)
     seg = None
     labels: list[Any] = []
     if segment is not None:
         seg, labels = _frames.category_codes(_frames.column(data, segment, "segment", labels=True), segment,
-                                             segment_categories)
+                                             segment_categories, narrow=True)
     try:
         counts = _core.conversion(model._m, ent, tim, stg, seg, skipped, int(threads))
     except ValueError as exc:

@@ -13,6 +13,28 @@ namespace {
 
 py::object optional_rate(std::optional<double> r) { return r ? py::object(py::float_(*r)) : py::object(py::none()); }
 
+// _core.conversion over stage and segment codes of type Code, read as Records.
+template <class Code, class Records>
+void def_conversion(py::module_& m) {
+    m.def("conversion",
+          [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
+             const array<Code>& stage, const std::optional<array<Code>>& segment, const std::string& skipped,
+             unsigned threads) {
+              const Records r{column(entity, "entity"), column(time, "time"), column(stage, "stage"),
+                              optional_column(segment, "segment")};
+              conversion_options o;
+              if (skipped == "implied") o.skipped = skipped_stages::implied;
+              else if (skipped == "recorded") o.skipped = skipped_stages::not_implied;
+              else throw funnelkit::invalid_argument("option 'skipped': value '" + skipped +
+                                                     "' is not one of 'implied', 'recorded'");
+              o.threads = threads;
+              py::gil_scoped_release release;
+              return conversion(model, r, o);
+          },
+          py::arg("model"), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment") = py::none(),
+          py::arg("skipped") = "implied", py::arg("threads") = 1u);
+}
+
 }  // namespace
 }  // namespace funnelkit::python
 
@@ -60,21 +82,9 @@ void funnelkit::python::register_conversion(py::module_& m) {
         });
     bind_state(counts);
 
-    m.def("conversion",
-          [](const stage_model& model, const array<std::int64_t>& entity, const array<std::int64_t>& time,
-             const array<std::int32_t>& stage, const std::optional<array<std::int32_t>>& segment,
-             const std::string& skipped, unsigned threads) {
-              stage_records r{column(entity, "entity"), column(time, "time"), column(stage, "stage"),
-                              optional_column(segment, "segment")};
-              conversion_options o;
-              if (skipped == "implied") o.skipped = skipped_stages::implied;
-              else if (skipped == "recorded") o.skipped = skipped_stages::not_implied;
-              else throw funnelkit::invalid_argument("option 'skipped': value '" + skipped +
-                                                     "' is not one of 'implied', 'recorded'");
-              o.threads = threads;
-              py::gil_scoped_release release;
-              return conversion(model, r, o);
-          },
-          py::arg("model"), py::arg("entity"), py::arg("time"), py::arg("stage"), py::arg("segment") = py::none(),
-          py::arg("skipped") = "implied", py::arg("threads") = 1u);
+    // Two overloads: int8 stage and segment codes (both, or no segment) go to the compact
+    // columns as they are; any other integer codes are read as int32 (converted when needed).
+    // pybind11 tries exact dtypes first, so int8 arrays reach the second one.
+    def_conversion<std::int32_t, stage_records>(m);
+    def_conversion<std::int8_t, compact_stage_records>(m);
 }

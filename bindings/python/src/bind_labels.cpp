@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -135,20 +136,33 @@ py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t catego
 /// mapping[code] for every row as int32, mapping[categories] for a missing value (-1), where
 /// mapping holds categories + 1 entries and a row's code is its value minus `offset`.
 /// With in_place, `codes` (int32, writeable) is overwritten and returned.
-py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping, std::int64_t offset, bool in_place) {
+// mapping[code] per row, as int32 or, with `narrow`, as int8 (every mapped value must fit).
+py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping, std::int64_t offset, bool in_place,
+                      bool narrow) {
     const auto map = column(mapping, "mapping");
     if (map.empty()) throw funnelkit::invalid_argument("the mapping of label codes is empty");
     const std::size_t categories = map.size() - 1;
-    if (in_place && (codes.dtype().kind() != 'i' || codes.dtype().itemsize() != 4 || !codes.writeable()))
-        throw funnelkit::invalid_argument("remapping in place needs writeable int32 codes");
+    if (in_place && (narrow || codes.dtype().kind() != 'i' || codes.dtype().itemsize() != 4 || !codes.writeable()))
+        throw funnelkit::invalid_argument("remapping in place needs writeable int32 codes and int32 output");
+    if (narrow)
+        for (const std::int32_t v : map)
+            if (v < INT8_MIN || v > INT8_MAX)
+                throw funnelkit::invalid_argument("mapped code " + std::to_string(v) + " does not fit in int8");
     return with_codes(codes, [&](const auto* c, std::size_t n) {
-        py::array result = in_place ? codes : py::array_t<std::int32_t>(static_cast<py::ssize_t>(n));  // not zeroed first
-        auto* out = static_cast<std::int32_t*>(result.mutable_data());
-        const std::int32_t* m = map.data();
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::int64_t v = code_of(c[i], offset, i, categories);
-            out[i] = m[v < 0 ? categories : static_cast<std::size_t>(v)];
+        const auto fill = [&](auto* out) {
+            const std::int32_t* m = map.data();
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::int64_t v = code_of(c[i], offset, i, categories);
+                out[i] = static_cast<std::remove_pointer_t<decltype(out)>>(m[v < 0 ? categories : static_cast<std::size_t>(v)]);
+            }
+        };
+        if (narrow) {
+            py::array_t<std::int8_t> result(static_cast<py::ssize_t>(n));  // not zeroed first
+            fill(result.mutable_data());
+            return py::array(result);
         }
+        py::array result = in_place ? codes : py::array_t<std::int32_t>(static_cast<py::ssize_t>(n));
+        fill(static_cast<std::int32_t*>(result.mutable_data()));
         return result;
     });
 }
@@ -162,9 +176,9 @@ void register_labels(py::module_& m) {
     m.def("code_counts", &code_counts, py::arg("codes"), py::arg("categories"), py::arg("offset") = 0,
           "Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.");
     m.def("remap_codes", &remap_codes, py::arg("codes"), py::arg("mapping"), py::arg("offset") = 0,
-          py::arg("in_place") = false,
-          "mapping[code] per row (int32); mapping[-1] (its last entry) for code -1; code = value - offset. "
-          "in_place overwrites the (int32) codes.");
+          py::arg("in_place") = false, py::arg("narrow") = false,
+          "mapping[code] per row (int32, or int8 with narrow); mapping[-1] (its last entry) for code -1; "
+          "code = value - offset. in_place overwrites the (int32) codes.");
 }
 
 }  // namespace funnelkit::python

@@ -226,16 +226,17 @@ FUNNELKIT_INLINE conversion_counts conversion_counts::deserialize(const void* da
     return out;
 }
 
-FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const stage_records& records,
-                                              const conversion_options& options) {
-    using namespace detail::conversion_impl;
-    const std::int32_t n_segments = records.validate(model);
+namespace detail::conversion_impl {
+// The pass of conversion() over validated records with stage and segment codes of type Code.
+template <class Code, class Records>
+conversion_counts count_reach(const stage_model& model, const Records& records, std::int32_t n_segments,
+                              const conversion_options& options) {
     const std::size_t n = records.size();
     const bool has_seg = records.has_segment();
-    const auto* ent = records.entity.data();
-    const auto* tim = records.time.data();
-    const auto* stg = records.stage.data();
-    const auto* seg = has_seg ? records.segment.data() : nullptr;
+    const std::int64_t* ent = records.entity.data();
+    const std::int64_t* tim = records.time.data();
+    const Code* stg = records.stage.data();
+    const Code* seg = has_seg ? records.segment.data() : nullptr;
 
     conversion_counts out(model.ladder().size(), static_cast<std::size_t>(n_segments),
                           {model.fingerprint(), options.skipped, recycled_passes::first_only});
@@ -252,7 +253,7 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
             entity_state e;
             const std::int64_t id = ent[i];
             for (; i < n && ent[i] == id; ++i)
-                observe(e, model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
+                observe(e, model.rank(stg[i]), tim[i], has_seg ? std::int32_t{seg[i]} : conversion_counts::overall);
             emit(e);
         }
         return out;
@@ -266,7 +267,7 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
         [&](std::size_t i, std::int64_t* w, bool fresh) {
             entity_state e = fresh ? entity_state{} : entity_state{static_cast<std::uint64_t>(w[0]), w[1],
                                                                       static_cast<std::int32_t>(w[2])};
-            observe(e, model.rank(stg[i]), tim[i], has_seg ? seg[i] : conversion_counts::overall);
+            observe(e, model.rank(stg[i]), tim[i], has_seg ? std::int32_t{seg[i]} : conversion_counts::overall);
             w[0] = static_cast<std::int64_t>(e.mask);
             w[1] = e.first_time;
             w[2] = e.segment;
@@ -279,6 +280,19 @@ FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const st
         options.threads);
     for (const auto& p : part) out.merge(p);
     return out;
+}
+}  // namespace detail::conversion_impl
+
+FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const stage_records& records,
+                                              const conversion_options& options) {
+    const std::int32_t n_segments = records.validate(model);
+    return detail::conversion_impl::count_reach<std::int32_t>(model, records, n_segments, options);
+}
+
+FUNNELKIT_INLINE conversion_counts conversion(const stage_model& model, const compact_stage_records& records,
+                                              const conversion_options& options) {
+    const std::int32_t n_segments = records.validate(model);
+    return detail::conversion_impl::count_reach<std::int8_t>(model, records, n_segments, options);
 }
 
 // ---- option words ------------------------------------------------------------------------------
