@@ -19,8 +19,8 @@
 //   4. hands every entity's rows to the kernel's visitor.
 // Threads split the two passes by row ranges and then take buckets one at a time (largest
 // first), so a thread never waits for another except at the two barriers. When the buffers of
-// all buckets would exceed a memory budget (by default 40% of the input columns), the buckets
-// are processed in rounds; a byte per row remembers each row's bucket (or that it is a dropped
+// all buckets would exceed a memory budget (by default 30% of the input columns), the buckets
+// are processed in rounds of about equal size; a byte per row remembers each row's bucket (or that it is a dropped
 // row not to copy), so the scatter and each round read one byte per row to find their rows.
 // The extra memory of a call stays near that budget, plus that byte per row and the scratch of
 // one bucket per thread. Large buffers are on transparent huge pages
@@ -70,8 +70,9 @@ struct grouping_options {
     unsigned threads = 1;
     /// Visit entities all of whose rows were dropped (with no rows), once each.
     bool visit_dropped = true;
-    /// Bytes the partitioned rows may take at once; 0: 40% of the input columns (entity, time
-    /// and payload), at least 8 MiB. More rows than fit are processed in rounds.
+    /// Bytes the partitioned rows may take at once; 0: 30% of the input columns (entity, time
+    /// and payload), at least 8 MiB. More rows than fit are processed in rounds of about equal
+    /// size.
     std::size_t budget_bytes = 0;
 };
 
@@ -110,7 +111,8 @@ struct grouping_plan {
 unsigned grouping_bits(std::size_t n);
 
 /// Rounds of consecutive bins whose bytes (kept rows of row_bytes, dropped rows of 8 bytes)
-/// fit in `budget` (a bin larger than the budget is a round of its own).
+/// fit in `budget` (a bin larger than the budget is a round of its own): as many rounds as the
+/// total needs, each filled to about an equal share of it.
 std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept, const std::vector<std::size_t>& dropped,
                                          std::size_t row_bytes, std::size_t budget);
 
@@ -341,7 +343,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
     using part_row = detail::partitioned_row<Payload>;
     constexpr std::size_t row_bytes = sizeof(part_row);
     const std::size_t budget =
-        options.budget_bytes ? options.budget_bytes : std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 4 / 10);
+        options.budget_bytes ? options.budget_bytes : std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 3 / 10);
     const std::vector<std::size_t> rounds = detail::grouping_rounds(kept_total, dropped_total, row_bytes, budget);
 
     // Scratch of each worker: the rows of one bucket grouped by entity, and its index.

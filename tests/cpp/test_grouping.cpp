@@ -108,6 +108,21 @@ TEST(Grouping, MatchesReferenceForEveryOrderThreadAndBudget) {
     }
 }
 
+// Rounds cover the bins in order, as few as the budget needs, filled evenly: the buffers are
+// sized for the largest round.
+TEST(Grouping, RoundsAreFewAndEven) {
+    const std::vector<std::size_t> none(8, 0);
+    const std::vector<std::size_t> kept{10, 10, 10, 10, 10, 10, 10, 12};  // 82 rows of 1 byte
+    EXPECT_EQ(detail::grouping_rounds(kept, none, 1, 100), (std::vector<std::size_t>{0, 8}));
+    // 82 bytes in a budget of 60: two rounds of about 41 (not 60 and 22).
+    EXPECT_EQ(detail::grouping_rounds(kept, none, 1, 60), (std::vector<std::size_t>{0, 4, 8}));
+    // A bin larger than the budget is a round of its own.
+    EXPECT_EQ(detail::grouping_rounds({5, 50, 5}, {0, 0, 0}, 1, 20), (std::vector<std::size_t>{0, 1, 2, 3}));
+    // Dropped rows count 8 bytes each.
+    EXPECT_EQ(detail::grouping_rounds({0, 0}, {2, 2}, 100, 16), (std::vector<std::size_t>{0, 1, 2}));
+    EXPECT_EQ(detail::grouping_rounds({}, {}, 17, 0), (std::vector<std::size_t>{0, 0}));
+}
+
 // A long entity goes through the radix sort: times spanning the whole int64 range.
 TEST(Grouping, LongEntityWithExtremeTimes) {
     detail::rng r(9);

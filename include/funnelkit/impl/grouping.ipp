@@ -46,11 +46,21 @@ FUNNELKIT_INLINE unsigned grouping_bits(std::size_t n) {
 FUNNELKIT_INLINE std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept,
                                                           const std::vector<std::size_t>& dropped, std::size_t row_bytes,
                                                           std::size_t budget) {
+    // As many rounds as the budget needs, filled evenly: the buffers are sized for the largest
+    // round, so two rounds of half the bytes each take less memory than one full round and a
+    // small remainder.
+    std::size_t total = 0;
+    for (std::size_t b = 0; b < kept.size(); ++b) total += kept[b] * row_bytes + dropped[b] * sizeof(std::int64_t);
+    budget = std::max<std::size_t>(budget, 1);
+    const std::size_t count = std::max<std::size_t>(1, (total + budget - 1) / budget);
+    const std::size_t target = (total + count - 1) / count;
     std::vector<std::size_t> start{0};
     std::size_t used = 0;
     for (std::size_t b = 0; b < kept.size(); ++b) {
         const std::size_t bytes = kept[b] * row_bytes + dropped[b] * sizeof(std::int64_t);
-        if (used > 0 && used + bytes > budget) {
+        // A bin goes to the next round when it would overflow the budget, or when most of it
+        // lies past this round's share.
+        if (used > 0 && (used + bytes > budget || used + bytes / 2 > target)) {
             start.push_back(b);
             used = 0;
         }
