@@ -206,8 +206,9 @@ struct window_funnel_result {
 /// Computes every entity's level. Throws funnelkit::invalid_argument on bad options (negative
 /// window, steps outside 1..64, allow_reentry without strict_order, threads == 0,
 /// ticks_per_second <= 0), mismatched
-/// column lengths, step codes or masks outside the steps, a broken order promise, or a
-/// timestamp whose sum with the window overflows int64.
+/// column lengths, step codes or masks outside the steps, a broken order promise, a timestamp
+/// whose sum with the window overflows int64, or the smallest int64 as a timestamp (reserved
+/// for "no time" across the library), naming the first such row.
 window_funnel_result window_funnel(const event_columns& events, const window_funnel_options& options);
 
 /// The order that input_order::detect picks for these columns (entity_time, time or unsorted).

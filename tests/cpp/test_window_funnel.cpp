@@ -250,7 +250,8 @@ TEST(WindowFunnel, RandomAgainstReference) {
 TEST(WindowFunnel, SixtyFourStepsAndNegativeTimes) {
     events e;
     for (int k = 0; k < 64; ++k) e.add(1, -1000 + k, std::uint64_t{1} << k);
-    e.add(2, std::numeric_limits<std::int64_t>::min(), 1);
+    // The least valid time (the smallest int64 itself is reserved: SmallestInt64IsNotATimestamp).
+    e.add(2, std::numeric_limits<std::int64_t>::min() + 1, 1);
     e.add(2, std::numeric_limits<std::int64_t>::max() - 100, 2);
     auto o = opts(100, 64);
     o.per_entity = true;
@@ -669,4 +670,37 @@ TEST(WindowFunnel, FirstBadRowWithAnyThreads) {
     tim[20001] = 0;
     tim[15000] = 1;
     for (unsigned threads : {1u, 2u, 3u, 4u}) expect_error(input_order::time, threads, "column 'time', row 15000: value 1");
+}
+
+// The smallest int64 is reserved for "no time" across the library: as a timestamp it is an
+// error naming its row on every path (sorted, time-order stream, grouping) and thread count,
+// while the next value up is an ordinary time.
+TEST(WindowFunnel, SmallestInt64IsNotATimestamp) {
+    constexpr std::int64_t least = std::numeric_limits<std::int64_t>::min();
+    const std::size_t n = 3 * 8192;
+    for (input_order order : {input_order::entity_time, input_order::time, input_order::unsorted})
+        for (unsigned threads : {1u, 2u, 3u}) {
+            std::vector<std::int64_t> ent(n), tim(n);
+            std::vector<std::int32_t> code(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                ent[i] = order == input_order::entity_time ? static_cast<std::int64_t>(i / 97)
+                                                           : static_cast<std::int64_t>((i * 7919) % 101);
+                tim[i] = order == input_order::entity_time ? static_cast<std::int64_t>(i % 97) : static_cast<std::int64_t>(i);
+                code[i] = static_cast<std::int32_t>(i % 3) - 1;
+            }
+            auto o = opts(100, 2);
+            o.order = order;
+            o.threads = threads;
+            // The first row may hold least + 1 (sorted input must start with it there).
+            tim[0] = least + 1;
+            if (order == input_order::entity_time) tim[97] = least + 1;
+            EXPECT_NO_THROW(window_funnel({.entity = ent, .time = tim, .step = code}, o));
+            const std::size_t bad = order == input_order::entity_time ? 194 : 0;
+            tim[bad] = least;
+            EXPECT_EQ(error_of([&] { window_funnel({.entity = ent, .time = tim, .step = code}, o); }),
+                      "column 'time', row " + std::to_string(bad) +
+                          ": value -9223372036854775808 is the smallest int64, which is reserved for 'no time'; it is "
+                          "not a valid timestamp")
+                << "order " << static_cast<int>(order) << " threads " << threads;
+        }
 }

@@ -328,11 +328,12 @@ def entity_ids(arr: Any, name: str = "entity") -> tuple[np.ndarray, np.ndarray |
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
-def time_info(arr: Any, time_unit: str | None, name: str = "time") -> tuple[np.ndarray, int, bool]:
+def time_info(arr: Any, time_unit: str | None, name: str = "time",
+              check_never: bool = True) -> tuple[np.ndarray, int, bool]:
     """Timestamps as int64 plus (ticks per second, is_datetime). Datetime columns carry their
     unit; integer columns take ``time_unit`` (default seconds)."""
     values = _values(arr) if not _is_pandas_categorical(arr) else np.asarray(arr)
-    ticks = timestamps(values, name)
+    ticks = timestamps(values, name, check_never)
     if values.dtype.kind == "M":
         unit = np.datetime_data(values.dtype)[0]
         if time_unit is not None and time_unit != unit:
@@ -347,20 +348,22 @@ def time_info(arr: Any, time_unit: str | None, name: str = "time") -> tuple[np.n
 _TICKS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-def time_axis(arr: Any, name: str, time_unit: str | None = None) -> tuple[np.ndarray, Any]:
+def time_axis(arr: Any, name: str, time_unit: str | None = None,
+              check_never: bool = True) -> tuple[np.ndarray, Any]:
     """Timestamps as int64 and the :class:`funnelkit._time.TimeAxis` of the column: datetime
     columns carry their own unit (``time_unit`` must then agree or be None); integer columns
-    are in ``time_unit`` (default seconds)."""
+    are in ``time_unit`` (default seconds). ``check_never=False`` leaves the check for the
+    reserved smallest int64 to a kernel that makes it in its own pass."""
     from ._time import TimeAxis, parse_unit
 
-    ticks, tps, is_dt = time_info(arr, time_unit, name)
+    ticks, tps, is_dt = time_info(arr, time_unit, name, check_never)
     unit = {1: "s", 1_000: "ms", 1_000_000: "us", 1_000_000_000: "ns"}[tps]
     if not is_dt:
         unit = parse_unit(time_unit)
     return ticks, TimeAxis(column=name, unit=unit, is_datetime=is_dt)
 
 
-def timestamps(arr: Any, name: str = "time") -> np.ndarray:
+def timestamps(arr: Any, name: str = "time", check_never: bool = True) -> np.ndarray:
     """Timestamps as int64. Integer columns pass through in their own unit; datetime64 columns
     become integers in their own unit (e.g. nanoseconds for datetime64[ns]); time-zone aware
     pandas columns are converted to UTC first. Floats, strings and missing values are rejected."""
@@ -370,7 +373,8 @@ def timestamps(arr: Any, name: str = "time") -> np.ndarray:
             row = _first_bad(arr > np.iinfo(np.int64).max)
             raise ValueError(f"column '{name}', row {row}: value {_plain(arr[row])} does not fit in int64")
         out = np.ascontiguousarray(arr, dtype=np.int64)
-        _check_not_never(out, name)
+        if check_never:
+            _check_not_never(out, name)
         return out
     if arr.dtype.kind == "M":
         nat = np.isnat(arr)

@@ -275,7 +275,8 @@ def window_funnel(
     threads = _names.threads_option(threads)
     data = _frames.as_table(data)
     ent, ent_labels = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
-    tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
+    # The core rejects the reserved smallest int64 in its own pass over the rows.
+    tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit, check_never=False)
     window_ticks = axis.duration(window, "window")
     code = mask = None
     if step_mask is not None:

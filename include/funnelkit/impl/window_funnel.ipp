@@ -231,6 +231,9 @@ struct alignas(64) partial {  // one per thread, on cache lines of its own
             detail::throw_at_row("step_mask", i, detail::to_text(m),
                                  "has bits beyond the " + std::to_string(j.steps) + " steps");
     }
+    if (j.tim[i] == std::numeric_limits<std::int64_t>::min())
+        detail::throw_at_row("time", i, detail::to_text(j.tim[i]),
+                             "is the smallest int64, which is reserved for 'no time'; it is not a valid timestamp");
     detail::throw_at_row("time", i, detail::to_text(j.tim[i]),
                          "overflows int64 when the window (" + std::to_string(std::numeric_limits<std::int64_t>::max() - j.max_time) +
                              ") is added");
@@ -247,7 +250,10 @@ struct alignas(64) partial {  // one per thread, on cache lines of its own
         m = j.mask[i];
         if (m & ~j.valid) [[unlikely]] bad_row(j, i);
     }
-    if (j.tim[i] > j.max_time) [[unlikely]] bad_row(j, i);
+    // One unsigned comparison for INT64_MIN < time <= max_time (the smallest int64 is reserved).
+    constexpr std::uint64_t least = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::min()) + 1;
+    if (static_cast<std::uint64_t>(j.tim[i]) - least > static_cast<std::uint64_t>(j.max_time) - least) [[unlikely]]
+        bad_row(j, i);
     return m;
 }
 
