@@ -24,7 +24,7 @@ def test_encode_strings_matches_pandas_factorize():
     vals[rng.integers(0, len(vals), 300)] = float("nan")
     codes, uniques, counts = _core.encode_strings(vals)
     want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
-    assert codes.dtype == np.int32
+    assert codes.dtype == np.int8  # up to 128 distinct strings
     np.testing.assert_array_equal(codes, want_codes)
     assert uniques == list(want_uniques)
     np.testing.assert_array_equal(counts, _core.code_counts(codes, len(uniques)))
@@ -33,6 +33,32 @@ def test_encode_strings_matches_pandas_factorize():
     assert a is not b
     codes, uniques, counts = _core.encode_strings(np.array([a, b, "x", a, None], dtype=object))
     assert codes.tolist() == [0, 0, 1, 0, -1] and uniques == ["Webinar", "x"] and counts.tolist() == [3, 1, 1]
+
+
+@pytest.mark.parametrize("distinct", [128, 129, 130, 5000])
+def test_encode_strings_widens_past_127_labels(distinct):
+    """Codes start as int8 (codes 0..127) and turn int32 at the 129th distinct string, wherever it first
+    appears (here late, after many rows of the earlier ones)."""
+    rng = np.random.default_rng(distinct)
+    labels = [f"s{i}" for i in range(distinct)]
+    head = rng.integers(0, min(distinct, 127), 30_000)
+    tail = rng.integers(0, distinct, 30_000)
+    vals = np.array([labels[i] for i in np.concatenate([head, tail])], dtype=object)
+    vals[::997] = None
+    codes, uniques, counts = _core.encode_strings(vals)
+    want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
+    assert codes.dtype == (np.int8 if len(want_uniques) <= 128 else np.int32)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert uniques == list(want_uniques)
+    np.testing.assert_array_equal(counts, _core.code_counts(codes, len(uniques)))
+    want_counts = np.bincount(want_codes + 1, minlength=len(want_uniques) + 1)
+    np.testing.assert_array_equal(counts, np.concatenate([want_counts[1:], want_counts[:1]]))
+    # The owned int8 codes are remapped in place with narrow=True; int32 ones with narrow=False.
+    mapping = np.concatenate([np.arange(len(uniques), dtype=np.int32)[::-1] % 100, [-1]]).astype(np.int32)
+    labels_obj = _frames.Labels(codes, uniques, counts, owned=True)
+    out = labels_obj.mapped(mapping, narrow=True)
+    np.testing.assert_array_equal(out, mapping[want_codes])
+    assert out.dtype == np.int8 and labels_obj.codes is None
 
 
 def test_encode_strings_leaves_other_objects_to_the_general_path():
@@ -74,9 +100,9 @@ def test_code_errors_name_the_row_and_value():
         _core.code_counts(np.arange(10, dtype=np.int32)[::2], 10)
     frozen = np.zeros(3, np.int32)
     frozen.flags.writeable = False
-    with pytest.raises(ValueError, match="in place needs writeable int32 codes"):
+    with pytest.raises(ValueError, match="in place needs writeable codes of the output's width"):
         _core.remap_codes(frozen, np.zeros(2, np.int32), in_place=True)
-    with pytest.raises(ValueError, match="in place needs writeable int32 codes"):
+    with pytest.raises(ValueError, match="in place needs writeable codes of the output's width"):
         _core.remap_codes(np.zeros(3, np.int8), np.zeros(2, np.int32), in_place=True)
 
 

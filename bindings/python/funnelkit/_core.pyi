@@ -1459,7 +1459,7 @@ def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], memb
     ...
 def encode_strings(values: numpy.ndarray) -> typing.Any:
     """
-    (codes int32, distinct strings, rows per code then missing rows) of an object array of str (None/NaN: -1), in order of first appearance; None when it holds other objects.
+    (codes int8 for up to 128 distinct strings, else int32; distinct strings; rows per code then missing rows) of an object array of str (None/NaN: -1), in order of first appearance; None when it holds other objects.
     """
 def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: LagOptions, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> list:
     """
@@ -1513,7 +1513,7 @@ def rate_intervals(successes: typing.Annotated[numpy.typing.ArrayLike, numpy.int
     ...
 def remap_codes(codes: numpy.ndarray, mapping: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], offset: typing.SupportsInt | typing.SupportsIndex = 0, in_place: bool = False, narrow: bool = False) -> numpy.ndarray:
     """
-    mapping[code] per row (int32, or int8 with narrow); mapping[-1] (its last entry) for code -1; code = value - offset. in_place overwrites the (int32) codes.
+    mapping[code] per row (int32, or int8 with narrow); mapping[-1] (its last entry) for code -1; code = value - offset. in_place overwrites the codes (int32, or int8 with narrow).
     """
 def reps_needed(volume_per_month: typing.SupportsFloat | typing.SupportsIndex, *, capacity: typing.SupportsFloat | typing.SupportsIndex, per: str = 'month', tolerance: typing.SupportsFloat | typing.SupportsIndex = 1e-09) -> dict:
     """

@@ -263,10 +263,10 @@ class Labels:
         from . import _core
 
         mapping = np.ascontiguousarray(mapping, dtype=np.int32)
-        if narrow and mapping.size and -128 <= int(mapping.min()) and int(mapping.max()) <= 127:
-            out = _core.remap_codes(self.codes, mapping, narrow=True)
-        else:
-            out = _core.remap_codes(self.codes, mapping, in_place=self._owned)
+        narrow = narrow and mapping.size > 0 and -128 <= int(mapping.min()) and int(mapping.max()) <= 127
+        width = np.int8 if narrow else np.int32
+        out = _core.remap_codes(self.codes, mapping, narrow=narrow,
+                                in_place=self._owned and self.codes.dtype == width)
         if self._owned:
             self.codes, self._counts, self._owned = None, None, False  # spent
         return out

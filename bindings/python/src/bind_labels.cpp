@@ -1,10 +1,12 @@
 // Ingestion helpers of the Python layer for columns of labels (strings, categories): a column
 // of Python strings to dense codes, and the counting and remapping of label codes. Each is one
 // pass in C++ over the column, so that no Python code runs per element.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -17,18 +19,32 @@
 namespace funnelkit::python {
 namespace {
 
+/// Rows per code of n codes (-1: missing) into counts[code + 1], in four interleaved tallies so
+/// that rows of the same code in a row do not wait on one another's increments.
+template <class T>
+void tally_codes(const T* codes, std::size_t n, std::vector<std::int64_t>& counts) {
+    const std::size_t width = counts.size();
+    std::vector<std::int64_t> part(4 * width, 0);
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (std::size_t k = 0; k < 4; ++k) ++part[k * width + static_cast<std::size_t>(codes[i + k] + 1)];
+    for (; i < n; ++i) ++part[static_cast<std::size_t>(codes[i] + 1)];
+    for (std::size_t k = 0; k < 4; ++k)
+        for (std::size_t c = 0; c < width; ++c) counts[c] += part[k * width + c];
+}
+
 /// Codes of a one-dimensional object array of str, in order of first appearance (None and
 /// float NaN: -1), the distinct strings (the first object holding each) and the rows per code
-/// (code_counts' layout: one count per string, then the missing rows). None when the array
-/// holds anything else, so that the caller's general path handles (and reports) it.
+/// (code_counts' layout: one count per string, then the missing rows). The codes are int8 while
+/// there are at most 128 distinct strings (codes 0..127: a quarter of the fresh memory), int32
+/// past that.
+/// None when the array holds anything else, so that the caller's general path handles (and
+/// reports) it.
 py::object encode_strings(const py::array& values) {
     if (values.ndim() != 1 || values.dtype().kind() != 'O') return py::none();
     const auto n = static_cast<std::size_t>(values.shape(0));
     const py::ssize_t stride = values.strides(0);
     const char* base = static_cast<const char*>(values.data());
-    py::array_t<std::int32_t> result(static_cast<py::ssize_t>(n));  // written once, not zeroed first
-    std::int32_t* codes = result.mutable_data();
-    std::vector<std::int64_t> counts(1, 0);  // counts[0]: missing, counts[1 + j]: code j
     std::vector<PyObject*> firsts;
     // Views into each string's own UTF-8 (kept alive by the array, which holds the strings).
     std::unordered_map<std::string_view, std::int32_t> by_text;
@@ -37,43 +53,62 @@ py::object encode_strings(const py::array& values) {
     constexpr std::size_t cache_size = 4096;
     std::vector<PyObject*> cache_key(cache_size, nullptr);
     std::vector<std::int32_t> cache_code(cache_size, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-        PyObject* o = *reinterpret_cast<PyObject* const*>(base + static_cast<py::ssize_t>(i) * stride);
-        const std::size_t slot = (reinterpret_cast<std::uintptr_t>(o) >> 4) & (cache_size - 1);
-        if (cache_key[slot] == o) {
-            codes[i] = cache_code[slot];
-            continue;
-        }
-        std::int32_t code;
-        if (PyUnicode_Check(o)) {
-            Py_ssize_t len = 0;
-            const char* text = PyUnicode_AsUTF8AndSize(o, &len);
-            if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
-                PyErr_Clear();
-                return py::none();
+    // Encodes rows [from, n) into codes of type T; returns the row where a code did not fit in
+    // T (n when all did), or nullopt for an object that is neither str nor missing.
+    const auto encode = [&](auto* codes, std::size_t from) -> std::optional<std::size_t> {
+        using T = std::remove_pointer_t<decltype(codes)>;
+        for (std::size_t i = from; i < n; ++i) {
+            PyObject* o = *reinterpret_cast<PyObject* const*>(base + static_cast<py::ssize_t>(i) * stride);
+            const std::size_t slot = (reinterpret_cast<std::uintptr_t>(o) >> 4) & (cache_size - 1);
+            if (cache_key[slot] == o) {
+                codes[i] = static_cast<T>(cache_code[slot]);
+                continue;
             }
-            const auto [it, fresh] =
-                by_text.try_emplace(std::string_view(text, static_cast<std::size_t>(len)), static_cast<std::int32_t>(firsts.size()));
-            if (fresh) {
-                if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
-                    throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
-                firsts.push_back(o);
-                counts.push_back(0);
+            std::int32_t code;
+            if (PyUnicode_Check(o)) {
+                Py_ssize_t len = 0;
+                const char* text = PyUnicode_AsUTF8AndSize(o, &len);
+                if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
+                    PyErr_Clear();
+                    return std::nullopt;
+                }
+                const auto [it, fresh] = by_text.try_emplace(std::string_view(text, static_cast<std::size_t>(len)),
+                                                             static_cast<std::int32_t>(firsts.size()));
+                if (fresh) {
+                    if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+                        throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
+                    firsts.push_back(o);
+                }
+                code = it->second;
+                if (code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
+            } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
+                code = -1;
+            } else {
+                return std::nullopt;
             }
-            code = it->second;
-        } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
-            code = -1;
-        } else {
-            return py::none();
+            cache_key[slot] = o;
+            cache_code[slot] = code;
+            codes[i] = static_cast<T>(code);
         }
-        cache_key[slot] = o;
-        cache_code[slot] = code;
-        codes[i] = code;
+        return n;
+    };
+    py::array result = py::array_t<std::int8_t>(static_cast<py::ssize_t>(n));  // written once, not zeroed first
+    auto stop = encode(static_cast<std::int8_t*>(result.mutable_data()), 0);
+    if (!stop) return py::none();
+    if (*stop < n) {
+        py::array_t<std::int32_t> wide(static_cast<py::ssize_t>(n));
+        const auto* narrow = static_cast<const std::int8_t*>(result.data());
+        std::copy(narrow, narrow + *stop, wide.mutable_data());
+        result = wide;
+        stop = encode(wide.mutable_data(), *stop);
+        if (!stop) return py::none();
     }
+    std::vector<std::int64_t> counts(firsts.size() + 1, 0);  // counts[0]: missing, counts[1 + j]: code j
+    if (result.dtype().itemsize() == 1) tally_codes(static_cast<const std::int8_t*>(result.data()), n, counts);
+    else tally_codes(static_cast<const std::int32_t*>(result.data()), n, counts);
     py::list uniques(firsts.size());
     for (std::size_t j = 0; j < firsts.size(); ++j)
         uniques[j] = py::reinterpret_borrow<py::object>(firsts[j]);
-    for (std::size_t i = 0; i < n; ++i) ++counts[static_cast<std::size_t>(codes[i] + 1)];
     std::vector<std::int64_t> per_code(counts.begin() + 1, counts.end());
     per_code.push_back(counts[0]);
     return py::make_tuple(result, uniques, to_numpy(std::move(per_code)));
@@ -118,15 +153,37 @@ template <class T>
     return static_cast<std::int64_t>(v);
 }
 
+/// Calls f(row, code) for every row's code (code_of), with a loop of its own for offset 0 (the
+/// usual case: -1 <= value < categories is one unsigned comparison, value + 1 as uint64 never
+/// wraps into range).
+template <class T, class F>
+[[gnu::always_inline]] inline void for_each_code(const T* c, std::size_t n, std::int64_t offset, std::size_t categories,
+                                                 F&& f) {
+    if (offset == 0) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t shifted = static_cast<std::uint64_t>(static_cast<std::int64_t>(c[i])) + 1;
+            if (shifted > categories) [[unlikely]]
+                bad_code(i, static_cast<std::int64_t>(c[i]), 0, categories);
+            f(i, static_cast<std::int64_t>(shifted) - 1);
+        }
+        return;
+    }
+    for (std::size_t i = 0; i < n; ++i) f(i, code_of(c[i], offset, i, categories));
+}
+
 /// How many rows hold each of `categories` codes, and (last) how many are missing (-1). A row's
 /// code is its value minus `offset`.
 py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t categories, std::int64_t offset) {
     std::vector<std::int64_t> counts(categories + 1, 0);  // counts[0]: -1, counts[1 + j]: code j
     with_codes(codes, [&](const auto* c, std::size_t n) {
-        std::int64_t* k = counts.data() + 1;
-        for (std::size_t i = 0; i < n; ++i) {
-            ++k[code_of(c[i], offset, i, categories)];
-        }
+        // Four interleaved tallies (as tally_codes) when they are small.
+        const std::size_t width = categories + 1, ways = width <= 4096 ? 4 : 1;
+        std::vector<std::int64_t> part(ways * width, 0);
+        std::int64_t* k = part.data() + 1;
+        for_each_code(c, n, offset, categories,
+                      [&](std::size_t i, std::int64_t code) { ++k[(i & (ways - 1)) * width + static_cast<std::size_t>(code)]; });
+        for (std::size_t w = 0; w < ways; ++w)
+            for (std::size_t j = 0; j < width; ++j) counts[j] += part[w * width + j];
     });
     std::vector<std::int64_t> out(counts.begin() + 1, counts.end());
     out.push_back(counts[0]);
@@ -142,24 +199,26 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
     const auto map = column(mapping, "mapping");
     if (map.empty()) throw funnelkit::invalid_argument("the mapping of label codes is empty");
     const std::size_t categories = map.size() - 1;
-    if (in_place && (narrow || codes.dtype().kind() != 'i' || codes.dtype().itemsize() != 4 || !codes.writeable()))
-        throw funnelkit::invalid_argument("remapping in place needs writeable int32 codes and int32 output");
+    if (in_place && (codes.dtype().kind() != 'i' || codes.dtype().itemsize() != (narrow ? 1 : 4) || !codes.writeable()))
+        throw funnelkit::invalid_argument("remapping in place needs writeable codes of the output's width (int32, int8 with narrow)");
     if (narrow)
         for (const std::int32_t v : map)
             if (v < INT8_MIN || v > INT8_MAX)
                 throw funnelkit::invalid_argument("mapped code " + std::to_string(v) + " does not fit in int8");
     return with_codes(codes, [&](const auto* c, std::size_t n) {
         const auto fill = [&](auto* out) {
-            const std::int32_t* m = map.data();
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::int64_t v = code_of(c[i], offset, i, categories);
-                out[i] = static_cast<std::remove_pointer_t<decltype(out)>>(m[v < 0 ? categories : static_cast<std::size_t>(v)]);
-            }
+            // lut[code + 1]: the missing value's entry first, then the codes'.
+            using Out = std::remove_pointer_t<decltype(out)>;
+            std::vector<Out> lut(categories + 1);
+            lut[0] = static_cast<Out>(map[categories]);
+            for (std::size_t k = 0; k < categories; ++k) lut[k + 1] = static_cast<Out>(map[k]);
+            const Out* l = lut.data() + 1;
+            for_each_code(c, n, offset, categories, [&](std::size_t i, std::int64_t code) { out[i] = l[code]; });
         };
         if (narrow) {
-            py::array_t<std::int8_t> result(static_cast<py::ssize_t>(n));  // not zeroed first
-            fill(result.mutable_data());
-            return py::array(result);
+            py::array result = in_place ? codes : py::array_t<std::int8_t>(static_cast<py::ssize_t>(n));  // not zeroed first
+            fill(static_cast<std::int8_t*>(result.mutable_data()));
+            return result;
         }
         py::array result = in_place ? codes : py::array_t<std::int32_t>(static_cast<py::ssize_t>(n));
         fill(static_cast<std::int32_t*>(result.mutable_data()));
@@ -171,14 +230,15 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
 
 void register_labels(py::module_& m) {
     m.def("encode_strings", &encode_strings, py::arg("values"),
-          "(codes int32, distinct strings, rows per code then missing rows) of an object array of str "
+          "(codes int8 for up to 128 distinct strings, else int32; distinct strings; rows per code then missing rows) "
+          "of an object array of str "
           "(None/NaN: -1), in order of first appearance; None when it holds other objects.");
     m.def("code_counts", &code_counts, py::arg("codes"), py::arg("categories"), py::arg("offset") = 0,
           "Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.");
     m.def("remap_codes", &remap_codes, py::arg("codes"), py::arg("mapping"), py::arg("offset") = 0,
           py::arg("in_place") = false, py::arg("narrow") = false,
           "mapping[code] per row (int32, or int8 with narrow); mapping[-1] (its last entry) for code -1; "
-          "code = value - offset. in_place overwrites the (int32) codes.");
+          "code = value - offset. in_place overwrites the codes (int32, or int8 with narrow).");
 }
 
 }  // namespace funnelkit::python
