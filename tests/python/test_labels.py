@@ -172,6 +172,32 @@ def test_missing_and_unknown_labels_name_the_row():
         fk.conversion(nan_src, segment="source")
 
 
+def test_missing_values_in_dictionary_columns_with_unsigned_indices():
+    # Polars categoricals and enums reach Arrow as dictionaries with uint32 indices: a null
+    # row is a missing value named by its row (for stages, segments and steps alike), and a
+    # null step is no step, as it is for every other format.
+    import polars as pl
+    import pyarrow as pa
+
+    base = {"entity": [1, 1, 2, 3], "time": [1, 2, 3, 4]}
+    for kind in (pl.Categorical, pl.Enum(["SQL", "MQL", "Lead", "unused"])):
+        stage = pl.DataFrame({**base, "stage": ["Lead", "MQL", None, "SQL"]}).with_columns(pl.col("stage").cast(kind))
+        with pytest.raises(ValueError, match="column 'stage', row 2: missing value"):
+            fk.conversion(stage)
+    seg = pl.DataFrame({**base, "stage": ["Lead"] * 4, "seg": ["a", None, "b", "a"]}).with_columns(
+        pl.col("seg").cast(pl.Categorical))
+    with pytest.raises(ValueError, match="column 'seg', row 1: missing value"):
+        fk.conversion(seg, segment="seg")
+    indices = pa.array([0, None, 1, 0], pa.uint8())
+    table = pa.table({**base, "stage": ["Lead"] * 4, "seg": pa.DictionaryArray.from_arrays(indices, pa.array(["a", "b"]))})
+    with pytest.raises(ValueError, match="column 'seg', row 1: missing value"):
+        fk.conversion(table, segment="seg")
+    steps = pl.DataFrame({**base, "step": ["a", None, "b", "a"]})
+    want = fk.window_funnel(steps, steps=["a", "b"], window=10)
+    got = fk.window_funnel(steps.with_columns(pl.col("step").cast(pl.Categorical)), steps=["a", "b"], window=10)
+    assert got == want
+
+
 def test_the_callers_columns_are_never_modified():
     df = _records(5_000)
     before = df.copy()

@@ -232,6 +232,9 @@ class Labels:
             col = pc.dictionary_encode(col)
         indices = col.indices
         if indices.null_count:
+            # Unsigned indices (Polars categoricals: uint32) have no -1: signed first.
+            if not pa.types.is_signed_integer(indices.type):
+                indices = indices.cast(pa.int64())
             indices = pc.fill_null(indices, -1)
         codes = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)
         return cls(codes, col.dictionary.to_pylist())
