@@ -20,10 +20,10 @@
 // Threads split the two passes by row ranges and then take buckets one at a time (largest
 // first), so a thread never waits for another except at the two barriers. When the buffers of
 // all buckets would exceed a memory budget (by default 30% of the input columns), the buckets
-// are processed in rounds of about equal size; a byte per row remembers each row's bucket (or that it is a dropped
-// row not to copy), so the scatter and each round read one byte per row to find their rows.
-// The extra memory of a call stays near that budget, plus that byte per row and the scratch of
-// one bucket per thread. Large buffers are on transparent huge pages
+// are processed in rounds of about equal size; a byte per row remembers each row's bucket (or
+// that it is a dropped row not to copy), so the scatter and each round read one byte per row to
+// find their rows. The extra memory of a call stays near that budget, plus that byte per row and
+// the scratch of one bucket per thread. Large buffers are on transparent huge pages
 // (detail/huge_pages.hpp): the kernel zeroes fresh memory about three times faster so.
 //
 // The visitor of an entity sees its rows in ascending time, and for equal times in the tie
