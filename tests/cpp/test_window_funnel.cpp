@@ -476,6 +476,62 @@ TEST(WindowFunnel, LargeUnsortedRoundsMatchSorted) {
     for (auto [id, lvl] : want) ASSERT_EQ(sorted.level[i++], lvl) << id;
 }
 
+// The (entity, time) kernel of the default mode reads an entity's rows in blocks of a few
+// thousand: long entities with many events per timestamp, so that blocks end inside a group,
+// codes and masks, against the reference and the grouped kernel.
+TEST(WindowFunnel, LongEntitiesAcrossBlocks) {
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        const unsigned steps = seed <= 2 ? 7 : 4;
+        const bool multi = seed % 2 == 0;
+        auto e = random_events(seed, 6, 12'000, steps, 2500, multi ? 0.3 : 0.0);
+        events sorted = e;
+        sorted.permute(order_by(e, true, seed));
+        std::vector<std::int32_t> code;
+        if (!multi)
+            for (auto mk : sorted.mask) code.push_back(mk ? std::countr_zero(mk) : -1);
+        for (std::int64_t window : {0, 2, 40}) {
+            const auto want = reference(e, window, steps, {});
+            auto o = opts(window, steps);
+            o.per_entity = true;
+            o.order = input_order::entity_time;
+            event_columns v = sorted.view();
+            if (!multi) v = {.entity = sorted.entity, .time = sorted.time, .step = code};
+            const auto r = window_funnel(v, o);
+            ASSERT_EQ(r.level.size(), want.size());
+            std::size_t i = 0;
+            for (auto [id, lvl] : want) {
+                ASSERT_EQ(r.entity[i], id);
+                EXPECT_EQ(r.level[i], lvl) << "seed " << seed << " window " << window << " entity " << id;
+                ++i;
+            }
+            o.order = input_order::unsorted;
+            EXPECT_EQ(window_funnel(e.view(), o).level, r.level);
+        }
+    }
+    // One group of steps 1, 2, 0, 3 (in that row order) at one timestamp reaches level 4 only
+    // when taken whole; it is placed after `lead` rows matching no step, for leads around every
+    // power of two a block could have, so that some block ends inside it.
+    events e;
+    std::int64_t id = 0;
+    for (std::size_t base : {256u, 512u, 1024u, 2048u, 4096u, 8192u})
+        for (std::size_t lead = base - 4; lead <= base + 1; ++lead, ++id) {
+            for (std::size_t x = 0; x < lead; ++x) e.add(id, static_cast<std::int64_t>(x / 3), 0);
+            for (unsigned step : {1u, 2u, 0u, 3u}) e.add(id, 1'000'000, std::uint64_t{1} << step);
+        }
+    std::vector<std::int32_t> code;
+    for (auto mk : e.mask) code.push_back(mk ? std::countr_zero(mk) : -1);
+    auto o = opts(0, 4);
+    o.per_entity = true;
+    o.order = input_order::entity_time;
+    for (bool codes : {false, true}) {
+        event_columns v = e.view();
+        if (codes) v = {.entity = e.entity, .time = e.time, .step = code};
+        const auto r = window_funnel(v, o);
+        ASSERT_EQ(r.level.size(), static_cast<std::size_t>(id));
+        for (std::size_t k = 0; k < r.level.size(); ++k) EXPECT_EQ(r.level[k], 4) << "entity " << k << " codes " << codes;
+    }
+}
+
 // Time order streams through a table of entity states while the entities are few (below 2^17)
 // and groups otherwise: both sides of that limit, every mode, codes and masks, 1 to 3 threads,
 // against the (entity, time) kernel on the same events.

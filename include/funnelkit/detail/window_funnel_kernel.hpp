@@ -103,5 +103,26 @@ struct funnel_machine {
     }
 };
 
+/// funnel_machine<false, false, false>::apply (the default mode) written without branches on
+/// the data, for kernels that hold an entity's chain starts as one array: chain[j] (j >= 1) is
+/// the start of the chain that reached level j, funnel_machine's first[j-1], and chain[0] is
+/// scratch that receives `ts`, so step 0 reads like every other step. The machine stops at the
+/// last level; here later groups keep running, which changes no level (levels only grow).
+/// Entries above `level` must be initialised (to anything): they are read, never used.
+/// Step k (0-based) of a group at time ts; chain[0] must hold ts.
+inline void apply_default_step(std::int64_t ts, unsigned k, std::uint64_t window, unsigned& level,
+                               std::int64_t* chain) noexcept {
+    // A chain at level k (or above) moves on when ts is within the window of its start.
+    const bool ok = (level >= k) & (static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(chain[k]) <= window);
+    chain[k + 1] = ok ? chain[k] : chain[k + 1];
+    level = ok & (level <= k) ? k + 1 : level;
+}
+
+inline void apply_default(std::int64_t ts, std::uint64_t s, std::uint64_t window, unsigned& level,
+                          std::int64_t* chain) noexcept {
+    chain[0] = ts;
+    for (; s; s &= s - 1) apply_default_step(ts, static_cast<unsigned>(std::countr_zero(s)), window, level, chain);
+}
+
 }  // namespace detail
 FUNNELKIT_END_NAMESPACE

@@ -336,6 +336,133 @@ unsigned once_level(std::size_t n, Time time_at, Mask mask_at, std::uint64_t win
     return level;
 }
 
+// What the kernels need to know of a step machine: which parts of a group it reads.
+template <class Machine>
+struct machine_traits;
+template <bool StrictOrder, bool StrictIncrease, bool Dedup>
+struct machine_traits<detail::funnel_machine<StrictOrder, StrictIncrease, Dedup>> {
+    static constexpr bool dedup = Dedup;
+    static constexpr bool last = StrictIncrease;
+    static constexpr bool strict_order = StrictOrder;
+};
+
+// Applies the groups of one entity's events that match a step (k of them, time ascending,
+// with their step codes or masks) after the pending group (gts, s), which they may continue.
+// The last group stays pending: the next block of the entity may continue it.
+template <bool Codes>
+inline void apply_groups(const std::int64_t* times, const std::uint8_t* codes, const std::uint64_t* masks, std::size_t k,
+                         std::int64_t& pending_time, std::uint64_t& pending_steps, std::uint64_t window, unsigned& level,
+                         std::int64_t* chain) {
+    const auto bit_of = [&](std::size_t q) {
+        if constexpr (Codes) return std::uint64_t{1} << codes[q];
+        else return masks[q];
+    };
+    std::int64_t g = pending_time;
+    std::uint64_t s = pending_steps;
+    std::size_t q = 0;
+    for (; q < k && times[q] == g; ++q) s |= bit_of(q);
+    if (q < k) {
+        detail::apply_default(g, s, window, level, chain);
+        for (;;) {
+            g = times[q];
+            if constexpr (Codes) {
+                // A group of one event, the common case: its one step, no loop over the bits.
+                if (q + 1 < k && times[q + 1] != g) {
+                    chain[0] = g;
+                    detail::apply_default_step(g, codes[q], window, level, chain);
+                    ++q;
+                    continue;
+                }
+            }
+            s = bit_of(q);
+            for (++q; q < k && times[q] == g; ++q) s |= bit_of(q);
+            if (q == k) break;
+            detail::apply_default(g, s, window, level, chain);
+        }
+    }
+    pending_time = g;
+    pending_steps = s;
+}
+
+// The default mode over rows grouped by entity, time ascending. An entity's rows are checked
+// and its events that match a step copied (time and step code, or time and mask) into small
+// buffers, with no branch on the data; the groups of the copy then go through apply_default.
+// On event streams where most events match no step this takes about a fifth less time than
+// running the step machine over every row, whose branches mispredict on such rows.
+inline void run_entity_time_default(const job& j, std::size_t begin, std::size_t end, partial& out) {
+    constexpr std::size_t block = 2048;
+    std::int64_t times[block];
+    std::uint64_t masks[block];
+    std::uint8_t codes[block];
+    std::int64_t chain[65];
+    // One unsigned comparison for INT64_MIN < time <= max_time, as in row_mask.
+    constexpr std::uint64_t least = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::min()) + 1;
+    const std::uint64_t span = static_cast<std::uint64_t>(j.max_time) - least;
+    const std::int64_t* const ent = j.ent;
+    const std::int64_t* const tim = j.tim;
+    const std::uint64_t window = j.window;
+    const std::uint64_t invalid = ~j.valid;
+    const unsigned steps = j.steps;
+    // Throws the error of row x (the row_mask checks first, then the order of time).
+    const auto fail = [&](std::size_t x, std::int64_t previous) {
+        row_mask(j, x);
+        broken_promise("time", x, tim[x], previous, "(entity, time)");
+    };
+    std::size_t i = begin;
+    while (i < end) {
+        const std::int64_t e = ent[i];
+        std::size_t stop = i + 1;
+        while (stop < end && ent[stop] == e) ++stop;
+        std::fill(chain, chain + steps + 1, std::int64_t{0});
+        unsigned level = 0;
+        std::int64_t gts = tim[i];  // the pending group: its time and steps
+        std::uint64_t s = 0;
+        std::int64_t prev = tim[i];
+        for (std::size_t b = i; b < stop; b += block) {
+            const std::size_t stop_block = std::min(stop, b + block);
+            std::size_t k = 0;
+            if (j.code) {
+                const std::int32_t* const code = j.code;
+                for (std::size_t x = b; x < stop_block; ++x) {
+                    const std::int32_t c = code[x];
+                    const std::int64_t t = tim[x];
+                    // -1 <= c < steps, the time in range and not before the previous row's.
+                    const bool bad = (static_cast<std::uint32_t>(c) + 1u > steps) | (t < prev) |
+                                     (static_cast<std::uint64_t>(t) - least > span);
+                    if (bad) [[unlikely]] fail(x, prev);
+                    prev = t;
+                    times[k] = t;
+                    codes[k] = static_cast<std::uint8_t>(c);
+                    k += c >= 0;
+                }
+            } else {
+                const std::uint64_t* const mask = j.mask;
+                for (std::size_t x = b; x < stop_block; ++x) {
+                    const std::uint64_t m = mask[x];
+                    const std::int64_t t = tim[x];
+                    const bool bad = ((m & invalid) != 0) | (t < prev) | (static_cast<std::uint64_t>(t) - least > span);
+                    if (bad) [[unlikely]] fail(x, prev);
+                    prev = t;
+                    times[k] = t;
+                    masks[k] = m;
+                    k += m != 0;
+                }
+            }
+            if (j.code) apply_groups<true>(times, codes, masks, k, gts, s, window, level, chain);
+            else apply_groups<false>(times, codes, masks, k, gts, s, window, level, chain);
+        }
+        detail::apply_default(gts, s, window, level, chain);
+        if (j.check_order && stop < end && ent[stop] < e) [[unlikely]]
+            broken_promise("entity", stop, ent[stop], e, "(entity, time)");
+        out.counts.add(level);
+        if (j.per_entity) {
+            out.entity.push_back(e);
+            out.level.push_back(static_cast<std::uint8_t>(level));
+        }
+        i = stop;
+    }
+}
+
 // Rows grouped by entity, time ascending within an entity: one sequential pass, no table.
 template <class Machine>
 void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::size_t end, partial& out) {
@@ -360,6 +487,11 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
             }
             i = k;
         }
+        return;
+    }
+    using traits = machine_traits<Machine>;
+    if constexpr (!traits::strict_order && !traits::dedup && !traits::last) {
+        run_entity_time_default(j, begin, end, out);
         return;
     }
     std::int64_t first[64];
@@ -479,14 +611,6 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
 // nothing, when its table would outgrow `max_entities` (the caller then groups).
 // 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
-
-template <class Machine>
-struct machine_traits;
-template <bool StrictOrder, bool StrictIncrease, bool Dedup>
-struct machine_traits<detail::funnel_machine<StrictOrder, StrictIncrease, Dedup>> {
-    static constexpr bool dedup = Dedup;
-    static constexpr bool last = StrictIncrease;
-};
 
 /// Which of `parts` stream threads takes entity e: cheap, and spread enough for balance (the
 /// answer does not depend on it).
