@@ -606,9 +606,10 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
 // order, so its pending group (the steps seen at its latest timestamp) is applied when a later
 // timestamp shows up, and the pending groups of all entities at the end: the same groups, in
 // the same order, as the grouped kernels apply. With threads, thread `part` of `parts` takes
-// the entities a one-multiply hash assigns to it, and lists its rows of each block before
-// hashing them (mix64 costs more than the rest of a skipped row). Returns false, having changed
-// nothing, when its table would outgrow `max_entities` (the caller then groups).
+// the entities a one-multiply hash assigns to it. Rows go a block at a time: first listed
+// without a branch on the data, then through the table (a branch on whether a row matches a
+// step mispredicts on a third of the rows). Returns false, having changed nothing, when its
+// table would outgrow `max_entities` (the caller then groups).
 // 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
 
@@ -633,14 +634,10 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
     filter.reset();
     const std::int64_t* ent = j.ent;
     bool fresh;
-    // One row of this thread's entities given its hash: false when the table outgrew
-    // max_entities.
-    const auto row = [&](std::size_t i, std::uint64_t h) -> bool {
+    // One row of this thread's entities given its hash and step mask, the entity not known to
+    // be in the table: false when the table outgrew max_entities.
+    const auto row = [&](std::size_t i, std::uint64_t h, std::uint64_t m) -> bool {
         const std::int64_t e = ent[i];
-        const std::uint64_t m = row_mask(j, i);
-        // An event matching no step only makes its entity known (outside strict_order):
-        // skipped when the filter saw the entity last.
-        if (m == 0 && !j.keep_other && !filter.fresh(e, h)) return true;
         std::int64_t* st = table.find_or_insert_hashed(e, h, fresh);
         if (fresh && table.size() > max_entities) [[unlikely]] return false;
         if (m == 0 && !j.keep_other) return true;
@@ -670,43 +667,49 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
         if constexpr (traits::dedup) st[3] = static_cast<std::int64_t>(d);
         return true;
     };
-    // The hash of a row is computed once, `ahead` rows early, to prefetch the row's slot.
+    // A block at a time. This thread's rows of the block (all of them with one thread) are
+    // checked, hashed and listed without a branch, except those that match no step and whose
+    // entity the filter saw last: outside strict_order they only make their entity known, and
+    // the filter sees only entities of listed rows. The listed rows then go through the table,
+    // their slots prefetched `ahead` rows early. With threads, the rows of this thread are
+    // found first, by the one-multiply hash of stream_part (mix64 costs more).
     constexpr std::size_t ahead = 16;
-    if (parts == 1) {
-        std::uint64_t ring[ahead];
-        for (std::size_t i = 0; i < std::min(ahead, j.n); ++i) {
-            ring[i] = detail::mix64(static_cast<std::uint64_t>(ent[i]));
-            table.prefetch_hashed(ring[i]);
+    constexpr std::size_t block = 512;
+    std::uint32_t mine[block];
+    std::uint32_t list[block];
+    std::uint64_t hash[block];
+    std::uint64_t masks[block];
+    const auto list_rows = [&](std::size_t b, std::size_t count, auto row_at) {
+        std::size_t k = 0;
+        for (std::size_t x = 0; x < count; ++x) {
+            const std::size_t i = b + row_at(x);
+            const std::int64_t id = ent[i];
+            const std::uint64_t m = row_mask(j, i);
+            const std::uint64_t h = detail::mix64(static_cast<std::uint64_t>(id));
+            list[k] = static_cast<std::uint32_t>(i - b);
+            hash[k] = h;
+            masks[k] = m;
+            k += (m != 0) | j.keep_other | filter.fresh(id, h);
         }
-        for (std::size_t i = 0; i < j.n; ++i) {
-            const std::uint64_t h = ring[i % ahead];
-            if (i + ahead < j.n) {
-                const std::uint64_t h2 = detail::mix64(static_cast<std::uint64_t>(ent[i + ahead]));
-                ring[i % ahead] = h2;
-                table.prefetch_hashed(h2);
-            }
-            if (!row(i, h)) return false;
-        }
-    } else {
-        // A block at a time: this thread's rows of the block listed without a branch (a
-        // branch on a random owner mispredicts on every other row), then hashed, prefetched
-        // `ahead` rows early and streamed in order.
-        constexpr std::size_t block = 512;
-        std::uint32_t mine[block];
-        std::uint64_t hash[block];
-        for (std::size_t b = 0; b < j.n; b += block) {
-            const std::size_t e = std::min(j.n, b + block);
-            std::size_t k = 0;
+        return k;
+    };
+    for (std::size_t b = 0; b < j.n; b += block) {
+        const std::size_t e = std::min(j.n, b + block);
+        std::size_t k;
+        if (parts == 1) {
+            k = list_rows(b, e - b, [](std::size_t x) { return x; });
+        } else {
+            std::size_t c = 0;
             for (std::size_t i = b; i < e; ++i) {
-                mine[k] = static_cast<std::uint32_t>(i - b);
-                k += stream_part(ent[i], parts) == part;
+                mine[c] = static_cast<std::uint32_t>(i - b);
+                c += stream_part(ent[i], parts) == part;
             }
-            for (std::size_t q = 0; q < k; ++q) hash[q] = detail::mix64(static_cast<std::uint64_t>(ent[b + mine[q]]));
-            for (std::size_t q = 0; q < std::min(ahead, k); ++q) table.prefetch_hashed(hash[q]);
-            for (std::size_t q = 0; q < k; ++q) {
-                if (q + ahead < k) table.prefetch_hashed(hash[q + ahead]);
-                if (!row(b + mine[q], hash[q])) return false;
-            }
+            k = list_rows(b, c, [&](std::size_t x) { return mine[x]; });
+        }
+        for (std::size_t q = 0; q < std::min(ahead, k); ++q) table.prefetch_hashed(hash[q]);
+        for (std::size_t q = 0; q < k; ++q) {
+            if (q + ahead < k) table.prefetch_hashed(hash[q + ahead]);
+            if (!row(b + list[q], hash[q], masks[q])) return false;
         }
     }
     table.for_each([&](std::int64_t id, std::int64_t* st) {
