@@ -726,6 +726,23 @@ TEST(WindowFunnel, FirstBadRowWithAnyThreads) {
     tim[20001] = 0;
     tim[15000] = 1;
     for (unsigned threads : {1u, 2u, 3u, 4u}) expect_error(input_order::time, threads, "column 'time', row 15000: value 1");
+    // A bad step code before the broken promise: the promise is checked first, also by one
+    // thread streaming the rows (which meets the bad code first).
+    tim[15000] = 15000;
+    code[9000] = 7;
+    for (unsigned threads : {1u, 2u, 3u, 4u}) expect_error(input_order::time, threads, "column 'time', row 20001: value 0");
+    // More entities than a time-order stream keeps: the stream gives up, and a promise broken
+    // after that point is still reported.
+    const std::size_t many = (std::size_t{1} << 17) + 5000;
+    ent.resize(many);
+    tim.resize(many);
+    code.assign(many, 0);
+    for (std::size_t i = 0; i < many; ++i) {
+        ent[i] = static_cast<std::int64_t>(i);
+        tim[i] = static_cast<std::int64_t>(i);
+    }
+    tim[many - 10] = 3;
+    for (unsigned threads : {1u, 2u}) expect_error(input_order::time, threads, "row " + std::to_string(many - 10) + ": value 3");
 }
 
 // The smallest int64 is reserved for "no time" across the library: as a timestamp it is an

@@ -611,6 +611,22 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
 // step mispredicts on a third of the rows). Returns false, having changed nothing, when its
 // table would outgrow `max_entities` (the caller then groups).
 // 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
+// Throws at the first row whose time is smaller than the previous row's (the promise of time
+// order broken), each of `threads` threads checking a share of the rows.
+inline void check_time_promise(const job& j, unsigned threads) {
+    std::vector<std::size_t> first(threads, j.n);
+    detail::run_workers(threads, [&](unsigned t) {
+        const std::size_t b = std::max<std::size_t>(1, j.n * t / threads), e = j.n * (t + 1) / threads;
+        for (std::size_t i = b; i < e; ++i)
+            if (j.tim[i] < j.tim[i - 1]) [[unlikely]] {
+                first[t] = i;
+                break;
+            }
+    });
+    const std::size_t i = *std::min_element(first.begin(), first.end());
+    if (i < j.n) broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
+}
+
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
 
 /// Which of `parts` stream threads takes entity e: cheap, and spread enough for balance (the
@@ -693,11 +709,27 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
         }
         return k;
     };
+    // With one thread the promise of time order (j.check_order) is checked here, block by
+    // block; a bad row met first is reported only when the promise holds on every row.
+    std::int64_t previous = j.n ? j.tim[0] : 0;
     for (std::size_t b = 0; b < j.n; b += block) {
         const std::size_t e = std::min(j.n, b + block);
         std::size_t k;
         if (parts == 1) {
-            k = list_rows(b, e - b, [](std::size_t x) { return x; });
+            try {
+                k = list_rows(b, e - b, [](std::size_t x) { return x; });
+            } catch (const invalid_argument&) {
+                if (j.check_order) check_time_promise(j, 1);
+                throw;
+            }
+            if (j.check_order) {
+                bool broken = false;
+                for (std::size_t i = b; i < e; ++i) {
+                    broken |= j.tim[i] < previous;
+                    previous = j.tim[i];
+                }
+                if (broken) [[unlikely]] check_time_promise(j, 1);
+            }
         } else {
             std::size_t c = 0;
             for (std::size_t i = b; i < e; ++i) {
@@ -749,24 +781,12 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         // Time order streams through a table of entity states (one per thread) while the
         // entities are few enough for the table to stay in cache; with more, grouping measured
         // faster (the table misses the cache on every row).
-        if (order == input_order::time && j.check_order) {
-            // The promise checked by every thread over its share of the rows; the first broken
-            // row is reported.
-            std::vector<std::size_t> first(threads, j.n);
-            detail::run_workers(threads, [&](unsigned t) {
-                const std::size_t b = std::max<std::size_t>(1, j.n * t / threads), e = j.n * (t + 1) / threads;
-                for (std::size_t i = b; i < e; ++i)
-                    if (j.tim[i] < j.tim[i - 1]) [[unlikely]] {
-                        first[t] = i;
-                        break;
-                    }
-            });
-            const std::size_t i = *std::min_element(first.begin(), first.end());
-            if (i < j.n) broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
-        }
+        // One thread streaming checks the promise of time order as it goes; otherwise first.
+        if (order == input_order::time && j.check_order && (j.once || threads > 1)) check_time_promise(j, threads);
         if (order == input_order::time && !j.once) {
             if (threads == 1) {
                 if (run_time_stream(j, mc, stream_max_entities, parts[0])) return;
+                if (j.check_order) check_time_promise(j, 1);  // the stream stopped before the end
             } else {
                 // Each thread streams its share of the entities into a part of its own; the
                 // parts are kept only when every thread's entities fitted.
