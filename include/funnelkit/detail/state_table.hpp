@@ -70,22 +70,10 @@ public:
     }
 
     /// find_or_insert() given the key's mix64 hash; the common case inline.
-    std::int64_t* find_or_insert_hashed(std::int64_t key, std::uint64_t hash, bool& fresh) {
+    [[gnu::always_inline]] std::int64_t* find_or_insert_hashed(std::int64_t key, std::uint64_t hash, bool& fresh) {
         for (std::size_t pos = static_cast<std::size_t>(hash) & mask_;; pos = (pos + 1) & mask_) {
             std::int64_t* s = base_ + pos * stride_;
-            if (!used(pos)) {
-                if ((size_ + 1) * 4 > capacity_ * 3) [[unlikely]] {
-                    rehash(capacity_ * 2);
-                    pos = (static_cast<std::size_t>(hash) - 1) & mask_;  // the step below: the new home slot
-                    continue;
-                }
-                s[0] = key;
-                for (std::size_t w = 1; w < stride_; ++w) s[w] = 0;
-                used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
-                ++size_;
-                fresh = true;
-                return s + 1;
-            }
+            if (!used(pos)) [[unlikely]] return insert(pos, key, hash, fresh);
             if (s[0] == key) {
                 fresh = false;
                 return s + 1;
@@ -108,6 +96,22 @@ public:
     }
 
 private:
+    // Inserts key at its free slot pos (growing the table first when full).
+    [[gnu::noinline]] std::int64_t* insert(std::size_t pos, std::int64_t key, std::uint64_t hash, bool& fresh) {
+        if ((size_ + 1) * 4 > capacity_ * 3) {
+            rehash(capacity_ * 2);
+            pos = static_cast<std::size_t>(hash) & mask_;
+            while (used(pos)) pos = (pos + 1) & mask_;
+        }
+        std::int64_t* s = base_ + pos * stride_;
+        s[0] = key;
+        for (std::size_t w = 1; w < stride_; ++w) s[w] = 0;
+        used_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
+        ++size_;
+        fresh = true;
+        return s + 1;
+    }
+
     bool used(std::size_t pos) const noexcept { return (used_[pos >> 6] >> (pos & 63)) & 1u; }
 
     std::size_t home(std::int64_t key) const noexcept {
