@@ -10,6 +10,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "funnelkit/detail/entity_index.hpp"
@@ -346,36 +347,36 @@ struct machine_traits<detail::funnel_machine<StrictOrder, StrictIncrease, Dedup>
     static constexpr bool strict_order = StrictOrder;
 };
 
-// Applies the groups of one entity's events that match a step (k of them, time ascending,
-// with their step codes or masks) after the pending group (gts, s), which they may continue.
-// The last group stays pending: the next block of the entity may continue it.
-template <bool Codes>
-inline void apply_groups(const std::int64_t* times, const std::uint8_t* codes, const std::uint64_t* masks, std::size_t k,
-                         std::int64_t& pending_time, std::uint64_t& pending_steps, std::uint64_t window, unsigned& level,
-                         std::int64_t* chain) {
-    const auto bit_of = [&](std::size_t q) {
-        if constexpr (Codes) return std::uint64_t{1} << codes[q];
-        else return masks[q];
+// Applies the groups of one entity's events that match a step (k of them, time ascending: the
+// time of event q is time_at(q), its step code or mask step_at(q)) after the pending group
+// (pending_time, pending_steps), which they may continue. The last group stays pending: the
+// next events of the entity may continue it.
+template <bool Codes, class TimeAt, class StepAt>
+inline void apply_groups(std::size_t k, TimeAt time_at, StepAt step_at, std::int64_t& pending_time,
+                         std::uint64_t& pending_steps, std::uint64_t window, unsigned& level, std::int64_t* chain) {
+    const auto bit_of = [&](std::size_t q) -> std::uint64_t {
+        if constexpr (Codes) return std::uint64_t{1} << step_at(q);
+        else return step_at(q);
     };
     std::int64_t g = pending_time;
     std::uint64_t s = pending_steps;
     std::size_t q = 0;
-    for (; q < k && times[q] == g; ++q) s |= bit_of(q);
+    for (; q < k && time_at(q) == g; ++q) s |= bit_of(q);
     if (q < k) {
         detail::apply_default(g, s, window, level, chain);
         for (;;) {
-            g = times[q];
+            g = time_at(q);
             if constexpr (Codes) {
                 // A group of one event, the common case: its one step, no loop over the bits.
-                if (q + 1 < k && times[q + 1] != g) {
+                if (q + 1 < k && time_at(q + 1) != g) {
                     chain[0] = g;
-                    detail::apply_default_step(g, codes[q], window, level, chain);
+                    detail::apply_default_step(g, step_at(q), window, level, chain);
                     ++q;
                     continue;
                 }
             }
             s = bit_of(q);
-            for (++q; q < k && times[q] == g; ++q) s |= bit_of(q);
+            for (++q; q < k && time_at(q) == g; ++q) s |= bit_of(q);
             if (q == k) break;
             detail::apply_default(g, s, window, level, chain);
         }
@@ -448,8 +449,11 @@ inline void run_entity_time_default(const job& j, std::size_t begin, std::size_t
                     k += m != 0;
                 }
             }
-            if (j.code) apply_groups<true>(times, codes, masks, k, gts, s, window, level, chain);
-            else apply_groups<false>(times, codes, masks, k, gts, s, window, level, chain);
+            const auto time_at = [&](std::size_t q) { return times[q]; };
+            if (j.code)
+                apply_groups<true>(k, time_at, [&](std::size_t q) { return codes[q]; }, gts, s, window, level, chain);
+            else
+                apply_groups<false>(k, time_at, [&](std::size_t q) { return masks[q]; }, gts, s, window, level, chain);
         }
         detail::apply_default(gts, s, window, level, chain);
         if (j.check_order && stop < end && ent[stop] < e) [[unlikely]]
@@ -551,6 +555,8 @@ struct code_payload {
 template <class Payload, class Machine>
 void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned threads, std::vector<partial>& parts) {
     using P = typename Payload::type;
+    using traits = machine_traits<Machine>;
+    constexpr bool default_mode = !traits::strict_order && !traits::dedup && !traits::last;
     grouping_options go;
     go.threads = threads;
     go.visit_dropped = true;
@@ -569,6 +575,16 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
             level = once_level(
                 rows.size(), [&](std::size_t x) { return rows[x].time; },
                 [&](std::size_t x) { return Payload::mask(rows[x].payload); }, j.window, j.steps, once[t], once_masks[t]);
+        } else if (!rows.empty() && default_mode) {
+            std::int64_t chain[65];
+            std::fill(chain, chain + j.steps + 1, std::int64_t{0});
+            std::int64_t g = rows[0].time;
+            std::uint64_t s = 0;
+            // Every kept event matches a step (keep_other is false in the default mode).
+            apply_groups<std::is_same_v<Payload, code_payload>>(
+                rows.size(), [&](std::size_t q) { return rows[q].time; }, [&](std::size_t q) { return rows[q].payload; }, g,
+                s, j.window, level, chain);
+            detail::apply_default(g, s, j.window, level, chain);
         } else if (!rows.empty()) {
             bool done = false;
             std::int64_t gts = rows[0].time;
