@@ -777,3 +777,51 @@ TEST(WindowFunnel, SmallestInt64IsNotATimestamp) {
                 << "order " << static_cast<int>(order) << " threads " << threads;
         }
 }
+
+// Rows promised in (entity, time) order are cut between threads at entity boundaries. A broken
+// entity order at a cut is still the error of its row, named only when no earlier row is bad:
+// the first bad row of the input, whatever the thread count (a step code at row 10 comes before
+// an entity decrease at row 10000, where two or four threads cut 20000 rows).
+TEST(WindowFunnel, EntityOrderBrokenAtAThreadCutIsNotReportedBeforeEarlierRows) {
+    const std::size_t n = 20000;
+    std::vector<std::int64_t> ent(n), tim(n);
+    std::vector<std::int32_t> code(n, 0);
+    const auto reset = [&] {
+        for (std::size_t i = 0; i < n; ++i) {
+            // Entities of 10 rows, ascending, then from row 10000 on smaller ids again.
+            ent[i] = static_cast<std::int64_t>(i / 10) - (i >= 10000 ? 5000 : 0);
+            tim[i] = static_cast<std::int64_t>(i % 10);
+            code[i] = 0;
+        }
+    };
+    const auto error_of = [&](unsigned threads, bool masks) -> std::string {
+        auto o = opts(10, 3);
+        o.order = input_order::entity_time;
+        o.threads = threads;
+        std::vector<std::uint64_t> mask(n);
+        for (std::size_t i = 0; i < n; ++i) mask[i] = code[i] < 0 ? 0 : std::uint64_t{1} << (code[i] & 63);
+        try {
+            if (masks) window_funnel({.entity = ent, .time = tim, .step_mask = mask}, o);
+            else window_funnel({.entity = ent, .time = tim, .step = code}, o);
+        } catch (const funnelkit::invalid_argument& ex) {
+            return ex.what();
+        }
+        return "no error";
+    };
+    for (bool masks : {false, true}) {
+        reset();
+        code[10] = 7;  // a step code beyond 3 steps (a mask with bit 7)
+        const std::string step = masks ? "column 'step_mask', row 10" : "column 'step', row 10";
+        for (unsigned threads : {1u, 2u, 3u, 4u})
+            EXPECT_NE(error_of(threads, masks).find(step), std::string::npos) << error_of(threads, masks) << " threads " << threads;
+        reset();
+        tim[15] = -3;  // time decreasing within entity 1
+        for (unsigned threads : {1u, 2u, 3u, 4u})
+            EXPECT_NE(error_of(threads, masks).find("column 'time', row 15: value -3"), std::string::npos)
+                << error_of(threads, masks) << " threads " << threads;
+        reset();  // only the entity order broken: named at its row with any thread count
+        for (unsigned threads : {1u, 2u, 3u, 4u})
+            EXPECT_NE(error_of(threads, masks).find("column 'entity', row 10000: value -4000"), std::string::npos)
+                << error_of(threads, masks) << " threads " << threads;
+    }
+}
