@@ -456,7 +456,7 @@ inline void run_entity_time_default(const job& j, std::size_t begin, std::size_t
                 apply_groups<false>(k, time_at, [&](std::size_t q) { return masks[q]; }, gts, s, window, level, chain);
         }
         detail::apply_default(gts, s, window, level, chain);
-        if (j.check_order && stop < end && ent[stop] < e) [[unlikely]]
+        if (j.check_order && stop < j.n && ent[stop] < e) [[unlikely]]
             broken_promise("entity", stop, ent[stop], e, "(entity, time)");
         out.counts.add(level);
         if (j.per_entity) {
@@ -468,6 +468,8 @@ inline void run_entity_time_default(const job& j, std::size_t begin, std::size_t
 }
 
 // Rows grouped by entity, time ascending within an entity: one sequential pass, no table.
+// Rows [begin, end) start and end at entity boundaries; the promised entity order is checked
+// up to the row after `end` (a thread's range ends where the next one's begins).
 template <class Machine>
 void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::size_t end, partial& out) {
     if (j.once) {
@@ -483,7 +485,7 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
             const unsigned level = once_level(
                 k - i, [&](std::size_t x) { return j.tim[i + x]; }, [&](std::size_t x) { return j.mask[i + x]; },
                 j.window, j.steps, g, masks);
-            if (j.check_order && k < end && j.ent[k] < e) [[unlikely]] broken_promise("entity", k, j.ent[k], e, "(entity, time)");
+            if (j.check_order && k < j.n && j.ent[k] < e) [[unlikely]] broken_promise("entity", k, j.ent[k], e, "(entity, time)");
             out.counts.add(level);
             if (j.per_entity) {
                 out.entity.push_back(e);
@@ -523,7 +525,7 @@ void run_entity_time(const job& j, const Machine& mc, std::size_t begin, std::si
             other |= m == 0;
         }
         if (!done) mc.apply(gts, s, d, other, level, first, last);
-        if (j.check_order && i < end && j.ent[i] < e) [[unlikely]]
+        if (j.check_order && i < j.n && j.ent[i] < e) [[unlikely]]
             broken_promise("entity", i, j.ent[i], e, "(entity, time)");
         out.counts.add(level);
         if (j.per_entity) {
@@ -788,8 +790,8 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         for (unsigned t = 1; t < threads; ++t) {
             std::size_t c = std::max(cut[t - 1], j.n / threads * t);
             while (c > 0 && c < j.n && j.ent[c] == j.ent[c - 1]) ++c;
-            if (j.check_order && c > 0 && c < j.n && j.ent[c] < j.ent[c - 1])
-                broken_promise("entity", c, j.ent[c], j.ent[c - 1], "(entity, time)");
+            // An entity order broken at the cut is found by the thread before it, after its
+            // own rows, so the first bad row of the input is named whatever the thread count.
             cut[t] = c;
         }
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
