@@ -618,17 +618,6 @@ void run_grouped(const job& j, const Machine& mc, bool keep_other, unsigned thre
                        visit, go);
 }
 
-// Time order with few entities: one pass over the rows as they come, every entity's chain
-// state in a hash table that stays in cache (funnelkit/detail/state_table.hpp, slots
-// prefetched some rows ahead), nothing copied or sorted. An entity's rows arrive in time
-// order, so its pending group (the steps seen at its latest timestamp) is applied when a later
-// timestamp shows up, and the pending groups of all entities at the end: the same groups, in
-// the same order, as the grouped kernels apply. With threads, thread `part` of `parts` takes
-// the entities a one-multiply hash assigns to it. Rows go a block at a time: first listed
-// without a branch on the data, then through the table (a branch on whether a row matches a
-// step mispredicts on a third of the rows). Returns false, having changed nothing, when its
-// table would outgrow `max_entities` (the caller then groups).
-// 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
 // Throws at the first row whose time is smaller than the previous row's (the promise of time
 // order broken), each of `threads` threads checking a share of the rows.
 inline void check_time_promise(const job& j, unsigned threads) {
@@ -645,45 +634,55 @@ inline void check_time_promise(const job& j, unsigned threads) {
     if (i < j.n) broken_promise("time", i, j.tim[i], j.tim[i - 1], "time");
 }
 
+// Time order with few entities: one pass over the rows as they come, every entity's chain
+// state in a hash table that stays in cache (funnelkit/detail/state_table.hpp, slots
+// prefetched some rows ahead), nothing copied or sorted. An entity's rows arrive in time
+// order, so its pending group (the steps seen at its latest timestamp) is applied when a later
+// timestamp shows up, and the pending groups of all entities at the end: the same groups, in
+// the same order, as the grouped kernels apply. The drivers below return false, having changed
+// nothing, when a table would outgrow `max_entities` (the caller then groups).
+// 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
+// Rows a stream lists at a time, and how far ahead of the table its slots are prefetched.
+inline constexpr std::size_t stream_block = 512;
+inline constexpr std::size_t stream_ahead = 16;
 
-/// Which of `parts` stream threads takes entity e: cheap, and spread enough for balance (the
-/// answer does not depend on it).
-inline unsigned stream_part(std::int64_t e, unsigned parts) noexcept {
-    const std::uint64_t x = static_cast<std::uint64_t>(e) * 0x9E3779B97F4A7C15ull;
-    return static_cast<unsigned>(((x >> 32) * parts) >> 32);
-}
+// Rows of a block listed for the table: entity, time, the entity's hash and the step mask.
+struct stream_rows {
+    std::int64_t entity[stream_block];
+    std::int64_t time[stream_block];
+    std::uint64_t hash[stream_block];
+    std::uint64_t mask[stream_block];
+};
 
+// The entities of a stream (all of them, or a thread's share): their chain states in a table.
 template <class Machine>
-bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, partial& out, unsigned part = 0,
-                     unsigned parts = 1) {
+class time_stream {
     using traits = machine_traits<Machine>;
     // Words of a state: flags (level, pending group, final level, an event matching no step
     // in the group), the group's time, its steps, [its repeated steps], first[steps], [last[steps]].
-    constexpr std::int64_t pending_bit = 1 << 8, done_bit = 1 << 9, other_bit = 1 << 10;
-    const std::size_t at_first = traits::dedup ? 4 : 3;
-    const std::size_t words = at_first + j.steps * (traits::last ? 2 : 1);
-    detail::state_table table(words, 4096);
-    detail::drop_filter filter;
-    filter.reset();
-    const std::int64_t* ent = j.ent;
-    bool fresh;
-    // One row of this thread's entities given its hash and step mask, the entity not known to
-    // be in the table: false when the table outgrew max_entities.
-    const auto row = [&](std::size_t i, std::uint64_t h, std::uint64_t m) -> bool {
-        const std::int64_t e = ent[i];
-        std::int64_t* st = table.find_or_insert_hashed(e, h, fresh);
-        if (fresh && table.size() > max_entities) [[unlikely]] return false;
-        if (m == 0 && !j.keep_other) return true;
+    static constexpr std::int64_t pending_bit = 1 << 8, done_bit = 1 << 9, other_bit = 1 << 10;
+
+public:
+    time_stream(const job& j, const Machine& mc, std::size_t max_entities)
+        : j_(j), mc_(mc), max_(max_entities), at_first_(traits::dedup ? 4 : 3),
+          table_(at_first_ + j.steps * (traits::last ? 2 : 1), 4096) {}
+
+    /// An event of entity e (given its hash) at time ts with step mask m: false when the table
+    /// outgrew max_entities.
+    bool take(std::int64_t e, std::int64_t ts, std::uint64_t hash, std::uint64_t m) {
+        bool fresh;
+        std::int64_t* st = table_.find_or_insert_hashed(e, hash, fresh);
+        if (fresh && table_.size() > max_) [[unlikely]] return false;
+        if (m == 0 && !j_.keep_other) return true;
         std::int64_t flags = st[0];
         if (flags & done_bit) return true;
-        const std::int64_t ts = j.tim[i];
         std::uint64_t s = static_cast<std::uint64_t>(st[2]);
         std::uint64_t d = traits::dedup ? static_cast<std::uint64_t>(st[3]) : 0;
         bool other = (flags & other_bit) != 0;
         if ((flags & pending_bit) && ts != st[1]) {
             unsigned level = static_cast<unsigned>(flags & 0xff);
-            const bool done = mc.apply(st[1], s, d, other, level, st + at_first, st + at_first + j.steps);
+            const bool done = mc_.apply(st[1], s, d, other, level, st + at_first_, st + at_first_ + j_.steps);
             flags = static_cast<std::int64_t>(level) | (done ? done_bit : 0);
             s = d = 0;
             other = false;
@@ -700,79 +699,213 @@ bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, 
         st[2] = static_cast<std::int64_t>(s);
         if constexpr (traits::dedup) st[3] = static_cast<std::int64_t>(d);
         return true;
-    };
-    // A block at a time. This thread's rows of the block (all of them with one thread) are
-    // checked, hashed and listed without a branch, except those that match no step and whose
-    // entity the filter saw last: outside strict_order they only make their entity known, and
-    // the filter sees only entities of listed rows. The listed rows then go through the table,
-    // their slots prefetched `ahead` rows early. With threads, the rows of this thread are
-    // found first, by the one-multiply hash of stream_part (mix64 costs more).
-    constexpr std::size_t ahead = 16;
-    constexpr std::size_t block = 512;
-    std::uint32_t mine[block];
-    std::uint32_t list[block];
-    std::uint64_t hash[block];
-    std::uint64_t masks[block];
-    const auto list_rows = [&](std::size_t b, std::size_t count, auto row_at) {
+    }
+
+    /// The first k listed rows, the table slots prefetched ahead: false when the table
+    /// outgrew max_entities.
+    bool take_all(const stream_rows& r, std::size_t k) {
+        for (std::size_t q = 0; q < std::min(stream_ahead, k); ++q) table_.prefetch_hashed(r.hash[q]);
+        for (std::size_t q = 0; q < k; ++q) {
+            if (q + stream_ahead < k) table_.prefetch_hashed(r.hash[q + stream_ahead]);
+            if (!take(r.entity[q], r.time[q], r.hash[q], r.mask[q])) return false;
+        }
+        return true;
+    }
+
+    /// Applies every entity's pending group and reports the levels.
+    void finish(partial& out) {
+        table_.for_each([&](std::int64_t id, std::int64_t* st) {
+            unsigned level = static_cast<unsigned>(st[0] & 0xff);
+            if ((st[0] & pending_bit) && !(st[0] & done_bit))
+                mc_.apply(st[1], static_cast<std::uint64_t>(st[2]), traits::dedup ? static_cast<std::uint64_t>(st[3]) : 0,
+                          (st[0] & other_bit) != 0, level, st + at_first_, st + at_first_ + j_.steps);
+            out.counts.add(level);
+            if (j_.per_entity) {
+                out.entity.push_back(id);
+                out.level.push_back(static_cast<std::uint8_t>(level));
+            }
+        });
+    }
+
+private:
+    const job& j_;
+    const Machine& mc_;
+    std::size_t max_;
+    std::size_t at_first_;
+    detail::state_table table_;
+};
+
+// Which rows of a stream go through the table. Rows are checked, hashed and listed a block at
+// a time without a branch on the data (a branch on whether a row matches a step mispredicts on
+// a third of the rows), except rows that match no step and whose entity the filter saw last:
+// outside strict_order they only make their entity known, and the filter only holds entities
+// of listed rows, whose table the entity is then sure to reach.
+class stream_lister {
+public:
+    stream_lister() { filter_.reset(); }
+
+    /// Lists rows b + row_at(x), x < count, into `out`; returns how many.
+    template <class RowAt>
+    std::size_t list(const job& j, std::size_t b, std::size_t count, RowAt row_at, stream_rows& out) {
         std::size_t k = 0;
         for (std::size_t x = 0; x < count; ++x) {
             const std::size_t i = b + row_at(x);
-            const std::int64_t id = ent[i];
+            const std::int64_t id = j.ent[i];
             const std::uint64_t m = row_mask(j, i);
             const std::uint64_t h = detail::mix64(static_cast<std::uint64_t>(id));
-            list[k] = static_cast<std::uint32_t>(i - b);
-            hash[k] = h;
-            masks[k] = m;
-            k += (m != 0) | j.keep_other | filter.fresh(id, h);
+            out.entity[k] = id;
+            out.time[k] = j.tim[i];
+            out.hash[k] = h;
+            out.mask[k] = m;
+            k += (m != 0) | j.keep_other | filter_.fresh(id, h);
         }
         return k;
-    };
-    // With one thread the promise of time order (j.check_order) is checked here, block by
-    // block; a bad row met first is reported only when the promise holds on every row.
-    std::int64_t previous = j.n ? j.tim[0] : 0;
-    for (std::size_t b = 0; b < j.n; b += block) {
-        const std::size_t e = std::min(j.n, b + block);
+    }
+
+    /// Every row of [b, e) in order, also checking the promise of time order when the job
+    /// carries one (`previous`: the time of row b - 1, or of row b). A bad row met here is
+    /// reported only when the promise holds on every row of the input.
+    std::size_t list_in_order(const job& j, std::size_t b, std::size_t e, std::int64_t& previous, stream_rows& out) {
         std::size_t k;
-        if (parts == 1) {
+        try {
+            k = list(j, b, e - b, [](std::size_t x) { return x; }, out);
+        } catch (const invalid_argument&) {
+            if (j.check_order) check_time_promise(j, 1);
+            throw;
+        }
+        if (j.check_order) {
+            bool broken = false;
+            for (std::size_t i = b; i < e; ++i) {
+                broken |= j.tim[i] < previous;
+                previous = j.tim[i];
+            }
+            if (broken) [[unlikely]] check_time_promise(j, 1);
+        }
+        return k;
+    }
+
+private:
+    detail::drop_filter filter_;
+};
+
+// One thread: list a block, take it, and so on.
+template <class Machine>
+bool run_time_stream(const job& j, const Machine& mc, std::size_t max_entities, partial& out) {
+    time_stream<Machine> stream(j, mc, max_entities);
+    stream_lister lister;
+    auto rows = std::make_unique<stream_rows>();
+    std::int64_t previous = j.n ? j.tim[0] : 0;
+    for (std::size_t b = 0; b < j.n; b += stream_block) {
+        const std::size_t k = lister.list_in_order(j, b, std::min(j.n, b + stream_block), previous, *rows);
+        if (!stream.take_all(*rows, k)) return false;
+    }
+    stream.finish(out);
+    return true;
+}
+
+// Two threads: a pipeline. The first thread lists the blocks (checking the promise of time
+// order as it goes) and copies them into a ring, the second takes them through the table.
+// (Listing into the ring directly measured slower than listing into memory of the first
+// thread's own and copying; giving the first thread a share of the entities to take through a
+// table of its own measured slower too.) Errors are those of one thread going through the rows
+// in order.
+template <class Machine>
+bool run_time_stream_pipeline(const job& j, const Machine& mc, std::size_t max_entities, partial& out) {
+    struct slot {
+        std::size_t k;
+        stream_rows rows;
+    };
+    constexpr std::size_t ring = 64;  // blocks in flight, 1 MiB
+    std::vector<slot> slots(ring);
+    const std::size_t blocks = (j.n + stream_block - 1) / stream_block;
+    std::atomic<std::size_t> listed{0}, taken{0};  // blocks, counted from the start
+    std::atomic<bool> stop{false};
+    bool fitted = true;
+    // Waits until ready(counter) holds, spinning a little first; false when the other side
+    // stopped (it then moves `counter` past every block and wakes the waiter).
+    const auto wait_until = [&](std::atomic<std::size_t>& counter, auto ready) {
+        std::size_t v = counter.load(std::memory_order_acquire);
+        for (unsigned spins = 0; !ready(v); ++spins) {
+            if (spins >= 256) counter.wait(v, std::memory_order_acquire);
+            v = counter.load(std::memory_order_acquire);
+        }
+        return !stop.load(std::memory_order_acquire);
+    };
+    const auto give_up = [&](std::atomic<std::size_t>& other) {
+        stop.store(true, std::memory_order_release);
+        other.store(blocks + ring, std::memory_order_release);
+        other.notify_all();
+    };
+    detail::run_workers(2, [&](unsigned t) {
+        if (t == 0) {
+            stream_lister lister;
+            auto rows = std::make_unique<stream_rows>();
+            std::int64_t previous = j.n ? j.tim[0] : 0;
             try {
-                k = list_rows(b, e - b, [](std::size_t x) { return x; });
-            } catch (const invalid_argument&) {
-                if (j.check_order) check_time_promise(j, 1);
+                for (std::size_t blk = 0; blk < blocks; ++blk) {
+                    const std::size_t b = blk * stream_block;
+                    const std::size_t k = lister.list_in_order(j, b, std::min(j.n, b + stream_block), previous, *rows);
+                    if (!wait_until(taken, [&](std::size_t v) { return v + ring > blk; })) return;
+                    slot& sl = slots[blk % ring];
+                    std::copy_n(rows->entity, k, sl.rows.entity);
+                    std::copy_n(rows->time, k, sl.rows.time);
+                    std::copy_n(rows->hash, k, sl.rows.hash);
+                    std::copy_n(rows->mask, k, sl.rows.mask);
+                    sl.k = k;
+                    listed.store(blk + 1, std::memory_order_release);
+                    listed.notify_one();
+                }
+            } catch (...) {
+                give_up(listed);
                 throw;
             }
-            if (j.check_order) {
-                bool broken = false;
-                for (std::size_t i = b; i < e; ++i) {
-                    broken |= j.tim[i] < previous;
-                    previous = j.tim[i];
-                }
-                if (broken) [[unlikely]] check_time_promise(j, 1);
-            }
         } else {
-            std::size_t c = 0;
-            for (std::size_t i = b; i < e; ++i) {
-                mine[c] = static_cast<std::uint32_t>(i - b);
-                c += stream_part(ent[i], parts) == part;
+            time_stream<Machine> stream(j, mc, max_entities);
+            for (std::size_t blk = 0; blk < blocks; ++blk) {
+                if (!wait_until(listed, [&](std::size_t v) { return v > blk; })) return;
+                const slot& sl = slots[blk % ring];
+                if (!stream.take_all(sl.rows, sl.k)) {
+                    fitted = false;
+                    give_up(taken);
+                    return;
+                }
+                taken.store(blk + 1, std::memory_order_release);
+                taken.notify_one();
             }
-            k = list_rows(b, c, [&](std::size_t x) { return mine[x]; });
-        }
-        for (std::size_t q = 0; q < std::min(ahead, k); ++q) table.prefetch_hashed(hash[q]);
-        for (std::size_t q = 0; q < k; ++q) {
-            if (q + ahead < k) table.prefetch_hashed(hash[q + ahead]);
-            if (!row(b + list[q], hash[q], masks[q])) return false;
-        }
-    }
-    table.for_each([&](std::int64_t id, std::int64_t* st) {
-        unsigned level = static_cast<unsigned>(st[0] & 0xff);
-        if ((st[0] & pending_bit) && !(st[0] & done_bit))
-            mc.apply(st[1], static_cast<std::uint64_t>(st[2]), traits::dedup ? static_cast<std::uint64_t>(st[3]) : 0,
-                     (st[0] & other_bit) != 0, level, st + at_first, st + at_first + j.steps);
-        out.counts.add(level);
-        if (j.per_entity) {
-            out.entity.push_back(id);
-            out.level.push_back(static_cast<std::uint8_t>(level));
+            stream.finish(out);
         }
     });
+    return fitted;
+}
+
+/// Which of `parts` stream threads takes entity e: cheap, and spread enough for balance (the
+/// answer does not depend on it).
+inline unsigned stream_part(std::int64_t e, unsigned parts) noexcept {
+    const std::uint64_t x = static_cast<std::uint64_t>(e) * 0x9E3779B97F4A7C15ull;
+    return static_cast<unsigned>(((x >> 32) * parts) >> 32);
+}
+
+// More threads: thread `part` of `parts` takes the entities stream_part assigns to it, finding
+// its rows of each block first, then listing and taking them. The caller checks the promise
+// of time order first.
+template <class Machine>
+bool run_time_stream_part(const job& j, const Machine& mc, std::size_t max_entities, partial& out, unsigned part,
+                          unsigned parts) {
+    time_stream<Machine> stream(j, mc, max_entities);
+    stream_lister lister;
+    auto rows = std::make_unique<stream_rows>();
+    std::uint32_t mine[stream_block];
+    for (std::size_t b = 0; b < j.n; b += stream_block) {
+        const std::size_t e = std::min(j.n, b + stream_block);
+        std::size_t c = 0;
+        for (std::size_t i = b; i < e; ++i) {
+            mine[c] = static_cast<std::uint32_t>(i - b);
+            c += stream_part(j.ent[i], parts) == part;
+        }
+        const std::size_t k = lister.list(j, b, c, [&](std::size_t x) { return mine[x]; }, *rows);
+        if (!stream.take_all(*rows, k)) return false;
+    }
+    stream.finish(out);
     return true;
 }
 
@@ -796,15 +929,22 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         }
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
     } else {
-        // Time order streams through a table of entity states (one per thread) while the
-        // entities are few enough for the table to stay in cache; with more, grouping measured
-        // faster (the table misses the cache on every row).
-        // One thread streaming checks the promise of time order as it goes; otherwise first.
-        if (order == input_order::time && j.check_order && (j.once || threads > 1)) check_time_promise(j, threads);
-        if (order == input_order::time && !j.once) {
-            if (threads == 1) {
-                if (run_time_stream(j, mc, stream_max_entities, parts[0])) return;
-                if (j.check_order) check_time_promise(j, 1);  // the stream stopped before the end
+        // Time order streams through tables of entity states while the entities are few
+        // enough for a table to stay in cache; with more, grouping measured faster (the table
+        // misses the cache on every row). One or two threads streaming check the promise of
+        // time order as they go, in row order; otherwise it is checked first.
+        const bool stream = order == input_order::time && !j.once;
+        if (order == input_order::time && j.check_order && (!stream || threads > 2)) check_time_promise(j, threads);
+        if (stream) {
+            if (threads <= 2) {
+                std::vector<partial> streamed(parts);
+                const bool fitted = threads == 1 ? run_time_stream(j, mc, stream_max_entities, streamed[0])
+                                                 : run_time_stream_pipeline(j, mc, stream_max_entities, streamed[1]);
+                if (fitted) {
+                    parts.swap(streamed);
+                    return;
+                }
+                if (j.check_order) check_time_promise(j, threads);  // the stream stopped before the end
             } else {
                 // Each thread streams its share of the entities into a part of its own; the
                 // parts are kept only when every thread's entities fitted.
@@ -812,7 +952,7 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
                 std::vector<char> fitted(threads, 0);
                 try {
                     run_threads(threads, streamed, [&](unsigned t, partial& p) {
-                        fitted[t] = run_time_stream(j, mc, stream_max_entities, p, t, threads);
+                        fitted[t] = run_time_stream_part(j, mc, stream_max_entities, p, t, threads);
                     });
                 } catch (const invalid_argument&) {
                     // A bad row: each thread meets the first of its own entities' rows, so the
