@@ -99,6 +99,16 @@ struct [[gnu::packed]] partitioned_row {
 /// threads == 1) and rethrows the exception of the lowest-numbered thread that threw.
 void run_workers(unsigned threads, const std::function<void(unsigned)>& body);
 
+/// Tells the CPU that the thread is spinning on a value another thread will change (less
+/// power, and the sibling hyperthread runs faster meanwhile).
+inline void cpu_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
 /// How group_by_entity() splits its work: 2^bits hash bins of the entity, rounds of
 /// consecutive bins whose rows fit in the budget.
 struct grouping_plan {
