@@ -18,6 +18,7 @@
 #include "funnelkit/config.hpp"
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/huge_pages.hpp"
+#include "funnelkit/detail/prefetch.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
 namespace detail {
@@ -31,6 +32,7 @@ inline std::size_t estimate_distinct(const std::int64_t* keys, std::size_t n) no
     constexpr std::size_t registers = std::size_t{1} << bits;
     std::uint8_t reg[registers] = {};
     for (std::size_t i = 0; i < n; ++i) {
+        prefetch_ahead(i, n, keys);
         const std::uint64_t h = mix64(static_cast<std::uint64_t>(keys[i]));
         const auto rank = static_cast<std::uint8_t>(std::countl_zero((h << bits) | (std::uint64_t{1} << (bits - 1))) + 1);
         std::uint8_t& r = reg[h >> (64 - bits)];

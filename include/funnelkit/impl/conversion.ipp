@@ -265,6 +265,10 @@ conversion_counts count_reach(const stage_model& model, const Records& records, 
     fold_by_entity(
         records.entity, 3,
         [&](std::size_t i, std::int64_t* w, bool fresh) {
+            if (has_seg)
+                detail::prefetch_ahead(i, n, tim, stg, seg);
+            else
+                detail::prefetch_ahead(i, n, tim, stg);
             entity_state e = fresh ? entity_state{} : entity_state{static_cast<std::uint64_t>(w[0]), w[1],
                                                                       static_cast<std::int32_t>(w[2])};
             observe(e, model.rank(stg[i]), tim[i], has_seg ? std::int32_t{seg[i]} : conversion_counts::overall);
