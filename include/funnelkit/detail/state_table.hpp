@@ -63,9 +63,10 @@ public:
         return std::bit_ceil(std::max<std::size_t>(16, entities + entities / 3 + 1));
     }
 
-    void prefetch(std::int64_t key) const noexcept { prefetch_hashed(mix64(static_cast<std::uint64_t>(key))); }
+    // Always inlined, as every function that only prefetches (detail/prefetch.hpp).
+    [[gnu::always_inline]] void prefetch(std::int64_t key) const noexcept { prefetch_hashed(mix64(static_cast<std::uint64_t>(key))); }
     /// prefetch() given the key's mix64 hash.
-    void prefetch_hashed(std::uint64_t hash) const noexcept {
+    [[gnu::always_inline]] void prefetch_hashed(std::uint64_t hash) const noexcept {
         const std::int64_t* p = base_ + (static_cast<std::size_t>(hash) & mask_) * stride_;
         __builtin_prefetch(p);
         if (stride_ > 8) __builtin_prefetch(p + 8);
