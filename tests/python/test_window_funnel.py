@@ -261,6 +261,28 @@ def test_missing_labels_name_the_row():
         window_funnel(df, window=600, steps=["view", "signup"])
 
 
+def test_nullable_columns_without_missing_values_read_as_numpy_ones():
+    """Nullable integer columns (as pandas makes them with dtype_backend="numpy_nullable")
+    holding no missing value give the answer of the same numpy columns, in every order; a
+    missing value is an error naming its column and row."""
+    rng = np.random.default_rng(11)
+    n = 5_000
+    df = pd.DataFrame({"entity": rng.integers(0, 300, n), "time": np.sort(rng.integers(0, 5_000, n)),
+                       "step": rng.integers(-1, 4, n).astype(np.int32)})
+    want = window_funnel(df, window=300, steps=4, order="time", per_entity=True)
+    for dtypes in ({"entity": "Int64", "time": "Int64", "step": "Int32"}, {"entity": "UInt32", "time": "Int32"},
+                   {"time": "int64[pyarrow]", "step": "int8[pyarrow]"}):
+        nullable = df.astype(dtypes)
+        for order, frame in (("time", nullable), ("unsorted", nullable.sample(frac=1.0, random_state=2))):
+            got = window_funnel(frame, window=300, steps=4, order=order, per_entity=True)
+            assert got == want, (dtypes, order)
+            np.testing.assert_array_equal(np.asarray(got.level), np.asarray(want.level))
+    missing = df.astype({"time": "Int64"})
+    missing.loc[17, "time"] = pd.NA
+    with pytest.raises(TypeError, match="column 'time', row 17: value nan"):
+        window_funnel(missing, window=300, steps=4)
+
+
 @pytest.mark.parametrize("modes", [(), ("strict_order",), ("strict_deduplication", "strict_increase"),
                                    ("strict_once",)], ids=lambda m: "+".join(m) or "default")
 def test_row_order_and_threads_never_change_an_answer(modes):

@@ -112,13 +112,13 @@ def column(data: Any, name: str, option: str | None = None, *, labels: bool = Fa
             return col  # kept as a Categorical series: category_codes() reads its codes
         if getattr(col.dtype, "tz", None) is not None:
             col = col.dt.tz_convert("UTC").dt.tz_localize(None)
-        # Nullable integer and boolean columns (pandas extension dtypes) come as float64 with
-        # NaN for missing values. A numpy dtype cannot hold a missing integer: no scan for
-        # missing values there (it cost a few milliseconds per column of 1e7 rows).
-        if not isinstance(col.dtype, np.dtype) and (
-            str(col.dtype) in ("Int64", "Int32", "boolean") or (col.dtype.kind in "iub" and col.hasnans)
-        ):
-            col = col.astype("float64")
+        # Nullable integer and boolean columns (pandas extension dtypes): without a missing
+        # value, as their numpy dtype (as if the caller had passed a numpy column); with one,
+        # float64 with NaN, which the checks downstream report at its row. A numpy dtype cannot
+        # hold a missing integer: no scan there (it cost a few milliseconds per 1e7 rows).
+        if not isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+            plain = getattr(col.dtype, "numpy_dtype", None)
+            col = col.astype("float64") if plain is None or col.hasnans else col.astype(plain)
         arr = col.to_numpy()
     elif cmod.startswith("polars"):
         if str(col.dtype).startswith("Categorical") or str(col.dtype).startswith("Enum"):
