@@ -25,5 +25,15 @@ template <class... T>
     }
 }
 
+/// prefetch_ahead() for a pass over one column of any width: once per cache line of it, the
+/// line 2 KiB ahead (a row distance suits passes over several columns of mixed widths; for one
+/// column of bytes it would ask for the same line eight times, too close).
+template <class T>
+[[gnu::always_inline]] inline void prefetch_column(std::size_t i, std::size_t n, const T* column) noexcept {
+    constexpr std::size_t per_line = sizeof(T) >= 64 ? 1 : 64 / sizeof(T);
+    constexpr std::size_t ahead = sizeof(T) >= 2048 ? 1 : 2048 / sizeof(T);
+    if (i % per_line == 0) __builtin_prefetch(column + std::min(i + ahead, n - 1));
+}
+
 }  // namespace detail
 FUNNELKIT_END_NAMESPACE
