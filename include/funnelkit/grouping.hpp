@@ -9,22 +9,26 @@
 //      remembered so that an entity with no row left is still visited (it counts, at level 0),
 //      and not even that when a small per-thread filter saw a row of the entity last; the pass
 //      has no branch on the row (both questions are close to coin flips on real data);
-//   2. partitions the kept rows by a hash of the entity into buckets (a radix partition with
-//      one histogram pass and one scatter pass), sized so that a bucket fits in cache; a kept
-//      row is written whole (entity, time, payload packed), so that each bucket is one output
-//      stream of the scatter;
+//   2. partitions the kept rows by a hash of the entity into buckets. Usually in the same pass:
+//      each thread writes a kept row whole (entity, time, payload packed) into a chunk of its
+//      bucket, cut from one arena of half the input columns' size (a dropped row's entity goes
+//      to a second chunk list, when it must be remembered), so every row is read once. When
+//      the rows would not fit the arena (judged at an eighth of the rows, or met later), that
+//      pass stops and a radix partition in two passes takes over: one histogram pass, then a
+//      scatter pass, in rounds of buckets that fit a smaller budget;
 //   3. within each bucket, numbers the entities with a small hash table, groups the rows by
 //      entity with a counting sort and sorts each entity's rows by time (ties by the kernel's
 //      tie order), all in cache;
 //   4. hands every entity's rows to the kernel's visitor.
-// Threads split the two passes by row ranges and then take buckets one at a time (largest
-// first), so a thread never waits for another except at the two barriers. When the buffers of
-// all buckets would exceed a memory budget (by default 30% of the input columns), the buckets
-// are processed in rounds of about equal size; a byte per row remembers each row's bucket (or
-// that it is a dropped row not to copy), so the scatter and each round read one byte per row to
-// find their rows. The extra memory of a call stays near that budget, plus that byte per row and
-// the scratch of one bucket per thread. Large buffers are on transparent huge pages
-// (detail/huge_pages.hpp): the kernel zeroes fresh memory about three times faster so.
+// Threads split the passes by row ranges and then take buckets one at a time (largest first),
+// so a thread never waits for another except between passes. The extra memory of a call is
+// at most the arena (half the input columns: entity, time and payload) plus the scratch of
+// one bucket per thread. In the two-pass form, when the buffers of all buckets would exceed a
+// budget (by default 30% of the input columns), the buckets are processed in rounds of about
+// equal size; a byte per row remembers each row's bucket (or that it is a dropped row not to
+// copy), so the scatter and each round read one byte per row to find their rows. Large
+// buffers are on transparent huge pages (detail/huge_pages.hpp): the kernel zeroes fresh
+// memory about three times faster so.
 //
 // The visitor of an entity sees its rows in ascending time, and for equal times in the tie
 // order the kernel gives (by default none: ties come in an unspecified order, which suits
@@ -54,6 +58,7 @@
 #include "funnelkit/config.hpp"
 #include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/huge_pages.hpp"
+#include "funnelkit/detail/prefetch.hpp"
 #include "funnelkit/detail/state_table.hpp"
 
 FUNNELKIT_BEGIN_NAMESPACE
@@ -70,9 +75,10 @@ struct grouping_options {
     unsigned threads = 1;
     /// Visit entities all of whose rows were dropped (with no rows), once each.
     bool visit_dropped = true;
-    /// Bytes the partitioned rows may take at once; 0: 30% of the input columns (entity, time
-    /// and payload), at least 8 MiB. More rows than fit are processed in rounds of about equal
-    /// size.
+    /// Bytes the partitioned rows may take at once; 0: half the input columns (entity, time and
+    /// payload) for the one-pass partition and, when the rows do not fit in that, 30% of them
+    /// for the two-pass one, at least 8 MiB each. More rows than fit are processed in rounds of
+    /// about equal size.
     std::size_t budget_bytes = 0;
 };
 
@@ -206,6 +212,32 @@ private:
     std::size_t size_ = 0;
 };
 
+/// A run of one bin's rows, contiguous in one buffer.
+template <class T>
+struct row_run {
+    const T* data;
+    std::size_t size;
+};
+
+/// Bits of the single-pass partition of group_by_entity for n rows (0 to 5).
+unsigned fused_grouping_bits(std::size_t n);
+
+/// Bytes of a chunk of the single-pass partition: small enough that the chunks left partly
+/// filled (two per bin and thread) take at most 1/16 of the arena; at least 4 KiB, at most
+/// 256 KiB, a multiple of 64.
+std::size_t grouping_chunk_bytes(std::size_t arena_bytes, std::size_t bins, unsigned threads);
+
+/// What a worker of group_by_entity keeps from bin to bin.
+template <class Payload>
+struct grouping_scratch {
+    bucket_index index;
+    std::vector<std::int64_t> ids;
+    std::vector<std::uint32_t> start;
+    std::vector<std::uint32_t> dense;
+    std::vector<grouped_row<Payload>> rows;
+    std::vector<grouped_row<Payload>> tmp;
+};
+
 /// Stable LSD radix sort of rows by time, 11 bits a pass over time - min (passes whose digit is
 /// the same for every row are skipped); `tmp` is scratch of the same length.
 template <class Payload>
@@ -292,10 +324,10 @@ inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, c
 /// `visit(thread, entity, std::span<const grouped_row<Payload>> rows)` once per entity, its
 /// kept rows in ascending time (ties in `tie_less` order). `classify(row, Payload& payload)`
 /// returns whether the row is kept and fills its payload; it may throw for a bad row (the
-/// exception of the lowest row range is rethrown) and is called again with the same row, so it
-/// must be a pure function of the row. With options.visit_dropped, an entity none of whose rows
-/// was kept is visited once with no rows. visit runs on `options.threads` threads (thread =
-/// 0..threads-1); calls with the same thread number never overlap.
+/// exception of the lowest row range is rethrown) and may be called again with the same row,
+/// so it must be a pure function of the row. With options.visit_dropped, an entity none of
+/// whose rows was kept is visited once with no rows. visit runs on `options.threads` threads
+/// (thread = 0..threads-1); calls with the same thread number never overlap.
 template <class Payload, class Classify, class Visit, class TieLess = no_tie_order>
 void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::int64_t> time, Classify&& classify,
                      Visit&& visit, const grouping_options& options, TieLess tie_less = {}) {
@@ -303,15 +335,255 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
     if (n == 0) return;
     const unsigned threads =
         std::max(1u, static_cast<unsigned>(std::min<std::size_t>(options.threads, std::max<std::size_t>(1, n / 8192))));
-    // Bins by a multiply-shift of the hash's high half: up to 127, so that a row's code (bin,
-    // kept bit, or the skip code 0x7f) fits in a byte.
-    const std::size_t bins = std::min<std::size_t>(127, std::size_t{1} << detail::grouping_bits(n));
     const bool dropped_too = options.visit_dropped;
     const std::int64_t* ent = entity.data();
     const std::int64_t* tim = time.data();
     const auto chunk = [&](unsigned t) {
         return std::pair<std::size_t, std::size_t>{n * t / threads, n * (t + 1) / threads};
     };
+    using part_row = detail::partitioned_row<Payload>;
+    using kept_run = detail::row_run<part_row>;
+    using drop_run = detail::row_run<std::int64_t>;
+    constexpr std::size_t row_bytes = sizeof(part_row);
+
+    // Step 3 for one bin, whose kept rows and dropped entities come as runs in any order.
+    std::vector<detail::grouping_scratch<Payload>> work(threads);
+    const auto group_bin = [&](unsigned t, std::span<const kept_run> kr, std::span<const drop_run> dr) {
+        detail::grouping_scratch<Payload>& s = work[t];
+        std::size_t m = 0;
+        for (const kept_run& r : kr) m += r.size;
+        // Number the entities and count their rows, then group them by a counting sort.
+        s.index.reset(m / 8 + 16);
+        s.ids.clear();
+        s.start.clear();
+        s.dense.resize(m);
+        std::uint32_t* dense = s.dense.data();
+        for (const kept_run& r : kr)
+            for (std::size_t i = 0; i < r.size; ++i) {
+                bool fresh;
+                const std::int64_t id = r.data[i].entity;
+                const std::uint32_t d = s.index.insert(id, fresh);
+                if (fresh) {
+                    s.ids.push_back(id);
+                    s.start.push_back(0);
+                }
+                ++s.start[d];
+                *dense++ = d;
+            }
+        const std::size_t ne = s.ids.size();
+        std::uint32_t acc = 0;
+        for (std::size_t k = 0; k < ne; ++k) {
+            const std::uint32_t c = s.start[k];
+            s.start[k] = acc;
+            acc += c;
+        }
+        s.start.push_back(acc);
+        if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
+        grouped_row<Payload>* gr = s.rows.data();
+        // start[k] serves as the cursor of entity k, then is shifted back.
+        dense = s.dense.data();
+        for (const kept_run& r : kr)
+            for (std::size_t i = 0; i < r.size; ++i) gr[s.start[*dense++]++] = {r.data[i].time, r.data[i].payload};
+        for (std::size_t k = ne; k > 0; --k) s.start[k] = s.start[k - 1];
+        s.start[0] = 0;
+        for (std::size_t k = 0; k < ne; ++k) {
+            grouped_row<Payload>* eb = gr + s.start[k];
+            grouped_row<Payload>* ee = gr + s.start[k + 1];
+            detail::sort_entity_rows(eb, ee, tie_less, s.tmp);
+            visit(t, s.ids[k], std::span<const grouped_row<Payload>>(eb, ee));
+        }
+        for (const drop_run& r : dr)
+            for (std::size_t i = 0; i < r.size; ++i) {
+                bool fresh;
+                s.index.insert(r.data[i], fresh);
+                if (fresh) visit(t, r.data[i], std::span<const grouped_row<Payload>>());
+            }
+    };
+    // Step 4's schedule: threads take bins one at a time, largest first.
+    const auto group_bins = [&](std::vector<std::size_t>& order, const auto& kept_rows_of, const auto& runs_of) {
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return kept_rows_of(a) > kept_rows_of(b); });
+        std::atomic<std::size_t> next{0};
+        detail::run_workers(threads, [&](unsigned t) {
+            for (;;) {
+                const std::size_t q = next.fetch_add(1, std::memory_order_relaxed);
+                if (q >= order.size()) break;
+                const auto [kr, dr] = runs_of(order[q]);
+                group_bin(t, kr, dr);
+            }
+        });
+    };
+
+    // The usual way: steps 1 and 2 in one pass. Each thread writes its kept rows and dropped
+    // entities straight into chunks per bin, taken from one arena of `fused_budget` bytes, so
+    // no histogram pass is needed and every row is read once. When the arena would overflow
+    // (on present trends at an eighth of the rows, or for real later), the pass stops and the
+    // two passes below take over with their rounds.
+    {
+        const std::size_t fused_budget =
+            options.budget_bytes ? options.budget_bytes : std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes / 2);
+        const std::size_t bins = std::size_t{1} << detail::fused_grouping_bits(n);
+        const std::size_t chunk_bytes = detail::grouping_chunk_bytes(fused_budget, bins, threads);
+        const std::size_t kept_cap = chunk_bytes / sizeof(part_row), drop_cap = chunk_bytes / sizeof(std::int64_t);
+        // On huge pages with one thread (fewer page faults: 115 against 137 ms for 1e7 rows);
+        // two threads faulting in huge pages at once measured erratic and up to twice slower
+        // than on small pages.
+        detail::huge_array<unsigned char> arena;
+        if (fused_budget >= chunk_bytes) arena = detail::huge_array<unsigned char>(fused_budget, threads == 1);
+        std::atomic<std::size_t> used{0};
+        std::atomic<bool> overflow{fused_budget < chunk_bytes};
+        // Chunk records of every thread: (bin, kept or dropped, start, rows).
+        struct record {
+            std::size_t bin;
+            bool kept;
+            void* data;
+            std::size_t size;
+        };
+        std::vector<std::vector<record>> records(threads);
+        // Each thread cuts its chunks from blocks of its own (2 MiB when the arena allows), so
+        // that threads do not write to the same pages.
+        const std::size_t block_bytes =
+            chunk_bytes * std::max<std::size_t>(1, std::min<std::size_t>(std::size_t{2} << 20, fused_budget / (4 * threads)) / chunk_bytes);
+        struct block {
+            unsigned char* at = nullptr;
+            unsigned char* end = nullptr;
+        };
+        const auto take = [&](block& k) -> unsigned char* {
+            if (static_cast<std::size_t>(k.end - k.at) < chunk_bytes) {
+                if (overflow.load(std::memory_order_relaxed)) return nullptr;
+                const std::size_t at = used.fetch_add(block_bytes, std::memory_order_relaxed);
+                if (at + chunk_bytes > fused_budget) {
+                    overflow.store(true, std::memory_order_relaxed);
+                    return nullptr;
+                }
+                k.at = arena.get() + at;
+                k.end = arena.get() + std::min(fused_budget, at + block_bytes);
+            }
+            unsigned char* q = k.at;
+            k.at += chunk_bytes;
+            return q;
+        };
+        bool failed = false;
+        try {
+            detail::run_workers(threads, [&](unsigned t) {
+                if (overflow.load(std::memory_order_relaxed)) return;
+                auto [b, e] = chunk(t);
+                struct cursor {
+                    part_row* kept;
+                    part_row* kept_end;
+                    std::int64_t* drop;
+                    std::int64_t* drop_end;
+                };
+                std::vector<cursor> cur(bins, cursor{nullptr, nullptr, nullptr, nullptr});
+                std::vector<record>& rec = records[t];
+                const auto close = [&](std::size_t bin) {
+                    cursor& c = cur[bin];
+                    if (c.kept) {
+                        part_row* first = c.kept_end - kept_cap;
+                        if (c.kept > first) rec.push_back({bin, true, first, static_cast<std::size_t>(c.kept - first)});
+                    }
+                    if (c.drop) {
+                        std::int64_t* first = c.drop_end - drop_cap;
+                        if (c.drop > first) rec.push_back({bin, false, first, static_cast<std::size_t>(c.drop - first)});
+                    }
+                };
+                block mine;
+                detail::drop_filter filter;
+                filter.reset();
+                const std::size_t check_at = b + (e - b) / 8;
+                std::size_t nk = 0, nd = 0;
+                Payload p{};
+                for (std::size_t i = b; i < e; ++i) {
+                    detail::prefetch_ahead(i, n, ent, tim);
+                    const std::int64_t id = ent[i];
+                    const std::uint64_t h = detail::mix64(static_cast<std::uint64_t>(id));
+                    const std::size_t bin = static_cast<std::size_t>(((h >> 32) * bins) >> 32);
+                    const bool keep = classify(i, p);
+                    const bool copy = filter.fresh(id, h) & !keep & dropped_too;
+                    cursor& c = cur[bin];
+                    // Both are written, and the cursors advance by whether the row is kept or
+                    // copied: no branch on either.
+                    if (c.kept == c.kept_end || c.drop == c.drop_end) [[unlikely]] {
+                        if (c.kept == c.kept_end) {
+                            if (c.kept) rec.push_back({bin, true, c.kept_end - kept_cap, kept_cap});
+                            auto* q = reinterpret_cast<part_row*>(take(mine));
+                            if (!q) return;
+                            c.kept = q;
+                            c.kept_end = q + kept_cap;
+                        }
+                        if (c.drop == c.drop_end) {
+                            if (c.drop) rec.push_back({bin, false, c.drop_end - drop_cap, drop_cap});
+                            auto* q = reinterpret_cast<std::int64_t*>(take(mine));
+                            if (!q) return;
+                            c.drop = q;
+                            c.drop_end = q + drop_cap;
+                        }
+                    }
+                    *c.kept = {id, tim[i], p};
+                    c.kept += keep;
+                    *c.drop = id;
+                    c.drop += copy;
+                    nk += keep;
+                    nd += copy;
+                    if (i == check_at && (nk * row_bytes + nd * 8) * 8 * threads > fused_budget) [[unlikely]] {
+                        overflow.store(true, std::memory_order_relaxed);
+                        return;
+                    }
+                }
+                for (std::size_t bin = 0; bin < bins; ++bin) close(bin);
+            });
+        } catch (...) {
+            // A thread that stopped at the overflow may not have reached the first bad row:
+            // the two passes below find it again.
+            if (!overflow.load()) throw;
+            failed = true;
+        }
+        if (!failed && !overflow.load()) {
+            // Every bin's runs, in the order of the threads' rows.
+            std::vector<std::size_t> first(bins + 1, 0), kept_rows(bins, 0);
+            for (const auto& rec : records)
+                for (const record& r : rec) {
+                    ++first[r.bin + 1];
+                    if (r.kept) kept_rows[r.bin] += r.size;
+                }
+            for (std::size_t b = 0; b < bins; ++b) first[b + 1] += first[b];
+            std::vector<kept_run> kept_runs;
+            std::vector<drop_run> drop_runs;
+            std::vector<std::size_t> kept_at(bins + 1, 0), drop_at(bins + 1, 0);
+            {
+                std::vector<std::size_t> kc(bins, 0), dc(bins, 0);
+                for (const auto& rec : records)
+                    for (const record& r : rec) (r.kept ? kc : dc)[r.bin] += 1;
+                for (std::size_t b = 0; b < bins; ++b) {
+                    kept_at[b + 1] = kept_at[b] + kc[b];
+                    drop_at[b + 1] = drop_at[b] + dc[b];
+                }
+                kept_runs.resize(kept_at[bins]);
+                drop_runs.resize(drop_at[bins]);
+                std::copy(kept_at.begin(), kept_at.end() - 1, kc.begin());
+                std::copy(drop_at.begin(), drop_at.end() - 1, dc.begin());
+                for (const auto& rec : records)
+                    for (const record& r : rec) {
+                        if (r.kept) kept_runs[kc[r.bin]++] = {static_cast<const part_row*>(r.data), r.size};
+                        else drop_runs[dc[r.bin]++] = {static_cast<const std::int64_t*>(r.data), r.size};
+                    }
+            }
+            std::vector<std::size_t> order;
+            for (std::size_t b = 0; b < bins; ++b)
+                if (kept_at[b + 1] > kept_at[b] || drop_at[b + 1] > drop_at[b]) order.push_back(b);
+            group_bins(
+                order, [&](std::size_t b) { return kept_rows[b]; },
+                [&](std::size_t b) {
+                    return std::pair{std::span<const kept_run>(kept_runs.data() + kept_at[b], kept_at[b + 1] - kept_at[b]),
+                                     std::span<const drop_run>(drop_runs.data() + drop_at[b], drop_at[b + 1] - drop_at[b])};
+                });
+            return;
+        }
+    }
+
+    // Rows that do not fit the arena: two passes over the input, and rounds of bins.
+    // Bins by a multiply-shift of the hash's high half: up to 127, so that a row's code (bin,
+    // kept bit, or the skip code 0x7f) fits in a byte.
+    const std::size_t bins = std::min<std::size_t>(127, std::size_t{1} << detail::grouping_bits(n));
 
     // Pass 1: per thread, kept and dropped rows per bin, and every row's code: its bin with the
     // kept bit for a kept row, its bin for a dropped row to copy, `skip` for a dropped row not
@@ -350,22 +622,10 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             kept_total[b] += kept[t][b];
             dropped_total[b] += dropped_too ? dropped[t][b] : 0;
         }
-    using part_row = detail::partitioned_row<Payload>;
-    constexpr std::size_t row_bytes = sizeof(part_row);
     const std::size_t budget =
         options.budget_bytes ? options.budget_bytes : std::max<std::size_t>(std::size_t{8} << 20, n * row_bytes * 3 / 10);
     const std::vector<std::size_t> rounds = detail::grouping_rounds(kept_total, dropped_total, row_bytes, budget);
 
-    // Scratch of each worker: the rows of one bucket grouped by entity, and its index.
-    struct scratch {
-        detail::bucket_index index;
-        std::vector<std::int64_t> ids;
-        std::vector<std::uint32_t> start;
-        std::vector<std::uint32_t> dense;
-        std::vector<grouped_row<Payload>> rows;
-        std::vector<grouped_row<Payload>> tmp;
-    };
-    std::vector<scratch> work(threads);
     // The round's rows, bin after bin: kept rows whole (one output stream per bin for the
     // scatter, not three), dropped rows only their entity.
     detail::huge_array<part_row> k_row;
@@ -374,6 +634,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
     std::vector<std::vector<std::size_t>> kept_at(threads, std::vector<std::size_t>(bins, 0));
     std::vector<std::vector<std::size_t>> drop_at(threads, std::vector<std::size_t>(bins, 0));
     std::vector<std::size_t> bin_start(bins + 1, 0), drop_start(bins + 1, 0);
+    std::vector<kept_run> one_kept(bins);  // each bin's rows, one run
+    std::vector<drop_run> one_drop(bins);
     std::vector<std::size_t> order;
 
     for (std::size_t r = 0; r + 1 < rounds.size(); ++r) {
@@ -427,69 +689,18 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 }
             }
         });
-        // Pass 3: threads take the round's bins, largest first.
+        // Pass 3: the round's bins.
         order.clear();
-        for (std::size_t b = lo; b < hi; ++b)
-            if (bin_start[b + 1] > bin_start[b] || drop_start[b + 1] > drop_start[b]) order.push_back(b);
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-            return bin_start[a + 1] - bin_start[a] > bin_start[b + 1] - bin_start[b];
-        });
-        std::atomic<std::size_t> next{0};
-        detail::run_workers(threads, [&](unsigned t) {
-            scratch& s = work[t];
-            for (;;) {
-                const std::size_t q = next.fetch_add(1, std::memory_order_relaxed);
-                if (q >= order.size()) break;
-                const std::size_t b = order[q];
-                const part_row* br = k_row.get() + bin_start[b];
-                const std::size_t m = bin_start[b + 1] - bin_start[b];
-                // Number the entities and count their rows, then group them by a counting sort.
-                s.index.reset(m / 8 + 16);
-                s.ids.clear();
-                s.start.clear();
-                s.dense.resize(m);
-                for (std::size_t i = 0; i < m; ++i) {
-                    bool fresh;
-                    const std::int64_t id = br[i].entity;
-                    const std::uint32_t d = s.index.insert(id, fresh);
-                    if (fresh) {
-                        s.ids.push_back(id);
-                        s.start.push_back(0);
-                    }
-                    ++s.start[d];
-                    s.dense[i] = d;
-                }
-                const std::size_t ne = s.ids.size();
-                std::uint32_t acc = 0;
-                for (std::size_t k2 = 0; k2 < ne; ++k2) {
-                    const std::uint32_t c = s.start[k2];
-                    s.start[k2] = acc;
-                    acc += c;
-                }
-                s.start.push_back(acc);
-                if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
-                grouped_row<Payload>* gr = s.rows.data();
-                // start[k] serves as the cursor of entity k, then is shifted back.
-                for (std::size_t i = 0; i < m; ++i) gr[s.start[s.dense[i]]++] = {br[i].time, br[i].payload};
-                for (std::size_t k2 = ne; k2 > 0; --k2) s.start[k2] = s.start[k2 - 1];
-                s.start[0] = 0;
-                for (std::size_t k2 = 0; k2 < ne; ++k2) {
-                    grouped_row<Payload>* eb = gr + s.start[k2];
-                    grouped_row<Payload>* ee = gr + s.start[k2 + 1];
-                    detail::sort_entity_rows(eb, ee, tie_less, s.tmp);
-                    visit(t, s.ids[k2], std::span<const grouped_row<Payload>>(eb, ee));
-                }
-                if (dropped_too) {
-                    const std::int64_t* db = d_ent.get() + drop_start[b];
-                    const std::size_t md = drop_start[b + 1] - drop_start[b];
-                    for (std::size_t i = 0; i < md; ++i) {
-                        bool fresh;
-                        s.index.insert(db[i], fresh);
-                        if (fresh) visit(t, db[i], std::span<const grouped_row<Payload>>());
-                    }
-                }
-            }
-        });
+        for (std::size_t b = lo; b < hi; ++b) {
+            one_kept[b] = {k_row.get() + bin_start[b], bin_start[b + 1] - bin_start[b]};
+            one_drop[b] = {d_ent.get() + drop_start[b], drop_start[b + 1] - drop_start[b]};
+            if (one_kept[b].size > 0 || one_drop[b].size > 0) order.push_back(b);
+        }
+        group_bins(
+            order, [&](std::size_t b) { return one_kept[b].size; },
+            [&](std::size_t b) {
+                return std::pair{std::span<const kept_run>(&one_kept[b], 1), std::span<const drop_run>(&one_drop[b], 1)};
+            });
     }
 }
 

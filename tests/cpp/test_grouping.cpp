@@ -4,10 +4,13 @@
 #include <funnelkit/grouping.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -75,7 +78,9 @@ grouped run(const table& t, unsigned threads, std::size_t budget, bool dropped_t
 }  // namespace
 
 // Every entity visited once with its kept rows in (time, tie order), whatever the row order,
-// the number of threads and the number of rounds the memory budget imposes.
+// the number of threads and the memory budget: the default (one pass into the arena), 2 MiB
+// (300,000 rows of 20 bytes, two thirds kept, do not fit: the one-pass partition stops at an
+// eighth of the rows on the trend) and 64 KiB (it stops when the arena runs out; then rounds).
 TEST(Grouping, MatchesReferenceForEveryOrderThreadAndBudget) {
     for (std::uint64_t seed : {1u, 2u}) {
         for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{37}, std::size_t{300'000}}) {
@@ -83,7 +88,7 @@ TEST(Grouping, MatchesReferenceForEveryOrderThreadAndBudget) {
             for (bool dropped_too : {true, false}) {
                 const grouped want = reference(t, dropped_too);
                 for (unsigned threads : {1u, 2u, 3u})
-                    for (std::size_t budget : {std::size_t{0}, std::size_t{1} << 16}) {
+                    for (std::size_t budget : {std::size_t{0}, std::size_t{2} << 20, std::size_t{1} << 16}) {
                         EXPECT_EQ(run(t, threads, budget, dropped_too), want)
                             << "seed " << seed << " n " << n << " threads " << threads << " budget " << budget;
                     }
@@ -139,24 +144,35 @@ TEST(Grouping, LongEntityWithExtremeTimes) {
 }
 
 // A throwing classifier: the exception of the first bad row reaches the caller, from any thread.
+// Bad rows: 40,000 (thread 0's share with two threads) and all from 50,001 (thread 1's). Thread
+// 0 waits at row 100 until thread 1 has thrown, so that with 64 KiB, where the one-pass
+// partition then stops for want of memory before thread 0 reaches its bad row, thread 1's
+// error has come first; the caller must still get row 40,000.
 TEST(Grouping, ClassifierErrorsReachTheCaller) {
     table t = random_table(3, 100'000);
-    for (unsigned threads : {1u, 2u}) {
-        grouping_options o;
-        o.threads = threads;
-        try {
-            group_by_entity<int>(
-                t.entity, t.time,
-                [&](std::size_t i, int&) -> bool {
-                    if (i >= 70'000) throw std::runtime_error("row " + std::to_string(i));
-                    return true;
-                },
-                [](unsigned, std::int64_t, std::span<const grouped_row<int>>) {}, o);
-            FAIL() << "no error";
-        } catch (const std::runtime_error& e) {
-            EXPECT_STREQ(e.what(), "row 70000");
+    for (unsigned threads : {1u, 2u})
+        for (std::size_t budget : {std::size_t{0}, std::size_t{1} << 16}) {
+            grouping_options o;
+            o.threads = threads;
+            o.budget_bytes = budget;
+            std::atomic<bool> thrown{false};
+            try {
+                group_by_entity<int>(
+                    t.entity, t.time,
+                    [&](std::size_t i, int&) -> bool {
+                        if (i == 100 && threads == 2)
+                            for (int k = 0; k < 10'000 && !thrown.load(); ++k)
+                                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                        if (i > 50'000) thrown.store(true);
+                        if (i == 40'000 || i > 50'000) throw std::runtime_error("row " + std::to_string(i));
+                        return true;
+                    },
+                    [](unsigned, std::int64_t, std::span<const grouped_row<int>>) {}, o);
+                FAIL() << "no error";
+            } catch (const std::runtime_error& e) {
+                EXPECT_STREQ(e.what(), "row 40000") << "threads " << threads << " budget " << budget;
+            }
         }
-    }
 }
 
 // fold_by_entity: every entity folded once over all its rows, whatever the thread count.

@@ -40,7 +40,8 @@ class huge_array {
 
 public:
     huge_array() = default;
-    explicit huge_array(std::size_t count) {
+    /// huge: false maps big arrays on the 2 MiB boundary but leaves the page size to the kernel.
+    explicit huge_array(std::size_t count, bool huge_pages = true) {
         const std::size_t bytes = std::max<std::size_t>(1, count * sizeof(T));
 #ifdef __linux__
         constexpr std::size_t huge = std::size_t{1} << 21;
@@ -54,7 +55,7 @@ public:
             if (lo > addr) munmap(raw, lo - addr);
             if (addr + huge > lo) munmap(reinterpret_cast<void*>(lo + mapped_), addr + huge - lo);
             p_ = reinterpret_cast<T*>(lo);
-            advise_huge_pages(p_, mapped_);
+            if (huge_pages) advise_huge_pages(p_, mapped_);
             return;
         }
 #endif

@@ -43,6 +43,19 @@ FUNNELKIT_INLINE unsigned grouping_bits(std::size_t n) {
     return target <= 1 ? 0u : std::min(7u, static_cast<unsigned>(std::bit_width(target) - 1));
 }
 
+FUNNELKIT_INLINE unsigned fused_grouping_bits(std::size_t n) {
+    // Few output streams: with 256 bins (two streams each) the pass measured 1.5 times slower
+    // than with 16 on 1e7 rows, while the grouping of bins four times past the L2 cache was
+    // only a tenth slower. About 2^19 input rows per bin, 1 to 32 bins.
+    const std::size_t target = n >> 19;
+    return target <= 1 ? 0u : std::min(5u, static_cast<unsigned>(std::bit_width(target) - 1));
+}
+
+FUNNELKIT_INLINE std::size_t grouping_chunk_bytes(std::size_t arena_bytes, std::size_t bins, unsigned threads) {
+    const std::size_t share = arena_bytes / (32 * bins * std::max(1u, threads));
+    return std::clamp<std::size_t>(share, std::size_t{4} << 10, std::size_t{256} << 10) & ~std::size_t{63};
+}
+
 FUNNELKIT_INLINE std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept,
                                                           const std::vector<std::size_t>& dropped, std::size_t row_bytes,
                                                           std::size_t budget) {
