@@ -711,13 +711,51 @@ public:
         return true;
     }
 
+    /// take() in the default mode, with branches only where the data rarely takes them: the
+    /// pending group is closed by a later event's time (a new timestamp that matches a step)
+    /// through apply_default_step on its lowest step, and on its other steps, which are rare,
+    /// in a loop; an event that matches no step changes nothing. The state's words: level and
+    /// pending_bit, the group's time, its steps, then first[steps], the chain of
+    /// apply_default_step from the word of the steps on (its scratch chain[0]).
+    bool take_default(std::int64_t e, std::int64_t ts, std::uint64_t hash, std::uint64_t m) {
+        bool fresh;
+        std::int64_t* st = table_.find_or_insert_hashed(e, hash, fresh);
+        if (fresh && table_.size() > max_) [[unlikely]] return false;
+        unsigned level = static_cast<unsigned>(st[0] & 0xff);
+        const std::int64_t g = st[1];
+        std::uint64_t s = static_cast<std::uint64_t>(st[2]);
+        // The group closes when this event matches a step at another time (s == 0: none pending).
+        const std::uint64_t closing = (m != 0) & (ts != g) ? s : 0;
+        std::int64_t* chain = st + 2;
+        chain[0] = g;
+        // Its lowest step, or (nothing closing) a step that cannot move: k = 0 with ok false.
+        const unsigned k = static_cast<unsigned>(std::countr_zero(closing | (std::uint64_t{1} << 63))) & 63;
+        const unsigned k0 = closing ? k : 0;
+        const bool ok = (closing != 0) & (level >= k0) &
+                        (static_cast<std::uint64_t>(g) - static_cast<std::uint64_t>(chain[k0]) <= j_.window);
+        chain[k0 + 1] = ok ? chain[k0] : chain[k0 + 1];
+        level = ok & (level <= k0) ? k0 + 1 : level;
+        for (std::uint64_t rest = closing & (closing - 1); rest; rest &= rest - 1) [[unlikely]]
+            detail::apply_default_step(g, static_cast<unsigned>(std::countr_zero(rest)), j_.window, level, chain);
+        s = (closing ? 0 : s) | m;
+        st[0] = static_cast<std::int64_t>(level) | (s ? pending_bit : 0);
+        st[1] = m ? ts : g;
+        st[2] = static_cast<std::int64_t>(s);
+        return true;
+    }
+
     /// The first k listed rows, the table slots prefetched ahead: false when the table
     /// outgrew max_entities.
     bool take_all(const stream_rows& r, std::size_t k) {
+        constexpr bool default_mode = !traits::strict_order && !traits::dedup && !traits::last;
         for (std::size_t q = 0; q < std::min(stream_ahead, k); ++q) table_.prefetch_hashed(r.hash[q]);
         for (std::size_t q = 0; q < k; ++q) {
             if (q + stream_ahead < k) table_.prefetch_hashed(r.hash[q + stream_ahead]);
-            if (!take(r.entity[q], r.time[q], r.hash[q], r.mask[q])) return false;
+            if constexpr (default_mode) {
+                if (!take_default(r.entity[q], r.time[q], r.hash[q], r.mask[q])) return false;
+            } else {
+                if (!take(r.entity[q], r.time[q], r.hash[q], r.mask[q])) return false;
+            }
         }
         return true;
     }
