@@ -89,6 +89,10 @@ struct event_columns {
     std::span<const std::int32_t> step{};
     /// Step bitmask per event: bit k set = the event matches step k (0 = no step).
     std::span<const std::uint64_t> step_mask{};
+    /// The step codes of `step` stored in one byte each (a quarter of the memory, e.g. codes
+    /// read from a categorical); give `step`, `step_int8` or `step_mask`. Errors name the
+    /// column 'step'.
+    std::span<const std::int8_t> step_int8{};
 
     std::size_t size() const noexcept { return entity.size(); }
 };

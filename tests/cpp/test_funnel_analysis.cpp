@@ -83,6 +83,17 @@ TEST(FunnelAnalysis, PlainEqualsWindowFunnel) {
         plain.merge(window_funnel_counts(4, window_funnel_definition::of(opts(10, 4))));
         EXPECT_EQ(plain, window_funnel(e.view(), opts(10, 4)).counts);
         EXPECT_EQ(a.conversions, a.closed.at_level(4) + a.open.at_level(4));
+        if (seed % 2 == 0) {
+            // Events of one step each: the same analysis from step codes of 4 bytes and of 1.
+            std::vector<std::int32_t> code;
+            for (auto m : e.mask) code.push_back(m ? std::countr_zero(m) : -1);
+            const std::vector<std::int8_t> code8(code.begin(), code.end());
+            const auto c4 = funnel_analysis({.entity = e.entity, .time = e.time, .step = code}, {}, o);
+            const auto c1 = funnel_analysis({.entity = e.entity, .time = e.time, .step_int8 = code8}, {}, o);
+            EXPECT_EQ(merged(c4), merged(a));
+            EXPECT_EQ(merged(c1), merged(a));
+            EXPECT_EQ(c1.conversions, a.conversions);
+        }
     }
 }
 

@@ -225,6 +225,14 @@ TEST(WindowFunnel, RandomAgainstReference) {
                         event_columns v = in.view();
                         if (!multi) v = {.entity = in.entity, .time = in.time, .step = code};
                         auto r = window_funnel(v, o);
+                        if (!multi) {
+                            // The same codes in one byte each.
+                            const std::vector<std::int8_t> code8(code.begin(), code.end());
+                            const auto r8 = window_funnel({.entity = in.entity, .time = in.time, .step_int8 = code8}, o);
+                            EXPECT_EQ(r8.entity, r.entity);
+                            EXPECT_EQ(r8.level, r.level);
+                            EXPECT_EQ(r8.counts, r.counts);
+                        }
                         ASSERT_EQ(r.entity.size(), want.size());
                         window_funnel_counts c(steps, window_funnel_definition::of(o));
                         std::size_t i = 0;
@@ -286,6 +294,19 @@ TEST(WindowFunnel, BadInput) {
     expect_error([&] { window_funnel(v, opts(10, 65)); }, "option 'steps': value 65");
     expect_error([&] { window_funnel(v, opts(10, 2, {.reentry = true})); }, "requires strict_order");
     expect_error([&] { window_funnel(v, opts(10, 1)); }, "column 'step', row 1: value 1 is not a step code");
+    // One-byte codes: the same checks, naming the same column; one form of the step column.
+    const std::vector<std::int8_t> code8{0, -2, 0};
+    const std::vector<std::int64_t> ordered{0, 5, 6};  // in time and (entity, time) order: no broken promise
+    for (input_order ord : {input_order::detect, input_order::entity_time, input_order::time, input_order::unsorted}) {
+        auto o8 = opts(10, 2);
+        o8.order = ord;
+        expect_error([&] { window_funnel({.entity = ent, .time = ordered, .step_int8 = code8}, o8); },
+                     "column 'step', row 1: value -2 is not a step code");
+    }
+    expect_error([&] { window_funnel({.entity = ent, .time = tim, .step = code, .step_int8 = code8}, opts(10, 2)); },
+                 "give one of column 'step'");
+    expect_error([&] { window_funnel({.entity = ent, .time = tim, .step_int8 = std::span(code8).first(2)}, opts(10, 2)); },
+                 "column 'step'");
     auto o = opts(10, 2);
     o.threads = 0;
     expect_error([&] { window_funnel(v, o); }, "option 'threads'");
@@ -309,7 +330,7 @@ TEST(WindowFunnel, BadInput) {
     expect_error([&] { window_funnel({.entity = ent, .time = short_time, .step = code}, opts(10, 2)); },
                  "column 'time' has 2 rows");
     expect_error([&] { window_funnel({.entity = ent, .time = tim, .step = code, .step_mask = mask}, opts(10, 2)); },
-                 "not both");
+                 "give one of column 'step'");
     // Codes < -1 in every order.
     std::vector<std::int32_t> code2{0, -2, 0};
     for (auto ord : {input_order::entity_time, input_order::unsorted, input_order::detect}) {

@@ -283,6 +283,50 @@ def test_nullable_columns_without_missing_values_read_as_numpy_ones():
         window_funnel(missing, window=300, steps=4)
 
 
+def test_one_byte_step_codes_reach_the_core_as_they_are():
+    """Step codes held in int8 (and labels, which become one-byte codes) give the answer of the
+    same codes in int32 in every order and thread count, with no int32 copy: the int8 array goes
+    to the core untouched. A bad one-byte code names its column and row in every order."""
+    from funnelkit import _core
+
+    rng = np.random.default_rng(5)
+    n = 40_000
+    df = pd.DataFrame({"entity": rng.zipf(1.5, n) % 2000, "time": np.sort(rng.integers(0, 20_000, n)),
+                       "code": rng.choice([-1, -1, 0, 1, 2, 3], n).astype(np.int32)})
+    names = np.array(["visit", "signup", "trial", "paid", "other"], dtype=object)
+    df["name"] = names[np.where(df["code"] < 0, 4, df["code"])]
+    df["code8"] = df["code"].astype(np.int8)
+    seen = []
+    real = _core.window_funnel
+
+    def spy(*args, **kw):
+        seen.append((None if args[2] is None else args[2].dtype, kw.get("step_int8")))
+        return real(*args, **kw)
+
+    _core.window_funnel = spy
+    try:
+        for order, frame in (("time", df), ("unsorted", df.sample(frac=1.0, random_state=4))):
+            for threads in (1, 2):
+                want = window_funnel(frame, window=600, steps=4, step="code", order=order, threads=threads)
+                assert seen[-1][0] == np.int32 and seen[-1][1] is None
+                got = window_funnel(frame, window=600, steps=4, step="code8", order=order, threads=threads)
+                assert seen[-1][0] is None and seen[-1][1] is not None and seen[-1][1].dtype == np.int8
+                assert np.shares_memory(seen[-1][1], frame["code8"].to_numpy())
+                assert got.reached == want.reached, (order, threads)
+                for labels in (frame["name"], frame["name"].astype("category")):
+                    got = window_funnel(frame.assign(name=labels), window=600, steps=["visit", "signup", "trial", "paid"],
+                                        step="name", order=order, threads=threads)
+                    assert seen[-1][1] is not None and seen[-1][1].dtype == np.int8
+                    assert got.reached == want.reached, (order, threads, labels.dtype)
+    finally:
+        _core.window_funnel = real
+    bad = df.copy()
+    bad.loc[123, "code8"] = -2
+    for order in ("detect", "time", "unsorted"):
+        with pytest.raises(ValueError, match="column 'code8', row 123: value -2 is not a step code"):
+            window_funnel(bad, window=600, steps=4, step="code8", order=order)
+
+
 @pytest.mark.parametrize("modes", [(), ("strict_order",), ("strict_deduplication", "strict_increase"),
                                    ("strict_once",)], ids=lambda m: "+".join(m) or "default")
 def test_row_order_and_threads_never_change_an_answer(modes):

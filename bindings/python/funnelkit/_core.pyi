@@ -1571,7 +1571,7 @@ def velocity_formula(n: typing.SupportsFloat | typing.SupportsIndex, deal_value:
     """
     V = n * deal_value * win_rate / cycle_length.
     """
-def window_funnel(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, *, options: WindowFunnelOptions) -> tuple[WindowFunnelCounts, numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8]]:
+def window_funnel(entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, step_mask: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64] | None, *, options: WindowFunnelOptions, step_int8: typing.Annotated[numpy.typing.ArrayLike, numpy.int8] | None = None) -> tuple[WindowFunnelCounts, numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8]]:
     ...
 TEXT_ID_KIND: str = '(text id)'
 __version__: str = '0.1.0'

@@ -409,9 +409,12 @@ def _check_not_never(ticks: np.ndarray, name: str) -> None:
                          "reserved for 'no time'; it is not a valid timestamp")
 
 
-def int32_codes(arr: Any, name: str) -> np.ndarray:
-    """Integer codes as int32, with range and integrality checks."""
+def int32_codes(arr: Any, name: str, keep_int8: bool = False) -> np.ndarray:
+    """Integer codes as int32, with range and integrality checks; with ``keep_int8``, a
+    contiguous int8 column is returned as it is (for kernels that read one-byte codes)."""
     arr = _values(arr)
+    if keep_int8 and isinstance(arr, np.ndarray) and arr.dtype == np.int8:
+        return np.ascontiguousarray(arr)
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():

@@ -176,11 +176,12 @@ def _step_names(steps: Any) -> tuple[list[str], dict[str, int] | None]:
 
 
 def _step_codes(raw: Any, lookup: dict[str, int], column: str, *, absent: str, option: str = "steps",
-                extra: dict[str, int] | None = None) -> np.ndarray:
+                extra: dict[str, int] | None = None, narrow: bool = False) -> np.ndarray:
     """Step codes of a column of step names: each name's index, ``extra`` codes for named
     non-step events, -1 for anything else. Every step name must occur in the column (or, with
     ``absent="warn"``, a warning says which do not). The names are dictionary-encoded by Arrow
-    (or read from a categorical's codes), then mapped once per distinct name."""
+    (or read from a categorical's codes), then mapped once per distinct name. With ``narrow``
+    the codes are int8 when they fit (always, with at most 64 steps and 63 extra codes)."""
     labels = raw if isinstance(raw, _frames.Labels) else _frames.Labels.of(raw)
     if labels is None:  # numbers or mixed objects: compare their text
         labels = _frames.Labels.of(np.asarray(raw, dtype=object).astype(str))
@@ -190,7 +191,7 @@ def _step_codes(raw: Any, lookup: dict[str, int], column: str, *, absent: str, o
                          option=option, absent=absent)
     full = {**lookup, **(extra or {})}
     mapping = np.array([full.get(n, -1) for n in names] + [-1], dtype=np.int32)
-    return labels.mapped(mapping)
+    return labels.mapped(mapping, narrow=narrow)
 
 
 def _rename_columns(message: str, pairs: Sequence[tuple[str, str | None]]) -> str:
@@ -289,7 +290,10 @@ def window_funnel(
         mask = np.ascontiguousarray(raw, dtype=np.uint64)
     elif step is not None:
         raw = _frames.column(data, step, "step", labels=lookup is not None)
-        code = _frames.int32_codes(raw, step) if lookup is None else _step_codes(raw, lookup, step, absent=absent)
+        # One-byte codes (from labels, or given so) reach the core as they are: a quarter of the
+        # memory of int32 codes.
+        code = (_frames.int32_codes(raw, step, keep_int8=True) if lookup is None
+                else _step_codes(raw, lookup, step, absent=absent, narrow=True))
     else:
         raise ValueError("give the column of step codes (step=) or of step bitmasks (step_mask=)")
     try:
@@ -299,7 +303,9 @@ def window_funnel(
             exact_increase=bool(exact_increase), order=order, threads=int(threads), per_entity=bool(per_entity),
             ticks_per_second=int(axis.ticks_per_second),
             strict_once=bool(strict_once))
-        counts, ids, levels = _core.window_funnel(ent, tim, code, mask, options=opts)
+        narrow = code is not None and code.dtype == np.int8
+        counts, ids, levels = _core.window_funnel(ent, tim, None if narrow else code, mask, options=opts,
+                                                  step_int8=code if narrow else None)
     except ValueError as exc:
         raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),
                                                     ("step_mask", step_mask)))) from None

@@ -80,9 +80,9 @@ void funnelkit::python::register_window_funnel(py::module_& m) {
         "window_funnel",
         [](const array<std::int64_t>& entity, const array<std::int64_t>& time,
            const std::optional<array<std::int32_t>>& step, const std::optional<array<std::uint64_t>>& step_mask,
-           const window_funnel_options& o) {
+           const window_funnel_options& o, const std::optional<array<std::int8_t>>& step_int8) {
             event_columns ev{column(entity, "entity"), column(time, "time"), optional_column(step, "step"),
-                             optional_column(step_mask, "step_mask")};
+                             optional_column(step_mask, "step_mask"), optional_column(step_int8, "step")};
             window_funnel_result r;
             {
                 py::gil_scoped_release release;
@@ -90,5 +90,6 @@ void funnelkit::python::register_window_funnel(py::module_& m) {
             }
             return py::make_tuple(std::move(r.counts), to_numpy(std::move(r.entity)), to_numpy(std::move(r.level)));
         },
-        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::kw_only(), py::arg("options"));
+        py::arg("entity"), py::arg("time"), py::arg("step"), py::arg("step_mask"), py::kw_only(), py::arg("options"),
+        py::arg("step_int8") = py::none());
 }

@@ -535,9 +535,13 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     const std::size_t n = events.entity.size();
     if (events.time.size() != n) detail::throw_length("time", events.time.size(), "entity", n);
     const bool has_code = events.step_mask.empty();
-    if (!events.step.empty() && !events.step_mask.empty())
-        throw invalid_argument("give either column 'step' or column 'step_mask', not both");
-    if (has_code && events.step.size() != n) detail::throw_length("step", events.step.size(), "entity", n);
+    const bool has_code8 = !events.step_int8.empty();
+    if (int{!events.step.empty()} + int{has_code8} + int{!events.step_mask.empty()} > 1)
+        throw invalid_argument("give one of column 'step', its one-byte form 'step_int8' and column 'step_mask'");
+    if (has_code8 && events.step_int8.size() != n) detail::throw_length("step", events.step_int8.size(), "entity", n);
+    if (has_code && !has_code8 && events.step.size() != n) detail::throw_length("step", events.step.size(), "entity", n);
+    // The step code of row i, of either width.
+    const auto code_of = [&](std::size_t i) -> std::int32_t { return has_code8 ? events.step_int8[i] : events.step[i]; };
     if (!has_code && events.step_mask.size() != n) detail::throw_length("step_mask", events.step_mask.size(), "entity", n);
     const bool has_seg = !attributes.segment.empty();
     const bool has_prop = !attributes.property.empty();
@@ -555,7 +559,7 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     bool sorted = true;  // by (entity, time)
     for (std::size_t i = 0; i < n; ++i) {
         if (has_code) {
-            const std::int32_t c = events.step[i];
+            const std::int32_t c = code_of(i);
             if (c < -1 || c > 63)
                 detail::throw_at_row("step", i, detail::to_text(c), "is not an event code (expected -1..63)");
         }
@@ -572,7 +576,7 @@ FUNNELKIT_INLINE funnel_analysis_result funnel_analysis(const event_columns& eve
     // The event of row i as the evaluators read it.
     const auto mask_of = [&](std::size_t i) {
         if (has_code) {
-            const std::int32_t c = events.step[i];
+            const std::int32_t c = code_of(i);
             return (c >= 0 ? std::uint64_t{1} << c : 0) & known;
         }
         return events.step_mask[i] & known;
