@@ -1,5 +1,5 @@
 // Benchmarks of window_funnel: events per second for each input order ((entity, time), time
-// only, shuffled), each ClickHouse mode, step codes and step masks, 1 and 2 threads, and
+// only, shuffled), each ClickHouse mode, step codes (int32 and int8) and step masks, 1 and 2 threads, and
 // skewed entity sizes (a Zipf-like tail plus one entity holding 5% of the events).
 //
 // Workload (the shape of benchmarks/peers.py): `events` events over events/100 entities, each
@@ -27,6 +27,7 @@ enum class order { entity_time, time, shuffled };
 struct workload {
     std::vector<std::int64_t> entity, time;
     std::vector<std::int32_t> step;
+    std::vector<std::int8_t> step8;  // the same codes in one byte each
     std::vector<std::uint64_t> mask;
 };
 
@@ -109,6 +110,7 @@ const workload& data(std::int64_t n, order o, bool skewed) {
     reorder(w, o);
     w.mask.resize(w.step.size());
     for (std::size_t i = 0; i < w.step.size(); ++i) w.mask[i] = w.step[i] >= 0 ? std::uint64_t{1} << w.step[i] : 0;
+    w.step8.assign(w.step.begin(), w.step.end());
     return cache.emplace(key, std::move(w)).first->second;
 }
 
@@ -116,6 +118,7 @@ struct config {
     order ord;
     bool dedup = false, strict_order = false, increase = false, reentry = false;
     bool use_mask = false;
+    bool one_byte_codes = false;
     bool skewed = false;
     unsigned threads = 1;
 };
@@ -135,6 +138,7 @@ void run(benchmark::State& state, config c) {
                                           : funnelkit::input_order::unsorted;
     funnelkit::event_columns v{.entity = w.entity, .time = w.time};
     if (c.use_mask) v.step_mask = w.mask;
+    else if (c.one_byte_codes) v.step_int8 = w.step8;
     else v.step = w.step;
     std::int64_t top = 0;
     const auto t0 = std::chrono::steady_clock::now();
@@ -169,6 +173,7 @@ int register_all() {
         add(on + "/strict_increase", {.ord = ord, .increase = true}, false);
         add(on + "/allow_reentry", {.ord = ord, .strict_order = true, .reentry = true}, false);
         add(on + "/mask", {.ord = ord, .use_mask = true}, false);
+        add(on + "/int8_codes", {.ord = ord, .one_byte_codes = true}, false);
         add(on + "/skewed", {.ord = ord, .skewed = true}, false);
     }
     return 0;

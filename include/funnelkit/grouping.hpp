@@ -28,7 +28,8 @@
 // equal size; a byte per row remembers each row's bucket (or that it is a dropped row not to
 // copy), so the scatter and each round read one byte per row to find their rows. Large
 // buffers are on transparent huge pages (detail/huge_pages.hpp): the kernel zeroes fresh
-// memory about three times faster so.
+// memory about three times faster so. The arena is the exception when several threads fill
+// it: huge pages faulted in by two threads at once measured erratic, often twice slower.
 //
 // The visitor of an entity sees its rows in ascending time, and for equal times in the tie
 // order the kernel gives (by default none: ties come in an unspecified order, which suits
