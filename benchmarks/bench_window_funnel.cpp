@@ -1,6 +1,6 @@
 // Benchmarks of window_funnel: events per second for each input order ((entity, time), time
-// only, shuffled), each ClickHouse mode, step codes (int32 and int8) and step masks, 1 and 2 threads, and
-// skewed entity sizes (a Zipf-like tail plus one entity holding 5% of the events).
+// only, shuffled), each ClickHouse mode, step codes (int32 and int8) and step masks, 1 and 2
+// threads, and skewed entity sizes (a Zipf-like tail plus one entity holding 5% of the events).
 //
 // Workload (the shape of benchmarks/peers.py): `events` events over events/100 entities, each
 // entity's sessions uniform over 30 days in seconds; an event is step 0..3 with probability

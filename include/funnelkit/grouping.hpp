@@ -442,8 +442,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         std::vector<std::vector<record>> records(threads);
         // Each thread cuts its chunks from blocks of its own (2 MiB when the arena allows), so
         // that threads do not write to the same pages.
-        const std::size_t block_bytes =
-            chunk_bytes * std::max<std::size_t>(1, std::min<std::size_t>(std::size_t{2} << 20, fused_budget / (4 * threads)) / chunk_bytes);
+        const std::size_t block_share = std::min<std::size_t>(std::size_t{2} << 20, fused_budget / (4 * threads));
+        const std::size_t block_bytes = chunk_bytes * std::max<std::size_t>(1, block_share / chunk_bytes);
         struct block {
             unsigned char* at = nullptr;
             unsigned char* end = nullptr;
