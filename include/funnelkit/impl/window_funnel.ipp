@@ -744,6 +744,8 @@ public:
         std::int64_t* chain = st + 2;
         chain[0] = g;
         // Its lowest step, or (nothing closing) a step that cannot move: k = 0 with ok false.
+        // (apply_default_step's rule, written out: the same rule through a helper with an
+        // on/off flag measured 8-10% slower here, in three alternating runs.)
         const unsigned k = static_cast<unsigned>(std::countr_zero(closing | (std::uint64_t{1} << 63))) & 63;
         const unsigned k0 = closing ? k : 0;
         const bool ok = (closing != 0) & (level >= k0) &
