@@ -474,7 +474,11 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                     std::int64_t* drop;
                     std::int64_t* drop_end;
                 };
-                std::vector<cursor> cur(bins, cursor{nullptr, nullptr, nullptr, nullptr});
+                // Without dropped entities to remember, every bin's drop cursor points at a sink
+                // that never fills (a dropped row is then never copied, so it never advances).
+                std::int64_t sink[2];
+                std::vector<cursor> cur(bins, dropped_too ? cursor{nullptr, nullptr, nullptr, nullptr}
+                                                          : cursor{nullptr, nullptr, sink, sink + 2});
                 std::vector<record>& rec = records[t];
                 const auto close = [&](std::size_t bin) {
                     cursor& c = cur[bin];
@@ -482,7 +486,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                         part_row* first = c.kept_end - kept_cap;
                         if (c.kept > first) rec.push_back({bin, true, first, static_cast<std::size_t>(c.kept - first)});
                     }
-                    if (c.drop) {
+                    if (c.drop && dropped_too) {
                         std::int64_t* first = c.drop_end - drop_cap;
                         if (c.drop > first) rec.push_back({bin, false, first, static_cast<std::size_t>(c.drop - first)});
                     }
