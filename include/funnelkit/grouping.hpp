@@ -228,36 +228,20 @@ unsigned fused_grouping_bits(std::size_t n);
 /// 256 KiB, a multiple of 64.
 std::size_t grouping_chunk_bytes(std::size_t arena_bytes, std::size_t bins, unsigned threads);
 
-/// What a worker of group_by_entity keeps from bin to bin.
-template <class Payload>
-struct grouping_scratch {
-    bucket_index index;
-    std::vector<std::int64_t> ids;
-    std::vector<std::uint32_t> start;
-    std::vector<std::uint32_t> dense;
-    std::vector<grouped_row<Payload>> rows;
-    std::vector<grouped_row<Payload>> tmp;
-};
-
-/// Stable LSD radix sort of rows by time, 11 bits a pass over time - min (passes whose digit is
-/// the same for every row are skipped); `tmp` is scratch of the same length.
-template <class Payload>
-inline void radix_sort_by_time(grouped_row<Payload>* b, grouped_row<Payload>* e, grouped_row<Payload>* tmp) {
-    const std::size_t n = static_cast<std::size_t>(e - b);
-    std::int64_t lo = b->time, hi = b->time;
-    for (auto* p = b; p < e; ++p) {
-        lo = std::min(lo, p->time);
-        hi = std::max(hi, p->time);
-    }
+/// Stable LSD radix sort of rows[0, n) by their time field, all within [lo, hi]: 11 bits a pass
+/// over time - lo (no pass for digits above the range). `tmp` is scratch of n rows; returns
+/// where the sorted rows are (rows or tmp).
+template <class Row>
+inline Row* radix_sort_by_time(Row* rows, Row* tmp, std::size_t n, std::int64_t lo, std::int64_t hi) {
     const std::uint64_t range = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
     constexpr unsigned digit = 11;
     constexpr std::size_t radix = std::size_t{1} << digit;
     std::size_t count[radix];
-    grouped_row<Payload>* src = b;
-    grouped_row<Payload>* dst = tmp;
+    Row* src = rows;
+    Row* dst = tmp;
     for (unsigned shift = 0; shift < 64 && (range >> shift) != 0; shift += digit) {
         std::fill(count, count + radix, std::size_t{0});
-        const auto key = [&](const grouped_row<Payload>& r) {
+        const auto key = [&](const Row& r) {
             return static_cast<std::size_t>(((static_cast<std::uint64_t>(r.time) - static_cast<std::uint64_t>(lo)) >> shift) &
                                             (radix - 1));
         };
@@ -271,8 +255,40 @@ inline void radix_sort_by_time(grouped_row<Payload>* b, grouped_row<Payload>* e,
         for (std::size_t i = 0; i < n; ++i) dst[count[key(src[i])]++] = src[i];
         std::swap(src, dst);
     }
-    if (src != b) std::copy(src, src + n, b);
+    return src;
 }
+
+/// radix_sort_by_time over [b, e), finding the range first; the sorted rows end up in [b, e).
+template <class Row>
+inline void radix_sort_by_time(Row* b, Row* e, Row* tmp) {
+    const std::size_t n = static_cast<std::size_t>(e - b);
+    std::int64_t lo = b->time, hi = b->time;
+    for (auto* p = b; p < e; ++p) {
+        lo = std::min(lo, p->time);
+        hi = std::max(hi, p->time);
+    }
+    Row* sorted = radix_sort_by_time(b, tmp, n, lo, hi);
+    if (sorted != b) std::copy(sorted, sorted + n, b);
+}
+
+/// A row of a bin with its entity's dense number, on its way to grouped_row.
+template <class Payload>
+struct numbered_row {
+    std::int64_t time;
+    std::uint32_t entity;
+    Payload payload;
+};
+
+/// What a worker of group_by_entity keeps from bin to bin.
+template <class Payload>
+struct grouping_scratch {
+    bucket_index index;
+    std::vector<std::int64_t> ids;
+    std::vector<std::uint32_t> start;
+    growing_scratch<numbered_row<Payload>> numbered_a, numbered_b;
+    growing_scratch<grouped_row<Payload>> rows;
+    std::vector<grouped_row<Payload>> entity_tmp;
+};
 
 /// Sorts one entity's rows by (time, tie order): nothing when already sorted, insertion sort
 /// when short, a radix sort by time (then the tie order within equal times) when long. (On
@@ -319,6 +335,55 @@ inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, c
     }
 }
 
+/// Groups a bin's m numbered rows by entity into `out`: entity k's rows to out[start[k],
+/// start[k + 1]), in ascending time, ties in tie order. `start` comes in with the number of
+/// rows of each entity (entities + 1 entries, the last one ignored) and leaves with the
+/// offsets; times lie within [lo, hi]; `tmp` is scratch of m rows (`rows` is overwritten),
+/// `entity_tmp` scratch for sorting one entity.
+///
+/// With many rows per entity (16 or more on average) the whole bin is sorted by time once (a
+/// stable LSD radix sort) and then by entity (a stable counting sort): on 1e7 shuffled events
+/// of 1e5 Zipf-sized entities this took half the time of sorting each entity's rows on its own
+/// after the counting sort (most rows belong to large entities, each of which paid for its own
+/// radix passes and counters). With few rows per entity the counting sort comes first and
+/// each entity is sorted on its own: at 2.5 rows per entity (the lifecycle benchmark's
+/// records) sorting whole bins measured 16% slower.
+template <class Payload, class TieLess>
+inline void group_numbered(numbered_row<Payload>* rows, numbered_row<Payload>* tmp, std::size_t m, std::int64_t lo,
+                           std::int64_t hi, std::vector<std::uint32_t>& start, grouped_row<Payload>* out,
+                           const TieLess& tie_less, std::vector<grouped_row<Payload>>& entity_tmp) {
+    const std::size_t slots = start.size() - 1;
+    std::uint32_t acc = 0;
+    for (std::size_t k = 0; k < slots; ++k) {
+        const std::uint32_t c = start[k];
+        start[k] = acc;
+        acc += c;
+    }
+    start[slots] = acc;
+    const bool whole = m >= 16 * slots;
+    const numbered_row<Payload>* src = whole ? radix_sort_by_time(rows, tmp, m, lo, hi) : rows;
+    // start[k] serves as the cursor of entity k, then is shifted back.
+    for (std::size_t i = 0; i < m; ++i) out[start[src[i].entity]++] = {src[i].time, src[i].payload};
+    for (std::size_t k = slots; k > 0; --k) start[k] = start[k - 1];
+    start[0] = 0;
+    if (!whole) {
+        for (std::size_t k = 0; k < slots; ++k) sort_entity_rows(out + start[k], out + start[k + 1], tie_less, entity_tmp);
+        return;
+    }
+    if constexpr (!std::is_same_v<TieLess, no_tie_order>) {
+        const auto less = [&](const grouped_row<Payload>& x, const grouped_row<Payload>& y) {
+            return tie_less(x.payload, y.payload);
+        };
+        for (std::size_t k = 0; k < slots; ++k)
+            for (grouped_row<Payload>* p = out + start[k], *e = out + start[k + 1]; p < e;) {
+                grouped_row<Payload>* q = p + 1;
+                while (q < e && q->time == p->time) ++q;
+                if (q - p > 1) std::sort(p, q, less);
+                p = q;
+            }
+    }
+}
+
 }  // namespace detail
 
 /// Groups the rows of an entity column and a time column by entity and calls
@@ -353,12 +418,16 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         detail::grouping_scratch<Payload>& s = work[t];
         std::size_t m = 0;
         for (const kept_run& r : kr) m += r.size;
-        // Number the entities and count their rows, then group them by a counting sort.
+        // Number the entities and count their rows, then sort the bin by time and by entity.
         s.index.reset(m / 8 + 16);
         s.ids.clear();
         s.start.clear();
-        s.dense.resize(m);
-        std::uint32_t* dense = s.dense.data();
+        // Each row with its entity's number, copied once (reading the runs' packed rows in the
+        // sort's first pass instead measured 6% slower for the whole call).
+        grouped_row<Payload>* const gr = s.rows.room(m);
+        detail::numbered_row<Payload>* const numbered = s.numbered_a.room(m);
+        detail::numbered_row<Payload>* nr = numbered;
+        std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = std::numeric_limits<std::int64_t>::min();
         for (const kept_run& r : kr)
             for (std::size_t i = 0; i < r.size; ++i) {
                 bool fresh;
@@ -369,30 +438,16 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                     s.start.push_back(0);
                 }
                 ++s.start[d];
-                *dense++ = d;
+                const std::int64_t tm = r.data[i].time;
+                lo = std::min(lo, tm);
+                hi = std::max(hi, tm);
+                *nr++ = {tm, d, r.data[i].payload};
             }
         const std::size_t ne = s.ids.size();
-        std::uint32_t acc = 0;
-        for (std::size_t k = 0; k < ne; ++k) {
-            const std::uint32_t c = s.start[k];
-            s.start[k] = acc;
-            acc += c;
-        }
-        s.start.push_back(acc);
-        if (m > s.rows.size()) s.rows.resize(std::max(m, s.rows.size() * 2));
-        grouped_row<Payload>* gr = s.rows.data();
-        // start[k] serves as the cursor of entity k, then is shifted back.
-        dense = s.dense.data();
-        for (const kept_run& r : kr)
-            for (std::size_t i = 0; i < r.size; ++i) gr[s.start[*dense++]++] = {r.data[i].time, r.data[i].payload};
-        for (std::size_t k = ne; k > 0; --k) s.start[k] = s.start[k - 1];
-        s.start[0] = 0;
-        for (std::size_t k = 0; k < ne; ++k) {
-            grouped_row<Payload>* eb = gr + s.start[k];
-            grouped_row<Payload>* ee = gr + s.start[k + 1];
-            detail::sort_entity_rows(eb, ee, tie_less, s.tmp);
-            visit(t, s.ids[k], std::span<const grouped_row<Payload>>(eb, ee));
-        }
+        s.start.push_back(0);
+        if (m > 0) detail::group_numbered(numbered, s.numbered_b.room(m), m, lo, hi, s.start, gr, tie_less, s.entity_tmp);
+        for (std::size_t k = 0; k < ne; ++k)
+            visit(t, s.ids[k], std::span<const grouped_row<Payload>>(gr + s.start[k], gr + s.start[k + 1]));
         for (const drop_run& r : dr)
             for (std::size_t i = 0; i < r.size; ++i) {
                 bool fresh;

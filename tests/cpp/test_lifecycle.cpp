@@ -111,6 +111,36 @@ TEST(Lifecycle, HistoriesDoNotDependOnRowOrderAndTies) {
     }
 }
 
+// Few entities with hundreds of records each, most of them tied in time: each tie in stage
+// order whatever the row order and thread count.
+TEST(Lifecycle, LongTiedHistoriesDoNotDependOnRowOrder) {
+    rows r;
+    std::mt19937_64 g(5);
+    for (std::int64_t e = 0; e < 3; ++e)
+        for (int k = 0; k < 400; ++k)
+            r.add(e * 1000 + 7, static_cast<std::int64_t>(g() % 25), static_cast<std::int32_t>(g() % 8),
+                  static_cast<std::int32_t>(g() % 3));
+    const auto model = stage_model::b2b();
+    const auto ref = build_histories(model, r.view());
+    ASSERT_EQ(ref.size(), 3u);
+    std::vector<std::size_t> p(r.entity.size());
+    std::iota(p.begin(), p.end(), 0);
+    for (int trial = 0; trial < 10; ++trial) {
+        std::shuffle(p.begin(), p.end(), g);
+        rows s;
+        s.entity = permuted(r.entity, p); s.time = permuted(r.time, p); s.stage = permuted(r.stage, p);
+        s.segment = permuted(r.segment, p); s.reason = permuted(r.reason, p);
+        for (unsigned threads : {1u, 2u}) {
+            history_options o;
+            o.threads = threads;
+            const auto h = build_histories(model, s.view(), o);
+            ASSERT_TRUE(std::equal(h.event_times().begin(), h.event_times().end(), ref.event_times().begin(), ref.event_times().end()));
+            ASSERT_TRUE(std::equal(h.event_stages().begin(), h.event_stages().end(), ref.event_stages().begin(), ref.event_stages().end()));
+            ASSERT_TRUE(std::equal(h.segments().begin(), h.segments().end(), ref.segments().begin(), ref.segments().end()));
+        }
+    }
+}
+
 TEST(Lifecycle, ReachMatchesComputeConversionAndCountsPasses) {
     const auto d = generate_sample({.leads = 4000, .seed = 8});
     const auto model = sample_model();

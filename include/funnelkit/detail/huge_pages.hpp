@@ -96,6 +96,25 @@ private:
     std::size_t mapped_ = 0;
 };
 
+/// Scratch that is reused and only grows: room(n) gives at least n elements (contents lost
+/// when it grows). On huge pages when large: a fresh buffer of a few MiB per call measured 6%
+/// of a shuffled window funnel on small pages, most of it page faults.
+template <class T>
+class growing_scratch {
+public:
+    T* room(std::size_t n) {
+        if (n > size_) {
+            size_ = std::max(n, size_ + size_ / 2);
+            a_ = huge_array<T>(size_);
+        }
+        return a_.get();
+    }
+
+private:
+    huge_array<T> a_;
+    std::size_t size_ = 0;
+};
+
 template <class T>
 huge_array<T> make_huge_array(std::size_t count) {
     return huge_array<T>(count);
