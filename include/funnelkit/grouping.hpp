@@ -286,7 +286,6 @@ struct grouping_scratch {
     std::vector<std::int64_t> ids;
     std::vector<std::uint32_t> start;
     growing_scratch<numbered_row<Payload>> numbered_a, numbered_b;
-    growing_scratch<grouped_row<Payload>> rows;
     std::vector<grouped_row<Payload>> entity_tmp;
 };
 
@@ -335,11 +334,12 @@ inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, c
     }
 }
 
-/// Groups a bin's m numbered rows by entity into `out`: entity k's rows to out[start[k],
-/// start[k + 1]), in ascending time, ties in tie order. `start` comes in with the number of
-/// rows of each entity (entities + 1 entries, the last one ignored) and leaves with the
-/// offsets; times lie within [lo, hi]; `tmp` is scratch of m rows (`rows` is overwritten),
-/// `entity_tmp` scratch for sorting one entity.
+/// Groups a bin's m numbered rows (in `rows`) by entity and returns them as grouped rows:
+/// entity k's rows at [start[k], start[k + 1]), in ascending time, ties in tie order. They are
+/// written over `rows` or `tmp` (scratch of m numbered rows): two buffers serve the sort and
+/// the output. `start` comes in with the number of rows of each entity (entities + 1 entries,
+/// the last one ignored) and leaves with the offsets; times lie within [lo, hi]; `entity_tmp`
+/// is scratch for sorting one entity.
 ///
 /// With many rows per entity (16 or more on average) the whole bin is sorted by time once (a
 /// stable LSD radix sort) and then by entity (a stable counting sort): on 1e7 shuffled events
@@ -349,9 +349,11 @@ inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, c
 /// each entity is sorted on its own: at 2.5 rows per entity (the lifecycle benchmark's
 /// records) sorting whole bins measured 16% slower.
 template <class Payload, class TieLess>
-inline void group_numbered(numbered_row<Payload>* rows, numbered_row<Payload>* tmp, std::size_t m, std::int64_t lo,
-                           std::int64_t hi, std::vector<std::uint32_t>& start, grouped_row<Payload>* out,
-                           const TieLess& tie_less, std::vector<grouped_row<Payload>>& entity_tmp) {
+inline grouped_row<Payload>* group_numbered(numbered_row<Payload>* rows, numbered_row<Payload>* tmp, std::size_t m,
+                                            std::int64_t lo, std::int64_t hi, std::vector<std::uint32_t>& start,
+                                            const TieLess& tie_less, std::vector<grouped_row<Payload>>& entity_tmp) {
+    static_assert(sizeof(grouped_row<Payload>) <= sizeof(numbered_row<Payload>) &&
+                  alignof(grouped_row<Payload>) <= alignof(numbered_row<Payload>));
     const std::size_t slots = start.size() - 1;
     std::uint32_t acc = 0;
     for (std::size_t k = 0; k < slots; ++k) {
@@ -362,13 +364,15 @@ inline void group_numbered(numbered_row<Payload>* rows, numbered_row<Payload>* t
     start[slots] = acc;
     const bool whole = m >= 16 * slots;
     const numbered_row<Payload>* src = whole ? radix_sort_by_time(rows, tmp, m, lo, hi) : rows;
+    // The output goes to the buffer the sorted rows are not in.
+    auto* const out = reinterpret_cast<grouped_row<Payload>*>(src == rows ? tmp : rows);
     // start[k] serves as the cursor of entity k, then is shifted back.
     for (std::size_t i = 0; i < m; ++i) out[start[src[i].entity]++] = {src[i].time, src[i].payload};
     for (std::size_t k = slots; k > 0; --k) start[k] = start[k - 1];
     start[0] = 0;
     if (!whole) {
         for (std::size_t k = 0; k < slots; ++k) sort_entity_rows(out + start[k], out + start[k + 1], tie_less, entity_tmp);
-        return;
+        return out;
     }
     if constexpr (!std::is_same_v<TieLess, no_tie_order>) {
         const auto less = [&](const grouped_row<Payload>& x, const grouped_row<Payload>& y) {
@@ -382,6 +386,7 @@ inline void group_numbered(numbered_row<Payload>* rows, numbered_row<Payload>* t
                 p = q;
             }
     }
+    return out;
 }
 
 }  // namespace detail
@@ -424,7 +429,6 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         s.start.clear();
         // Each row with its entity's number, copied once (reading the runs' packed rows in the
         // sort's first pass instead measured 6% slower for the whole call).
-        grouped_row<Payload>* const gr = s.rows.room(m);
         detail::numbered_row<Payload>* const numbered = s.numbered_a.room(m);
         detail::numbered_row<Payload>* nr = numbered;
         std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = std::numeric_limits<std::int64_t>::min();
@@ -445,7 +449,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             }
         const std::size_t ne = s.ids.size();
         s.start.push_back(0);
-        if (m > 0) detail::group_numbered(numbered, s.numbered_b.room(m), m, lo, hi, s.start, gr, tie_less, s.entity_tmp);
+        const grouped_row<Payload>* gr =
+            m > 0 ? detail::group_numbered(numbered, s.numbered_b.room(m), m, lo, hi, s.start, tie_less, s.entity_tmp) : nullptr;
         for (std::size_t k = 0; k < ne; ++k)
             visit(t, s.ids[k], std::span<const grouped_row<Payload>>(gr + s.start[k], gr + s.start[k + 1]));
         for (const drop_run& r : dr)
