@@ -225,7 +225,7 @@ unsigned fused_grouping_bits(std::size_t n);
 
 /// Bytes of a chunk of the single-pass partition: small enough that the chunks left partly
 /// filled (two per bin and thread) take at most 1/16 of the arena; at least 4 KiB, at most
-/// 256 KiB, a multiple of 64.
+/// 256 KiB, a multiple of 4 KiB.
 std::size_t grouping_chunk_bytes(std::size_t arena_bytes, std::size_t bins, unsigned threads);
 
 /// Stable LSD radix sort of rows[0, n) by their time field, all within [lo, hi]: 11 bits a pass
@@ -286,6 +286,7 @@ struct grouping_scratch {
     std::vector<std::int64_t> ids;
     std::vector<std::uint32_t> start;
     growing_scratch<numbered_row<Payload>> numbered_a, numbered_b;
+    std::size_t bins_done = 0;
     std::vector<grouped_row<Payload>> entity_tmp;
 };
 
@@ -419,6 +420,12 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
 
     // Step 3 for one bin, whose kept rows and dropped entities come as runs in any order.
     std::vector<detail::grouping_scratch<Payload>> work(threads);
+    // With several threads, the one-pass partition's chunks of kept rows (whole pages) of each
+    // thread's first bin go back to the kernel as soon as its rows are copied. The first bins
+    // are the largest and their scratch is what the peak adds to the arena (the scratch only
+    // grows, so later bins add nothing): on 1e7 shuffled events two threads otherwise peaked
+    // 12 MB higher. (Giving back every bin's chunks cost 6% of the call.)
+    std::size_t release_chunk = 0;
     const auto group_bin = [&](unsigned t, std::span<const kept_run> kr, std::span<const drop_run> dr) {
         detail::grouping_scratch<Payload>& s = work[t];
         std::size_t m = 0;
@@ -447,6 +454,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 hi = std::max(hi, tm);
                 *nr++ = {tm, d, r.data[i].payload};
             }
+        if (release_chunk && s.bins_done++ == 0)
+            for (const kept_run& r : kr) detail::release_pages(const_cast<part_row*>(r.data), release_chunk);
         const std::size_t ne = s.ids.size();
         s.start.push_back(0);
         const grouped_row<Payload>* gr =
@@ -635,6 +644,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             std::vector<std::size_t> order;
             for (std::size_t b = 0; b < bins; ++b)
                 if (kept_at[b + 1] > kept_at[b] || drop_at[b + 1] > drop_at[b]) order.push_back(b);
+            if (threads > 1) release_chunk = chunk_bytes;
             group_bins(
                 order, [&](std::size_t b) { return kept_rows[b]; },
                 [&](std::size_t b) {

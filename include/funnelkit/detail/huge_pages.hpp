@@ -30,6 +30,14 @@ inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::si
 #endif
 }
 
+/// Gives the pages of [p, p + bytes) back to the kernel (p and bytes multiples of the page
+/// size); they read as zeros if touched again. A no-op elsewhere than Linux.
+inline void release_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#ifdef __linux__
+    madvise(p, bytes, MADV_DONTNEED);
+#endif
+}
+
 /// A zeroed array of trivial T for scratch written in random order. From 1 MiB on (on Linux)
 /// it is mapped from the kernel on a 2 MiB boundary in whole 2 MiB pages, asked for as
 /// transparent huge pages before the first touch (the kernel then zeroes and maps one page per

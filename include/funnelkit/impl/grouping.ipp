@@ -53,7 +53,8 @@ FUNNELKIT_INLINE unsigned fused_grouping_bits(std::size_t n) {
 
 FUNNELKIT_INLINE std::size_t grouping_chunk_bytes(std::size_t arena_bytes, std::size_t bins, unsigned threads) {
     const std::size_t share = arena_bytes / (32 * bins * std::max(1u, threads));
-    return std::clamp<std::size_t>(share, std::size_t{4} << 10, std::size_t{256} << 10) & ~std::size_t{63};
+    // Whole pages, so that a bin's chunks can be given back to the kernel once grouped.
+    return std::clamp<std::size_t>(share, std::size_t{4} << 10, std::size_t{256} << 10) & ~std::size_t{4095};
 }
 
 FUNNELKIT_INLINE std::vector<std::size_t> grouping_rounds(const std::vector<std::size_t>& kept,
