@@ -123,8 +123,7 @@ def load(kind: str, engine: str, d: dict[str, np.ndarray]):
 
 
 def run_funnelkit(data, kind):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bindings" / "python"))
-    import funnelkit as fk
+    import funnelkit as fk  # the installed package (scripts/install-python.sh), as peers.py
 
     def q():
         t = fk.conversion(data, entity="entity", time="time", stage="stage", segment="source")

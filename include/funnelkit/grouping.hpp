@@ -16,14 +16,18 @@
 //      the rows would not fit the arena (judged at an eighth of the rows, or met later), that
 //      pass stops and a radix partition in two passes takes over: one histogram pass, then a
 //      scatter pass, in rounds of buckets that fit a smaller budget;
-//   3. within each bucket, numbers the entities with a small hash table, groups the rows by
-//      entity with a counting sort and sorts each entity's rows by time (ties by the kernel's
-//      tie order), all in cache;
+//   3. within each bucket, numbers the entities with a small hash table and puts the rows in
+//      (entity, time) order (ties by the kernel's tie order): a bucket of large entities (16
+//      rows each or more on average) is radix-sorted by time as a whole and then
+//      counting-sorted by entity; one of small entities is counting-sorted by entity first and
+//      each entity's few rows are sorted on their own;
 //   4. hands every entity's rows to the kernel's visitor.
 // Threads split the passes by row ranges and then take buckets one at a time (largest first),
 // so a thread never waits for another except between passes. The extra memory of a call is
 // at most the arena (half the input columns: entity, time and payload) plus the scratch of
-// one bucket per thread. In the two-pass form, when the buffers of all buckets would exceed a
+// one bucket per thread (two buffers of its rows, which serve the sort and the grouped output;
+// with several threads, a thread's first bucket gives its arena chunks back once copied). In
+// the two-pass form, when the buffers of all buckets would exceed a
 // budget (by default 30% of the input columns), the buckets are processed in rounds of about
 // equal size; a byte per row remembers each row's bucket (or that it is a dropped row not to
 // copy), so the scatter and each round read one byte per row to find their rows. Large
@@ -39,8 +43,10 @@
 //
 // Kernels whose per-entity result does not depend on the order of the entity's rows (reach
 // by segment) use the primitive's other form, fold_by_entity(): one pass into a table of
-// per-entity states with prefetched slots, nothing copied or sorted; it measured faster for
-// them than partitioning (DuckDB-style hash aggregation, but with the misses overlapped).
+// per-entity states with prefetched slots, nothing copied or sorted. Partitioning rows by
+// entity hash into cache-sized buckets first (as DuckDB does) measured faster only when every
+// row is copied at once, which breaks the memory bound (see benchmarks/README.md, "What bounds
+// reach").
 #pragma once
 
 #include <algorithm>
