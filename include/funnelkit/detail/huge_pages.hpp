@@ -11,6 +11,7 @@
 
 #ifdef __linux__
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #include "funnelkit/config.hpp"
@@ -30,10 +31,14 @@ inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::si
 #endif
 }
 
-/// Gives the pages of [p, p + bytes) back to the kernel (p and bytes multiples of the page
-/// size); they read as zeros if touched again. A no-op elsewhere than Linux.
+/// Gives the pages of [p, p + bytes) back to the kernel; they read as zeros if touched again.
+/// Only when p and bytes are multiples of the system's page size (on a system with larger
+/// pages than the caller's 4 KiB units, the kernel would otherwise round the range out over a
+/// neighbour's data); a no-op otherwise, and elsewhere than Linux.
 inline void release_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
 #ifdef __linux__
+    static const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    if (page == 0 || reinterpret_cast<std::uintptr_t>(p) % page != 0 || bytes % page != 0) return;
     madvise(p, bytes, MADV_DONTNEED);
 #endif
 }
