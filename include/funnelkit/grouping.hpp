@@ -296,6 +296,23 @@ struct grouping_scratch {
     std::vector<grouped_row<Payload>> entity_tmp;
 };
 
+/// Sorts each run of equal times in [b, e), rows already in ascending time, by the tie order
+/// (nothing without one).
+template <class Payload, class TieLess>
+inline void sort_time_ties(grouped_row<Payload>* b, grouped_row<Payload>* e, const TieLess& tie_less) {
+    if constexpr (!std::is_same_v<TieLess, no_tie_order>) {
+        const auto less = [&](const grouped_row<Payload>& x, const grouped_row<Payload>& y) {
+            return tie_less(x.payload, y.payload);
+        };
+        for (auto* p = b; p < e;) {
+            auto* q = p + 1;
+            while (q < e && q->time == p->time) ++q;
+            if (q - p > 1) std::sort(p, q, less);
+            p = q;
+        }
+    }
+}
+
 /// Sorts one entity's rows by (time, tie order): nothing when already sorted, insertion sort
 /// when short, a radix sort by time (then the tie order within equal times) when long. (On
 /// shuffled second-resolution times, the radix sort measured faster than std::sort from about
@@ -331,14 +348,7 @@ inline void sort_entity_rows(grouped_row<Payload>* b, grouped_row<Payload>* e, c
     }
     tmp.resize(static_cast<std::size_t>(e - b));
     radix_sort_by_time(b, e, tmp.data());
-    if constexpr (!std::is_same_v<TieLess, no_tie_order>) {
-        for (auto* p = b; p < e;) {
-            auto* q = p + 1;
-            while (q < e && q->time == p->time) ++q;
-            if (q - p > 1) std::sort(p, q, less);
-            p = q;
-        }
-    }
+    sort_time_ties(b, e, tie_less);
 }
 
 /// Groups a bin's m numbered rows (in `rows`) by entity and returns them as grouped rows:
@@ -381,18 +391,8 @@ inline grouped_row<Payload>* group_numbered(numbered_row<Payload>* rows, numbere
         for (std::size_t k = 0; k < slots; ++k) sort_entity_rows(out + start[k], out + start[k + 1], tie_less, entity_tmp);
         return out;
     }
-    if constexpr (!std::is_same_v<TieLess, no_tie_order>) {
-        const auto less = [&](const grouped_row<Payload>& x, const grouped_row<Payload>& y) {
-            return tie_less(x.payload, y.payload);
-        };
-        for (std::size_t k = 0; k < slots; ++k)
-            for (grouped_row<Payload>* p = out + start[k], *e = out + start[k + 1]; p < e;) {
-                grouped_row<Payload>* q = p + 1;
-                while (q < e && q->time == p->time) ++q;
-                if (q - p > 1) std::sort(p, q, less);
-                p = q;
-            }
-    }
+    if constexpr (!std::is_same_v<TieLess, no_tie_order>)
+        for (std::size_t k = 0; k < slots; ++k) sort_time_ties(out + start[k], out + start[k + 1], tie_less);
     return out;
 }
 
