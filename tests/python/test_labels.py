@@ -61,6 +61,109 @@ def test_encode_strings_widens_past_127_labels(distinct):
     assert out.dtype == np.int8 and labels_obj.codes is None
 
 
+def test_encode_strings_counts_long_runs_and_evicted_slots():
+    """The counts come from the cache slots (four ways per slot): long runs of one label, labels
+    that take one another's slot (thousands of distinct strings in a 4096-slot cache), fresh
+    objects of equal text and missing values all count as a separate tally would."""
+    rng = np.random.default_rng(11)
+    labels = [f"label-{i}" for i in range(6000)]
+    parts = [np.array(["Lead"] * 10_007, dtype=object),  # one run, not a multiple of the ways
+             np.array([labels[i] for i in rng.integers(0, len(labels), 40_000)], dtype=object),
+             np.array([_fresh("Lead") for _ in range(501)], dtype=object),
+             np.array([None] * 33 + ["MQL"] * 3, dtype=object)]
+    vals = np.concatenate(parts)
+    codes, uniques, counts = _core.encode_strings(vals)
+    want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert uniques == list(want_uniques)
+    want = np.bincount(want_codes + 1, minlength=len(want_uniques) + 1)
+    np.testing.assert_array_equal(counts, np.concatenate([want[1:], want[:1]]))
+
+
+def test_encode_strings_puts_known_labels_first():
+    names = fk.StageModel.b2b().names
+    rng = np.random.default_rng(4)
+    present = names[1:4]  # the first known label never occurs
+    vals = np.array([present[i] for i in rng.integers(0, 3, 5000)] + ["Other", None], dtype=object)
+    codes, uniques, counts = _core.encode_strings(vals, list(names))
+    assert uniques == list(names) + ["Other"]
+    assert codes.dtype == np.int8
+    np.testing.assert_array_equal(np.array(uniques, dtype=object)[codes[:-1]], vals[:-1])
+    assert codes[-1] == -1 and codes[-2] == len(names)
+    want = [int((vals[:-1] == u).sum()) for u in uniques] + [1]
+    assert counts.tolist() == want and counts[0] == 0
+    # More known labels than one byte holds: int32 from the start.
+    many = [f"k{i}" for i in range(200)]
+    codes, uniques, _ = _core.encode_strings(np.array(["k150", "new", "k3"], dtype=object), many)
+    assert codes.dtype == np.int32 and codes.tolist() == [150, 200, 3] and uniques[-1] == "new"
+    with pytest.raises(ValueError, match="known label 'MQL' is given twice"):
+        _core.encode_strings(vals, ["MQL", "SQL", "MQL"])
+    with pytest.raises(ValueError, match="known labels must be strings"):
+        _core.encode_strings(vals, ["MQL", 3])
+
+
+def test_stage_codes_from_strings_need_no_remapping_pass():
+    """Stage names encoded with the model's names first are already the stage codes: the codes
+    the encoder made are returned as they are (one byte each), and the answer is the lookup's."""
+    model = fk.StageModel.b2b()
+    rng = np.random.default_rng(8)
+    picks = rng.integers(0, len(model.names), 20_000)
+    vals = np.array(model.names, dtype=object)[picks]
+    out = _frames.stage_codes(_frames.column({"stage": vals}, "stage", labels=True, known=model.names), model.names,
+                              "stage", narrow=True)
+    assert out.dtype == np.int8
+    np.testing.assert_array_equal(out, picks)
+    # Without the known names the codes come in order of first appearance and are remapped.
+    out2 = _frames.stage_codes(_frames.column({"stage": vals}, "stage", labels=True), model.names, "stage", narrow=True)
+    np.testing.assert_array_equal(out2, picks)
+    # A name off the model is still reported at its first row, with the closest names.
+    vals[777] = "MQLL"
+    with pytest.raises(ValueError, match=r"column 'stage', row 777: value 'MQLL' is not a stage of the model; did you mean"):
+        _frames.stage_codes(_frames.column({"stage": vals}, "stage", labels=True, known=model.names), model.names,
+                            "stage", narrow=True)
+
+
+@pytest.mark.parametrize("categories", [1, 8, 15, 16, 40, 127, 300])
+@pytest.mark.parametrize("narrow", [True, False])
+def test_one_byte_codes_count_and_remap_as_numpy(categories, narrow):
+    """One-byte codes take their own paths (a check per block, then a table by the byte, or a
+    byte shuffle for up to 15 categories into one-byte codes): the same answers as numpy, at
+    every length around the block and vector sizes, copied or in place."""
+    rng = np.random.default_rng(categories)
+    top = min(categories, 128)
+    for n in (0, 1, 15, 16, 17, 4095, 4096, 4097, 50_001):
+        codes = rng.integers(-1, top, n).astype(np.int8)
+        counts = _core.code_counts(codes, categories)
+        want = np.bincount(codes.astype(np.int64) + 1, minlength=categories + 1)
+        np.testing.assert_array_equal(counts, np.concatenate([want[1:], want[:1]]))
+        mapping = rng.integers(-100, 100, categories + 1).astype(np.int32)
+        full = mapping[np.where(codes < 0, categories, codes.astype(np.int64))]
+        out = _core.remap_codes(codes, mapping, narrow=narrow)
+        assert out.dtype == (np.int8 if narrow else np.int32)
+        np.testing.assert_array_equal(out, full)
+        if narrow:
+            own = codes.copy()
+            res = _core.remap_codes(own, mapping, in_place=True, narrow=True)
+            assert n == 0 or np.shares_memory(res, own)
+            np.testing.assert_array_equal(own, full)
+
+
+@pytest.mark.parametrize("categories", [8, 40])
+def test_one_byte_code_errors_name_the_first_bad_row(categories):
+    codes = np.zeros(10_000, np.int8)
+    codes[6001] = categories  # one past the last code
+    codes[9000] = -5
+    with pytest.raises(ValueError, match=f"label code {categories} at row 6001 is outside -1..{categories - 1}"):
+        _core.code_counts(codes, categories)
+    own = codes.copy()
+    with pytest.raises(ValueError, match=f"label code {categories} at row 6001 is outside"):
+        _core.remap_codes(own, np.zeros(categories + 1, np.int32), in_place=True, narrow=True)
+    assert own[6001] == categories  # reported before its block was overwritten
+    codes[6001] = 0
+    with pytest.raises(ValueError, match="label code -5 at row 9000 is outside"):
+        _core.remap_codes(codes, np.zeros(categories + 1, np.int32))
+
+
 def test_encode_strings_leaves_other_objects_to_the_general_path():
     assert _core.encode_strings(np.array(["a", 1], dtype=object)) is None
     assert _core.encode_strings(np.array(["a", pd.NA], dtype=object)) is None

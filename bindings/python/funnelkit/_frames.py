@@ -82,12 +82,15 @@ def has_column(data: Any, name: str) -> bool:
     return name in column_names(as_table(data))
 
 
-def column(data: Any, name: str, option: str | None = None, *, labels: bool = False) -> Any:
+def column(data: Any, name: str, option: str | None = None, *, labels: bool = False,
+           known: Sequence[str] | None = None) -> Any:
     """The named column as a one-dimensional numpy array (object dtype for strings); a missing
     column is an error that lists the columns present and the closest names. ``option`` names
     the keyword argument that chose the column (e.g. ``entity=``). With ``labels=True``, a
     column of strings or categories comes as :class:`Labels` (dictionary codes encoded by Arrow
-    or taken from the categorical, never an object array); other columns as without it."""
+    or taken from the categorical, never an object array); other columns as without it.
+    ``known`` labels (e.g. the stage names), when given, take the first codes of Python strings
+    (see :meth:`Labels.of`)."""
     table = as_table(data)
     present = column_names(table)
     if name not in present:
@@ -103,7 +106,7 @@ def column(data: Any, name: str, option: str | None = None, *, labels: bool = Fa
     else:
         col = table[name]
     if labels:
-        encoded = Labels.of(col)
+        encoded = Labels.of(col, known)
         if encoded is not None:
             return encoded
     cmod = type(col).__module__
@@ -166,16 +169,18 @@ class Labels:
         return len(self.codes)
 
     @classmethod
-    def of(cls, col: Any) -> Labels | None:
+    def of(cls, col: Any, known: Sequence[str] | None = None) -> Labels | None:
         """The labels of a pandas, Polars, PyArrow or numpy column of strings or categories;
-        None for any other column (numbers, datetimes, mixed objects)."""
+        None for any other column (numbers, datetimes, mixed objects). For Python strings,
+        ``known`` labels come first (codes 0.., present or not), so that a caller mapping labels
+        to those codes finds the codes already in place (see :meth:`mapped`)."""
         mod = type(col).__module__
         if mod.startswith("pandas"):
             if isinstance(col.dtype, _pandas_categorical()):
                 # The categorical's own codes, at their own width (int8 for up to 127 categories).
                 return cls(np.ascontiguousarray(col.cat.codes.to_numpy()), col.cat.categories.tolist())
             if col.dtype.kind in "OSU" or str(col.dtype).startswith("string"):
-                return cls._from_arrow_values(col)
+                return cls._from_arrow_values(col, known)
             return None
         if mod.startswith("polars"):
             dtype = str(col.dtype)
@@ -185,18 +190,18 @@ class Labels:
         if mod.startswith("pyarrow"):
             return cls._of_arrow(col)
         if isinstance(col, np.ndarray) and col.ndim == 1 and col.dtype.kind in "OSU":
-            return cls._from_arrow_values(col)
+            return cls._from_arrow_values(col, known)
         return None
 
     @classmethod
-    def _from_arrow_values(cls, values: Any) -> Labels | None:
+    def _from_arrow_values(cls, values: Any, known: Sequence[str] | None = None) -> Labels | None:
         # Python strings: one pass in C++ (a label is usually the same object row after row),
         # else pandas' hash factorisation, else Arrow's.
         from . import _core
 
         arr = values.to_numpy() if type(values).__module__.startswith("pandas") else values
         if isinstance(arr, np.ndarray) and arr.dtype.kind == "O":
-            encoded = _core.encode_strings(arr)
+            encoded = _core.encode_strings(arr, None if known is None else [str(k) for k in known])
             if encoded is not None:
                 return cls(encoded[0], encoded[1], counts=encoded[2], owned=True)
         try:
@@ -273,6 +278,13 @@ class Labels:
         mapping = np.ascontiguousarray(mapping, dtype=np.int32)
         narrow = narrow and mapping.size > 0 and -128 <= int(mapping.min()) and int(mapping.max()) <= 127
         width = np.int8 if narrow else np.int32
+        if self._owned and self.codes.dtype == width and self._counts is not None:
+            # Codes already in place (labels encoded with the caller's known labels first): every
+            # present code maps to itself, so the codes are the answer and no pass is needed.
+            present = np.flatnonzero(self._counts[:-1])
+            if (self._counts[-1] == 0 or mapping[-1] == -1) and np.array_equal(mapping[present], present):
+                out, self.codes, self._counts, self._owned = self.codes, None, None, False
+                return out
         out = _core.remap_codes(self.codes, mapping, narrow=narrow,
                                 in_place=self._owned and self.codes.dtype == width)
         if self._owned:
@@ -459,7 +471,7 @@ def stage_codes(arr: Any, names: Sequence[str], name: str = "stage", narrow: boo
     arr = _values(arr)
     if arr.dtype.kind in "iuf":
         return int32_codes(arr, name)
-    encoded = Labels.of(arr)
+    encoded = Labels.of(arr, names)
     if encoded is not None:
         return stage_codes(encoded, names, name, narrow)
     _check_no_missing(arr, name)

@@ -245,7 +245,8 @@ def conversion(
     tim = _frames.timestamps(_frames.column(data, time, "time"), time)
     # Codes made from labels are one byte where they fit: the core reads int8 stage and segment
     # codes as they are (any other mix is read as int32).
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage, narrow=True)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True, known=model.names), model.names, stage,
+                               narrow=True)
     seg = None
     labels: list[Any] = []
     if segment is not None:

@@ -790,7 +790,7 @@ def lifecycle(
     ent, ids = _frames.entity_ids(_frames.column(data, entity, "entity", labels=True), entity)
     tim, axis = _frames.time_axis(_frames.column(data, time, "time"), time, time_unit)
     tim, axis = _nanoseconds(tim, axis)
-    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True), model.names, stage)
+    stg = _frames.stage_codes(_frames.column(data, stage, "stage", labels=True, known=model.names), model.names, stage)
     seg = None
     labels: list[Any] = []
     if segment is not None:

@@ -2,6 +2,7 @@
 // of Python strings to dense codes, and the counting and remapping of label codes. Each is one
 // pass in C++ over the column, so that no Python code runs per element.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -17,77 +18,115 @@
 #include "funnelkit/detail/exact_sum.hpp"
 #include "funnelkit/detail/prefetch.hpp"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 namespace funnelkit::python {
 namespace {
 
-/// Rows per code of n codes (-1: missing) into counts[code + 1], in four interleaved tallies so
-/// that rows of the same code in a row do not wait on one another's increments.
+/// Slots of encode_strings' direct-mapped cache from a string object's address to its code.
+constexpr std::size_t string_cache_slots = 4096;
+inline std::size_t cache_slot(PyObject* o) noexcept {
+    return (reinterpret_cast<std::uintptr_t>(o) >> 4) & (string_cache_slots - 1);
+}
+
+/// Ways of the row counts of each cache slot: a label that repeats row after row would
+/// otherwise have each row's count wait on the previous row's (1e7 rows: 11.6 ms with one way).
+constexpr std::size_t string_cache_ways = 4;
+
+/// Codes of rows i.. while the cache knows their objects, counting the rows each slot answers
+/// in rows_of[(row % ways) * slots + slot]; returns the first row it does not know (n when
+/// none). A loop of its own, with nothing else in it: inside the loop that also handles new
+/// strings, the compiler kept the pointers here on the stack, and the loop took longer.
 template <class T>
-void tally_codes(const T* codes, std::size_t n, std::vector<std::int64_t>& counts) {
-    const std::size_t width = counts.size();
-    std::vector<std::int64_t> part(4 * width, 0);
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (std::size_t k = 0; k < 4; ++k) ++part[k * width + static_cast<std::size_t>(codes[i + k] + 1)];
-    for (; i < n; ++i) ++part[static_cast<std::size_t>(codes[i] + 1)];
-    for (std::size_t k = 0; k < 4; ++k)
-        for (std::size_t c = 0; c < width; ++c) counts[c] += part[k * width + c];
+[[gnu::noinline]] std::size_t encode_cached(const char* rows, py::ssize_t step, std::size_t i, std::size_t n,
+                                            PyObject* const* keys, const std::int32_t* code_of,
+                                            std::int64_t* rows_of, T* codes) {
+    for (; i < n; ++i) {
+        if ((i & 7) == 0)  // the object pointers a few kilobytes ahead (funnelkit/detail/prefetch.hpp)
+            __builtin_prefetch(rows + static_cast<py::ssize_t>(std::min(i + 256, n - 1)) * step);
+        PyObject* o = *reinterpret_cast<PyObject* const*>(rows + static_cast<py::ssize_t>(i) * step);
+        const std::size_t slot = cache_slot(o);
+        if (keys[slot] != o) [[unlikely]]
+            return i;
+        codes[i] = static_cast<T>(code_of[slot]);
+        ++rows_of[(i % string_cache_ways) * string_cache_slots + slot];
+    }
+    return n;
 }
 
 /// Codes of a one-dimensional object array of str, in order of first appearance (None and
 /// float NaN: -1), the distinct strings (the first object holding each) and the rows per code
-/// (code_counts' layout: one count per string, then the missing rows). The codes are int8 while
-/// there are at most 128 distinct strings (codes 0..127: a quarter of the fresh memory), int32
-/// past that.
+/// (code_counts' layout: one count per string, then the missing rows). `known` strings, when
+/// given, come first with codes 0..len(known)-1 whether they occur or not (their counts say
+/// which do), so that a caller who knows the labels it wants needs no remapping pass. The
+/// codes are int8 while there are at most 128 distinct strings (codes 0..127: a quarter of the
+/// fresh memory), int32 past that.
 /// None when the array holds anything else, so that the caller's general path handles (and
 /// reports) it.
-py::object encode_strings(const py::array& values) {
+py::object encode_strings(const py::array& values, const py::object& known) {
     if (values.ndim() != 1 || values.dtype().kind() != 'O') return py::none();
     const auto n = static_cast<std::size_t>(values.shape(0));
     const py::ssize_t stride = values.strides(0);
     const char* base = static_cast<const char*>(values.data());
     std::vector<PyObject*> firsts;
-    // Views into each string's own UTF-8 (kept alive by the array, which holds the strings).
+    // Views into each string's own UTF-8 (kept alive by the array, which holds the strings,
+    // or by `known`).
     std::unordered_map<std::string_view, std::int32_t> by_text;
+    const auto text_of = [](PyObject* o) -> std::optional<std::string_view> {
+        Py_ssize_t len = 0;
+        const char* text = PyUnicode_AsUTF8AndSize(o, &len);
+        if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
+            PyErr_Clear();
+            return std::nullopt;
+        }
+        return std::string_view(text, static_cast<std::size_t>(len));
+    };
+    if (!known.is_none())
+        for (const py::handle h : py::iter(known)) {
+            if (!PyUnicode_Check(h.ptr())) throw funnelkit::invalid_argument("known labels must be strings");
+            const auto text = text_of(h.ptr());
+            if (!text) return py::none();
+            if (!by_text.try_emplace(*text, static_cast<std::int32_t>(firsts.size())).second)
+                throw funnelkit::invalid_argument("known label '" + std::string(*text) + "' is given twice");
+            firsts.push_back(h.ptr());
+        }
     // The same label is usually the same object row after row: a direct-mapped cache from the
-    // object's address to its code answers those without reading the text.
-    constexpr std::size_t cache_size = 4096;
-    std::vector<PyObject*> cache_key(cache_size, nullptr);
-    std::vector<std::int32_t> cache_code(cache_size, 0);
+    // object's address to its code answers those without reading the text. Each slot also
+    // counts the rows it answered, added to its code's count when the slot is taken by another
+    // object and at the end: the counts cost no pass of their own.
+    std::vector<PyObject*> cache_key(string_cache_slots, nullptr);
+    std::vector<std::int32_t> cache_code(string_cache_slots, 0);
+    std::vector<std::int64_t> cache_rows(string_cache_ways * string_cache_slots, 0);
+    std::vector<std::int64_t> counts(firsts.size() + 1, 0);  // counts[0]: missing, counts[1 + j]: code j
+    // Moves the rows a slot counted to its code's count.
+    const auto flush = [&](std::size_t slot) {
+        for (std::size_t w = 0; w < string_cache_ways; ++w) {
+            std::int64_t& r = cache_rows[w * string_cache_slots + slot];
+            counts[static_cast<std::size_t>(cache_code[slot] + 1)] += r;
+            r = 0;
+        }
+    };
     // Encodes rows [from, n) into codes of type T; returns the row where a code did not fit in
     // T (n when all did), or nullopt for an object that is neither str nor missing.
     const auto encode = [&](auto* codes, std::size_t from) -> std::optional<std::size_t> {
         using T = std::remove_pointer_t<decltype(codes)>;
-        // Locals, not the captured vectors: a one-byte code store may alias anything, and the
-        // captures would be read again after every row.
-        PyObject** const keys = cache_key.data();
-        const std::int32_t* const known = cache_code.data();
-        const char* const rows = base;
-        const py::ssize_t step = stride;
-        const std::size_t count = n;
-        for (std::size_t i = from; i < count; ++i) {
-            if ((i & 7) == 0)  // the object pointers a few kilobytes ahead (funnelkit/detail/prefetch.hpp)
-                __builtin_prefetch(rows + static_cast<py::ssize_t>(std::min(i + 256, count - 1)) * step);
-            PyObject* o = *reinterpret_cast<PyObject* const*>(rows + static_cast<py::ssize_t>(i) * step);
-            const std::size_t slot = (reinterpret_cast<std::uintptr_t>(o) >> 4) & (cache_size - 1);
-            if (keys[slot] == o) {
-                codes[i] = static_cast<T>(known[slot]);
-                continue;
-            }
+        for (std::size_t i = from;; ++i) {
+            i = encode_cached(base, stride, i, n, cache_key.data(), cache_code.data(), cache_rows.data(), codes);
+            if (i == n) return n;
+            PyObject* o = *reinterpret_cast<PyObject* const*>(base + static_cast<py::ssize_t>(i) * stride);
+            const std::size_t slot = cache_slot(o);
             std::int32_t code;
             if (PyUnicode_Check(o)) {
-                Py_ssize_t len = 0;
-                const char* text = PyUnicode_AsUTF8AndSize(o, &len);
-                if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
-                    PyErr_Clear();
-                    return std::nullopt;
-                }
-                const auto [it, fresh] = by_text.try_emplace(std::string_view(text, static_cast<std::size_t>(len)),
-                                                             static_cast<std::int32_t>(firsts.size()));
+                const auto text = text_of(o);
+                if (!text) return std::nullopt;
+                const auto [it, fresh] = by_text.try_emplace(*text, static_cast<std::int32_t>(firsts.size()));
                 if (fresh) {
                     if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
                         throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
                     firsts.push_back(o);
+                    counts.push_back(0);
                 }
                 code = it->second;
                 if (code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
@@ -96,26 +135,33 @@ py::object encode_strings(const py::array& values) {
             } else {
                 return std::nullopt;
             }
+            if (cache_key[slot]) flush(slot);
             cache_key[slot] = o;
             cache_code[slot] = code;
+            cache_rows[slot] = 1;  // this row, in way 0
             codes[i] = static_cast<T>(code);
         }
-        return count;
     };
-    py::array result = py::array_t<std::int8_t>(static_cast<py::ssize_t>(n));  // written once, not zeroed first
-    auto stop = encode(static_cast<std::int8_t*>(result.mutable_data()), 0);
-    if (!stop) return py::none();
+    // int8 while the known labels leave room, else int32 from the start.
+    py::array result;
+    std::optional<std::size_t> stop = 0;
+    if (firsts.size() <= 128) {
+        result = py::array_t<std::int8_t>(static_cast<py::ssize_t>(n));  // written once, not zeroed first
+        stop = encode(static_cast<std::int8_t*>(result.mutable_data()), 0);
+        if (!stop) return py::none();
+    }
     if (*stop < n) {
         py::array_t<std::int32_t> wide(static_cast<py::ssize_t>(n));
-        const auto* narrow = static_cast<const std::int8_t*>(result.data());
-        std::copy(narrow, narrow + *stop, wide.mutable_data());
+        if (result) {
+            const auto* narrow = static_cast<const std::int8_t*>(result.data());
+            std::copy(narrow, narrow + *stop, wide.mutable_data());
+        }
         result = wide;
         stop = encode(wide.mutable_data(), *stop);
         if (!stop) return py::none();
     }
-    std::vector<std::int64_t> counts(firsts.size() + 1, 0);  // counts[0]: missing, counts[1 + j]: code j
-    if (result.dtype().itemsize() == 1) tally_codes(static_cast<const std::int8_t*>(result.data()), n, counts);
-    else tally_codes(static_cast<const std::int32_t*>(result.data()), n, counts);
+    for (std::size_t slot = 0; slot < string_cache_slots; ++slot)
+        if (cache_key[slot]) flush(slot);
     py::list uniques(firsts.size());
     for (std::size_t j = 0; j < firsts.size(); ++j)
         uniques[j] = py::reinterpret_borrow<py::object>(firsts[j]);
@@ -188,12 +234,53 @@ template <class T, class F>
     }
 }
 
+/// One-byte codes with offset 0 (the usual case: codes made from labels, a categorical's own
+/// codes), a block at a time: the block's codes are range-checked first (a minimum and maximum
+/// the compiler vectorises), then f(begin, end) runs on codes known to lie in -1..categories-1.
+/// A bad code is reported at its row before f sees its block.
+template <class F>
+void for_each_byte_block(const std::int8_t* c, std::size_t n, std::size_t categories, F&& f) {
+    constexpr std::size_t block = 4096;
+    const std::int64_t top = static_cast<std::int64_t>(std::min<std::size_t>(categories, 128)) - 1;
+    for (std::size_t b = 0; b < n; b += block) {
+        const std::size_t e = std::min(n, b + block);
+        std::int8_t lo = std::numeric_limits<std::int8_t>::max(), hi = std::numeric_limits<std::int8_t>::min();
+        for (std::size_t i = b; i < e; ++i) {
+            lo = std::min(lo, c[i]);
+            hi = std::max(hi, c[i]);
+        }
+        if (lo < -1 || hi > top) [[unlikely]]
+            for (std::size_t i = b; i < e; ++i)
+                if (c[i] < -1 || c[i] > top) bad_code(i, c[i], 0, categories);
+        f(b, e);
+    }
+}
+
 /// How many rows hold each of `categories` codes, and (last) how many are missing (-1). A row's
 /// code is its value minus `offset`.
 py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t categories, std::int64_t offset) {
     std::vector<std::int64_t> counts(categories + 1, 0);  // counts[0]: -1, counts[1 + j]: code j
     with_codes(codes, [&](const auto* c, std::size_t n) {
-        // Four interleaved tallies (as tally_codes) when they are small.
+        using T = std::remove_const_t<std::remove_pointer_t<decltype(c)>>;
+        if constexpr (std::is_same_v<T, std::int8_t>) {
+            if (offset == 0) {
+                // Four interleaved tallies indexed by the byte itself, with no check per row (1e7
+                // codes: 6 ms with a check and an index computed per row).
+                std::vector<std::int64_t> part(4 * 256, 0);
+                for_each_byte_block(c, n, categories, [&](std::size_t b, std::size_t e) {
+                    std::size_t i = b;
+                    for (; i + 4 <= e; i += 4)
+                        for (std::size_t k = 0; k < 4; ++k) ++part[k * 256 + static_cast<std::uint8_t>(c[i + k])];
+                    for (; i < e; ++i) ++part[static_cast<std::uint8_t>(c[i])];
+                });
+                for (std::size_t k = 0; k < 4; ++k)
+                    for (std::size_t j = 0; j <= std::min<std::size_t>(categories, 128); ++j)
+                        counts[j] += part[k * 256 + static_cast<std::uint8_t>(static_cast<std::int8_t>(j - 1))];
+                return;
+            }
+        }
+        // Four interleaved tallies when they are small, so that rows of the same code in a row
+        // do not wait on one another's increments.
         const std::size_t width = categories + 1, ways = width <= 4096 ? 4 : 1;
         std::vector<std::int64_t> part(ways * width, 0);
         std::int64_t* k = part.data() + 1;
@@ -206,6 +293,23 @@ py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t catego
     out.push_back(counts[0]);
     return to_numpy(std::move(out));
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FUNNELKIT_BYTE_SHUFFLE 1
+/// out[i] = table[c[i] + 1] for one-byte codes known to lie in -1..14: a byte shuffle maps 16
+/// codes at once (SSSE3, which every x86-64 processor since 2006 has; checked at run time).
+[[gnu::target("ssse3")]] void shuffle_bytes(const std::int8_t* c, std::size_t n, const std::int8_t* table,
+                                              std::int8_t* out) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table));
+    const __m128i one = _mm_set1_epi8(1);
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_shuffle_epi8(t, _mm_add_epi8(v, one)));
+    }
+    for (; i < n; ++i) out[i] = table[c[i] + 1];
+}
+#endif
 
 /// mapping[code] for every row as int32, mapping[categories] for a missing value (-1), where
 /// mapping holds categories + 1 entries and a row's code is its value minus `offset`.
@@ -223,6 +327,43 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
             if (v < INT8_MIN || v > INT8_MAX)
                 throw funnelkit::invalid_argument("mapped code " + std::to_string(v) + " does not fit in int8");
     return with_codes(codes, [&](const auto* c, std::size_t n) {
+        using T = std::remove_const_t<std::remove_pointer_t<decltype(c)>>;
+        if constexpr (std::is_same_v<T, std::int8_t>) {
+            if (offset == 0) {
+                // One-byte codes: a block is checked, then mapped through a table indexed by the
+                // byte itself (by a byte shuffle for up to 15 categories into one-byte codes).
+                const auto fill = [&](auto* out) {
+                    using Out = std::remove_pointer_t<decltype(out)>;
+                    std::array<Out, 256> lut{};
+                    lut[255] = static_cast<Out>(map[categories]);
+                    for (std::size_t k = 0; k < std::min<std::size_t>(categories, 128); ++k) lut[k] = static_cast<Out>(map[k]);
+#ifdef FUNNELKIT_BYTE_SHUFFLE
+                    if constexpr (std::is_same_v<Out, std::int8_t>) {
+                        if (categories <= 15 && __builtin_cpu_supports("ssse3")) {
+                            std::array<std::int8_t, 16> table{};
+                            table[0] = lut[255];
+                            for (std::size_t k = 0; k < categories; ++k) table[k + 1] = lut[k];
+                            for_each_byte_block(c, n, categories, [&](std::size_t b, std::size_t e) {
+                                shuffle_bytes(c + b, e - b, table.data(), out + b);
+                            });
+                            return;
+                        }
+                    }
+#endif
+                    for_each_byte_block(c, n, categories, [&](std::size_t b, std::size_t e) {
+                        for (std::size_t i = b; i < e; ++i) out[i] = lut[static_cast<std::uint8_t>(c[i])];
+                    });
+                };
+                if (narrow) {
+                    py::array result = in_place ? codes : py::array_t<std::int8_t>(static_cast<py::ssize_t>(n));
+                    fill(static_cast<std::int8_t*>(result.mutable_data()));
+                    return result;
+                }
+                py::array result = in_place ? codes : py::array_t<std::int32_t>(static_cast<py::ssize_t>(n));
+                fill(static_cast<std::int32_t*>(result.mutable_data()));
+                return result;
+            }
+        }
         const auto fill = [&](auto* out) {
             // lut[code + 1]: the missing value's entry first, then the codes'.
             using Out = std::remove_pointer_t<decltype(out)>;
@@ -246,10 +387,11 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
 }  // namespace
 
 void register_labels(py::module_& m) {
-    m.def("encode_strings", &encode_strings, py::arg("values"),
+    m.def("encode_strings", &encode_strings, py::arg("values"), py::arg("known") = py::none(),
           "(codes int8 for up to 128 distinct strings, else int32; distinct strings; rows per code then missing rows) "
           "of an object array of str "
-          "(None/NaN: -1), in order of first appearance; None when it holds other objects.");
+          "(None/NaN: -1), the `known` strings first (codes 0.., present or not), the others in order of first "
+          "appearance; None when it holds other objects.");
     m.def("code_counts", &code_counts, py::arg("codes"), py::arg("categories"), py::arg("offset") = 0,
           "Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.");
     m.def("remap_codes", &remap_codes, py::arg("codes"), py::arg("mapping"), py::arg("offset") = 0,
