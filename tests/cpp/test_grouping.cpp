@@ -179,6 +179,37 @@ TEST(Grouping, ClassifierErrorsReachTheCaller) {
         }
 }
 
+// A visitor that throws on one thread: the other threads, which wait at the end for every bin
+// to be grouped before giving back the arena's pages, stop waiting, and the error reaches the
+// caller (a hang here would time the test out). The throwing bin is the first one taken (the
+// largest), so the other thread has many bins left when it happens; then the last one taken.
+TEST(Grouping, VisitorErrorsStopTheOtherThreads) {
+    table t = random_table(5, 2'000'000);  // 4 bins on several threads
+    const std::size_t entities = reference(t, false).size();
+    for (unsigned threads : {2u, 3u})
+        for (bool early : {true, false}) {
+            grouping_options o;
+            o.threads = threads;
+            o.budget_bytes = std::size_t{1} << 27;  // room for the one-pass partition, the path that waits
+            std::atomic<std::size_t> visits{0};
+            const std::size_t throw_at = early ? 1 : entities - 10;
+            std::atomic<bool> armed{true};
+            try {
+                group_by_entity<int>(
+                    t.entity, t.time, [&](std::size_t i, int& v) -> bool { return (v = t.value[i]) >= 0; },
+                    [&](unsigned, std::int64_t, std::span<const grouped_row<int>>) {
+                        const std::size_t k = visits.fetch_add(1) + 1;
+                        if (k == throw_at && armed.exchange(false))
+                            throw std::runtime_error("visitor failed");
+                    },
+                    o);
+                FAIL() << "no error, threads " << threads;
+            } catch (const std::runtime_error& e) {
+                EXPECT_STREQ(e.what(), "visitor failed");
+            }
+        }
+}
+
 // fold_by_entity: every entity folded once over all its rows, whatever the thread count.
 TEST(Grouping, FoldVisitsEveryEntityOnceWithItsWholeState) {
     for (std::size_t n : {std::size_t{0}, std::size_t{5}, std::size_t{200'000}}) {
