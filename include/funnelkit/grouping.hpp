@@ -113,6 +113,14 @@ struct [[gnu::packed]] partitioned_row {
 /// threads == 1) and rethrows the exception of the lowest-numbered thread that threw.
 void run_workers(unsigned threads, const std::function<void(unsigned)>& body);
 
+/// A copy of f when it can be copied (a local object, whose fields the compiler may keep in
+/// registers across stores of a character type), else f itself.
+template <class F>
+decltype(auto) local_copy(F& f) {
+    if constexpr (std::is_copy_constructible_v<std::remove_cv_t<F>>) return std::remove_cv_t<F>(f);
+    else return (f);
+}
+
 /// Tells the CPU that the thread is spinning on a value another thread will change (less
 /// power, and the sibling hyperthread runs faster meanwhile).
 inline void cpu_pause() noexcept {
@@ -588,13 +596,22 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 const std::size_t check_at = b + (e - b) / 8;
                 std::size_t nk = 0, nd = 0;
                 Payload p{};
+                // Local copies of what the loop reads, the classifier included: a row's payload
+                // may be stored as a character type, which may alias anything, so values read
+                // through the captures were read again for every row (1e7 shuffled events: 6-8%
+                // of the call on one thread, alternating runs).
+                auto&& cls = detail::local_copy(classify);
+                const std::int64_t* const row_ent = ent;
+                const std::int64_t* const row_time = tim;
+                const std::size_t n_bins = bins, rows = n;
+                const bool remember = dropped_too;
                 for (std::size_t i = b; i < e; ++i) {
-                    detail::prefetch_ahead(i, n, ent, tim);
-                    const std::int64_t id = ent[i];
+                    detail::prefetch_ahead(i, rows, row_ent, row_time);
+                    const std::int64_t id = row_ent[i];
                     const std::uint64_t h = detail::mix64(static_cast<std::uint64_t>(id));
-                    const std::size_t bin = static_cast<std::size_t>(((h >> 32) * bins) >> 32);
-                    const bool keep = classify(i, p);
-                    const bool copy = filter.fresh(id, h) & !keep & dropped_too;
+                    const std::size_t bin = static_cast<std::size_t>(((h >> 32) * n_bins) >> 32);
+                    const bool keep = cls(i, p);
+                    const bool copy = filter.fresh(id, h) & !keep & remember;
                     cursor& c = cur[bin];
                     // Both are written, and the cursors advance by whether the row is kept or
                     // copied: no branch on either.
@@ -614,7 +631,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                             c.drop_end = q + drop_cap;
                         }
                     }
-                    *c.kept = {id, tim[i], p};
+                    *c.kept = {id, row_time[i], p};
                     c.kept += keep;
                     *c.drop = id;
                     c.drop += copy;
