@@ -46,14 +46,15 @@ FUNNELKIT_INLINE unsigned grouping_bits(std::size_t n) {
 FUNNELKIT_INLINE unsigned fused_grouping_bits(std::size_t n, unsigned threads) {
     // Few output streams: with 256 bins (two streams each) the pass measured 1.5 times slower
     // than with 16 on 1e7 rows, while the grouping of bins four times past the L2 cache was
-    // only a tenth slower. About 2^19 input rows per bin, 1 to 32 bins, on one thread. With
-    // more threads, bins of half that: each thread's pass writes as many streams as one
-    // thread's, the bins' scratch is per thread, and the threads end closer together (1e7
-    // shuffled events on two threads: 0.0792 against 0.0830 s, medians of 8 alternating runs;
-    // one thread measured 6% slower so).
+    // only a tenth slower. About 2^19 input rows per bin, up to 128 bins, on one thread (1e8
+    // shuffled events: grouping the bins took 1.08-1.37 s with 32, 0.68-0.86 s with 128; the
+    // pass about the same). With more threads, bins of half that: each thread's pass writes as
+    // many streams as one thread's, the bins' scratch is per thread, and the threads end
+    // closer together (1e7 shuffled events on two threads: 0.0792 against 0.0830 s, medians
+    // of 8 alternating runs; one thread measured 6% slower so).
     const unsigned more = threads > 1 ? 1u : 0u;
     const std::size_t target = n >> (19 - more);
-    return target <= 1 ? 0u : std::min(5u + more, static_cast<unsigned>(std::bit_width(target) - 1));
+    return target <= 1 ? 0u : std::min(7u, static_cast<unsigned>(std::bit_width(target) - 1));
 }
 
 FUNNELKIT_INLINE std::size_t grouping_chunk_bytes(std::size_t arena_bytes, std::size_t bins, unsigned threads) {
