@@ -80,6 +80,23 @@ def test_encode_strings_counts_long_runs_and_evicted_slots():
     np.testing.assert_array_equal(counts, np.concatenate([want[1:], want[:1]]))
 
 
+def test_encode_strings_tells_apart_texts_of_every_length():
+    """Labels that differ in one byte, at every length from 0 to 40 (each length takes another way
+    through the text hash: three bytes, two four-byte words, eight-byte words with an overlapping
+    last one), non-ASCII ones too, each row its own string object, as json.loads makes them."""
+    rng = np.random.default_rng(9)
+    labels = [""] + ["a" * k for k in range(1, 41)]
+    labels += ["a" * j + "b" + "a" * (k - j - 1) for k in range(1, 41) for j in range(k)]
+    labels += ["é" * k for k in range(1, 12)] + ["a" * k + "é" for k in range(1, 12)]
+    picks = rng.integers(0, len(labels), 60_000)
+    vals = np.array([_fresh(labels[i]) for i in picks], dtype=object)
+    codes, uniques, counts = _core.encode_strings(vals)
+    want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert uniques == list(want_uniques)
+    np.testing.assert_array_equal(counts[:-1], np.bincount(want_codes, minlength=len(want_uniques)))
+
+
 def test_encode_strings_puts_known_labels_first():
     names = fk.StageModel.b2b().names
     rng = np.random.default_rng(4)

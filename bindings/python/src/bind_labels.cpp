@@ -6,15 +6,16 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 #include "bindings.hpp"
+#include "funnelkit/detail/entity_index.hpp"
 #include "funnelkit/detail/exact_sum.hpp"
 #include "funnelkit/detail/prefetch.hpp"
 
@@ -56,6 +57,81 @@ template <class T>
     return n;
 }
 
+/// Codes of label texts (views the caller keeps alive): open addressing over a power-of-two
+/// table, a hash of the whole text eight bytes at a time, load at most 1/2. It answers a row
+/// whose string is a fresh object of a known label (as json.loads or a numpy unicode array
+/// makes them, one object per row), where std::unordered_map spent most of the row on its
+/// general-purpose hash, the bucket's division and the node it points to.
+class text_codes {
+public:
+    /// The code of `text`, inserting `next` for it when absent (`fresh` then set).
+    std::int32_t find_or_insert(std::string_view text, std::int32_t next, bool& fresh) {
+        if ((size_ + 1) * 2 > slots_.size()) grow();
+        const std::uint64_t h = hash(text);
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+            entry& e = slots_[pos];
+            if (e.code < 0) {
+                e = {text.data(), text.size(), h, next};
+                ++size_;
+                fresh = true;
+                return next;
+            }
+            if (e.hash == h && e.size == text.size() && std::memcmp(e.data, text.data(), text.size()) == 0) {
+                fresh = false;
+                return e.code;
+            }
+        }
+    }
+
+private:
+    struct entry {
+        const char* data = nullptr;
+        std::size_t size = 0;
+        std::uint64_t hash = 0;
+        std::int32_t code = -1;  // -1: an empty slot
+    };
+    // Every byte enters the hash through fixed-size loads only: eight-byte words, the last one
+    // overlapping the one before when the length is not a multiple of eight; shorter texts by
+    // two overlapping four-byte loads or their first, middle and last bytes. (A tail copied by
+    // a memcpy of variable length was the hottest spot of a row.)
+    static std::uint64_t load8(const char* p) noexcept {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        return w;
+    }
+    static std::uint64_t load4(const char* p) noexcept {
+        std::uint32_t w;
+        std::memcpy(&w, p, 4);
+        return w;
+    }
+    static std::uint64_t hash(std::string_view t) noexcept {
+        const char* p = t.data();
+        const std::size_t n = t.size();
+        std::uint64_t h = static_cast<std::uint64_t>(n) * 0x9E3779B97F4A7C15ull;
+        if (n >= 8) {
+            for (std::size_t i = 0; i + 8 < n; i += 8) h = funnelkit::detail::mix64(h ^ load8(p + i));
+            return funnelkit::detail::mix64(h ^ load8(p + n - 8));
+        }
+        const auto u = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
+        const std::uint64_t w = n >= 4 ? load4(p) | load4(p + n - 4) << 32 : n > 0 ? u(0) | u(n / 2) << 8 | u(n - 1) << 16 : 0;
+        return funnelkit::detail::mix64(h ^ w);
+    }
+    void grow() {
+        std::vector<entry> old(slots_.size() * 2);
+        old.swap(slots_);
+        const std::size_t mask = slots_.size() - 1;
+        for (const entry& e : old) {
+            if (e.code < 0) continue;
+            std::size_t pos = e.hash & mask;
+            while (slots_[pos].code >= 0) pos = (pos + 1) & mask;
+            slots_[pos] = e;
+        }
+    }
+    std::vector<entry> slots_ = std::vector<entry>(64);
+    std::size_t size_ = 0;
+};
+
 /// Codes of a one-dimensional object array of str, in order of first appearance (None and
 /// float NaN: -1), the distinct strings (the first object holding each) and the rows per code
 /// (code_counts' layout: one count per string, then the missing rows). `known` strings, when
@@ -73,7 +149,7 @@ py::object encode_strings(const py::array& values, const py::object& known) {
     std::vector<PyObject*> firsts;
     // Views into each string's own UTF-8 (kept alive by the array, which holds the strings,
     // or by `known`).
-    std::unordered_map<std::string_view, std::int32_t> by_text;
+    text_codes by_text;
     const auto text_of = [](PyObject* o) -> std::optional<std::string_view> {
         Py_ssize_t len = 0;
         const char* text = PyUnicode_AsUTF8AndSize(o, &len);
@@ -88,8 +164,9 @@ py::object encode_strings(const py::array& values, const py::object& known) {
             if (!PyUnicode_Check(h.ptr())) throw funnelkit::invalid_argument("known labels must be strings");
             const auto text = text_of(h.ptr());
             if (!text) return py::none();
-            if (!by_text.try_emplace(*text, static_cast<std::int32_t>(firsts.size())).second)
-                throw funnelkit::invalid_argument("known label '" + std::string(*text) + "' is given twice");
+            bool fresh;
+            by_text.find_or_insert(*text, static_cast<std::int32_t>(firsts.size()), fresh);
+            if (!fresh) throw funnelkit::invalid_argument("known label '" + std::string(*text) + "' is given twice");
             firsts.push_back(h.ptr());
         }
     // The same label is usually the same object row after row: a direct-mapped cache from the
@@ -121,14 +198,14 @@ py::object encode_strings(const py::array& values, const py::object& known) {
             if (PyUnicode_Check(o)) {
                 const auto text = text_of(o);
                 if (!text) return std::nullopt;
-                const auto [it, fresh] = by_text.try_emplace(*text, static_cast<std::int32_t>(firsts.size()));
+                bool fresh;
+                code = by_text.find_or_insert(*text, static_cast<std::int32_t>(firsts.size()), fresh);
                 if (fresh) {
                     if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
                         throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
                     firsts.push_back(o);
                     counts.push_back(0);
                 }
-                code = it->second;
                 if (code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
             } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
                 code = -1;
