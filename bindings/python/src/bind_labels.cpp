@@ -405,12 +405,12 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
                 throw funnelkit::invalid_argument("mapped code " + std::to_string(v) + " does not fit in int8");
     return with_codes(codes, [&](const auto* c, std::size_t n) {
         using T = std::remove_const_t<std::remove_pointer_t<decltype(c)>>;
-        if constexpr (std::is_same_v<T, std::int8_t>) {
-            if (offset == 0) {
-                // One-byte codes: a block is checked, then mapped through a table indexed by the
-                // byte itself (by a byte shuffle for up to 15 categories into one-byte codes).
-                const auto fill = [&](auto* out) {
-                    using Out = std::remove_pointer_t<decltype(out)>;
+        const auto fill = [&](auto* out) {
+            using Out = std::remove_pointer_t<decltype(out)>;
+            if constexpr (std::is_same_v<T, std::int8_t>) {
+                if (offset == 0) {
+                    // One-byte codes: a block is checked, then mapped through a table indexed by
+                    // the byte itself (by a byte shuffle for up to 15 categories into one-byte codes).
                     std::array<Out, 256> lut{};
                     lut[255] = static_cast<Out>(map[categories]);
                     for (std::size_t k = 0; k < std::min<std::size_t>(categories, 128); ++k) lut[k] = static_cast<Out>(map[k]);
@@ -430,20 +430,10 @@ py::array remap_codes(const py::array& codes, const array<std::int32_t>& mapping
                     for_each_byte_block(c, n, categories, [&](std::size_t b, std::size_t e) {
                         for (std::size_t i = b; i < e; ++i) out[i] = lut[static_cast<std::uint8_t>(c[i])];
                     });
-                };
-                if (narrow) {
-                    py::array result = in_place ? codes : py::array_t<std::int8_t>(static_cast<py::ssize_t>(n));
-                    fill(static_cast<std::int8_t*>(result.mutable_data()));
-                    return result;
+                    return;
                 }
-                py::array result = in_place ? codes : py::array_t<std::int32_t>(static_cast<py::ssize_t>(n));
-                fill(static_cast<std::int32_t*>(result.mutable_data()));
-                return result;
             }
-        }
-        const auto fill = [&](auto* out) {
             // lut[code + 1]: the missing value's entry first, then the codes'.
-            using Out = std::remove_pointer_t<decltype(out)>;
             std::vector<Out> lut(categories + 1);
             lut[0] = static_cast<Out>(map[categories]);
             for (std::size_t k = 0; k < categories; ++k) lut[k + 1] = static_cast<Out>(map[k]);
