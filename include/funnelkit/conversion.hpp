@@ -57,6 +57,10 @@ struct conversion_definition {
     friend bool operator==(const conversion_definition&, const conversion_definition&) = default;
 };
 
+namespace detail::conversion_impl {
+class reach_tally;
+}
+
 /// Mergeable aggregate state: per segment, how many entities it holds and how many reached
 /// each ladder stage. Merge adds counts element-wise, which is exact, associative and
 /// commutative when the merged parts hold disjoint sets of entities (partition by entity).
@@ -103,6 +107,7 @@ public:
     friend bool operator==(const conversion_counts&, const conversion_counts&) = default;
 
 private:
+    friend class detail::conversion_impl::reach_tally;
     std::size_t row(std::int32_t segment) const;
     void grow_segments(std::size_t n_segments);
 

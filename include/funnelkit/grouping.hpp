@@ -868,31 +868,44 @@ void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fol
     detail::run_workers(threads, [&](unsigned t) {
         // Room for the estimate's error and an uneven split between threads; past it, growth.
         detail::state_table table(words, expected / threads + expected / (8 * threads) + 16);
-        constexpr std::size_t block = 32;
-        std::uint64_t hashes[2][block];
-        bool mine[2][block];
-        // Hashes rows [b, b + block) and prefetches the slots of this thread's rows.
-        const auto prepare = [&](std::size_t b, std::uint64_t* h, bool* m) {
-            const std::size_t e = std::min(n, b + block);
-            for (std::size_t i = b; i < e; ++i) {
-                detail::prefetch_ahead(i, n, ent);
-                const std::uint64_t x = detail::mix64(static_cast<std::uint64_t>(ent[i]));
-                h[i - b] = x;
-                m[i - b] = threads == 1 || static_cast<unsigned>(((x >> 32) * threads) >> 32) == t;
-                if (m[i - b]) table.prefetch_hashed(x);
+        // One thread folds every row; more test each row's hash for their partition. Two
+        // loops, so that one thread pays no test (5% of a 1e7-row reach fold).
+        const auto fold_rows = [&](auto partitioned) {
+            constexpr std::size_t block = 32;
+            std::uint64_t hashes[2][block];
+            bool mine[2][block];
+            // Hashes rows [b, b + block) and prefetches the slots of this thread's rows.
+            const auto prepare = [&](std::size_t b, std::uint64_t* h, bool* m) {
+                const std::size_t e = std::min(n, b + block);
+                for (std::size_t i = b; i < e; ++i) {
+                    detail::prefetch_ahead(i, n, ent);
+                    const std::uint64_t x = detail::mix64(static_cast<std::uint64_t>(ent[i]));
+                    h[i - b] = x;
+                    if constexpr (decltype(partitioned)::value) {
+                        m[i - b] = static_cast<unsigned>(((x >> 32) * threads) >> 32) == t;
+                        if (m[i - b]) table.prefetch_hashed(x);
+                    } else {
+                        table.prefetch_hashed(x);
+                    }
+                }
+            };
+            prepare(0, hashes[0], mine[0]);
+            bool fresh;
+            for (std::size_t b = 0, k = 0; b < n; b += block, k ^= 1) {
+                if (b + block < n) prepare(b + block, hashes[k ^ 1], mine[k ^ 1]);
+                const std::size_t e = std::min(n, b + block);
+                for (std::size_t i = b; i < e; ++i) {
+                    if constexpr (decltype(partitioned)::value)
+                        if (!mine[k][i - b]) continue;
+                    std::int64_t* state = table.find_or_insert_hashed(ent[i], hashes[k][i - b], fresh);
+                    fold(i, state, fresh);
+                }
             }
         };
-        prepare(0, hashes[0], mine[0]);
-        bool fresh;
-        for (std::size_t b = 0, k = 0; b < n; b += block, k ^= 1) {
-            if (b + block < n) prepare(b + block, hashes[k ^ 1], mine[k ^ 1]);
-            const std::size_t e = std::min(n, b + block);
-            for (std::size_t i = b; i < e; ++i) {
-                if (!mine[k][i - b]) continue;
-                std::int64_t* state = table.find_or_insert_hashed(ent[i], hashes[k][i - b], fresh);
-                fold(i, state, fresh);
-            }
-        }
+        if (threads == 1)
+            fold_rows(std::false_type{});
+        else
+            fold_rows(std::true_type{});
         table.for_each([&](std::int64_t id, std::int64_t* state) { visit(t, id, static_cast<const std::int64_t*>(state)); });
     });
 }

@@ -9,10 +9,12 @@
 #include "golden_testing.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -396,4 +398,110 @@ TEST(Conversion, CompactCodesNameTheBadRow) {
     EXPECT_EQ(conversion(stage_model::b2b(), compact_stage_records{r.entity, r.time, s8, seg8}).n_segments(), 128u);
     seg8.pop_back();
     EXPECT_EQ(message(), "column 'segment' has 18 rows but column 'entity' has 19");
+}
+
+namespace {
+// Reach by a map per entity: the earliest (time, segment) pair decides the segment, reached
+// stages are a set; the counts built row by row as DOMAIN.md defines them.
+std::vector<std::int64_t> reach_by_map(const stage_model& model, const stage_records& r, std::size_t n_segments,
+                                       skipped_stages skipped) {
+    struct state {
+        std::uint64_t mask = 0;
+        std::pair<std::int64_t, std::int32_t> first{std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int32_t>::max()};
+        bool seen = false;
+    };
+    std::map<std::int64_t, state> by_entity;
+    for (std::size_t i = 0; i < r.entity.size(); ++i) {
+        state& s = by_entity[r.entity[i]];
+        const std::int32_t rank = model.rank(r.stage[i]);
+        if (rank >= 0) s.mask |= std::uint64_t{1} << rank;
+        const std::pair<std::int64_t, std::int32_t> at{r.time[i], r.segment.empty() ? -1 : r.segment[i]};
+        if (!s.seen || at < s.first) s.first = at;
+        s.seen = true;
+    }
+    const std::size_t width = model.ladder().size() + 1;
+    std::vector<std::int64_t> counts((n_segments + 1) * width, 0);
+    for (const auto& [id, s] : by_entity) {
+        std::uint64_t mask = s.mask;
+        if (skipped == skipped_stages::implied && mask != 0) {
+            const int top = 63 - std::countl_zero(mask);
+            mask = top == 63 ? ~std::uint64_t{0} : (std::uint64_t{2} << top) - 1;
+        }
+        const auto bump = [&](std::size_t row) {
+            counts[row * width] += 1;
+            for (std::size_t k = 0; k + 1 < width; ++k) counts[row * width + 1 + k] += (mask >> k) & 1u;
+        };
+        bump(0);
+        if (s.first.second >= 0) bump(static_cast<std::size_t>(s.first.second) + 1);  // else no segments
+    }
+    return counts;
+}
+
+std::vector<std::int64_t> counts_of(const conversion_counts& c) {
+    std::vector<std::int64_t> out;
+    for (std::int32_t g = -1; g < static_cast<std::int32_t>(c.n_segments()); ++g) {
+        out.push_back(c.entities(g));
+        for (std::size_t k = 0; k < c.n_stages(); ++k) out.push_back(c.reached(k, g));
+    }
+    return out;
+}
+}  // namespace
+
+// Unsorted records are folded with one packed word per entity (time since the earliest
+// record, segment, reached mask) when the three fit in 64 bits, else with three words. Both
+// layouts, at the edges of the packed one (the time span one bit short of, exactly at and past
+// the room left; many segments; ladders of 32 and 40 stages), agree with a map per entity,
+// with ties in time broken by the smaller segment and entities whose records disagree on the
+// segment, on one and two threads.
+TEST(Conversion, PackedAndWideStatesCountAlike) {
+    std::vector<stage> long_ladder;
+    for (int k = 0; k < 40; ++k) long_ladder.push_back({"S" + std::to_string(k), "team", stage_kind::step});
+    long_ladder.push_back({"Lost", "team", stage_kind::lost});
+    std::vector<stage> ladder32(long_ladder.begin() + 8, long_ladder.end());
+    const stage_model b2b = stage_model::b2b(), wide(long_ladder), at32(ladder32);
+    struct scenario {
+        const stage_model* model;
+        std::int32_t segments;  // 0: no segment column
+        unsigned span_bits;     // the times span [origin, origin + 2^span_bits - 1]
+        std::int64_t origin;
+    };
+    // b2b: 6 mask bits; 4 segments take 2 bits, so 56 bits of span fit and 57 do not.
+    const std::vector<scenario> cases = {
+        {&b2b, 4, 20, 1'700'000'000},
+        {&b2b, 4, 56, std::numeric_limits<std::int64_t>::min()},
+        {&b2b, 4, 57, -5},
+        {&b2b, 4, 64, std::numeric_limits<std::int64_t>::min()},
+        {&b2b, 0, 58, 0},
+        {&b2b, 1, 58, 0},
+        {&b2b, 70'000, 30, -1'000'000},  // 17 segment bits
+        {&at32, 3, 30, 0},               // a 32-stage ladder: packed
+        {&wide, 3, 10, 0},               // 40 stages: three words
+    };
+    std::mt19937_64 g(2024);
+    for (const scenario& sc : cases) {
+        const std::size_t n = 60'000;
+        const std::int32_t n_codes = static_cast<std::int32_t>(sc.model->size());
+        rows r;
+        const std::uint64_t top = sc.span_bits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << sc.span_bits) - 1;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto e = static_cast<std::int64_t>(g() % 7'000) * 1'000'003 - 3'000'000'000;
+            // Few distinct times per entity so that ties are common; the span's two ends occur.
+            const std::uint64_t pick = g() % 6;
+            const std::uint64_t offset = pick == 0 ? 0 : pick == 1 ? top : (top / 5) * (g() % 4);
+            const auto t = static_cast<std::int64_t>(static_cast<std::uint64_t>(sc.origin) + offset);
+            const auto s = static_cast<std::int32_t>(g() % static_cast<std::uint64_t>(n_codes));
+            const std::int32_t seg = sc.segments == 0 ? 0 : static_cast<std::int32_t>(g() % static_cast<std::uint64_t>(sc.segments));
+            r.add(e, t, s, seg);
+        }
+        if (sc.segments == 0) r.segment.clear();
+        if (sc.segments > 1) r.segment[0] = sc.segments - 1;  // the largest code occurs
+        for (skipped_stages k : {skipped_stages::implied, skipped_stages::not_implied}) {
+            const auto want = reach_by_map(*sc.model, r.view(), static_cast<std::size_t>(std::max(sc.segments, 0)), k);
+            for (unsigned threads : {1u, 2u}) {
+                const auto got = conversion(*sc.model, r.view(), {.skipped = k, .threads = threads});
+                EXPECT_EQ(counts_of(got), want) << "segments " << sc.segments << " span bits " << sc.span_bits
+                                                << " ladder " << sc.model->ladder().size() << " threads " << threads;
+            }
+        }
+    }
 }
