@@ -91,11 +91,15 @@ public:
 
     std::size_t size() const noexcept { return size_; }
 
-    /// Calls f(key, state) for every entity, in table order.
+    /// Calls f(key, state) for every entity, in table order. Walks the set bits of the
+    /// occupancy map, not every slot: no guess per slot of whether it is used.
     template <class F>
     void for_each(F&& f) {
-        for (std::size_t pos = 0; pos < capacity_; ++pos)
-            if (used(pos)) f(base_[pos * stride_], base_ + pos * stride_ + 1);
+        for (std::size_t w = 0; w < used_.size(); ++w)
+            for (std::uint64_t bits = used_[w]; bits != 0; bits &= bits - 1) {
+                const std::size_t pos = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+                f(base_[pos * stride_], base_ + pos * stride_ + 1);
+            }
     }
 
 private:

@@ -353,7 +353,9 @@ conversion_counts count_reach(const stage_model& model, const Records& records, 
         const auto origin = static_cast<std::uint64_t>(layout.time_origin);
         fold_by_entity(
             records.entity, 1,
-            [&](std::size_t i, std::int64_t* w, bool fresh) {
+            // Captured by value: fold_by_entity folds with a local copy, whose fields then stay
+            // in registers (references would be reloaded after every state store).
+            [n, has_seg, tim, stg, seg, bit_of, origin, low, mb, mask_part](std::size_t i, std::int64_t* w, bool fresh) {
                 if (has_seg)
                     detail::prefetch_ahead(i, n, tim, stg, seg);
                 else
