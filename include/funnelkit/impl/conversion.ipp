@@ -376,14 +376,15 @@ conversion_counts count_reach(const stage_model& model, const Records& records, 
     } else {
         fold_by_entity(
             records.entity, 3,
-            [&](std::size_t i, std::int64_t* w, bool fresh) {
+            [n, has_seg, tim, stg, seg, bit_of](std::size_t i, std::int64_t* w, bool fresh) {
                 if (has_seg)
                     detail::prefetch_ahead(i, n, tim, stg, seg);
                 else
                     detail::prefetch_ahead(i, n, tim, stg);
                 entity_state e = fresh ? entity_state{} : entity_state{static_cast<std::uint64_t>(w[0]), w[1],
                                                                           static_cast<std::int32_t>(w[2])};
-                observe(e, model.rank(stg[i]), tim[i], has_seg ? std::int32_t{seg[i]} : conversion_counts::overall);
+                e.mask |= bit_of[static_cast<std::size_t>(stg[i])];
+                observe(e, -1, tim[i], has_seg ? std::int32_t{seg[i]} : conversion_counts::overall);
                 w[0] = static_cast<std::int64_t>(e.mask);
                 w[1] = e.first_time;
                 w[2] = e.segment;
