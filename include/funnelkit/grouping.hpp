@@ -441,8 +441,9 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
 
     // Step 3 for one bin, whose kept rows and dropped entities come as runs in any order.
     std::vector<detail::grouping_scratch<Payload>> work(threads);
-    // With several threads, the one-pass partition's chunks of kept rows (whole pages) of each
-    // thread's first bin go back to the kernel as soon as its rows are copied. The first bins
+    // With several threads and an arena on small pages, the one-pass partition's chunks of kept
+    // rows (whole pages) of each thread's first bin go back to the kernel as soon as its rows
+    // are copied. The first bins
     // are the largest and their scratch is what the peak adds to the arena (the scratch only
     // grows, so later bins add nothing): on 1e7 shuffled events two threads otherwise peaked
     // 12 MB higher. (Giving back every bin's chunks cost 6% of the call.)
@@ -529,15 +530,15 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         const std::size_t bins = std::size_t{1} << detail::fused_grouping_bits(n, threads);
         const std::size_t chunk_bytes = detail::grouping_chunk_bytes(fused_budget, bins, threads);
         const std::size_t kept_cap = chunk_bytes / sizeof(part_row), drop_cap = chunk_bytes / sizeof(std::int64_t);
-        // On huge pages with one thread and an arena of at most 128 MiB (fewer page faults:
-        // 115 against 137 ms for 1e7 rows, an 85 MB arena). Two threads faulting in huge
-        // pages at once measured erratic and up to twice slower than on small pages, and so
-        // did one thread with larger arenas: the pass took 0.27 against 0.24 s on small pages
-        // at 3e7 rows (255 MB), 0.95-2.7 against 0.77 s at 1e8 (850 MB).
+        // On huge pages for an arena of at most 128 MiB (fewer page faults: 115 against 137 ms
+        // for 1e7 rows, an 85 MB arena, on one thread; on two, 0.056-0.063 against
+        // 0.070-0.078 s, where small pages spent a third of the CPU time in the kernel).
+        // Larger arenas measured slower on huge pages: the pass took 0.27 against 0.24 s on
+        // small pages at 3e7 rows (255 MB), 0.95-2.7 against 0.77 s at 1e8 (850 MB).
         constexpr std::size_t huge_arena_limit = std::size_t{128} << 20;
+        const bool huge_arena = fused_budget <= huge_arena_limit;
         detail::huge_array<unsigned char> arena;
-        if (fused_budget >= chunk_bytes)
-            arena = detail::huge_array<unsigned char>(fused_budget, threads == 1 && fused_budget <= huge_arena_limit);
+        if (fused_budget >= chunk_bytes) arena = detail::huge_array<unsigned char>(fused_budget, huge_arena);
         std::atomic<std::size_t> used{0};
         std::atomic<bool> overflow{fused_budget < chunk_bytes};
         // Chunk records of every thread: (bin, kept or dropped, start, rows).
@@ -693,7 +694,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             for (std::size_t b = 0; b < bins; ++b)
                 if (kept_at[b + 1] > kept_at[b] || drop_at[b + 1] > drop_at[b]) order.push_back(b);
             std::function<void(unsigned)> give_back;
-            if (threads > 1) {
+            if (threads > 1 && !huge_arena) {
+                // (Giving back parts of huge pages would split them: about 5% slower at 1e7.)
                 release_chunk = chunk_bytes;
                 // The arena is on small pages here: unmapping it frees its pages one by one on
                 // the calling thread (about 6 ms for 84 MB). Instead each thread gives back a
