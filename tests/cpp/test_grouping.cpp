@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -292,4 +293,60 @@ TEST(Grouping, StateTableGrowsPastItsSizeKeepingStates) {
         EXPECT_EQ(s[1], 3 * k);
     });
     EXPECT_EQ(visited, 50'000u);
+}
+
+// The one-word table: a table sized far too small grows (spilling full buckets into the next
+// ones on the way) and keeps every key's word, the keys 0, -1, INT64_MAX and INT64_MIN (kept
+// beside the table) included; for_each visits each key once.
+TEST(Grouping, BucketTableGrowsPastItsSizeKeepingWords) {
+    for (double load : {0.4, 0.8}) {
+        detail::bucket_table t(3, load);
+        std::vector<std::int64_t> keys = {0, -1, std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()};
+        for (std::int64_t k = 1; k <= 30'000; ++k) keys.push_back(k * 7919 - 100'000'000);
+        bool fresh = false;
+        for (std::int64_t round = 0; round < 3; ++round)
+            for (std::size_t i = 0; i < keys.size(); ++i) {
+                std::int64_t* w = t.find_or_insert_hashed(keys[i], detail::mix64(static_cast<std::uint64_t>(keys[i])), fresh);
+                EXPECT_EQ(fresh, round == 0);
+                if (fresh) {
+                    EXPECT_EQ(*w, 0);
+                }
+                *w += static_cast<std::int64_t>(i) + 1;
+            }
+        EXPECT_EQ(t.size(), keys.size());
+        std::map<std::int64_t, std::int64_t> seen;
+        t.for_each([&](std::int64_t key, std::int64_t* w) { EXPECT_TRUE(seen.emplace(key, *w).second) << key; });
+        ASSERT_EQ(seen.size(), keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(seen[keys[i]], 3 * (static_cast<std::int64_t>(i) + 1)) << keys[i];
+    }
+}
+
+// fold_by_entity with a one-word state (the bucket table) on 1 to 3 threads: every entity,
+// the extreme ids included, folded once over all its rows.
+TEST(Grouping, OneWordFoldVisitsEveryEntityOnce) {
+    table t = random_table(8, 150'000);
+    t.entity[10] = std::numeric_limits<std::int64_t>::min();
+    t.entity[11] = std::numeric_limits<std::int64_t>::min();
+    t.entity[12] = 0;
+    t.entity[13] = std::numeric_limits<std::int64_t>::max();
+    std::map<std::int64_t, std::int64_t> want;
+    for (std::size_t i = 0; i < t.entity.size(); ++i) want[t.entity[i]] += t.value[i] + 1;
+    for (unsigned threads : {1u, 2u, 3u}) {
+        std::map<std::int64_t, std::int64_t> got;
+        std::mutex mu;
+        fold_by_entity(
+            t.entity, 1,
+            [&](std::size_t i, std::int64_t* w, bool fresh) {
+                if (fresh) {
+                    EXPECT_EQ(*w, 0);
+                }
+                *w += t.value[i] + 1;
+            },
+            [&](unsigned, std::int64_t id, const std::int64_t* w) {
+                std::lock_guard<std::mutex> lock(mu);
+                EXPECT_TRUE(got.emplace(id, *w).second) << id;
+            },
+            threads);
+        EXPECT_EQ(got, want) << "threads " << threads;
+    }
 }

@@ -159,5 +159,127 @@ private:
     std::size_t size_ = 0;
 };
 
+/// A table from entity id to one int64 word of state, for folds whose state fits in a word:
+/// buckets of four (key, word) slots filling one 64-byte line, so that finding an entity
+/// compares the four keys of one line without a branch per slot, and the table can be fuller
+/// than state_table's at no extra probing. A key is stored with its sign bit flipped, so a
+/// zero key (fresh memory) marks a free slot; the one key whose stored form would be zero
+/// (INT64_MIN) keeps its word beside the table. A bucket's slots fill in order and are never
+/// freed, so the first free slot ends a search. Full buckets spill into the next one.
+class bucket_table {
+public:
+    /// Room for `expected` entities at a load of at most `load` (0 < load <= 0.9).
+    bucket_table(std::size_t expected, double load) { rehash(buckets_for(expected, load)); }
+
+    static std::size_t buckets_for(std::size_t entities, double load) noexcept {
+        return std::max<std::size_t>(4, static_cast<std::size_t>(static_cast<double>(entities) / (4.0 * load)) + 1);
+    }
+    /// Bytes of a table with room for `entities` at `load`.
+    static std::size_t bytes_for(std::size_t entities, double load) noexcept { return buckets_for(entities, load) * 64; }
+
+    [[gnu::always_inline]] void prefetch_hashed(std::uint64_t hash) const noexcept { __builtin_prefetch(base_ + 8 * bucket(hash)); }
+
+    /// The word of `key` (given its mix64 hash), inserting a zero word when new (then `fresh`).
+    [[gnu::always_inline]] std::int64_t* find_or_insert_hashed(std::int64_t key, std::uint64_t hash, bool& fresh) {
+        const std::uint64_t stored = static_cast<std::uint64_t>(key) ^ (std::uint64_t{1} << 63);
+        if (stored == 0) [[unlikely]] return aside(fresh);
+        for (std::size_t b = bucket(hash);; b = b + 1 == buckets_ ? 0 : b + 1) {
+            std::uint64_t* s = base_ + 8 * b;
+            const unsigned hit = static_cast<unsigned>(s[0] == stored) | static_cast<unsigned>(s[2] == stored) << 1 |
+                                 static_cast<unsigned>(s[4] == stored) << 2 | static_cast<unsigned>(s[6] == stored) << 3;
+            if (hit != 0) [[likely]] {
+                fresh = false;
+                return reinterpret_cast<std::int64_t*>(s + 2 * std::countr_zero(hit) + 1);
+            }
+            const unsigned free = static_cast<unsigned>(s[0] == 0) | static_cast<unsigned>(s[2] == 0) << 1 |
+                                  static_cast<unsigned>(s[4] == 0) << 2 | static_cast<unsigned>(s[6] == 0) << 3;
+            if (free != 0) return insert(s + 2 * std::countr_zero(free), stored, hash, fresh);
+        }
+    }
+
+    std::size_t size() const noexcept { return size_; }
+
+    /// Calls f(key, word) for every entity, in table order (the key kept aside last). The used
+    /// slots are listed a batch at a time without a branch per slot (whether a slot is used is
+    /// a coin toss at the loads used), then visited.
+    template <class F>
+    void for_each(F&& f) {
+        constexpr std::size_t batch = 256;
+        std::uint32_t at[batch + 4];
+        const std::size_t slots = buckets_ * 4;
+        for (std::size_t p0 = 0; p0 < slots; p0 += batch) {
+            const std::size_t p1 = std::min(slots, p0 + batch);
+            std::size_t k = 0;
+            for (std::size_t p = p0; p < p1; ++p) {
+                at[k] = static_cast<std::uint32_t>(p - p0);
+                k += base_[2 * p] != 0;
+            }
+            for (std::size_t q = 0; q < k; ++q) {
+                std::uint64_t* s = base_ + 2 * (p0 + at[q]);
+                f(static_cast<std::int64_t>(s[0] ^ (std::uint64_t{1} << 63)), reinterpret_cast<std::int64_t*>(s + 1));
+            }
+        }
+        if (has_aside_) f(std::numeric_limits<std::int64_t>::min(), &aside_word_);
+    }
+
+private:
+    // The hash's low 32 bits scaled to the bucket count (its high bits pick a thread's share
+    // in fold_by_entity, and must not narrow the buckets a thread uses).
+    std::size_t bucket(std::uint64_t hash) const noexcept {
+        return static_cast<std::size_t>(((hash & 0xffffffffu) * buckets_) >> 32);
+    }
+
+    [[gnu::noinline]] std::int64_t* aside(bool& fresh) {
+        fresh = !has_aside_;
+        if (fresh) {
+            has_aside_ = true;
+            aside_word_ = 0;
+            ++size_;
+        }
+        return &aside_word_;
+    }
+
+    [[gnu::noinline]] std::int64_t* insert(std::uint64_t* slot, std::uint64_t stored, std::uint64_t hash, bool& fresh) {
+        fresh = true;
+        if ((size_ + 1) * 10 > buckets_ * 4 * 9) {  // past a load of 0.9: twice the buckets
+            rehash(buckets_ * 2);
+            bool again;
+            std::int64_t* w = find_or_insert_hashed(static_cast<std::int64_t>(stored ^ (std::uint64_t{1} << 63)), hash, again);
+            return w;
+        }
+        slot[0] = stored;
+        slot[1] = 0;
+        ++size_;
+        return reinterpret_cast<std::int64_t*>(slot + 1);
+    }
+
+    void rehash(std::size_t buckets) {
+        // Bucket counts up to 2^32 (the index scales 32 hash bits).
+        buckets = std::min<std::size_t>(buckets, std::size_t{1} << 32);
+        huge_array<std::uint64_t> old = std::move(words_);
+        const std::uint64_t* old_base = base_;
+        const std::size_t old_slots = buckets_ * 4;
+        words_ = huge_array<std::uint64_t>(buckets * 8 + 8);  // zeroed: every slot free
+        const auto addr = reinterpret_cast<std::uintptr_t>(words_.get());
+        base_ = words_.get() + ((64 - addr % 64) % 64) / sizeof(std::uint64_t);
+        buckets_ = buckets;
+        size_ = has_aside_ ? 1 : 0;
+        for (std::size_t p = 0; p < old_slots; ++p) {
+            const std::uint64_t k = old_base[2 * p];
+            if (k == 0) continue;
+            bool fresh;
+            *find_or_insert_hashed(static_cast<std::int64_t>(k ^ (std::uint64_t{1} << 63)), mix64(k ^ (std::uint64_t{1} << 63)), fresh) =
+                static_cast<std::int64_t>(old_base[2 * p + 1]);
+        }
+    }
+
+    huge_array<std::uint64_t> words_;
+    std::uint64_t* base_ = nullptr;
+    std::size_t buckets_ = 0;
+    std::size_t size_ = 0;
+    bool has_aside_ = false;
+    std::int64_t aside_word_ = 0;
+};
+
 }  // namespace detail
 FUNNELKIT_END_NAMESPACE
