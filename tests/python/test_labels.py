@@ -433,3 +433,37 @@ def test_one_byte_codes_in_the_core():
     with pytest.raises(ValueError, match="in place"):
         _core.remap_codes(np.array([0, 1], dtype=np.int32), np.array([0, 1, -1], dtype=np.int32), in_place=True,
                           narrow=True)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+@pytest.mark.parametrize("case", ["dense", "gaps", "negative", "past_4095", "strided"])
+def test_integer_segments_counted_in_one_pass_match_numpy(dtype, case):
+    # Values 0..4095 take the one-pass count (small_value_counts); others, and strided or
+    # byte-swapped arrays, the range-first path. Both give the sorted distinct values present
+    # as labels and the rank of each row's value as its code.
+    rng = np.random.default_rng(5)
+    if case == "dense":
+        values = rng.integers(0, 7, 50_000)
+    elif case == "gaps":
+        values = rng.choice([0, 2, 5, 100], 50_000)
+    elif case == "negative":
+        values = rng.integers(-3, 4, 50_000)
+    elif case == "past_4095":
+        values = rng.choice([3, 4095, 4096, 30_000 if np.iinfo(dtype).max > 30_000 else 127], 50_000)
+    else:
+        values = rng.integers(0, 9, 100_000)
+    values = values.astype(dtype) if case != "past_4095" or np.iinfo(dtype).max >= 4096 else np.clip(values, 0, 127).astype(dtype)
+    if case == "strided":
+        values = values[::2]
+    codes, labels = _frames.category_codes(values, "segment")
+    uniques, inverse = np.unique(values, return_inverse=True)
+    assert labels == [int(u) for u in uniques]
+    np.testing.assert_array_equal(codes, inverse.reshape(-1))
+    assert codes.dtype == np.int32
+
+
+def test_small_value_counts_stops_at_the_first_value_out_of_range():
+    np.testing.assert_array_equal(_core.small_value_counts(np.array([0, 3, 3, 1, 0], np.int16), 4), [2, 1, 0, 2])
+    assert _core.small_value_counts(np.array([0, 4], np.int32), 4) is None
+    assert _core.small_value_counts(np.array([0, -1], np.int64), 4) is None
+    np.testing.assert_array_equal(_core.small_value_counts(np.array([], np.int8), 2), [0, 0])

@@ -539,6 +539,19 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None,
     if arr.dtype.kind in "iu" and arr.size:
         # Integer codes in a compact range (the usual case): which values occur, by counting,
         # then one table lookup per row; no hashing, no int64 codes.
+        if arr.dtype.kind == "i" and arr.dtype.isnative and arr.flags.c_contiguous:
+            from . import _core
+
+            # Values 0..4095: counted in one pass, without finding the range first.
+            counts = _core.small_value_counts(arr, 4096)
+            if counts is not None:
+                present = np.flatnonzero(counts)
+                hi = int(present[-1])
+                if len(present) == hi + 1 and arr.dtype == np.int32:
+                    return arr, list(range(hi + 1))  # already the dense codes 0..hi
+                remap = np.full(hi + 2, -1, dtype=np.int32)
+                remap[present] = np.arange(len(present), dtype=np.int32)
+                return _core.remap_codes(arr, remap, 0), [int(v) for v in present.tolist()]
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo < 4 * arr.size + 1024:
             if arr.dtype.kind == "i":  # one pass each in C++, no shifted copy of the column

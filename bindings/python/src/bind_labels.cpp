@@ -371,6 +371,33 @@ py::array_t<std::int64_t> code_counts(const py::array& codes, std::size_t catego
     return to_numpy(std::move(out));
 }
 
+/// Rows per value 0..limit-1 of signed integers, or None as soon as a value lies outside that
+/// range: one pass for the usual integer segment or stage column, where finding its least and
+/// greatest values first took two more (1e7 int32 values: 9 against 4 ms).
+py::object small_value_counts(const py::array& values, std::size_t limit) {
+    std::vector<std::int64_t> part(4 * limit, 0);
+    const bool fits = with_codes(values, [&](const auto* c, std::size_t n) {
+        std::size_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (std::size_t k = 0; k < 4; ++k) {
+                const auto v = static_cast<std::uint64_t>(static_cast<std::int64_t>(c[i + k]));
+                if (v >= limit) [[unlikely]] return false;
+                ++part[k * limit + v];
+            }
+        for (; i < n; ++i) {
+            const auto v = static_cast<std::uint64_t>(static_cast<std::int64_t>(c[i]));
+            if (v >= limit) return false;
+            ++part[v];
+        }
+        return true;
+    });
+    if (!fits) return py::none();
+    std::vector<std::int64_t> counts(limit, 0);
+    for (std::size_t k = 0; k < 4; ++k)
+        for (std::size_t v = 0; v < limit; ++v) counts[v] += part[k * limit + v];
+    return to_numpy(std::move(counts));
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define FUNNELKIT_BYTE_SHUFFLE 1
 /// out[i] = table[c[i] + 1] for one-byte codes known to lie in -1..14: a byte shuffle maps 16
@@ -461,6 +488,8 @@ void register_labels(py::module_& m) {
           "appearance; None when it holds other objects.");
     m.def("code_counts", &code_counts, py::arg("codes"), py::arg("categories"), py::arg("offset") = 0,
           "Rows per label code 0..categories-1, then the rows with -1 (missing); code = value - offset.");
+    m.def("small_value_counts", &small_value_counts, py::arg("values"), py::arg("limit"),
+          "Rows per value 0..limit-1 of a signed integer array, or None when a value lies outside that range.");
     m.def("remap_codes", &remap_codes, py::arg("codes"), py::arg("mapping"), py::arg("offset") = 0,
           py::arg("in_place") = false, py::arg("narrow") = false,
           "mapping[code] per row (int32, or int8 with narrow); mapping[-1] (its last entry) for code -1; "
