@@ -235,30 +235,47 @@ namespace detail::conversion_impl {
 class reach_tally {
 public:
     explicit reach_tally(const conversion_counts& shape)
-        : width_(shape.n_stages_ + 1), counts_(shape.counts_.size(), 0) {}
+        : width_(shape.n_stages_ + 1), counts_(shape.counts_.size(), 0) {
+        // Ladders of up to 8 stages with up to 255 segments: one counter per (segment, mask)
+        // pair, expanded into the rows at the end (one increment per entity instead of a
+        // loop over its stages for two rows: 5 ms of a reach call over 1.25e6 entities).
+        if (width_ <= 9 && shape.n_segments_ <= 255) by_mask_.assign((shape.n_segments_ + 1) * 256, 0);
+    }
 
     // One entity: `mask` within the ladder (closed downwards when skipped stages are
     // implied), `segment` a segment of the shape or conversion_counts::overall.
     void add(std::uint64_t mask, std::int32_t segment) noexcept {
-        bump(counts_.data(), mask);
-        if (segment >= 0) bump(counts_.data() + static_cast<std::size_t>(segment + 1) * width_, mask);
+        if (!by_mask_.empty()) {
+            ++by_mask_[static_cast<std::size_t>(segment + 1) * 256 + static_cast<std::size_t>(mask)];
+            return;
+        }
+        bump(counts_.data(), mask, 1);
+        if (segment >= 0) bump(counts_.data() + static_cast<std::size_t>(segment + 1) * width_, mask, 1);
     }
 
     // Adds the tally to `out` (of the shape given), with merge's overflow checks.
     void add_to(conversion_counts& out) const {
         conversion_counts part = out;
         part.counts_ = counts_;
+        for (std::size_t row = 0; row < by_mask_.size() / 256; ++row)
+            for (std::uint64_t mask = 0; mask < 256; ++mask) {
+                const std::int64_t k = by_mask_[row * 256 + mask];
+                if (k == 0) continue;
+                bump(part.counts_.data(), mask, k);  // the overall row
+                if (row > 0) bump(part.counts_.data() + row * width_, mask, k);
+            }
         out.merge(part);
     }
 
 private:
-    static void bump(std::int64_t* c, std::uint64_t mask) noexcept {
-        c[0] += 1;
-        for (; mask; mask &= mask - 1) c[1 + std::countr_zero(mask)] += 1;
+    static void bump(std::int64_t* c, std::uint64_t mask, std::int64_t k) noexcept {
+        c[0] += k;
+        for (; mask; mask &= mask - 1) c[1 + std::countr_zero(mask)] += k;
     }
 
     std::size_t width_;
     std::vector<std::int64_t> counts_;
+    std::vector<std::int64_t> by_mask_;  // (segment + 1) * 256 + mask
 };
 
 // The least and greatest of n > 0 times, four lanes at a time.
