@@ -298,7 +298,7 @@ inline std::pair<std::int64_t, std::int64_t> time_range(const std::int64_t* t, s
 // of the times fit in 64 bits: from the top, the time since the earliest record, the segment,
 // then the reached mask. The smaller of two words' upper parts is the earlier (time, segment)
 // pair, so one min and one or update a state. Slots of 16 bytes instead of 32 halve the table
-// the fold reads at random (measured: 0.18 -> 0.12 s for 1e7 records of 1.25e6 entities).
+// the fold reads at random (1e7 records of 1.25e6 entities: 0.18-0.21 -> 0.153-0.161 s).
 struct packed_layout {
     unsigned mask_bits = 0;     // the ladder's length
     unsigned segment_bits = 0;  // enough for the largest segment code
