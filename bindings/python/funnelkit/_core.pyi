@@ -9,7 +9,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'ForecastOptions', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'backtest_forecast', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'code_counts', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'encode_strings', 'estimate_lags', 'fisher_exact', 'forecast_pipeline', 'funnel_analysis', 'kaplan_meier', 'markov_chain_outcomes', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'remap_codes', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
+__all__: list[str] = ['AbsorbingChainSolution', 'AgingOptions', 'Attribution', 'AttributionOptions', 'AttributionState', 'AuditOptions', 'BaselineOptions', 'CampaignOptions', 'CampaignState', 'CohortOptions', 'ConversionCounts', 'CumulativeIncidenceResult', 'DriverOptions', 'DurationSummary', 'Explanation', 'FlowCounts', 'ForecastOptions', 'FunnelAnalysisOptions', 'FunnelDurations', 'Histories', 'HistoryOptions', 'KaplanMeierResult', 'LagModel', 'LagOptions', 'LifecycleSummary', 'LifecycleTableOptions', 'PathSet', 'ReachOptions', 'ReachTableOptions', 'ReverseFunnelOptions', 'SlaCommitment', 'StageModel', 'SuppressionList', 'TEXT_ID_KIND', 'VelocityOptions', 'WindowFunnelCounts', 'WindowFunnelOptions', 'aalen_johansen', 'adjust_p_values', 'attribute', 'attribute_state', 'attribution_sums', 'backtest_forecast', 'beta_quantile', 'build_histories', 'campaign_report', 'campaign_report_of', 'campaign_sums', 'ceil_whole', 'chi2_test', 'code_counts', 'compare_to_baseline', 'conversion', 'decompose_velocity', 'drivers', 'encode_strings', 'estimate_lags', 'fisher_exact', 'forecast_pipeline', 'funnel_analysis', 'kaplan_meier', 'markov_chain_outcomes', 'mature_cohorts', 'missing_time', 'normal_quantile', 'normalise_key', 'odds_ratio_woolf', 'opportunities_from_stages', 'plan_leads', 'plan_reverse_funnel', 'probability_b_beats_a', 'probability_beta_greater', 'project_forward', 'qualification_audit', 'rate_intervals', 'remap_codes', 'reps_needed', 'roc_auc', 'sample_arrays', 'sample_campaign_sources', 'sample_campaigns', 'sample_channels', 'sample_reasons', 'sample_sources', 'sample_touch_arrays', 'sla_response', 'sla_volume', 'small_value_counts', 'solve_absorbing_chain', 'sorted_quantile', 'split_goal', 'summarize_durations', 'tabulate_exits', 'tabulate_reach', 'tabulate_reasons', 'tabulate_summary', 'two_proportion_ztest', 'velocity', 'velocity_formula', 'window_funnel']
 class StageModel:
     __hash__: typing.ClassVar[None] = None
     @staticmethod
@@ -1457,9 +1457,9 @@ def decompose_velocity(n0: typing.SupportsFloat | typing.SupportsIndex, d0: typi
     """
 def drivers(outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], member_entity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], member_feature: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_features: typing.SupportsInt | typing.SupportsIndex, options: DriverOptions = ...) -> dict:
     ...
-def encode_strings(values: numpy.ndarray) -> typing.Any:
+def encode_strings(values: numpy.ndarray, known: typing.Any = None) -> typing.Any:
     """
-    (codes int8 for up to 128 distinct strings, else int32; distinct strings; rows per code then missing rows) of an object array of str (None/NaN: -1), in order of first appearance; None when it holds other objects.
+    (codes int8 for up to 128 distinct strings, else int32; distinct strings; rows per code then missing rows) of an object array of str (None/NaN: -1), the `known` strings first (codes 0.., present or not), the others in order of first appearance; None when it holds other objects.
     """
 def estimate_lags(created: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], won: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], *, options: LagOptions, segment: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None = None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> list:
     """
@@ -1542,6 +1542,10 @@ def sla_response(commitment: SlaCommitment, created: typing.Annotated[numpy.typi
 def sla_volume(commitment: SlaCommitment, time: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], rep: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], starts: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], as_of: typing.SupportsInt | typing.SupportsIndex, *, reps: typing.SupportsInt | typing.SupportsIndex) -> dict:
     """
     A volume SLA per period [starts, ends) and rep as of a time.
+    """
+def small_value_counts(values: numpy.ndarray, limit: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+    """
+    Rows per value 0..limit-1 of a signed integer array, or None when a value lies outside that range.
     """
 def solve_absorbing_chain(q: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], r: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> AbsorbingChainSolution:
     ...
