@@ -921,14 +921,15 @@ void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fol
         if (words == 1) {
             // A state of one word: four slots to a cache line (detail::bucket_table), at a load
             // of 0.4 while the tables take at most 8 bytes per row, else 0.8 (1e7 shuffled
-            // reach records: 0.109-0.111 s against 0.122-0.123 s with state_table, C++ alone).
+            // reach records, C++ alone: 0.118-0.127 s against 0.128-0.133 s in state_table).
             const double load = detail::bucket_table::bytes_for(room, 0.4) * threads <= n * 8 ? 0.4 : 0.8;
             detail::bucket_table table(room, load);
             fold_with(t, table);
         } else {
             // At a load of 3/8 or less most lookups end at their first slot, a branch the CPU
             // then guesses right (at up to 3/4 a third of them probe on: 8% of a 1e7-row reach
-            // fold). Twice the room when the tables stay within the size of the entity column.
+            // fold when its one-word state was kept here). Twice the room when the tables stay
+            // within the size of the entity column.
             const std::size_t r = detail::state_table::capacity_for(2 * room) * (words + 1) * threads <= n ? 2 * room : room;
             detail::state_table table(words, r);
             fold_with(t, table);
