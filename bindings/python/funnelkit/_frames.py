@@ -539,35 +539,32 @@ def category_codes(arr: Any, name: str, categories: Sequence[Any] | None = None,
     if arr.dtype.kind in "iu" and arr.size:
         # Integer codes in a compact range (the usual case): which values occur, by counting,
         # then one table lookup per row; no hashing, no int64 codes.
-        if arr.dtype.kind == "i" and arr.dtype.isnative and arr.flags.c_contiguous:
+        counts = None
+        if arr.dtype.kind == "i":  # one pass each in C++, no shifted copy of the column
             from . import _core
 
-            # Values 0..4095: counted in one pass, without finding the range first.
-            counts = _core.small_value_counts(arr, 4096)
+            arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))  # read as native integers
+            # Values 0..4095 are counted in one pass, without finding the range first.
+            lo, counts = 0, _core.small_value_counts(arr, 4096)
+            if counts is None:
+                lo, hi = int(arr.min()), int(arr.max())
+                if hi - lo < 4 * arr.size + 1024:
+                    counts = _core.code_counts(arr, hi - lo + 1, lo)[:-1]
             if counts is not None:
                 present = np.flatnonzero(counts)
-                hi = int(present[-1])
-                if len(present) == hi + 1 and arr.dtype == np.int32:
-                    return arr, list(range(hi + 1))  # already the dense codes 0..hi
-                remap = np.full(hi + 2, -1, dtype=np.int32)
-                remap[present] = np.arange(len(present), dtype=np.int32)
-                return _core.remap_codes(arr, remap, 0), [int(v) for v in present.tolist()]
-        lo, hi = int(arr.min()), int(arr.max())
-        if hi - lo < 4 * arr.size + 1024:
-            if arr.dtype.kind == "i":  # one pass each in C++, no shifted copy of the column
-                from . import _core
-
-                arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))  # read as native integers
-                present = np.flatnonzero(_core.code_counts(arr, hi - lo + 1, lo)[:-1])
+                hi = lo + int(present[-1])
                 if lo == 0 and len(present) == hi + 1 and arr.dtype == np.int32:
                     return arr, list(range(hi + 1))  # already the dense codes 0..hi
                 remap = np.full(hi - lo + 2, -1, dtype=np.int32)
                 remap[present] = np.arange(len(present), dtype=np.int32)
                 return _core.remap_codes(arr, remap, lo), [int(v) + lo for v in present.tolist()]
-            present = np.flatnonzero(np.bincount((arr - lo).astype(np.intp, copy=False), minlength=hi - lo + 1))
-            remap = np.full(hi - lo + 1, -1, dtype=np.int32)
-            remap[present] = np.arange(len(present), dtype=np.int32)
-            return remap[arr - lo], [int(v) + lo for v in present.tolist()]
+        else:
+            lo, hi = int(arr.min()), int(arr.max())
+            if hi - lo < 4 * arr.size + 1024:
+                present = np.flatnonzero(np.bincount((arr - lo).astype(np.intp, copy=False), minlength=hi - lo + 1))
+                remap = np.full(hi - lo + 1, -1, dtype=np.int32)
+                remap[present] = np.arange(len(present), dtype=np.int32)
+                return remap[arr - lo], [int(v) + lo for v in present.tolist()]
     codes, uniques = _factorize(arr, sort=True)
     return codes.astype(np.int32), [_plain(u) for u in uniques]
 
