@@ -59,6 +59,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <thread>
 #include <type_traits>
@@ -307,7 +308,6 @@ struct grouping_scratch {
     std::vector<std::int64_t> ids;
     std::vector<std::uint32_t> start;
     growing_scratch<numbered_row<Payload>> numbered_a, numbered_b;
-    std::size_t bins_done = 0;
     std::vector<grouped_row<Payload>> entity_tmp;
 };
 
@@ -441,13 +441,13 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
 
     // Step 3 for one bin, whose kept rows and dropped entities come as runs in any order.
     std::vector<detail::grouping_scratch<Payload>> work(threads);
-    // With several threads, the one-pass partition's chunks of kept rows (whole pages) of each
-    // thread's first bin go back to the kernel as soon as its rows are copied. The first bins
-    // are the largest and their scratch is what the peak adds to the arena (the scratch only
-    // grows, so later bins add nothing): on 1e7 shuffled events two threads otherwise peaked
-    // 12 MB higher. (Giving back every bin's chunks cost 6% of the call.)
-    std::size_t release_chunk = 0;
-    const auto group_bin = [&](unsigned t, std::span<const kept_run> kr, std::span<const drop_run> dr) {
+    // With several threads, the one-pass partition gives the memory of the kept rows of the
+    // bins grouped first back to the kernel as soon as they are copied (`copied(bin, runs)`).
+    // Those bins' scratch is what the peak adds to the arena (the scratch only grows, so later
+    // bins add nothing): on 1e7 shuffled events two threads otherwise peaked 12 MB higher.
+    // (Giving back every bin's chunks cost 6% of the call.)
+    std::function<void(std::size_t, std::span<const kept_run>)> copied;
+    const auto group_bin = [&](unsigned t, std::size_t bin, std::span<const kept_run> kr, std::span<const drop_run> dr) {
         detail::grouping_scratch<Payload>& s = work[t];
         std::size_t m = 0;
         for (const kept_run& r : kr) m += r.size;
@@ -475,8 +475,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 hi = std::max(hi, tm);
                 *nr++ = {tm, d, r.data[i].payload};
             }
-        if (release_chunk && s.bins_done++ == 0)
-            for (const kept_run& r : kr) detail::release_pages(const_cast<part_row*>(r.data), release_chunk);
+        if (copied) copied(bin, kr);
         const std::size_t ne = s.ids.size();
         s.start.push_back(0);
         const grouped_row<Payload>* gr =
@@ -490,20 +489,33 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 if (fresh) visit(t, r.data[i], std::span<const grouped_row<Payload>>());
             }
     };
-    // Step 4's schedule: threads take bins one at a time, largest first. With `at_end`, every
-    // thread then waits for the others' last bins and calls at_end(thread).
+    // Step 4's schedule: threads take bins one at a time, largest first, except that the bins
+    // flagged in `leading` (when given) come before all others. With `at_end`, every thread
+    // then waits for the others' last bins and calls at_end(thread).
     const auto group_bins = [&](std::vector<std::size_t>& order, const auto& kept_rows_of, const auto& runs_of,
-                                const std::function<void(unsigned)>& at_end) {
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return kept_rows_of(a) > kept_rows_of(b); });
+                                const std::function<void(unsigned)>& at_end, const std::vector<std::uint8_t>* leading) {
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            if (leading && (*leading)[a] != (*leading)[b]) return (*leading)[a] > (*leading)[b];
+            return kept_rows_of(a) > kept_rows_of(b);
+        });
         std::atomic<std::size_t> next{0}, grouped{0};
         std::atomic<bool> failed{false};
+        // Scratch mapped once for the largest bin (it is touched only as far as a bin fills
+        // it): grown on the way, a bin a little larger than the ones before held the old and
+        // the new buffers at once.
+        std::size_t most = 0;
+        for (const std::size_t b : order) most = std::max(most, kept_rows_of(b));
         detail::run_workers(threads, [&](unsigned t) {
             try {
+                if (most > 0) {
+                    work[t].numbered_a.room(most);
+                    work[t].numbered_b.room(most);
+                }
                 for (;;) {
                     const std::size_t q = next.fetch_add(1, std::memory_order_relaxed);
                     if (q >= order.size()) break;
                     const auto [kr, dr] = runs_of(order[q]);
-                    group_bin(t, kr, dr);
+                    group_bin(t, order[q], kr, dr);
                     grouped.fetch_add(1, std::memory_order_acq_rel);
                 }
             } catch (...) {
@@ -538,7 +550,36 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         const bool huge_arena = fused_budget <= huge_arena_limit;
         detail::huge_array<unsigned char> arena;
         if (fused_budget >= chunk_bytes) arena = detail::huge_array<unsigned char>(fused_budget, huge_arena);
-        std::atomic<std::size_t> used{0};
+        // With several threads, the largest bins, one per thread, are grouped first and their
+        // kept rows given back once copied (see group_bin). Which bins are largest is judged
+        // from a sample of 65,536 rows' entities (every row counted, kept or not; 0.25-0.4 ms
+        // at 1e7 rows): with skewed entities one bin may hold six times the rows of another.
+        // On a huge-page arena each thread takes each such bin's chunks from whole 2 MiB pages
+        // of their own, cut from the arena's top, which go back as soon as the bin is copied,
+        // splitting no huge page (giving back the chunks alone split them: 3-4% of the call at
+        // 1e7 rows). (One stream of pages per thread for all these bins saved pages, but gave
+        // them back only when the slowest was copied: a 4 MB higher peak.) A thread leaves at
+        // most one page per such bin part-filled, so only on arenas of at least 8 pages for
+        // each.
+        constexpr std::size_t huge_page = std::size_t{2} << 20;
+        const std::size_t lead = threads > 1 ? std::min<std::size_t>(threads, bins) : 0;
+        std::vector<std::uint8_t> leading(bins, 0);  // 1 + the bin's place among the largest, or 0
+        if (lead > 0) {
+            std::vector<std::size_t> seen(bins, 0), by_size(bins);
+            const std::size_t stride = std::max<std::size_t>(1, n >> 16);
+            for (std::size_t i = 0; i < n; i += stride)
+                ++seen[((detail::mix64(static_cast<std::uint64_t>(ent[i])) >> 32) * bins) >> 32];
+            for (std::size_t b = 0; b < bins; ++b) by_size[b] = b;
+            std::partial_sort(by_size.begin(), by_size.begin() + static_cast<std::ptrdiff_t>(lead), by_size.end(),
+                              [&](std::size_t a, std::size_t b) { return seen[a] > seen[b]; });
+            for (std::size_t k = 0; k < lead; ++k) leading[by_size[k]] = static_cast<std::uint8_t>(1 + k);
+        }
+        const bool own_pages = lead > 0 && huge_arena && arena.get() != nullptr &&
+                               reinterpret_cast<std::uintptr_t>(arena.get()) % huge_page == 0 &&
+                               fused_budget >= 8 * huge_page * threads * lead;
+        // The arena is cut from both ends: blocks from the bottom, own pages from the top.
+        std::mutex take_lock;
+        std::size_t low = 0, high = own_pages ? fused_budget & ~(huge_page - 1) : fused_budget;
         std::atomic<bool> overflow{fused_budget < chunk_bytes};
         // Chunk records of every thread: (bin, kept or dropped, start, rows).
         struct record {
@@ -548,6 +589,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             std::size_t size;
         };
         std::vector<std::vector<record>> records(threads);
+        // Every thread's own pages: (place among the largest bins, page).
+        std::vector<std::vector<std::pair<std::size_t, unsigned char*>>> pages_of(threads);
         // Each thread cuts its chunks from blocks of its own (2 MiB when the arena allows), so
         // that threads do not write to the same pages.
         const std::size_t block_share = std::min<std::size_t>(std::size_t{2} << 20, fused_budget / (4 * threads));
@@ -556,16 +599,26 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             unsigned char* at = nullptr;
             unsigned char* end = nullptr;
         };
-        const auto take = [&](block& k) -> unsigned char* {
+        // A chunk from block k, which takes a new block when full: thread t's own page for the
+        // largest bins' place `own` (1-based), or from the bottom when own is 0.
+        const auto take = [&](block& k, unsigned t, std::size_t own) -> unsigned char* {
             if (static_cast<std::size_t>(k.end - k.at) < chunk_bytes) {
                 if (overflow.load(std::memory_order_relaxed)) return nullptr;
-                const std::size_t at = used.fetch_add(block_bytes, std::memory_order_relaxed);
-                if (at + chunk_bytes > fused_budget) {
+                const std::lock_guard<std::mutex> hold(take_lock);
+                if (own ? high < low + huge_page : low + chunk_bytes > high) {
                     overflow.store(true, std::memory_order_relaxed);
                     return nullptr;
                 }
-                k.at = arena.get() + at;
-                k.end = arena.get() + std::min(fused_budget, at + block_bytes);
+                if (own) {
+                    high -= huge_page;
+                    k.at = arena.get() + high;
+                    k.end = k.at + huge_page;
+                    pages_of[t].emplace_back(own, k.at);
+                } else {
+                    k.at = arena.get() + low;
+                    k.end = arena.get() + std::min(high, low + block_bytes);
+                    low = std::min(high, low + block_bytes);
+                }
             }
             unsigned char* q = k.at;
             k.at += chunk_bytes;
@@ -600,6 +653,8 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                     }
                 };
                 block mine;
+                std::vector<block> own(own_pages ? lead + 1 : 0);
+                const std::uint8_t* const lead_bin = leading.data();
                 detail::drop_filter filter;
                 filter.reset();
                 const std::size_t check_at = b + (e - b) / 8;
@@ -627,14 +682,14 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                     if (c.kept == c.kept_end || c.drop == c.drop_end) [[unlikely]] {
                         if (c.kept == c.kept_end) {
                             if (c.kept) rec.push_back({bin, true, c.kept_end - kept_cap, kept_cap});
-                            auto* q = reinterpret_cast<part_row*>(take(mine));
+                            auto* q = reinterpret_cast<part_row*>(own_pages && lead_bin[bin] ? take(own[lead_bin[bin]], t, lead_bin[bin]) : take(mine, t, 0));
                             if (!q) return;
                             c.kept = q;
                             c.kept_end = q + kept_cap;
                         }
                         if (c.drop == c.drop_end) {
                             if (c.drop) rec.push_back({bin, false, c.drop_end - drop_cap, drop_cap});
-                            auto* q = reinterpret_cast<std::int64_t*>(take(mine));
+                            auto* q = reinterpret_cast<std::int64_t*>(take(mine, t, 0));
                             if (!q) return;
                             c.drop = q;
                             c.drop_end = q + drop_cap;
@@ -693,10 +748,21 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             for (std::size_t b = 0; b < bins; ++b)
                 if (kept_at[b + 1] > kept_at[b] || drop_at[b + 1] > drop_at[b]) order.push_back(b);
             std::function<void(unsigned)> give_back;
-            // The first bins' chunks go back early on huge pages too, though that splits them
-            // (3-4% of the call at 1e7): without it the peak with categorical steps on two
-            // threads was 61% over the input's 162 MB.
-            if (threads > 1) release_chunk = chunk_bytes;
+            // The first bins' rows go back early (without it the peak with categorical steps on
+            // two threads was 61% over the input's 162 MB): their own pages, or else their
+            // chunks (whole 4 KiB pages, splitting huge pages).
+            if (own_pages)
+                copied = [&](std::size_t bin, std::span<const kept_run>) {
+                    if (!leading[bin]) return;
+                    for (const auto& pages : pages_of)
+                        for (const auto& [place, page] : pages)
+                            if (place == static_cast<std::size_t>(leading[bin])) detail::release_pages(page, huge_page);
+                };
+            else if (lead > 0)
+                copied = [&](std::size_t bin, std::span<const kept_run> kr) {
+                    if (!leading[bin]) return;
+                    for (const kept_run& r : kr) detail::release_pages(const_cast<part_row*>(r.data), chunk_bytes);
+                };
             // On huge pages the arena is unmapped whole at the end (giving back the rest of it in
             // parts would split more of them: about 5% slower at 1e7).
             if (threads > 1 && !huge_arena) {
@@ -707,7 +773,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                 // medians of 8 alternating runs).
                 // (Whole 4 KiB pages inside the arena; release_pages does nothing unless the
                 // arena starts on a system page.)
-                const std::size_t touched = std::min(fused_budget, used.load()) & ~std::size_t{4095};
+                const std::size_t touched = low & ~std::size_t{4095};
                 give_back = [&, touched](unsigned t) {
                     const auto page_at = [&](unsigned k) { return (touched / threads * k) & ~std::size_t{4095}; };
                     const std::size_t lo = page_at(t), hi = t + 1 == threads ? touched : page_at(t + 1);
@@ -720,7 +786,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
                     return std::pair{std::span<const kept_run>(kept_runs.data() + kept_at[b], kept_at[b + 1] - kept_at[b]),
                                      std::span<const drop_run>(drop_runs.data() + drop_at[b], drop_at[b + 1] - drop_at[b])};
                 },
-                give_back);
+                give_back, &leading);
             return;
         }
     }
@@ -846,7 +912,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
             [&](std::size_t b) {
                 return std::pair{std::span<const kept_run>(&one_kept[b], 1), std::span<const drop_run>(&one_drop[b], 1)};
             },
-            nullptr);
+            nullptr, nullptr);
     }
 }
 

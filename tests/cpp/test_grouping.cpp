@@ -149,6 +149,16 @@ TEST(Grouping, LongEntityWithExtremeTimes) {
     EXPECT_EQ(run(t, 1, 0, true), reference(t, true));
 }
 
+// Two threads on a huge-page arena of 128 MiB: the largest bins (here the one holding the
+// entity with a fifth of the rows, and one more) keep their rows on pages of their own, given
+// back once copied; the other bins' rows are cut from the arena's bottom. Four bins, so that
+// both kinds meet; rows read from a page given back too early would read as zeros.
+TEST(Grouping, LargestBinsOnPagesOfTheirOwnMatchReference) {
+    table t = random_table(11, 1'200'000);
+    for (bool dropped_too : {true, false})
+        EXPECT_EQ(run(t, 2, std::size_t{1} << 27, dropped_too), reference(t, dropped_too)) << "dropped " << dropped_too;
+}
+
 // A throwing classifier: the exception of the first bad row reaches the caller, from any thread.
 // Bad rows: 40,000 (thread 0's share with two threads) and all from 50,001 (thread 1's). Thread
 // 0 waits at row 100 until thread 1 has thrown, so that with 64 KiB, where the one-pass
