@@ -334,3 +334,43 @@ TEST(DurationSummary, WholeNumberBatchesSumExactlyAndMovedBatchesKeepTheirValues
     EXPECT_EQ(s.count(), 3);
     EXPECT_EQ(s.quantile(0.5), 2.0);
 }
+
+// fill() reads a batch in blocks of 256 values, four lanes at a time, and a tail: the extremes,
+// the exact sum and the first bad value are found wherever they sit (the last lane, the tail,
+// a second block), for negative values and fractions too.
+TEST(DurationSummary, FillFindsExtremesAndBadValuesAnywhere) {
+    for (std::size_t size : {std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{7}, std::size_t{256},
+                             std::size_t{259}, std::size_t{1031}}) {
+        for (std::size_t at = 0; at < size; at += std::max<std::size_t>(1, size / 9)) {
+            for (const bool fractional : {false, true}) {
+                std::vector<double> v(size);
+                for (std::size_t i = 0; i < size; ++i) v[i] = static_cast<double>((i * 37) % 101) - 50.0;
+                v[at] = fractional ? 1e6 + 0.5 : 1e6;                       // the largest
+                v[size - 1 - at] = v[size - 1 - at] == v[at] ? v[at] : -7e5;  // the smallest
+                duration_summary batch, one_by_one;
+                batch.fill(v);
+                for (double x : v) one_by_one.add(x);
+                EXPECT_EQ(batch.min(), one_by_one.min()) << size << " " << at;
+                EXPECT_EQ(batch.max(), one_by_one.max()) << size << " " << at;
+                EXPECT_EQ(batch.sum(), one_by_one.sum()) << size << " " << at;
+                EXPECT_EQ(batch.count(), static_cast<std::int64_t>(size));
+                // A bad value at `at` (an infinity, or NaN) is named by its row.
+                std::vector<double> bad = v;
+                bad[at] = at % 2 ? std::nan("") : -std::numeric_limits<double>::infinity();
+                duration_summary s;
+                EXPECT_EQ(error_of([&] { s.fill(bad); }),
+                          "column 'duration', row " + std::to_string(at) + ": value " + (at % 2 ? "NaN" : "-inf") +
+                              " is not a finite duration")
+                    << size << " " << at;
+                EXPECT_EQ(s.count(), 0);
+            }
+        }
+    }
+    // The largest magnitudes summed as integers: 2^53 - 1, negative too, exact.
+    std::vector<double> big(1000, 9007199254740991.0);
+    for (std::size_t i = 0; i < big.size(); i += 3) big[i] = -big[i];
+    duration_summary batch, one_by_one;
+    batch.fill(big);
+    for (double x : big) one_by_one.add(x);
+    EXPECT_EQ(batch.sum(), one_by_one.sum());
+}

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <string>
 #include <numeric>
 #include <random>
@@ -355,6 +356,55 @@ TEST(Lifecycle, SummaryMergeOfPartsEqualsWholeAndRoundTrips) {
     lifecycle_summary empty;
     empty.merge(sw);
     EXPECT_EQ(empty, sw);
+}
+
+// summarize() against the histories read one event at a time: every (segment, stage) cell of
+// time in stage holds the completed visits of that stage by entities of that segment (count,
+// exact sum, extremes, median), and the flow counts every consecutive pair of an entity's
+// events, never a pair across two entities.
+TEST(Lifecycle, SummaryCellsAndTransitionsMatchTheEvents) {
+    const auto model = sample_model();
+    const auto data = generate_sample({.leads = 2500, .seed = 31});
+    const auto h = build_histories(model, data.records(), {.as_of = data.end});
+    const auto s = summarize(h);
+    ASSERT_GT(h.n_segments(), 2u);
+    const auto off = h.offsets();
+    const auto times = h.event_times();
+    const auto stages = h.event_stages();
+    std::map<std::pair<std::int32_t, std::int32_t>, std::vector<double>> cells;  // (segment or -1, rank)
+    std::map<std::pair<std::int32_t, std::int32_t>, std::int64_t> pairs;
+    for (std::size_t i = 0; i < h.size(); ++i)
+        for (std::size_t e = off[i]; e + 1 < off[i + 1]; ++e) {
+            ++pairs[{stages[e], stages[e + 1]}];
+            if (model.is_terminal(stages[e])) continue;
+            const double d = static_cast<double>(times[e + 1] - times[e]);
+            cells[{-1, model.rank(stages[e])}].push_back(d);
+            cells[{h.segments()[i], model.rank(stages[e])}].push_back(d);
+        }
+    std::size_t checked = 0;
+    for (std::int32_t seg = -1; seg < static_cast<std::int32_t>(h.n_segments()); ++seg)
+        for (std::size_t rank = 0; rank < h.n_stages(); ++rank) {
+            std::vector<double> want = cells[{seg, static_cast<std::int32_t>(rank)}];
+            const duration_summary& got = s.time_in_stage(rank, seg);
+            ASSERT_EQ(got.count(), static_cast<std::int64_t>(want.size())) << seg << " " << rank;
+            if (want.empty()) continue;
+            std::sort(want.begin(), want.end());
+            EXPECT_EQ(got.sum(), std::accumulate(want.begin(), want.end(), 0.0)) << seg << " " << rank;
+            EXPECT_EQ(got.min(), want.front());
+            EXPECT_EQ(got.max(), want.back());
+            const std::size_t mid = (want.size() - 1) / 2;
+            EXPECT_EQ(got.quantile(0.5), want.size() % 2 ? want[mid] : 0.5 * (want[mid] + want[mid + 1]));
+            ++checked;
+        }
+    EXPECT_GT(checked, 10u);
+    const flow_counts& f = s.flow();
+    for (std::size_t from = 0; from < model.size(); ++from)
+        for (std::size_t to = 0; to < model.size(); ++to) {
+            const auto it = pairs.find({static_cast<std::int32_t>(from), static_cast<std::int32_t>(to)});
+            EXPECT_EQ(f.transitions(static_cast<std::int32_t>(from), static_cast<std::int32_t>(to)),
+                      it == pairs.end() ? 0 : it->second)
+                << from << " -> " << to;
+        }
 }
 
 // Format version 1 of flow_counts and lifecycle_summary must keep loading: the blobs under

@@ -207,8 +207,19 @@ FUNNELKIT_INLINE flow_counts compute_flow(const stage_histories& h) {
     flow_counts out(m.size(), h.n_stages(), h.n_segments(), h.n_reasons(), m.fingerprint());
     const auto off = h.offsets();
     const auto stages = h.event_stages();
+    // Transitions tallied in a plain table, then added once per pair (the histories hold
+    // valid codes only, and a count of events cannot overflow): add_transition's checks per
+    // event took a fifth of summarize().
+    const std::size_t codes = m.size();
+    std::vector<std::int64_t> tally(codes * codes, 0);
+    for (std::size_t i = 0; i < h.size(); ++i)
+        for (std::size_t e = off[i] + 1; e < off[i + 1]; ++e)
+            tally[static_cast<std::size_t>(stages[e - 1]) * codes + static_cast<std::size_t>(stages[e])] += 1;
+    for (std::size_t from = 0; from < codes; ++from)
+        for (std::size_t to = 0; to < codes; ++to)
+            if (const std::int64_t c = tally[from * codes + to]; c > 0)
+                out.add_transition(static_cast<std::int32_t>(from), static_cast<std::int32_t>(to), c);
     for (std::size_t i = 0; i < h.size(); ++i) {
-        for (std::size_t e = off[i] + 1; e < off[i + 1]; ++e) out.add_transition(stages[e - 1], stages[e]);
         const std::int32_t rank = h.exit_rank(i);
         if (rank < 0) continue;
         const std::int32_t last = h.current(i);
@@ -463,17 +474,35 @@ FUNNELKIT_INLINE lifecycle_summary summarize(const stage_histories& h, const rea
     const auto off = h.offsets();
     const auto times = h.event_times();
     const auto stages = h.event_stages();
-    std::vector<std::vector<double>> cells(s.durations_.size());
-    for (std::size_t i = 0; i < h.size(); ++i) {
-        const std::int32_t seg = h.segments()[i];
-        for (std::size_t e = off[i]; e + 1 < off[i + 1]; ++e) {
-            if (m.is_terminal(stages[e])) continue;
-            const auto rank = static_cast<std::size_t>(m.rank(stages[e]));
-            const auto d = static_cast<double>(times[e + 1] - times[e]);
-            cells[rank].push_back(d);
-            if (seg >= 0) cells[static_cast<std::size_t>(seg + 1) * s.n_stages_ + rank].push_back(d);
+    // Counted first, so that each cell is written once at its final size (grown by push_back,
+    // the cells were copied on the way: a third of this loop's time).
+    const auto segments = h.segments();
+    std::vector<std::int32_t> rank_of(m.size());
+    for (std::size_t c = 0; c < m.size(); ++c)
+        rank_of[c] = m.is_terminal(static_cast<std::int32_t>(c)) ? -1 : m.rank(static_cast<std::int32_t>(c));
+    // Calls visit(cell, event) for every completed visit of a ladder stage: its overall cell,
+    // and its segment's when it has one.
+    const auto each_visit = [&](auto visit) {
+        for (std::size_t i = 0; i < h.size(); ++i) {
+            const std::int32_t seg = segments[i];
+            const std::size_t seg_cell = static_cast<std::size_t>(seg + 1) * s.n_stages_;
+            for (std::size_t e = off[i]; e + 1 < off[i + 1]; ++e) {
+                const std::int32_t rank = rank_of[static_cast<std::size_t>(stages[e])];
+                if (rank < 0) continue;
+                visit(static_cast<std::size_t>(rank), e);
+                if (seg >= 0) visit(seg_cell + static_cast<std::size_t>(rank), e);
+            }
         }
+    };
+    std::vector<std::size_t> count(s.durations_.size(), 0);
+    each_visit([&](std::size_t cell, std::size_t) { ++count[cell]; });
+    std::vector<std::vector<double>> cells(s.durations_.size());
+    std::vector<double*> at(cells.size());
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+        cells[c].resize(count[c]);
+        at[c] = cells[c].data();
     }
+    each_visit([&](std::size_t cell, std::size_t e) { *at[cell]++ = static_cast<double>(times[e + 1] - times[e]); });
     for (std::size_t c = 0; c < cells.size(); ++c) s.durations_[c].fill(std::move(cells[c]));
     return s;
 }
