@@ -1,9 +1,10 @@
 // funnelkit: mergeable summaries of durations (time in stage, time to convert): count,
 // mean, median, p90, min, max.
 //
-// Streaming moments: each batch given to fill() runs through a Boost.Accumulators
-// accumulator_set (features count, sum, min, max) in impl/accumulators.ipp, and the batch
-// result is folded into the state with the merge rule below. Boost stays out of this header
+// Streaming moments: fill() reads each batch in one pass that checks it, sums it exactly and
+// finds each block's extremes, which a Boost.Accumulators accumulator_set (features min, max)
+// in impl/accumulators.ipp reduces; the batch result is folded into the state with the merge
+// rule below. Boost stays out of this header
 // (the compiled library's users never see it; header-only users compile the .ipp and need it).
 //
 // Exact quantiles: the state also keeps every value (unless constructed with
