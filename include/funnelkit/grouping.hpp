@@ -26,16 +26,17 @@
 // so a thread never waits for another except between passes. The extra memory of a call is
 // at most the arena (half the input columns: entity, time and payload) plus the scratch of
 // one bucket per thread (two buffers of its rows, which serve the sort and the grouped output;
-// with several threads, a thread's first bucket gives its arena chunks back once copied). In
+// with several threads the largest buckets, one per thread, picked from a sample of the rows,
+// go first and give their rows' memory back once copied, from pages of their own on a
+// huge-page arena). In
 // the two-pass form, when the buffers of all buckets would exceed a
 // budget (by default 30% of the input columns), the buckets are processed in rounds of about
 // equal size; a byte per row remembers each row's bucket (or that it is a dropped row not to
 // copy), so the scatter and each round read one byte per row to find their rows. Large
 // buffers are on transparent huge pages (detail/huge_pages.hpp): the kernel zeroes fresh
-// memory about three times faster so. The arena is the exception when several threads fill
-// it, or when it is larger than 128 MiB: huge pages faulted in by two threads at once, or by
-// one thread in large amounts, measured erratic, often twice slower. With several threads,
-// each gives back a share of the arena's pages at the end, in parallel.
+// memory about three times faster so. The arena is the exception when it is larger than 128
+// MiB (huge pages faulted in in such amounts measured slower); on small pages, with several
+// threads, each thread gives back a share of the arena's pages at the end, in parallel.
 //
 // The visitor of an entity sees its rows in ascending time, and for equal times in the tie
 // order the kernel gives (by default none: ties come in an unspecified order, which suits
@@ -564,7 +565,7 @@ void group_by_entity(std::span<const std::int64_t> entity, std::span<const std::
         // of their own, cut from the arena's top, which go back as soon as the bin is copied,
         // splitting no huge page (giving back the chunks alone split them: 3-4% of the call at
         // 1e7 rows). (One stream of pages per thread for all these bins saved pages, but gave
-        // them back only when the slowest was copied: a 4 MB higher peak.) A thread leaves at
+        // them back only when the last was copied: a 4 MB higher peak.) A thread leaves at
         // most one page per such bin part-filled, so only on arenas of at least 8 pages for
         // each.
         constexpr std::size_t huge_page = std::size_t{2} << 20;
