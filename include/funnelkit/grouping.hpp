@@ -954,15 +954,17 @@ void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fol
             constexpr std::size_t block = 32;
             std::uint64_t hashes[2][block];
             bool mine[2][block];
-            // Hashes rows [b, b + block) and prefetches the slots of this thread's rows.
+            // Hashes rows [b, b + block) for the table and prefetches the slots of this
+            // thread's rows (which thread folds a row: mix64, independent of the table's hash).
             const auto prepare = [&](std::size_t b, std::uint64_t* h, bool* m) {
                 const std::size_t e = std::min(n, b + block);
                 for (std::size_t i = b; i < e; ++i) {
                     detail::prefetch_ahead(i, n, ent);
-                    const std::uint64_t x = detail::mix64(static_cast<std::uint64_t>(ent[i]));
+                    const auto key = static_cast<std::uint64_t>(ent[i]);
+                    const std::uint64_t x = detail::table_hash(key);
                     h[i - b] = x;
                     if constexpr (decltype(partitioned)::value) {
-                        m[i - b] = static_cast<unsigned>(((x >> 32) * threads) >> 32) == t;
+                        m[i - b] = static_cast<unsigned>(((detail::mix64(key) >> 32) * threads) >> 32) == t;
                         if (m[i - b]) table.prefetch_hashed(x);
                     } else {
                         table.prefetch_hashed(x);

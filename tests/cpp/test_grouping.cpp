@@ -345,6 +345,28 @@ TEST(Grouping, StateTableGrowsPastItsSizeKeepingStates) {
     EXPECT_EQ(visited, 50'000u);
 }
 
+// The tables' hash (one multiplication, halves swapped) spreads the id patterns of real data
+// over the slots it indexes by: consecutive ids, ids with a stride of 1000, of 2^32 and of
+// 2^40 (the low bits all equal), negative ones. 65,536 keys into 65,536 buckets or slots (as
+// bucket_table and state_table take them: the top bits of the hash's low half) leave none with
+// more than a handful; the unswapped product, whose low half ignores the high bits of a key,
+// would put every key of stride 2^32 in one bucket, and the hash's lowest bits (the product's
+// middle) left seven slots in eight empty for consecutive ids.
+TEST(Grouping, TableHashSpreadsCommonIdPatterns) {
+    constexpr std::size_t keys = 65536;
+    for (const std::int64_t stride : {std::int64_t{1}, std::int64_t{1000}, std::int64_t{1} << 32, std::int64_t{1} << 40,
+                                      std::int64_t{-7}}) {
+        std::vector<std::uint32_t> by_bucket(keys, 0), by_slot(keys, 0);
+        for (std::size_t i = 0; i < keys; ++i) {
+            const std::uint64_t h = detail::table_hash(static_cast<std::uint64_t>(static_cast<std::int64_t>(i) * stride + 12345));
+            ++by_bucket[((h & 0xffffffffu) * keys) >> 32];  // bucket_table
+            ++by_slot[(h & 0xffffffffu) >> 16];             // state_table
+        }
+        EXPECT_LE(*std::max_element(by_bucket.begin(), by_bucket.end()), 8u) << "stride " << stride;
+        EXPECT_LE(*std::max_element(by_slot.begin(), by_slot.end()), 8u) << "stride " << stride;
+    }
+}
+
 // The one-word table: a table sized far too small grows (spilling full buckets into the next
 // ones on the way) and keeps every key's word, the keys 0, -1, INT64_MAX and INT64_MIN (kept
 // beside the table) included; for_each visits each key once.
@@ -356,7 +378,7 @@ TEST(Grouping, BucketTableGrowsPastItsSizeKeepingWords) {
         bool fresh = false;
         for (std::int64_t round = 0; round < 3; ++round)
             for (std::size_t i = 0; i < keys.size(); ++i) {
-                std::int64_t* w = t.find_or_insert_hashed(keys[i], detail::mix64(static_cast<std::uint64_t>(keys[i])), fresh);
+                std::int64_t* w = t.find_or_insert_hashed(keys[i], detail::table_hash(static_cast<std::uint64_t>(keys[i])), fresh);
                 EXPECT_EQ(fresh, round == 0);
                 if (fresh) {
                     EXPECT_EQ(*w, 0);

@@ -770,7 +770,7 @@ public:
     /// two threads this side is the one with time to spare).
     bool take_all(const stream_rows& r, std::size_t k) {
         constexpr bool default_mode = !traits::strict_order && !traits::dedup && !traits::last;
-        for (std::size_t q = 0; q < k; ++q) hash_[q] = detail::mix64(static_cast<std::uint64_t>(r.entity[q]));
+        for (std::size_t q = 0; q < k; ++q) hash_[q] = detail::table_hash(static_cast<std::uint64_t>(r.entity[q]));
         for (std::size_t q = 0; q < std::min(stream_ahead, k); ++q) table_.prefetch_hashed(hash_[q]);
         for (std::size_t q = 0; q < k; ++q) {
             if (q + stream_ahead < k) table_.prefetch_hashed(hash_[q + stream_ahead]);
