@@ -97,6 +97,36 @@ def test_encode_strings_tells_apart_texts_of_every_length():
     np.testing.assert_array_equal(counts[:-1], np.bincount(want_codes, minlength=len(want_uniques)))
 
 
+@pytest.mark.parametrize("objects", [1, 3, 8, 16, 17])
+@pytest.mark.parametrize("wide", [False, True])
+def test_encode_strings_few_objects_in_long_columns(objects, wide):
+    """The usual column, a handful of string objects over many rows, goes eight rows at a time
+    through comparisons with every object the encoder knows (where the processor allows), its
+    counts taken from the codes: equal to pandas on columns whose length is no multiple of the
+    groups, with missing values (None and one NaN object), two objects of one text (one code),
+    labels first met late (the fast path stops and resumes), as int8 codes and as int32 ones
+    (more known labels than a byte holds), contiguous or strided."""
+    rng = np.random.default_rng(objects * 2 + wide)
+    texts = [f"stage {i}" for i in range(objects)]
+    pool = [*texts, _fresh(texts[0]), None, float("nan")]
+    late = _fresh("late label")
+    n = 70_001
+    vals = np.array([pool[i] for i in rng.integers(0, len(pool), n)], dtype=object)
+    vals[50_003:50_010] = late
+    vals[-5] = late
+    known = [f"known {i}" for i in range(200)] if wide else None
+    for column in (vals, np.repeat(vals, 2)[::2]):  # the second one strided
+        codes, uniques, counts = _core.encode_strings(column, known)
+        offset = len(known) if wide else 0
+        assert codes.dtype == (np.int32 if wide else np.int8)
+        want_codes, want_uniques = pd.factorize(column, use_na_sentinel=True)
+        assert uniques[offset:] == list(want_uniques)
+        np.testing.assert_array_equal(codes, np.where(want_codes >= 0, want_codes + offset, -1))
+        want = np.bincount(want_codes + 1, minlength=len(want_uniques) + 1)
+        np.testing.assert_array_equal(counts[offset:], np.concatenate([want[1:], want[:1]]))
+        assert not counts[:offset].any()
+
+
 def test_encode_strings_puts_known_labels_first():
     names = fk.StageModel.b2b().names
     rng = np.random.default_rng(4)

@@ -44,6 +44,30 @@ template <class T>
 [[gnu::noinline]] std::size_t encode_cached(const char* rows, py::ssize_t step, std::size_t i, std::size_t n,
                                             PyObject* const* keys, const std::int32_t* code_of,
                                             std::int64_t* rows_of, T* codes) {
+    static_assert(string_cache_ways == 4);
+    if (step == static_cast<py::ssize_t>(sizeof(PyObject*))) {
+        // A contiguous column (the usual one), four rows at a time, each counted in its own way:
+        // one test per four rows, no index arithmetic per row (1e7 rows: 7.7-8.3 -> 7.0-7.4 ms).
+        PyObject* const* p = reinterpret_cast<PyObject* const*>(rows);
+        for (; i + 4 <= n; i += 4) {
+            if ((i & 31) == 0) __builtin_prefetch(p + std::min(i + 256, n - 1));
+            PyObject* const o0 = p[i];
+            PyObject* const o1 = p[i + 1];
+            PyObject* const o2 = p[i + 2];
+            PyObject* const o3 = p[i + 3];
+            const std::size_t s0 = cache_slot(o0), s1 = cache_slot(o1), s2 = cache_slot(o2), s3 = cache_slot(o3);
+            if ((keys[s0] != o0) | (keys[s1] != o1) | (keys[s2] != o2) | (keys[s3] != o3)) [[unlikely]]
+                break;
+            codes[i] = static_cast<T>(code_of[s0]);
+            codes[i + 1] = static_cast<T>(code_of[s1]);
+            codes[i + 2] = static_cast<T>(code_of[s2]);
+            codes[i + 3] = static_cast<T>(code_of[s3]);
+            ++rows_of[(i % string_cache_ways) * string_cache_slots + s0];
+            ++rows_of[((i + 1) % string_cache_ways) * string_cache_slots + s1];
+            ++rows_of[((i + 2) % string_cache_ways) * string_cache_slots + s2];
+            ++rows_of[((i + 3) % string_cache_ways) * string_cache_slots + s3];
+        }
+    }
     for (; i < n; ++i) {
         if ((i & 7) == 0)  // the object pointers a few kilobytes ahead (funnelkit/detail/prefetch.hpp)
             __builtin_prefetch(rows + static_cast<py::ssize_t>(std::min(i + 256, n - 1)) * step);
@@ -56,6 +80,78 @@ template <class T>
     }
     return n;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/// Most columns of labels hold a handful of string objects, one per label. While every row's
+/// object is one of `k` <= 16 known ones, eight contiguous rows at a time are compared with all
+/// of them at once (AVX-512) and their codes written, with no per-row lookup; each block of
+/// 2048 rows is then counted from its codes while they are in cache (count_codes_avx512).
+/// Stops at the first group of eight that holds another object (or at the end) and returns its
+/// first row. 1e7 rows of 8 labels: 3.7-3.8 ms, against 7.0-7.4 ms through encode_cached and
+/// 5.6 ms with the counts taken from the comparison masks row group by row group.
+/// Adds the rows of each code among codes[from, to) to rows_of[slot_of[j]] (two objects may
+/// carry one code: each code once, on the first such object's slot).
+template <class T>
+[[gnu::target("avx512f,avx512bw")]] void count_codes_avx512(const T* codes, std::size_t from, std::size_t to,
+                                                           const std::int32_t* code_of, const std::size_t* slot_of,
+                                                           std::size_t k, std::int64_t* rows_of) {
+    for (std::size_t j = 0; j < k; ++j) {
+        if (std::find(code_of, code_of + j, code_of[j]) != code_of + j) continue;
+        std::int64_t count = 0;
+        std::size_t r = from;
+        if constexpr (sizeof(T) == 1) {
+            const __m512i want = _mm512_set1_epi8(static_cast<char>(code_of[j]));
+            for (; r + 64 <= to; r += 64)
+                count += std::popcount(_mm512_cmpeq_epi8_mask(_mm512_loadu_si512(codes + r), want));
+        } else {
+            const __m512i want = _mm512_set1_epi32(code_of[j]);
+            for (; r + 16 <= to; r += 16)
+                count += std::popcount(static_cast<unsigned>(_mm512_cmpeq_epi32_mask(_mm512_loadu_si512(codes + r), want)));
+        }
+        for (; r < to; ++r) count += codes[r] == static_cast<T>(code_of[j]);
+        rows_of[slot_of[j]] += count;
+    }
+}
+
+template <class T>
+[[gnu::target("avx512f,avx512bw")]] std::size_t encode_known_avx512(PyObject* const* rows, std::size_t i, std::size_t n,
+                                                                  PyObject* const* objects, const std::int32_t* code_of,
+                                                                  const std::size_t* slot_of, std::size_t k,
+                                                                  std::int64_t* rows_of, T* codes) {
+    static_assert(sizeof(T) == 1 || sizeof(T) == 4);
+    __m512i object[16], code[16];
+    for (std::size_t j = 0; j < k; ++j) {
+        object[j] = _mm512_set1_epi64(reinterpret_cast<long long>(objects[j]));
+        code[j] = _mm512_set1_epi64(code_of[j]);
+    }
+    constexpr std::size_t block = 2048;
+    bool stopped = false;
+    while (!stopped && i + 8 <= n) {
+        const std::size_t from = i, to = std::min(n, i + block);
+        for (; i + 8 <= to; i += 8) {
+            const __m512i v = _mm512_loadu_si512(rows + i);
+            __m512i c = _mm512_setzero_si512();
+            unsigned all = 0;
+            for (std::size_t j = 0; j < k; ++j) {
+                const __mmask8 hit = _mm512_cmpeq_epi64_mask(v, object[j]);
+                all |= hit;
+                c = _mm512_mask_mov_epi64(c, hit, code[j]);
+            }
+            if (all != 0xffu) {
+                stopped = true;
+                break;
+            }
+            if constexpr (sizeof(T) == 1)
+                _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi64_epi8(c));
+            else
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i), _mm512_cvtepi64_epi32(c));
+        }
+        count_codes_avx512(codes, from, i, code_of, slot_of, k, rows_of);
+        stopped = stopped || to == n;
+    }
+    return i;
+}
+#endif
 
 /// Codes of label texts (views the caller keeps alive): open addressing over a power-of-two
 /// table, a hash of the whole text eight bytes at a time, load at most 1/2. It answers a row
@@ -185,11 +281,36 @@ py::object encode_strings(const py::array& values, const py::object& known) {
             r = 0;
         }
     };
+    // While at most 16 objects have entered the cache (so at most 16 are in it), a contiguous
+    // column goes through encode_known_avx512 first, where the processor has AVX-512.
+    std::size_t entered = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static const bool wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    const bool vector_rows = wide && stride == static_cast<py::ssize_t>(sizeof(PyObject*));
+#else
+    const bool vector_rows = false;
+#endif
     // Encodes rows [from, n) into codes of type T; returns the row where a code did not fit in
     // T (n when all did), or nullopt for an object that is neither str nor missing.
     const auto encode = [&](auto* codes, std::size_t from) -> std::optional<std::size_t> {
         using T = std::remove_pointer_t<decltype(codes)>;
         for (std::size_t i = from;; ++i) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+            if (vector_rows && entered <= 16 && n - i >= 64) {
+                PyObject* objects[16];
+                std::int32_t code_of[16];
+                std::size_t slot_of[16], k = 0;
+                for (std::size_t slot = 0; slot < string_cache_slots; ++slot)
+                    if (cache_key[slot] && k < 16) {
+                        objects[k] = cache_key[slot];
+                        code_of[k] = cache_code[slot];
+                        slot_of[k++] = slot;
+                    }
+                if (k > 0)
+                    i = encode_known_avx512(reinterpret_cast<PyObject* const*>(base), i, n, objects, code_of, slot_of, k,
+                                            cache_rows.data(), codes);
+            }
+#endif
             i = encode_cached(base, stride, i, n, cache_key.data(), cache_code.data(), cache_rows.data(), codes);
             if (i == n) return n;
             PyObject* o = *reinterpret_cast<PyObject* const*>(base + static_cast<py::ssize_t>(i) * stride);
@@ -213,6 +334,7 @@ py::object encode_strings(const py::array& values, const py::object& known) {
                 return std::nullopt;
             }
             if (cache_key[slot]) flush(slot);
+            ++entered;
             cache_key[slot] = o;
             cache_code[slot] = code;
             cache_rows[slot] = 1;  // this row, in way 0
