@@ -49,6 +49,7 @@ template <class T>
         // A contiguous column (the usual one), four rows at a time, each counted in its own way:
         // one test per four rows, no index arithmetic per row (1e7 rows: 7.7-8.3 -> 7.0-7.4 ms).
         PyObject* const* p = reinterpret_cast<PyObject* const*>(rows);
+        if (i < n && keys[cache_slot(p[i])] != p[i]) return i;  // a column of fresh objects misses at once
         for (; i + 4 <= n; i += 4) {
             if ((i & 31) == 0) __builtin_prefetch(p + std::min(i + 256, n - 1));
             PyObject* const o0 = p[i];
