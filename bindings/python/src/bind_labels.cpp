@@ -83,13 +83,6 @@ template <class T>
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-/// Most columns of labels hold a handful of string objects, one per label. While every row's
-/// object is one of `k` <= 16 known ones, eight contiguous rows at a time are compared with all
-/// of them at once (AVX-512) and their codes written, with no per-row lookup; each block of
-/// 2048 rows is then counted from its codes while they are in cache (count_codes_avx512).
-/// Stops at the first group of eight that holds another object (or at the end) and returns its
-/// first row. 1e7 rows of 8 labels: 3.7-3.8 ms, against 7.0-7.4 ms through encode_cached and
-/// 5.6 ms with the counts taken from the comparison masks row group by row group.
 /// Adds the rows of each code among codes[from, to) to rows_of[slot_of[j]] (two objects may
 /// carry one code: each code once, on the first such object's slot).
 template <class T>
@@ -114,6 +107,13 @@ template <class T>
     }
 }
 
+/// Most columns of labels hold a handful of string objects, one per label. While every row's
+/// object is one of `k` <= 16 known ones, eight contiguous rows at a time are compared with all
+/// of them at once (AVX-512) and their codes written, with no per-row lookup; each block of
+/// 2048 rows is then counted from its codes while they are in cache (count_codes_avx512).
+/// Stops at the first group of eight that holds another object (or at the end) and returns its
+/// first row. 1e7 rows of 8 labels: 3.7-3.8 ms, against 7.0-7.4 ms through encode_cached and
+/// 5.6 ms with the counts taken from the comparison masks row group by row group.
 template <class T>
 [[gnu::target("avx512f,avx512bw")]] std::size_t encode_known_avx512(PyObject* const* rows, std::size_t i, std::size_t n,
                                                                   PyObject* const* objects, const std::int32_t* code_of,
