@@ -961,10 +961,12 @@ bool run_time_stream_pipeline(const job& j, const Machine& mc, std::size_t max_e
     return fitted;
 }
 
-/// Which of `parts` stream threads takes entity e: cheap, and spread enough for balance (the
-/// answer does not depend on it).
+/// Which of `parts` stream threads takes entity e (the answer does not depend on it). By
+/// mix64, independent of the bits the tables index by: a part chosen by the top bits of
+/// table_hash's product would leave each thread's keys in one part of its table, and linear
+/// probing then crawled (a test of 3 threads took minutes).
 inline unsigned stream_part(std::int64_t e, unsigned parts) noexcept {
-    const std::uint64_t x = static_cast<std::uint64_t>(e) * 0x9E3779B97F4A7C15ull;
+    const std::uint64_t x = detail::mix64(static_cast<std::uint64_t>(e));
     return static_cast<unsigned>(((x >> 32) * parts) >> 32);
 }
 
