@@ -953,34 +953,50 @@ void fold_by_entity(std::span<const std::int64_t> entity, std::size_t words, Fol
         const auto fold_rows = [&](auto partitioned) {
             constexpr std::size_t block = 32;
             std::uint64_t hashes[2][block];
-            bool mine[2][block];
+            std::uint32_t at[2][block];  // with several threads: this thread's rows of the block
+            std::size_t count[2] = {0, 0};
             // Hashes rows [b, b + block) for the table and prefetches the slots of this
-            // thread's rows (which thread folds a row: mix64, independent of the table's hash).
-            const auto prepare = [&](std::size_t b, std::uint64_t* h, bool* m) {
+            // thread's rows. With several threads these are listed first, without a branch
+            // (which thread folds a row is a coin toss: a branch on it per row made two
+            // threads slower than one); which thread folds a row: mix64, independent of the
+            // table's hash.
+            const auto prepare = [&](std::size_t b, std::uint64_t* h, std::uint32_t* a, std::size_t& c) {
                 const std::size_t e = std::min(n, b + block);
-                for (std::size_t i = b; i < e; ++i) {
-                    detail::prefetch_ahead(i, n, ent);
-                    const auto key = static_cast<std::uint64_t>(ent[i]);
-                    const std::uint64_t x = detail::table_hash(key);
-                    h[i - b] = x;
-                    if constexpr (decltype(partitioned)::value) {
-                        m[i - b] = static_cast<unsigned>(((detail::mix64(key) >> 32) * threads) >> 32) == t;
-                        if (m[i - b]) table.prefetch_hashed(x);
-                    } else {
+                if constexpr (decltype(partitioned)::value) {
+                    c = 0;
+                    for (std::size_t i = b; i < e; ++i) {
+                        detail::prefetch_ahead(i, n, ent);
+                        const auto key = static_cast<std::uint64_t>(ent[i]);
+                        a[c] = static_cast<std::uint32_t>(i - b);
+                        h[c] = detail::table_hash(key);
+                        c += static_cast<unsigned>(((detail::mix64(key) >> 32) * threads) >> 32) == t;
+                    }
+                    for (std::size_t q = 0; q < c; ++q) table.prefetch_hashed(h[q]);
+                } else {
+                    for (std::size_t i = b; i < e; ++i) {
+                        detail::prefetch_ahead(i, n, ent);
+                        const std::uint64_t x = detail::table_hash(static_cast<std::uint64_t>(ent[i]));
+                        h[i - b] = x;
                         table.prefetch_hashed(x);
                     }
                 }
             };
-            prepare(0, hashes[0], mine[0]);
+            prepare(0, hashes[0], at[0], count[0]);
             bool fresh;
             for (std::size_t b = 0, k = 0; b < n; b += block, k ^= 1) {
-                if (b + block < n) prepare(b + block, hashes[k ^ 1], mine[k ^ 1]);
-                const std::size_t e = std::min(n, b + block);
-                for (std::size_t i = b; i < e; ++i) {
-                    if constexpr (decltype(partitioned)::value)
-                        if (!mine[k][i - b]) continue;
-                    std::int64_t* state = table.find_or_insert_hashed(ent[i], hashes[k][i - b], fresh);
-                    fold_row(i, state, fresh);
+                if (b + block < n) prepare(b + block, hashes[k ^ 1], at[k ^ 1], count[k ^ 1]);
+                if constexpr (decltype(partitioned)::value) {
+                    for (std::size_t q = 0; q < count[k]; ++q) {
+                        const std::size_t i = b + at[k][q];
+                        std::int64_t* state = table.find_or_insert_hashed(ent[i], hashes[k][q], fresh);
+                        fold_row(i, state, fresh);
+                    }
+                } else {
+                    const std::size_t e = std::min(n, b + block);
+                    for (std::size_t i = b; i < e; ++i) {
+                        std::int64_t* state = table.find_or_insert_hashed(ent[i], hashes[k][i - b], fresh);
+                        fold_row(i, state, fresh);
+                    }
                 }
             }
         };
