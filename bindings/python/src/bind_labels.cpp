@@ -155,26 +155,24 @@ template <class T>
 #endif
 
 /// Codes of label texts (views the caller keeps alive): open addressing over a power-of-two
-/// table, a hash of the whole text eight bytes at a time, load at most 1/2. It answers a row
-/// whose string is a fresh object of a known label (as json.loads or a numpy unicode array
-/// makes them, one object per row), where std::unordered_map spent most of the row on its
-/// general-purpose hash, the bucket's division and the node it points to.
+/// table, load at most 1/2. It answers a row whose string is a fresh object of a known label
+/// (as json.loads or a numpy unicode array makes them, one object per row), where
+/// std::unordered_map spent most of the row on its general-purpose hash, the bucket's division
+/// and the node it points to. A text of at most 16 bytes is known by its length and two words
+/// read from it (text_words), kept in its entry: finding it compares three integers, no bytes.
 class text_codes {
 public:
     /// The code of `text`, inserting `next` for it when absent (`fresh` then set).
-    std::int32_t find_or_insert(std::string_view text, std::int32_t next, bool& fresh) {
-        if ((size_ + 1) * 2 > slots_.size()) grow();
-        const std::uint64_t h = hash(text);
+    [[gnu::always_inline]] std::int32_t find_or_insert(std::string_view text, std::int32_t next, bool& fresh) {
+        const auto [w0, w1] = text_words(text);
+        const std::uint64_t h = hash(text, w0, w1);
         const std::size_t mask = slots_.size() - 1;
-        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+        for (std::size_t pos = home(h);; pos = (pos + 1) & mask) {
             entry& e = slots_[pos];
-            if (e.code < 0) {
-                e = {text.data(), text.size(), h, next};
-                ++size_;
-                fresh = true;
-                return next;
-            }
-            if (e.hash == h && e.size == text.size() && std::memcmp(e.data, text.data(), text.size()) == 0) {
+            if (e.code < 0) [[unlikely]]
+                return insert(text, w0, w1, h, next, fresh);
+            if (e.w0 == w0 && e.w1 == w1 && e.size == text.size() &&
+                (text.size() <= 16 || std::memcmp(e.data, text.data(), text.size()) == 0)) {
                 fresh = false;
                 return e.code;
             }
@@ -183,15 +181,12 @@ public:
 
 private:
     struct entry {
-        const char* data = nullptr;
+        std::uint64_t w0 = 0, w1 = 0;  // text_words
         std::size_t size = 0;
+        const char* data = nullptr;
         std::uint64_t hash = 0;
         std::int32_t code = -1;  // -1: an empty slot
     };
-    // Every byte enters the hash through fixed-size loads only: eight-byte words, the last one
-    // overlapping the one before when the length is not a multiple of eight; shorter texts by
-    // two overlapping four-byte loads or their first, middle and last bytes. (A tail copied by
-    // a memcpy of variable length was the hottest spot of a row.)
     static std::uint64_t load8(const char* p) noexcept {
         std::uint64_t w;
         std::memcpy(&w, p, 8);
@@ -202,30 +197,54 @@ private:
         std::memcpy(&w, p, 4);
         return w;
     }
-    static std::uint64_t hash(std::string_view t) noexcept {
+    /// Two words read from a text by fixed-size loads only (a tail copied by a memcpy of
+    /// variable length was the hottest spot of a row): its first and its last eight bytes,
+    /// overlapping when shorter than 16; from 4 to 7 bytes its first and last four; below four
+    /// bytes, the bytes. With the length they determine a text of at most 16 bytes.
+    [[gnu::always_inline]] static std::pair<std::uint64_t, std::uint64_t> text_words(std::string_view t) noexcept {
         const char* p = t.data();
         const std::size_t n = t.size();
-        std::uint64_t h = static_cast<std::uint64_t>(n) * 0x9E3779B97F4A7C15ull;
-        if (n >= 8) {
-            for (std::size_t i = 0; i + 8 < n; i += 8) h = funnelkit::detail::mix64(h ^ load8(p + i));
-            return funnelkit::detail::mix64(h ^ load8(p + n - 8));
-        }
-        const auto u = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
-        const std::uint64_t w = n >= 4 ? load4(p) | load4(p + n - 4) << 32 : n > 0 ? u(0) | u(n / 2) << 8 | u(n - 1) << 16 : 0;
-        return funnelkit::detail::mix64(h ^ w);
+        if (n >= 8) return {load8(p), load8(p + n - 8)};
+        if (n >= 4) return {load4(p) | load4(p + n - 4) << 32, 0};
+        std::uint64_t w = 0;
+        for (std::size_t i = 0; i < n; ++i) w |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+        return {w, 0};
+    }
+    /// Every byte of the text enters the hash: the words of text_words, and for a longer
+    /// text the eight-byte words in between, through mix64. The table takes the top bits. A
+    /// text of at most 16 bytes costs two independent multiplications (a chain of mix64 was
+    /// most of the row's latency on columns of one object per row).
+    [[gnu::always_inline]] static std::uint64_t hash(std::string_view t, std::uint64_t w0, std::uint64_t w1) noexcept {
+        std::uint64_t h = w0;
+        for (std::size_t i = 8; i + 8 < t.size(); i += 8) h = funnelkit::detail::mix64(h) ^ load8(t.data() + i);
+        return h * 0x9E3779B97F4A7C15ull ^ (w1 + t.size()) * 0xD6E8FEB86659FD93ull;
+    }
+    std::size_t home(std::uint64_t h) const noexcept { return static_cast<std::size_t>(h >> shift_); }
+    [[gnu::noinline]] std::int32_t insert(std::string_view text, std::uint64_t w0, std::uint64_t w1, std::uint64_t h,
+                                          std::int32_t next, bool& fresh) {
+        if ((size_ + 1) * 2 > slots_.size()) grow();
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t pos = home(h);
+        while (slots_[pos].code >= 0) pos = (pos + 1) & mask;
+        slots_[pos] = {w0, w1, text.size(), text.data(), h, next};
+        ++size_;
+        fresh = true;
+        return next;
     }
     void grow() {
         std::vector<entry> old(slots_.size() * 2);
         old.swap(slots_);
+        --shift_;
         const std::size_t mask = slots_.size() - 1;
         for (const entry& e : old) {
             if (e.code < 0) continue;
-            std::size_t pos = e.hash & mask;
+            std::size_t pos = home(e.hash);
             while (slots_[pos].code >= 0) pos = (pos + 1) & mask;
             slots_[pos] = e;
         }
     }
     std::vector<entry> slots_ = std::vector<entry>(64);
+    unsigned shift_ = 64 - 6;  // 64 minus log2 of the slots
     std::size_t size_ = 0;
 };
 
@@ -248,6 +267,13 @@ py::object encode_strings(const py::array& values, const py::object& known) {
     // or by `known`).
     text_codes by_text;
     const auto text_of = [](PyObject* o) -> std::optional<std::string_view> {
+        // An ASCII string (most labels) is its own UTF-8, read in place without a call.
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_IS_READY(o) && PyUnicode_IS_COMPACT_ASCII(o))
+#else
+        if (PyUnicode_IS_COMPACT_ASCII(o))
+#endif
+            return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<std::size_t>(PyUnicode_GET_LENGTH(o)));
         Py_ssize_t len = 0;
         const char* text = PyUnicode_AsUTF8AndSize(o, &len);
         if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
@@ -295,51 +321,67 @@ py::object encode_strings(const py::array& values, const py::object& known) {
     // T (n when all did), or nullopt for an object that is neither str nor missing.
     const auto encode = [&](auto* codes, std::size_t from) -> std::optional<std::size_t> {
         using T = std::remove_pointer_t<decltype(codes)>;
-        for (std::size_t i = from;; ++i) {
+        // Locals rather than captures: a store of an int8 code may alias anything, and the
+        // loops below would reload every captured value after each one.
+        const char* const rows = base;
+        const py::ssize_t step = stride;
+        const std::size_t count = n;
+        PyObject** const keys = cache_key.data();
+        std::int32_t* const key_code = cache_code.data();
+        std::int64_t* const key_rows = cache_rows.data();
+        const auto row = [rows, step](std::size_t i) { return *reinterpret_cast<PyObject* const*>(rows + static_cast<py::ssize_t>(i) * step); };
+        for (std::size_t i = from;;) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-            if (vector_rows && entered <= 16 && n - i >= 64) {
+            if (vector_rows && entered <= 16 && count - i >= 64) {
                 PyObject* objects[16];
                 std::int32_t code_of[16];
                 std::size_t slot_of[16], k = 0;
                 for (std::size_t slot = 0; slot < string_cache_slots; ++slot)
-                    if (cache_key[slot] && k < 16) {
-                        objects[k] = cache_key[slot];
-                        code_of[k] = cache_code[slot];
+                    if (keys[slot] && k < 16) {
+                        objects[k] = keys[slot];
+                        code_of[k] = key_code[slot];
                         slot_of[k++] = slot;
                     }
                 if (k > 0)
-                    i = encode_known_avx512(reinterpret_cast<PyObject* const*>(base), i, n, objects, code_of, slot_of, k,
-                                            cache_rows.data(), codes);
+                    i = encode_known_avx512(reinterpret_cast<PyObject* const*>(rows), i, count, objects, code_of, slot_of, k,
+                                            key_rows, codes);
             }
 #endif
-            i = encode_cached(base, stride, i, n, cache_key.data(), cache_code.data(), cache_rows.data(), codes);
-            if (i == n) return n;
-            PyObject* o = *reinterpret_cast<PyObject* const*>(base + static_cast<py::ssize_t>(i) * stride);
-            const std::size_t slot = cache_slot(o);
-            std::int32_t code;
-            if (PyUnicode_Check(o)) {
-                const auto text = text_of(o);
-                if (!text) return std::nullopt;
-                bool fresh;
-                code = by_text.find_or_insert(*text, static_cast<std::int32_t>(firsts.size()), fresh);
-                if (fresh) {
-                    if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
-                        throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
-                    firsts.push_back(o);
-                    counts.push_back(0);
+            i = encode_cached(rows, step, i, count, keys, key_code, key_rows, codes);
+            // Rows the cache does not know, here until one it knows: where each row is an object
+            // of its own (one string per row), the rows stay here, without a call per row, and
+            // their objects are fetched some rows ahead.
+            for (; i < count; ++i) {
+                PyObject* o = row(i);
+                const std::size_t slot = cache_slot(o);
+                if (keys[slot] == o) break;
+                if (i + 8 < count) __builtin_prefetch(row(i + 8));
+                std::int32_t code;
+                if (PyUnicode_Check(o)) {
+                    const auto text = text_of(o);
+                    if (!text) return std::nullopt;
+                    bool fresh;
+                    code = by_text.find_or_insert(*text, static_cast<std::int32_t>(firsts.size()), fresh);
+                    if (fresh) {
+                        if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+                            throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
+                        firsts.push_back(o);
+                        counts.push_back(0);
+                    }
+                    if (code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
+                } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
+                    code = -1;
+                } else {
+                    return std::nullopt;
                 }
-                if (code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
-            } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
-                code = -1;
-            } else {
-                return std::nullopt;
+                if (keys[slot]) flush(slot);
+                ++entered;
+                keys[slot] = o;
+                key_code[slot] = code;
+                key_rows[slot] = 1;  // this row, in way 0
+                codes[i] = static_cast<T>(code);
             }
-            if (cache_key[slot]) flush(slot);
-            ++entered;
-            cache_key[slot] = o;
-            cache_code[slot] = code;
-            cache_rows[slot] = 1;  // this row, in way 0
-            codes[i] = static_cast<T>(code);
+            if (i == count) return count;
         }
     };
     // int8 while the known labels leave room, else int32 from the start.
