@@ -319,6 +319,48 @@ TEST(Grouping, DistinctEstimateEqualsAPlainSketch) {
     }
 }
 
+// The sketch that sizes the fold tables on several threads: the sketches of parts of the keys,
+// merged, give estimate_distinct's estimate of all of them, whatever the split.
+TEST(Grouping, MergedSketchesOfPartsEstimateTheWhole) {
+    detail::rng r(31);
+    for (std::size_t n : {std::size_t{1}, std::size_t{1000}, std::size_t{250'001}}) {
+        std::vector<std::int64_t> keys(n);
+        for (auto& k : keys) k = static_cast<std::int64_t>(r.below(n / 3 + 1)) * 7919 - 5;
+        const std::size_t whole = detail::estimate_distinct(keys.data(), n);
+        for (std::size_t parts : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}}) {
+            std::vector<detail::distinct_sketch> sketch(parts);
+            for (std::size_t i = 0; i < n; ++i) sketch[i * parts / n].offer(detail::mix64(static_cast<std::uint64_t>(keys[i])));
+            for (std::size_t p = 1; p < parts; ++p) sketch[0].merge(sketch[p]);
+            EXPECT_EQ(sketch[0].estimate(n), whole) << "n " << n << " parts " << parts;
+        }
+    }
+}
+
+// fold_by_entity's first pass on several threads lists rows by number: with 8-byte numbers (the
+// form past 2^32 rows) as with 4-byte ones, on 1 to 4 threads, every entity is folded once
+// over all its rows, for one-word and wider states.
+TEST(Grouping, FoldWithEitherRowNumbersVisitsEveryEntityOnce) {
+    table t = random_table(12, 120'000);
+    std::map<std::int64_t, std::int64_t> want;
+    for (std::size_t i = 0; i < t.entity.size(); ++i) want[t.entity[i]] += t.value[i] + 1;
+    for (const std::size_t words : {std::size_t{1}, std::size_t{3}})
+        for (unsigned threads : {1u, 2u, 3u, 4u})
+            for (const bool wide : {false, true}) {
+                std::map<std::int64_t, std::int64_t> got;
+                std::mutex mu;
+                const auto fold = [&](std::size_t i, std::int64_t* w, bool) { w[words - 1] += t.value[i] + 1; };
+                const auto visit = [&](unsigned, std::int64_t id, const std::int64_t* w) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    EXPECT_TRUE(got.emplace(id, w[words - 1]).second) << id;
+                };
+                if (wide)
+                    detail::fold_by_entity_numbered<std::uint64_t>(t.entity, words, fold, visit, threads);
+                else
+                    detail::fold_by_entity_numbered<std::uint32_t>(t.entity, words, fold, visit, threads);
+                EXPECT_EQ(got, want) << "words " << words << " threads " << threads << " wide " << wide;
+            }
+}
+
 // A table sized far too small grows on the way and keeps every key's state.
 TEST(Grouping, StateTableGrowsPastItsSizeKeepingStates) {
     detail::state_table t(2, 4);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -29,6 +30,31 @@ namespace detail {
 /// table and moves every key). On x86-64 processors with AVX-512 the keys are hashed eight at
 /// a time (the same registers, so the same estimate; 1e7 keys: 7 against 15 ms).
 std::size_t estimate_distinct(const std::int64_t* keys, std::size_t n) noexcept;
+
+/// The registers behind estimate_distinct(), for passes that hash their keys with mix64
+/// anyway: offer() each key's mix64, merge() the sketches of parts of the keys (the result is
+/// the sketch of all of them, whatever the split), then estimate().
+class distinct_sketch {
+public:
+    static constexpr unsigned bits = 12;
+    [[gnu::always_inline]] void offer(std::uint64_t mixed) noexcept { offer_to(reg_.data(), mixed); }
+    /// offer() into registers reg: the register of the top bits takes the rank of the rest
+    /// (one more than their leading zeros, at most 64 - bits + 1) when it is larger.
+    [[gnu::always_inline]] static void offer_to(std::uint8_t* reg, std::uint64_t mixed) noexcept {
+        const auto rank = static_cast<std::uint8_t>(std::countl_zero((mixed << bits) | (std::uint64_t{1} << (bits - 1))) + 1);
+        std::uint8_t& r = reg[mixed >> (64 - bits)];
+        r = rank > r ? rank : r;
+    }
+    void merge(const distinct_sketch& other) noexcept {
+        for (std::size_t j = 0; j < reg_.size(); ++j) reg_[j] = std::max(reg_[j], other.reg_[j]);
+    }
+    /// The estimate, at most n (the number of keys offered).
+    std::size_t estimate(std::size_t n) const noexcept;
+    std::uint8_t* registers() noexcept { return reg_.data(); }
+
+private:
+    std::array<std::uint8_t, std::size_t{1} << bits> reg_{};
+};
 
 /// The hash the tables below index by: the key times 2^64 over the golden ratio (Fibonacci
 /// hashing), its halves swapped, so that the product's high half, where every key bit has

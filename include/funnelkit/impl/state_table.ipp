@@ -15,21 +15,13 @@
 FUNNELKIT_BEGIN_NAMESPACE
 namespace detail {
 namespace hll {
-inline constexpr unsigned bits = 12;
+inline constexpr unsigned bits = distinct_sketch::bits;
 inline constexpr std::size_t registers = std::size_t{1} << bits;
-
-// Register of a hash (its top bits) and the rank it offers there (one more than the leading
-// zeros of the remaining bits, at most 64 - bits + 1).
-inline void offer(std::uint8_t* reg, std::uint64_t h) noexcept {
-    const auto rank = static_cast<std::uint8_t>(std::countl_zero((h << bits) | (std::uint64_t{1} << (bits - 1))) + 1);
-    std::uint8_t& r = reg[h >> (64 - bits)];
-    r = rank > r ? rank : r;
-}
 
 inline void update(std::uint8_t* reg, const std::int64_t* keys, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         prefetch_ahead(i, n, keys);
-        offer(reg, mix64(static_cast<std::uint64_t>(keys[i])));
+        distinct_sketch::offer_to(reg, mix64(static_cast<std::uint64_t>(keys[i])));
     }
 }
 
@@ -64,13 +56,14 @@ using lanes = std::uint64_t __attribute__((vector_size(64)));
             r = v > r ? v : r;
         }
     }
-    for (; i < n; ++i) offer(reg, mix64(static_cast<std::uint64_t>(keys[i])));
+    for (; i < n; ++i) distinct_sketch::offer_to(reg, mix64(static_cast<std::uint64_t>(keys[i])));
 }
 #endif
 }  // namespace hll
 
 FUNNELKIT_INLINE std::size_t estimate_distinct(const std::int64_t* keys, std::size_t n) noexcept {
-    std::uint8_t reg[hll::registers] = {};
+    distinct_sketch sketch;
+    std::uint8_t* reg = sketch.registers();
 #ifdef FUNNELKIT_HLL_AVX512
     static const bool wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                              __builtin_cpu_supports("avx512cd");
@@ -81,11 +74,15 @@ FUNNELKIT_INLINE std::size_t estimate_distinct(const std::int64_t* keys, std::si
 #else
     hll::update(reg, keys, n);
 #endif
+    return sketch.estimate(n);
+}
+
+FUNNELKIT_INLINE std::size_t distinct_sketch::estimate(std::size_t n) const noexcept {
     double sum = 0.0;
     std::size_t zeros = 0;
     for (std::size_t j = 0; j < hll::registers; ++j) {
-        sum += std::ldexp(1.0, -static_cast<int>(reg[j]));
-        zeros += reg[j] == 0;
+        sum += std::ldexp(1.0, -static_cast<int>(reg_[j]));
+        zeros += reg_[j] == 0;
     }
     const double m = static_cast<double>(hll::registers);
     double e = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
