@@ -97,6 +97,54 @@ def test_encode_strings_tells_apart_texts_of_every_length():
     np.testing.assert_array_equal(counts[:-1], np.bincount(want_codes, minlength=len(want_uniques)))
 
 
+def test_encode_strings_tells_apart_labels_equal_at_both_ends():
+    """Labels of 17 to 24 bytes whose first and last eight bytes agree, few enough that they
+    share the encoder's small table (and so meet each other while probing): each its own code."""
+    labels = ["A" * 8 + f"{i:0{k}d}" + "B" * 8 for k in (1, 3, 8) for i in range(min(10**k, 60))]
+    rng = np.random.default_rng(5)
+    vals = np.array([_fresh(labels[i]) for i in rng.integers(0, len(labels), 5_000)], dtype=object)
+    codes, uniques, counts = _core.encode_strings(vals)
+    want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert uniques == list(want_uniques)
+
+
+@pytest.mark.parametrize("fresh_objects", [False, True])
+@pytest.mark.parametrize("with_known", [False, True])
+def test_encode_strings_many_labels(fresh_objects, with_known):
+    """Columns of many distinct labels, such as lead ids (more labels than the encoder's object
+    cache has slots, so rows are looked up a block at a time and counted from the codes at the
+    end): equal to pandas, with labels that differ only inside (texts up to 24 bytes are compared
+    by words, longer ones byte by byte), non-ASCII ones, missing values, each label one shared
+    object or every row an object of its own."""
+    rng = np.random.default_rng(11 + fresh_objects + 2 * with_known)
+    base = [f"00Q{i:015d}" for i in range(12_000)]  # 18 characters
+    base += [f"{i:05d}-{'x' * (i % 30)}-tail" for i in range(6_000)]  # 11 to 40 characters
+    base += ["a" * 20 + c + "b" * 20 for c in "0123456789"]  # equal first and last 16 bytes
+    # 17 to 24 bytes with equal first and last eight: told apart by the bytes in between
+    base += ["A" * 8 + f"{i:0{k}d}" + "B" * 8 for k in range(1, 9) for i in range(10)]
+    base += [f"é{i}" for i in range(300)] + [str(i) for i in range(500)]
+    pool = base + [None, float("nan")]
+    picks = rng.integers(0, len(pool), 200_000)
+    if fresh_objects:
+        vals = np.array([_fresh(pool[i]) if isinstance(pool[i], str) else pool[i] for i in picks], dtype=object)
+    else:
+        vals = np.array([pool[i] for i in picks], dtype=object)
+    known = base[:50] if with_known else None
+    codes, uniques, counts = _core.encode_strings(vals, known)
+    offset = 50 if with_known else 0
+    want_codes, want_uniques = pd.factorize(vals, use_na_sentinel=True)
+    got_labels = np.array(uniques, dtype=object)[np.maximum(codes, 0)]
+    np.testing.assert_array_equal(got_labels[codes >= 0], vals[want_codes >= 0])
+    np.testing.assert_array_equal(codes < 0, want_codes < 0)
+    if not with_known:
+        np.testing.assert_array_equal(codes, want_codes)
+        assert uniques == list(want_uniques)
+    assert len(set(uniques)) == len(uniques)
+    np.testing.assert_array_equal(counts[:-1], np.bincount(codes[codes >= 0], minlength=len(uniques)))
+    assert counts[-1] == (codes < 0).sum()
+
+
 @pytest.mark.parametrize("objects", [1, 3, 8, 16, 17])
 @pytest.mark.parametrize("wide", [False, True])
 def test_encode_strings_few_objects_in_long_columns(objects, wide):

@@ -158,21 +158,38 @@ template <class T>
 /// table, load at most 1/2. It answers a row whose string is a fresh object of a known label
 /// (as json.loads or a numpy unicode array makes them, one object per row), where
 /// std::unordered_map spent most of the row on its general-purpose hash, the bucket's division
-/// and the node it points to. A text of at most 16 bytes is known by its length and two words
-/// read from it (text_words), kept in its entry: finding it compares three integers, no bytes.
+/// and the node it points to. A text of at most 24 bytes is known by its length and three
+/// words read from it (text_words), kept in its entry: finding it compares integers and reads
+/// no bytes (lead ids of 18 characters, each row a fresh object, spent 44% of their time
+/// comparing texts with the first object of their label, far away in memory, when only 16
+/// bytes were kept).
 class text_codes {
 public:
+    /// What finding a text takes: its words (text_words) and hash.
+    struct probe {
+        std::uint64_t w0, w1, w2, hash;
+    };
+    [[gnu::always_inline]] static probe probe_of(std::string_view text) noexcept {
+        probe p = text_words(text);
+        p.hash = hash(text, p);
+        return p;
+    }
+    /// Asks for the cache line where finding the probed text starts.
+    [[gnu::always_inline]] void prefetch(const probe& p) const noexcept { __builtin_prefetch(&slots_[home(p.hash)]); }
+
     /// The code of `text`, inserting `next` for it when absent (`fresh` then set).
     [[gnu::always_inline]] std::int32_t find_or_insert(std::string_view text, std::int32_t next, bool& fresh) {
-        const auto [w0, w1] = text_words(text);
-        const std::uint64_t h = hash(text, w0, w1);
+        return find_or_insert(text, probe_of(text), next, fresh);
+    }
+    /// find_or_insert() given the text's probe_of().
+    [[gnu::always_inline]] std::int32_t find_or_insert(std::string_view text, const probe& p, std::int32_t next, bool& fresh) {
         const std::size_t mask = slots_.size() - 1;
-        for (std::size_t pos = home(h);; pos = (pos + 1) & mask) {
+        for (std::size_t pos = home(p.hash);; pos = (pos + 1) & mask) {
             entry& e = slots_[pos];
             if (e.code < 0) [[unlikely]]
-                return insert(text, w0, w1, h, next, fresh);
-            if (e.w0 == w0 && e.w1 == w1 && e.size == text.size() &&
-                (text.size() <= 16 || std::memcmp(e.data, text.data(), text.size()) == 0)) {
+                return insert(text, p, next, fresh);
+            if (e.w0 == p.w0 && e.w1 == p.w1 && e.w2 == p.w2 && e.size == text.size() &&
+                (text.size() <= 24 || std::memcmp(e.data, text.data(), text.size()) == 0)) {
                 fresh = false;
                 return e.code;
             }
@@ -180,11 +197,10 @@ public:
     }
 
 private:
-    struct entry {
-        std::uint64_t w0 = 0, w1 = 0;  // text_words
-        std::size_t size = 0;
+    struct entry {  // 48 bytes: the hash is taken again when the table grows
+        std::uint64_t w0 = 0, w1 = 0, w2 = 0;  // text_words
         const char* data = nullptr;
-        std::uint64_t hash = 0;
+        std::size_t size = 0;
         std::int32_t code = -1;  // -1: an empty slot
     };
     static std::uint64_t load8(const char* p) noexcept {
@@ -197,36 +213,38 @@ private:
         std::memcpy(&w, p, 4);
         return w;
     }
-    /// Two words read from a text by fixed-size loads only (a tail copied by a memcpy of
-    /// variable length was the hottest spot of a row): its first and its last eight bytes,
-    /// overlapping when shorter than 16; from 4 to 7 bytes its first and last four; below four
-    /// bytes, the bytes. With the length they determine a text of at most 16 bytes.
-    [[gnu::always_inline]] static std::pair<std::uint64_t, std::uint64_t> text_words(std::string_view t) noexcept {
+    /// Three words read from a text by fixed-size loads only (a tail copied by a memcpy of
+    /// variable length was the hottest spot of a row): its first eight bytes, its last eight
+    /// (overlapping when shorter than 16), and from 17 bytes on the eight after the first
+    /// eight; from 4 to 7 bytes its first and last four; below four bytes, the bytes. With the
+    /// length they determine a text of at most 24 bytes.
+    [[gnu::always_inline]] static probe text_words(std::string_view t) noexcept {
         const char* p = t.data();
         const std::size_t n = t.size();
-        if (n >= 8) return {load8(p), load8(p + n - 8)};
-        if (n >= 4) return {load4(p) | load4(p + n - 4) << 32, 0};
+        if (n >= 8) return {load8(p), load8(p + n - 8), n > 16 ? load8(p + 8) : 0, 0};
+        if (n >= 4) return {load4(p) | load4(p + n - 4) << 32, 0, 0, 0};
         std::uint64_t w = 0;
         for (std::size_t i = 0; i < n; ++i) w |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-        return {w, 0};
+        return {w, 0, 0, 0};
     }
-    /// Every byte of the text enters the hash: the words of text_words, and for a longer
-    /// text the eight-byte words in between, through mix64. The table takes the top bits. A
-    /// text of at most 16 bytes costs two independent multiplications (a chain of mix64 was
+    /// Every byte of the text enters the hash: the words of text_words, and for a text past 24
+    /// bytes the eight-byte words after them, through mix64. The table takes the top bits. A
+    /// text of at most 24 bytes costs three independent multiplications (a chain of mix64 was
     /// most of the row's latency on columns of one object per row).
-    [[gnu::always_inline]] static std::uint64_t hash(std::string_view t, std::uint64_t w0, std::uint64_t w1) noexcept {
-        std::uint64_t h = w0;
-        for (std::size_t i = 8; i + 8 < t.size(); i += 8) h = funnelkit::detail::mix64(h) ^ load8(t.data() + i);
-        return h * 0x9E3779B97F4A7C15ull ^ (w1 + t.size()) * 0xD6E8FEB86659FD93ull;
+    [[gnu::always_inline]] static std::uint64_t hash(std::string_view t, const probe& w) noexcept {
+        const std::uint64_t ends = w.w0 * 0x9E3779B97F4A7C15ull ^ (w.w1 + t.size()) * 0xD6E8FEB86659FD93ull;
+        if (t.size() <= 16) return ends;
+        std::uint64_t h = w.w2 * 0x94D049BB133111EBull;
+        for (std::size_t i = 16; i + 8 < t.size(); i += 8) h = funnelkit::detail::mix64(h ^ load8(t.data() + i));
+        return ends ^ h;
     }
     std::size_t home(std::uint64_t h) const noexcept { return static_cast<std::size_t>(h >> shift_); }
-    [[gnu::noinline]] std::int32_t insert(std::string_view text, std::uint64_t w0, std::uint64_t w1, std::uint64_t h,
-                                          std::int32_t next, bool& fresh) {
+    [[gnu::noinline]] std::int32_t insert(std::string_view text, const probe& p, std::int32_t next, bool& fresh) {
         if ((size_ + 1) * 2 > slots_.size()) grow();
         const std::size_t mask = slots_.size() - 1;
-        std::size_t pos = home(h);
+        std::size_t pos = home(p.hash);
         while (slots_[pos].code >= 0) pos = (pos + 1) & mask;
-        slots_[pos] = {w0, w1, text.size(), text.data(), h, next};
+        slots_[pos] = {p.w0, p.w1, p.w2, text.data(), text.size(), next};
         ++size_;
         fresh = true;
         return next;
@@ -238,7 +256,7 @@ private:
         const std::size_t mask = slots_.size() - 1;
         for (const entry& e : old) {
             if (e.code < 0) continue;
-            std::size_t pos = home(e.hash);
+            std::size_t pos = home(probe_of(std::string_view(e.data, e.size)).hash);
             while (slots_[pos].code >= 0) pos = (pos + 1) & mask;
             slots_[pos] = e;
         }
@@ -266,30 +284,40 @@ py::object encode_strings(const py::array& values, const py::object& known) {
     // Views into each string's own UTF-8 (kept alive by the array, which holds the strings,
     // or by `known`).
     text_codes by_text;
-    const auto text_of = [](PyObject* o) -> std::optional<std::string_view> {
-        // An ASCII string (most labels) is its own UTF-8, read in place without a call.
+    // The UTF-8 of a string: an ASCII string's (most labels: its own), read in place without
+    // a call; `data` null for anything else. Returned through `data` and `size` rather than
+    // as an optional view: copies of that, stored as two words and read back as one, stalled
+    // every row (a third of the row on columns of one object per row).
+    const auto ascii_text = [](PyObject* o, const char*& data, std::size_t& size) __attribute__((always_inline)) {
 #if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_IS_READY(o) && PyUnicode_IS_COMPACT_ASCII(o))
+        const bool ascii = PyUnicode_Check(o) && PyUnicode_IS_READY(o) && PyUnicode_IS_COMPACT_ASCII(o);
 #else
-        if (PyUnicode_IS_COMPACT_ASCII(o))
+        const bool ascii = PyUnicode_Check(o) && PyUnicode_IS_COMPACT_ASCII(o);
 #endif
-            return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<std::size_t>(PyUnicode_GET_LENGTH(o)));
+        data = ascii ? static_cast<const char*>(PyUnicode_DATA(o)) : nullptr;
+        size = ascii ? static_cast<std::size_t>(PyUnicode_GET_LENGTH(o)) : 0;
+    };
+    // Any string's UTF-8 (`data` null for lone surrogates, which have none: left to the general
+    // path).
+    const auto text_of = [&](PyObject* o, const char*& data, std::size_t& size) __attribute__((always_inline)) {
+        ascii_text(o, data, size);
+        if (data) return;
         Py_ssize_t len = 0;
-        const char* text = PyUnicode_AsUTF8AndSize(o, &len);
-        if (text == nullptr) {  // lone surrogates: not encodable, left to the general path
-            PyErr_Clear();
-            return std::nullopt;
-        }
-        return std::string_view(text, static_cast<std::size_t>(len));
+        data = PyUnicode_AsUTF8AndSize(o, &len);
+        if (data == nullptr) PyErr_Clear();
+        size = static_cast<std::size_t>(len);
     };
     if (!known.is_none())
         for (const py::handle h : py::iter(known)) {
             if (!PyUnicode_Check(h.ptr())) throw funnelkit::invalid_argument("known labels must be strings");
-            const auto text = text_of(h.ptr());
-            if (!text) return py::none();
+            const char* data;
+            std::size_t size;
+            text_of(h.ptr(), data, size);
+            if (!data) return py::none();
+            const std::string_view text(data, size);
             bool fresh;
-            by_text.find_or_insert(*text, static_cast<std::int32_t>(firsts.size()), fresh);
-            if (!fresh) throw funnelkit::invalid_argument("known label '" + std::string(*text) + "' is given twice");
+            by_text.find_or_insert(text, static_cast<std::int32_t>(firsts.size()), fresh);
+            if (!fresh) throw funnelkit::invalid_argument("known label '" + std::string(text) + "' is given twice");
             firsts.push_back(h.ptr());
         }
     // The same label is usually the same object row after row: a direct-mapped cache from the
@@ -301,10 +329,15 @@ py::object encode_strings(const py::array& values, const py::object& known) {
     std::vector<std::int64_t> cache_rows(string_cache_ways * string_cache_slots, 0);
     std::vector<std::int64_t> counts(firsts.size() + 1, 0);  // counts[0]: missing, counts[1 + j]: code j
     // Moves the rows a slot counted to its code's count.
-    const auto flush = [&](std::size_t slot) {
+    // (The helpers below take the cache's arrays by value: through references, every int8
+    // code stored would make them read again, as a store of a character type may alias them.)
+    PyObject** const slot_key = cache_key.data();
+    std::int32_t* const slot_code = cache_code.data();
+    std::int64_t* const slot_rows = cache_rows.data();
+    const auto flush = [slot_code, slot_rows, &counts](std::size_t slot) {
         for (std::size_t w = 0; w < string_cache_ways; ++w) {
-            std::int64_t& r = cache_rows[w * string_cache_slots + slot];
-            counts[static_cast<std::size_t>(cache_code[slot] + 1)] += r;
+            std::int64_t& r = slot_rows[w * string_cache_slots + slot];
+            counts[static_cast<std::size_t>(slot_code[slot] + 1)] += r;
             r = 0;
         }
     };
@@ -317,6 +350,52 @@ py::object encode_strings(const py::array& values, const py::object& known) {
 #else
     const bool vector_rows = false;
 #endif
+    // A label met for the first time: its first object, and a count.
+    const auto new_label = [&](PyObject* o) {
+        if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+            throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
+        firsts.push_back(o);
+        counts.push_back(0);
+    };
+    // The code of any object the cache does not know: a string's (a new label gets the next
+    // code), -1 for a missing value, nullopt for anything else or a string without UTF-8.
+    const auto one_row = [&](PyObject* o) __attribute__((always_inline)) -> std::optional<std::int32_t> {
+        if (PyUnicode_Check(o)) {
+            const char* data;
+            std::size_t size;
+            text_of(o, data, size);
+            if (!data) return std::nullopt;
+            bool fresh;
+            const std::int32_t code = by_text.find_or_insert(std::string_view(data, size), static_cast<std::int32_t>(firsts.size()), fresh);
+            if (fresh) new_label(o);
+            return code;
+        }
+        if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) return -1;
+        return std::nullopt;
+    };
+    // Past this many rows looked up a block at a time (with more labels than the cache has
+    // slots), the rows per label are counted from the codes at the end instead of by the
+    // cache: each such row evicted a slot and added its rows to the count of a label at
+    // random (1e7 rows of 1.25e6 lead ids: 29% of the time).
+    constexpr std::size_t count_later_after = std::size_t{1} << 16;
+    std::size_t missed = 0;
+    bool count_later = false;
+    // Enters object o with its code in the cache, counting this row there (unless counting
+    // later).
+    const auto remember = [slot_key, slot_code, slot_rows, &flush, &entered, &count_later](
+                              PyObject* o, std::int32_t code) __attribute__((always_inline)) {
+        const std::size_t slot = cache_slot(o);
+        entered += slot_key[slot] != o;
+        if (count_later) {
+            slot_key[slot] = o;
+            slot_code[slot] = code;
+            return;
+        }
+        if (slot_key[slot]) flush(slot);
+        slot_key[slot] = o;
+        slot_code[slot] = code;
+        slot_rows[slot] = 1;  // this row, in way 0
+    };
     // Encodes rows [from, n) into codes of type T; returns the row where a code did not fit in
     // T (n when all did), or nullopt for an object that is neither str nor missing.
     const auto encode = [&](auto* codes, std::size_t from) -> std::optional<std::size_t> {
@@ -348,38 +427,71 @@ py::object encode_strings(const py::array& values, const py::object& known) {
             }
 #endif
             i = encode_cached(rows, step, i, count, keys, key_code, key_rows, codes);
-            // Rows the cache does not know, here until one it knows: where each row is an object
-            // of its own (one string per row), the rows stay here, without a call per row, and
-            // their objects are fetched some rows ahead.
-            for (; i < count; ++i) {
+            // Rows the cache does not know, here until one it knows. While the labels are few
+            // (their table stays in cache), one row at a time, the objects fetched some rows
+            // ahead (where each row is an object of its own, the rows stay here).
+            for (; i < count && firsts.size() <= string_cache_slots; ++i) {
                 PyObject* o = row(i);
-                const std::size_t slot = cache_slot(o);
-                if (keys[slot] == o) break;
+                if (keys[cache_slot(o)] == o) break;
                 if (i + 8 < count) __builtin_prefetch(row(i + 8));
-                std::int32_t code;
-                if (PyUnicode_Check(o)) {
-                    const auto text = text_of(o);
-                    if (!text) return std::nullopt;
-                    bool fresh;
-                    code = by_text.find_or_insert(*text, static_cast<std::int32_t>(firsts.size()), fresh);
-                    if (fresh) {
-                        if (firsts.size() == static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
-                            throw funnelkit::invalid_argument("more than 2^31 - 1 distinct labels in one column");
-                        firsts.push_back(o);
-                        counts.push_back(0);
-                    }
-                    if (code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
-                } else if (o == Py_None || (PyFloat_Check(o) && std::isnan(PyFloat_AS_DOUBLE(o)))) {
-                    code = -1;
-                } else {
-                    return std::nullopt;
+                const auto code = one_row(o);
+                if (!code) return std::nullopt;
+                if (*code > std::numeric_limits<T>::max()) return i;  // the caller widens and resumes here
+                remember(o, *code);
+                codes[i] = static_cast<T>(*code);
+            }
+            // With many labels, a block at a time: a block's
+            // texts are read and hashed and their table slots asked for before any is looked up,
+            // and the next block's objects asked for meanwhile, so that the rows' waits on memory
+            // overlap. (A column of many distinct labels, such as lead ids, misses the cache on
+            // most rows; one row at a time, each waited for its object, then for its slot: 1e7
+            // rows of 1.25e6 ids took 1.6-1.8 s.) Rows other than ASCII strings take one_row.
+            while (i < count && firsts.size() > string_cache_slots) {
+                constexpr std::size_t block = 16;
+                PyObject* objs[block];
+                std::string_view texts[block];
+                text_codes::probe probes[block];
+                std::size_t k = 0;
+                for (; k < block && i + k < count; ++k) {
+                    PyObject* o = row(i + k);
+                    if (keys[cache_slot(o)] == o) break;
+                    objs[k] = o;
                 }
-                if (keys[slot]) flush(slot);
-                ++entered;
-                keys[slot] = o;
-                key_code[slot] = code;
-                key_rows[slot] = 1;  // this row, in way 0
-                codes[i] = static_cast<T>(code);
+                if (k == 0) break;  // a row the cache knows: back to encode_cached
+                for (std::size_t j = i + k; j < std::min(count, i + k + block); ++j) {
+                    const char* next = reinterpret_cast<const char*>(row(j));
+                    __builtin_prefetch(next);
+                    __builtin_prefetch(next + 64);  // the text, past a header of 40 or 48 bytes
+                }
+                std::size_t ready = 0;  // rows of the block that are ASCII strings, in a row
+                for (; ready < k; ++ready) {
+                    const char* data;
+                    std::size_t size;
+                    ascii_text(objs[ready], data, size);
+                    if (!data) break;
+                    texts[ready] = std::string_view(data, size);
+                    probes[ready] = text_codes::probe_of(texts[ready]);
+                    by_text.prefetch(probes[ready]);
+                }
+                for (std::size_t j = 0; j < ready; ++j) {
+                    bool fresh;
+                    const std::int32_t code = by_text.find_or_insert(texts[j], probes[j], static_cast<std::int32_t>(firsts.size()), fresh);
+                    if (fresh) new_label(objs[j]);
+                    if (code > std::numeric_limits<T>::max()) return i + j;  // the caller widens and resumes here
+                    remember(objs[j], code);
+                    codes[i + j] = static_cast<T>(code);
+                }
+                i += ready;
+                missed += ready;
+                count_later = count_later || (missed > count_later_after && firsts.size() > string_cache_slots);
+                if (ready < k) {
+                    const auto code = one_row(objs[ready]);
+                    if (!code) return std::nullopt;
+                    if (*code > std::numeric_limits<T>::max()) return i;
+                    remember(objs[ready], *code);
+                    codes[i] = static_cast<T>(*code);
+                    ++i;
+                }
             }
             if (i == count) return count;
         }
@@ -402,8 +514,23 @@ py::object encode_strings(const py::array& values, const py::object& known) {
         stop = encode(wide.mutable_data(), *stop);
         if (!stop) return py::none();
     }
-    for (std::size_t slot = 0; slot < string_cache_slots; ++slot)
-        if (cache_key[slot]) flush(slot);
+    if (count_later) {
+        // Every row's code counted once (codes -1..labels-1; counts[0] holds the missing rows).
+        std::fill(counts.begin(), counts.end(), 0);
+        const auto tally = [&](const auto* c) {
+            for (std::size_t i = 0; i < n; ++i) {
+                funnelkit::detail::prefetch_column(i, n, c);
+                ++counts[static_cast<std::size_t>(static_cast<std::int64_t>(c[i]) + 1)];
+            }
+        };
+        if (result.itemsize() == 1)
+            tally(static_cast<const std::int8_t*>(result.data()));
+        else
+            tally(static_cast<const std::int32_t*>(result.data()));
+    } else {
+        for (std::size_t slot = 0; slot < string_cache_slots; ++slot)
+            if (cache_key[slot]) flush(slot);
+    }
     py::list uniques(firsts.size());
     for (std::size_t j = 0; j < firsts.size(); ++j)
         uniques[j] = py::reinterpret_borrow<py::object>(firsts[j]);
