@@ -607,6 +607,47 @@ TEST(WindowFunnel, TimeOrderStreamMatchesSorted) {
     }
 }
 
+// Time order with more entities than the stream's first table holds (2^17): the stream
+// estimates the entities and goes on in a reserved table while that fits its budget (default
+// and dedup modes here), or gives up and the rows are grouped (the wider states of
+// strict_order); either way the levels equal those of the rows sorted by entity, on 1 to 3
+// threads.
+TEST(WindowFunnel, TimeOrderStreamPastItsFirstTableMatchesSorted) {
+    // 140,000 entities fit the first table's slots once reserved; 200,000 need a larger table
+    // (the states move), in the default mode only.
+    for (const std::size_t entities : {std::size_t{140'000}, std::size_t{200'000}}) {
+    const bool larger = entities > 150'000;
+    auto e = random_events(23, entities, larger ? 44 : 40, 4, 5000, 0.0);
+    events by_time = e;
+    by_time.permute(order_by(e, false, 13));
+    events sorted = e;
+    sorted.permute(order_by(e, true, 14));
+    const auto codes = [](const events& x) {
+        std::vector<std::int32_t> c;
+        for (auto mk : x.mask) c.push_back(mk ? std::countr_zero(mk) : -1);
+        return c;
+    };
+    const auto c_time = codes(by_time), c_sorted = codes(sorted);
+    const std::vector<mode> modes = larger ? std::vector<mode>{mode{}} : std::vector<mode>{mode{}, mode{.dedup = true}, mode{.order = true}};
+    for (const mode& m : modes) {
+        auto o = opts(7, 4, m);
+        o.per_entity = true;
+        o.order = input_order::entity_time;
+        const auto want = window_funnel({.entity = sorted.entity, .time = sorted.time, .step = c_sorted}, o);
+        ASSERT_GT(want.entity.size(), std::size_t{1} << 17);
+        for (unsigned threads : {1u, 2u, 3u}) {
+            if (larger && threads == 3) continue;
+            o.threads = threads;
+            o.order = input_order::time;
+            const auto got = window_funnel({.entity = by_time.entity, .time = by_time.time, .step = c_time}, o);
+            ASSERT_EQ(got.entity, want.entity) << mode_name(m) << threads;
+            ASSERT_EQ(got.level, want.level) << mode_name(m) << " threads " << threads << " entities " << entities;
+            EXPECT_EQ(got.counts, want.counts);
+        }
+    }
+    }
+}
+
 // exact_increase against a brute force: the longest chain of strictly increasing times in the
 // window, steps in order.
 TEST(WindowFunnel, ExactIncreaseAgainstBruteForce) {

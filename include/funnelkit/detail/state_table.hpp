@@ -108,6 +108,12 @@ public:
 
     std::size_t size() const noexcept { return size_; }
 
+    /// Makes room for `entities` keys at once (one move of the states instead of one per
+    /// doubling).
+    void reserve(std::size_t entities) {
+        if (capacity_for(entities) > capacity_) rehash(capacity_for(entities));
+    }
+
     /// Calls f(key, state) for every entity, in table order. Walks the set bits of the
     /// occupancy map, not every slot: no guess per slot of whether it is used.
     template <class F>

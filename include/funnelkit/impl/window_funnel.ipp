@@ -660,7 +660,13 @@ inline void check_time_promise(const job& j, unsigned threads) {
 // timestamp shows up, and the pending groups of all entities at the end: the same groups, in
 // the same order, as the grouped kernels apply. The drivers below return false, having changed
 // nothing, when a table would outgrow `max_entities` (the caller then groups).
-// 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode.
+// 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode. Past
+// that, the stream estimates the entities of its input (detail::estimate_distinct, once) and
+// goes on while their table stays within two fifths of the input columns' bytes
+// (stream_entity_cap), reserving room for them at once; else the caller groups. (1e8 events of
+// 1e6 entities in time order, C++ alone: streamed 0.82 s against 1.54-1.91 s grouped on one
+// thread, 0.52 against 0.83-0.86 s on two; 1e7 events of 3e5 entities: 0.087 against 0.205 s,
+// where the stream ran up to 2^17 entities before giving up.)
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
 // Rows a stream lists at a time, and how far ahead of the table its slots are prefetched
 // (1e7 rows in time order, C++ alone, eight alternating runs each: 32 rows ahead instead of 16
@@ -690,8 +696,9 @@ class time_stream {
     static constexpr std::int64_t pending_bit = 1 << 8, done_bit = 1 << 9, other_bit = 1 << 10;
 
 public:
-    time_stream(const job& j, const Machine& mc, std::size_t max_entities)
-        : j_(j), mc_(mc), max_(max_entities), at_first_(traits::dedup ? 4 : 3),
+    /// `parts`: how many streams share the input's entities (each holds about 1/parts).
+    time_stream(const job& j, const Machine& mc, std::size_t max_entities, unsigned parts = 1)
+        : j_(j), mc_(mc), max_(max_entities), parts_(parts), at_first_(traits::dedup ? 4 : 3),
           // Sized at once for the entities a stream of this many rows may hold (1e7 rows: the
           // most a stream keeps), not grown on the way: growing from 4096 moved every state
           // several times (7-10% of a 1e7-row time-order stream). Pages untouched stay unmapped.
@@ -702,7 +709,10 @@ public:
     bool take(std::int64_t e, std::int64_t ts, std::uint64_t hash, std::uint64_t m) {
         bool fresh;
         std::int64_t* st = table_.find_or_insert_hashed(e, hash, fresh);
-        if (fresh && table_.size() > max_) [[unlikely]] return false;
+        if (fresh && table_.size() > max_) [[unlikely]] {
+            if (!extend()) return false;
+            st = table_.find_or_insert_hashed(e, hash, fresh);  // the table has moved
+        }
         if (m == 0 && !j_.keep_other) return true;
         std::int64_t flags = st[0];
         if (flags & done_bit) return true;
@@ -739,7 +749,10 @@ public:
     bool take_default(std::int64_t e, std::int64_t ts, std::uint64_t hash, std::uint64_t m) {
         bool fresh;
         std::int64_t* st = table_.find_or_insert_hashed(e, hash, fresh);
-        if (fresh && table_.size() > max_) [[unlikely]] return false;
+        if (fresh && table_.size() > max_) [[unlikely]] {
+            if (!extend()) return false;
+            st = table_.find_or_insert_hashed(e, hash, fresh);  // the table has moved
+        }
         unsigned level = static_cast<unsigned>(st[0] & 0xff);
         const std::int64_t g = st[1];
         std::uint64_t s = static_cast<std::uint64_t>(st[2]);
@@ -799,9 +812,31 @@ public:
     }
 
 private:
+    // The table outgrew max_: once, the entities of the whole input are estimated, and the
+    // stream goes on (its table reserved for its share of them) when the table of its share
+    // stays within stream_entity_cap; false to give up.
+    [[gnu::noinline]] bool extend() {
+        if (extended_) return false;
+        extended_ = true;
+        const std::size_t share = detail::estimate_distinct(j_.ent, j_.n) / parts_;
+        const std::size_t want = share + share / 16 + 1024;  // room for the estimate's error
+        const std::size_t slot_bytes = (at_first_ + j_.steps * (traits::last ? 2 : 1) + 1) * sizeof(std::int64_t);
+        const std::size_t step_bytes = j_.code8 ? 1 : j_.code ? sizeof(std::int32_t) : sizeof(std::uint64_t);
+        const std::size_t budget = j_.n * (2 * sizeof(std::int64_t) + step_bytes) / parts_ * 2 / 5;
+        if (detail::state_table::capacity_for(want) * slot_bytes > budget) return false;
+        // Twice the room when the budget allows: at a load near 3/8 most lookups end at their
+        // first slot.
+        const std::size_t room = detail::state_table::capacity_for(2 * want) * slot_bytes <= budget ? 2 * want : want;
+        max_ = detail::state_table::capacity_for(room) * 3 / 4;  // as many as the table holds without growing
+        table_.reserve(room);
+        return true;
+    }
+
     const job& j_;
     const Machine& mc_;
     std::size_t max_;
+    unsigned parts_;
+    bool extended_ = false;
     std::size_t at_first_;
     detail::state_table table_;
     std::uint64_t hash_[stream_block];
@@ -976,7 +1011,7 @@ inline unsigned stream_part(std::int64_t e, unsigned parts) noexcept {
 template <class Machine>
 bool run_time_stream_part(const job& j, const Machine& mc, std::size_t max_entities, partial& out, unsigned part,
                           unsigned parts) {
-    time_stream<Machine> stream(j, mc, max_entities);
+    time_stream<Machine> stream(j, mc, max_entities, parts);
     stream_lister lister;
     auto rows = std::make_unique<stream_rows>();
     std::uint32_t mine[stream_block];
