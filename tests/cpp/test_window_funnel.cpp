@@ -553,39 +553,55 @@ TEST(WindowFunnel, LongEntitiesAcrossBlocks) {
     }
 }
 
+// Events in time order and sorted by (entity, time), each with its step codes.
+struct two_orders {
+    events by_time, sorted;
+    std::vector<std::int32_t> c_time, c_sorted;
+};
+two_orders in_two_orders(const events& e, std::uint64_t seed) {
+    const auto codes = [](const events& x) {
+        std::vector<std::int32_t> c;
+        for (auto mk : x.mask) c.push_back(mk ? std::countr_zero(mk) : -1);
+        return c;
+    };
+    two_orders t{e, e, {}, {}};
+    t.by_time.permute(order_by(e, false, seed));
+    t.sorted.permute(order_by(e, true, seed + 1));
+    t.c_time = codes(t.by_time);
+    t.c_sorted = codes(t.sorted);
+    return t;
+}
+
+// In mode m, the time-ordered rows on each thread count give the levels of the sorted rows (and
+// so do their step masks when `masks`); the sorted rows have more than `at_least` entities.
+void expect_time_order_matches(const two_orders& t, const mode& m, std::vector<unsigned> thread_counts, bool masks,
+                               std::size_t at_least) {
+    auto o = opts(7, 4, m);
+    o.per_entity = true;
+    o.order = input_order::entity_time;
+    const auto want = window_funnel({.entity = t.sorted.entity, .time = t.sorted.time, .step = t.c_sorted}, o);
+    ASSERT_GT(want.entity.size(), at_least);
+    for (unsigned threads : thread_counts) {
+        o.threads = threads;
+        o.order = input_order::time;
+        const auto got = window_funnel({.entity = t.by_time.entity, .time = t.by_time.time, .step = t.c_time}, o);
+        ASSERT_EQ(got.entity, want.entity) << mode_name(m) << threads;
+        ASSERT_EQ(got.level, want.level) << mode_name(m) << " threads " << threads << " entities " << want.entity.size();
+        EXPECT_EQ(got.counts, want.counts);
+        if (masks) {
+            const auto by_mask = window_funnel(t.by_time.view(), o);
+            ASSERT_EQ(by_mask.level, want.level) << mode_name(m) << " masks, threads " << threads;
+        }
+    }
+}
+
 // Time order streams through a table of entity states while the entities are few (below 2^17)
 // and groups otherwise: both sides of that limit, every mode, codes and masks, 1 to 3 threads,
 // against the (entity, time) kernel on the same events.
 TEST(WindowFunnel, TimeOrderStreamMatchesSorted) {
     for (std::size_t entities : {std::size_t{700}, std::size_t{140'000}}) {
-        auto e = random_events(entities, entities, entities < 1000 ? 60 : 3, 4, 50, 0.0);
-        events by_time = e;
-        by_time.permute(order_by(e, false, 11));
-        events sorted = e;
-        sorted.permute(order_by(e, true, 12));
-        const auto codes = [](const events& x) {
-            std::vector<std::int32_t> c;
-            for (auto mk : x.mask) c.push_back(mk ? std::countr_zero(mk) : -1);
-            return c;
-        };
-        const auto c_time = codes(by_time), c_sorted = codes(sorted);
-        for (const mode& m : all_modes) {
-            auto o = opts(7, 4, m);
-            o.per_entity = true;
-            o.order = input_order::entity_time;
-            const auto want = window_funnel({.entity = sorted.entity, .time = sorted.time, .step = c_sorted}, o);
-            ASSERT_GT(want.entity.size(), entities / 2);
-            for (unsigned threads : {1u, 2u, 3u}) {
-                o.threads = threads;
-                o.order = input_order::time;
-                const auto got = window_funnel({.entity = by_time.entity, .time = by_time.time, .step = c_time}, o);
-                ASSERT_EQ(got.entity, want.entity) << mode_name(m) << threads;
-                ASSERT_EQ(got.level, want.level) << mode_name(m) << " threads " << threads << " entities " << entities;
-                EXPECT_EQ(got.counts, want.counts);
-                const auto masks = window_funnel(by_time.view(), o);
-                ASSERT_EQ(masks.level, want.level) << mode_name(m) << " masks, threads " << threads;
-            }
-        }
+        const two_orders t = in_two_orders(random_events(entities, entities, entities < 1000 ? 60 : 3, 4, 50, 0.0), 11);
+        for (const mode& m : all_modes) expect_time_order_matches(t, m, {1u, 2u, 3u}, true, entities / 2);
     }
     // A bad row is reported at its row whichever thread meets it.
     auto e = random_events(3, 3000, 20, 4, 50, 0.0);
@@ -616,35 +632,14 @@ TEST(WindowFunnel, TimeOrderStreamPastItsFirstTableMatchesSorted) {
     // 140,000 entities fit the first table's slots once reserved; 200,000 need a larger table
     // (the states move), in the default mode only.
     for (const std::size_t entities : {std::size_t{140'000}, std::size_t{200'000}}) {
-    const bool larger = entities > 150'000;
-    auto e = random_events(23, entities, larger ? 44 : 40, 4, 5000, 0.0);
-    events by_time = e;
-    by_time.permute(order_by(e, false, 13));
-    events sorted = e;
-    sorted.permute(order_by(e, true, 14));
-    const auto codes = [](const events& x) {
-        std::vector<std::int32_t> c;
-        for (auto mk : x.mask) c.push_back(mk ? std::countr_zero(mk) : -1);
-        return c;
-    };
-    const auto c_time = codes(by_time), c_sorted = codes(sorted);
-    const std::vector<mode> modes = larger ? std::vector<mode>{mode{}} : std::vector<mode>{mode{}, mode{.dedup = true}, mode{.order = true}};
-    for (const mode& m : modes) {
-        auto o = opts(7, 4, m);
-        o.per_entity = true;
-        o.order = input_order::entity_time;
-        const auto want = window_funnel({.entity = sorted.entity, .time = sorted.time, .step = c_sorted}, o);
-        ASSERT_GT(want.entity.size(), std::size_t{1} << 17);
-        for (unsigned threads : {1u, 2u, 3u}) {
-            if (larger && threads == 3) continue;
-            o.threads = threads;
-            o.order = input_order::time;
-            const auto got = window_funnel({.entity = by_time.entity, .time = by_time.time, .step = c_time}, o);
-            ASSERT_EQ(got.entity, want.entity) << mode_name(m) << threads;
-            ASSERT_EQ(got.level, want.level) << mode_name(m) << " threads " << threads << " entities " << entities;
-            EXPECT_EQ(got.counts, want.counts);
+        const bool larger = entities > 150'000;
+        const two_orders t = in_two_orders(random_events(23, entities, larger ? 44 : 40, 4, 5000, 0.0), 13);
+        if (larger) {
+            expect_time_order_matches(t, mode{}, {1u, 2u}, false, std::size_t{1} << 17);
+        } else {
+            for (const mode& m : {mode{}, mode{.dedup = true}, mode{.order = true}})
+                expect_time_order_matches(t, m, {1u, 2u, 3u}, false, std::size_t{1} << 17);
         }
-    }
     }
 }
 
