@@ -165,6 +165,12 @@ def test_bad_input():
         window_funnel(d, window=1, steps=1)
     with pytest.raises(ValueError, match=r"column 'time', row 2: value 3 is smaller"):
         window_funnel(d, window=1, steps=2, order="time")
+    # With datetimes, the times of a broken order are shown as datetimes, not as ticks.
+    dt = {"entity": d["entity"], "at": np.array(["2026-03-01T10:00", "2026-03-01T11:00", "2026-03-01T10:30"],
+                                                 dtype="datetime64[s]"), "step": d["step"]}
+    with pytest.raises(ValueError, match=r"column 'at', row 2: value 2026-03-01T10:30:00 is smaller than the previous "
+                                         r"row's 2026-03-01T11:00:00"):
+        window_funnel(dt, time="at", window="1h", steps=2, order="time")
     with pytest.raises(ValueError, match="requires strict_order"):
         window_funnel(d, window=1, steps=2, allow_reentry=True)
     big = {"entity": np.array([1]), "time": np.array([2**63 - 2]), "step": np.array([0])}

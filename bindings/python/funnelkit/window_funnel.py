@@ -22,6 +22,7 @@ The answer does not depend on the row order of the input. The full rules are doc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -201,6 +202,16 @@ def _rename_columns(message: str, pairs: Sequence[tuple[str, str | None]]) -> st
     return message
 
 
+def _datetimes_shown(message: str, axis: Any) -> str:
+    """The core names a time by its integer ticks; where the column holds datetimes, a message
+    about the order of times shows them as datetimes in the column's unit instead."""
+    def shown(ticks: str) -> str:
+        return str(np.datetime64(int(ticks), axis.unit))
+
+    return re.sub(r"(column 'time', row \d+: value )(-?\d+)( is smaller than the previous row's )(-?\d+)",
+                  lambda m: m[1] + shown(m[2]) + m[3] + shown(m[4]), message)
+
+
 def window_funnel(
     data: Any,
     *,
@@ -307,8 +318,9 @@ def window_funnel(
         counts, ids, levels = _core.window_funnel(ent, tim, None if narrow else code, mask, options=opts,
                                                   step_int8=code if narrow else None)
     except ValueError as exc:
-        raise ValueError(_rename_columns(str(exc), (("entity", entity), ("time", time), ("step", step),
-                                                    ("step_mask", step_mask)))) from None
+        message = _datetimes_shown(str(exc), axis) if axis.is_datetime else str(exc)
+        raise ValueError(_rename_columns(message, (("entity", entity), ("time", time), ("step", step),
+                                                   ("step_mask", step_mask)))) from None
     options = {"window": _shown(window), "window_ticks": int(window_ticks), "time_unit": axis.unit,
                "time_is_datetime": axis.is_datetime, "strict_deduplication": bool(strict_deduplication),
                "strict_order": bool(strict_order), "strict_increase": bool(strict_increase),
