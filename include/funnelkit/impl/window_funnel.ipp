@@ -659,14 +659,14 @@ inline void check_time_promise(const job& j, unsigned threads) {
 // order, so its pending group (the steps seen at its latest timestamp) is applied when a later
 // timestamp shows up, and the pending groups of all entities at the end: the same groups, in
 // the same order, as the grouped kernels apply. The drivers below return false, having changed
-// nothing, when a table would outgrow `max_entities` (the caller then groups).
+// nothing, when a table would outgrow what it may hold (the caller then groups).
 // 2^17 entities: a table of at most 2^18 slots, 16 MiB with 4 steps in the default mode. Past
 // that, the stream estimates the entities of its input (detail::estimate_distinct, once) and
-// goes on while their table stays within two fifths of the input columns' bytes
-// (stream_entity_cap), reserving room for them at once; else the caller groups. (1e8 events of
-// 1e6 entities in time order, C++ alone: streamed 0.82 s against 1.54-1.91 s grouped on one
-// thread, 0.52 against 0.83-0.86 s on two; 1e7 events of 3e5 entities: 0.087 against 0.205 s,
-// where the stream ran up to 2^17 entities before giving up.)
+// goes on while their table stays within two fifths of the input columns' bytes, reserving room
+// for them at once (time_stream::extend); else the caller groups. (1e8 events of 1e6 entities
+// in time order, C++ alone: 0.86 s against 1.50-1.91 s grouped on one thread, 0.54-0.57 against
+// 0.83-1.05 s on two; 1e7 events of 3e5 entities: 0.100 against 0.171-0.205 s, where the stream
+// ran up to 2^17 entities before giving up.)
 inline constexpr std::size_t stream_max_entities = std::size_t{1} << 17;
 // Rows a stream lists at a time, and how far ahead of the table its slots are prefetched
 // (1e7 rows in time order, C++ alone, eight alternating runs each: 32 rows ahead instead of 16
@@ -814,7 +814,7 @@ public:
 private:
     // The table outgrew max_: once, the entities of the whole input are estimated, and the
     // stream goes on (its table reserved for its share of them) when the table of its share
-    // stays within stream_entity_cap; false to give up.
+    // stays within two fifths of its share of the input columns' bytes; false to give up.
     [[gnu::noinline]] bool extend() {
         if (extended_) return false;
         extended_ = true;
@@ -1050,9 +1050,11 @@ void dispatch_order(const job& j, const Machine& mc, input_order order, unsigned
         run_threads(threads, parts, [&](unsigned t, partial& p) { run_entity_time(j, mc, cut[t], cut[t + 1], p); });
     } else {
         // Time order streams through tables of entity states while the entities are few
-        // enough for a table to stay in cache; with more, grouping measured faster (the table
-        // misses the cache on every row). One or two threads streaming check the promise of
-        // time order as they go, in row order; otherwise it is checked first.
+        // enough for a table to stay in cache, or past that while their table fits the stream's
+        // memory budget (time_stream::extend); with more, grouping measured faster (the table
+        // misses the cache on every row and the rows per entity are few). One or two threads
+        // streaming check the promise of time order as they go, in row order; otherwise it is
+        // checked first.
         const bool stream = order == input_order::time && !j.once;
         if (order == input_order::time && j.check_order && (!stream || threads > 2)) check_time_promise(j, threads);
         if (stream) {
