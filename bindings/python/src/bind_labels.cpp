@@ -405,9 +405,9 @@ py::object encode_strings(const py::array& values, const py::object& known) {
         const char* const rows = base;
         const py::ssize_t step = stride;
         const std::size_t count = n;
-        PyObject** const keys = cache_key.data();
-        std::int32_t* const key_code = cache_code.data();
-        std::int64_t* const key_rows = cache_rows.data();
+        PyObject** const keys = slot_key;
+        std::int32_t* const key_code = slot_code;
+        std::int64_t* const key_rows = slot_rows;
         const auto row = [rows, step](std::size_t i) { return *reinterpret_cast<PyObject* const*>(rows + static_cast<py::ssize_t>(i) * step); };
         for (std::size_t i = from;;) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -440,12 +440,12 @@ py::object encode_strings(const py::array& values, const py::object& known) {
                 remember(o, *code);
                 codes[i] = static_cast<T>(*code);
             }
-            // With many labels, a block at a time: a block's
-            // texts are read and hashed and their table slots asked for before any is looked up,
-            // and the next block's objects asked for meanwhile, so that the rows' waits on memory
-            // overlap. (A column of many distinct labels, such as lead ids, misses the cache on
-            // most rows; one row at a time, each waited for its object, then for its slot: 1e7
-            // rows of 1.25e6 ids took 1.6-1.8 s.) Rows other than ASCII strings take one_row.
+            // With many labels, a block at a time: a block's texts are read and hashed and their
+            // table slots asked for before any is looked up, and the next block's objects asked
+            // for meanwhile, so that the rows' waits on memory overlap. (A column of many
+            // distinct labels, such as lead ids, misses the cache on most rows; one row at a
+            // time, each waited for its object, then for its slot: 1e7 rows of 1.25e6 ids took
+            // 1.6-1.8 s.) Rows other than ASCII strings take one_row.
             while (i < count && firsts.size() > string_cache_slots) {
                 constexpr std::size_t block = 16;
                 PyObject* objs[block];
